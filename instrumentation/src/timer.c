@@ -1,0 +1,205 @@
+/* Timers ("Timeout"), check handles ("Immediate"), idle handles ("IDLE") and uvotel_close. */
+#include "internal.h"
+
+/* Track h: attach its loop, find or make its state. NULL: out of memory. */
+static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
+  if (uvotel_loop_init(h->loop) != 0) return NULL;
+  return uvotel__hs_add(h, is_new);
+}
+
+static void untrack_if_new(uvotel__hs_t *s, int is_new) {
+  if (is_new) uvotel__hs_remove(s);
+}
+
+/* ---- timers ---- */
+
+static void timer_tramp(uv_timer_t *h) {
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
+  uv_timer_cb cb = (uv_timer_cb)s->cb;
+  uvotel_callback_scope_t cs;
+  if (uv_timer_get_repeat(h) != 0) {
+    /* A repeating timer stays one resource until stopped. */
+    if (uvotel_resource_enter(&s->res, &cs) != 0) {
+      cb(h);
+      return;
+    }
+    cb(h);
+    uvotel_resource_exit(&cs);
+    return;
+  }
+  /* One-shot: libuv has stopped it already. Move the resource out, so that a restart inside the
+   * callback starts a new one, and destroy it after the callback. */
+  uvotel_resource_t fired = s->res;
+  s->res = (uvotel_resource_t){0};
+  if (uvotel_resource_enter(&fired, &cs) != 0) {
+    cb(h);
+    return;
+  }
+  cb(h);
+  uvotel_resource_exit(&cs);
+  (void)uvotel_resource_emit_destroy(&fired);
+}
+
+static int timer_begin(uvotel__hs_t *s, uv_timer_t *h) {
+  return uvotel_resource_init_owner(&s->res, "Timeout", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
+}
+
+UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout,
+                                   uint64_t repeat) {
+  if (!uvotel_tracking() || handle == NULL || cb == NULL) {
+    return uv_timer_start(handle, cb, timeout, repeat);
+  }
+  int is_new;
+  uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
+  if (err) {
+    untrack_if_new(s, is_new);
+    return err;
+  }
+  uvotel__res_end(s); /* restarting a running timer ends its resource */
+  s->cb = (void (*)(void))cb;
+  (void)timer_begin(s, handle);
+  return 0;
+}
+
+UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
+  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  int err = uv_timer_stop(handle);
+  if (s != NULL) uvotel__res_end(s);
+  return err;
+}
+
+UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
+  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  int err = uv_timer_again(handle);
+  /* Restarting a stopped repeating timer begins a new resource; a running one keeps its own. */
+  if (err == 0 && s != NULL && !uvotel__res_live(s) && uv_is_active((uv_handle_t *)handle)) {
+    (void)timer_begin(s, handle);
+  }
+  return err;
+}
+
+/* ---- check and idle handles ---- */
+
+static void check_tramp(uv_check_t *h) {
+  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
+  uvotel_flush_destroys();
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uv_check_cb cb = (uv_check_cb)s->cb;
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
+    cb(h);
+    return;
+  }
+  cb(h);
+  uvotel_resource_exit(&cs);
+}
+
+static void idle_tramp(uv_idle_t *h) {
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uv_idle_cb cb = (uv_idle_cb)s->cb;
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
+    cb(h);
+    return;
+  }
+  cb(h);
+  uvotel_resource_exit(&cs);
+}
+
+/* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
+static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
+                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void)) {
+  if (uv_is_active(h)) return 0; /* libuv: starting a started watcher is a no-op */
+  int is_new;
+  uvotel__hs_t *s = track(h, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = start(h, tramp);
+  if (err) {
+    untrack_if_new(s, is_new);
+    return err;
+  }
+  uvotel__res_end(s);
+  s->cb = cb;
+  (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
+  return 0;
+}
+
+static int check_start_any(uv_handle_t *h, void (*cb)(void)) {
+  return uv_check_start((uv_check_t *)h, (uv_check_cb)cb);
+}
+
+static int idle_start_any(uv_handle_t *h, void (*cb)(void)) {
+  return uv_idle_start((uv_idle_t *)h, (uv_idle_cb)cb);
+}
+
+UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
+  if (!uvotel_tracking() || handle == NULL || cb == NULL) return uv_check_start(handle, cb);
+  return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "Immediate", check_start_any,
+                       (void (*)(void))check_tramp);
+}
+
+UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
+  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  int err = uv_check_stop(handle);
+  if (s != NULL) uvotel__res_end(s);
+  return err;
+}
+
+UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+  if (!uvotel_tracking() || handle == NULL || cb == NULL) return uv_idle_start(handle, cb);
+  return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "IDLE", idle_start_any,
+                       (void (*)(void))idle_tramp);
+}
+
+UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
+  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  int err = uv_idle_stop(handle);
+  if (s != NULL) uvotel__res_end(s);
+  return err;
+}
+
+/* ---- close ---- */
+
+typedef struct close_call_s {
+  uv_close_cb cb;
+  uv_handle_t *h;
+} close_call_t;
+
+static void *run_close_cb(void *arg) {
+  close_call_t *c = arg;
+  c->cb(c->h);
+  return NULL;
+}
+
+static void close_tramp(uv_handle_t *h) {
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  close_call_t call = {s->close_cb, h};
+  uvotel_snapshot_t *ctx = s->close_ctx;
+  /* Free the state first: the user's close callback usually frees the handle's memory, and a
+   * new handle at the same address must start clean. */
+  uvotel__hs_remove(s);
+  if (call.cb != NULL && ctx != NULL) {
+    (void)uvotel_snapshot_run(ctx, run_close_cb, &call);
+  } else if (call.cb != NULL) {
+    call.cb(h); /* capture failed for memory: run it in the current context */
+  }
+  uvotel_snapshot_release(ctx);
+}
+
+UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
+  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (s == NULL) {
+    uv_close(handle, close_cb);
+    return;
+  }
+  uvotel__res_end(s);
+  s->close_cb = close_cb;
+  s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
+  uv_close(handle, close_tramp);
+}

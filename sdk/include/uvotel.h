@@ -1,0 +1,12 @@
+/* uvotel: async hooks, async context and tracing for libuv programs. The umbrella header. */
+#ifndef UVOTEL_H
+#define UVOTEL_H
+
+#include "uvotel/version.h"
+#include "uvotel/errno.h"
+#include "uvotel/alloc.h"
+#include "uvotel/hooks.h"
+#include "uvotel/context.h"
+#include "uvotel/trace.h"
+
+#endif

@@ -1,0 +1,28 @@
+# Install the build tree to a scratch prefix, then build tests/consumer against it with
+# find_package(uvotel) and run it; then check pkg-config resolves the same flags.
+file(REMOVE_RECURSE ${WORK_DIR})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "install failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
+  -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the consumer failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the consumer failed: ${rc}")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message("${out}")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "consumer ok")
+  message(FATAL_ERROR "the consumer failed: ${rc}")
+endif()
+set(ENV{PKG_CONFIG_PATH} "${WORK_DIR}/prefix/lib/pkgconfig")
+execute_process(COMMAND pkg-config --libs uvotel-uv RESULT_VARIABLE rc OUTPUT_VARIABLE libs)
+if(NOT rc EQUAL 0 OR NOT libs MATCHES "-luvotel_uv" OR NOT libs MATCHES "-luvotel")
+  message(FATAL_ERROR "pkg-config uvotel-uv: ${rc} ${libs}")
+endif()
+message("pkg-config uvotel-uv: ${libs}")
