@@ -20,6 +20,7 @@ typedef struct uvotel__hs_s {
   void (*cb)(void);     /* the user's callback, cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
+  int firing; /* the handle's callback is running */
   struct uvotel__hs_s *next_free;
 } uvotel__hs_t;
 
@@ -29,6 +30,19 @@ uvotel__hs_t *uvotel__hs_get(const void *key);
 uvotel__hs_t *uvotel__hs_add(const void *key, int *is_new);
 /* Remove and free (to the pool). The state must have no live resource. */
 void uvotel__hs_remove(uvotel__hs_t *s);
+
+/* uvotel_loop_init(loop), remembered per thread until a loop is detached anywhere. */
+int uvotel__loop_attach_slow(uv_loop_t *loop);
+extern UVOTEL__TLS uv_loop_t *uvotel__attached_loop;
+extern UVOTEL__TLS uint64_t uvotel__attached_epoch;
+static inline int uvotel__loop_attach(uv_loop_t *loop) {
+  if (UVOTEL__LIKELY(loop == uvotel__attached_loop &&
+                     uvotel__attached_epoch ==
+                         __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED))) {
+    return 0;
+  }
+  return uvotel__loop_attach_slow(loop);
+}
 
 static inline int uvotel__res_live(const uvotel__hs_t *s) {
   return uvotel_resource_async_id(&s->res) != 0;

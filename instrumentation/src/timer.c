@@ -3,7 +3,7 @@
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
-  if (uvotel_loop_init(h->loop) != 0) return NULL;
+  if (uvotel__loop_attach(h->loop) != 0) return NULL;
   return uvotel__hs_add(h, is_new);
 }
 
@@ -18,27 +18,20 @@ static void timer_tramp(uv_timer_t *h) {
   if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_callback_scope_t cs;
-  if (uv_timer_get_repeat(h) != 0) {
-    /* A repeating timer stays one resource until stopped. */
-    if (uvotel_resource_enter(&s->res, &cs) != 0) {
-      cb(h);
-      return;
-    }
-    cb(h);
-    uvotel_resource_exit(&cs);
-    return;
-  }
-  /* One-shot: libuv has stopped it already. Move the resource out, so that a restart inside the
-   * callback starts a new one, and destroy it after the callback. */
-  uvotel_resource_t fired = s->res;
-  s->res = (uvotel_resource_t){0};
-  if (uvotel_resource_enter(&fired, &cs) != 0) {
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
     cb(h);
     return;
   }
+  uvotel_async_id_t id = cs.id_;
+  s->firing = 1;
   cb(h);
+  s->firing = 0;
   uvotel_resource_exit(&cs);
-  (void)uvotel_resource_emit_destroy(&fired);
+  /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
+   * resource themselves) is done. A repeating or re-armed one continues. */
+  if (!uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
+    uvotel__res_end(s);
+  }
 }
 
 static int timer_begin(uvotel__hs_t *s, uv_timer_t *h) {
@@ -59,8 +52,14 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
     untrack_if_new(s, is_new);
     return err;
   }
-  uvotel__res_end(s); /* restarting a running timer ends its resource */
   s->cb = (void (*)(void))cb;
+  if (s->firing && uvotel__res_live(s)) {
+    /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
+     * the context current now. */
+    (void)uvotel_resource_recapture(&s->res);
+    return 0;
+  }
+  uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
   return 0;
 }

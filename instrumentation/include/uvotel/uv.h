@@ -2,8 +2,8 @@
  *
  * Each wrapper has the signature of the libuv function it wraps, with uvotel_ in place of uv_,
  * and returns libuv's own result code unchanged (a NULL handle, on which libuv itself would crash,
- * gives UV_EINVAL; uvotel_close(NULL, ...) does nothing). When the libuv call fails, the callback never
- * runs and no hook event is raised (nothing is tracked). A wrapper never touches the `data`
+ * gives UV_EINVAL; uvotel_close(NULL, ...) does nothing). When the libuv call fails, the callback
+ * never runs and no hook event is raised (nothing is tracked). A wrapper never touches the `data`
  * field of a loop, handle or request: its state lives in a side table keyed by the handle's or
  * request's address (per thread, O(1)), allocated from a pool and freed when the handle is
  * closed with uvotel_close or the request completes.
@@ -31,11 +31,13 @@ extern "C" {
 #endif
 
 /* ---- Timers: type "Timeout" --------------------------------------------------------------
- * Each successful start is a new Timeout resource (as each setTimeout is in Node), triggered by
- * the current execution id. A one-shot timer's resource is destroyed after its callback, a
- * repeating timer's when it is stopped or closed, or restarted with uvotel_timer_start.
- * uvotel_timer_again keeps the resource of a running repeating timer; on a stopped one it starts
- * a new resource. */
+ * A start is a new Timeout resource (as each setTimeout is in Node), triggered by the current
+ * execution id, with one exception: a timer re-armed with uvotel_timer_start from inside its
+ * own callback continues the same resource (as Node's timeout.refresh() does), now in the
+ * context current at the re-arm. A one-shot timer's resource is destroyed after a callback that
+ * did not re-arm it; a repeating timer's when it is stopped or closed; a running timer restarted
+ * from elsewhere ends its resource and begins a new one. uvotel_timer_again keeps the resource
+ * of a running repeating timer; on a stopped one it begins a new resource. */
 int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout, uint64_t repeat);
 int uvotel_timer_stop(uv_timer_t *handle);
 int uvotel_timer_again(uv_timer_t *handle);
