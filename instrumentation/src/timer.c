@@ -44,8 +44,19 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
+  uvotel__hs_t *s = uvotel__hs_get(handle);
+  if (s != NULL && s->firing && uvotel__res_live(s)) {
+    /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
+     * the context current now. The hottest path of all: nothing to look up or attach. */
+    int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
+    if (err == 0) {
+      s->cb = (void (*)(void))cb;
+      (void)uvotel_resource_recapture(&s->res);
+    }
+    return err;
+  }
   int is_new;
-  uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
+  s = track((uv_handle_t *)handle, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
   if (err) {
@@ -53,12 +64,6 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
     return err;
   }
   s->cb = (void (*)(void))cb;
-  if (s->firing && uvotel__res_live(s)) {
-    /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
-     * the context current now. */
-    (void)uvotel_resource_recapture(&s->res);
-    return 0;
-  }
   uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
   return 0;
