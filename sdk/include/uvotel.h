@@ -8,5 +8,6 @@
 #include "uvotel/hooks.h"
 #include "uvotel/context.h"
 #include "uvotel/trace.h"
+#include "uvotel/propagation.h"
 
 #endif
