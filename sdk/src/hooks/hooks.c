@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../internal.h"
+#include "../promise/promise_internal.h"
 
 UVOTEL__TLS uvotel__tls_t uvotel__tls;
 
@@ -246,7 +247,11 @@ static void on_idle(uv_idle_t *h) {
 static void on_check(uv_check_t *h) {
   uvotel__loop_t *l = (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
   uvotel__tls_t *t = &uvotel__tls;
-  if (!t->in_hook) deliver_destroys(t);
+  if (!t->in_hook) {
+    /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
+    if (uvotel__jobq.n != 0) uvotel__jobs_drain();
+    deliver_destroys(t);
+  }
   if (t->dq_n == 0) {
     uv_idle_stop(&l->idle);
     uv_check_stop(&l->check);
@@ -262,6 +267,13 @@ static void loop_arm(uvotel__loop_t *l) {
   uv_check_stop(&l->check);
   uv_check_start(&l->check, on_check);
   l->armed = 1;
+}
+
+int uvotel__loop_arm_jobs(void) {
+  uvotel__tls_t *t = &uvotel__tls;
+  if (t->loops == NULL) return 0;
+  loop_arm(t->loops);
+  return 1;
 }
 
 static uvotel__loop_t *find_loop(uvotel__tls_t *t, uv_loop_t *loop, uvotel__loop_t ***link) {
@@ -413,6 +425,9 @@ UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   t->exec_resource = cs->prev_resource_;
   if (cs->flags_ & CS_OWNS_CTX) uvotel__ctx_release(t, ctx);
   cs->flags_ = 0;
+  /* The outermost callback returned: run the next-ticks and microtasks it queued before the
+   * loop moves on (seed 004). One predictable branch while both queues are empty. */
+  if (UVOTEL__UNLIKELY(uvotel__jobq.n != 0) && cs->prev_id_ == 0) uvotel__jobs_drain();
 }
 
 UVOTEL__API void *uvotel_resource_run(uvotel_resource_t *r, void *(*fn)(void *arg), void *arg) {
@@ -479,6 +494,7 @@ UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
 UVOTEL__API void uvotel_thread_cleanup(void) {
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
+  uvotel__jobs_cleanup(); /* promise and job pools */
   if (t->dq_n != 0 && t->loops == NULL) deliver_destroys(t);
   if (t->dq_n == 0) {
     uvotel_free(t->dq);
