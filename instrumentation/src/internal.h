@@ -17,8 +17,8 @@
 typedef struct uvotel__hs_s {
   const void *key;
   uvotel_resource_t res;
-  void (*cb)(void);      /* the user's callback, cast back by the kind's trampoline */
-  uv_close_cb close_cb;  /* set by uvotel_close */
+  void (*cb)(void);     /* the user's callback, cast back by the kind's trampoline */
+  uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
   struct uvotel__hs_s *next_free;
 } uvotel__hs_t;

@@ -47,7 +47,8 @@ static int timer_begin(uvotel__hs_t *s, uv_timer_t *h) {
 
 UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout,
                                    uint64_t repeat) {
-  if (!uvotel_tracking() || handle == NULL || cb == NULL) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
   int is_new;
@@ -65,14 +66,16 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
 }
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
-  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
   int err = uv_timer_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
 }
 
 UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
-  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
   int err = uv_timer_again(handle);
   /* Restarting a stopped repeating timer begins a new resource; a running one keeps its own. */
   if (err == 0 && s != NULL && !uvotel__res_live(s) && uv_is_active((uv_handle_t *)handle)) {
@@ -138,26 +141,30 @@ static int idle_start_any(uv_handle_t *h, void (*cb)(void)) {
 }
 
 UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
-  if (!uvotel_tracking() || handle == NULL || cb == NULL) return uv_check_start(handle, cb);
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_check_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "Immediate", check_start_any,
                        (void (*)(void))check_tramp);
 }
 
 UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
-  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
   int err = uv_check_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
 }
 
 UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
-  if (!uvotel_tracking() || handle == NULL || cb == NULL) return uv_idle_start(handle, cb);
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_idle_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "IDLE", idle_start_any,
                        (void (*)(void))idle_tramp);
 }
 
 UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
-  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
   int err = uv_idle_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -193,7 +200,8 @@ static void close_tramp(uv_handle_t *h) {
 }
 
 UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
-  uvotel__hs_t *s = uvotel_tracking() && handle != NULL ? uvotel__hs_get(handle) : NULL;
+  if (handle == NULL) return;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
   if (s == NULL) {
     uv_close(handle, close_cb);
     return;

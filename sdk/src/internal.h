@@ -39,8 +39,14 @@ extern uvotel_snapshot_t uvotel__empty_snapshot;
 
 /* ---- hooks ---- */
 
-enum { UVOTEL__EV_INIT, UVOTEL__EV_BEFORE, UVOTEL__EV_AFTER, UVOTEL__EV_DESTROY,
-       UVOTEL__EV_PROMISE, UVOTEL__EV_COUNT };
+enum {
+  UVOTEL__EV_INIT,
+  UVOTEL__EV_BEFORE,
+  UVOTEL__EV_AFTER,
+  UVOTEL__EV_DESTROY,
+  UVOTEL__EV_PROMISE,
+  UVOTEL__EV_COUNT
+};
 
 typedef struct uvotel__hookfn_s {
   void (*fn)(void);
@@ -74,7 +80,7 @@ typedef struct uvotel__loop_s {
 
 /* Everything per thread, in one block so that one %fs-relative address reaches it. */
 typedef struct uvotel__tls_s {
-  uvotel_snapshot_t *ctx; /* current context; NULL = empty */
+  uvotel_snapshot_t *ctx;    /* current context; NULL = empty */
   uvotel_async_id_t exec_id; /* 0 = top level (reported as 1) */
   uvotel_async_id_t trigger_id;
   void *exec_resource;

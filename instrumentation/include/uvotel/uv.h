@@ -1,7 +1,8 @@
 /* uvotel libuv wrappers: libuv calls that raise async hooks and carry async context.
  *
  * Each wrapper has the signature of the libuv function it wraps, with uvotel_ in place of uv_,
- * and returns libuv's own result code unchanged. When the libuv call fails, the callback never
+ * and returns libuv's own result code unchanged (a NULL handle, on which libuv itself would crash,
+ * gives UV_EINVAL; uvotel_close(NULL, ...) does nothing). When the libuv call fails, the callback never
  * runs and no hook event is raised (nothing is tracked). A wrapper never touches the `data`
  * field of a loop, handle or request: its state lives in a side table keyed by the handle's or
  * request's address (per thread, O(1)), allocated from a pool and freed when the handle is

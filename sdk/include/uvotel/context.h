@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 typedef struct uvotel_value_ops_s {
-  void (*retain)(void *value); /* may be NULL */
+  void (*retain)(void *value);  /* may be NULL */
   void (*release)(void *value); /* may be NULL */
 } uvotel_value_ops_t;
 

@@ -12,24 +12,24 @@ extern "C" {
 #endif
 
 /* X(name, value, message) */
-#define UVOTEL_ERRNO_MAP(X)                                                  \
-  X(EINVAL, -30001, "invalid argument")                                      \
-  X(ENOMEM, -30002, "out of memory")                                         \
-  X(EBUSY, -30003, "resource busy or in use")                                \
-  X(ETIMEDOUT, -30004, "deadline passed before the operation completed")     \
-  X(ENOENT, -30005, "no such object")                                        \
-  X(ESTATE, -30006, "operation not valid in the object's current state")     \
-  X(ESHUTDOWN, -30007, "already shut down")                                  \
-  X(EIO, -30008, "input/output or transport failure")                        \
-  X(EPARSE, -30009, "malformed input")                                       \
-  X(ERANGE, -30010, "value out of range or limit exceeded")                  \
+#define UVOTEL_ERRNO_MAP(X)                                              \
+  X(EINVAL, -30001, "invalid argument")                                  \
+  X(ENOMEM, -30002, "out of memory")                                     \
+  X(EBUSY, -30003, "resource busy or in use")                            \
+  X(ETIMEDOUT, -30004, "deadline passed before the operation completed") \
+  X(ENOENT, -30005, "no such object")                                    \
+  X(ESTATE, -30006, "operation not valid in the object's current state") \
+  X(ESHUTDOWN, -30007, "already shut down")                              \
+  X(EIO, -30008, "input/output or transport failure")                    \
+  X(EPARSE, -30009, "malformed input")                                   \
+  X(ERANGE, -30010, "value out of range or limit exceeded")              \
   X(ENOTSUP, -30011, "not supported")
 
 typedef enum uvotel_errno_e {
 #define UVOTEL__ERRNO_ENUM(name, value, msg) UVOTEL_##name = value,
   UVOTEL_ERRNO_MAP(UVOTEL__ERRNO_ENUM)
 #undef UVOTEL__ERRNO_ENUM
-  UVOTEL_OK = 0
+      UVOTEL_OK = 0
 } uvotel_errno_t;
 
 /* A static, human-readable message for a uvotel code, a libuv code, or 0 ("success").

@@ -40,8 +40,8 @@ typedef uint64_t uvotel_async_id_t;
  * handle or request for wrapped calls, the uvotel_resource_t (or the owner given to
  * uvotel_resource_init_owner) for custom resources. It is only valid until destroy. */
 typedef struct uvotel_hook_callbacks_s {
-  void (*init)(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger_id,
-               void *resource, void *arg);
+  void (*init)(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger_id, void *resource,
+               void *arg);
   void (*before)(uvotel_async_id_t id, void *arg);
   void (*after)(uvotel_async_id_t id, void *arg);
   void (*destroy)(uvotel_async_id_t id, void *arg);
@@ -129,8 +129,8 @@ int uvotel_resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id
 /* As uvotel_resource_init, with `owner` reported to hooks as the resource and returned by
  * uvotel_execution_async_resource() while it runs (the wrappers pass the libuv handle or
  * request). owner NULL means r itself. */
-int uvotel_resource_init_owner(uvotel_resource_t *r, const char *type,
-                               uvotel_async_id_t trigger_id, unsigned flags, void *owner);
+int uvotel_resource_init_owner(uvotel_resource_t *r, const char *type, uvotel_async_id_t trigger_id,
+                               unsigned flags, void *owner);
 
 /* Run fn(arg) in the resource's scope (runInAsyncScope) and return its result. A NULL r or fn,
  * or a destroyed resource, runs nothing and returns NULL. Thread: loop. */

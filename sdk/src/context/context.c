@@ -212,8 +212,7 @@ UVOTEL__API int uvotel_var_enter(uvotel_var_t *v, void *value, uvotel_scope_t *o
   return 0;
 }
 
-UVOTEL__API void *uvotel_var_run(uvotel_var_t *v, void *value, void *(*fn)(void *arg),
-                                 void *arg) {
+UVOTEL__API void *uvotel_var_run(uvotel_var_t *v, void *value, void *(*fn)(void *arg), void *arg) {
   if (v == NULL || fn == NULL) return NULL;
   uvotel__tls_t *t = &uvotel__tls;
   uint32_t depth = t->depth;

@@ -20,8 +20,8 @@ static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
 
 enum {
   RES_MANUAL = UVOTEL_RESOURCE_MANUAL_DESTROY,
-  RES_LIVE = 1u << 8,      /* initialised and not destroyed */
-  RES_HIDDEN = 1u << 9,    /* created inside a hook callback: hooks never see it */
+  RES_LIVE = 1u << 8,   /* initialised and not destroyed */
+  RES_HIDDEN = 1u << 9, /* created inside a hook callback: hooks never see it */
   CS_ACTIVE = 1u << 0,
   CS_HIDDEN = 1u << 1,
   CS_OWNS_CTX = 1u << 2,
@@ -98,9 +98,8 @@ static int rebuild_table(uvotel__tls_t *t) {
     for (uint32_t i = 0; i < t->list_n; i++) {
       const uvotel_hook_t *h = t->list[i];
       void (*fns[UVOTEL__EV_COUNT])(void) = {
-          (void (*)(void))h->cbs.init, (void (*)(void))h->cbs.before,
-          (void (*)(void))h->cbs.after, (void (*)(void))h->cbs.destroy,
-          (void (*)(void))h->cbs.promise_resolve};
+          (void (*)(void))h->cbs.init, (void (*)(void))h->cbs.before, (void (*)(void))h->cbs.after,
+          (void (*)(void))h->cbs.destroy, (void (*)(void))h->cbs.promise_resolve};
       for (int ev = 0; ev < UVOTEL__EV_COUNT; ev++) {
         if (fns[ev] == NULL) continue;
         tab->fns[ev][tab->n[ev]].fn = fns[ev];
