@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../internal.h"
+#include "../promise/promise_internal.h"
 
 UVOTEL__TLS uvotel__tls_t uvotel__tls;
 
@@ -247,10 +248,17 @@ static void on_check(uv_check_t *h) {
   uvotel__loop_t *l = (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
+  int worked = 0;
+  /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
+  if (uvotel__jobq.n != 0) {
+    uvotel__jobs_drain();
+    worked = 1;
+  }
   if (t->dq_n != 0) {
     deliver_destroys(t);
-    return; /* stay armed: a loop that made destroys this turn usually makes more */
+    worked = 1;
   }
+  if (worked) return; /* stay armed: a loop that made work this turn usually makes more */
   /* A whole turn without destroys (wrapped check handles may have flushed them): disarm, so
    * poll can block again. */
   uv_idle_stop(&l->idle);
@@ -268,6 +276,13 @@ static void loop_arm(uvotel__loop_t *l) {
 }
 
 UVOTEL__API uint64_t uvotel__loop_epoch;
+
+int uvotel__loop_arm_jobs(void) {
+  uvotel__tls_t *t = &uvotel__tls;
+  if (t->loops == NULL) return 0;
+  loop_arm(t->loops);
+  return 1;
+}
 
 static uvotel__loop_t *find_loop(uvotel__tls_t *t, uv_loop_t *loop, uvotel__loop_t ***link) {
   uvotel__loop_t **pp = &t->loops;
@@ -419,6 +434,9 @@ UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   t->exec_resource = cs->prev_resource_;
   if (cs->flags_ & CS_OWNS_CTX) uvotel__ctx_release(t, ctx);
   cs->flags_ = 0;
+  /* The outermost callback returned: run the next-ticks and microtasks it queued before the
+   * loop moves on (seed 004). One predictable branch while both queues are empty. */
+  if (UVOTEL__UNLIKELY(uvotel__jobq.n != 0) && cs->prev_id_ == 0) uvotel__jobs_drain();
   /* Like Node (16384 pending destroys trigger an early drain): a loop phase that runs many
    * callbacks before the check phase (libuv runs a re-armed zero timer again in the same pass)
    * would otherwise grow the queue without bound. Drain when the outermost callback returns. */
@@ -491,6 +509,7 @@ UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
 UVOTEL__API void uvotel_thread_cleanup(void) {
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
+  uvotel__jobs_cleanup(); /* promise and job pools */
   if (t->dq_n != 0 && t->loops == NULL) deliver_destroys(t);
   if (t->dq_n == 0) {
     uvotel_free(t->dq);

@@ -1,0 +1,78 @@
+/* Private declarations of the job queues (next-tick, microtasks) and promises.
+ *
+ * hooks.c reads uvotel__jobq.n at the end of uvotel_resource_exit: while both queues are empty
+ * that is the only cost the queues add to an instrumented callback. */
+#ifndef UVOTEL_PROMISE_INTERNAL_H
+#define UVOTEL_PROMISE_INTERNAL_H
+
+#include "../internal.h"
+#include "uvotel/promise.h"
+
+typedef struct uvotel__job_s uvotel__job_t;
+
+enum { JOB_TICK, JOB_MICROTASK, JOB_REACTION, JOB_THENABLE };
+/* What a REACTION job does with its source promise's result. */
+enum { RX_USER, RX_ADOPT, RX_ALL };
+
+struct uvotel__job_s {
+  uvotel__job_t *next;
+  int kind;
+  union {
+    struct {
+      uvotel_resource_t res;
+      uvotel_job_cb cb;
+      void *arg;
+    } q; /* TICK, MICROTASK */
+    struct {
+      uvotel_promise_t *src;     /* ref held once queued (NULL while waiting in src's list) */
+      uvotel_promise_t *derived; /* ref held */
+      uvotel_promise_t *target;  /* ADOPT: the adopting promise; ALL: the all-promise; ref held */
+      uvotel_promise_reaction_cb on_ok, on_err;
+      void *arg;
+      size_t index; /* ALL: slot in the list */
+      int mode;
+    } r; /* REACTION */
+    struct {
+      uvotel_promise_t *p;     /* the adopting promise, ref held */
+      uvotel_promise_t *other; /* the adopted one, ref held */
+    } t;                       /* THENABLE */
+  } u;
+};
+
+typedef struct uvotel__jobq_s {
+  size_t n; /* jobs in both queues */
+  int draining;
+  int armed; /* asked the thread's loop for a check-phase drain */
+  uvotel__job_t *tick_head, *tick_tail;
+  uvotel__job_t *mt_head, *mt_tail;
+  uvotel__job_t *free_jobs;
+  uint32_t free_jobs_n;
+  uvotel_promise_t *free_promises;
+  uint32_t free_promises_n;
+  uvotel_promise_t *dead; /* promises whose last reference went, torn down iteratively */
+  int reaping;
+} uvotel__jobq_t;
+
+extern UVOTEL__TLS uvotel__jobq_t uvotel__jobq;
+
+/* Run both queues until empty (no-op while draining or inside a hook). */
+void uvotel__jobs_drain(void);
+/* Free the pools (uvotel_thread_cleanup). */
+void uvotel__jobs_cleanup(void);
+
+/* hooks.c: arm the thread's most recent attached loop so its check phase drains the queues.
+ * Returns 0 when no loop is attached. */
+int uvotel__loop_arm_jobs(void);
+
+/* queue.c for promise.c */
+uvotel__job_t *uvotel__job_alloc(void);
+void uvotel__job_free(uvotel__job_t *j);
+/* Append a job (or a list of jobs first..last, count n) to the microtask queue. */
+void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n);
+
+/* promise.c for queue.c */
+void uvotel__run_reaction(uvotel__job_t *j);
+void uvotel__run_thenable(uvotel__job_t *j);
+void uvotel__promises_cleanup(void);
+
+#endif
