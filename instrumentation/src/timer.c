@@ -90,12 +90,11 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* ---- check and idle handles ---- */
 
-static void check_tramp(uv_check_t *h) {
-  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
-  uvotel_flush_destroys();
+/* Check and idle callbacks share one shape: cb(handle). */
+static void watcher_run(uv_handle_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
-  uv_check_cb cb = (uv_check_cb)s->cb;
+  void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
   if (uvotel_resource_enter(&s->res, &cs) != 0) {
     cb(h);
@@ -105,17 +104,31 @@ static void check_tramp(uv_check_t *h) {
   uvotel_resource_exit(&cs);
 }
 
+static void check_tramp(uv_check_t *h) {
+  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
+  uvotel_flush_destroys();
+  watcher_run((uv_handle_t *)h);
+}
+
 static void idle_tramp(uv_idle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
-  uv_idle_cb cb = (uv_idle_cb)s->cb;
-  uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
-    cb(h);
-    return;
-  }
-  cb(h);
-  uvotel_resource_exit(&cs);
+  watcher_run((uv_handle_t *)h);
+}
+
+/* Stopping a check or idle handle ends its resource. */
+static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
+  if (h == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h) : NULL;
+  int err = stop(h);
+  if (s != NULL) uvotel__res_end(s);
+  return err;
+}
+
+static int check_stop_any(uv_handle_t *h) {
+  return uv_check_stop((uv_check_t *)h);
+}
+
+static int idle_stop_any(uv_handle_t *h) {
+  return uv_idle_stop((uv_idle_t *)h);
 }
 
 /* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
@@ -152,11 +165,7 @@ UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
 }
 
 UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
-  if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
-  int err = uv_check_stop(handle);
-  if (s != NULL) uvotel__res_end(s);
-  return err;
+  return watcher_stop((uv_handle_t *)handle, check_stop_any);
 }
 
 UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
@@ -167,11 +176,7 @@ UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
 }
 
 UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
-  if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
-  int err = uv_idle_stop(handle);
-  if (s != NULL) uvotel__res_end(s);
-  return err;
+  return watcher_stop((uv_handle_t *)handle, idle_stop_any);
 }
 
 /* ---- close ---- */
