@@ -192,7 +192,7 @@ static const uvotel_propagator_ops_t none_ops = {none_inject, none_extract, none
 typedef struct composite_s {
   size_t n, nfields;
   const char *fields[COMPOSITE_MAX_FIELDS];
-  uvotel_propagator_t *parts[];
+  uvotel_propagator_t **parts; /* allocated with the struct, after it */
 } composite_t;
 
 static int comp_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
@@ -246,11 +246,10 @@ static void comp_collect_fields(composite_t *c) {
 static uvotel_propagator_t g_tc = {&tc_ops, NULL, "tracecontext", 1, NULL};
 static uvotel_propagator_t g_bg = {&bg_ops, NULL, "baggage", 1, NULL};
 static uvotel_propagator_t g_none = {&none_ops, NULL, "none", 1, NULL};
-static struct {
-  composite_t c;
-  uvotel_propagator_t *parts[2];
-} g_default_comp = {{2, 3, {"traceparent", "tracestate", "baggage"}}, {&g_tc, &g_bg}};
-static uvotel_propagator_t g_default = {&comp_ops, &g_default_comp.c, "composite", 1, NULL};
+static uvotel_propagator_t *g_default_parts[2] = {&g_tc, &g_bg};
+static composite_t g_default_comp = {
+    2, 3, {"traceparent", "tracestate", "baggage"}, g_default_parts};
+static uvotel_propagator_t g_default = {&comp_ops, &g_default_comp, "composite", 1, NULL};
 
 UVOTEL__API uvotel_propagator_t *uvotel_propagator_tracecontext(void) {
   return &g_tc;
@@ -304,6 +303,7 @@ UVOTEL__API int uvotel_propagator_composite_create(uvotel_propagator_t *const *p
   composite_t *c = uvotel_calloc(1, sizeof *c + n * sizeof(uvotel_propagator_t *));
   if (c == NULL) return UVOTEL_ENOMEM;
   c->n = n;
+  c->parts = (uvotel_propagator_t **)(c + 1);
   for (size_t i = 0; i < n; i++) c->parts[i] = parts[i];
   comp_collect_fields(c);
   uvotel_propagator_t *p = uvotel_propagator_create("composite", &comp_ops, c);
