@@ -44,6 +44,9 @@
  * Threads. A promise belongs to the thread that created it; every call here is Thread: that
  * thread (loop). A call on another thread's promise returns UVOTEL_EBUSY (or NULL).
  *
+ * Jobs left queued when a thread finishes (never drained) are not run or freed by
+ * uvotel_thread_cleanup; drain before cleaning up.
+ *
  * Freed promises. Calls on a promise whose last reference went return UVOTEL_EINVAL (or NULL)
  * while its memory sits in the thread's promise pool, which is the common case; after the slot
  * is reused or the pool freed (uvotel_thread_cleanup) that cannot be detected. */
