@@ -23,6 +23,21 @@ typedef struct table_s {
 } table_t;
 
 static UVOTEL__TLS table_t g_tab;
+/* The last state looked up: a callback that re-arms its own handle finds it without hashing. */
+static UVOTEL__TLS uvotel__hs_t *g_last;
+
+UVOTEL__TLS uv_loop_t *uvotel__attached_loop;
+UVOTEL__TLS uint64_t uvotel__attached_epoch;
+
+int uvotel__loop_attach_slow(uv_loop_t *loop) {
+  uint64_t epoch = __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED);
+  int err = uvotel_loop_init(loop);
+  if (err == 0) {
+    uvotel__attached_loop = loop;
+    uvotel__attached_epoch = epoch;
+  }
+  return err;
+}
 
 static pthread_key_t g_key;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -65,13 +80,18 @@ UVOTEL__API void uvotel_uv_thread_cleanup(void) {
 }
 
 uvotel__hs_t *uvotel__hs_get(const void *key) {
+  uvotel__hs_t *last = g_last;
+  if (last != NULL && last->key == key) return last;
   table_t *t = &g_tab;
   if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
   size_t mask = t->cap - 1;
   for (size_t i = slot_of(key, t->cap);; i = (i + 1) & mask) {
     uvotel__hs_t *s = t->slots[i];
     if (s == NULL) return NULL;
-    if (s->key == key) return s;
+    if (s->key == key) {
+      g_last = s;
+      return s;
+    }
   }
 }
 
@@ -121,12 +141,14 @@ uvotel__hs_t *uvotel__hs_add(const void *key, int *is_new) {
   while (t->slots[i] != NULL) i = (i + 1) & mask;
   t->slots[i] = s;
   t->n++;
+  g_last = s;
   *is_new = 1;
   return s;
 }
 
 void uvotel__hs_remove(uvotel__hs_t *s) {
   table_t *t = &g_tab;
+  if (g_last == s) g_last = NULL;
   size_t mask = t->cap - 1;
   size_t i = slot_of(s->key, t->cap);
   while (t->slots[i] != s) i = (i + 1) & mask;

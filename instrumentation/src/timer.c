@@ -3,7 +3,7 @@
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
-  if (uvotel_loop_init(h->loop) != 0) return NULL;
+  if (uvotel__loop_attach(h->loop) != 0) return NULL;
   return uvotel__hs_add(h, is_new);
 }
 
@@ -18,27 +18,20 @@ static void timer_tramp(uv_timer_t *h) {
   if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_callback_scope_t cs;
-  if (uv_timer_get_repeat(h) != 0) {
-    /* A repeating timer stays one resource until stopped. */
-    if (uvotel_resource_enter(&s->res, &cs) != 0) {
-      cb(h);
-      return;
-    }
-    cb(h);
-    uvotel_resource_exit(&cs);
-    return;
-  }
-  /* One-shot: libuv has stopped it already. Move the resource out, so that a restart inside the
-   * callback starts a new one, and destroy it after the callback. */
-  uvotel_resource_t fired = s->res;
-  s->res = (uvotel_resource_t){0};
-  if (uvotel_resource_enter(&fired, &cs) != 0) {
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
     cb(h);
     return;
   }
+  uvotel_async_id_t id = cs.id_;
+  s->firing = 1;
   cb(h);
+  s->firing = 0;
   uvotel_resource_exit(&cs);
-  (void)uvotel_resource_emit_destroy(&fired);
+  /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
+   * resource themselves) is done. A repeating or re-armed one continues. */
+  if (!uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
+    uvotel__res_end(s);
+  }
 }
 
 static int timer_begin(uvotel__hs_t *s, uv_timer_t *h) {
@@ -51,16 +44,27 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
+  uvotel__hs_t *s = uvotel__hs_get(handle);
+  if (s != NULL && s->firing && uvotel__res_live(s)) {
+    /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
+     * the context current now. The hottest path of all: nothing to look up or attach. */
+    int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
+    if (err == 0) {
+      s->cb = (void (*)(void))cb;
+      (void)uvotel_resource_recapture(&s->res);
+    }
+    return err;
+  }
   int is_new;
-  uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
+  s = track((uv_handle_t *)handle, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
   if (err) {
     untrack_if_new(s, is_new);
     return err;
   }
-  uvotel__res_end(s); /* restarting a running timer ends its resource */
   s->cb = (void (*)(void))cb;
+  uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
   return 0;
 }
@@ -86,12 +90,11 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* ---- check and idle handles ---- */
 
-static void check_tramp(uv_check_t *h) {
-  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
-  uvotel_flush_destroys();
+/* Check and idle callbacks share one shape: cb(handle). */
+static void watcher_run(uv_handle_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
-  uv_check_cb cb = (uv_check_cb)s->cb;
+  void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
   if (uvotel_resource_enter(&s->res, &cs) != 0) {
     cb(h);
@@ -101,17 +104,31 @@ static void check_tramp(uv_check_t *h) {
   uvotel_resource_exit(&cs);
 }
 
+static void check_tramp(uv_check_t *h) {
+  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
+  uvotel_flush_destroys();
+  watcher_run((uv_handle_t *)h);
+}
+
 static void idle_tramp(uv_idle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
-  uv_idle_cb cb = (uv_idle_cb)s->cb;
-  uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
-    cb(h);
-    return;
-  }
-  cb(h);
-  uvotel_resource_exit(&cs);
+  watcher_run((uv_handle_t *)h);
+}
+
+/* Stopping a check or idle handle ends its resource. */
+static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
+  if (h == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h) : NULL;
+  int err = stop(h);
+  if (s != NULL) uvotel__res_end(s);
+  return err;
+}
+
+static int check_stop_any(uv_handle_t *h) {
+  return uv_check_stop((uv_check_t *)h);
+}
+
+static int idle_stop_any(uv_handle_t *h) {
+  return uv_idle_stop((uv_idle_t *)h);
 }
 
 /* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
@@ -148,11 +165,7 @@ UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
 }
 
 UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
-  if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
-  int err = uv_check_stop(handle);
-  if (s != NULL) uvotel__res_end(s);
-  return err;
+  return watcher_stop((uv_handle_t *)handle, check_stop_any);
 }
 
 UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
@@ -163,11 +176,7 @@ UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
 }
 
 UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
-  if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
-  int err = uv_idle_stop(handle);
-  if (s != NULL) uvotel__res_end(s);
-  return err;
+  return watcher_stop((uv_handle_t *)handle, idle_stop_any);
 }
 
 /* ---- close ---- */
@@ -206,8 +215,16 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
     uv_close(handle, close_cb);
     return;
   }
+  if (handle->type == UV_ASYNC) uvotel__async_forget(s);
   uvotel__res_end(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
   uv_close(handle, close_tramp);
+}
+
+/* ---- loop close, for uv_redirect.h ---- */
+
+UVOTEL__API int uvotel_uv_loop_close(uv_loop_t *loop) {
+  if (loop != NULL) (void)uvotel_loop_close(loop); /* UVOTEL_ENOENT when never attached */
+  return uv_loop_close(loop);
 }

@@ -9,5 +9,6 @@
 #include "uvotel/context.h"
 #include "uvotel/promise.h"
 #include "uvotel/trace.h"
+#include "uvotel/propagation.h"
 
 #endif

@@ -130,22 +130,51 @@ static void test_interval_is_one_resource(void **state) {
       b);
 }
 
+static const char *const rearm_ctx[] = {"r1", "r2"};
+
 static void restart_cb(uv_timer_t *t) {
-  trace_log_line(&F->log, "fired %d", ++F->count);
-  if (F->count < 3) uvotel_timer_start(t, restart_cb, 0, 0); /* a new Timeout each time */
+  trace_log_line(&F->log, "fired %d ctx=%s", ++F->count, (const char *)uvotel_var_get(F->var));
+  if (F->count < 3) {
+    /* Re-armed from its own callback, in a new context: the same Timeout goes on. */
+    uvotel_scope_t s;
+    uvotel_var_enter(F->var, (void *)rearm_ctx[F->count - 1], &s);
+    uvotel_timer_start(t, restart_cb, 0, 0);
+    uvotel_scope_exit(&s);
+  }
 }
 
-static void test_restart_in_callback_is_new_resource(void **state) {
+static void other_restart_cb(uv_timer_t *t) {
+  (void)t;
+  trace_log_line(&F->log, "other");
+  uvotel_timer_start(&F->t1, once_cb, 1, 0); /* restart t1 from elsewhere: new resource */
+}
+
+static void test_rearm_in_own_callback_continues(void **state) {
   fixture_t *f = *state;
   uvotel_async_id_t b = next_id() - 2;
   uv_timer_init(&f->loop, &f->t1);
+  uvotel_scope_t s;
+  uvotel_var_enter(f->var, (void *)"r0", &s);
   uvotel_timer_start(&f->t1, restart_cb, 0, 0);
+  uvotel_scope_exit(&s);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  expect_log(
+      "init %2 Timeout 1\nbefore %2\nfired 1 ctx=r0\nafter %2\nbefore %2\nfired 2 ctx=r1\n"
+      "after %2\nbefore %2\nfired 3 ctx=r2\nafter %2\ndestroy %2\n",
+      b);
+  /* Restarting a running timer from another timer's callback ends it and begins a new one. */
+  F->log.len = 0;
+  uv_timer_init(&f->loop, &f->t2);
+  f->t1.data = (void *)(uintptr_t)(b + 2);
+  uvotel_timer_start(&f->t1, once_cb, 1000, 0);
+  uvotel_timer_start(&f->t2, other_restart_cb, 0, 0);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   uvotel_close((uv_handle_t *)&f->t1, NULL);
+  uvotel_close((uv_handle_t *)&f->t2, NULL);
   expect_log(
-      "init %2 Timeout 1\nbefore %2\nfired 1\ninit %3 Timeout %2\nafter %2\nbefore %3\n"
-      "fired 2\ninit %4 Timeout %3\nafter %3\nbefore %4\nfired 3\nafter %4\n"
-      "destroy %2\ndestroy %3\ndestroy %4\n",
+      "init %3 Timeout 1\ninit %4 Timeout 1\nbefore %4\nother\ninit %5 Timeout %4\n"
+      "after %4\ndestroy %3\ndestroy %4\nbefore %5\ncb ctx=(null) exec=3\nafter %5\n"
+      "destroy %5\n",
       b);
 }
 
@@ -379,7 +408,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_timeout_sequence_and_context, setup, teardown),
       cmocka_unit_test_setup_teardown(test_interval_is_one_resource, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_restart_in_callback_is_new_resource, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rearm_in_own_callback_continues, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_and_close_destroy_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timer_again, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_inside_own_callback, setup, teardown),

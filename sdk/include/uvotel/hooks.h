@@ -8,7 +8,9 @@
  *   after    just after each run;
  *   destroy  exactly once, after the last callback. Destroys are queued and delivered together
  *            in the loop's check phase (before user check callbacks), never inside the code that
- *            caused them; pending destroys keep the loop alive until delivered.
+ *            caused them; pending destroys keep the loop alive until delivered. As in Node,
+ *            a queue that reaches 16384 before the check phase is delivered as soon as the
+ *            running callback returns.
  *   promise_resolve  when a promise settles (see uvotel/promise.h where available).
  *
  * Threads. Hooks are registered per thread, like Node's per-isolate hooks: a hook sees the
@@ -181,6 +183,10 @@ extern int uvotel__tracking;
 static inline int uvotel_tracking(void) {
   return __atomic_load_n(&uvotel__tracking, __ATOMIC_RELAXED);
 }
+
+/* Incremented whenever a loop is detached (uvotel_loop_close), so that code caching "this loop
+ * is attached" can tell when to ask again. Thread: any (read it relaxed). */
+extern uint64_t uvotel__loop_epoch;
 
 /* Raise `promise_resolve` for a resource (used by promise implementations). Thread: loop. */
 void uvotel_emit_promise_resolve(const uvotel_resource_t *r);

@@ -13,6 +13,7 @@ UVOTEL__API int uvotel__tracking;
 /* Ids are handed to threads in blocks so that taking one is a thread-local increment. The
  * first block starts at 2: 1 is the top level. */
 #define ID_BLOCK 4096
+#define DQ_EARLY_DRAIN 16384
 static _Atomic uint64_t g_next_block = 2;
 
 static pthread_key_t g_tls_key;
@@ -246,27 +247,35 @@ static void on_idle(uv_idle_t *h) {
 static void on_check(uv_check_t *h) {
   uvotel__loop_t *l = (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
   uvotel__tls_t *t = &uvotel__tls;
-  if (!t->in_hook) {
-    /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
-    if (uvotel__jobq.n != 0) uvotel__jobs_drain();
+  if (t->in_hook) return;
+  int worked = 0;
+  /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
+  if (uvotel__jobq.n != 0) {
+    uvotel__jobs_drain();
+    worked = 1;
+  }
+  if (t->dq_n != 0) {
     deliver_destroys(t);
+    worked = 1;
   }
-  if (t->dq_n == 0) {
-    uv_idle_stop(&l->idle);
-    uv_check_stop(&l->check);
-    l->armed = 0;
-  }
+  if (worked) return; /* stay armed: a loop that made work this turn usually makes more */
+  /* A whole turn without destroys (wrapped check handles may have flushed them): disarm, so
+   * poll can block again. */
+  uv_idle_stop(&l->idle);
+  uv_check_stop(&l->check);
+  l->armed = 0;
 }
 
 static void loop_arm(uvotel__loop_t *l) {
-  if (l->closing) return;
+  if (l->closing || l->armed) return;
   uv_idle_start(&l->idle, on_idle);
-  /* libuv runs check handles newest-first: restart ours so it runs before user check handles
-   * started earlier (wrapped check handles also flush before their callback). */
-  uv_check_stop(&l->check);
+  /* libuv runs check handles newest-first: starting ours now puts it before the user check
+   * handles started earlier (wrapped check handles also flush before their callback). */
   uv_check_start(&l->check, on_check);
   l->armed = 1;
 }
+
+UVOTEL__API uint64_t uvotel__loop_epoch;
 
 int uvotel__loop_arm_jobs(void) {
   uvotel__tls_t *t = &uvotel__tls;
@@ -334,6 +343,7 @@ UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
     }
   }
   l->closing = 2; /* both close callbacks must run before the block goes */
+  __atomic_add_fetch(&uvotel__loop_epoch, 1, __ATOMIC_RELAXED);
   uv_close((uv_handle_t *)&l->idle, on_internal_closed);
   uv_close((uv_handle_t *)&l->check, on_internal_closed);
   uv_run(loop, UV_RUN_NOWAIT);
@@ -427,6 +437,12 @@ UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   /* The outermost callback returned: run the next-ticks and microtasks it queued before the
    * loop moves on (seed 004). One predictable branch while both queues are empty. */
   if (UVOTEL__UNLIKELY(uvotel__jobq.n != 0) && cs->prev_id_ == 0) uvotel__jobs_drain();
+  /* Like Node (16384 pending destroys trigger an early drain): a loop phase that runs many
+   * callbacks before the check phase (libuv runs a re-armed zero timer again in the same pass)
+   * would otherwise grow the queue without bound. Drain when the outermost callback returns. */
+  if (UVOTEL__UNLIKELY(t->dq_n >= DQ_EARLY_DRAIN) && t->exec_id == 0 && !t->in_hook) {
+    deliver_destroys(t);
+  }
 }
 
 UVOTEL__API void *uvotel_resource_run(uvotel_resource_t *r, void *(*fn)(void *arg), void *arg) {

@@ -1,0 +1,400 @@
+/* Propagators: the ops-table seam, the W3C built-ins, composites, OTEL_PROPAGATORS names, and the
+ * header-array carrier. */
+#include <strings.h>
+
+#include "propagation_internal.h"
+
+struct uvotel_propagator_s {
+  const uvotel_propagator_ops_t *ops;
+  void *self;
+  const char *name;
+  int is_static;
+  char *name_owned;
+};
+
+/* ---- extracted results ---- */
+
+UVOTEL__API void uvotel_extracted_reset(uvotel_extracted_t *x) {
+  if (x == NULL) return;
+  uvotel_trace_state_release(x->span_context.trace_state);
+  uvotel_baggage_release(x->baggage);
+  memset(x, 0, sizeof *x);
+}
+
+/* ---- header-array carrier ---- */
+
+static int name_eq(uvotel_str_t a, const char *b, size_t bl) {
+  return a.len == bl && a.ptr != NULL && strncasecmp(a.ptr, b, bl) == 0;
+}
+
+static size_t headers_get(void *carrier, const char *name, uvotel_str_t *vals, size_t cap) {
+  const uvotel_header_list_t *h = carrier;
+  if (h == NULL || name == NULL) return 0;
+  size_t nl = strlen(name), k = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    if (!name_eq(h->items[i].name, name, nl)) continue;
+    if (k < cap) vals[k] = h->items[i].value;
+    k++;
+  }
+  return k;
+}
+
+static size_t headers_keys(void *carrier, uvotel_str_t *names, size_t cap) {
+  const uvotel_header_list_t *h = carrier;
+  if (h == NULL) return 0;
+  for (size_t i = 0; i < h->n && i < cap; i++) names[i] = h->items[i].name;
+  return h->n;
+}
+
+UVOTEL__API const uvotel_carrier_getter_t uvotel_header_getter = {headers_get, headers_keys};
+
+/* ---- get every value of a field, growing the buffer when there are many lines ---- */
+
+#define LINES_STACK 8
+#define LINES_MAX 1024 /* more header lines than this: the field is ignored */
+
+typedef struct lines_s {
+  uvotel_str_t stack[LINES_STACK];
+  uvotel_str_t *v;
+  size_t n;
+} lines_t;
+
+static int get_lines(void *carrier, const uvotel_carrier_getter_t *g, const char *name,
+                     lines_t *l) {
+  l->v = l->stack;
+  l->n = g->get(carrier, name, l->stack, LINES_STACK);
+  if (l->n <= LINES_STACK) return 0;
+  if (l->n > LINES_MAX) {
+    l->n = 0;
+    return 0;
+  }
+  size_t want = l->n;
+  l->v = uvotel_malloc(want * sizeof(uvotel_str_t));
+  if (l->v == NULL) {
+    l->v = l->stack;
+    l->n = 0;
+    return UVOTEL_ENOMEM;
+  }
+  l->n = g->get(carrier, name, l->v, want);
+  if (l->n > want) l->n = want;
+  return 0;
+}
+
+static void lines_free(lines_t *l) {
+  if (l->v != l->stack) uvotel_free(l->v);
+}
+
+/* ---- W3C trace context ---- */
+
+static const char *const tc_fields[] = {"traceparent", "tracestate"};
+
+static int tc_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
+                     void *carrier, const uvotel_carrier_setter_t *setter) {
+  (void)self, (void)bg;
+  char buf[UVOTEL_TRACEPARENT_LEN + 1];
+  if (uvotel_traceparent_format(sc, buf) != 0) return 0; /* no valid context: nothing to send */
+  int rc = setter->set(carrier, "traceparent", buf, UVOTEL_TRACEPARENT_LEN);
+  if (rc < 0 || sc->trace_state == NULL) return rc;
+  size_t len;
+  const char *ts = uvotel_trace_state_str(sc->trace_state, &len);
+  return len ? setter->set(carrier, "tracestate", ts, len) : 0;
+}
+
+static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
+                      uvotel_extracted_t *x) {
+  (void)self;
+  uvotel_str_t tp[2];
+  /* Exactly one traceparent line: two lines are two different parents, so restart. */
+  if (g->get(carrier, "traceparent", tp, 2) != 1) return 0;
+  uvotel_span_context_t sc;
+  if (tp[0].ptr == NULL || uvotel_traceparent_parse(tp[0].ptr, tp[0].len, &sc) != 0) return 0;
+  lines_t l;
+  int rc = get_lines(carrier, g, "tracestate", &l);
+  if (rc < 0) return rc;
+  uvotel_trace_state_t *ts = NULL;
+  rc = uvotel_trace_state_parse_lines(l.v, l.n, 0, &ts);
+  lines_free(&l);
+  if (rc == UVOTEL_ENOMEM) return rc;
+  uvotel_trace_state_release(x->span_context.trace_state);
+  sc.trace_state = ts; /* NULL when absent or rejected */
+  x->span_context = sc;
+  return 0;
+}
+
+static size_t tc_fields_fn(void *self, const char *const **names) {
+  (void)self;
+  *names = tc_fields;
+  return 2;
+}
+
+static const uvotel_propagator_ops_t tc_ops = {tc_inject, tc_extract, tc_fields_fn, NULL};
+
+/* ---- W3C baggage ---- */
+
+static const char *const bg_fields[] = {"baggage"};
+
+static int bg_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
+                     void *carrier, const uvotel_carrier_setter_t *setter) {
+  (void)self, (void)sc;
+  size_t len;
+  const char *s = uvotel_baggage_str(bg, &len);
+  return len ? setter->set(carrier, "baggage", s, len) : 0;
+}
+
+static int bg_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
+                      uvotel_extracted_t *x) {
+  (void)self;
+  lines_t l;
+  int rc = get_lines(carrier, g, "baggage", &l);
+  if (rc < 0) return rc;
+  uvotel_baggage_t *b = NULL;
+  rc = l.n ? uvotel_baggage_parse_lines(l.v, l.n, &b) : 0;
+  lines_free(&l);
+  if (rc < 0) return rc == UVOTEL_ENOMEM ? rc : 0;
+  if (b != NULL) {
+    uvotel_baggage_release(x->baggage);
+    x->baggage = b;
+  }
+  return 0;
+}
+
+static size_t bg_fields_fn(void *self, const char *const **names) {
+  (void)self;
+  *names = bg_fields;
+  return 1;
+}
+
+static const uvotel_propagator_ops_t bg_ops = {bg_inject, bg_extract, bg_fields_fn, NULL};
+
+/* ---- none ---- */
+
+static int none_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
+                       void *carrier, const uvotel_carrier_setter_t *setter) {
+  (void)self, (void)sc, (void)bg, (void)carrier, (void)setter;
+  return 0;
+}
+static int none_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
+                        uvotel_extracted_t *x) {
+  (void)self, (void)carrier, (void)g, (void)x;
+  return 0;
+}
+static size_t none_fields(void *self, const char *const **names) {
+  (void)self;
+  *names = NULL;
+  return 0;
+}
+static const uvotel_propagator_ops_t none_ops = {none_inject, none_extract, none_fields, NULL};
+
+/* ---- composite ---- */
+
+#define COMPOSITE_MAX_FIELDS 16
+
+typedef struct composite_s {
+  size_t n, nfields;
+  const char *fields[COMPOSITE_MAX_FIELDS];
+  uvotel_propagator_t *parts[];
+} composite_t;
+
+static int comp_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
+                       void *carrier, const uvotel_carrier_setter_t *setter) {
+  composite_t *c = self;
+  for (size_t i = 0; i < c->n; i++) {
+    int rc = c->parts[i]->ops->inject(c->parts[i]->self, sc, bg, carrier, setter);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+static int comp_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
+                        uvotel_extracted_t *x) {
+  composite_t *c = self;
+  int first = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    int rc = c->parts[i]->ops->extract(c->parts[i]->self, carrier, g, x);
+    if (rc < 0 && first == 0) first = rc;
+  }
+  return first;
+}
+
+static size_t comp_fields(void *self, const char *const **names) {
+  composite_t *c = self;
+  *names = c->fields;
+  return c->nfields;
+}
+
+static void comp_free(void *self) {
+  uvotel_free(self);
+}
+
+static const uvotel_propagator_ops_t comp_ops = {comp_inject, comp_extract, comp_fields, comp_free};
+
+static void comp_collect_fields(composite_t *c) {
+  c->nfields = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    const char *const *f = NULL;
+    size_t k = c->parts[i]->ops->fields(c->parts[i]->self, &f);
+    for (size_t j = 0; j < k && f != NULL; j++) {
+      int seen = 0;
+      for (size_t q = 0; q < c->nfields; q++) seen |= strcmp(c->fields[q], f[j]) == 0;
+      if (!seen && c->nfields < COMPOSITE_MAX_FIELDS) c->fields[c->nfields++] = f[j];
+    }
+  }
+}
+
+/* ---- built-in instances ---- */
+
+static uvotel_propagator_t g_tc = {&tc_ops, NULL, "tracecontext", 1, NULL};
+static uvotel_propagator_t g_bg = {&bg_ops, NULL, "baggage", 1, NULL};
+static uvotel_propagator_t g_none = {&none_ops, NULL, "none", 1, NULL};
+static struct {
+  composite_t c;
+  uvotel_propagator_t *parts[2];
+} g_default_comp = {{2, 3, {"traceparent", "tracestate", "baggage"}}, {&g_tc, &g_bg}};
+static uvotel_propagator_t g_default = {&comp_ops, &g_default_comp.c, "composite", 1, NULL};
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_tracecontext(void) {
+  return &g_tc;
+}
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_baggage(void) {
+  return &g_bg;
+}
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_none(void) {
+  return &g_none;
+}
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_default(void) {
+  return &g_default;
+}
+
+/* ---- generic ---- */
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_create(const char *name,
+                                                          const uvotel_propagator_ops_t *ops,
+                                                          void *self) {
+  if (ops == NULL || ops->inject == NULL || ops->extract == NULL || ops->fields == NULL) {
+    return NULL;
+  }
+  uvotel_propagator_t *p = uvotel_calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  p->name_owned = uvotel_strdup(name ? name : "");
+  if (p->name_owned == NULL) {
+    uvotel_free(p);
+    return NULL;
+  }
+  p->ops = ops;
+  p->self = self;
+  p->name = p->name_owned;
+  return p;
+}
+
+UVOTEL__API void uvotel_propagator_free(uvotel_propagator_t *p) {
+  if (p == NULL || p->is_static) return;
+  if (p->ops->free != NULL) p->ops->free(p->self);
+  uvotel_free(p->name_owned);
+  uvotel_free(p);
+}
+
+UVOTEL__API int uvotel_propagator_composite_create(uvotel_propagator_t *const *parts, size_t n,
+                                                   uvotel_propagator_t **out) {
+  if (out == NULL) return UVOTEL_EINVAL;
+  *out = NULL;
+  if (parts == NULL && n > 0) return UVOTEL_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i] == NULL) return UVOTEL_EINVAL;
+  }
+  composite_t *c = uvotel_calloc(1, sizeof *c + n * sizeof(uvotel_propagator_t *));
+  if (c == NULL) return UVOTEL_ENOMEM;
+  c->n = n;
+  for (size_t i = 0; i < n; i++) c->parts[i] = parts[i];
+  comp_collect_fields(c);
+  uvotel_propagator_t *p = uvotel_propagator_create("composite", &comp_ops, c);
+  if (p == NULL) {
+    uvotel_free(c);
+    return UVOTEL_ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+static int word_eq(const char *s, size_t n, const char *w) {
+  return strlen(w) == n && strncasecmp(s, w, n) == 0;
+}
+
+UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagator_t **out,
+                                             size_t *bad_pos) {
+  if (out == NULL) return UVOTEL_EINVAL;
+  *out = NULL;
+  if (names == NULL) {
+    *out = &g_default;
+    return 0;
+  }
+  static const char *const unsupported[] = {"b3", "b3multi", "jaeger", "xray", "ottrace"};
+  uvotel_propagator_t *chosen[2];
+  size_t nchosen = 0, nwords = 0;
+  const char *p = names;
+  while (*p != '\0') {
+    const char *comma = strchr(p, ',');
+    const char *e = comma ? comma : p + strlen(p);
+    const char *w = p;
+    size_t wl = (size_t)(e - p);
+    p = comma ? comma + 1 : e;
+    uvotel__trim_ows(&w, &wl);
+    if (wl == 0) continue;
+    nwords++;
+    uvotel_propagator_t *pick = NULL;
+    if (word_eq(w, wl, "tracecontext")) {
+      pick = &g_tc;
+    } else if (word_eq(w, wl, "baggage")) {
+      pick = &g_bg;
+    } else if (word_eq(w, wl, "none")) {
+      continue;
+    } else {
+      int known = 0;
+      for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
+        known |= word_eq(w, wl, unsupported[i]);
+      }
+      if (bad_pos != NULL) *bad_pos = (size_t)(w - names);
+      return known ? UVOTEL_ENOTSUP : UVOTEL_ENOENT;
+    }
+    if (nchosen == 0 || (nchosen == 1 && chosen[0] != pick)) chosen[nchosen++] = pick;
+  }
+  if (nwords == 0) {
+    *out = &g_default;
+  } else if (nchosen == 0) {
+    *out = &g_none;
+  } else if (nchosen == 1) {
+    *out = chosen[0];
+  } else if (chosen[0] == &g_tc) {
+    *out = &g_default;
+  } else {
+    return uvotel_propagator_composite_create(chosen, 2, out);
+  }
+  return 0;
+}
+
+UVOTEL__API const char *uvotel_propagator_name(const uvotel_propagator_t *p) {
+  return p ? p->name : "";
+}
+
+UVOTEL__API int uvotel_propagator_inject(const uvotel_propagator_t *p,
+                                         const uvotel_span_context_t *sc,
+                                         const uvotel_baggage_t *baggage, void *carrier,
+                                         const uvotel_carrier_setter_t *setter) {
+  if (p == NULL || carrier == NULL || setter == NULL || setter->set == NULL) return UVOTEL_EINVAL;
+  return p->ops->inject(p->self, sc, baggage, carrier, setter);
+}
+
+UVOTEL__API int uvotel_propagator_extract(const uvotel_propagator_t *p, void *carrier,
+                                          const uvotel_carrier_getter_t *getter,
+                                          uvotel_extracted_t *x) {
+  if (p == NULL || getter == NULL || getter->get == NULL || x == NULL) return UVOTEL_EINVAL;
+  return p->ops->extract(p->self, carrier, getter, x);
+}
+
+UVOTEL__API size_t uvotel_propagator_fields(const uvotel_propagator_t *p, const char **names,
+                                            size_t cap) {
+  if (p == NULL) return 0;
+  const char *const *f = NULL;
+  size_t n = p->ops->fields(p->self, &f);
+  for (size_t i = 0; i < n && i < cap && names != NULL && f != NULL; i++) names[i] = f[i];
+  return n;
+}
