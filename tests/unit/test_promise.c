@@ -1004,6 +1004,13 @@ static void drain_inside(void *arg) {
   *(int *)arg = uvotel_drain_microtasks();
 }
 
+static int g_hook_drain_rc = 1;
+static void init_drains(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger,
+                        void *resource, void *arg) {
+  (void)id, (void)type, (void)trigger, (void)resource, (void)arg;
+  g_hook_drain_rc = uvotel_drain_microtasks();
+}
+
 static void test_drain_refused_inside_job(void **state) {
   (void)state;
   trace_log_stop(&F->log);
@@ -1011,6 +1018,16 @@ static void test_drain_refused_inside_job(void **state) {
   uvotel_queue_microtask(drain_inside, &rc);
   assert_int_equal(uvotel_drain_microtasks(), 0);
   assert_int_equal(rc, UVOTEL_EBUSY);
+  /* nor from a hook callback: the job queued by the event's cause stays queued */
+  uvotel_hook_callbacks_t cbs = {.init = init_drains};
+  uvotel_hook_t *h = uvotel_hook_create(&cbs, NULL);
+  uvotel_hook_enable(h);
+  uvotel_queue_microtask(noop_job, NULL);
+  uvotel_hook_free(h);
+  assert_int_equal(g_hook_drain_rc, UVOTEL_EBUSY);
+  assert_int_equal(uvotel_pending_microtasks(), 1);
+  assert_int_equal(uvotel_drain_microtasks(), 0);
+  assert_int_equal(uvotel_pending_microtasks(), 0);
 }
 
 /* ---- out of memory: NULL / ENOMEM and nothing half-made ---- */

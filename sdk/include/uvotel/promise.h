@@ -30,8 +30,10 @@
  * promise), `before`/`after` around each reaction with the chained promise's id, and `destroy`
  * when its last reference goes (Node reports that at garbage collection). next-tick jobs are
  * "TickObject" and microtasks "Microtask" resources: init when queued, before/after around the
- * callback, destroy after it. Adopting a promise takes two jobs, as in V8: a job in the adopting
- * promise's scope calls `then` on the adopted one, creating an internal chained PROMISE.
+ * callback, destroy after it. The `resource` a hook sees (and uvotel_execution_async_resource()
+ * inside a reaction) is the uvotel_promise_t for a PROMISE, an internal job for the others.
+ * Adopting a promise takes two jobs, as in V8: a job in the adopting promise's scope calls `then`
+ * on the adopted one, creating an internal chained PROMISE.
  *
  * Context (uvotel/context.h). A reaction runs in the context current when `then` was called; a
  * next-tick or microtask callback in the context current when it was queued.
@@ -43,6 +45,9 @@
  *
  * Threads. A promise belongs to the thread that created it; every call here is Thread: that
  * thread (loop). A call on another thread's promise returns UVOTEL_EBUSY (or NULL).
+ *
+ * Jobs left queued when a thread finishes (never drained) are not run or freed by
+ * uvotel_thread_cleanup; drain before cleaning up.
  *
  * Freed promises. Calls on a promise whose last reference went return UVOTEL_EINVAL (or NULL)
  * while its memory sits in the thread's promise pool, which is the common case; after the slot

@@ -42,7 +42,6 @@ struct uvotel__job_s {
 typedef struct uvotel__jobq_s {
   size_t n; /* jobs in both queues */
   int draining;
-  int armed; /* asked the thread's loop for a check-phase drain */
   uvotel__job_t *tick_head, *tick_tail;
   uvotel__job_t *mt_head, *mt_tail;
   uvotel__job_t *free_jobs;

@@ -38,11 +38,9 @@ void uvotel__job_free(uvotel__job_t *j) {
 }
 
 /* A job queued where no callback return will drain it (top level, a raw libuv callback) asks the
- * thread's loop for a check-phase drain, once until the next full drain. */
+ * thread's most recent loop for a check-phase drain (a no-op when it is armed already). */
 static inline void note_queued(uvotel__jobq_t *q) {
-  if (UVOTEL__UNLIKELY(uvotel__tls.exec_id == 0 && !q->draining && !q->armed)) {
-    q->armed = uvotel__loop_arm_jobs();
-  }
+  if (UVOTEL__UNLIKELY(uvotel__tls.exec_id == 0 && !q->draining)) (void)uvotel__loop_arm_jobs();
 }
 
 void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n) {
@@ -140,7 +138,6 @@ void uvotel__jobs_drain(void) {
     }
   } while (q->n != 0);
   q->draining = 0;
-  q->armed = 0;
 }
 
 UVOTEL__API int uvotel_drain_microtasks(void) {
