@@ -30,4 +30,34 @@ enum {
 };
 extern const uint8_t uvotel__cc[256];
 
+/* The first byte in [p, end) that is ',' or '=' or not printable ASCII (below 0x20, 0x7f and
+ * above), or end. Eight bytes per step (SWAR): tracestate values are most of a header, and a
+ * byte loop over them costs more than everything else in an extract. */
+static inline const char *uvotel__scan_special(const char *p, const char *end) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull,
+                 low7 = 0x7f7f7f7f7f7f7f7full;
+  while (end - p >= 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    uint64_t x7 = x & low7;
+    uint64_t lt20 = ~(x7 + ones * (0x80 - 0x20)) & highs;
+    uint64_t ge7f = (x7 + ones * (0x80 - 0x7f)) & highs;
+    uint64_t yc = x ^ (ones * ','), ye = x ^ (ones * '=');
+    uint64_t comma = ~(((yc & low7) + low7) | yc | low7);
+    uint64_t eq = ~(((ye & low7) + low7) | ye | low7);
+    uint64_t m = (x & highs) | lt20 | ge7f | comma | eq;
+    if (m != 0) return p + (__builtin_ctzll(m) >> 3);
+    p += 8;
+  }
+  while (p < end) {
+    uint8_t c = (uint8_t)*p;
+    if (c < 0x20 || c >= 0x7f || c == ',' || c == '=') return p;
+    p++;
+  }
+  return end;
+}
+
 #endif
