@@ -115,8 +115,7 @@ int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *o
  * UVOTEL_EINVAL. Returns 0. Thread: any. Alloc: none. */
 int uvotel_traceparent_format(const uvotel_span_context_t *sc, char *buf);
 
-/* 1 when neither id is all zero. NULL: 0. Thread: any. */
-int uvotel_span_context_is_valid(const uvotel_span_context_t *sc);
+/* (uvotel_span_context_is_valid, in uvotel/trace.h, tells whether a context has both ids.) */
 
 /* ---------------------------------------------------------------------------------------------
  * baggage

@@ -73,16 +73,6 @@ static inline int hex2_decode(const char *p, uint8_t *out) {
   return 1;
 }
 
-static inline int all_zero(const uint8_t *b, size_t n) {
-  uint8_t acc = 0;
-  for (size_t i = 0; i < n; i++) acc |= b[i];
-  return acc == 0;
-}
-
-UVOTEL__API int uvotel_span_context_is_valid(const uvotel_span_context_t *sc) {
-  return sc != NULL && !all_zero(sc->trace_id.bytes, 16) && !all_zero(sc->span_id.bytes, 8);
-}
-
 UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
   if (s == NULL || out == NULL) return UVOTEL_EINVAL;
   uvotel__trim_ows(&s, &len);
