@@ -26,6 +26,7 @@ UVOTEL__API void uvotel_extracted_reset(uvotel_extracted_t *x) {
 /* ASCII case-insensitive equality of a header name with a lowercase name (no locale). */
 static inline int name_eq(uvotel_str_t a, const char *b, size_t bl) {
   if (a.len != bl || a.ptr == NULL) return 0;
+  if (memcmp(a.ptr, b, bl) == 0) return 1; /* already lowercase: the common case */
   for (size_t i = 0; i < bl; i++) {
     char c = a.ptr[i];
     if (c >= 'A' && c <= 'Z') c = (char)(c + 32);

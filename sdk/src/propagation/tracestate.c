@@ -115,7 +115,7 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
       if (lines[li].len != 0) return UVOTEL_EINVAL;
       continue;
     }
-    const char *end = p + lines[li].len;
+    const char *line = p, *end = p + lines[li].len;
     /* One pass per line: OWS, key, "=", value, OWS, then "," or the end. */
     for (;;) {
       while (p < end && uvotel__is_ows(*p)) p++;
@@ -125,11 +125,11 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
         continue;
       }
       const char *k = p;
-      p = uvotel__scan_special(p, end);
+      p = uvotel__scan_special(line, p, end);
       size_t kl = (size_t)(p - k);
       if (p == end || *p != '=' || !valid_key(k, kl)) return UVOTEL_EPARSE;
       const char *v = ++p;
-      p = uvotel__scan_special(p, end); /* what it skips is exactly the value grammar */
+      p = uvotel__scan_special(line, p, end); /* what it skips is exactly the value grammar */
       const char *ve = p;
       while (ve > v && ve[-1] == ' ') ve--; /* trailing spaces are OWS, not value */
       while (p < end && uvotel__is_ows(*p)) p++;
