@@ -416,7 +416,11 @@ UVOTEL__API uvotel_baggage_t *uvotel_baggage_retain(const uvotel_baggage_t *b) {
 UVOTEL__API void uvotel_baggage_release(const uvotel_baggage_t *b) {
   uvotel_baggage_t *m = (uvotel_baggage_t *)b;
   if (m == NULL) return;
-  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) uvotel_free(m);
+  /* Holding the only reference, nobody else can take one: free without the atomic RMW. */
+  if (atomic_load_explicit(&m->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+    uvotel_free(m);
+  }
 }
 
 UVOTEL__API size_t uvotel_baggage_count(const uvotel_baggage_t *b) {
