@@ -25,9 +25,9 @@
 /* ---- the server ---- */
 
 typedef struct conn_state_s {
-  int refs;      /* held by the contexts that hold it (value ops below) */
-  long count;    /* lines received on this connection */
-  size_t len;    /* partial line */
+  int refs;   /* held by the contexts that hold it (value ops below) */
+  long count; /* lines received on this connection */
+  size_t len; /* partial line */
   char line[64];
 } conn_state_t;
 
@@ -41,8 +41,8 @@ static void state_release(void *v) {
 }
 
 static const uvotel_value_ops_t g_state_ops = {state_retain, state_release};
-static uvotel_var_t *g_conn;   /* the current connection's state */
-static long g_server_misses;   /* callbacks that found no state: must stay 0 */
+static uvotel_var_t *g_conn; /* the current connection's state */
+static long g_server_misses; /* callbacks that found no state: must stay 0 */
 static uv_loop_t *g_loop;
 
 typedef struct write_s {
