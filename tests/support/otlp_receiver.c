@@ -29,6 +29,7 @@ struct otlp_receiver_s {
   otlp_receiver_counts_t counts; /* under mu */
   stored_t *head, *tail;         /* under mu */
   size_t request_no;             /* loop thread */
+  char last_head[2048];          /* under mu */
 };
 
 struct conn_s {
@@ -331,6 +332,11 @@ static void parse(conn_t *c) {
     }
     const char *cn = find_header(c->buf, hlen, "Connection", &vl);
     int cclose = cn != NULL && vl == 5 && strncasecmp(cn, "close", 5) == 0;
+    uv_mutex_lock(&c->r->mu);
+    size_t keep = hlen < sizeof c->r->last_head - 1 ? hlen : sizeof c->r->last_head - 1;
+    memcpy(c->r->last_head, c->buf, keep);
+    c->r->last_head[keep] = '\0';
+    uv_mutex_unlock(&c->r->mu);
     /* copy out the body so the buffer can be compacted before the handler replies */
     uint8_t *body = malloc(blen + 1);
     memcpy(body, c->buf + hlen, blen);
@@ -511,4 +517,10 @@ int otlp_receiver_free_port(void) {
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   return port;
+}
+
+void otlp_receiver_last_head(otlp_receiver_t *r, char *buf, size_t n) {
+  uv_mutex_lock(&r->mu);
+  snprintf(buf, n, "%s", r->last_head);
+  uv_mutex_unlock(&r->mu);
 }

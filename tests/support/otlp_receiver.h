@@ -54,6 +54,9 @@ typedef void (*otlp_receiver_span_fn)(void *arg,
 /* Call fn for every stored span, under the receiver's lock. */
 void otlp_receiver_foreach_span(otlp_receiver_t *r, otlp_receiver_span_fn fn, void *arg);
 
+/* Copy the header block of the last complete request ("" before any) into buf. */
+void otlp_receiver_last_head(otlp_receiver_t *r, char *buf, size_t n);
+
 /* Pick a free loopback port (bind to 0, read it, close). */
 int otlp_receiver_free_port(void);
 
