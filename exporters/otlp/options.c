@@ -167,7 +167,8 @@ int64_t uvotel__otlp_parse_retry_after(const char *v, int64_t now_s) {
   if (n >= sizeof tmp) return -1;
   memcpy(tmp, v, n);
   tmp[n] = '\0';
-  if (sscanf(tmp, "%3s %d %3s %d %d:%d:%d %3s", wd, &day, mon, &year, &hh, &mm, &ss, tz) != 8)
+  if (sscanf(tmp, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s", wd, &day, mon, &year, &hh, &mm, &ss, tz) !=
+      8)
     return -1;
   if (strlen(wd) != 3 || tmp[3] != ',') return -1;
   if (strcmp(tz, "GMT") != 0) return -1;
@@ -181,7 +182,7 @@ int64_t uvotel__otlp_parse_retry_after(const char *v, int64_t now_s) {
   int y = year - (m < 2);
   int era = y / 400;
   int yoe = y - era * 400;
-  int mp = (m + 9) % 12;
+  int mp = (m + 10) % 12; /* March-based month */
   int doy = (153 * mp + 2) / 5 + day - 1;
   int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   int64_t days = (int64_t)era * 146097 + doe - 719468;
