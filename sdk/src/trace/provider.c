@@ -175,7 +175,7 @@ static void free_given(const uvotel_tracer_provider_options_t *o) {
   }
 }
 
-static void provider_release_memory(uvotel_tracer_provider_t *p) {
+void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
   uvotel__span_pool_free(p);
   uvotel_tracer_t *t = p->tracers;
   while (t != NULL) {
@@ -230,7 +230,7 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
     free_given(o);
     if (o->sampler == NULL) uvotel_sampler_free(p->sampler);
     uvotel_free(p->procs);
-    provider_release_memory(p);
+    uvotel__provider_release_memory(p);
     return NULL;
   }
   for (size_t i = 0; i < n; i++) p->procs[i] = o->processors[i];
@@ -282,7 +282,7 @@ UVOTEL__API int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uin
 
 static void pending_done(void *arg) {
   uvotel_tracer_provider_t *p = arg;
-  if (--p->n_procs == 0) provider_release_memory(p);
+  if (--p->n_procs == 0) uvotel__provider_retire(p);
 }
 
 UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {

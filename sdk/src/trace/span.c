@@ -290,7 +290,24 @@ static void recycle(uvotel_span_t *s) {
   s->status_desc = "";
   if (s->arena_first != NULL) arena_reset(s);
   atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
-  pool_push_chain(s->provider, s, s);
+  uvotel_tracer_provider_t *p = s->provider;
+  if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {
+    if (atomic_fetch_sub(&p->zombie_remaining, 1) == 1) uvotel__provider_release_memory(p);
+    return;
+  }
+  pool_push_chain(p, s, s);
+}
+
+void uvotel__provider_retire(uvotel_tracer_provider_t *p) {
+  atomic_store_explicit(&p->zombie, 1, memory_order_seq_cst);
+  long total = (long)atomic_load(&p->n_chunks) * UVOTEL__SPAN_CHUNK, free_n = 0;
+  uint32_t i1 = (uint32_t)atomic_load(&p->free_head);
+  while (i1 != 0) {
+    free_n++;
+    i1 = atomic_load_explicit(&slot_at(p, i1 - 1)->next_free, memory_order_relaxed);
+  }
+  long live = total - free_n;
+  if (atomic_fetch_add(&p->zombie_remaining, live) + live == 0) uvotel__provider_release_memory(p);
 }
 
 static inline void span_unref(uvotel_span_t *s) {

@@ -120,6 +120,9 @@ struct uvotel_tracer_provider_s {
   atomic_uint_fast64_t free_head; /* (tag << 32) | (index + 1) */
   /* counters */
   atomic_uint_fast64_t started, ended, non_recording, pool_exhausted, misuse;
+  /* freed while spans were still held: the last release frees the memory */
+  atomic_int zombie;
+  atomic_long zombie_remaining;
   /* resource storage */
   uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
 };
@@ -129,6 +132,9 @@ void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
 
 /* Pool and arena helpers used by provider.c. */
 void uvotel__span_pool_free(uvotel_tracer_provider_t *p);
+/* Free the provider's memory now, or when the last span still held elsewhere is released. */
+void uvotel__provider_retire(uvotel_tracer_provider_t *p);
+void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
 void *uvotel__arena_alloc(uvotel_span_t *s, size_t size);
 const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len);
 void uvotel__arena_free(uvotel_span_t *s);
