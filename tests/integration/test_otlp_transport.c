@@ -438,7 +438,7 @@ static void test_export_timeout_bounds_retries(void **state) {
   uvotel__otlp_transport_stats(fx->t, &st);
   assert_int_equal(st.spans_failed, 5);
   assert_true(st.retries >= 2);
-  assert_true(diag_has("would pass the export timeout"));
+  assert_true(diag_has("export timeout")); /* next retry too late, or time up */
 }
 
 static void test_bad_arguments(void **state) {
