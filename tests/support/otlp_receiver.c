@@ -251,6 +251,17 @@ static int handle_request(conn_t *c, const char *method, const char *path, int g
       rlen = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp,
                                                                                              rbody);
   }
+  if (req != NULL && f->discard) {
+    size_t n = count_spans(req);
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
+                                                                                            NULL);
+    req = NULL;
+    uv_mutex_lock(&r->mu);
+    r->counts.accepted++;
+    r->counts.spans += n;
+    uv_cond_broadcast(&r->cv);
+    uv_mutex_unlock(&r->mu);
+  }
   if (req != NULL) {
     stored_t *s = malloc(sizeof *s);
     s->next = NULL;
@@ -313,7 +324,11 @@ static void parse(conn_t *c) {
     if (hend == NULL) return;
     size_t hlen = (size_t)(hend - c->buf) + 4;
     char method[16] = "", path[256] = "";
-    if (sscanf(c->buf, "%15s %255s", method, path) != 2) {
+    char line[300];
+    size_t ll = hlen < sizeof line - 1 ? hlen : sizeof line - 1;
+    memcpy(line, c->buf, ll); /* the buffer is not NUL-terminated */
+    line[ll] = '\0';
+    if (sscanf(line, "%15s %255s", method, path) != 2) {
       conn_close(c);
       return;
     }
