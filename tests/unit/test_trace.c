@@ -786,6 +786,13 @@ static void rec_free(void *self) {
 static const uvotel_span_exporter_ops_t g_rec_ops = {rec_export, rec_flush, rec_shutdown, rec_free,
                                                      0};
 
+static size_t rec_spans(rec_exp_t *r) {
+  pthread_mutex_lock(&r->mu);
+  size_t n = r->spans;
+  pthread_mutex_unlock(&r->mu);
+  return n;
+}
+
 static void rec_unblock(rec_exp_t *r) {
   pthread_mutex_lock(&r->mu);
   r->block = 0;
@@ -871,12 +878,12 @@ static void test_batch_size_and_delay_triggers(void **state) {
   uv_timer_start(&keep, keep_cb, 5000, 0);
   /* a full batch wakes the loop */
   start_end(f, 10);
-  for (int i = 0; i < 1000 && r.spans < 10; i++) uv_run(&f->loop, UV_RUN_ONCE);
-  assert_int_equal(r.spans, 10);
+  for (int i = 0; i < 1000 && rec_spans(&r) < 10; i++) uv_run(&f->loop, UV_RUN_ONCE);
+  assert_int_equal(rec_spans(&r), 10);
   /* a partial batch goes when the schedule delay passes */
   start_end(f, 3);
-  for (int i = 0; i < 100000 && r.spans < 13; i++) uv_run(&f->loop, UV_RUN_ONCE);
-  assert_int_equal(r.spans, 13);
+  for (int i = 0; i < 100000 && rec_spans(&r) < 13; i++) uv_run(&f->loop, UV_RUN_ONCE);
+  assert_int_equal(rec_spans(&r), 13);
   uv_close((uv_handle_t *)&keep, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT); /* the handle lives on this stack */
   assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), 0);
