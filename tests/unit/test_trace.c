@@ -67,8 +67,8 @@ static int teardown(void **state) {
   uvotel_memory_exporter_free(f->mem);
   uvotel_loop_close(&f->loop);
   assert_int_equal(uv_loop_close(&f->loop), 0);
-  uvotel_thread_cleanup();
   uvotel_uv_thread_cleanup();
+  uvotel_thread_cleanup();
   assert_int_equal(counting_alloc_stats().live, f->live0);
   uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_ERROR);
   free(f);
