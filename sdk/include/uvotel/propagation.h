@@ -196,8 +196,8 @@ const char *uvotel_baggage_str(const uvotel_baggage_t *b, size_t *len);
  * Thread: any. */
 uvotel_var_t *uvotel_baggage_var(void);
 
-/* The current baggage, borrowed from the current context (NULL: none). Thread: any. Alloc: none
- * after the first call in the process. */
+/* The current baggage, borrowed from the current context (NULL: none). Thread: any.
+ * Alloc: none. */
 const uvotel_baggage_t *uvotel_baggage_current(void);
 
 /* Make b (retained by the context; NULL = no baggage) current until uvotel_scope_exit(out).
