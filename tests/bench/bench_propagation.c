@@ -96,7 +96,7 @@ static long iters = 2000000;
   } while (0)
 
 static void row(const char *name, result_t r, result_t base, double target) {
-  printf("%-44s %8.1f ns/op  %5.2f allocs/op  x%5.1f vs memcpy", name, r.ns, r.allocs,
+  printf("%-50s %7.1f ns/op  %5.2f allocs/op  x%5.1f vs memcpy", name, r.ns, r.allocs,
          r.ns / base.ns);
   if (target > 0) printf("  (target <= %.0f ns: %s)", target, r.ns <= target ? "met" : "MISSED");
   printf("\n");

@@ -196,8 +196,8 @@ const char *uvotel_baggage_str(const uvotel_baggage_t *b, size_t *len);
  * Thread: any. */
 uvotel_var_t *uvotel_baggage_var(void);
 
-/* The current baggage, borrowed from the current context (NULL: none). Thread: any. Alloc: none
- * after the first call in the process. */
+/* The current baggage, borrowed from the current context (NULL: none). Thread: any.
+ * Alloc: none. */
 const uvotel_baggage_t *uvotel_baggage_current(void);
 
 /* Make b (retained by the context; NULL = no baggage) current until uvotel_scope_exit(out).
@@ -340,7 +340,9 @@ int uvotel_propagator_inject(const uvotel_propagator_t *p, const uvotel_span_con
                              const uvotel_carrier_setter_t *setter);
 
 /* Extract from carrier into *x (see uvotel_extracted_t). NULL p, getter (or getter->get) or x:
- * UVOTEL_EINVAL. A NULL carrier is passed to the getter as is. Thread: any. Alloc: the
+ * UVOTEL_EINVAL. A NULL carrier is passed to the getter as is. The built-ins read every line of
+ * a field (a field with more than 1024 lines is ignored) and treat two traceparent lines as no
+ * traceparent. Thread: any. Alloc: the
  * tracestate and baggage blocks when those fields are present. */
 int uvotel_propagator_extract(const uvotel_propagator_t *p, void *carrier,
                               const uvotel_carrier_getter_t *getter, uvotel_extracted_t *x);

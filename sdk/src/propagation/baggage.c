@@ -234,7 +234,7 @@ static size_t member_wire_len(const bg_mem_t *m) {
   return w;
 }
 
-/* Build from m[0..n). Members that would pass the limits are dropped (strict: UVOTEL_ERANGE).
+/* Build from m[0..n). Members that would exceed the limits are dropped (strict: UVOTEL_ERANGE).
  * *dropped gets how many were dropped. */
 static int build(const bg_mem_t *m, size_t n, int strict, uvotel_baggage_t **out, size_t *dropped) {
   *out = NULL;

@@ -1,20 +1,15 @@
 /* W3C traceparent (Trace Context Level 2): parse and format. */
 #include "propagation_internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Hex in 8-character chunks with 64-bit word arithmetic (SWAR): a byte-at-a-time table loop
  * costs ~40 ns per traceparent here, the word form a few. Every byte of these words stays below
  * 0x80 before the range checks, so the per-byte additions never carry into the next byte. */
 #define ONES 0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
-
-static inline uint64_t load_le64(const char *p) {
-  uint64_t x;
-  memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  x = __builtin_bswap64(x);
-#endif
-  return x;
-}
 
 static inline void store_le64(char *p, uint64_t x) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -26,10 +21,11 @@ static inline void store_le64(char *p, uint64_t x) {
 /* Per byte: high bit set where the byte is >= n (bytes < 0x80, n <= 0x80). */
 #define GE(x, n) ((x) + ONES * (0x80 - (n)))
 
+#if !defined(__SSE2__)
 /* 8 lowercase hex characters -> 4 bytes, as a word whose little-endian bytes are the decoded
  * bytes in order. Anything but [0-9a-f] sets bits in *bad. */
 static inline uint32_t hex8_decode(const char *p, uint64_t *bad) {
-  uint64_t x = load_le64(p);
+  uint64_t x = uvotel__load_le64(p);
   uint64_t digit = GE(x, 0x30) & ~GE(x, 0x3a) & HIGHS;
   uint64_t alpha = GE(x, 0x61) & ~GE(x, 0x67) & HIGHS;
   *bad |= (x & HIGHS) | ((digit | alpha) ^ HIGHS);
@@ -45,6 +41,7 @@ static inline void store_le32(uint8_t *p, uint32_t v) {
 #endif
   memcpy(p, &v, 4);
 }
+#endif
 
 /* 4 bytes -> 8 lowercase hex characters. */
 static inline void hex8_encode(const uint8_t *in, char *out) {
@@ -56,6 +53,27 @@ static inline void hex8_encode(const uint8_t *in, char *out) {
   uint64_t gt9 = ((n + ONES * 6) >> 4) & ONES;
   store_le64(out, n + ONES * '0' + gt9 * ('a' - '0' - 10));
 }
+
+#if defined(__SSE2__)
+/* 16 lowercase hex characters -> 8 bytes with SSE2 (baseline on x86-64). Returns 0 if any
+ * character is not [0-9a-f]. */
+static inline int hex16_decode(const char *p, uint8_t *out) {
+  __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
+  /* signed compares: bytes >= 0x80 are negative and fail both ranges */
+  __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
+                                _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
+  __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('a' - 1)),
+                                _mm_cmplt_epi8(c, _mm_set1_epi8('f' + 1)));
+  if (_mm_movemask_epi8(_mm_or_si128(digit, alpha)) != 0xffff) return 0;
+  __m128i nib =
+      _mm_add_epi8(_mm_and_si128(c, _mm_set1_epi8(0x0f)), _mm_and_si128(alpha, _mm_set1_epi8(9)));
+  /* 16-bit lanes hold (n0, n1): make (n0 << 4) | n1, then pack the lanes to bytes */
+  __m128i hi = _mm_slli_epi16(_mm_and_si128(nib, _mm_set1_epi16(0x00ff)), 4);
+  __m128i pair = _mm_or_si128(hi, _mm_srli_epi16(nib, 8));
+  _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(pair, pair));
+  return 1;
+}
+#endif
 
 static inline int hex2_decode(const char *p, uint8_t *out) {
   int v = 0;
@@ -84,11 +102,25 @@ UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_
   /* A future version: the version-00 fields, then nothing or "-" and fields we ignore. */
   if (len > UVOTEL_TRACEPARENT_LEN && s[UVOTEL_TRACEPARENT_LEN] != '-') return UVOTEL_EPARSE;
   if (s[2] != '-' || s[35] != '-' || s[52] != '-') return UVOTEL_EPARSE;
+  uint8_t flags;
+#if defined(__SSE2__)
+  uvotel_trace_id_t tid;
+  uvotel_span_id_t sid;
+  if (!(hex16_decode(s + 3, tid.bytes) & hex16_decode(s + 19, tid.bytes + 8) &
+        hex16_decode(s + 36, sid.bytes) & hex2_decode(s + 53, &flags))) {
+    return UVOTEL_EPARSE;
+  }
+  uint64_t w[3];
+  memcpy(w, tid.bytes, 16);
+  memcpy(w + 2, sid.bytes, 8);
+  if ((w[0] | w[1]) == 0 || w[2] == 0) return UVOTEL_EPARSE;
+  out->trace_id = tid;
+  out->span_id = sid;
+#else
   uint64_t bad = 0;
   uint32_t t0 = hex8_decode(s + 3, &bad), t1 = hex8_decode(s + 11, &bad),
            t2 = hex8_decode(s + 19, &bad), t3 = hex8_decode(s + 27, &bad),
            s0 = hex8_decode(s + 36, &bad), s1 = hex8_decode(s + 44, &bad);
-  uint8_t flags;
   if (bad || !hex2_decode(s + 53, &flags)) return UVOTEL_EPARSE;
   if ((t0 | t1 | t2 | t3) == 0 || (s0 | s1) == 0) return UVOTEL_EPARSE;
   store_le32(out->trace_id.bytes, t0);
@@ -97,6 +129,7 @@ UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_
   store_le32(out->trace_id.bytes + 12, t3);
   store_le32(out->span_id.bytes, s0);
   store_le32(out->span_id.bytes + 4, s1);
+#endif
   out->flags = (uint8_t)(flags & UVOTEL_TRACE_FLAGS_KNOWN);
   out->is_remote = 1;
   out->trace_state = NULL;
