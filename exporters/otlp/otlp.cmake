@@ -48,7 +48,7 @@ set(UVOTEL_OTLP_SOURCES ${UVOTEL_OTLP_TRANSPORT_SOURCES}
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/exporter.c)
 
 add_library(uvotel_otlp_internal STATIC ${UVOTEL_OTLP_TRANSPORT_SOURCES}
-  $<TARGET_OBJECTS:uvotel_otlp_proto>)
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c $<TARGET_OBJECTS:uvotel_otlp_proto>)
 target_include_directories(uvotel_otlp_internal PUBLIC
   ${UVOTEL_OTLP_GEN_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/otlp ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(uvotel_otlp_internal PUBLIC uvotel PkgConfig::PROTOBUFC PkgConfig::CURL
