@@ -580,7 +580,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     procs[np++] = o.processors[i];
   }
   const char *list = env("OTEL_TRACES_EXPORTER");
-  if (list == NULL && o.n_processors == 0) list = "file";
+  if (list == NULL) list = "file";
   if (list != NULL) {
     const char *s = list;
     while (*s != '\0' && np < 16) {
