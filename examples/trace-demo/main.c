@@ -323,6 +323,12 @@ int main(int argc, char **argv) {
   base.n_processors = 1;
   base.resource_attrs = res;
   base.n_resource_attrs = 1;
+  /* An OTLP endpoint in the environment means "send there" (OTLP/HTTP, protobuf), unless
+   * OTEL_TRACES_EXPORTER says otherwise. */
+  if (getenv("OTEL_TRACES_EXPORTER") == NULL &&
+      (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != NULL ||
+       getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != NULL))
+    setenv("OTEL_TRACES_EXPORTER", "otlp", 0);
   uvotel_tracer_provider_t *provider = uvotel_tracer_provider_from_env_with(&base);
   if (provider == NULL) return 1;
   tracer = uvotel_tracer_get(provider, "trace-demo", UVOTEL_VERSION_STRING);
@@ -358,6 +364,7 @@ int main(int argc, char **argv) {
     const char *out = getenv("OTEL_EXPORTER_FILE_PATH");
     printf("OTLP/JSON written to %s\n", out != NULL ? out : "uvotel-traces.jsonl");
   }
+  if (exp != NULL && strstr(exp, "otlp") != NULL) printf("spans sent over OTLP/HTTP\n");
   uvotel_tracer_provider_free(provider);
   uv_run(loop, UV_RUN_DEFAULT);
   uvotel_memory_exporter_free(mem);
