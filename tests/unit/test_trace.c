@@ -407,6 +407,8 @@ static void test_shutdown(void **state) {
   assert_true(uvotel_memory_exporter_is_shutdown(f->mem));
   s = uvotel_span_start(f->t, "after", NULL);
   assert_false(uvotel_span_is_recording(s));
+  uvotel_span_context_t after = uvotel_span_context(s);
+  assert_true(uvotel_span_context_is_valid(&after)); /* still propagates */
   uvotel_span_end(s);
   assert_int_equal(uvotel_memory_exporter_count(f->mem), 1);
 }
