@@ -12,15 +12,30 @@
 #define UVOTEL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define UVOTEL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Per-kind fields of a state. */
+typedef struct uvotel__work_s {
+  uv_work_t inner;           /* what libuv queues; the user's request only mirrors it */
+  uv_work_t *req;            /* the user's request */
+  uv_after_work_cb after_cb; /* the user's after-work callback (may be NULL) */
+  uvotel_snapshot_t *snap;   /* submitter's context for work_cb; released in after_work */
+} uvotel__work_t;
+
 /* State of one wrapped handle or request, kept in the per-thread side table under the handle's
  * or request's address. `res` is the resource currently live on it (async id 0: none). */
 typedef struct uvotel__hs_s {
   const void *key;
   uvotel_resource_t res;
-  void (*cb)(void);      /* the user's callback, cast back by the kind's trampoline */
-  uv_close_cb close_cb;  /* set by uvotel_close */
+  void (*cb)(void);     /* the user's callback (read, connection, request callback, work_cb),
+                           cast back by the kind's trampoline */
+  uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
   struct uvotel__hs_s *next_free;
+  union {
+    uvotel__work_t work; /* uv_work_t requests */
+    struct {
+      void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
+    } async;
+  } u;
 } uvotel__hs_t;
 
 /* Lookup; NULL when the key has no state. Alloc: none. */
@@ -41,5 +56,53 @@ static inline void uvotel__res_end(uvotel__hs_t *s) {
     s->res = (uvotel_resource_t){0};
   }
 }
+
+/* Attach the loop and find or make the state of key. NULL: out of memory. */
+static inline uvotel__hs_t *uvotel__track(uv_loop_t *loop, const void *key, int *is_new) {
+  if (UVOTEL__UNLIKELY(uvotel_loop_init(loop) != 0)) return NULL;
+  return uvotel__hs_add(key, is_new);
+}
+
+/* Finish a request wrapper: when the libuv call failed (err != 0), forget a state made for it
+ * and return err (nothing was raised); else remember cb and begin the request's resource. */
+static inline int uvotel__req_begin(uvotel__hs_t *s, int is_new, int err, void *req,
+                                    void (*cb)(void), const char *type, uvotel_async_id_t trigger) {
+  if (UVOTEL__UNLIKELY(err != 0)) {
+    if (is_new) uvotel__hs_remove(s);
+    return err;
+  }
+  uvotel__res_end(s); /* a stale resource of a request reused without completing: end it */
+  s->cb = cb;
+  (void)uvotel_resource_init_owner(&s->res, type, trigger, UVOTEL_RESOURCE_MANUAL_DESTROY, req);
+  return 0;
+}
+
+/* Complete a request: take its resource and callback out of the state and free the state (so
+ * the callback may reuse the request). Returns 0, or -1 when the request is not tracked. The
+ * caller runs the callback inside *res and then destroys it. */
+static inline int uvotel__req_take(const void *req, uvotel_resource_t *res, void (**cb)(void)) {
+  uvotel__hs_t *s = uvotel__hs_get(req);
+  if (UVOTEL__UNLIKELY(s == NULL)) return -1;
+  *cb = s->cb;
+  *res = s->res;
+  s->res = (uvotel_resource_t){0};
+  uvotel__hs_remove(s);
+  return 0;
+}
+
+/* The async id of a tracked handle's live resource, or 0. */
+static inline uvotel_async_id_t uvotel__handle_id(const void *h) {
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  return s != NULL ? uvotel_resource_async_id(&s->res) : 0;
+}
+
+/* Begin a stream handle's resource (TCPWRAP, PIPEWRAP, TTYWRAP) if it has none live
+ * (stream.c). trigger 0: the current execution id. */
+void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t trigger);
+/* The connect request trampoline (stream.c, shared with tcp.c). */
+extern void (*const uvotel__connect_tramp)(uv_connect_t *, int);
+
+/* Called by uvotel_close for an async handle's state: leave the send registry (async.c). */
+void uvotel__async_forget(uvotel__hs_t *s);
 
 #endif

@@ -198,8 +198,16 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
     uv_close(handle, close_cb);
     return;
   }
+  if (handle->type == UV_ASYNC) uvotel__async_forget(s);
   uvotel__res_end(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
   uv_close(handle, close_tramp);
+}
+
+/* ---- loop close, for uv_redirect.h ---- */
+
+UVOTEL__API int uvotel_uv_loop_close(uv_loop_t *loop) {
+  if (loop != NULL) (void)uvotel_loop_close(loop); /* UVOTEL_ENOENT when never attached */
+  return uv_loop_close(loop);
 }

@@ -14,7 +14,7 @@
  * A handle whose callback was registered through a wrapper must be closed with uvotel_close
  * (uvotel/uv_redirect.h maps uv_close onto it); closing it with uv_close leaks its state.
  *
- * Thread: loop, for every function here. */
+ * Thread: loop, for every function here except uvotel_async_send (any thread). */
 #ifndef UVOTEL_UV_H
 #define UVOTEL_UV_H
 
@@ -59,6 +59,173 @@ int uvotel_idle_stop(uv_idle_t *handle);
  * the context current at uvotel_close, at the top level (no before/after: the resource is
  * gone). Handles never seen by a wrapper pass straight to uv_close. */
 void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb);
+
+/* ---- Loop close --------------------------------------------------------------------------
+ * uvotel_loop_close(loop) (ignoring UVOTEL_ENOENT when the loop was never attached), then
+ * uv_loop_close(loop), whose result it returns. uv_redirect.h maps uv_loop_close onto it, so a
+ * plain program's uv_loop_close still returns 0 once its own handles are closed. */
+int uvotel_uv_loop_close(uv_loop_t *loop);
+
+/* ---- File system: type "FSREQCALLBACK" ---------------------------------------------------
+ * Every asynchronous call (cb != NULL) is one resource: init (trigger = the current execution
+ * id) when the call succeeds, before/after around the callback, which runs in the context of
+ * the call, and destroy right after the callback. The request's state is freed before the
+ * callback runs, so the callback may reuse the request at once (a chain of calls costs no
+ * allocation). uv_cancel (uvotel_cancel) of a queued request: the callback runs with
+ * UV_ECANCELED as usual, inside its resource, and the destroy follows once. A synchronous call
+ * (cb == NULL) passes straight through and raises nothing. A failing call returns libuv's error
+ * and raises nothing.
+ * Node: fs.open then fs.close in its callback gives exactly this (tests/node/fs_open_close.js):
+ * init 2 FSREQCALLBACK 1, before 2, init 3 FSREQCALLBACK 2, after 2, destroy 2, before 3, ...
+ * uv_fs_mkstemp, futime, lutime, fchmod, fchown and lchown are wrapped as well. */
+int uvotel_fs_close(uv_loop_t *loop, uv_fs_t *req, uv_file file, uv_fs_cb cb);
+int uvotel_fs_open(uv_loop_t *loop, uv_fs_t *req, const char *path, int flags, int mode,
+                   uv_fs_cb cb);
+int uvotel_fs_read(uv_loop_t *loop, uv_fs_t *req, uv_file file, const uv_buf_t bufs[],
+                   unsigned int nbufs, int64_t offset, uv_fs_cb cb);
+int uvotel_fs_unlink(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_write(uv_loop_t *loop, uv_fs_t *req, uv_file file, const uv_buf_t bufs[],
+                    unsigned int nbufs, int64_t offset, uv_fs_cb cb);
+int uvotel_fs_copyfile(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
+                       int flags, uv_fs_cb cb);
+int uvotel_fs_mkdir(uv_loop_t *loop, uv_fs_t *req, const char *path, int mode, uv_fs_cb cb);
+int uvotel_fs_mkdtemp(uv_loop_t *loop, uv_fs_t *req, const char *tpl, uv_fs_cb cb);
+int uvotel_fs_mkstemp(uv_loop_t *loop, uv_fs_t *req, const char *tpl, uv_fs_cb cb);
+int uvotel_fs_rmdir(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_scandir(uv_loop_t *loop, uv_fs_t *req, const char *path, int flags, uv_fs_cb cb);
+int uvotel_fs_opendir(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_readdir(uv_loop_t *loop, uv_fs_t *req, uv_dir_t *dir, uv_fs_cb cb);
+int uvotel_fs_closedir(uv_loop_t *loop, uv_fs_t *req, uv_dir_t *dir, uv_fs_cb cb);
+int uvotel_fs_stat(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_fstat(uv_loop_t *loop, uv_fs_t *req, uv_file file, uv_fs_cb cb);
+int uvotel_fs_lstat(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_statfs(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_rename(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
+                     uv_fs_cb cb);
+int uvotel_fs_fsync(uv_loop_t *loop, uv_fs_t *req, uv_file file, uv_fs_cb cb);
+int uvotel_fs_fdatasync(uv_loop_t *loop, uv_fs_t *req, uv_file file, uv_fs_cb cb);
+int uvotel_fs_ftruncate(uv_loop_t *loop, uv_fs_t *req, uv_file file, int64_t offset, uv_fs_cb cb);
+int uvotel_fs_sendfile(uv_loop_t *loop, uv_fs_t *req, uv_file out_fd, uv_file in_fd,
+                       int64_t in_offset, size_t length, uv_fs_cb cb);
+int uvotel_fs_access(uv_loop_t *loop, uv_fs_t *req, const char *path, int mode, uv_fs_cb cb);
+int uvotel_fs_chmod(uv_loop_t *loop, uv_fs_t *req, const char *path, int mode, uv_fs_cb cb);
+int uvotel_fs_fchmod(uv_loop_t *loop, uv_fs_t *req, uv_file file, int mode, uv_fs_cb cb);
+int uvotel_fs_utime(uv_loop_t *loop, uv_fs_t *req, const char *path, double atime, double mtime,
+                    uv_fs_cb cb);
+int uvotel_fs_futime(uv_loop_t *loop, uv_fs_t *req, uv_file file, double atime, double mtime,
+                     uv_fs_cb cb);
+int uvotel_fs_lutime(uv_loop_t *loop, uv_fs_t *req, const char *path, double atime, double mtime,
+                     uv_fs_cb cb);
+int uvotel_fs_link(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
+                   uv_fs_cb cb);
+int uvotel_fs_symlink(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
+                      int flags, uv_fs_cb cb);
+int uvotel_fs_readlink(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_realpath(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
+int uvotel_fs_chown(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_uid_t uid, uv_gid_t gid,
+                    uv_fs_cb cb);
+int uvotel_fs_fchown(uv_loop_t *loop, uv_fs_t *req, uv_file file, uv_uid_t uid, uv_gid_t gid,
+                     uv_fs_cb cb);
+int uvotel_fs_lchown(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_uid_t uid, uv_gid_t gid,
+                     uv_fs_cb cb);
+
+/* uv_fs_req_cleanup. A tracked request's state is freed when its callback runs, so this only
+ * passes through; it exists so that uv_redirect.h can map the whole uv_fs_* family. */
+void uvotel_fs_req_cleanup(uv_fs_t *req);
+
+/* ---- DNS: "GETADDRINFOREQWRAP", "GETNAMEINFOREQWRAP" -------------------------------------
+ * Same lifecycle as file system requests; synchronous mode (cb == NULL) passes through.
+ * Node differs by nature: its dns module first creates a "DNSCHANNEL" (the c-ares channel, one
+ * per resolver) that libuv does not have; dns.lookup itself matches: init GETADDRINFOREQWRAP
+ * (trigger = current), before, callback, after, destroy (tests/node/dns_lookup.js). */
+int uvotel_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb getaddrinfo_cb,
+                       const char *node, const char *service, const struct addrinfo *hints);
+int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb getnameinfo_cb,
+                       const struct sockaddr *addr, int flags);
+
+/* ---- TCP and streams ---------------------------------------------------------------------
+ * A stream handle becomes one resource when a wrapper first sees it and stays one until
+ * uvotel_close destroys it:
+ *   uvotel_listen      "TCPSERVERWRAP" ("PIPESERVERWRAP" for pipes), trigger = current; the
+ *                      connection callback runs inside it, in the context of the listen call.
+ *   uvotel_accept      the accepted handle becomes a "TCPWRAP" ("PIPEWRAP") whose trigger is
+ *                      the server's id.
+ *   uvotel_tcp_connect the handle becomes a "TCPWRAP" (trigger = current), then the request a
+ *                      "TCPCONNECTWRAP" triggered by the handle (as Node does).
+ *   uvotel_read_start  a handle not seen before becomes a "TCPWRAP"/"PIPEWRAP"/"TTYWRAP"; the
+ *                      read callback runs inside the handle's resource, in the context current
+ *                      at uvotel_read_start (each call re-captures it). alloc_cb is not wrapped:
+ *                      it runs as libuv calls it, outside the resource.
+ *   uvotel_write(2)    "WRITEWRAP", uvotel_shutdown "SHUTDOWNWRAP": requests triggered by the
+ *                      stream's resource (the current execution id when the stream is not
+ *                      tracked), destroyed after their callback; the callback (may be NULL) runs
+ *                      in the context of the call. Requests still pending when the stream is
+ *                      closed complete with UV_ECANCELED and are destroyed the same way.
+ *   uvotel_try_write(2) synchronous: passes through and raises nothing (Node raises nothing for
+ *                      a write that completes synchronously either).
+ *   uvotel_tcp_init    uv_tcp_init; it also drops state left at the same address by a handle
+ *                      that was closed with raw uv_close. Nothing is raised at init: libuv
+ *                      cannot tell a future server from a future connection yet.
+ * So a value entered in the connection callback, before uvotel_read_start and uvotel_write on
+ * the accepted handle, is seen by that connection's callbacks and by no other (unlike Node,
+ * nodejs/node#37866, where a socket's callbacks run in the context of the server).
+ * Differences from Node by nature (tests/node/net_echo.js): Node adds TickObjects (its
+ * process.nextTick queue) and a DNSCHANNEL around the same structure; Node raises the accepted
+ * TCPWRAP's init before the server's `before`, because it creates the socket before calling
+ * into JavaScript, while here uv_accept runs inside the connection callback, so the init comes
+ * between the server's before and after; Node writes small buffers synchronously (no
+ * WRITEWRAP), while uv_write always completes asynchronously (a WRITEWRAP per call); Node runs
+ * a socket's close callback inside the socket's resource, here close_cb runs after the
+ * destroy, at the top level (see uvotel_close). */
+int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle);
+int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,
+                       uv_connect_cb cb);
+int uvotel_listen(uv_stream_t *stream, int backlog, uv_connection_cb cb);
+int uvotel_accept(uv_stream_t *server, uv_stream_t *client);
+int uvotel_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb);
+/* uv_read_stop. The handle's resource lives on until uvotel_close. */
+int uvotel_read_stop(uv_stream_t *stream);
+int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                 uv_write_cb cb);
+int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                  uv_stream_t *send_handle, uv_write_cb cb);
+int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs);
+int uvotel_try_write2(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                      uv_stream_t *send_handle);
+int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutdown_cb cb);
+
+/* ---- Thread pool: type "WORK" ------------------------------------------------------------
+ * One resource per uvotel_queue_work: init (trigger = current) at submission, destroy after
+ * after_work_cb. work_cb runs on a pool thread in the submitter's context (uvotel_var_get sees
+ * the values current at uvotel_queue_work; the pool thread's own context is restored when it
+ * returns) and raises no hook events there: pool threads run at their own top level (execution
+ * id 1). after_work_cb (may be NULL) runs on the loop inside the resource, in the same context.
+ * Values travelling to the pool are read there, not retained; a variable's value ops run on the
+ * loop thread only, unless work_cb itself captures.
+ * libuv queues a request inside uvotel's state, not the user's: the user's request gets loop,
+ * type, work_cb and after_work_cb set as uv_queue_work would, and must be cancelled with
+ * uvotel_cancel (uv_redirect.h maps uv_cancel). Queueing a request that is still queued returns
+ * UV_EBUSY. */
+int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
+                      uv_after_work_cb after_work_cb);
+
+/* uv_cancel for any request. A wrapped work request that was still queued completes with
+ * UV_ECANCELED: after_work_cb runs inside its resource, then exactly one destroy; fs and DNS
+ * requests behave likewise through their own callbacks. Returns libuv's result. */
+int uvotel_cancel(uv_req_t *req);
+
+/* ---- Cross-thread: type "ASYNC" ----------------------------------------------------------
+ * uvotel_async_init: one resource (trigger = current) until uvotel_close; before/after around
+ * each run of the callback. uvotel_async_send (Thread: any) hands the sender's context to the
+ * loop: libuv coalesces sends, and the callback runs in the context of the FIRST send since the
+ * previous callback (later coalesced senders' contexts are dropped: one callback, one context,
+ * and the first send is the one that caused the wake-up). A callback with no send context to
+ * take (a send that raced with the previous callback, more than 1024 async handles tracked in
+ * the process) runs in the context current at uvotel_async_init. A send costs one lock-free
+ * registry lookup plus, when it is the first since the last callback and the context is not
+ * empty, one copy of the sender's context. */
+int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb);
+int uvotel_async_send(uv_async_t *async);
 
 /* ---- Introspection -----------------------------------------------------------------------
  * Number of handles and requests whose state the calling thread's side table holds, and the

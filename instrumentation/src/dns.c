@@ -1,0 +1,66 @@
+/* DNS requests: "GETADDRINFOREQWRAP" and "GETNAMEINFOREQWRAP".
+ *
+ * Same lifecycle as file system requests: init when the call succeeds, before/after around the
+ * callback, destroy after it; the state is freed first so the callback may reuse the request.
+ * Synchronous mode (cb == NULL) passes straight through. */
+#include "internal.h"
+
+static void getaddrinfo_tramp(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  uvotel_resource_t r;
+  void (*cb)(void);
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb) != 0)) {
+    uv_freeaddrinfo(res); /* nobody to hand it to */
+    return;
+  }
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&r, &cs) != 0) {
+    ((uv_getaddrinfo_cb)cb)(req, status, res);
+    return;
+  }
+  ((uv_getaddrinfo_cb)cb)(req, status, res);
+  uvotel_resource_exit(&cs);
+  (void)uvotel_resource_emit_destroy(&r);
+}
+
+UVOTEL__API int uvotel_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req,
+                                   uv_getaddrinfo_cb getaddrinfo_cb, const char *node,
+                                   const char *service, const struct addrinfo *hints) {
+  if (getaddrinfo_cb == NULL || req == NULL || loop == NULL || !uvotel_tracking()) {
+    return uv_getaddrinfo(loop, req, getaddrinfo_cb, node, service, hints);
+  }
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_getaddrinfo(loop, req, getaddrinfo_tramp, node, service, hints);
+  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))getaddrinfo_cb,
+                           "GETADDRINFOREQWRAP", 0);
+}
+
+static void getnameinfo_tramp(uv_getnameinfo_t *req, int status, const char *hostname,
+                              const char *service) {
+  uvotel_resource_t r;
+  void (*cb)(void);
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb) != 0)) return;
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&r, &cs) != 0) {
+    ((uv_getnameinfo_cb)cb)(req, status, hostname, service);
+    return;
+  }
+  ((uv_getnameinfo_cb)cb)(req, status, hostname, service);
+  uvotel_resource_exit(&cs);
+  (void)uvotel_resource_emit_destroy(&r);
+}
+
+UVOTEL__API int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req,
+                                   uv_getnameinfo_cb getnameinfo_cb, const struct sockaddr *addr,
+                                   int flags) {
+  if (getnameinfo_cb == NULL || req == NULL || loop == NULL || !uvotel_tracking()) {
+    return uv_getnameinfo(loop, req, getnameinfo_cb, addr, flags);
+  }
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_getnameinfo(loop, req, getnameinfo_tramp, addr, flags);
+  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))getnameinfo_cb,
+                           "GETNAMEINFOREQWRAP", 0);
+}

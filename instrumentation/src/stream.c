@@ -1,0 +1,185 @@
+/* Streams: listen ("TCPSERVERWRAP"/"PIPESERVERWRAP"), accept and read ("TCPWRAP"/"PIPEWRAP"/
+ * "TTYWRAP"), write ("WRITEWRAP") and shutdown ("SHUTDOWNWRAP").
+ *
+ * A stream handle is one resource from the moment it is first seen by a wrapper (listen,
+ * accept, connect, read_start) until uvotel_close. Its connection and read callbacks run inside
+ * it: before/after around each run. Write and shutdown requests are resources of their own,
+ * triggered by the stream's resource (as in Node), destroyed after their callback. */
+#include "internal.h"
+
+static const char *server_type(const uv_stream_t *h) {
+  return h->type == UV_NAMED_PIPE ? "PIPESERVERWRAP" : "TCPSERVERWRAP";
+}
+
+static const char *stream_type(const uv_stream_t *h) {
+  switch (h->type) {
+    case UV_NAMED_PIPE:
+      return "PIPEWRAP";
+    case UV_TTY:
+      return "TTYWRAP";
+    default:
+      return "TCPWRAP";
+  }
+}
+
+/* Begin the stream's resource if it has none live. */
+void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t trigger) {
+  if (uvotel__res_live(s)) return;
+  (void)uvotel_resource_init_owner(&s->res, stream_type(h), trigger, UVOTEL_RESOURCE_MANUAL_DESTROY,
+                                   h);
+}
+
+/* ---- listen ---- */
+
+static void connection_tramp(uv_stream_t *server, int status) {
+  uvotel__hs_t *s = uvotel__hs_get(server);
+  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uv_connection_cb cb = (uv_connection_cb)s->cb;
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
+    cb(server, status);
+    return;
+  }
+  cb(server, status);
+  uvotel_resource_exit(&cs);
+}
+
+UVOTEL__API int uvotel_listen(uv_stream_t *stream, int backlog, uv_connection_cb cb) {
+  if (!uvotel_tracking() || stream == NULL || cb == NULL) return uv_listen(stream, backlog, cb);
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(stream->loop, stream, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_listen(stream, backlog, connection_tramp);
+  if (err) {
+    if (is_new) uvotel__hs_remove(s);
+    return err;
+  }
+  s->cb = (void (*)(void))cb;
+  if (!uvotel__res_live(s)) {
+    (void)uvotel_resource_init_owner(&s->res, server_type(stream), 0,
+                                     UVOTEL_RESOURCE_MANUAL_DESTROY, stream);
+  }
+  return 0;
+}
+
+UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
+  if (!uvotel_tracking() || server == NULL || client == NULL) return uv_accept(server, client);
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(client->loop, client, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_accept(server, client);
+  if (err) {
+    if (is_new) uvotel__hs_remove(s);
+    return err;
+  }
+  /* The server caused the connection: it is the trigger, as in Node. */
+  uvotel__stream_begin(s, client, uvotel__handle_id(server));
+  return 0;
+}
+
+/* ---- reading ---- */
+
+static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uv_read_cb cb = (uv_read_cb)s->cb;
+  uvotel_callback_scope_t cs;
+  if (uvotel_resource_enter(&s->res, &cs) != 0) {
+    cb(h, nread, buf);
+    return;
+  }
+  cb(h, nread, buf);
+  uvotel_resource_exit(&cs);
+}
+
+UVOTEL__API int uvotel_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb) {
+  if (!uvotel_tracking() || stream == NULL || read_cb == NULL) {
+    return uv_read_start(stream, alloc_cb, read_cb);
+  }
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(stream->loop, stream, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_read_start(stream, alloc_cb, read_tramp);
+  if (err) {
+    if (is_new) uvotel__hs_remove(s);
+    return err;
+  }
+  s->cb = (void (*)(void))read_cb;
+  if (uvotel__res_live(s)) {
+    /* The read callbacks run in the context of this call (registration time). */
+    (void)uvotel_resource_recapture(&s->res);
+  } else {
+    uvotel__stream_begin(s, stream, 0);
+  }
+  return 0;
+}
+
+UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
+  return uv_read_stop(stream);
+}
+
+/* ---- write and shutdown requests ---- */
+
+/* The trampolines of write, shutdown and connect share one shape: (req, status). */
+#define STATUS_TRAMP(name, req_t, cb_t)                                  \
+  static void name(req_t *req, int status) {                             \
+    uvotel_resource_t res;                                               \
+    void (*cb)(void);                                                    \
+    if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb) != 0)) return; \
+    uvotel_callback_scope_t cs;                                          \
+    if (cb != NULL) {                                                    \
+      if (uvotel_resource_enter(&res, &cs) != 0) {                       \
+        ((cb_t)cb)(req, status);                                         \
+        return;                                                          \
+      }                                                                  \
+      ((cb_t)cb)(req, status);                                           \
+      uvotel_resource_exit(&cs);                                         \
+    }                                                                    \
+    (void)uvotel_resource_emit_destroy(&res);                            \
+  }
+
+STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)
+STATUS_TRAMP(shutdown_tramp, uv_shutdown_t, uv_shutdown_cb)
+STATUS_TRAMP(connect_tramp, uv_connect_t, uv_connect_cb)
+
+void (*const uvotel__connect_tramp)(uv_connect_t *, int) = connect_tramp;
+
+UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
+                              unsigned int nbufs, uv_stream_t *send_handle, uv_write_cb cb) {
+  if (!uvotel_tracking() || req == NULL || handle == NULL) {
+    return uv_write2(req, handle, bufs, nbufs, send_handle, cb);
+  }
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
+  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
+                           uvotel__handle_id(handle));
+}
+
+UVOTEL__API int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
+                             unsigned int nbufs, uv_write_cb cb) {
+  if (!uvotel_tracking() || req == NULL || handle == NULL) {
+    return uv_write(req, handle, bufs, nbufs, cb);
+  }
+  return uvotel_write2(req, handle, bufs, nbufs, NULL, cb);
+}
+
+UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs) {
+  return uv_try_write(handle, bufs, nbufs);
+}
+
+UVOTEL__API int uvotel_try_write2(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                                  uv_stream_t *send_handle) {
+  return uv_try_write2(handle, bufs, nbufs, send_handle);
+}
+
+UVOTEL__API int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutdown_cb cb) {
+  if (!uvotel_tracking() || req == NULL || handle == NULL) return uv_shutdown(req, handle, cb);
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_shutdown(req, handle, shutdown_tramp);
+  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "SHUTDOWNWRAP",
+                           uvotel__handle_id(handle));
+}

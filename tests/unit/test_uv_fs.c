@@ -1,0 +1,525 @@
+/* File system wrappers: FSREQCALLBACK events, context, errors, sync mode, table baseline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "counting_alloc.h"
+#include "trace_log.h"
+#include "uv_test_util.h"
+#include "uvotel.h"
+#include "uvotel/uv.h"
+
+#define TMPDIR UVOTEL_BINARY_DIR "/test_uv_fs.d"
+#define FILE1 TMPDIR "/small.txt"
+
+typedef struct fx_s {
+  uv_loop_t loop;
+  long live0;
+} fx_t;
+
+static trace_log_t g_log;
+static uvotel_var_t *g_var;
+static uv_loop_t *g_loop;
+
+static int setup(void **state) {
+  static fx_t fx;
+  memset(&fx, 0, sizeof fx);
+  fx.live0 = counting_alloc_stats().live;
+  assert_int_equal(uv_loop_init(&fx.loop), 0);
+  g_loop = &fx.loop;
+  memset(&g_log, 0, sizeof g_log);
+  *state = &fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx_t *fx = *state;
+  trace_log_free(&g_log);
+  (void)uvotel_loop_close(&fx->loop);
+  assert_int_equal(uv_loop_close(&fx->loop), 0);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  uvotel_uv_thread_cleanup();
+  uvotel_thread_cleanup();
+  assert_int_equal(counting_alloc_stats().live, fx->live0);
+  return 0;
+}
+
+/* ---- nothing tracked before the first hook or value (must run first) ---- */
+
+static int g_untracked_ran;
+static void untracked_cb(uv_fs_t *req) {
+  g_untracked_ran = 1;
+  assert_int_equal(uvotel_execution_async_id(), 1);
+  assert_true(req->result >= 0);
+  uv_fs_req_cleanup(req);
+}
+
+static void test_untracked_passthrough(void **state) {
+  (void)state;
+  assert_int_equal(uvotel_tracking(), 0);
+  uv_fs_t req;
+  assert_int_equal(uvotel_fs_stat(g_loop, &req, FILE1, untracked_cb), 0);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_true(g_untracked_ran);
+}
+
+/* ---- fs.open + fs.close, the Node program tests/node/fs_open_close.js ---- */
+
+static uv_fs_t g_open_req, g_close_req;
+
+static void on_close(uv_fs_t *req) {
+  trace_log_line(&g_log, "close cb %d", (int)req->result);
+  uvotel_fs_req_cleanup(req);
+}
+
+static void on_open(uv_fs_t *req) {
+  trace_log_line(&g_log, "open cb");
+  uv_file fd = (uv_file)req->result;
+  assert_true(fd >= 0);
+  uvotel_fs_req_cleanup(req);
+  assert_int_equal(uvotel_fs_close(g_loop, &g_close_req, fd, on_close), 0);
+}
+
+static void test_open_close_sequence(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  assert_int_equal(uvotel_fs_open(g_loop, &g_open_req, FILE1, O_RDONLY, 0, on_open), 0);
+  assert_int_equal(uvotel_uv_tracked(), 1);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_trace(&g_log,
+               "init 2 FSREQCALLBACK 1\n"
+               "before 2\n"
+               "open cb\n"
+               "init 3 FSREQCALLBACK 2\n"
+               "after 2\n"
+               "destroy 2\n"
+               "before 3\n"
+               "close cb 0\n"
+               "after 3\n"
+               "destroy 3\n");
+}
+
+/* ---- context at registration, execution ids ---- */
+
+typedef struct ctx_req_s {
+  uv_fs_t req;
+  const char *want;
+  uvotel_async_id_t id;
+  int ran;
+} ctx_req_t;
+
+static uvotel_async_id_t g_last_init;
+static void id_init(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger,
+                    void *resource, void *arg) {
+  (void)type, (void)trigger, (void)resource, (void)arg;
+  g_last_init = id;
+}
+
+static void ctx_cb(uv_fs_t *req) {
+  ctx_req_t *c = (ctx_req_t *)req;
+  assert_ptr_equal(uvotel_var_get(g_var), c->want);
+  assert_int_equal(uvotel_execution_async_id(), c->id);
+  assert_ptr_equal(uvotel_execution_async_resource(), req);
+  assert_ptr_equal(req->data, (void *)0x1234); /* data untouched */
+  c->ran = 1;
+  uv_fs_req_cleanup(req);
+}
+
+static void test_context_at_registration(void **state) {
+  (void)state;
+  uvotel_hook_callbacks_t cbs = {.init = id_init};
+  uvotel_hook_t *h = uvotel_hook_create(&cbs, NULL);
+  assert_int_equal(uvotel_hook_enable(h), 0);
+  ctx_req_t a = {.want = "A"}, b = {.want = "B"}, none = {.want = NULL};
+  a.req.data = b.req.data = none.req.data = (void *)0x1234;
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(g_var, "A", &sc), 0);
+  assert_int_equal(uvotel_fs_stat(g_loop, &a.req, FILE1, ctx_cb), 0);
+  a.id = g_last_init;
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_var_enter(g_var, "B", &sc), 0);
+  assert_int_equal(uvotel_fs_lstat(g_loop, &b.req, FILE1, ctx_cb), 0);
+  b.id = g_last_init;
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_fs_access(g_loop, &none.req, FILE1, R_OK, ctx_cb), 0);
+  none.id = g_last_init;
+  assert_null(uvotel_var_get(g_var));
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_true(a.ran && b.ran && none.ran);
+  assert_null(uvotel_var_get(g_var));
+  uvotel_hook_free(h);
+}
+
+/* ---- errors ---- */
+
+static void err_cb(uv_fs_t *req) {
+  trace_log_line(&g_log, "cb %s", uv_err_name((int)req->result));
+  uv_fs_req_cleanup(req);
+}
+
+static void test_async_error_is_one_resource(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_fs_t req;
+  assert_int_equal(uvotel_fs_open(g_loop, &req, TMPDIR "/missing", O_RDONLY, 0, err_cb), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_trace(&g_log,
+               "init 2 FSREQCALLBACK 1\n"
+               "before 2\n"
+               "cb ENOENT\n"
+               "after 2\n"
+               "destroy 2\n");
+}
+
+static void test_sync_failure_raises_nothing(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_fs_t req;
+  /* libuv rejects these before queueing: the wrapper returns libuv's code, tracks nothing. */
+  assert_int_equal(uvotel_fs_read(g_loop, &req, 0, NULL, 0, 0, err_cb), UV_EINVAL);
+  assert_int_equal(uvotel_fs_stat(g_loop, NULL, FILE1, err_cb), UV_EINVAL);
+  /* A synchronous call needs no loop, as in libuv. */
+  assert_int_equal(uvotel_fs_stat(NULL, &req, FILE1, NULL), 0);
+  uvotel_fs_req_cleanup(&req);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_string_equal(trace_log_text(&g_log), "");
+}
+
+static void test_sync_mode_passes_through(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_fs_t req;
+  assert_int_equal(uvotel_fs_stat(g_loop, &req, FILE1, NULL), 0);
+  assert_int_equal(req.statbuf.st_size, 5);
+  uvotel_fs_req_cleanup(&req);
+  assert_int_equal(uvotel_fs_open(g_loop, &req, TMPDIR "/missing", O_RDONLY, 0, NULL), UV_ENOENT);
+  uvotel_fs_req_cleanup(&req);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  assert_string_equal(trace_log_text(&g_log), "");
+}
+
+/* ---- every wrapper, chained: one FSREQCALLBACK each, callback in the chain's context ---- */
+
+typedef struct counts_s {
+  size_t init, before, after, destroy;
+} counts_t;
+
+static void c_init(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger, void *res,
+                   void *arg) {
+  (void)id, (void)trigger, (void)res;
+  assert_string_equal(type, "FSREQCALLBACK");
+  ((counts_t *)arg)->init++;
+}
+static void c_before(uvotel_async_id_t id, void *arg) {
+  (void)id;
+  ((counts_t *)arg)->before++;
+}
+static void c_after(uvotel_async_id_t id, void *arg) {
+  (void)id;
+  ((counts_t *)arg)->after++;
+}
+static void c_destroy(uvotel_async_id_t id, void *arg) {
+  (void)id;
+  ((counts_t *)arg)->destroy++;
+}
+
+static struct {
+  uv_fs_t req;
+  int step;
+  uv_file fd, fd2;
+  uv_dir_t *dir;
+  uv_dirent_t dirents[4];
+  char buf[16];
+  int done;
+} g_all;
+
+static void all_next(void);
+
+static void all_cb(uv_fs_t *req) {
+  assert_ptr_equal(uvotel_var_get(g_var), "chain");
+  if (req->result < 0) fail_msg("step %d: %s", g_all.step, uv_err_name((int)req->result));
+  switch (req->fs_type) {
+    case UV_FS_OPEN:
+      g_all.fd = (uv_file)req->result;
+      break;
+    case UV_FS_MKSTEMP:
+      g_all.fd2 = (uv_file)req->result;
+      break;
+    case UV_FS_OPENDIR:
+      g_all.dir = req->ptr;
+      break;
+    case UV_FS_READ:
+      assert_int_equal(req->result, 5);
+      break;
+    default:
+      break;
+  }
+  uvotel_fs_req_cleanup(req);
+  g_all.step++;
+  all_next();
+}
+
+static void all_next(void) {
+  uv_loop_t *l = g_loop;
+  uv_fs_t *r = &g_all.req;
+  uv_buf_t wb = uv_buf_init("hello", 5), rb = uv_buf_init(g_all.buf, sizeof g_all.buf);
+  int err;
+  switch (g_all.step) {
+    case 0:
+      err = uvotel_fs_mkdir(l, r, TMPDIR "/all", 0755, all_cb);
+      break;
+    case 1:
+      err = uvotel_fs_open(l, r, TMPDIR "/all/f", O_CREAT | O_RDWR, 0644, all_cb);
+      break;
+    case 2:
+      err = uvotel_fs_write(l, r, g_all.fd, &wb, 1, 0, all_cb);
+      break;
+    case 3:
+      err = uvotel_fs_read(l, r, g_all.fd, &rb, 1, 0, all_cb);
+      break;
+    case 4:
+      err = uvotel_fs_fstat(l, r, g_all.fd, all_cb);
+      break;
+    case 5:
+      err = uvotel_fs_fsync(l, r, g_all.fd, all_cb);
+      break;
+    case 6:
+      err = uvotel_fs_fdatasync(l, r, g_all.fd, all_cb);
+      break;
+    case 7:
+      err = uvotel_fs_futime(l, r, g_all.fd, 1.0, 2.0, all_cb);
+      break;
+    case 8:
+      err = uvotel_fs_fchmod(l, r, g_all.fd, 0600, all_cb);
+      break;
+    case 9:
+      err = uvotel_fs_fchown(l, r, g_all.fd, (uv_uid_t)-1, (uv_gid_t)-1, all_cb);
+      break;
+    case 10:
+      err = uvotel_fs_mkstemp(l, r, TMPDIR "/all/tmpXXXXXX", all_cb);
+      break;
+    case 11:
+      err = uvotel_fs_sendfile(l, r, g_all.fd2, g_all.fd, 0, 5, all_cb);
+      break;
+    case 12:
+      err = uvotel_fs_ftruncate(l, r, g_all.fd, 2, all_cb);
+      break;
+    case 13:
+      err = uvotel_fs_close(l, r, g_all.fd2, all_cb);
+      break;
+    case 14:
+      err = uvotel_fs_close(l, r, g_all.fd, all_cb);
+      break;
+    case 15:
+      err = uvotel_fs_stat(l, r, TMPDIR "/all/f", all_cb);
+      break;
+    case 16:
+      err = uvotel_fs_lstat(l, r, TMPDIR "/all/f", all_cb);
+      break;
+    case 17:
+      err = uvotel_fs_statfs(l, r, TMPDIR, all_cb);
+      break;
+    case 18:
+      err = uvotel_fs_access(l, r, TMPDIR "/all/f", R_OK, all_cb);
+      break;
+    case 19:
+      err = uvotel_fs_chmod(l, r, TMPDIR "/all/f", 0644, all_cb);
+      break;
+    case 20:
+      err = uvotel_fs_utime(l, r, TMPDIR "/all/f", 3.0, 4.0, all_cb);
+      break;
+    case 21:
+      err = uvotel_fs_chown(l, r, TMPDIR "/all/f", (uv_uid_t)-1, (uv_gid_t)-1, all_cb);
+      break;
+    case 22:
+      err = uvotel_fs_link(l, r, TMPDIR "/all/f", TMPDIR "/all/hard", all_cb);
+      break;
+    case 23:
+      err = uvotel_fs_symlink(l, r, "f", TMPDIR "/all/sym", 0, all_cb);
+      break;
+    case 24:
+      err = uvotel_fs_readlink(l, r, TMPDIR "/all/sym", all_cb);
+      break;
+    case 25:
+      err = uvotel_fs_realpath(l, r, TMPDIR "/all/sym", all_cb);
+      break;
+    case 26:
+      err = uvotel_fs_lutime(l, r, TMPDIR "/all/sym", 5.0, 6.0, all_cb);
+      break;
+    case 27:
+      err = uvotel_fs_lchown(l, r, TMPDIR "/all/sym", (uv_uid_t)-1, (uv_gid_t)-1, all_cb);
+      break;
+    case 28:
+      err = uvotel_fs_copyfile(l, r, TMPDIR "/all/f", TMPDIR "/all/copy", 0, all_cb);
+      break;
+    case 29:
+      err = uvotel_fs_rename(l, r, TMPDIR "/all/copy", TMPDIR "/all/moved", all_cb);
+      break;
+    case 30:
+      err = uvotel_fs_scandir(l, r, TMPDIR "/all", 0, all_cb);
+      break;
+    case 31:
+      err = uvotel_fs_opendir(l, r, TMPDIR "/all", all_cb);
+      break;
+    case 32:
+      g_all.dir->dirents = g_all.dirents;
+      g_all.dir->nentries = 4;
+      err = uvotel_fs_readdir(l, r, g_all.dir, all_cb);
+      break;
+    case 33:
+      err = uvotel_fs_closedir(l, r, g_all.dir, all_cb);
+      break;
+    case 34:
+      err = uvotel_fs_mkdtemp(l, r, TMPDIR "/all/dXXXXXX", all_cb);
+      break;
+    case 35: {
+      /* mkdtemp left its path in the request: remove it synchronously, then rmdir others */
+      err = uvotel_fs_unlink(l, r, TMPDIR "/all/moved", all_cb);
+      break;
+    }
+    default:
+      g_all.done = 1;
+      return;
+  }
+  if (err) fail_msg("step %d: %s", g_all.step, uv_err_name(err));
+}
+
+static void rm_tree(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_every_wrapper(void **state) {
+  (void)state;
+  rm_tree(TMPDIR "/all");
+  counts_t c = {0};
+  uvotel_hook_callbacks_t cbs = {c_init, c_before, c_after, c_destroy, NULL};
+  uvotel_hook_t *h = uvotel_hook_create(&cbs, &c);
+  assert_int_equal(uvotel_hook_enable(h), 0);
+  memset(&g_all, 0, sizeof g_all);
+  assert_ptr_equal(uvotel_var_run(g_var, "chain", (void *(*)(void *))all_next, NULL), NULL);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_true(g_all.done);
+  assert_int_equal(g_all.step, 36);
+  assert_int_equal(c.init, 36);
+  assert_int_equal(c.before, 36);
+  assert_int_equal(c.after, 36);
+  assert_int_equal(c.destroy, 36);
+  uvotel_hook_free(h);
+  rm_tree(TMPDIR "/all");
+}
+
+/* ---- 100k chained requests: table back to baseline, no allocation in steady state ---- */
+
+#define CHAIN_N 100000
+static struct {
+  uv_fs_t req;
+  int n;
+  size_t allocs_at_1000;
+  size_t allocs_at_11000;
+} g_chain;
+
+static void chain_cb(uv_fs_t *req) {
+  assert_true(req->result == 0);
+  assert_ptr_equal(uvotel_var_get(g_var), "chain");
+  uv_fs_req_cleanup(req);
+  g_chain.n++;
+  if (g_chain.n == 1000) g_chain.allocs_at_1000 = counting_alloc_stats().allocs;
+  if (g_chain.n == 11000) g_chain.allocs_at_11000 = counting_alloc_stats().allocs;
+  if (g_chain.n < CHAIN_N) assert_int_equal(uvotel_fs_stat(g_loop, req, FILE1, chain_cb), 0);
+}
+
+static void *chain_start(void *arg) {
+  (void)arg;
+  assert_int_equal(uvotel_fs_stat(g_loop, &g_chain.req, FILE1, chain_cb), 0);
+  return NULL;
+}
+
+static void test_chain_100k_baseline(void **state) {
+  (void)state;
+  counts_t c = {0};
+  uvotel_hook_callbacks_t cbs = {c_init, c_before, c_after, c_destroy, NULL};
+  uvotel_hook_t *h = uvotel_hook_create(&cbs, &c);
+  assert_int_equal(uvotel_hook_enable(h), 0);
+  size_t base = uvotel_uv_tracked();
+  memset(&g_chain, 0, sizeof g_chain);
+  uvotel_var_run(g_var, "chain", chain_start, NULL);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_chain.n, CHAIN_N);
+  assert_int_equal(uvotel_uv_tracked(), base);
+  assert_int_equal(g_chain.allocs_at_11000 - g_chain.allocs_at_1000, 0);
+  assert_int_equal(c.init, CHAIN_N);
+  assert_int_equal(c.destroy, CHAIN_N);
+  assert_int_equal(uvotel_pending_destroys(), 0);
+  uvotel_hook_free(h);
+}
+
+/* ---- many requests in flight at once: the table grows and shrinks back ---- */
+
+#define WIDE_N 2000
+static int g_wide_done;
+static void wide_cb(uv_fs_t *req) {
+  assert_ptr_equal(uvotel_var_get(g_var), "wide");
+  uv_fs_req_cleanup(req);
+  g_wide_done++;
+}
+
+static void *wide_start(void *arg) {
+  uv_fs_t *reqs = arg;
+  for (int i = 0; i < WIDE_N; i++) {
+    assert_int_equal(uvotel_fs_stat(g_loop, &reqs[i], FILE1, wide_cb), 0);
+  }
+  return NULL;
+}
+
+static void test_wide_table_shrinks(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_fs_t *reqs = calloc(WIDE_N, sizeof *reqs);
+  g_wide_done = 0;
+  uvotel_var_run(g_var, "wide", wide_start, reqs);
+  assert_int_equal(uvotel_uv_tracked(), WIDE_N);
+  assert_true(uvotel_uv_table_capacity() >= 2 * WIDE_N);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_wide_done, WIDE_N);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  assert_true(uvotel_uv_table_capacity() <= 64);
+  free(reqs);
+}
+
+int main(void) {
+  counting_alloc_install();
+  rm_tree(TMPDIR);
+  uv_fs_t req;
+  assert_int_equal(uv_fs_mkdir(NULL, &req, TMPDIR, 0755, NULL), 0);
+  uv_fs_req_cleanup(&req);
+  FILE *f = fopen(FILE1, "w");
+  fputs("hello", f);
+  fclose(f);
+  g_var = uvotel_var_create("fs", NULL, NULL);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_untracked_passthrough, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_close_sequence, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_context_at_registration, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_async_error_is_one_resource, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sync_failure_raises_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sync_mode_passes_through, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_wrapper, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chain_100k_baseline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wide_table_shrinks, setup, teardown),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  uvotel_var_free(g_var);
+  rm_tree(TMPDIR);
+  return rc;
+}
