@@ -604,6 +604,10 @@ static void test_reactions_are_queued(void **state) {
   assert_int_equal(g_counter, 0);
   assert_int_equal(uvotel_pending_microtasks(), 1);
   uvotel_promise_t *c2 = uvotel_promise_then(p, count_up, NULL, NULL); /* on a settled promise */
+  /* ids: unique and increasing, the chained promises after their parent */
+  assert_true(uvotel_promise_async_id(p) > 1);
+  assert_true(uvotel_promise_async_id(c) > uvotel_promise_async_id(p));
+  assert_true(uvotel_promise_async_id(c2) > uvotel_promise_async_id(c));
   assert_int_equal(g_counter, 0);
   assert_int_equal(uvotel_drain_microtasks(), 0);
   assert_int_equal(g_counter, 2);
