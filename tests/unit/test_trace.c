@@ -67,8 +67,8 @@ static int teardown(void **state) {
   uvotel_memory_exporter_free(f->mem);
   uvotel_loop_close(&f->loop);
   assert_int_equal(uv_loop_close(&f->loop), 0);
-  uvotel_thread_cleanup();
   uvotel_uv_thread_cleanup();
+  uvotel_thread_cleanup();
   assert_int_equal(counting_alloc_stats().live, f->live0);
   uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_ERROR);
   free(f);
@@ -330,7 +330,8 @@ static void test_attribute_types_and_limits(void **state) {
 static void test_misuse(void **state) {
   fx_t *f = *state;
   simple_provider(f, NULL, NULL);
-  /* NULL span everywhere: no crash */
+  /* NULL span everywhere: no crash, counted process-wide */
+  uint64_t misuse0 = uvotel_trace_misuse_total();
   uvotel_span_set_attribute_str(NULL, "k", "v");
   uvotel_span_set_attribute_int(NULL, "k", 1);
   uvotel_span_set_attribute_double(NULL, "k", 1);
@@ -342,6 +343,7 @@ static void test_misuse(void **state) {
   uvotel_span_set_status(NULL, UVOTEL_STATUS_OK, NULL);
   uvotel_span_update_name(NULL, "x");
   uvotel_span_end(NULL);
+  assert_int_equal(uvotel_trace_misuse_total() - misuse0, 11);
   assert_false(uvotel_span_is_recording(NULL));
   uvotel_span_context_t z = uvotel_span_context(NULL);
   assert_false(uvotel_span_context_is_valid(&z));

@@ -711,6 +711,10 @@ typedef struct uvotel_trace_counters_s {
 int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
                                     uvotel_trace_counters_t *out);
 
+/* Misuse seen anywhere in the process, including calls that name no provider (a NULL span):
+ * the sum of every provider's misuse counter plus those. Thread: any. */
+uint64_t uvotel_trace_misuse_total(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Tracers
  * ------------------------------------------------------------------------------------------- */
