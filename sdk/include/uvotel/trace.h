@@ -391,10 +391,11 @@ typedef struct uvotel_sampler_ops_s {
 uvotel_sampler_t *uvotel_sampler_create(const uvotel_sampler_ops_t *ops, void *self);
 
 /* The built-in samplers (spec names). Each call returns a new object.
- * traceidratio: ratio outside [0, 1] or NaN is clamped (and reported through diagnostics);
- * the decision is the specification's: sampled iff the trace id's last 8 bytes, read as a
- * big-endian unsigned integer, are below ratio * 2^64 (so a trace is sampled by every
- * traceidratio sampler whose ratio is at least some threshold, consistently across services).
+ * traceidratio: ratio outside [0, 1] or NaN is clamped (NaN: 0; reported through diagnostics).
+ * The decision is the specification's consistent-probability rule (W3C Level 2 randomness): R is
+ * the trace id's rightmost 7 bytes read as a big-endian 56-bit integer, the rejection threshold
+ * is T = round((1 - ratio) * 2^56), and the span is sampled iff R >= T. So a trace sampled at
+ * some ratio is sampled at every higher ratio, in every service using the rule.
  * NULL only when out of memory. Thread: any. */
 uvotel_sampler_t *uvotel_sampler_always_on(void);
 uvotel_sampler_t *uvotel_sampler_always_off(void);
@@ -648,8 +649,8 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_create(
  *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES (k=v,k=v; percent-decoded)
  *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG
  *   OTEL_TRACES_EXPORTER      comma list of otlp, console, file, none (and any registered
- *                             name); default otlp when its factory is registered, else file
- *                             Each exporter gets its own batch processor (console: simple).
+ *                             name); unset: file (the embedded default). Each exporter
+ *                             gets its own batch processor (console: a simple one).
  *   OTEL_PROPAGATORS          validated and kept (uvotel_tracer_provider_propagators)
  *   OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE

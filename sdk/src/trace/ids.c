@@ -1,0 +1,262 @@
+/* Ids, clocks and diagnostics. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trace_internal.h"
+
+/* ---- random ids: xoshiro256** per thread, seeded from getrandom(2) ---- */
+
+typedef struct rng_s {
+  uint64_t s[4];
+  int seeded;
+} rng_t;
+
+static __thread rng_t t_rng;
+
+static inline uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+static void rng_seed(rng_t *r) {
+  uint64_t seed[4] = {0, 0, 0, 0};
+  size_t got = 0;
+  while (got < sizeof seed) {
+    ssize_t n = getrandom((char *)seed + got, sizeof seed - got, 0);
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  if (got < sizeof seed) {
+    /* No getrandom (very old kernel, seccomp): mix what varies per thread and moment. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    seed[0] ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
+    seed[1] ^= (uint64_t)(uintptr_t)&t_rng;
+    seed[2] ^= (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec;
+    seed[3] ^= 0xd1b54a32d192ed03ull;
+  }
+  if ((seed[0] | seed[1] | seed[2] | seed[3]) == 0) seed[0] = 1; /* xoshiro needs non-zero */
+  memcpy(r->s, seed, sizeof seed);
+  r->seeded = 1;
+}
+
+static inline uint64_t rng_next(void) {
+  rng_t *r = &t_rng;
+  if (UVOTEL__UNLIKELY(!r->seeded)) rng_seed(r);
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+UVOTEL__API void uvotel_random_trace_id(uvotel_trace_id_t *out) {
+  if (out == NULL) return;
+  uint64_t a, b;
+  do {
+    a = rng_next();
+    b = rng_next();
+  } while ((a | b) == 0);
+  memcpy(out->bytes, &a, 8);
+  memcpy(out->bytes + 8, &b, 8);
+}
+
+UVOTEL__API void uvotel_random_span_id(uvotel_span_id_t *out) {
+  if (out == NULL) return;
+  uint64_t a;
+  do a = rng_next();
+  while (a == 0);
+  memcpy(out->bytes, &a, 8);
+}
+
+void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out) {
+  if (p->idgen != NULL && p->idgen->trace_id != NULL) {
+    for (int i = 0; i < 4; i++) {
+      p->idgen->trace_id(p->idgen_self, out);
+      if (!uvotel_trace_id_is_zero(out)) return;
+    }
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "id generator returned an all-zero trace id");
+  }
+  uvotel_random_trace_id(out);
+}
+
+void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out) {
+  if (p->idgen != NULL && p->idgen->span_id != NULL) {
+    for (int i = 0; i < 4; i++) {
+      p->idgen->span_id(p->idgen_self, out);
+      if (!uvotel_span_id_is_zero(out)) return;
+    }
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "id generator returned an all-zero span id");
+  }
+  uvotel_random_span_id(out);
+}
+
+UVOTEL__API int uvotel_trace_id_is_zero(const uvotel_trace_id_t *id) {
+  if (id == NULL) return 1;
+  uint64_t a, b;
+  memcpy(&a, id->bytes, 8);
+  memcpy(&b, id->bytes + 8, 8);
+  return (a | b) == 0;
+}
+
+UVOTEL__API int uvotel_span_id_is_zero(const uvotel_span_id_t *id) {
+  if (id == NULL) return 1;
+  uint64_t a;
+  memcpy(&a, id->bytes, 8);
+  return a == 0;
+}
+
+UVOTEL__API int uvotel_span_context_is_valid(const uvotel_span_context_t *sc) {
+  return sc != NULL && !uvotel_trace_id_is_zero(&sc->trace_id) &&
+         !uvotel_span_id_is_zero(&sc->span_id);
+}
+
+static void to_hex(const uint8_t *b, size_t n, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+UVOTEL__API char *uvotel_trace_id_to_hex(const uvotel_trace_id_t *id, char out[33]) {
+  if (out == NULL) return NULL;
+  if (id == NULL) {
+    memset(out, '0', 32);
+    out[32] = '\0';
+    return out;
+  }
+  to_hex(id->bytes, 16, out);
+  return out;
+}
+
+UVOTEL__API char *uvotel_span_id_to_hex(const uvotel_span_id_t *id, char out[17]) {
+  if (out == NULL) return NULL;
+  if (id == NULL) {
+    memset(out, '0', 16);
+    out[16] = '\0';
+    return out;
+  }
+  to_hex(id->bytes, 8, out);
+  return out;
+}
+
+UVOTEL__API const char *uvotel_span_kind_name(uvotel_span_kind_t kind) {
+  switch (kind) {
+    case UVOTEL_SPAN_KIND_INTERNAL:
+      return "INTERNAL";
+    case UVOTEL_SPAN_KIND_SERVER:
+      return "SERVER";
+    case UVOTEL_SPAN_KIND_CLIENT:
+      return "CLIENT";
+    case UVOTEL_SPAN_KIND_PRODUCER:
+      return "PRODUCER";
+    case UVOTEL_SPAN_KIND_CONSUMER:
+      return "CONSUMER";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+UVOTEL__API const char *uvotel_status_code_name(uvotel_status_code_t code) {
+  switch (code) {
+    case UVOTEL_STATUS_UNSET:
+      return "UNSET";
+    case UVOTEL_STATUS_OK:
+      return "OK";
+    case UVOTEL_STATUS_ERROR:
+      return "ERROR";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+/* ---- clocks ---- */
+
+uint64_t uvotel__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t uvotel__mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+/* ---- diagnostics ---- */
+
+typedef struct diag_cfg_s {
+  uvotel_diag_cb cb;
+  void *arg;
+  int max_level;
+} diag_cfg_t;
+
+static pthread_mutex_t g_diag_mu = PTHREAD_MUTEX_INITIALIZER;
+static diag_cfg_t g_diag;
+static atomic_int g_diag_level = -1; /* -1: not yet read from OTEL_LOG_LEVEL */
+
+static int env_log_level(void) {
+  const char *v = getenv("OTEL_LOG_LEVEL");
+  if (v == NULL) return 0;
+  if (strcasecmp(v, "debug") == 0 || strcasecmp(v, "all") == 0) return UVOTEL_DIAG_DEBUG;
+  if (strcasecmp(v, "info") == 0) return UVOTEL_DIAG_INFO;
+  if (strcasecmp(v, "warn") == 0) return UVOTEL_DIAG_WARN;
+  if (strcasecmp(v, "error") == 0) return UVOTEL_DIAG_ERROR;
+  return 0;
+}
+
+UVOTEL__API void uvotel_diag_set_handler(uvotel_diag_cb cb, void *arg,
+                                         uvotel_diag_level_t max_level) {
+  pthread_mutex_lock(&g_diag_mu);
+  g_diag.cb = cb;
+  g_diag.arg = arg;
+  g_diag.max_level = cb != NULL ? (int)max_level : env_log_level();
+  atomic_store(&g_diag_level, g_diag.max_level);
+  pthread_mutex_unlock(&g_diag_mu);
+}
+
+UVOTEL__API void uvotel_diag(uvotel_diag_level_t level, int code, const char *fmt, ...) {
+  int max = atomic_load_explicit(&g_diag_level, memory_order_relaxed);
+  if (max < 0) {
+    pthread_mutex_lock(&g_diag_mu);
+    if (atomic_load(&g_diag_level) < 0) {
+      g_diag.max_level = env_log_level();
+      atomic_store(&g_diag_level, g_diag.max_level);
+    }
+    max = g_diag.max_level;
+    pthread_mutex_unlock(&g_diag_mu);
+  }
+  if ((int)level > max || fmt == NULL) return;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&g_diag_mu);
+  diag_cfg_t cfg = g_diag;
+  pthread_mutex_unlock(&g_diag_mu);
+  if (cfg.cb != NULL) {
+    cfg.cb(level, code, buf, cfg.arg);
+  } else {
+    static const char *names[] = {"", "error", "warn", "info", "debug"};
+    fprintf(stderr, "uvotel %s: %s%s%s\n", names[level >= 1 && level <= 4 ? level : 0], buf,
+            code != 0 ? ": " : "", code != 0 ? uvotel_strerror(code) : "");
+  }
+}
+
+void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what) {
+  if (p != NULL) atomic_fetch_add_explicit(&p->misuse, 1, memory_order_relaxed);
+  uvotel_diag(UVOTEL_DIAG_DEBUG, UVOTEL_ESTATE, "span misuse: %s", what);
+}

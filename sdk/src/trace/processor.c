@@ -1,0 +1,633 @@
+/* Span exporter and processor objects, the simple processor and the batch processor. */
+#include <errno.h>
+#include <time.h>
+
+#include "trace_internal.h"
+
+/* ---- exporters ---- */
+
+UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create(
+    const uvotel_span_exporter_ops_t *ops, void *self) {
+  if (ops == NULL || ops->export_spans == NULL) return NULL;
+  uvotel_span_exporter_t *e = uvotel_malloc(sizeof *e);
+  if (e == NULL) {
+    if (ops->free != NULL) ops->free(self);
+    return NULL;
+  }
+  e->ops = ops;
+  e->self = self;
+  e->flags = ops->flags;
+  atomic_init(&e->shut, 0);
+  pthread_mutex_init(&e->mu, NULL);
+  return e;
+}
+
+static inline void exp_lock(uvotel_span_exporter_t *e) {
+  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_lock(&e->mu);
+}
+static inline void exp_unlock(uvotel_span_exporter_t *e) {
+  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_unlock(&e->mu);
+}
+
+UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
+                                            const uvotel_span_data_t *const *spans, size_t n,
+                                            uint64_t timeout_ms) {
+  if (e == NULL || (spans == NULL && n != 0)) return UVOTEL_EINVAL;
+  if (n == 0) return 0;
+  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  exp_lock(e);
+  int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
+  exp_unlock(e);
+  return rc;
+}
+
+UVOTEL__API int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
+  if (e == NULL) return UVOTEL_EINVAL;
+  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (e->ops->force_flush == NULL) return 0;
+  exp_lock(e);
+  int rc = e->ops->force_flush(e->self, timeout_ms);
+  exp_unlock(e);
+  return rc;
+}
+
+UVOTEL__API int uvotel_span_exporter_shutdown(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
+  if (e == NULL) return UVOTEL_EINVAL;
+  if (atomic_exchange(&e->shut, 1)) return UVOTEL_ESHUTDOWN;
+  if (e->ops->shutdown == NULL) return 0;
+  exp_lock(e);
+  int rc = e->ops->shutdown(e->self, timeout_ms);
+  exp_unlock(e);
+  return rc;
+}
+
+UVOTEL__API void *uvotel_span_exporter_self(const uvotel_span_exporter_t *e) {
+  return e != NULL ? e->self : NULL;
+}
+
+UVOTEL__API unsigned uvotel_span_exporter_flags(const uvotel_span_exporter_t *e) {
+  return e != NULL ? e->flags : 0;
+}
+
+UVOTEL__API void uvotel_span_exporter_free(uvotel_span_exporter_t *e) {
+  if (e == NULL) return;
+  if (!atomic_load(&e->shut)) uvotel_span_exporter_shutdown(e, 0);
+  if (e->ops->free != NULL) e->ops->free(e->self);
+  pthread_mutex_destroy(&e->mu);
+  uvotel_free(e);
+}
+
+/* ---- exporter registry (no allocation: registration may run in a library constructor,
+ * before the application installs its allocator) ---- */
+
+#define REG_MAX 32
+typedef struct reg_s {
+  char name[32];
+  uvotel_span_exporter_factory_fn fn;
+  void *arg;
+} reg_t;
+static reg_t g_reg[REG_MAX];
+static size_t g_reg_n;
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+
+UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn,
+                                              void *arg) {
+  if (name == NULL || fn == NULL || name[0] == '\0' || strlen(name) >= sizeof g_reg[0].name) {
+    return UVOTEL_EINVAL;
+  }
+  pthread_mutex_lock(&g_reg_mu);
+  size_t i = 0;
+  while (i < g_reg_n && strcmp(g_reg[i].name, name) != 0) i++;
+  if (i == g_reg_n) {
+    if (g_reg_n == REG_MAX) {
+      pthread_mutex_unlock(&g_reg_mu);
+      return UVOTEL_ERANGE;
+    }
+    g_reg_n++;
+    strcpy(g_reg[i].name, name);
+  }
+  g_reg[i].fn = fn;
+  g_reg[i].arg = arg;
+  pthread_mutex_unlock(&g_reg_mu);
+  return 0;
+}
+
+int uvotel__exporter_registered(const char *name) {
+  pthread_mutex_lock(&g_reg_mu);
+  int found = 0;
+  for (size_t i = 0; i < g_reg_n; i++) found |= strcmp(g_reg[i].name, name) == 0;
+  pthread_mutex_unlock(&g_reg_mu);
+  return found;
+}
+
+UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name) {
+  if (name == NULL) return NULL;
+  uvotel_span_exporter_factory_fn fn = NULL;
+  void *arg = NULL;
+  pthread_mutex_lock(&g_reg_mu);
+  for (size_t i = 0; i < g_reg_n; i++) {
+    if (strcmp(g_reg[i].name, name) == 0) {
+      fn = g_reg[i].fn;
+      arg = g_reg[i].arg;
+    }
+  }
+  pthread_mutex_unlock(&g_reg_mu);
+  if (fn == NULL) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
+                "no span exporter \"%s\" registered (is libuvotel_exporters linked?)", name);
+    return NULL;
+  }
+  return fn(name, arg);
+}
+
+/* ---- processor objects ---- */
+
+UVOTEL__API uvotel_span_processor_t *uvotel_span_processor_create(
+    const uvotel_span_processor_ops_t *ops, void *self) {
+  if (ops == NULL || ops->on_end == NULL) return NULL;
+  uvotel_span_processor_t *p = uvotel_malloc(sizeof *p);
+  if (p == NULL) {
+    if (ops->free != NULL) ops->free(self);
+    return NULL;
+  }
+  p->ops = ops;
+  p->self = self;
+  p->shut = 0;
+  return p;
+}
+
+UVOTEL__API int uvotel_span_processor_force_flush(uvotel_span_processor_t *p, uint64_t timeout_ms) {
+  if (p == NULL) return UVOTEL_EINVAL;
+  if (p->shut) return UVOTEL_ESHUTDOWN;
+  return p->ops->force_flush != NULL ? p->ops->force_flush(p->self, timeout_ms) : 0;
+}
+
+UVOTEL__API int uvotel_span_processor_shutdown(uvotel_span_processor_t *p, uint64_t timeout_ms) {
+  if (p == NULL) return UVOTEL_EINVAL;
+  if (p->shut) return UVOTEL_ESHUTDOWN;
+  p->shut = 1;
+  return p->ops->shutdown != NULL ? p->ops->shutdown(p->self, timeout_ms) : 0;
+}
+
+UVOTEL__API int uvotel_span_processor_counters(const uvotel_span_processor_t *p,
+                                               uvotel_span_processor_counters_t *out) {
+  if (p == NULL || out == NULL) return UVOTEL_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (p->ops->counters != NULL) p->ops->counters(p->self, out);
+  return 0;
+}
+
+UVOTEL__API void uvotel_span_processor_free(uvotel_span_processor_t *p) {
+  if (p == NULL) return;
+  if (!p->shut) uvotel_span_processor_shutdown(p, 0);
+  if (p->ops->free != NULL) p->ops->free(p->self);
+  uvotel_free(p);
+}
+
+/* ---- simple processor ---- */
+
+typedef struct simple_s {
+  uvotel_span_exporter_t *exp;
+  atomic_uint_fast64_t received, dropped, exported, failed, batches;
+  atomic_int shut;
+} simple_t;
+
+static void simple_on_end(void *self, const uvotel_span_data_t *d) {
+  simple_t *s = self;
+  if (!uvotel_span_data_is_sampled(d)) return;
+  atomic_fetch_add(&s->received, 1);
+  if (atomic_load(&s->shut)) {
+    atomic_fetch_add(&s->dropped, 1);
+    return;
+  }
+  atomic_fetch_add(&s->batches, 1);
+  int rc = uvotel_span_exporter_export(s->exp, &d, 1, 30000);
+  if (rc == 0) {
+    atomic_fetch_add(&s->exported, 1);
+  } else {
+    atomic_fetch_add(&s->failed, 1);
+    uvotel_diag(UVOTEL_DIAG_WARN, rc, "simple span processor: export failed");
+  }
+}
+static int simple_flush(void *self, uint64_t timeout_ms) {
+  return uvotel_span_exporter_force_flush(((simple_t *)self)->exp, timeout_ms);
+}
+static int simple_shutdown(void *self, uint64_t timeout_ms) {
+  simple_t *s = self;
+  atomic_store(&s->shut, 1);
+  return uvotel_span_exporter_shutdown(s->exp, timeout_ms);
+}
+static void simple_free(void *self) {
+  simple_t *s = self;
+  uvotel_span_exporter_free(s->exp);
+  uvotel_free(s);
+}
+static void simple_counters(void *self, uvotel_span_processor_counters_t *out) {
+  simple_t *s = self;
+  out->received = atomic_load(&s->received);
+  out->dropped = atomic_load(&s->dropped);
+  out->exported = atomic_load(&s->exported);
+  out->failed = atomic_load(&s->failed);
+  out->batches = atomic_load(&s->batches);
+}
+static const uvotel_span_processor_ops_t g_simple_ops = {
+    NULL, simple_on_end, simple_flush, simple_shutdown, simple_free, simple_counters};
+
+UVOTEL__API uvotel_span_processor_t *uvotel_simple_span_processor_create(
+    uvotel_span_exporter_t *exporter) {
+  if (exporter == NULL) return NULL;
+  simple_t *s = uvotel_calloc(1, sizeof *s);
+  if (s == NULL) {
+    uvotel_span_exporter_free(exporter);
+    return NULL;
+  }
+  s->exp = exporter;
+  return uvotel_span_processor_create(&g_simple_ops, s);
+}
+
+/* ---- batch processor ---- */
+
+typedef struct cell_s {
+  atomic_size_t seq;
+  const uvotel_span_data_t *d;
+} cell_t;
+
+typedef struct job_s {
+  uv_work_t req;
+  struct batch_s *b;
+  struct job_s *next_free;
+  size_t n;
+  int rc;
+  const uvotel_span_data_t *spans[];
+} job_t;
+
+typedef struct batch_s {
+  uvotel_span_exporter_t *exp;
+  uvotel_batch_span_processor_options_t o;
+  uv_loop_t *loop;
+  uv_async_t async;
+  uv_timer_t timer;
+  int handles_open; /* handles not yet closed */
+  int free_pending;
+  int shut;
+  /* queue: bounded MPSC ring (Vyukov cells), `count` bounds it to max_queue_size */
+  cell_t *ring;
+  size_t mask;
+  atomic_size_t enq;
+  size_t deq; /* consumer (loop thread) only */
+  atomic_size_t count;
+  atomic_int wake_pending;
+  /* jobs */
+  job_t *free_jobs;
+  size_t outstanding; /* queued with uv_queue_work, after_work not yet run (loop thread) */
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  uint32_t in_flight; /* under mu: export calls not yet finished */
+  uint64_t done_seq;  /* under mu: finished export calls */
+  /* counters */
+  atomic_uint_fast64_t received, dropped, exported, failed, batches;
+  void (*on_freed)(void *arg);
+  void *on_freed_arg;
+} batch_t;
+
+static void batch_maybe_free(batch_t *b);
+
+static int batch_push(batch_t *b, const uvotel_span_data_t *d) {
+  size_t c = atomic_fetch_add_explicit(&b->count, 1, memory_order_relaxed);
+  if (c >= b->o.max_queue_size) {
+    atomic_fetch_sub_explicit(&b->count, 1, memory_order_relaxed);
+    return -1;
+  }
+  size_t pos = atomic_fetch_add_explicit(&b->enq, 1, memory_order_relaxed);
+  cell_t *cell = &b->ring[pos & b->mask];
+  /* The cell is free: count < capacity guarantees the consumer has released it, except for the
+   * window between its count decrement and its seq store; wait that out. */
+  while (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos) {
+  }
+  cell->d = d;
+  atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+  return (int)(c + 1);
+}
+
+/* Pop one span (loop thread). 0: none ready. */
+static const uvotel_span_data_t *batch_pop(batch_t *b) {
+  cell_t *cell = &b->ring[b->deq & b->mask];
+  if (atomic_load_explicit(&cell->seq, memory_order_acquire) != b->deq + 1) return NULL;
+  const uvotel_span_data_t *d = cell->d;
+  atomic_store_explicit(&cell->seq, b->deq + b->mask + 1, memory_order_release);
+  b->deq++;
+  atomic_fetch_sub_explicit(&b->count, 1, memory_order_relaxed);
+  return d;
+}
+
+static void batch_on_end(void *self, const uvotel_span_data_t *d) {
+  batch_t *b = self;
+  if (!uvotel_span_data_is_sampled(d)) return;
+  atomic_fetch_add_explicit(&b->received, 1, memory_order_relaxed);
+  uvotel_span_data_retain(d);
+  int c = batch_push(b, d);
+  if (UVOTEL__UNLIKELY(c < 0)) {
+    uvotel_span_data_release(d);
+    atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    return;
+  }
+  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size) &&
+      !atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
+    uv_async_send(&b->async);
+  }
+}
+
+static void job_work(uv_work_t *req) {
+  job_t *j = (job_t *)req;
+  batch_t *b = j->b;
+  j->rc = uvotel_span_exporter_export(b->exp, j->spans, j->n, b->o.export_timeout_ms);
+  if (j->rc == 0) {
+    atomic_fetch_add(&b->exported, j->n);
+  } else {
+    atomic_fetch_add(&b->failed, j->n);
+    uvotel_diag(UVOTEL_DIAG_WARN, j->rc, "batch span processor: export of %zu spans failed", j->n);
+  }
+  for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+  pthread_mutex_lock(&b->mu);
+  b->in_flight--;
+  b->done_seq++;
+  pthread_cond_broadcast(&b->cond);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void dispatch_full(batch_t *b);
+
+static void job_after(uv_work_t *req, int status) {
+  job_t *j = (job_t *)req;
+  batch_t *b = j->b;
+  if (status != 0) {
+    /* cancelled before it ran (cannot happen: we never cancel), but keep the books straight */
+    job_work(req);
+  }
+  j->next_free = b->free_jobs;
+  b->free_jobs = j;
+  b->outstanding--;
+  if (b->free_pending) {
+    batch_maybe_free(b);
+    return;
+  }
+  if (!b->shut) dispatch_full(b);
+}
+
+/* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
+ * negative: error. Loop thread. */
+static int dispatch_one(batch_t *b) {
+  job_t *j = b->free_jobs;
+  if (j == NULL) {
+    j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
+    if (j == NULL) return UVOTEL_ENOMEM;
+    j->b = b;
+  } else {
+    b->free_jobs = j->next_free;
+  }
+  size_t n = 0;
+  const uvotel_span_data_t *d;
+  while (n < b->o.max_export_batch_size && (d = batch_pop(b)) != NULL) j->spans[n++] = d;
+  if (n == 0) {
+    j->next_free = b->free_jobs;
+    b->free_jobs = j;
+    return 1;
+  }
+  j->n = n;
+  atomic_fetch_add(&b->batches, 1);
+  pthread_mutex_lock(&b->mu);
+  b->in_flight++;
+  pthread_mutex_unlock(&b->mu);
+  int rc = uv_queue_work(b->loop, &j->req, job_work, job_after);
+  if (rc != 0) {
+    /* Run it here rather than lose it. */
+    job_work(&j->req);
+    j->next_free = b->free_jobs;
+    b->free_jobs = j;
+    return 0;
+  }
+  b->outstanding++;
+  return 0;
+}
+
+static uint32_t max_in_flight(const batch_t *b) {
+  return (b->exp->flags & UVOTEL_EXPORTER_CONCURRENT) && b->o.max_concurrent_exports > 1
+             ? b->o.max_concurrent_exports
+             : 1;
+}
+
+static uint32_t in_flight(batch_t *b) {
+  pthread_mutex_lock(&b->mu);
+  uint32_t n = b->in_flight;
+  pthread_mutex_unlock(&b->mu);
+  return n;
+}
+
+/* Start exports while full batches are queued and a slot is free. */
+static void dispatch_full(batch_t *b) {
+  while (atomic_load(&b->count) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
+    if (dispatch_one(b) != 0) break;
+  }
+}
+
+static void on_async(uv_async_t *a) {
+  batch_t *b = a->data == NULL ? (batch_t *)((char *)a - offsetof(batch_t, async)) : a->data;
+  atomic_store(&b->wake_pending, 0);
+  if (!b->shut) dispatch_full(b);
+}
+
+static void on_timer(uv_timer_t *t) {
+  batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
+  if (b->shut) return;
+  /* schedule delay passed: export what is queued, even a partial batch */
+  while (atomic_load(&b->count) > 0 && in_flight(b) < max_in_flight(b)) {
+    if (dispatch_one(b) != 0) break;
+  }
+}
+
+static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
+  /* wait for a completion after `seq` (or any change); 0, or UVOTEL_ETIMEDOUT */
+  pthread_mutex_lock(&b->mu);
+  int rc = 0;
+  while (b->done_seq == seq && b->in_flight > 0) {
+    uint64_t now = uvotel__mono_ms();
+    if (now >= deadline_ms) {
+      rc = UVOTEL_ETIMEDOUT;
+      break;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t left = deadline_ms - now;
+    ts.tv_sec += (time_t)(left / 1000);
+    ts.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+  }
+  pthread_mutex_unlock(&b->mu);
+  return rc;
+}
+
+static int batch_flush_until(batch_t *b, uint64_t deadline) {
+  /* Everything enqueued before now is delivered: spans still being published by another
+   * thread are waited for briefly. */
+  size_t target = atomic_load(&b->enq);
+  for (;;) {
+    pthread_mutex_lock(&b->mu);
+    uint32_t inf = b->in_flight;
+    uint64_t seq = b->done_seq;
+    pthread_mutex_unlock(&b->mu);
+    int queued = b->deq < target;
+    if (!queued && inf == 0) return 0;
+    if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
+    if (queued && inf < max_in_flight(b)) {
+      int rc = dispatch_one(b);
+      if (rc < 0) return rc;
+      if (rc == 1) {
+        /* a producer reserved a cell but has not published it yet */
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+      }
+      continue;
+    }
+    if (wait_until(b, deadline, seq) != 0) return UVOTEL_ETIMEDOUT;
+  }
+}
+
+static int batch_flush(void *self, uint64_t timeout_ms) {
+  batch_t *b = self;
+  uint64_t deadline = uvotel__mono_ms() + timeout_ms;
+  int rc = batch_flush_until(b, deadline);
+  if (rc != 0) return rc;
+  uint64_t now = uvotel__mono_ms();
+  return uvotel_span_exporter_force_flush(b->exp, deadline > now ? deadline - now : 0);
+}
+
+static void on_close(uv_handle_t *h) {
+  batch_t *b = h->data;
+  b->handles_open--;
+  batch_maybe_free(b);
+}
+
+static int batch_shutdown(void *self, uint64_t timeout_ms) {
+  batch_t *b = self;
+  uint64_t deadline = uvotel__mono_ms() + timeout_ms;
+  int rc = batch_flush_until(b, deadline);
+  b->shut = 1;
+  uint64_t now = uvotel__mono_ms();
+  int rc2 = 0;
+  if (rc == 0) rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
+  uv_timer_stop(&b->timer);
+  if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
+  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
+  return rc != 0 ? rc : rc2;
+}
+
+static void batch_maybe_free(batch_t *b) {
+  if (!b->free_pending || b->handles_open > 0 || b->outstanding > 0) return;
+  /* spans never dispatched (shutdown timed out before them) */
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    atomic_fetch_add(&b->dropped, 1);
+    uvotel_span_data_release(d);
+  }
+  while (b->free_jobs != NULL) {
+    job_t *j = b->free_jobs;
+    b->free_jobs = j->next_free;
+    uvotel_free(j);
+  }
+  uvotel_span_exporter_free(b->exp);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cond);
+  uvotel_free(b->ring);
+  void (*cb)(void *) = b->on_freed;
+  void *arg = b->on_freed_arg;
+  uvotel_free(b);
+  if (cb != NULL) cb(arg);
+}
+
+static void batch_free(void *self) {
+  batch_t *b = self;
+  b->free_pending = 1;
+  b->shut = 1;
+  if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
+  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
+  batch_maybe_free(b);
+}
+
+static void batch_counters(void *self, uvotel_span_processor_counters_t *out) {
+  batch_t *b = self;
+  out->received = atomic_load(&b->received);
+  out->dropped = atomic_load(&b->dropped);
+  out->exported = atomic_load(&b->exported);
+  out->failed = atomic_load(&b->failed);
+  out->batches = atomic_load(&b->batches);
+  out->queued = atomic_load(&b->count);
+  pthread_mutex_lock(&b->mu);
+  out->in_flight = b->in_flight;
+  pthread_mutex_unlock(&b->mu);
+}
+
+static const uvotel_span_processor_ops_t g_batch_ops = {
+    NULL, batch_on_end, batch_flush, batch_shutdown, batch_free, batch_counters};
+
+UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
+    uvotel_span_exporter_t *exporter, const uvotel_batch_span_processor_options_t *opts) {
+  static const uvotel_batch_span_processor_options_t defaults =
+      UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  if (exporter == NULL) return NULL;
+  if (opts == NULL) opts = &defaults;
+  if (opts->max_queue_size == 0 || opts->max_export_batch_size == 0 ||
+      opts->max_queue_size > (1u << 30)) {
+    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "batch span processor: bad queue/batch size");
+    uvotel_span_exporter_free(exporter);
+    return NULL;
+  }
+  batch_t *b = uvotel_calloc(1, sizeof *b);
+  size_t cap = 1;
+  while (cap < opts->max_queue_size) cap <<= 1;
+  cell_t *ring = b != NULL ? uvotel_malloc(sizeof(cell_t) * cap) : NULL;
+  if (ring == NULL) {
+    uvotel_free(b);
+    uvotel_span_exporter_free(exporter);
+    return NULL;
+  }
+  b->exp = exporter;
+  b->o = *opts;
+  if (b->o.max_export_batch_size > b->o.max_queue_size) {
+    b->o.max_export_batch_size = b->o.max_queue_size;
+  }
+  if (b->o.max_concurrent_exports == 0) b->o.max_concurrent_exports = 1;
+  b->loop = opts->loop != NULL ? opts->loop : uv_default_loop();
+  b->ring = ring;
+  b->mask = cap - 1;
+  for (size_t i = 0; i < cap; i++) atomic_init(&ring[i].seq, i);
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  uv_async_init(b->loop, &b->async, on_async);
+  uv_timer_init(b->loop, &b->timer);
+  b->async.data = b;
+  b->timer.data = b;
+  b->handles_open = 2;
+  uv_unref((uv_handle_t *)&b->async);
+  uv_unref((uv_handle_t *)&b->timer);
+  uint64_t delay = b->o.schedule_delay_ms ? b->o.schedule_delay_ms : 1;
+  uv_timer_start(&b->timer, on_timer, delay, delay);
+  uvotel_span_processor_t *p = uvotel_span_processor_create(&g_batch_ops, b);
+  /* on failure, processor_create called batch_free, which closes the handles */
+  return p;
+}
+
+/* Provider support: is p the built-in batch processor, and tell its owner when its deferred
+ * free completes (spans it held are released by then). */
+int uvotel__is_batch(const uvotel_span_processor_t *p) {
+  return p->ops == &g_batch_ops;
+}
+
+void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg) {
+  batch_t *b = p->self;
+  b->on_freed = cb;
+  b->on_freed_arg = arg;
+}

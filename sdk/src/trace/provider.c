@@ -1,0 +1,622 @@
+/* Tracer provider: options, environment, resource, tracers, flush/shutdown, counters. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "trace_internal.h"
+
+/* ---- resource building ---- */
+
+/* A resource under construction lives in a heap span used only for its attribute table and
+ * arena, so the strings stay put and are freed together. */
+static uvotel_span_t *res_new(void) {
+  uvotel_span_t *r = uvotel_calloc(1, sizeof *r);
+  return r;
+}
+
+static void res_set(uvotel_span_t *r, const uvotel_attribute_t *a) {
+  if (!uvotel__attr_valid(a)) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "invalid resource attribute ignored");
+    return;
+  }
+  for (uint32_t i = 0; i < r->n_attrs; i++) {
+    if (strcmp(r->attrs[i].key, a->key) == 0) {
+      uvotel__copy_attribute(r, &r->attrs[i], a, UVOTEL_LIMIT_UNLIMITED);
+      return;
+    }
+  }
+  if (r->n_attrs == r->cap_attrs) {
+    uint32_t cap = r->cap_attrs ? r->cap_attrs * 2 : 16;
+    void *na = uvotel_realloc(r->attrs, sizeof(uvotel_attribute_t) * cap);
+    if (na == NULL) {
+      r->dropped_attrs++;
+      return;
+    }
+    r->attrs = na;
+    r->cap_attrs = cap;
+  }
+  if (uvotel__copy_attribute(r, &r->attrs[r->n_attrs], a, UVOTEL_LIMIT_UNLIMITED) == 0) {
+    r->n_attrs++;
+  } else {
+    r->dropped_attrs++;
+  }
+}
+
+static void res_set_str(uvotel_span_t *r, const char *k, const char *v) {
+  uvotel_attribute_t a = UVOTEL_ATTR_STR(k, v);
+  res_set(r, &a);
+}
+
+static void res_free(uvotel_span_t *r) {
+  if (r == NULL) return;
+  uvotel__arena_free(r);
+  uvotel_free(r->attrs);
+  uvotel_free(r);
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decode [s, s+n) into out (NUL-terminated), trimming surrounding whitespace.
+ * -1 on a bad escape. */
+static int pct_decode(const char *s, size_t n, char *out) {
+  while (n > 0 && isspace((unsigned char)*s)) s++, n--;
+  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%') {
+      if (i + 2 >= n) return -1;
+      int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+      if (h < 0 || l < 0) return -1;
+      out[k++] = (char)(h * 16 + l);
+      i += 2;
+    } else {
+      out[k++] = s[i];
+    }
+  }
+  out[k] = '\0';
+  return 0;
+}
+
+/* OTEL_RESOURCE_ATTRIBUTES: k=v,k=v (percent-encoded). Any error discards the whole value, as
+ * the specification says. */
+static void res_from_env_attrs(uvotel_span_t *r, const char *v) {
+  size_t len = strlen(v);
+  char *buf = uvotel_malloc(len * 2 + 2);
+  if (buf == NULL) return;
+  /* validate first */
+  int bad = 0;
+  for (int pass = 0; pass < 2 && !bad; pass++) {
+    const char *p = v;
+    while (*p != '\0' && !bad) {
+      const char *end = strchr(p, ',');
+      if (end == NULL) end = p + strlen(p);
+      const char *eq = memchr(p, '=', (size_t)(end - p));
+      int blank = 1;
+      for (const char *q = p; q < end; q++) blank &= isspace((unsigned char)*q) != 0;
+      if (!blank) {
+        char *key = buf, *val = buf + len + 1;
+        if (eq == NULL || pct_decode(p, (size_t)(eq - p), key) != 0 ||
+            pct_decode(eq + 1, (size_t)(end - eq - 1), val) != 0 || key[0] == '\0') {
+          bad = 1;
+          break;
+        }
+        if (pass == 1) res_set_str(r, key, val);
+      }
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
+  if (bad) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
+                "OTEL_RESOURCE_ATTRIBUTES is malformed (want k=v,k=v percent-encoded); ignored");
+  }
+  uvotel_free(buf);
+}
+
+static void exe_name(char *out, size_t cap) {
+  char path[512];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) {
+    snprintf(out, cap, "c");
+    return;
+  }
+  path[n] = '\0';
+  const char *base = strrchr(path, '/');
+  snprintf(out, cap, "%s", base != NULL ? base + 1 : path);
+}
+
+static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_provider_options_t *o,
+                           uvotel_span_t *r) {
+  if (!(o->flags & UVOTEL_PROVIDER_NO_DEFAULT_RESOURCE)) {
+    char exe[520], svc[560], host[256];
+    exe_name(exe, sizeof exe);
+    snprintf(svc, sizeof svc, "unknown_service:%s", exe);
+    res_set_str(r, "service.name", svc);
+    res_set_str(r, "telemetry.sdk.name", "uvotel");
+    res_set_str(r, "telemetry.sdk.language", "c");
+    res_set_str(r, "telemetry.sdk.version", UVOTEL_VERSION_STRING);
+    uvotel_attribute_t pid = UVOTEL_ATTR_INT("process.pid", (int64_t)getpid());
+    res_set(r, &pid);
+    if (gethostname(host, sizeof host) == 0) {
+      host[sizeof host - 1] = '\0';
+      res_set_str(r, "host.name", host);
+    }
+  }
+  if (!(o->flags & UVOTEL_PROVIDER_NO_ENV_RESOURCE)) {
+    const char *ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
+    if (ra != NULL && *ra != '\0') res_from_env_attrs(r, ra);
+    const char *sn = getenv("OTEL_SERVICE_NAME");
+    if (sn != NULL && *sn != '\0') res_set_str(r, "service.name", sn);
+  }
+  for (size_t i = 0; o->resource_attrs != NULL && i < o->n_resource_attrs; i++) {
+    res_set(r, &o->resource_attrs[i]);
+  }
+  p->resource.attrs = r->attrs;
+  p->resource.n_attrs = r->n_attrs;
+  p->resource.dropped_attributes = r->dropped_attrs;
+  const char *url = o->resource_schema_url != NULL ? o->resource_schema_url : "";
+  p->resource.schema_url = uvotel__arena_strdup(r, url, strlen(url));
+  if (p->resource.schema_url == NULL) p->resource.schema_url = "";
+}
+
+/* ---- create / free ---- */
+
+static void free_given(const uvotel_tracer_provider_options_t *o) {
+  uvotel_sampler_free(o->sampler);
+  for (size_t i = 0; o->processors != NULL && i < o->n_processors; i++) {
+    uvotel_span_processor_free(o->processors[i]);
+  }
+}
+
+void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
+  uvotel__span_pool_free(p);
+  uvotel_tracer_t *t = p->tracers;
+  while (t != NULL) {
+    uvotel_tracer_t *n = t->next;
+    uvotel_free((char *)t->scope.name);
+    uvotel_free((char *)t->scope.version);
+    uvotel_free((char *)t->scope.schema_url);
+    uvotel_free(t);
+    t = n;
+  }
+  res_free(p->res_holder);
+  pthread_mutex_destroy(&p->mu);
+  uvotel_free(p);
+}
+
+static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_options_t *o,
+                                              int default_processor) {
+  if (o->n_processors > 0 && o->processors == NULL) {
+    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "tracer provider: n_processors without array");
+    uvotel_sampler_free(o->sampler);
+    return NULL;
+  }
+  for (size_t i = 0; i < o->n_processors; i++) {
+    if (o->processors[i] == NULL) {
+      uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "tracer provider: NULL processor %zu", i);
+      free_given(o);
+      return NULL;
+    }
+  }
+  uvotel_tracer_provider_t *p = uvotel_calloc(1, sizeof *p);
+  uvotel_span_t *r = p != NULL ? res_new() : NULL;
+  if (r == NULL) {
+    uvotel_free(p);
+    free_given(o);
+    return NULL;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  p->res_holder = r;
+  p->limits = o->limits;
+  p->idgen = o->id_generator;
+  p->idgen_self = o->id_generator_self;
+  p->loop = o->loop != NULL ? o->loop : uv_default_loop();
+  p->max_spans = o->max_spans != 0 ? o->max_spans : 65536;
+  snprintf(p->propagators, sizeof p->propagators, "tracecontext,baggage");
+  build_resource(p, o, r);
+  p->sampler = o->sampler != NULL ? o->sampler : uvotel_sampler_parentbased_always_on();
+  size_t n = o->n_processors;
+  int add_default =
+      n == 0 && default_processor && !(o->flags & UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER);
+  p->procs = uvotel_calloc(n + 1, sizeof(uvotel_span_processor_t *));
+  if (p->sampler == NULL || p->procs == NULL) {
+    free_given(o);
+    if (o->sampler == NULL) uvotel_sampler_free(p->sampler);
+    uvotel_free(p->procs);
+    uvotel__provider_release_memory(p);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) p->procs[i] = o->processors[i];
+  p->n_procs = n;
+  if (add_default) {
+    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name("file");
+    if (e != NULL) {
+      uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+      bo.loop = p->loop;
+      uvotel_span_processor_t *bp = uvotel_batch_span_processor_create(e, &bo);
+      if (bp != NULL) p->procs[p->n_procs++] = bp;
+    }
+  }
+  return p;
+}
+
+UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_create(
+    const uvotel_tracer_provider_options_t *opts) {
+  static const uvotel_tracer_provider_options_t defaults = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  return provider_new(opts != NULL ? opts : &defaults, 1);
+}
+
+UVOTEL__API int uvotel_tracer_provider_force_flush(uvotel_tracer_provider_t *p,
+                                                   uint64_t timeout_ms) {
+  if (p == NULL) return UVOTEL_EINVAL;
+  if (atomic_load(&p->shut)) return UVOTEL_ESHUTDOWN;
+  uint64_t deadline = uvotel__mono_ms() + timeout_ms;
+  int first = 0;
+  for (size_t i = 0; i < p->n_procs; i++) {
+    uint64_t now = uvotel__mono_ms();
+    int rc = uvotel_span_processor_force_flush(p->procs[i], deadline > now ? deadline - now : 0);
+    if (rc != 0 && first == 0) first = rc;
+  }
+  return first;
+}
+
+UVOTEL__API int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uint64_t timeout_ms) {
+  if (p == NULL) return UVOTEL_EINVAL;
+  if (atomic_exchange(&p->shut, 1)) return UVOTEL_ESHUTDOWN;
+  uint64_t deadline = uvotel__mono_ms() + timeout_ms;
+  int first = 0;
+  for (size_t i = 0; i < p->n_procs; i++) {
+    uint64_t now = uvotel__mono_ms();
+    int rc = uvotel_span_processor_shutdown(p->procs[i], deadline > now ? deadline - now : 0);
+    if (rc != 0 && first == 0) first = rc;
+  }
+  return first;
+}
+
+static void pending_done(void *arg) {
+  uvotel_tracer_provider_t *p = arg;
+  if (--p->n_procs == 0) uvotel__provider_retire(p);
+}
+
+UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
+  if (p == NULL) return;
+  if (!atomic_load(&p->shut)) uvotel_tracer_provider_shutdown(p, 0);
+  uvotel_sampler_free(p->sampler);
+  p->sampler = NULL;
+  /* Batch processors free themselves once their handles are closed and their exports are
+   * done, releasing the spans they still hold; the pool must outlive that. */
+  size_t n = p->n_procs, deferred = 0;
+  uvotel_span_processor_t **procs = p->procs;
+  for (size_t i = 0; i < n; i++) {
+    if (uvotel__is_batch(procs[i])) deferred++;
+  }
+  p->n_procs = deferred + 1;
+  p->procs = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (uvotel__is_batch(procs[i])) uvotel__batch_on_freed(procs[i], pending_done, p);
+    uvotel_span_processor_free(procs[i]);
+  }
+  uvotel_free(procs);
+  pending_done(p);
+}
+
+/* ---- tracers ---- */
+
+UVOTEL__API uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provider_t *p,
+                                                           const char *scope_name,
+                                                           const char *scope_version,
+                                                           const char *schema_url) {
+  if (p == NULL) return NULL;
+  if (scope_name == NULL) scope_name = "";
+  if (scope_version == NULL) scope_version = "";
+  if (schema_url == NULL) schema_url = "";
+  pthread_mutex_lock(&p->mu);
+  uvotel_tracer_t *t = p->tracers;
+  while (t != NULL &&
+         (strcmp(t->scope.name, scope_name) != 0 || strcmp(t->scope.version, scope_version) != 0 ||
+          strcmp(t->scope.schema_url, schema_url) != 0)) {
+    t = t->next;
+  }
+  if (t == NULL) {
+    t = uvotel_calloc(1, sizeof *t);
+    if (t != NULL) {
+      t->provider = p;
+      t->scope.name = uvotel_strdup(scope_name);
+      t->scope.version = uvotel_strdup(scope_version);
+      t->scope.schema_url = uvotel_strdup(schema_url);
+      if (t->scope.name == NULL || t->scope.version == NULL || t->scope.schema_url == NULL) {
+        uvotel_free((char *)t->scope.name);
+        uvotel_free((char *)t->scope.version);
+        uvotel_free((char *)t->scope.schema_url);
+        uvotel_free(t);
+        t = NULL;
+      } else {
+        t->next = p->tracers;
+        p->tracers = t;
+      }
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  return t;
+}
+
+UVOTEL__API uvotel_tracer_t *uvotel_tracer_get(uvotel_tracer_provider_t *p, const char *scope_name,
+                                               const char *scope_version) {
+  return uvotel_tracer_get_with_schema(p, scope_name, scope_version, NULL);
+}
+
+UVOTEL__API const uvotel_instrumentation_scope_t *uvotel_tracer_scope(const uvotel_tracer_t *t) {
+  return t != NULL ? &t->scope : NULL;
+}
+
+UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_get_provider(const uvotel_tracer_t *t) {
+  return t != NULL ? t->provider : NULL;
+}
+
+UVOTEL__API const uvotel_trace_resource_t *uvotel_tracer_provider_resource(
+    const uvotel_tracer_provider_t *p) {
+  return p != NULL ? &p->resource : NULL;
+}
+
+UVOTEL__API const char *uvotel_tracer_provider_propagators(const uvotel_tracer_provider_t *p) {
+  return p != NULL ? p->propagators : "";
+}
+
+UVOTEL__API const uvotel_sampler_t *uvotel_tracer_provider_sampler(
+    const uvotel_tracer_provider_t *p) {
+  return p != NULL ? p->sampler : NULL;
+}
+
+UVOTEL__API uvotel_span_limits_t uvotel_tracer_provider_limits(const uvotel_tracer_provider_t *p) {
+  static const uvotel_span_limits_t defaults = UVOTEL_SPAN_LIMITS_INIT;
+  return p != NULL ? p->limits : defaults;
+}
+
+UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
+                                                uvotel_trace_counters_t *out) {
+  if (p == NULL || out == NULL) return UVOTEL_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->started = atomic_load(&p->started);
+  out->ended = atomic_load(&p->ended);
+  out->non_recording = atomic_load(&p->non_recording);
+  out->pool_exhausted = atomic_load(&p->pool_exhausted);
+  out->misuse = atomic_load(&p->misuse);
+  for (size_t i = 0; p->procs != NULL && i < p->n_procs; i++) {
+    uvotel_span_processor_counters_t c;
+    uvotel_span_processor_counters(p->procs[i], &c);
+    out->dropped += c.dropped;
+    out->exported += c.exported;
+    out->failed += c.failed;
+  }
+  return 0;
+}
+
+/* ---- environment ---- */
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* A non-negative integer (surrounding whitespace allowed). 0 ok, -1 bad. */
+static int parse_u64(const char *v, uint64_t max, uint64_t *out) {
+  while (isspace((unsigned char)*v)) v++;
+  if (!isdigit((unsigned char)*v)) return -1;
+  uint64_t x = 0;
+  while (isdigit((unsigned char)*v)) {
+    uint64_t d = (uint64_t)(*v - '0');
+    if (x > (max - d) / 10) return -1;
+    x = x * 10 + d;
+    v++;
+  }
+  while (isspace((unsigned char)*v)) v++;
+  if (*v != '\0') return -1;
+  *out = x;
+  return 0;
+}
+
+static void env_u32(const char *name, uint32_t *dst) {
+  const char *v = env(name);
+  uint64_t x;
+  if (v == NULL) return;
+  if (parse_u64(v, UINT32_MAX, &x) != 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
+                "%s=\"%s\" is not a non-negative integer; "
+                "using the default",
+                name, v);
+    return;
+  }
+  *dst = (uint32_t)x;
+}
+
+static void env_u64(const char *name, uint64_t *dst) {
+  const char *v = env(name);
+  uint64_t x;
+  if (v == NULL) return;
+  if (parse_u64(v, UINT64_MAX / 2, &x) != 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
+                "%s=\"%s\" is not a non-negative integer; "
+                "using the default",
+                name, v);
+    return;
+  }
+  *dst = x;
+}
+
+static void trim(const char **s, size_t *n) {
+  while (*n > 0 && isspace((unsigned char)**s)) (*s)++, (*n)--;
+  while (*n > 0 && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+}
+
+static void env_propagators(uvotel_tracer_provider_t *p) {
+  const char *v = env("OTEL_PROPAGATORS");
+  if (v == NULL) return;
+  static const char *known[] = {"tracecontext", "baggage", "b3",      "b3multi",
+                                "jaeger",       "xray",    "ottrace", "none"};
+  char out[sizeof p->propagators];
+  size_t k = 0;
+  int none = 0;
+  out[0] = '\0';
+  while (*v != '\0') {
+    const char *end = strchr(v, ',');
+    if (end == NULL) end = v + strlen(v);
+    const char *s = v;
+    size_t n = (size_t)(end - v);
+    trim(&s, &n);
+    if (n > 0) {
+      int ok = 0;
+      for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        ok |= strlen(known[i]) == n && strncmp(known[i], s, n) == 0;
+      }
+      if (!ok) {
+        uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_PROPAGATORS: unknown \"%.*s\" ignored",
+                    (int)n, s);
+      } else if (n == 4 && strncmp(s, "none", 4) == 0) {
+        none = 1;
+      } else if (k + n + 2 < sizeof out) {
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%.*s", k ? "," : "", (int)n, s);
+      }
+    }
+    v = *end == ',' ? end + 1 : end;
+  }
+  snprintf(p->propagators, sizeof p->propagators, "%s", none ? "" : out);
+}
+
+UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
+    const uvotel_tracer_provider_options_t *base) {
+  static const uvotel_tracer_provider_options_t defaults = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  uvotel_tracer_provider_options_t o = base != NULL ? *base : defaults;
+  const char *v;
+
+  int disabled = 0;
+  if ((v = env("OTEL_SDK_DISABLED")) != NULL) {
+    if (strcasecmp(v, "true") == 0) {
+      disabled = 1;
+    } else if (strcasecmp(v, "false") != 0) {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
+                  "OTEL_SDK_DISABLED=\"%s\" is not true/false; using false", v);
+    }
+  }
+
+  /* limits: OTEL_ATTRIBUTE_* first, the OTEL_SPAN_* ones win */
+  env_u32("OTEL_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  env_u32("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  env_u32("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  env_u32("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  env_u32("OTEL_SPAN_EVENT_COUNT_LIMIT", &o.limits.event_count);
+  env_u32("OTEL_SPAN_LINK_COUNT_LIMIT", &o.limits.link_count);
+  env_u32("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", &o.limits.event_attribute_count);
+  env_u32("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &o.limits.link_attribute_count);
+
+  if (disabled) {
+    uvotel_sampler_free(o.sampler);
+    for (size_t i = 0; o.processors != NULL && i < o.n_processors; i++) {
+      uvotel_span_processor_free(o.processors[i]);
+    }
+    o.sampler = uvotel_sampler_always_off();
+    o.processors = NULL;
+    o.n_processors = 0;
+    o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+    uvotel_tracer_provider_t *p = provider_new(&o, 0);
+    if (p != NULL) env_propagators(p);
+    return p;
+  }
+
+  /* sampler */
+  if ((v = env("OTEL_TRACES_SAMPLER")) != NULL) {
+    uvotel_sampler_t *s = NULL;
+    const char *arg = env("OTEL_TRACES_SAMPLER_ARG");
+    int rc = uvotel_sampler_from_name(v, arg, &s);
+    if (rc == UVOTEL_ENOTSUP) {
+      uvotel_diag(UVOTEL_DIAG_WARN, rc,
+                  "OTEL_TRACES_SAMPLER=\"%s\" is unknown; using parentbased_always_on", v);
+    } else if (rc == UVOTEL_EPARSE) {
+      uvotel_diag(UVOTEL_DIAG_WARN, rc,
+                  "OTEL_TRACES_SAMPLER_ARG=\"%s\" is not a ratio in [0, 1]; using 1.0", arg);
+    }
+    if (s != NULL) {
+      uvotel_sampler_free(o.sampler);
+      o.sampler = s;
+    }
+  }
+
+  /* batch processor settings */
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = o.loop;
+  env_u64("OTEL_BSP_SCHEDULE_DELAY", &bo.schedule_delay_ms);
+  env_u64("OTEL_BSP_EXPORT_TIMEOUT", &bo.export_timeout_ms);
+  uint32_t q = bo.max_queue_size, bs = bo.max_export_batch_size;
+  env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &q);
+  env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &bs);
+  if (q == 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "OTEL_BSP_MAX_QUEUE_SIZE=0; using 2048");
+    q = 2048;
+  }
+  if (bs == 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=0; using 512");
+    bs = 512;
+  }
+  if (bs > q) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL,
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE %u > OTEL_BSP_MAX_QUEUE_SIZE %u; clamped", bs, q);
+    bs = q;
+  }
+  bo.max_queue_size = q;
+  bo.max_export_batch_size = bs;
+
+  /* exporters */
+  uvotel_span_processor_t *procs[16];
+  size_t np = 0;
+  for (size_t i = 0; o.processors != NULL && i < o.n_processors && np < 8; i++) {
+    procs[np++] = o.processors[i];
+  }
+  const char *list = env("OTEL_TRACES_EXPORTER");
+  if (list == NULL && o.n_processors == 0) list = "file";
+  if (list != NULL) {
+    const char *s = list;
+    while (*s != '\0' && np < 16) {
+      const char *end = strchr(s, ',');
+      if (end == NULL) end = s + strlen(s);
+      const char *name = s;
+      size_t n = (size_t)(end - s);
+      trim(&name, &n);
+      char nm[32];
+      if (n == 0 || n >= sizeof nm) {
+        if (n != 0) {
+          uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_TRACES_EXPORTER: \"%.*s\" unknown",
+                      (int)n, name);
+        }
+      } else {
+        memcpy(nm, name, n);
+        nm[n] = '\0';
+        if (strcmp(nm, "none") != 0) {
+          uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(nm);
+          if (e != NULL) {
+            uvotel_span_processor_t *pr = strcmp(nm, "console") == 0
+                                              ? uvotel_simple_span_processor_create(e)
+                                              : uvotel_batch_span_processor_create(e, &bo);
+            if (pr != NULL) procs[np++] = pr;
+          }
+        }
+      }
+      s = *end == ',' ? end + 1 : end;
+    }
+  }
+  o.processors = procs;
+  o.n_processors = np;
+  o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  uvotel_tracer_provider_t *p = provider_new(&o, 0);
+  if (p != NULL) env_propagators(p);
+  return p;
+}
+
+UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env(void) {
+  return uvotel_tracer_provider_from_env_with(NULL);
+}

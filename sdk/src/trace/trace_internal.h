@@ -1,0 +1,160 @@
+/* Private declarations shared by the tracing sources. */
+#ifndef UVOTEL_TRACE_INTERNAL_H
+#define UVOTEL_TRACE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../internal.h"
+
+/* Optional symbols of the propagation library (uvotel/propagation.h). Referenced weakly so the
+ * tracing SDK works without it and picks it up when it is linked into the same library. */
+extern uvotel_trace_state_t *uvotel_trace_state_retain(const uvotel_trace_state_t *ts)
+    __attribute__((weak));
+extern void uvotel_trace_state_release(const uvotel_trace_state_t *ts) __attribute__((weak));
+
+static inline const uvotel_trace_state_t *uvotel__ts_retain(const uvotel_trace_state_t *ts) {
+  if (ts != NULL && uvotel_trace_state_retain != NULL) uvotel_trace_state_retain(ts);
+  return ts;
+}
+static inline void uvotel__ts_release(const uvotel_trace_state_t *ts) {
+  if (ts != NULL && uvotel_trace_state_release != NULL) uvotel_trace_state_release(ts);
+}
+
+/* ---- spans ---- */
+
+enum {
+  UVOTEL__SPAN_FREE = 0,
+  UVOTEL__SPAN_OPEN = 1,   /* recording */
+  UVOTEL__SPAN_ENDED = 2,  /* finished, data immutable */
+  UVOTEL__SPAN_NONREC = 3, /* non-recording, started */
+  UVOTEL__SPAN_NONREC_ENDED = 4
+};
+
+#define UVOTEL__SPAN_F_STATIC 0x1u /* static object: references are not counted */
+#define UVOTEL__SPAN_F_HEAP 0x2u   /* wrap_context: own block, freed at the last release */
+
+typedef struct uvotel__chunk_s {
+  struct uvotel__chunk_s *next;
+  size_t cap;
+  size_t used;
+  _Alignas(8) char data[];
+} uvotel__chunk_t;
+
+struct uvotel_span_s {
+  atomic_uint refs;
+  atomic_uint state;
+  atomic_uint next_free; /* pool stack link: index + 1, 0 = end */
+  uint32_t index;
+  uint32_t flags;
+  uvotel_span_kind_t kind;
+  uvotel_tracer_provider_t *provider;
+  uvotel_tracer_t *tracer;
+  uvotel_span_context_t ctx;
+  uvotel_span_id_t parent_id;
+  uint8_t parent_remote;
+  uint8_t status_final;
+  uvotel_status_code_t status;
+  const char *status_desc;
+  const char *name;
+  uint64_t start_ns, end_ns;
+  /* attributes: growable array kept across reuse */
+  uvotel_attribute_t *attrs;
+  uint32_t n_attrs, cap_attrs, dropped_attrs;
+  uvotel_event_t *events;
+  uint32_t n_events, cap_events, dropped_events;
+  uvotel_link_t *links;
+  uint32_t n_links, cap_links, dropped_links;
+  /* string/array arena: chunks kept across reuse */
+  uvotel__chunk_t *arena_first, *arena_cur;
+  int arena_failed;
+};
+
+#define UVOTEL__SPAN_CHUNK_SHIFT 8
+#define UVOTEL__SPAN_CHUNK (1u << UVOTEL__SPAN_CHUNK_SHIFT)
+#define UVOTEL__MAX_SPAN_CHUNKS 4096
+
+struct uvotel_tracer_s {
+  uvotel_tracer_provider_t *provider;
+  uvotel_instrumentation_scope_t scope;
+  struct uvotel_tracer_s *next;
+};
+
+struct uvotel_sampler_s {
+  const uvotel_sampler_ops_t *ops;
+  void *self;
+};
+
+struct uvotel_span_exporter_s {
+  const uvotel_span_exporter_ops_t *ops;
+  void *self;
+  unsigned flags;
+  atomic_int shut;
+  pthread_mutex_t mu;
+};
+
+struct uvotel_span_processor_s {
+  const uvotel_span_processor_ops_t *ops;
+  void *self;
+  int shut;
+};
+
+struct uvotel_tracer_provider_s {
+  uvotel_trace_resource_t resource;
+  uvotel_span_limits_t limits;
+  uvotel_sampler_t *sampler;
+  uvotel_span_processor_t **procs;
+  size_t n_procs;
+  const uvotel_id_generator_ops_t *idgen;
+  void *idgen_self;
+  uv_loop_t *loop;
+  atomic_int shut;
+  char propagators[128];
+  /* tracers */
+  pthread_mutex_t mu;
+  uvotel_tracer_t *tracers;
+  /* span pool */
+  uint32_t max_spans;
+  atomic_uint n_chunks;
+  struct uvotel_span_s *_Atomic chunks[UVOTEL__MAX_SPAN_CHUNKS];
+  atomic_uint_fast64_t free_head; /* (tag << 32) | (index + 1) */
+  /* counters */
+  atomic_uint_fast64_t started, ended, non_recording, pool_exhausted, misuse;
+  /* freed while spans were still held: the last release frees the memory */
+  atomic_int zombie;
+  atomic_long zombie_remaining;
+  /* resource storage */
+  uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
+};
+
+/* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
+void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
+
+/* Pool and arena helpers used by provider.c. */
+void uvotel__span_pool_free(uvotel_tracer_provider_t *p);
+/* Free the provider's memory now, or when the last span still held elsewhere is released. */
+void uvotel__provider_retire(uvotel_tracer_provider_t *p);
+void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
+void *uvotel__arena_alloc(uvotel_span_t *s, size_t size);
+const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len);
+void uvotel__arena_free(uvotel_span_t *s);
+/* Copy attrs into dst (array in s's arena) with limits; returns the count kept. */
+int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
+                           uint32_t value_limit);
+int uvotel__attr_valid(const uvotel_attribute_t *a);
+
+/* Ids. */
+void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);
+void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out);
+
+/* Monotonic-anchored realtime clock in Unix ns. */
+uint64_t uvotel__now_ns(void);
+uint64_t uvotel__mono_ms(void);
+
+/* Processor internals used by the provider. */
+int uvotel__is_batch(const uvotel_span_processor_t *p);
+void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg);
+int uvotel__exporter_registered(const char *name);
+extern uvotel_span_t uvotel__invalid_span;
+
+#endif
