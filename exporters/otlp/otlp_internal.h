@@ -1,0 +1,118 @@
+/* Private declarations of the OTLP/HTTP exporter: configuration, transport, encoding. */
+#ifndef UVOTEL_OTLP_INTERNAL_H
+#define UVOTEL_OTLP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "uvotel/alloc.h"
+#include "uvotel/errno.h"
+#include "uvotel/exporters/otlp_http.h"
+
+#define UVOTEL__API __attribute__((visibility("default")))
+
+/* ---- configuration (options.c) ---- */
+
+/* Everything the transport needs, resolved from options and environment, owned. */
+typedef struct uvotel__otlp_config_s {
+  char *url;      /* full URL of the traces endpoint */
+  char **headers; /* "Name: value" lines, percent-decoded */
+  size_t n_headers;
+  uint64_t timeout_ms;
+  int gzip;
+  char *ca_file;
+  char *client_key;
+  char *client_cert;
+  int insecure;
+  unsigned max_concurrent;
+  size_t max_queue_batches;
+  uint64_t retry_initial_ms;
+  uint64_t retry_max_ms;
+  uint64_t connect_timeout_ms;
+  uvotel_otlp_diag_cb diag;
+  void *diag_arg;
+} uvotel__otlp_config_t;
+
+/* Resolve `opts` (NULL: defaults) over the OTEL_EXPORTER_OTLP_* environment into `cfg`.
+ * Errors: UVOTEL_EINVAL (bad option), UVOTEL_EPARSE (malformed headers option),
+ * UVOTEL_ENOTSUP (protocol other than http/protobuf), UVOTEL_ENOMEM. Bad environment values
+ * are reported to diagnostics and ignored, as the OpenTelemetry specification asks. */
+int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_options_t *opts);
+void uvotel__otlp_config_free(uvotel__otlp_config_t *cfg);
+
+/* Parse a W3C-baggage-style "k=v,k2=v2" list, percent-decoding keys and values, appending
+ * "k: v" lines to cfg->headers. Empty members are skipped. Errors: UVOTEL_EPARSE (member
+ * without '=', empty key, bad %XX, a CR/LF/NUL in the result), UVOTEL_ENOMEM. */
+int uvotel__otlp_parse_headers(uvotel__otlp_config_t *cfg, const char *list);
+
+/* Percent-decode [s, s+n) into a new NUL-terminated string. NULL on bad %XX or NUL byte. */
+char *uvotel__otlp_percent_decode(const char *s, size_t n);
+
+/* Parse a Retry-After value: delta-seconds or an HTTP date. `now_s` is the current Unix time.
+ * Returns the delay in milliseconds (0 for a date in the past), or -1 when malformed. */
+int64_t uvotel__otlp_parse_retry_after(const char *v, int64_t now_s);
+
+/* Emit a diagnostic when a callback is set. */
+void uvotel__otlp_diag(const uvotel__otlp_config_t *cfg, uvotel_otlp_diag_level_t level,
+                       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- gzip (gzip.c) ---- */
+
+/* gzip-compress `in` into a new uvotel_malloc'd buffer. 0, UVOTEL_ENOMEM or UVOTEL_EIO. */
+int uvotel__otlp_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n);
+
+/* ---- encoding (encode.c) ---- */
+
+struct uvotel_span_data_s;
+/* Encode n finished spans as one ExportTraceServiceRequest into a new uvotel_malloc'd buffer.
+ * 0, UVOTEL_EINVAL (NULL span), UVOTEL_ENOMEM, UVOTEL_ERANGE (over 65535 resource/scope groups),
+ * UVOTEL_EIO (protobuf-c packed a different size than it measured). Thread: any. */
+int uvotel__otlp_encode(const struct uvotel_span_data_s *const *spans, size_t n, uint8_t **out,
+                        size_t *out_n);
+
+/* ---- transport (http.c) ---- */
+
+typedef struct uvotel__otlp_transport_s uvotel__otlp_transport_t;
+
+/* One request's worth of work. The transport calls `encode` on the libuv thread pool to fill
+ * body/body_len (uvotel_malloc'd, freed by the transport) and raw_len (bytes before
+ * compression); encode returns 0 or a negative code (the batch then fails). `release` runs once
+ * on the exporter thread when the job is finished, whatever the outcome, and frees the job. */
+typedef struct uvotel__otlp_job_s uvotel__otlp_job_t;
+struct uvotel__otlp_job_s {
+  int (*encode)(uvotel__otlp_job_t *job, const uvotel__otlp_config_t *cfg);
+  void (*release)(uvotel__otlp_job_t *job);
+  size_t n_spans;
+  int ready; /* body is final (encoded and compressed already): no thread-pool step */
+  uint8_t *body;
+  size_t body_len;
+  size_t raw_len;
+  /* transport-private from here */
+  uvotel__otlp_job_t *next;
+  uvotel__otlp_transport_t *t;
+  int encode_err;
+  unsigned attempts;
+  uint64_t deadline_ns;
+  uv_work_t work;
+};
+
+/* Start the exporter thread. Takes ownership of *cfg (zeroed on success). */
+int uvotel__otlp_transport_create(uvotel__otlp_config_t *cfg, uvotel__otlp_transport_t **out);
+/* Queue a job, waiting up to wait_ms for room when max_queue_batches are pending. Thread: any.
+ * On failure the caller still owns the job: UVOTEL_EBUSY when there was no room in time (the
+ * job's spans are counted dropped), UVOTEL_ESHUTDOWN after shutdown, UVOTEL_ESTATE in a forked
+ * child (spans counted dropped). */
+int uvotel__otlp_transport_submit(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job,
+                                  uint64_t wait_ms);
+/* Wait until everything submitted so far is finished, or the deadline. 0 / UVOTEL_ETIMEDOUT. */
+int uvotel__otlp_transport_flush(uvotel__otlp_transport_t *t, uint64_t timeout_ms);
+/* Flush within the deadline, then abort what is left (counted failed), stop and join the
+ * thread. 0, UVOTEL_ETIMEDOUT (work was abandoned), UVOTEL_ESHUTDOWN (second call). */
+int uvotel__otlp_transport_shutdown(uvotel__otlp_transport_t *t, uint64_t timeout_ms);
+/* Shut down (timeout 0 if not yet) and free. */
+void uvotel__otlp_transport_free(uvotel__otlp_transport_t *t);
+void uvotel__otlp_transport_stats(uvotel__otlp_transport_t *t, uvotel_otlp_http_stats_t *out);
+const uvotel__otlp_config_t *uvotel__otlp_transport_config(const uvotel__otlp_transport_t *t);
+
+#endif
