@@ -32,9 +32,7 @@ static inline int all_zero(const uint8_t *b, size_t n) {
   return acc == 0;
 }
 
-UVOTEL__API int uvotel_span_context_is_valid(const uvotel_span_context_t *sc) {
-  return sc != NULL && !all_zero(sc->trace_id.bytes, 16) && !all_zero(sc->span_id.bytes, 8);
-}
+/* uvotel_span_context_is_valid is defined once, with the trace ids (sdk/src/trace/ids.c). */
 
 UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
   if (s == NULL || out == NULL) return UVOTEL_EINVAL;
