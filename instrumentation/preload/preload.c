@@ -41,6 +41,7 @@
 #include "uvotel/uv.h"
 #include "uvotel/uv_spans.h"
 #include "uvotel/exporters/file.h"
+#include "uvotel/exporters/otlp_http.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define NOINLINE __attribute__((noinline))
@@ -147,7 +148,9 @@ static uvotel_tracer_t *g_tracer;
 
 static void setup(void) {
   t_depth++;
-  (void)uvotel_exporters_register(); /* file and console, also when linked without constructors */
+  /* Explicit, so the exporters' library is linked even with --as-needed. */
+  (void)uvotel_exporters_register();
+  (void)uvotel_otlp_http_exporter_register();
   if (uv_loop_init(&g_loop) != 0) goto out;
   uvotel_tracer_provider_options_t base = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
   base.loop = &g_loop;
