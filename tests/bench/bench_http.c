@@ -1,0 +1,176 @@
+/* http-service under load: requests/s of GET /work measured by wrk from a second process on
+ * loopback, for
+ *   off      http-service with tracing off (OTEL_SDK_DISABLED=true, UVOTEL_INSTRUMENT=none)
+ *   otlp     http-service exporting a SERVER span + 3 child spans (fs open/read/close) per
+ *            request over OTLP/HTTP to a loopback receiver (tests/support/otlp_receiver, in this
+ *            process, on its own thread)
+ *   plain    plain_http_server: the same work with no uvotel at all
+ *   preload  plain_http_server under libuvotel_preload.so (UVOTEL_INSTRUMENT=all: fs open, read,
+ *            close and dns lookup root spans per request, a tcp accept span per connection),
+ *            exporting over OTLP to the same receiver
+ * Each variant runs `rounds` times, interleaved, and the median is kept; the ratios are
+ * otlp/off and preload/plain.
+ *   bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
+ * Needs wrk on PATH. Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if __has_include("otlp_receiver.h") /* tests/support, when the tests are built */
+#include "otlp_receiver.h"
+#define HAVE_RECEIVER 1
+#endif
+
+extern char **environ;
+
+typedef struct variant_s {
+  const char *name;
+  const char *bin;
+  const char *env[8];
+  double rps[16];
+} variant_t;
+
+static pid_t spawn_server(const char *bin, const char *const *extra, int *port) {
+  char *argv[] = {(char *)bin, "--port", "0", "--file", (char *)bin, NULL};
+  char *envp[256];
+  size_t n = 0;
+  for (char **e = environ; *e != NULL && n < 200; e++) {
+    if (strncmp(*e, "OTEL_", 5) == 0 || strncmp(*e, "UVOTEL_", 7) == 0 ||
+        strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+      continue;
+    }
+    envp[n++] = *e;
+  }
+  for (size_t i = 0; extra[i] != NULL; i++) envp[n++] = (char *)extra[i];
+  envp[n] = NULL;
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  pid_t pid;
+  int rc = posix_spawn(&pid, bin, &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return -1;
+  }
+  char line[128];
+  size_t len = 0;
+  while (len < sizeof line - 1 && read(fds[0], line + len, 1) == 1 && line[len] != '\n') len++;
+  line[len] = '\0';
+  close(fds[0]);
+  if (sscanf(line, "listening on 127.0.0.1:%d", port) != 1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  return pid;
+}
+
+static double run_wrk(int port, int seconds, int conns) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "wrk -t1 -c%d -d%ds http://127.0.0.1:%d/work 2>&1", conns, seconds,
+           port);
+  FILE *p = popen(cmd, "r");
+  if (p == NULL) return -1;
+  char line[512];
+  double rps = -1;
+  int errors = 0;
+  while (fgets(line, sizeof line, p) != NULL) {
+    sscanf(line, "Requests/sec: %lf", &rps);
+    if (strstr(line, "Non-2xx") != NULL || strstr(line, "Socket errors") != NULL) errors = 1;
+  }
+  pclose(p);
+  if (errors) fprintf(stderr, "bench_http: wrk reported errors on port %d\n", port);
+  return rps;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#ifndef HAVE_RECEIVER
+int main(void) {
+  fprintf(stderr, "bench_http: needs the tests (UVOTEL_BUILD_TESTS) for the OTLP receiver\n");
+  return 1;
+}
+#else
+int main(int argc, char **argv) {
+  int seconds = argc > 1 ? atoi(argv[1]) : 5;
+  int rounds = argc > 2 ? atoi(argv[2]) : 3;
+  int conns = argc > 3 ? atoi(argv[3]) : 50;
+  if (seconds < 1 || rounds < 1 || rounds > 16 || conns < 1) {
+    fprintf(stderr, "usage: %s [seconds] [rounds] [connections]\n", argv[0]);
+    return 2;
+  }
+  if (HTTP_SERVICE_BIN[0] == '\0') {
+    fprintf(stderr, "bench_http: http-service was not built\n");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  otlp_receiver_t *recv;
+  if (otlp_receiver_start(&recv, 0, NULL) != 0) return 1;
+  char endpoint[128];
+  snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
+           otlp_receiver_port(recv));
+
+  variant_t v[] = {
+      {"off", HTTP_SERVICE_BIN, {"OTEL_SDK_DISABLED=true", "UVOTEL_INSTRUMENT=none", NULL}, {0}},
+      {"otlp",
+       HTTP_SERVICE_BIN,
+       {"OTEL_TRACES_EXPORTER=otlp", endpoint, "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench",
+        NULL},
+       {0}},
+      {"plain", PLAIN_HTTP_BIN, {NULL}, {0}},
+      {"preload",
+       PLAIN_HTTP_BIN,
+       {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", endpoint,
+        "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
+       {0}},
+  };
+  size_t nv = sizeof v / sizeof v[0];
+  printf("bench_http: wrk -t1 -c%d -d%ds GET /work, %d rounds (median)\n", conns, seconds, rounds);
+  for (int r = 0; r < rounds; r++) {
+    for (size_t i = 0; i < nv; i++) {
+      int port;
+      pid_t pid = spawn_server(v[i].bin, v[i].env, &port);
+      if (pid < 0) {
+        fprintf(stderr, "bench_http: %s did not start\n", v[i].name);
+        return 1;
+      }
+      v[i].rps[r] = run_wrk(port, seconds, conns);
+      kill(pid, SIGTERM);
+      int st;
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      printf("  round %d %-8s %10.0f req/s%s\n", r + 1, v[i].name, v[i].rps[r],
+             WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "" : "  (server did not exit cleanly)");
+      fflush(stdout);
+    }
+  }
+  double m[4];
+  for (size_t i = 0; i < nv; i++) m[i] = median(v[i].rps, rounds);
+  otlp_receiver_counts_t c = otlp_receiver_counts(recv);
+  printf("off      %10.0f req/s\n", m[0]);
+  printf("otlp     %10.0f req/s   ratio otlp/off      %.3f\n", m[1], m[1] / m[0]);
+  printf("plain    %10.0f req/s   ratio off/plain     %.3f\n", m[2], m[0] / m[2]);
+  printf("preload  %10.0f req/s   ratio preload/plain %.3f\n", m[3], m[3] / m[2]);
+  printf("receiver: %zu requests, %zu spans\n", c.requests, c.spans);
+  otlp_receiver_stop(recv);
+  return 0;
+}
+#endif
