@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ typedef struct variant_s {
   const char *bin;
   const char *env[8];
   double rps[16];
+  double cpu_us[16]; /* the server's CPU time (user + system, all threads) per request */
 } variant_t;
 
 static pid_t spawn_server(const char *bin, const char *const *extra, int *port) {
@@ -129,17 +131,23 @@ int main(int argc, char **argv) {
            otlp_receiver_port(recv));
 
   variant_t v[] = {
-      {"off", HTTP_SERVICE_BIN, {"OTEL_SDK_DISABLED=true", "UVOTEL_INSTRUMENT=none", NULL}, {0}},
+      {"off",
+       HTTP_SERVICE_BIN,
+       {"OTEL_SDK_DISABLED=true", "UVOTEL_INSTRUMENT=none", NULL},
+       {0},
+       {0}},
       {"otlp",
        HTTP_SERVICE_BIN,
        {"OTEL_TRACES_EXPORTER=otlp", endpoint, "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench",
         NULL},
+       {0},
        {0}},
-      {"plain", PLAIN_HTTP_BIN, {NULL}, {0}},
+      {"plain", PLAIN_HTTP_BIN, {NULL}, {0}, {0}},
       {"preload",
        PLAIN_HTTP_BIN,
        {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", endpoint,
         "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
+       {0},
        {0}},
   };
   size_t nv = sizeof v / sizeof v[0];
@@ -155,20 +163,31 @@ int main(int argc, char **argv) {
       v[i].rps[r] = run_wrk(port, seconds, conns);
       kill(pid, SIGTERM);
       int st;
-      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      struct rusage ru;
+      while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
       }
-      printf("  round %d %-8s %10.0f req/s%s\n", r + 1, v[i].name, v[i].rps[r],
+      double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+                   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+      v[i].cpu_us[r] = v[i].rps[r] > 0 ? cpu / (v[i].rps[r] * seconds) : 0;
+      printf("  round %d %-8s %10.0f req/s %7.1f us CPU/req%s\n", r + 1, v[i].name, v[i].rps[r],
+             v[i].cpu_us[r],
              WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "" : "  (server did not exit cleanly)");
       fflush(stdout);
     }
   }
-  double m[4];
-  for (size_t i = 0; i < nv; i++) m[i] = median(v[i].rps, rounds);
+  double m[4], u[4];
+  for (size_t i = 0; i < nv; i++) {
+    m[i] = median(v[i].rps, rounds);
+    u[i] = median(v[i].cpu_us, rounds);
+  }
   otlp_receiver_counts_t c = otlp_receiver_counts(recv);
-  printf("off      %10.0f req/s\n", m[0]);
-  printf("otlp     %10.0f req/s   ratio otlp/off      %.3f\n", m[1], m[1] / m[0]);
-  printf("plain    %10.0f req/s   ratio off/plain     %.3f\n", m[2], m[0] / m[2]);
-  printf("preload  %10.0f req/s   ratio preload/plain %.3f\n", m[3], m[3] / m[2]);
+  printf("off      %10.0f req/s %7.1f us CPU/req\n", m[0], u[0]);
+  printf("otlp     %10.0f req/s %7.1f us CPU/req   ratio otlp/off      %.3f\n", m[1], u[1],
+         m[1] / m[0]);
+  printf("plain    %10.0f req/s %7.1f us CPU/req   ratio off/plain     %.3f\n", m[2], u[2],
+         m[0] / m[2]);
+  printf("preload  %10.0f req/s %7.1f us CPU/req   ratio preload/plain %.3f\n", m[3], u[3],
+         m[3] / m[2]);
   printf("receiver: %zu requests, %zu spans\n", c.requests, c.spans);
   otlp_receiver_stop(recv);
   return 0;
