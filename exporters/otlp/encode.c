@@ -27,7 +27,12 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest re
 #define FLAGS_HAS_IS_REMOTE 0x100u
 #define FLAGS_IS_REMOTE 0x200u
 
-/* ---- arena: a chain of blocks, freed at once ---- */
+/* ---- arena: a chain of blocks, freed at once; standard blocks are recycled through the
+ * exporter's cache, so a steady stream of batches touches the same warm pages instead of
+ * faulting fresh ones in for every batch ---- */
+
+#define BLOCK_SIZE (512 * 1024)
+#define CACHE_MAX 8
 
 typedef struct block_s {
   struct block_s *next;
@@ -35,23 +40,65 @@ typedef struct block_s {
   max_align_t data[];
 } block_t;
 
+struct uvotel__otlp_block_cache_s {
+  uv_mutex_t mu;
+  block_t *free;
+  size_t n;
+};
+
+int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out) {
+  uvotel__otlp_block_cache_t *c = uvotel_calloc(1, sizeof *c);
+  if (c == NULL) return UVOTEL_ENOMEM;
+  if (uv_mutex_init(&c->mu) != 0) {
+    uvotel_free(c);
+    return UVOTEL_ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c) {
+  if (c == NULL) return;
+  while (c->free) {
+    block_t *b = c->free;
+    c->free = b->next;
+    uvotel_free(b);
+  }
+  uv_mutex_destroy(&c->mu);
+  uvotel_free(c);
+}
+
 typedef struct arena_s {
   block_t *head;
-  int oom;
+  uvotel__otlp_block_cache_t *cache;
 } arena_t;
+
+static block_t *block_get(arena_t *a, size_t cap) {
+  block_t *b = NULL;
+  if (cap == BLOCK_SIZE && a->cache != NULL) {
+    uv_mutex_lock(&a->cache->mu);
+    b = a->cache->free;
+    if (b != NULL) {
+      a->cache->free = b->next;
+      a->cache->n--;
+    }
+    uv_mutex_unlock(&a->cache->mu);
+  }
+  if (b == NULL) {
+    b = uvotel_malloc(sizeof *b + cap);
+    if (b == NULL) return NULL;
+    b->cap = cap;
+  }
+  b->used = 0;
+  return b;
+}
 
 static void *arena_alloc(arena_t *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   block_t *b = a->head;
   if (b == NULL || b->cap - b->used < n) {
-    size_t cap = n > 256 * 1024 ? n : 256 * 1024;
-    b = uvotel_malloc(sizeof *b + cap);
-    if (b == NULL) {
-      a->oom = 1;
-      return NULL;
-    }
-    b->used = 0;
-    b->cap = cap;
+    b = block_get(a, n > BLOCK_SIZE ? n : BLOCK_SIZE);
+    if (b == NULL) return NULL;
     b->next = a->head;
     a->head = b;
   }
@@ -64,7 +111,18 @@ static void arena_free(arena_t *a) {
   block_t *b = a->head;
   while (b) {
     block_t *n = b->next;
-    uvotel_free(b);
+    int kept = 0;
+    if (b->cap == BLOCK_SIZE && a->cache != NULL) {
+      uv_mutex_lock(&a->cache->mu);
+      if (a->cache->n < CACHE_MAX) {
+        b->next = a->cache->free;
+        a->cache->free = b;
+        a->cache->n++;
+        kept = 1;
+      }
+      uv_mutex_unlock(&a->cache->mu);
+    }
+    if (!kept) uvotel_free(b);
     b = n;
   }
   a->head = NULL;
@@ -277,12 +335,12 @@ typedef struct group_s {
   span_t **spans;
 } group_t;
 
-int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n, uint8_t **out,
-                        size_t *out_n) {
+int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
+                        uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n) {
   if ((spans == NULL && n > 0) || out == NULL || out_n == NULL) return UVOTEL_EINVAL;
   *out = NULL;
   *out_n = 0;
-  arena_t a = {NULL, 0};
+  arena_t a = {NULL, cache};
   int rc = UVOTEL_ENOMEM;
   size_t cap_groups = 8, n_groups = 0;
   group_t *groups = arena_alloc(&a, cap_groups * sizeof *groups);

@@ -9,6 +9,7 @@
 typedef struct otlp_exporter_s {
   uint32_t magic;
   uvotel__otlp_transport_t *t;
+  uvotel__otlp_block_cache_t *cache;
 } otlp_exporter_t;
 
 typedef struct body_job_s {
@@ -35,7 +36,7 @@ static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t
   uvotel__otlp_job_t *job = &bj->job;
   job->release = release_body_job;
   job->n_spans = n;
-  int rc = uvotel__otlp_encode(spans, n, &job->body, &job->body_len);
+  int rc = uvotel__otlp_encode(spans, n, x->cache, &job->body, &job->body_len);
   if (rc == 0) {
     job->raw_len = job->body_len;
     if (cfg->gzip) {
@@ -74,6 +75,7 @@ static int exp_shutdown(void *self, uint64_t timeout_ms) {
 static void exp_free(void *self) {
   otlp_exporter_t *x = self;
   uvotel__otlp_transport_free(x->t);
+  uvotel__otlp_block_cache_free(x->cache);
   x->magic = 0;
   uvotel_free(x);
 }
@@ -106,8 +108,10 @@ UVOTEL__API int uvotel_otlp_http_exporter_create(const uvotel_otlp_http_options_
     uvotel__otlp_config_free(&cfg);
     return UVOTEL_ENOMEM;
   }
-  rc = uvotel__otlp_transport_create(&cfg, &x->t);
+  rc = uvotel__otlp_block_cache_create(&x->cache);
+  if (rc == 0) rc = uvotel__otlp_transport_create(&cfg, &x->t);
   if (rc != 0) {
+    uvotel__otlp_block_cache_free(x->cache);
     uvotel__otlp_config_free(&cfg);
     uvotel_free(x);
     return rc;
@@ -140,7 +144,7 @@ UVOTEL__API const char *uvotel_otlp_http_exporter_endpoint(const uvotel_span_exp
 
 UVOTEL__API int uvotel_otlp_http_encode(const uvotel_span_data_t *const *spans, size_t n,
                                         uint8_t **body, size_t *len) {
-  return uvotel__otlp_encode(spans, n, body, len);
+  return uvotel__otlp_encode(spans, n, NULL, body, len);
 }
 
 static uvotel_span_exporter_t *factory(const char *name, void *arg) {

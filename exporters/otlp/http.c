@@ -685,8 +685,9 @@ int uvotel__otlp_transport_submit(uvotel__otlp_transport_t *t, uvotel__otlp_job_
   t->inbox_tail = job;
   t->pending++;
   t->submitted++;
-  uv_mutex_unlock(&t->mu);
+  /* under the lock: shutdown cannot have the thread close `wake` before this send */
   uv_async_send(&t->wake);
+  uv_mutex_unlock(&t->mu);
   return 0;
 }
 

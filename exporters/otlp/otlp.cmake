@@ -48,7 +48,7 @@ set(UVOTEL_OTLP_SOURCES ${UVOTEL_OTLP_TRANSPORT_SOURCES}
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/exporter.c)
 
 add_library(uvotel_otlp_internal STATIC ${UVOTEL_OTLP_TRANSPORT_SOURCES}
-  $<TARGET_OBJECTS:uvotel_otlp_proto>)
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c $<TARGET_OBJECTS:uvotel_otlp_proto>)
 target_include_directories(uvotel_otlp_internal PUBLIC
   ${UVOTEL_OTLP_GEN_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/otlp ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(uvotel_otlp_internal PUBLIC uvotel PkgConfig::PROTOBUFC PkgConfig::CURL
@@ -76,3 +76,19 @@ pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 ")
 install(FILES ${PROJECT_BINARY_DIR}/uvotelExporterDeps.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/uvotel)
+
+# pkg-config for libuvotel_exporters, with the OTLP exporter's dependencies for static links.
+file(WRITE ${PROJECT_BINARY_DIR}/uvotel-exporters.pc
+"prefix=${CMAKE_INSTALL_PREFIX}
+libdir=${CMAKE_INSTALL_FULL_LIBDIR}
+includedir=${CMAKE_INSTALL_FULL_INCLUDEDIR}
+
+Name: uvotel-exporters
+Description: uvotel span exporters: memory, console, file (OTLP/JSON) and OTLP/HTTP
+Version: ${PROJECT_VERSION}
+Requires: uvotel
+Requires.private: libprotobuf-c libcurl zlib
+Libs: -L\${libdir} -luvotel_exporters
+Cflags: -I\${includedir}
+")
+install(FILES ${PROJECT_BINARY_DIR}/uvotel-exporters.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

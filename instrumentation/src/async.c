@@ -88,6 +88,7 @@ UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_c
   int is_new;
   uvotel__hs_t *s = uvotel__track(loop, async, &is_new);
   if (s == NULL) return UV_ENOMEM;
+  if (is_new) s->u.async.slot = NULL;
   int err = uv_async_init(loop, async, async_tramp);
   if (err) {
     if (is_new) uvotel__hs_remove(s);

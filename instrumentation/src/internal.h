@@ -42,7 +42,8 @@ typedef struct uvotel__hs_s {
 
 /* Lookup; NULL when the key has no state. Alloc: none. */
 uvotel__hs_t *uvotel__hs_get(const void *key);
-/* Lookup or insert a zeroed state (*is_new set); NULL when out of memory. */
+/* Lookup or insert a state (*is_new set) with every field before the union `u` zeroed (the
+ * union is left as the pool had it); NULL when out of memory. */
 uvotel__hs_t *uvotel__hs_add(const void *key, int *is_new);
 /* Remove and free (to the pool). The state must have no live resource. */
 void uvotel__hs_remove(uvotel__hs_t *s);

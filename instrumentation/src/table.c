@@ -5,6 +5,7 @@
  * below MIN_CAP), so a burst of handles does not pin memory. States come from a per-thread
  * free list (capped), so a steady stream of start/close cycles allocates nothing. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,8 @@ uvotel__hs_t *uvotel__hs_add(const void *key, int *is_new) {
       t->cleanup_registered = 1;
     }
   }
-  memset(s, 0, sizeof *s);
+  /* The common fields start zeroed; the per-kind union is set by the kind that uses it. */
+  memset(s, 0, offsetof(uvotel__hs_t, u));
   s->key = key;
   size_t mask = t->cap - 1;
   size_t i = slot_of(key, t->cap);

@@ -79,6 +79,12 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   req->type = UV_WORK;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
+  /* Make the mirror look like a request that left the queue, so that a raw uv_cancel on it
+   * (instead of uvotel_cancel) answers UV_EBUSY instead of reading garbage. */
+  req->work_req.work = NULL;
+  req->work_req.done = NULL;
+  req->work_req.loop = loop;
+  req->work_req.wq[0] = req->work_req.wq[1] = &req->work_req.wq;
   (void)uvotel_resource_init_owner(&s->res, "WORK", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, req);
   return 0;
 }

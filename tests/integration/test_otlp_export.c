@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "counting_alloc.h"
@@ -398,6 +400,35 @@ static void test_from_env_selects_otlp(void **state) {
   assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 5000), 0);
 }
 
+/* After fork() the child must not use the parent's exporter thread or connections: its
+ * exporter refuses work and frees only memory; the parent's keeps delivering. */
+static void test_fork_child_leaves_parent_alone(void **state) {
+  fx_t *fx = *state;
+  start_rx(fx, NULL);
+  uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
+  make_provider(fx, &o, 4096);
+  produce(fx, 2, 4, 0);
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 10000), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int bad = 0;
+    if (uvotel_span_exporter_force_flush(fx->exp, 100) != UVOTEL_ESTATE) bad |= 1;
+    uvotel_otlp_http_stats_t st;
+    if (uvotel_otlp_http_exporter_stats(fx->exp, &st) != 0 || st.spans_exported != 10) bad |= 2;
+    if (uvotel_span_exporter_shutdown(fx->exp, 100) != 0) bad |= 4;
+    _exit(bad);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  produce(fx, 2, 4, 0); /* the parent's exporter still works */
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 10000), 0);
+  assert_int_equal(otlp_receiver_counts(fx->rx).spans, 20);
+  assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 5000), 0);
+}
+
 static void test_public_api_bad_input(void **state) {
   fx_t *fx = *state;
   assert_int_equal(uvotel_otlp_http_exporter_create(NULL, NULL), UVOTEL_EINVAL);
@@ -450,6 +481,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_receiver_starts_late, setup, teardown),
       cmocka_unit_test_setup_teardown(test_never_answering_receiver, setup, teardown),
       cmocka_unit_test_setup_teardown(test_from_env_selects_otlp, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fork_child_leaves_parent_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_public_api_bad_input, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

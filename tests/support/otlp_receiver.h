@@ -22,6 +22,7 @@ typedef struct otlp_receiver_faults_s {
   int garbage;       /* answer bytes that are not HTTP, then close */
   int never_answer;  /* read requests, never answer */
   int status_always; /* answer every request with this status (e.g. 400) */
+  int discard;       /* count decoded spans, do not keep them (benchmarks) */
 } otlp_receiver_faults_t;
 
 typedef struct otlp_receiver_counts_s {

@@ -24,13 +24,17 @@ static uvotel_var_t *g_var;
 static uv_loop_t *g_loop;
 
 static int setup(void **state) {
-  static fx_t fx;
-  memset(&fx, 0, sizeof fx);
-  fx.live0 = counting_alloc_stats().live;
-  assert_int_equal(uv_loop_init(&fx.loop), 0);
-  g_loop = &fx.loop;
+  /* A fresh loop object per test: libuv's pool threads may still touch a closed loop's mutex
+   * memory on their way out (ThreadSanitizer flags re-initialising it). */
+  static fx_t fxs[32];
+  static unsigned n;
+  fx_t *fx = &fxs[n++ % 32];
+  memset(fx, 0, sizeof *fx);
+  fx->live0 = counting_alloc_stats().live;
+  assert_int_equal(uv_loop_init(&fx->loop), 0);
+  g_loop = &fx->loop;
   memset(&g_log, 0, sizeof g_log);
-  *state = &fx;
+  *state = fx;
   return 0;
 }
 

@@ -115,8 +115,7 @@ int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *o
  * UVOTEL_EINVAL. Returns 0. Thread: any. Alloc: none. */
 int uvotel_traceparent_format(const uvotel_span_context_t *sc, char *buf);
 
-/* 1 when neither id is all zero. NULL: 0. Thread: any. */
-int uvotel_span_context_is_valid(const uvotel_span_context_t *sc);
+/* (uvotel_span_context_is_valid, in uvotel/trace.h, tells whether a context has both ids.) */
 
 /* ---------------------------------------------------------------------------------------------
  * baggage
@@ -197,8 +196,8 @@ const char *uvotel_baggage_str(const uvotel_baggage_t *b, size_t *len);
  * Thread: any. */
 uvotel_var_t *uvotel_baggage_var(void);
 
-/* The current baggage, borrowed from the current context (NULL: none). Thread: any. Alloc: none
- * after the first call in the process. */
+/* The current baggage, borrowed from the current context (NULL: none). Thread: any.
+ * Alloc: none. */
 const uvotel_baggage_t *uvotel_baggage_current(void);
 
 /* Make b (retained by the context; NULL = no baggage) current until uvotel_scope_exit(out).
@@ -341,7 +340,9 @@ int uvotel_propagator_inject(const uvotel_propagator_t *p, const uvotel_span_con
                              const uvotel_carrier_setter_t *setter);
 
 /* Extract from carrier into *x (see uvotel_extracted_t). NULL p, getter (or getter->get) or x:
- * UVOTEL_EINVAL. A NULL carrier is passed to the getter as is. Thread: any. Alloc: the
+ * UVOTEL_EINVAL. A NULL carrier is passed to the getter as is. The built-ins read every line of
+ * a field (a field with more than 1024 lines is ignored) and treat two traceparent lines as no
+ * traceparent. Thread: any. Alloc: the
  * tracestate and baggage blocks when those fields are present. */
 int uvotel_propagator_extract(const uvotel_propagator_t *p, void *carrier,
                               const uvotel_carrier_getter_t *getter, uvotel_extracted_t *x);
@@ -349,6 +350,49 @@ int uvotel_propagator_extract(const uvotel_propagator_t *p, void *carrier,
 /* Copy up to cap field names into names (static strings); return the total count.
  * NULL p: 0. Thread: any. */
 size_t uvotel_propagator_fields(const uvotel_propagator_t *p, const char **names, size_t cap);
+
+/* ---------------------------------------------------------------------------------------------
+ * with the current context (the current span and the current baggage)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Inject the current span's context (uvotel_span_context(uvotel_current_span()); nothing when
+ * there is no valid one) and the current baggage (uvotel_baggage_current()). p NULL: the
+ * default propagator. Errors as uvotel_propagator_inject. Thread: loop. Alloc: none for the
+ * built-ins. */
+int uvotel_propagation_inject_current(const uvotel_propagator_t *p, void *carrier,
+                                      const uvotel_carrier_setter_t *setter);
+
+/* Scopes opened by uvotel_propagation_extract_enter. Caller memory; fields are private. */
+typedef struct uvotel_propagation_scope_s {
+  uvotel_scope_t span_scope_;
+  uvotel_scope_t baggage_scope_;
+  uvotel_span_t *span_;
+  uint8_t has_span_, has_baggage_, entered_, pad_;
+} uvotel_propagation_scope_t;
+
+/* Extract from carrier (p NULL: the default propagator) and enter a context in which:
+ *   - the current span is a non-recording span carrying the remote context (is_remote = 1,
+ *     with its tracestate), so spans started meanwhile - and in callbacks registered meanwhile -
+ *     are its children; without a valid traceparent the current span is left as it was;
+ *   - the current baggage is the extracted one (when the carrier has baggage).
+ * Leave with uvotel_propagation_scope_exit(out). Malformed fields are not errors.
+ * NULL carrier getter/out: UVOTEL_EINVAL; memory: UVOTEL_ENOMEM (nothing entered).
+ * Thread: loop. Alloc: the tracestate/baggage blocks and one small span block when present. */
+int uvotel_propagation_extract_enter(const uvotel_propagator_t *p, void *carrier,
+                                     const uvotel_carrier_getter_t *getter,
+                                     uvotel_propagation_scope_t *out);
+
+/* Leave what uvotel_propagation_extract_enter entered (scopes are LIFO, like every scope).
+ * Not entered / already exited / out of order: UVOTEL_EINVAL, nothing changed. Thread: loop. */
+int uvotel_propagation_scope_exit(uvotel_propagation_scope_t *s);
+
+/* The same as a snapshot: *out is the current context with the extracted span and baggage
+ * current, to run request handling in (uvotel_snapshot_run / uvotel_snapshot_enter); release
+ * it with uvotel_snapshot_release. The current context is not changed. Errors as
+ * uvotel_propagation_extract_enter (*out = NULL). Thread: loop. */
+int uvotel_propagation_extract_snapshot(const uvotel_propagator_t *p, void *carrier,
+                                        const uvotel_carrier_getter_t *getter,
+                                        uvotel_snapshot_t **out);
 
 #ifdef __cplusplus
 }

@@ -663,8 +663,9 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_create(
 uvotel_tracer_provider_t *uvotel_tracer_provider_from_env(void);
 
 /* As from_env, with `base` supplying the loop, extra resource attributes, the id generator and
- * flags; environment values override base's sampler/limits/exporters only when set. base's
- * sampler and processors, when given, are used (and owned) as in create. */
+ * flags; environment values override base's sampler and limits only when set. base's sampler
+ * and processors, when given, are used (and owned) as in create; its processors come in
+ * addition to the exporters OTEL_TRACES_EXPORTER selects (file when unset). */
 uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     const uvotel_tracer_provider_options_t *base);
 

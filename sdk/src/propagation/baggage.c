@@ -234,7 +234,7 @@ static size_t member_wire_len(const bg_mem_t *m) {
   return w;
 }
 
-/* Build from m[0..n). Members that would pass the limits are dropped (strict: UVOTEL_ERANGE).
+/* Build from m[0..n). Members that would exceed the limits are dropped (strict: UVOTEL_ERANGE).
  * *dropped gets how many were dropped. */
 static int build(const bg_mem_t *m, size_t n, int strict, uvotel_baggage_t **out, size_t *dropped) {
   *out = NULL;
@@ -416,7 +416,11 @@ UVOTEL__API uvotel_baggage_t *uvotel_baggage_retain(const uvotel_baggage_t *b) {
 UVOTEL__API void uvotel_baggage_release(const uvotel_baggage_t *b) {
   uvotel_baggage_t *m = (uvotel_baggage_t *)b;
   if (m == NULL) return;
-  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) uvotel_free(m);
+  /* Holding the only reference, nobody else can take one: free without the atomic RMW. */
+  if (atomic_load_explicit(&m->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+    uvotel_free(m);
+  }
 }
 
 UVOTEL__API size_t uvotel_baggage_count(const uvotel_baggage_t *b) {

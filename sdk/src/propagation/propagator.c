@@ -23,8 +23,16 @@ UVOTEL__API void uvotel_extracted_reset(uvotel_extracted_t *x) {
 
 /* ---- header-array carrier ---- */
 
-static int name_eq(uvotel_str_t a, const char *b, size_t bl) {
-  return a.len == bl && a.ptr != NULL && strncasecmp(a.ptr, b, bl) == 0;
+/* ASCII case-insensitive equality of a header name with a lowercase name (no locale). */
+static inline int name_eq(uvotel_str_t a, const char *b, size_t bl) {
+  if (a.len != bl || a.ptr == NULL) return 0;
+  if (memcmp(a.ptr, b, bl) == 0) return 1; /* already lowercase: the common case */
+  for (size_t i = 0; i < bl; i++) {
+    char c = a.ptr[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+    if (c != b[i]) return 0;
+  }
+  return 1;
 }
 
 static size_t headers_get(void *carrier, const char *name, uvotel_str_t *vals, size_t cap) {

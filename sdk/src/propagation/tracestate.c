@@ -1,14 +1,14 @@
 /* W3C tracestate: an immutable, atomically reference-counted list of key=value members.
  *
  * One allocation holds everything: the header, the member table, the serialised header value
- * ("k1=v1,k2=v2", what inject writes, so inject copies nothing) and a NUL-terminated copy of
- * every key and value (what get hands out). Offsets are 16 bits: the largest valid list is
- * 32 * (256 + 1 + 256) + 31 bytes. */
+ * ("k1=v1,k2=v2", what inject writes, so inject copies nothing) and a second copy of it in which
+ * every "=" and "," is a NUL, so each key and value is a C string (what get hands out). Offsets
+ * are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes. */
 #include "propagation_internal.h"
 
 typedef struct ts_member_s {
-  uint16_t key_off, key_len; /* into the NUL-terminated area */
-  uint16_t val_off, val_len;
+  uint16_t key_off, key_len; /* the value follows the key and its "=" */
+  uint16_t val_len, pad_;
 } ts_member_t;
 
 struct uvotel_trace_state_s {
@@ -16,7 +16,7 @@ struct uvotel_trace_state_s {
   uint16_t n;
   uint16_t wire_len;
   char *wire; /* serialised value, NUL-terminated */
-  char *strs; /* "key\0value\0" per member */
+  char *strs; /* the same bytes with separators replaced by NUL */
   ts_member_t m[];
 };
 
@@ -45,46 +45,61 @@ static int valid_value(const char *v, size_t vl) {
   return 1;
 }
 
-static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n) {
-  size_t wire = 0, strs = 0;
-  for (size_t i = 0; i < n; i++) {
-    wire += s[i].kl + 1 + s[i].vl;
-    strs += s[i].kl + s[i].vl + 2;
-  }
-  wire += n - 1; /* commas; n >= 1 */
+/* Build from s[0..n) (n >= 1). `wire_src`, when not NULL, is the serialised form already
+ * (a canonical input line): one copy instead of one per member. */
+static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, const char *wire_src) {
+  size_t wire = n - 1; /* commas */
+  for (size_t i = 0; i < n; i++) wire += s[i].kl + 1 + s[i].vl;
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
-  uvotel_trace_state_t *ts = uvotel_malloc(head + wire + 1 + strs);
+  uvotel_trace_state_t *ts = uvotel_malloc(head + 2 * (wire + 1));
   if (ts == NULL) return NULL;
   atomic_init(&ts->refs, 1);
   ts->n = (uint16_t)n;
   ts->wire_len = (uint16_t)wire;
   ts->wire = (char *)ts + head;
   ts->strs = ts->wire + wire + 1;
-  char *w = ts->wire, *p = ts->strs;
-  for (size_t i = 0; i < n; i++) {
-    if (i > 0) *w++ = ',';
-    memcpy(w, s[i].k, s[i].kl);
-    w += s[i].kl;
-    *w++ = '=';
-    memcpy(w, s[i].v, s[i].vl);
-    w += s[i].vl;
-    ts->m[i].key_off = (uint16_t)(p - ts->strs);
-    ts->m[i].key_len = (uint16_t)s[i].kl;
-    memcpy(p, s[i].k, s[i].kl);
-    p += s[i].kl;
-    *p++ = '\0';
-    ts->m[i].val_off = (uint16_t)(p - ts->strs);
-    ts->m[i].val_len = (uint16_t)s[i].vl;
-    memcpy(p, s[i].v, s[i].vl);
-    p += s[i].vl;
-    *p++ = '\0';
+  if (wire_src != NULL) {
+    memcpy(ts->wire, wire_src, wire);
+  } else {
+    char *w = ts->wire;
+    for (size_t i = 0; i < n; i++) {
+      if (i > 0) *w++ = ',';
+      memcpy(w, s[i].k, s[i].kl);
+      w += s[i].kl;
+      *w++ = '=';
+      memcpy(w, s[i].v, s[i].vl);
+      w += s[i].vl;
+    }
   }
-  *w = '\0';
+  ts->wire[wire] = '\0';
+  memcpy(ts->strs, ts->wire, wire + 1);
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    ts->m[i].key_off = (uint16_t)off;
+    ts->m[i].key_len = (uint16_t)s[i].kl;
+    ts->m[i].val_len = (uint16_t)s[i].vl;
+    ts->m[i].pad_ = 0;
+    off += s[i].kl;
+    ts->strs[off++] = '\0'; /* was "=" */
+    off += s[i].vl;
+    ts->strs[off++] = '\0'; /* was "," or the end */
+  }
   return ts;
 }
 
+static inline const char *mkey(const uvotel_trace_state_t *ts, size_t i) {
+  return ts->strs + ts->m[i].key_off;
+}
+static inline const char *mval(const uvotel_trace_state_t *ts, size_t i) {
+  return ts->strs + ts->m[i].key_off + ts->m[i].key_len + 1;
+}
+
 static inline int key_eq(const char *a, size_t al, const char *b, size_t bl) {
-  return al == bl && memcmp(a, b, al) == 0;
+  if (al != bl) return 0;
+  for (size_t i = 0; i < al; i++) {
+    if (a[i] != b[i]) return 0;
+  }
+  return 1;
 }
 
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
@@ -92,50 +107,61 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
   *out = NULL;
   ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
-  size_t nm = 0;
+  size_t nm = 0, wire = 0;
+  size_t first_line = SIZE_MAX, last_line = 0;
   for (size_t li = 0; li < n; li++) {
     const char *p = lines[li].ptr;
-    size_t len = lines[li].len;
     if (p == NULL) {
-      if (len != 0) return UVOTEL_EINVAL;
+      if (lines[li].len != 0) return UVOTEL_EINVAL;
       continue;
     }
-    const char *end = p + len;
-    while (p < end) {
-      const char *comma = memchr(p, ',', (size_t)(end - p));
-      const char *mend = comma ? comma : end;
-      const char *s = p;
-      size_t sl = (size_t)(mend - p);
-      p = comma ? comma + 1 : end;
-      uvotel__trim_ows(&s, &sl);
-      if (sl == 0) continue; /* empty list member: allowed */
-      const char *eq = memchr(s, '=', sl);
-      if (eq == NULL) return UVOTEL_EPARSE;
-      size_t kl = (size_t)(eq - s);
-      const char *v = eq + 1;
-      size_t vl = sl - kl - 1;
-      if (!valid_key(s, kl) || !valid_value(v, vl)) return UVOTEL_EPARSE;
-      int dup = 0;
-      for (size_t j = 0; j < nm; j++) {
-        if (key_eq(m[j].k, m[j].kl, s, kl)) {
-          dup = 1;
-          break;
-        }
+    const char *line = p, *end = p + lines[li].len;
+    /* One pass per line: OWS, key, "=", value, OWS, then "," or the end. */
+    for (;;) {
+      while (p < end && uvotel__is_ows(*p)) p++;
+      if (p == end) break;
+      if (*p == ',') { /* empty list member: allowed */
+        p++;
+        continue;
       }
+      const char *k = p;
+      p = uvotel__scan_special(line, p, end);
+      size_t kl = (size_t)(p - k);
+      if (p == end || *p != '=' || !valid_key(k, kl)) return UVOTEL_EPARSE;
+      const char *v = ++p;
+      p = uvotel__scan_special(line, p, end); /* what it skips is exactly the value grammar */
+      const char *ve = p;
+      while (ve > v && ve[-1] == ' ') ve--; /* trailing spaces are OWS, not value */
+      while (p < end && uvotel__is_ows(*p)) p++;
+      if (p < end && *p != ',') return UVOTEL_EPARSE; /* "=", a control byte, non-ASCII... */
+      size_t vl = (size_t)(ve - v);
+      if (vl == 0 || vl > UVOTEL_TRACE_STATE_MAX_VALUE) return UVOTEL_EPARSE;
+      if (p < end) p++; /* the "," */
+      int dup = 0;
+      for (size_t j = 0; j < nm; j++) dup |= key_eq(m[j].k, m[j].kl, k, kl);
       if (dup) {
         if (flags & UVOTEL_TRACE_STATE_STRICT) return UVOTEL_EPARSE;
         continue; /* the first occurrence wins */
       }
       if (nm == UVOTEL_TRACE_STATE_MAX_MEMBERS) return UVOTEL_ERANGE;
-      m[nm].k = s;
+      m[nm].k = k;
       m[nm].kl = kl;
       m[nm].v = v;
       m[nm].vl = vl;
       nm++;
+      wire += kl + 1 + vl;
+      if (first_line == SIZE_MAX) first_line = li;
+      last_line = li;
     }
   }
   if (nm == 0) return 0;
-  *out = ts_build(m, nm);
+  wire += nm - 1;
+  /* Canonical input (one line that is exactly "k=v,k=v"): copy it whole. */
+  const char *src = NULL;
+  if (first_line == last_line && lines[first_line].len == wire && m[0].k == lines[first_line].ptr) {
+    src = lines[first_line].ptr;
+  }
+  *out = ts_build(m, nm, src);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
@@ -157,7 +183,11 @@ UVOTEL__API uvotel_trace_state_t *uvotel_trace_state_retain(const uvotel_trace_s
 UVOTEL__API void uvotel_trace_state_release(const uvotel_trace_state_t *ts) {
   uvotel_trace_state_t *t = (uvotel_trace_state_t *)ts;
   if (t == NULL) return;
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) uvotel_free(t);
+  /* Holding the only reference, nobody else can take one: free without the atomic RMW. */
+  if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    uvotel_free(t);
+  }
 }
 
 UVOTEL__API size_t uvotel_trace_state_count(const uvotel_trace_state_t *ts) {
@@ -168,16 +198,16 @@ UVOTEL__API int uvotel_trace_state_at(const uvotel_trace_state_t *ts, size_t i, 
                                       uvotel_str_t *value) {
   if (key == NULL || value == NULL) return UVOTEL_EINVAL;
   if (ts == NULL || i >= ts->n) return UVOTEL_ENOENT;
-  key->ptr = ts->strs + ts->m[i].key_off;
+  key->ptr = mkey(ts, i);
   key->len = ts->m[i].key_len;
-  value->ptr = ts->strs + ts->m[i].val_off;
+  value->ptr = mval(ts, i);
   value->len = ts->m[i].val_len;
   return 0;
 }
 
 static int find(const uvotel_trace_state_t *ts, const char *key, size_t kl) {
   for (size_t i = 0; i < ts->n; i++) {
-    if (key_eq(ts->strs + ts->m[i].key_off, ts->m[i].key_len, key, kl)) return (int)i;
+    if (key_eq(mkey(ts, i), ts->m[i].key_len, key, kl)) return (int)i;
   }
   return -1;
 }
@@ -188,7 +218,7 @@ UVOTEL__API const char *uvotel_trace_state_get(const uvotel_trace_state_t *ts, c
   int i = find(ts, key, strlen(key));
   if (i < 0) return NULL;
   if (len != NULL) *len = ts->m[i].val_len;
-  return ts->strs + ts->m[i].val_off;
+  return mval(ts, i);
 }
 
 /* Members of ts as slices, without the one at index `skip` (-1: none). */
@@ -196,9 +226,9 @@ static size_t slices_of(const uvotel_trace_state_t *ts, int skip, ts_slice_t *ou
   size_t n = 0;
   for (size_t i = 0; ts != NULL && i < ts->n; i++) {
     if ((int)i == skip) continue;
-    out[n].k = ts->strs + ts->m[i].key_off;
+    out[n].k = mkey(ts, i);
     out[n].kl = ts->m[i].key_len;
-    out[n].v = ts->strs + ts->m[i].val_off;
+    out[n].v = mval(ts, i);
     out[n].vl = ts->m[i].val_len;
     n++;
   }
@@ -219,7 +249,7 @@ UVOTEL__API int uvotel_trace_state_set(const uvotel_trace_state_t *ts, const cha
   m[0].vl = vl;
   size_t n = 1 + slices_of(ts, ts ? find(ts, key, kl) : -1, m + 1);
   if (n > UVOTEL_TRACE_STATE_MAX_MEMBERS) n = UVOTEL_TRACE_STATE_MAX_MEMBERS; /* drop rightmost */
-  *out = ts_build(m, n);
+  *out = ts_build(m, n, NULL);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
@@ -236,7 +266,7 @@ UVOTEL__API int uvotel_trace_state_delete(const uvotel_trace_state_t *ts, const 
   ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
   size_t n = slices_of(ts, i, m);
   if (n == 0) return 0;
-  *out = ts_build(m, n);
+  *out = ts_build(m, n, NULL);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 

@@ -16,7 +16,7 @@ typedef struct rng_s {
   int seeded;
 } rng_t;
 
-static __thread rng_t t_rng;
+static UVOTEL__TLS rng_t t_rng;
 
 static inline uint64_t rotl(uint64_t x, int k) {
   return (x << k) | (x >> (64 - k));
@@ -183,11 +183,116 @@ UVOTEL__API const char *uvotel_status_code_name(uvotel_status_code_t code) {
 
 /* ---- clocks ---- */
 
-uint64_t uvotel__now_ns(void) {
+static uint64_t clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+/* Span timestamps come from the TSC, anchored to CLOCK_REALTIME: on virtual machines
+ * clock_gettime costs tens of ns, and a span needs two. Only with an invariant TSC
+ * (constant_tsc + nonstop_tsc). The rate is measured against CLOCK_REALTIME over the first
+ * 20 ms (real clock reads until then) and refined at every re-anchoring; each thread re-anchors
+ * at least every ~50 ms, which bounds the drift from the real clock to a few microseconds. */
+static atomic_int g_tsc_state; /* 0 unknown, 1 calibrating, 2 usable, -1 never */
+static uint64_t g_cal_tsc, g_cal_ns;
+static _Atomic uint64_t g_ns_per_tick_bits; /* double, as bits */
+static uint64_t g_resync_ticks;
+
+typedef struct tsc_anchor_s {
+  uint64_t tsc0, ns0, resync_at;
+} tsc_anchor_t;
+static UVOTEL__TLS tsc_anchor_t t_anchor;
+
+static int tsc_invariant(void) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f == NULL) return 0;
+  char line[4096];
+  int ok = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "flags", 5) == 0) {
+      ok = strstr(line, " constant_tsc") != NULL && strstr(line, " nonstop_tsc") != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return ok;
+}
+
+static double ns_per_tick(void) {
+  uint64_t bits = atomic_load_explicit(&g_ns_per_tick_bits, memory_order_relaxed);
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+static uint64_t tsc_slow(uint64_t tsc) {
+  int st = atomic_load(&g_tsc_state);
+  if (st == 0) {
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&g_tsc_state, &expect, 1)) {
+      if (!tsc_invariant()) {
+        atomic_store(&g_tsc_state, -1);
+      } else {
+        g_cal_ns = clock_ns();
+        g_cal_tsc = __rdtsc();
+        atomic_store(&g_tsc_state, 1); /* publishes the anchor */
+      }
+    }
+    return clock_ns();
+  }
+  if (st == 1) {
+    uint64_t ns = clock_ns();
+    uint64_t t = __rdtsc();
+    if (ns - g_cal_ns >= 20000000ull && t > g_cal_tsc) {
+      static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+      pthread_mutex_lock(&mu);
+      if (atomic_load(&g_tsc_state) == 1) {
+        double r = (double)(ns - g_cal_ns) / (double)(t - g_cal_tsc);
+        uint64_t bits;
+        memcpy(&bits, &r, sizeof bits);
+        atomic_store(&g_ns_per_tick_bits, bits);
+        g_resync_ticks = (uint64_t)(50000000.0 / r);
+        atomic_store(&g_tsc_state, 2);
+      }
+      pthread_mutex_unlock(&mu);
+    }
+    return ns;
+  }
+  if (st < 0) return clock_ns();
+  /* re-anchor this thread */
+  tsc_anchor_t *a = &t_anchor;
+  uint64_t ns = clock_ns();
+  uint64_t t = __rdtsc();
+  (void)tsc;
+  if (t > g_cal_tsc && ns > g_cal_ns && ns - g_cal_ns > 1000000000ull) {
+    double r = (double)(ns - g_cal_ns) / (double)(t - g_cal_tsc); /* longer baseline */
+    uint64_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    atomic_store_explicit(&g_ns_per_tick_bits, bits, memory_order_relaxed);
+  }
+  a->tsc0 = t;
+  a->ns0 = ns;
+  a->resync_at = t + g_resync_ticks;
+  return ns;
+}
+
+uint64_t uvotel__now_ns(void) {
+  uint64_t t = __rdtsc();
+  tsc_anchor_t *a = &t_anchor;
+  if (UVOTEL__UNLIKELY(t >= a->resync_at || t < a->tsc0) ||
+      UVOTEL__UNLIKELY(atomic_load_explicit(&g_tsc_state, memory_order_relaxed) != 2)) {
+    return tsc_slow(t);
+  }
+  return a->ns0 + (uint64_t)((double)(t - a->tsc0) * ns_per_tick());
+}
+#else
+uint64_t uvotel__now_ns(void) {
+  return clock_ns();
+}
+#endif
 
 uint64_t uvotel__mono_ms(void) {
   struct timespec ts;

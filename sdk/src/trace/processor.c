@@ -265,6 +265,7 @@ typedef struct batch_s {
   uvotel_span_exporter_t *exp;
   uvotel_batch_span_processor_options_t o;
   uv_loop_t *loop;
+  uv_thread_t loop_thread; /* the thread that created it: the loop's */
   uv_async_t async;
   uv_timer_t timer;
   int handles_open; /* handles not yet closed */
@@ -274,56 +275,59 @@ typedef struct batch_s {
   cell_t *ring;
   size_t mask;
   atomic_size_t enq;
-  size_t deq; /* consumer (loop thread) only */
-  atomic_size_t count;
+  atomic_size_t deq; /* written by the consumer (loop thread) only */
   atomic_int wake_pending;
   /* jobs */
   job_t *free_jobs;
   size_t outstanding; /* queued with uv_queue_work, after_work not yet run (loop thread) */
   pthread_mutex_t mu;
   pthread_cond_t cond;
-  uint32_t in_flight; /* under mu: export calls not yet finished */
-  uint64_t done_seq;  /* under mu: finished export calls */
+  atomic_uint in_flight; /* export calls not yet finished (changed under mu) */
+  uint64_t done_seq;     /* under mu: finished export calls */
   /* counters */
-  atomic_uint_fast64_t received, dropped, exported, failed, batches;
+  atomic_uint_fast64_t dropped, exported, failed, batches;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
 } batch_t;
 
 static void batch_maybe_free(batch_t *b);
+static uint32_t in_flight(batch_t *b);
+static void dispatch_full(batch_t *b);
 
 static int batch_push(batch_t *b, const uvotel_span_data_t *d) {
-  size_t c = atomic_fetch_add_explicit(&b->count, 1, memory_order_relaxed);
-  if (c >= b->o.max_queue_size) {
-    atomic_fetch_sub_explicit(&b->count, 1, memory_order_relaxed);
-    return -1;
+  size_t pos = atomic_load_explicit(&b->enq, memory_order_relaxed);
+  for (;;) {
+    size_t used = pos - atomic_load_explicit(&b->deq, memory_order_acquire);
+    if (used >= b->o.max_queue_size) return -1;
+    if (atomic_compare_exchange_weak_explicit(&b->enq, &pos, pos + 1, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      break;
+    }
   }
-  size_t pos = atomic_fetch_add_explicit(&b->enq, 1, memory_order_relaxed);
   cell_t *cell = &b->ring[pos & b->mask];
-  /* The cell is free: count < capacity guarantees the consumer has released it, except for the
-   * window between its count decrement and its seq store; wait that out. */
+  /* pos - deq < max_queue_size <= capacity, so the consumer has released this cell; its seq
+   * store may still be on its way. */
   while (atomic_load_explicit(&cell->seq, memory_order_acquire) != pos) {
   }
   cell->d = d;
   atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
-  return (int)(c + 1);
+  return (int)(pos + 1 - atomic_load_explicit(&b->deq, memory_order_relaxed));
 }
 
 /* Pop one span (loop thread). 0: none ready. */
 static const uvotel_span_data_t *batch_pop(batch_t *b) {
-  cell_t *cell = &b->ring[b->deq & b->mask];
-  if (atomic_load_explicit(&cell->seq, memory_order_acquire) != b->deq + 1) return NULL;
+  size_t deq = atomic_load_explicit(&b->deq, memory_order_relaxed);
+  cell_t *cell = &b->ring[deq & b->mask];
+  if (atomic_load_explicit(&cell->seq, memory_order_acquire) != deq + 1) return NULL;
   const uvotel_span_data_t *d = cell->d;
-  atomic_store_explicit(&cell->seq, b->deq + b->mask + 1, memory_order_release);
-  b->deq++;
-  atomic_fetch_sub_explicit(&b->count, 1, memory_order_relaxed);
+  atomic_store_explicit(&cell->seq, deq + b->mask + 1, memory_order_release);
+  atomic_store_explicit(&b->deq, deq + 1, memory_order_release);
   return d;
 }
 
 static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   batch_t *b = self;
   if (!uvotel_span_data_is_sampled(d)) return;
-  atomic_fetch_add_explicit(&b->received, 1, memory_order_relaxed);
   uvotel_span_data_retain(d);
   int c = batch_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {
@@ -331,9 +335,17 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
     return;
   }
-  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size) &&
-      !atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
-    uv_async_send(&b->async);
+  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
+    /* On the loop's own thread hand the batch off at once, so a long callback ending many
+     * spans does not fill the queue; from other threads wake the loop. */
+    uv_thread_t self_thread = uv_thread_self();
+    if (uv_thread_equal(&self_thread, &b->loop_thread)) {
+      if (!b->shut && (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
+        dispatch_full(b);
+      }
+    } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
+      uv_async_send(&b->async);
+    }
   }
 }
 
@@ -347,7 +359,6 @@ static void job_work(uv_work_t *req) {
     atomic_fetch_add(&b->failed, j->n);
     uvotel_diag(UVOTEL_DIAG_WARN, j->rc, "batch span processor: export of %zu spans failed", j->n);
   }
-  for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
   pthread_mutex_lock(&b->mu);
   b->in_flight--;
   b->done_seq++;
@@ -355,6 +366,7 @@ static void job_work(uv_work_t *req) {
   pthread_mutex_unlock(&b->mu);
 }
 
+static uint32_t max_in_flight(const batch_t *b);
 static void dispatch_full(batch_t *b);
 
 static void job_after(uv_work_t *req, int status) {
@@ -364,6 +376,9 @@ static void job_after(uv_work_t *req, int status) {
     /* cancelled before it ran (cannot happen: we never cancel), but keep the books straight */
     job_work(req);
   }
+  /* Spans are released here, on the loop thread that made them, rather than on the pool:
+   * their slots go back to the pool without bouncing cache lines between cores. */
+  for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
   j->next_free = b->free_jobs;
   b->free_jobs = j;
   b->outstanding--;
@@ -376,9 +391,12 @@ static void job_after(uv_work_t *req, int status) {
 
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
  * negative: error. Loop thread. */
-static int dispatch_one(batch_t *b) {
+static int dispatch_one(batch_t *b, int allow_alloc) {
   job_t *j = b->free_jobs;
   if (j == NULL) {
+    /* Jobs come back in after_work, on the loop. While a long callback keeps the loop busy,
+     * wait for them instead of allocating more (flush, which blocks the loop, may). */
+    if (!allow_alloc && b->outstanding >= max_in_flight(b) + 2) return 1;
     j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
     if (j == NULL) return UVOTEL_ENOMEM;
     j->b = b;
@@ -402,6 +420,7 @@ static int dispatch_one(batch_t *b) {
   if (rc != 0) {
     /* Run it here rather than lose it. */
     job_work(&j->req);
+    for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
     j->next_free = b->free_jobs;
     b->free_jobs = j;
     return 0;
@@ -416,17 +435,18 @@ static uint32_t max_in_flight(const batch_t *b) {
              : 1;
 }
 
+static size_t queued(batch_t *b) {
+  return atomic_load(&b->enq) - atomic_load(&b->deq);
+}
+
 static uint32_t in_flight(batch_t *b) {
-  pthread_mutex_lock(&b->mu);
-  uint32_t n = b->in_flight;
-  pthread_mutex_unlock(&b->mu);
-  return n;
+  return atomic_load(&b->in_flight);
 }
 
 /* Start exports while full batches are queued and a slot is free. */
 static void dispatch_full(batch_t *b) {
-  while (atomic_load(&b->count) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
-    if (dispatch_one(b) != 0) break;
+  while (queued(b) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
+    if (dispatch_one(b, 0) != 0) break;
   }
 }
 
@@ -440,8 +460,8 @@ static void on_timer(uv_timer_t *t) {
   batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
   if (b->shut) return;
   /* schedule delay passed: export what is queued, even a partial batch */
-  while (atomic_load(&b->count) > 0 && in_flight(b) < max_in_flight(b)) {
-    if (dispatch_one(b) != 0) break;
+  while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
+    if (dispatch_one(b, 0) != 0) break;
   }
 }
 
@@ -479,11 +499,11 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
     uint32_t inf = b->in_flight;
     uint64_t seq = b->done_seq;
     pthread_mutex_unlock(&b->mu);
-    int queued = b->deq < target;
+    int queued = atomic_load(&b->deq) < target;
     if (!queued && inf == 0) return 0;
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
     if (queued && inf < max_in_flight(b)) {
-      int rc = dispatch_one(b);
+      int rc = dispatch_one(b, 1);
       if (rc < 0) return rc;
       if (rc == 1) {
         /* a producer reserved a cell but has not published it yet */
@@ -559,12 +579,12 @@ static void batch_free(void *self) {
 
 static void batch_counters(void *self, uvotel_span_processor_counters_t *out) {
   batch_t *b = self;
-  out->received = atomic_load(&b->received);
   out->dropped = atomic_load(&b->dropped);
+  out->received = atomic_load(&b->enq) + out->dropped;
   out->exported = atomic_load(&b->exported);
   out->failed = atomic_load(&b->failed);
   out->batches = atomic_load(&b->batches);
-  out->queued = atomic_load(&b->count);
+  out->queued = atomic_load(&b->enq) - atomic_load(&b->deq);
   pthread_mutex_lock(&b->mu);
   out->in_flight = b->in_flight;
   pthread_mutex_unlock(&b->mu);
@@ -601,6 +621,7 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   }
   if (b->o.max_concurrent_exports == 0) b->o.max_concurrent_exports = 1;
   b->loop = opts->loop != NULL ? opts->loop : uv_default_loop();
+  b->loop_thread = uv_thread_self();
   b->ring = ring;
   b->mask = cap - 1;
   for (size_t i = 0; i < cap; i++) atomic_init(&ring[i].seq, i);

@@ -383,9 +383,11 @@ UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *
                                                 uvotel_trace_counters_t *out) {
   if (p == NULL || out == NULL) return UVOTEL_EINVAL;
   memset(out, 0, sizeof *out);
-  out->started = atomic_load(&p->started);
-  out->ended = atomic_load(&p->ended);
-  out->non_recording = atomic_load(&p->non_recording);
+  for (int i = 0; i < UVOTEL__SHARDS; i++) {
+    out->started += atomic_load_explicit(&p->shards[i].started, memory_order_relaxed);
+    out->ended += atomic_load_explicit(&p->shards[i].ended, memory_order_relaxed);
+    out->non_recording += atomic_load_explicit(&p->shards[i].non_recording, memory_order_relaxed);
+  }
   out->pool_exhausted = atomic_load(&p->pool_exhausted);
   out->misuse = atomic_load(&p->misuse);
   for (size_t i = 0; p->procs != NULL && i < p->n_procs; i++) {
@@ -578,7 +580,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     procs[np++] = o.processors[i];
   }
   const char *list = env("OTEL_TRACES_EXPORTER");
-  if (list == NULL && o.n_processors == 0) list = "file";
+  if (list == NULL) list = "file";
   if (list != NULL) {
     const char *s = list;
     while (*s != '\0' && np < 16) {

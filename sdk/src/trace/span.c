@@ -11,6 +11,16 @@ uvotel_span_t uvotel__invalid_span = {.state = UVOTEL__SPAN_NONREC,
                                       .kind = UVOTEL_SPAN_KIND_INTERNAL,
                                       .name = ""};
 
+UVOTEL__TLS uint32_t uvotel__shard_id;
+static atomic_uint g_shard_next = 1;
+
+uint32_t uvotel__shard_assign(void) {
+  uint32_t i = atomic_fetch_add(&g_shard_next, 1);
+  if (i >= UVOTEL__SHARDS) i = UVOTEL__SHARDS; /* shared: shard 0, atomically */
+  uvotel__shard_id = i;
+  return i < UVOTEL__SHARDS ? i : 0;
+}
+
 /* ---- arena ---- */
 
 void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
@@ -240,7 +250,28 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
   return &c[0];
 }
 
-static uvotel_span_t *pool_pop(uvotel_tracer_provider_t *p) {
+static uvotel_span_t *pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
+  uvotel__shard_t *sh = &p->shards[shard];
+  if (UVOTEL__LIKELY(shard != 0)) {
+    if (UVOTEL__LIKELY(sh->free != 0)) {
+      uvotel_span_t *s = slot_at(p, sh->free - 1);
+      sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+      if (sh->n_free) sh->n_free--;
+      return s;
+    }
+    /* take the whole shared list at once */
+    uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
+    while ((uint32_t)head != 0) {
+      uint_fast64_t nh = ((head >> 32) + 1) << 32;
+      if (atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_acquire,
+                                                memory_order_acquire)) {
+        uvotel_span_t *s = slot_at(p, (uint32_t)head - 1);
+        sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+        sh->n_free = 0;
+        return s;
+      }
+    }
+  }
   for (;;) {
     uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
     while ((uint32_t)head != 0) {
@@ -273,6 +304,7 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
   }
   atomic_store(&p->n_chunks, 0);
   atomic_store(&p->free_head, 0);
+  for (int i = 0; i < UVOTEL__SHARDS; i++) p->shards[i].free = p->shards[i].n_free = 0;
 }
 
 static void recycle(uvotel_span_t *s) {
@@ -295,6 +327,14 @@ static void recycle(uvotel_span_t *s) {
     if (atomic_fetch_sub(&p->zombie_remaining, 1) == 1) uvotel__provider_release_memory(p);
     return;
   }
+  uint32_t shard = uvotel__shard();
+  uvotel__shard_t *sh = &p->shards[shard];
+  if (shard != 0 && sh->n_free < UVOTEL__SHARD_CACHE_MAX) {
+    atomic_store_explicit(&s->next_free, sh->free, memory_order_relaxed);
+    sh->free = s->index + 1;
+    sh->n_free++;
+    return;
+  }
   pool_push_chain(p, s, s);
 }
 
@@ -306,13 +346,24 @@ void uvotel__provider_retire(uvotel_tracer_provider_t *p) {
     free_n++;
     i1 = atomic_load_explicit(&slot_at(p, i1 - 1)->next_free, memory_order_relaxed);
   }
+  for (int k = 0; k < UVOTEL__SHARDS; k++) {
+    for (uint32_t j = p->shards[k].free; j != 0;) {
+      free_n++;
+      j = atomic_load_explicit(&slot_at(p, j - 1)->next_free, memory_order_relaxed);
+    }
+  }
   long live = total - free_n;
   if (atomic_fetch_add(&p->zombie_remaining, live) + live == 0) uvotel__provider_release_memory(p);
 }
 
 static inline void span_unref(uvotel_span_t *s) {
   if (s->flags & UVOTEL__SPAN_F_STATIC) return;
-  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) recycle(s);
+  /* Holding the only reference, nobody else can take one (retaining needs a reference), so
+   * the common case skips the atomic read-modify-write. */
+  if (atomic_load_explicit(&s->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+    recycle(s);
+  }
 }
 
 UVOTEL__API uvotel_span_t *uvotel_span_retain(uvotel_span_t *s) {
@@ -410,8 +461,10 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   }
   if (parent != NULL && !uvotel_span_context_is_valid(parent)) parent = NULL;
 
+  uint32_t shard = uvotel__shard();
+  uvotel__shard_t *sh = &p->shards[shard];
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->shut, memory_order_relaxed))) {
-    atomic_fetch_add_explicit(&p->non_recording, 1, memory_order_relaxed);
+    uvotel__count(&sh->non_recording, shard);
     return nonrec_from_parent(parent);
   }
 
@@ -431,10 +484,10 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   uvotel_sampling_result_t res = {UVOTEL_SAMPLING_DROP, NULL, 0, 0, NULL};
   p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
 
-  uvotel_span_t *s = pool_pop(p);
+  uvotel_span_t *s = pool_pop(p, shard);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     atomic_fetch_add_explicit(&p->pool_exhausted, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->non_recording, 1, memory_order_relaxed);
+    uvotel__count(&sh->non_recording, shard);
     return nonrec_from_parent(parent);
   }
   atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
@@ -461,7 +514,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   if (res.decision == UVOTEL_SAMPLING_DROP) {
     s->name = "";
     atomic_store_explicit(&s->state, UVOTEL__SPAN_NONREC, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->non_recording, 1, memory_order_relaxed);
+    uvotel__count(&sh->non_recording, shard);
     return s;
   }
   s->start_ns = opts->start_unix_ns != 0 ? opts->start_unix_ns : uvotel__now_ns();
@@ -475,7 +528,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   for (size_t i = 0; opts->links != NULL && i < opts->n_links; i++) {
     uvotel_span_add_link(s, &opts->links[i]);
   }
-  atomic_fetch_add_explicit(&p->started, 1, memory_order_relaxed);
+  uvotel__count(&sh->started, shard);
   for (size_t i = 0; i < p->n_procs; i++) {
     uvotel_span_processor_t *pr = p->procs[i];
     if (pr->ops->on_start != NULL) pr->ops->on_start(pr->self, s, parent);
@@ -520,7 +573,7 @@ static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
   }
   const uvotel_span_limits_t *lim = &s->provider->limits;
   for (uint32_t i = 0; i < s->n_attrs; i++) {
-    if (strcmp(s->attrs[i].key, a->key) == 0) {
+    if (s->attrs[i].key[0] == a->key[0] && strcmp(s->attrs[i].key, a->key) == 0) {
       if (copy_value(s, &s->attrs[i].value, &a->value, lim->attribute_value_length) != 0) {
         s->dropped_attrs++;
       }
@@ -699,7 +752,8 @@ UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
     s->end_ns = now < s->start_ns ? s->start_ns : now;
     atomic_store_explicit(&s->state, UVOTEL__SPAN_ENDED, memory_order_release);
     uvotel_tracer_provider_t *p = s->provider;
-    atomic_fetch_add_explicit(&p->ended, 1, memory_order_relaxed);
+    uint32_t shard = uvotel__shard();
+    uvotel__count(&p->shards[shard].ended, shard);
     for (size_t i = 0; i < p->n_procs; i++) {
       uvotel_span_processor_t *pr = p->procs[i];
       pr->ops->on_end(pr->self, (const uvotel_span_data_t *)s);

@@ -99,7 +99,35 @@ struct uvotel_span_processor_s {
   int shut;
 };
 
+/* Per-thread state of a provider: counters and a free-slot cache that only the owning thread
+ * writes, so the hot path needs no locked instruction. Threads get a global index (1..63) on
+ * first use; later threads share shard 0 through atomic operations. */
+#define UVOTEL__SHARDS 64
+#define UVOTEL__SHARD_CACHE_MAX 4096
+typedef struct uvotel__shard_s {
+  _Alignas(64) atomic_uint_fast64_t started;
+  atomic_uint_fast64_t ended, non_recording;
+  uint32_t free; /* local free list: index + 1, linked through next_free */
+  uint32_t n_free;
+} uvotel__shard_t;
+
+uint32_t uvotel__shard_assign(void);
+extern UVOTEL__TLS uint32_t uvotel__shard_id;
+static inline uint32_t uvotel__shard(void) {
+  uint32_t i = uvotel__shard_id;
+  return UVOTEL__LIKELY(i != 0) ? (i < UVOTEL__SHARDS ? i : 0) : uvotel__shard_assign();
+}
+static inline void uvotel__count(atomic_uint_fast64_t *c, uint32_t shard) {
+  if (UVOTEL__LIKELY(shard != 0)) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+  } else {
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+  }
+}
+
 struct uvotel_tracer_provider_s {
+  uvotel__shard_t shards[UVOTEL__SHARDS];
   uvotel_trace_resource_t resource;
   uvotel_span_limits_t limits;
   uvotel_sampler_t *sampler;
@@ -119,7 +147,7 @@ struct uvotel_tracer_provider_s {
   struct uvotel_span_s *_Atomic chunks[UVOTEL__MAX_SPAN_CHUNKS];
   atomic_uint_fast64_t free_head; /* (tag << 32) | (index + 1) */
   /* counters */
-  atomic_uint_fast64_t started, ended, non_recording, pool_exhausted, misuse;
+  atomic_uint_fast64_t pool_exhausted, misuse;
   /* freed while spans were still held: the last release frees the memory */
   atomic_int zombie;
   atomic_long zombie_remaining;

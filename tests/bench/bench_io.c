@@ -1,0 +1,325 @@
+/* bench_io: libuv I/O raw vs through the uvotel wrappers, in one process.
+ *
+ *   fs      a chain of 50,000 uv_fs_stat on a small file (each callback starts the next)
+ *   dns     a chain of 5,000 uv_getaddrinfo("localhost")
+ *   tcp     loopback echo, 50 connections x 200 round trips of 64 bytes
+ *   work    100,000 uv_queue_work items, 1,024 in flight
+ *
+ * Phase 1 alternates raw and wrapped runs with nothing enabled (the wrappers pass through);
+ * phase 2 enables one hook (init/before/after/destroy, empty bodies) and enters one context
+ * variable around the runs, then alternates raw and wrapped again. The best of ROUNDS runs of
+ * each is kept; the ratio is raw time / wrapped time (1.00: as fast as raw; higher is better).
+ * Usage: bench_io [rounds [name-filter]] (default 5 rounds, all). Build with
+ * -DCMAKE_BUILD_TYPE=Release. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "uvotel.h"
+#include "uvotel/uv.h"
+
+#define FS_N 50000
+#define DNS_N 5000
+#define TCP_CONNS 50
+#define TCP_TRIPS 200
+#define TCP_MSG 64
+#define WORK_N 100000
+#define WORK_WINDOW 1024
+
+typedef struct ops_s {
+  int (*fs_stat)(uv_loop_t *, uv_fs_t *, const char *, uv_fs_cb);
+  int (*getaddrinfo)(uv_loop_t *, uv_getaddrinfo_t *, uv_getaddrinfo_cb, const char *, const char *,
+                     const struct addrinfo *);
+  int (*listen)(uv_stream_t *, int, uv_connection_cb);
+  int (*accept)(uv_stream_t *, uv_stream_t *);
+  int (*tcp_connect)(uv_connect_t *, uv_tcp_t *, const struct sockaddr *, uv_connect_cb);
+  int (*read_start)(uv_stream_t *, uv_alloc_cb, uv_read_cb);
+  int (*write)(uv_write_t *, uv_stream_t *, const uv_buf_t[], unsigned int, uv_write_cb);
+  void (*close)(uv_handle_t *, uv_close_cb);
+  int (*queue_work)(uv_loop_t *, uv_work_t *, uv_work_cb, uv_after_work_cb);
+} ops_t;
+
+static const ops_t RAW = {uv_fs_stat,    uv_getaddrinfo, uv_listen, uv_accept,    uv_tcp_connect,
+                          uv_read_start, uv_write,       uv_close,  uv_queue_work};
+static const ops_t WRAPPED = {uvotel_fs_stat, uvotel_getaddrinfo, uvotel_listen,
+                              uvotel_accept,  uvotel_tcp_connect, uvotel_read_start,
+                              uvotel_write,   uvotel_close,       uvotel_queue_work};
+
+static const ops_t *op;
+static uv_loop_t *loop;
+static char g_file[4096];
+static long g_done;
+
+static void die(const char *what, int err) {
+  fprintf(stderr, "%s: %s\n", what, uv_strerror(err));
+  exit(1);
+}
+
+/* ---- fs ---- */
+
+static void fs_cb(uv_fs_t *req) {
+  if (req->result != 0) die("stat", (int)req->result);
+  uv_fs_req_cleanup(req);
+  if (++g_done < FS_N) {
+    int err = op->fs_stat(loop, req, g_file, fs_cb);
+    if (err) die("stat", err);
+  }
+}
+
+static void run_fs(void) {
+  static uv_fs_t req;
+  int err = op->fs_stat(loop, &req, g_file, fs_cb);
+  if (err) die("stat", err);
+}
+
+/* ---- dns ---- */
+
+static struct addrinfo g_hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+
+static void dns_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  if (status != 0) die("getaddrinfo", status);
+  uv_freeaddrinfo(res);
+  if (++g_done < DNS_N) {
+    int err = op->getaddrinfo(loop, req, dns_cb, "localhost", NULL, &g_hints);
+    if (err) die("getaddrinfo", err);
+  }
+}
+
+static void run_dns(void) {
+  static uv_getaddrinfo_t req;
+  int err = op->getaddrinfo(loop, &req, dns_cb, "localhost", NULL, &g_hints);
+  if (err) die("getaddrinfo", err);
+}
+
+/* ---- tcp echo ---- */
+
+typedef struct peer_s {
+  uv_tcp_t tcp;
+  uv_write_t w;
+  uv_connect_t c;
+  char out[TCP_MSG];
+  char in[TCP_MSG * 4];
+  size_t got;
+  int trips;
+  int client;
+} peer_t;
+
+static uv_tcp_t g_server;
+static peer_t g_peers[2 * TCP_CONNS];
+static int g_npeers, g_closed;
+
+static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  (void)size;
+  peer_t *p = (peer_t *)h;
+  *buf = uv_buf_init(p->in, sizeof p->in);
+}
+
+static void peer_closed(uv_handle_t *h) {
+  (void)h;
+  if (++g_closed == 2 * TCP_CONNS) op->close((uv_handle_t *)&g_server, NULL);
+}
+
+static void send_msg(peer_t *p) {
+  uv_buf_t b = uv_buf_init(p->out, TCP_MSG);
+  int err = op->write(&p->w, (uv_stream_t *)&p->tcp, &b, 1, NULL);
+  if (err) die("write", err);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  peer_t *p = (peer_t *)s;
+  if (n < 0) {
+    op->close((uv_handle_t *)s, peer_closed);
+    return;
+  }
+  p->got += (size_t)n;
+  while (p->got >= TCP_MSG) {
+    p->got -= TCP_MSG;
+    if (!p->client) {
+      send_msg(p); /* echo */
+      continue;
+    }
+    if (++p->trips == TCP_TRIPS) {
+      g_done++;
+      op->close((uv_handle_t *)s, peer_closed); /* the server side sees EOF and closes */
+      return;
+    }
+    send_msg(p);
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  if (status) die("connection", status);
+  peer_t *p = &g_peers[g_npeers++];
+  uv_tcp_init(loop, &p->tcp);
+  int err = op->accept(server, (uv_stream_t *)&p->tcp);
+  if (err) die("accept", err);
+  op->read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  if (status) die("connect", status);
+  peer_t *p = (peer_t *)req->handle;
+  op->read_start(req->handle, on_alloc, on_read);
+  send_msg(p);
+}
+
+static void run_tcp(void) {
+  memset(g_peers, 0, sizeof g_peers);
+  g_npeers = TCP_CONNS;
+  g_closed = 0;
+  struct sockaddr_in addr, name;
+  int len = sizeof name;
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  uv_tcp_init(loop, &g_server);
+  uv_tcp_bind(&g_server, (struct sockaddr *)&addr, 0);
+  int err = op->listen((uv_stream_t *)&g_server, 128, on_connection);
+  if (err) die("listen", err);
+  uv_tcp_getsockname(&g_server, (struct sockaddr *)&name, &len);
+  for (int i = 0; i < TCP_CONNS; i++) {
+    peer_t *p = &g_peers[i];
+    p->client = 1;
+    memset(p->out, 'a' + i % 26, TCP_MSG);
+    uv_tcp_init(loop, &p->tcp);
+    err = op->tcp_connect(&p->c, &p->tcp, (struct sockaddr *)&name, on_connect);
+    if (err) die("connect", err);
+  }
+}
+
+/* ---- work ---- */
+
+static uv_work_t g_work[WORK_WINDOW];
+static long g_submitted;
+static volatile long g_sink;
+
+static void work_cb(uv_work_t *req) {
+  (void)req;
+  g_sink++;
+}
+
+static void after_work(uv_work_t *req, int status) {
+  if (status) die("work", status);
+  g_done++;
+  if (g_submitted < WORK_N) {
+    g_submitted++;
+    int err = op->queue_work(loop, req, work_cb, after_work);
+    if (err) die("queue_work", err);
+  }
+}
+
+static void run_work(void) {
+  g_submitted = 0;
+  for (int i = 0; i < WORK_WINDOW; i++) {
+    g_submitted++;
+    int err = op->queue_work(loop, &g_work[i], work_cb, after_work);
+    if (err) die("queue_work", err);
+  }
+}
+
+/* ---- driver ---- */
+
+typedef struct bench_s {
+  const char *name;
+  void (*start)(void);
+  long expect;
+  double best[2][2]; /* [phase][raw=0/wrapped=1], seconds */
+} bench_t;
+
+static bench_t g_benches[] = {
+    {"fs_stat chain x50000", run_fs, FS_N, {{0}}},
+    {"getaddrinfo localhost x5000", run_dns, DNS_N, {{0}}},
+    {"tcp echo 50 conns x 200 x 64B", run_tcp, TCP_CONNS, {{0}}},
+    {"queue_work x100000", run_work, WORK_N, {{0}}},
+};
+
+static double run_once(bench_t *b, const ops_t *ops) {
+  uv_loop_t l;
+  uv_loop_init(&l);
+  loop = &l;
+  op = ops;
+  g_done = 0;
+  uint64_t t0 = uv_hrtime();
+  b->start();
+  uv_run(&l, UV_RUN_DEFAULT);
+  uint64_t t1 = uv_hrtime();
+  if (g_done != b->expect) {
+    fprintf(stderr, "%s: %ld of %ld done\n", b->name, g_done, b->expect);
+    exit(1);
+  }
+  uvotel_loop_close(&l);
+  if (uv_loop_close(&l) != 0) {
+    fprintf(stderr, "%s: loop not closed\n", b->name);
+    exit(1);
+  }
+  return (double)(t1 - t0) / 1e9;
+}
+
+static const char *g_only; /* run only benchmarks whose name contains this */
+
+static void phase(int ph, int rounds) {
+  for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
+    bench_t *b = &g_benches[i];
+    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    for (int r = 0; r < rounds; r++) {
+      /* alternate which goes first, so drift hurts neither */
+      for (int k = 0; k < 2; k++) {
+        int v = (r + k) % 2;
+        double t = run_once(b, v ? &WRAPPED : &RAW);
+        if (b->best[ph][v] == 0 || t < b->best[ph][v]) b->best[ph][v] = t;
+      }
+    }
+  }
+}
+
+static void noop_id(uvotel_async_id_t id, void *arg) {
+  (void)id, (void)arg;
+}
+static void noop_init(uvotel_async_id_t id, const char *t, uvotel_async_id_t tr, void *r,
+                      void *arg) {
+  (void)id, (void)t, (void)tr, (void)r, (void)arg;
+}
+
+int main(int argc, char **argv) {
+  int rounds = argc > 1 ? atoi(argv[1]) : 5;
+  if (rounds < 1) rounds = 1;
+  g_only = argc > 2 ? argv[2] : NULL;
+  snprintf(g_file, sizeof g_file, "/tmp/bench_io.%d", (int)getpid());
+  FILE *f = fopen(g_file, "w");
+  if (f == NULL) return 1;
+  fputs("small file\n", f);
+  fclose(f);
+
+  phase(0, rounds);
+  if (uvotel_tracking()) {
+    fprintf(stderr, "tracking was on during phase 1\n");
+    return 1;
+  }
+  uvotel_hook_callbacks_t cbs = {noop_init, noop_id, noop_id, noop_id, NULL};
+  uvotel_hook_t *h = uvotel_hook_create(&cbs, NULL);
+  uvotel_var_t *v = uvotel_var_create("bench", NULL, NULL);
+  uvotel_scope_t scope;
+  if (h == NULL || v == NULL || uvotel_hook_enable(h) != 0 ||
+      uvotel_var_enter(v, (void *)1, &scope) != 0) {
+    return 1;
+  }
+  phase(1, rounds);
+  uvotel_scope_exit(&scope);
+  uvotel_hook_free(h);
+  uvotel_var_free(v);
+  remove(g_file);
+
+  printf("bench_io (best of %d; ratio = raw time / wrapped time, target >= 0.95)\n", rounds);
+  printf("%-32s %10s %10s %7s   %10s %10s %7s\n", "", "raw s", "wrapped s", "ratio", "raw s",
+         "hook+var s", "ratio");
+  for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
+    bench_t *b = &g_benches[i];
+    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    printf("%-32s %10.4f %10.4f %6.3fx   %10.4f %10.4f %6.3fx\n", b->name, b->best[0][0],
+           b->best[0][1], b->best[0][0] / b->best[0][1], b->best[1][0], b->best[1][1],
+           b->best[1][0] / b->best[1][1]);
+  }
+  return 0;
+}
