@@ -76,7 +76,8 @@ static void span_loop(uvotel_tracer_t *t, uv_loop_t *loop, long iters) {
     uvotel_span_set_attribute_double(s, "load", 1.5);
     uvotel_span_set_attribute_bool(s, "cache.hit", true);
     uvotel_span_end(s);
-    if ((i & 255) == 255) uv_run(loop, UV_RUN_NOWAIT); /* let the processor hand off batches */
+    /* the application's loop iterating now and then: export completions come back here */
+    if ((i & 255) == 255) uv_run(loop, UV_RUN_NOWAIT);
   }
 }
 

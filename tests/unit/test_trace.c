@@ -330,7 +330,8 @@ static void test_attribute_types_and_limits(void **state) {
 static void test_misuse(void **state) {
   fx_t *f = *state;
   simple_provider(f, NULL, NULL);
-  /* NULL span everywhere: no crash */
+  /* NULL span everywhere: no crash, counted process-wide */
+  uint64_t misuse0 = uvotel_trace_misuse_total();
   uvotel_span_set_attribute_str(NULL, "k", "v");
   uvotel_span_set_attribute_int(NULL, "k", 1);
   uvotel_span_set_attribute_double(NULL, "k", 1);
@@ -342,6 +343,7 @@ static void test_misuse(void **state) {
   uvotel_span_set_status(NULL, UVOTEL_STATUS_OK, NULL);
   uvotel_span_update_name(NULL, "x");
   uvotel_span_end(NULL);
+  assert_int_equal(uvotel_trace_misuse_total() - misuse0, 11);
   assert_false(uvotel_span_is_recording(NULL));
   uvotel_span_context_t z = uvotel_span_context(NULL);
   assert_false(uvotel_span_context_is_valid(&z));
@@ -405,6 +407,8 @@ static void test_shutdown(void **state) {
   assert_true(uvotel_memory_exporter_is_shutdown(f->mem));
   s = uvotel_span_start(f->t, "after", NULL);
   assert_false(uvotel_span_is_recording(s));
+  uvotel_span_context_t after = uvotel_span_context(s);
+  assert_true(uvotel_span_context_is_valid(&after)); /* still propagates */
   uvotel_span_end(s);
   assert_int_equal(uvotel_memory_exporter_count(f->mem), 1);
 }
@@ -1240,6 +1244,109 @@ static void test_from_env(void **state) {
   clear_env();
 }
 
+/* ---- a user processor, the registry, schema scopes, diagnostics ---- */
+
+typedef struct my_proc_s {
+  int starts, ends, flushes, shutdowns, frees;
+  char last_parent_hex[17];
+} my_proc_t;
+
+static void mp_start(void *self, uvotel_span_t *span, const uvotel_span_context_t *parent) {
+  my_proc_t *m = self;
+  m->starts++;
+  uvotel_span_set_attribute_str(span, "added.by", "processor");
+  if (parent != NULL) uvotel_span_id_to_hex(&parent->span_id, m->last_parent_hex);
+}
+static void mp_end(void *self, const uvotel_span_data_t *d) {
+  my_proc_t *m = self;
+  m->ends++;
+  size_t n;
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  assert_true(n >= 1);
+  assert_string_equal(a[0].key, "added.by");
+}
+static int mp_flush(void *self, uint64_t t) {
+  (void)t;
+  ((my_proc_t *)self)->flushes++;
+  return UVOTEL_EIO;
+}
+static int mp_shutdown(void *self, uint64_t t) {
+  (void)t;
+  ((my_proc_t *)self)->shutdowns++;
+  return 0;
+}
+static void mp_free(void *self) {
+  ((my_proc_t *)self)->frees++;
+}
+static void mp_counters(void *self, uvotel_span_processor_counters_t *out) {
+  out->exported = (uint64_t)((my_proc_t *)self)->ends;
+}
+static const uvotel_span_processor_ops_t g_mp_ops = {mp_start,    mp_end,  mp_flush,
+                                                     mp_shutdown, mp_free, mp_counters};
+
+static uvotel_span_exporter_t *my_factory(const char *name, void *arg) {
+  (void)name;
+  (*(int *)arg)++;
+  return uvotel_span_exporter_create(&g_discard_ops, NULL);
+}
+
+static void test_user_processor(void **state) {
+  fx_t *f = *state;
+  my_proc_t m = {0};
+  uvotel_span_processor_t *pr = uvotel_span_processor_create(&g_mp_ops, &m);
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &pr;
+  o.n_processors = 1;
+  f->p = uvotel_tracer_provider_create(&o);
+  uvotel_tracer_t *t = uvotel_tracer_get_with_schema(f->p, "s", "1", "https://example.com/s");
+  assert_string_equal(uvotel_tracer_scope(t)->schema_url, "https://example.com/s");
+  assert_ptr_not_equal(t, uvotel_tracer_get(f->p, "s", "1"));
+  assert_ptr_equal(t, uvotel_tracer_get_with_schema(f->p, "s", "1", "https://example.com/s"));
+  uvotel_span_t *a = uvotel_span_start(t, "a", NULL);
+  uvotel_scope_t sc;
+  uvotel_span_enter(a, &sc);
+  uvotel_span_t *b = uvotel_span_start(t, "b", NULL);
+  uvotel_scope_exit(&sc);
+  char hex[17];
+  uvotel_span_context_t ac = uvotel_span_context(a);
+  assert_string_equal(m.last_parent_hex, uvotel_span_id_to_hex(&ac.span_id, hex));
+  uvotel_span_end(b);
+  uvotel_span_end(a);
+  assert_int_equal(m.starts, 2);
+  assert_int_equal(m.ends, 2);
+  assert_int_equal(uvotel_tracer_provider_force_flush(f->p, 10), UVOTEL_EIO);
+  uvotel_trace_counters_t c;
+  uvotel_tracer_provider_counters(f->p, &c);
+  assert_int_equal(c.exported, 2);
+  assert_int_equal(uvotel_span_processor_shutdown(pr, 0), 0);
+  assert_int_equal(uvotel_span_processor_shutdown(pr, 0), UVOTEL_ESHUTDOWN);
+  assert_int_equal(uvotel_span_processor_force_flush(pr, 0), UVOTEL_ESHUTDOWN);
+  uvotel_tracer_provider_free(f->p);
+  f->p = NULL;
+  assert_int_equal(m.shutdowns, 1);
+  assert_int_equal(m.frees, 1);
+
+  /* registry: a user factory by name, replaced on re-registration */
+  int made = 0;
+  assert_int_equal(uvotel_span_exporter_register("mine", my_factory, &made), 0);
+  assert_int_equal(uvotel_span_exporter_register("mine", my_factory, &made), 0);
+  uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name("mine");
+  assert_non_null(e);
+  assert_int_equal(made, 1);
+  uvotel_span_exporter_free(e);
+
+  /* diagnostics: delivered up to the level asked for, formatted */
+  g_diag_n = 0;
+  uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EIO, "hello %d", 42);
+  assert_int_equal(g_diag_n, 1);
+  assert_string_equal(g_diag_last, "hello 42");
+  uvotel_diag_set_handler(diag_cb, NULL, UVOTEL_DIAG_ERROR);
+  uvotel_diag(UVOTEL_DIAG_WARN, 0, "filtered");
+  assert_int_equal(g_diag_n, 1);
+  uvotel_diag(UVOTEL_DIAG_ERROR, 0, "%s", "kept");
+  assert_int_equal(g_diag_n, 2);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -1264,6 +1371,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_resource, setup, teardown),
       cmocka_unit_test_setup_teardown(test_from_env, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_user_processor, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -711,6 +711,10 @@ typedef struct uvotel_trace_counters_s {
 int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
                                     uvotel_trace_counters_t *out);
 
+/* Misuse seen anywhere in the process, including calls that name no provider (a NULL span):
+ * the sum of every provider's misuse counter plus those. Thread: any. */
+uint64_t uvotel_trace_misuse_total(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Tracers
  * ------------------------------------------------------------------------------------------- */
@@ -758,8 +762,9 @@ typedef struct uvotel_span_options_s {
   { UVOTEL_SPAN_KIND_INTERNAL, NULL, NULL, NULL, 0, NULL, 0, 0, 0 }
 
 /* Start a span. Never NULL: not sampled, provider shut down, pool exhausted or NULL tracer give
- * a non-recording span (which still has a valid context when it has a parent or could be given
- * ids, so it propagates). name copied (NULL: ""). opts NULL: INTERNAL, parent = current span.
+ * a non-recording span. Unsampled and after-shutdown spans still get ids (so the trace
+ * propagates); with a NULL tracer or an exhausted pool it is a shared static span with an
+ * invalid context. name copied (NULL: ""). opts NULL: INTERNAL, parent = current span.
  * The caller holds one reference, which uvotel_span_end drops: end every span exactly once and
  * do not use the pointer afterwards (later calls through it are counted no-ops while the span's
  * slot is still held by something, e.g. a context or the batch queue).

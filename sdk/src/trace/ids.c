@@ -361,7 +361,14 @@ UVOTEL__API void uvotel_diag(uvotel_diag_level_t level, int code, const char *fm
   }
 }
 
+static atomic_uint_fast64_t g_misuse;
+
+UVOTEL__API uint64_t uvotel_trace_misuse_total(void) {
+  return atomic_load_explicit(&g_misuse, memory_order_relaxed);
+}
+
 void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what) {
+  atomic_fetch_add_explicit(&g_misuse, 1, memory_order_relaxed);
   if (p != NULL) atomic_fetch_add_explicit(&p->misuse, 1, memory_order_relaxed);
   uvotel_diag(UVOTEL_DIAG_DEBUG, UVOTEL_ESTATE, "span misuse: %s", what);
 }

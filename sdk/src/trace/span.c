@@ -463,10 +463,8 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
 
   uint32_t shard = uvotel__shard();
   uvotel__shard_t *sh = &p->shards[shard];
-  if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->shut, memory_order_relaxed))) {
-    uvotel__count(&sh->non_recording, shard);
-    return nonrec_from_parent(parent);
-  }
+  /* After shutdown spans do not record, but still get ids so the context propagates. */
+  int shut = atomic_load_explicit(&p->shut, memory_order_relaxed);
 
   uvotel_sampling_params_t sp;
   if (parent != NULL) {
@@ -482,7 +480,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   sp.links = opts->links;
   sp.n_links = opts->n_links;
   uvotel_sampling_result_t res = {UVOTEL_SAMPLING_DROP, NULL, 0, 0, NULL};
-  p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
+  if (UVOTEL__LIKELY(!shut)) p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
 
   uvotel_span_t *s = pool_pop(p, shard);
   if (UVOTEL__UNLIKELY(s == NULL)) {

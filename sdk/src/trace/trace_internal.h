@@ -103,7 +103,7 @@ struct uvotel_span_processor_s {
  * writes, so the hot path needs no locked instruction. Threads get a global index (1..63) on
  * first use; later threads share shard 0 through atomic operations. */
 #define UVOTEL__SHARDS 64
-#define UVOTEL__SHARD_CACHE_MAX 4096
+#define UVOTEL__SHARD_CACHE_MAX 1024
 typedef struct uvotel__shard_s {
   _Alignas(64) atomic_uint_fast64_t started;
   atomic_uint_fast64_t ended, non_recording;
