@@ -441,6 +441,26 @@ static void test_export_timeout_bounds_retries(void **state) {
   assert_true(diag_has("export timeout")); /* next retry too late, or time up */
 }
 
+/* https:// goes through TLS: against the plain-HTTP receiver the handshake fails, which is
+ * not a transient condition, so the batch fails at once (not retried). */
+static void test_https_handshake_failure_not_retried(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(otlp_receiver_start(&fx->rx, 0, NULL), 0);
+  snprintf(fx->url, sizeof fx->url, "https://127.0.0.1:%d/v1/traces", otlp_receiver_port(fx->rx));
+  uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
+  o.certificate = UVOTEL_SOURCE_DIR "/no/such/ca.pem";
+  fx->t = make_transport(fx->url, &o);
+  submit_n(fx->t, 1, 2);
+  assert_int_equal(uvotel__otlp_transport_flush(fx->t, 10000), 0);
+  uvotel_otlp_http_stats_t st;
+  uvotel__otlp_transport_stats(fx->t, &st);
+  assert_int_equal(st.requests, 1);
+  assert_int_equal(st.retries, 0);
+  assert_int_equal(st.transport_errors, 1);
+  assert_int_equal(st.spans_failed, 2);
+  assert_int_equal(otlp_receiver_counts(fx->rx).spans, 0);
+}
+
 static void test_bad_arguments(void **state) {
   fx_t *fx = *state;
   uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
@@ -474,6 +494,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_partial_success_reported, setup, teardown),
       cmocka_unit_test_setup_teardown(test_slow_receiver, setup, teardown),
       cmocka_unit_test_setup_teardown(test_export_timeout_bounds_retries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_https_handshake_failure_not_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
