@@ -22,6 +22,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvotel_trace_state_t *ts = NULL;
   int rc = uvotel_trace_state_parse_lines(lines, n, 0, &ts);
   if (rc != 0 && ts != NULL) abort();
+  /* Differential: lines of up to 64 bytes take a vectorised path; with trailing OWS added every
+   * line takes the general one, and the result must be the same. */
+  static char padded[16][4096 + 80];
+  uvotel_str_t plines[16];
+  for (size_t i = 0; i < n; i++) {
+    size_t l = lines[i].len < 4096 ? lines[i].len : 4096;
+    memcpy(padded[i], lines[i].ptr, l);
+    memset(padded[i] + l, i % 2 ? ' ' : '\t', 70);
+    plines[i].ptr = padded[i];
+    plines[i].len = lines[i].len < 4096 ? l + 70 : lines[i].len;
+    if (lines[i].len >= 4096) plines[i].ptr = lines[i].ptr; /* long already: general path */
+  }
+  uvotel_trace_state_t *ts2 = NULL;
+  if (uvotel_trace_state_parse_lines(plines, n, 0, &ts2) != rc) abort();
+  if (strcmp(uvotel_trace_state_str(ts, NULL), uvotel_trace_state_str(ts2, NULL)) != 0) abort();
+  uvotel_trace_state_release(ts2);
   if (ts == NULL) return 0;
   size_t len;
   const char *s = uvotel_trace_state_str(ts, &len);

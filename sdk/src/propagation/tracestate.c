@@ -6,6 +6,10 @@
  * are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes. */
 #include "propagation_internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
   uint16_t val_len, pad_;
@@ -102,66 +106,168 @@ static inline int key_eq(const char *a, size_t al, const char *b, size_t bl) {
   return 1;
 }
 
+/* Members found so far while parsing. */
+typedef struct ts_acc_s {
+  ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
+  size_t nm, wire;
+  unsigned flags;
+} ts_acc_t;
+
+/* Add a parsed member: a repeated key keeps its first occurrence (strict: reject). */
+static inline int acc_add(ts_acc_t *a, const char *k, size_t kl, const char *v, size_t vl) {
+  int dup = 0;
+  for (size_t j = 0; j < a->nm; j++) dup |= key_eq(a->m[j].k, a->m[j].kl, k, kl);
+  if (dup) return (a->flags & UVOTEL_TRACE_STATE_STRICT) ? UVOTEL_EPARSE : 0;
+  if (a->nm == UVOTEL_TRACE_STATE_MAX_MEMBERS) return UVOTEL_ERANGE;
+  ts_slice_t *m = &a->m[a->nm++];
+  m->k = k;
+  m->kl = kl;
+  m->v = v;
+  m->vl = vl;
+  a->wire += kl + 1 + vl;
+  return 0;
+}
+
+/* One line, any length: OWS, key, "=", value, OWS, then "," or the end, member by member. */
+static int parse_line(ts_acc_t *a, const char *p, size_t len) {
+  const char *line = p, *end = p + len;
+  for (;;) {
+    while (p < end && uvotel__is_ows(*p)) p++;
+    if (p == end) return 0;
+    if (*p == ',') { /* empty list member: allowed */
+      p++;
+      continue;
+    }
+    const char *k = p;
+    p = uvotel__scan_special(line, p, end);
+    size_t kl = (size_t)(p - k);
+    if (p == end || *p != '=' || !valid_key(k, kl)) return UVOTEL_EPARSE;
+    const char *v = ++p;
+    p = uvotel__scan_special(line, p, end); /* what it skips is exactly the value grammar */
+    const char *ve = p;
+    while (ve > v && ve[-1] == ' ') ve--; /* trailing spaces are OWS, not value */
+    while (p < end && uvotel__is_ows(*p)) p++;
+    if (p < end && *p != ',') return UVOTEL_EPARSE; /* "=", a control byte, non-ASCII... */
+    size_t vl = (size_t)(ve - v);
+    if (vl == 0 || vl > UVOTEL_TRACE_STATE_MAX_VALUE) return UVOTEL_EPARSE;
+    if (p < end) p++; /* the "," */
+    int rc = acc_add(a, k, kl, v, vl);
+    if (rc < 0) return rc;
+  }
+}
+
+#if defined(__SSE2__)
+/* Bits at and above pos (none when pos >= 64). */
+static inline uint64_t from(uint64_t x, unsigned pos) {
+  return pos >= 64 ? 0 : x & (~0ull << pos);
+}
+
+/* A line of at most 64 bytes, the common size: SSE2 classifies every byte once into bitmaps
+ * (bit i = byte i), and the members are then found with bit operations instead of byte loops.
+ * Same grammar and results as parse_line (the tests and the fuzz target check that). */
+static int parse_line_short(ts_acc_t *a, const char *line, size_t len) {
+  _Alignas(16) char buf[64];
+  memset(buf, 0, sizeof buf); /* NUL padding belongs to no class */
+  memcpy(buf, line, len);
+  uint64_t comma = 0, eq = 0, ows = 0, sp = 0, vch = 0, kch = 0, kfirst = 0;
+  for (unsigned b = 0; b * 16 < len; b++) {
+    __m128i c = _mm_load_si128((const __m128i *)(const void *)(buf + 16 * b));
+#define EQ(ch) _mm_cmpeq_epi8(c, _mm_set1_epi8(ch))
+#define IN(lo, hi)                                        \
+  _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8((lo)-1)), \
+                _mm_cmplt_epi8(c, _mm_set1_epi8((hi) + 1)))
+    __m128i is_comma = EQ(','), is_eq = EQ('='), is_sp = EQ(' ');
+    /* signed compares: bytes >= 0x80 are negative, so in no range */
+    __m128i value = _mm_andnot_si128(_mm_or_si128(is_comma, is_eq), IN(0x20, 0x7e));
+    __m128i first = _mm_or_si128(IN('a', 'z'), IN('0', '9'));
+    __m128i key = _mm_or_si128(_mm_or_si128(first, _mm_or_si128(EQ('_'), EQ('-'))),
+                               _mm_or_si128(_mm_or_si128(EQ('*'), EQ('/')), EQ('@')));
+    unsigned sh = 16 * b;
+    comma |= (uint64_t)(unsigned)_mm_movemask_epi8(is_comma) << sh;
+    eq |= (uint64_t)(unsigned)_mm_movemask_epi8(is_eq) << sh;
+    sp |= (uint64_t)(unsigned)_mm_movemask_epi8(is_sp) << sh;
+    ows |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(is_sp, EQ('\t'))) << sh;
+    vch |= (uint64_t)(unsigned)_mm_movemask_epi8(value) << sh;
+    kch |= (uint64_t)(unsigned)_mm_movemask_epi8(key) << sh;
+    kfirst |= (uint64_t)(unsigned)_mm_movemask_epi8(first) << sh;
+#undef EQ
+#undef IN
+  }
+  uint64_t live = len == 64 ? ~0ull : (1ull << len) - 1;
+  uint64_t solid = ~ows & live; /* bytes that are not OWS */
+  unsigned pos = 0;
+  for (;;) {
+    uint64_t nz = from(solid, pos);
+    if (nz == 0) return 0;
+    pos = (unsigned)__builtin_ctzll(nz);
+    if ((comma >> pos) & 1) { /* empty list member */
+      pos++;
+      continue;
+    }
+    unsigned k = pos;
+    if (!((kfirst >> k) & 1)) return UVOTEL_EPARSE;
+    uint64_t notk = from(~kch, k + 1);
+    unsigned ke = notk ? (unsigned)__builtin_ctzll(notk) : 64;
+    if (ke >= len || !((eq >> ke) & 1)) return UVOTEL_EPARSE;
+    unsigned v = ke + 1;
+    uint64_t notv = from(~vch, v);
+    unsigned ve0 = notv ? (unsigned)__builtin_ctzll(notv) : 64; /* end of the value run */
+    if (ve0 > len) ve0 = (unsigned)len;
+    uint64_t body = from(vch & ~sp, v) & (ve0 >= 64 ? ~0ull : (1ull << ve0) - 1);
+    if (body == 0) return UVOTEL_EPARSE;                /* empty, or only spaces */
+    unsigned ve = 64 - (unsigned)__builtin_clzll(body); /* after the last non-space */
+    uint64_t nx = from(solid, ve0);
+    if (nx != 0) {
+      unsigned q = (unsigned)__builtin_ctzll(nx);
+      if (!((comma >> q) & 1)) return UVOTEL_EPARSE; /* "=", a control byte, non-ASCII... */
+      pos = q + 1;
+    } else {
+      pos = 64;
+    }
+    int rc = acc_add(a, line + k, ke - k, line + v, ve - v);
+    if (rc < 0) return rc;
+  }
+}
+#endif
+
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
   *out = NULL;
-  ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
-  size_t nm = 0, wire = 0;
+  ts_acc_t a;
+  a.nm = 0;
+  a.wire = 0;
+  a.flags = flags;
   size_t first_line = SIZE_MAX, last_line = 0;
   for (size_t li = 0; li < n; li++) {
     const char *p = lines[li].ptr;
+    size_t len = lines[li].len;
     if (p == NULL) {
-      if (lines[li].len != 0) return UVOTEL_EINVAL;
+      if (len != 0) return UVOTEL_EINVAL;
       continue;
     }
-    const char *line = p, *end = p + lines[li].len;
-    /* One pass per line: OWS, key, "=", value, OWS, then "," or the end. */
-    for (;;) {
-      while (p < end && uvotel__is_ows(*p)) p++;
-      if (p == end) break;
-      if (*p == ',') { /* empty list member: allowed */
-        p++;
-        continue;
-      }
-      const char *k = p;
-      p = uvotel__scan_special(line, p, end);
-      size_t kl = (size_t)(p - k);
-      if (p == end || *p != '=' || !valid_key(k, kl)) return UVOTEL_EPARSE;
-      const char *v = ++p;
-      p = uvotel__scan_special(line, p, end); /* what it skips is exactly the value grammar */
-      const char *ve = p;
-      while (ve > v && ve[-1] == ' ') ve--; /* trailing spaces are OWS, not value */
-      while (p < end && uvotel__is_ows(*p)) p++;
-      if (p < end && *p != ',') return UVOTEL_EPARSE; /* "=", a control byte, non-ASCII... */
-      size_t vl = (size_t)(ve - v);
-      if (vl == 0 || vl > UVOTEL_TRACE_STATE_MAX_VALUE) return UVOTEL_EPARSE;
-      if (p < end) p++; /* the "," */
-      int dup = 0;
-      for (size_t j = 0; j < nm; j++) dup |= key_eq(m[j].k, m[j].kl, k, kl);
-      if (dup) {
-        if (flags & UVOTEL_TRACE_STATE_STRICT) return UVOTEL_EPARSE;
-        continue; /* the first occurrence wins */
-      }
-      if (nm == UVOTEL_TRACE_STATE_MAX_MEMBERS) return UVOTEL_ERANGE;
-      m[nm].k = k;
-      m[nm].kl = kl;
-      m[nm].v = v;
-      m[nm].vl = vl;
-      nm++;
-      wire += kl + 1 + vl;
+    size_t before = a.nm;
+    int rc;
+#if defined(__SSE2__)
+    rc = len <= 64 ? parse_line_short(&a, p, len) : parse_line(&a, p, len);
+#else
+    rc = parse_line(&a, p, len);
+#endif
+    if (rc < 0) return rc;
+    if (a.nm != before) {
       if (first_line == SIZE_MAX) first_line = li;
       last_line = li;
     }
   }
-  if (nm == 0) return 0;
-  wire += nm - 1;
+  if (a.nm == 0) return 0;
+  size_t wire = a.wire + a.nm - 1;
   /* Canonical input (one line that is exactly "k=v,k=v"): copy it whole. */
   const char *src = NULL;
-  if (first_line == last_line && lines[first_line].len == wire && m[0].k == lines[first_line].ptr) {
+  if (first_line == last_line && lines[first_line].len == wire &&
+      a.m[0].k == lines[first_line].ptr) {
     src = lines[first_line].ptr;
   }
-  *out = ts_build(m, nm, src);
+  *out = ts_build(a.m, a.nm, src);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
