@@ -149,6 +149,17 @@ static void test_enable_bad_input(void **state) {
   assert_int_equal(uvotel_auto_spans_categories(), 0);
   uvotel_auto_spans_disable();
   assert_int_equal(uvotel_auto_spans_categories(), 0);
+  /* the ready-made accept callback: no tracer, no client, or not TCP gives no span */
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+  assert_int_equal(uv_tcp_init(&fx->loop, &tcp), 0);
+  assert_int_equal(uv_pipe_init(&fx->loop, &pipe, 0), 0);
+  assert_null(uvotel_auto_spans_accept_span(NULL, (uv_stream_t *)&tcp, NULL));
+  assert_null(uvotel_auto_spans_accept_span(NULL, NULL, fx->tracer));
+  assert_null(uvotel_auto_spans_accept_span(NULL, (uv_stream_t *)&pipe, fx->tracer));
+  uv_close((uv_handle_t *)&tcp, NULL);
+  uv_close((uv_handle_t *)&pipe, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
 }
 
 static void test_enable_from_env(void **state) {

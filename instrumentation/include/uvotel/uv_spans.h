@@ -20,7 +20,8 @@
  *
  * A request that fails (a negative result in its callback) sets the span's status to ERROR
  * with libuv's message and `error.type` to libuv's error name ("ENOENT", "ECONNREFUSED").
- * Calls that fail synchronously (the wrapper returns an error) make no span: no request ran.
+ * Calls that fail synchronously (the wrapper returns an error) make no span: no request ran;
+ * synchronous fs / DNS calls (cb == NULL) make none either (they pass straight through).
  *
  * As in OpenTelemetry JS, by default a span is made only when a span is current at the call
  * (a request made outside any trace makes none), so background noise stays out;
