@@ -8,11 +8,21 @@
  *   preload  plain_http_server under libuvotel_preload.so (UVOTEL_INSTRUMENT=all: fs open, read,
  *            close and dns lookup root spans per request, a tcp accept span per connection),
  *            exporting over OTLP to the same receiver
+ *   otlp-d, preload-d  the same two exporting to a discard receiver in this process (reads the
+ *            request, answers 200, decodes nothing), as a collector on another machine would
+ *            cost this one: the test receiver decodes and stores every span on the same two
+ *            cores as the service and wrk
  * Each variant runs `rounds` times, interleaved, and the median is kept; the ratios are
  * otlp/off and preload/plain.
  *   bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
  * Needs wrk on PATH. Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -77,6 +87,75 @@ static pid_t spawn_server(const char *bin, const char *const *extra, int *port) 
   return pid;
 }
 
+/* ---- a discard OTLP/HTTP receiver: reads each request, answers 200 with an empty
+ * ExportTraceServiceResponse, decodes nothing (a collector on another machine costs this
+ * machine nothing; the test receiver decodes and stores every span on these same cores) ---- */
+
+static void *discard_conn(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  static const char ok[] =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+  char buf[65536];
+  size_t have = 0;
+  for (;;) {
+    char *end = have > 0 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
+    if (end == NULL) {
+      if (have == sizeof buf) break;
+      ssize_t r = read(fd, buf + have, sizeof buf - have);
+      if (r <= 0) break;
+      have += (size_t)r;
+      continue;
+    }
+    *end = '\0';
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    size_t body = cl != NULL ? (size_t)atol(cl + 17) : 0;
+    size_t head = (size_t)(end + 4 - buf);
+    size_t in_buf = have - head < body ? have - head : body;
+    size_t left = body - in_buf;
+    memmove(buf, buf + head + in_buf, have - head - in_buf);
+    have -= head + in_buf;
+    while (left > 0) { /* the rest of the body: read and drop */
+      char sink[65536];
+      ssize_t r = read(fd, sink, left < sizeof sink ? left : sizeof sink);
+      if (r <= 0) goto out;
+      left -= (size_t)r;
+    }
+    if (write(fd, ok, sizeof ok - 1) < 0) break;
+  }
+out:
+  close(fd);
+  return NULL;
+}
+
+static void *discard_accept(void *arg) {
+  int lfd = (int)(intptr_t)arg;
+  for (;;) {
+    int c = accept(lfd, NULL, NULL);
+    if (c < 0) return NULL;
+    pthread_t t;
+    if (pthread_create(&t, NULL, discard_conn, (void *)(intptr_t)c) == 0) {
+      pthread_detach(t);
+    } else {
+      close(c);
+    }
+  }
+}
+
+static int discard_start(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    return -1;
+  }
+  pthread_t t;
+  if (pthread_create(&t, NULL, discard_accept, (void *)(intptr_t)fd) != 0) return -1;
+  pthread_detach(t);
+  return ntohs(a.sin_port);
+}
+
 static double run_wrk(int port, int seconds, int conns) {
   char cmd[256];
   snprintf(cmd, sizeof cmd, "wrk -t1 -c%d -d%ds http://127.0.0.1:%d/work 2>&1", conns, seconds,
@@ -126,9 +205,12 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   otlp_receiver_t *recv;
   if (otlp_receiver_start(&recv, 0, NULL) != 0) return 1;
-  char endpoint[128];
+  char endpoint[128], discard[128];
   snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
            otlp_receiver_port(recv));
+  int dport = discard_start();
+  if (dport < 0) return 1;
+  snprintf(discard, sizeof discard, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", dport);
 
   variant_t v[] = {
       {"off",
@@ -142,10 +224,22 @@ int main(int argc, char **argv) {
         NULL},
        {0},
        {0}},
+      {"otlp-d",
+       HTTP_SERVICE_BIN,
+       {"OTEL_TRACES_EXPORTER=otlp", discard, "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench",
+        NULL},
+       {0},
+       {0}},
       {"plain", PLAIN_HTTP_BIN, {NULL}, {0}, {0}},
       {"preload",
        PLAIN_HTTP_BIN,
        {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", endpoint,
+        "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
+       {0},
+       {0}},
+      {"preload-d",
+       PLAIN_HTTP_BIN,
+       {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", discard,
         "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
        {0},
        {0}},
@@ -175,7 +269,7 @@ int main(int argc, char **argv) {
       fflush(stdout);
     }
   }
-  double m[4], u[4];
+  double m[6], u[6];
   for (size_t i = 0; i < nv; i++) {
     m[i] = median(v[i].rps, rounds);
     u[i] = median(v[i].cpu_us, rounds);
@@ -184,10 +278,14 @@ int main(int argc, char **argv) {
   printf("off      %10.0f req/s %7.1f us CPU/req\n", m[0], u[0]);
   printf("otlp     %10.0f req/s %7.1f us CPU/req   ratio otlp/off      %.3f\n", m[1], u[1],
          m[1] / m[0]);
-  printf("plain    %10.0f req/s %7.1f us CPU/req   ratio off/plain     %.3f\n", m[2], u[2],
-         m[0] / m[2]);
-  printf("preload  %10.0f req/s %7.1f us CPU/req   ratio preload/plain %.3f\n", m[3], u[3],
-         m[3] / m[2]);
+  printf("otlp-d   %10.0f req/s %7.1f us CPU/req   ratio otlp-d/off    %.3f\n", m[2], u[2],
+         m[2] / m[0]);
+  printf("plain    %10.0f req/s %7.1f us CPU/req   ratio off/plain     %.3f\n", m[3], u[3],
+         m[0] / m[3]);
+  printf("preload  %10.0f req/s %7.1f us CPU/req   ratio preload/plain %.3f\n", m[4], u[4],
+         m[4] / m[3]);
+  printf("preload-d%10.0f req/s %7.1f us CPU/req   ratio preload-d/plain %.3f\n", m[5], u[5],
+         m[5] / m[3]);
   printf("receiver: %zu requests, %zu spans\n", c.requests, c.spans);
   otlp_receiver_stop(recv);
   return 0;
