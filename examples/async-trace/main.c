@@ -32,6 +32,10 @@ static void pad(uvotel_async_id_t id) {
 static const char *resource_name(const char *type, void *resource) {
   const char *name = scenario_resource_name(resource);
   if (name != NULL) return name;
+  /* What Node prints for these (uvotel/promise.h): the constructors behind them in Node 20. */
+  if (strcmp(type, "PROMISE") == 0) return "Promise";
+  if (strcmp(type, "TickObject") == 0) return "Object";
+  if (strcmp(type, "Microtask") == 0) return "AsyncResource";
   return type;
 }
 

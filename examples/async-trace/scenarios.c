@@ -144,6 +144,12 @@ const char *scenario_resource_name(void *resource) {
   return NULL;
 }
 
+/* promise_scenarios.c */
+void run_promise(uv_loop_t *loop);
+void run_promise_resolve(uv_loop_t *loop);
+void run_promise_chain(uv_loop_t *loop);
+void run_microtasks(uv_loop_t *loop);
+
 const scenario_t scenarios[] = {
     {"timeout", "setTimeout", run_timeout, close_timers},
     {"nested-timeout", "setTimeout inside a setTimeout callback", run_nested, close_timers},
@@ -154,5 +160,10 @@ const scenario_t scenarios[] = {
     {"resource-manual-destroy", "AsyncResource with requireManualDestroy + emitDestroy",
      run_manual_destroy, close_timers},
     {"immediate", "setImmediate", run_immediate, close_immediate},
+    {"promise", "new Promise(resolve => resolve(123)).then(log) (seed 001)", run_promise, NULL},
+    {"promise-resolve", "Promise.resolve(123).then(log ids) (seed 001)", run_promise_resolve, NULL},
+    {"promise-chain", "a .then chain whose second reaction returns a promise", run_promise_chain,
+     NULL},
+    {"microtasks", "process.nextTick and queueMicrotask order (seed 004)", run_microtasks, NULL},
     {NULL, NULL, NULL, NULL},
 };

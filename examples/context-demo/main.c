@@ -7,9 +7,12 @@
  *
  * Exit status 0 when that is what happened. */
 #include <stdio.h>
+#include <string.h>
 
 #include <uvotel.h>
 #include <uvotel/uv.h>
+
+#include "chained.h"
 
 typedef struct value_s {
   int key;
@@ -53,13 +56,19 @@ static void program(uv_loop_t *loop) {
   printf("Exiting program.\n");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* --chained: the same program with a promise chain (chained.c). */
+  int chained = argc > 1 && strcmp(argv[1], "--chained") == 0;
   uv_loop_t loop;
   uv_loop_init(&loop);
   als = uvotel_var_create("store", NULL, NULL);
   if (als == NULL) return 1;
-  program(&loop);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  if (chained) {
+    ok = chained_demo(&loop, als);
+  } else {
+    program(&loop);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
   uvotel_loop_close(&loop);
   int rc = uv_loop_close(&loop);
   uvotel_var_free(als);

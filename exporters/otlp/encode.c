@@ -9,6 +9,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_internal.h"
+#include "uvotel/propagation.h"
 #include "uvotel/trace.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
@@ -253,6 +254,8 @@ static int fill_span(arena_t *a, const uvotel_span_data_t *d, span_box_t *b) {
   }
   s->flags = (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
              (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0);
+  /* The W3C tracestate, borrowed from the span (alive while the batch is). */
+  if (sc.trace_state != NULL) s->trace_state = (char *)uvotel_trace_state_str(sc.trace_state, NULL);
   s->name = (char *)uvotel_span_data_name(d);
   if (s->name == NULL) s->name = (char *)"";
   uvotel_span_kind_t kind = uvotel_span_data_kind(d);
@@ -303,6 +306,9 @@ static int fill_span(arena_t *a, const uvotel_span_data_t *d, span_box_t *b) {
       ls[i].trace_id.len = 16;
       ls[i].span_id.data = ids + 24 * i + 16;
       ls[i].span_id.len = 8;
+      if (lk[i].context.trace_state != NULL) {
+        ls[i].trace_state = (char *)uvotel_trace_state_str(lk[i].context.trace_state, NULL);
+      }
       ls[i].flags = (uint32_t)lk[i].context.flags | FLAGS_HAS_IS_REMOTE |
                     (lk[i].context.is_remote ? FLAGS_IS_REMOTE : 0);
       if (fill_attrs(a, lk[i].attrs, lk[i].n_attrs, &ls[i].attributes) != 0) return -1;

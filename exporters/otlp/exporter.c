@@ -6,6 +6,11 @@
 
 #define OTLP_MAGIC 0x4f544c50u /* "OTLP" */
 
+/* The longest an export waits for room in a full exporter queue. A processor whose shutdown
+ * timed out frees its exporter only after its in-flight exports return, so this bounds how long
+ * uvotel_tracer_provider_free can hang behind a collector that stopped answering. */
+#define ROOM_WAIT_MAX_MS 1000u
+
 typedef struct otlp_exporter_s {
   uint32_t magic;
   uvotel__otlp_transport_t *t;
@@ -24,7 +29,8 @@ static void release_body_job(uvotel__otlp_job_t *job) {
  * (and compresses) here, so the span data is not needed after return, hands the body to the
  * exporter thread and returns 0 once it is queued: delivery, retries and their failures are
  * counted in the exporter's statistics and reported to diagnostics. When max_queue_batches are
- * already pending it waits up to timeout_ms for room (back-pressure on the processor's queue),
+ * already pending it waits up to min(timeout_ms, ROOM_WAIT_MAX_MS) for room (back-pressure on the
+ * processor's queue),
  * then refuses the batch with UVOTEL_EBUSY. */
 static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
                       uint64_t timeout_ms) {
@@ -52,7 +58,8 @@ static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t
   }
   if (rc == 0) {
     job->ready = 1;
-    rc = uvotel__otlp_transport_submit(x->t, job, timeout_ms);
+    rc = uvotel__otlp_transport_submit(
+        x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
     if (rc == 0) return 0;
   } else {
     uvotel_diag(UVOTEL_DIAG_ERROR, rc, "otlp_http: encoding %zu spans failed", n);

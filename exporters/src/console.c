@@ -73,7 +73,7 @@ static void format_span(ubuf_t *b, const uvotel_span_data_t *d) {
   } else {
     ubuf_puts(b, "  parent   (root)\n");
   }
-  if (sc.trace_state != NULL && uvotel_trace_state_str != NULL) {
+  if (sc.trace_state != NULL) {
     ubuf_printf(b, "  state    %s\n", uvotel_trace_state_str(sc.trace_state, NULL));
   }
   time_t secs = (time_t)(start / 1000000000u);

@@ -24,8 +24,6 @@ void ubuf_printf(ubuf_t *b, const char *fmt, ...) __attribute__((format(printf, 
 void ubuf_u64(ubuf_t *b, uint64_t v);
 void ubuf_i64(ubuf_t *b, int64_t v);
 
-/* Optional symbol of the propagation library: the tracestate serialiser. */
-extern const char *uvotel_trace_state_str(const uvotel_trace_state_t *ts, size_t *len)
-    __attribute__((weak));
+#include "uvotel/propagation.h"
 
 #endif

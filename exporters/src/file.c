@@ -176,7 +176,7 @@ static void put_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n, uint32_t
 }
 
 static void put_trace_state(ubuf_t *b, const uvotel_trace_state_t *ts) {
-  if (ts == NULL || uvotel_trace_state_str == NULL) return;
+  if (ts == NULL) return;
   size_t len = 0;
   const char *s = uvotel_trace_state_str(ts, &len);
   if (s == NULL || len == 0) return;

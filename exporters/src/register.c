@@ -1,7 +1,8 @@
-/* Registration of the local exporters with the SDK's factory registry. */
+/* Registration of the exporters (file, console, otlp) with the SDK's factory registry. */
 #include "exporters_internal.h"
 #include "uvotel/exporters/console.h"
 #include "uvotel/exporters/file.h"
+#include "uvotel/exporters/otlp_http.h"
 
 static uvotel_span_exporter_t *make_file(const char *name, void *arg) {
   (void)name, (void)arg;
@@ -16,6 +17,7 @@ static uvotel_span_exporter_t *make_console(const char *name, void *arg) {
 UVOTEL__API int uvotel_exporters_register(void) {
   int rc = uvotel_span_exporter_register("file", make_file, NULL);
   if (rc == 0) rc = uvotel_span_exporter_register("console", make_console, NULL);
+  if (rc == 0) rc = uvotel_otlp_http_exporter_register();
   return rc;
 }
 

@@ -8,9 +8,9 @@
  * maps it onto the inner request.
  *
  * The submitter's context is captured twice: as the resource's context (after_work_cb runs
- * inside the resource, with before/after) and as a snapshot for work_cb, which the pool thread
- * enters borrowed (uncounted: the snapshot's counts belong to the loop thread) and which the
- * state keeps alive until after_work_cb has run. work_cb raises no hook events: pool threads run
+ * inside the resource, with before/after) and as a private handover copy for work_cb, which the
+ * pool thread enters borrowed (uncounted) and which the state keeps until after_work_cb has run
+ * and then releases on the loop thread. work_cb raises no hook events: pool threads run
  * at their own top level (uvotel/hooks.h). */
 #include <stddef.h>
 
@@ -60,7 +60,9 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
   if (!is_new) return UV_EBUSY; /* still queued: libuv would corrupt its queue */
-  uvotel_snapshot_t *snap = uvotel_snapshot_capture();
+  /* A private copy for the pool thread (pooled: no allocation in steady state), so pool threads
+   * never read the cache line whose reference count the loop thread keeps changing. */
+  uvotel_snapshot_t *snap = uvotel_snapshot_capture_handover();
   if (snap == NULL) {
     uvotel__hs_remove(s);
     return UV_ENOMEM;

@@ -75,6 +75,9 @@ static void test_roundtrip_grouping_and_fields(void **state) {
   uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
   for (int i = 0; i < 16; i++) remote.trace_id.bytes[i] = (uint8_t)(0x10 + i);
   for (int i = 0; i < 8; i++) remote.span_id.bytes[i] = (uint8_t)(0xa0 + i);
+  uvotel_trace_state_t *ts = NULL;
+  assert_int_equal(uvotel_trace_state_parse("vendor=abc,other=1", 18, &ts), 0);
+  remote.trace_state = ts;
   uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
   so.kind = UVOTEL_SPAN_KIND_SERVER;
   so.parent_context = &remote;
@@ -191,6 +194,7 @@ static void test_roundtrip_grouping_and_fields(void **state) {
   uvotel_free(body);
   uvotel_tracer_provider_free(pa);
   uvotel_tracer_provider_free(pb);
+  uvotel_trace_state_release(ts);
   uvotel_memory_exporter_free(m);
 }
 

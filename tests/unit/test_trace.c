@@ -1240,7 +1240,14 @@ static void test_from_env(void **state) {
   uvotel_span_t *s = uvotel_span_start(f->t, "s", NULL);
   assert_false(uvotel_span_is_recording(s));
   uvotel_span_end(s);
-  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "");
+  /* "none" is kept as "none" and selects no propagator (an empty string would mean default). */
+  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "none");
+  uvotel_propagator_t *prop = NULL;
+  assert_int_equal(
+      uvotel_propagator_from_names(uvotel_tracer_provider_propagators(f->p), &prop, NULL), 0);
+  assert_string_equal(uvotel_propagator_name(prop),
+                      uvotel_propagator_name(uvotel_propagator_none()));
+  uvotel_propagator_free(prop);
   clear_env();
 }
 

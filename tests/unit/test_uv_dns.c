@@ -176,6 +176,23 @@ static void test_nested_trigger(void **state) {
                "destroy 3\n");
 }
 
+/* uvotel_uv_loop_close (what uv_redirect.h maps uv_loop_close onto) */
+static void test_uv_loop_close_wrapper(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_loop_t l, never;
+  assert_int_equal(uv_loop_init(&l), 0);
+  uv_getaddrinfo_t req;
+  assert_int_equal(uvotel_getaddrinfo(&l, &req, lookup_cb, "127.0.0.1", NULL, &g_hints4), 0);
+  assert_int_equal(uv_run(&l, UV_RUN_DEFAULT), 0);
+  /* uvotel attached its internal handles to the loop: raw uv_loop_close refuses */
+  assert_int_equal(uv_loop_close(&l), UV_EBUSY);
+  assert_int_equal(uvotel_uv_loop_close(&l), 0);
+  /* a loop uvotel never saw closes as with uv_loop_close */
+  assert_int_equal(uv_loop_init(&never), 0);
+  assert_int_equal(uvotel_uv_loop_close(&never), 0);
+}
+
 int main(void) {
   counting_alloc_install();
   g_var = uvotel_var_create("dns", NULL, NULL);
@@ -185,6 +202,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_sync_and_failing_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nameinfo_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nested_trigger, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_uv_loop_close_wrapper, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   uvotel_var_free(g_var);

@@ -57,10 +57,15 @@ int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb);
 int uvotel_idle_stop(uv_idle_t *handle);
 
 /* ---- Closing -----------------------------------------------------------------------------
- * Close any handle. A resource still active on it (a running timer, a started check or idle
- * handle, a stream) is destroyed; its state is freed just before close_cb runs. close_cb runs in
- * the context current at uvotel_close, at the top level (no before/after: the resource is
- * gone). Handles never seen by a wrapper pass straight to uv_close. */
+ * Close any handle. A resource still live on it (a running timer, a started check or idle
+ * handle, a stream, a server, an async handle) is destroyed; its state is freed just before
+ * close_cb runs. close_cb runs in the context current at uvotel_close, at the top level (no
+ * before/after: the resource is gone; Node runs a socket's close callback inside the socket's
+ * resource instead). Write and shutdown requests still pending on a closing stream complete with
+ * UV_ECANCELED inside their own resources before close_cb. Closing a handle inside its own
+ * callback (a read, connection, async or timer callback) is fine: the destroy comes once, after
+ * the callback. An async handle also leaves the send registry here. Handles never seen by a
+ * wrapper pass straight to uv_close. */
 void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb);
 
 /* ---- Loop close --------------------------------------------------------------------------

@@ -488,7 +488,8 @@ static void env_propagators(uvotel_tracer_provider_t *p) {
     }
     v = *end == ',' ? end + 1 : end;
   }
-  snprintf(p->propagators, sizeof p->propagators, "%s", none ? "" : out);
+  /* "none" stays "none": uvotel_propagator_from_names("") means the default. */
+  snprintf(p->propagators, sizeof p->propagators, "%s", none ? "none" : out);
 }
 
 UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(

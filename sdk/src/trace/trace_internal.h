@@ -7,18 +7,14 @@
 
 #include "../internal.h"
 
-/* Optional symbols of the propagation library (uvotel/propagation.h). Referenced weakly so the
- * tracing SDK works without it and picks it up when it is linked into the same library. */
-extern uvotel_trace_state_t *uvotel_trace_state_retain(const uvotel_trace_state_t *ts)
-    __attribute__((weak));
-extern void uvotel_trace_state_release(const uvotel_trace_state_t *ts) __attribute__((weak));
+#include "uvotel/propagation.h"
 
 static inline const uvotel_trace_state_t *uvotel__ts_retain(const uvotel_trace_state_t *ts) {
-  if (ts != NULL && uvotel_trace_state_retain != NULL) uvotel_trace_state_retain(ts);
+  if (ts != NULL) uvotel_trace_state_retain(ts);
   return ts;
 }
 static inline void uvotel__ts_release(const uvotel_trace_state_t *ts) {
-  if (ts != NULL && uvotel_trace_state_release != NULL) uvotel_trace_state_release(ts);
+  if (ts != NULL) uvotel_trace_state_release(ts);
 }
 
 /* ---- spans ---- */

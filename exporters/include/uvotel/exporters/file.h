@@ -41,7 +41,7 @@ uvotel_span_exporter_t *uvotel_file_exporter_create(const uvotel_file_exporter_o
 int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, size_t n, char **buf,
                             size_t *cap, size_t *len);
 
-/* Register the "console" and "file" exporter factories with the SDK
+/* Register the "console", "file" and "otlp" exporter factories with the SDK
  * (uvotel_span_exporter_register). Done automatically when the shared library is loaded; call
  * it when linking the static library. Returns 0 or the registry's error. Thread: any. */
 int uvotel_exporters_register(void);

@@ -116,11 +116,12 @@ typedef struct uvotel_otlp_http_stats_s {
  * export (called by the processor on a libuv pool thread) encodes and compresses the batch
  * there, hands the body to the exporter thread and returns 0 once it is queued; delivery
  * failures show in the statistics and diagnostics, not in export's result. When
- * max_queue_batches bodies are pending, export waits up to its timeout for room, then returns
- * UVOTEL_EBUSY (spans counted dropped). force_flush waits until every queued body is delivered
- * or given up: 0, or UVOTEL_ETIMEDOUT. shutdown flushes within its deadline, then abandons what
- * is left (counted failed), closes the connections and joins the thread before returning
- * (0, or UVOTEL_ETIMEDOUT when work was abandoned); later exports return UVOTEL_ESHUTDOWN.
+ * max_queue_batches bodies are pending, export waits for room up to its timeout or 1 s, whichever
+ * is shorter, then returns UVOTEL_EBUSY (spans counted dropped). force_flush waits until every
+ * queued body is delivered or given up: 0, or UVOTEL_ETIMEDOUT. shutdown flushes within its
+ * deadline, then abandons what is left (counted failed), closes the connections and joins the
+ * thread before returning (0, or UVOTEL_ETIMEDOUT when work was abandoned); later exports return
+ * UVOTEL_ESHUTDOWN.
  *
  * Errors: UVOTEL_EINVAL (NULL out, bad option values, unknown URL scheme), UVOTEL_EPARSE
  * (malformed headers option), UVOTEL_ENOMEM, UVOTEL_EIO (libcurl or thread start failed).
