@@ -8,10 +8,12 @@
 static void getaddrinfo_tramp(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   uvotel_resource_t r;
   void (*cb)(void);
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb) != 0)) {
+  uvotel_span_t *span;
+  if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &r, &cb, &span) != 0)) {
     uv_freeaddrinfo(res); /* nobody to hand it to */
     return;
   }
+  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_lookup_end(span, status, res);
   uvotel_callback_scope_t cs;
   if (uvotel_resource_enter(&r, &cs) != 0) {
     ((uv_getaddrinfo_cb)cb)(req, status, res);
@@ -32,15 +34,19 @@ UVOTEL__API int uvotel_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req,
   uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_getaddrinfo(loop, req, getaddrinfo_tramp, node, service, hints);
-  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))getaddrinfo_cb,
-                           "GETADDRINFOREQWRAP", 0);
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))getaddrinfo_cb, "GETADDRINFOREQWRAP",
+                          0);
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__auto_lookup_begin(s, node);
+  return err;
 }
 
 static void getnameinfo_tramp(uv_getnameinfo_t *req, int status, const char *hostname,
                               const char *service) {
   uvotel_resource_t r;
   void (*cb)(void);
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb) != 0)) return;
+  uvotel_span_t *span;
+  if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &r, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_reverse_end(span, status, hostname);
   uvotel_callback_scope_t cs;
   if (uvotel_resource_enter(&r, &cs) != 0) {
     ((uv_getnameinfo_cb)cb)(req, status, hostname, service);
@@ -61,6 +67,8 @@ UVOTEL__API int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req,
   uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_getnameinfo(loop, req, getnameinfo_tramp, addr, flags);
-  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))getnameinfo_cb,
-                           "GETNAMEINFOREQWRAP", 0);
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))getnameinfo_cb, "GETNAMEINFOREQWRAP",
+                          0);
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__auto_reverse_begin(s, addr);
+  return err;
 }

@@ -9,7 +9,9 @@
 static void fs_tramp(uv_fs_t *req) {
   uvotel_resource_t res;
   void (*cb)(void);
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb) != 0)) return;
+  uvotel_span_t *span;
+  if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &res, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_fs_end(span, req);
   uvotel_callback_scope_t cs;
   if (uvotel_resource_enter(&res, &cs) != 0) {
     ((uv_fs_cb)cb)(req);
@@ -25,7 +27,9 @@ static inline uvotel__hs_t *fs_track(uv_loop_t *loop, uv_fs_t *req, int *is_new)
 }
 
 static inline int fs_begin(uvotel__hs_t *s, int is_new, int err, uv_fs_t *req, uv_fs_cb cb) {
-  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "FSREQCALLBACK", 0);
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "FSREQCALLBACK", 0);
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_FS)) uvotel__auto_fs_begin(s, req);
+  return err;
 }
 
 UVOTEL__API void uvotel_fs_req_cleanup(uv_fs_t *req) {

@@ -29,7 +29,8 @@ typedef struct uvotel__hs_s {
                            cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
-  int firing; /* the handle's callback is running */
+  int firing;          /* the handle's callback is running */
+  uvotel_span_t *span; /* automatic span of the request / accepted connection (auto_spans.c) */
   struct uvotel__hs_s *next_free;
   union {
     uvotel__work_t work; /* uv_work_t requests */
@@ -104,6 +105,46 @@ static inline int uvotel__req_take(const void *req, uvotel_resource_t *res, void
   uvotel__hs_remove(s);
   return 0;
 }
+
+/* As uvotel__req_take, also handing out the request's automatic span (NULL: none). */
+static inline int uvotel__req_take_span(const void *req, uvotel_resource_t *res, void (**cb)(void),
+                                        uvotel_span_t **span) {
+  uvotel__hs_t *s = uvotel__hs_get(req);
+  if (UVOTEL__UNLIKELY(s == NULL)) return -1;
+  *span = s->span;
+  s->span = NULL;
+  *cb = s->cb;
+  *res = s->res;
+  s->res = (uvotel_resource_t){0};
+  uvotel__hs_remove(s);
+  return 0;
+}
+
+/* ---- automatic spans (auto_spans.c, uvotel/uv_spans.h) ----
+ * uvotel__auto_cats holds the enabled UVOTEL_INSTRUMENT_* bits; a wrapper tests its bit (one
+ * relaxed load and a branch) before calling the out-of-line begin. */
+extern unsigned uvotel__auto_cats;
+#define UVOTEL__AUTO_FS 0x1u
+#define UVOTEL__AUTO_DNS 0x2u
+#define UVOTEL__AUTO_NET 0x4u
+static inline int uvotel__auto_on(unsigned cat) {
+  return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
+}
+void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req);
+void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req);
+void uvotel__auto_lookup_begin(uvotel__hs_t *s, const char *node);
+void uvotel__auto_lookup_end(uvotel_span_t *span, int status, const struct addrinfo *res);
+void uvotel__auto_reverse_begin(uvotel__hs_t *s, const struct sockaddr *addr);
+void uvotel__auto_reverse_end(uvotel_span_t *span, int status, const char *hostname);
+void uvotel__auto_connect_begin(uvotel__hs_t *s, const struct sockaddr *addr);
+void uvotel__auto_status_end(uvotel_span_t *span, int status);
+/* uvotel_accept: ask on_accept for a SERVER span and keep it on the client's state. */
+void uvotel__auto_accept(uvotel__hs_t *client_state, uv_stream_t *server, uv_stream_t *client);
+/* The connection trampoline: count / close the scopes uvotel__auto_accept entered. */
+extern UVOTEL__TLS int uvotel__auto_in_conn_cb;
+void uvotel__auto_conn_cb_done(void);
+/* uvotel_close and stale-state cleanup: end the state's span. */
+void uvotel__auto_drop(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -36,12 +36,18 @@ static void connection_tramp(uv_stream_t *server, int status) {
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_connection_cb cb = (uv_connection_cb)s->cb;
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
+  int entered = uvotel_resource_enter(&s->res, &cs) == 0;
+  if (UVOTEL__UNLIKELY(uvotel__auto_on(UVOTEL__AUTO_NET))) {
+    /* uvotel_accept may make a SERVER span current for the rest of the callback. */
+    int outer = uvotel__auto_in_conn_cb;
+    uvotel__auto_in_conn_cb = 1;
     cb(server, status);
-    return;
+    uvotel__auto_conn_cb_done();
+    uvotel__auto_in_conn_cb = outer;
+  } else {
+    cb(server, status);
   }
-  cb(server, status);
-  uvotel_resource_exit(&cs);
+  if (entered) uvotel_resource_exit(&cs);
 }
 
 UVOTEL__API int uvotel_listen(uv_stream_t *stream, int backlog, uv_connection_cb cb) {
@@ -74,6 +80,7 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
   }
   /* The server caused the connection: it is the trigger, as in Node. */
   uvotel__stream_begin(s, client, uvotel__handle_id(server));
+  if (uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_accept(s, server, client);
   return 0;
 }
 
@@ -121,21 +128,23 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
 /* ---- write and shutdown requests ---- */
 
 /* The trampolines of write, shutdown and connect share one shape: (req, status). */
-#define STATUS_TRAMP(name, req_t, cb_t)                                  \
-  static void name(req_t *req, int status) {                             \
-    uvotel_resource_t res;                                               \
-    void (*cb)(void);                                                    \
-    if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb) != 0)) return; \
-    uvotel_callback_scope_t cs;                                          \
-    if (cb != NULL) {                                                    \
-      if (uvotel_resource_enter(&res, &cs) != 0) {                       \
-        ((cb_t)cb)(req, status);                                         \
-        return;                                                          \
-      }                                                                  \
-      ((cb_t)cb)(req, status);                                           \
-      uvotel_resource_exit(&cs);                                         \
-    }                                                                    \
-    (void)uvotel_resource_emit_destroy(&res);                            \
+#define STATUS_TRAMP(name, req_t, cb_t)                                              \
+  static void name(req_t *req, int status) {                                         \
+    uvotel_resource_t res;                                                           \
+    void (*cb)(void);                                                                \
+    uvotel_span_t *span;                                                             \
+    if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &res, &cb, &span) != 0)) return; \
+    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);       \
+    uvotel_callback_scope_t cs;                                                      \
+    if (cb != NULL) {                                                                \
+      if (uvotel_resource_enter(&res, &cs) != 0) {                                   \
+        ((cb_t)cb)(req, status);                                                     \
+        return;                                                                      \
+      }                                                                              \
+      ((cb_t)cb)(req, status);                                                       \
+      uvotel_resource_exit(&cs);                                                     \
+    }                                                                                \
+    (void)uvotel_resource_emit_destroy(&res);                                        \
   }
 
 STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)

@@ -8,6 +8,7 @@ UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
     uvotel__hs_t *s = uvotel__hs_get(handle);
     if (s != NULL) {
       uvotel__res_end(s);
+      uvotel__auto_drop(s);
       uvotel_snapshot_release(s->close_ctx);
       uvotel__hs_remove(s);
     }
@@ -36,6 +37,8 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   }
   /* As in Node: the socket's TCPWRAP first, then the connect request triggered by it. */
   uvotel__stream_begin(hs, (uv_stream_t *)handle, 0);
-  return uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
-                           uvotel_resource_async_id(&hs->res));
+  err = uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
+                          uvotel_resource_async_id(&hs->res));
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_connect_begin(rs, addr);
+  return err;
 }

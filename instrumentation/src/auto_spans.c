@@ -1,0 +1,384 @@
+/* Automatic spans from the wrappers (uvotel/uv_spans.h).
+ *
+ * The wrappers test one process-wide word (uvotel__auto_cats) and call in here only when their
+ * category is on; the span lives on the request's state (uvotel__hs_t.span) between the
+ * wrapper and the completion trampoline, which ends it before the user's callback runs. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "uvotel/uv_spans.h"
+
+unsigned uvotel__auto_cats;
+static uvotel_tracer_t *g_tracer;
+static unsigned g_flags;
+static uvotel_accept_span_cb g_on_accept;
+static void *g_on_accept_arg;
+
+/* Scopes entered by uvotel_accept inside the current connection callback (exited, innermost
+ * first, when the callback returns). */
+#define MAX_ACCEPT_SCOPES 16
+UVOTEL__TLS int uvotel__auto_in_conn_cb;
+static UVOTEL__TLS int g_nscopes;
+static UVOTEL__TLS uvotel_scope_t g_scopes[MAX_ACCEPT_SCOPES];
+
+/* ---- configuration ---- */
+
+UVOTEL__API int uvotel_auto_spans_enable(const uvotel_auto_spans_options_t *opts) {
+  if (opts == NULL || (opts->categories & ~UVOTEL_INSTRUMENT_ALL) != 0) return UVOTEL_EINVAL;
+  if (opts->categories != 0 && opts->tracer == NULL) return UVOTEL_EINVAL;
+  if (opts->categories == 0) {
+    uvotel_auto_spans_disable();
+    return 0;
+  }
+  g_tracer = opts->tracer;
+  g_flags = opts->flags;
+  g_on_accept = opts->on_accept;
+  g_on_accept_arg = opts->on_accept_arg;
+  /* The wrappers only reach their tracked path (where the span is kept) while tracking. */
+  __atomic_store_n(&uvotel__tracking, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&uvotel__auto_cats, opts->categories, __ATOMIC_RELEASE);
+  return 0;
+}
+
+UVOTEL__API void uvotel_auto_spans_disable(void) {
+  __atomic_store_n(&uvotel__auto_cats, 0u, __ATOMIC_RELEASE);
+  g_on_accept = NULL;
+  g_on_accept_arg = NULL;
+}
+
+UVOTEL__API unsigned uvotel_auto_spans_categories(void) {
+  return __atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED);
+}
+
+static int name_is(const char *s, size_t n, const char *name) {
+  size_t m = strlen(name);
+  if (n != m) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (tolower((unsigned char)s[i]) != name[i]) return 0;
+  }
+  return 1;
+}
+
+UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
+  if (out == NULL) return UVOTEL_EINVAL;
+  *out = 0;
+  if (spec == NULL) return 0;
+  unsigned bits = 0;
+  const char *p = spec;
+  for (;;) {
+    const char *end = strchr(p, ',');
+    size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+    const char *a = p;
+    while (n > 0 && (*a == ' ' || *a == '\t')) a++, n--;
+    while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t')) n--;
+    if (n == 0 || name_is(a, n, "none")) {
+      /* nothing */
+    } else if (name_is(a, n, "fs")) {
+      bits |= UVOTEL_INSTRUMENT_FS;
+    } else if (name_is(a, n, "dns")) {
+      bits |= UVOTEL_INSTRUMENT_DNS;
+    } else if (name_is(a, n, "net")) {
+      bits |= UVOTEL_INSTRUMENT_NET;
+    } else if (name_is(a, n, "all")) {
+      bits |= UVOTEL_INSTRUMENT_ALL;
+    } else {
+      return UVOTEL_EPARSE;
+    }
+    if (end == NULL) break;
+    p = end + 1;
+  }
+  *out = bits;
+  return 0;
+}
+
+UVOTEL__API int uvotel_auto_spans_enable_from_env(uvotel_tracer_t *tracer, unsigned flags) {
+  unsigned cats;
+  int err = uvotel_instrument_parse(getenv("UVOTEL_INSTRUMENT"), &cats);
+  if (err != 0) return err;
+  if (cats == 0) return 0;
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = tracer;
+  o.categories = cats;
+  o.flags = flags;
+  return uvotel_auto_spans_enable(&o);
+}
+
+/* ---- helpers ---- */
+
+/* Start a span unless it would be a root span and roots are not wanted. */
+static uvotel_span_t *start(const char *name, uvotel_span_kind_t kind) {
+  if (!(g_flags & UVOTEL_AUTO_SPANS_ROOTS)) {
+    uvotel_span_t *cur = uvotel_current_span();
+    if (cur == NULL) return NULL;
+    uvotel_span_context_t sc = uvotel_span_context(cur);
+    if (!uvotel_span_context_is_valid(&sc)) return NULL;
+  }
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = kind;
+  return uvotel_span_start(g_tracer, name, &o);
+}
+
+static void set_error(uvotel_span_t *span, int status) {
+  uvotel_span_set_attribute_str(span, "error.type", uv_err_name(status));
+  uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, uv_strerror(status));
+}
+
+/* Address and port of a sockaddr; 0 and "" for families other than IPv4/IPv6. */
+static int sockaddr_str(const struct sockaddr *sa, char *ip, size_t cap, int *port,
+                        const char **type) {
+  ip[0] = '\0';
+  *port = 0;
+  *type = NULL;
+  if (sa == NULL) return -1;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    if (uv_ip4_name(in, ip, cap) != 0) return -1;
+    *port = ntohs(in->sin_port);
+    *type = "ipv4";
+    return 0;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    if (uv_ip6_name(in6, ip, cap) != 0) return -1;
+    *port = ntohs(in6->sin6_port);
+    *type = "ipv6";
+    return 0;
+  }
+  return -1;
+}
+
+static void set_peer(uvotel_span_t *span, const struct sockaddr *peer, const char *addr_key,
+                     const char *port_key) {
+  char ip[64];
+  int port;
+  const char *type;
+  if (sockaddr_str(peer, ip, sizeof ip, &port, &type) != 0) return;
+  uvotel_span_set_attribute_str(span, "network.type", type);
+  uvotel_span_set_attribute_str(span, addr_key, ip);
+  uvotel_span_set_attribute_int(span, port_key, port);
+}
+
+/* ---- fs ---- */
+
+static const char *fs_op(uv_fs_type t) {
+  switch (t) {
+    case UV_FS_OPEN:
+      return "fs open";
+    case UV_FS_CLOSE:
+      return "fs close";
+    case UV_FS_READ:
+      return "fs read";
+    case UV_FS_WRITE:
+      return "fs write";
+    case UV_FS_SENDFILE:
+      return "fs sendfile";
+    case UV_FS_STAT:
+      return "fs stat";
+    case UV_FS_LSTAT:
+      return "fs lstat";
+    case UV_FS_FSTAT:
+      return "fs fstat";
+    case UV_FS_FTRUNCATE:
+      return "fs ftruncate";
+    case UV_FS_UTIME:
+      return "fs utime";
+    case UV_FS_FUTIME:
+      return "fs futime";
+    case UV_FS_ACCESS:
+      return "fs access";
+    case UV_FS_CHMOD:
+      return "fs chmod";
+    case UV_FS_FCHMOD:
+      return "fs fchmod";
+    case UV_FS_FSYNC:
+      return "fs fsync";
+    case UV_FS_FDATASYNC:
+      return "fs fdatasync";
+    case UV_FS_UNLINK:
+      return "fs unlink";
+    case UV_FS_RMDIR:
+      return "fs rmdir";
+    case UV_FS_MKDIR:
+      return "fs mkdir";
+    case UV_FS_MKDTEMP:
+      return "fs mkdtemp";
+    case UV_FS_RENAME:
+      return "fs rename";
+    case UV_FS_SCANDIR:
+      return "fs scandir";
+    case UV_FS_LINK:
+      return "fs link";
+    case UV_FS_SYMLINK:
+      return "fs symlink";
+    case UV_FS_READLINK:
+      return "fs readlink";
+    case UV_FS_CHOWN:
+      return "fs chown";
+    case UV_FS_FCHOWN:
+      return "fs fchown";
+    case UV_FS_REALPATH:
+      return "fs realpath";
+    case UV_FS_COPYFILE:
+      return "fs copyfile";
+    case UV_FS_LCHOWN:
+      return "fs lchown";
+    case UV_FS_OPENDIR:
+      return "fs opendir";
+    case UV_FS_READDIR:
+      return "fs readdir";
+    case UV_FS_CLOSEDIR:
+      return "fs closedir";
+    case UV_FS_STATFS:
+      return "fs statfs";
+    case UV_FS_MKSTEMP:
+      return "fs mkstemp";
+    case UV_FS_LUTIME:
+      return "fs lutime";
+    default:
+      return "fs unknown";
+  }
+}
+
+void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req) {
+  uvotel__auto_drop(s);
+  uvotel_span_t *span = start(fs_op(req->fs_type), UVOTEL_SPAN_KIND_INTERNAL);
+  if (span == NULL) return;
+  /* libuv keeps its own copy of the path(s) in the request until uv_fs_req_cleanup. */
+  if (req->path != NULL) uvotel_span_set_attribute_str(span, "file.path", req->path);
+  if (req->new_path != NULL)
+    uvotel_span_set_attribute_str(span, "uvotel.fs.new_path", req->new_path);
+  s->span = span;
+}
+
+void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req) {
+  if (req->result < 0) set_error(span, (int)req->result);
+  uvotel_span_end(span);
+}
+
+/* ---- dns ---- */
+
+void uvotel__auto_lookup_begin(uvotel__hs_t *s, const char *node) {
+  uvotel__auto_drop(s);
+  uvotel_span_t *span = start("dns lookup", UVOTEL_SPAN_KIND_CLIENT);
+  if (span == NULL) return;
+  if (node != NULL) uvotel_span_set_attribute_str(span, "dns.question.name", node);
+  s->span = span;
+}
+
+#define MAX_ANSWERS 16
+
+void uvotel__auto_lookup_end(uvotel_span_t *span, int status, const struct addrinfo *res) {
+  if (status < 0) {
+    set_error(span, status);
+  } else {
+    /* getaddrinfo returns one entry per socket type: keep each address once. */
+    char ips[MAX_ANSWERS][64];
+    const char *list[MAX_ANSWERS];
+    uint32_t n = 0;
+    for (const struct addrinfo *ai = res; ai != NULL && n < MAX_ANSWERS; ai = ai->ai_next) {
+      int port;
+      const char *type;
+      if (sockaddr_str(ai->ai_addr, ips[n], sizeof ips[n], &port, &type) != 0) continue;
+      uint32_t k;
+      for (k = 0; k < n && strcmp(ips[k], ips[n]) != 0; k++) {
+      }
+      if (k == n) {
+        list[n] = ips[n];
+        n++;
+      }
+    }
+    if (n > 0) {
+      uvotel_attribute_t a = UVOTEL_ATTR_STR_ARRAY("dns.answers", list, n);
+      uvotel_span_set_attribute(span, &a);
+    }
+  }
+  uvotel_span_end(span);
+}
+
+void uvotel__auto_reverse_begin(uvotel__hs_t *s, const struct sockaddr *addr) {
+  uvotel__auto_drop(s);
+  uvotel_span_t *span = start("dns reverse", UVOTEL_SPAN_KIND_CLIENT);
+  if (span == NULL) return;
+  char ip[64];
+  int port;
+  const char *type;
+  if (sockaddr_str(addr, ip, sizeof ip, &port, &type) == 0) {
+    uvotel_span_set_attribute_str(span, "dns.question.name", ip);
+  }
+  s->span = span;
+}
+
+void uvotel__auto_reverse_end(uvotel_span_t *span, int status, const char *hostname) {
+  if (status < 0) {
+    set_error(span, status);
+  } else if (hostname != NULL) {
+    const char *list[1] = {hostname};
+    uvotel_attribute_t a = UVOTEL_ATTR_STR_ARRAY("dns.answers", list, 1);
+    uvotel_span_set_attribute(span, &a);
+  }
+  uvotel_span_end(span);
+}
+
+/* ---- net ---- */
+
+void uvotel__auto_connect_begin(uvotel__hs_t *s, const struct sockaddr *addr) {
+  uvotel__auto_drop(s);
+  uvotel_span_t *span = start("tcp connect", UVOTEL_SPAN_KIND_CLIENT);
+  if (span == NULL) return;
+  uvotel_span_set_attribute_str(span, "network.transport", "tcp");
+  set_peer(span, addr, "network.peer.address", "network.peer.port");
+  set_peer(span, addr, "server.address", "server.port");
+  s->span = span;
+}
+
+void uvotel__auto_status_end(uvotel_span_t *span, int status) {
+  if (status < 0) set_error(span, status);
+  uvotel_span_end(span);
+}
+
+void uvotel__auto_accept(uvotel__hs_t *cs, uv_stream_t *server, uv_stream_t *client) {
+  uvotel_accept_span_cb cb = g_on_accept;
+  if (cb == NULL || !uvotel__auto_in_conn_cb) return;
+  uvotel__auto_drop(cs);
+  uvotel_span_t *span = cb(server, client, g_on_accept_arg);
+  if (span == NULL) return;
+  cs->span = span;
+  if (g_nscopes < MAX_ACCEPT_SCOPES && uvotel_span_enter(span, &g_scopes[g_nscopes]) == 0) {
+    g_nscopes++;
+  }
+}
+
+void uvotel__auto_conn_cb_done(void) {
+  while (g_nscopes > 0) {
+    g_nscopes--;
+    (void)uvotel_scope_exit(&g_scopes[g_nscopes]);
+  }
+}
+
+void uvotel__auto_drop(uvotel__hs_t *s) {
+  if (UVOTEL__LIKELY(s->span == NULL)) return;
+  uvotel_span_end(s->span);
+  s->span = NULL;
+}
+
+UVOTEL__API uvotel_span_t *uvotel_auto_spans_accept_span(uv_stream_t *server, uv_stream_t *client,
+                                                         void *arg) {
+  (void)server;
+  if (arg == NULL || client == NULL || client->type != UV_TCP) return NULL;
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  uvotel_span_t *span = uvotel_span_start((uvotel_tracer_t *)arg, "tcp accept", &o);
+  uvotel_span_set_attribute_str(span, "network.transport", "tcp");
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername((uv_tcp_t *)client, (struct sockaddr *)&ss, &len) == 0) {
+    set_peer(span, (struct sockaddr *)&ss, "network.peer.address", "network.peer.port");
+  }
+  len = sizeof ss;
+  if (uv_tcp_getsockname((uv_tcp_t *)client, (struct sockaddr *)&ss, &len) == 0) {
+    set_peer(span, (struct sockaddr *)&ss, "server.address", "server.port");
+  }
+  return span;
+}
