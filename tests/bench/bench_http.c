@@ -14,13 +14,14 @@
  *            cores as the service and wrk
  * Each variant runs `rounds` times, interleaved, and the median is kept; the ratios are
  * otlp/off and preload/plain.
- *   bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
+ *   [BENCH_PIN=1] bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
  * Needs wrk on PATH. Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -47,6 +48,18 @@ typedef struct variant_s {
   double cpu_us[16]; /* the server's CPU time (user + system, all threads) per request */
 } variant_t;
 
+/* BENCH_PIN=1: the server on CPU 0, wrk (and this thread) on CPU 1, so the two do not trade
+ * places with each other; a shared machine stays noisy all the same. */
+static int g_pin;
+
+static void pin_to(int cpu) {
+  if (!g_pin) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)sched_setaffinity(0, sizeof set, &set);
+}
+
 static pid_t spawn_server(const char *bin, const char *const *extra, int *port) {
   char *argv[] = {(char *)bin, "--port", "0", "--file", (char *)bin, NULL};
   char *envp[256];
@@ -67,7 +80,9 @@ static pid_t spawn_server(const char *bin, const char *const *extra, int *port) 
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   pid_t pid;
+  pin_to(0); /* inherited by the server */
   int rc = posix_spawn(&pid, bin, &fa, NULL, argv, envp);
+  pin_to(1); /* inherited by wrk */
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   if (rc != 0) {
@@ -203,6 +218,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
+  g_pin = getenv("BENCH_PIN") != NULL && strcmp(getenv("BENCH_PIN"), "1") == 0;
   otlp_receiver_t *recv;
   if (otlp_receiver_start(&recv, 0, NULL) != 0) return 1;
   char endpoint[128], discard[128];
