@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "run_example.h"
+
 typedef struct expected_s {
   const char *scenario;
   const char *output;
@@ -71,20 +73,7 @@ static const expected_t expected[] = {
 };
 
 static char *run(const char *args, int *status) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "%s/examples/async-trace/async-trace %s", UVOTEL_BINARY_DIR, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t cap = 4096, len = 0;
-  char *out = malloc(cap);
-  size_t n;
-  while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-    len += n;
-    if (cap - len < 512) out = realloc(out, cap *= 2);
-  }
-  out[len] = '\0';
-  *status = pclose(p);
-  return out;
+  return run_example("async-trace/async-trace", args, status);
 }
 
 static void test_scenarios(void **state) {
