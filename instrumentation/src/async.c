@@ -69,7 +69,7 @@ static void async_tramp(uv_async_t *h) {
   uvotel_snapshot_t *snap =
       sl != NULL ? __atomic_exchange_n(&sl->pending, NULL, __ATOMIC_ACQ_REL) : NULL;
   uvotel_callback_scope_t cs;
-  int entered = uvotel_resource_enter(&s->res, &cs) == 0;
+  (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   uvotel_scope_t scope;
   if (snap != NULL && uvotel_snapshot_enter(snap, &scope) == 0) {
     cb(h);
@@ -77,7 +77,7 @@ static void async_tramp(uv_async_t *h) {
   } else {
     cb(h);
   }
-  if (entered) uvotel_resource_exit(&cs);
+  uvotel_resource_exit(&cs);
   uvotel_snapshot_release(snap);
 }
 

@@ -9,16 +9,13 @@ static void getaddrinfo_tramp(uv_getaddrinfo_t *req, int status, struct addrinfo
   uvotel_resource_t r;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &r, &cb, &span) != 0)) {
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb, &span) != 0)) {
     uv_freeaddrinfo(res); /* nobody to hand it to */
     return;
   }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_lookup_end(span, status, res);
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&r, &cs) != 0) {
-    ((uv_getaddrinfo_cb)cb)(req, status, res);
-    return;
-  }
+  (void)uvotel_resource_enter(&r, &cs); /* exit is a no-op if this failed */
   ((uv_getaddrinfo_cb)cb)(req, status, res);
   uvotel_resource_exit(&cs);
   (void)uvotel_resource_emit_destroy(&r);
@@ -45,13 +42,10 @@ static void getnameinfo_tramp(uv_getnameinfo_t *req, int status, const char *hos
   uvotel_resource_t r;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &r, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb, &span) != 0)) return;
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_reverse_end(span, status, hostname);
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&r, &cs) != 0) {
-    ((uv_getnameinfo_cb)cb)(req, status, hostname, service);
-    return;
-  }
+  (void)uvotel_resource_enter(&r, &cs); /* exit is a no-op if this failed */
   ((uv_getnameinfo_cb)cb)(req, status, hostname, service);
   uvotel_resource_exit(&cs);
   (void)uvotel_resource_emit_destroy(&r);

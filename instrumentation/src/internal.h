@@ -93,22 +93,11 @@ static inline int uvotel__req_begin(uvotel__hs_t *s, int is_new, int err, void *
   return 0;
 }
 
-/* Complete a request: take its resource and callback out of the state and free the state (so
- * the callback may reuse the request). Returns 0, or -1 when the request is not tracked. The
- * caller runs the callback inside *res and then destroys it. */
-static inline int uvotel__req_take(const void *req, uvotel_resource_t *res, void (**cb)(void)) {
-  uvotel__hs_t *s = uvotel__hs_get(req);
-  if (UVOTEL__UNLIKELY(s == NULL)) return -1;
-  *cb = s->cb;
-  *res = s->res;
-  s->res = (uvotel_resource_t){0};
-  uvotel__hs_remove(s);
-  return 0;
-}
-
-/* As uvotel__req_take, also handing out the request's automatic span (NULL: none). */
-static inline int uvotel__req_take_span(const void *req, uvotel_resource_t *res, void (**cb)(void),
-                                        uvotel_span_t **span) {
+/* Complete a request: take its resource, callback and automatic span (NULL: none) out of the
+ * state and free the state (so the callback may reuse the request). Returns 0, or -1 when the
+ * request is not tracked. The caller runs the callback inside *res and then destroys it. */
+static inline int uvotel__req_take(const void *req, uvotel_resource_t *res, void (**cb)(void),
+                                   uvotel_span_t **span) {
   uvotel__hs_t *s = uvotel__hs_get(req);
   if (UVOTEL__UNLIKELY(s == NULL)) return -1;
   *span = s->span;

@@ -36,7 +36,7 @@ static void connection_tramp(uv_stream_t *server, int status) {
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_connection_cb cb = (uv_connection_cb)s->cb;
   uvotel_callback_scope_t cs;
-  int entered = uvotel_resource_enter(&s->res, &cs) == 0;
+  (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   if (UVOTEL__UNLIKELY(uvotel__auto_on(UVOTEL__AUTO_NET))) {
     /* uvotel_accept may make a SERVER span current for the rest of the callback. */
     int outer = uvotel__auto_in_conn_cb;
@@ -47,7 +47,7 @@ static void connection_tramp(uv_stream_t *server, int status) {
   } else {
     cb(server, status);
   }
-  if (entered) uvotel_resource_exit(&cs);
+  uvotel_resource_exit(&cs);
 }
 
 UVOTEL__API int uvotel_listen(uv_stream_t *stream, int backlog, uv_connection_cb cb) {
@@ -91,10 +91,7 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_read_cb cb = (uv_read_cb)s->cb;
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
-    cb(h, nread, buf);
-    return;
-  }
+  (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   cb(h, nread, buf);
   uvotel_resource_exit(&cs);
 }
@@ -128,23 +125,20 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
 /* ---- write and shutdown requests ---- */
 
 /* The trampolines of write, shutdown and connect share one shape: (req, status). */
-#define STATUS_TRAMP(name, req_t, cb_t)                                              \
-  static void name(req_t *req, int status) {                                         \
-    uvotel_resource_t res;                                                           \
-    void (*cb)(void);                                                                \
-    uvotel_span_t *span;                                                             \
-    if (UVOTEL__UNLIKELY(uvotel__req_take_span(req, &res, &cb, &span) != 0)) return; \
-    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);       \
-    uvotel_callback_scope_t cs;                                                      \
-    if (cb != NULL) {                                                                \
-      if (uvotel_resource_enter(&res, &cs) != 0) {                                   \
-        ((cb_t)cb)(req, status);                                                     \
-        return;                                                                      \
-      }                                                                              \
-      ((cb_t)cb)(req, status);                                                       \
-      uvotel_resource_exit(&cs);                                                     \
-    }                                                                                \
-    (void)uvotel_resource_emit_destroy(&res);                                        \
+#define STATUS_TRAMP(name, req_t, cb_t)                                            \
+  static void name(req_t *req, int status) {                                       \
+    uvotel_resource_t res;                                                         \
+    void (*cb)(void);                                                              \
+    uvotel_span_t *span;                                                           \
+    if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb, &span) != 0)) return;    \
+    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);     \
+    uvotel_callback_scope_t cs;                                                    \
+    if (cb != NULL) {                                                              \
+      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */ \
+      ((cb_t)cb)(req, status);                                                     \
+      uvotel_resource_exit(&cs);                                                   \
+    }                                                                              \
+    (void)uvotel_resource_emit_destroy(&res);                                      \
   }
 
 STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)

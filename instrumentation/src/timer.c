@@ -17,19 +17,16 @@ static void timer_tramp(uv_timer_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h);
   if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
   uv_timer_cb cb = (uv_timer_cb)s->cb;
+  uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
-    cb(h);
-    return;
-  }
-  uvotel_async_id_t id = cs.id_;
+  (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   s->firing = 1;
   cb(h);
   s->firing = 0;
   uvotel_resource_exit(&cs);
   /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
    * resource themselves) is done. A repeating or re-armed one continues. */
-  if (!uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
+  if (id != 0 && !uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }
 }
@@ -96,10 +93,7 @@ static void watcher_run(uv_handle_t *h) {
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
-  if (uvotel_resource_enter(&s->res, &cs) != 0) {
-    cb(h);
-    return;
-  }
+  (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   cb(h);
   uvotel_resource_exit(&cs);
 }

@@ -40,12 +40,9 @@ static void after_tramp(uv_work_t *inner, int status) {
   uvotel__hs_remove(s); /* before the callback: it may queue the same request again */
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
-    if (uvotel_resource_enter(&res, &cs) == 0) {
-      cb(req, status);
-      uvotel_resource_exit(&cs);
-    } else {
-      cb(req, status);
-    }
+    (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
+    cb(req, status);
+    uvotel_resource_exit(&cs);
   }
   (void)uvotel_resource_emit_destroy(&res);
   uvotel_snapshot_release(snap);
