@@ -8,7 +8,7 @@
  * maps it onto the inner request.
  *
  * The submitter's context is captured twice: as the resource's context (after_work_cb runs
- * inside the resource, with before/after) and as a private handover copy for work_cb, which the
+ * inside the resource, with before/after) and as a counted snapshot for work_cb, which the
  * pool thread enters borrowed (uncounted) and which the state keeps until after_work_cb has run
  * and then releases on the loop thread. work_cb raises no hook events: pool threads run
  * at their own top level (uvotel/hooks.h). */
@@ -57,9 +57,11 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
   if (!is_new) return UV_EBUSY; /* still queued: libuv would corrupt its queue */
-  /* A private copy for the pool thread (pooled: no allocation in steady state), so pool threads
-   * never read the cache line whose reference count the loop thread keeps changing. */
-  uvotel_snapshot_t *snap = uvotel_snapshot_capture_handover();
+  /* A counted reference (a plain increment on this thread). The pool thread enters it borrowed:
+   * it only reads the immutable entries, never the count. A private copy was tried and cost an
+   * allocation and value retains per item for no gain: the pool thread has to fetch a cache line
+   * written by this thread either way. */
+  uvotel_snapshot_t *snap = uvotel_snapshot_capture();
   if (snap == NULL) {
     uvotel__hs_remove(s);
     return UV_ENOMEM;
