@@ -4,6 +4,7 @@
  * category is on; the span lives on the request's state (uvotel__hs_t.span) between the
  * wrapper and the completion trampoline, which ends it before the user's callback runs. */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,46 @@
 #include "uvotel/uv_spans.h"
 
 unsigned uvotel__auto_cats;
-static uvotel_tracer_t *g_tracer;
-static unsigned g_flags;
-static uvotel_accept_span_cb g_on_accept;
-static void *g_on_accept_arg;
+
+/* The settings, written by enable/disable (any thread) and read by wrappers on every loop
+ * thread: a seqlock, so a reader never sees a tracer from one call and a flag or callback/arg
+ * pair from another. Readers copy four words on the out-of-line path only. */
+typedef struct settings_s {
+  uvotel_tracer_t *tracer;
+  unsigned flags;
+  uvotel_accept_span_cb on_accept;
+  void *on_accept_arg;
+} settings_t;
+
+static settings_t g_set;
+static unsigned g_seq; /* odd while a writer is in the middle */
+static pthread_mutex_t g_set_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void settings_write(const settings_t *n) {
+  pthread_mutex_lock(&g_set_mu);
+  __atomic_store_n(&g_seq, g_seq + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&g_set.tracer, n->tracer, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_set.flags, n->flags, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_set.on_accept, n->on_accept, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_set.on_accept_arg, n->on_accept_arg, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_seq, g_seq + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&g_set_mu);
+}
+
+static settings_t settings_read(void) {
+  settings_t r;
+  for (;;) {
+    unsigned s1 = __atomic_load_n(&g_seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1u) continue;
+    r.tracer = __atomic_load_n(&g_set.tracer, __ATOMIC_RELAXED);
+    r.flags = __atomic_load_n(&g_set.flags, __ATOMIC_RELAXED);
+    r.on_accept = __atomic_load_n(&g_set.on_accept, __ATOMIC_RELAXED);
+    r.on_accept_arg = __atomic_load_n(&g_set.on_accept_arg, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&g_seq, __ATOMIC_RELAXED) == s1) return r;
+  }
+}
 
 /* Scopes entered by uvotel_accept inside the current connection callback (exited, innermost
  * first, when the callback returns). */
@@ -32,10 +69,8 @@ UVOTEL__API int uvotel_auto_spans_enable(const uvotel_auto_spans_options_t *opts
     uvotel_auto_spans_disable();
     return 0;
   }
-  g_tracer = opts->tracer;
-  g_flags = opts->flags;
-  g_on_accept = opts->on_accept;
-  g_on_accept_arg = opts->on_accept_arg;
+  settings_t n = {opts->tracer, opts->flags, opts->on_accept, opts->on_accept_arg};
+  settings_write(&n);
   /* The wrappers only reach their tracked path (where the span is kept) while tracking. */
   __atomic_store_n(&uvotel__tracking, 1, __ATOMIC_RELAXED);
   __atomic_store_n(&uvotel__auto_cats, opts->categories, __ATOMIC_RELEASE);
@@ -44,8 +79,10 @@ UVOTEL__API int uvotel_auto_spans_enable(const uvotel_auto_spans_options_t *opts
 
 UVOTEL__API void uvotel_auto_spans_disable(void) {
   __atomic_store_n(&uvotel__auto_cats, 0u, __ATOMIC_RELEASE);
-  g_on_accept = NULL;
-  g_on_accept_arg = NULL;
+  settings_t n = settings_read();
+  n.on_accept = NULL;
+  n.on_accept_arg = NULL;
+  settings_write(&n);
 }
 
 UVOTEL__API unsigned uvotel_auto_spans_categories(void) {
@@ -109,7 +146,8 @@ UVOTEL__API int uvotel_auto_spans_enable_from_env(uvotel_tracer_t *tracer, unsig
 
 /* Start a span unless it would be a root span and roots are not wanted. */
 static uvotel_span_t *start(const char *name, uvotel_span_kind_t kind) {
-  if (!(g_flags & UVOTEL_AUTO_SPANS_ROOTS)) {
+  settings_t st = settings_read();
+  if (!(st.flags & UVOTEL_AUTO_SPANS_ROOTS)) {
     uvotel_span_t *cur = uvotel_current_span();
     if (cur == NULL) return NULL;
     uvotel_span_context_t sc = uvotel_span_context(cur);
@@ -117,7 +155,7 @@ static uvotel_span_t *start(const char *name, uvotel_span_kind_t kind) {
   }
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = kind;
-  return uvotel_span_start(g_tracer, name, &o);
+  return uvotel_span_start(st.tracer, name, &o);
 }
 
 static void set_error(uvotel_span_t *span, int status) {
@@ -339,10 +377,10 @@ void uvotel__auto_status_end(uvotel_span_t *span, int status) {
 }
 
 void uvotel__auto_accept(uvotel__hs_t *cs, uv_stream_t *server, uv_stream_t *client) {
-  uvotel_accept_span_cb cb = g_on_accept;
-  if (cb == NULL || !uvotel__auto_in_conn_cb) return;
+  settings_t st = settings_read();
+  if (st.on_accept == NULL || !uvotel__auto_in_conn_cb) return;
   uvotel__auto_drop(cs);
-  uvotel_span_t *span = cb(server, client, g_on_accept_arg);
+  uvotel_span_t *span = st.on_accept(server, client, st.on_accept_arg);
   if (span == NULL) return;
   cs->span = span;
   if (g_nscopes < MAX_ACCEPT_SCOPES && uvotel_span_enter(span, &g_scopes[g_nscopes]) == 0) {
