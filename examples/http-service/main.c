@@ -363,7 +363,7 @@ static void call_next(request_t *r) {
   (void)uvotel_propagator_inject(g_prop, &sc, uvotel_baggage_current(), &call->headers,
                                  &g_slist_setter);
   call->headers = curl_slist_append(call->headers, "Content-Type: application/json");
-  char *body = json_dumps(args != NULL ? args : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
+  char *body = args != NULL ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
   call->easy = curl_easy_init();
   curl_easy_setopt(call->easy, CURLOPT_URL, url);
   curl_easy_setopt(call->easy, CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "[]");
@@ -707,9 +707,8 @@ int main(int argc, char **argv) {
   if (getenv("UVOTEL_INSTRUMENT") == NULL) setenv("UVOTEL_INSTRUMENT", "fs,dns", 1);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   /* Explicit, so the exporters' library is linked even where the linker drops unreferenced
-   * libraries (--as-needed); registering twice is harmless. */
+   * libraries (--as-needed). It registers file, console and otlp. */
   (void)uvotel_exporters_register();
-  (void)uvotel_otlp_http_exporter_register();
 
   g_loop = uv_default_loop();
   g_provider = uvotel_tracer_provider_from_env(); /* processors on uv_default_loop() */

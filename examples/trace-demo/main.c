@@ -174,8 +174,10 @@ static void on_server_wrote(uv_write_t *req, int status) {
 
 static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n <= 0) return;
-  memcpy(server_in + server_in_n, buf->base, (size_t)n);
-  server_in_n += (size_t)n;
+  size_t room = sizeof server_in - 1 - server_in_n; /* the request is one short line */
+  size_t take = (size_t)n < room ? (size_t)n : room;
+  memcpy(server_in + server_in_n, buf->base, take);
+  server_in_n += take;
   if (server_in_n < 4 + 32 + 1 + 16 || memchr(server_in, '\n', server_in_n) == NULL) return;
   uvotel_read_stop(s);
   /* "ping <trace-id>-<span-id>\n" */
@@ -208,8 +210,10 @@ static void on_connection(uv_stream_t *srv, int status) {
 
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
-    memcpy(client_in + client_in_n, buf->base, (size_t)n);
-    client_in_n += (size_t)n;
+    size_t room = sizeof client_in - 1 - client_in_n;
+    size_t take = (size_t)n < room ? (size_t)n : room;
+    memcpy(client_in + client_in_n, buf->base, take);
+    client_in_n += take;
     if (memchr(client_in, '\n', client_in_n) == NULL) return;
     uvotel_span_add_event(client_span, "response", NULL, 0);
     uvotel_span_set_attribute_int(client_span, "net.response.bytes", (int64_t)client_in_n);

@@ -167,7 +167,4 @@ UVOTEL__API int uvotel_otlp_http_exporter_register(void) {
   return uvotel_span_exporter_register("otlp", factory, NULL);
 }
 
-/* Loading libuvotel_exporters makes OTEL_TRACES_EXPORTER=otlp work without a call. */
-__attribute__((constructor)) static void otlp_autoregister(void) {
-  uvotel_otlp_http_exporter_register();
-}
+/* Loading libuvotel_exporters registers "otlp" with the others (src/register.c). */

@@ -56,7 +56,6 @@ struct uvotel__otlp_transport_s {
   int abort_requested;
   int shut; /* shutdown called: refuse new work */
   int joined;
-  int room_waiters;
   uvotel_otlp_http_stats_t stats;
 
   /* exporter thread only */
@@ -653,13 +652,11 @@ int uvotel__otlp_transport_submit(uvotel__otlp_transport_t *t, uvotel__otlp_job_
   if (t->pending >= t->cfg.max_queue_batches && wait_ms > 0) {
     /* back-pressure: the caller is a pool thread of the batch processor, never the loop */
     uint64_t deadline = uv_hrtime() + wait_ms * 1000000ull;
-    t->room_waiters++;
     while (t->pending >= t->cfg.max_queue_batches && !t->shut) {
       uint64_t now = uv_hrtime();
       if (now >= deadline) break;
       uv_cond_timedwait(&t->cv, &t->mu, deadline - now);
     }
-    t->room_waiters--;
     if (t->shut) {
       uv_mutex_unlock(&t->mu);
       return UVOTEL_ESHUTDOWN;

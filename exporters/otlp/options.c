@@ -331,7 +331,6 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
   cfg->retry_initial_ms = opts->retry_initial_ms ? opts->retry_initial_ms : 1000;
   cfg->retry_max_ms = opts->retry_max_ms ? opts->retry_max_ms : 5000;
   if (cfg->retry_max_ms < cfg->retry_initial_ms) cfg->retry_max_ms = cfg->retry_initial_ms;
-  cfg->connect_timeout_ms = cfg->timeout_ms;
   return 0;
 
 fail:

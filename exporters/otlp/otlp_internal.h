@@ -29,7 +29,6 @@ typedef struct uvotel__otlp_config_s {
   size_t max_queue_batches;
   uint64_t retry_initial_ms;
   uint64_t retry_max_ms;
-  uint64_t connect_timeout_ms;
   uvotel_otlp_diag_cb diag;
   void *diag_arg;
 } uvotel__otlp_config_t;

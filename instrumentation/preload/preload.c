@@ -149,8 +149,7 @@ static uvotel_tracer_t *g_tracer;
 static void setup(void) {
   t_depth++;
   /* Explicit, so the exporters' library is linked even with --as-needed. */
-  (void)uvotel_exporters_register();
-  (void)uvotel_otlp_http_exporter_register();
+  (void)uvotel_exporters_register(); /* file, console and otlp */
   if (uv_loop_init(&g_loop) != 0) goto out;
   uvotel_tracer_provider_options_t base = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
   base.loop = &g_loop;
