@@ -1,4 +1,5 @@
 /* Tracing SDK: provider, spans, limits, samplers, processors, current span, environment. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1354,6 +1355,84 @@ static void test_user_processor(void **state) {
   assert_int_equal(g_diag_n, 2);
 }
 
+/* Review fixes: a thread must not hoard the pool's free slots (another thread then found the
+ * pool exhausted with slots free); ending a span after its provider is freed is a counted no-op,
+ * not a crash; from_env_with owns every processor given, however many. */
+
+static uvotel_tracer_t *g_pool_tracer;
+
+static void *one_span_thread(void *arg) {
+  (void)arg;
+  uvotel_span_end(uvotel_span_start(g_pool_tracer, "b", NULL));
+  return NULL;
+}
+
+static void pool_burst(uvotel_tracer_t *t, int n) {
+  static uvotel_span_t *sp[2000];
+  for (int i = 0; i < n; i++) sp[i] = uvotel_span_start(t, "x", NULL);
+  for (int i = 0; i < n; i++) uvotel_span_end(sp[i]);
+}
+
+static void test_pool_shared_between_threads(void **state) {
+  fx_t *f = *state;
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  o.max_spans = 2048;
+  o.loop = &f->loop;
+  f->p = uvotel_tracer_provider_create(&o);
+  g_pool_tracer = uvotel_tracer_get(f->p, "t", NULL);
+  pool_burst(g_pool_tracer, 2000);
+  pthread_t th;
+  pthread_create(&th, NULL, one_span_thread, NULL);
+  pthread_join(th, NULL);
+  pool_burst(g_pool_tracer, 2000);
+  uvotel_trace_counters_t c;
+  assert_int_equal(uvotel_tracer_provider_counters(f->p, &c), 0);
+  assert_int_equal(c.pool_exhausted, 0);
+}
+
+static void test_end_after_provider_free(void **state) {
+  fx_t *f = *state;
+  f->mem = uvotel_memory_exporter_create(0);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &f->loop;
+  uvotel_span_processor_t *bp =
+      uvotel_batch_span_processor_create(uvotel_memory_exporter_exporter(f->mem), &bo);
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &bp;
+  o.n_processors = 1;
+  o.loop = &f->loop;
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&o);
+  uvotel_span_t *s = uvotel_span_start(uvotel_tracer_get(p, "t", NULL), "open", NULL);
+  uvotel_tracer_provider_free(p);
+  uvotel_span_end(s); /* forbidden order: must not crash */
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+static void test_from_env_owns_every_processor(void **state) {
+  fx_t *f = *state;
+  enum { N = 10 };
+  uvotel_memory_exporter_t *mems[N];
+  uvotel_span_processor_t *procs[N];
+  for (int i = 0; i < N; i++) {
+    mems[i] = uvotel_memory_exporter_create(0);
+    procs[i] = uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(mems[i]));
+  }
+  setenv("OTEL_TRACES_EXPORTER", "none", 1);
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = procs;
+  o.n_processors = N;
+  o.loop = &f->loop;
+  f->p = uvotel_tracer_provider_from_env_with(&o);
+  clear_env();
+  assert_non_null(f->p);
+  uvotel_span_end(uvotel_span_start(uvotel_tracer_get(f->p, "t", NULL), "s", NULL));
+  for (int i = 0; i < N; i++) assert_int_equal(uvotel_memory_exporter_count(mems[i]), 1);
+  uvotel_tracer_provider_free(f->p);
+  f->p = NULL;
+  for (int i = 0; i < N; i++) uvotel_memory_exporter_free(mems[i]);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -1379,6 +1458,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_default_resource, setup, teardown),
       cmocka_unit_test_setup_teardown(test_from_env, setup, teardown),
       cmocka_unit_test_setup_teardown(test_user_processor, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pool_shared_between_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_end_after_provider_free, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_from_env_owns_every_processor, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,7 +282,7 @@ UVOTEL__API int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uin
 
 static void pending_done(void *arg) {
   uvotel_tracer_provider_t *p = arg;
-  if (--p->n_procs == 0) uvotel__provider_retire(p);
+  if (atomic_fetch_sub(&p->pending_frees, 1) == 1) uvotel__provider_retire(p);
 }
 
 UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
@@ -297,7 +297,9 @@ UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   for (size_t i = 0; i < n; i++) {
     if (uvotel__is_batch(procs[i])) deferred++;
   }
-  p->n_procs = deferred + 1;
+  atomic_store(&p->pending_frees, deferred + 1);
+  /* A span ended after this (a misuse the header forbids) finds no processor: a no-op. */
+  p->n_procs = 0;
   p->procs = NULL;
   for (size_t i = 0; i < n; i++) {
     if (uvotel__is_batch(procs[i])) uvotel__batch_on_freed(procs[i], pending_done, p);
@@ -574,17 +576,22 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   bo.max_queue_size = q;
   bo.max_export_batch_size = bs;
 
-  /* exporters */
-  uvotel_span_processor_t *procs[16];
-  size_t np = 0;
-  for (size_t i = 0; o.processors != NULL && i < o.n_processors && np < 8; i++) {
-    procs[np++] = o.processors[i];
-  }
+  /* exporters: the caller's processors (all of them: they are owned) plus one per name */
   const char *list = env("OTEL_TRACES_EXPORTER");
   if (list == NULL) list = "file";
-  if (list != NULL) {
+  size_t names = 1;
+  for (const char *c = list; *c != '\0'; c++) names += *c == ',';
+  size_t given = o.processors != NULL ? o.n_processors : 0;
+  uvotel_span_processor_t **procs = uvotel_calloc(given + names, sizeof *procs);
+  if (procs == NULL) {
+    for (size_t i = 0; i < given; i++) uvotel_span_processor_free(o.processors[i]);
+    return NULL;
+  }
+  size_t np = 0;
+  for (size_t i = 0; i < given; i++) procs[np++] = o.processors[i];
+  {
     const char *s = list;
-    while (*s != '\0' && np < 16) {
+    while (*s != '\0') {
       const char *end = strchr(s, ',');
       if (end == NULL) end = s + strlen(s);
       const char *name = s;
@@ -616,6 +623,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   o.n_processors = np;
   o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
   uvotel_tracer_provider_t *p = provider_new(&o, 0);
+  uvotel_free(procs); /* provider_new copied the pointers */
   if (p != NULL) env_propagators(p);
   return p;
 }

@@ -256,22 +256,12 @@ static uvotel_span_t *pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
     if (UVOTEL__LIKELY(sh->free != 0)) {
       uvotel_span_t *s = slot_at(p, sh->free - 1);
       sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-      if (sh->n_free) sh->n_free--;
+      sh->n_free--;
       return s;
     }
-    /* take the whole shared list at once */
-    uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
-    while ((uint32_t)head != 0) {
-      uint_fast64_t nh = ((head >> 32) + 1) << 32;
-      if (atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_acquire,
-                                                memory_order_acquire)) {
-        uvotel_span_t *s = slot_at(p, (uint32_t)head - 1);
-        sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-        sh->n_free = 0;
-        return s;
-      }
-    }
   }
+  /* One slot from the shared list. (Taking the whole list here once left n_free wrong, so one
+   * thread could hoard every free slot while others found the pool exhausted.) */
   for (;;) {
     uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
     while ((uint32_t)head != 0) {

@@ -99,7 +99,8 @@ struct uvotel_span_processor_s {
  * writes, so the hot path needs no locked instruction. Threads get a global index (1..63) on
  * first use; later threads share shard 0 through atomic operations. */
 #define UVOTEL__SHARDS 64
-#define UVOTEL__SHARD_CACHE_MAX 1024
+/* Small enough that an exited thread strands little of the pool. */
+#define UVOTEL__SHARD_CACHE_MAX 256
 typedef struct uvotel__shard_s {
   _Alignas(64) atomic_uint_fast64_t started;
   atomic_uint_fast64_t ended, non_recording;
@@ -129,6 +130,7 @@ struct uvotel_tracer_provider_s {
   uvotel_sampler_t *sampler;
   uvotel_span_processor_t **procs;
   size_t n_procs;
+  atomic_size_t pending_frees; /* during free: batch processors still closing, plus one */
   const uvotel_id_generator_ops_t *idgen;
   void *idgen_self;
   uv_loop_t *loop;
