@@ -1409,6 +1409,28 @@ static void test_end_after_provider_free(void **state) {
   uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
+static void test_batch_span_after_shutdown(void **state) {
+  fx_t *f = *state;
+  f->mem = uvotel_memory_exporter_create(0);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &f->loop;
+  uvotel_span_processor_t *bp =
+      uvotel_batch_span_processor_create(uvotel_memory_exporter_exporter(f->mem), &bo);
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &bp;
+  o.n_processors = 1;
+  o.loop = &f->loop;
+  f->p = uvotel_tracer_provider_create(&o);
+  uvotel_span_t *s = uvotel_span_start(uvotel_tracer_get(f->p, "t", NULL), "late", NULL);
+  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), 0);
+  uvotel_span_end(s); /* after shutdown: counted as dropped, never queued */
+  uvotel_span_processor_counters_t c;
+  assert_int_equal(uvotel_span_processor_counters(bp, &c), 0);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.queued, 0);
+  assert_int_equal(uvotel_memory_exporter_count(f->mem), 0);
+}
+
 static void test_from_env_owns_every_processor(void **state) {
   fx_t *f = *state;
   enum { N = 10 };
@@ -1461,6 +1483,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pool_shared_between_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_end_after_provider_free, setup, teardown),
       cmocka_unit_test_setup_teardown(test_from_env_owns_every_processor, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_span_after_shutdown, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,7 +270,7 @@ typedef struct batch_s {
   uv_timer_t timer;
   int handles_open; /* handles not yet closed */
   int free_pending;
-  int shut;
+  atomic_int shut; /* written on the loop thread, read by span ends anywhere */
   /* queue: bounded MPSC ring (Vyukov cells), `count` bounds it to max_queue_size */
   cell_t *ring;
   size_t mask;
@@ -328,6 +328,11 @@ static const uvotel_span_data_t *batch_pop(batch_t *b) {
 static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   batch_t *b = self;
   if (!uvotel_span_data_is_sampled(d)) return;
+  if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
+    /* Shut down: nothing will export it, and the wake-up handle may be closed. */
+    atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    return;
+  }
   uvotel_span_data_retain(d);
   int c = batch_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {
@@ -340,7 +345,8 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
      * spans does not fill the queue; from other threads wake the loop. */
     uv_thread_t self_thread = uv_thread_self();
     if (uv_thread_equal(&self_thread, &b->loop_thread)) {
-      if (!b->shut && (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
+      if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
+          (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
         dispatch_full(b);
       }
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
@@ -386,7 +392,7 @@ static void job_after(uv_work_t *req, int status) {
     batch_maybe_free(b);
     return;
   }
-  if (!b->shut) dispatch_full(b);
+  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
 }
 
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
@@ -453,12 +459,12 @@ static void dispatch_full(batch_t *b) {
 static void on_async(uv_async_t *a) {
   batch_t *b = a->data == NULL ? (batch_t *)((char *)a - offsetof(batch_t, async)) : a->data;
   atomic_store(&b->wake_pending, 0);
-  if (!b->shut) dispatch_full(b);
+  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
 }
 
 static void on_timer(uv_timer_t *t) {
   batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
-  if (b->shut) return;
+  if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   /* schedule delay passed: export what is queued, even a partial batch */
   while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
@@ -535,7 +541,7 @@ static int batch_shutdown(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
-  b->shut = 1;
+  atomic_store_explicit(&b->shut, 1, memory_order_release);
   uint64_t now = uvotel__mono_ms();
   int rc2 = 0;
   if (rc == 0) rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
@@ -571,7 +577,7 @@ static void batch_maybe_free(batch_t *b) {
 static void batch_free(void *self) {
   batch_t *b = self;
   b->free_pending = 1;
-  b->shut = 1;
+  atomic_store_explicit(&b->shut, 1, memory_order_release);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
   if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
   batch_maybe_free(b);
