@@ -12,7 +12,6 @@ struct uvotel_baggage_s {
   atomic_uint refs;
   uint32_t n;
   uint32_t wire_len;
-  uint32_t n_props;
   uvotel_baggage_entry_t *e;
   char *wire;
   /* entries, then properties, then wire, then strings */
@@ -266,7 +265,6 @@ static int build(const bg_mem_t *m, size_t n, int strict, uvotel_baggage_t **out
   if (bg == NULL) return UVOTEL_ENOMEM;
   atomic_init(&bg->refs, 1);
   bg->n = (uint32_t)kept;
-  bg->n_props = (uint32_t)nprops;
   bg->wire_len = (uint32_t)wire;
   bg->e = (uvotel_baggage_entry_t *)(bg + 1);
   uvotel_baggage_prop_t *pp = (uvotel_baggage_prop_t *)(bg->e + kept);

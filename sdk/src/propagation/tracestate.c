@@ -6,10 +6,6 @@
  * are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes. */
 #include "propagation_internal.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
   uint16_t val_len, pad_;
@@ -156,80 +152,6 @@ static int parse_line(ts_acc_t *a, const char *p, size_t len) {
   }
 }
 
-#if defined(__SSE2__)
-/* Bits at and above pos (none when pos >= 64). */
-static inline uint64_t from(uint64_t x, unsigned pos) {
-  return pos >= 64 ? 0 : x & (~0ull << pos);
-}
-
-/* A line of at most 64 bytes, the common size: SSE2 classifies every byte once into bitmaps
- * (bit i = byte i), and the members are then found with bit operations instead of byte loops.
- * Same grammar and results as parse_line (the tests and the fuzz target check that). */
-static int parse_line_short(ts_acc_t *a, const char *line, size_t len) {
-  _Alignas(16) char buf[64];
-  memset(buf, 0, sizeof buf); /* NUL padding belongs to no class */
-  memcpy(buf, line, len);
-  uint64_t comma = 0, eq = 0, ows = 0, sp = 0, vch = 0, kch = 0, kfirst = 0;
-  for (unsigned b = 0; b * 16 < len; b++) {
-    __m128i c = _mm_load_si128((const __m128i *)(const void *)(buf + 16 * b));
-#define EQ(ch) _mm_cmpeq_epi8(c, _mm_set1_epi8(ch))
-#define IN(lo, hi)                                        \
-  _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8((lo)-1)), \
-                _mm_cmplt_epi8(c, _mm_set1_epi8((hi) + 1)))
-    __m128i is_comma = EQ(','), is_eq = EQ('='), is_sp = EQ(' ');
-    /* signed compares: bytes >= 0x80 are negative, so in no range */
-    __m128i value = _mm_andnot_si128(_mm_or_si128(is_comma, is_eq), IN(0x20, 0x7e));
-    __m128i first = _mm_or_si128(IN('a', 'z'), IN('0', '9'));
-    __m128i key = _mm_or_si128(_mm_or_si128(first, _mm_or_si128(EQ('_'), EQ('-'))),
-                               _mm_or_si128(_mm_or_si128(EQ('*'), EQ('/')), EQ('@')));
-    unsigned sh = 16 * b;
-    comma |= (uint64_t)(unsigned)_mm_movemask_epi8(is_comma) << sh;
-    eq |= (uint64_t)(unsigned)_mm_movemask_epi8(is_eq) << sh;
-    sp |= (uint64_t)(unsigned)_mm_movemask_epi8(is_sp) << sh;
-    ows |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(is_sp, EQ('\t'))) << sh;
-    vch |= (uint64_t)(unsigned)_mm_movemask_epi8(value) << sh;
-    kch |= (uint64_t)(unsigned)_mm_movemask_epi8(key) << sh;
-    kfirst |= (uint64_t)(unsigned)_mm_movemask_epi8(first) << sh;
-#undef EQ
-#undef IN
-  }
-  uint64_t live = len == 64 ? ~0ull : (1ull << len) - 1;
-  uint64_t solid = ~ows & live; /* bytes that are not OWS */
-  unsigned pos = 0;
-  for (;;) {
-    uint64_t nz = from(solid, pos);
-    if (nz == 0) return 0;
-    pos = (unsigned)__builtin_ctzll(nz);
-    if ((comma >> pos) & 1) { /* empty list member */
-      pos++;
-      continue;
-    }
-    unsigned k = pos;
-    if (!((kfirst >> k) & 1)) return UVOTEL_EPARSE;
-    uint64_t notk = from(~kch, k + 1);
-    unsigned ke = notk ? (unsigned)__builtin_ctzll(notk) : 64;
-    if (ke >= len || !((eq >> ke) & 1)) return UVOTEL_EPARSE;
-    unsigned v = ke + 1;
-    uint64_t notv = from(~vch, v);
-    unsigned ve0 = notv ? (unsigned)__builtin_ctzll(notv) : 64; /* end of the value run */
-    if (ve0 > len) ve0 = (unsigned)len;
-    uint64_t body = from(vch & ~sp, v) & (ve0 >= 64 ? ~0ull : (1ull << ve0) - 1);
-    if (body == 0) return UVOTEL_EPARSE;                /* empty, or only spaces */
-    unsigned ve = 64 - (unsigned)__builtin_clzll(body); /* after the last non-space */
-    uint64_t nx = from(solid, ve0);
-    if (nx != 0) {
-      unsigned q = (unsigned)__builtin_ctzll(nx);
-      if (!((comma >> q) & 1)) return UVOTEL_EPARSE; /* "=", a control byte, non-ASCII... */
-      pos = q + 1;
-    } else {
-      pos = 64;
-    }
-    int rc = acc_add(a, line + k, ke - k, line + v, ve - v);
-    if (rc < 0) return rc;
-  }
-}
-#endif
-
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
@@ -248,11 +170,7 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
     }
     size_t before = a.nm;
     int rc;
-#if defined(__SSE2__)
-    rc = len <= 64 ? parse_line_short(&a, p, len) : parse_line(&a, p, len);
-#else
     rc = parse_line(&a, p, len);
-#endif
     if (rc < 0) return rc;
     if (a.nm != before) {
       if (first_line == SIZE_MAX) first_line = li;
