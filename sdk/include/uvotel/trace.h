@@ -257,8 +257,8 @@ typedef struct uvotel_span_processor_s uvotel_span_processor_t;
 typedef struct uvotel_span_exporter_s uvotel_span_exporter_t;
 
 /* A link to another span (input to span start / add_link, output from span data).
- * Input: context copied (its trace_state is retained when the propagation API is linked,
- * otherwise borrowed), attributes copied; dropped_attributes ignored.
+ * Input: context copied (its trace_state retained), attributes copied; dropped_attributes
+ * ignored.
  * Output: attrs owned by the span data; dropped_attributes = attributes beyond the limit. */
 typedef struct uvotel_link_s {
   uvotel_span_context_t context;
@@ -364,8 +364,7 @@ typedef struct uvotel_sampling_params_s {
 
 /* What a sampler decides. `attrs` are added to the span (copied at once, so they may point to
  * sampler memory). `trace_state` replaces the parent's trace state when `set_trace_state` is 1
- * (retained by the span when the propagation API is linked, else borrowed: it must then outlive
- * the span). */
+ * (retained by the span). */
 typedef struct uvotel_sampling_result_s {
   uvotel_sampling_decision_t decision;
   const uvotel_attribute_t *attrs;

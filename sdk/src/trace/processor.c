@@ -112,14 +112,6 @@ UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_expo
   return 0;
 }
 
-int uvotel__exporter_registered(const char *name) {
-  pthread_mutex_lock(&g_reg_mu);
-  int found = 0;
-  for (size_t i = 0; i < g_reg_n; i++) found |= strcmp(g_reg[i].name, name) == 0;
-  pthread_mutex_unlock(&g_reg_mu);
-  return found;
-}
-
 UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name) {
   if (name == NULL) return NULL;
   uvotel_span_exporter_factory_fn fn = NULL;

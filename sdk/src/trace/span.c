@@ -298,8 +298,9 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
 }
 
 static void recycle(uvotel_span_t *s) {
-  uvotel__ts_release(s->ctx.trace_state);
-  for (uint32_t i = 0; i < s->n_links; i++) uvotel__ts_release(s->links[i].context.trace_state);
+  uvotel_trace_state_release(s->ctx.trace_state);
+  for (uint32_t i = 0; i < s->n_links; i++)
+    uvotel_trace_state_release(s->links[i].context.trace_state);
   if (s->flags & UVOTEL__SPAN_F_HEAP) {
     uvotel_free(s);
     return;
@@ -422,11 +423,6 @@ UVOTEL__API void *uvotel_span_run(uvotel_span_t *s, void *(*fn)(void *arg), void
 
 /* ---- start ---- */
 
-static uvotel_span_t *nonrec_from_parent(const uvotel_span_context_t *parent) {
-  (void)parent;
-  return &uvotel__invalid_span;
-}
-
 UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *name,
                                              const uvotel_span_options_t *opts) {
   static const uvotel_span_options_t defaults = UVOTEL_SPAN_OPTIONS_INIT;
@@ -476,7 +472,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   if (UVOTEL__UNLIKELY(s == NULL)) {
     atomic_fetch_add_explicit(&p->pool_exhausted, 1, memory_order_relaxed);
     uvotel__count(&sh->non_recording, shard);
-    return nonrec_from_parent(parent);
+    return &uvotel__invalid_span;
   }
   atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
   s->tracer = t;
@@ -495,9 +491,9 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   }
   if (res.decision == UVOTEL_SAMPLING_RECORD_AND_SAMPLE) flags |= UVOTEL_TRACE_FLAG_SAMPLED;
   s->ctx.flags = flags;
-  s->ctx.trace_state = uvotel__ts_retain(res.set_trace_state ? res.trace_state
-                                         : parent != NULL    ? parent->trace_state
-                                                             : NULL);
+  s->ctx.trace_state = uvotel_trace_state_retain(res.set_trace_state ? res.trace_state
+                                                 : parent != NULL    ? parent->trace_state
+                                                                     : NULL);
   s->kind = sp.kind;
   if (res.decision == UVOTEL_SAMPLING_DROP) {
     s->name = "";
@@ -535,7 +531,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_wrap_context(const uvotel_span_context_t 
   atomic_store(&s->state, UVOTEL__SPAN_NONREC);
   if (sc != NULL) {
     s->ctx = *sc;
-    s->ctx.trace_state = uvotel__ts_retain(sc->trace_state);
+    s->ctx.trace_state = uvotel_trace_state_retain(sc->trace_state);
   }
   return s;
 }
@@ -696,7 +692,7 @@ UVOTEL__API void uvotel_span_add_link(uvotel_span_t *s, const uvotel_link_t *lin
   }
   uvotel_link_t *l = &s->links[s->n_links];
   l->context = link->context;
-  l->context.trace_state = uvotel__ts_retain(link->context.trace_state);
+  l->context.trace_state = uvotel_trace_state_retain(link->context.trace_state);
   copy_attr_list(s, link->n_attrs ? link->attrs : NULL, link->n_attrs, lim->link_attribute_count,
                  lim->attribute_value_length, &l->attrs, &l->n_attrs, &l->dropped_attributes);
   s->n_links++;

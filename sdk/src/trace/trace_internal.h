@@ -9,14 +9,6 @@
 
 #include "uvotel/propagation.h"
 
-static inline const uvotel_trace_state_t *uvotel__ts_retain(const uvotel_trace_state_t *ts) {
-  if (ts != NULL) uvotel_trace_state_retain(ts);
-  return ts;
-}
-static inline void uvotel__ts_release(const uvotel_trace_state_t *ts) {
-  if (ts != NULL) uvotel_trace_state_release(ts);
-}
-
 /* ---- spans ---- */
 
 enum {
@@ -180,7 +172,6 @@ uint64_t uvotel__mono_ms(void);
 /* Processor internals used by the provider. */
 int uvotel__is_batch(const uvotel_span_processor_t *p);
 void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg);
-int uvotel__exporter_registered(const char *name);
 extern uvotel_span_t uvotel__invalid_span;
 
 #endif
