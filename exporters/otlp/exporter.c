@@ -87,8 +87,11 @@ static void exp_free(void *self) {
   uvotel_free(x);
 }
 
-static const uvotel_span_exporter_ops_t k_ops = {exp_export, exp_force_flush, exp_shutdown,
-                                                 exp_free, UVOTEL_EXPORTER_CONCURRENT};
+static const uvotel_span_exporter_ops_t k_ops = {.export_spans = exp_export,
+                                                 .force_flush = exp_force_flush,
+                                                 .shutdown = exp_shutdown,
+                                                 .free = exp_free,
+                                                 .flags = UVOTEL_EXPORTER_CONCURRENT};
 
 /* Diagnostics default: the SDK's process-wide handler. */
 static void sdk_diag(void *arg, uvotel_otlp_diag_level_t level, const char *msg) {

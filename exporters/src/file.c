@@ -427,8 +427,10 @@ static void file_free(void *self) {
   uvotel_free(f);
 }
 
-static const uvotel_span_exporter_ops_t g_file_ops = {file_export, file_flush, file_shutdown,
-                                                      file_free, 0};
+static const uvotel_span_exporter_ops_t g_file_ops = {.export_spans = file_export,
+                                                      .force_flush = file_flush,
+                                                      .shutdown = file_shutdown,
+                                                      .free = file_free};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
     const uvotel_file_exporter_options_t *opts) {
