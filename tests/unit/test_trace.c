@@ -1202,13 +1202,16 @@ static void test_from_env(void **state) {
   setenv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "6", 1);
   f->p = uvotel_tracer_provider_from_env();
   assert_non_null(f->p);
-  assert_int_equal(g_diag_n, 0);
+  assert_int_equal(g_diag_n, 1); /* b3 is refused, by name */
   assert_string_equal(res_get(f->p, "service.name")->u.s, "checkout");
   assert_string_equal(res_get(f->p, "team")->u.s, "pay ments");
   assert_string_equal(res_get(f->p, "region")->u.s, "eu,1");
   assert_string_equal(uvotel_sampler_description(uvotel_tracer_provider_sampler(f->p)),
                       "TraceIdRatioBased{0.25}");
-  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "baggage,tracecontext,b3");
+  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "baggage,tracecontext");
+  /* the global propagation path (a NULL propagator) follows OTEL_PROPAGATORS */
+  assert_string_equal(uvotel_propagator_name(uvotel_propagator_global()), "composite");
+  assert_ptr_not_equal(uvotel_propagator_global(), uvotel_propagator_default());
   uvotel_span_limits_t l = uvotel_tracer_provider_limits(f->p);
   assert_int_equal(l.attribute_count, 9);
   assert_int_equal(l.attribute_value_length, 33);
@@ -1218,6 +1221,7 @@ static void test_from_env(void **state) {
   assert_int_equal(l.link_attribute_count, 6);
   uvotel_tracer_provider_free(f->p);
   f->p = NULL;
+  assert_ptr_equal(uvotel_propagator_global(), uvotel_propagator_default()); /* restored */
 
   /* bad values: reported, defaults used */
   clear_env();

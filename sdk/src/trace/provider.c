@@ -166,6 +166,25 @@ static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_prov
   if (p->resource.schema_url == NULL) p->resource.schema_url = "";
 }
 
+/* ---- the default exporter ---- */
+
+extern char **environ;
+
+/* "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT variable is set (non-empty): the user configured
+ * a collector; else "file", the embedded default (no collector configured at all). */
+const char *uvotel__default_exporter(void) {
+  static const char prefix[] = "OTEL_EXPORTER_OTLP_";
+  for (char **e = environ; e != NULL && *e != NULL; e++) {
+    const char *v = *e;
+    if (strncmp(v, prefix, sizeof prefix - 1) != 0) continue;
+    const char *eq = strchr(v, '=');
+    if (eq == NULL || eq[1] == '\0') continue;
+    size_t kl = (size_t)(eq - v);
+    if (kl >= 8 && memcmp(eq - 8, "ENDPOINT", 8) == 0) return "otlp";
+  }
+  return "file";
+}
+
 /* ---- create / free ---- */
 
 static void free_given(const uvotel_tracer_provider_options_t *o) {
@@ -176,6 +195,11 @@ static void free_given(const uvotel_tracer_provider_options_t *o) {
 }
 
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
+  if (p->prop != NULL) {
+    if (uvotel_propagator_global() == p->prop) uvotel_propagator_set_global(NULL);
+    uvotel_propagator_free(p->prop);
+    p->prop = NULL;
+  }
   uvotel__span_pool_free(p);
   uvotel_tracer_t *t = p->tracers;
   while (t != NULL) {
@@ -236,7 +260,7 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
   for (size_t i = 0; i < n; i++) p->procs[i] = o->processors[i];
   p->n_procs = n;
   if (add_default) {
-    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name("file");
+    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(uvotel__default_exporter());
     if (e != NULL) {
       uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
       bo.loop = p->loop;
@@ -398,6 +422,9 @@ UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *
     out->dropped += c.dropped;
     out->exported += c.exported;
     out->failed += c.failed;
+    out->queued += c.queued;
+    out->in_flight += c.in_flight;
+    out->received += c.received;
   }
   return 0;
 }
@@ -459,39 +486,83 @@ static void trim(const char **s, size_t *n) {
   while (*n > 0 && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
 }
 
+/* OTEL_PROPAGATORS: the names uvotel implements (tracecontext, baggage, none; any case) are
+ * kept; any other name is refused with an error naming the variable and value (b3, jaeger, ...
+ * are not implemented; nothing is put in their place). The result becomes the global propagator
+ * (what a NULL propagator means). */
 static void env_propagators(uvotel_tracer_provider_t *p) {
   const char *v = env("OTEL_PROPAGATORS");
   if (v == NULL) return;
-  static const char *known[] = {"tracecontext", "baggage", "b3",      "b3multi",
-                                "jaeger",       "xray",    "ottrace", "none"};
   char out[sizeof p->propagators];
   size_t k = 0;
-  int none = 0;
   out[0] = '\0';
-  while (*v != '\0') {
-    const char *end = strchr(v, ',');
-    if (end == NULL) end = v + strlen(v);
-    const char *s = v;
-    size_t n = (size_t)(end - v);
-    trim(&s, &n);
-    if (n > 0) {
-      int ok = 0;
-      for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        ok |= strlen(known[i]) == n && strncmp(known[i], s, n) == 0;
-      }
-      if (!ok) {
-        uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_PROPAGATORS: unknown \"%.*s\" ignored",
-                    (int)n, s);
-      } else if (n == 4 && strncmp(s, "none", 4) == 0) {
-        none = 1;
-      } else if (k + n + 2 < sizeof out) {
-        k += (size_t)snprintf(out + k, sizeof out - k, "%s%.*s", k ? "," : "", (int)n, s);
-      }
+  const char *s = v;
+  while (*s != '\0') {
+    const char *end = strchr(s, ',');
+    if (end == NULL) end = s + strlen(s);
+    const char *w = s;
+    size_t n = (size_t)(end - s);
+    trim(&w, &n);
+    s = *end == ',' ? end + 1 : end;
+    if (n == 0) continue;
+    char name[32];
+    uvotel_propagator_t *one = NULL;
+    int rc = UVOTEL_ENOENT;
+    if (n < sizeof name) {
+      for (size_t i = 0; i < n; i++) name[i] = (char)tolower((unsigned char)w[i]);
+      name[n] = '\0';
+      rc = uvotel_propagator_from_names(name, &one, NULL);
+      uvotel_propagator_free(one);
     }
-    v = *end == ',' ? end + 1 : end;
+    if (rc != 0) {
+      uvotel_diag(UVOTEL_DIAG_ERROR, rc,
+                  "OTEL_PROPAGATORS=\"%s\": \"%.*s\" is refused (%s; uvotel implements "
+                  "tracecontext, baggage and none)",
+                  v, (int)n, w, rc == UVOTEL_ENOTSUP ? "not implemented" : "unknown");
+      continue;
+    }
+    /* duplicates once */
+    int dup = 0;
+    for (const char *q = out; *q != '\0';) {
+      const char *qe = strchr(q, ',');
+      size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+      dup |= ql == n && memcmp(q, name, n) == 0;
+      q += ql + (qe ? 1 : 0);
+    }
+    if (!dup && k + n + 2 < sizeof out) {
+      k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", k ? "," : "", name);
+    }
   }
-  /* "none" stays "none": uvotel_propagator_from_names("") means the default. */
-  snprintf(p->propagators, sizeof p->propagators, "%s", none ? "none" : out);
+  /* "none" alone, or everything refused: no propagation (never a substitute) */
+  int only_none = 1;
+  for (const char *q = out; *q != '\0';) {
+    const char *qe = strchr(q, ',');
+    size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+    only_none &= ql == 4 && memcmp(q, "none", 4) == 0;
+    q += ql + (qe ? 1 : 0);
+  }
+  if (out[0] == '\0') only_none = 1;
+  if (!only_none) {
+    /* drop "none" next to real names */
+    char tmp[sizeof out];
+    size_t t = 0;
+    tmp[0] = '\0';
+    for (const char *q = out; *q != '\0';) {
+      const char *qe = strchr(q, ',');
+      size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+      if (!(ql == 4 && memcmp(q, "none", 4) == 0)) {
+        t += (size_t)snprintf(tmp + t, sizeof tmp - t, "%s%.*s", t ? "," : "", (int)ql, q);
+      }
+      q += ql + (qe ? 1 : 0);
+    }
+    snprintf(out, sizeof out, "%s", tmp);
+  }
+  snprintf(p->propagators, sizeof p->propagators, "%s", only_none ? "none" : out);
+  uvotel_propagator_t *prop = NULL;
+  if (uvotel_propagator_from_names(p->propagators, &prop, NULL) == 0 && prop != NULL) {
+    p->prop = prop;
+    uvotel_propagator_set_global(prop);
+  }
 }
 
 UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
@@ -578,7 +649,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
 
   /* exporters: the caller's processors (all of them: they are owned) plus one per name */
   const char *list = env("OTEL_TRACES_EXPORTER");
-  if (list == NULL) list = "file";
+  if (list == NULL) list = uvotel__default_exporter();
   size_t names = 1;
   for (const char *c = list; *c != '\0'; c++) names += *c == ',';
   size_t given = o.processors != NULL ? o.n_processors : 0;
@@ -606,7 +677,22 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
       } else {
         memcpy(nm, name, n);
         nm[n] = '\0';
-        if (strcmp(nm, "none") != 0) {
+        /* a name given twice gets one exporter: every span is delivered once */
+        int dup = 0;
+        for (const char *q = list; q < name && !dup;) {
+          const char *qe = strchr(q, ',');
+          if (qe == NULL) break;
+          const char *qn = q;
+          size_t ql = (size_t)(qe - q);
+          trim(&qn, &ql);
+          dup = ql == n && memcmp(qn, nm, n) == 0;
+          q = qe + 1;
+        }
+        if (dup) {
+          uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL,
+                      "OTEL_TRACES_EXPORTER=\"%s\": \"%s\" given twice; one exporter is used", list,
+                      nm);
+        } else if (strcmp(nm, "none") != 0) {
           uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(nm);
           if (e != NULL) {
             uvotel_span_processor_t *pr = strcmp(nm, "console") == 0
