@@ -356,6 +356,28 @@ int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
 uint64_t uvotel_trace_misuse_total(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * The global tracer provider
+ * ------------------------------------------------------------------------------------------- */
+
+/* Make p the process-wide provider that libraries use when nobody hands them one (the
+ * OpenTelemetry API's global TracerProvider). p is borrowed: it stays the global one until
+ * another is set, NULL is set, or p is freed (uvotel_tracer_provider_free clears it). Tracers
+ * obtained before keep the provider they came from. The preload sets its provider here.
+ * Returns 0. Thread: any. */
+int uvotel_tracer_provider_set_global(uvotel_tracer_provider_t *p);
+
+/* The global provider, or (none set) a no-op provider whose spans never record and whose
+ * tracers are valid for the whole process. Never NULL. Thread: any. */
+uvotel_tracer_provider_t *uvotel_tracer_provider_global(void);
+
+/* uvotel_tracer_get(uvotel_tracer_provider_global(), scope_name, version). Thread: any. */
+uvotel_tracer_t *uvotel_global_tracer(const char *scope_name, const char *version);
+
+/* 1 when p is the no-op provider uvotel_tracer_provider_global returns while none is set.
+ * Thread: any. */
+int uvotel_tracer_provider_is_noop(const uvotel_tracer_provider_t *p);
+
+/* ---------------------------------------------------------------------------------------------
  * Tracers
  * ------------------------------------------------------------------------------------------- */
 

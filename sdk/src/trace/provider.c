@@ -287,6 +287,7 @@ static void pending_done(void *arg) {
 
 UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   if (p == NULL) return;
+  uvotel__global_forget(p);
   if (!atomic_load(&p->shut)) uvotel_tracer_provider_shutdown(p, 0);
   uvotel_sampler_free(p->sampler);
   p->sampler = NULL;
