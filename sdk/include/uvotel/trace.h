@@ -248,11 +248,15 @@ typedef struct uvotel_span_limits_s {
 #define UVOTEL_PROVIDER_NO_ENV_RESOURCE \
   0x2u /* ignore OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES */
 #define UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER 0x4u /* no processors means none, not the default */
+#define UVOTEL_PROVIDER_NO_DETECTORS 0x8u        /* run no resource detector (uvotel/trace_sdk.h) */
 
 /* Provider options.
  * Resource: the SDK default (service.name = unknown_service:<executable>, telemetry.sdk.name
  *   "uvotel", telemetry.sdk.language "c", telemetry.sdk.version, process.pid, host.name), then
- *   OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, then resource_attrs: later keys win.
+ *   the resource detectors (service.instance.id, process.*, process.runtime.*, os.*,
+ *   host.arch, container.id; see uvotel/trace_sdk.h), then OTEL_RESOURCE_ATTRIBUTES and
+ *   OTEL_SERVICE_NAME, then resource_attrs: later keys win. NO_DEFAULT_RESOURCE also skips the
+ *   detectors.
  * Sampler: owned; NULL means parentbased_always_on.
  * Processors: each owned (also when create fails). None given: the embedded default, a batch
  *   processor on `loop` with the "file" exporter (uvotel-traces.jsonl), unless
@@ -272,10 +276,13 @@ typedef struct uvotel_tracer_provider_options_s {
   uv_loop_t *loop; /* for the default processor; NULL: uv_default_loop() */
   uint32_t max_spans;
   unsigned flags; /* UVOTEL_PROVIDER_* */
+  /* Resource detectors to run, by name, comma-separated ("none": none). NULL: the
+   * OTEL_RESOURCE_DETECTORS variable, and when that is unset every registered detector. */
+  const char *resource_detectors;
 } uvotel_tracer_provider_options_t;
 
 #define UVOTEL_TRACER_PROVIDER_OPTIONS_INIT \
-  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0 }
+  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0, NULL }
 
 /* Create a provider. opts NULL: all defaults. Returns NULL when out of memory (what it was
  * given is freed) or when opts is malformed (n_processors > 0 with NULL processors, or a NULL
