@@ -1192,7 +1192,7 @@ static void test_from_env(void **state) {
   setenv("OTEL_TRACES_SAMPLER", "traceidratio", 1);
   setenv("OTEL_TRACES_SAMPLER_ARG", "0.25", 1);
   setenv("OTEL_TRACES_EXPORTER", "none", 1);
-  setenv("OTEL_PROPAGATORS", "baggage, tracecontext,b3", 1);
+  setenv("OTEL_PROPAGATORS", "baggage, tracecontext,xray", 1);
   setenv("OTEL_ATTRIBUTE_COUNT_LIMIT", "7", 1);
   setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "9", 1);
   setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "33", 1);
@@ -1202,7 +1202,7 @@ static void test_from_env(void **state) {
   setenv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "6", 1);
   f->p = uvotel_tracer_provider_from_env();
   assert_non_null(f->p);
-  assert_int_equal(g_diag_n, 1); /* b3 is refused, by name */
+  assert_int_equal(g_diag_n, 1); /* xray is refused, by name */
   assert_string_equal(res_get(f->p, "service.name")->u.s, "checkout");
   assert_string_equal(res_get(f->p, "team")->u.s, "pay ments");
   assert_string_equal(res_get(f->p, "region")->u.s, "eu,1");
