@@ -24,6 +24,7 @@
 
 #include "otlp_receiver.h"
 #include "uvotel.h"
+#include "uvotel/exporters/memory.h"
 #include "uvotel/exporters/otlp_http.h"
 
 /* ---- diagnostics captured ---- */
@@ -468,6 +469,41 @@ static void test_busy_pool_does_not_block_export(void **state) {
   uv_sem_destroy(&g_release);
 }
 
+/* ---- the export threads after fork(): the child starts its own ---- */
+
+static void test_fork_child_exports(void **state) {
+  fx_t *fx = *state;
+  uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
+  assert_non_null(mem);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &fx->loop;
+  uvotel_span_processor_t *bp =
+      uvotel_batch_span_processor_create(uvotel_memory_exporter_exporter(mem), &bo);
+  assert_non_null(bp);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &bp;
+  po.n_processors = 1;
+  po.loop = &fx->loop;
+  fx->p = uvotel_tracer_provider_create(&po);
+  assert_non_null(fx->p);
+  produce(fx, 10);
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 5000), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    produce(fx, 5);
+    int rc = uvotel_tracer_provider_force_flush(fx->p, 5000);
+    _exit(rc == 0 && uvotel_memory_exporter_count(mem) == 15 ? 0 : 1);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(uvotel_memory_exporter_count(mem), 10); /* the parent's own copy */
+  close_provider(fx);
+  uvotel_memory_exporter_free(mem);
+}
+
 int main(void) {
   /* four pool threads, all of which test_busy_pool_does_not_block_export occupies */
   setenv("UV_THREADPOOL_SIZE", "4", 1);
@@ -487,6 +523,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bsp_export_timeout_bounds_export, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trace_demo_survives_3x503, setup, teardown),
       cmocka_unit_test_setup_teardown(test_busy_pool_does_not_block_export, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fork_child_exports, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

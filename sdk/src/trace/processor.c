@@ -1,6 +1,7 @@
 /* Span exporter and processor objects, the simple processor and the batch processor. */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "trace_internal.h"
 
@@ -315,6 +316,7 @@ typedef struct batch_s {
   uint64_t done_seq;     /* results known */
   uv_thread_t workers[MAX_WORKERS];
   unsigned n_workers;
+  pid_t pid; /* the process whose threads these are (fork: the child starts its own) */
   /* counters */
   atomic_uint_fast64_t dropped, exported, failed, batches;
   atomic_uint_fast64_t dropped_at_end; /* the part of dropped never queued */
@@ -479,9 +481,33 @@ static void drain_done(batch_t *b) {
 
 static uint32_t max_in_flight(const batch_t *b);
 
+static void worker_main(void *arg);
+
+/* In a child after fork() the export threads do not exist (nor does whatever they held): start
+ * new ones on a fresh lock. Exports the parent had in flight are the parent's to count; the
+ * child forgets them (their job blocks and span references stay allocated in the child). */
+static void batch_after_fork(batch_t *b) {
+  b->pid = getpid();
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->wcond, NULL);
+  b->inbox_head = b->inbox_tail = NULL;
+  b->done_head = NULL;
+  atomic_store(&b->in_flight, 0);
+  b->outstanding = 0;
+  b->free_jobs = NULL;
+  unsigned want = b->n_workers;
+  b->n_workers = 0;
+  while (b->n_workers < want) {
+    if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
+    b->n_workers++;
+  }
+}
+
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
  * negative: error. Loop thread. */
 static int dispatch_one(batch_t *b, int allow_alloc) {
+  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
   job_t *j = b->free_jobs;
   if (j == NULL) {
     /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
@@ -640,6 +666,7 @@ static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
 }
 
 static int batch_flush_until(batch_t *b, uint64_t deadline) {
+  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
   /* Everything enqueued before now is delivered: spans still being published by another
    * thread are waited for briefly. */
   size_t target = atomic_load(&b->enq);
@@ -708,6 +735,7 @@ static int batch_shutdown(void *self, uint64_t timeout_ms) {
 
 static void batch_maybe_free(batch_t *b) {
   if (!b->free_pending || b->handles_open > 0 || b->outstanding > 0) return;
+  if (b->pid != getpid()) batch_after_fork(b); /* the threads to join are the child's own */
   pthread_mutex_lock(&b->mu);
   b->stop = 1;
   pthread_cond_broadcast(&b->wcond);
@@ -798,6 +826,7 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->wcond, NULL);
+  b->pid = getpid();
   /* The export threads: one for an asynchronous exporter (it only hands batches over), one per
    * concurrent export for a synchronous one. */
   unsigned want = exporter->ops->export_async != NULL ? 1u : max_in_flight(b);
