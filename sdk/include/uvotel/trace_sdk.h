@@ -202,8 +202,9 @@ void uvotel_span_exporter_free(uvotel_span_exporter_t *e);
  * OTEL_EXPORTER_* variables), or returns NULL and reports why through diagnostics.
  * libuvotel_exporters registers "console" and "file" (and "otlp" once built) when it
  * is loaded, and uvotel_exporters_register() does it explicitly for static links.
- * Registering a name again replaces the factory. NULL name or fn: UVOTEL_EINVAL; more than 32
- * names: UVOTEL_ERANGE. Thread: any. */
+ * Registering a name again replaces the factory. Names compare ASCII case-insensitively (the
+ * specification's rule for enum values: OTEL_TRACES_EXPORTER=OTLP is otlp). NULL name or fn:
+ * UVOTEL_EINVAL; more than 32 names: UVOTEL_ERANGE. Thread: any. */
 typedef uvotel_span_exporter_t *(*uvotel_span_exporter_factory_fn)(const char *name, void *arg);
 int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn, void *arg);
 

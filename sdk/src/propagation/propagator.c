@@ -1,6 +1,5 @@
 /* Propagators: the ops-table seam, the W3C built-ins, composites, OTEL_PROPAGATORS names, and the
  * header-array carrier. */
-#include <strings.h>
 
 #include "propagation_internal.h"
 
@@ -323,10 +322,6 @@ UVOTEL__API int uvotel_propagator_composite_create(uvotel_propagator_t *const *p
   return 0;
 }
 
-static int word_eq(const char *s, size_t n, const char *w) {
-  return strlen(w) == n && strncasecmp(s, w, n) == 0;
-}
-
 UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagator_t **out,
                                              size_t *bad_pos) {
   if (out == NULL) return UVOTEL_EINVAL;
@@ -338,27 +333,23 @@ UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagato
   static const char *const unsupported[] = {"b3", "b3multi", "jaeger", "xray", "ottrace"};
   uvotel_propagator_t *chosen[2];
   size_t nchosen = 0, nwords = 0;
-  const char *p = names;
-  while (*p != '\0') {
-    const char *comma = strchr(p, ',');
-    const char *e = comma ? comma : p + strlen(p);
-    const char *w = p;
-    size_t wl = (size_t)(e - p);
-    p = comma ? comma + 1 : e;
-    uvotel__trim_ows(&w, &wl);
-    if (wl == 0) continue;
+  /* the one list and name parser (uvotel/env.h): trimmed items, empty ones skipped, names
+   * case-insensitive */
+  const char *cur = names, *w;
+  size_t wl;
+  while (uvotel_env_list_next(&cur, &w, &wl)) {
     nwords++;
     uvotel_propagator_t *pick = NULL;
-    if (word_eq(w, wl, "tracecontext")) {
+    if (uvotel_env_name_eq(w, wl, "tracecontext")) {
       pick = &g_tc;
-    } else if (word_eq(w, wl, "baggage")) {
+    } else if (uvotel_env_name_eq(w, wl, "baggage")) {
       pick = &g_bg;
-    } else if (word_eq(w, wl, "none")) {
+    } else if (uvotel_env_name_eq(w, wl, "none")) {
       continue;
     } else {
       int known = 0;
       for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
-        known |= word_eq(w, wl, unsupported[i]);
+        known |= uvotel_env_name_eq(w, wl, unsupported[i]);
       }
       if (bad_pos != NULL) *bad_pos = (size_t)(w - names);
       return known ? UVOTEL_ENOTSUP : UVOTEL_ENOENT;

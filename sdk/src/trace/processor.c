@@ -97,7 +97,7 @@ UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_expo
   }
   pthread_mutex_lock(&g_reg_mu);
   size_t i = 0;
-  while (i < g_reg_n && strcmp(g_reg[i].name, name) != 0) i++;
+  while (i < g_reg_n && !uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) i++;
   if (i == g_reg_n) {
     if (g_reg_n == REG_MAX) {
       pthread_mutex_unlock(&g_reg_mu);
@@ -118,7 +118,7 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const ch
   void *arg = NULL;
   pthread_mutex_lock(&g_reg_mu);
   for (size_t i = 0; i < g_reg_n; i++) {
-    if (strcmp(g_reg[i].name, name) == 0) {
+    if (uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) {
       fn = g_reg[i].fn;
       arg = g_reg[i].arg;
     }
