@@ -347,15 +347,22 @@ static void test_resource_attributes_nul_refused(void **state) {
   unsetenv("OTEL_TRACES_EXPORTER");
 }
 
-/* Exporter names are enum values too: "NONE" is none (no warning, no exporter). */
-static void test_exporter_names_case_insensitive(void **state) {
+/* Exporter and sampler names are enum values too: "NONE" is none (no warning, no exporter),
+ * "ParentBased_TraceIdRatio" the ratio sampler. */
+static void test_enum_names_case_insensitive(void **state) {
   (void)state;
   setenv("OTEL_TRACES_EXPORTER", "NONE", 1);
+  setenv("OTEL_TRACES_SAMPLER", "ParentBased_TraceIdRatio", 1);
+  setenv("OTEL_TRACES_SAMPLER_ARG", "0.5", 1);
   uvotel_tracer_provider_t *p = uvotel_tracer_provider_from_env();
   assert_non_null(p);
   assert_int_equal(g_n, 0);
+  assert_non_null(strstr(uvotel_sampler_description(uvotel_tracer_provider_sampler(p)),
+                         "TraceIdRatioBased{0.5}"));
   uvotel_tracer_provider_free(p);
   unsetenv("OTEL_TRACES_EXPORTER");
+  unsetenv("OTEL_TRACES_SAMPLER");
+  unsetenv("OTEL_TRACES_SAMPLER_ARG");
 }
 
 /* ---- diagnostics ---- */
@@ -488,7 +495,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_kv_parse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_propagators_case_insensitive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resource_attributes_nul_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_exporter_names_case_insensitive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_enum_names_case_insensitive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_levels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_default_handler, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_limited, setup, teardown),

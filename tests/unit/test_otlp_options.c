@@ -143,7 +143,7 @@ static void test_env_values(void **state) {
   uvotel__otlp_config_t c;
   uvotel_otlp_http_options_t o = env_opts();
   setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500", 1);
-  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", 1);
+  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "GZip", 1);
   setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem", 1);
   setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/key.pem", 1);
   setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/etc/cert.pem", 1);

@@ -127,7 +127,8 @@ uvotel_sampler_t *uvotel_sampler_parentbased_traceidratio(double ratio);
 
 /* Build a sampler from OTEL_TRACES_SAMPLER-style name and argument: always_on, always_off,
  * traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio
- * (arg: the ratio, default 1.0). Unknown name: UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
+ * (arg: the ratio, default 1.0); names compare ASCII case-insensitively. Unknown name:
+ * UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
  * *out is the sampler with the default ratio); NULL name/out: UVOTEL_EINVAL.
  * Thread: any. */
 int uvotel_sampler_from_name(const char *name, const char *arg, uvotel_sampler_t **out);
