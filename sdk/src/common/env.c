@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "../internal.h"
+#include "env_internal.h"
 
 static int is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
@@ -149,23 +150,36 @@ UVOTEL__API int uvotel_env_list_next(const char **cursor, const char **item, siz
 
 /* ---- percent-decoding ---- */
 
-UVOTEL__API int uvotel_env_percent_decode(const char *s, size_t n, char *out, size_t *out_len) {
-  if (s == NULL || out == NULL) return UVOTEL_EINVAL;
+long uvotel__percent_decode(const char *s, size_t n, char *out, int mode, int *high) {
   size_t k = 0;
+  int hi_bits = 0;
   for (size_t i = 0; i < n; i++) {
-    int c = (unsigned char)s[i];
+    int c = (unsigned char)s[i], h, l;
     if (c == '%') {
-      if (n - i < 3) return UVOTEL_EPARSE;
-      int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-      if (hi < 0 || lo < 0) return UVOTEL_EPARSE;
-      c = hi * 16 + lo;
-      i += 2;
+      if (n - i >= 3 && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
+          (l = hexval((unsigned char)s[i + 2])) >= 0) {
+        c = h * 16 + l;
+        i += 2;
+        if (c == 0 && mode == UVOTEL__PCT_STRICT) return -1;
+      } else if (mode == UVOTEL__PCT_STRICT) {
+        return -1;
+      }
     }
-    if (c == '\0') return UVOTEL_EPARSE;
+    hi_bits |= c & 0x80;
     out[k++] = (char)c;
   }
+  if (high != NULL) *high = hi_bits;
+  return (long)k;
+}
+
+UVOTEL__API int uvotel_env_percent_decode(const char *s, size_t n, char *out, size_t *out_len) {
+  if (s == NULL || out == NULL) return UVOTEL_EINVAL;
+  /* a NUL in the input ends the C string the value came from: refuse it like %00 */
+  if (memchr(s, '\0', n) != NULL) return UVOTEL_EPARSE;
+  long k = uvotel__percent_decode(s, n, out, UVOTEL__PCT_STRICT, NULL);
+  if (k < 0) return UVOTEL_EPARSE;
   out[k] = '\0';
-  if (out_len != NULL) *out_len = k;
+  if (out_len != NULL) *out_len = (size_t)k;
   return 0;
 }
 
