@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -200,6 +201,40 @@ static void test_bad_env_values_warn_and_default(void **state) {
   uvotel__otlp_config_free(&c);
 }
 
+/* Without the old per-exporter callback, the exporter's messages go to the SDK's one
+ * diagnostics API (uvotel/diag.h), with its level enum. */
+static int g_sdk_n, g_sdk_level;
+static char g_sdk_msg[512];
+static void sdk_cb(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
+  (void)code, (void)arg;
+  g_sdk_n++;
+  g_sdk_level = (int)level;
+  snprintf(g_sdk_msg, sizeof g_sdk_msg, "%s", msg);
+}
+
+static void test_diag_goes_to_the_sdk(void **state) {
+  (void)state;
+  uvotel__otlp_config_t c;
+  uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT; /* diag NULL */
+  g_sdk_n = 0;
+  uvotel_diag_set_handler(sdk_cb, NULL, UVOTEL_DIAG_WARN);
+  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(g_sdk_n, 1);
+  assert_int_equal(g_sdk_level, UVOTEL_DIAG_WARN);
+  assert_non_null(strstr(g_sdk_msg, "OTEL_EXPORTER_OTLP_COMPRESSION=zstd"));
+  uvotel__otlp_log(&c, UVOTEL_DIAG_DEBUG, "filtered by the handler's level");
+  assert_int_equal(g_sdk_n, 1);
+  uvotel__otlp_config_free(&c);
+  /* with the old callback it gets the message (reverse-order levels), the SDK does not */
+  o.diag = diag_cb;
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(g_warns, 1);
+  assert_int_equal(g_sdk_n, 1);
+  uvotel__otlp_config_free(&c);
+  uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_NONE);
+}
+
 static void test_bad_options(void **state) {
   (void)state;
   uvotel__otlp_config_t c;
@@ -301,6 +336,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_env_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_env_values_warn_and_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_diag_goes_to_the_sdk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_headers_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gzip_roundtrip, setup, teardown),
