@@ -81,8 +81,8 @@ static int exp_export_async(void *self, const uvotel_span_data_t *const *spans, 
   if (n == 0 || completion == NULL || completion->done == NULL) return UVOTEL_EINVAL;
   const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
   if (atomic_exchange(&x->announced, 1) == 0) {
-    uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_INFO, "otlp_http: sending spans to %s (%s%s)", cfg->url,
-                      cfg->json ? "http/json" : "http/protobuf", cfg->gzip ? ", gzip" : "");
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_INFO, "otlp_http: sending spans to %s (%s%s)", cfg->url,
+                     cfg->json ? "http/json" : "http/protobuf", cfg->gzip ? ", gzip" : "");
   }
   body_job_t *bj = uvotel_calloc(1, sizeof *bj);
   if (bj == NULL) return UVOTEL_ENOMEM;
@@ -98,8 +98,8 @@ static int exp_export_async(void *self, const uvotel_span_data_t *const *spans, 
         x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
     if (rc == 0) return 0;
   } else {
-    uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_ERROR, "otlp_http: encoding %zu spans failed: %s", n,
-                      uvotel_strerror(rc));
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR, "otlp_http: encoding %zu spans failed: %s", n,
+                     uvotel_strerror(rc));
   }
   uvotel_free(job->body);
   uvotel_free(bj);
@@ -175,23 +175,12 @@ static const uvotel_span_exporter_ops_t k_ops = {.export_spans = exp_export,
                                                  .flags = UVOTEL_EXPORTER_CONCURRENT,
                                                  .export_async = exp_export_async};
 
-/* Diagnostics default: the SDK's process-wide handler. */
-static void sdk_diag(void *arg, uvotel_otlp_diag_level_t level, const char *msg) {
-  (void)arg;
-  uvotel_diag_level_t l = level >= UVOTEL_OTLP_DIAG_ERROR  ? UVOTEL_DIAG_ERROR
-                          : level == UVOTEL_OTLP_DIAG_WARN ? UVOTEL_DIAG_WARN
-                          : level == UVOTEL_OTLP_DIAG_INFO ? UVOTEL_DIAG_INFO
-                                                           : UVOTEL_DIAG_DEBUG;
-  uvotel_diag(l, 0, "%s", msg);
-}
-
 UVOTEL__API int uvotel_otlp_http_exporter_create(const uvotel_otlp_http_options_t *opts,
                                                  uvotel_span_exporter_t **out) {
   if (out == NULL) return UVOTEL_EINVAL;
   *out = NULL;
   uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
   if (opts != NULL) o = *opts;
-  if (o.diag == NULL) o.diag = sdk_diag;
   uvotel__otlp_config_t cfg;
   int rc = uvotel__otlp_config_init(&cfg, &o);
   if (rc != 0) return rc;
