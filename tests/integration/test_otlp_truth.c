@@ -469,6 +469,75 @@ static void test_busy_pool_does_not_block_export(void **state) {
   uv_sem_destroy(&g_release);
 }
 
+/* ---- 4/6: queue overflow said once per interval, with the counts ---- */
+
+static uv_sem_t g_unblock;
+static int blocked_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                          uint64_t timeout_ms) {
+  (void)self, (void)spans, (void)n, (void)timeout_ms;
+  uv_sem_wait(&g_unblock);
+  return 0;
+}
+static const uvotel_span_exporter_ops_t k_blocked_ops = {.export_spans = blocked_export};
+
+static int count_said(const char *needle) {
+  uv_mutex_lock(&g_diag_mu);
+  int n = 0;
+  for (const char *q = g_diag; (q = strstr(q, needle)) != NULL; q++) n++;
+  uv_mutex_unlock(&g_diag_mu);
+  return n;
+}
+
+static void keep_cb(uv_timer_t *t) {
+  (void)t;
+}
+
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t keep;
+  uv_timer_init(loop, &keep);
+  uv_timer_start(&keep, keep_cb, ms, 0);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&keep, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void test_overflow_said_once_per_interval(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(uv_sem_init(&g_unblock, 0), 0);
+  uvotel_span_exporter_t *e = uvotel_span_exporter_create(&k_blocked_ops, NULL);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &fx->loop;
+  bo.max_queue_size = 10;
+  bo.max_export_batch_size = 10;
+  bo.schedule_delay_ms = 10;
+  uvotel_span_processor_t *bp = uvotel_batch_span_processor_create(e, &bo);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &bp;
+  po.n_processors = 1;
+  po.loop = &fx->loop;
+  fx->p = uvotel_tracer_provider_create(&po);
+  /* the 10th span hands a batch to the (stuck) exporter; 10 more fill the queue */
+  produce(fx, 60);
+  run_for(&fx->loop, 60);
+  assert_int_equal(counters(fx).dropped, 40);
+  assert_int_equal(count_said("dropped (queue full)"), 1);
+  assert_true(said(UVOTEL_DIAG_WARN, "40 span(s) dropped (queue full)"));
+  /* more drops within the interval: counted, not said again yet */
+  produce(fx, 25);
+  run_for(&fx->loop, 60);
+  assert_int_equal(counters(fx).dropped, 65);
+  assert_int_equal(count_said("dropped (queue full)"), 1);
+  /* shutdown says what was lost and returns non-zero */
+  for (int i = 0; i < 4; i++) uv_sem_post(&g_unblock);
+  assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 5000), UVOTEL_EIO);
+  assert_true(said(UVOTEL_DIAG_WARN, "shutdown: 65 span(s) not delivered (65 dropped, 0 failed"));
+  uvotel_trace_counters_t c = counters(fx);
+  assert_int_equal(c.exported, 20);
+  assert_int_equal(c.exported + c.dropped + c.failed, c.received);
+  close_provider(fx);
+  uv_sem_destroy(&g_unblock);
+}
+
 /* ---- the export threads after fork(): the child starts its own ---- */
 
 static void test_fork_child_exports(void **state) {
@@ -523,6 +592,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bsp_export_timeout_bounds_export, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trace_demo_survives_3x503, setup, teardown),
       cmocka_unit_test_setup_teardown(test_busy_pool_does_not_block_export, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overflow_said_once_per_interval, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fork_child_exports, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

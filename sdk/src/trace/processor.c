@@ -340,7 +340,8 @@ typedef struct batch_s {
   atomic_uint_fast64_t dropped_at_end; /* the part of dropped never queued */
   atomic_int last_error;
   /* loss reports (loop thread): what was said by the interval report and by flush/shutdown */
-  uint64_t said_dropped, said_failed, said_at_ms;
+  uint64_t said_dropped, said_failed;
+  uvotel_diag_limit_t limit;
   uint64_t flushed_dropped, flushed_failed;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
@@ -597,23 +598,24 @@ static void maybe_close_async(batch_t *b) {
   uv_close((uv_handle_t *)&b->async, on_close);
 }
 
-/* Say losses since the last report, at most once per REPORT_INTERVAL_MS. Loop thread. */
+/* Say losses since the last report, at most once per REPORT_INTERVAL_MS (the SDK's rate-limited
+ * diagnostics, one key per processor); the counts cover everything since the last delivered
+ * line. Loop thread. */
 static void report_interval(batch_t *b) {
-  uint64_t now = uvotel__mono_ms();
-  if (b->said_at_ms != 0 && now - b->said_at_ms < REPORT_INTERVAL_MS) return;
   uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
   if (dr == b->said_dropped && fa == b->said_failed) return;
   int err = atomic_load(&b->last_error);
-  uvotel_diag(UVOTEL_DIAG_WARN, err,
-              "batch span processor: %llu span(s) dropped (queue full) and %llu failed to export "
-              "since the last report (last error: %s); totals: %llu exported, %llu dropped, "
-              "%llu failed",
-              (unsigned long long)(dr - b->said_dropped), (unsigned long long)(fa - b->said_failed),
-              uvotel_strerror(err), (unsigned long long)atomic_load(&b->exported),
-              (unsigned long long)dr, (unsigned long long)fa);
-  b->said_dropped = dr;
-  b->said_failed = fa;
-  b->said_at_ms = now;
+  if (uvotel_diag_limited(&b->limit, UVOTEL_DIAG_WARN, err,
+                          "batch span processor: %llu span(s) dropped (queue full) and %llu "
+                          "failed to export since the last report (last error: %s); totals: "
+                          "%llu exported, %llu dropped, %llu failed",
+                          (unsigned long long)(dr - b->said_dropped),
+                          (unsigned long long)(fa - b->said_failed), uvotel_strerror(err),
+                          (unsigned long long)atomic_load(&b->exported), (unsigned long long)dr,
+                          (unsigned long long)fa)) {
+    b->said_dropped = dr;
+    b->said_failed = fa;
+  }
 }
 
 /* The result of force_flush / shutdown: rc (the deadline passed) or UVOTEL_EIO when spans were
@@ -845,6 +847,7 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->wcond, NULL);
   b->pid = getpid();
+  b->limit = (uvotel_diag_limit_t)UVOTEL_DIAG_LIMIT_INIT(REPORT_INTERVAL_MS);
   /* The export threads: one for an asynchronous exporter (it only hands batches over), one per
    * concurrent export for a synchronous one. */
   unsigned want = exporter->ops->export_async != NULL ? 1u : max_in_flight(b);
