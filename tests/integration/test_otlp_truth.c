@@ -538,6 +538,35 @@ static void test_overflow_said_once_per_interval(void **state) {
   uv_sem_destroy(&g_unblock);
 }
 
+/* ---- the simple processor tells the truth as well ---- */
+
+static int failing_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                          uint64_t timeout_ms) {
+  (void)self, (void)spans, (void)n, (void)timeout_ms;
+  return UVOTEL_EIO;
+}
+static const uvotel_span_exporter_ops_t k_failing_ops = {.export_spans = failing_export};
+
+static void test_simple_processor_says_failed(void **state) {
+  fx_t *fx = *state;
+  uvotel_span_processor_t *sp =
+      uvotel_simple_span_processor_create(uvotel_span_exporter_create(&k_failing_ops, NULL));
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &sp;
+  po.n_processors = 1;
+  po.loop = &fx->loop;
+  fx->p = uvotel_tracer_provider_create(&po);
+  produce(fx, 3);
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 1000), UVOTEL_EIO);
+  assert_true(said(UVOTEL_DIAG_WARN, "force_flush: 3 span(s) not delivered"));
+  assert_int_equal(count_said("simple span processor: export failed"), 1); /* rate-limited */
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 1000), 0);    /* said already */
+  uvotel_trace_counters_t c = counters(fx);
+  assert_int_equal(c.failed, 3);
+  assert_int_equal(c.exported, 0);
+  assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 1000), 0);
+}
+
 /* ---- the export threads after fork(): the child starts its own ---- */
 
 static void test_fork_child_exports(void **state) {
@@ -593,6 +622,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_trace_demo_survives_3x503, setup, teardown),
       cmocka_unit_test_setup_teardown(test_busy_pool_does_not_block_export, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overflow_said_once_per_interval, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_processor_says_failed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fork_child_exports, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,8 +328,10 @@ uvotel_span_processor_t *uvotel_span_processor_create(const uvotel_span_processo
                                                       void *self);
 
 /* Simple processor: exports each sampled span synchronously in on_end, on the ending thread,
- * one span per export. For tests and debugging. Takes ownership of the exporter (freed with the
- * processor, or at once if creation fails). NULL exporter: NULL. Thread: any. */
+ * one span per export (failures are warned about at most once per 5 s; force_flush and shutdown
+ * return UVOTEL_EIO and warn with the count when spans were lost since the previous call). For
+ * tests and debugging. Takes ownership of the exporter (freed with the processor, or at once if
+ * creation fails). NULL exporter: NULL. Thread: any. */
 uvotel_span_processor_t *uvotel_simple_span_processor_create(uvotel_span_exporter_t *exporter);
 
 /* Batch processor options. Defaults are the specification's; the OTEL_BSP_* variables set them
