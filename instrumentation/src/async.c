@@ -62,7 +62,7 @@ void uvotel__async_forget(uvotel__hs_t *s) {
 }
 
 static void async_tramp(uv_async_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_async_cb cb = (uv_async_cb)s->cb;
   slot_t *sl = s->u.async.slot;
@@ -89,6 +89,7 @@ UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_c
   uvotel__hs_t *s = uvotel__track(loop, async, &is_new);
   if (s == NULL) return UV_ENOMEM;
   if (is_new) s->u.async.slot = NULL;
+  s->is_async = 1;
   int err = uv_async_init(loop, async, async_tramp);
   if (err) {
     if (is_new) uvotel__hs_remove(s);

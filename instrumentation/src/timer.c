@@ -3,8 +3,7 @@
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
-  if (uvotel__loop_attach(h->loop) != 0) return NULL;
-  return uvotel__hs_add(h, is_new);
+  return uvotel__hs_add(h->loop, h, is_new);
 }
 
 static void untrack_if_new(uvotel__hs_t *s, int is_new) {
@@ -14,7 +13,7 @@ static void untrack_if_new(uvotel__hs_t *s, int is_new) {
 /* ---- timers ---- */
 
 static void timer_tramp(uv_timer_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
@@ -41,7 +40,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
-  uvotel__hs_t *s = uvotel__hs_get(handle);
+  uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
   if (s != NULL && s->firing && uvotel__res_live(s)) {
     /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
      * the context current now. The hottest path of all: nothing to look up or attach. */
@@ -68,7 +67,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   int err = uv_timer_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -76,7 +75,7 @@ UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
 
 UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   int err = uv_timer_again(handle);
   /* Restarting a stopped repeating timer begins a new resource; a running one keeps its own. */
   if (err == 0 && s != NULL && !uvotel__res_live(s) && uv_is_active((uv_handle_t *)handle)) {
@@ -89,7 +88,7 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* Check and idle callbacks share one shape: cb(handle). */
 static void watcher_run(uv_handle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
@@ -111,7 +110,7 @@ static void idle_tramp(uv_idle_t *h) {
 /* Stopping a check or idle handle ends its resource. */
 static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
   if (h == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h->loop, h) : NULL;
   int err = stop(h);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -187,7 +186,7 @@ static void *run_close_cb(void *arg) {
 }
 
 static void close_tramp(uv_handle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   close_call_t call = {s->close_cb, h};
   uvotel_snapshot_t *ctx = s->close_ctx;
@@ -204,7 +203,7 @@ static void close_tramp(uv_handle_t *h) {
 
 UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle == NULL) return;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   if (s == NULL) {
     uv_close(handle, close_cb);
     return;
@@ -220,6 +219,8 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
 /* ---- loop close, for uv_redirect.h ---- */
 
 UVOTEL__API int uvotel_uv_loop_close(uv_loop_t *loop) {
-  if (loop != NULL) (void)uvotel_loop_close(loop); /* UVOTEL_ENOENT when never attached */
+  /* UV_EBUSY: the program still has something in the loop; uv_loop_close would say the same,
+   * and neither changed anything. UVOTEL_ENOENT: never attached. */
+  if (loop != NULL && uvotel_loop_close(loop) == UV_EBUSY) return UV_EBUSY;
   return uv_loop_close(loop);
 }
