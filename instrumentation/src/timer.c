@@ -126,7 +126,8 @@ static int idle_stop_any(uv_handle_t *h) {
 
 /* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
 static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
-                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void)) {
+                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void),
+                         unsigned flags) {
   if (uv_is_active(h)) return 0; /* libuv: starting a started watcher is a no-op */
   int is_new;
   uvotel__hs_t *s = track(h, &is_new);
@@ -138,7 +139,7 @@ static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
   }
   uvotel__res_end(s);
   s->cb = cb;
-  (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
+  (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);
   return 0;
 }
 
@@ -150,22 +151,38 @@ static int idle_start_any(uv_handle_t *h, void (*cb)(void)) {
   return uv_idle_start((uv_idle_t *)h, (uv_idle_cb)cb);
 }
 
-UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
+static int check_start(uv_check_t *handle, uv_check_cb cb, unsigned flags) {
   if (handle == NULL) return UV_EINVAL;
   if (!uvotel_tracking() || cb == NULL) return uv_check_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "Immediate", check_start_any,
-                       (void (*)(void))check_tramp);
+                       (void (*)(void))check_tramp, flags);
+}
+
+UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
+  return check_start(handle, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_check_start(uv_check_t *handle, uv_check_cb cb) {
+  return check_start(handle, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
   return watcher_stop((uv_handle_t *)handle, check_stop_any);
 }
 
-UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+static int idle_start(uv_idle_t *handle, uv_idle_cb cb, unsigned flags) {
   if (handle == NULL) return UV_EINVAL;
   if (!uvotel_tracking() || cb == NULL) return uv_idle_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "IDLE", idle_start_any,
-                       (void (*)(void))idle_tramp);
+                       (void (*)(void))idle_tramp, flags);
+}
+
+UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+  return idle_start(handle, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+  return idle_start(handle, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {

@@ -127,6 +127,12 @@ int uvotel_loop_set(uv_loop_t *loop, int key, void *value);
  * the execution ids, and the captured context as the current context. */
 
 #define UVOTEL_RESOURCE_MANUAL_DESTROY 1u /* destroy only through uvotel_resource_emit_destroy */
+/* Capture nothing: the resource's callbacks run in the root (empty) context, whatever was
+ * current at init (and uvotel_resource_recapture keeps it so). For persistent event sources a
+ * program uses as its own scheduler, whose callbacks serve many logical tasks: running them in
+ * the context of whichever task started them would give every other task a wrong parent.
+ * Hooks see the resource exactly as without the flag. Node has no equivalent. */
+#define UVOTEL_RESOURCE_ROOT_CONTEXT 2u
 
 typedef struct uvotel_snapshot_s uvotel_snapshot_t;
 
@@ -145,7 +151,8 @@ typedef struct uvotel_resource_s {
 
 /* Initialise r as a new resource of `type` (a static string, not copied) and emit `init`.
  * trigger_id 0 means the current execution id. Captures the current async context (released at
- * destroy). Without UVOTEL_RESOURCE_MANUAL_DESTROY the resource starts with one reference and
+ * destroy), unless flags has UVOTEL_RESOURCE_ROOT_CONTEXT. Without
+ * UVOTEL_RESOURCE_MANUAL_DESTROY the resource starts with one reference and
  * the last uvotel_resource_unref emits destroy. NULL r or type, or unknown flags:
  * UVOTEL_EINVAL. Thread: loop. Alloc: none. */
 int uvotel_resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id_t trigger_id,

@@ -21,6 +21,7 @@ static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
 
 enum {
   RES_MANUAL = UVOTEL_RESOURCE_MANUAL_DESTROY,
+  RES_ROOT = UVOTEL_RESOURCE_ROOT_CONTEXT,
   RES_LIVE = 1u << 8,   /* initialised and not destroyed */
   RES_HIDDEN = 1u << 9, /* created inside a hook callback: hooks never see it */
   CS_ACTIVE = 1u << 0,
@@ -459,12 +460,14 @@ UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
 
 static int resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id_t trigger_id,
                          unsigned flags, void *owner) {
-  if (r == NULL || type == NULL || (flags & ~RES_MANUAL) != 0) return UVOTEL_EINVAL;
+  if (r == NULL || type == NULL || (flags & ~(unsigned)(RES_MANUAL | RES_ROOT)) != 0) {
+    return UVOTEL_EINVAL;
+  }
   uvotel__tls_t *t = &uvotel__tls;
   r->id_ = new_id(t);
   r->trigger_ = trigger_id ? trigger_id : (t->exec_id ? t->exec_id : 1);
   r->owner_ = owner ? owner : r;
-  r->ctx_ = uvotel__ctx_capture(t);
+  r->ctx_ = (flags & RES_ROOT) ? &uvotel__empty_snapshot : uvotel__ctx_capture(t);
   r->refs_ = 1;
   r->flags_ = flags | RES_LIVE;
   if (t->in_hook) {
@@ -594,6 +597,7 @@ UVOTEL__API uvotel_async_id_t uvotel_resource_trigger_async_id(const uvotel_reso
 UVOTEL__API int uvotel_resource_recapture(uvotel_resource_t *r) {
   if (r == NULL || !(r->flags_ & RES_LIVE)) return UVOTEL_EINVAL;
   uvotel__tls_t *t = &uvotel__tls;
+  if (r->flags_ & RES_ROOT) return 0; /* runs in the root context, whatever is current */
   uvotel_snapshot_t *cur = t->ctx ? t->ctx : &uvotel__empty_snapshot;
   if (r->ctx_ == cur) return 0;
   uvotel_snapshot_t *ctx = uvotel__ctx_capture(t);
