@@ -44,10 +44,8 @@ static void getnameinfo_tramp(uv_getnameinfo_t *req, int status, const char *hos
   void (*cb)(void);
   uvotel_span_t *span;
   if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &r, &cb, &span) != 0)) {
-    {
-      uvotel__no_state("getnameinfo");
-      return;
-    }
+    uvotel__no_state("getnameinfo");
+    return;
   }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_reverse_end(span, status, hostname);
   uvotel_callback_scope_t cs;
