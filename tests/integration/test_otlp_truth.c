@@ -130,6 +130,12 @@ static void start_rx(fx_t *fx, const otlp_receiver_faults_t *f) {
   snprintf(fx->url, sizeof fx->url, "http://127.0.0.1:%d", otlp_receiver_port(fx->rx));
 }
 
+/* The receiver, named by OTEL_EXPORTER_OTLP_ENDPOINT. */
+static void start_rx_env(fx_t *fx, const otlp_receiver_faults_t *f) {
+  start_rx(fx, f);
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+}
+
 /* A provider from the environment on the fixture's loop (only the env's exporters). */
 static void env_provider(fx_t *fx) {
   uvotel_tracer_provider_options_t base = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -254,8 +260,7 @@ static void test_env_provider_counters(void **state) {
 
 static void test_endpoint_means_otlp(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   env_provider(fx);
   produce(fx, 100);
   assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 10000), 0);
@@ -294,8 +299,7 @@ static void test_nothing_configured_means_file(void **state) {
 
 static void test_http_json(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
   env_provider(fx);
   produce(fx, 700);
@@ -309,8 +313,7 @@ static void test_http_json(void **state) {
 
 static void test_grpc_refused(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
   env_provider(fx);
   assert_true(said(UVOTEL_DIAG_ERROR, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is refused"));
@@ -330,8 +333,7 @@ static void test_grpc_refused(void **state) {
 
 static void test_duplicate_exporter_names(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_TRACES_EXPORTER", "otlp, otlp", 1);
   env_provider(fx);
   produce(fx, 100);
@@ -389,8 +391,7 @@ static void test_bsp_export_timeout_bounds_export(void **state) {
   fx_t *fx = *state;
   otlp_receiver_faults_t f = {0};
   f.never_answer = 1;
-  start_rx(fx, &f);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, &f);
   setenv("OTEL_BSP_EXPORT_TIMEOUT", "300", 1); /* the OTLP timeout stays 10 s */
   env_provider(fx);
   produce(fx, 10);
