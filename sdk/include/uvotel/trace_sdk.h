@@ -356,8 +356,11 @@ typedef struct uvotel_batch_span_processor_options_s {
  * The export call (encoding and, for a synchronous exporter, delivery) runs on the processor's
  * own export thread(s), never on libuv's thread pool: flush and shutdown make progress while
  * the application keeps every pool thread busy, and a program that never used the pool does not
- * start it. At most one export is in flight unless the exporter is CONCURRENT (then up to
- * max_concurrent_exports). An export's result is counted when it is known: the exporter's
+ * start it. At most one export call runs at a time unless the exporter is CONCURRENT (then up
+ * to max_concurrent_exports, each on its own thread). For a synchronous exporter that is also
+ * the number of batches in flight; an asynchronous one (export_async) returns once it has taken
+ * the batch, so deliveries overlap up to its own queue's bound (up to 64 batches beyond those
+ * being handed over). An export's result is counted when it is known: the exporter's
  * export_async completion, or export's return value.
  *
  * Losses are said through diagnostics (warn) at most once per 5 s (and per schedule delay)

@@ -301,9 +301,12 @@ UVOTEL__API uvotel_span_processor_t *uvotel_simple_span_processor_create(
 
 /* Losses (queue overflow, failed exports) are said at most this often, with counts. */
 #define REPORT_INTERVAL_MS 5000u
-/* Export threads of one processor (a synchronous CONCURRENT exporter gets one per export it may
- * run at once, up to this; an asynchronous one needs a single thread). */
+/* Export threads of one processor: one per export call that may run at once (a CONCURRENT
+ * exporter: max_concurrent_exports), up to this. */
 #define MAX_WORKERS 8u
+/* Batches an asynchronous exporter may hold (delivering) beyond those being encoded; its own
+ * queue bound (the OTLP exporter's max_queue_batches) makes it wait, and the processor with it. */
+#define PIPELINE_JOBS 64u
 
 typedef struct cell_s {
   atomic_size_t seq;
@@ -346,6 +349,9 @@ typedef struct batch_s {
   int stop;
   int async_open;
   atomic_uint in_flight; /* dispatched, result not yet known (changed under mu) */
+  atomic_uint handing;   /* dispatched, the export call not yet returned (changed under mu): for
+                            an asynchronous exporter what limits dispatch (encoding threads busy);
+                            delivery then overlaps up to the exporter's own queue */
   uint64_t done_seq;     /* results known */
   uv_thread_t workers[MAX_WORKERS];
   unsigned n_workers;
@@ -364,6 +370,7 @@ typedef struct batch_s {
 
 static void batch_maybe_free(batch_t *b);
 static uint32_t in_flight(batch_t *b);
+static uint32_t busy(batch_t *b);
 static void dispatch_full(batch_t *b);
 
 static int batch_push(batch_t *b, const uvotel_span_data_t *d) {
@@ -420,7 +427,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
     uv_thread_t self_thread = uv_thread_self();
     if (uv_thread_equal(&self_thread, &b->loop_thread)) {
       if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
-          (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
+          (c % b->o.max_export_batch_size == 0 || busy(b) == 0)) {
         dispatch_full(b);
       }
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
@@ -492,6 +499,10 @@ static void worker_main(void *arg) {
       job_finish(j);
     }
     pthread_mutex_lock(&b->mu);
+    b->handing--; /* this thread is free for the next batch */
+    b->done_seq++;
+    pthread_cond_broadcast(&b->cond);
+    if (b->async_open) uv_async_send(&b->async);
   }
   pthread_mutex_unlock(&b->mu);
 }
@@ -528,6 +539,7 @@ static void batch_after_fork(batch_t *b) {
   b->inbox_head = b->inbox_tail = NULL;
   b->done_head = NULL;
   atomic_store(&b->in_flight, 0);
+  atomic_store(&b->handing, 0);
   b->outstanding = 0;
   b->free_jobs = NULL;
   unsigned want = b->n_workers;
@@ -546,7 +558,8 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
   if (j == NULL) {
     /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
      * busy, wait for them instead of allocating more (flush, which blocks the loop, may). */
-    if (!allow_alloc && b->outstanding >= max_in_flight(b) + 2) return 1;
+    size_t depth = b->exp->ops->export_async != NULL ? PIPELINE_JOBS : 2;
+    if (!allow_alloc && b->outstanding >= max_in_flight(b) + depth) return 1;
     j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
     if (j == NULL) return UVOTEL_ENOMEM;
     j->b = b;
@@ -567,6 +580,7 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
   b->outstanding++;
   pthread_mutex_lock(&b->mu);
   b->in_flight++;
+  b->handing++;
   if (b->inbox_tail != NULL)
     b->inbox_tail->next = j;
   else
@@ -591,9 +605,15 @@ static uint32_t in_flight(batch_t *b) {
   return atomic_load(&b->in_flight);
 }
 
+/* What limits dispatch: exports whose call has not returned (asynchronous exporter), or whose
+ * result is not known (synchronous one). */
+static uint32_t busy(batch_t *b) {
+  return b->exp->ops->export_async != NULL ? atomic_load(&b->handing) : atomic_load(&b->in_flight);
+}
+
 /* Start exports while full batches are queued and a slot is free. */
 static void dispatch_full(batch_t *b) {
-  while (queued(b) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) >= b->o.max_export_batch_size && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
@@ -670,7 +690,7 @@ static void on_timer(uv_timer_t *t) {
   report_interval(b);
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   /* schedule delay passed: export what is queued, even a partial batch */
-  while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) > 0 && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
@@ -714,7 +734,7 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
     int queued = atomic_load(&b->deq) < target;
     if (!queued && inf == 0) return 0;
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
-    if (queued && inf < max_in_flight(b)) {
+    if (queued && busy(b) < max_in_flight(b)) {
       int rc = dispatch_one(b, 1);
       if (rc < 0) return rc;
       if (rc == 1) {
@@ -863,9 +883,9 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   pthread_cond_init(&b->wcond, NULL);
   b->pid = getpid();
   b->limit = (uvotel_diag_limit_t)UVOTEL_DIAG_LIMIT_INIT(REPORT_INTERVAL_MS);
-  /* The export threads: one for an asynchronous exporter (it only hands batches over), one per
-   * concurrent export for a synchronous one. */
-  unsigned want = exporter->ops->export_async != NULL ? 1u : max_in_flight(b);
+  /* The export threads: one per concurrent export (an asynchronous exporter encodes in its
+   * export call, so they run the encoding in parallel; delivery overlaps beyond them). */
+  unsigned want = max_in_flight(b);
   if (want > MAX_WORKERS) want = MAX_WORKERS;
   while (b->n_workers < want) {
     if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
