@@ -148,18 +148,54 @@ struct uvotel_tracer_provider_s {
 /* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
 void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
 
-/* Pool and arena helpers used by provider.c. */
+/* ---- the slot pool (pool.c) ---- */
+
 void uvotel__span_pool_free(uvotel_tracer_provider_t *p);
+/* A free slot for the calling thread's shard; NULL when the pool is exhausted. */
+uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint32_t shard);
+/* Return a slot whose last reference went: release what it holds, reset it, free it. */
+void uvotel__span_recycle(uvotel_span_t *s);
+
+static inline void uvotel__span_unref(uvotel_span_t *s) {
+  if (s->flags & UVOTEL__SPAN_F_STATIC) return;
+  /* Holding the only reference, nobody else can take one (retaining needs a reference), so
+   * the common case skips the atomic read-modify-write. */
+  if (atomic_load_explicit(&s->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+    uvotel__span_recycle(s);
+  }
+}
+
+/* 1 when s records; otherwise counts misuse where it is misuse and returns 0. */
+static inline int uvotel__span_writable(uvotel_span_t *s, const char *what) {
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__misuse(NULL, what);
+    return 0;
+  }
+  unsigned st = atomic_load_explicit(&s->state, memory_order_relaxed);
+  if (UVOTEL__LIKELY(st == UVOTEL__SPAN_OPEN)) return 1;
+  if (st != UVOTEL__SPAN_NONREC) uvotel__misuse(s->provider, what);
+  return 0;
+}
+
+/* ---- attributes and the span arena (attributes.c) ---- */
+
 /* Free the provider's memory now, or when the last span still held elsewhere is released. */
 void uvotel__provider_retire(uvotel_tracer_provider_t *p);
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
 void *uvotel__arena_alloc(uvotel_span_t *s, size_t size);
 const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len);
 void uvotel__arena_free(uvotel_span_t *s);
+void uvotel__arena_reset(uvotel_span_t *s);
 /* Copy attrs into dst (array in s's arena) with limits; returns the count kept. */
 int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
                            uint32_t value_limit);
 int uvotel__attr_valid(const uvotel_attribute_t *a);
+/* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
+ * `limit` distinct keys, the rest counted in *dropped. */
+void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
+                            uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
+                            size_t *n_out, uint32_t *dropped);
 
 /* Ids. */
 void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);
