@@ -7,7 +7,7 @@
 
 /* ---- arena ---- */
 
-void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
+void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
   size = (size + 7u) & ~(size_t)7u;
   uvotel__chunk_t *c = s->arena_cur, *last = NULL;
   while (c != NULL && c->used + size > c->cap) {
@@ -59,14 +59,6 @@ void uvotel__arena_free(uvotel_span_t *s) {
   s->arena_first = s->arena_cur = NULL;
 }
 
-const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len) {
-  char *d = uvotel__arena_alloc(s, len + 1);
-  if (d == NULL) return NULL;
-  if (len != 0) memcpy(d, str, len);
-  d[len] = '\0';
-  return d;
-}
-
 /* ---- attribute copies ---- */
 
 /* Byte length of the first `limit` characters of str (UTF-8; never splits a sequence). */
@@ -98,6 +90,92 @@ int uvotel__attr_valid(const uvotel_attribute_t *a) {
     default:
       return 0;
   }
+}
+
+/* ---- keys: length and hash, duplicate lookup ---- */
+
+/* A hash of the len bytes at k (not the NUL): 8-byte words, the tail read as an overlapping
+ * word (or two 4-byte halves, or three bytes), so no loop runs per byte. */
+static inline uint32_t key_hash(const char *k, size_t len) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
+  uint64_t w;
+  if (len >= 8) {
+    size_t i = 0;
+    for (; i + 8 < len; i += 8) {
+      memcpy(&w, k + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    memcpy(&w, k + len - 8, 8);
+  } else if (len >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, k, 4);
+    memcpy(&hi, k + len - 4, 4);
+    w = (uint64_t)lo | ((uint64_t)hi << 32);
+  } else {
+    w = len == 0 ? 0
+                 : (uint64_t)(unsigned char)k[0] | ((uint64_t)(unsigned char)k[len / 2] << 8) |
+                       ((uint64_t)(unsigned char)k[len - 1] << 16);
+  }
+  /* the murmur3 finaliser: every input bit reaches the low bits the index masks with */
+  h ^= w;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return (uint32_t)h;
+}
+
+/* Position of `key` among attrs[0..n) (key lengths in keys[]), or -1: lengths first, so most
+ * keys are told apart without touching their bytes. For the linear range only (n is small). */
+static inline long find_linear(const uvotel_attribute_t *attrs, const uvotel__key_t *keys,
+                               uint32_t n, const char *key, size_t len) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (keys[i].len == len && attrs[i].key[0] == key[0] && memcmp(attrs[i].key, key, len) == 0) {
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+static inline int key_eq(const uvotel__key_t *m, const char *stored, const char *key, size_t len,
+                         uint32_t hash) {
+  return m->hash == hash && m->len == len && memcmp(stored, key, len) == 0;
+}
+
+static inline long find_index(const uint32_t *index, uint32_t mask, const uvotel_attribute_t *attrs,
+                              const uvotel__key_t *keys, const char *key, size_t len,
+                              uint32_t hash) {
+  for (uint32_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    uint32_t v = index[slot];
+    if (v == 0) return -1;
+    if (key_eq(&keys[v - 1], attrs[v - 1].key, key, len, hash)) return (long)(v - 1);
+  }
+}
+
+static inline void index_put(uint32_t *index, uint32_t mask, uint32_t hash, uint32_t pos) {
+  uint32_t slot = hash & mask;
+  while (index[slot] != 0) slot = (slot + 1) & mask;
+  index[slot] = pos + 1;
+}
+
+/* Rebuild an index of at least 2 x cap slots over keys[0..n). */
+static uint32_t *index_build(uint32_t *index, uint32_t *mask, uint32_t cap,
+                             const uvotel__key_t *keys, uint32_t n, int heap) {
+  uint32_t size = 32;
+  while (size < 2 * cap) size *= 2;
+  if (index == NULL || *mask + 1 != size) {
+    if (heap) {
+      uint32_t *ni = uvotel_realloc(index, sizeof *ni * size);
+      if (ni == NULL) return NULL;
+      index = ni;
+    }
+    *mask = size - 1;
+  }
+  memset(index, 0, sizeof *index * size);
+  for (uint32_t i = 0; i < n; i++) index_put(index, *mask, keys[i].hash, i);
+  return index;
 }
 
 static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
@@ -140,6 +218,15 @@ static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_
   return 0;
 }
 
+static int copy_attribute_len(uvotel_span_t *s, uvotel_attribute_t *dst,
+                              const uvotel_attribute_t *src, size_t key_len, uint32_t value_limit) {
+  const char *key = uvotel__arena_strdup(s, src->key, key_len);
+  if (key == NULL) return -1;
+  if (copy_value(s, &dst->value, &src->value, value_limit) != 0) return -1;
+  dst->key = key;
+  return 0;
+}
+
 int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
                            uint32_t value_limit) {
   const char *key = uvotel__arena_strdup(s, src->key, strlen(src->key));
@@ -150,7 +237,8 @@ int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvot
 }
 
 /* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
- * `limit` distinct keys, the rest counted in *dropped. */
+ * `limit` distinct keys, the rest counted in *dropped. Duplicates are found through key hashes
+ * (and, past UVOTEL__ATTR_LINEAR_MAX keys, an index in the arena): linear in n. */
 void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
                             uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
                             size_t *n_out, uint32_t *dropped) {
@@ -160,15 +248,29 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
   if (src == NULL || n == 0) return;
   size_t cap = n < limit ? n : limit;
   uvotel_attribute_t *arr = cap ? uvotel__arena_alloc(s, sizeof(uvotel_attribute_t) * cap) : NULL;
+  uvotel__key_t *keys = cap ? uvotel__arena_alloc(s, sizeof(uvotel__key_t) * cap) : NULL;
+  uint32_t *index = NULL, mask = 0;
+  if (cap > UVOTEL__ATTR_LINEAR_MAX) {
+    uint32_t size = 32;
+    while (size < 2 * cap) size *= 2;
+    index = uvotel__arena_alloc(s, sizeof *index * size);
+    if (index != NULL) index = index_build(index, &mask, (uint32_t)cap, keys, 0, 0);
+  }
+  if (keys == NULL || (cap > UVOTEL__ATTR_LINEAR_MAX && index == NULL)) arr = NULL;
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     if (!uvotel__attr_valid(&src[i])) {
       uvotel__misuse(s->provider, "invalid attribute");
       continue;
     }
-    size_t j = 0;
-    while (j < k && strcmp(arr[j].key, src[i].key) != 0) j++;
-    if (j < k) {
+    size_t len = strlen(src[i].key);
+    uint32_t hash = index != NULL ? key_hash(src[i].key, len) : 0;
+    long j = -1;
+    if (arr != NULL) {
+      j = index != NULL ? find_index(index, mask, arr, keys, src[i].key, len, hash)
+                        : find_linear(arr, keys, (uint32_t)k, src[i].key, len);
+    }
+    if (j >= 0) {
       if (copy_value(s, &arr[j].value, &src[i].value, value_limit) != 0) (*dropped)++;
       continue;
     }
@@ -176,10 +278,13 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
       (*dropped)++;
       continue;
     }
-    if (uvotel__copy_attribute(s, &arr[k], &src[i], value_limit) != 0) {
+    if (copy_attribute_len(s, &arr[k], &src[i], len, value_limit) != 0) {
       (*dropped)++;
       continue;
     }
+    keys[k].len = (uint32_t)len;
+    keys[k].hash = hash;
+    if (index != NULL) index_put(index, mask, hash, (uint32_t)k);
     k++;
   }
   *out = arr;
@@ -188,39 +293,71 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
 
 /* ---- span attributes ---- */
 
+/* Grow the attribute arrays (and the index, once it is in use). 0 or -1. */
+static int grow_attrs(uvotel_span_t *s) {
+  uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
+  void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
+  if (na == NULL) return -1;
+  s->attrs = na;
+  void *nk = uvotel_realloc(s->attr_keys, sizeof(uvotel__key_t) * cap);
+  if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
+  s->attr_keys = nk;
+  s->cap_attrs = cap;
+  return 0;
+}
+
 static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
   if (UVOTEL__UNLIKELY(!uvotel__attr_valid(a))) {
     uvotel__misuse(s->provider, "invalid attribute");
     return;
   }
   const uvotel_span_limits_t *lim = &s->provider->limits;
-  for (uint32_t i = 0; i < s->n_attrs; i++) {
-    if (s->attrs[i].key[0] == a->key[0] && strcmp(s->attrs[i].key, a->key) == 0) {
-      if (copy_value(s, &s->attrs[i].value, &a->value, lim->attribute_value_length) != 0) {
-        s->dropped_attrs++;
-      }
-      return;
+  size_t len = strlen(a->key);
+  int indexed = s->attr_index_live;
+  uint32_t hash = indexed ? key_hash(a->key, len) : 0;
+  long j = indexed ? find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, a->key,
+                                len, hash)
+                   : find_linear(s->attrs, s->attr_keys, s->n_attrs, a->key, len);
+  if (j >= 0) {
+    if (copy_value(s, &s->attrs[j].value, &a->value, lim->attribute_value_length) != 0) {
+      s->dropped_attrs++;
     }
+    return;
   }
   if (s->n_attrs >= lim->attribute_count) {
     s->dropped_attrs++;
     return;
   }
-  if (s->n_attrs == s->cap_attrs) {
-    uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
-    void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
-    if (na == NULL) {
-      s->dropped_attrs++;
-      return;
-    }
-    s->attrs = na;
-    s->cap_attrs = cap;
-  }
-  if (uvotel__copy_attribute(s, &s->attrs[s->n_attrs], a, lim->attribute_value_length) != 0) {
+  if (UVOTEL__UNLIKELY(s->n_attrs == s->cap_attrs) && grow_attrs(s) != 0) {
     s->dropped_attrs++;
     return;
   }
-  s->n_attrs++;
+  uint32_t pos = s->n_attrs;
+  if (copy_attribute_len(s, &s->attrs[pos], a, len, lim->attribute_value_length) != 0) {
+    s->dropped_attrs++;
+    return;
+  }
+  s->attr_keys[pos].len = (uint32_t)len;
+  s->attr_keys[pos].hash = hash;
+  s->n_attrs = pos + 1;
+  if (s->attr_index_live && 2 * s->n_attrs <= s->attr_index_mask + 1) {
+    index_put(s->attr_index, s->attr_index_mask, hash, pos);
+  } else if (s->n_attrs > UVOTEL__ATTR_LINEAR_MAX) {
+    /* past the linear range, or the index is half full: (re)build it at twice the size */
+    if (!indexed) {
+      for (uint32_t i = 0; i < s->n_attrs; i++) {
+        s->attr_keys[i].hash = key_hash(s->attrs[i].key, s->attr_keys[i].len);
+      }
+    }
+    uint32_t *ni =
+        index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, s->n_attrs, 1);
+    if (ni != NULL) {
+      s->attr_index = ni;
+      s->attr_index_live = 1;
+    } else {
+      s->attr_index_live = 0; /* out of memory: lookups scan (correct, slower) */
+    }
+  }
 }
 
 UVOTEL__API void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr) {

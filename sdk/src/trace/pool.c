@@ -16,11 +16,7 @@ uint32_t uvotel__shard_assign(void) {
 
 /* ---- pool ---- */
 
-static inline uvotel_span_t *slot_at(uvotel_tracer_provider_t *p, uint32_t idx) {
-  uvotel_span_t *c =
-      atomic_load_explicit(&p->chunks[idx >> UVOTEL__SPAN_CHUNK_SHIFT], memory_order_acquire);
-  return &c[idx & (UVOTEL__SPAN_CHUNK - 1)];
-}
+#define slot_at uvotel__slot_at
 
 static void pool_push_chain(uvotel_tracer_provider_t *p, uvotel_span_t *first,
                             uvotel_span_t *last) {
@@ -62,16 +58,7 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
   return &c[0];
 }
 
-uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
-  uvotel__shard_t *sh = &p->shards[shard];
-  if (UVOTEL__LIKELY(shard != 0)) {
-    if (UVOTEL__LIKELY(sh->free != 0)) {
-      uvotel_span_t *s = slot_at(p, sh->free - 1);
-      sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-      sh->n_free--;
-      return s;
-    }
-  }
+uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p) {
   /* One slot from the shared list. (Taking the whole list here once left n_free wrong, so one
    * thread could hoard every free slot while others found the pool exhausted.) */
   for (;;) {
@@ -98,6 +85,8 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
     for (uint32_t j = 0; j < UVOTEL__SPAN_CHUNK; j++) {
       uvotel__arena_free(&c[j]);
       uvotel_free(c[j].attrs);
+      uvotel_free(c[j].attr_keys);
+      uvotel_free(c[j].attr_index);
       uvotel_free(c[j].events);
       uvotel_free(c[j].links);
     }
@@ -118,7 +107,8 @@ void uvotel__span_recycle(uvotel_span_t *s) {
     return;
   }
   s->ctx.trace_state = NULL;
-  s->n_attrs = s->n_events = s->n_links = 0;
+  uvotel__span_attrs_reset(s);
+  s->n_events = s->n_links = 0;
   s->dropped_attrs = s->dropped_events = s->dropped_links = 0;
   s->status = UVOTEL_STATUS_UNSET;
   s->status_final = 0;
