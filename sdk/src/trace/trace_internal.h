@@ -7,7 +7,7 @@
 
 #include "../internal.h"
 
-#include "uvotel/propagation.h"
+#include "uvotel/trace_state.h"
 
 /* ---- spans ---- */
 

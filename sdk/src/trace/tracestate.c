@@ -1,10 +1,13 @@
-/* W3C tracestate: an immutable, atomically reference-counted list of key=value members.
+/* W3C tracestate: an immutable, atomically reference-counted list of key=value members. It lives
+ * beside the span context that carries it (trace/), so tracing does not depend on propagation;
+ * the propagators parse and serialise it through uvotel/trace_state.h.
  *
  * One allocation holds everything: the header, the member table, the serialised header value
  * ("k1=v1,k2=v2", what inject writes, so inject copies nothing) and a second copy of it in which
  * every "=" and "," is a NUL, so each key and value is a C string (what get hands out). Offsets
  * are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes. */
-#include "propagation_internal.h"
+#include "../common/w3c.h"
+#include "trace_internal.h"
 
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
