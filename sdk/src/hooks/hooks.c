@@ -506,10 +506,13 @@ UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
 
 /* ---- per-thread cleanup ---- */
 
+void uvotel__trace_state_cache_cleanup(void); /* trace/tracestate.c */
+
 UVOTEL__API void uvotel_thread_cleanup(void) {
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
-  uvotel__jobs_cleanup(); /* promise and job pools */
+  uvotel__jobs_cleanup();              /* promise and job pools */
+  uvotel__trace_state_cache_cleanup(); /* recycled tracestate blocks */
   if (t->dq_n != 0 && t->loops == NULL) deliver_destroys(t);
   if (t->dq_n == 0) {
     uvotel_free(t->dq);

@@ -160,6 +160,9 @@ struct uvotel_tracer_provider_s {
   uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
 };
 
+/* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup). */
+void uvotel__trace_state_cache_cleanup(void);
+
 /* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
 void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
 
