@@ -7,4 +7,10 @@
 
 #include "../common/w3c.h"
 
+/* Ops of the built-ins that live in their own files (b3.c, jaeger.c); propagator.c makes the
+ * static instances. */
+extern const uvotel_propagator_ops_t uvotel__b3_single_ops;
+extern const uvotel_propagator_ops_t uvotel__b3_multi_ops;
+extern const uvotel_propagator_ops_t uvotel__jaeger_ops;
+
 #endif
