@@ -311,7 +311,11 @@ static void test_bytes_every_field_and_value(void **state) {
   uvotel_tracer_provider_t *pb = provider_lim(b.m, "", NULL, 128);
   uvotel_tracer_t *t1 = uvotel_tracer_get_with_schema(pa, "lib.one", "1.2.3", "https://x/scope");
   uvotel_tracer_t *t2 = uvotel_tracer_get(pa, NULL, NULL); /* empty name and version */
-  uvotel_tracer_t *t3 = uvotel_tracer_get(pb, "lib.three", NULL);
+  const int64_t scope_ints[] = {3, -3};
+  uvotel_attribute_t t3_attrs[] = {UVOTEL_ATTR_STR("t3.s", "x"), UVOTEL_ATTR_INT("t3.i", 0),
+                                   UVOTEL_ATTR_INT_ARRAY("t3.ia", scope_ints, 2)};
+  uvotel_tracer_t *t3 = uvotel_tracer_get_with_attributes(pb, "lib.three", NULL, NULL, t3_attrs, 3);
+  assert_non_null(t3);
   /* scope attributes (one of each type, NONE too) and a resource dropped count: the SDK has no
    * API that sets them yet, the encoders still must write them */
   uvotel_instrumentation_scope_t *scope1 =
@@ -637,12 +641,9 @@ static void test_utf8_every_position_protobuf_and_json(void **state) {
   po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
   uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
   assert_non_null(p);
-  uvotel_tracer_t *t = uvotel_tracer_get_with_schema(p, BAD, BAD, BAD);
-  uvotel_instrumentation_scope_t *scope = (uvotel_instrumentation_scope_t *)uvotel_tracer_scope(t);
   uvotel_attribute_t scope_attrs[] = {UVOTEL_ATTR_STR(BAD, BAD)};
-  scope_attrs[0].value.len = (uint32_t)strlen(BAD);
-  scope->attrs = scope_attrs;
-  scope->n_attrs = 1;
+  uvotel_tracer_t *t = uvotel_tracer_get_with_attributes(p, BAD, BAD, BAD, scope_attrs, 1);
+  assert_non_null(t);
 
   uvotel_span_t *good1 = uvotel_span_start(t, "good-1", NULL);
   uvotel_span_set_attribute_str(good1, "k", "fine \xc3\xa9");
@@ -723,8 +724,6 @@ static void test_utf8_every_position_protobuf_and_json(void **state) {
     }
   }
   uvotel_free(json);
-  scope->attrs = NULL;
-  scope->n_attrs = 0;
   uvotel_tracer_provider_free(p);
   uvotel_memory_exporter_free(b.m);
 }
