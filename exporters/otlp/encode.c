@@ -460,17 +460,22 @@ static void request(enc_t *e, const uvotel__span_groups_t *g) {
 }
 
 /* The two passes, each compiled with everything inlined into it, so `writing` is a constant in
- * each and the measuring pass carries no writing code (and the other way round). */
-__attribute__((flatten, noinline)) static void measure_pass(enc_t *e,
-                                                            const uvotel__span_groups_t *g) {
+ * each and the measuring pass carries no writing code (and the other way round). Not under the
+ * sanitizers: instrumenting the two huge flattened functions takes the compiler minutes. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PASS_ATTR __attribute__((noinline))
+#else
+#define PASS_ATTR __attribute__((flatten, noinline))
+#endif
+
+PASS_ATTR static void measure_pass(enc_t *e, const uvotel__span_groups_t *g) {
   enc_t l = *e;
   l.writing = 0;
   request(&l, g);
   *e = l;
 }
 
-__attribute__((flatten, noinline)) static void write_pass(enc_t *e,
-                                                          const uvotel__span_groups_t *g) {
+PASS_ATTR static void write_pass(enc_t *e, const uvotel__span_groups_t *g) {
   enc_t l = *e;
   l.writing = 1;
   request(&l, g);
