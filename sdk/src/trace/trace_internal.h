@@ -161,7 +161,8 @@ struct uvotel_tracer_provider_s {
   uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
 };
 
-/* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup). */
+/* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup runs it as the
+ * trace layer's cleanup; thread exit too). */
 void uvotel__trace_state_cache_cleanup(void);
 
 /* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
@@ -280,5 +281,10 @@ uint64_t uvotel__mono_ms(void);
 int uvotel__is_batch(const uvotel_span_processor_t *p);
 void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg);
 extern uvotel_span_t uvotel__invalid_span;
+
+/* Load libuvotel_exporters once, when an exporter name is not registered (autoload.c): 1 when
+ * it is loaded (its constructor registered its exporters), 0 when not; the error says why. */
+int uvotel__exporters_autoload(void);
+const char *uvotel__exporters_autoload_error(void);
 
 #endif

@@ -13,6 +13,7 @@
  * Blocks up to TS_BLOCK bytes (a usual header) are recycled through a small per-thread cache of
  * the threads that parse or build tracestates, so extracting a request's tracestate and dropping
  * it when the request is done allocates nothing in steady state. */
+#include "../common/thread_state_internal.h"
 #include "../common/w3c.h"
 #include "trace_internal.h"
 
@@ -59,6 +60,16 @@ void uvotel__trace_state_cache_cleanup(void) {
     uvotel_free(b);
   }
   c->n = 0;
+}
+
+static void ts_layer_cleanup(uvotel__tls_t *t) {
+  (void)t;
+  uvotel__trace_state_cache_cleanup();
+}
+
+/* uvotel_thread_cleanup frees the cache with the other layers' per-thread memory. */
+__attribute__((constructor)) static void ts_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_TRACE, ts_layer_cleanup);
 }
 
 static void ts_key_destructor(void *p) {
