@@ -4,13 +4,10 @@
  *
  * Every libuv function uvotel wraps (preload_list.h, the uv_redirect.h list) is defined here
  * with libuv's own name, so the dynamic linker binds the program's calls to these definitions
- * first. Each one hands the call to the uvotel wrapper (libuvotel_uv), which in turn calls the
- * libuv function by the same name -- and lands here again. Such calls, and every call made from
- * inside uvotel's own libraries (the batch processor's timer and async handles, the loop
- * attachment's check handle), go to the real libuv function, looked up with
- * dlsym(RTLD_NEXT, ...). Two guards decide, each enough to stop the recursion on its own:
- *   - a per-thread depth counter, non-zero while this file is inside a wrapper;
- *   - the caller's address: a call from the text of a libuvotel*.so is internal.
+ * first; each hands the call to its uvotel wrapper (libuvotel_uv). uvotel's libraries and
+ * libuv itself are bound straight to the real libuv functions at load time (see "binding"
+ * below), so a wrapper's own call to libuv, uvotel's internal handles and libuv's calls to
+ * itself never come here: what is traced is exactly what uv_redirect.h would redirect.
  *
  * On the first call from the program: the tracer provider is made from the environment
  * (uvotel_tracer_provider_from_env_with, OTEL_* variables; the file exporter by default) on a
@@ -21,12 +18,14 @@
  * SERVER span "tcp accept" per accepted connection. At exit (atexit, or this library's
  * destructor) the provider is shut down on its thread, which flushes every span ended so far.
  *
- * Limits: a program that links libuv statically, or calls libuv through pointers it resolved
- * itself (dlsym on libuv.so), is not interposed; calls libuv makes to itself never are (they
- * are internal to libuv.so); handles must be closed with uv_close, which is interposed. */
+ * Limits (README "Instrument an existing service" has the full list): a program that links
+ * libuv statically, or calls libuv through pointers it resolved itself (dlsym on libuv.so), is
+ * not interposed; handles must be closed with uv_close, which is interposed. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +43,6 @@
 #include "uvotel/exporters/otlp_http.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define NOINLINE __attribute__((noinline))
 
 /* ---- the real libuv functions ---- */
 
@@ -67,37 +65,168 @@ static void resolve(void) {
   g_resolved = 1;
 }
 
-/* ---- who is calling ---- */
+/* ---- binding uvotel and libuv straight to libuv ----
+ *
+ * The interposers below must see exactly the calls that uv_redirect.h would redirect: the
+ * program's own (any object but libuv and uvotel). libuv calls its exported functions through
+ * its own PLT (uv__run_timers calls uv_timer_stop and uv_timer_again before every timer
+ * callback), and uvotel's libraries call libuv by name, so the dynamic linker binds both to the
+ * interposers. Guessing the caller from the return address cannot tell those apart from the
+ * program: a program function that tail-calls uv_timer_start from a callback returns into
+ * uvotel's trampoline, and one called by libuv returns into libuv. So at load time the
+ * relocation slots (GOT/PLT entries and absolute pointers) of libuv and of every libuvotel*
+ * library that name a wrapped function are rewritten to the real libuv function: then every
+ * call that reaches an interposer came from the program, by construction, tail call or not.
+ * If that fails (an unknown relocation format), the preload stays dormant: every interposer
+ * passes straight through and nothing is traced, which is said on stderr. */
 
-#define MAX_RANGES 32
-static struct { uintptr_t lo, hi; } g_ranges[MAX_RANGES];
-static int g_nranges;
+typedef struct real_fn_s {
+  const char *name;
+  void **addr; /* &real_<name> */
+} real_fn_t;
 
-static int add_ranges(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size, (void)arg;
-  const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
-  const char *base = strrchr(name, '/');
-  base = base != NULL ? base + 1 : name;
-  if (strncmp(base, "libuvotel", 9) != 0) return 0;
-  for (int i = 0; i < info->dlpi_phnum && g_nranges < MAX_RANGES; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-    g_ranges[g_nranges].lo = info->dlpi_addr + ph->p_vaddr;
-    g_ranges[g_nranges].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-    g_nranges++;
+#define REAL_ENTRY(name, wrap, params, args) {#name, (void **)&real_##name},
+static real_fn_t g_real[] = {UVOTEL_PRELOAD_LIST(REAL_ENTRY, REAL_ENTRY)};
+#define N_REAL (sizeof g_real / sizeof g_real[0])
+
+static void *real_addr(const char *name) {
+  if (name[0] != 'u' || name[1] != 'v' || name[2] != '_') return NULL;
+  for (size_t i = 0; i < N_REAL; i++) {
+    if (strcmp(g_real[i].name, name) == 0) return *g_real[i].addr;
+  }
+  return NULL;
+}
+
+#if defined(__x86_64__)
+#define R_SLOT R_X86_64_JUMP_SLOT
+#define R_GDAT R_X86_64_GLOB_DAT
+#define R_ABS R_X86_64_64
+#elif defined(__aarch64__)
+#define R_SLOT R_AARCH64_JUMP_SLOT
+#define R_GDAT R_AARCH64_GLOB_DAT
+#define R_ABS R_AARCH64_ABS64
+#endif
+
+static const char *g_libuv_path; /* the object the real functions live in */
+static int g_bind_failed;
+static int g_bound; /* 1 once every slot was rewritten */
+
+static const char *base_name(const char *path) {
+  const char *b = strrchr(path, '/');
+  return b != NULL ? b + 1 : path;
+}
+
+#ifdef R_SLOT
+/* Rewrite the slots of one relocation table; -1 when a slot for a wrapped function could not
+ * be written. */
+static int bind_table(uintptr_t base, const ElfW(Rela) * rel, size_t size, const ElfW(Sym) * syms,
+                      const char *strs) {
+  for (size_t i = 0; i < size / sizeof *rel; i++) {
+    unsigned type = (unsigned)ELF64_R_TYPE(rel[i].r_info);
+    size_t sym = (size_t)ELF64_R_SYM(rel[i].r_info);
+    if (sym == 0) continue;
+    void *real = real_addr(strs + syms[sym].st_name);
+    if (real == NULL) continue;
+    if (type != R_SLOT && type != R_GDAT && type != R_ABS) return -1;
+    uintptr_t value = (uintptr_t)real + (type == R_ABS ? (uintptr_t)rel[i].r_addend : 0);
+    void **slot = (void **)(base + rel[i].r_offset);
+    if ((uintptr_t)*slot != value) *slot = (void *)value;
   }
   return 0;
 }
+#endif
 
-static __thread int t_depth;
-
-static inline int internal_caller(const void *ra) {
-  if (t_depth > 0) return 1;
-  uintptr_t a = (uintptr_t)ra;
-  for (int i = 0; i < g_nranges; i++) {
-    if (a >= g_ranges[i].lo && a < g_ranges[i].hi) return 1;
+static int bind_object(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size, (void)arg;
+  const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
+  int ours = strncmp(base_name(name), "libuvotel", 9) == 0;
+  int libuv = g_libuv_path != NULL && name[0] != '\0' && strcmp(name, g_libuv_path) == 0;
+  if (!ours && !libuv) return 0;
+#ifdef R_SLOT
+  uintptr_t base = info->dlpi_addr;
+  const ElfW(Dyn) *dyn = NULL;
+  uintptr_t relro = 0, relro_len = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)(base + ph->p_vaddr);
+    if (ph->p_type == PT_GNU_RELRO) relro = base + ph->p_vaddr, relro_len = ph->p_memsz;
   }
+  if (dyn == NULL) {
+    g_bind_failed = 1;
+    return 0;
+  }
+  uintptr_t symtab = 0, strtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0, pltrel = 0;
+  for (; dyn->d_tag != DT_NULL; dyn++) {
+    uintptr_t v = (uintptr_t)dyn->d_un.d_ptr;
+    switch (dyn->d_tag) {
+      case DT_SYMTAB:
+        symtab = v;
+        break;
+      case DT_STRTAB:
+        strtab = v;
+        break;
+      case DT_RELA:
+        rela = v;
+        break;
+      case DT_RELASZ:
+        relasz = v;
+        break;
+      case DT_JMPREL:
+        jmprel = v;
+        break;
+      case DT_PLTRELSZ:
+        pltrelsz = v;
+        break;
+      case DT_PLTREL:
+        pltrel = v;
+        break;
+      case DT_REL:
+        g_bind_failed = 1;
+        return 0; /* REL tables: not on these targets */
+      default:
+        break;
+    }
+  }
+  /* The dynamic linker may or may not have relocated these in place. */
+#define ABS_PTR(p) ((p) != 0 && (p) < base ? (p) + base : (p))
+  symtab = ABS_PTR(symtab), strtab = ABS_PTR(strtab), rela = ABS_PTR(rela);
+  jmprel = ABS_PTR(jmprel);
+#undef ABS_PTR
+  if (symtab == 0 || strtab == 0 || (jmprel != 0 && pltrel != DT_RELA)) {
+    g_bind_failed = 1;
+    return 0;
+  }
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = relro & ~(page - 1), hi = (relro + relro_len + page - 1) & ~(page - 1);
+  if (relro_len != 0 && mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) != 0) {
+    g_bind_failed = 1;
+    return 0;
+  }
+  const ElfW(Sym) *syms = (const ElfW(Sym) *)symtab;
+  const char *strs = (const char *)strtab;
+  if ((rela != 0 && bind_table(base, (const ElfW(Rela) *)rela, relasz, syms, strs) != 0) ||
+      (jmprel != 0 && bind_table(base, (const ElfW(Rela) *)jmprel, pltrelsz, syms, strs) != 0)) {
+    g_bind_failed = 1;
+  }
+  if (relro_len != 0) (void)mprotect((void *)lo, hi - lo, PROT_READ);
+#else
+  g_bind_failed = 1; /* no relocation format known for this architecture */
+#endif
   return 0;
+}
+
+static void bind_all(void) {
+  Dl_info di;
+  if (dladdr(*g_real[0].addr, &di) != 0) g_libuv_path = di.dli_fname;
+  if (g_libuv_path == NULL) g_bind_failed = 1;
+  dl_iterate_phdr(bind_object, NULL);
+  if (g_bind_failed) {
+    fprintf(stderr,
+            "libuvotel_preload: cannot bind uvotel and libuv to libuv directly on this "
+            "system: nothing is traced\n");
+    return;
+  }
+  g_bound = 1;
 }
 
 /* ---- the provider and its thread ---- */
@@ -147,7 +276,6 @@ static int env_true(const char *name) {
 static uvotel_tracer_t *g_tracer;
 
 static void setup(void) {
-  t_depth++;
   /* Explicit, so the exporters' library is linked even with --as-needed. */
   (void)uvotel_exporters_register(); /* file, console and otlp */
   if (uv_loop_init(&g_loop) != 0) goto out;
@@ -175,13 +303,12 @@ static void setup(void) {
   o.on_accept_arg = g_tracer;
   (void)uvotel_auto_spans_enable(&o);
   g_ready = 1;
-out:
-  t_depth--;
+out:;
 }
 
 static inline int ready(void) {
   if (__builtin_expect(!g_ready, 0)) {
-    if (g_exited) return 0;
+    if (g_exited || !g_bound) return 0;
     pthread_once(&g_once, setup);
   }
   return g_ready;
@@ -189,7 +316,7 @@ static inline int ready(void) {
 
 __attribute__((constructor)) static void preload_init(void) {
   resolve();
-  dl_iterate_phdr(add_ranges, NULL);
+  bind_all();
 }
 
 __attribute__((destructor)) static void preload_fini(void) {
@@ -198,24 +325,18 @@ __attribute__((destructor)) static void preload_fini(void) {
 
 /* ---- the interposers ---- */
 
-/* Not inlined and not tail-calling (see CMakeLists: -fno-optimize-sibling-calls), so a
- * wrapper's own call back into libuv comes from this library's text or with t_depth set. */
-#define INTERPOSE(name, wrap, params, args)                                                \
-  EXPORT NOINLINE int name params {                                                        \
-    if (internal_caller(__builtin_return_address(0)) || !ready()) return real_##name args; \
-    t_depth++;                                                                             \
-    int rc_ = wrap args;                                                                   \
-    t_depth--;                                                                             \
-    return rc_;                                                                            \
+/* Only the program's calls get here (see "binding" above). */
+#define INTERPOSE(name, wrap, params, args) \
+  EXPORT int name params {                  \
+    if (!ready()) return real_##name args;  \
+    return wrap args;                       \
   }
-#define INTERPOSE_V(name, wrap, params, args)                       \
-  EXPORT NOINLINE void name params {                                \
-    if (internal_caller(__builtin_return_address(0)) || !ready()) { \
-      real_##name args;                                             \
-      return;                                                       \
-    }                                                               \
-    t_depth++;                                                      \
-    wrap args;                                                      \
-    t_depth--;                                                      \
+#define INTERPOSE_V(name, wrap, params, args) \
+  EXPORT void name params {                   \
+    if (!ready()) {                           \
+      real_##name args;                       \
+      return;                                 \
+    }                                         \
+    wrap args;                                \
   }
 UVOTEL_PRELOAD_LIST(INTERPOSE, INTERPOSE_V)
