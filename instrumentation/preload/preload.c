@@ -314,9 +314,60 @@ static inline int ready(void) {
   return g_ready;
 }
 
+/* ---- children ----
+ *
+ * LD_PRELOAD passes to every child (uv_spawn, fork + exec, system, posix_spawn), and each would
+ * load the whole SDK and its exporter. So before the program runs, the preload takes its own
+ * entry, and only that, out of LD_PRELOAD (unsetting it when nothing else is left): the program
+ * and its children see the environment they would see without uvotel, minus nothing else.
+ * UVOTEL_PRELOAD_CHILDREN=true leaves it in, so children are traced too. */
+
+static int entry_is_self(const char *entry, const char *self, const char *self_real) {
+  if (strcmp(entry, self) == 0) return 1;
+  if (strchr(entry, '/') == NULL) return strcmp(entry, base_name(self)) == 0; /* a bare name */
+  char *real = realpath(entry, NULL);
+  int same = real != NULL && self_real != NULL && strcmp(real, self_real) == 0;
+  free(real);
+  return same;
+}
+
+static void drop_self_from_env(void) {
+  const char *pre = getenv("LD_PRELOAD");
+  if (pre == NULL || env_true("UVOTEL_PRELOAD_CHILDREN")) return;
+  Dl_info di;
+  if (dladdr((void *)drop_self_from_env, &di) == 0 || di.dli_fname == NULL) return;
+  char *self_real = realpath(di.dli_fname, NULL);
+  size_t n = strlen(pre);
+  char *copy = malloc(n + 1), *kept = malloc(n + 1);
+  if (copy == NULL || kept == NULL) goto out;
+  memcpy(copy, pre, n + 1);
+  kept[0] = '\0';
+  int dropped = 0;
+  const char *sep = strchr(pre, ':') != NULL && strchr(pre, ' ') == NULL ? ":" : " ";
+  for (char *save = NULL, *e = strtok_r(copy, ": \t", &save); e != NULL;
+       e = strtok_r(NULL, ": \t", &save)) {
+    if (entry_is_self(e, di.dli_fname, self_real)) {
+      dropped = 1;
+      continue;
+    }
+    if (kept[0] != '\0') strcat(kept, sep);
+    strcat(kept, e);
+  }
+  if (dropped && kept[0] == '\0') {
+    unsetenv("LD_PRELOAD");
+  } else if (dropped) {
+    setenv("LD_PRELOAD", kept, 1);
+  }
+out:
+  free(copy);
+  free(kept);
+  free(self_real);
+}
+
 __attribute__((constructor)) static void preload_init(void) {
   resolve();
   bind_all();
+  drop_self_from_env();
 }
 
 __attribute__((destructor)) static void preload_fini(void) {
