@@ -27,14 +27,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <uv.h>
 
+#include "preload_internal.h"
 #include "preload_list.h"
 #include "uvotel.h"
 #include "uvotel/uv.h"
@@ -240,10 +243,35 @@ static int g_thread_started;
 static uvotel_tracer_provider_t *g_provider;
 static pthread_mutex_t g_exit_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_exited;
+static int g_forked; /* 1 in a child made by fork(): see "fork" below */
+
+/* preload__flush asks the export thread through g_flush; the generation numbers, under
+ * g_flush_mu, say which request a completion answers. */
+static uv_async_t g_flush;
+static pthread_mutex_t g_flush_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_flush_cond;
+static uint64_t g_flush_asked, g_flush_done, g_flush_timeout_ms;
+
+static void on_flush(uv_async_t *a) {
+  (void)a;
+  pthread_mutex_lock(&g_flush_mu);
+  uint64_t gen = g_flush_asked, ms = g_flush_timeout_ms;
+  pthread_mutex_unlock(&g_flush_mu);
+  (void)uvotel_tracer_provider_force_flush(g_provider, ms);
+  pthread_mutex_lock(&g_flush_mu);
+  g_flush_done = gen;
+  pthread_cond_broadcast(&g_flush_cond);
+  pthread_mutex_unlock(&g_flush_mu);
+}
 
 static void on_stop(uv_async_t *a) {
   (void)uvotel_tracer_provider_shutdown(g_provider, 10000);
   real_uv_close((uv_handle_t *)a, NULL);
+  real_uv_close((uv_handle_t *)&g_flush, NULL);
+  pthread_mutex_lock(&g_flush_mu);
+  g_flush_done = g_flush_asked; /* shutdown flushed: every request is answered */
+  pthread_cond_broadcast(&g_flush_cond);
+  pthread_mutex_unlock(&g_flush_mu);
 }
 
 static void *export_thread(void *arg) {
@@ -258,7 +286,7 @@ static void *export_thread(void *arg) {
 
 static void preload_exit(void) {
   pthread_mutex_lock(&g_exit_mu);
-  if (!g_exited && g_thread_started) {
+  if (!g_exited && g_thread_started && !g_forked) {
     g_exited = 1;
     uvotel_auto_spans_disable();
     (void)real_uv_async_send(&g_stop);
@@ -268,12 +296,47 @@ static void preload_exit(void) {
   pthread_mutex_unlock(&g_exit_mu);
 }
 
+static void deadline_after(struct timespec *ts, uint64_t ms) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += (time_t)(ms / 1000);
+  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+int preload__flush(uint64_t timeout_ms) {
+  struct timespec end;
+  deadline_after(&end, timeout_ms);
+  /* The exit path holds g_exit_mu while it shuts down and joins: wait for it, boundedly. */
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  rt.tv_sec += (time_t)(timeout_ms / 1000) + 1;
+  if (pthread_mutex_timedlock(&g_exit_mu, &rt) != 0) return -1;
+  int rc = -1;
+  if (g_ready && !g_exited && !g_forked) {
+    pthread_mutex_lock(&g_flush_mu);
+    uint64_t gen = ++g_flush_asked;
+    g_flush_timeout_ms = timeout_ms;
+    pthread_mutex_unlock(&g_flush_mu);
+    (void)real_uv_async_send(&g_flush);
+    pthread_mutex_lock(&g_flush_mu);
+    int err = 0;
+    while (g_flush_done < gen && err == 0) {
+      err = pthread_cond_timedwait(&g_flush_cond, &g_flush_mu, &end);
+    }
+    rc = g_flush_done >= gen ? 0 : -1;
+    pthread_mutex_unlock(&g_flush_mu);
+  }
+  pthread_mutex_unlock(&g_exit_mu);
+  return rc;
+}
+
 static int env_true(const char *name) {
   const char *v = getenv(name);
   return v != NULL && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static uvotel_tracer_t *g_tracer;
+static void on_fork_child(void);
 
 static void setup(void) {
   /* Explicit, so the exporters' library is linked even with --as-needed. */
@@ -285,9 +348,25 @@ static void setup(void) {
   if (g_provider == NULL) goto out;
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.preload", UVOTEL_VERSION_STRING);
   if (real_uv_async_init(&g_loop, &g_stop, on_stop) != 0) goto out;
-  if (pthread_create(&g_thread, NULL, export_thread, NULL) != 0) goto out;
+  if (real_uv_async_init(&g_loop, &g_flush, on_flush) != 0) goto out;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g_flush_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  /* The export thread never takes the signals the preload may catch (signals.c). */
+  sigset_t block, prev;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &block, &prev);
+  int err = pthread_create(&g_thread, NULL, export_thread, NULL);
+  pthread_sigmask(SIG_SETMASK, &prev, NULL);
+  if (err != 0) goto out;
   g_thread_started = 1;
   atexit(preload_exit);
+  pthread_atfork(NULL, NULL, on_fork_child);
 
   const char *spec = getenv("UVOTEL_INSTRUMENT");
   unsigned cats = UVOTEL_INSTRUMENT_ALL;
@@ -303,15 +382,37 @@ static void setup(void) {
   o.on_accept_arg = g_tracer;
   (void)uvotel_auto_spans_enable(&o);
   g_ready = 1;
+  preload__signals_install();
 out:;
 }
 
 static inline int ready(void) {
   if (__builtin_expect(!g_ready, 0)) {
-    if (g_exited || !g_bound) return 0;
+    if (g_exited || g_forked || !g_bound) return 0;
     pthread_once(&g_once, setup);
   }
   return g_ready;
+}
+
+/* ---- fork ----
+ *
+ * A child made by fork() (without exec) has a copy of the provider but not the export thread
+ * that runs it, nor the flush thread of signals.c. The preload goes quiet in it: no more
+ * automatic spans, no setup, the signals back to their default action, nothing to join at exit.
+ * The wrappers keep working for what the parent had set up (handles and requests already
+ * tracked still run their callbacks in their context), so the program behaves as it would
+ * without uvotel. Spans the parent had ended before the fork are exported by the parent; spans
+ * ended in the child are not exported (the child's copy of the queue has no thread). A child
+ * that execs starts afresh (and, by default, without the preload: see "children"). */
+
+static void on_fork_child(void) {
+  g_forked = 1;
+  /* Their holders (the export or flush thread) are not in the child. */
+  pthread_mutex_init(&g_exit_mu, NULL);
+  pthread_mutex_init(&g_flush_mu, NULL);
+  if (g_ready) uvotel_auto_spans_disable();
+  g_ready = 0;
+  preload__signals_forked();
 }
 
 /* ---- children ----

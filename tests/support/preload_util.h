@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,13 +74,27 @@ static inline void preload_spawn(prun_t *r, const char *dir, const char *tag,
     envp[n++] = (char *)extra_env[i];
   }
   envp[n] = NULL;
+  /* The signals the program gets start at their default action, unblocked, whatever the
+   * test runner set. */
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t none, dfl;
+  sigemptyset(&none);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGHUP);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &dfl);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, r->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, r->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int rc = posix_spawn(&r->pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+  int rc = posix_spawn(&r->pid, argv[0], &fa, &at, (char *const *)argv, envp);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
   assert_int_equal(rc, 0);
 }
 
