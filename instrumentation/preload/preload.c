@@ -337,6 +337,7 @@ static int env_true(const char *name) {
 
 static uvotel_tracer_t *g_tracer;
 static void on_fork_child(void);
+static void drop_self_from_env(void);
 
 static void setup(void) {
   /* Explicit, so the exporters' library is linked even with --as-needed. */
@@ -381,6 +382,7 @@ static void setup(void) {
   o.on_accept = uvotel_auto_spans_accept_span;
   o.on_accept_arg = g_tracer;
   (void)uvotel_auto_spans_enable(&o);
+  drop_self_from_env(); /* if the constructor did not (see "children") */
   g_ready = 1;
   preload__signals_install();
 out:;
@@ -421,7 +423,11 @@ static void on_fork_child(void) {
  * load the whole SDK and its exporter. So before the program runs, the preload takes its own
  * entry, and only that, out of LD_PRELOAD (unsetting it when nothing else is left): the program
  * and its children see the environment they would see without uvotel, minus nothing else.
- * UVOTEL_PRELOAD_CHILDREN=true leaves it in, so children are traced too. */
+ * UVOTEL_PRELOAD_CHILDREN=true leaves it in, so children are traced too.
+ *
+ * A process that does not itself link libuv (a wrapper such as sh -c, timeout or an
+ * interpreter that loads libuv modules later) keeps the entry until it first calls a wrapped
+ * function, so `LD_PRELOAD=... sh -c ./prog` still reaches prog. */
 
 static int entry_is_self(const char *entry, const char *self, const char *self_real) {
   if (strcmp(entry, self) == 0) return 1;
@@ -432,7 +438,37 @@ static int entry_is_self(const char *entry, const char *self, const char *self_r
   return same;
 }
 
+/* Does an object other than libuv and uvotel's own name libuv in its DT_NEEDED? */
+static int needs_libuv_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
+  if (strncmp(base_name(name), "libuvotel", 9) == 0) return 0;
+  if (g_libuv_path != NULL && strcmp(name, g_libuv_path) == 0) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+    const ElfW(Dyn) *dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    uintptr_t strtab = 0;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+      if (d->d_tag == DT_STRTAB) strtab = (uintptr_t)d->d_un.d_ptr;
+    }
+    if (strtab == 0) return 0;
+    if (strtab < info->dlpi_addr) strtab += info->dlpi_addr;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+      if (d->d_tag == DT_NEEDED &&
+          strncmp((const char *)strtab + d->d_un.d_val, "libuv.so", 8) == 0) {
+        *(int *)arg = 1;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+static int g_env_done;
+
 static void drop_self_from_env(void) {
+  if (g_env_done) return;
+  g_env_done = 1;
   const char *pre = getenv("LD_PRELOAD");
   if (pre == NULL || env_true("UVOTEL_PRELOAD_CHILDREN")) return;
   Dl_info di;
@@ -468,7 +504,9 @@ out:
 __attribute__((constructor)) static void preload_init(void) {
   resolve();
   bind_all();
-  drop_self_from_env();
+  int needs = 0;
+  dl_iterate_phdr(needs_libuv_cb, &needs);
+  if (needs) drop_self_from_env(); /* else at setup: see "children" */
 }
 
 __attribute__((destructor)) static void preload_fini(void) {

@@ -52,6 +52,30 @@ static void test_children_do_not_load_the_sdk(void **state) {
   free(plain);
 }
 
+/* A wrapper that does not link libuv passes the preload on to the program it runs. */
+static void test_through_a_shell(void **state) {
+  (void)state;
+  char *plain = run_ok("shell-plain", NULL);
+  unlink(SPANS);
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
+                       PRELOAD_ASAN,
+                       NULL};
+  const char *argv[] = {"/bin/sh", "-c", "exec " SPAWN_PROG_PLAIN, NULL};
+  prun_t r;
+  preload_run(&r, DIR, "shell", argv, env);
+  assert_true(prun_ok(&r));
+  assert_string_equal(r.out, plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all); /* the program under the shell was traced */
+  assert_non_null(span_find(all, "fs stat", NULL, NULL));
+  json_decref(all);
+  prun_free(&r);
+  free(plain);
+}
+
 static void test_other_preloads_are_kept(void **state) {
   (void)state;
   const char *env_plain[] = {"LD_PRELOAD=" MARKER_SO, PRELOAD_ASAN, NULL};
@@ -86,6 +110,7 @@ static void test_children_keep_it_on_request(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_children_do_not_load_the_sdk),
+      cmocka_unit_test(test_through_a_shell),
       cmocka_unit_test(test_other_preloads_are_kept),
       cmocka_unit_test(test_children_keep_it_on_request),
   };
