@@ -8,7 +8,9 @@
 #include "uvotel/hooks.h"
 #include "uvotel/context.h"
 #include "uvotel/promise.h"
+#include "uvotel/diag.h"
 #include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 #include "uvotel/propagation.h"
 
 #endif
