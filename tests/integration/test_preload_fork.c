@@ -2,8 +2,8 @@
  * - The SDK used explicitly (fork_sdk_prog): fork() straight after force_flush; the child
  *   calls uv_loop_fork, shuts down and frees its copy of the parent's provider, builds its
  *   own, and its loop then runs to the end (it hung for ever in uv_run). The parent's spans are
- *   exported once, by the parent; the child's own provider exports the child's. Run plain and
- *   under the preload: the same output.
+ *   exported once, by the parent; the child's own provider exports the child's, with ids of
+ *   its own (not the parent's next ones). Run plain and under the preload: the same output.
  * - Under the preload, a plain program that forks (fork_prog): the child behaves as without
  *   the preload and exits cleanly (it used to join the parent's export thread and wake the
  *   parent's exporter to shut down), the parent's spans before and after are exported, and the
@@ -64,9 +64,17 @@ static void sdk_run(const char *tag, const char *const *env) {
   assert_int_equal(count(parent, "parent-before-fork"), 1); /* exported once, by the parent */
   assert_int_equal(count(parent, "parent-after-fork"), 1);
   assert_int_equal(count(parent, "child-in-parents-provider"), 0);
-  assert_int_equal(json_array_size(parent), 2);
+  assert_int_equal(json_array_size(parent), 3);
   assert_int_equal(count(child, "child-own"), 1);
   assert_int_equal(json_array_size(child), 1);
+  /* The child draws its own ids, not the parent's next ones. */
+  json_t *mine = span_find(child, "child-own", NULL, NULL);
+  size_t i;
+  json_t *sp;
+  json_array_foreach(parent, i, sp) {
+    assert_string_not_equal(span_str(sp, "traceId"), span_str(mine, "traceId"));
+    assert_string_not_equal(span_str(sp, "spanId"), span_str(mine, "spanId"));
+  }
   json_decref(parent);
   json_decref(child);
   prun_free(&r);

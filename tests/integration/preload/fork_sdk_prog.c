@@ -2,7 +2,8 @@
  * ends a span, flushes and forks. The child calls uv_loop_fork (as libuv requires), shuts down
  * and frees its copy of the parent's provider, builds its own provider on the same loop, ends a
  * span and shuts that down; uv_run must then return and uv_loop_close give 0. The parent goes on
- * with its provider. Spans go to PARENT_FILE and CHILD_FILE (argv[1], argv[2]).
+ * with its provider. Each makes two root spans after the fork: their ids must differ between
+ * parent and child. Spans go to PARENT_FILE and CHILD_FILE (argv[1], argv[2]).
  * test_preload_fork runs it plain and under the preload. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     printf("child shutdown inherited %d\n", uvotel_tracer_provider_shutdown(p, 5000));
     uvotel_tracer_provider_free(p);
     uvotel_tracer_provider_t *own = provider(&loop, argv[2]);
-    span(own, "child-own");
+    span(own, "child-own"); /* the second root span made after the fork, as in the parent */
     printf("child shutdown own %d\n", uvotel_tracer_provider_shutdown(own, 5000));
     uvotel_tracer_provider_free(own);
     printf("child run %d\n", uv_run(&loop, UV_RUN_DEFAULT));
@@ -58,6 +59,7 @@ int main(int argc, char **argv) {
   waitpid(pid, &st, 0);
   printf("child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
   span(p, "parent-after-fork");
+  span(p, "parent-after-fork-2");
   printf("parent shutdown %d\n", uvotel_tracer_provider_shutdown(p, 5000));
   uvotel_tracer_provider_free(p);
   printf("parent run %d\n", uv_run(&loop, UV_RUN_DEFAULT));
