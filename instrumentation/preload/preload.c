@@ -348,6 +348,7 @@ static void setup(void) {
   g_provider = uvotel_tracer_provider_from_env_with(&base);
   if (g_provider == NULL) goto out;
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.preload", UVOTEL_VERSION_STRING);
+  (void)uvotel_tracer_provider_set_global(g_provider); /* for libraries that trace themselves */
   if (real_uv_async_init(&g_loop, &g_stop, on_stop) != 0) goto out;
   if (real_uv_async_init(&g_loop, &g_flush, on_flush) != 0) goto out;
   pthread_condattr_t ca;
