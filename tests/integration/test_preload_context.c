@@ -109,7 +109,7 @@ static void test_redirect_keeps_context(void **state) {
   run_plain();
   unlink(SPANS);
   const char *argv[] = {CTX_PROG_REDIRECT, NULL};
-  const char *env[] = {"OTEL_EXPORTER_FILE_PATH=" SPANS, NULL};
+  const char *env[] = {"MECH_SPANS=" SPANS, NULL};
   prun_t r;
   preload_run(&r, DIR, "redirect", argv, env);
   check_run(&r);
