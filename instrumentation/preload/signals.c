@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "preload_internal.h"
+#include "uvotel/env.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -107,12 +108,7 @@ static int pipe_cloexec(int fds[2]) {
 
 void preload__signals_install(void) {
   resolve_real();
-  const char *v = getenv("UVOTEL_PRELOAD_SIGNAL_FLUSH_MS");
-  if (v != NULL && *v != '\0') {
-    char *end;
-    unsigned long long ms = strtoull(v, &end, 10);
-    if (*end == '\0' && ms <= 600000) g_deadline_ms = ms;
-  }
+  (void)uvotel_env_u64("UVOTEL_PRELOAD_SIGNAL_FLUSH_MS", 600000, &g_deadline_ms); /* warns */
   if (g_deadline_ms == 0 || real_sigaction == NULL) return;
   int wanted[N_SIGS], any = 0;
   for (size_t i = 0; i < N_SIGS; i++) {
