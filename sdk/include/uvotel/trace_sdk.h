@@ -43,6 +43,39 @@ void uvotel_random_trace_id(uvotel_trace_id_t *out);
 void uvotel_random_span_id(uvotel_span_id_t *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Resource detectors
+ * ------------------------------------------------------------------------------------------- */
+
+/* What a detector hands each attribute to (copied; borrowed for the call). */
+typedef void (*uvotel_resource_emit_fn)(void *ctx, const uvotel_attribute_t *attr);
+
+/* A resource detector: `detect` emits attributes about the environment. Called while a provider
+ * is created, on the creating thread; it must not block for long (no network). Built in, in
+ * this order: "service_instance" (service.instance.id, a random UUID per provider),
+ * "process" (process.executable.name/path, process.command_args: at most 64 arguments of at
+ * most 256 bytes), "runtime" (process.runtime.name "libuv", .version, .description), "os"
+ * (os.type, os.version, os.description), "host" (host.name, host.arch), "container"
+ * (container.id from /proc/self/cgroup or mountinfo, when there is one).
+ * The struct only grows: set size to sizeof(uvotel_resource_detector_t). */
+typedef struct uvotel_resource_detector_s {
+  size_t size;
+  const char *name; /* borrowed; no commas */
+  void (*detect)(void *self, uvotel_resource_emit_fn emit, void *ctx);
+  void *self;
+} uvotel_resource_detector_t;
+
+/* Add d to the detectors OTEL_RESOURCE_DETECTORS can name (replacing one of the same name,
+ * built-ins included); by default every registered detector runs, in registration order.
+ * The struct is copied, its name and self borrowed. NULL d, a size smaller than this header's,
+ * no name or detect: UVOTEL_EINVAL; more than 32: UVOTEL_ERANGE. Thread: any. */
+int uvotel_resource_detector_register(const uvotel_resource_detector_t *d);
+
+/* The container id in a /proc/<pid>/cgroup or mountinfo text: the last run of exactly 64
+ * lowercase hex digits; into out (NUL-terminated). None: UVOTEL_ENOENT; NULL text or out:
+ * UVOTEL_EINVAL. Thread: any. */
+int uvotel_resource_parse_container_id(const char *text, size_t len, char out[65]);
+
+/* ---------------------------------------------------------------------------------------------
  * Samplers
  * ------------------------------------------------------------------------------------------- */
 
@@ -127,7 +160,8 @@ uvotel_sampler_t *uvotel_sampler_parentbased_traceidratio(double ratio);
 
 /* Build a sampler from OTEL_TRACES_SAMPLER-style name and argument: always_on, always_off,
  * traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio
- * (arg: the ratio, default 1.0). Unknown name: UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
+ * (arg: the ratio, default 1.0); names compare ASCII case-insensitively. Unknown name:
+ * UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
  * *out is the sampler with the default ratio); NULL name/out: UVOTEL_EINVAL.
  * Thread: any. */
 int uvotel_sampler_from_name(const char *name, const char *arg, uvotel_sampler_t **out);
@@ -202,8 +236,9 @@ void uvotel_span_exporter_free(uvotel_span_exporter_t *e);
  * OTEL_EXPORTER_* variables), or returns NULL and reports why through diagnostics.
  * libuvotel_exporters registers "console" and "file" (and "otlp" once built) when it
  * is loaded, and uvotel_exporters_register() does it explicitly for static links.
- * Registering a name again replaces the factory. NULL name or fn: UVOTEL_EINVAL; more than 32
- * names: UVOTEL_ERANGE. Thread: any. */
+ * Registering a name again replaces the factory. Names compare ASCII case-insensitively (the
+ * specification's rule for enum values: OTEL_TRACES_EXPORTER=OTLP is otlp). NULL name or fn:
+ * UVOTEL_EINVAL; more than 32 names: UVOTEL_ERANGE. Thread: any. */
 typedef uvotel_span_exporter_t *(*uvotel_span_exporter_factory_fn)(const char *name, void *arg);
 int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn, void *arg);
 
