@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -958,6 +959,49 @@ static void test_limits_connection_cap(void **state) {
   json_decref(all);
 }
 
+/* Started with 128 open files: the default cap is 64 connections, so 70 idle clients cannot
+ * lock others out: the 65th on gets 503 at once, and a slot freed is usable. */
+static int setup_nofile(void **state) {
+  (void)state;
+  struct rlimit old, low;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+  low = old;
+  low.rlim_cur = 128;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0); /* inherited by the service */
+  int rc = setup_with(NULL, NULL);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+  return rc;
+}
+
+static void test_default_connection_cap(void **state) {
+  (void)state;
+  enum { IDLE = 70 };
+  int fds[IDLE];
+  for (int i = 0; i < IDLE; i++) {
+    fds[i] = connect_to(g_svc.port);
+    assert_true(fds[i] >= 0);
+  }
+  usleep(100000);
+  int refused = 0;
+  for (int i = 0; i < IDLE; i++) { /* those over the cap were answered 503 and closed */
+    struct timeval tv = {0, 1000};
+    setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256];
+    ssize_t r = read(fds[i], buf, sizeof buf - 1);
+    if (r > 12 && memcmp(buf, "HTTP/1.1 503", 12) == 0) refused++;
+  }
+  assert_int_equal(refused, IDLE - 64);
+  char raw[4096];
+  static const char get[] = "GET /work HTTP/1.1\r\nConnection: close\r\n\r\n";
+  double t0 = now_ms();
+  assert_int_equal(exchange(g_svc.port, get, sizeof get - 1, raw, sizeof raw), 503);
+  assert_true(now_ms() - t0 < 1000); /* at once, not after a timeout */
+  for (int i = 0; i < IDLE; i++) close(fds[i]);
+  usleep(100000);
+  assert_int_equal(exchange(g_svc.port, get, sizeof get - 1, raw, sizeof raw), 200);
+  stop_service();
+}
+
 /* A client that pipelines 2000 requests and closes without reading: the service gets EPIPE or
  * ECONNRESET on its writes, not SIGPIPE, and lives on. */
 static void test_pipeline_close_without_reading(void **state) {
@@ -1176,6 +1220,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_limits_sizes, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_timeouts, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_connection_cap, setup_limits, teardown),
+      cmocka_unit_test_setup_teardown(test_default_connection_cap, setup_nofile, teardown),
       cmocka_unit_test_setup_teardown(test_pipeline_close_without_reading, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_buffered, teardown),
       cmocka_unit_test_setup_teardown(test_sigterm_drains_in_flight, setup, teardown),
