@@ -145,9 +145,12 @@ static void maybe_stopped(void);
 /* ---- spans: the attributes of the HTTP semantic conventions ---- */
 
 static int method_known(const char *m) {
-  char key[40];
-  int n = snprintf(key, sizeof key, ",%s,", m);
-  return n > 0 && (size_t)n < sizeof key && strstr(g_known_methods, key) != NULL;
+  size_t n = strlen(m);
+  if (n == 0) return 0;
+  for (const char *p = g_known_methods + 1; (p = strstr(p, m)) != NULL; p += n) {
+    if (p[-1] == ',' && p[n] == ',') return 1; /* the list starts and ends with a comma */
+  }
+  return 0;
 }
 
 static const char *header_value(const conn_t *c, const char *name, size_t *len) {
@@ -163,7 +166,9 @@ static const char *header_value(const conn_t *c, const char *name, size_t *len) 
 
 static void set_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
   char tmp[2048];
-  snprintf(tmp, sizeof tmp, "%.*s", (int)n, v);
+  if (n >= sizeof tmp) n = sizeof tmp - 1;
+  memcpy(tmp, v, n);
+  tmp[n] = '\0';
   uvotel_span_set_attribute_str(s, key, tmp);
 }
 
@@ -206,8 +211,10 @@ static uvotel_span_t *server_span_start(conn_t *c, const char *route,
   }
   uvotel_span_set_attribute_str(s, "url.scheme", "http");
   if (c->line_done) {
-    char v[16];
-    snprintf(v, sizeof v, "%u.%u", c->parser.http_major, c->parser.http_minor);
+    char v[16] = "1.1";
+    if (c->parser.http_major != 1 || c->parser.http_minor != 1) {
+      snprintf(v, sizeof v, "%u.%u", c->parser.http_major, c->parser.http_minor);
+    }
     uvotel_span_set_attribute_str(s, "network.protocol.version", v);
   }
   uvotel_span_set_attribute_str(s, "server.address", "127.0.0.1");
@@ -696,26 +703,34 @@ static void handle_request(conn_t *c) {
 
 /* ---- HTTP parsing ---- */
 
+/* Append len bytes to a growing buffer (*buf of *used bytes in *cap), doubling from `first`
+ * but never beyond `limit` (the caller checked used + len <= limit). 0, or -1 out of memory. */
+static int append(char **buf, size_t *used, size_t *cap, const char *at, size_t len, size_t first,
+                  size_t limit) {
+  if (*used + len > *cap) {
+    size_t n = *cap ? *cap : first;
+    while (n < *used + len) n *= 2;
+    if (n > limit) n = limit;
+    char *p = realloc(*buf, n);
+    if (p == NULL) return -1;
+    *buf = p;
+    *cap = n;
+  }
+  memcpy(*buf + *used, at, len);
+  *used += len;
+  return 0;
+}
+
 /* Target and header bytes share one budget (--max-header-bytes). */
 static int append_h(conn_t *c, const char *at, size_t len) {
   if (c->hlen + len > g_cfg.max_header_bytes) {
     c->reject = c->line_done ? 431 : 414;
     return -1;
   }
-  if (c->hlen + len > c->hcap) {
-    size_t cap = c->hcap ? c->hcap : 1024;
-    while (cap < c->hlen + len) cap *= 2;
-    if (cap > g_cfg.max_header_bytes) cap = g_cfg.max_header_bytes;
-    char *p = realloc(c->hspace, cap);
-    if (p == NULL) {
-      c->reject = 503;
-      return -1;
-    }
-    c->hspace = p;
-    c->hcap = cap;
+  if (append(&c->hspace, &c->hlen, &c->hcap, at, len, 1024, g_cfg.max_header_bytes) != 0) {
+    c->reject = 503;
+    return -1;
   }
-  memcpy(c->hspace + c->hlen, at, len);
-  c->hlen += len;
   return 0;
 }
 
@@ -813,19 +828,10 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     c->body_len += len;
     return 0;
   }
-  if (c->body_len + len > c->body_cap) {
-    size_t cap = c->body_cap ? c->body_cap * 2 : 4096;
-    while (cap < c->body_len + len) cap *= 2;
-    char *b = realloc(c->body, cap);
-    if (b == NULL) {
-      c->reject = 503;
-      return -1;
-    }
-    c->body = b;
-    c->body_cap = cap;
+  if (append(&c->body, &c->body_len, &c->body_cap, at, len, 4096, g_cfg.max_body_bytes) != 0) {
+    c->reject = 503;
+    return -1;
   }
-  memcpy(c->body + c->body_len, at, len);
-  c->body_len += len;
   return 0;
 }
 
@@ -877,19 +883,12 @@ static size_t consume(conn_t *c, const char *data, size_t len) {
 }
 
 static int keep_in(conn_t *c, const char *data, size_t len) {
-  if (c->in_len + len > c->in_cap) {
-    size_t cap = c->in_cap ? c->in_cap : 4096;
-    while (cap < c->in_len + len) cap *= 2;
-    char *p = realloc(c->in, cap);
-    if (p == NULL) {
-      conn_close(c);
-      return -1;
-    }
-    c->in = p;
-    c->in_cap = cap;
+  size_t limit =
+      c->in_len + len > g_cfg.max_buffered_bytes ? c->in_len + len : g_cfg.max_buffered_bytes;
+  if (append(&c->in, &c->in_len, &c->in_cap, data, len, 4096, limit) != 0) {
+    conn_close(c);
+    return -1;
   }
-  memcpy(c->in + c->in_len, data, len);
-  c->in_len += len;
   return 0;
 }
 

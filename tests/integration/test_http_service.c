@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "counting_alloc.h"
+#include "otlp_json.h"
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_http_service.d"
 #define SPANS TMPDIR "/spans.jsonl"
@@ -392,29 +393,7 @@ static int teardown(void **state) {
 /* ---- spans ---- */
 
 static json_t *load_spans(void) {
-  FILE *f = fopen(SPANS, "r");
-  assert_non_null(f);
-  json_t *all = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t err;
-    json_t *req = json_loads(line, 0, &err);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) {
-          json_array_append(all, sp);
-        }
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
-  return all;
+  return otlp_json_load(SPANS);
 }
 
 static const char *sget(json_t *sp, const char *key) {
@@ -433,30 +412,6 @@ static json_t *find(json_t *all, const char *name, const char *key, const char *
   return NULL;
 }
 
-static json_t *attr(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) {
-      return json_object_get(a, "value");
-    }
-  }
-  return NULL;
-}
-
-static const char *attr_str(json_t *sp, const char *key) {
-  json_t *v = attr(sp, key);
-  const char *s = v != NULL ? json_string_value(json_object_get(v, "stringValue")) : NULL;
-  return s != NULL ? s : "(unset)";
-}
-
-static long long attr_int(json_t *sp, const char *key) {
-  json_t *v = attr(sp, key);
-  json_t *i = v != NULL ? json_object_get(v, "intValue") : NULL;
-  if (i == NULL) return -1;
-  return json_is_string(i) ? atoll(json_string_value(i)) : (long long)json_integer_value(i);
-}
-
 static int status_code(json_t *sp) {
   return (int)json_integer_value(json_object_get(json_object_get(sp, "status"), "code"));
 }
@@ -466,7 +421,8 @@ static json_t *find_attr(json_t *all, const char *name, const char *key, const c
   size_t i;
   json_t *sp;
   json_array_foreach(all, i, sp) {
-    if (strcmp(sget(sp, "name"), name) == 0 && strcmp(attr_str(sp, key), value) == 0) return sp;
+    if (strcmp(sget(sp, "name"), name) == 0 && strcmp(otlp_json_attr_str(sp, key), value) == 0)
+      return sp;
   }
   return NULL;
 }
@@ -679,7 +635,7 @@ static void test_bad_requests(void **state) {
                    2);
   json_t *bad = find_attr(all, "HTTP", "error.type", "400"); /* the malformed one */
   assert_non_null(bad);
-  assert_string_equal(attr_str(bad, "http.request.method"), "_OTHER");
+  assert_string_equal(otlp_json_attr_str(bad, "http.request.method"), "_OTHER");
   assert_int_equal(status_code(bad), 2);
   json_decref(all);
 }
@@ -697,7 +653,7 @@ static void test_test_endpoint_off_by_default(void **state) {
   json_t *all = load_spans();
   json_t *sp = find(all, "POST", NULL, NULL); /* {method} only: no route, no trailing space */
   assert_non_null(sp);
-  assert_string_equal(attr_str(sp, "http.route"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(sp, "http.route"), "(unset)");
   assert_null(find(all, "POST ", NULL, NULL));
   assert_null(find(all, "POST /test", NULL, NULL));
   json_decref(all);
@@ -756,13 +712,13 @@ static void test_test_credentials_and_redirects(void **state) {
   char want[256];
   snprintf(want, sizeof want, "http://REDACTED:REDACTED@127.0.0.1:%d/x?sig=REDACTED&a=1",
            g_recv.port);
-  assert_string_equal(attr_str(client, "url.full"), want);
-  assert_string_equal(attr_str(client, "server.address"), "127.0.0.1");
-  assert_int_equal(attr_int(client, "server.port"), g_recv.port);
-  assert_string_equal(attr_str(client, "network.peer.address"), "127.0.0.1");
-  assert_int_equal(attr_int(client, "network.peer.port"), g_recv.port);
-  assert_string_equal(attr_str(client, "network.protocol.version"), "1.1");
-  assert_int_equal(attr_int(client, "http.response.status_code"), 302);
+  assert_string_equal(otlp_json_attr_str(client, "url.full"), want);
+  assert_string_equal(otlp_json_attr_str(client, "server.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(client, "server.port"), g_recv.port);
+  assert_string_equal(otlp_json_attr_str(client, "network.peer.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(client, "network.peer.port"), g_recv.port);
+  assert_string_equal(otlp_json_attr_str(client, "network.protocol.version"), "1.1");
+  assert_int_equal(otlp_json_attr_int(client, "http.response.status_code"), 302);
   /* nothing in the export carries the password */
   FILE *f = fopen(SPANS, "r");
   char line[65536];
@@ -795,33 +751,33 @@ static void test_server_span_conventions(void **state) {
   json_t *all = load_spans();
   json_t *work = find(all, "GET /work", NULL, NULL);
   assert_non_null(work);
-  assert_string_equal(attr_str(work, "http.request.method"), "GET");
-  assert_string_equal(attr_str(work, "http.route"), "/work");
-  assert_string_equal(attr_str(work, "url.path"), "/work");
-  assert_string_equal(attr_str(work, "url.query"), "x=1&y=two");
-  assert_string_equal(attr_str(work, "url.scheme"), "http");
-  assert_string_equal(attr_str(work, "network.protocol.version"), "1.0");
-  assert_string_equal(attr_str(work, "user_agent.original"), "test-agent/1.0");
-  assert_string_equal(attr_str(work, "client.address"), "127.0.0.1");
-  assert_int_equal(attr_int(work, "client.port"), ntohs(me.sin_port));
-  assert_string_equal(attr_str(work, "network.peer.address"), "127.0.0.1");
-  assert_int_equal(attr_int(work, "network.peer.port"), ntohs(me.sin_port));
-  assert_string_equal(attr_str(work, "server.address"), "127.0.0.1");
-  assert_int_equal(attr_int(work, "server.port"), g_svc.port);
-  assert_int_equal(attr_int(work, "http.response.status_code"), 200);
-  assert_string_equal(attr_str(work, "error.type"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(work, "http.request.method"), "GET");
+  assert_string_equal(otlp_json_attr_str(work, "http.route"), "/work");
+  assert_string_equal(otlp_json_attr_str(work, "url.path"), "/work");
+  assert_string_equal(otlp_json_attr_str(work, "url.query"), "x=1&y=two");
+  assert_string_equal(otlp_json_attr_str(work, "url.scheme"), "http");
+  assert_string_equal(otlp_json_attr_str(work, "network.protocol.version"), "1.0");
+  assert_string_equal(otlp_json_attr_str(work, "user_agent.original"), "test-agent/1.0");
+  assert_string_equal(otlp_json_attr_str(work, "client.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(work, "client.port"), ntohs(me.sin_port));
+  assert_string_equal(otlp_json_attr_str(work, "network.peer.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(work, "network.peer.port"), ntohs(me.sin_port));
+  assert_string_equal(otlp_json_attr_str(work, "server.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(work, "server.port"), g_svc.port);
+  assert_int_equal(otlp_json_attr_int(work, "http.response.status_code"), 200);
+  assert_string_equal(otlp_json_attr_str(work, "error.type"), "(unset)");
   json_t *nope = find(all, "GET", NULL, NULL); /* unmatched route: "{method}" */
   assert_non_null(nope);
-  assert_string_equal(attr_str(nope, "url.path"), "/nope");
-  assert_string_equal(attr_str(nope, "url.query"), "(unset)");
-  assert_string_equal(attr_str(nope, "network.protocol.version"), "1.1");
-  assert_string_equal(attr_str(nope, "http.route"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(nope, "url.path"), "/nope");
+  assert_string_equal(otlp_json_attr_str(nope, "url.query"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(nope, "network.protocol.version"), "1.1");
+  assert_string_equal(otlp_json_attr_str(nope, "http.route"), "(unset)");
   assert_int_equal(status_code(nope), 0); /* 4xx leaves a SERVER span's status unset */
-  assert_string_equal(attr_str(nope, "error.type"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(nope, "error.type"), "(unset)");
   json_t *other = find(all, "HTTP", NULL, NULL); /* a method not known: _OTHER, named HTTP */
   assert_non_null(other);
-  assert_string_equal(attr_str(other, "http.request.method"), "_OTHER");
-  assert_string_equal(attr_str(other, "http.request.method_original"), "PROPFIND");
+  assert_string_equal(otlp_json_attr_str(other, "http.request.method"), "_OTHER");
+  assert_string_equal(otlp_json_attr_str(other, "http.request.method_original"), "PROPFIND");
   json_decref(all);
 }
 
@@ -837,8 +793,8 @@ static void test_known_methods_override(void **state) {
   json_t *all = load_spans();
   json_t *sp = find(all, "PROPFIND", NULL, NULL);
   assert_non_null(sp);
-  assert_string_equal(attr_str(sp, "http.request.method"), "PROPFIND");
-  assert_string_equal(attr_str(sp, "http.request.method_original"), "(unset)");
+  assert_string_equal(otlp_json_attr_str(sp, "http.request.method"), "PROPFIND");
+  assert_string_equal(otlp_json_attr_str(sp, "http.request.method_original"), "(unset)");
   sp = find_attr(all, "HTTP", "http.request.method_original", "POST"); /* not in the list */
   assert_non_null(sp);
   json_decref(all);
@@ -877,7 +833,7 @@ static void test_limits_sizes(void **state) {
   json_t *all = load_spans();
   json_t *sp = find_attr(all, "GET", "error.type", "431");
   assert_non_null(sp);
-  assert_int_equal(attr_int(sp, "http.response.status_code"), 431);
+  assert_int_equal(otlp_json_attr_int(sp, "http.response.status_code"), 431);
   assert_int_equal(status_code(sp), 2);
   assert_non_null(find_attr(all, "GET", "error.type", "414"));
   assert_non_null(find_attr(all, "POST", "error.type", "413"));
@@ -935,7 +891,7 @@ static void test_limits_timeouts(void **state) {
   json_t *all = load_spans();
   json_t *sp = find_attr(all, "GET", "error.type", "408");
   assert_non_null(sp);
-  assert_int_equal(attr_int(sp, "http.response.status_code"), 408);
+  assert_int_equal(otlp_json_attr_int(sp, "http.response.status_code"), 408);
   assert_non_null(find_attr(all, "POST", "error.type", "408"));
   json_decref(all);
 }
@@ -962,7 +918,7 @@ static void test_limits_connection_cap(void **state) {
   json_t *sp = find_attr(all, "HTTP", "error.type", "503");
   assert_non_null(sp);
   assert_int_equal(status_code(sp), 2);
-  assert_string_equal(attr_str(sp, "client.address"), "127.0.0.1");
+  assert_string_equal(otlp_json_attr_str(sp, "client.address"), "127.0.0.1");
   json_decref(all);
 }
 

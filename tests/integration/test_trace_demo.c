@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "otlp_json.h"
 #include "run_example.h"
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_trace_demo.d"
@@ -30,30 +31,6 @@ static json_t *find(const char *name) {
   return NULL;
 }
 
-static json_t *attr(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) {
-      return json_object_get(a, "value");
-    }
-  }
-  return NULL;
-}
-
-static const char *attr_str(json_t *sp, const char *key) {
-  json_t *v = attr(sp, key);
-  const char *s = v != NULL ? json_string_value(json_object_get(v, "stringValue")) : NULL;
-  return s != NULL ? s : "(unset)";
-}
-
-static long long attr_int(json_t *sp, const char *key) {
-  json_t *v = attr(sp, key);
-  json_t *i = v != NULL ? json_object_get(v, "intValue") : NULL;
-  if (i == NULL) return -1;
-  return json_is_string(i) ? atoll(json_string_value(i)) : (long long)json_integer_value(i);
-}
-
 static int setup(void **state) {
   (void)state;
   mkdir(TMPDIR, 0755);
@@ -67,26 +44,7 @@ static int setup(void **state) {
   assert_int_equal(status, 0);
   assert_non_null(strstr(out, "0 dropped, 0 failed"));
   free(out);
-  g_spans = json_array();
-  FILE *f = fopen(SPANS, "r");
-  assert_non_null(f);
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t err;
-    json_t *req = json_loads(line, 0, &err);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) json_array_append(g_spans, sp);
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
+  g_spans = otlp_json_load(SPANS);
   return 0;
 }
 
@@ -100,9 +58,9 @@ static void test_dns_span(void **state) {
   (void)state;
   json_t *dns = find("dns.lookup localhost");
   assert_non_null(dns);
-  assert_string_equal(attr_str(dns, "dns.question.name"), "localhost");
+  assert_string_equal(otlp_json_attr_str(dns, "dns.question.name"), "localhost");
   json_t *answers =
-      json_object_get(json_object_get(attr(dns, "dns.answers"), "arrayValue"), "values");
+      json_object_get(json_object_get(otlp_json_attr(dns, "dns.answers"), "arrayValue"), "values");
   assert_int_equal(json_array_size(answers), 1);
   assert_string_equal(json_string_value(json_object_get(json_array_get(answers, 0), "stringValue")),
                       "127.0.0.1");
@@ -112,16 +70,16 @@ static void test_tcp_spans(void **state) {
   (void)state;
   json_t *client = find("tcp.request ping");
   assert_non_null(client);
-  assert_string_equal(attr_str(client, "server.address"), "127.0.0.1");
-  long long port = attr_int(client, "server.port");
+  assert_string_equal(otlp_json_attr_str(client, "server.address"), "127.0.0.1");
+  long long port = otlp_json_attr_int(client, "server.port");
   assert_true(port > 0 && port < 65536);
-  assert_string_equal(attr_str(client, "network.peer.address"), "127.0.0.1");
-  assert_int_equal(attr_int(client, "network.peer.port"), port);
-  assert_string_equal(attr_str(client, "network.transport"), "tcp");
+  assert_string_equal(otlp_json_attr_str(client, "network.peer.address"), "127.0.0.1");
+  assert_int_equal(otlp_json_attr_int(client, "network.peer.port"), port);
+  assert_string_equal(otlp_json_attr_str(client, "network.transport"), "tcp");
   json_t *server = find("tcp.serve ping");
   assert_non_null(server);
-  assert_string_equal(attr_str(server, "client.address"), "127.0.0.1");
-  assert_true(attr_int(server, "client.port") > 0);
+  assert_string_equal(otlp_json_attr_str(server, "client.address"), "127.0.0.1");
+  assert_true(otlp_json_attr_int(server, "client.port") > 0);
 }
 
 static void test_no_deprecated_names(void **state) {
