@@ -285,9 +285,11 @@ static void on_written(uv_write_t *w, int status) {
   if (!c->lingering && c->req == NULL && (c->in_len > 0 || !c->reading)) conn_resume(c);
 }
 
-/* Queue a response. keep: whether the connection stays open afterwards. */
+/* Queue a response. keep: whether the connection stays open afterwards. The answer to HEAD
+ * has the Content-Length of the body but not the body. */
 static void send_response(conn_t *c, int status, const char *body, int keep) {
   size_t blen = body != NULL ? strlen(body) : 0;
+  size_t send = c->method_seen && c->parser.method == HTTP_HEAD ? 0 : blen;
   write_t *wr = malloc(sizeof *wr + blen + 256);
   if (wr == NULL) {
     conn_close(c);
@@ -298,8 +300,8 @@ static void send_response(conn_t *c, int status, const char *body, int keep) {
                    "Content-Length: %zu\r\nConnection: %s\r\n%s\r\n",
                    status, reason(status), blen, keep ? "keep-alive" : "close",
                    status == 503 ? "Retry-After: 1\r\n" : "");
-  memcpy(wr->data + n, body, blen);
-  wr->len = (size_t)n + blen;
+  memcpy(wr->data + n, body, send);
+  wr->len = (size_t)n + send;
   wr->c = c;
   uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
   if (uvotel_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {

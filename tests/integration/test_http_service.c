@@ -747,6 +747,14 @@ static void test_server_span_conventions(void **state) {
       404);
   static const char pf[] = "PROPFIND /dav HTTP/1.1\r\nConnection: close\r\n\r\n";
   assert_int_equal(exchange(g_svc.port, pf, sizeof pf - 1, raw, sizeof raw), 404);
+  /* HEAD: the head of the answer only, so that a kept-alive connection stays in step */
+  static const char hd[] =
+      "HEAD /nope HTTP/1.1\r\n\r\nHEAD /nope HTTP/1.1\r\nConnection: close\r\n\r\n";
+  assert_int_equal(exchange(g_svc.port, hd, sizeof hd - 1, raw, sizeof raw), 404);
+  char *second = strstr(raw + 1, "HTTP/1.1 404");
+  assert_non_null(second);
+  assert_memory_equal(second - 4, "\r\n\r\n", 4); /* no body between the two */
+  assert_null(strstr(raw, "not found"));
   stop_service();
   json_t *all = load_spans();
   json_t *work = find(all, "GET /work", NULL, NULL);
@@ -1076,33 +1084,33 @@ static void test_pipeline_backpressure(void **state) {
  * 5 POST /test whose calls the receiver holds for 300 ms. */
 static void test_sigterm_drains_in_flight(void **state) {
   (void)state;
-  g_recv.delay_ms = 300;
+  g_recv.delay_ms = 500;
   enum { NW = 40, NT = 5 };
   int fds[NW + NT];
   char calls[256], req[512];
   snprintf(calls, sizeof calls, "[{\"url\":\"http://127.0.0.1:%d/slow\",\"arguments\":[]}]",
            g_recv.port);
-  for (int i = 0; i < NT; i++) {
-    fds[NW + i] = connect_to(g_svc.port);
-    int n = snprintf(req, sizeof req, "POST /test HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
-                     strlen(calls), calls);
-    write_all(fds[NW + i], req, (size_t)n);
-  }
-  assert_int_equal(receiver_wait(NT), NT); /* all calls in flight */
-  for (int i = 0; i < NW; i++) {           /* accepted for sure: one request answered, kept alive */
+  for (int i = 0; i < NW; i++) { /* accepted for sure: one request answered, kept alive */
     fds[i] = connect_to(g_svc.port);
     write_all(fds[i], "GET /work HTTP/1.1\r\n\r\n", 22);
     char first[4096], *rb;
     read_message(fds[i], first, sizeof first, &rb);
     assert_memory_equal(first, "HTTP/1.1 200", 12);
   }
-  for (int i = 0; i < NW; i++) write_all(fds[i], "GET /work HTTP/1.1\r\n\r\n", 22);
   int idle = connect_to(g_svc.port); /* an idle keep-alive connection: closed */
   {
     char first[4096], *rb;
     write_all(idle, "GET /work HTTP/1.1\r\n\r\n", 22);
     read_message(idle, first, sizeof first, &rb);
   }
+  for (int i = 0; i < NT; i++) {
+    fds[NW + i] = connect_to(g_svc.port);
+    int n = snprintf(req, sizeof req, "POST /test HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(calls), calls);
+    write_all(fds[NW + i], req, (size_t)n);
+  }
+  assert_int_equal(receiver_wait(NT), NT); /* all calls in flight (held 300 ms) */
+  for (int i = 0; i < NW; i++) write_all(fds[i], "GET /work HTTP/1.1\r\n\r\n", 22);
   double t0 = now_ms();
   kill(g_svc.pid, SIGTERM);
   for (int i = 0; i < NW + NT; i++) {
