@@ -53,7 +53,7 @@ static struct {
   unsigned max_connections;
   uint64_t header_timeout_ms, request_timeout_ms, idle_timeout_ms;
   uint64_t drain_timeout_ms, shutdown_timeout_ms;
-} g_cfg = {8080, NULL, 0, 16, 16384, 1u << 20, 65536, 0, 10000, 30000, 30000, 10000, 0};
+} g_cfg = {8080, NULL, 0, 16, 16384, 65536, 65536, 0, 10000, 30000, 30000, 10000, 0};
 
 typedef struct request_s request_t;
 

@@ -930,6 +930,39 @@ static void test_limits_connection_cap(void **state) {
   json_decref(all);
 }
 
+/* Bodies no route reads are counted and dropped: 60 connections each holding 60000 bytes of an
+ * unfinished POST /nope body cost the service no memory for them. */
+static void test_unread_bodies_not_buffered(void **state) {
+  (void)state;
+  enum { N = 60, BODY = 60000 };
+  static char chunk[BODY];
+  memset(chunk, 'b', sizeof chunk);
+  long before = rss_kb(g_svc.pid);
+  int fds[N];
+  char head[128];
+  int hn =
+      snprintf(head, sizeof head, "POST /nope HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BODY + 1);
+  for (int i = 0; i < N; i++) {
+    fds[i] = connect_to(g_svc.port);
+    assert_true(fds[i] >= 0);
+    write_all(fds[i], head, (size_t)hn);
+    write_all(fds[i], chunk, sizeof chunk); /* one byte short */
+  }
+  usleep(300000);
+  long held = rss_kb(g_svc.pid);
+  printf("rss before %ld KiB, with %d bodies held %ld KiB\n", before, N, held);
+  assert_true(before > 0 && held > 0);
+  assert_true(held - before < 1536); /* KiB; buffered they would be 3.5 MB */
+  for (int i = 0; i < N; i++) {      /* the last byte: each is answered 404 */
+    write_all(fds[i], "b", 1);
+    char raw[4096], *rb;
+    read_message(fds[i], raw, sizeof raw, &rb);
+    assert_memory_equal(raw, "HTTP/1.1 404", 12);
+    close(fds[i]);
+  }
+  stop_service();
+}
+
 /* Started with 128 open files: the default cap is 64 connections, so 70 idle clients cannot
  * lock others out: the 65th on gets 503 at once, and a slot freed is usable. */
 static int setup_nofile(void **state) {
@@ -1198,6 +1231,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_limits_sizes, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_timeouts, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_connection_cap, setup_cap, teardown),
+      cmocka_unit_test_setup_teardown(test_unread_bodies_not_buffered, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_default_connection_cap, setup_nofile, teardown),
       cmocka_unit_test_setup_teardown(test_pipeline_close_without_reading, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_buffered, teardown),
