@@ -3,7 +3,8 @@
  *
  *   http-service [--port N] [--file PATH] [--w3c-test-endpoint] [limits, see usage()]
  *
- * Listens on 127.0.0.1:N (0: a free port) and prints "listening on 127.0.0.1:PORT". Requests
+ * Listens on HOST:N (--host, default 127.0.0.1; N 0: a free port) and prints
+ * "listening on HOST:PORT". Requests
  * are parsed with http-parser; W3C traceparent / tracestate / baggage are extracted from every
  * header line of those names, and each request runs under a SERVER span:
  *   GET /work    reads PATH (default: this executable), resolves localhost, sleeps 1 ms on a
@@ -45,6 +46,7 @@
 /* ---- configuration ---- */
 
 static struct {
+  const char *host;
   int port;
   const char *file;
   int w3c_test_endpoint;
@@ -53,7 +55,7 @@ static struct {
   unsigned max_connections;
   uint64_t header_timeout_ms, request_timeout_ms, idle_timeout_ms;
   uint64_t drain_timeout_ms, shutdown_timeout_ms;
-} g_cfg = {8080, NULL, 0, 16, 16384, 65536, 65536, 0, 10000, 30000, 30000, 10000, 0};
+} g_cfg = {"127.0.0.1", 8080, NULL, 0, 16, 16384, 65536, 65536, 0, 10000, 30000, 30000, 10000, 0};
 
 typedef struct request_s request_t;
 
@@ -217,7 +219,7 @@ static uvotel_span_t *server_span_start(conn_t *c, const char *route,
     }
     uvotel_span_set_attribute_str(s, "network.protocol.version", v);
   }
-  uvotel_span_set_attribute_str(s, "server.address", "127.0.0.1");
+  uvotel_span_set_attribute_str(s, "server.address", g_cfg.host);
   uvotel_span_set_attribute_int(s, "server.port", g_cfg.port);
   if (c->peer[0] != '\0') {
     uvotel_span_set_attribute_str(s, "client.address", c->peer);
@@ -1158,10 +1160,11 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(const char *argv0) {
   fprintf(stderr,
-          "usage: %s [--port N] [--file PATH] [--w3c-test-endpoint] [--max-calls N]\n"
-          "  [--max-header-bytes N] [--max-body-bytes N] [--max-buffered-bytes N]\n"
-          "  [--max-connections N] [--header-timeout MS] [--request-timeout MS]\n"
-          "  [--idle-timeout MS] [--drain-timeout MS] [--shutdown-timeout MS]\n",
+          "usage: %s [--host ADDR] [--port N] [--file PATH] [--w3c-test-endpoint]\n"
+          "  [--max-calls N] [--max-header-bytes N] [--max-body-bytes N]\n"
+          "  [--max-buffered-bytes N] [--max-connections N] [--header-timeout MS]\n"
+          "  [--request-timeout MS] [--idle-timeout MS] [--drain-timeout MS]\n"
+          "  [--shutdown-timeout MS]\n",
           argv0);
   exit(2);
 }
@@ -1228,7 +1231,9 @@ int main(int argc, char **argv) {
     }
     if (v == NULL) usage(argv[0]);
     i++;
-    if (strcmp(a, "--port") == 0) {
+    if (strcmp(a, "--host") == 0) {
+      g_cfg.host = v;
+    } else if (strcmp(a, "--port") == 0) {
       g_cfg.port = (int)num_arg(argv[0], v, 0, 65535);
     } else if (strcmp(a, "--file") == 0) {
       g_cfg.file = v;
@@ -1286,24 +1291,27 @@ int main(int argc, char **argv) {
   if (err != 0) fprintf(stderr, "http-service: UVOTEL_INSTRUMENT: %s\n", uvotel_strerror(err));
 
   g_curl = curl_loop_create(g_loop);
-  struct sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", g_cfg.port, &addr);
+  struct sockaddr_storage addr;
   uvotel_tcp_init(g_loop, &g_server);
-  if ((err = uv_tcp_bind(&g_server, (const struct sockaddr *)&addr, 0)) != 0 ||
+  if (((err = uv_ip4_addr(g_cfg.host, g_cfg.port, (struct sockaddr_in *)&addr)) != 0 &&
+       (err = uv_ip6_addr(g_cfg.host, g_cfg.port, (struct sockaddr_in6 *)&addr)) != 0) ||
+      (err = uv_tcp_bind(&g_server, (const struct sockaddr *)&addr, 0)) != 0 ||
       (err = uvotel_listen((uv_stream_t *)&g_server, 511, on_connection)) != 0) {
-    fprintf(stderr, "http-service: listen on 127.0.0.1:%d: %s\n", g_cfg.port, uv_strerror(err));
+    fprintf(stderr, "http-service: listen on %s port %d: %s\n", g_cfg.host, g_cfg.port,
+            uv_strerror(err));
     return 1;
   }
   struct sockaddr_storage ss;
   int len = sizeof ss;
   uv_tcp_getsockname(&g_server, (struct sockaddr *)&ss, &len);
-  g_cfg.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  g_cfg.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
   uv_timer_init(g_loop, &g_drain);
   uv_signal_init(g_loop, &g_sigint);
   uv_signal_init(g_loop, &g_sigterm);
   uv_signal_start(&g_sigint, on_signal, SIGINT);
   uv_signal_start(&g_sigterm, on_signal, SIGTERM);
-  printf("listening on 127.0.0.1:%d\n", g_cfg.port);
+  printf("listening on %s:%d\n", g_cfg.host, g_cfg.port);
   fflush(stdout);
 
   uv_run(g_loop, UV_RUN_DEFAULT);

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -296,7 +297,10 @@ static void start_service(const char *const *args, const char *const *env) {
   }
   line[len] = '\0';
   close(fds[0]);
-  assert_int_equal(sscanf(line, "listening on 127.0.0.1:%d", &g_svc.port), 1);
+  const char *colon = strrchr(line, ':'); /* "listening on HOST:PORT" */
+  assert_non_null(colon);
+  assert_memory_equal(line, "listening on ", 13);
+  g_svc.port = atoi(colon + 1);
   assert_true(g_svc.port > 0);
 }
 
@@ -939,6 +943,64 @@ static void test_limits_connection_cap(void **state) {
   json_decref(all);
 }
 
+/* --host: an IPv6 loopback listener; server.address says so. */
+static int setup_ipv6(void **state) {
+  (void)state;
+  static const char *const args[] = {"--host", "::1", NULL};
+  return setup_with(args, NULL);
+}
+
+static void test_listen_ipv6(void **state) {
+  (void)state;
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)g_svc.port)};
+  a.sin6_addr = in6addr_loopback;
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  static const char get[] = "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n";
+  write_all(fd, get, sizeof get - 1);
+  char raw[4096];
+  set_timeout(fd, 5000);
+  read_all(fd, raw, sizeof raw);
+  close(fd);
+  assert_memory_equal(raw, "HTTP/1.1 404", 12);
+  stop_service();
+  json_t *all = load_spans();
+  json_t *sp = find(all, "GET", NULL, NULL);
+  assert_non_null(sp);
+  assert_string_equal(otlp_json_attr_str(sp, "server.address"), "::1");
+  assert_string_equal(otlp_json_attr_str(sp, "client.address"), "::1");
+  json_decref(all);
+}
+
+/* Bad flags: usage and exit status 2; an address that is not one: exit status 1. */
+static void test_bad_flags(void **state) {
+  (void)state;
+  const char *cases[][4] = {{"--bogus", NULL, NULL, NULL},
+                            {"--port", "70000", NULL, NULL},
+                            {"--max-header-bytes", "12", NULL, NULL},
+                            {"--idle-timeout", "-5", NULL, NULL},
+                            {"--port", NULL, NULL, NULL},
+                            {"--host", "not-an-address", "--port", "0"}};
+  const int want[] = {2, 2, 2, 2, 2, 1};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    char *argv[6] = {(char *)HTTP_SERVICE_BIN};
+    for (int k = 0; k < 4 && cases[i][k] != NULL; k++) argv[k + 1] = (char *)cases[i][k];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, HTTP_SERVICE_BIN, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), want[i]);
+  }
+  stop_service();
+}
+
 /* Bodies no route reads are counted and dropped: 60 connections each holding 60000 bytes of an
  * unfinished POST /nope body cost the service no memory for them. */
 static void test_unread_bodies_not_buffered(void **state) {
@@ -1260,6 +1322,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_limits_sizes, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_timeouts, setup_limits, teardown),
       cmocka_unit_test_setup_teardown(test_limits_connection_cap, setup_cap, teardown),
+      cmocka_unit_test_setup_teardown(test_listen_ipv6, setup_ipv6, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_flags, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_unread_bodies_not_buffered, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_default_connection_cap, setup_nofile, teardown),
       cmocka_unit_test_setup_teardown(test_pipeline_close_without_reading, setup_plain, teardown),
