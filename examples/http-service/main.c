@@ -529,7 +529,10 @@ static void call_done(curl_transfer_t *t, CURLcode result, long code) {
                                                        : NULL;
     if (v != NULL) uvotel_span_set_attribute_str(call->span, "network.protocol.version", v);
   }
-  if (result != CURLE_OK) {
+  if (result == CURLE_ABORTED_BY_CALLBACK && g_abort) {
+    /* cancelled by us at the drain deadline: not an error of the call (the conventions say
+     * so for an intentional cancellation); the SERVER span answers 503 */
+  } else if (result != CURLE_OK) {
     char type[32];
     snprintf(type, sizeof type, "CURLE_%d", (int)result);
     uvotel_span_set_attribute_str(call->span, "error.type", type);
