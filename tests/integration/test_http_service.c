@@ -32,6 +32,9 @@
 
 #include "counting_alloc.h"
 #include "otlp_json.h"
+#if __has_include("otlp_receiver.h")
+#include "otlp_receiver.h"
+#endif
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_http_service.d"
 #define SPANS TMPDIR "/spans.jsonl"
@@ -263,12 +266,13 @@ static void start_service(const char *const *args, const char *const *env) {
     if (strncmp(*e, "OTEL_", 5) == 0 || strncmp(*e, "UVOTEL_", 7) == 0) continue;
     envp[n++] = *e;
   }
+  /* the test's own entries first: getenv finds the first of a name */
+  for (size_t i = 0; env != NULL && env[i] != NULL && n < 220; i++) envp[n++] = (char *)env[i];
   envp[n++] = "OTEL_TRACES_EXPORTER=file";
   envp[n++] = "OTEL_EXPORTER_FILE_PATH=" SPANS;
   envp[n++] = "OTEL_SERVICE_NAME=http-service-test";
   envp[n++] = "UVOTEL_INSTRUMENT=fs,dns";
   envp[n++] = "OTEL_BSP_MAX_QUEUE_SIZE=65536"; /* bursts of thousands of spans: none dropped */
-  for (size_t i = 0; env != NULL && env[i] != NULL && n < 250; i++) envp[n++] = (char *)env[i];
   envp[n] = NULL;
   int fds[2];
   assert_int_equal(pipe(fds), 0);
@@ -1001,6 +1005,41 @@ static void test_bad_flags(void **state) {
   stop_service();
 }
 
+#if __has_include("otlp_receiver.h") /* the OTLP exporter and its test receiver are built */
+/* Spans of requests in flight at SIGTERM reach an OTLP collector that answers 503 twice first:
+ * the default shutdown deadline covers the exporter's retries. */
+static void test_sigterm_flushes_over_otlp_with_retries(void **state) {
+  (void)state;
+  stop_service(); /* the setup's file-exporting one */
+  otlp_receiver_faults_t faults = {0};
+  faults.fail_first_n = 2;
+  otlp_receiver_t *recv;
+  assert_int_equal(otlp_receiver_start(&recv, 0, &faults), 0);
+  char endpoint[128];
+  snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
+           otlp_receiver_port(recv));
+  const char *const env[] = {"OTEL_TRACES_EXPORTER=otlp", endpoint, NULL};
+  start_service(NULL, env);
+  enum { N = 10 };
+  int fds[N];
+  for (int i = 0; i < N; i++) {
+    fds[i] = connect_to(g_svc.port);
+    write_all(fds[i], "GET /work HTTP/1.1\r\n\r\n", 22);
+  }
+  usleep(50000);
+  double t0 = now_ms();
+  stop_service(); /* exit status 0: every span delivered */
+  double took = now_ms() - t0;
+  for (int i = 0; i < N; i++) close(fds[i]);
+  otlp_receiver_counts_t c = otlp_receiver_counts(recv);
+  printf("stopped in %.0f ms; receiver: %zu requests, %zu accepted, %zu spans\n", took, c.requests,
+         c.accepted, c.spans);
+  assert_true(c.requests >= 3);     /* two refused, then delivered */
+  assert_int_equal(c.spans, N * 5); /* SERVER + fs open/read/close + dns lookup each */
+  otlp_receiver_stop(recv);
+}
+#endif
+
 /* Bodies no route reads are counted and dropped: 60 connections each holding 60000 bytes of an
  * unfinished POST /nope body cost the service no memory for them. */
 static void test_unread_bodies_not_buffered(void **state) {
@@ -1311,27 +1350,31 @@ int main(void) {
   }
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_work_continues_incoming_trace, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_post_test_propagates, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_malformed_traceparent_restarts, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_test_endpoint_off_by_default, setup_plain, teardown),
-      cmocka_unit_test_setup_teardown(test_test_refuses_other_schemes_and_too_many, setup_limits,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_test_credentials_and_redirects, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_server_span_conventions, setup_plain, teardown),
-      cmocka_unit_test_setup_teardown(test_known_methods_override, setup_methods, teardown),
-      cmocka_unit_test_setup_teardown(test_limits_sizes, setup_limits, teardown),
-      cmocka_unit_test_setup_teardown(test_limits_timeouts, setup_limits, teardown),
-      cmocka_unit_test_setup_teardown(test_limits_connection_cap, setup_cap, teardown),
-      cmocka_unit_test_setup_teardown(test_listen_ipv6, setup_ipv6, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_flags, setup_plain, teardown),
-      cmocka_unit_test_setup_teardown(test_unread_bodies_not_buffered, setup_plain, teardown),
-      cmocka_unit_test_setup_teardown(test_default_connection_cap, setup_nofile, teardown),
-      cmocka_unit_test_setup_teardown(test_pipeline_close_without_reading, setup_plain, teardown),
-      cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_buffered, teardown),
-      cmocka_unit_test_setup_teardown(test_sigterm_drains_in_flight, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_drain_deadline, setup_drain, teardown),
+    cmocka_unit_test_setup_teardown(test_work_continues_incoming_trace, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_post_test_propagates, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_malformed_traceparent_restarts, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_test_endpoint_off_by_default, setup_plain, teardown),
+    cmocka_unit_test_setup_teardown(test_test_refuses_other_schemes_and_too_many, setup_limits,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_test_credentials_and_redirects, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_server_span_conventions, setup_plain, teardown),
+    cmocka_unit_test_setup_teardown(test_known_methods_override, setup_methods, teardown),
+    cmocka_unit_test_setup_teardown(test_limits_sizes, setup_limits, teardown),
+    cmocka_unit_test_setup_teardown(test_limits_timeouts, setup_limits, teardown),
+    cmocka_unit_test_setup_teardown(test_limits_connection_cap, setup_cap, teardown),
+#if __has_include("otlp_receiver.h")
+    cmocka_unit_test_setup_teardown(test_sigterm_flushes_over_otlp_with_retries, setup_plain,
+                                    teardown),
+#endif
+    cmocka_unit_test_setup_teardown(test_listen_ipv6, setup_ipv6, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_flags, setup_plain, teardown),
+    cmocka_unit_test_setup_teardown(test_unread_bodies_not_buffered, setup_plain, teardown),
+    cmocka_unit_test_setup_teardown(test_default_connection_cap, setup_nofile, teardown),
+    cmocka_unit_test_setup_teardown(test_pipeline_close_without_reading, setup_plain, teardown),
+    cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_buffered, teardown),
+    cmocka_unit_test_setup_teardown(test_sigterm_drains_in_flight, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_drain_deadline, setup_drain, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
