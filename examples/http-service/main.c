@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 
 #include "http_service.h"
+#include "uvotel/env.h"
 #include "uvotel/exporters/file.h"
 #include "uvotel/exporters/otlp_http.h"
 #include "uvotel/uv_spans.h"
@@ -1179,37 +1180,30 @@ static uint64_t num_arg(const char *argv0, const char *s, uint64_t min, uint64_t
   return v;
 }
 
-/* The exporter's per-batch deadline (retries included), as the OTLP exporter reads it: the
- * shutdown deadline must cover it, or the last batches are abandoned while still retrying. */
+/* The exporter's per-batch deadline (retries included), read as the OTLP exporter reads it
+ * (the shared uvotel_env parser): the shutdown deadline must cover it, or the last batches are
+ * abandoned while still retrying. */
 static uint64_t exporter_timeout_ms(void) {
   const char *names[] = {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"};
   for (size_t i = 0; i < 2; i++) {
-    const char *v = getenv(names[i]);
-    char *end;
-    if (v == NULL) continue;
-    unsigned long long ms = strtoull(v, &end, 10);
-    if (*v != '\0' && *end == '\0' && ms > 0) return ms;
+    uint64_t ms = 0;
+    if (uvotel_env_duration_ms(names[i], &ms) == 0 && ms > 0) return ms;
   }
   return OTLP_TIMEOUT_MS;
 }
 
+/* OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: the comma list replaces the known methods (names
+ * are case-sensitive, as the conventions say). */
 static void known_methods_from_env(void) {
-  const char *v = getenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS");
-  if (v == NULL) return;
-  size_t n = 0;
+  const char *cur = uvotel_env_get("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"), *item;
+  size_t len, n = 0;
+  if (cur == NULL) return;
   g_known_methods[n++] = ',';
-  for (const char *p = v; *p != '\0';) {
-    size_t len = strcspn(p, ",");
-    while (len > 0 && p[0] == ' ') p++, len--;
-    size_t l = len;
-    while (l > 0 && p[l - 1] == ' ') l--;
-    if (l > 0 && n + l + 2 < sizeof g_known_methods) {
-      memcpy(g_known_methods + n, p, l);
-      n += l;
-      g_known_methods[n++] = ',';
-    }
-    p += len;
-    if (*p == ',') p++;
+  while (uvotel_env_list_next(&cur, &item, &len)) {
+    if (n + len + 2 > sizeof g_known_methods) break;
+    memcpy(g_known_methods + n, item, len);
+    n += len;
+    g_known_methods[n++] = ',';
   }
   g_known_methods[n] = '\0';
 }
