@@ -526,13 +526,21 @@ static void drain_done(batch_t *b) {
 
 static uint32_t max_in_flight(const batch_t *b);
 
-static void worker_main(void *arg);
-
-/* In a child after fork() the export threads do not exist (nor does whatever they held): start
- * new ones on a fresh lock. Exports the parent had in flight are the parent's to count; the
- * child forgets them (their job blocks and span references stay allocated in the child). */
-static void batch_after_fork(batch_t *b) {
+/* fork(): a child gets a copy of the processor whose queue, export threads and exports belong
+ * to the parent. In the child (noticed by pid on its first dispatch, flush, shutdown, free or
+ * timer tick) the copy goes inert: the spans queued in it are the parent's to export (or were
+ * ended in the child before it noticed) and are counted as dropped with a warning, which is
+ * their report (flush and shutdown do not count them again); spans ended on it afterwards are
+ * dropped and counted as after a shutdown; its exports in flight are forgotten (their job blocks
+ * and span references stay allocated in the child); shutdown and free then work without the
+ * parent's threads. A child that wants spans builds its own provider (after uv_loop_fork, which
+ * libuv requires first); its processor starts its own threads. Loop thread. */
+static void batch_adopt_if_forked(batch_t *b) {
+  if (UVOTEL__LIKELY(b->pid == getpid())) return;
   b->pid = getpid();
+  b->loop_thread = uv_thread_self();
+  atomic_store_explicit(&b->shut, 1, memory_order_release);
+  /* Their holders may be parent threads that are not in the child. */
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->wcond, NULL);
@@ -540,20 +548,31 @@ static void batch_after_fork(batch_t *b) {
   b->done_head = NULL;
   atomic_store(&b->in_flight, 0);
   atomic_store(&b->handing, 0);
+  atomic_store(&b->wake_pending, 0);
   b->outstanding = 0;
   b->free_jobs = NULL;
-  unsigned want = b->n_workers;
-  b->n_workers = 0;
-  while (b->n_workers < want) {
-    if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
-    b->n_workers++;
+  b->n_workers = 0; /* nothing to join here */
+  size_t n = 0;
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    uvotel_span_data_release(d);
+    n++;
   }
+  atomic_fetch_add(&b->dropped, n);
+  if (n > 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ESTATE,
+                "batch span processor: used in a child after fork(): %zu queued spans not "
+                "exported here (the parent exports its own); build a provider in the child",
+                n);
+  }
+  b->flushed_dropped = b->said_dropped = atomic_load(&b->dropped);
+  b->flushed_failed = b->said_failed = atomic_load(&b->failed);
 }
 
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
  * negative: error. Loop thread. */
 static int dispatch_one(batch_t *b, int allow_alloc) {
-  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
+  batch_adopt_if_forked(b);
   job_t *j = b->free_jobs;
   if (j == NULL) {
     /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
@@ -686,6 +705,7 @@ static void on_async(uv_async_t *a) {
 
 static void on_timer(uv_timer_t *t) {
   batch_t *b = t->data;
+  batch_adopt_if_forked(b);
   drain_done(b);
   report_interval(b);
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
@@ -721,7 +741,7 @@ static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
 }
 
 static int batch_flush_until(batch_t *b, uint64_t deadline) {
-  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
+  batch_adopt_if_forked(b);
   /* Everything enqueued before now is delivered: spans still being published by another
    * thread are waited for briefly. */
   size_t target = atomic_load(&b->enq);
@@ -790,7 +810,7 @@ static int batch_shutdown(void *self, uint64_t timeout_ms) {
 
 static void batch_maybe_free(batch_t *b) {
   if (!b->free_pending || b->handles_open > 0 || b->outstanding > 0) return;
-  if (b->pid != getpid()) batch_after_fork(b); /* the threads to join are the child's own */
+  batch_adopt_if_forked(b); /* the threads to join must be this process's */
   pthread_mutex_lock(&b->mu);
   b->stop = 1;
   pthread_cond_broadcast(&b->wcond);
@@ -820,6 +840,7 @@ static void batch_maybe_free(batch_t *b) {
 
 static void batch_free(void *self) {
   batch_t *b = self;
+  batch_adopt_if_forked(b);
   b->free_pending = 1;
   atomic_store_explicit(&b->shut, 1, memory_order_release);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
