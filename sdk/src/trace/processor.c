@@ -544,15 +544,27 @@ static void batch_adopt_if_forked(batch_t *b) {
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->wcond, NULL);
+  /* Jobs whose result is known, and those no thread took yet, come back (the latter's spans
+   * counted dropped); one an export thread held at the fork stays allocated in the child. */
+  size_t n = 0;
+  for (int l = 0; l < 2; l++) {
+    job_t *j = l == 0 ? b->done_head : b->inbox_head;
+    while (j != NULL) {
+      job_t *next = j->next;
+      for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+      if (l == 1) n += j->n;
+      j->next = b->free_jobs;
+      b->free_jobs = j;
+      j = next;
+    }
+  }
   b->inbox_head = b->inbox_tail = NULL;
   b->done_head = NULL;
   atomic_store(&b->in_flight, 0);
   atomic_store(&b->handing, 0);
   atomic_store(&b->wake_pending, 0);
   b->outstanding = 0;
-  b->free_jobs = NULL;
   b->n_workers = 0; /* nothing to join here */
-  size_t n = 0;
   const uvotel_span_data_t *d;
   while ((d = batch_pop(b)) != NULL) {
     uvotel_span_data_release(d);
