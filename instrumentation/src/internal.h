@@ -37,6 +37,9 @@ typedef struct uvotel__hs_s {
     struct {
       void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
     } async;
+    struct {
+      int adopted; /* uvotel_poll_adopt fixed the context: starts do not re-capture (poll.c) */
+    } poll;
   } u;
 } uvotel__hs_t;
 
@@ -116,6 +119,9 @@ extern unsigned uvotel__auto_cats;
 #define UVOTEL__AUTO_FS 0x1u
 #define UVOTEL__AUTO_DNS 0x2u
 #define UVOTEL__AUTO_NET 0x4u
+#define UVOTEL__AUTO_UDP 0x8u
+#define UVOTEL__AUTO_PIPE 0x10u
+#define UVOTEL__AUTO_PROCESS 0x20u
 static inline int uvotel__auto_on(unsigned cat) {
   return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
 }
@@ -132,6 +138,12 @@ void uvotel__auto_accept(uvotel__hs_t *client_state, uv_stream_t *server, uv_str
 /* The connection trampoline: count / close the scopes uvotel__auto_accept entered. */
 extern UVOTEL__TLS int uvotel__auto_in_conn_cb;
 void uvotel__auto_conn_cb_done(void);
+/* udp.c, pipe.c, process.c (auto_spans.c). */
+void uvotel__auto_udp_send_begin(uvotel__hs_t *s, uv_udp_t *h, const struct sockaddr *addr);
+void uvotel__auto_pipe_connect_begin(uvotel__hs_t *s, const char *path);
+void uvotel__auto_process_begin(uvotel__hs_t *s, const uv_process_options_t *o);
+void uvotel__auto_process_pid(uvotel_span_t *span, int pid);
+void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal);
 /* uvotel_close and stale-state cleanup: end the state's span. */
 void uvotel__auto_drop(uvotel__hs_t *s);
 
@@ -146,6 +158,30 @@ static inline uvotel_async_id_t uvotel__handle_id(const void *h) {
 void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t trigger);
 /* The connect request trampoline (stream.c, shared with tcp.c). */
 extern void (*const uvotel__connect_tramp)(uv_connect_t *, int);
+
+/* uvotel_close's bookkeeping before libuv closes a tracked handle (the async registry, the
+ * resource, the span, the close callback and its context); returns the close trampoline to
+ * hand to uv_close or uv_tcp_close_reset (timer.c). */
+uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_cb close_cb);
+extern void (*const uvotel__close_tramp)(uv_handle_t *);
+
+/* Memory reused after a raw uv_close (an *_init wrapper): forget what the previous handle at
+ * this address left behind (its resource is destroyed, its span ended). */
+void uvotel__forget_stale(const void *h);
+
+/* Begin (or, when live, re-capture the context of) a handle's resource of the given type,
+ * triggered by the current execution id, and remember cb. For handles whose resource lives
+ * from their first start until uvotel_close (UDP receive, poll). */
+void uvotel__handle_arm(uvotel__hs_t *s, void *h, const char *type, void (*cb)(void));
+
+/* Handles whose resource lives from a start to the stop (signal, fs_event, fs_poll; watch.c):
+ * track h, call start(h, arg) (which starts libuv with the kind's trampoline), and on success
+ * end the resource of an earlier start, remember cb and begin a new resource of the given type
+ * (trigger = current; the context of this call). Returns libuv's result or UV_ENOMEM. */
+int uvotel__watch_start(uv_handle_t *h, void (*cb)(void), const char *type,
+                        int (*start)(uv_handle_t *h, void *arg), void *arg);
+/* Call stop(h) and end the handle's resource. NULL h: UV_EINVAL. */
+int uvotel__watch_stop(uv_handle_t *h, int (*stop)(uv_handle_t *h));
 
 /* Called by uvotel_close for an async handle's state: leave the send registry (async.c). */
 void uvotel__async_forget(uvotel__hs_t *s);

@@ -1,19 +1,42 @@
-/* TCP handles: uvotel_tcp_init and uvotel_tcp_connect ("TCPCONNECTWRAP"; the connecting handle
- * becomes a "TCPWRAP"). Listening, accepting, reading and writing are in stream.c. */
+/* TCP handles: uvotel_tcp_init(_ex), uvotel_tcp_open, uvotel_tcp_connect ("TCPCONNECTWRAP"; the
+ * connecting handle becomes a "TCPWRAP") and uvotel_tcp_close_reset. Listening, accepting,
+ * reading and writing are in stream.c. */
 #include "internal.h"
 
+void uvotel__forget_stale(const void *h) {
+  if (!uvotel_tracking() || h == NULL) return;
+  uvotel__hs_t *s = uvotel__hs_get(h);
+  if (s == NULL) return;
+  uvotel__res_end(s);
+  uvotel__auto_drop(s);
+  uvotel_snapshot_release(s->close_ctx);
+  uvotel__hs_remove(s);
+}
+
 UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
-  if (uvotel_tracking() && handle != NULL) {
-    /* Memory reused after a raw uv_close: forget what the previous handle left behind. */
-    uvotel__hs_t *s = uvotel__hs_get(handle);
-    if (s != NULL) {
-      uvotel__res_end(s);
-      uvotel__auto_drop(s);
-      uvotel_snapshot_release(s->close_ctx);
-      uvotel__hs_remove(s);
-    }
-  }
+  uvotel__forget_stale(handle);
   return uv_tcp_init(loop, handle);
+}
+
+UVOTEL__API int uvotel_tcp_init_ex(uv_loop_t *loop, uv_tcp_t *handle, unsigned int flags) {
+  uvotel__forget_stale(handle);
+  return uv_tcp_init_ex(loop, handle, flags);
+}
+
+UVOTEL__API int uvotel_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
+  return uv_tcp_open(handle, sock);
+}
+
+UVOTEL__API int uvotel_tcp_close_reset(uv_tcp_t *handle, uv_close_cb close_cb) {
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  if (s == NULL) return uv_tcp_close_reset(handle, close_cb);
+  /* libuv refuses a handle that is shutting down (UV_EINVAL) before closing anything, so the
+   * bookkeeping comes after a successful call (the close callback runs later, in the loop's
+   * closing phase); on failure the handle and its state stay as they were. */
+  int err = uv_tcp_close_reset(handle, uvotel__close_tramp);
+  if (err == 0) (void)uvotel__close_begin(s, (uv_handle_t *)handle, close_cb);
+  return err;
 }
 
 UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,

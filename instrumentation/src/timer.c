@@ -1,4 +1,5 @@
-/* Timers ("Timeout"), check handles ("Immediate"), idle handles ("IDLE") and uvotel_close. */
+/* Timers ("Timeout"), check handles ("Immediate"), idle handles ("IDLE"), prepare handles
+ * ("PREPARE") and uvotel_close. */
 #include "internal.h"
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
@@ -173,6 +174,30 @@ UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
   return watcher_stop((uv_handle_t *)handle, idle_stop_any);
 }
 
+/* Prepare handles: type "PREPARE" (Node has none), the same lifecycle as idle handles. */
+static void prepare_tramp(uv_prepare_t *h) {
+  watcher_run((uv_handle_t *)h);
+}
+
+static int prepare_stop_any(uv_handle_t *h) {
+  return uv_prepare_stop((uv_prepare_t *)h);
+}
+
+static int prepare_start_any(uv_handle_t *h, void (*cb)(void)) {
+  return uv_prepare_start((uv_prepare_t *)h, (uv_prepare_cb)cb);
+}
+
+UVOTEL__API int uvotel_prepare_start(uv_prepare_t *handle, uv_prepare_cb cb) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_prepare_start(handle, cb);
+  return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "PREPARE", prepare_start_any,
+                       (void (*)(void))prepare_tramp);
+}
+
+UVOTEL__API int uvotel_prepare_stop(uv_prepare_t *handle) {
+  return watcher_stop((uv_handle_t *)handle, prepare_stop_any);
+}
+
 /* ---- close ---- */
 
 typedef struct close_call_s {
@@ -202,6 +227,8 @@ static void close_tramp(uv_handle_t *h) {
   uvotel_snapshot_release(ctx);
 }
 
+void (*const uvotel__close_tramp)(uv_handle_t *) = close_tramp;
+
 UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle == NULL) return;
   uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
@@ -209,12 +236,16 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
     uv_close(handle, close_cb);
     return;
   }
+  uv_close(handle, uvotel__close_begin(s, handle, close_cb));
+}
+
+uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle->type == UV_ASYNC) uvotel__async_forget(s);
   uvotel__res_end(s);
   uvotel__auto_drop(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
-  uv_close(handle, close_tramp);
+  return close_tramp;
 }
 
 /* ---- loop close, for uv_redirect.h ---- */
