@@ -9,7 +9,7 @@ typedef struct start_args_s {
 } start_args_t;
 
 static void fs_event_tramp(uv_fs_event_t *h, const char *filename, int events, int status) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_fs_event_cb cb = (uv_fs_event_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -27,14 +27,24 @@ static int stop_any(uv_handle_t *h) {
   return uv_fs_event_stop((uv_fs_event_t *)h);
 }
 
-UVOTEL__API int uvotel_fs_event_start(uv_fs_event_t *handle, uv_fs_event_cb cb, const char *path,
-                                      unsigned int flags) {
+static int fs_event_start(uv_fs_event_t *handle, uv_fs_event_cb cb, const char *path,
+                          unsigned int flags, unsigned rflags) {
   if (!uvotel_tracking() || handle == NULL || cb == NULL) {
     return uv_fs_event_start(handle, cb, path, flags);
   }
   start_args_t a = {path, flags};
   return uvotel__watch_start((uv_handle_t *)handle, (void (*)(void))cb, "FSEVENTWRAP", start_any,
-                             &a);
+                             &a, rflags);
+}
+
+UVOTEL__API int uvotel_fs_event_start(uv_fs_event_t *handle, uv_fs_event_cb cb, const char *path,
+                                      unsigned int flags) {
+  return fs_event_start(handle, cb, path, flags, 0);
+}
+
+UVOTEL__API int uvotel_implicit_fs_event_start(uv_fs_event_t *handle, uv_fs_event_cb cb,
+                                               const char *path, unsigned int flags) {
+  return fs_event_start(handle, cb, path, flags, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_fs_event_stop(uv_fs_event_t *handle) {

@@ -11,7 +11,7 @@ typedef struct start_args_s {
 
 static void fs_poll_tramp(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
                           const uv_stat_t *curr) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_fs_poll_cb cb = (uv_fs_poll_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -29,14 +29,24 @@ static int stop_any(uv_handle_t *h) {
   return uv_fs_poll_stop((uv_fs_poll_t *)h);
 }
 
-UVOTEL__API int uvotel_fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb poll_cb, const char *path,
-                                     unsigned int interval) {
+static int fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb poll_cb, const char *path,
+                         unsigned int interval, unsigned flags) {
   if (!uvotel_tracking() || handle == NULL || poll_cb == NULL) {
     return uv_fs_poll_start(handle, poll_cb, path, interval);
   }
   start_args_t a = {path, interval};
   return uvotel__watch_start((uv_handle_t *)handle, (void (*)(void))poll_cb, "STATWATCHER",
-                             start_any, &a);
+                             start_any, &a, flags);
+}
+
+UVOTEL__API int uvotel_fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb poll_cb, const char *path,
+                                     unsigned int interval) {
+  return fs_poll_start(handle, poll_cb, path, interval, 0);
+}
+
+UVOTEL__API int uvotel_implicit_fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb poll_cb,
+                                              const char *path, unsigned int interval) {
+  return fs_poll_start(handle, poll_cb, path, interval, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_fs_poll_stop(uv_fs_poll_t *handle) {

@@ -4,7 +4,7 @@
 #include "internal.h"
 
 UVOTEL__API int uvotel_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_pipe_init(loop, handle, ipc);
 }
 
@@ -16,7 +16,7 @@ UVOTEL__API void uvotel_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const
   }
   int h_new, r_new;
   uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
-  uvotel__hs_t *rs = hs != NULL ? uvotel__hs_add(req, &r_new) : NULL;
+  uvotel__hs_t *rs = hs != NULL ? uvotel__hs_add(handle->loop, req, &r_new) : NULL;
   if (rs == NULL) {
     /* Out of memory for the state: the connect still happens, untraced (it returns nothing
      * that could say so). */

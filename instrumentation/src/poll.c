@@ -8,17 +8,17 @@
 #include "internal.h"
 
 UVOTEL__API int uvotel_poll_init(uv_loop_t *loop, uv_poll_t *handle, int fd) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_poll_init(loop, handle, fd);
 }
 
 UVOTEL__API int uvotel_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle, uv_os_sock_t socket) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_poll_init_socket(loop, handle, socket);
 }
 
 static void poll_tramp(uv_poll_t *h, int status, int events) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_poll_cb cb = (uv_poll_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -27,7 +27,7 @@ static void poll_tramp(uv_poll_t *h, int status, int events) {
   uvotel_resource_exit(&cs);
 }
 
-UVOTEL__API int uvotel_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb) {
+static int poll_start(uv_poll_t *handle, int events, uv_poll_cb cb, unsigned flags) {
   if (!uvotel_tracking() || handle == NULL || cb == NULL) return uv_poll_start(handle, events, cb);
   int is_new;
   uvotel__hs_t *s = uvotel__track(handle->loop, handle, &is_new);
@@ -41,9 +41,17 @@ UVOTEL__API int uvotel_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb) 
   if (s->u.poll.adopted && uvotel__res_live(s)) {
     s->cb = (void (*)(void))cb; /* the adopted context stays */
   } else {
-    uvotel__handle_arm(s, handle, "POLLWRAP", (void (*)(void))cb);
+    uvotel__handle_arm(s, handle, "POLLWRAP", (void (*)(void))cb, flags);
   }
   return 0;
+}
+
+UVOTEL__API int uvotel_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb) {
+  return poll_start(handle, events, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_poll_start(uv_poll_t *handle, int events, uv_poll_cb cb) {
+  return poll_start(handle, events, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 /* uv_poll_stop. The handle's resource lives on until uvotel_close. */
@@ -51,9 +59,11 @@ UVOTEL__API int uvotel_poll_stop(uv_poll_t *handle) {
   return uv_poll_stop(handle);
 }
 
+/* A new POLLWRAP in the current context (the adopted one): the socket serves a new task. */
 static void *arm_in_snapshot(void *arg) {
   uvotel__hs_t *s = arg;
-  uvotel__handle_arm(s, (void *)s->key, "POLLWRAP", s->cb);
+  uvotel__res_end(s);
+  uvotel__handle_arm(s, (void *)s->key, "POLLWRAP", s->cb, 0);
   return NULL;
 }
 

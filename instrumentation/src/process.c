@@ -17,7 +17,7 @@ static int propagate_env(void) {
 }
 
 static void exit_tramp(uv_process_t *h, int64_t exit_status, int term_signal) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   if (UVOTEL__UNLIKELY(s->span != NULL)) {
     uvotel_span_t *span = s->span;
@@ -37,7 +37,7 @@ UVOTEL__API int uvotel_spawn(uv_loop_t *loop, uv_process_t *handle,
   if (!uvotel_tracking() || loop == NULL || handle == NULL || options == NULL) {
     return uv_spawn(loop, handle, options);
   }
-  uvotel__forget_stale(handle); /* there is no uv_process_init: memory may be reused */
+  uvotel__forget_stale(loop, handle); /* there is no uv_process_init: memory may be reused */
   int is_new;
   uvotel__hs_t *s = uvotel__track(loop, handle, &is_new);
   if (s == NULL) return UV_ENOMEM;

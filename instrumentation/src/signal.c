@@ -10,7 +10,7 @@ typedef struct start_args_s {
 } start_args_t;
 
 static void signal_tramp(uv_signal_t *h, int signum) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_signal_cb cb = (uv_signal_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
@@ -19,7 +19,7 @@ static void signal_tramp(uv_signal_t *h, int signum) {
   cb(h, signum);
   uvotel_resource_exit(&cs);
   /* A one-shot handle its callback did not restart (nor close: that ended it already). */
-  s = uvotel__hs_get(h);
+  s = uvotel__hs_get(h->loop, h);
   if (s != NULL && id != 0 && !uv_is_active((uv_handle_t *)h) &&
       uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
@@ -36,23 +36,34 @@ static int stop_any(uv_handle_t *h) {
   return uv_signal_stop((uv_signal_t *)h);
 }
 
-UVOTEL__API int uvotel_signal_start(uv_signal_t *handle, uv_signal_cb signal_cb, int signum) {
+static int signal_start(uv_signal_t *handle, uv_signal_cb signal_cb, int signum, int oneshot,
+                        unsigned flags) {
   if (!uvotel_tracking() || handle == NULL || signal_cb == NULL) {
-    return uv_signal_start(handle, signal_cb, signum);
+    return oneshot ? uv_signal_start_oneshot(handle, signal_cb, signum)
+                   : uv_signal_start(handle, signal_cb, signum);
   }
-  start_args_t a = {signum, 0};
+  start_args_t a = {signum, oneshot};
   return uvotel__watch_start((uv_handle_t *)handle, (void (*)(void))signal_cb, "SIGNALWRAP",
-                             start_any, &a);
+                             start_any, &a, flags);
+}
+
+UVOTEL__API int uvotel_signal_start(uv_signal_t *handle, uv_signal_cb signal_cb, int signum) {
+  return signal_start(handle, signal_cb, signum, 0, 0);
 }
 
 UVOTEL__API int uvotel_signal_start_oneshot(uv_signal_t *handle, uv_signal_cb signal_cb,
                                             int signum) {
-  if (!uvotel_tracking() || handle == NULL || signal_cb == NULL) {
-    return uv_signal_start_oneshot(handle, signal_cb, signum);
-  }
-  start_args_t a = {signum, 1};
-  return uvotel__watch_start((uv_handle_t *)handle, (void (*)(void))signal_cb, "SIGNALWRAP",
-                             start_any, &a);
+  return signal_start(handle, signal_cb, signum, 1, 0);
+}
+
+UVOTEL__API int uvotel_implicit_signal_start(uv_signal_t *handle, uv_signal_cb signal_cb,
+                                             int signum) {
+  return signal_start(handle, signal_cb, signum, 0, UVOTEL_RESOURCE_ROOT_CONTEXT);
+}
+
+UVOTEL__API int uvotel_implicit_signal_start_oneshot(uv_signal_t *handle, uv_signal_cb signal_cb,
+                                                     int signum) {
+  return signal_start(handle, signal_cb, signum, 1, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_signal_stop(uv_signal_t *handle) {

@@ -29,19 +29,21 @@ void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t tri
                                    h);
 }
 
-void uvotel__handle_arm(uvotel__hs_t *s, void *h, const char *type, void (*cb)(void)) {
+void uvotel__handle_arm(uvotel__hs_t *s, void *h, const char *type, void (*cb)(void),
+                        unsigned flags) {
   s->cb = cb;
   if (uvotel__res_live(s)) {
-    (void)uvotel_resource_recapture(&s->res); /* callbacks run in the context of this start */
+    /* callbacks run in the context of this start (a root-context resource stays root) */
+    (void)uvotel_resource_recapture(&s->res);
   } else {
-    (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
+    (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);
   }
 }
 
 /* ---- listen ---- */
 
 static void connection_tramp(uv_stream_t *server, int status) {
-  uvotel__hs_t *s = uvotel__hs_get(server);
+  uvotel__hs_t *s = uvotel__hs_get(server->loop, server);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_connection_cb cb = (uv_connection_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -98,7 +100,7 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
 /* ---- reading ---- */
 
 static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_read_cb cb = (uv_read_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -136,20 +138,20 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
 /* ---- write and shutdown requests ---- */
 
 /* The trampolines of write, shutdown and connect share one shape: (req, status). */
-#define STATUS_TRAMP(name, req_t, cb_t)                                            \
-  static void name(req_t *req, int status) {                                       \
-    uvotel_resource_t res;                                                         \
-    void (*cb)(void);                                                              \
-    uvotel_span_t *span;                                                           \
-    if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb, &span) != 0)) return;    \
-    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);     \
-    uvotel_callback_scope_t cs;                                                    \
-    if (cb != NULL) {                                                              \
-      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */ \
-      ((cb_t)cb)(req, status);                                                     \
-      uvotel_resource_exit(&cs);                                                   \
-    }                                                                              \
-    (void)uvotel_resource_emit_destroy(&res);                                      \
+#define STATUS_TRAMP(name, req_t, cb_t)                                                            \
+  static void name(req_t *req, int status) {                                                       \
+    uvotel_resource_t res;                                                                         \
+    void (*cb)(void);                                                                              \
+    uvotel_span_t *span;                                                                           \
+    if (UVOTEL__UNLIKELY(uvotel__req_take(req->handle->loop, req, &res, &cb, &span) != 0)) return; \
+    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);                     \
+    uvotel_callback_scope_t cs;                                                                    \
+    if (cb != NULL) {                                                                              \
+      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */                 \
+      ((cb_t)cb)(req, status);                                                                     \
+      uvotel_resource_exit(&cs);                                                                   \
+    }                                                                                              \
+    (void)uvotel_resource_emit_destroy(&res);                                                      \
   }
 
 STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)
@@ -203,6 +205,6 @@ UVOTEL__API int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shut
 /* uv_tty_init; like uvotel_tcp_init it drops state left at the address by a handle closed with
  * raw uv_close. Reads and writes on a tty go through the stream wrappers ("TTYWRAP"). */
 UVOTEL__API int uvotel_tty_init(uv_loop_t *loop, uv_tty_t *handle, uv_file fd, int readable) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_tty_init(loop, handle, fd, readable);
 }

@@ -3,9 +3,10 @@
  * reading and writing are in stream.c. */
 #include "internal.h"
 
-void uvotel__forget_stale(const void *h) {
-  if (!uvotel_tracking() || h == NULL) return;
-  uvotel__hs_t *s = uvotel__hs_get(h);
+void uvotel__forget_stale(const uv_loop_t *loop, const void *h) {
+  /* The handle's own loop field is not set yet (or stale): the loop passed to the init. */
+  if (!uvotel_tracking() || h == NULL || loop == NULL) return;
+  uvotel__hs_t *s = uvotel__hs_get(loop, h);
   if (s == NULL) return;
   uvotel__res_end(s);
   uvotel__auto_drop(s);
@@ -14,12 +15,12 @@ void uvotel__forget_stale(const void *h) {
 }
 
 UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_tcp_init(loop, handle);
 }
 
 UVOTEL__API int uvotel_tcp_init_ex(uv_loop_t *loop, uv_tcp_t *handle, unsigned int flags) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_tcp_init_ex(loop, handle, flags);
 }
 
@@ -29,7 +30,7 @@ UVOTEL__API int uvotel_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
 
 UVOTEL__API int uvotel_tcp_close_reset(uv_tcp_t *handle, uv_close_cb close_cb) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   if (s == NULL) return uv_tcp_close_reset(handle, close_cb);
   /* libuv refuses a handle that is shutting down (UV_EINVAL) before closing anything, so the
    * bookkeeping comes after a successful call (the close callback runs later, in the loop's
@@ -47,7 +48,7 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   int h_new, r_new;
   uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
   if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(req, &r_new);
+  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
   if (rs == NULL) {
     if (h_new) uvotel__hs_remove(hs);
     return UV_ENOMEM;

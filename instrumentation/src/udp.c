@@ -5,12 +5,12 @@
 #include "internal.h"
 
 UVOTEL__API int uvotel_udp_init(uv_loop_t *loop, uv_udp_t *handle) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_udp_init(loop, handle);
 }
 
 UVOTEL__API int uvotel_udp_init_ex(uv_loop_t *loop, uv_udp_t *handle, unsigned int flags) {
-  uvotel__forget_stale(handle);
+  uvotel__forget_stale(loop, handle);
   return uv_udp_init_ex(loop, handle, flags);
 }
 
@@ -32,7 +32,7 @@ static void udpwrap_begin(uvotel__hs_t *s, uv_udp_t *h) {
 
 static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                        unsigned flags) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_udp_recv_cb cb = (uv_udp_recv_cb)s->cb;
   uvotel_callback_scope_t cs;
@@ -54,7 +54,7 @@ UVOTEL__API int uvotel_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb,
     if (is_new) uvotel__hs_remove(s);
     return err;
   }
-  uvotel__handle_arm(s, handle, "UDPWRAP", (void (*)(void))recv_cb);
+  uvotel__handle_arm(s, handle, "UDPWRAP", (void (*)(void))recv_cb, 0);
   return 0;
 }
 
@@ -67,7 +67,7 @@ static void send_tramp(uv_udp_send_t *req, int status) {
   uvotel_resource_t res;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->handle->loop, req, &res, &cb, &span) != 0)) return;
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
@@ -87,7 +87,7 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
   int h_new, r_new;
   uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
   if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(req, &r_new);
+  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
   if (rs == NULL) {
     if (h_new) uvotel__hs_remove(hs);
     return UV_ENOMEM;

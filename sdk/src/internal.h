@@ -69,12 +69,18 @@ struct uvotel_hook_s {
   int free_pending;
 };
 
+/* Up to this many libraries layered on uvotel keep per-loop data (uvotel_loop_key_create). */
+#define UVOTEL__LOOP_KEYS 4
+
+/* One attached loop, in the process-wide registry (hooks.c). Blocks are never unlinked from the
+ * registry: a detached block (loop NULL) is reused by the next attach, so a lock-free reader
+ * walking the list never meets freed memory. */
 typedef struct uvotel__loop_s {
-  uv_loop_t *loop;
-  uv_idle_t idle;
+  uv_loop_t *loop; /* atomic; NULL: free */
+  uv_idle_t idle;  /* both internal to libuv (UV_HANDLE_INTERNAL): invisible to the program */
   uv_check_t check;
   int armed;
-  int closing;
+  void *data[UVOTEL__LOOP_KEYS];
   struct uvotel__loop_s *next;
 } uvotel__loop_t;
 
@@ -98,8 +104,11 @@ typedef struct uvotel__tls_s {
   uint32_t list_n, list_cap;
   uvotel__hooktab_t *retired;
   uvotel_hook_t *free_after_dispatch;
-  /* attached loops; loop = the most recent */
-  uvotel__loop_t *loops;
+  /* the loop this thread delivers its destroy queue on: the one it attached or looked up last
+   * (dq_loop its address, dq_epoch uvotel__loop_epoch when it was checked); NULL: none */
+  uvotel__loop_t *dq_blk;
+  uv_loop_t *dq_loop;
+  uint64_t dq_epoch;
   /* pooled mappings by entry count */
   uvotel_snapshot_t *pool[UVOTEL__POOL_MAX_N + 1];
   uint32_t pool_n[UVOTEL__POOL_MAX_N + 1];

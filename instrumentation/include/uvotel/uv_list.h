@@ -1,5 +1,7 @@
 /* The one list of every libuv function uvotel wraps: X(name, wrapper, parameters, arguments)
- * for functions returning int, XV(...) for void ones. uvotel/uv.h declares the wrappers from
+ * for functions returning int, XV(...) for void ones; the wrapper is what uv_redirect.h and
+ * the preload map the libuv name onto (for persistent handles the uvotel_implicit_* form,
+ * UVOTEL_UV_EXPLICIT_LIST below has the explicit ones). uvotel/uv.h declares the wrappers from
  * it, uvotel/uv_redirect.h is generated from it at configure time (one #define per entry), and
  * the preload (instrumentation/preload) interposes exactly these names; tests/unit/
  * test_uv_coverage.c checks it against the installed libuv's uv.h. Add a wrapper here and in
@@ -14,9 +16,10 @@
     (handle, cb, timeout, repeat))                                                                 \
   X(uv_timer_stop, uvotel_timer_stop, (uv_timer_t * handle), (handle))                             \
   X(uv_timer_again, uvotel_timer_again, (uv_timer_t * handle), (handle))                           \
-  X(uv_check_start, uvotel_check_start, (uv_check_t * handle, uv_check_cb cb), (handle, cb))       \
+  X(uv_check_start, uvotel_implicit_check_start, (uv_check_t * handle, uv_check_cb cb),            \
+    (handle, cb))                                                                                  \
   X(uv_check_stop, uvotel_check_stop, (uv_check_t * handle), (handle))                             \
-  X(uv_idle_start, uvotel_idle_start, (uv_idle_t * handle, uv_idle_cb cb), (handle, cb))           \
+  X(uv_idle_start, uvotel_implicit_idle_start, (uv_idle_t * handle, uv_idle_cb cb), (handle, cb))  \
   X(uv_idle_stop, uvotel_idle_stop, (uv_idle_t * handle), (handle))                                \
   XV(uv_close, uvotel_close, (uv_handle_t * handle, uv_close_cb close_cb), (handle, close_cb))     \
   X(uv_loop_close, uvotel_uv_loop_close, (uv_loop_t * loop), (loop))                               \
@@ -155,10 +158,10 @@
     (uv_loop_t * loop, uv_work_t * req, uv_work_cb work_cb, uv_after_work_cb after_work_cb),       \
     (loop, req, work_cb, after_work_cb))                                                           \
   X(uv_cancel, uvotel_cancel, (uv_req_t * req), (req))                                             \
-  X(uv_async_init, uvotel_async_init,                                                              \
+  X(uv_async_init, uvotel_implicit_async_init,                                                     \
     (uv_loop_t * loop, uv_async_t * async, uv_async_cb async_cb), (loop, async, async_cb))         \
   X(uv_async_send, uvotel_async_send, (uv_async_t * async), (async))                               \
-  X(uv_prepare_start, uvotel_prepare_start, (uv_prepare_t * handle, uv_prepare_cb cb),             \
+  X(uv_prepare_start, uvotel_implicit_prepare_start, (uv_prepare_t * handle, uv_prepare_cb cb),    \
     (handle, cb))                                                                                  \
   X(uv_prepare_stop, uvotel_prepare_stop, (uv_prepare_t * handle), (handle))                       \
   X(uv_tcp_init_ex, uvotel_tcp_init_ex, (uv_loop_t * loop, uv_tcp_t * handle, unsigned int flags), \
@@ -193,23 +196,23 @@
     (uv_loop_t * loop, uv_process_t * handle, const uv_process_options_t *options),                \
     (loop, handle, options))                                                                       \
   X(uv_process_kill, uvotel_process_kill, (uv_process_t * handle, int signum), (handle, signum))   \
-  X(uv_signal_start, uvotel_signal_start,                                                          \
+  X(uv_signal_start, uvotel_implicit_signal_start,                                                 \
     (uv_signal_t * handle, uv_signal_cb signal_cb, int signum), (handle, signal_cb, signum))       \
-  X(uv_signal_start_oneshot, uvotel_signal_start_oneshot,                                          \
+  X(uv_signal_start_oneshot, uvotel_implicit_signal_start_oneshot,                                 \
     (uv_signal_t * handle, uv_signal_cb signal_cb, int signum), (handle, signal_cb, signum))       \
   X(uv_signal_stop, uvotel_signal_stop, (uv_signal_t * handle), (handle))                          \
   X(uv_poll_init, uvotel_poll_init, (uv_loop_t * loop, uv_poll_t * handle, int fd),                \
     (loop, handle, fd))                                                                            \
   X(uv_poll_init_socket, uvotel_poll_init_socket,                                                  \
     (uv_loop_t * loop, uv_poll_t * handle, uv_os_sock_t socket), (loop, handle, socket))           \
-  X(uv_poll_start, uvotel_poll_start, (uv_poll_t * handle, int events, uv_poll_cb cb),             \
+  X(uv_poll_start, uvotel_implicit_poll_start, (uv_poll_t * handle, int events, uv_poll_cb cb),    \
     (handle, events, cb))                                                                          \
   X(uv_poll_stop, uvotel_poll_stop, (uv_poll_t * handle), (handle))                                \
-  X(uv_fs_event_start, uvotel_fs_event_start,                                                      \
+  X(uv_fs_event_start, uvotel_implicit_fs_event_start,                                             \
     (uv_fs_event_t * handle, uv_fs_event_cb cb, const char *path, unsigned int flags),             \
     (handle, cb, path, flags))                                                                     \
   X(uv_fs_event_stop, uvotel_fs_event_stop, (uv_fs_event_t * handle), (handle))                    \
-  X(uv_fs_poll_start, uvotel_fs_poll_start,                                                        \
+  X(uv_fs_poll_start, uvotel_implicit_fs_poll_start,                                               \
     (uv_fs_poll_t * handle, uv_fs_poll_cb poll_cb, const char *path, unsigned int interval),       \
     (handle, poll_cb, path, interval))                                                             \
   X(uv_fs_poll_stop, uvotel_fs_poll_stop, (uv_fs_poll_t * handle), (handle))                       \
@@ -217,5 +220,29 @@
     (uv_loop_t * loop, uv_random_t * req, void *buf, size_t buflen, unsigned flags,                \
      uv_random_cb cb),                                                                             \
     (loop, req, buf, buflen, flags, cb))
+
+/* The explicit forms of the persistent handles' start functions: the wrappers a program calls
+ * by name to get registration-time capture (uvotel/uv.h, "the context rule"). uv_redirect.h and
+ * the preload map the libuv names onto the implicit forms above instead (root context).
+ * E(name, explicit wrapper, parameters, arguments). */
+#define UVOTEL_UV_EXPLICIT_LIST(E)                                                           \
+  E(uv_check_start, uvotel_check_start, (uv_check_t * handle, uv_check_cb cb), (handle, cb)) \
+  E(uv_idle_start, uvotel_idle_start, (uv_idle_t * handle, uv_idle_cb cb), (handle, cb))     \
+  E(uv_async_init, uvotel_async_init,                                                        \
+    (uv_loop_t * loop, uv_async_t * async, uv_async_cb async_cb), (loop, async, async_cb))   \
+  E(uv_prepare_start, uvotel_prepare_start, (uv_prepare_t * handle, uv_prepare_cb cb),       \
+    (handle, cb))                                                                            \
+  E(uv_signal_start, uvotel_signal_start,                                                    \
+    (uv_signal_t * handle, uv_signal_cb signal_cb, int signum), (handle, signal_cb, signum)) \
+  E(uv_signal_start_oneshot, uvotel_signal_start_oneshot,                                    \
+    (uv_signal_t * handle, uv_signal_cb signal_cb, int signum), (handle, signal_cb, signum)) \
+  E(uv_poll_start, uvotel_poll_start, (uv_poll_t * handle, int events, uv_poll_cb cb),       \
+    (handle, events, cb))                                                                    \
+  E(uv_fs_event_start, uvotel_fs_event_start,                                                \
+    (uv_fs_event_t * handle, uv_fs_event_cb cb, const char *path, unsigned int flags),       \
+    (handle, cb, path, flags))                                                               \
+  E(uv_fs_poll_start, uvotel_fs_poll_start,                                                  \
+    (uv_fs_poll_t * handle, uv_fs_poll_cb poll_cb, const char *path, unsigned int interval), \
+    (handle, poll_cb, path, interval))
 
 #endif
