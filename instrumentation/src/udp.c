@@ -35,6 +35,12 @@ static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const st
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   uv_udp_recv_cb cb = (uv_udp_recv_cb)s->cb;
+  if (nread == 0 && addr == NULL) {
+    /* "Nothing more to read" / buffer return (also UV_UDP_MMSG_FREE): not an event. Node makes
+     * no callback for it; here it runs outside the resource, as alloc_cb does. */
+    cb(h, nread, buf, addr, flags);
+    return;
+  }
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   cb(h, nread, buf, addr, flags);

@@ -298,7 +298,9 @@ int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb a
  * ---- UDP: "UDPWRAP", "UDPSENDWRAP" ---------------------------------------------------------
  * The handle is one "UDPWRAP" (trigger = current) from the first uvotel_udp_recv_start or
  * uvotel_udp_send until uvotel_close. uvotel_udp_recv_start: the receive callback runs inside
- * it, in the context of the latest uvotel_udp_recv_start (alloc_cb is not wrapped);
+ * it, in the context of the latest uvotel_udp_recv_start (alloc_cb is not wrapped, and
+ * neither is the "nothing more to read" / buffer-return call with nread 0 and addr NULL, for
+ * which Node makes no callback: both run outside the resource);
  * uvotel_udp_recv_stop passes through (the resource lives on). uvotel_udp_send: a
  * "UDPSENDWRAP" request triggered by the handle, its callback (may be NULL) run inside it in
  * the context of the send, then destroy. uvotel_udp_try_send and uvotel_udp_connect are
