@@ -34,9 +34,8 @@ static void exit_tramp(uv_process_t *h, int64_t exit_status, int term_signal) {
 
 UVOTEL__API int uvotel_spawn(uv_loop_t *loop, uv_process_t *handle,
                              const uv_process_options_t *options) {
-  if (!uvotel_tracking() || loop == NULL || handle == NULL || options == NULL) {
-    return uv_spawn(loop, handle, options);
-  }
+  if (loop == NULL || handle == NULL || options == NULL) return UV_EINVAL; /* libuv would crash */
+  if (!uvotel_tracking()) return uv_spawn(loop, handle, options);
   uvotel__forget_stale(loop, handle); /* there is no uv_process_init: memory may be reused */
   int is_new;
   uvotel__hs_t *s = uvotel__track(loop, handle, &is_new);
