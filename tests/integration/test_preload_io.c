@@ -1,0 +1,127 @@
+/* The new wrappers under libuvotel_preload.so: tests/support/plain_io_prog (plain libuv: unix
+ * socket, UDP, spawn, poll, signal, prepare, random) prints the same with and without the
+ * preload, and under it the accepted connection's SERVER span is the parent of the UDP send and
+ * the spawn made in its read callback. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TMPDIR UVOTEL_BINARY_DIR "/test_preload_io.d"
+#define OUT_FILE TMPDIR "/spans.jsonl"
+
+/* Run the program with the environment cleared of uvotel's and the preload's variables plus
+ * extra; its stdout into *out. Returns the exit status, or -1. */
+static int run(const char *const *extra, char **out) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    unsetenv("LD_PRELOAD");
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) putenv((char *)extra[i]);
+    execl(PLAIN_IO_PROG, PLAIN_IO_PROG, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  ssize_t r;
+  while ((r = read(fds[0], buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
+    if (r > 0) len += (size_t)r;
+    if (cap - len < 2) buf = realloc(buf, cap *= 2);
+  }
+  buf[len] = '\0';
+  close(fds[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  *out = buf;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* name -> span object, from every line of the file exporter's output */
+static json_t *load(void) {
+  FILE *f = fopen(OUT_FILE, "r");
+  if (f == NULL) return NULL;
+  json_t *by_name = json_object();
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    json_t *req = json_loads(line, 0, NULL);
+    assert_non_null(req);
+    size_t i, j, k;
+    json_t *rs, *ss, *sp;
+    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
+      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
+        json_array_foreach(json_object_get(ss, "spans"), k, sp) {
+          json_object_set(by_name, json_string_value(json_object_get(sp, "name")), sp);
+        }
+      }
+    }
+    json_decref(req);
+  }
+  free(line);
+  fclose(f);
+  return by_name;
+}
+
+static const char *str(json_t *sp, const char *field) {
+  return json_string_value(json_object_get(sp, field));
+}
+
+static void test_same_output_and_parents(void **state) {
+  (void)state;
+  mkdir(TMPDIR, 0755);
+  unlink(OUT_FILE);
+  char *plain = NULL, *traced = NULL;
+  assert_int_equal(run(NULL, &plain), 0);
+  assert_string_equal(plain,
+                      "pipe 1\nudp 1\nspawn exit 0\npoll 1\nsignal 1\nprepare 1\nrandom 1\n"
+                      "loop close 0\n");
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" OUT_FILE,
+                       "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
+                       NULL};
+  assert_int_equal(run(env, &traced), 0);
+  assert_string_equal(traced, plain);
+  free(plain);
+  free(traced);
+  json_t *spans = load();
+  assert_non_null(spans);
+  json_t *accept = json_object_get(spans, "pipe accept");
+  json_t *connect = json_object_get(spans, "pipe connect");
+  json_t *udp = json_object_get(spans, "udp send");
+  json_t *spawn = json_object_get(spans, "spawn true");
+  assert_non_null(accept);
+  assert_non_null(connect);
+  assert_non_null(udp);
+  assert_non_null(spawn);
+  assert_int_equal(json_integer_value(json_object_get(accept, "kind")), 2);  /* SERVER */
+  assert_int_equal(json_integer_value(json_object_get(connect, "kind")), 3); /* CLIENT */
+  /* registered in the accepted connection's read callback: children of its SERVER span */
+  assert_string_equal(str(udp, "parentSpanId"), str(accept, "spanId"));
+  assert_string_equal(str(spawn, "parentSpanId"), str(accept, "spanId"));
+  assert_string_equal(str(udp, "traceId"), str(accept, "traceId"));
+  json_decref(spans);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_same_output_and_parents),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
