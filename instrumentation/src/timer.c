@@ -240,14 +240,24 @@ static void close_tramp(uv_handle_t *h) {
   if (UVOTEL__UNLIKELY(s == NULL)) return;
   close_call_t call = {s->close_cb, h};
   uvotel_snapshot_t *ctx = s->close_ctx;
+  uvotel_resource_t res = s->res; /* live only when there is a close callback to run in it */
+  s->res = (uvotel_resource_t){0};
   /* Free the state first: the user's close callback usually frees the handle's memory, and a
    * new handle at the same address must start clean. */
   uvotel__hs_remove(s);
-  if (call.cb != NULL && ctx != NULL) {
-    (void)uvotel_snapshot_run(ctx, run_close_cb, &call);
-  } else if (call.cb != NULL) {
-    call.cb(h); /* capture failed for memory: run it in the current context */
+  if (call.cb != NULL) {
+    /* As Node's HandleWrap::OnClose: the close callback runs inside the handle's own resource
+     * (before/after), in the context of the uvotel_close call; destroy follows. */
+    uvotel_callback_scope_t cs;
+    int in = uvotel_resource_async_id(&res) != 0 && uvotel_resource_enter(&res, &cs) == 0;
+    if (ctx != NULL) {
+      (void)uvotel_snapshot_run(ctx, run_close_cb, &call);
+    } else {
+      call.cb(h); /* capture failed for memory: run it in the current context */
+    }
+    if (in) uvotel_resource_exit(&cs);
   }
+  if (uvotel_resource_async_id(&res) != 0) (void)uvotel_resource_emit_destroy(&res);
   uvotel_snapshot_release(ctx);
 }
 
@@ -265,7 +275,8 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
 
 uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle->type == UV_ASYNC) uvotel__async_forget(s);
-  uvotel__res_end(s);
+  /* With a close callback the resource lives on until it has run inside it (close_tramp). */
+  if (close_cb == NULL) uvotel__res_end(s);
   uvotel__auto_drop(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;

@@ -98,14 +98,20 @@ static void test_close_reset_destroys_once(void **state) {
                "before 5\n"
                "server data\n"
                "after 5\n"
-               "destroy 5\n"
-               "destroy 2\n"
+               "before 2\n"
                "closed server\n"
+               "after 2\n"
+               "before 5\n"
                "closed conn\n"
+               "after 5\n"
                "before 3\n"
                "after 3\n"
-               "destroy 3\n"
-               "closed client\n");
+               "destroy 2\n"
+               "destroy 5\n"
+               "before 3\n"
+               "closed client\n"
+               "after 3\n"
+               "destroy 3\n");
 }
 
 /* A reset libuv refuses (the handle is shutting down) keeps the handle and its state. */

@@ -85,8 +85,10 @@ static void test_spawn_sequence(void **state) {
                "before 2\n"
                "exit 0\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
 }
 
 /* A spawn that fails raises nothing and keeps nothing; the handle is closed as libuv says. */
@@ -119,8 +121,10 @@ static void test_signal_death(void **state) {
                "before 2\n"
                "exit 0\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
 }
 
 /* ---- the environment carrier ---- */

@@ -103,14 +103,18 @@ static void test_dgram_sequence(void **state) {
                "server sent 0\n"
                "after 5\n"
                "destroy 4\n"
-               "destroy 2\n"
                "destroy 5\n"
+               "before 2\n"
                "closed server\n"
+               "after 2\n"
                "before 3\n"
                "client message\n"
                "after 3\n"
-               "destroy 3\n"
-               "closed client\n");
+               "destroy 2\n"
+               "before 3\n"
+               "closed client\n"
+               "after 3\n"
+               "destroy 3\n");
 }
 
 /* ---- context per callback ---- */

@@ -98,8 +98,10 @@ static void test_signal_oneshot_implicit(void **state) {
                "before 2\n"
                "oneshot\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
   assert_int_equal(uvotel_signal_stop(NULL), UV_EINVAL);
 }
 
@@ -160,8 +162,10 @@ static void test_poll_sequence_and_context(void **state) {
                "before 2\n"
                "readable\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
 }
 
 /* The implicit form runs in the root; uvotel_poll_adopt gives the socket a task's context. */
@@ -196,16 +200,20 @@ static void test_poll_implicit_and_adopt(void **state) {
                "before 2\n"
                "readable\n"
                "after 2\n"
-               "destroy 2\n"
+               "before 2\n"
                "closed\n"
+               "after 2\n"
+               "destroy 2\n"
                "init 3 POLLWRAP 1\n"
                "init 4 POLLWRAP 1\n"
                "before 4\n"
                "readable\n"
                "after 4\n"
                "destroy 3\n"
-               "destroy 4\n"
-               "closed\n");
+               "before 4\n"
+               "closed\n"
+               "after 4\n"
+               "destroy 4\n");
   assert_int_equal(uvotel_poll_adopt(NULL, NULL), UV_EINVAL);
   uv_timer_t t;
   assert_int_equal(uv_timer_init(g_loop, &t), 0);
@@ -307,8 +315,10 @@ static void test_fs_event_sequence(void **state) {
                "before 2\n"
                "change\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
   assert_int_equal(uvotel_fs_event_stop(NULL), UV_EINVAL);
 }
 

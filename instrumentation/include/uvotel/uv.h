@@ -89,10 +89,12 @@ int uvotel_implicit_idle_start(uv_idle_t *handle, uv_idle_cb cb);
 
 /* ---- Closing -----------------------------------------------------------------------------
  * Close any handle. A resource still live on it (a running timer, a started check or idle
- * handle, a stream, a server, an async handle) is destroyed; its state is freed just before
- * close_cb runs. close_cb runs in the context current at uvotel_close, at the top level (no
- * before/after: the resource is gone; Node runs a socket's close callback inside the socket's
- * resource instead). Write and shutdown requests still pending on a closing stream complete with
+ * handle, a stream, a server, an async handle, ...) is destroyed: with a close_cb, after it (as
+ * Node's HandleWrap::OnClose, close_cb runs inside the handle's own resource: before, close_cb,
+ * after, then destroy, so work it queues runs at the end of that callback scope); without one,
+ * at once. close_cb runs in the context current at uvotel_close. A handle with no live resource
+ * (a stopped timer) runs close_cb at the top level. The state is freed just before close_cb
+ * runs. Write and shutdown requests still pending on a closing stream complete with
  * UV_ECANCELED inside their own resources before close_cb. Closing a handle inside its own
  * callback (a read, connection, async or timer callback) is fine: the destroy comes once, after
  * the callback. An async handle also leaves the send registry here. Handles never seen by a
@@ -215,9 +217,8 @@ int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb
  * TCPWRAP's init before the server's `before`, because it creates the socket before calling
  * into JavaScript, while here uv_accept runs inside the connection callback, so the init comes
  * between the server's before and after; Node writes small buffers synchronously (no
- * WRITEWRAP), while uv_write always completes asynchronously (a WRITEWRAP per call); Node runs
- * a socket's close callback inside the socket's resource, here close_cb runs after the
- * destroy, at the top level (see uvotel_close). */
+ * WRITEWRAP), while uv_write always completes asynchronously (a WRITEWRAP per call). As in
+ * Node, a socket's close callback runs inside the socket's resource (see uvotel_close). */
 int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle);
 int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,
                        uv_connect_cb cb);
