@@ -10,7 +10,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_internal.h"
 #include "uvotel/propagation.h"
-#include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
 typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;

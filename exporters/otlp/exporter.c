@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "otlp_internal.h"
-#include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 
 #define OTLP_MAGIC 0x4f544c50u /* "OTLP" */
 

@@ -7,8 +7,11 @@
 #include "uvotel/alloc.h"
 #include "uvotel/hooks.h"
 #include "uvotel/context.h"
+#include "uvotel/bind.h"
 #include "uvotel/promise.h"
+#include "uvotel/diag.h"
 #include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 #include "uvotel/propagation.h"
 
 #endif

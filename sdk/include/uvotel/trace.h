@@ -1,12 +1,13 @@
-/* uvotel tracing: OpenTelemetry-style tracer provider, tracers, spans, samplers, processors and
- * exporters. The current span is an async-context variable, so it follows every instrumented
- * callback.
+/* uvotel tracing, the application API: tracer provider, tracers, spans, attributes and the
+ * current span. The current span is an async-context variable, so it follows every instrumented
+ * callback. Samplers, span processors, span exporters, id generators and finished span data --
+ * what SDK plug-ins are written against -- are in uvotel/trace_sdk.h; diagnostics in
+ * uvotel/diag.h. The umbrella header uvotel.h includes all three.
  *
  * The OpenTelemetry trace API and SDK specifications are the contract for behaviour; this header
  * fixes the C names. Layering (as in opentelemetry-cpp): the application talks to tracers and
  * spans; a provider owns a sampler, span limits, an id generator and span processors; processors
- * hand finished spans to exporters. Samplers, processors, exporters and id generators are ops
- * tables plus a `self` pointer, so users can plug their own.
+ * hand finished spans to exporters.
  *
  * Spans are pooled: starting a span takes a slot from the provider's pool and ending it hands
  * the slot to the processors; the slot returns to the pool when the last reference goes (the
@@ -30,6 +31,7 @@
 #include <uv.h>
 
 #include "uvotel/context.h"
+#include "uvotel/diag.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -128,70 +130,16 @@ typedef struct uvotel_attribute_s {
 
 /* Initialisers for literal attribute arrays:
  *   uvotel_attribute_t a[] = {UVOTEL_ATTR_STR("http.method", "GET"), UVOTEL_ATTR_INT("n", 3)}; */
-#define UVOTEL_ATTR_STR(k, v)   \
-  {                             \
-    (k), {                      \
-      UVOTEL_VALUE_STRING, 0, { \
-        .s = (v)                \
-      }                         \
-    }                           \
-  }
-#define UVOTEL_ATTR_BOOL(k, v) \
-  {                            \
-    (k), {                     \
-      UVOTEL_VALUE_BOOL, 0, {  \
-        .b = (v)               \
-      }                        \
-    }                          \
-  }
-#define UVOTEL_ATTR_INT(k, v) \
-  {                           \
-    (k), {                    \
-      UVOTEL_VALUE_INT, 0, {  \
-        .i = (v)              \
-      }                       \
-    }                         \
-  }
-#define UVOTEL_ATTR_DOUBLE(k, v) \
-  {                              \
-    (k), {                       \
-      UVOTEL_VALUE_DOUBLE, 0, {  \
-        .d = (v)                 \
-      }                          \
-    }                            \
-  }
-#define UVOTEL_ATTR_STR_ARRAY(k, arr, n) \
-  {                                      \
-    (k), {                               \
-      UVOTEL_VALUE_STRING_ARRAY, (n), {  \
-        .sa = (arr)                      \
-      }                                  \
-    }                                    \
-  }
-#define UVOTEL_ATTR_BOOL_ARRAY(k, arr, n) \
-  {                                       \
-    (k), {                                \
-      UVOTEL_VALUE_BOOL_ARRAY, (n), {     \
-        .ba = (arr)                       \
-      }                                   \
-    }                                     \
-  }
-#define UVOTEL_ATTR_INT_ARRAY(k, arr, n) \
-  {                                      \
-    (k), {                               \
-      UVOTEL_VALUE_INT_ARRAY, (n), {     \
-        .ia = (arr)                      \
-      }                                  \
-    }                                    \
-  }
-#define UVOTEL_ATTR_DOUBLE_ARRAY(k, arr, n) \
-  {                                         \
-    (k), {                                  \
-      UVOTEL_VALUE_DOUBLE_ARRAY, (n), {     \
-        .da = (arr)                         \
-      }                                     \
-    }                                       \
-  }
+/* clang-format off */
+#define UVOTEL_ATTR_STR(k, v)                 {(k), {UVOTEL_VALUE_STRING, 0, {.s = (v)}}}
+#define UVOTEL_ATTR_BOOL(k, v)                {(k), {UVOTEL_VALUE_BOOL, 0, {.b = (v)}}}
+#define UVOTEL_ATTR_INT(k, v)                 {(k), {UVOTEL_VALUE_INT, 0, {.i = (v)}}}
+#define UVOTEL_ATTR_DOUBLE(k, v)              {(k), {UVOTEL_VALUE_DOUBLE, 0, {.d = (v)}}}
+#define UVOTEL_ATTR_STR_ARRAY(k, arr, n)      {(k), {UVOTEL_VALUE_STRING_ARRAY, (n), {.sa = (arr)}}}
+#define UVOTEL_ATTR_BOOL_ARRAY(k, arr, n)     {(k), {UVOTEL_VALUE_BOOL_ARRAY, (n), {.ba = (arr)}}}
+#define UVOTEL_ATTR_INT_ARRAY(k, arr, n)      {(k), {UVOTEL_VALUE_INT_ARRAY, (n), {.ia = (arr)}}}
+#define UVOTEL_ATTR_DOUBLE_ARRAY(k, arr, n)   {(k), {UVOTEL_VALUE_DOUBLE_ARRAY, (n), {.da = (arr)}}}
+/* clang-format on */
 
 /* ---------------------------------------------------------------------------------------------
  * Enumerations (numbers are the OTLP ones and never change)
@@ -217,33 +165,6 @@ const char *uvotel_span_kind_name(uvotel_span_kind_t kind);
 const char *uvotel_status_code_name(uvotel_status_code_t code);
 
 /* ---------------------------------------------------------------------------------------------
- * Diagnostics
- * ------------------------------------------------------------------------------------------- */
-
-typedef enum uvotel_diag_level_e {
-  UVOTEL_DIAG_ERROR = 1,
-  UVOTEL_DIAG_WARN = 2,
-  UVOTEL_DIAG_INFO = 3,
-  UVOTEL_DIAG_DEBUG = 4
-} uvotel_diag_level_t;
-
-/* A diagnostics message: `code` is a UVOTEL_E* / libuv code or 0, `msg` a formatted,
- * NUL-terminated message borrowed for the duration of the call. Called on whatever thread hit
- * the problem (loop, pool), so it must be thread-safe and must not call back into tracing. */
-typedef void (*uvotel_diag_cb)(uvotel_diag_level_t level, int code, const char *msg, void *arg);
-
-/* Install the process-wide diagnostics callback and the most verbose level delivered (messages
- * above it are not even formatted). cb NULL restores the default: nothing is printed, unless the
- * environment variable OTEL_LOG_LEVEL is debug/info/warn/error, in which case messages up to
- * that level go to stderr. Thread: any (takes effect for later messages). */
-void uvotel_diag_set_handler(uvotel_diag_cb cb, void *arg, uvotel_diag_level_t max_level);
-
-/* Report through the diagnostics callback (printf-style). For exporters and processors written
- * against this header. Thread: any. Alloc: none (formats into a stack buffer, truncating). */
-void uvotel_diag(uvotel_diag_level_t level, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* ---------------------------------------------------------------------------------------------
  * Objects
  * ------------------------------------------------------------------------------------------- */
 
@@ -255,6 +176,8 @@ typedef struct uvotel_span_data_s uvotel_span_data_t;
 typedef struct uvotel_sampler_s uvotel_sampler_t;
 typedef struct uvotel_span_processor_s uvotel_span_processor_t;
 typedef struct uvotel_span_exporter_s uvotel_span_exporter_t;
+/* Plugs for the SDK (uvotel/trace_sdk.h defines the ops table). */
+typedef struct uvotel_id_generator_ops_s uvotel_id_generator_ops_t;
 
 /* A link to another span (input to span start / add_link, output from span data).
  * Input: context copied (its trace_state retained), attributes copied; dropped_attributes
@@ -318,288 +241,6 @@ typedef struct uvotel_span_limits_s {
   { 128, UVOTEL_LIMIT_UNLIMITED, 128, 128, 128, 128 }
 
 /* ---------------------------------------------------------------------------------------------
- * Id generator
- * ------------------------------------------------------------------------------------------- */
-
-/* Produces trace and span ids. The SDK retries while a result is all zero (at most a few times,
- * then falls back to its own generator), so ids are never invalid. Called on any thread that
- * starts spans: must be thread-safe. */
-typedef struct uvotel_id_generator_ops_s {
-  void (*trace_id)(void *self, uvotel_trace_id_t *out);
-  void (*span_id)(void *self, uvotel_span_id_t *out);
-  /* 1 when the rightmost 7 bytes of trace ids are random (sets the W3C Level 2 random flag on
-   * new traces). */
-  int random_trace_ids;
-} uvotel_id_generator_ops_t;
-
-/* The built-in generator: a per-thread xoshiro256** seeded from getrandom(2), never all zero,
- * random trace ids. Fill ids directly (useful for tests and custom generators).
- * Thread: any. Alloc: none. */
-void uvotel_random_trace_id(uvotel_trace_id_t *out);
-void uvotel_random_span_id(uvotel_span_id_t *out);
-
-/* ---------------------------------------------------------------------------------------------
- * Samplers
- * ------------------------------------------------------------------------------------------- */
-
-typedef enum uvotel_sampling_decision_e {
-  UVOTEL_SAMPLING_DROP = 0,             /* not recording, not sampled */
-  UVOTEL_SAMPLING_RECORD_ONLY = 1,      /* recording (processors see it), not exported */
-  UVOTEL_SAMPLING_RECORD_AND_SAMPLE = 2 /* recording and sampled */
-} uvotel_sampling_decision_t;
-
-/* What a sampler sees. All pointers are borrowed for the duration of should_sample. */
-typedef struct uvotel_sampling_params_s {
-  /* The parent's context; NULL for a root span. */
-  const uvotel_span_context_t *parent;
-  /* The trace id the span will have (the parent's, or a new one). */
-  uvotel_trace_id_t trace_id;
-  const char *name;
-  uvotel_span_kind_t kind;
-  const uvotel_attribute_t *attrs; /* attributes given at start */
-  size_t n_attrs;
-  const uvotel_link_t *links;
-  size_t n_links;
-} uvotel_sampling_params_t;
-
-/* What a sampler decides. `attrs` are added to the span (copied at once, so they may point to
- * sampler memory). `trace_state` replaces the parent's trace state when `set_trace_state` is 1
- * (retained by the span). */
-typedef struct uvotel_sampling_result_s {
-  uvotel_sampling_decision_t decision;
-  const uvotel_attribute_t *attrs;
-  size_t n_attrs;
-  int set_trace_state;
-  const uvotel_trace_state_t *trace_state;
-} uvotel_sampling_result_t;
-
-/* A sampler. should_sample is called for every span start, on any thread, and must be
- * thread-safe and fast; out is zeroed (decision DROP) before the call. description returns a
- * static or self-owned string (e.g. "TraceIdRatioBased{0.25}"). free (may be NULL) releases
- * self when the sampler is freed. */
-typedef struct uvotel_sampler_ops_s {
-  void (*should_sample)(void *self, const uvotel_sampling_params_t *params,
-                        uvotel_sampling_result_t *out);
-  const char *(*description)(void *self);
-  void (*free)(void *self);
-} uvotel_sampler_ops_t;
-
-/* Wrap an ops table and self in a sampler object. ops is borrowed (must outlive the sampler).
- * NULL ops or ops->should_sample: NULL. NULL also when out of memory.
- * Thread: any. Alloc: one block. */
-uvotel_sampler_t *uvotel_sampler_create(const uvotel_sampler_ops_t *ops, void *self);
-
-/* The built-in samplers (spec names). Each call returns a new object.
- * traceidratio: ratio outside [0, 1] or NaN is clamped (NaN: 0; reported through diagnostics).
- * The decision is the specification's consistent-probability rule (W3C Level 2 randomness): R is
- * the trace id's rightmost 7 bytes read as a big-endian 56-bit integer, the rejection threshold
- * is T = round((1 - ratio) * 2^56), and the span is sampled iff R >= T. So a trace sampled at
- * some ratio is sampled at every higher ratio, in every service using the rule.
- * NULL only when out of memory. Thread: any. */
-uvotel_sampler_t *uvotel_sampler_always_on(void);
-uvotel_sampler_t *uvotel_sampler_always_off(void);
-uvotel_sampler_t *uvotel_sampler_traceidratio(double ratio);
-
-/* ParentBased: the root sampler decides for root spans; otherwise the parent's sampled flag and
- * remoteness select one of four delegates. NULL delegates take the spec defaults (always_on for
- * sampled parents, always_off for unsampled ones). The parent-based sampler takes ownership of
- * every sampler passed in, even when it fails. */
-typedef struct uvotel_parent_based_options_s {
-  uvotel_sampler_t *root; /* NULL: always_on */
-  uvotel_sampler_t *remote_parent_sampled;
-  uvotel_sampler_t *remote_parent_not_sampled;
-  uvotel_sampler_t *local_parent_sampled;
-  uvotel_sampler_t *local_parent_not_sampled;
-} uvotel_parent_based_options_t;
-
-#define UVOTEL_PARENT_BASED_OPTIONS_INIT \
-  { NULL, NULL, NULL, NULL, NULL }
-
-uvotel_sampler_t *uvotel_sampler_parent_based(const uvotel_parent_based_options_t *opts);
-/* parentbased_always_on / parentbased_always_off / parentbased_traceidratio shorthands. */
-uvotel_sampler_t *uvotel_sampler_parentbased_always_on(void);
-uvotel_sampler_t *uvotel_sampler_parentbased_always_off(void);
-uvotel_sampler_t *uvotel_sampler_parentbased_traceidratio(double ratio);
-
-/* Build a sampler from OTEL_TRACES_SAMPLER-style name and argument: always_on, always_off,
- * traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio
- * (arg: the ratio, default 1.0). Unknown name: UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
- * *out is the sampler with the default ratio); NULL name/out: UVOTEL_EINVAL.
- * Thread: any. */
-int uvotel_sampler_from_name(const char *name, const char *arg, uvotel_sampler_t **out);
-
-/* Ask a sampler directly (tests, composite samplers). NULL sampler or params: decision DROP. */
-void uvotel_sampler_should_sample(uvotel_sampler_t *s, const uvotel_sampling_params_t *params,
-                                  uvotel_sampling_result_t *out);
-
-/* The sampler's description ("" for NULL). Borrowed from the sampler. Thread: any. */
-const char *uvotel_sampler_description(const uvotel_sampler_t *s);
-
-/* Free a sampler not handed to a provider or parent-based sampler. NULL: no-op. */
-void uvotel_sampler_free(uvotel_sampler_t *s);
-
-/* ---------------------------------------------------------------------------------------------
- * Span exporters
- * ------------------------------------------------------------------------------------------- */
-
-/* The exporter may be called again while an earlier export is still running (from another pool
- * thread): the batch processor then runs up to max_concurrent_exports exports at once.
- * Without it, at most one export per exporter is in flight. */
-#define UVOTEL_EXPORTER_CONCURRENT 0x1u
-
-/* An exporter: turns batches of finished spans into output. The SDK serialises calls unless the
- * exporter sets UVOTEL_EXPORTER_CONCURRENT.
- *
- * export: encode and deliver n >= 1 spans. Synchronous: returns when done, 0 on success or a
- *   negative UVOTEL_E* / libuv code on failure (the spans count as failed). Called on a libuv
- *   pool thread by the batch processor, on the ending thread by the simple processor, or on
- *   whatever thread calls uvotel_span_exporter_export. It may block, but should give up after
- *   about timeout_ms (the processor's export timeout) and return UVOTEL_ETIMEDOUT. The span
- *   pointers and everything reachable from them are valid until export returns; to keep a span
- *   longer, uvotel_span_data_retain it. Must not call back into span start/end.
- * force_flush: deliver anything the exporter buffers; 0, or UVOTEL_ETIMEDOUT. May be NULL.
- * shutdown: flush and stop; later exports must fail with UVOTEL_ESHUTDOWN. May be NULL.
- * free: release self; called once, after shutdown, when no export is running. May be NULL.
- * flags: UVOTEL_EXPORTER_*.
- * The table only grows at the end; zero-initialise it so later members stay NULL. */
-typedef struct uvotel_span_exporter_ops_s {
-  int (*export_spans)(void *self, const uvotel_span_data_t *const *spans, size_t n,
-                      uint64_t timeout_ms);
-  int (*force_flush)(void *self, uint64_t timeout_ms);
-  int (*shutdown)(void *self, uint64_t timeout_ms);
-  void (*free)(void *self);
-  unsigned flags;
-} uvotel_span_exporter_ops_t;
-
-/* Wrap an ops table and self in an exporter object. ops is borrowed (must outlive the
- * exporter). NULL ops or ops->export_spans: NULL (self is not freed). Out of memory: NULL, and
- * ops->free(self) is called so ownership is always taken. Thread: any. Alloc: one block. */
-uvotel_span_exporter_t *uvotel_span_exporter_create(const uvotel_span_exporter_ops_t *ops,
-                                                    void *self);
-
-/* Call the exporter's ops (serialised against each other unless CONCURRENT). After shutdown,
- * export returns UVOTEL_ESHUTDOWN without calling the exporter. NULL exporter: UVOTEL_EINVAL;
- * n == 0: 0 without calling. Thread: any. */
-int uvotel_span_exporter_export(uvotel_span_exporter_t *e, const uvotel_span_data_t *const *spans,
-                                size_t n, uint64_t timeout_ms);
-int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms);
-int uvotel_span_exporter_shutdown(uvotel_span_exporter_t *e, uint64_t timeout_ms);
-
-/* The self pointer and flags given at create (NULL / 0 for NULL). Thread: any. */
-void *uvotel_span_exporter_self(const uvotel_span_exporter_t *e);
-unsigned uvotel_span_exporter_flags(const uvotel_span_exporter_t *e);
-
-/* Shut down (if not yet, with a 0 ms deadline) and free an exporter not owned by a processor.
- * NULL: no-op. Thread: any, when no export is running. */
-void uvotel_span_exporter_free(uvotel_span_exporter_t *e);
-
-/* Exporter factories by name, for OTEL_TRACES_EXPORTER and the provider's default ("file").
- * A factory creates an exporter configured from the environment (it reads its own
- * OTEL_EXPORTER_* variables), or returns NULL and reports why through diagnostics.
- * libuvotel_exporters registers "console" and "file" (and "otlp" once built) when it
- * is loaded, and uvotel_exporters_register() does it explicitly for static links.
- * Registering a name again replaces the factory. NULL name or fn: UVOTEL_EINVAL; more than 32
- * names: UVOTEL_ERANGE. Thread: any. */
-typedef uvotel_span_exporter_t *(*uvotel_span_exporter_factory_fn)(const char *name, void *arg);
-int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn, void *arg);
-
-/* Create an exporter through a registered factory. Unknown name: NULL (and a diagnostics
- * message). Thread: any. */
-uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name);
-
-/* ---------------------------------------------------------------------------------------------
- * Span processors
- * ------------------------------------------------------------------------------------------- */
-
-/* Counters of a processor (the built-in ones fill all; a custom one whatever it knows). */
-typedef struct uvotel_span_processor_counters_s {
-  uint64_t received;  /* sampled spans handed to on_end */
-  uint64_t dropped;   /* not exported: queue full, or arrived after shutdown */
-  uint64_t exported;  /* exported successfully */
-  uint64_t failed;    /* handed to an export that failed or timed out */
-  uint64_t batches;   /* export calls made */
-  uint64_t queued;    /* currently waiting in the queue (batch processor) */
-  uint64_t in_flight; /* exports running now */
-} uvotel_span_processor_counters_t;
-
-/* A span processor.
- * on_start: a recording span was started (may add attributes to it). Thread: the starting
- *   thread. May be NULL.
- * on_end: a recording span ended; its data is now immutable. The pointer is valid for the
- *   call; uvotel_span_data_retain it to keep it (release on any thread). Must not block.
- *   Thread: the ending thread.
- * force_flush / shutdown: deliver what is pending, within timeout_ms; 0, UVOTEL_ETIMEDOUT, or
- *   an export error. May be NULL.
- * free: release self, after shutdown. May be NULL.
- * counters: fill *out (zeroed before the call). May be NULL.
- * The table only grows at the end. */
-typedef struct uvotel_span_processor_ops_s {
-  void (*on_start)(void *self, uvotel_span_t *span, const uvotel_span_context_t *parent);
-  void (*on_end)(void *self, const uvotel_span_data_t *span);
-  int (*force_flush)(void *self, uint64_t timeout_ms);
-  int (*shutdown)(void *self, uint64_t timeout_ms);
-  void (*free)(void *self);
-  void (*counters)(void *self, uvotel_span_processor_counters_t *out);
-} uvotel_span_processor_ops_t;
-
-/* Wrap an ops table and self. ops is borrowed. NULL ops: NULL. Out of memory: NULL after
- * ops->free(self). Thread: any. */
-uvotel_span_processor_t *uvotel_span_processor_create(const uvotel_span_processor_ops_t *ops,
-                                                      void *self);
-
-/* Simple processor: exports each sampled span synchronously in on_end, on the ending thread,
- * one span per export. For tests and debugging. Takes ownership of the exporter (freed with the
- * processor, or at once if creation fails). NULL exporter: NULL. Thread: any. */
-uvotel_span_processor_t *uvotel_simple_span_processor_create(uvotel_span_exporter_t *exporter);
-
-/* Batch processor options. Defaults are the specification's; the OTEL_BSP_* variables set them
- * in uvotel_tracer_provider_from_env. */
-typedef struct uvotel_batch_span_processor_options_s {
-  uv_loop_t *loop;         /* loop that runs the timer and export completions; NULL:
-                              uv_default_loop() */
-  uint32_t max_queue_size; /* 2048; OTEL_BSP_MAX_QUEUE_SIZE */
-  uint32_t
-      max_export_batch_size;  /* 512 (clamped to max_queue_size); OTEL_BSP_MAX_EXPORT_BATCH_SIZE */
-  uint64_t schedule_delay_ms; /* 5000; OTEL_BSP_SCHEDULE_DELAY */
-  uint64_t export_timeout_ms; /* 30000; OTEL_BSP_EXPORT_TIMEOUT */
-  uint32_t max_concurrent_exports; /* 1; more only if the exporter is CONCURRENT */
-} uvotel_batch_span_processor_options_t;
-
-#define UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT \
-  { NULL, 2048, 512, 5000, 30000, 1 }
-
-/* Batch processor: on_end puts sampled spans in a bounded lock-free queue (never blocks; a full
- * queue drops the span and counts it). A batch of up to max_export_batch_size spans is handed
- * to the exporter when that many are queued or schedule_delay_ms passed since the last export;
- * the export call (encoding and delivery) runs on the libuv thread pool (uv_queue_work), at
- * most one at a time unless the exporter is CONCURRENT.
- *
- * force_flush / shutdown (Thread: the loop's thread, while the loop is not running a callback
- * of this processor) deliver everything queued in batches of at most max_export_batch_size,
- * each still on the pool, waiting for them, and return UVOTEL_ETIMEDOUT once the deadline
- * passes (exports still running then finish in the background and are counted when they do).
- * Its handles are unreferenced, so they never keep the loop alive; after shutdown the loop must
- * run once more (uv_run) to close them before uv_loop_close. Takes ownership of the exporter.
- * NULL exporter: NULL; bad options (max_queue_size 0, batch size 0): UVOTEL_EINVAL reported
- * and NULL. Thread: the loop's thread. Alloc: the queue, once. */
-uvotel_span_processor_t *uvotel_batch_span_processor_create(
-    uvotel_span_exporter_t *exporter, const uvotel_batch_span_processor_options_t *opts);
-
-/* Call a processor's ops directly (tests, composite processors). NULL: no-op / UVOTEL_EINVAL.
- * Thread: as the ops. */
-int uvotel_span_processor_force_flush(uvotel_span_processor_t *p, uint64_t timeout_ms);
-int uvotel_span_processor_shutdown(uvotel_span_processor_t *p, uint64_t timeout_ms);
-
-/* The processor's counters into *out (zeros where unknown). NULL p or out: UVOTEL_EINVAL.
- * Thread: any. */
-int uvotel_span_processor_counters(const uvotel_span_processor_t *p,
-                                   uvotel_span_processor_counters_t *out);
-
-/* Shut down (0 ms deadline if not yet) and free a processor not owned by a provider. NULL:
- * no-op. */
-void uvotel_span_processor_free(uvotel_span_processor_t *p);
-
-/* ---------------------------------------------------------------------------------------------
  * Tracer provider
  * ------------------------------------------------------------------------------------------- */
 
@@ -607,11 +248,15 @@ void uvotel_span_processor_free(uvotel_span_processor_t *p);
 #define UVOTEL_PROVIDER_NO_ENV_RESOURCE \
   0x2u /* ignore OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES */
 #define UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER 0x4u /* no processors means none, not the default */
+#define UVOTEL_PROVIDER_NO_DETECTORS 0x8u        /* run no resource detector (uvotel/trace_sdk.h) */
 
 /* Provider options.
  * Resource: the SDK default (service.name = unknown_service:<executable>, telemetry.sdk.name
  *   "uvotel", telemetry.sdk.language "c", telemetry.sdk.version, process.pid, host.name), then
- *   OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, then resource_attrs: later keys win.
+ *   the resource detectors (service.instance.id, process.*, process.runtime.*, os.*,
+ *   host.arch, container.id; see uvotel/trace_sdk.h), then OTEL_RESOURCE_ATTRIBUTES and
+ *   OTEL_SERVICE_NAME, then resource_attrs: later keys win. NO_DEFAULT_RESOURCE also skips the
+ *   detectors.
  * Sampler: owned; NULL means parentbased_always_on.
  * Processors: each owned (also when create fails). None given: the embedded default, a batch
  *   processor on `loop` with the "file" exporter (uvotel-traces.jsonl), unless
@@ -631,10 +276,13 @@ typedef struct uvotel_tracer_provider_options_s {
   uv_loop_t *loop; /* for the default processor; NULL: uv_default_loop() */
   uint32_t max_spans;
   unsigned flags; /* UVOTEL_PROVIDER_* */
+  /* Resource detectors to run, by name, comma-separated ("none": none). NULL: the
+   * OTEL_RESOURCE_DETECTORS variable, and when that is unset every registered detector. */
+  const char *resource_detectors;
 } uvotel_tracer_provider_options_t;
 
 #define UVOTEL_TRACER_PROVIDER_OPTIONS_INIT \
-  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0 }
+  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0, NULL }
 
 /* Create a provider. opts NULL: all defaults. Returns NULL when out of memory (what it was
  * given is freed) or when opts is malformed (n_processors > 0 with NULL processors, or a NULL
@@ -715,6 +363,28 @@ int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
 /* Misuse seen anywhere in the process, including calls that name no provider (a NULL span):
  * the sum of every provider's misuse counter plus those. Thread: any. */
 uint64_t uvotel_trace_misuse_total(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * The global tracer provider
+ * ------------------------------------------------------------------------------------------- */
+
+/* Make p the process-wide provider that libraries use when nobody hands them one (the
+ * OpenTelemetry API's global TracerProvider). p is borrowed: it stays the global one until
+ * another is set, NULL is set, or p is freed (uvotel_tracer_provider_free clears it). Tracers
+ * obtained before keep the provider they came from. The preload sets its provider here.
+ * Returns 0. Thread: any. */
+int uvotel_tracer_provider_set_global(uvotel_tracer_provider_t *p);
+
+/* The global provider, or (none set) a no-op provider whose spans never record and whose
+ * tracers are valid for the whole process. Never NULL. Thread: any. */
+uvotel_tracer_provider_t *uvotel_tracer_provider_global(void);
+
+/* uvotel_tracer_get(uvotel_tracer_provider_global(), scope_name, version). Thread: any. */
+uvotel_tracer_t *uvotel_global_tracer(const char *scope_name, const char *version);
+
+/* 1 when p is the no-op provider uvotel_tracer_provider_global returns while none is set.
+ * Thread: any. */
+int uvotel_tracer_provider_is_noop(const uvotel_tracer_provider_t *p);
 
 /* ---------------------------------------------------------------------------------------------
  * Tracers
@@ -849,43 +519,6 @@ void *uvotel_span_run(uvotel_span_t *s, void *(*fn)(void *arg), void *arg);
  * with atomic span reference counts). For propagators and snapshots (uvotel_snapshot_get).
  * Created on first use; never NULL except out of memory. Thread: any. */
 uvotel_var_t *uvotel_span_var(void);
-
-/* ---------------------------------------------------------------------------------------------
- * Finished span data (for processors and exporters)
- * ------------------------------------------------------------------------------------------- */
-
-/* Keep / drop a reference to finished span data. Thread: any (atomic). retain returns d. */
-const uvotel_span_data_t *uvotel_span_data_retain(const uvotel_span_data_t *d);
-void uvotel_span_data_release(const uvotel_span_data_t *d);
-
-/* Read-only accessors. d must be non-NULL finished span data (what on_end and export get).
- * Everything returned is owned by d, immutable, NUL-terminated where it is a string, and valid
- * while a reference to d is held. Thread: any. Alloc: none. */
-const char *uvotel_span_data_name(const uvotel_span_data_t *d);
-uvotel_span_kind_t uvotel_span_data_kind(const uvotel_span_data_t *d);
-/* trace id, span id, flags, is_remote = 0, and trace_state. */
-uvotel_span_context_t uvotel_span_data_context(const uvotel_span_data_t *d);
-/* The parent's span id (all zero for a root span) and whether the parent was remote. */
-uvotel_span_id_t uvotel_span_data_parent_span_id(const uvotel_span_data_t *d);
-int uvotel_span_data_parent_is_remote(const uvotel_span_data_t *d);
-/* The span's tracestate (NULL: empty). Serialise it with uvotel_trace_state_str
- * (uvotel/propagation.h). */
-const uvotel_trace_state_t *uvotel_span_data_trace_state(const uvotel_span_data_t *d);
-uint64_t uvotel_span_data_start_unix_ns(const uvotel_span_data_t *d);
-uint64_t uvotel_span_data_end_unix_ns(const uvotel_span_data_t *d);
-/* Attributes in insertion order (*n gets the count; n may not be NULL). */
-const uvotel_attribute_t *uvotel_span_data_attributes(const uvotel_span_data_t *d, size_t *n);
-const uvotel_event_t *uvotel_span_data_events(const uvotel_span_data_t *d, size_t *n);
-const uvotel_link_t *uvotel_span_data_links(const uvotel_span_data_t *d, size_t *n);
-/* Status code; *description (may be NULL) gets its description ("" unless ERROR). */
-uvotel_status_code_t uvotel_span_data_status(const uvotel_span_data_t *d, const char **description);
-uint32_t uvotel_span_data_dropped_attributes(const uvotel_span_data_t *d);
-uint32_t uvotel_span_data_dropped_events(const uvotel_span_data_t *d);
-uint32_t uvotel_span_data_dropped_links(const uvotel_span_data_t *d);
-/* 1 when sampled (the SAMPLED flag); RECORD_ONLY spans reach processors with 0. */
-int uvotel_span_data_is_sampled(const uvotel_span_data_t *d);
-const uvotel_trace_resource_t *uvotel_span_data_resource(const uvotel_span_data_t *d);
-const uvotel_instrumentation_scope_t *uvotel_span_data_scope(const uvotel_span_data_t *d);
 
 /* The data of an ended span (NULL while it is open, or for NULL / non-recording spans).
  * Borrowed like the span. Thread: any. */

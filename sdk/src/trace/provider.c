@@ -50,6 +50,10 @@ static void res_set_str(uvotel_span_t *r, const char *k, const char *v) {
   res_set(r, &a);
 }
 
+static void res_emit(void *ctx, const uvotel_attribute_t *a) {
+  res_set(ctx, a);
+}
+
 static void res_free(uvotel_span_t *r) {
   if (r == NULL) return;
   uvotel__arena_free(r);
@@ -147,6 +151,9 @@ static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_prov
     if (gethostname(host, sizeof host) == 0) {
       host[sizeof host - 1] = '\0';
       res_set_str(r, "host.name", host);
+    }
+    if (!(o->flags & UVOTEL_PROVIDER_NO_DETECTORS)) {
+      uvotel__resource_detect(o->resource_detectors, res_emit, r);
     }
   }
   if (!(o->flags & UVOTEL_PROVIDER_NO_ENV_RESOURCE)) {
@@ -288,6 +295,7 @@ static void pending_done(void *arg) {
 
 UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   if (p == NULL) return;
+  uvotel__global_forget(p);
   if (!atomic_load(&p->shut)) uvotel_tracer_provider_shutdown(p, 0);
   uvotel_sampler_free(p->sampler);
   p->sampler = NULL;

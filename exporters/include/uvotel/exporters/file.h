@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 
 #ifdef __cplusplus
 extern "C" {

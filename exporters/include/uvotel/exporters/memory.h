@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 
 #ifdef __cplusplus
 extern "C" {

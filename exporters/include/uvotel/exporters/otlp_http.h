@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "uvotel/trace.h"
+#include "uvotel/trace_sdk.h"
 
 #ifdef __cplusplus
 extern "C" {
