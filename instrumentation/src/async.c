@@ -64,7 +64,10 @@ void uvotel__async_forget(uvotel__hs_t *s) {
 
 static void async_tramp(uv_async_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("async");
+    return;
+  }
   uv_async_cb cb = (uv_async_cb)s->cb;
   slot_t *sl = s->u.async.slot;
   uvotel_snapshot_t *snap = sl != NULL && __atomic_load_n(&sl->pending, __ATOMIC_RELAXED) != NULL

@@ -77,6 +77,12 @@ uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new);
 /* Remove and free (to its table's pool). The state must have no live resource. */
 void uvotel__hs_remove(uvotel__hs_t *s);
 
+/* A trampoline found no state for its handle or request. Since state belongs to the loop it
+ * is found from every thread; what is left is a program that closed a wrapped handle with raw
+ * uv_close and reused its memory: uvotel does not know the callback to run. Counted and said
+ * at the default log level (uvotel_diag, error), never silent. */
+void uvotel__no_state(const char *kind);
+
 /* The loop of a handle, of a request bound to a stream, of any request uvotel tracks. */
 #define UVOTEL__HLOOP(h) (((const uv_handle_t *)(h))->loop)
 

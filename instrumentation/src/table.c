@@ -146,6 +146,16 @@ UVOTEL__API size_t uvotel_uv_table_capacity(void) {
   return n;
 }
 
+static unsigned long g_no_state; /* atomic */
+
+void uvotel__no_state(const char *kind) {
+  unsigned long n = __atomic_add_fetch(&g_no_state, 1, __ATOMIC_RELAXED);
+  uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_ESTATE,
+              "libuvotel_uv: a %s callback found no wrapper state (a wrapped handle closed with "
+              "raw uv_close and reused?): its callback is unknown and was not run (%lu so far)",
+              kind, n);
+}
+
 /* Wrapper state belongs to loops now and is freed by uvotel_loop_close: nothing per thread. */
 UVOTEL__API void uvotel_uv_thread_cleanup(void) {}
 

@@ -15,7 +15,10 @@ static void untrack_if_new(uvotel__hs_t *s, int is_new) {
 
 static void timer_tramp(uv_timer_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("timer");
+    return;
+  }
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
   uvotel_callback_scope_t cs;
@@ -90,7 +93,10 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 /* Check and idle callbacks share one shape: cb(handle). */
 static void watcher_run(uv_handle_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("check/idle");
+    return;
+  }
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
@@ -237,7 +243,10 @@ static void *run_close_cb(void *arg) {
 
 static void close_tramp(uv_handle_t *h) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("close");
+    return;
+  }
   close_call_t call = {s->close_cb, h};
   uvotel_snapshot_t *ctx = s->close_ctx;
   uvotel_resource_t res = s->res; /* live only when there is a close callback to run in it */

@@ -3,21 +3,79 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "../internal.h"
-#include "../promise/promise_internal.h"
+#include "hooks_internal.h"
 
-UVOTEL__TLS uvotel__tls_t uvotel__tls;
+enum {
+  UVOTEL__EV_INIT,
+  UVOTEL__EV_BEFORE,
+  UVOTEL__EV_AFTER,
+  UVOTEL__EV_DESTROY,
+  UVOTEL__EV_PROMISE,
+  UVOTEL__EV_COUNT
+};
 
-UVOTEL__API int uvotel__tracking;
+typedef struct uvotel__hookfn_s {
+  void (*fn)(void);
+  void *arg;
+} uvotel__hookfn_t;
+
+/* Immutable once built; rebuilt on every enable/disable. A table replaced during a dispatch is
+ * retired and freed when the dispatch ends. */
+typedef struct uvotel__hooktab_s {
+  uint32_t n[UVOTEL__EV_COUNT];
+  uvotel__hookfn_t *fns[UVOTEL__EV_COUNT];
+  struct uvotel__hooktab_s *next_retired;
+  uvotel__hookfn_t storage[];
+} uvotel__hooktab_t;
+
+struct uvotel_hook_s {
+  uvotel_hook_callbacks_t cbs;
+  void *arg;
+  struct uvotel__tls_s *owner; /* thread it is enabled on, NULL when disabled */
+  int free_pending;
+};
+
+/* Up to this many libraries layered on uvotel keep per-loop data (uvotel_loop_key_create). */
+#define UVOTEL__LOOP_KEYS 4
+
+/* One attached loop, in the process-wide registry (hooks.c). Blocks are never unlinked from the
+ * registry: a detached block (loop NULL) is reused by the next attach, so a lock-free reader
+ * walking the list never meets freed memory. */
+typedef struct uvotel__loop_s {
+  uv_loop_t *loop; /* atomic; NULL: free */
+  uv_idle_t idle;  /* both internal to libuv (UV_HANDLE_INTERNAL): invisible to the program */
+  uv_check_t check;
+  int armed;
+  void *data[UVOTEL__LOOP_KEYS];
+  struct uvotel__loop_s *next;
+} uvotel__loop_t;
+
+static void retire_flush(uvotel__tls_t *t);
+
+/* Dispatch helpers (hot path, inlined). */
+static inline void dispatch_id(uvotel__tls_t *t, int ev, uvotel_async_id_t id) {
+  uvotel__hooktab_t *tab = t->hooks;
+  if (UVOTEL__LIKELY(tab == NULL) || tab->n[ev] == 0 || t->in_hook) return;
+  t->in_hook = 1;
+  uvotel__hookfn_t *f = tab->fns[ev];
+  for (uint32_t i = 0, n = tab->n[ev]; i < n; i++) {
+    ((void (*)(uvotel_async_id_t, void *))f[i].fn)(id, f[i].arg);
+  }
+  t->in_hook = 0;
+  if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
+    retire_flush(t);
+  }
+}
+
+static inline int has_hooks(const uvotel__tls_t *t, int ev) {
+  return t->hooks != NULL && t->hooks->n[ev] != 0;
+}
 
 /* Ids are handed to threads in blocks so that taking one is a thread-local increment. The
  * first block starts at 2: 1 is the top level. */
 #define ID_BLOCK 4096
 #define DQ_EARLY_DRAIN 16384
 static _Atomic uint64_t g_next_block = 2;
-
-static pthread_key_t g_tls_key;
-static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
 
 enum {
   RES_MANUAL = UVOTEL_RESOURCE_MANUAL_DESTROY,
@@ -28,29 +86,6 @@ enum {
   CS_HIDDEN = 1u << 1,
   CS_OWNS_CTX = 1u << 2,
 };
-
-void uvotel__set_tracking(void) {
-  if (!__atomic_load_n(&uvotel__tracking, __ATOMIC_RELAXED)) {
-    __atomic_store_n(&uvotel__tracking, 1, __ATOMIC_RELAXED);
-  }
-}
-
-static void tls_destructor(void *p) {
-  uvotel__tls_t *t = p;
-  /* Runs on thread exit: the TLS block is still addressable here. */
-  if (t == &uvotel__tls) uvotel_thread_cleanup();
-}
-
-static void tls_key_create(void) {
-  (void)pthread_key_create(&g_tls_key, tls_destructor);
-}
-
-void uvotel__tls_register(uvotel__tls_t *t) {
-  if (t->cleanup_registered) return;
-  pthread_once(&g_tls_once, tls_key_create);
-  (void)pthread_setspecific(g_tls_key, t);
-  t->cleanup_registered = 1;
-}
 
 static inline uvotel_async_id_t new_id(uvotel__tls_t *t) {
   if (UVOTEL__UNLIKELY(t->next_id == t->id_end)) {
@@ -122,7 +157,7 @@ static int rebuild_table(uvotel__tls_t *t) {
   return 0;
 }
 
-void uvotel__hooks_retire_flush(uvotel__tls_t *t) {
+static void retire_flush(uvotel__tls_t *t) {
   while (t->retired != NULL) {
     uvotel__hooktab_t *r = t->retired;
     t->retired = r->next_retired;
@@ -205,15 +240,15 @@ static void loop_arm(uvotel__loop_t *l);
 
 static void deliver_destroys(uvotel__tls_t *t) {
   /* Destroy hooks run with in_hook set, so nothing is queued while we walk the queue. */
-  for (size_t i = 0; i < t->dq_n; i++) uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
+  for (size_t i = 0; i < t->dq_n; i++) dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
   t->dq_n = 0;
 }
 
 static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
   /* As in Node: with no destroy hook enabled (or inside a hook), there is no one to tell. */
-  if (!uvotel__has_hooks(t, UVOTEL__EV_DESTROY) || t->in_hook) return;
+  if (!has_hooks(t, UVOTEL__EV_DESTROY) || t->in_hook) return;
   if (t->dq_blk == NULL) {
-    uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, id);
+    dispatch_id(t, UVOTEL__EV_DESTROY, id);
     return;
   }
   if (t->dq_n == t->dq_cap) {
@@ -221,7 +256,7 @@ static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
     uvotel_async_id_t *q = uvotel_realloc(t->dq, cap * sizeof *q);
     if (q == NULL) {
       /* Out of memory: deliver now rather than lose the event. */
-      uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, id);
+      dispatch_id(t, UVOTEL__EV_DESTROY, id);
       return;
     }
     t->dq = q;
@@ -310,12 +345,12 @@ static void on_check(uv_check_t *h) {
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
   /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
-  if (uvotel__jobq.n != 0) uvotel__jobs_drain();
+  if (t->jobs_n != 0) uvotel__tls_jobs_drain();
   if (t->dq_n != 0) deliver_destroys(t);
   /* Nothing of uvotel's is pending any more: disarm now, in the check phase, so that uv_run
    * and uv_loop_alive answer for the program's own handles alone (uv_run computes its result
    * after this phase). Anything queued later arms the pair again. */
-  if (t->dq_n == 0 && uvotel__jobq.n == 0) loop_disarm(l);
+  if (t->dq_n == 0 && t->jobs_n == 0) loop_disarm(l);
 }
 
 static void loop_arm(uvotel__loop_t *l) {
@@ -484,7 +519,7 @@ static int resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id
     }
     t->in_hook = 0;
     if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
-      uvotel__hooks_retire_flush(t);
+      retire_flush(t);
     }
   }
   return 0;
@@ -526,14 +561,14 @@ UVOTEL__API int uvotel_resource_enter(uvotel_resource_t *r, uvotel_callback_scop
   t->trigger_id = r->trigger_;
   t->exec_resource = r->owner_;
   t->ctx = ctx;
-  if (!(cs->flags_ & CS_HIDDEN)) uvotel__dispatch_id(t, UVOTEL__EV_BEFORE, r->id_);
+  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_BEFORE, r->id_);
   return 0;
 }
 
 UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   if (cs == NULL || !(cs->flags_ & CS_ACTIVE)) return;
   uvotel__tls_t *t = &uvotel__tls;
-  if (!(cs->flags_ & CS_HIDDEN)) uvotel__dispatch_id(t, UVOTEL__EV_AFTER, cs->id_);
+  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_AFTER, cs->id_);
   if (UVOTEL__UNLIKELY(t->depth != cs->prev_depth_)) uvotel__unwind_scopes(t, cs->prev_depth_);
   uvotel_snapshot_t *ctx = t->ctx;
   t->ctx = cs->prev_ctx_;
@@ -544,7 +579,7 @@ UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   cs->flags_ = 0;
   /* The outermost callback returned: run the next-ticks and microtasks it queued before the
    * loop moves on (seed 004). One predictable branch while both queues are empty. */
-  if (UVOTEL__UNLIKELY(uvotel__jobq.n != 0) && cs->prev_id_ == 0) uvotel__jobs_drain();
+  if (UVOTEL__UNLIKELY(t->jobs_n != 0) && cs->prev_id_ == 0) uvotel__tls_jobs_drain();
   /* Like Node (16384 pending destroys trigger an early drain): a loop phase that runs many
    * callbacks before the check phase (libuv runs a re-armed zero timer again in the same pass)
    * would otherwise grow the queue without bound. Drain when the outermost callback returns. */
@@ -610,38 +645,26 @@ UVOTEL__API int uvotel_resource_recapture(uvotel_resource_t *r) {
 
 UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
   if (r == NULL || !(r->flags_ & RES_LIVE) || (r->flags_ & RES_HIDDEN)) return;
-  uvotel__dispatch_id(&uvotel__tls, UVOTEL__EV_PROMISE, r->id_);
+  dispatch_id(&uvotel__tls, UVOTEL__EV_PROMISE, r->id_);
 }
 
-/* ---- per-thread cleanup ---- */
+/* ---- per-thread cleanup (uvotel_thread_cleanup, thread exit) ---- */
 
-UVOTEL__API void uvotel_thread_cleanup(void) {
-  uvotel__tls_t *t = &uvotel__tls;
-  if (t->in_hook) return;
-  uvotel__jobs_cleanup(); /* promise and job pools */
+static void hooks_thread_cleanup(uvotel__tls_t *t) {
   if (t->dq_n != 0 && delivery_loop(t) == NULL) deliver_destroys(t);
   if (t->dq_n == 0) {
     uvotel_free(t->dq);
     t->dq = NULL;
     t->dq_cap = 0;
   }
-  for (int n = 0; n <= UVOTEL__POOL_MAX_N; n++) {
-    while (t->pool[n] != NULL) {
-      uvotel_snapshot_t *m = t->pool[n];
-      t->pool[n] = m->next_free;
-      uvotel_free(m);
-    }
-    t->pool_n[n] = 0;
-  }
-  if (t->depth == 0) {
-    uvotel_free(t->stack);
-    t->stack = NULL;
-    t->stack_cap = 0;
-  }
   if (t->list_n == 0) {
     uvotel_free(t->list);
     t->list = NULL;
     t->list_cap = 0;
   }
-  uvotel__hooks_retire_flush(t);
+  retire_flush(t);
+}
+
+__attribute__((constructor)) static void hooks_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_HOOKS, hooks_thread_cleanup);
 }

@@ -1,11 +1,13 @@
 /* Private declarations of the job queues (next-tick, microtasks) and promises.
  *
- * hooks.c reads uvotel__jobq.n at the end of uvotel_resource_exit: while both queues are empty
- * that is the only cost the queues add to an instrumented callback. */
+ * The number of queued jobs lives in the thread-state block (uvotel__tls.jobs_n), which the hooks
+ * layer reads at the end of uvotel_resource_exit and drains through the hook this layer
+ * registers (uvotel__tls_jobs_register): while both queues are empty that is the only cost the
+ * queues add to an instrumented callback, and hooks.c needs nothing of this header. */
 #ifndef UVOTEL_PROMISE_INTERNAL_H
 #define UVOTEL_PROMISE_INTERNAL_H
 
-#include "../internal.h"
+#include "../hooks/hooks_internal.h"
 #include "uvotel/promise.h"
 
 typedef struct uvotel__job_s uvotel__job_t;
@@ -40,8 +42,7 @@ struct uvotel__job_s {
 };
 
 typedef struct uvotel__jobq_s {
-  size_t n; /* jobs in both queues */
-  int draining;
+  int draining; /* (the count of jobs in both queues is uvotel__tls.jobs_n) */
   uvotel__job_t *tick_head, *tick_tail;
   uvotel__job_t *mt_head, *mt_tail;
   uvotel__job_t *free_jobs;
@@ -56,12 +57,6 @@ extern UVOTEL__TLS uvotel__jobq_t uvotel__jobq;
 
 /* Run both queues until empty (no-op while draining or inside a hook). */
 void uvotel__jobs_drain(void);
-/* Free the pools (uvotel_thread_cleanup). */
-void uvotel__jobs_cleanup(void);
-
-/* hooks.c: arm the thread's most recent attached loop so its check phase drains the queues.
- * Returns 0 when no loop is attached. */
-int uvotel__loop_arm_jobs(void);
 
 /* queue.c for promise.c */
 uvotel__job_t *uvotel__job_alloc(void);
