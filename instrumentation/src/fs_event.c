@@ -10,7 +10,10 @@ typedef struct start_args_s {
 
 static void fs_event_tramp(uv_fs_event_t *h, const char *filename, int events, int status) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("fs_event");
+    return;
+  }
   uv_fs_event_cb cb = (uv_fs_event_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */

@@ -12,7 +12,10 @@ typedef struct start_args_s {
 static void fs_poll_tramp(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
                           const uv_stat_t *curr) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("fs_poll");
+    return;
+  }
   uv_fs_poll_cb cb = (uv_fs_poll_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */

@@ -19,7 +19,10 @@ UVOTEL__API int uvotel_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle, uv_o
 
 static void poll_tramp(uv_poll_t *h, int status, int events) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("poll");
+    return;
+  }
   uv_poll_cb cb = (uv_poll_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */

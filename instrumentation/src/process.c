@@ -18,7 +18,10 @@ static int propagate_env(void) {
 
 static void exit_tramp(uv_process_t *h, int64_t exit_status, int term_signal) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("process exit");
+    return;
+  }
   if (UVOTEL__UNLIKELY(s->span != NULL)) {
     uvotel_span_t *span = s->span;
     s->span = NULL;

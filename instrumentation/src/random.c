@@ -6,7 +6,10 @@ static void random_tramp(uv_random_t *req, int status, void *buf, size_t buflen)
   uvotel_resource_t res;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &res, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &res, &cb, &span) != 0)) {
+    uvotel__no_state("random");
+    return;
+  }
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
   ((uv_random_cb)cb)(req, status, buf, buflen);

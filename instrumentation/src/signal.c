@@ -11,7 +11,10 @@ typedef struct start_args_s {
 
 static void signal_tramp(uv_signal_t *h, int signum) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("signal");
+    return;
+  }
   uv_signal_cb cb = (uv_signal_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
   uvotel_callback_scope_t cs;

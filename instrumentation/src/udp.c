@@ -33,7 +33,10 @@ static void udpwrap_begin(uvotel__hs_t *s, uv_udp_t *h) {
 static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
                        unsigned flags) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("udp recv");
+    return;
+  }
   uv_udp_recv_cb cb = (uv_udp_recv_cb)s->cb;
   if (nread == 0 && addr == NULL) {
     /* "Nothing more to read" / buffer return (also UV_UDP_MMSG_FREE): not an event. Node makes
@@ -73,7 +76,10 @@ static void send_tramp(uv_udp_send_t *req, int status) {
   uvotel_resource_t res;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req->handle->loop, req, &res, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->handle->loop, req, &res, &cb, &span) != 0)) {
+    uvotel__no_state("udp send");
+    return;
+  }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
