@@ -81,6 +81,20 @@ static const char *str(json_t *sp, const char *field) {
   return json_string_value(json_object_get(sp, field));
 }
 
+/* The attribute's value as text (strings as is, ints as their decimal string), or "". */
+static const char *attr(json_t *sp, const char *key) {
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
+    if (strcmp(json_string_value(json_object_get(a, "key")), key) != 0) continue;
+    json_t *v = json_object_get(a, "value");
+    json_t *s = json_object_get(v, "stringValue");
+    if (s == NULL) s = json_object_get(v, "intValue");
+    return s != NULL ? json_string_value(s) : "";
+  }
+  return "";
+}
+
 static void test_same_output_and_parents(void **state) {
   (void)state;
   mkdir(TMPDIR, 0755);
@@ -116,6 +130,14 @@ static void test_same_output_and_parents(void **state) {
   assert_string_equal(str(udp, "parentSpanId"), str(accept, "spanId"));
   assert_string_equal(str(spawn, "parentSpanId"), str(accept, "spanId"));
   assert_string_equal(str(udp, "traceId"), str(accept, "traceId"));
+  /* semantic-convention attributes */
+  assert_string_equal(attr(udp, "network.transport"), "udp");
+  assert_string_equal(attr(udp, "network.peer.address"), "127.0.0.1");
+  assert_string_equal(attr(connect, "network.transport"), "unix");
+  assert_non_null(strstr(attr(connect, "network.peer.address"), "/tmp/uvotel-plainio-"));
+  assert_string_equal(attr(accept, "network.peer.address"), attr(connect, "network.peer.address"));
+  assert_string_equal(attr(spawn, "process.executable.name"), "true");
+  assert_string_equal(attr(spawn, "process.exit.code"), "0");
   json_decref(spans);
 }
 

@@ -306,7 +306,9 @@ int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb a
  * "UDPSENDWRAP" request triggered by the handle, its callback (may be NULL) run inside it in
  * the context of the send, then destroy. uvotel_udp_try_send and uvotel_udp_connect are
  * synchronous and pass through; uvotel_udp_init(_ex) drop stale state. Node differs by nature
- * (tests/node/dgram.js): it creates the UDPWRAP at dgram.createSocket, before any send.
+ * (tests/node/dgram.js): it creates the UDPWRAP at dgram.createSocket, before any send, and
+ * sends small datagrams synchronously (no UDPSENDWRAP, its callback from a TickObject), while
+ * uv_udp_send always completes through its callback (a UDPSENDWRAP per call).
  *
  * ---- Processes: "PROCESSWRAP" ------------------------------------------------------------
  * uvotel_spawn: one resource (trigger = current) from a successful spawn until uvotel_close;
