@@ -21,6 +21,7 @@
 #include "trace_log.h"
 #include "uv_test_util.h"
 #include "uvotel.h"
+#include "uvotel/promise.h"
 #include "uvotel/uv.h"
 
 #include "uv_test_fixture.h"
@@ -401,6 +402,58 @@ static void test_random_sequence(void **state) {
                "destroy 2\n");
 }
 
+/* ---- close callbacks run in the handle's own callback scope: a tick they queue runs when it
+ * ends (after `after`, as Node drains its tick queue), before the next close callback ---- */
+
+static void on_tick(void *arg) {
+  trace_log_line(&g_log, "tick %s", (const char *)arg);
+}
+
+static void closed_queue_tick(uv_handle_t *h) {
+  trace_log_line(&g_log, "closed %s", (const char *)h->data);
+  assert_int_equal(uvotel_next_tick(on_tick, h->data), 0);
+}
+
+static void noop_prepare(uv_prepare_t *h) {
+  (void)h;
+}
+
+static void test_close_scope_runs_ticks(void **state) {
+  (void)state;
+  uv_prepare_t a, b;
+  trace_log_start(&g_log);
+  assert_int_equal(uv_prepare_init(g_loop, &a), 0);
+  assert_int_equal(uv_prepare_init(g_loop, &b), 0);
+  a.data = "a";
+  b.data = "b";
+  assert_int_equal(uvotel_prepare_start(&a, noop_prepare), 0);
+  assert_int_equal(uvotel_prepare_start(&b, noop_prepare), 0);
+  uvotel_close((uv_handle_t *)&a, closed_queue_tick);
+  uvotel_close((uv_handle_t *)&b, closed_queue_tick);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_trace(&g_log,
+               "init 2 PREPARE 1\n"
+               "init 3 PREPARE 1\n"
+               "before 3\n"
+               "closed b\n"
+               "init 4 TickObject 3\n"
+               "after 3\n"
+               "before 4\n"
+               "tick b\n"
+               "after 4\n"
+               "before 2\n"
+               "closed a\n"
+               "init 5 TickObject 2\n"
+               "after 2\n"
+               "before 5\n"
+               "tick a\n"
+               "after 5\n"
+               "destroy 4\n"
+               "destroy 3\n"
+               "destroy 5\n"
+               "destroy 2\n");
+}
+
 int main(void) {
   counting_alloc_install();
   g_var = uvotel_var_create("watchers", NULL, NULL);
@@ -414,6 +467,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_event_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_poll_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_sequence, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_scope_runs_ticks, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   uvotel_var_free(g_var);
