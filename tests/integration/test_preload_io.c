@@ -1,7 +1,8 @@
-/* The new wrappers under libuvotel_preload.so: tests/support/plain_io_prog (plain libuv: unix
- * socket, UDP, spawn, poll, signal, prepare, random) prints the same with and without the
- * preload, and under it the accepted connection's SERVER span is the parent of the UDP send and
- * the spawn made in its read callback. */
+/* The new wrappers on a plain program, three ways: tests/support/plain_io_prog (plain libuv:
+ * unix socket, UDP, spawn, poll, signal, prepare, random) run as is, under libuvotel_preload.so
+ * and built with uv_redirect.h prints the same, and in both instrumented runs the accepted
+ * connection's SERVER span is the parent of the UDP send and the spawn made in its read
+ * callback. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,10 +20,11 @@
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_preload_io.d"
 #define OUT_FILE TMPDIR "/spans.jsonl"
+#define OUT_FILE_WRAPPED TMPDIR "/spans-wrapped.jsonl"
 
 /* Run the program with the environment cleared of uvotel's and the preload's variables plus
  * extra; its stdout into *out. Returns the exit status, or -1. */
-static int run(const char *const *extra, char **out) {
+static int run(const char *prog, const char *const *extra, char **out) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
@@ -31,7 +33,7 @@ static int run(const char *const *extra, char **out) {
     close(fds[0]);
     unsetenv("LD_PRELOAD");
     for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) putenv((char *)extra[i]);
-    execl(PLAIN_IO_PROG, PLAIN_IO_PROG, (char *)NULL);
+    execl(prog, prog, (char *)NULL);
     _exit(127);
   }
   close(fds[1]);
@@ -52,8 +54,8 @@ static int run(const char *const *extra, char **out) {
 }
 
 /* name -> span object, from every line of the file exporter's output */
-static json_t *load(void) {
-  FILE *f = fopen(OUT_FILE, "r");
+static json_t *load(const char *path) {
+  FILE *f = fopen(path, "r");
   if (f == NULL) return NULL;
   json_t *by_name = json_object();
   char *line = NULL;
@@ -95,26 +97,10 @@ static const char *attr(json_t *sp, const char *key) {
   return "";
 }
 
-static void test_same_output_and_parents(void **state) {
-  (void)state;
-  mkdir(TMPDIR, 0755);
-  unlink(OUT_FILE);
-  char *plain = NULL, *traced = NULL;
-  assert_int_equal(run(NULL, &plain), 0);
-  assert_string_equal(plain,
-                      "pipe 1\nudp 1\nspawn exit 0\npoll 1\nsignal 1\nprepare 1\nrandom 1\n"
-                      "loop close 0\n");
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" OUT_FILE,
-                       "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
-                       NULL};
-  assert_int_equal(run(env, &traced), 0);
-  assert_string_equal(traced, plain);
-  free(plain);
-  free(traced);
-  json_t *spans = load();
+/* The spans of one run: the accepted connection's SERVER span is the parent of the UDP send and
+ * the spawn made in its read callback; the semantic-convention attributes. */
+static void check_spans(const char *path) {
+  json_t *spans = load(path);
   assert_non_null(spans);
   json_t *accept = json_object_get(spans, "pipe accept");
   json_t *connect = json_object_get(spans, "pipe connect");
@@ -126,11 +112,9 @@ static void test_same_output_and_parents(void **state) {
   assert_non_null(spawn);
   assert_int_equal(json_integer_value(json_object_get(accept, "kind")), 2);  /* SERVER */
   assert_int_equal(json_integer_value(json_object_get(connect, "kind")), 3); /* CLIENT */
-  /* registered in the accepted connection's read callback: children of its SERVER span */
   assert_string_equal(str(udp, "parentSpanId"), str(accept, "spanId"));
   assert_string_equal(str(spawn, "parentSpanId"), str(accept, "spanId"));
   assert_string_equal(str(udp, "traceId"), str(accept, "traceId"));
-  /* semantic-convention attributes */
   assert_string_equal(attr(udp, "network.transport"), "udp");
   assert_string_equal(attr(udp, "network.peer.address"), "127.0.0.1");
   assert_string_equal(attr(connect, "network.transport"), "unix");
@@ -141,9 +125,51 @@ static void test_same_output_and_parents(void **state) {
   json_decref(spans);
 }
 
+static const char *const EXPECTED =
+    "pipe 1\nudp 1\nspawn exit 0\npoll 1\nsignal 1\nprepare 1\nrandom 1\nloop close 0\n";
+
+static void test_plain(void **state) {
+  (void)state;
+  char *out = NULL;
+  assert_int_equal(run(PLAIN_IO_PROG, NULL, &out), 0);
+  assert_string_equal(out, EXPECTED);
+  free(out);
+}
+
+static void test_under_preload(void **state) {
+  (void)state;
+  mkdir(TMPDIR, 0755);
+  unlink(OUT_FILE);
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" OUT_FILE,
+                       "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
+                       NULL};
+  char *out = NULL;
+  assert_int_equal(run(PLAIN_IO_PROG, env, &out), 0);
+  assert_string_equal(out, EXPECTED); /* behaves identically */
+  free(out);
+  check_spans(OUT_FILE);
+}
+
+static void test_with_redirect(void **state) {
+  (void)state;
+  mkdir(TMPDIR, 0755);
+  unlink(OUT_FILE_WRAPPED);
+  const char *env[] = {"MECH_SPANS=" OUT_FILE_WRAPPED, NULL};
+  char *out = NULL;
+  assert_int_equal(run(PLAIN_IO_PROG_WRAPPED, env, &out), 0);
+  assert_string_equal(out, EXPECTED);
+  free(out);
+  check_spans(OUT_FILE_WRAPPED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_same_output_and_parents),
+      cmocka_unit_test(test_plain),
+      cmocka_unit_test(test_under_preload),
+      cmocka_unit_test(test_with_redirect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
