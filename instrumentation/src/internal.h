@@ -103,6 +103,26 @@ static inline uvotel__hs_t *uvotel__track(uv_loop_t *loop, const void *key, int 
   return uvotel__hs_add(loop, key, is_new);
 }
 
+/* A handle and a request bound to it (connect, send): track both, or neither (0 / -1). */
+typedef struct uvotel__pair_s {
+  uvotel__hs_t *hs, *rs;
+  int h_new, r_new;
+} uvotel__pair_t;
+static inline int uvotel__track_pair(uv_loop_t *loop, const void *h, const void *req,
+                                     uvotel__pair_t *p) {
+  p->hs = uvotel__track(loop, h, &p->h_new);
+  if (p->hs == NULL) return -1;
+  p->rs = uvotel__hs_add(loop, req, &p->r_new);
+  if (p->rs != NULL) return 0;
+  if (p->h_new) uvotel__hs_remove(p->hs);
+  return -1;
+}
+/* The libuv call failed: forget what uvotel__track_pair made. */
+static inline void uvotel__untrack_pair(uvotel__pair_t *p) {
+  if (p->r_new) uvotel__hs_remove(p->rs);
+  if (p->h_new) uvotel__hs_remove(p->hs);
+}
+
 /* Finish a request wrapper: when the libuv call failed (err != 0), forget a state made for it
  * and return err (nothing was raised); else remember cb and begin the request's resource. */
 static inline int uvotel__req_begin(uvotel__hs_t *s, int is_new, int err, void *req,

@@ -14,20 +14,18 @@ UVOTEL__API void uvotel_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const
     uv_pipe_connect(req, handle, name, cb);
     return;
   }
-  int h_new, r_new;
-  uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
-  uvotel__hs_t *rs = hs != NULL ? uvotel__hs_add(handle->loop, req, &r_new) : NULL;
-  if (rs == NULL) {
+  uvotel__pair_t p;
+  if (uvotel__track_pair(handle->loop, handle, req, &p) != 0) {
     /* Out of memory for the state: the connect still happens, untraced (it returns nothing
      * that could say so). */
-    if (hs != NULL && h_new) uvotel__hs_remove(hs);
     uv_pipe_connect(req, handle, name, cb);
     return;
   }
+  uvotel__hs_t *hs = p.hs, *rs = p.rs;
   /* uv_pipe_connect reports every error through the callback (queued, never synchronously),
    * so the resources begin first, as in Node: the socket's PIPEWRAP, then the request. */
   uvotel__stream_begin(hs, (uv_stream_t *)handle, 0);
-  (void)uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))cb, "PIPECONNECTWRAP",
+  (void)uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "PIPECONNECTWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (uvotel__auto_on(UVOTEL__AUTO_PIPE)) uvotel__auto_pipe_connect_begin(rs, name);
   uv_pipe_connect(req, handle, name, uvotel__connect_tramp);

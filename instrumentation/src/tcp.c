@@ -45,23 +45,17 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   if (!uvotel_tracking() || req == NULL || handle == NULL) {
     return uv_tcp_connect(req, handle, addr, cb);
   }
-  int h_new, r_new;
-  uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
-  if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
-  if (rs == NULL) {
-    if (h_new) uvotel__hs_remove(hs);
-    return UV_ENOMEM;
-  }
+  uvotel__pair_t p;
+  if (uvotel__track_pair(handle->loop, handle, req, &p) != 0) return UV_ENOMEM;
+  uvotel__hs_t *hs = p.hs, *rs = p.rs;
   int err = uv_tcp_connect(req, handle, addr, uvotel__connect_tramp);
   if (err) {
-    if (r_new) uvotel__hs_remove(rs);
-    if (h_new) uvotel__hs_remove(hs);
+    uvotel__untrack_pair(&p);
     return err;
   }
   /* As in Node: the socket's TCPWRAP first, then the connect request triggered by it. */
   uvotel__stream_begin(hs, (uv_stream_t *)handle, 0);
-  err = uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
+  err = uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_connect_begin(rs, addr);
   return err;

@@ -96,22 +96,16 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
   if (!uvotel_tracking() || req == NULL || handle == NULL) {
     return uv_udp_send(req, handle, bufs, nbufs, addr, send_cb);
   }
-  int h_new, r_new;
-  uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
-  if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
-  if (rs == NULL) {
-    if (h_new) uvotel__hs_remove(hs);
-    return UV_ENOMEM;
-  }
+  uvotel__pair_t p;
+  if (uvotel__track_pair(handle->loop, handle, req, &p) != 0) return UV_ENOMEM;
+  uvotel__hs_t *hs = p.hs, *rs = p.rs;
   int err = uv_udp_send(req, handle, bufs, nbufs, addr, send_tramp);
   if (err) {
-    if (r_new) uvotel__hs_remove(rs);
-    if (h_new) uvotel__hs_remove(hs);
+    uvotel__untrack_pair(&p);
     return err;
   }
   udpwrap_begin(hs, handle);
-  err = uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))send_cb, "UDPSENDWRAP",
+  err = uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))send_cb, "UDPSENDWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_UDP)) uvotel__auto_udp_send_begin(rs, handle, addr);
   return err;
