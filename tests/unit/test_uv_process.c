@@ -261,6 +261,17 @@ static void test_process_span(void **state) {
   assert_int_equal(uvotel_span_data_status(env_span, &desc), UVOTEL_STATUS_UNSET);
 }
 
+/* The new UVOTEL_INSTRUMENT names. */
+static void test_instrument_names(void **state) {
+  (void)state;
+  unsigned c;
+  assert_int_equal(uvotel_instrument_parse("udp, PIPE,process", &c), 0);
+  assert_int_equal(c, UVOTEL_INSTRUMENT_UDP | UVOTEL_INSTRUMENT_PIPE | UVOTEL_INSTRUMENT_PROCESS);
+  assert_int_equal(uvotel_instrument_parse("all", &c), 0);
+  assert_int_equal(c & UVOTEL_INSTRUMENT_PROCESS, UVOTEL_INSTRUMENT_PROCESS);
+  assert_int_equal(uvotel_instrument_parse("processes", &c), UVOTEL_EPARSE);
+}
+
 static int group_setup(void **state) {
   (void)state;
   g_mem = uvotel_memory_exporter_create(0);
@@ -291,6 +302,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_signal_death, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_carrier_into_child, setup, teardown),
       cmocka_unit_test_setup_teardown(test_process_span, setup, teardown),
+      cmocka_unit_test(test_instrument_names),
   };
   int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
   uvotel_var_free(g_var);

@@ -104,9 +104,9 @@ void uvotel_auto_spans_disable(void);
 /* The categories currently on. Thread: any. */
 unsigned uvotel_auto_spans_categories(void);
 
-/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, all, none (case-insensitive,
- * blanks around names ignored, empty items skipped). NULL or "" gives 0. An unknown name:
- * UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
+/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, all, none
+ * (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0. An
+ * unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
 int uvotel_instrument_parse(const char *spec, unsigned *out);
 
 /* Enable the categories named by the environment variable UVOTEL_INSTRUMENT with tracer (flags

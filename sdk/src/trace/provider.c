@@ -540,7 +540,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
     uvotel_tracer_provider_t *p = provider_new(&o, 0);
     if (p != NULL) env_propagators(p);
-  if (p != NULL) uvotel__env_parent_load(p); /* the parent process's context, if any */
+    if (p != NULL) uvotel__env_parent_load(p); /* the parent process's context, if any */
     return p;
   }
 
