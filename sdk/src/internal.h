@@ -1,7 +1,7 @@
 /* Private declarations every SDK source file needs: export, thread-local and branch-hint
- * macros, and the allocator's bookkeeping. The core's own state is in common/thread_state_internal.h,
- * context/context_internal.h, hooks/hooks_internal.h and promise/promise_internal.h, each
- * included only by the files that use it. */
+ * macros, and the allocator's bookkeeping. The core's own state is in
+ * common/thread_state_internal.h, context/context_internal.h, hooks/hooks_internal.h and
+ * promise/promise_internal.h, each included only by the files that use it. */
 #ifndef UVOTEL_INTERNAL_H
 #define UVOTEL_INTERNAL_H
 

@@ -100,6 +100,10 @@ static void run_three(const char *name, const char *want) {
   assert_string_equal(out, want);
   free(out);
 
+#ifdef MECH_NO_PRELOAD
+  print_message("(%s: not run under the preload in this build)\n", name);
+  return;
+#endif
   const char *penv[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "UVOTEL_INSTRUMENT=all",
                         "OTEL_SERVICE_NAME=mech", "OTEL_TRACES_EXPORTER=file", env_p,
                         /* sanitizer builds: the preload comes before the ASan runtime */
@@ -175,6 +179,9 @@ static const char *str(json_t *sp, const char *key) {
  * connection with that peer port ("tcp accept", network.peer.port); the one made in the
  * connection callback ("accept") has its connection's span as parent. */
 static void check_scheduler_spans(const char *path, int want_tasks) {
+#ifdef MECH_NO_PRELOAD
+  if (strstr(path, ".preload.") != NULL) return;
+#endif
   json_t *all = load_spans(path);
   assert_non_null(all);
   int tasks = 0, accepts = 0, wrong = 0, accept_ok = 0;

@@ -402,6 +402,21 @@ uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provider_t *p, cons
                                                const char *scope_version, const char *schema_url);
 
 /* The tracer's scope and provider. Thread: any. */
+/* As uvotel_tracer_get_with_schema, with attributes of the instrumentation scope (copied;
+ * invalid ones ignored). The same name, version, schema URL and equal attributes in the same
+ * order give the same tracer. NULL p, or NULL attrs with n_attrs > 0: NULL. Thread: any. */
+uvotel_tracer_t *uvotel_tracer_get_with_attributes(uvotel_tracer_provider_t *p,
+                                                   const char *scope_name,
+                                                   const char *scope_version,
+                                                   const char *schema_url,
+                                                   const uvotel_attribute_t *attrs, size_t n_attrs);
+
+/* OpenTelemetry's Tracer.Enabled: 0 when spans started now could not be recorded or exported
+ * (the provider is shut down, has no processor, or samples nothing: always_off, as with
+ * OTEL_SDK_DISABLED), so instrumentation can skip expensive work; 1 otherwise. Ask each time
+ * (the answer changes at shutdown). NULL: 0. Thread: any. */
+int uvotel_tracer_enabled(const uvotel_tracer_t *t);
+
 const uvotel_instrumentation_scope_t *uvotel_tracer_scope(const uvotel_tracer_t *t);
 uvotel_tracer_provider_t *uvotel_tracer_get_provider(const uvotel_tracer_t *t);
 
@@ -471,6 +486,16 @@ void uvotel_span_add_event_at(uvotel_span_t *s, const char *name, uint64_t time_
 
 /* Add a link after start (beyond the link limit dropped and counted). NULL link: no-op. */
 void uvotel_span_add_link(uvotel_span_t *s, const uvotel_link_t *link);
+
+/* Record an exception (an error) as the semantic conventions' "exception" event, with
+ * exception.type, exception.message and exception.stacktrace (each copied; NULL or "" left
+ * out; at least one of type and message is required). The specification leaves the status to
+ * the caller; UVOTEL_EXCEPTION_SET_STATUS also sets ERROR with the message (or the type) as
+ * the description, the common case for an error that ends the operation. Neither type nor
+ * message, or unknown flags: nothing recorded, counted as misuse. Thread: as the span. */
+#define UVOTEL_EXCEPTION_SET_STATUS 0x1u
+void uvotel_span_record_exception(uvotel_span_t *s, const char *type, const char *message,
+                                  const char *stacktrace, unsigned flags);
 
 /* Set the status. As the specification says: UNSET is ignored, OK is final (later calls
  * ignored), and the description is kept only with ERROR. description copied (may be NULL). */

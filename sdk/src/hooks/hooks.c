@@ -388,7 +388,8 @@ static uvotel__loop_t *attach(uv_loop_t *loop) {
       if (l == NULL) goto out;
     }
     l->armed = 0;
-    memset(l->data, 0, sizeof l->data);
+    for (int k = 0; k < UVOTEL__LOOP_KEYS; k++)
+      __atomic_store_n(&l->data[k], NULL, __ATOMIC_RELAXED);
     /* Both always succeed on Unix (they only link the handle into the loop). */
     (void)uv_idle_init(loop, &l->idle);
     (void)uv_check_init(loop, &l->check);
@@ -426,8 +427,11 @@ UVOTEL__API int uvotel_loop_init(uv_loop_t *loop) {
 
 UVOTEL__API int uvotel_loop_key_create(void (*on_detach)(uv_loop_t *loop, void *value)) {
   pthread_mutex_lock(&g_loops_mu);
-  int key = g_keys_n < UVOTEL__LOOP_KEYS ? g_keys_n++ : UVOTEL_ENOMEM;
-  if (key >= 0) g_key_detach[key] = on_detach;
+  int key = g_keys_n < UVOTEL__LOOP_KEYS ? g_keys_n : UVOTEL_ENOMEM;
+  if (key >= 0) {
+    __atomic_store_n(&g_key_detach[key], on_detach, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_keys_n, key + 1, __ATOMIC_RELEASE);
+  }
   pthread_mutex_unlock(&g_loops_mu);
   return key;
 }
@@ -439,7 +443,9 @@ UVOTEL__API void *uvotel_loop_get(const uv_loop_t *loop, int key) {
 }
 
 UVOTEL__API int uvotel_loop_set(uv_loop_t *loop, int key, void *value) {
-  if (loop == NULL || key < 0 || key >= g_keys_n) return UVOTEL_EINVAL;
+  if (loop == NULL || key < 0 || key >= __atomic_load_n(&g_keys_n, __ATOMIC_ACQUIRE)) {
+    return UVOTEL_EINVAL;
+  }
   uvotel__loop_t *l = reg_find(loop);
   if (l == NULL) return UVOTEL_ENOENT;
   __atomic_store_n(&l->data[key], value, __ATOMIC_RELEASE);
@@ -470,9 +476,9 @@ UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
   uv_walk(loop, count_handle, &handles);
   if (handles != 0 || loop->active_reqs.count != 0) return UV_EBUSY;
   for (int k = 0; k < UVOTEL__LOOP_KEYS; k++) {
-    void *v = l->data[k];
-    l->data[k] = NULL;
-    if (v != NULL && g_key_detach[k] != NULL) g_key_detach[k](loop, v);
+    void *v = __atomic_exchange_n(&l->data[k], NULL, __ATOMIC_ACQ_REL);
+    void (*detach)(uv_loop_t *, void *) = __atomic_load_n(&g_key_detach[k], __ATOMIC_ACQUIRE);
+    if (v != NULL && detach != NULL) detach(loop, v);
   }
   uvotel__tls_t *t = &uvotel__tls;
   if (t->dq_blk == l) {
