@@ -462,6 +462,16 @@ static double median(double *v, int n) {
   return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
+/* The min / max over rounds of the paired ratio raw/wrapped. */
+static void ratio_range(double t[2][MAX_ROUNDS], int n, double *lo, double *hi) {
+  *lo = *hi = t[0][0] / t[1][0];
+  for (int i = 1; i < n; i++) {
+    double r = t[0][i] / t[1][i];
+    if (r < *lo) *lo = r;
+    if (r > *hi) *hi = r;
+  }
+}
+
 /* The median over rounds of the paired ratio raw/wrapped. */
 static double median_ratio(double t[2][MAX_ROUNDS], int n) {
   double r[MAX_ROUNDS];
@@ -524,6 +534,18 @@ int main(int argc, char **argv) {
            median(b->t[0][0], rounds), median(b->t[0][1], rounds), median_ratio(b->t[0], rounds),
            median(b->t[1][0], rounds), median(b->t[1][1], rounds), median_ratio(b->t[1], rounds),
            median_ratio(b->cpu[0], rounds), median_ratio(b->cpu[1], rounds));
+  }
+  /* The spread of the same paired ratios (wall time). */
+  printf("\n%-30s | %-25s | %-25s\n", "ratio min / median / max", "nothing enabled",
+         "hook + variable");
+  for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
+    bench_t *b = &g_benches[i];
+    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    double lo0, hi0, lo1, hi1;
+    ratio_range(b->t[0], rounds, &lo0, &hi0);
+    ratio_range(b->t[1], rounds, &lo1, &hi1);
+    printf("%-30s | %6.3f / %6.3f / %6.3f  | %6.3f / %6.3f / %6.3f\n", b->name, lo0,
+           median_ratio(b->t[0], rounds), hi0, lo1, median_ratio(b->t[1], rounds), hi1);
   }
   return 0;
 }
