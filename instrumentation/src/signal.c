@@ -21,9 +21,10 @@ static void signal_tramp(uv_signal_t *h, int signum) {
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   cb(h, signum);
   uvotel_resource_exit(&cs);
-  /* A one-shot handle its callback did not restart (nor close: that ended it already). */
+  /* A one-shot handle its callback did not restart (nor close: a close ends it, after the
+   * close callback when there is one). */
   s = uvotel__hs_get(h->loop, h);
-  if (s != NULL && id != 0 && !uv_is_active((uv_handle_t *)h) &&
+  if (s != NULL && id != 0 && !uv_is_active((uv_handle_t *)h) && !uv_is_closing((uv_handle_t *)h) &&
       uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }

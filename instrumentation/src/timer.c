@@ -29,7 +29,8 @@ static void timer_tramp(uv_timer_t *h) {
   uvotel_resource_exit(&cs);
   /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
    * resource themselves) is done. A repeating or re-armed one continues. */
-  if (id != 0 && !uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
+  if (id != 0 && !uv_is_active((uv_handle_t *)h) && !uv_is_closing((uv_handle_t *)h) &&
+      uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }
 }

@@ -64,8 +64,10 @@ static void test_signal_sequence(void **state) {
                "before 2\n"
                "signal\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed\n");
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
 }
 
 static void on_oneshot(uv_signal_t *h, int signum) {
@@ -454,6 +456,31 @@ static void test_close_scope_runs_ticks(void **state) {
                "destroy 2\n");
 }
 
+/* A one-shot timer closed in its own callback with a close callback: the resource lives on
+ * until the close callback has run inside it, then one destroy. */
+static void t_fire(uv_timer_t *t) {
+  trace_log_line(&g_log, "fire");
+  uvotel_close((uv_handle_t *)t, closed);
+}
+
+static void test_oneshot_closed_in_callback(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_timer_t t;
+  assert_int_equal(uv_timer_init(g_loop, &t), 0);
+  assert_int_equal(uvotel_timer_start(&t, t_fire, 0, 0), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_trace(&g_log,
+               "init 2 Timeout 1\n"
+               "before 2\n"
+               "fire\n"
+               "after 2\n"
+               "before 2\n"
+               "closed\n"
+               "after 2\n"
+               "destroy 2\n");
+}
+
 int main(void) {
   counting_alloc_install();
   g_var = uvotel_var_create("watchers", NULL, NULL);
@@ -468,6 +495,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_poll_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_scope_runs_ticks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_oneshot_closed_in_callback, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   uvotel_var_free(g_var);
