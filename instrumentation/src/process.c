@@ -5,15 +5,13 @@
  * "process" span) the child gets the context through the environment-variable carrier:
  * TRACEPARENT, TRACESTATE and BAGGAGE are added to a copy of its environment (the caller's
  * options and env are never modified); UVOTEL_PROPAGATE_ENV=false turns that off. */
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-
 #include "internal.h"
+#include "uvotel/env.h"
 
 static int propagate_env(void) {
-  const char *v = getenv("UVOTEL_PROPAGATE_ENV");
-  return v == NULL || (strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0);
+  int on = 1;
+  (void)uvotel_env_bool("UVOTEL_PROPAGATE_ENV", &on); /* malformed: a warning, and on */
+  return on;
 }
 
 static void exit_tramp(uv_process_t *h, int64_t exit_status, int term_signal) {

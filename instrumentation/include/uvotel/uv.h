@@ -317,7 +317,8 @@ int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb a
  * "process" span, uvotel/uv_spans.h) the child's environment is a copy of options->env (NULL:
  * this process's environ) with TRACEPARENT, TRACESTATE and BAGGAGE set to the current context
  * (replacing any there); the child's uvotel_tracer_provider_from_env makes that the remote
- * parent of its root spans. UVOTEL_PROPAGATE_ENV=false (or 0) turns the variables off.
+ * parent of its root spans. UVOTEL_PROPAGATE_ENV=false turns the variables off (a value other
+ * than true/false: a warning, and on).
  * uvotel_process_kill passes through.
  *
  * ---- Signals: "SIGNALWRAP" ---------------------------------------------------------------

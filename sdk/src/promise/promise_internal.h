@@ -12,7 +12,7 @@
 
 typedef struct uvotel__job_s uvotel__job_t;
 
-enum { JOB_TICK, JOB_MICROTASK, JOB_REACTION, JOB_THENABLE };
+enum { JOB_TICK, JOB_MICROTASK, JOB_REACTION, JOB_THENABLE, JOB_REJECTIONS };
 /* What a REACTION job does with its source promise's result. */
 enum { RX_USER, RX_ADOPT, RX_ALL };
 
@@ -51,6 +51,14 @@ typedef struct uvotel__jobq_s {
   uint32_t free_promises_n;
   uvotel_promise_t *dead; /* promises whose last reference went, torn down iteratively */
   int reaping;
+  /* Rejections to look at once the queues are empty (Node's pending unhandled rejections): each
+   * list holds a reference to its promises, in the order they arrived. */
+  uvotel_promise_t *unh_head, *unh_tail;         /* rejected with no handler yet */
+  uvotel_promise_t *handled_head, *handled_tail; /* reported, then given a handler */
+  int rejections_job_queued;
+  uvotel_rejection_cb rejection_cb;
+  void *rejection_arg;
+  uint64_t unhandled_reported;
 } uvotel__jobq_t;
 
 extern UVOTEL__TLS uvotel__jobq_t uvotel__jobq;
@@ -67,6 +75,9 @@ void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n);
 /* promise.c for queue.c */
 void uvotel__run_reaction(uvotel__job_t *j);
 void uvotel__run_thenable(uvotel__job_t *j);
+/* The JOB_REJECTIONS job: report unhandled / late-handled rejections once nothing else is
+ * queued (requeues itself to the end otherwise). */
+void uvotel__run_rejections(uvotel__job_t *j);
 void uvotel__promises_cleanup(void);
 
 #endif

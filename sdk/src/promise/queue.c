@@ -112,6 +112,9 @@ static void run_job(uvotel__job_t *j) {
     case JOB_REACTION:
       uvotel__run_reaction(j);
       break;
+    case JOB_REJECTIONS:
+      uvotel__run_rejections(j);
+      break;
     default:
       uvotel__run_thenable(j);
       break;
