@@ -46,6 +46,7 @@ typedef struct uvotel__loop_s {
   uv_idle_t idle;  /* both internal to libuv (UV_HANDLE_INTERNAL): invisible to the program */
   uv_check_t check;
   int armed;
+  struct uvotel__tls_s *runner; /* atomic: the thread that attached or turned to it last */
   void *data[UVOTEL__LOOP_KEYS];
   struct uvotel__loop_s *next;
 } uvotel__loop_t;
@@ -314,10 +315,13 @@ static uvotel__loop_t *reg_find(const uv_loop_t *loop) {
   return NULL;
 }
 
-/* The thread's delivery loop, NULL when none or when it was detached since it was chosen. */
+/* The thread's delivery loop, NULL when none, when it was detached since it was chosen, or
+ * when another thread has turned to it since (a thread that set up a loop another thread now
+ * runs must not touch its handles: it delivers at once instead). */
 static uvotel__loop_t *delivery_loop(uvotel__tls_t *t) {
   uvotel__loop_t *l = t->dq_blk;
   if (l == NULL) return NULL;
+  if (UVOTEL__UNLIKELY(__atomic_load_n(&l->runner, __ATOMIC_RELAXED) != t)) return NULL;
   uint64_t e = epoch_now();
   if (UVOTEL__LIKELY(t->dq_epoch == e)) return l;
   if (__atomic_load_n(&l->loop, __ATOMIC_ACQUIRE) != t->dq_loop) {
@@ -420,6 +424,7 @@ UVOTEL__API int uvotel_loop_init(uv_loop_t *loop) {
   t->dq_blk = l;
   t->dq_loop = loop;
   t->dq_epoch = e;
+  __atomic_store_n(&l->runner, t, __ATOMIC_RELAXED);
   uvotel__tls_register(t);
   if (t->dq_n) loop_arm(l);
   return 0;
