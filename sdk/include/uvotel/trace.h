@@ -306,6 +306,8 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_create(
  *                             The result is kept (uvotel_tracer_provider_propagators) and made
  *                             the global propagator (uvotel_propagator_global: what a NULL
  *                             propagator means) until this provider is freed.
+ *   TRACEPARENT, TRACESTATE   the environment-variable carrier (uvotel_env_carrier_extract):
+ *                             a valid TRACEPARENT becomes the remote parent of root spans
  *   OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE
  *   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
