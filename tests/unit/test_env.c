@@ -1,6 +1,7 @@
 /* The environment-value parser (uvotel/env.h) and the diagnostics API (uvotel/diag.h): every
  * rule, every bad input, and the three drifts between the old copies (issue 13, observation 10):
  * OTEL_PROPAGATORS=TraceContext, %00, and "1" as a boolean. */
+#include <locale.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +141,37 @@ static void test_parse_u64(void **state) {
   assert_int_equal(v, 99);
   assert_int_equal(uvotel_env_parse_u64(NULL, 1, &v), UVOTEL_EINVAL);
   assert_int_equal(uvotel_env_parse_u64("1", 1, NULL), UVOTEL_EINVAL);
+}
+
+static void test_parse_double(void **state) {
+  (void)state;
+  double v = 7;
+  assert_int_equal(uvotel_env_parse_double("0.25", &v), 0);
+  assert_true(v == 0.25);
+  assert_int_equal(uvotel_env_parse_double(" 1 ", &v), 0);
+  assert_true(v == 1.0);
+  assert_int_equal(uvotel_env_parse_double(".5", &v), 0);
+  assert_true(v == 0.5);
+  assert_int_equal(uvotel_env_parse_double("-2.5e-1", &v), 0);
+  assert_true(v == -0.25);
+  assert_int_equal(uvotel_env_parse_double("1E2", &v), 0);
+  assert_true(v == 100.0);
+  v = 7;
+  static const char *const bad[] = {"",    " ",  ".",   "-",     "0,25",  "0x1p3", "inf",
+                                    "nan", "1e", "1e+", "1.2.3", "0.25x", "e5"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(uvotel_env_parse_double(bad[i], &v), UVOTEL_EPARSE);
+  }
+  assert_int_equal(uvotel_env_parse_double("1e999", &v), UVOTEL_ERANGE);
+  assert_true(v == 7);
+  assert_int_equal(uvotel_env_parse_double(NULL, &v), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_env_parse_double("1", NULL), UVOTEL_EINVAL);
+  /* a locale with a decimal comma does not change what "0.25" means (when one is installed) */
+  if (setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+    assert_int_equal(uvotel_env_parse_double("0.25", &v), 0);
+    assert_true(v == 0.25);
+    setlocale(LC_NUMERIC, "C");
+  }
 }
 
 static void test_env_integers(void **state) {
@@ -512,6 +544,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_parse_bool, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_bool_one_is_not_true, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_u64, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parse_double, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_integers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_names, setup, teardown),
       cmocka_unit_test_setup_teardown(test_list, setup, teardown),
