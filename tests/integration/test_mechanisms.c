@@ -31,11 +31,16 @@ extern char **environ;
  * Returns the exit status, 128+signal when killed, or -1. */
 static int run(const char *prog, const char *const *extra_env, char **out) {
   char *argv[] = {(char *)prog, NULL};
+  int preload = 0; /* the preload run brings its own ASAN_OPTIONS */
+  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++) {
+    preload |= strncmp(extra_env[i], "LD_PRELOAD=", 11) == 0;
+  }
   char *envp[256];
   size_t n = 0;
   for (char **e = environ; *e != NULL && n < 200; e++) {
     if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
-        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "MECH_", 5) == 0) {
+        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "MECH_", 5) == 0 ||
+        (preload && strncmp(*e, "ASAN_OPTIONS=", 13) == 0)) {
       continue;
     }
     envp[n++] = *e;

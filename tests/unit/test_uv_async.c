@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "counting_alloc.h"
@@ -243,6 +244,15 @@ static void test_loop_run_on_another_thread(void **state) {
   assert_string_equal(g_y.timer_ctx, "set-up");
   assert_string_equal(g_y.async_ctx, "sender");
   assert_int_equal(uvotel_uv_tracked(), 0);
+  /* The loop is the runner's now: a destroy raised here must not arm its handles from this
+   * thread; it is delivered at once. */
+  uvotel_resource_t r;
+  assert_int_equal(uvotel_resource_init(&r, "R", 0, UVOTEL_RESOURCE_MANUAL_DESTROY), 0);
+  assert_int_equal(uvotel_resource_emit_destroy(&r), 0);
+  assert_int_equal(uvotel_pending_destroys(), 0);
+  char want[64];
+  snprintf(want, sizeof want, "destroy %llu\n", (unsigned long long)uvotel_resource_async_id(&r));
+  assert_non_null(strstr(trace_log_text(&g_log), want));
 }
 
 static void test_bad_input(void **state) {

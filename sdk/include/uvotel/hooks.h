@@ -91,7 +91,8 @@ void *uvotel_execution_async_resource(void);
  * returning 0 that makes it the calling thread's delivery loop: the loop this thread's destroy
  * queue is delivered on is the one it attached last (the wrappers in uvotel/uv.h attach
  * lazily, and again whenever a thread turns to another loop's handles, so calling this is
- * optional); a thread with no attached loop delivers destroys at once. NULL: UVOTEL_EINVAL;
+ * optional); a thread with no attached loop, or whose loop another thread has turned to since
+ * (a loop set up here and run elsewhere), delivers destroys at once. NULL: UVOTEL_EINVAL;
  * memory: UVOTEL_ENOMEM. Thread: the thread that sets up or runs the loop. */
 int uvotel_loop_init(uv_loop_t *loop);
 

@@ -1,4 +1,5 @@
 /* Ids, clocks and diagnostics. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -15,6 +16,18 @@ typedef struct rng_s {
 } rng_t;
 
 static UVOTEL__TLS rng_t t_rng;
+
+/* A child made by fork() would go on from its parent's state and draw the same ids as the
+ * parent: the thread that forked (the child's only one) reseeds on its next draw. */
+static pthread_once_t g_rng_fork_once = PTHREAD_ONCE_INIT;
+
+static void rng_on_fork_child(void) {
+  t_rng.seeded = 0;
+}
+
+static void rng_fork_watch(void) {
+  (void)pthread_atfork(NULL, NULL, rng_on_fork_child);
+}
 
 static inline uint64_t rotl(uint64_t x, int k) {
   return (x << k) | (x >> (64 - k));
@@ -40,6 +53,7 @@ static void rng_seed(rng_t *r) {
   if ((seed[0] | seed[1] | seed[2] | seed[3]) == 0) seed[0] = 1; /* xoshiro needs non-zero */
   memcpy(r->s, seed, sizeof seed);
   r->seeded = 1;
+  pthread_once(&g_rng_fork_once, rng_fork_watch);
 }
 
 static inline uint64_t rng_next(void) {

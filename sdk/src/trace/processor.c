@@ -1,6 +1,7 @@
 /* Span exporter and processor objects, the simple processor and the batch processor. */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "trace_internal.h"
 
@@ -266,6 +267,7 @@ typedef struct job_s {
   uv_work_t req;
   struct batch_s *b;
   struct job_s *next_free;
+  struct job_s *out_next; /* in the processor's list of dispatched jobs (loop thread) */
   size_t n;
   int rc;
   const uvotel_span_data_t *spans[];
@@ -289,6 +291,7 @@ typedef struct batch_s {
   atomic_int wake_pending;
   /* jobs */
   job_t *free_jobs;
+  job_t *out_jobs;    /* the outstanding ones */
   size_t outstanding; /* queued with uv_queue_work, after_work not yet run (loop thread) */
   pthread_mutex_t mu;
   pthread_cond_t cond;
@@ -298,6 +301,10 @@ typedef struct batch_s {
   atomic_uint_fast64_t dropped, exported, failed, batches;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
+  /* fork: the process that runs it, and a wake-up handle for a forked child's loop */
+  pid_t pid;
+  uv_async_t kick;
+  int kick_open;
 } batch_t;
 
 static void batch_maybe_free(batch_t *b);
@@ -395,6 +402,12 @@ static void job_after(uv_work_t *req, int status) {
   /* Spans are released here, on the loop thread that made them, rather than on the pool:
    * their slots go back to the pool without bouncing cache lines between cores. */
   for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+  for (job_t **pp = &b->out_jobs; *pp != NULL; pp = &(*pp)->out_next) {
+    if (*pp == j) {
+      *pp = j->out_next;
+      break;
+    }
+  }
   j->next_free = b->free_jobs;
   b->free_jobs = j;
   b->outstanding--;
@@ -441,6 +454,8 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
     b->free_jobs = j;
     return 0;
   }
+  j->out_next = b->out_jobs;
+  b->out_jobs = j;
   b->outstanding++;
   return 0;
 }
@@ -466,6 +481,84 @@ static void dispatch_full(batch_t *b) {
   }
 }
 
+/* ---- fork ----
+ *
+ * A child made by fork() gets a copy of the processor whose queue, exports and wake-ups belong
+ * to the parent. In the child (found by pid on its first flush, shutdown, free or timer tick)
+ * the copy goes inert: the spans queued in it are the parent's to export (or were ended in the
+ * child before it noticed) and are counted as dropped here with a warning; spans ended on it
+ * afterwards are dropped and counted as after a shutdown; its exports in flight are forgotten;
+ * shutdown and free then work without waiting for the parent's threads. A child that wants
+ * spans builds its own provider (after uv_loop_fork, which libuv requires first).
+ *
+ * libuv 1.44 keeps the loop's thread-pool wake-up (wq_async) "pending" in the child when a
+ * completion was signalled in the parent but not yet delivered; after uv_loop_fork nothing then
+ * wakes the loop for any later completion, so the after_work of such a job (or of the child's
+ * own exports) never runs and its request keeps uv_run going for ever. So the inert copy, and a
+ * processor created after a fork, wake the loop through a fresh async handle of their own (libuv
+ * then looks at every async handle, the stale wq_async included) and through wq_async itself
+ * (for versions that reset it at fork). An export that was running in a pool thread at the fork
+ * is lost to the child's loop (libuv forgets thread-pool work at fork) and its request stays
+ * active there; force_flush returns only once every dispatched job is back in the loop's hands,
+ * so a fork() straight after it leaves nothing of the kind. */
+
+static atomic_int g_forked; /* set in every child made by fork() after the first processor */
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void) {
+  atomic_store(&g_forked, 1);
+}
+
+static void fork_watch(void) {
+  (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static void on_kick(uv_async_t *a) {
+  (void)a; /* the wake-up itself is the point */
+}
+
+static void on_close(uv_handle_t *h);
+
+static void batch_kick(batch_t *b) {
+  if (!b->kick_open) {
+    if (uv_async_init(b->loop, &b->kick, on_kick) != 0) return;
+    b->kick.data = b;
+    uv_unref((uv_handle_t *)&b->kick);
+    b->kick_open = 1;
+    b->handles_open++;
+  }
+  (void)uv_async_send(&b->kick);
+  (void)uv_async_send(&b->loop->wq_async);
+}
+
+/* In a forked child, make the inherited copy inert (see above). Loop thread. */
+static void batch_adopt_if_forked(batch_t *b) {
+  if (UVOTEL__LIKELY(b->pid == getpid())) return;
+  b->pid = getpid();
+  b->loop_thread = uv_thread_self();
+  atomic_store_explicit(&b->shut, 1, memory_order_release);
+  /* Their holders may be parent threads that are not in the child. */
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  atomic_store(&b->in_flight, 0);
+  atomic_store(&b->wake_pending, 0);
+  b->out_jobs = NULL;
+  size_t n = 0;
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    uvotel_span_data_release(d);
+    n++;
+  }
+  atomic_fetch_add(&b->dropped, n);
+  if (n > 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ESTATE,
+                "batch span processor: used in a child after fork(): %zu queued spans not "
+                "exported here (the parent exports its own); build a provider in the child",
+                n);
+  }
+  batch_kick(b);
+}
+
 static void on_async(uv_async_t *a) {
   batch_t *b = a->data == NULL ? (batch_t *)((char *)a - offsetof(batch_t, async)) : a->data;
   atomic_store(&b->wake_pending, 0);
@@ -475,6 +568,7 @@ static void on_async(uv_async_t *a) {
 static void on_timer(uv_timer_t *t) {
   batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
+  batch_adopt_if_forked(b);
   /* schedule delay passed: export what is queued, even a partial batch */
   while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
@@ -506,6 +600,19 @@ static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
   return rc;
 }
 
+/* Every dispatched job's completion is in the loop's hands: libuv's worker has moved it to the
+ * loop's done queue (it clears work_req.work under wq_mutex when it does), so a fork() now
+ * leaves the child nothing in limbo (see fork). Loop thread. */
+static int jobs_posted(batch_t *b) {
+  int all = 1;
+  uv_mutex_lock(&b->loop->wq_mutex);
+  for (job_t *j = b->out_jobs; j != NULL && all; j = j->out_next) {
+    if (j->req.work_req.work != NULL) all = 0;
+  }
+  uv_mutex_unlock(&b->loop->wq_mutex);
+  return all;
+}
+
 static int batch_flush_until(batch_t *b, uint64_t deadline) {
   /* Everything enqueued before now is delivered: spans still being published by another
    * thread are waited for briefly. */
@@ -516,7 +623,16 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
     uint64_t seq = b->done_seq;
     pthread_mutex_unlock(&b->mu);
     int queued = atomic_load(&b->deq) < target;
-    if (!queued && inf == 0) return 0;
+    if (!queued && inf == 0) {
+      /* The export ran; its worker may still be between the export and handing the job back
+       * to the loop: a short wait. */
+      while (!jobs_posted(b)) {
+        if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+      }
+      return 0;
+    }
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
     if (queued && inf < max_in_flight(b)) {
       int rc = dispatch_one(b, 1);
@@ -534,6 +650,7 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
 
 static int batch_flush(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
+  batch_adopt_if_forked(b);
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
   if (rc != 0) return rc;
@@ -549,6 +666,7 @@ static void on_close(uv_handle_t *h) {
 
 static int batch_shutdown(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
+  batch_adopt_if_forked(b);
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
   atomic_store_explicit(&b->shut, 1, memory_order_release);
@@ -558,6 +676,9 @@ static int batch_shutdown(void *self, uint64_t timeout_ms) {
   uv_timer_stop(&b->timer);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
   if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
+  if (b->kick_open && !uv_is_closing((uv_handle_t *)&b->kick)) {
+    uv_close((uv_handle_t *)&b->kick, on_close);
+  }
   return rc != 0 ? rc : rc2;
 }
 
@@ -586,10 +707,14 @@ static void batch_maybe_free(batch_t *b) {
 
 static void batch_free(void *self) {
   batch_t *b = self;
+  batch_adopt_if_forked(b);
   b->free_pending = 1;
   atomic_store_explicit(&b->shut, 1, memory_order_release);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
   if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
+  if (b->kick_open && !uv_is_closing((uv_handle_t *)&b->kick)) {
+    uv_close((uv_handle_t *)&b->kick, on_close);
+  }
   batch_maybe_free(b);
 }
 
@@ -652,6 +777,10 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   uv_unref((uv_handle_t *)&b->timer);
   uint64_t delay = b->o.schedule_delay_ms ? b->o.schedule_delay_ms : 1;
   uv_timer_start(&b->timer, on_timer, delay, delay);
+  b->pid = getpid();
+  pthread_once(&g_fork_once, fork_watch);
+  /* Made in a forked child: the loop's thread-pool wake-up may be the parent's (see fork). */
+  if (atomic_load(&g_forked)) batch_kick(b);
   uvotel_span_processor_t *p = uvotel_span_processor_create(&g_batch_ops, b);
   /* on failure, processor_create called batch_free, which closes the handles */
   return p;
