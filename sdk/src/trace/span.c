@@ -101,6 +101,11 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     }
   }
   if (parent != NULL && !uvotel_span_context_is_valid(parent)) parent = NULL;
+  if (parent == NULL && p->env_parent != NULL && !(opts->flags & UVOTEL_SPAN_ROOT) &&
+      opts->parent_span == NULL && opts->parent_context == NULL) {
+    pctx = p->env_parent->ctx; /* a root span of a child process: its parent's span */
+    parent = &pctx;
+  }
 
   uint32_t shard = uvotel__shard();
   uvotel__shard_t *sh = &p->shards[shard];
