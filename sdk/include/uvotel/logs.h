@@ -63,8 +63,9 @@ typedef struct uvotel_logger_s uvotel_logger_t;
 typedef struct uvotel_log_processor_s uvotel_log_processor_t;
 
 /* What a record keeps; the rest is dropped and counted (dropped_attributes of the record).
- * attribute_value_length truncates string values, and the string body, to that many Unicode
- * characters without splitting a UTF-8 sequence. */
+ * attribute_value_length truncates string attribute values (and each string of a string array)
+ * to that many Unicode characters without splitting a UTF-8 sequence. As the specification
+ * says, the limits apply to attributes only, never to the body. */
 typedef struct uvotel_log_limits_s {
   uint32_t attribute_count;        /* 128; OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT */
   uint32_t attribute_value_length; /* unlimited; OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT */
@@ -204,7 +205,7 @@ typedef struct uvotel_log_record_options_s {
 int uvotel_log_emit(uvotel_logger_t *l, const uvotel_log_record_options_t *rec);
 
 /* printf-style: the formatted message is the string body (formatted straight into the record's
- * storage; a message longer than the value length limit is truncated). Timestamp and observed
+ * storage, whatever its length). Timestamp and observed
  * timestamp are now; trace context is the current span's. Returns as uvotel_log_emit; NULL fmt:
  * UVOTEL_EINVAL. Thread: any. Alloc: none in steady state. */
 int uvotel_log(uvotel_logger_t *l, int severity, const char *fmt, ...)

@@ -340,9 +340,8 @@ static void copy_attrs(uvotel__log_rec_t *r, const uvotel_attribute_t *src, size
   r->d.dropped_attributes = dropped;
 }
 
-/* Format into the arena as the string body; truncated to the value length limit. */
+/* Format into the arena as the string body (the attribute limits do not apply to bodies). */
 static void format_body(uvotel__log_rec_t *r, const char *fmt, va_list ap) {
-  uint32_t limit = r->p->limits.attribute_value_length;
   va_list aq;
   va_copy(aq, ap);
   size_t room = r->cur_cap - r->cur_used;
@@ -364,11 +363,9 @@ static void format_body(uvotel__log_rec_t *r, const char *fmt, va_list ap) {
     if (room == 0) s = (char *)"";
     r->cur_used = r->cur_cap;
   }
-  size_t len = utf8_prefix(s, (size_t)n, limit);
-  if (len < (size_t)n) s[len] = '\0';
   r->d.body.type = UVOTEL_VALUE_STRING;
   r->d.body.u.s = s;
-  r->d.body.len = (uint32_t)len;
+  r->d.body.len = (uint32_t)n;
 }
 
 /* ---- emit ---- */
@@ -468,7 +465,7 @@ UVOTEL__API int uvotel_log_emit(uvotel_logger_t *l, const uvotel_log_record_opti
     if (r->d.severity_text == NULL) r->d.severity_text = "";
   }
   if (rec->body.type != UVOTEL_VALUE_NONE) {
-    if (copy_value(r, &r->d.body, &rec->body, p->limits.attribute_value_length,
+    if (copy_value(r, &r->d.body, &rec->body, UVOTEL_LIMIT_UNLIMITED,
                    (rec->flags & UVOTEL_LOG_BODY_LEN) != 0) != 0) {
       r->d.body.type = UVOTEL_VALUE_NONE;
       uvotel__log_misuse(p, "bad body value (NULL string or unknown type)");
