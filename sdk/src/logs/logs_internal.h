@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "../internal.h"
+#include "../trace/trace_internal.h"
 
 #include "uvotel/logs.h"
 #include "uvotel/logs_sdk.h"
@@ -79,23 +79,35 @@ struct uvotel_logger_provider_s {
   atomic_uint n_chunks;
   uvotel__log_rec_t *_Atomic *chunks;
   atomic_uint_fast64_t free_head; /* (tag << 32) | (index + 1) */
-  /* 1 for the provider + 1 per record out of the pool: the memory goes when it reaches 0 */
-  atomic_uint_fast64_t live;
-  /* counters */
-  atomic_uint_fast64_t emitted, pool_exhausted, after_shutdown, misuse;
+  /* After free: slots still referenced (marked UVOTEL__LOG_ZOMBIE) + 1; the memory goes when
+   * it reaches 0. */
+  atomic_uint_fast64_t zombie;
+  /* counters; emitted per thread shard (no locked instruction per record) */
+  struct {
+    _Alignas(64) atomic_uint_fast64_t n;
+  } emitted[UVOTEL__SHARDS];
+  atomic_uint_fast64_t pool_exhausted, after_shutdown, misuse;
 };
+
+/* Set in a slot's reference count when its provider was freed while the slot was held: the
+ * last release then counts the provider's zombie down instead of returning the slot. */
+#define UVOTEL__LOG_ZOMBIE 0x80000000u
 
 /* Record pool (record.c). */
 void uvotel__log_pool_free(uvotel_logger_provider_t *p);
-void uvotel__log_provider_release(uvotel_logger_provider_t *p);
+/* After the processors are freed: free the memory now, or mark the slots still held and let
+ * their last release free it. */
+void uvotel__log_provider_retire(uvotel_logger_provider_t *p);
 void uvotel__log_provider_free_memory(uvotel_logger_provider_t *p);
+/* Release n records with one push of the slots that reach zero (the batch processor's
+ * completions). */
+void uvotel__log_release_many(const uvotel_log_data_t *const *recs, size_t n);
 void uvotel__log_misuse(uvotel_logger_provider_t *p, const char *what);
 
-/* Processors (processor.c): the batch processor's counters without a processor object. */
+/* Processors (processor.c): is p the built-in batch processor; hand it a record together with
+ * the caller's reference (saves a retain/release pair per record when it is the last
+ * processor). */
 int uvotel__log_is_batch(const uvotel_log_processor_t *p);
-
-/* Shared helpers of the tracing sources (sdk/src/trace/ids.c). */
-uint64_t uvotel__now_ns(void);
-uint64_t uvotel__mono_ms(void);
+void uvotel__log_batch_adopt(uvotel_log_processor_t *p, const uvotel_log_data_t *d);
 
 #endif

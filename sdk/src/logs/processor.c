@@ -276,8 +276,8 @@ typedef struct batch_s {
   size_t outstanding; /* uv_queue_work'd, after_work not yet run */
   pthread_mutex_t mu;
   pthread_cond_t cond;
-  uint32_t in_flight; /* under mu */
-  uint64_t done_seq;  /* under mu */
+  atomic_uint in_flight; /* changed under mu, read anywhere */
+  uint64_t done_seq;     /* under mu */
   atomic_uint_fast64_t dropped, exported, failed, batches;
 } batch_t;
 
@@ -317,20 +317,17 @@ static size_t queued(batch_t *b) {
 }
 
 static uint32_t in_flight(batch_t *b) {
-  pthread_mutex_lock(&b->mu);
-  uint32_t n = b->in_flight;
-  pthread_mutex_unlock(&b->mu);
-  return n;
+  return atomic_load(&b->in_flight);
 }
 
-static void batch_on_emit(void *self, const uvotel_log_data_t *d) {
-  batch_t *b = self;
+/* Queue d, owning one reference to it (released here when it is dropped). */
+static void batch_take(batch_t *b, const uvotel_log_data_t *d) {
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
+    uvotel_log_data_release(d);
     say_dropped(atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed) + 1,
                 "after shutdown");
     return;
   }
-  uvotel_log_data_retain(d);
   int c = batch_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {
     uvotel_log_data_release(d);
@@ -341,11 +338,15 @@ static void batch_on_emit(void *self, const uvotel_log_data_t *d) {
   if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
     uv_thread_t me = uv_thread_self();
     if (uv_thread_equal(&me, &b->loop_thread)) {
-      if ((uint32_t)c % b->o.max_export_batch_size == 0) dispatch_full(b);
+      if ((uint32_t)c % b->o.max_export_batch_size == 0 || in_flight(b) == 0) dispatch_full(b);
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
       uv_async_send(&b->async);
     }
   }
+}
+
+static void batch_on_emit(void *self, const uvotel_log_data_t *d) {
+  batch_take(self, uvotel_log_data_retain(d));
 }
 
 static void job_work(uv_work_t *req) {
@@ -366,7 +367,7 @@ static void job_work(uv_work_t *req) {
 }
 
 static void job_recycle(batch_t *b, job_t *j) {
-  for (size_t i = 0; i < j->n; i++) uvotel_log_data_release(j->recs[i]);
+  uvotel__log_release_many(j->recs, j->n);
   j->n = 0;
   j->next_free = b->free_jobs;
   b->free_jobs = j;
@@ -611,4 +612,8 @@ UVOTEL__API uvotel_log_processor_t *uvotel_batch_log_processor_create(
 
 int uvotel__log_is_batch(const uvotel_log_processor_t *p) {
   return p != NULL && p->ops == &g_batch_ops;
+}
+
+void uvotel__log_batch_adopt(uvotel_log_processor_t *p, const uvotel_log_data_t *d) {
+  batch_take(p->self, d);
 }

@@ -94,7 +94,6 @@ static uvotel_logger_provider_t *provider_new(const uvotel_logger_provider_optio
   for (size_t i = 0; i < o->n_processors; i++) p->procs[i] = o->processors[i];
   if (dflt != NULL) p->procs[0] = dflt;
   p->n_procs = np;
-  atomic_init(&p->live, 1);
   return p;
 }
 
@@ -149,7 +148,7 @@ UVOTEL__API void uvotel_logger_provider_free(uvotel_logger_provider_t *p) {
   p->procs = NULL;
   p->n_procs = 0;
   p->freed = 1;
-  uvotel__log_provider_release(p);
+  uvotel__log_provider_retire(p);
 }
 
 UVOTEL__API const uvotel_trace_resource_t *uvotel_logger_provider_resource(
@@ -166,7 +165,7 @@ UVOTEL__API int uvotel_logger_provider_counters(const uvotel_logger_provider_t *
                                                 uvotel_log_counters_t *out) {
   if (p == NULL || out == NULL) return UVOTEL_EINVAL;
   memset(out, 0, sizeof *out);
-  out->emitted = atomic_load(&p->emitted);
+  for (size_t i = 0; i < UVOTEL__SHARDS; i++) out->emitted += atomic_load(&p->emitted[i].n);
   out->pool_exhausted = atomic_load(&p->pool_exhausted);
   out->after_shutdown = atomic_load(&p->after_shutdown);
   out->misuse = atomic_load(&p->misuse);
