@@ -156,6 +156,7 @@ static void setup(void) {
   g_provider = uvotel_tracer_provider_from_env_with(&base);
   if (g_provider == NULL) goto out;
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.preload", UVOTEL_VERSION_STRING);
+  (void)uvotel_tracer_provider_set_global(g_provider); /* for libraries that trace themselves */
   if (real_uv_async_init(&g_loop, &g_stop, on_stop) != 0) goto out;
   if (pthread_create(&g_thread, NULL, export_thread, NULL) != 0) goto out;
   g_thread_started = 1;

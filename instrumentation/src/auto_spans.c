@@ -67,12 +67,14 @@ static UVOTEL__TLS uvotel_scope_t g_scopes[MAX_ACCEPT_SCOPES];
 
 UVOTEL__API int uvotel_auto_spans_enable(const uvotel_auto_spans_options_t *opts) {
   if (opts == NULL || (opts->categories & ~UVOTEL_INSTRUMENT_ALL) != 0) return UVOTEL_EINVAL;
-  if (opts->categories != 0 && opts->tracer == NULL) return UVOTEL_EINVAL;
   if (opts->categories == 0) {
     uvotel_auto_spans_disable();
     return 0;
   }
-  settings_t n = {opts->tracer, opts->flags, opts->on_accept, opts->on_accept_arg};
+  uvotel_tracer_t *tracer = opts->tracer;
+  if (tracer == NULL) tracer = uvotel_global_tracer("uvotel.uv", UVOTEL_VERSION_STRING);
+  if (tracer == NULL) return UVOTEL_ENOMEM;
+  settings_t n = {tracer, opts->flags, opts->on_accept, opts->on_accept_arg};
   settings_write(&n);
   /* The wrappers only reach their tracked path (where the span is kept) while tracking. */
   __atomic_store_n(&uvotel__tracking, 1, __ATOMIC_RELAXED);

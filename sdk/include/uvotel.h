@@ -7,6 +7,7 @@
 #include "uvotel/alloc.h"
 #include "uvotel/hooks.h"
 #include "uvotel/context.h"
+#include "uvotel/bind.h"
 #include "uvotel/promise.h"
 #include "uvotel/diag.h"
 #include "uvotel/trace.h"

@@ -135,8 +135,6 @@ static void test_enable_bad_input(void **state) {
   fx_t *fx = *state;
   assert_int_equal(uvotel_auto_spans_enable(NULL), UVOTEL_EINVAL);
   uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
-  o.categories = UVOTEL_INSTRUMENT_FS; /* no tracer */
-  assert_int_equal(uvotel_auto_spans_enable(&o), UVOTEL_EINVAL);
   o.tracer = fx->tracer;
   o.categories = 0x80;
   assert_int_equal(uvotel_auto_spans_enable(&o), UVOTEL_EINVAL);
@@ -175,8 +173,11 @@ static void test_enable_from_env(void **state) {
   assert_int_equal(uvotel_auto_spans_enable_from_env(fx->tracer, 0), UVOTEL_EPARSE);
   assert_int_equal(uvotel_auto_spans_categories(), 0);
   setenv("UVOTEL_INSTRUMENT", "all", 1);
-  assert_int_equal(uvotel_auto_spans_enable_from_env(NULL, 0), UVOTEL_EINVAL);
-  assert_int_equal(uvotel_auto_spans_categories(), 0);
+  assert_int_equal(uvotel_tracer_provider_set_global(fx->provider), 0);
+  assert_int_equal(uvotel_auto_spans_enable_from_env(NULL, 0), 0); /* the global provider */
+  assert_int_equal(uvotel_auto_spans_categories(), UVOTEL_INSTRUMENT_ALL);
+  uvotel_auto_spans_disable();
+  assert_int_equal(uvotel_tracer_provider_set_global(NULL), 0);
   unsetenv("UVOTEL_INSTRUMENT");
 }
 
@@ -313,6 +314,24 @@ static void test_no_parent_no_span_unless_roots(void **state) {
   assert_string_equal(uvotel_span_data_name(d), "fs stat");
   uvotel_span_id_t pid = uvotel_span_data_parent_span_id(d);
   assert_true(uvotel_span_id_is_zero(&pid));
+}
+
+/* No tracer given: the spans come from the global provider's "uvotel.uv" tracer. */
+static void test_global_provider_tracer(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(uvotel_tracer_provider_set_global(fx->provider), 0);
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.categories = UVOTEL_INSTRUMENT_FS;
+  o.flags = UVOTEL_AUTO_SPANS_ROOTS;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+  assert_int_equal(uvotel_fs_stat(&fx->loop, &g_req, EXISTING, on_fs_any), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_get(fx->mem, 0);
+  assert_string_equal(uvotel_span_data_name(d), "fs stat");
+  assert_string_equal(uvotel_span_data_scope(d)->name, "uvotel.uv");
+  uvotel_auto_spans_disable();
+  /* freeing the global provider (teardown) clears it */
 }
 
 static void test_category_filter(void **state) {
@@ -589,6 +608,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_rename_paths_and_sync_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_parent_no_span_unless_roots, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_global_provider_tracer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_category_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_lookup_and_reverse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_connect_and_accept, setup, teardown),

@@ -61,9 +61,10 @@ typedef uvotel_span_t *(*uvotel_accept_span_cb)(uv_stream_t *server, uv_stream_t
                                                 void *arg);
 
 typedef struct uvotel_auto_spans_options_s {
-  uvotel_tracer_t *tracer;         /* required; borrowed: disable before freeing its provider */
-  unsigned categories;             /* UVOTEL_INSTRUMENT_* bits */
-  unsigned flags;                  /* UVOTEL_AUTO_SPANS_* */
+  uvotel_tracer_t *tracer; /* borrowed: disable before freeing its provider; NULL: the global
+                              provider's "uvotel.uv" tracer, taken at enable */
+  unsigned categories;     /* UVOTEL_INSTRUMENT_* bits */
+  unsigned flags;          /* UVOTEL_AUTO_SPANS_* */
   uvotel_accept_span_cb on_accept; /* may be NULL */
   void *on_accept_arg;
 } uvotel_auto_spans_options_t;
@@ -72,8 +73,8 @@ typedef struct uvotel_auto_spans_options_s {
   { NULL, 0, 0, NULL, NULL }
 
 /* Switch automatic spans on for opts->categories (replacing an earlier configuration;
- * categories 0 is the same as disable). NULL opts, NULL tracer with categories != 0, or unknown
- * bits: UVOTEL_EINVAL (nothing changes). Thread: loop. Alloc: none. */
+ * categories 0 is the same as disable). NULL opts or unknown bits: UVOTEL_EINVAL (nothing
+ * changes). Thread: loop. Alloc: none (the global tracer, the first time, one block). */
 int uvotel_auto_spans_enable(const uvotel_auto_spans_options_t *opts);
 
 /* Switch every category off. Spans already started still end with their requests.

@@ -75,6 +75,22 @@ int uvotel_var_enter(uvotel_var_t *v, void *value, uvotel_scope_t *out);
  * that entered it. */
 int uvotel_scope_exit(uvotel_scope_t *scope);
 
+/* Node's AsyncLocalStorage.exit(fn): run fn(arg) in the current context without v, so get
+ * returns v's default value there (and in callbacks registered meanwhile); restore afterwards
+ * and return fn's result. NULL v or fn: runs nothing, returns NULL; out of memory: NULL.
+ * Thread: loop. Alloc: none in steady state. */
+void *uvotel_var_exit_run(uvotel_var_t *v, void *(*fn)(void *arg), void *arg);
+
+/* The enter/exit form of uvotel_var_exit_run: v is unset until uvotel_scope_exit(out).
+ * NULL v or out: UVOTEL_EINVAL; out of memory: UVOTEL_ENOMEM. Thread: loop. */
+int uvotel_var_enter_unset(uvotel_var_t *v, uvotel_scope_t *out);
+
+/* Node's AsyncLocalStorage.disable(): from now on v shows no value in any context that exists
+ * (get returns the default everywhere, also in callbacks registered before), until a later
+ * run/enter sets it again. The values held so far are released as their contexts go.
+ * NULL: no-op. Thread: any. */
+void uvotel_var_disable(uvotel_var_t *v);
+
 /* Capture the current context. O(1): a reference count (a copy only when capturing on a thread
  * that does not own the current mapping, such as a pool thread). Never NULL except out of
  * memory. Thread: any. */

@@ -314,6 +314,30 @@ uvotel_propagator_t *uvotel_propagator_baggage(void);
 uvotel_propagator_t *uvotel_propagator_none(void);
 uvotel_propagator_t *uvotel_propagator_default(void);
 
+/* Propagators beyond W3C (static like the built-ins above). Each extracts only a span context
+ * (and, for jaeger, baggage); none carries tracestate.
+ *   b3:      Zipkin B3. Injects the single header `b3: {trace}-{span}-{1|0}`; extracts the
+ *            single header, else the X-B3-* headers. Debug (`d`, X-B3-Flags: 1) is read as
+ *            sampled and not sent on; an absent sampling state reads as not sampled;
+ *            X-B3-ParentSpanId is never sent (the OpenTelemetry profile of B3).
+ *   b3multi: the same, injecting X-B3-TraceId, X-B3-SpanId, X-B3-Sampled.
+ *   jaeger:  `uber-trace-id: {trace}:{span}:0:{1|0}` and `uberctx-{key}` baggage headers
+ *            (values percent-encoded; keys lowercased, as HTTP header names are not cased).
+ *            Extracting uberctx- headers needs a getter with `keys`.
+ * Thread: any. Alloc: none, except jaeger's baggage. */
+uvotel_propagator_t *uvotel_propagator_b3(void);
+uvotel_propagator_t *uvotel_propagator_b3multi(void);
+uvotel_propagator_t *uvotel_propagator_jaeger(void);
+
+/* Parse one B3 single-header value / one uber-trace-id value (leading and trailing SP/HTAB
+ * ignored) into *out (is_remote = 1, no tracestate). See the rules above and in the sources'
+ * headers: B3 ids are 16/32 and 16 lower-hex digits; Jaeger ids 1-32 and 1-16 hex digits of
+ * either case, left-padded, the value possibly URL-encoded. Malformed (including a bare B3
+ * sampling state, which carries no ids, and all-zero ids): UVOTEL_EPARSE, *out unchanged.
+ * NULL s or out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
+int uvotel_b3_single_parse(const char *s, size_t len, uvotel_span_context_t *out);
+int uvotel_jaeger_parse(const char *s, size_t len, uvotel_span_context_t *out);
+
 /* A propagator that runs parts[0..n) in order (inject stops at the first error; extract runs all
  * and merges). The parts are borrowed and must outlive it. NULL parts with n > 0, a NULL part or
  * NULL out: UVOTEL_EINVAL; memory: UVOTEL_ENOMEM. Thread: any. */
@@ -321,10 +345,11 @@ int uvotel_propagator_composite_create(uvotel_propagator_t *const *parts, size_t
                                        uvotel_propagator_t **out);
 
 /* Build the propagator an OTEL_PROPAGATORS value names: a comma-separated list of
- * "tracecontext", "baggage", "none" (case-insensitive, whitespace around names ignored,
- * duplicates once). NULL or empty: the default. "none" alone: the none propagator.
+ * "tracecontext", "baggage", "b3", "b3multi", "jaeger", "none" (case-insensitive, whitespace
+ * around names ignored, duplicates once, in the order given). NULL or empty: the default.
+ * "none" alone: the none propagator.
  * An unknown name: UVOTEL_ENOENT; a known OpenTelemetry name this library does not implement
- * (b3, b3multi, jaeger, xray, ottrace): UVOTEL_ENOTSUP; in both cases *out = NULL and *bad_pos
+ * (xray, ottrace): UVOTEL_ENOTSUP; in both cases *out = NULL and *bad_pos
  * (may be NULL) gets the byte offset of the offending name. NULL out: UVOTEL_EINVAL.
  * Free the result with uvotel_propagator_free. Thread: any. */
 int uvotel_propagator_from_names(const char *names, uvotel_propagator_t **out, size_t *bad_pos);

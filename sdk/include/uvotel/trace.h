@@ -248,11 +248,15 @@ typedef struct uvotel_span_limits_s {
 #define UVOTEL_PROVIDER_NO_ENV_RESOURCE \
   0x2u /* ignore OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES */
 #define UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER 0x4u /* no processors means none, not the default */
+#define UVOTEL_PROVIDER_NO_DETECTORS 0x8u        /* run no resource detector (uvotel/trace_sdk.h) */
 
 /* Provider options.
  * Resource: the SDK default (service.name = unknown_service:<executable>, telemetry.sdk.name
  *   "uvotel", telemetry.sdk.language "c", telemetry.sdk.version, process.pid, host.name), then
- *   OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, then resource_attrs: later keys win.
+ *   the resource detectors (service.instance.id, process.*, process.runtime.*, os.*,
+ *   host.arch, container.id; see uvotel/trace_sdk.h), then OTEL_RESOURCE_ATTRIBUTES and
+ *   OTEL_SERVICE_NAME, then resource_attrs: later keys win. NO_DEFAULT_RESOURCE also skips the
+ *   detectors.
  * Sampler: owned; NULL means parentbased_always_on.
  * Processors: each owned (also when create fails). None given: the embedded default, a batch
  *   processor on `loop` with the "file" exporter (uvotel-traces.jsonl), unless
@@ -272,10 +276,13 @@ typedef struct uvotel_tracer_provider_options_s {
   uv_loop_t *loop; /* for the default processor; NULL: uv_default_loop() */
   uint32_t max_spans;
   unsigned flags; /* UVOTEL_PROVIDER_* */
+  /* Resource detectors to run, by name, comma-separated ("none": none). NULL: the
+   * OTEL_RESOURCE_DETECTORS variable, and when that is unset every registered detector. */
+  const char *resource_detectors;
 } uvotel_tracer_provider_options_t;
 
 #define UVOTEL_TRACER_PROVIDER_OPTIONS_INIT \
-  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0 }
+  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0, NULL }
 
 /* Create a provider. opts NULL: all defaults. Returns NULL when out of memory (what it was
  * given is freed) or when opts is malformed (n_processors > 0 with NULL processors, or a NULL
@@ -356,6 +363,28 @@ int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
 uint64_t uvotel_trace_misuse_total(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * The global tracer provider
+ * ------------------------------------------------------------------------------------------- */
+
+/* Make p the process-wide provider that libraries use when nobody hands them one (the
+ * OpenTelemetry API's global TracerProvider). p is borrowed: it stays the global one until
+ * another is set, NULL is set, or p is freed (uvotel_tracer_provider_free clears it). Tracers
+ * obtained before keep the provider they came from. The preload sets its provider here.
+ * Returns 0. Thread: any. */
+int uvotel_tracer_provider_set_global(uvotel_tracer_provider_t *p);
+
+/* The global provider, or (none set) a no-op provider whose spans never record and whose
+ * tracers are valid for the whole process. Never NULL. Thread: any. */
+uvotel_tracer_provider_t *uvotel_tracer_provider_global(void);
+
+/* uvotel_tracer_get(uvotel_tracer_provider_global(), scope_name, version). Thread: any. */
+uvotel_tracer_t *uvotel_global_tracer(const char *scope_name, const char *version);
+
+/* 1 when p is the no-op provider uvotel_tracer_provider_global returns while none is set.
+ * Thread: any. */
+int uvotel_tracer_provider_is_noop(const uvotel_tracer_provider_t *p);
+
+/* ---------------------------------------------------------------------------------------------
  * Tracers
  * ------------------------------------------------------------------------------------------- */
 
@@ -371,6 +400,21 @@ uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provider_t *p, cons
                                                const char *scope_version, const char *schema_url);
 
 /* The tracer's scope and provider. Thread: any. */
+/* As uvotel_tracer_get_with_schema, with attributes of the instrumentation scope (copied;
+ * invalid ones ignored). The same name, version, schema URL and equal attributes in the same
+ * order give the same tracer. NULL p, or NULL attrs with n_attrs > 0: NULL. Thread: any. */
+uvotel_tracer_t *uvotel_tracer_get_with_attributes(uvotel_tracer_provider_t *p,
+                                                   const char *scope_name,
+                                                   const char *scope_version,
+                                                   const char *schema_url,
+                                                   const uvotel_attribute_t *attrs, size_t n_attrs);
+
+/* OpenTelemetry's Tracer.Enabled: 0 when spans started now could not be recorded or exported
+ * (the provider is shut down, has no processor, or samples nothing: always_off, as with
+ * OTEL_SDK_DISABLED), so instrumentation can skip expensive work; 1 otherwise. Ask each time
+ * (the answer changes at shutdown). NULL: 0. Thread: any. */
+int uvotel_tracer_enabled(const uvotel_tracer_t *t);
+
 const uvotel_instrumentation_scope_t *uvotel_tracer_scope(const uvotel_tracer_t *t);
 uvotel_tracer_provider_t *uvotel_tracer_get_provider(const uvotel_tracer_t *t);
 
@@ -440,6 +484,16 @@ void uvotel_span_add_event_at(uvotel_span_t *s, const char *name, uint64_t time_
 
 /* Add a link after start (beyond the link limit dropped and counted). NULL link: no-op. */
 void uvotel_span_add_link(uvotel_span_t *s, const uvotel_link_t *link);
+
+/* Record an exception (an error) as the semantic conventions' "exception" event, with
+ * exception.type, exception.message and exception.stacktrace (each copied; NULL or "" left
+ * out; at least one of type and message is required). The specification leaves the status to
+ * the caller; UVOTEL_EXCEPTION_SET_STATUS also sets ERROR with the message (or the type) as
+ * the description, the common case for an error that ends the operation. Neither type nor
+ * message, or unknown flags: nothing recorded, counted as misuse. Thread: as the span. */
+#define UVOTEL_EXCEPTION_SET_STATUS 0x1u
+void uvotel_span_record_exception(uvotel_span_t *s, const char *type, const char *message,
+                                  const char *stacktrace, unsigned flags);
 
 /* Set the status. As the specification says: UNSET is ignored, OK is final (later calls
  * ignored), and the description is kept only with ERROR. description copied (may be NULL). */

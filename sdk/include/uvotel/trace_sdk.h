@@ -43,6 +43,39 @@ void uvotel_random_trace_id(uvotel_trace_id_t *out);
 void uvotel_random_span_id(uvotel_span_id_t *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Resource detectors
+ * ------------------------------------------------------------------------------------------- */
+
+/* What a detector hands each attribute to (copied; borrowed for the call). */
+typedef void (*uvotel_resource_emit_fn)(void *ctx, const uvotel_attribute_t *attr);
+
+/* A resource detector: `detect` emits attributes about the environment. Called while a provider
+ * is created, on the creating thread; it must not block for long (no network). Built in, in
+ * this order: "service_instance" (service.instance.id, a random UUID per provider),
+ * "process" (process.executable.name/path, process.command_args: at most 64 arguments of at
+ * most 256 bytes), "runtime" (process.runtime.name "libuv", .version, .description), "os"
+ * (os.type, os.version, os.description), "host" (host.name, host.arch), "container"
+ * (container.id from /proc/self/cgroup or mountinfo, when there is one).
+ * The struct only grows: set size to sizeof(uvotel_resource_detector_t). */
+typedef struct uvotel_resource_detector_s {
+  size_t size;
+  const char *name; /* borrowed; no commas */
+  void (*detect)(void *self, uvotel_resource_emit_fn emit, void *ctx);
+  void *self;
+} uvotel_resource_detector_t;
+
+/* Add d to the detectors OTEL_RESOURCE_DETECTORS can name (replacing one of the same name,
+ * built-ins included); by default every registered detector runs, in registration order.
+ * The struct is copied, its name and self borrowed. NULL d, a size smaller than this header's,
+ * no name or detect: UVOTEL_EINVAL; more than 32: UVOTEL_ERANGE. Thread: any. */
+int uvotel_resource_detector_register(const uvotel_resource_detector_t *d);
+
+/* The container id in a /proc/<pid>/cgroup or mountinfo text: the last run of exactly 64
+ * lowercase hex digits; into out (NUL-terminated). None: UVOTEL_ENOENT; NULL text or out:
+ * UVOTEL_EINVAL. Thread: any. */
+int uvotel_resource_parse_container_id(const char *text, size_t len, char out[65]);
+
+/* ---------------------------------------------------------------------------------------------
  * Samplers
  * ------------------------------------------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #define SCOPE_MAGIC 0x5c09e5u
 
 struct uvotel_var_s {
-  uint64_t id;
+  uint64_t id; /* replaced by a fresh one at disable: read and written with __atomic, relaxed */
   void *default_value;
   const uvotel_value_ops_t *ops;
   char *name;
@@ -74,13 +74,14 @@ static uvotel_snapshot_t *map_with(uvotel__tls_t *t, const uvotel_snapshot_t *ba
                                    const uvotel_var_t *v, void *value) {
   uint32_t bn = base ? base->n : 0;
   uint32_t pos = 0;
-  while (pos < bn && base->e[pos].var_id < v->id) pos++;
-  int replace = pos < bn && base->e[pos].var_id == v->id;
+  uint64_t id = __atomic_load_n(&v->id, __ATOMIC_RELAXED);
+  while (pos < bn && base->e[pos].var_id < id) pos++;
+  int replace = pos < bn && base->e[pos].var_id == id;
   uvotel_snapshot_t *m = map_alloc(t, bn + (replace ? 0 : 1));
   if (m == NULL) return NULL;
   uint32_t j = 0;
   for (uint32_t i = 0; i < pos; i++) m->e[j++] = base->e[i];
-  m->e[j].var_id = v->id;
+  m->e[j].var_id = id;
   m->e[j].value = value;
   m->e[j].ops = v->ops;
   j++;
@@ -184,10 +185,15 @@ UVOTEL__API const char *uvotel_var_name(const uvotel_var_t *v) {
   return v ? v->name : "";
 }
 
+static inline uint64_t var_id(const uvotel_var_t *v) {
+  return __atomic_load_n(&v->id, __ATOMIC_RELAXED);
+}
+
 static inline void *map_get(const uvotel_snapshot_t *m, const uvotel_var_t *v) {
   if (m != NULL) {
+    uint64_t id = var_id(v);
     for (uint32_t i = 0, n = m->n; i < n; i++) {
-      if (m->e[i].var_id == v->id) return m->e[i].value;
+      if (m->e[i].var_id == id) return m->e[i].value;
     }
   }
   return v->default_value;
@@ -223,6 +229,66 @@ UVOTEL__API void *uvotel_var_run(uvotel_var_t *v, void *value, void *(*fn)(void 
   uvotel__unwind_scopes(t, depth);
   t->ctx = prev;
   return ret;
+}
+
+/* A new mapping: base without v (NULL when that leaves it empty; *same = 1 and NULL when v was
+ * not in base, so the caller can reuse base). */
+static uvotel_snapshot_t *map_without(uvotel__tls_t *t, uvotel_snapshot_t *base,
+                                      const uvotel_var_t *v, int *same, int *oom) {
+  uint32_t bn = base ? base->n : 0, pos = 0;
+  uint64_t id = __atomic_load_n(&v->id, __ATOMIC_RELAXED);
+  while (pos < bn && base->e[pos].var_id != id) pos++;
+  *same = pos == bn;
+  *oom = 0;
+  if (*same || bn == 1) return NULL;
+  uvotel_snapshot_t *m = map_alloc(t, bn - 1);
+  if (m == NULL) {
+    *oom = 1;
+    return NULL;
+  }
+  uint32_t j = 0;
+  for (uint32_t i = 0; i < bn; i++) {
+    if (i != pos) m->e[j++] = base->e[i];
+  }
+  for (uint32_t i = 0; i < m->n; i++) value_retain(&m->e[i]);
+  return m;
+}
+
+UVOTEL__API int uvotel_var_enter_unset(uvotel_var_t *v, uvotel_scope_t *out) {
+  if (v == NULL || out == NULL) return UVOTEL_EINVAL;
+  uvotel__tls_t *t = &uvotel__tls;
+  int same, oom;
+  uvotel_snapshot_t *m = map_without(t, t->ctx, v, &same, &oom);
+  if (oom) return UVOTEL_ENOMEM;
+  if (same) {
+    /* v is not set here: the scope borrows the current mapping */
+    return scope_open(t, t->ctx, NULL, out);
+  }
+  int err = scope_open(t, m, m, out);
+  if (err && m != NULL) uvotel__ctx_release(t, m);
+  return err;
+}
+
+UVOTEL__API void *uvotel_var_exit_run(uvotel_var_t *v, void *(*fn)(void *arg), void *arg) {
+  if (v == NULL || fn == NULL) return NULL;
+  uvotel__tls_t *t = &uvotel__tls;
+  uint32_t depth = t->depth;
+  uvotel_snapshot_t *prev = t->ctx;
+  uvotel_scope_t scope;
+  if (uvotel_var_enter_unset(v, &scope) != 0) return NULL;
+  void *ret = fn(arg);
+  uvotel__unwind_scopes(t, depth);
+  t->ctx = prev;
+  return ret;
+}
+
+UVOTEL__API void uvotel_var_disable(uvotel_var_t *v) {
+  if (v == NULL) return;
+  /* A fresh identity: every mapping made so far holds the old id, so none of them shows a value
+   * for v any more, on any thread; they release those values as they die. Ids are never
+   * reused, and the new one sorts after every id in existing mappings. */
+  __atomic_store_n(&v->id, atomic_fetch_add_explicit(&g_var_ids, 1, memory_order_relaxed),
+                   __ATOMIC_RELAXED);
 }
 
 /* ---- snapshots ---- */

@@ -79,4 +79,10 @@ static inline const char *uvotel__scan_special(const char *start, const char *p,
   return end;
 }
 
+/* Ops of the built-ins that live in their own files (b3.c, jaeger.c); propagator.c makes the
+ * static instances. */
+extern const uvotel_propagator_ops_t uvotel__b3_single_ops;
+extern const uvotel_propagator_ops_t uvotel__b3_multi_ops;
+extern const uvotel_propagator_ops_t uvotel__jaeger_ops;
+
 #endif

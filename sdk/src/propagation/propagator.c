@@ -254,6 +254,9 @@ static void comp_collect_fields(composite_t *c) {
 static uvotel_propagator_t g_tc = {&tc_ops, NULL, "tracecontext", 1, NULL};
 static uvotel_propagator_t g_bg = {&bg_ops, NULL, "baggage", 1, NULL};
 static uvotel_propagator_t g_none = {&none_ops, NULL, "none", 1, NULL};
+static uvotel_propagator_t g_b3 = {&uvotel__b3_single_ops, NULL, "b3", 1, NULL};
+static uvotel_propagator_t g_b3multi = {&uvotel__b3_multi_ops, NULL, "b3multi", 1, NULL};
+static uvotel_propagator_t g_jaeger = {&uvotel__jaeger_ops, NULL, "jaeger", 1, NULL};
 static uvotel_propagator_t *g_default_parts[2] = {&g_tc, &g_bg};
 static composite_t g_default_comp = {
     2, 3, {"traceparent", "tracestate", "baggage"}, g_default_parts};
@@ -267,6 +270,18 @@ UVOTEL__API uvotel_propagator_t *uvotel_propagator_baggage(void) {
 }
 UVOTEL__API uvotel_propagator_t *uvotel_propagator_none(void) {
   return &g_none;
+}
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_b3(void) {
+  return &g_b3;
+}
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_b3multi(void) {
+  return &g_b3multi;
+}
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_jaeger(void) {
+  return &g_jaeger;
 }
 UVOTEL__API uvotel_propagator_t *uvotel_propagator_default(void) {
   return &g_default;
@@ -335,8 +350,17 @@ UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagato
     *out = &g_default;
     return 0;
   }
-  static const char *const unsupported[] = {"b3", "b3multi", "jaeger", "xray", "ottrace"};
-  uvotel_propagator_t *chosen[2];
+  /* OTEL_PROPAGATORS names this library implements, and the known ones it does not. */
+  static const struct {
+    const char *name;
+    uvotel_propagator_t *p;
+  } known[] = {{"tracecontext", &g_tc},
+               {"baggage", &g_bg},
+               {"b3", &g_b3},
+               {"b3multi", &g_b3multi},
+               {"jaeger", &g_jaeger}};
+  static const char *const unsupported[] = {"xray", "ottrace"};
+  uvotel_propagator_t *chosen[sizeof known / sizeof *known];
   size_t nchosen = 0, nwords = 0;
   const char *p = names;
   while (*p != '\0') {
@@ -348,22 +372,22 @@ UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagato
     uvotel__trim_ows(&w, &wl);
     if (wl == 0) continue;
     nwords++;
+    if (word_eq(w, wl, "none")) continue;
     uvotel_propagator_t *pick = NULL;
-    if (word_eq(w, wl, "tracecontext")) {
-      pick = &g_tc;
-    } else if (word_eq(w, wl, "baggage")) {
-      pick = &g_bg;
-    } else if (word_eq(w, wl, "none")) {
-      continue;
-    } else {
-      int known = 0;
+    for (size_t i = 0; i < sizeof known / sizeof *known && pick == NULL; i++) {
+      if (word_eq(w, wl, known[i].name)) pick = known[i].p;
+    }
+    if (pick == NULL) {
+      int is_known = 0;
       for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
-        known |= word_eq(w, wl, unsupported[i]);
+        is_known |= word_eq(w, wl, unsupported[i]);
       }
       if (bad_pos != NULL) *bad_pos = (size_t)(w - names);
-      return known ? UVOTEL_ENOTSUP : UVOTEL_ENOENT;
+      return is_known ? UVOTEL_ENOTSUP : UVOTEL_ENOENT;
     }
-    if (nchosen == 0 || (nchosen == 1 && chosen[0] != pick)) chosen[nchosen++] = pick;
+    int dup = 0;
+    for (size_t i = 0; i < nchosen; i++) dup |= chosen[i] == pick;
+    if (!dup) chosen[nchosen++] = pick;
   }
   if (nwords == 0) {
     *out = &g_default;
@@ -371,10 +395,10 @@ UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagato
     *out = &g_none;
   } else if (nchosen == 1) {
     *out = chosen[0];
-  } else if (chosen[0] == &g_tc) {
+  } else if (nchosen == 2 && chosen[0] == &g_tc && chosen[1] == &g_bg) {
     *out = &g_default;
   } else {
-    return uvotel_propagator_composite_create(chosen, 2, out);
+    return uvotel_propagator_composite_create(chosen, nchosen, out);
   }
   return 0;
 }

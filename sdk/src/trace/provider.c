@@ -50,6 +50,10 @@ static void res_set_str(uvotel_span_t *r, const char *k, const char *v) {
   res_set(r, &a);
 }
 
+static void res_emit(void *ctx, const uvotel_attribute_t *a) {
+  res_set(ctx, a);
+}
+
 static void res_free(uvotel_span_t *r) {
   if (r == NULL) return;
   uvotel__arena_free(r);
@@ -148,6 +152,9 @@ static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_prov
       host[sizeof host - 1] = '\0';
       res_set_str(r, "host.name", host);
     }
+    if (!(o->flags & UVOTEL_PROVIDER_NO_DETECTORS)) {
+      uvotel__resource_detect(o->resource_detectors, res_emit, r);
+    }
   }
   if (!(o->flags & UVOTEL_PROVIDER_NO_ENV_RESOURCE)) {
     const char *ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
@@ -183,6 +190,7 @@ void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
     uvotel_free((char *)t->scope.name);
     uvotel_free((char *)t->scope.version);
     uvotel_free((char *)t->scope.schema_url);
+    res_free(t->attr_holder);
     uvotel_free(t);
     t = n;
   }
@@ -287,6 +295,7 @@ static void pending_done(void *arg) {
 
 UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   if (p == NULL) return;
+  uvotel__global_forget(p);
   if (!atomic_load(&p->shut)) uvotel_tracer_provider_shutdown(p, 0);
   uvotel_sampler_free(p->sampler);
   p->sampler = NULL;
@@ -311,11 +320,81 @@ UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
 
 /* ---- tracers ---- */
 
-UVOTEL__API uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provider_t *p,
-                                                           const char *scope_name,
-                                                           const char *scope_version,
-                                                           const char *schema_url) {
-  if (p == NULL) return NULL;
+static int value_equal(const uvotel_value_t *a, const uvotel_value_t *b) {
+  if (a->type != b->type) return 0;
+  switch (a->type) {
+    case UVOTEL_VALUE_STRING:
+      return strcmp(a->u.s, b->u.s) == 0;
+    case UVOTEL_VALUE_BOOL:
+      return a->u.b == b->u.b;
+    case UVOTEL_VALUE_INT:
+      return a->u.i == b->u.i;
+    case UVOTEL_VALUE_DOUBLE:
+      return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
+    default:
+      break;
+  }
+  if (a->len != b->len) return 0;
+  for (uint32_t i = 0; i < a->len; i++) {
+    int same = a->type == UVOTEL_VALUE_STRING_ARRAY ? strcmp(a->u.sa[i], b->u.sa[i]) == 0
+               : a->type == UVOTEL_VALUE_BOOL_ARRAY ? a->u.ba[i] == b->u.ba[i]
+               : a->type == UVOTEL_VALUE_INT_ARRAY  ? a->u.ia[i] == b->u.ia[i]
+               : a->type == UVOTEL_VALUE_DOUBLE_ARRAY
+                   ? memcmp(&a->u.da[i], &b->u.da[i], sizeof(double)) == 0
+                   : 0;
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+/* The tracer's stored attributes equal the requested ones (valid ones, in order). */
+static int scope_attrs_equal(const uvotel_tracer_t *t, const uvotel_attribute_t *attrs, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!uvotel__attr_valid(&attrs[i])) continue;
+    if (k >= t->scope.n_attrs || strcmp(t->scope.attrs[k].key, attrs[i].key) != 0 ||
+        !value_equal(&t->scope.attrs[k].value, &attrs[i].value)) {
+      return 0;
+    }
+    k++;
+  }
+  return k == t->scope.n_attrs;
+}
+
+static uvotel_tracer_t *tracer_new(uvotel_tracer_provider_t *p, const char *name,
+                                   const char *version, const char *schema_url,
+                                   const uvotel_attribute_t *attrs, size_t n) {
+  uvotel_tracer_t *t = uvotel_calloc(1, sizeof *t);
+  if (t == NULL) return NULL;
+  t->provider = p;
+  t->scope.name = uvotel_strdup(name);
+  t->scope.version = uvotel_strdup(version);
+  t->scope.schema_url = uvotel_strdup(schema_url);
+  int ok = t->scope.name != NULL && t->scope.version != NULL && t->scope.schema_url != NULL;
+  if (ok && n > 0) {
+    t->attr_holder = res_new();
+    ok = t->attr_holder != NULL;
+    for (size_t i = 0; ok && i < n; i++) res_set(t->attr_holder, &attrs[i]);
+    if (ok) {
+      t->scope.attrs = t->attr_holder->attrs;
+      t->scope.n_attrs = t->attr_holder->n_attrs;
+    }
+  }
+  if (!ok) {
+    uvotel_free((char *)t->scope.name);
+    uvotel_free((char *)t->scope.version);
+    uvotel_free((char *)t->scope.schema_url);
+    res_free(t->attr_holder);
+    uvotel_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+UVOTEL__API uvotel_tracer_t *uvotel_tracer_get_with_attributes(
+    uvotel_tracer_provider_t *p, const char *scope_name, const char *scope_version,
+    const char *schema_url, const uvotel_attribute_t *attrs, size_t n_attrs) {
+  if (p == NULL || (attrs == NULL && n_attrs > 0)) return NULL;
   if (scope_name == NULL) scope_name = "";
   if (scope_version == NULL) scope_version = "";
   if (schema_url == NULL) schema_url = "";
@@ -323,30 +402,31 @@ UVOTEL__API uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provide
   uvotel_tracer_t *t = p->tracers;
   while (t != NULL &&
          (strcmp(t->scope.name, scope_name) != 0 || strcmp(t->scope.version, scope_version) != 0 ||
-          strcmp(t->scope.schema_url, schema_url) != 0)) {
+          strcmp(t->scope.schema_url, schema_url) != 0 || !scope_attrs_equal(t, attrs, n_attrs))) {
     t = t->next;
   }
   if (t == NULL) {
-    t = uvotel_calloc(1, sizeof *t);
+    t = tracer_new(p, scope_name, scope_version, schema_url, attrs, n_attrs);
     if (t != NULL) {
-      t->provider = p;
-      t->scope.name = uvotel_strdup(scope_name);
-      t->scope.version = uvotel_strdup(scope_version);
-      t->scope.schema_url = uvotel_strdup(schema_url);
-      if (t->scope.name == NULL || t->scope.version == NULL || t->scope.schema_url == NULL) {
-        uvotel_free((char *)t->scope.name);
-        uvotel_free((char *)t->scope.version);
-        uvotel_free((char *)t->scope.schema_url);
-        uvotel_free(t);
-        t = NULL;
-      } else {
-        t->next = p->tracers;
-        p->tracers = t;
-      }
+      t->next = p->tracers;
+      p->tracers = t;
     }
   }
   pthread_mutex_unlock(&p->mu);
   return t;
+}
+
+UVOTEL__API uvotel_tracer_t *uvotel_tracer_get_with_schema(uvotel_tracer_provider_t *p,
+                                                           const char *scope_name,
+                                                           const char *scope_version,
+                                                           const char *schema_url) {
+  return uvotel_tracer_get_with_attributes(p, scope_name, scope_version, schema_url, NULL, 0);
+}
+
+UVOTEL__API int uvotel_tracer_enabled(const uvotel_tracer_t *t) {
+  if (t == NULL) return 0;
+  const uvotel_tracer_provider_t *p = t->provider;
+  return !atomic_load(&p->shut) && p->n_procs > 0 && !uvotel__sampler_is_always_off(p->sampler);
 }
 
 UVOTEL__API uvotel_tracer_t *uvotel_tracer_get(uvotel_tracer_provider_t *p, const char *scope_name,

@@ -59,6 +59,10 @@ static const char *off_desc(void *self) {
 static const uvotel_sampler_ops_t g_on_ops = {on_sample, on_desc, NULL};
 static const uvotel_sampler_ops_t g_off_ops = {off_sample, off_desc, NULL};
 
+int uvotel__sampler_is_always_off(const uvotel_sampler_t *s) {
+  return s != NULL && s->ops == &g_off_ops;
+}
+
 UVOTEL__API uvotel_sampler_t *uvotel_sampler_always_on(void) {
   return uvotel_sampler_create(&g_on_ops, NULL);
 }
@@ -106,7 +110,7 @@ UVOTEL__API uvotel_sampler_t *uvotel_sampler_traceidratio(double ratio) {
 
 typedef struct parent_s {
   uvotel_sampler_t *d[5]; /* root, remote sampled, remote not, local sampled, local not */
-  char desc[160];
+  char *desc;             /* as long as the parts' descriptions need */
 } parent_t;
 
 static void parent_sample(void *self, const uvotel_sampling_params_t *p,
@@ -127,6 +131,7 @@ static const char *parent_desc(void *self) {
 static void parent_free(void *self) {
   parent_t *pb = self;
   for (int i = 0; i < 5; i++) uvotel_sampler_free(pb->d[i]);
+  uvotel_free(pb->desc);
   uvotel_free(pb);
 }
 static const uvotel_sampler_ops_t g_parent_ops = {parent_sample, parent_desc, parent_free};
@@ -154,12 +159,18 @@ UVOTEL__API uvotel_sampler_t *uvotel_sampler_parent_based(
     if (pb != NULL) parent_free(pb);
     return NULL;
   }
-  snprintf(pb->desc, sizeof pb->desc,
-           "ParentBased{root=%s,remoteParentSampled=%s,remoteParentNotSampled=%s,"
-           "localParentSampled=%s,localParentNotSampled=%s}",
-           uvotel_sampler_description(pb->d[0]), uvotel_sampler_description(pb->d[1]),
-           uvotel_sampler_description(pb->d[2]), uvotel_sampler_description(pb->d[3]),
-           uvotel_sampler_description(pb->d[4]));
+  static const char fmt[] =
+      "ParentBased{root=%s,remoteParentSampled=%s,remoteParentNotSampled=%s,"
+      "localParentSampled=%s,localParentNotSampled=%s}";
+  const char *ds[5];
+  for (int i = 0; i < 5; i++) ds[i] = uvotel_sampler_description(pb->d[i]);
+  int len = snprintf(NULL, 0, fmt, ds[0], ds[1], ds[2], ds[3], ds[4]);
+  pb->desc = len >= 0 ? uvotel_malloc((size_t)len + 1) : NULL;
+  if (pb->desc == NULL) {
+    parent_free(pb);
+    return NULL;
+  }
+  snprintf(pb->desc, (size_t)len + 1, fmt, ds[0], ds[1], ds[2], ds[3], ds[4]);
   return uvotel_sampler_create(&g_parent_ops, pb);
 }
 

@@ -65,6 +65,7 @@ struct uvotel_span_s {
 struct uvotel_tracer_s {
   uvotel_tracer_provider_t *provider;
   uvotel_instrumentation_scope_t scope;
+  uvotel_span_t *attr_holder; /* owns scope.attrs (a heap span used for its arena), or NULL */
   struct uvotel_tracer_s *next;
 };
 
@@ -152,6 +153,13 @@ void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
 void uvotel__span_pool_free(uvotel_tracer_provider_t *p);
 /* Free the provider's memory now, or when the last span still held elsewhere is released. */
 void uvotel__provider_retire(uvotel_tracer_provider_t *p);
+/* Run the detectors `names` selects (NULL: OTEL_RESOURCE_DETECTORS, else all) into emit
+ * (resource_detect.c). */
+void uvotel__resource_detect(const char *names, uvotel_resource_emit_fn emit, void *ctx);
+/* 1 when s is the always_off sampler (sampler.c). */
+int uvotel__sampler_is_always_off(const uvotel_sampler_t *s);
+/* provider_free: stop being the global provider (global.c). */
+void uvotel__global_forget(uvotel_tracer_provider_t *p);
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
 void *uvotel__arena_alloc(uvotel_span_t *s, size_t size);
 const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len);
