@@ -103,6 +103,8 @@ static conn_t *g_conns;
 static curl_loop_t *g_curl;
 static uvotel_tracer_provider_t *g_provider;
 static uvotel_tracer_t *g_tracer;
+static uvotel_logger_provider_t *g_logs; /* logs: one record per request (issue 16) */
+static uvotel_logger_t *g_log;
 static uvotel_propagator_t *g_prop;
 static const char *g_file;
 static int g_port;
@@ -167,6 +169,8 @@ static void respond(request_t *r, int status, const char *body) {
       if (uvotel_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) free(wr);
     }
   }
+  uvotel_log(g_log, status >= 500 ? UVOTEL_SEVERITY_ERROR : UVOTEL_SEVERITY_INFO, "%s %s -> %d",
+             r->method, r->path, status); /* in the request's context: carries its span */
   uvotel_span_end(r->span);
   int keep = r->keep_alive;
   c->req = NULL;
@@ -674,6 +678,7 @@ static void on_signal(uv_signal_t *s, int signum) {
   curl_loop_close(g_curl);
   uvotel_auto_spans_disable();
   (void)uvotel_tracer_provider_shutdown(g_provider, 5000); /* flushes every ended span */
+  (void)uvotel_logger_provider_shutdown(g_logs, 5000);
   uvotel_close((uv_handle_t *)&g_sigint, NULL);
   uvotel_close((uv_handle_t *)&g_sigterm, NULL);
 }
@@ -717,6 +722,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.examples.http-service", UVOTEL_VERSION_STRING);
+  /* Logs go where the spans go unless OTEL_LOGS_EXPORTER says otherwise; same resource. */
+  if (getenv("OTEL_LOGS_EXPORTER") == NULL)
+    setenv("OTEL_LOGS_EXPORTER", getenv("OTEL_TRACES_EXPORTER"), 1);
+  uvotel_logger_provider_options_t lo = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
+  lo.tracer_provider = g_provider;
+  g_logs = uvotel_logger_provider_from_env_with(&lo);
+  g_log = uvotel_logger_get(g_logs, "uvotel.examples.http-service", UVOTEL_VERSION_STRING);
   if (uvotel_propagator_from_names(getenv("OTEL_PROPAGATORS"), &g_prop, NULL) != 0) {
     fprintf(stderr, "http-service: bad OTEL_PROPAGATORS, using tracecontext,baggage\n");
     g_prop = uvotel_propagator_default();
@@ -745,6 +757,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   uv_run(g_loop, UV_RUN_DEFAULT);
+  uvotel_logger_provider_free(g_logs); /* before the provider whose resource it shares */
   uvotel_tracer_provider_free(g_provider);
   uv_run(g_loop, UV_RUN_DEFAULT); /* the processors' handles close */
   uvotel_propagator_free(g_prop);
