@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "preload_list.h"
+#include "preload_logs.h" /* UVOTEL_LOGS capture (preload_logs.c) */
 #include "uvotel.h"
 #include "uvotel/uv.h"
 #include "uvotel/uv_spans.h"
@@ -113,6 +114,7 @@ static pthread_mutex_t g_exit_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_exited;
 
 static void on_stop(uv_async_t *a) {
+  uvotel__preload_logs_stop();
   (void)uvotel_tracer_provider_shutdown(g_provider, 10000);
   real_uv_close((uv_handle_t *)a, NULL);
 }
@@ -155,6 +157,7 @@ static void setup(void) {
   base.loop = &g_loop;
   g_provider = uvotel_tracer_provider_from_env_with(&base);
   if (g_provider == NULL) goto out;
+  uvotel__preload_logs_start(&g_loop, g_provider); /* before the loop's thread starts */
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.preload", UVOTEL_VERSION_STRING);
   (void)uvotel_tracer_provider_set_global(g_provider); /* for libraries that trace themselves */
   if (real_uv_async_init(&g_loop, &g_stop, on_stop) != 0) goto out;

@@ -261,7 +261,10 @@ typedef struct batch_s {
   uvotel_log_exporter_t *exp;
   uvotel_batch_log_processor_options_t o;
   uv_loop_t *loop;
+  /* The thread running the loop, learnt in its first timer/async callback (a processor may be
+   * created on another thread before the loop's thread starts, as the preload does). */
   uv_thread_t loop_thread;
+  atomic_int loop_known;
   uv_async_t async;
   uv_timer_t timer;
   int handles_open;
@@ -337,7 +340,8 @@ static void batch_take(batch_t *b, const uvotel_log_data_t *d) {
   }
   if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
     uv_thread_t me = uv_thread_self();
-    if (uv_thread_equal(&me, &b->loop_thread)) {
+    if (atomic_load_explicit(&b->loop_known, memory_order_acquire) &&
+        uv_thread_equal(&me, &b->loop_thread)) {
       if ((uint32_t)c % b->o.max_export_batch_size == 0 || in_flight(b) == 0) dispatch_full(b);
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
       uv_async_send(&b->async);
@@ -426,14 +430,23 @@ static void dispatch_full(batch_t *b) {
   }
 }
 
+static void learn_loop_thread(batch_t *b) {
+  if (!atomic_load_explicit(&b->loop_known, memory_order_relaxed)) {
+    b->loop_thread = uv_thread_self();
+    atomic_store_explicit(&b->loop_known, 1, memory_order_release);
+  }
+}
+
 static void on_async(uv_async_t *a) {
   batch_t *b = a->data;
+  learn_loop_thread(b);
   atomic_store(&b->wake_pending, 0);
   if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
 }
 
 static void on_timer(uv_timer_t *t) {
   batch_t *b = t->data;
+  learn_loop_thread(b);
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   if (queued(b) > 0 && in_flight(b) == 0) dispatch_one(b, 0);
 }
@@ -592,7 +605,6 @@ UVOTEL__API uvotel_log_processor_t *uvotel_batch_log_processor_create(
     b->o.max_export_batch_size = b->o.max_queue_size;
   }
   b->loop = opts->loop != NULL ? opts->loop : uv_default_loop();
-  b->loop_thread = uv_thread_self();
   b->ring = ring;
   b->mask = cap - 1;
   for (size_t i = 0; i < cap; i++) atomic_init(&ring[i].seq, i);
