@@ -90,23 +90,12 @@ static void exp_free(void *self) {
 static const uvotel_span_exporter_ops_t k_ops = {exp_export, exp_force_flush, exp_shutdown,
                                                  exp_free, UVOTEL_EXPORTER_CONCURRENT};
 
-/* Diagnostics default: the SDK's process-wide handler. */
-static void sdk_diag(void *arg, uvotel_otlp_diag_level_t level, const char *msg) {
-  (void)arg;
-  uvotel_diag_level_t l = level >= UVOTEL_OTLP_DIAG_ERROR  ? UVOTEL_DIAG_ERROR
-                          : level == UVOTEL_OTLP_DIAG_WARN ? UVOTEL_DIAG_WARN
-                          : level == UVOTEL_OTLP_DIAG_INFO ? UVOTEL_DIAG_INFO
-                                                           : UVOTEL_DIAG_DEBUG;
-  uvotel_diag(l, 0, "%s", msg);
-}
-
 UVOTEL__API int uvotel_otlp_http_exporter_create(const uvotel_otlp_http_options_t *opts,
                                                  uvotel_span_exporter_t **out) {
   if (out == NULL) return UVOTEL_EINVAL;
   *out = NULL;
   uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
   if (opts != NULL) o = *opts;
-  if (o.diag == NULL) o.diag = sdk_diag;
   uvotel__otlp_config_t cfg;
   int rc = uvotel__otlp_config_init(&cfg, &o);
   if (rc != 0) return rc;

@@ -210,9 +210,9 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud) {
 static void pump(uvotel__otlp_transport_t *t);
 
 static void fail_job(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, const char *why) {
-  uvotel__otlp_diag(&t->cfg, UVOTEL_OTLP_DIAG_ERROR,
-                    "otlp_http: dropping a batch of %zu spans after %u attempt(s): %s",
-                    job->n_spans, job->attempts, why);
+  uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_ERROR,
+                   "otlp_http: dropping a batch of %zu spans after %u attempt(s): %s", job->n_spans,
+                   job->attempts, why);
   finish_job(t, job, DONE_FAILED, 0);
 }
 
@@ -291,9 +291,9 @@ static uint64_t read_partial_success(uvotel__otlp_transport_t *t, slot_t *s) {
       opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
           &g_pb_alloc, s->resp_len, s->resp);
   if (r == NULL) {
-    uvotel__otlp_diag(&t->cfg, UVOTEL_OTLP_DIAG_WARN,
-                      "otlp_http: 2xx answer with an undecodable body (%zu bytes) ignored",
-                      s->resp_len);
+    uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_WARN,
+                     "otlp_http: 2xx answer with an undecodable body (%zu bytes) ignored",
+                     s->resp_len);
     return 0;
   }
   uint64_t rejected = 0;
@@ -301,9 +301,8 @@ static uint64_t read_partial_success(uvotel__otlp_transport_t *t, slot_t *s) {
     int64_t rj = r->partial_success->rejected_spans;
     const char *msg = r->partial_success->error_message ? r->partial_success->error_message : "";
     if (rj > 0 || *msg != '\0')
-      uvotel__otlp_diag(&t->cfg, rj > 0 ? UVOTEL_OTLP_DIAG_WARN : UVOTEL_OTLP_DIAG_INFO,
-                        "otlp_http: partial success: %lld span(s) rejected: %s", (long long)rj,
-                        msg);
+      uvotel__otlp_log(&t->cfg, rj > 0 ? UVOTEL_DIAG_WARN : UVOTEL_DIAG_INFO,
+                       "otlp_http: partial success: %lld span(s) rejected: %s", (long long)rj, msg);
     if (rj > 0) rejected = (uint64_t)rj;
   }
   opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
@@ -363,8 +362,8 @@ static void transfer_done(uvotel__otlp_transport_t *t, slot_t *s, CURLcode rc) {
     fail_job(t, job, why2);
     return;
   }
-  uvotel__otlp_diag(&t->cfg, UVOTEL_OTLP_DIAG_DEBUG, "otlp_http: %s; retrying in %llu ms", why,
-                    (unsigned long long)delay_ms);
+  uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_DEBUG, "otlp_http: %s; retrying in %llu ms", why,
+                   (unsigned long long)delay_ms);
   s->state = SLOT_BACKOFF;
   uv_timer_start(&s->timer, on_backoff, delay_ms, 0);
 }

@@ -11,65 +11,33 @@
 
 #define DEFAULT_URL "http://localhost:4318/v1/traces"
 
-void uvotel__otlp_diag(const uvotel__otlp_config_t *cfg, uvotel_otlp_diag_level_t level,
-                       const char *fmt, ...) {
-  if (cfg == NULL || cfg->diag == NULL) return;
+/* The old per-exporter callback (uvotel_otlp_diag_cb, levels in the reverse order) still gets
+ * every message of its exporter, unfiltered, as before; without one, messages go to the SDK's
+ * diagnostics (uvotel/diag.h) like everybody else's. */
+void uvotel__otlp_log(const uvotel__otlp_config_t *cfg, uvotel_diag_level_t level, const char *fmt,
+                      ...) {
+  int legacy = cfg != NULL && cfg->diag != NULL;
+  if (!legacy && (int)level > (int)uvotel_diag_max_level()) return;
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  cfg->diag(cfg->diag_arg, level, buf);
+  if (!legacy) {
+    uvotel_diag(level, 0, "%s", buf);
+    return;
+  }
+  uvotel_otlp_diag_level_t l = level <= UVOTEL_DIAG_ERROR  ? UVOTEL_OTLP_DIAG_ERROR
+                               : level == UVOTEL_DIAG_WARN ? UVOTEL_OTLP_DIAG_WARN
+                               : level == UVOTEL_DIAG_INFO ? UVOTEL_OTLP_DIAG_INFO
+                                                           : UVOTEL_OTLP_DIAG_DEBUG;
+  cfg->diag(cfg->diag_arg, l, buf);
 }
 
 /* The signal-specific variable wins over the general one. */
 static const char *env2(const char *traces_name, const char *general_name) {
-  const char *v = getenv(traces_name);
-  if (v != NULL && *v != '\0') return v;
-  v = getenv(general_name);
-  if (v != NULL && *v != '\0') return v;
-  return NULL;
-}
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-char *uvotel__otlp_percent_decode(const char *s, size_t n) {
-  char *d = uvotel_malloc(n + 1);
-  if (d == NULL) return NULL;
-  size_t j = 0;
-  for (size_t i = 0; i < n; i++) {
-    int c = (unsigned char)s[i];
-    if (c == '%') {
-      if (i + 2 >= n) {
-        uvotel_free(d);
-        return NULL;
-      }
-      int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-      if (h < 0 || l < 0) {
-        uvotel_free(d);
-        return NULL;
-      }
-      c = h * 16 + l;
-      i += 2;
-    }
-    if (c == '\0') {
-      uvotel_free(d);
-      return NULL;
-    }
-    d[j++] = (char)c;
-  }
-  d[j] = '\0';
-  return d;
-}
-
-static void trim(const char **b, const char **e) {
-  while (*b < *e && (**b == ' ' || **b == '\t')) (*b)++;
-  while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t')) (*e)--;
+  const char *v = uvotel_env_get(traces_name);
+  return v != NULL ? v : uvotel_env_get(general_name);
 }
 
 static int header_ok(const char *s, int is_key) {
@@ -100,45 +68,18 @@ static int push_header(uvotel__otlp_config_t *cfg, const char *k, const char *v)
 
 int uvotel__otlp_parse_headers(uvotel__otlp_config_t *cfg, const char *list) {
   if (cfg == NULL || list == NULL) return UVOTEL_EINVAL;
-  const char *p = list;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    if (end == NULL) end = p + strlen(p);
-    const char *b = p, *e = end;
-    trim(&b, &e);
-    if (b < e) {
-      const char *eq = memchr(b, '=', (size_t)(e - b));
-      if (eq == NULL) return UVOTEL_EPARSE;
-      const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
-      trim(&kb, &ke);
-      trim(&vb, &ve);
-      if (kb == ke) return UVOTEL_EPARSE;
-      char *k = uvotel__otlp_percent_decode(kb, (size_t)(ke - kb));
-      char *v = k ? uvotel__otlp_percent_decode(vb, (size_t)(ve - vb)) : NULL;
-      int rc = 0;
-      if (k == NULL || v == NULL || !header_ok(k, 1) || !header_ok(v, 0) || *k == '\0')
-        rc = UVOTEL_EPARSE;
-      else
-        rc = push_header(cfg, k, v);
-      uvotel_free(k);
-      uvotel_free(v);
-      if (rc != 0) return rc;
+  uvotel_env_kv_t *kv;
+  size_t n;
+  int rc = uvotel_env_kv_parse(list, &kv, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (!header_ok(kv[i].key, 1) || !header_ok(kv[i].value, 0)) {
+      rc = UVOTEL_EPARSE;
+    } else {
+      rc = push_header(cfg, kv[i].key, kv[i].value);
     }
-    p = *end ? end + 1 : end;
   }
-  return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-  if (s == NULL || *s == '\0') return -1;
-  uint64_t v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') return -1;
-    if (v > (UINT64_MAX - 9) / 10) return -1;
-    v = v * 10 + (uint64_t)(*p - '0');
-  }
-  *out = v;
-  return 0;
+  uvotel_free(kv);
+  return rc;
 }
 
 static const char *const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -217,16 +158,6 @@ static int build_url(uvotel__otlp_config_t *cfg, const char *base, int append) {
   return 0;
 }
 
-static int env_bool(const char *v, int *out) {
-  if (strcasecmp(v, "true") == 0)
-    *out = 1;
-  else if (strcasecmp(v, "false") == 0)
-    *out = 0;
-  else
-    return -1;
-  return 0;
-}
-
 int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_options_t *opts) {
   if (cfg == NULL) return UVOTEL_EINVAL;
   uvotel_otlp_http_options_t defaults = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
@@ -246,35 +177,35 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
 
   const char *proto = E("PROTOCOL");
   if (proto != NULL && strcmp(proto, "http/protobuf") != 0) {
-    uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN,
-                      "OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported by the otlp_http exporter; "
-                      "using http/protobuf",
-                      proto);
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN,
+                     "OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported by the otlp_http exporter; "
+                     "using http/protobuf",
+                     proto);
   }
 
   /* insecure first: it decides the scheme of a scheme-less endpoint */
   if (opts->insecure != 0) {
     cfg->insecure = opts->insecure > 0;
   } else if (E("INSECURE") != NULL) {
-    if (env_bool(E("INSECURE"), &cfg->insecure) != 0)
-      uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_INSECURE=%s",
-                        E("INSECURE"));
+    if (uvotel_env_parse_bool(E("INSECURE"), &cfg->insecure) != 0)
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_INSECURE=%s",
+                       E("INSECURE"));
   }
 
   if (opts->endpoint != NULL) {
     if (*opts->endpoint == '\0') return UVOTEL_EINVAL;
     rc = build_url(cfg, opts->endpoint, 0);
   } else {
-    const char *te = use_env ? getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") : NULL;
-    const char *ge = use_env ? getenv("OTEL_EXPORTER_OTLP_ENDPOINT") : NULL;
-    if (te != NULL && *te != '\0')
+    const char *te = use_env ? uvotel_env_get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") : NULL;
+    const char *ge = use_env ? uvotel_env_get("OTEL_EXPORTER_OTLP_ENDPOINT") : NULL;
+    if (te != NULL)
       rc = build_url(cfg, te, 0);
-    else if (ge != NULL && *ge != '\0')
+    else if (ge != NULL)
       rc = build_url(cfg, ge, 1);
     else
       rc = build_url(cfg, DEFAULT_URL, 0);
     if (rc == UVOTEL_EINVAL) {
-      uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN, "ignoring malformed OTLP endpoint variable");
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN, "ignoring malformed OTLP endpoint variable");
       rc = build_url(cfg, DEFAULT_URL, 0);
     }
   }
@@ -286,8 +217,8 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
   } else if (E("HEADERS") != NULL) {
     rc = uvotel__otlp_parse_headers(cfg, E("HEADERS"));
     if (rc == UVOTEL_EPARSE) {
-      uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN,
-                        "ignoring malformed OTEL_EXPORTER_OTLP_HEADERS (k=v,k2=v2 expected)");
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN,
+                       "ignoring malformed OTEL_EXPORTER_OTLP_HEADERS (k=v,k2=v2 expected)");
       for (size_t i = 0; i < cfg->n_headers; i++) uvotel_free(cfg->headers[i]);
       uvotel_free(cfg->headers);
       cfg->headers = NULL;
@@ -302,22 +233,23 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
     cfg->timeout_ms = opts->timeout_ms;
   } else if (E("TIMEOUT") != NULL) {
     uint64_t v;
-    if (parse_u64(E("TIMEOUT"), &v) == 0 && v > 0)
+    if (uvotel_env_parse_u64(E("TIMEOUT"), (uint64_t)1 << 53, &v) == 0 && v > 0)
       cfg->timeout_ms = v;
     else
-      uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_TIMEOUT=%s",
-                        E("TIMEOUT"));
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_TIMEOUT=%s",
+                       E("TIMEOUT"));
   }
 
   if (opts->compression != UVOTEL_OTLP_COMPRESSION_DEFAULT) {
     cfg->gzip = opts->compression == UVOTEL_OTLP_COMPRESSION_GZIP;
   } else if (E("COMPRESSION") != NULL) {
+    static const char *const names[] = {"none", "gzip", NULL};
     const char *c = E("COMPRESSION");
-    if (strcmp(c, "gzip") == 0)
-      cfg->gzip = 1;
-    else if (strcmp(c, "none") != 0)
-      uvotel__otlp_diag(cfg, UVOTEL_OTLP_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_COMPRESSION=%s",
-                        c);
+    int i = uvotel_env_name_index(c, strlen(c), names);
+    if (i >= 0)
+      cfg->gzip = i == 1;
+    else
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN, "ignoring OTEL_EXPORTER_OTLP_COMPRESSION=%s", c);
   }
 
   if ((rc = set_str(&cfg->ca_file, opts->certificate, E("CERTIFICATE"))) != 0 ||

@@ -82,18 +82,8 @@ pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 install(FILES ${PROJECT_BINARY_DIR}/uvotelExporterDeps.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/uvotel)
 
-# pkg-config for libuvotel_exporters, with the OTLP exporter's dependencies for static links.
-file(WRITE ${PROJECT_BINARY_DIR}/uvotel-exporters.pc
-"prefix=${CMAKE_INSTALL_PREFIX}
-libdir=${CMAKE_INSTALL_FULL_LIBDIR}
-includedir=${CMAKE_INSTALL_FULL_INCLUDEDIR}
-
-Name: uvotel-exporters
-Description: uvotel span exporters: memory, console, file (OTLP/JSON) and OTLP/HTTP
-Version: ${PROJECT_VERSION}
-Requires: uvotel
-Requires.private: libprotobuf-c libcurl zlib
-Libs: -L\${libdir} -luvotel_exporters
-Cflags: -I\${includedir}
-")
+# pkg-config for libuvotel_exporters, with the OTLP exporter's dependencies for static links
+# (relocatable like the others: UVOTEL_PC_* in the top-level CMakeLists.txt).
+configure_file(${PROJECT_SOURCE_DIR}/cmake/uvotel-exporters.pc.in
+  ${PROJECT_BINARY_DIR}/uvotel-exporters.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/uvotel-exporters.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

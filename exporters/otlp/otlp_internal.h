@@ -7,6 +7,8 @@
 #include <uv.h>
 
 #include "uvotel/alloc.h"
+#include "uvotel/diag.h"
+#include "uvotel/env.h"
 #include "uvotel/errno.h"
 #include "uvotel/exporters/otlp_http.h"
 
@@ -41,20 +43,20 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
 void uvotel__otlp_config_free(uvotel__otlp_config_t *cfg);
 
 /* Parse a W3C-baggage-style "k=v,k2=v2" list, percent-decoding keys and values, appending
- * "k: v" lines to cfg->headers. Empty members are skipped. Errors: UVOTEL_EPARSE (member
- * without '=', empty key, bad %XX, a CR/LF/NUL in the result), UVOTEL_ENOMEM. */
+ * "k: v" lines to cfg->headers, by the rules of uvotel/env.h (uvotel_env_kv_parse). Empty
+ * members are skipped. Errors: UVOTEL_EPARSE (member without '=', empty key, bad %XX, %00, a
+ * CR/LF in the result, a key that is not an HTTP token), UVOTEL_ENOMEM; on error nothing is
+ * appended. */
 int uvotel__otlp_parse_headers(uvotel__otlp_config_t *cfg, const char *list);
-
-/* Percent-decode [s, s+n) into a new NUL-terminated string. NULL on bad %XX or NUL byte. */
-char *uvotel__otlp_percent_decode(const char *s, size_t n);
 
 /* Parse a Retry-After value: delta-seconds or an HTTP date. `now_s` is the current Unix time.
  * Returns the delay in milliseconds (0 for a date in the past), or -1 when malformed. */
 int64_t uvotel__otlp_parse_retry_after(const char *v, int64_t now_s);
 
-/* Emit a diagnostic when a callback is set. */
-void uvotel__otlp_diag(const uvotel__otlp_config_t *cfg, uvotel_otlp_diag_level_t level,
-                       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Report a diagnostic about this exporter: to its legacy uvotel_otlp_diag_cb when one was
+ * given in the options, else to the SDK's uvotel_diag (uvotel/diag.h). */
+void uvotel__otlp_log(const uvotel__otlp_config_t *cfg, uvotel_diag_level_t level, const char *fmt,
+                      ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- gzip (gzip.c) ---- */
 

@@ -435,7 +435,7 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
   static const uvotel_file_exporter_options_t defaults = UVOTEL_FILE_EXPORTER_OPTIONS_INIT;
   if (opts == NULL) opts = &defaults;
   const char *path = opts->path;
-  if (path == NULL) path = getenv("OTEL_EXPORTER_FILE_PATH");
+  if (path == NULL) path = uvotel_env_get("OTEL_EXPORTER_FILE_PATH");
   if (path == NULL || *path == '\0') path = UVOTEL_FILE_EXPORTER_DEFAULT_PATH;
   file_exp_t *f = uvotel_calloc(1, sizeof *f);
   if (f == NULL) return NULL;

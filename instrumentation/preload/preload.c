@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <uv.h>
 
@@ -141,9 +140,12 @@ static void preload_exit(void) {
   pthread_mutex_unlock(&g_exit_mu);
 }
 
+/* A boolean by the one rule (uvotel/env.h): only "true" is true; "1" and the like are refused
+ * with a warning and the default (false) kept. */
 static int env_true(const char *name) {
-  const char *v = getenv(name);
-  return v != NULL && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
+  int v = 0;
+  (void)uvotel_env_bool(name, &v);
+  return v;
 }
 
 static uvotel_tracer_t *g_tracer;
@@ -165,7 +167,7 @@ static void setup(void) {
   g_thread_started = 1;
   atexit(preload_exit);
 
-  const char *spec = getenv("UVOTEL_INSTRUMENT");
+  const char *spec = uvotel_env_get("UVOTEL_INSTRUMENT");
   unsigned cats = UVOTEL_INSTRUMENT_ALL;
   if (spec != NULL && uvotel_instrument_parse(spec, &cats) != 0) {
     fprintf(stderr, "libuvotel_preload: bad UVOTEL_INSTRUMENT \"%s\": no automatic spans\n", spec);

@@ -3,7 +3,6 @@
  * The wrappers test one process-wide word (uvotel__auto_cats) and call in here only when their
  * category is on; the span lives on the request's state (uvotel__hs_t.span) between the
  * wrapper and the completion trampoline, which ends it before the user's callback runs. */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,42 +93,20 @@ UVOTEL__API unsigned uvotel_auto_spans_categories(void) {
   return __atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED);
 }
 
-static int name_is(const char *s, size_t n, const char *name) {
-  size_t m = strlen(name);
-  if (n != m) return 0;
-  for (size_t i = 0; i < n; i++) {
-    if (tolower((unsigned char)s[i]) != name[i]) return 0;
-  }
-  return 1;
-}
-
 UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
   if (out == NULL) return UVOTEL_EINVAL;
   *out = 0;
   if (spec == NULL) return 0;
   unsigned bits = 0;
-  const char *p = spec;
-  for (;;) {
-    const char *end = strchr(p, ',');
-    size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-    const char *a = p;
-    while (n > 0 && (*a == ' ' || *a == '\t')) a++, n--;
-    while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t')) n--;
-    if (n == 0 || name_is(a, n, "none")) {
-      /* nothing */
-    } else if (name_is(a, n, "fs")) {
-      bits |= UVOTEL_INSTRUMENT_FS;
-    } else if (name_is(a, n, "dns")) {
-      bits |= UVOTEL_INSTRUMENT_DNS;
-    } else if (name_is(a, n, "net")) {
-      bits |= UVOTEL_INSTRUMENT_NET;
-    } else if (name_is(a, n, "all")) {
-      bits |= UVOTEL_INSTRUMENT_ALL;
-    } else {
-      return UVOTEL_EPARSE;
-    }
-    if (end == NULL) break;
-    p = end + 1;
+  static const char *const names[] = {"none", "fs", "dns", "net", "all", NULL};
+  static const unsigned values[] = {0, UVOTEL_INSTRUMENT_FS, UVOTEL_INSTRUMENT_DNS,
+                                    UVOTEL_INSTRUMENT_NET, UVOTEL_INSTRUMENT_ALL};
+  const char *cur = spec, *item;
+  size_t n;
+  while (uvotel_env_list_next(&cur, &item, &n)) {
+    int i = uvotel_env_name_index(item, n, names);
+    if (i < 0) return UVOTEL_EPARSE;
+    bits |= values[i];
   }
   *out = bits;
   return 0;
@@ -137,7 +114,7 @@ UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
 
 UVOTEL__API int uvotel_auto_spans_enable_from_env(uvotel_tracer_t *tracer, unsigned flags) {
   unsigned cats;
-  int err = uvotel_instrument_parse(getenv("UVOTEL_INSTRUMENT"), &cats);
+  int err = uvotel_instrument_parse(uvotel_env_get("UVOTEL_INSTRUMENT"), &cats);
   if (err != 0) return err;
   if (cats == 0) return 0;
   uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;

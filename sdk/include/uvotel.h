@@ -10,6 +10,7 @@
 #include "uvotel/bind.h"
 #include "uvotel/promise.h"
 #include "uvotel/diag.h"
+#include "uvotel/env.h"
 #include "uvotel/trace.h"
 #include "uvotel/trace_sdk.h"
 #include "uvotel/propagation.h"

@@ -27,6 +27,8 @@
 
 extern char **environ;
 
+static int g_capture_stderr; /* run(): stderr into *out too */
+
 /* Run argv with extra environment entries (NAME=value, NULL-terminated), stdout into *out
  * (malloc'd). Returns the exit status, or -1. */
 static int run(const char *const *extra_env, char **out) {
@@ -49,6 +51,7 @@ static int run(const char *const *extra_env, char **out) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  if (g_capture_stderr) posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   pid_t pid;
   int rc = posix_spawn(&pid, PLAIN_UV_PROG, &fa, NULL, argv, envp);
@@ -221,12 +224,48 @@ static void test_only_fs(void **state) {
   json_decref(all);
 }
 
+/* Drift 3 of issue 13: the preload alone took "1" for true. It follows the one boolean rule
+ * now: "1" is refused with a warning naming the variable, the default (false: root spans
+ * allowed) is kept; "TRUE" is true (no root spans in a program without spans of its own). */
+static void test_require_parent_boolean(void **state) {
+  (void)state;
+  mkdir(TMPDIR, 0755);
+  const char *values[] = {"UVOTEL_INSTRUMENT_REQUIRE_PARENT=1",
+                          "UVOTEL_INSTRUMENT_REQUIRE_PARENT=TRUE"};
+  for (int i = 0; i < 2; i++) {
+    unlink(OUT_FILE);
+    const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                         "UVOTEL_INSTRUMENT=fs",
+                         values[i],
+                         "OTEL_TRACES_EXPORTER=file",
+                         "OTEL_EXPORTER_FILE_PATH=" OUT_FILE,
+                         "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
+                         NULL};
+    char *out = NULL;
+    g_capture_stderr = 1;
+    assert_int_equal(run(env, &out), 0);
+    g_capture_stderr = 0;
+    json_t *all = load_spans(OUT_FILE);
+    if (i == 0) {
+      assert_non_null(strstr(out, "UVOTEL_INSTRUMENT_REQUIRE_PARENT=\"1\" is not true or false"));
+      assert_non_null(all);
+      assert_int_equal(json_array_size(all), 3); /* fs open, read, close as root spans */
+    } else {
+      assert_null(strstr(out, "UVOTEL_INSTRUMENT_REQUIRE_PARENT"));
+      assert_true(all == NULL || json_array_size(all) == 0);
+    }
+    json_decref(all);
+    free(out);
+  }
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_output_and_spans),
       cmocka_unit_test(test_instrument_none),
       cmocka_unit_test(test_only_fs),
+      cmocka_unit_test(test_require_parent_boolean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

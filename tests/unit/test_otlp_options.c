@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -143,7 +144,7 @@ static void test_env_values(void **state) {
   uvotel__otlp_config_t c;
   uvotel_otlp_http_options_t o = env_opts();
   setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500", 1);
-  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", 1);
+  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "GZip", 1);
   setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem", 1);
   setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/key.pem", 1);
   setenv("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/etc/cert.pem", 1);
@@ -200,6 +201,40 @@ static void test_bad_env_values_warn_and_default(void **state) {
   uvotel__otlp_config_free(&c);
 }
 
+/* Without the old per-exporter callback, the exporter's messages go to the SDK's one
+ * diagnostics API (uvotel/diag.h), with its level enum. */
+static int g_sdk_n, g_sdk_level;
+static char g_sdk_msg[512];
+static void sdk_cb(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
+  (void)code, (void)arg;
+  g_sdk_n++;
+  g_sdk_level = (int)level;
+  snprintf(g_sdk_msg, sizeof g_sdk_msg, "%s", msg);
+}
+
+static void test_diag_goes_to_the_sdk(void **state) {
+  (void)state;
+  uvotel__otlp_config_t c;
+  uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT; /* diag NULL */
+  g_sdk_n = 0;
+  uvotel_diag_set_handler(sdk_cb, NULL, UVOTEL_DIAG_WARN);
+  setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(g_sdk_n, 1);
+  assert_int_equal(g_sdk_level, UVOTEL_DIAG_WARN);
+  assert_non_null(strstr(g_sdk_msg, "OTEL_EXPORTER_OTLP_COMPRESSION=zstd"));
+  uvotel__otlp_log(&c, UVOTEL_DIAG_DEBUG, "filtered by the handler's level");
+  assert_int_equal(g_sdk_n, 1);
+  uvotel__otlp_config_free(&c);
+  /* with the old callback it gets the message (reverse-order levels), the SDK does not */
+  o.diag = diag_cb;
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(g_warns, 1);
+  assert_int_equal(g_sdk_n, 1);
+  uvotel__otlp_config_free(&c);
+  uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_NONE);
+}
+
 static void test_bad_options(void **state) {
   (void)state;
   uvotel__otlp_config_t c;
@@ -226,7 +261,8 @@ static void test_parse_headers_malformed(void **state) {
   (void)state;
   uvotel__otlp_config_t c;
   memset(&c, 0, sizeof c);
-  const char *bad[] = {"=v", "k", "k=%4", "k=%zz", "k=a%0Ab", "k%00=v", "a b=c", "k:x=1", " =x"};
+  const char *bad[] = {"=v",     "k",       "k=%4",  "k=%zz", "k=a%0Ab",
+                       "k%00=v", "k=a%00b", "a b=c", "k:x=1", " =x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(uvotel__otlp_parse_headers(&c, bad[i]), UVOTEL_EPARSE);
     uvotel__otlp_config_free(&c);
@@ -239,20 +275,6 @@ static void test_parse_headers_malformed(void **state) {
   assert_int_equal(uvotel__otlp_parse_headers(&c, "k="), 0); /* empty value is allowed */
   assert_string_equal(c.headers[0], "k: ");
   uvotel__otlp_config_free(&c);
-}
-
-static void test_percent_decode(void **state) {
-  (void)state;
-  char *s = uvotel__otlp_percent_decode("a%2Cb%2cc%25", 12);
-  assert_string_equal(s, "a,b,c%");
-  uvotel_free(s);
-  assert_null(uvotel__otlp_percent_decode("%", 1));
-  assert_null(uvotel__otlp_percent_decode("%1", 2));
-  assert_null(uvotel__otlp_percent_decode("%G1", 3));
-  assert_null(uvotel__otlp_percent_decode("%00", 3));
-  s = uvotel__otlp_percent_decode("", 0);
-  assert_string_equal(s, "");
-  uvotel_free(s);
 }
 
 static void test_retry_after(void **state) {
@@ -314,8 +336,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_env_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_env_values_warn_and_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_diag_goes_to_the_sdk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_headers_malformed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_percent_decode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gzip_roundtrip, setup, teardown),
   };

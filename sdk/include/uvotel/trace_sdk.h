@@ -160,7 +160,8 @@ uvotel_sampler_t *uvotel_sampler_parentbased_traceidratio(double ratio);
 
 /* Build a sampler from OTEL_TRACES_SAMPLER-style name and argument: always_on, always_off,
  * traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio
- * (arg: the ratio, default 1.0). Unknown name: UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
+ * (arg: the ratio, default 1.0); names compare ASCII case-insensitively. Unknown name:
+ * UVOTEL_ENOTSUP; bad arg: UVOTEL_EPARSE (and
  * *out is the sampler with the default ratio); NULL name/out: UVOTEL_EINVAL.
  * Thread: any. */
 int uvotel_sampler_from_name(const char *name, const char *arg, uvotel_sampler_t **out);
@@ -235,8 +236,9 @@ void uvotel_span_exporter_free(uvotel_span_exporter_t *e);
  * OTEL_EXPORTER_* variables), or returns NULL and reports why through diagnostics.
  * libuvotel_exporters registers "console" and "file" (and "otlp" once built) when it
  * is loaded, and uvotel_exporters_register() does it explicitly for static links.
- * Registering a name again replaces the factory. NULL name or fn: UVOTEL_EINVAL; more than 32
- * names: UVOTEL_ERANGE. Thread: any. */
+ * Registering a name again replaces the factory. Names compare ASCII case-insensitively (the
+ * specification's rule for enum values: OTEL_TRACES_EXPORTER=OTLP is otlp). NULL name or fn:
+ * UVOTEL_EINVAL; more than 32 names: UVOTEL_ERANGE. Thread: any. */
 typedef uvotel_span_exporter_t *(*uvotel_span_exporter_factory_fn)(const char *name, void *arg);
 int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn, void *arg);
 

@@ -7,6 +7,7 @@
  * the input, into an old baggage or into a scratch buffer of decoded bytes; the final block is
  * sized exactly from it. */
 #include "propagation_internal.h"
+#include "../common/env_internal.h"
 
 struct uvotel_baggage_s {
   atomic_uint refs;
@@ -51,13 +52,6 @@ static int is_octets(const char *s, size_t n) {
   return 1;
 }
 
-static inline int hexv(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
 static size_t utf8_seq(const uint8_t *s, size_t n) {
   uint8_t c = s[0];
@@ -84,23 +78,13 @@ static size_t utf8_seq(const uint8_t *s, size_t n) {
   return len;
 }
 
-/* Percent-decode s[0..n) into the builder's byte area; invalid UTF-8 becomes U+FFFD. The result
- * never exceeds n bytes: a byte that can be invalid came from a 3-character "%XX". */
+/* Percent-decode s[0..n) into the builder's byte area with the SDK's one decoder, in its lenient
+ * mode (a malformed escape stays as written); invalid UTF-8 becomes U+FFFD. The result never
+ * exceeds n bytes: a byte that can be invalid came from a 3-character "%XX". */
 static uvotel_str_t decode(bg_builder_t *b, const char *s, size_t n) {
   char *d = b->dec + b->dec_used;
-  size_t dl = 0;
   int high = 0;
-  for (size_t i = 0; i < n; i++) {
-    int h1, h2;
-    if (s[i] == '%' && i + 2 < n && (h1 = hexv(s[i + 1])) >= 0 && (h2 = hexv(s[i + 2])) >= 0) {
-      d[dl] = (char)(h1 * 16 + h2);
-      i += 2;
-    } else {
-      d[dl] = s[i];
-    }
-    high |= (uint8_t)d[dl] & 0x80;
-    dl++;
-  }
+  size_t dl = (size_t)uvotel__percent_decode(s, n, d, UVOTEL__PCT_LENIENT, &high);
   if (high) {
     /* Repair: copy aside, then rewrite with replacement characters. */
     memcpy(b->tmp, d, dl);

@@ -1,6 +1,5 @@
 /* Propagators: the ops-table seam, the W3C built-ins, composites, OTEL_PROPAGATORS names, and the
  * header-array carrier. */
-#include <strings.h>
 
 #include "propagation_internal.h"
 
@@ -338,10 +337,6 @@ UVOTEL__API int uvotel_propagator_composite_create(uvotel_propagator_t *const *p
   return 0;
 }
 
-static int word_eq(const char *s, size_t n, const char *w) {
-  return strlen(w) == n && strncasecmp(s, w, n) == 0;
-}
-
 UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagator_t **out,
                                              size_t *bad_pos) {
   if (out == NULL) return UVOTEL_EINVAL;
@@ -362,25 +357,21 @@ UVOTEL__API int uvotel_propagator_from_names(const char *names, uvotel_propagato
   static const char *const unsupported[] = {"xray", "ottrace"};
   uvotel_propagator_t *chosen[sizeof known / sizeof *known];
   size_t nchosen = 0, nwords = 0;
-  const char *p = names;
-  while (*p != '\0') {
-    const char *comma = strchr(p, ',');
-    const char *e = comma ? comma : p + strlen(p);
-    const char *w = p;
-    size_t wl = (size_t)(e - p);
-    p = comma ? comma + 1 : e;
-    uvotel__trim_ows(&w, &wl);
-    if (wl == 0) continue;
+  /* the one list and name parser (uvotel/env.h): trimmed items, empty ones skipped, names
+   * case-insensitive */
+  const char *cur = names, *w;
+  size_t wl;
+  while (uvotel_env_list_next(&cur, &w, &wl)) {
     nwords++;
-    if (word_eq(w, wl, "none")) continue;
+    if (uvotel_env_name_eq(w, wl, "none")) continue;
     uvotel_propagator_t *pick = NULL;
     for (size_t i = 0; i < sizeof known / sizeof *known && pick == NULL; i++) {
-      if (word_eq(w, wl, known[i].name)) pick = known[i].p;
+      if (uvotel_env_name_eq(w, wl, known[i].name)) pick = known[i].p;
     }
     if (pick == NULL) {
       int is_known = 0;
       for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
-        is_known |= word_eq(w, wl, unsupported[i]);
+        is_known |= uvotel_env_name_eq(w, wl, unsupported[i]);
       }
       if (bad_pos != NULL) *bad_pos = (size_t)(w - names);
       return is_known ? UVOTEL_ENOTSUP : UVOTEL_ENOENT;

@@ -1,8 +1,6 @@
 /* Ids, clocks and diagnostics. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -298,67 +296,6 @@ uint64_t uvotel__mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
-
-/* ---- diagnostics ---- */
-
-typedef struct diag_cfg_s {
-  uvotel_diag_cb cb;
-  void *arg;
-  int max_level;
-} diag_cfg_t;
-
-static pthread_mutex_t g_diag_mu = PTHREAD_MUTEX_INITIALIZER;
-static diag_cfg_t g_diag;
-static atomic_int g_diag_level = -1; /* -1: not yet read from OTEL_LOG_LEVEL */
-
-static int env_log_level(void) {
-  const char *v = getenv("OTEL_LOG_LEVEL");
-  if (v == NULL) return 0;
-  if (strcasecmp(v, "debug") == 0 || strcasecmp(v, "all") == 0) return UVOTEL_DIAG_DEBUG;
-  if (strcasecmp(v, "info") == 0) return UVOTEL_DIAG_INFO;
-  if (strcasecmp(v, "warn") == 0) return UVOTEL_DIAG_WARN;
-  if (strcasecmp(v, "error") == 0) return UVOTEL_DIAG_ERROR;
-  return 0;
-}
-
-UVOTEL__API void uvotel_diag_set_handler(uvotel_diag_cb cb, void *arg,
-                                         uvotel_diag_level_t max_level) {
-  pthread_mutex_lock(&g_diag_mu);
-  g_diag.cb = cb;
-  g_diag.arg = arg;
-  g_diag.max_level = cb != NULL ? (int)max_level : env_log_level();
-  atomic_store(&g_diag_level, g_diag.max_level);
-  pthread_mutex_unlock(&g_diag_mu);
-}
-
-UVOTEL__API void uvotel_diag(uvotel_diag_level_t level, int code, const char *fmt, ...) {
-  int max = atomic_load_explicit(&g_diag_level, memory_order_relaxed);
-  if (max < 0) {
-    pthread_mutex_lock(&g_diag_mu);
-    if (atomic_load(&g_diag_level) < 0) {
-      g_diag.max_level = env_log_level();
-      atomic_store(&g_diag_level, g_diag.max_level);
-    }
-    max = g_diag.max_level;
-    pthread_mutex_unlock(&g_diag_mu);
-  }
-  if ((int)level > max || fmt == NULL) return;
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  pthread_mutex_lock(&g_diag_mu);
-  diag_cfg_t cfg = g_diag;
-  pthread_mutex_unlock(&g_diag_mu);
-  if (cfg.cb != NULL) {
-    cfg.cb(level, code, buf, cfg.arg);
-  } else {
-    static const char *names[] = {"", "error", "warn", "info", "debug"};
-    fprintf(stderr, "uvotel %s: %s%s%s\n", names[level >= 1 && level <= 4 ? level : 0], buf,
-            code != 0 ? ": " : "", code != 0 ? uvotel_strerror(code) : "");
-  }
 }
 
 static atomic_uint_fast64_t g_misuse;

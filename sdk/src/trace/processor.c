@@ -97,7 +97,7 @@ UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_expo
   }
   pthread_mutex_lock(&g_reg_mu);
   size_t i = 0;
-  while (i < g_reg_n && strcmp(g_reg[i].name, name) != 0) i++;
+  while (i < g_reg_n && !uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) i++;
   if (i == g_reg_n) {
     if (g_reg_n == REG_MAX) {
       pthread_mutex_unlock(&g_reg_mu);
@@ -112,21 +112,39 @@ UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_expo
   return 0;
 }
 
-UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name) {
-  if (name == NULL) return NULL;
+static uvotel_span_exporter_factory_fn lookup(const char *name, void **arg) {
   uvotel_span_exporter_factory_fn fn = NULL;
-  void *arg = NULL;
   pthread_mutex_lock(&g_reg_mu);
   for (size_t i = 0; i < g_reg_n; i++) {
-    if (strcmp(g_reg[i].name, name) == 0) {
+    if (uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) {
       fn = g_reg[i].fn;
-      arg = g_reg[i].arg;
+      *arg = g_reg[i].arg;
     }
   }
   pthread_mutex_unlock(&g_reg_mu);
+  return fn;
+}
+
+UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name) {
+  if (name == NULL) return NULL;
+  void *arg = NULL;
+  uvotel_span_exporter_factory_fn fn = lookup(name, &arg);
+  /* Not registered: perhaps the linker dropped libuvotel_exporters (--as-needed); load it
+   * (outside the lock: its constructor registers) and look again. */
+  if (fn == NULL && uvotel__exporters_autoload()) fn = lookup(name, &arg);
   if (fn == NULL) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
-                "no span exporter \"%s\" registered (is libuvotel_exporters linked?)", name);
+    const char *why = uvotel__exporters_autoload_error();
+    if (why[0] != '\0') {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
+                  "no span exporter \"%s\" registered, and libuvotel_exporters could not be "
+                  "loaded: %s",
+                  name, why);
+    } else {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
+                  "no span exporter \"%s\" registered (libuvotel_exporters is loaded and does not "
+                  "provide it)",
+                  name);
+    }
     return NULL;
   }
   return fn(name, arg);

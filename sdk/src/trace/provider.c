@@ -1,9 +1,6 @@
 /* Tracer provider: options, environment, resource, tracers, flush/shutdown, counters. */
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "trace_internal.h"
@@ -61,67 +58,20 @@ static void res_free(uvotel_span_t *r) {
   uvotel_free(r);
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Percent-decode [s, s+n) into out (NUL-terminated), trimming surrounding whitespace.
- * -1 on a bad escape. */
-static int pct_decode(const char *s, size_t n, char *out) {
-  while (n > 0 && isspace((unsigned char)*s)) s++, n--;
-  while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%') {
-      if (i + 2 >= n) return -1;
-      int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-      if (h < 0 || l < 0) return -1;
-      out[k++] = (char)(h * 16 + l);
-      i += 2;
-    } else {
-      out[k++] = s[i];
-    }
-  }
-  out[k] = '\0';
-  return 0;
-}
-
-/* OTEL_RESOURCE_ATTRIBUTES: k=v,k=v (percent-encoded). Any error discards the whole value, as
- * the specification says. */
+/* OTEL_RESOURCE_ATTRIBUTES: k=v,k=v (percent-encoded; uvotel/env.h). Any error discards the
+ * whole value, as the specification says. */
 static void res_from_env_attrs(uvotel_span_t *r, const char *v) {
-  size_t len = strlen(v);
-  char *buf = uvotel_malloc(len * 2 + 2);
-  if (buf == NULL) return;
-  /* validate first */
-  int bad = 0;
-  for (int pass = 0; pass < 2 && !bad; pass++) {
-    const char *p = v;
-    while (*p != '\0' && !bad) {
-      const char *end = strchr(p, ',');
-      if (end == NULL) end = p + strlen(p);
-      const char *eq = memchr(p, '=', (size_t)(end - p));
-      int blank = 1;
-      for (const char *q = p; q < end; q++) blank &= isspace((unsigned char)*q) != 0;
-      if (!blank) {
-        char *key = buf, *val = buf + len + 1;
-        if (eq == NULL || pct_decode(p, (size_t)(eq - p), key) != 0 ||
-            pct_decode(eq + 1, (size_t)(end - eq - 1), val) != 0 || key[0] == '\0') {
-          bad = 1;
-          break;
-        }
-        if (pass == 1) res_set_str(r, key, val);
-      }
-      p = *end == ',' ? end + 1 : end;
-    }
+  uvotel_env_kv_t *kv;
+  size_t n;
+  int rc = uvotel_env_kv_parse(v, &kv, &n);
+  if (rc == UVOTEL_EPARSE) {
+    uvotel_diag(UVOTEL_DIAG_WARN, rc,
+                "OTEL_RESOURCE_ATTRIBUTES=\"%s\" is malformed (want k=v,k=v percent-encoded, no "
+                "%%00); ignored",
+                v);
   }
-  if (bad) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                "OTEL_RESOURCE_ATTRIBUTES is malformed (want k=v,k=v percent-encoded); ignored");
-  }
-  uvotel_free(buf);
+  for (size_t i = 0; rc == 0 && i < n; i++) res_set_str(r, kv[i].key, kv[i].value);
+  uvotel_free(kv);
 }
 
 static void exe_name(char *out, size_t cap) {
@@ -157,10 +107,10 @@ static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_prov
     }
   }
   if (!(o->flags & UVOTEL_PROVIDER_NO_ENV_RESOURCE)) {
-    const char *ra = getenv("OTEL_RESOURCE_ATTRIBUTES");
-    if (ra != NULL && *ra != '\0') res_from_env_attrs(r, ra);
-    const char *sn = getenv("OTEL_SERVICE_NAME");
-    if (sn != NULL && *sn != '\0') res_set_str(r, "service.name", sn);
+    const char *ra = uvotel_env_get("OTEL_RESOURCE_ATTRIBUTES");
+    if (ra != NULL) res_from_env_attrs(r, ra);
+    const char *sn = uvotel_env_get("OTEL_SERVICE_NAME");
+    if (sn != NULL) res_set_str(r, "service.name", sn);
   }
   for (size_t i = 0; o->resource_attrs != NULL && i < o->n_resource_attrs; i++) {
     res_set(r, &o->resource_attrs[i]);
@@ -484,91 +434,26 @@ UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *
 
 /* ---- environment ---- */
 
-static const char *env(const char *name) {
-  const char *v = getenv(name);
-  return v != NULL && *v != '\0' ? v : NULL;
-}
-
-/* A non-negative integer (surrounding whitespace allowed). 0 ok, -1 bad. */
-static int parse_u64(const char *v, uint64_t max, uint64_t *out) {
-  while (isspace((unsigned char)*v)) v++;
-  if (!isdigit((unsigned char)*v)) return -1;
-  uint64_t x = 0;
-  while (isdigit((unsigned char)*v)) {
-    uint64_t d = (uint64_t)(*v - '0');
-    if (x > (max - d) / 10) return -1;
-    x = x * 10 + d;
-    v++;
-  }
-  while (isspace((unsigned char)*v)) v++;
-  if (*v != '\0') return -1;
-  *out = x;
-  return 0;
-}
-
-static void env_u32(const char *name, uint32_t *dst) {
-  const char *v = env(name);
-  uint64_t x;
-  if (v == NULL) return;
-  if (parse_u64(v, UINT32_MAX, &x) != 0) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                "%s=\"%s\" is not a non-negative integer; "
-                "using the default",
-                name, v);
-    return;
-  }
-  *dst = (uint32_t)x;
-}
-
-static void env_u64(const char *name, uint64_t *dst) {
-  const char *v = env(name);
-  uint64_t x;
-  if (v == NULL) return;
-  if (parse_u64(v, UINT64_MAX / 2, &x) != 0) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                "%s=\"%s\" is not a non-negative integer; "
-                "using the default",
-                name, v);
-    return;
-  }
-  *dst = x;
-}
-
-static void trim(const char **s, size_t *n) {
-  while (*n > 0 && isspace((unsigned char)**s)) (*s)++, (*n)--;
-  while (*n > 0 && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
-}
-
 static void env_propagators(uvotel_tracer_provider_t *p) {
-  const char *v = env("OTEL_PROPAGATORS");
-  if (v == NULL) return;
-  static const char *known[] = {"tracecontext", "baggage", "b3",      "b3multi",
-                                "jaeger",       "xray",    "ottrace", "none"};
+  const char *cur = uvotel_env_get("OTEL_PROPAGATORS"), *item;
+  if (cur == NULL) return;
+  /* the names of the specification; kept in their canonical (lowercase) spelling */
+  static const char *const known[] = {"tracecontext", "baggage", "b3",   "b3multi", "jaeger",
+                                      "xray",         "ottrace", "none", NULL};
   char out[sizeof p->propagators];
-  size_t k = 0;
+  size_t k = 0, n;
   int none = 0;
   out[0] = '\0';
-  while (*v != '\0') {
-    const char *end = strchr(v, ',');
-    if (end == NULL) end = v + strlen(v);
-    const char *s = v;
-    size_t n = (size_t)(end - v);
-    trim(&s, &n);
-    if (n > 0) {
-      int ok = 0;
-      for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        ok |= strlen(known[i]) == n && strncmp(known[i], s, n) == 0;
-      }
-      if (!ok) {
-        uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_PROPAGATORS: unknown \"%.*s\" ignored",
-                    (int)n, s);
-      } else if (n == 4 && strncmp(s, "none", 4) == 0) {
-        none = 1;
-      } else if (k + n + 2 < sizeof out) {
-        k += (size_t)snprintf(out + k, sizeof out - k, "%s%.*s", k ? "," : "", (int)n, s);
-      }
+  while (uvotel_env_list_next(&cur, &item, &n)) {
+    int i = uvotel_env_name_index(item, n, known);
+    if (i < 0) {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_PROPAGATORS: unknown \"%.*s\" ignored",
+                  (int)n, item);
+    } else if (strcmp(known[i], "none") == 0) {
+      none = 1;
+    } else if (k + strlen(known[i]) + 2 < sizeof out) {
+      k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", k ? "," : "", known[i]);
     }
-    v = *end == ',' ? end + 1 : end;
   }
   /* "none" stays "none": uvotel_propagator_from_names("") means the default. */
   snprintf(p->propagators, sizeof p->propagators, "%s", none ? "none" : out);
@@ -581,24 +466,17 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   const char *v;
 
   int disabled = 0;
-  if ((v = env("OTEL_SDK_DISABLED")) != NULL) {
-    if (strcasecmp(v, "true") == 0) {
-      disabled = 1;
-    } else if (strcasecmp(v, "false") != 0) {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                  "OTEL_SDK_DISABLED=\"%s\" is not true/false; using false", v);
-    }
-  }
+  (void)uvotel_env_bool("OTEL_SDK_DISABLED", &disabled);
 
   /* limits: OTEL_ATTRIBUTE_* first, the OTEL_SPAN_* ones win */
-  env_u32("OTEL_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
-  env_u32("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
-  env_u32("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
-  env_u32("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
-  env_u32("OTEL_SPAN_EVENT_COUNT_LIMIT", &o.limits.event_count);
-  env_u32("OTEL_SPAN_LINK_COUNT_LIMIT", &o.limits.link_count);
-  env_u32("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", &o.limits.event_attribute_count);
-  env_u32("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &o.limits.link_attribute_count);
+  (void)uvotel_env_u32("OTEL_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  (void)uvotel_env_u32("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  (void)uvotel_env_u32("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  (void)uvotel_env_u32("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  (void)uvotel_env_u32("OTEL_SPAN_EVENT_COUNT_LIMIT", &o.limits.event_count);
+  (void)uvotel_env_u32("OTEL_SPAN_LINK_COUNT_LIMIT", &o.limits.link_count);
+  (void)uvotel_env_u32("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", &o.limits.event_attribute_count);
+  (void)uvotel_env_u32("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &o.limits.link_attribute_count);
 
   if (disabled) {
     uvotel_sampler_free(o.sampler);
@@ -615,9 +493,9 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   }
 
   /* sampler */
-  if ((v = env("OTEL_TRACES_SAMPLER")) != NULL) {
+  if ((v = uvotel_env_get("OTEL_TRACES_SAMPLER")) != NULL) {
     uvotel_sampler_t *s = NULL;
-    const char *arg = env("OTEL_TRACES_SAMPLER_ARG");
+    const char *arg = uvotel_env_get("OTEL_TRACES_SAMPLER_ARG");
     int rc = uvotel_sampler_from_name(v, arg, &s);
     if (rc == UVOTEL_ENOTSUP) {
       uvotel_diag(UVOTEL_DIAG_WARN, rc,
@@ -635,11 +513,11 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   /* batch processor settings */
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   bo.loop = o.loop;
-  env_u64("OTEL_BSP_SCHEDULE_DELAY", &bo.schedule_delay_ms);
-  env_u64("OTEL_BSP_EXPORT_TIMEOUT", &bo.export_timeout_ms);
+  (void)uvotel_env_duration_ms("OTEL_BSP_SCHEDULE_DELAY", &bo.schedule_delay_ms);
+  (void)uvotel_env_duration_ms("OTEL_BSP_EXPORT_TIMEOUT", &bo.export_timeout_ms);
   uint32_t q = bo.max_queue_size, bs = bo.max_export_batch_size;
-  env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &q);
-  env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &bs);
+  (void)uvotel_env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &q);
+  (void)uvotel_env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &bs);
   if (q == 0) {
     uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "OTEL_BSP_MAX_QUEUE_SIZE=0; using 2048");
     q = 2048;
@@ -657,7 +535,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   bo.max_export_batch_size = bs;
 
   /* exporters: the caller's processors (all of them: they are owned) plus one per name */
-  const char *list = env("OTEL_TRACES_EXPORTER");
+  const char *list = uvotel_env_get("OTEL_TRACES_EXPORTER");
   if (list == NULL) list = "file";
   size_t names = 1;
   for (const char *c = list; *c != '\0'; c++) names += *c == ',';
@@ -669,34 +547,25 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   }
   size_t np = 0;
   for (size_t i = 0; i < given; i++) procs[np++] = o.processors[i];
-  {
-    const char *s = list;
-    while (*s != '\0') {
-      const char *end = strchr(s, ',');
-      if (end == NULL) end = s + strlen(s);
-      const char *name = s;
-      size_t n = (size_t)(end - s);
-      trim(&name, &n);
-      char nm[32];
-      if (n == 0 || n >= sizeof nm) {
-        if (n != 0) {
-          uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_TRACES_EXPORTER: \"%.*s\" unknown",
-                      (int)n, name);
-        }
-      } else {
-        memcpy(nm, name, n);
-        nm[n] = '\0';
-        if (strcmp(nm, "none") != 0) {
-          uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(nm);
-          if (e != NULL) {
-            uvotel_span_processor_t *pr = strcmp(nm, "console") == 0
-                                              ? uvotel_simple_span_processor_create(e)
-                                              : uvotel_batch_span_processor_create(e, &bo);
-            if (pr != NULL) procs[np++] = pr;
-          }
-        }
-      }
-      s = *end == ',' ? end + 1 : end;
+  const char *cur = list, *name;
+  size_t n;
+  while (uvotel_env_list_next(&cur, &name, &n)) {
+    char nm[32];
+    if (n >= sizeof nm) {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_TRACES_EXPORTER: \"%.*s\" unknown",
+                  (int)n, name);
+      continue;
+    }
+    memcpy(nm, name, n);
+    nm[n] = '\0';
+    /* enum values are case-insensitive, and so is the registry's lookup */
+    if (uvotel_env_name_eq(nm, n, "none")) continue;
+    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(nm);
+    if (e != NULL) {
+      uvotel_span_processor_t *pr = uvotel_env_name_eq(nm, n, "console")
+                                        ? uvotel_simple_span_processor_create(e)
+                                        : uvotel_batch_span_processor_create(e, &bo);
+      if (pr != NULL) procs[np++] = pr;
     }
   }
   o.processors = procs;

@@ -244,7 +244,7 @@ UVOTEL__API int uvotel_resource_detector_register(const uvotel_resource_detector
   int rc = 0;
   pthread_mutex_lock(&g_lock);
   size_t i = 0;
-  while (i < g_n_dets && strcasecmp(g_dets[i].name, d->name) != 0) i++;
+  while (i < g_n_dets && !uvotel_env_name_eq(g_dets[i].name, strlen(g_dets[i].name), d->name)) i++;
   if (i == g_n_dets && g_n_dets == MAX_DETECTORS) {
     rc = UVOTEL_ERANGE;
   } else {
@@ -261,7 +261,7 @@ static int run_named(const char *name, size_t nl, uvotel_resource_emit_fn emit, 
   int found = 0;
   pthread_mutex_lock(&g_lock);
   for (size_t i = 0; i < g_n_dets && !found; i++) {
-    if (strlen(g_dets[i].name) == nl && strncasecmp(g_dets[i].name, name, nl) == 0) {
+    if (uvotel_env_name_eq(name, nl, g_dets[i].name)) {
       d = g_dets[i];
       found = 1;
     }
@@ -272,8 +272,9 @@ static int run_named(const char *name, size_t nl, uvotel_resource_emit_fn emit, 
 }
 
 void uvotel__resource_detect(const char *names, uvotel_resource_emit_fn emit, void *ctx) {
-  if (names == NULL) names = getenv("OTEL_RESOURCE_DETECTORS");
-  if (names == NULL || *names == '\0' || strcasecmp(names, "all") == 0) {
+  static const char *const all[] = {"all", NULL};
+  if (names == NULL) names = uvotel_env_get("OTEL_RESOURCE_DETECTORS");
+  if (names == NULL || *names == '\0' || uvotel_env_name_index(names, strlen(names), all) == 0) {
     /* every registered detector, in registration order */
     pthread_mutex_lock(&g_lock);
     size_t n = g_n_dets;
@@ -283,14 +284,11 @@ void uvotel__resource_detect(const char *names, uvotel_resource_emit_fn emit, vo
     for (size_t i = 0; i < n; i++) d[i].detect(d[i].self, emit, ctx);
     return;
   }
-  for (const char *p = names; *p;) {
-    const char *comma = strchr(p, ',');
-    const char *w = p, *e = comma ? comma : p + strlen(p);
-    p = comma ? comma + 1 : e;
-    while (w < e && isspace((unsigned char)*w)) w++;
-    while (e > w && isspace((unsigned char)e[-1])) e--;
-    size_t wl = (size_t)(e - w);
-    if (wl == 0 || (wl == 4 && strncasecmp(w, "none", 4) == 0)) continue;
+  /* the one list parser (uvotel/env.h): trimmed items, empty ones skipped */
+  const char *cur = names, *w;
+  size_t wl;
+  while (uvotel_env_list_next(&cur, &w, &wl)) {
+    if (uvotel_env_name_eq(w, wl, "none")) continue;
     if (!run_named(w, wl, emit, ctx)) {
       uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
                   "OTEL_RESOURCE_DETECTORS: unknown detector \"%.*s\" ignored", (int)wl, w);

@@ -208,18 +208,19 @@ UVOTEL__API int uvotel_sampler_from_name(const char *name, const char *arg,
   *out = NULL;
   double ratio;
   int rc = 0;
-  if (strcmp(name, "always_on") == 0) {
+  size_t n = strlen(name); /* names are case-insensitive (uvotel/env.h) */
+  if (uvotel_env_name_eq(name, n, "always_on")) {
     *out = uvotel_sampler_always_on();
-  } else if (strcmp(name, "always_off") == 0) {
+  } else if (uvotel_env_name_eq(name, n, "always_off")) {
     *out = uvotel_sampler_always_off();
-  } else if (strcmp(name, "parentbased_always_on") == 0) {
+  } else if (uvotel_env_name_eq(name, n, "parentbased_always_on")) {
     *out = uvotel_sampler_parentbased_always_on();
-  } else if (strcmp(name, "parentbased_always_off") == 0) {
+  } else if (uvotel_env_name_eq(name, n, "parentbased_always_off")) {
     *out = uvotel_sampler_parentbased_always_off();
-  } else if (strcmp(name, "traceidratio") == 0) {
+  } else if (uvotel_env_name_eq(name, n, "traceidratio")) {
     rc = parse_ratio(arg, &ratio);
     *out = uvotel_sampler_traceidratio(rc == 0 ? ratio : 1.0);
-  } else if (strcmp(name, "parentbased_traceidratio") == 0) {
+  } else if (uvotel_env_name_eq(name, n, "parentbased_traceidratio")) {
     rc = parse_ratio(arg, &ratio);
     *out = uvotel_sampler_parentbased_traceidratio(rc == 0 ? ratio : 1.0);
   } else {

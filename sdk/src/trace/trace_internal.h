@@ -182,4 +182,9 @@ int uvotel__is_batch(const uvotel_span_processor_t *p);
 void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg);
 extern uvotel_span_t uvotel__invalid_span;
 
+/* Load libuvotel_exporters once, when an exporter name is not registered (autoload.c): 1 when
+ * it is loaded (its constructor registered its exporters), 0 when not; the error says why. */
+int uvotel__exporters_autoload(void);
+const char *uvotel__exporters_autoload_error(void);
+
 #endif

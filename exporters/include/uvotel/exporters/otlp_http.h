@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+/* Compatibility shim: the exporter's own diagnostics callback and level enum, from before the
+ * SDK's (uvotel/diag.h). Note the order is the reverse of uvotel_diag_level_t. New code leaves
+ * `diag` NULL and installs one handler for everything with uvotel_diag_set_handler. */
 typedef enum uvotel_otlp_diag_level_e {
   UVOTEL_OTLP_DIAG_DEBUG = 0,
   UVOTEL_OTLP_DIAG_INFO = 1,
@@ -45,7 +48,9 @@ typedef enum uvotel_otlp_diag_level_e {
 
 /* Diagnostics: export failures, partial successes, ignored environment values. Called on the
  * exporter thread (or the creating thread during create); `msg` is valid during the call only.
- * Must not call back into the exporter. */
+ * Must not call back into the exporter. When set in the options it receives every message of
+ * that exporter, unfiltered; when NULL (the default) the messages go to uvotel_diag, filtered
+ * by OTEL_LOG_LEVEL or the handler's level like the SDK's own. */
 typedef void (*uvotel_otlp_diag_cb)(void *arg, uvotel_otlp_diag_level_t level, const char *msg);
 
 typedef enum uvotel_otlp_compression_e {
