@@ -7,11 +7,12 @@
  * logs exporter. The answer's ExportLogsServiceResponse has the same field numbers as the traces
  * answer (partial_success = 1 { rejected = 1, error_message = 2 }), so the transport's reading of
  * partial success is correct for logs too. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "otlp_internal.h"
+#include "uvotel/env.h"
 #include "uvotel/exporters/logs.h"
 
 #define LOGS_MAGIC 0x4f4c4f47u /* "OLOG" */
@@ -95,13 +96,14 @@ static void sdk_diag(void *arg, uvotel_otlp_diag_level_t level, const char *msg)
   uvotel_diag(l, 0, "%s", msg);
 }
 
-/* OTEL_EXPORTER_OTLP_LOGS_<name>, else OTEL_EXPORTER_OTLP_<name>; NULL when neither is set. */
+/* OTEL_EXPORTER_OTLP_LOGS_<name>, else OTEL_EXPORTER_OTLP_<name> (its name into `which`); NULL
+ * when neither is set. */
 static const char *logs_env(const char *name, char *which, size_t cap) {
   static const char *const prefixes[] = {"OTEL_EXPORTER_OTLP_LOGS_", "OTEL_EXPORTER_OTLP_"};
   for (int i = 0; i < 2; i++) {
     snprintf(which, cap, "%s%s", prefixes[i], name);
-    const char *v = getenv(which);
-    if (v != NULL && *v != '\0') return v;
+    const char *v = uvotel_env_get(which);
+    if (v != NULL) return v;
   }
   return NULL;
 }
@@ -112,26 +114,22 @@ static void resolve_env(uvotel_otlp_http_options_t *o, char **url_out) {
   char which[64];
   const char *v;
   *url_out = NULL;
-  if ((v = logs_env("PROTOCOL", which, sizeof which)) != NULL && strcmp(v, "http/protobuf") != 0) {
+  if ((v = logs_env("PROTOCOL", which, sizeof which)) != NULL &&
+      !uvotel_env_name_eq(v, strlen(v), "http/protobuf")) {
     uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP,
                 "%s=%s is not supported by the otlp_http log exporter; using http/protobuf", which,
                 v);
   }
-  if (o->insecure == 0 && (v = logs_env("INSECURE", which, sizeof which)) != NULL) {
-    if (strcasecmp(v, "true") == 0) {
-      o->insecure = 1;
-    } else if (strcasecmp(v, "false") == 0) {
-      o->insecure = -1;
-    } else {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE, "ignoring %s=%s", which, v);
-    }
+  if (o->insecure == 0 && logs_env("INSECURE", which, sizeof which) != NULL) {
+    int b = 0;
+    if (uvotel_env_bool(which, &b) == 0) o->insecure = b ? 1 : -1;
   }
   if (o->endpoint == NULL) {
-    const char *le = getenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
-    const char *ge = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-    if (le != NULL && *le != '\0') {
+    const char *le = uvotel_env_get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT");
+    const char *ge = uvotel_env_get("OTEL_EXPORTER_OTLP_ENDPOINT");
+    if (le != NULL) {
       o->endpoint = le;
-    } else if (ge != NULL && *ge != '\0') {
+    } else if (ge != NULL) {
       size_t n = strlen(ge);
       while (n > 0 && ge[n - 1] == '/') n--;
       char *u = uvotel_malloc(n + sizeof "/v1/logs");
@@ -146,20 +144,14 @@ static void resolve_env(uvotel_otlp_http_options_t *o, char **url_out) {
     }
   }
   if (o->headers == NULL) o->headers = logs_env("HEADERS", which, sizeof which);
-  if (o->timeout_ms == 0 && (v = logs_env("TIMEOUT", which, sizeof which)) != NULL) {
-    char *end;
-    unsigned long long t = strtoull(v, &end, 10);
-    if (end != v && *end == '\0' && t > 0 && v[0] != '-') {
-      o->timeout_ms = t;
-    } else {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE, "ignoring %s=%s", which, v);
-    }
+  if (o->timeout_ms == 0 && logs_env("TIMEOUT", which, sizeof which) != NULL) {
+    (void)uvotel_env_duration_ms(which, &o->timeout_ms); /* warns when malformed */
   }
   if (o->compression == UVOTEL_OTLP_COMPRESSION_DEFAULT &&
       (v = logs_env("COMPRESSION", which, sizeof which)) != NULL) {
-    if (strcmp(v, "gzip") == 0) {
+    if (uvotel_env_name_eq(v, strlen(v), "gzip")) {
       o->compression = UVOTEL_OTLP_COMPRESSION_GZIP;
-    } else if (strcmp(v, "none") == 0) {
+    } else if (uvotel_env_name_eq(v, strlen(v), "none")) {
       o->compression = UVOTEL_OTLP_COMPRESSION_NONE;
     } else {
       uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE, "ignoring %s=%s", which, v);

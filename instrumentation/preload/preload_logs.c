@@ -21,7 +21,8 @@
  * Limits: partial lines are buffered per thread, so a line still without its newline when the
  * thread exits or the program ends is not recorded (its bytes were written); writes libc makes
  * to fd 2 on its own (assert, err/warn, a stdio buffer flushed at exit) are not seen; a program
- * that calls syslog before its first libuv call, or after exit began, is not captured then. */
+ * that calls syslog before its first libuv call, or after exit began, is not captured then; a
+ * line starting "uvotel warn: " (uvotel's own diagnostics) is never a record. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "preload_logs.h"
+#include "uvotel/env.h"
 #include "uvotel/logs_sdk.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -116,7 +118,20 @@ static int level_of(const char *s, size_t n) {
   return uvotel_severity_parse(s + i, w - i);
 }
 
+/* uvotel's own diagnostics on stderr ("uvotel warn: ...", sdk/src/common/diag.c): not a
+ * record, or a failing exporter would feed itself. */
+static int own_diag(const char *s, size_t n) {
+  static const char *const k[] = {
+      "uvotel error: ", "uvotel warn: ", "uvotel info: ", "uvotel debug: "};
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    size_t kl = strlen(k[i]);
+    if (n >= kl && memcmp(s, k[i], kl) == 0) return 1;
+  }
+  return 0;
+}
+
 static void emit_line(uvotel_logger_t *l, const char *s, size_t n) {
+  if (own_diag(s, n)) return;
   uvotel_attribute_t attrs[] = {UVOTEL_ATTR_STR("log.iostream", "stderr")};
   uvotel_log_record_options_t r = UVOTEL_LOG_RECORD_OPTIONS_INIT;
   r.severity = level_of(s, n);
@@ -384,27 +399,27 @@ EXPORT void perror(const char *s) {
 /* ---- the hooks ---- */
 
 static unsigned parse_what(const char *v) {
+  static const char *const names[] = {"syslog", "stderr", "all", "none", NULL};
+  static const unsigned bits[] = {CAPTURE_SYSLOG, CAPTURE_STDERR, CAPTURE_SYSLOG | CAPTURE_STDERR,
+                                  0};
   unsigned what = 0;
-  while (v != NULL && *v != '\0') {
-    const char *end = strchr(v, ',');
-    size_t n = end != NULL ? (size_t)(end - v) : strlen(v);
-    if (n == 6 && strncmp(v, "syslog", 6) == 0) {
-      what |= CAPTURE_SYSLOG;
-    } else if (n == 6 && strncmp(v, "stderr", 6) == 0) {
-      what |= CAPTURE_STDERR;
-    } else if (n == 3 && strncmp(v, "all", 3) == 0) {
-      what |= CAPTURE_SYSLOG | CAPTURE_STDERR;
-    } else if (n != 0 && !(n == 4 && strncmp(v, "none", 4) == 0)) {
+  const char *item;
+  size_t n;
+  while (uvotel_env_list_next(&v, &item, &n)) {
+    int i = uvotel_env_name_index(item, n, names);
+    if (i < 0) {
       uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                  "UVOTEL_LOGS: \"%.*s\" is not syslog, stderr, all or none; ignored", (int)n, v);
+                  "UVOTEL_LOGS: \"%.*s\" is not syslog, stderr, all or none; ignored", (int)n,
+                  item);
+    } else {
+      what |= bits[i];
     }
-    v = end != NULL ? end + 1 : NULL;
   }
   return what;
 }
 
 void uvotel__preload_logs_start(uv_loop_t *loop, uvotel_tracer_provider_t *tp) {
-  unsigned what = parse_what(getenv("UVOTEL_LOGS"));
+  unsigned what = parse_what(uvotel_env_get("UVOTEL_LOGS"));
   if (what == 0) return;
   t_in++;
   uvotel_logger_provider_options_t o = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;

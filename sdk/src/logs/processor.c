@@ -173,12 +173,12 @@ UVOTEL__API void uvotel_log_processor_free(uvotel_log_processor_t *p) {
   uvotel_free(p);
 }
 
-/* Say a drop: the first and every power of two, so a flood costs a few lines. */
+/* Say a drop at WARN, rate-limited: a flood costs a line every few seconds, with the total. */
 static void say_dropped(uint64_t n, const char *why) {
-  if ((n & (n - 1)) == 0) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EBUSY, "log processor: %llu records dropped (%s)",
-                (unsigned long long)n, why);
-  }
+  static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+  uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, UVOTEL_EBUSY,
+                      "log processor: %llu records dropped so far (%s)", (unsigned long long)n,
+                      why);
 }
 
 /* ---- simple processor ---- */

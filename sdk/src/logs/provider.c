@@ -1,7 +1,8 @@
 /* The logger provider: resource, limits, processors, loggers per scope, the environment. */
 #include <ctype.h>
 #include <stdlib.h>
-#include <strings.h>
+
+#include "uvotel/env.h"
 
 #include "logs_internal.h"
 
@@ -236,47 +237,14 @@ UVOTEL__API int uvotel_logger_enabled(const uvotel_logger_t *l, int severity) {
   return l != NULL && !atomic_load_explicit(&l->p->shut, memory_order_relaxed) && l->p->n_procs > 0;
 }
 
-/* ---- environment (to move onto the shared parser in sdk/src/common when it lands) ---- */
-
-static const char *env(const char *name) {
-  const char *v = getenv(name);
-  return v != NULL && *v != '\0' ? v : NULL;
-}
-
-static void env_uint(const char *name, uint64_t max, uint64_t *dst) {
-  const char *v = env(name);
-  if (v == NULL) return;
-  const char *s = v;
-  while (isspace((unsigned char)*s)) s++;
-  uint64_t x = 0;
-  int ok = isdigit((unsigned char)*s);
-  while (ok && isdigit((unsigned char)*s)) {
-    uint64_t d = (uint64_t)(*s - '0');
-    if (x > (max - d) / 10) ok = 0;
-    x = x * 10 + d;
-    s++;
-  }
-  while (isspace((unsigned char)*s)) s++;
-  if (!ok || *s != '\0') {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                "%s=\"%s\" is not a non-negative integer; using the default", name, v);
-    return;
-  }
-  *dst = x;
-}
-
-static void env_u32(const char *name, uint32_t *dst) {
-  uint64_t x = *dst;
-  env_uint(name, UINT32_MAX, &x);
-  *dst = (uint32_t)x;
-}
+/* ---- environment (uvotel/env.h: the one parser; bad values warned about there) ---- */
 
 static void blrp_from_env(uvotel_batch_log_processor_options_t *bo) {
-  env_uint("OTEL_BLRP_SCHEDULE_DELAY", UINT64_MAX / 2, &bo->schedule_delay_ms);
-  env_uint("OTEL_BLRP_EXPORT_TIMEOUT", UINT64_MAX / 2, &bo->export_timeout_ms);
+  (void)uvotel_env_duration_ms("OTEL_BLRP_SCHEDULE_DELAY", &bo->schedule_delay_ms);
+  (void)uvotel_env_duration_ms("OTEL_BLRP_EXPORT_TIMEOUT", &bo->export_timeout_ms);
   uint32_t q = bo->max_queue_size, bs = bo->max_export_batch_size;
-  env_u32("OTEL_BLRP_MAX_QUEUE_SIZE", &q);
-  env_u32("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", &bs);
+  (void)uvotel_env_u32("OTEL_BLRP_MAX_QUEUE_SIZE", &q);
+  (void)uvotel_env_u32("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", &bs);
   if (q == 0) {
     uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "OTEL_BLRP_MAX_QUEUE_SIZE=0; using 2048");
     q = 2048;
@@ -297,32 +265,24 @@ static void blrp_from_env(uvotel_batch_log_processor_options_t *bo) {
 /* One processor per name of OTEL_LOGS_EXPORTER appended to procs. */
 static size_t exporters_from_env(const char *list, const uvotel_batch_log_processor_options_t *bo,
                                  uvotel_log_processor_t **procs, size_t np) {
-  const char *s = list;
-  while (*s != '\0') {
-    const char *end = strchr(s, ',');
-    if (end == NULL) end = s + strlen(s);
-    const char *name = s;
-    size_t n = (size_t)(end - s);
-    while (n > 0 && isspace((unsigned char)*name)) name++, n--;
-    while (n > 0 && isspace((unsigned char)name[n - 1])) n--;
+  const char *cur = list, *name;
+  size_t n;
+  while (uvotel_env_list_next(&cur, &name, &n)) {
     char nm[32];
     if (n >= sizeof nm) {
       uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_LOGS_EXPORTER: \"%.*s\" unknown", (int)n,
                   name);
-    } else if (n > 0) {
-      memcpy(nm, name, n);
+    } else if (!uvotel_env_name_eq(name, n, "none")) {
+      for (size_t i = 0; i < n; i++) nm[i] = (char)tolower((unsigned char)name[i]);
       nm[n] = '\0';
-      if (strcmp(nm, "none") != 0) {
-        uvotel_log_exporter_t *e = uvotel_log_exporter_create_by_name(nm);
-        if (e != NULL) {
-          uvotel_log_processor_t *pr = strcmp(nm, "console") == 0
-                                           ? uvotel_simple_log_processor_create(e)
-                                           : uvotel_batch_log_processor_create(e, bo);
-          if (pr != NULL) procs[np++] = pr;
-        }
+      uvotel_log_exporter_t *e = uvotel_log_exporter_create_by_name(nm);
+      if (e != NULL) {
+        uvotel_log_processor_t *pr = strcmp(nm, "console") == 0
+                                         ? uvotel_simple_log_processor_create(e)
+                                         : uvotel_batch_log_processor_create(e, bo);
+        if (pr != NULL) procs[np++] = pr;
       }
     }
-    s = *end == ',' ? end + 1 : end;
   }
   return np;
 }
@@ -331,20 +291,14 @@ UVOTEL__API uvotel_logger_provider_t *uvotel_logger_provider_from_env_with(
     const uvotel_logger_provider_options_t *base) {
   static const uvotel_logger_provider_options_t defaults = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
   uvotel_logger_provider_options_t o = base != NULL ? *base : defaults;
-  const char *v;
   int disabled = 0;
-  if ((v = env("OTEL_SDK_DISABLED")) != NULL) {
-    if (strcasecmp(v, "true") == 0) {
-      disabled = 1;
-    } else if (strcasecmp(v, "false") != 0) {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EPARSE,
-                  "OTEL_SDK_DISABLED=\"%s\" is not true/false; using false", v);
-    }
-  }
-  env_u32("OTEL_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
-  env_u32("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
-  env_u32("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
-  env_u32("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  (void)uvotel_env_bool("OTEL_SDK_DISABLED", &disabled);
+  /* OTEL_ATTRIBUTE_* first, the OTEL_LOGRECORD_* ones win */
+  (void)uvotel_env_u32("OTEL_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  (void)uvotel_env_u32("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", &o.limits.attribute_value_length);
+  (void)uvotel_env_u32("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", &o.limits.attribute_count);
+  (void)uvotel_env_u32("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                       &o.limits.attribute_value_length);
   o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
   if (disabled) {
     free_given(&o);
@@ -355,7 +309,7 @@ UVOTEL__API uvotel_logger_provider_t *uvotel_logger_provider_from_env_with(
   uvotel_batch_log_processor_options_t bo = UVOTEL_BATCH_LOG_PROCESSOR_OPTIONS_INIT;
   bo.loop = o.loop;
   blrp_from_env(&bo);
-  const char *list = env("OTEL_LOGS_EXPORTER");
+  const char *list = uvotel_env_get("OTEL_LOGS_EXPORTER");
   if (list == NULL) list = "file";
   size_t names = 1;
   for (const char *c = list; *c != '\0'; c++) names += *c == ',';

@@ -36,9 +36,9 @@ UVOTEL__API int uvotel_severity_parse(const char *word, size_t n) {
 /* ---- misuse ---- */
 
 void uvotel__log_misuse(uvotel_logger_provider_t *p, const char *what) {
-  uint64_t n = 1;
-  if (p != NULL) n = atomic_fetch_add_explicit(&p->misuse, 1, memory_order_relaxed) + 1;
-  if ((n & (n - 1)) == 0) uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "logs: %s", what);
+  static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+  if (p != NULL) atomic_fetch_add_explicit(&p->misuse, 1, memory_order_relaxed);
+  uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "logs: %s", what);
 }
 
 /* ---- pool ---- */
@@ -528,12 +528,12 @@ static uvotel__log_rec_t *rec_begin(uvotel_logger_t *l, int *severity, int *rc) 
   }
   uvotel__log_rec_t *r = pool_pop(p);
   if (UVOTEL__UNLIKELY(r == NULL)) {
+    static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
     uint64_t n = atomic_fetch_add_explicit(&p->pool_exhausted, 1, memory_order_relaxed) + 1;
-    if ((n & (n - 1)) == 0) {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOMEM,
-                  "logs: %llu records dropped: all %u record slots in use (max_records)",
-                  (unsigned long long)n, p->max_records);
-    }
+    uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, UVOTEL_ENOMEM,
+                        "logs: %llu records dropped so far: all %u record slots in use "
+                        "(max_records)",
+                        (unsigned long long)n, p->max_records);
     *rc = UVOTEL_ENOMEM;
     return NULL;
   }
