@@ -1,6 +1,7 @@
 /* Span exporter and processor objects, the simple processor and the batch processor. */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "trace_internal.h"
 
@@ -37,6 +38,32 @@ UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
   if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
   exp_lock(e);
   int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
+  exp_unlock(e);
+  return rc;
+}
+
+UVOTEL__API int uvotel_span_exporter_export_async(uvotel_span_exporter_t *e,
+                                                  const uvotel_span_data_t *const *spans, size_t n,
+                                                  uint64_t timeout_ms,
+                                                  const uvotel_export_completion_t *completion) {
+  if (e == NULL || completion == NULL || completion->done == NULL || (spans == NULL && n != 0)) {
+    return UVOTEL_EINVAL;
+  }
+  if (n == 0) {
+    completion->done(completion->arg, 0, 0);
+    return 0;
+  }
+  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (e->ops->export_async == NULL) {
+    exp_lock(e);
+    int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
+    exp_unlock(e);
+    completion->done(completion->arg, rc, 0);
+    return 0;
+  }
+  /* The lock covers the hand-over only: delivery runs in the exporter's background. */
+  exp_lock(e);
+  int rc = e->ops->export_async(e->self, spans, n, timeout_ms, completion);
   exp_unlock(e);
   return rc;
 }
@@ -257,17 +284,22 @@ UVOTEL__API uvotel_span_processor_t *uvotel_simple_span_processor_create(
 
 /* ---- batch processor ---- */
 
+/* Losses (queue overflow, failed exports) are said at most this often, with counts. */
+#define REPORT_INTERVAL_MS 5000u
+/* Export threads of one processor (a synchronous CONCURRENT exporter gets one per export it may
+ * run at once, up to this; an asynchronous one needs a single thread). */
+#define MAX_WORKERS 8u
+
 typedef struct cell_s {
   atomic_size_t seq;
   const uvotel_span_data_t *d;
 } cell_t;
 
 typedef struct job_s {
-  uv_work_t req;
   struct batch_s *b;
-  struct job_s *next_free;
+  struct job_s *next; /* in the inbox, the done list or the free list */
+  uvotel_export_completion_t completion;
   size_t n;
-  int rc;
   const uvotel_span_data_t *spans[];
 } job_t;
 
@@ -276,7 +308,7 @@ typedef struct batch_s {
   uvotel_batch_span_processor_options_t o;
   uv_loop_t *loop;
   uv_thread_t loop_thread; /* the thread that created it: the loop's */
-  uv_async_t async;
+  uv_async_t async;        /* wake-ups: full batches from other threads, export completions */
   uv_timer_t timer;
   int handles_open; /* handles not yet closed */
   int free_pending;
@@ -287,15 +319,29 @@ typedef struct batch_s {
   atomic_size_t enq;
   atomic_size_t deq; /* written by the consumer (loop thread) only */
   atomic_int wake_pending;
-  /* jobs */
+  /* jobs (loop thread) */
   job_t *free_jobs;
-  size_t outstanding; /* queued with uv_queue_work, after_work not yet run (loop thread) */
+  size_t outstanding; /* dispatched, not yet back from the done list */
   pthread_mutex_t mu;
-  pthread_cond_t cond;
-  atomic_uint in_flight; /* export calls not yet finished (changed under mu) */
-  uint64_t done_seq;     /* under mu: finished export calls */
+  pthread_cond_t cond;  /* done_seq moved */
+  pthread_cond_t wcond; /* inbox filled, or stop */
+  /* under mu */
+  job_t *inbox_head, *inbox_tail;
+  job_t *done_head;
+  int stop;
+  int async_open;
+  atomic_uint in_flight; /* dispatched, result not yet known (changed under mu) */
+  uint64_t done_seq;     /* results known */
+  uv_thread_t workers[MAX_WORKERS];
+  unsigned n_workers;
+  pid_t pid; /* the process whose threads these are (fork: the child starts its own) */
   /* counters */
   atomic_uint_fast64_t dropped, exported, failed, batches;
+  atomic_uint_fast64_t dropped_at_end; /* the part of dropped never queued */
+  atomic_int last_error;
+  /* loss reports (loop thread): what was said by the interval report and by flush/shutdown */
+  uint64_t said_dropped, said_failed, said_at_ms;
+  uint64_t flushed_dropped, flushed_failed;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
 } batch_t;
@@ -341,6 +387,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
     /* Shut down: nothing will export it, and the wake-up handle may be closed. */
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     return;
   }
   uvotel_span_data_retain(d);
@@ -348,6 +395,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   if (UVOTEL__UNLIKELY(c < 0)) {
     uvotel_span_data_release(d);
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     return;
   }
   if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
@@ -365,83 +413,151 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   }
 }
 
-static void job_work(uv_work_t *req) {
-  job_t *j = (job_t *)req;
-  batch_t *b = j->b;
-  j->rc = uvotel_span_exporter_export(b->exp, j->spans, j->n, b->o.export_timeout_ms);
-  if (j->rc == 0) {
-    atomic_fetch_add(&b->exported, j->n);
-  } else {
-    atomic_fetch_add(&b->failed, j->n);
-    uvotel_diag(UVOTEL_DIAG_WARN, j->rc, "batch span processor: export of %zu spans failed", j->n);
+/* Count an export's outcome. refused: the exporter never took the batch. Any thread. */
+static void job_account(batch_t *b, size_t n, int rc, size_t rejected, int refused) {
+  if (rc == 0) {
+    if (rejected > n) rejected = n;
+    atomic_fetch_add(&b->exported, n - rejected);
+    if (rejected > 0) {
+      atomic_fetch_add(&b->failed, rejected);
+      atomic_store(&b->last_error, UVOTEL_EIO);
+    }
+    return;
   }
+  atomic_store(&b->last_error, rc);
+  if (refused && rc == UVOTEL_EBUSY) {
+    atomic_fetch_add(&b->dropped, n); /* the exporter's queue was full */
+  } else {
+    atomic_fetch_add(&b->failed, n);
+  }
+  uvotel_diag(UVOTEL_DIAG_DEBUG, rc, "batch span processor: export of %zu spans failed", n);
+}
+
+/* The result is known: hand the job back to the loop. b must not be touched after the unlock
+ * (the loop may free it once every job is back). Any thread. */
+static void job_finish(job_t *j) {
+  batch_t *b = j->b;
   pthread_mutex_lock(&b->mu);
+  j->next = b->done_head;
+  b->done_head = j;
   b->in_flight--;
   b->done_seq++;
   pthread_cond_broadcast(&b->cond);
+  if (b->async_open) uv_async_send(&b->async);
   pthread_mutex_unlock(&b->mu);
 }
 
-static uint32_t max_in_flight(const batch_t *b);
-static void dispatch_full(batch_t *b);
+static void job_done(void *arg, int result, size_t rejected) {
+  job_t *j = arg;
+  job_account(j->b, j->n, result, rejected, 0);
+  job_finish(j);
+}
 
-static void job_after(uv_work_t *req, int status) {
-  job_t *j = (job_t *)req;
-  batch_t *b = j->b;
-  if (status != 0) {
-    /* cancelled before it ran (cannot happen: we never cancel), but keep the books straight */
-    job_work(req);
+/* An export thread: takes batches from the inbox and hands them to the exporter. */
+static void worker_main(void *arg) {
+  batch_t *b = arg;
+  pthread_mutex_lock(&b->mu);
+  for (;;) {
+    job_t *j = b->inbox_head;
+    if (j == NULL) {
+      if (b->stop) break;
+      pthread_cond_wait(&b->wcond, &b->mu);
+      continue;
+    }
+    b->inbox_head = j->next;
+    if (b->inbox_head == NULL) b->inbox_tail = NULL;
+    pthread_mutex_unlock(&b->mu);
+    j->completion.done = job_done;
+    j->completion.arg = j;
+    int rc = uvotel_span_exporter_export_async(b->exp, j->spans, j->n, b->o.export_timeout_ms,
+                                               &j->completion);
+    if (rc != 0) {
+      job_account(b, j->n, rc, 0, 1);
+      job_finish(j);
+    }
+    pthread_mutex_lock(&b->mu);
   }
-  /* Spans are released here, on the loop thread that made them, rather than on the pool:
-   * their slots go back to the pool without bouncing cache lines between cores. */
-  for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
-  j->next_free = b->free_jobs;
-  b->free_jobs = j;
-  b->outstanding--;
-  if (b->free_pending) {
-    batch_maybe_free(b);
-    return;
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* Take back the jobs whose results are known: release their spans (here, on the loop thread
+ * that made them, so their slots go back without bouncing cache lines) and recycle them. */
+static void drain_done(batch_t *b) {
+  pthread_mutex_lock(&b->mu);
+  job_t *j = b->done_head;
+  b->done_head = NULL;
+  pthread_mutex_unlock(&b->mu);
+  while (j != NULL) {
+    job_t *next = j->next;
+    for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+    j->next = b->free_jobs;
+    b->free_jobs = j;
+    b->outstanding--;
+    j = next;
   }
-  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
+}
+
+static uint32_t max_in_flight(const batch_t *b);
+
+static void worker_main(void *arg);
+
+/* In a child after fork() the export threads do not exist (nor does whatever they held): start
+ * new ones on a fresh lock. Exports the parent had in flight are the parent's to count; the
+ * child forgets them (their job blocks and span references stay allocated in the child). */
+static void batch_after_fork(batch_t *b) {
+  b->pid = getpid();
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->wcond, NULL);
+  b->inbox_head = b->inbox_tail = NULL;
+  b->done_head = NULL;
+  atomic_store(&b->in_flight, 0);
+  b->outstanding = 0;
+  b->free_jobs = NULL;
+  unsigned want = b->n_workers;
+  b->n_workers = 0;
+  while (b->n_workers < want) {
+    if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
+    b->n_workers++;
+  }
 }
 
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
  * negative: error. Loop thread. */
 static int dispatch_one(batch_t *b, int allow_alloc) {
+  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
   job_t *j = b->free_jobs;
   if (j == NULL) {
-    /* Jobs come back in after_work, on the loop. While a long callback keeps the loop busy,
-     * wait for them instead of allocating more (flush, which blocks the loop, may). */
+    /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
+     * busy, wait for them instead of allocating more (flush, which blocks the loop, may). */
     if (!allow_alloc && b->outstanding >= max_in_flight(b) + 2) return 1;
     j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
     if (j == NULL) return UVOTEL_ENOMEM;
     j->b = b;
   } else {
-    b->free_jobs = j->next_free;
+    b->free_jobs = j->next;
   }
   size_t n = 0;
   const uvotel_span_data_t *d;
   while (n < b->o.max_export_batch_size && (d = batch_pop(b)) != NULL) j->spans[n++] = d;
   if (n == 0) {
-    j->next_free = b->free_jobs;
+    j->next = b->free_jobs;
     b->free_jobs = j;
     return 1;
   }
   j->n = n;
+  j->next = NULL;
   atomic_fetch_add(&b->batches, 1);
+  b->outstanding++;
   pthread_mutex_lock(&b->mu);
   b->in_flight++;
+  if (b->inbox_tail != NULL)
+    b->inbox_tail->next = j;
+  else
+    b->inbox_head = j;
+  b->inbox_tail = j;
+  pthread_cond_signal(&b->wcond);
   pthread_mutex_unlock(&b->mu);
-  int rc = uv_queue_work(b->loop, &j->req, job_work, job_after);
-  if (rc != 0) {
-    /* Run it here rather than lose it. */
-    job_work(&j->req);
-    for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
-    j->next_free = b->free_jobs;
-    b->free_jobs = j;
-    return 0;
-  }
-  b->outstanding++;
   return 0;
 }
 
@@ -466,14 +582,75 @@ static void dispatch_full(batch_t *b) {
   }
 }
 
+static void on_close(uv_handle_t *h) {
+  batch_t *b = h->data;
+  b->handles_open--;
+  batch_maybe_free(b);
+}
+
+/* After shutdown, once no export is outstanding, the wake-up handle has nothing left to do. */
+static void maybe_close_async(batch_t *b) {
+  if (b->outstanding > 0 || uv_is_closing((uv_handle_t *)&b->async)) return;
+  pthread_mutex_lock(&b->mu);
+  b->async_open = 0; /* completions no longer send (there are none left) */
+  pthread_mutex_unlock(&b->mu);
+  uv_close((uv_handle_t *)&b->async, on_close);
+}
+
+/* Say losses since the last report, at most once per REPORT_INTERVAL_MS. Loop thread. */
+static void report_interval(batch_t *b) {
+  uint64_t now = uvotel__mono_ms();
+  if (b->said_at_ms != 0 && now - b->said_at_ms < REPORT_INTERVAL_MS) return;
+  uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
+  if (dr == b->said_dropped && fa == b->said_failed) return;
+  int err = atomic_load(&b->last_error);
+  uvotel_diag(UVOTEL_DIAG_WARN, err,
+              "batch span processor: %llu span(s) dropped (queue full) and %llu failed to export "
+              "since the last report (last error: %s); totals: %llu exported, %llu dropped, "
+              "%llu failed",
+              (unsigned long long)(dr - b->said_dropped), (unsigned long long)(fa - b->said_failed),
+              uvotel_strerror(err), (unsigned long long)atomic_load(&b->exported),
+              (unsigned long long)dr, (unsigned long long)fa);
+  b->said_dropped = dr;
+  b->said_failed = fa;
+  b->said_at_ms = now;
+}
+
+/* The result of force_flush / shutdown: rc (the deadline passed) or UVOTEL_EIO when spans were
+ * lost since the previous call, which is said with the counts. Loop thread. */
+static int report_loss(batch_t *b, const char *what, int rc) {
+  uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
+  uint64_t ldr = dr - b->flushed_dropped, lfa = fa - b->flushed_failed;
+  b->flushed_dropped = dr;
+  b->flushed_failed = fa;
+  uint64_t pending = queued(b) + in_flight(b);
+  if (ldr == 0 && lfa == 0 && pending == 0 && rc == 0) return 0;
+  if (rc == 0 && ldr == 0 && lfa == 0) return 0; /* spans ended during the call, still going */
+  if (rc == 0) rc = UVOTEL_EIO;
+  uvotel_diag(UVOTEL_DIAG_WARN, rc,
+              "batch span processor: %s: %llu span(s) not delivered (%llu dropped, %llu failed "
+              "since the last flush), %llu not finished by the deadline; last export error: %s",
+              what, (unsigned long long)(ldr + lfa), (unsigned long long)ldr,
+              (unsigned long long)lfa, (unsigned long long)pending,
+              uvotel_strerror(atomic_load(&b->last_error)));
+  return rc;
+}
+
 static void on_async(uv_async_t *a) {
-  batch_t *b = a->data == NULL ? (batch_t *)((char *)a - offsetof(batch_t, async)) : a->data;
+  batch_t *b = a->data;
   atomic_store(&b->wake_pending, 0);
-  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
+  drain_done(b);
+  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) {
+    dispatch_full(b);
+  } else {
+    maybe_close_async(b);
+  }
 }
 
 static void on_timer(uv_timer_t *t) {
-  batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
+  batch_t *b = t->data;
+  drain_done(b);
+  report_interval(b);
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   /* schedule delay passed: export what is queued, even a partial batch */
   while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
@@ -507,10 +684,12 @@ static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
 }
 
 static int batch_flush_until(batch_t *b, uint64_t deadline) {
+  if (UVOTEL__UNLIKELY(b->pid != getpid())) batch_after_fork(b);
   /* Everything enqueued before now is delivered: spans still being published by another
    * thread are waited for briefly. */
   size_t target = atomic_load(&b->enq);
   for (;;) {
+    drain_done(b);
     pthread_mutex_lock(&b->mu);
     uint32_t inf = b->in_flight;
     uint64_t seq = b->done_seq;
@@ -536,15 +715,12 @@ static int batch_flush(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
-  if (rc != 0) return rc;
-  uint64_t now = uvotel__mono_ms();
-  return uvotel_span_exporter_force_flush(b->exp, deadline > now ? deadline - now : 0);
-}
-
-static void on_close(uv_handle_t *h) {
-  batch_t *b = h->data;
-  b->handles_open--;
-  batch_maybe_free(b);
+  if (rc == 0) {
+    uint64_t now = uvotel__mono_ms();
+    rc = uvotel_span_exporter_force_flush(b->exp, deadline > now ? deadline - now : 0);
+  }
+  drain_done(b);
+  return report_loss(b, "force_flush", rc);
 }
 
 static int batch_shutdown(void *self, uint64_t timeout_ms) {
@@ -552,17 +728,37 @@ static int batch_shutdown(void *self, uint64_t timeout_ms) {
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
   atomic_store_explicit(&b->shut, 1, memory_order_release);
-  uint64_t now = uvotel__mono_ms();
+  /* Spans still queued at the deadline: nothing will export them. */
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    atomic_fetch_add(&b->dropped, 1);
+    uvotel_span_data_release(d);
+  }
+  /* An asynchronous or concurrent exporter can be shut down while exports are outstanding: it
+   * abandons them (their completions count them failed). A synchronous one would block on its
+   * running export, past the deadline: it is shut down when freed instead. */
   int rc2 = 0;
-  if (rc == 0) rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
+  if (rc == 0 || in_flight(b) == 0 || b->exp->ops->export_async != NULL ||
+      (b->exp->flags & UVOTEL_EXPORTER_CONCURRENT)) {
+    uint64_t now = uvotel__mono_ms();
+    rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
+  }
+  drain_done(b);
   uv_timer_stop(&b->timer);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
-  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
-  return rc != 0 ? rc : rc2;
+  maybe_close_async(b);
+  rc = report_loss(b, "shutdown", rc != 0 ? rc : rc2);
+  return rc;
 }
 
 static void batch_maybe_free(batch_t *b) {
   if (!b->free_pending || b->handles_open > 0 || b->outstanding > 0) return;
+  if (b->pid != getpid()) batch_after_fork(b); /* the threads to join are the child's own */
+  pthread_mutex_lock(&b->mu);
+  b->stop = 1;
+  pthread_cond_broadcast(&b->wcond);
+  pthread_mutex_unlock(&b->mu);
+  for (unsigned i = 0; i < b->n_workers; i++) uv_thread_join(&b->workers[i]);
   /* spans never dispatched (shutdown timed out before them) */
   const uvotel_span_data_t *d;
   while ((d = batch_pop(b)) != NULL) {
@@ -571,12 +767,13 @@ static void batch_maybe_free(batch_t *b) {
   }
   while (b->free_jobs != NULL) {
     job_t *j = b->free_jobs;
-    b->free_jobs = j->next_free;
+    b->free_jobs = j->next;
     uvotel_free(j);
   }
   uvotel_span_exporter_free(b->exp);
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cond);
+  pthread_cond_destroy(&b->wcond);
   uvotel_free(b->ring);
   void (*cb)(void *) = b->on_freed;
   void *arg = b->on_freed_arg;
@@ -589,21 +786,24 @@ static void batch_free(void *self) {
   b->free_pending = 1;
   atomic_store_explicit(&b->shut, 1, memory_order_release);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
-  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
+  drain_done(b);
+  /* Exports still running (a synchronous exporter past shutdown's deadline): keep the loop
+   * alive until their results come back, so they are counted and their spans released. */
+  if (b->outstanding > 0) uv_ref((uv_handle_t *)&b->async);
+  maybe_close_async(b);
   batch_maybe_free(b);
 }
 
 static void batch_counters(void *self, uvotel_span_processor_counters_t *out) {
   batch_t *b = self;
   out->dropped = atomic_load(&b->dropped);
-  out->received = atomic_load(&b->enq) + out->dropped;
   out->exported = atomic_load(&b->exported);
   out->failed = atomic_load(&b->failed);
   out->batches = atomic_load(&b->batches);
   out->queued = atomic_load(&b->enq) - atomic_load(&b->deq);
-  pthread_mutex_lock(&b->mu);
-  out->in_flight = b->in_flight;
-  pthread_mutex_unlock(&b->mu);
+  out->in_flight = atomic_load(&b->in_flight);
+  /* every span pushed is queued, in flight, exported, dropped later or failed */
+  out->received = atomic_load(&b->enq) + atomic_load(&b->dropped_at_end);
 }
 
 static const uvotel_span_processor_ops_t g_batch_ops = {
@@ -643,10 +843,31 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   for (size_t i = 0; i < cap; i++) atomic_init(&ring[i].seq, i);
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->wcond, NULL);
+  b->pid = getpid();
+  /* The export threads: one for an asynchronous exporter (it only hands batches over), one per
+   * concurrent export for a synchronous one. */
+  unsigned want = exporter->ops->export_async != NULL ? 1u : max_in_flight(b);
+  if (want > MAX_WORKERS) want = MAX_WORKERS;
+  while (b->n_workers < want) {
+    if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
+    b->n_workers++;
+  }
+  if (b->n_workers == 0) {
+    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EIO, "batch span processor: cannot start its thread");
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cond);
+    pthread_cond_destroy(&b->wcond);
+    uvotel_free(ring);
+    uvotel_free(b);
+    uvotel_span_exporter_free(exporter);
+    return NULL;
+  }
   uv_async_init(b->loop, &b->async, on_async);
   uv_timer_init(b->loop, &b->timer);
   b->async.data = b;
   b->timer.data = b;
+  b->async_open = 1;
   b->handles_open = 2;
   uv_unref((uv_handle_t *)&b->async);
   uv_unref((uv_handle_t *)&b->timer);
