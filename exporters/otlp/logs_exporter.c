@@ -27,37 +27,71 @@ typedef struct log_exporter_s {
   uvotel__otlp_transport_t *t;
 } log_exporter_t;
 
+typedef struct log_job_s {
+  uvotel__otlp_job_t job;
+  uvotel_export_completion_t done; /* copied: the caller's is only borrowed */
+} log_job_t;
+
+/* On the exporter thread once the batch is finished, whatever the outcome: the result (set by
+ * the transport: accepted with `rejected` refused, or the failure) goes to the caller. */
 static void release_job(uvotel__otlp_job_t *job) {
-  uvotel_free(job);
+  log_job_t *lj = (log_job_t *)job;
+  uvotel_export_completion_t done = lj->done;
+  int result = job->result;
+  size_t rejected = (size_t)job->rejected;
+  uvotel_free(lj);
+  if (done.done != NULL) done.done(done.arg, result, rejected);
 }
 
-/* On the batch processor's pool thread: encode and compress here, queue the body, return 0 once
- * queued (delivery is counted in the statistics), UVOTEL_EBUSY when the exporter's queue stayed
- * full, or the encoding error. */
-static int log_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
-                      uint64_t timeout_ms) {
+/* Encode (protobuf, or OTLP/JSON for http/json) and compress on the calling thread. */
+static int encode_body(const uvotel__otlp_config_t *cfg, const uvotel_log_data_t *const *recs,
+                       size_t n, uvotel__otlp_job_t *job) {
+  int rc;
+  if (cfg->json) {
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    rc = uvotel_otlp_json_encode_logs(recs, n, &buf, &cap, &len);
+    if (rc != 0) {
+      uvotel_free(buf);
+      return rc;
+    }
+    job->body = (uint8_t *)buf;
+    job->body_len = len;
+  } else {
+    rc = uvotel__otlp_encode_logs(recs, n, &job->body, &job->body_len);
+    if (rc != 0) return rc;
+  }
+  job->raw_len = job->body_len;
+  if (cfg->gzip) {
+    uint8_t *z;
+    size_t zn;
+    rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
+    if (rc != 0) return rc;
+    uvotel_free(job->body);
+    job->body = z;
+    job->body_len = zn;
+  }
+  return 0;
+}
+
+/* Encode here, queue the body for the exporter thread and return 0; the receiver's answer (or
+ * the failure after retries / at the timeout) reaches `completion`. UVOTEL_EBUSY when the
+ * exporter's queue stayed full, or the encoding error. */
+static int log_export_async(void *self, const uvotel_log_data_t *const *recs, size_t n,
+                            uint64_t timeout_ms, const uvotel_export_completion_t *completion) {
   log_exporter_t *x = self;
+  if (n == 0 || completion == NULL || completion->done == NULL) return UVOTEL_EINVAL;
   const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
-  uvotel__otlp_job_t *job = uvotel_calloc(1, sizeof *job);
-  if (job == NULL) return UVOTEL_ENOMEM;
+  log_job_t *lj = uvotel_calloc(1, sizeof *lj);
+  if (lj == NULL) return UVOTEL_ENOMEM;
+  uvotel__otlp_job_t *job = &lj->job;
   job->release = release_job;
   job->n_spans = n;
-  int rc = uvotel__otlp_encode_logs(recs, n, &job->body, &job->body_len);
-  if (rc == 0) {
-    job->raw_len = job->body_len;
-    if (cfg->gzip) {
-      uint8_t *z;
-      size_t zn;
-      rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-      if (rc == 0) {
-        uvotel_free(job->body);
-        job->body = z;
-        job->body_len = zn;
-      }
-    }
-  }
+  job->timeout_ms = timeout_ms;
+  int rc = encode_body(cfg, recs, n, job);
   if (rc == 0) {
     job->ready = 1;
+    lj->done = *completion;
     rc = uvotel__otlp_transport_submit(
         x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
     if (rc == 0) return 0;
@@ -65,7 +99,49 @@ static int log_export(void *self, const uvotel_log_data_t *const *recs, size_t n
     uvotel_diag(UVOTEL_DIAG_ERROR, rc, "otlp_http logs: encoding %zu records failed", n);
   }
   uvotel_free(job->body);
-  uvotel_free(job);
+  uvotel_free(lj);
+  return rc;
+}
+
+typedef struct waiter_s {
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int done, result;
+  size_t rejected;
+} waiter_t;
+
+static void waiter_done(void *arg, int result, size_t rejected) {
+  waiter_t *w = arg;
+  uv_mutex_lock(&w->mu);
+  w->result = result;
+  w->rejected = rejected;
+  w->done = 1;
+  uv_cond_signal(&w->cv);
+  uv_mutex_unlock(&w->mu);
+}
+
+/* Synchronous (the simple processor, uvotel_log_exporter_export): waits for the answer, which
+ * the export timeout bounds. 0 only when every record was accepted; UVOTEL_EIO when some were
+ * rejected. */
+static int log_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
+                      uint64_t timeout_ms) {
+  waiter_t w;
+  memset(&w, 0, sizeof w);
+  if (uv_mutex_init(&w.mu) != 0) return UVOTEL_ENOMEM;
+  if (uv_cond_init(&w.cv) != 0) {
+    uv_mutex_destroy(&w.mu);
+    return UVOTEL_ENOMEM;
+  }
+  uvotel_export_completion_t c = {waiter_done, &w};
+  int rc = log_export_async(self, recs, n, timeout_ms, &c);
+  if (rc == 0) {
+    uv_mutex_lock(&w.mu);
+    while (!w.done) uv_cond_wait(&w.cv, &w.mu);
+    uv_mutex_unlock(&w.mu);
+    rc = w.result != 0 ? w.result : w.rejected > 0 ? UVOTEL_EIO : 0;
+  }
+  uv_cond_destroy(&w.cv);
+  uv_mutex_destroy(&w.mu);
   return rc;
 }
 
@@ -84,8 +160,12 @@ static void log_free(void *self) {
   uvotel_free(x);
 }
 
-static const uvotel_log_exporter_ops_t k_log_ops = {log_export, log_flush, log_shutdown, log_free,
-                                                    UVOTEL_EXPORTER_CONCURRENT};
+static const uvotel_log_exporter_ops_t k_log_ops = {.export_logs = log_export,
+                                                    .force_flush = log_flush,
+                                                    .shutdown = log_shutdown,
+                                                    .free = log_free,
+                                                    .flags = UVOTEL_EXPORTER_CONCURRENT,
+                                                    .export_async = log_export_async};
 
 static void sdk_diag(void *arg, uvotel_otlp_diag_level_t level, const char *msg) {
   (void)arg;
@@ -114,12 +194,8 @@ static void resolve_env(uvotel_otlp_http_options_t *o, char **url_out) {
   char which[64];
   const char *v;
   *url_out = NULL;
-  if ((v = logs_env("PROTOCOL", which, sizeof which)) != NULL &&
-      !uvotel_env_name_eq(v, strlen(v), "http/protobuf")) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP,
-                "%s=%s is not supported by the otlp_http log exporter; using http/protobuf", which,
-                v);
-  }
+  /* http/protobuf or http/json; anything else is refused by the configuration */
+  if (o->protocol == NULL) o->protocol = logs_env("PROTOCOL", which, sizeof which);
   if (o->insecure == 0 && logs_env("INSECURE", which, sizeof which) != NULL) {
     int b = 0;
     if (uvotel_env_bool(which, &b) == 0) o->insecure = b ? 1 : -1;

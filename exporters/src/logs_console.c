@@ -56,8 +56,8 @@ static void console_free(void *self) {
   uvotel_free(c);
 }
 
-static const uvotel_log_exporter_ops_t g_console_ops = {console_export, NULL, NULL, console_free,
-                                                        0};
+static const uvotel_log_exporter_ops_t g_console_ops = {.export_logs = console_export,
+                                                        .free = console_free};
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_console_log_exporter_create(
     const uvotel_console_log_exporter_options_t *opts) {

@@ -193,8 +193,10 @@ static void file_free(void *self) {
   uvotel_free(f);
 }
 
-static const uvotel_log_exporter_ops_t g_file_ops = {file_export, file_flush, file_shutdown,
-                                                     file_free, 0};
+static const uvotel_log_exporter_ops_t g_file_ops = {.export_logs = file_export,
+                                                     .force_flush = file_flush,
+                                                     .shutdown = file_shutdown,
+                                                     .free = file_free};
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_file_log_exporter_create(
     const uvotel_file_log_exporter_options_t *opts) {

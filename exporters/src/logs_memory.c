@@ -39,7 +39,7 @@ static int mem_export(void *self, const uvotel_log_data_t *const *recs, size_t n
 }
 
 /* The exporter object only points at the handle; the handle is freed by its own call. */
-static const uvotel_log_exporter_ops_t g_mem_ops = {mem_export, NULL, NULL, NULL, 0};
+static const uvotel_log_exporter_ops_t g_mem_ops = {.export_logs = mem_export};
 
 UVOTEL__API uvotel_memory_log_exporter_t *uvotel_memory_log_exporter_create(size_t max_records) {
   if (max_records == 0) max_records = 65536;

@@ -31,7 +31,7 @@ static int discard(void *self, const uvotel_log_data_t *const *recs, size_t n, u
   atomic_fetch_add(&g_delivered, n);
   return 0;
 }
-static const uvotel_log_exporter_ops_t g_discard = {discard, NULL, NULL, NULL, 0};
+static const uvotel_log_exporter_ops_t g_discard = {.export_logs = discard};
 
 static double round_raw(int fd, long n) {
   char buf[256];

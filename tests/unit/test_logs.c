@@ -265,7 +265,7 @@ static int count_export(void *self, const uvotel_log_data_t *const *recs, size_t
   g_counted += n;
   return 0;
 }
-static const uvotel_log_exporter_ops_t k_count_ops = {count_export, NULL, NULL, NULL, 0};
+static const uvotel_log_exporter_ops_t k_count_ops = {.export_logs = count_export};
 
 static void test_log_zero_alloc(void **state) {
   fx_t *f = *state;
@@ -321,7 +321,7 @@ static int failing_export(void *self, const uvotel_log_data_t *const *recs, size
   if (g_blocking) uv_sem_wait(&g_block);
   return UVOTEL_EIO;
 }
-static const uvotel_log_exporter_ops_t k_fail_ops = {failing_export, NULL, NULL, NULL, 0};
+static const uvotel_log_exporter_ops_t k_fail_ops = {.export_logs = failing_export};
 
 static void test_batch_dead_exporter(void **state) {
   fx_t *f = *state;
@@ -802,6 +802,13 @@ static uvotel_log_exporter_t *bad_factory(const char *name, void *arg) {
   return NULL;
 }
 
+static int g_async_calls, g_async_result;
+static void async_done(void *arg, int result, size_t rejected) {
+  (void)arg, (void)rejected;
+  g_async_calls++;
+  g_async_result = result;
+}
+
 static void test_bad_input(void **state) {
   fx_t *f = *state;
   va_list none;
@@ -872,8 +879,8 @@ static void test_bad_input(void **state) {
   assert_int_equal(c.after_shutdown, 1);
 
   /* exporters */
-  static const uvotel_log_exporter_ops_t no_export = {NULL, NULL, NULL, NULL, 0};
-  static const uvotel_log_exporter_ops_t ok_ops = {noop_export, NULL, NULL, NULL, 0};
+  static const uvotel_log_exporter_ops_t no_export = {.export_logs = NULL};
+  static const uvotel_log_exporter_ops_t ok_ops = {.export_logs = noop_export};
   assert_null(uvotel_log_exporter_create(NULL, NULL));
   assert_null(uvotel_log_exporter_create(&no_export, NULL));
   assert_int_equal(uvotel_log_exporter_export(NULL, NULL, 0, 0), UVOTEL_EINVAL);
@@ -891,6 +898,26 @@ static void test_bad_input(void **state) {
   assert_int_equal(uvotel_log_exporter_force_flush(e, 0), UVOTEL_ESHUTDOWN);
   d = rec(f, 0);
   assert_int_equal(uvotel_log_exporter_export(e, &d, 1, 0), UVOTEL_ESHUTDOWN);
+  uvotel_log_exporter_free(e);
+
+  /* asynchronous export: a synchronous exporter completes at once, on this thread */
+  e = uvotel_log_exporter_create(&ok_ops, NULL);
+  g_async_calls = 0;
+  uvotel_export_completion_t comp = {async_done, NULL};
+  d = rec(f, 0);
+  assert_int_equal(uvotel_log_exporter_export_async(e, &d, 1, 100, &comp), 0);
+  assert_int_equal(g_async_calls, 1);
+  assert_int_equal(g_async_result, 0);
+  assert_int_equal(uvotel_log_exporter_export_async(e, NULL, 0, 100, &comp), 0);
+  assert_int_equal(g_async_calls, 2);
+  assert_int_equal(uvotel_log_exporter_export_async(NULL, &d, 1, 100, &comp), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_log_exporter_export_async(e, &d, 1, 100, NULL), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_log_exporter_export_async(e, NULL, 1, 100, &comp), UVOTEL_EINVAL);
+  uvotel_export_completion_t no_done = {NULL, NULL};
+  assert_int_equal(uvotel_log_exporter_export_async(e, &d, 1, 100, &no_done), UVOTEL_EINVAL);
+  uvotel_log_exporter_shutdown(e, 0);
+  assert_int_equal(uvotel_log_exporter_export_async(e, &d, 1, 100, &comp), UVOTEL_ESHUTDOWN);
+  assert_int_equal(g_async_calls, 2); /* refused: done never called */
   uvotel_log_exporter_free(e);
 
   /* registry */

@@ -50,10 +50,19 @@ void uvotel_log_data_release(const uvotel_log_data_t *d);
 
 typedef struct uvotel_log_exporter_s uvotel_log_exporter_t;
 
-/* As uvotel_span_exporter_ops_t (uvotel/trace_sdk.h), for records: export n >= 1 records
- * synchronously (on a pool thread for the batch processor), 0 or a negative code (the records
- * count as failed); pointers valid until it returns. force_flush, shutdown, free may be NULL.
- * flags: UVOTEL_EXPORTER_CONCURRENT. Zero-initialise: the table only grows at the end. */
+/* As uvotel_span_exporter_ops_t (uvotel/trace_sdk.h), for records. "Exported" means delivered
+ * (accepted by the receiver, written for a file), never merely queued.
+ * export_logs: export n >= 1 records synchronously, 0 or a negative code (the records count as
+ *   failed); pointers valid until it returns. Called on a libuv pool thread by the batch
+ *   processor when there is no export_async, on the emitting thread by the simple processor.
+ * export_async (may be NULL): take the batch (encode it before returning: the pointers are valid
+ *   until then) and report the outcome through completion->done exactly once, on any thread
+ *   (uvotel_export_completion_t: result 0 with `rejected` records refused, or non-zero: all
+ *   failed). A non-zero return refuses the batch (done is not called; UVOTEL_EBUSY counts the
+ *   records dropped, anything else failed). The batch processor prefers it: the pool thread then
+ *   only encodes, and never waits for the network.
+ * force_flush, shutdown, free may be NULL. flags: UVOTEL_EXPORTER_CONCURRENT.
+ * Zero-initialise: the table only grows at the end. */
 typedef struct uvotel_log_exporter_ops_s {
   int (*export_logs)(void *self, const uvotel_log_data_t *const *recs, size_t n,
                      uint64_t timeout_ms);
@@ -61,6 +70,8 @@ typedef struct uvotel_log_exporter_ops_s {
   int (*shutdown)(void *self, uint64_t timeout_ms);
   void (*free)(void *self);
   unsigned flags;
+  int (*export_async)(void *self, const uvotel_log_data_t *const *recs, size_t n,
+                      uint64_t timeout_ms, const uvotel_export_completion_t *completion);
 } uvotel_log_exporter_ops_t;
 
 /* Wrap ops and self. ops borrowed. NULL ops or ops->export_logs: NULL (self not freed). Out of
@@ -74,6 +85,15 @@ int uvotel_log_exporter_export(uvotel_log_exporter_t *e, const uvotel_log_data_t
                                size_t n, uint64_t timeout_ms);
 int uvotel_log_exporter_force_flush(uvotel_log_exporter_t *e, uint64_t timeout_ms);
 int uvotel_log_exporter_shutdown(uvotel_log_exporter_t *e, uint64_t timeout_ms);
+
+/* Export asynchronously: export_async when the exporter has one, else export_logs followed at
+ * once by completion->done on the calling thread. 0: done will be called exactly once;
+ * non-zero: refused, done is not called (UVOTEL_ESHUTDOWN after shutdown, UVOTEL_EBUSY, the
+ * exporter's error). NULL e, completion or done, or NULL recs with n > 0: UVOTEL_EINVAL; n == 0:
+ * done(arg, 0, 0) at once. Thread: any. */
+int uvotel_log_exporter_export_async(uvotel_log_exporter_t *e, const uvotel_log_data_t *const *recs,
+                                     size_t n, uint64_t timeout_ms,
+                                     const uvotel_export_completion_t *completion);
 
 /* The self pointer given at create (NULL for NULL). Thread: any. */
 void *uvotel_log_exporter_self(const uvotel_log_exporter_t *e);

@@ -43,6 +43,28 @@ UVOTEL__API int uvotel_log_exporter_export(uvotel_log_exporter_t *e,
   return rc;
 }
 
+UVOTEL__API int uvotel_log_exporter_export_async(uvotel_log_exporter_t *e,
+                                                 const uvotel_log_data_t *const *recs, size_t n,
+                                                 uint64_t timeout_ms,
+                                                 const uvotel_export_completion_t *completion) {
+  if (e == NULL || completion == NULL || completion->done == NULL || (recs == NULL && n != 0)) {
+    return UVOTEL_EINVAL;
+  }
+  if (n == 0) {
+    completion->done(completion->arg, 0, 0);
+    return 0;
+  }
+  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (e->ops->export_async == NULL) {
+    exp_lock(e);
+    int rc = e->ops->export_logs(e->self, recs, n, timeout_ms);
+    exp_unlock(e);
+    completion->done(completion->arg, rc, 0);
+    return 0;
+  }
+  return e->ops->export_async(e->self, recs, n, timeout_ms, completion);
+}
+
 UVOTEL__API int uvotel_log_exporter_force_flush(uvotel_log_exporter_t *e, uint64_t timeout_ms) {
   if (e == NULL) return UVOTEL_EINVAL;
   if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
@@ -281,6 +303,7 @@ typedef struct batch_s {
   pthread_cond_t cond;
   atomic_uint in_flight; /* changed under mu, read anywhere */
   uint64_t done_seq;     /* under mu */
+  size_t async_n;        /* records of the asynchronous export in flight (at most one) */
   atomic_uint_fast64_t dropped, exported, failed, batches;
 } batch_t;
 
@@ -353,21 +376,49 @@ static void batch_on_emit(void *self, const uvotel_log_data_t *d) {
   batch_take(self, uvotel_log_data_retain(d));
 }
 
-static void job_work(uv_work_t *req) {
-  job_t *j = (job_t *)req;
-  batch_t *b = j->b;
-  j->rc = uvotel_log_exporter_export(b->exp, j->recs, j->n, b->o.export_timeout_ms);
-  if (j->rc == 0) {
-    atomic_fetch_add(&b->exported, j->n);
+/* The outcome of one export: counted, and the in-flight slot freed. Any thread. */
+static void export_finished(batch_t *b, size_t n, int result, size_t rejected) {
+  static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+  if (rejected > n) rejected = n;
+  if (result == 0) {
+    atomic_fetch_add(&b->exported, n - rejected);
+    atomic_fetch_add(&b->failed, rejected);
+  } else if (result == UVOTEL_EBUSY) {
+    atomic_fetch_add(&b->dropped, n); /* the exporter's queue was full: never handed over */
   } else {
-    atomic_fetch_add(&b->failed, j->n);
-    uvotel_diag(UVOTEL_DIAG_WARN, j->rc, "batch log processor: export of %zu records failed", j->n);
+    atomic_fetch_add(&b->failed, n);
+  }
+  if (result != 0 || rejected != 0) {
+    uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, result,
+                        "batch log processor: %zu of %zu records not delivered",
+                        result != 0 ? n : rejected, n);
   }
   pthread_mutex_lock(&b->mu);
   b->in_flight--;
   b->done_seq++;
   pthread_cond_broadcast(&b->cond);
   pthread_mutex_unlock(&b->mu);
+}
+
+static void export_done(void *arg, int result, size_t rejected) {
+  batch_t *b = arg;
+  export_finished(b, b->async_n, result, rejected);
+}
+
+/* On the pool: the exporter encodes here; with export_async the delivery is reported later by
+ * export_done (one export in flight, so one completion outstanding). */
+static void job_work(uv_work_t *req) {
+  job_t *j = (job_t *)req;
+  batch_t *b = j->b;
+  if (b->exp->ops->export_async != NULL) {
+    b->async_n = j->n;
+    uvotel_export_completion_t c = {export_done, b};
+    j->rc = uvotel_log_exporter_export_async(b->exp, j->recs, j->n, b->o.export_timeout_ms, &c);
+    if (j->rc != 0) export_finished(b, j->n, j->rc, 0);
+    return;
+  }
+  j->rc = uvotel_log_exporter_export(b->exp, j->recs, j->n, b->o.export_timeout_ms);
+  export_finished(b, j->n, j->rc, 0);
 }
 
 static void job_recycle(batch_t *b, job_t *j) {

@@ -86,11 +86,17 @@ int uvotel_otlp_json_encode_logs(const uvotel_log_data_t *const *recs, size_t n,
 
 /* ---- OTLP/HTTP ---- */
 
-/* As uvotel_otlp_http_exporter_create (same options, environment, transport, retries and
- * statistics), for logs: the endpoint is OTEL_EXPORTER_OTLP_LOGS_ENDPOINT as is, else
- * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/logs", else http://localhost:4318/v1/logs; the
- * OTEL_EXPORTER_OTLP_LOGS_* variables win over the general ones. opts->endpoint, when set, is the
- * full logs URL. Errors as there. Thread: any. */
+/* As uvotel_otlp_http_exporter_create (same options, transport, retries and statistics), for
+ * logs: the endpoint is OTEL_EXPORTER_OTLP_LOGS_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT
+ * + "/v1/logs", else http://localhost:4318/v1/logs; every OTEL_EXPORTER_OTLP_LOGS_* variable
+ * (HEADERS, TIMEOUT, COMPRESSION, PROTOCOL, INSECURE, CERTIFICATE, CLIENT_KEY,
+ * CLIENT_CERTIFICATE) wins over the general one, and no OTEL_EXPORTER_OTLP_TRACES_* value is
+ * read. opts->endpoint, when set, is the full logs URL. http/protobuf bodies are encoded
+ * directly from the records (no protobuf-c tree); http/json ones are the OTLP/JSON of
+ * uvotel_otlp_json_encode_logs. Results are truthful: the batch processor's export_async call
+ * encodes on the pool and returns; the receiver's answer (or the failure after retries) is what
+ * counts a record exported or failed; a synchronous export waits for it. Errors as there.
+ * Thread: any. */
 int uvotel_otlp_http_log_exporter_create(const uvotel_otlp_http_options_t *opts,
                                          uvotel_log_exporter_t **out);
 
