@@ -110,8 +110,10 @@ uvotel_logger_provider_t *uvotel_logger_provider_create(
  *   OTEL_SDK_DISABLED=true   records are never recorded (no processors)
  *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES (as the tracer provider)
  *   OTEL_LOGS_EXPORTER       comma list of otlp, console, file, none (and any registered log
- *                            exporter name); unset: file (uvotel-logs.jsonl). Each exporter gets
- *                            its own batch processor (console: a simple one).
+ *                            exporter name); unset: otlp when OTEL_EXPORTER_OTLP_ENDPOINT or
+ *                            OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is set, else file
+ *                            (uvotel-logs.jsonl). Each exporter gets its own batch processor
+ *                            (console: a simple one).
  *   OTEL_BLRP_SCHEDULE_DELAY (1000), OTEL_BLRP_EXPORT_TIMEOUT (30000),
  *   OTEL_BLRP_MAX_QUEUE_SIZE (2048), OTEL_BLRP_MAX_EXPORT_BATCH_SIZE (512)
  *   OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT (falling

@@ -309,8 +309,13 @@ UVOTEL__API uvotel_logger_provider_t *uvotel_logger_provider_from_env_with(
   uvotel_batch_log_processor_options_t bo = UVOTEL_BATCH_LOG_PROCESSOR_OPTIONS_INIT;
   bo.loop = o.loop;
   blrp_from_env(&bo);
+  /* unset: OTLP when an endpoint is configured (as for traces), else the file */
   const char *list = uvotel_env_get("OTEL_LOGS_EXPORTER");
-  if (list == NULL) list = "file";
+  if (list == NULL) {
+    int endpoint = uvotel_env_get("OTEL_EXPORTER_OTLP_ENDPOINT") != NULL ||
+                   uvotel_env_get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") != NULL;
+    list = endpoint ? "otlp" : "file";
+  }
   size_t names = 1;
   for (const char *c = list; *c != '\0'; c++) names += *c == ',';
   size_t given = o.processors != NULL ? o.n_processors : 0;
