@@ -226,7 +226,7 @@ int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uin
     }
     keys[i].sg = j < i ? keys[j].sg : n_sg++;
   }
-  qsort(keys, n, sizeof *keys, key_cmp);
+  if (n > 1) qsort(keys, n, sizeof *keys, key_cmp);
   rw_t w = {NULL, 0, 0, 0};
   size_t i = n;
   while (i > 0) {
