@@ -10,9 +10,10 @@
     (handle, cb, timeout, repeat))                                                                 \
   X(uv_timer_stop, uvotel_timer_stop, (uv_timer_t * handle), (handle))                             \
   X(uv_timer_again, uvotel_timer_again, (uv_timer_t * handle), (handle))                           \
-  X(uv_check_start, uvotel_check_start, (uv_check_t * handle, uv_check_cb cb), (handle, cb))       \
+  X(uv_check_start, uvotel_implicit_check_start, (uv_check_t * handle, uv_check_cb cb),            \
+    (handle, cb))                                                                                  \
   X(uv_check_stop, uvotel_check_stop, (uv_check_t * handle), (handle))                             \
-  X(uv_idle_start, uvotel_idle_start, (uv_idle_t * handle, uv_idle_cb cb), (handle, cb))           \
+  X(uv_idle_start, uvotel_implicit_idle_start, (uv_idle_t * handle, uv_idle_cb cb), (handle, cb))  \
   X(uv_idle_stop, uvotel_idle_stop, (uv_idle_t * handle), (handle))                                \
   XV(uv_close, uvotel_close, (uv_handle_t * handle, uv_close_cb close_cb), (handle, close_cb))     \
   X(uv_loop_close, uvotel_uv_loop_close, (uv_loop_t * loop), (loop))                               \
@@ -151,7 +152,7 @@
     (uv_loop_t * loop, uv_work_t * req, uv_work_cb work_cb, uv_after_work_cb after_work_cb),       \
     (loop, req, work_cb, after_work_cb))                                                           \
   X(uv_cancel, uvotel_cancel, (uv_req_t * req), (req))                                             \
-  X(uv_async_init, uvotel_async_init,                                                              \
+  X(uv_async_init, uvotel_implicit_async_init,                                                     \
     (uv_loop_t * loop, uv_async_t * async, uv_async_cb async_cb), (loop, async, async_cb))         \
   X(uv_async_send, uvotel_async_send, (uv_async_t * async), (async))
 

@@ -18,6 +18,7 @@
 typedef struct slot_s {
   const void *key;            /* NULL: never used; TOMB: freed */
   uvotel_snapshot_t *pending; /* first sender's context since the last callback */
+  int root;                   /* implicit handle: callbacks run in the root context, no capture */
 } slot_t;
 
 static slot_t g_reg[REG_CAP];
@@ -62,12 +63,16 @@ void uvotel__async_forget(uvotel__hs_t *s) {
 }
 
 static void async_tramp(uv_async_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("async");
+    return;
+  }
   uv_async_cb cb = (uv_async_cb)s->cb;
   slot_t *sl = s->u.async.slot;
-  uvotel_snapshot_t *snap =
-      sl != NULL ? __atomic_exchange_n(&sl->pending, NULL, __ATOMIC_ACQ_REL) : NULL;
+  uvotel_snapshot_t *snap = sl != NULL && __atomic_load_n(&sl->pending, __ATOMIC_RELAXED) != NULL
+                                ? __atomic_exchange_n(&sl->pending, NULL, __ATOMIC_ACQ_REL)
+                                : NULL;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   uvotel_scope_t scope;
@@ -81,7 +86,7 @@ static void async_tramp(uv_async_t *h) {
   uvotel_snapshot_release(snap);
 }
 
-UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb) {
+static int async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb, unsigned flags) {
   if (!uvotel_tracking() || loop == NULL || async == NULL || async_cb == NULL) {
     return uv_async_init(loop, async, async_cb);
   }
@@ -89,6 +94,7 @@ UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_c
   uvotel__hs_t *s = uvotel__track(loop, async, &is_new);
   if (s == NULL) return UV_ENOMEM;
   if (is_new) s->u.async.slot = NULL;
+  s->is_async = 1;
   int err = uv_async_init(loop, async, async_tramp);
   if (err) {
     if (is_new) uvotel__hs_remove(s);
@@ -97,15 +103,29 @@ UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_c
   uvotel__res_end(s); /* stale state of a handle closed with raw uv_close */
   uvotel__async_forget(s);
   s->cb = (void (*)(void))async_cb;
-  s->u.async.slot = reg_insert(async);
-  (void)uvotel_resource_init_owner(&s->res, "ASYNC", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, async);
+  slot_t *sl = reg_insert(async);
+  s->u.async.slot = sl;
+  if (sl != NULL)
+    __atomic_store_n(&sl->root, (flags & UVOTEL_RESOURCE_ROOT_CONTEXT) != 0, __ATOMIC_RELAXED);
+  (void)uvotel_resource_init_owner(&s->res, "ASYNC", 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags,
+                                   async);
   return 0;
+}
+
+UVOTEL__API int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb) {
+  return async_init(loop, async, async_cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async,
+                                           uv_async_cb async_cb) {
+  return async_init(loop, async, async_cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_async_send(uv_async_t *async) {
   if (uvotel_tracking() && async != NULL) {
     slot_t *sl = reg_find(async);
-    if (sl != NULL && __atomic_load_n(&sl->pending, __ATOMIC_ACQUIRE) == NULL) {
+    if (sl != NULL && !__atomic_load_n(&sl->root, __ATOMIC_RELAXED) &&
+        __atomic_load_n(&sl->pending, __ATOMIC_ACQUIRE) == NULL) {
       uvotel_snapshot_t *snap = uvotel_snapshot_capture_handover();
       uvotel_snapshot_t *expected = NULL;
       if (snap != NULL && !__atomic_compare_exchange_n(&sl->pending, &expected, snap, 0,

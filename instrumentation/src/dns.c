@@ -9,7 +9,8 @@ static void getaddrinfo_tramp(uv_getaddrinfo_t *req, int status, struct addrinfo
   uvotel_resource_t r;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb, &span) != 0)) {
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &r, &cb, &span) != 0)) {
+    uvotel__no_state("getaddrinfo");
     uv_freeaddrinfo(res); /* nobody to hand it to */
     return;
   }
@@ -42,7 +43,10 @@ static void getnameinfo_tramp(uv_getnameinfo_t *req, int status, const char *hos
   uvotel_resource_t r;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &r, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &r, &cb, &span) != 0)) {
+    uvotel__no_state("getnameinfo");
+    return;
+  }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_reverse_end(span, status, hostname);
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&r, &cs); /* exit is a no-op if this failed */

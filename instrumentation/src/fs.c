@@ -10,7 +10,10 @@ static void fs_tramp(uv_fs_t *req) {
   uvotel_resource_t res;
   void (*cb)(void);
   uvotel_span_t *span;
-  if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb, &span) != 0)) return;
+  if (UVOTEL__UNLIKELY(uvotel__req_take(req->loop, req, &res, &cb, &span) != 0)) {
+    uvotel__no_state("fs");
+    return;
+  }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_fs_end(span, req);
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */

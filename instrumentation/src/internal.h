@@ -20,16 +20,20 @@ typedef struct uvotel__work_s {
   uvotel_snapshot_t *snap;   /* submitter's context for work_cb; released in after_work */
 } uvotel__work_t;
 
-/* State of one wrapped handle or request, kept in the per-thread side table under the handle's
- * or request's address. `res` is the resource currently live on it (async id 0: none). */
+typedef struct uvotel__ltab_s uvotel__ltab_t;
+
+/* State of one wrapped handle or request, kept in its loop's side table under the handle's or
+ * request's address. `res` is the resource currently live on it (async id 0: none). */
 typedef struct uvotel__hs_s {
   const void *key;
+  uvotel__ltab_t *tab; /* the table it is in */
   uvotel_resource_t res;
   void (*cb)(void);     /* the user's callback (read, connection, request callback, work_cb),
                            cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
   int firing;          /* the handle's callback is running */
+  int is_async;        /* an async handle: u.async is in use */
   uvotel_span_t *span; /* automatic span of the request / accepted connection (auto_spans.c) */
   struct uvotel__hs_s *next_free;
   union {
@@ -40,26 +44,44 @@ typedef struct uvotel__hs_s {
   } u;
 } uvotel__hs_t;
 
-/* Lookup; NULL when the key has no state. Alloc: none. */
-uvotel__hs_t *uvotel__hs_get(const void *key);
+/* ---- the side table (table.c): one per loop ----
+ * Every function takes the loop the handle or request belongs to (handle->loop, req->loop, or
+ * the stream's loop for write/shutdown/connect requests) and works from any thread that runs
+ * that loop (a loop set up on one thread and run on another), O(1), no allocation in steady
+ * state. A thread caches the last loop it looked up (uvotel__cur_*), so the hot path is one
+ * compare. States themselves are touched only by the thread running the loop. */
+
+/* The loop's table, NULL when nothing on the loop was ever tracked. Also makes the loop the
+ * calling thread's destroy-delivery loop when the thread turns to it. */
+uvotel__ltab_t *uvotel__ltab_slow(const uv_loop_t *loop);
+extern UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
+extern UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
+extern UVOTEL__TLS uint64_t uvotel__cur_epoch;
+static inline uvotel__ltab_t *uvotel__ltab(const uv_loop_t *loop) {
+  if (UVOTEL__LIKELY(loop == uvotel__cur_loop &&
+                     uvotel__cur_epoch == __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED))) {
+    return uvotel__cur_tab;
+  }
+  return uvotel__ltab_slow(loop);
+}
+
+/* Lookup; NULL when the key has no state on that loop. Alloc: none. */
+uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key);
 /* Lookup or insert a state (*is_new set) with every field before the union `u` zeroed (the
- * union is left as the pool had it); NULL when out of memory. */
-uvotel__hs_t *uvotel__hs_add(const void *key, int *is_new);
-/* Remove and free (to the pool). The state must have no live resource. */
+ * union is left as the pool had it), attaching the loop first when needed; NULL when out of
+ * memory. */
+uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new);
+/* Remove and free (to its table's pool). The state must have no live resource. */
 void uvotel__hs_remove(uvotel__hs_t *s);
 
-/* uvotel_loop_init(loop), remembered per thread until a loop is detached anywhere. */
-int uvotel__loop_attach_slow(uv_loop_t *loop);
-extern UVOTEL__TLS uv_loop_t *uvotel__attached_loop;
-extern UVOTEL__TLS uint64_t uvotel__attached_epoch;
-static inline int uvotel__loop_attach(uv_loop_t *loop) {
-  if (UVOTEL__LIKELY(loop == uvotel__attached_loop &&
-                     uvotel__attached_epoch ==
-                         __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED))) {
-    return 0;
-  }
-  return uvotel__loop_attach_slow(loop);
-}
+/* A trampoline found no state for its handle or request. Since state belongs to the loop it
+ * is found from every thread; what is left is a program that closed a wrapped handle with raw
+ * uv_close and reused its memory: uvotel does not know the callback to run. Counted and said
+ * at the default log level (uvotel_diag, error), never silent. */
+void uvotel__no_state(const char *kind);
+
+/* The loop of a handle, of a request bound to a stream, of any request uvotel tracks. */
+#define UVOTEL__HLOOP(h) (((const uv_handle_t *)(h))->loop)
 
 static inline int uvotel__res_live(const uvotel__hs_t *s) {
   return uvotel_resource_async_id(&s->res) != 0;
@@ -75,8 +97,7 @@ static inline void uvotel__res_end(uvotel__hs_t *s) {
 
 /* Attach the loop and find or make the state of key. NULL: out of memory. */
 static inline uvotel__hs_t *uvotel__track(uv_loop_t *loop, const void *key, int *is_new) {
-  if (UVOTEL__UNLIKELY(uvotel__loop_attach(loop) != 0)) return NULL;
-  return uvotel__hs_add(key, is_new);
+  return uvotel__hs_add(loop, key, is_new);
 }
 
 /* Finish a request wrapper: when the libuv call failed (err != 0), forget a state made for it
@@ -96,9 +117,9 @@ static inline int uvotel__req_begin(uvotel__hs_t *s, int is_new, int err, void *
 /* Complete a request: take its resource, callback and automatic span (NULL: none) out of the
  * state and free the state (so the callback may reuse the request). Returns 0, or -1 when the
  * request is not tracked. The caller runs the callback inside *res and then destroys it. */
-static inline int uvotel__req_take(const void *req, uvotel_resource_t *res, void (**cb)(void),
-                                   uvotel_span_t **span) {
-  uvotel__hs_t *s = uvotel__hs_get(req);
+static inline int uvotel__req_take(const uv_loop_t *loop, const void *req, uvotel_resource_t *res,
+                                   void (**cb)(void), uvotel_span_t **span) {
+  uvotel__hs_t *s = uvotel__hs_get(loop, req);
   if (UVOTEL__UNLIKELY(s == NULL)) return -1;
   *span = s->span;
   s->span = NULL;
@@ -137,7 +158,7 @@ void uvotel__auto_drop(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
+  uvotel__hs_t *s = uvotel__hs_get(UVOTEL__HLOOP(h), h);
   return s != NULL ? uvotel_resource_async_id(&s->res) : 0;
 }
 

@@ -32,8 +32,11 @@ void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t tri
 /* ---- listen ---- */
 
 static void connection_tramp(uv_stream_t *server, int status) {
-  uvotel__hs_t *s = uvotel__hs_get(server);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uvotel__hs_t *s = uvotel__hs_get(server->loop, server);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("connection");
+    return;
+  }
   uv_connection_cb cb = (uv_connection_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
@@ -87,8 +90,11 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
 /* ---- reading ---- */
 
 static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("read");
+    return;
+  }
   uv_read_cb cb = (uv_read_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
@@ -125,20 +131,25 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
 /* ---- write and shutdown requests ---- */
 
 /* The trampolines of write, shutdown and connect share one shape: (req, status). */
-#define STATUS_TRAMP(name, req_t, cb_t)                                            \
-  static void name(req_t *req, int status) {                                       \
-    uvotel_resource_t res;                                                         \
-    void (*cb)(void);                                                              \
-    uvotel_span_t *span;                                                           \
-    if (UVOTEL__UNLIKELY(uvotel__req_take(req, &res, &cb, &span) != 0)) return;    \
-    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);     \
-    uvotel_callback_scope_t cs;                                                    \
-    if (cb != NULL) {                                                              \
-      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */ \
-      ((cb_t)cb)(req, status);                                                     \
-      uvotel_resource_exit(&cs);                                                   \
-    }                                                                              \
-    (void)uvotel_resource_emit_destroy(&res);                                      \
+#define STATUS_TRAMP(name, req_t, cb_t)                                                      \
+  static void name(req_t *req, int status) {                                                 \
+    uvotel_resource_t res;                                                                   \
+    void (*cb)(void);                                                                        \
+    uvotel_span_t *span;                                                                     \
+    if (UVOTEL__UNLIKELY(uvotel__req_take(req->handle->loop, req, &res, &cb, &span) != 0)) { \
+      {                                                                                      \
+        uvotel__no_state(#name);                                                             \
+        return;                                                                              \
+      }                                                                                      \
+    }                                                                                        \
+    if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);               \
+    uvotel_callback_scope_t cs;                                                              \
+    if (cb != NULL) {                                                                        \
+      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */           \
+      ((cb_t)cb)(req, status);                                                               \
+      uvotel_resource_exit(&cs);                                                             \
+    }                                                                                        \
+    (void)uvotel_resource_emit_destroy(&res);                                                \
   }
 
 STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)

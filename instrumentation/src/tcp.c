@@ -5,7 +5,7 @@
 UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
   if (uvotel_tracking() && handle != NULL) {
     /* Memory reused after a raw uv_close: forget what the previous handle left behind. */
-    uvotel__hs_t *s = uvotel__hs_get(handle);
+    uvotel__hs_t *s = loop != NULL ? uvotel__hs_get(loop, handle) : NULL;
     if (s != NULL) {
       uvotel__res_end(s);
       uvotel__auto_drop(s);
@@ -24,7 +24,7 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   int h_new, r_new;
   uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
   if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(req, &r_new);
+  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
   if (rs == NULL) {
     if (h_new) uvotel__hs_remove(hs);
     return UV_ENOMEM;

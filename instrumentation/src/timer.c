@@ -3,8 +3,7 @@
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
-  if (uvotel__loop_attach(h->loop) != 0) return NULL;
-  return uvotel__hs_add(h, is_new);
+  return uvotel__hs_add(h->loop, h, is_new);
 }
 
 static void untrack_if_new(uvotel__hs_t *s, int is_new) {
@@ -14,8 +13,11 @@ static void untrack_if_new(uvotel__hs_t *s, int is_new) {
 /* ---- timers ---- */
 
 static void timer_tramp(uv_timer_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return; /* closed with uv_close and reused: nothing to run */
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("timer");
+    return;
+  }
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
   uvotel_callback_scope_t cs;
@@ -41,7 +43,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
-  uvotel__hs_t *s = uvotel__hs_get(handle);
+  uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
   if (s != NULL && s->firing && uvotel__res_live(s)) {
     /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
      * the context current now. The hottest path of all: nothing to look up or attach. */
@@ -68,7 +70,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   int err = uv_timer_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -76,7 +78,7 @@ UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
 
 UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   int err = uv_timer_again(handle);
   /* Restarting a stopped repeating timer begins a new resource; a running one keeps its own. */
   if (err == 0 && s != NULL && !uvotel__res_live(s) && uv_is_active((uv_handle_t *)handle)) {
@@ -89,8 +91,11 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* Check and idle callbacks share one shape: cb(handle). */
 static void watcher_run(uv_handle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("check/idle");
+    return;
+  }
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
@@ -111,7 +116,7 @@ static void idle_tramp(uv_idle_t *h) {
 /* Stopping a check or idle handle ends its resource. */
 static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
   if (h == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h->loop, h) : NULL;
   int err = stop(h);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -127,7 +132,8 @@ static int idle_stop_any(uv_handle_t *h) {
 
 /* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
 static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
-                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void)) {
+                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void),
+                         unsigned flags) {
   if (uv_is_active(h)) return 0; /* libuv: starting a started watcher is a no-op */
   int is_new;
   uvotel__hs_t *s = track(h, &is_new);
@@ -139,7 +145,7 @@ static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
   }
   uvotel__res_end(s);
   s->cb = cb;
-  (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
+  (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);
   return 0;
 }
 
@@ -151,22 +157,38 @@ static int idle_start_any(uv_handle_t *h, void (*cb)(void)) {
   return uv_idle_start((uv_idle_t *)h, (uv_idle_cb)cb);
 }
 
-UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
+static int check_start(uv_check_t *handle, uv_check_cb cb, unsigned flags) {
   if (handle == NULL) return UV_EINVAL;
   if (!uvotel_tracking() || cb == NULL) return uv_check_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "Immediate", check_start_any,
-                       (void (*)(void))check_tramp);
+                       (void (*)(void))check_tramp, flags);
+}
+
+UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
+  return check_start(handle, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_check_start(uv_check_t *handle, uv_check_cb cb) {
+  return check_start(handle, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
   return watcher_stop((uv_handle_t *)handle, check_stop_any);
 }
 
-UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+static int idle_start(uv_idle_t *handle, uv_idle_cb cb, unsigned flags) {
   if (handle == NULL) return UV_EINVAL;
   if (!uvotel_tracking() || cb == NULL) return uv_idle_start(handle, cb);
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "IDLE", idle_start_any,
-                       (void (*)(void))idle_tramp);
+                       (void (*)(void))idle_tramp, flags);
+}
+
+UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+  return idle_start(handle, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
+  return idle_start(handle, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
 }
 
 UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
@@ -187,8 +209,11 @@ static void *run_close_cb(void *arg) {
 }
 
 static void close_tramp(uv_handle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h);
-  if (UVOTEL__UNLIKELY(s == NULL)) return;
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("close");
+    return;
+  }
   close_call_t call = {s->close_cb, h};
   uvotel_snapshot_t *ctx = s->close_ctx;
   /* Free the state first: the user's close callback usually frees the handle's memory, and a
@@ -204,7 +229,7 @@ static void close_tramp(uv_handle_t *h) {
 
 UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle == NULL) return;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
   if (s == NULL) {
     uv_close(handle, close_cb);
     return;
@@ -220,6 +245,8 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
 /* ---- loop close, for uv_redirect.h ---- */
 
 UVOTEL__API int uvotel_uv_loop_close(uv_loop_t *loop) {
-  if (loop != NULL) (void)uvotel_loop_close(loop); /* UVOTEL_ENOENT when never attached */
+  /* UV_EBUSY: the program still has something in the loop; uv_loop_close would say the same,
+   * and neither changed anything. UVOTEL_ENOENT: never attached. */
+  if (loop != NULL && uvotel_loop_close(loop) == UV_EBUSY) return UV_EBUSY;
   return uv_loop_close(loop);
 }

@@ -92,7 +92,7 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
 
 UVOTEL__API int uvotel_cancel(uv_req_t *req) {
   if (uvotel_tracking() && req != NULL && req->type == UV_WORK) {
-    uvotel__hs_t *s = uvotel__hs_get(req);
+    uvotel__hs_t *s = uvotel__hs_get(((uv_work_t *)req)->loop, req);
     if (s != NULL) return uv_cancel((uv_req_t *)&s->u.work.inner);
   }
   return uv_cancel(req);

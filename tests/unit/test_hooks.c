@@ -536,6 +536,160 @@ static void test_bad_input(void **state) {
   uvotel_resource_emit_destroy(&r);
 }
 
+/* ---- uvotel's handles are invisible; uvotel_loop_close never runs the loop ---- */
+
+static void count_walk(uv_handle_t *h, void *arg) {
+  (void)h;
+  ++*(int *)arg;
+}
+
+static int g_close_cb_runs;
+static void count_close(uv_handle_t *h) {
+  (void)h;
+  g_close_cb_runs++;
+}
+
+static void test_internal_handles_invisible(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  assert_int_equal(uvotel_loop_init(&loop), 0);
+  trace_log_t log;
+  trace_log_start(&log);
+  int n = 0;
+  uv_walk(&loop, count_walk, &n);
+  assert_int_equal(n, 0);
+  assert_int_equal(uv_loop_alive(&loop), 0);
+  uvotel_resource_t r;
+  uvotel_resource_init(&r, "R", 0, UVOTEL_RESOURCE_MANUAL_DESTROY);
+  uvotel_resource_emit_destroy(&r);
+  assert_int_equal(uv_loop_alive(&loop), 1); /* the pending destroy */
+  n = 0;
+  uv_walk(&loop, count_walk, &n);
+  assert_int_equal(n, 0); /* even while armed */
+  /* Delivered in the check phase, which disarms at once: uv_run answers as without uvotel. */
+  assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  assert_int_equal(uvotel_pending_destroys(), 0);
+  assert_int_equal(uv_loop_alive(&loop), 0);
+  trace_log_free(&log);
+  assert_int_equal(uvotel_loop_close(&loop), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_loop_close_busy_changes_nothing(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  assert_int_equal(uvotel_loop_init(&loop), 0);
+  int key = uvotel_loop_key_create(NULL);
+  assert_true(key >= 0);
+  int v = 7;
+  assert_int_equal(uvotel_loop_set(&loop, key, &v), 0);
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  /* An open handle: busy, as uv_loop_close says. */
+  assert_int_equal(uvotel_loop_close(&loop), UV_EBUSY);
+  assert_int_equal(uv_loop_close(&loop), UV_EBUSY);
+  assert_ptr_equal(uvotel_loop_get(&loop, key), &v); /* still attached */
+  /* A closing handle whose callback has not run: still busy, and the callback is not run. */
+  g_close_cb_runs = 0;
+  uv_close((uv_handle_t *)&t, count_close);
+  assert_int_equal(uvotel_loop_close(&loop), UV_EBUSY);
+  assert_int_equal(uvotel_uv_loop_close(&loop), UV_EBUSY);
+  assert_int_equal(g_close_cb_runs, 0);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_close_cb_runs, 1);
+  assert_int_equal(uvotel_loop_close(&loop), 0);
+  assert_null(uvotel_loop_get(&loop, key)); /* detached */
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* ---- per-loop data for layered libraries ---- */
+
+static int g_detached;
+static void *g_detached_value;
+static void on_detach(uv_loop_t *loop, void *value) {
+  (void)loop;
+  g_detached++;
+  g_detached_value = value;
+}
+
+static void test_loop_data(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int key = uvotel_loop_key_create(on_detach);
+  assert_true(key >= 0);
+  int v = 1;
+  assert_int_equal(uvotel_loop_set(&loop, key, &v), UVOTEL_ENOENT); /* not attached */
+  assert_null(uvotel_loop_get(&loop, key));
+  assert_int_equal(uvotel_loop_init(&loop), 0);
+  assert_null(uvotel_loop_get(&loop, key)); /* unset */
+  assert_int_equal(uvotel_loop_set(&loop, key, &v), 0);
+  assert_ptr_equal(uvotel_loop_get(&loop, key), &v);
+  /* bad input */
+  assert_int_equal(uvotel_loop_set(NULL, key, &v), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_loop_set(&loop, -1, &v), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_loop_set(&loop, 1000, &v), UVOTEL_EINVAL);
+  assert_null(uvotel_loop_get(NULL, key));
+  assert_null(uvotel_loop_get(&loop, -1));
+  assert_null(uvotel_loop_get(&loop, 1000));
+  /* the value is handed back once, at detach */
+  g_detached = 0;
+  assert_int_equal(uvotel_loop_close(&loop), 0);
+  assert_int_equal(g_detached, 1);
+  assert_ptr_equal(g_detached_value, &v);
+  assert_null(uvotel_loop_get(&loop, key));
+  assert_int_equal(uv_loop_close(&loop), 0);
+  /* keys run out (libuvotel_uv and this test hold some) */
+  int last = 0;
+  for (int i = 0; i < 8 && last >= 0; i++) last = uvotel_loop_key_create(NULL);
+  assert_int_equal(last, UVOTEL_ENOMEM);
+}
+
+/* ---- UVOTEL_RESOURCE_ROOT_CONTEXT ---- */
+
+static void *get_var_fn(void *arg) {
+  return uvotel_var_get(arg);
+}
+
+static void test_root_context_flag(void **state) {
+  (void)state;
+  trace_log_t log;
+  trace_log_start(&log);
+  uvotel_var_t *v = uvotel_var_create("v", NULL, NULL);
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(v, "outer", &sc), 0);
+  uvotel_resource_t r, plain;
+  assert_int_equal(
+      uvotel_resource_init(&r, "ROOTED", 0,
+                           UVOTEL_RESOURCE_MANUAL_DESTROY | UVOTEL_RESOURCE_ROOT_CONTEXT),
+      0);
+  assert_int_equal(uvotel_resource_init(&plain, "PLAIN", 0, UVOTEL_RESOURCE_MANUAL_DESTROY), 0);
+  assert_null(uvotel_resource_run(&r, get_var_fn, v)); /* root, though "outer" is current */
+  assert_int_equal(uvotel_resource_recapture(&r), 0);  /* and stays so */
+  assert_null(uvotel_resource_run(&r, get_var_fn, v));
+  assert_string_equal(uvotel_resource_run(&plain, get_var_fn, v), "outer");
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  /* hooks see it as any other resource */
+  char want[256];
+  uvotel_async_id_t id = uvotel_resource_async_id(&r), pid = uvotel_resource_async_id(&plain);
+  uvotel_resource_emit_destroy(&r);
+  uvotel_resource_emit_destroy(&plain);
+  snprintf(want, sizeof want,
+           "init %llu ROOTED 1\ninit %llu PLAIN 1\nbefore %llu\nafter %llu\nbefore %llu\n"
+           "after %llu\nbefore %llu\nafter %llu\ndestroy %llu\ndestroy %llu\n",
+           (unsigned long long)id, (unsigned long long)pid, (unsigned long long)id,
+           (unsigned long long)id, (unsigned long long)id, (unsigned long long)id,
+           (unsigned long long)pid, (unsigned long long)pid, (unsigned long long)id,
+           (unsigned long long)pid);
+  assert_string_equal(trace_log_text(&log), want);
+  /* flags beyond the two: EINVAL */
+  assert_int_equal(uvotel_resource_init(&r, "X", 0, 4u), UVOTEL_EINVAL);
+  trace_log_free(&log);
+  uvotel_var_free(v);
+}
+
 /* ---- threads: hooks are per thread ---- */
 
 typedef struct thread_arg_s {
@@ -601,7 +755,11 @@ int main(void) {
       cmocka_unit_test(test_resource_context_and_recapture),
       cmocka_unit_test(test_enter_exit_scope),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_internal_handles_invisible),
+      cmocka_unit_test(test_loop_close_busy_changes_nothing),
+      cmocka_unit_test(test_root_context_flag),
       cmocka_unit_test(test_hooks_are_per_thread),
+      cmocka_unit_test(test_loop_data), /* last: it uses up the process's loop keys */
       cmocka_unit_test(test_no_leaks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,6 +150,101 @@ static void test_cross_thread_context(void **state) {
   uv_mutex_destroy(&g_turn);
 }
 
+/* ---- the implicit form: callbacks in the root context, sends capture nothing ---- */
+
+static void implicit_cb(uv_async_t *h) {
+  trace_log_line(&g_log, "async cb ctx=%s", (const char *)uvotel_var_get(g_var));
+  uvotel_close((uv_handle_t *)h, NULL);
+}
+
+static void test_implicit_root_context(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  uv_async_t a;
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(g_var, "init", &sc), 0);
+  assert_int_equal(uvotel_implicit_async_init(g_loop, &a, implicit_cb), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_var_enter(g_var, "sender", &sc), 0);
+  assert_int_equal(uvotel_async_send(&a), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_trace(&g_log,
+               "init 2 ASYNC 1\n"
+               "before 2\n"
+               "async cb ctx=(null)\n"
+               "after 2\n"
+               "destroy 2\n");
+}
+
+/* ---- a loop set up on this thread and run on another; sends from a third (TSan) ---- */
+
+static struct {
+  uv_async_t async;
+  uv_timer_t timer;
+  const char *timer_ctx, *async_ctx;
+  int timer_runs, async_runs, closed;
+} g_y;
+
+static void y_closed(uv_handle_t *h) {
+  (void)h;
+  g_y.closed++;
+}
+
+static void y_timer(uv_timer_t *t) {
+  g_y.timer_runs++;
+  g_y.timer_ctx = uvotel_var_get(g_var);
+  uvotel_close((uv_handle_t *)t, y_closed);
+}
+
+static void y_async(uv_async_t *a) {
+  g_y.async_runs++;
+  g_y.async_ctx = uvotel_var_get(g_var);
+  uvotel_close((uv_handle_t *)a, y_closed);
+}
+
+static void y_run(void *arg) {
+  (void)arg;
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  uvotel_thread_cleanup();
+}
+
+static void *y_send_in_context(void *arg) {
+  (void)arg;
+  assert_int_equal(uvotel_async_send(&g_y.async), 0);
+  return NULL;
+}
+
+static void y_send(void *arg) {
+  uvotel_var_run(g_var, arg, y_send_in_context, NULL);
+  uvotel_thread_cleanup();
+}
+
+static void test_loop_run_on_another_thread(void **state) {
+  (void)state;
+  memset(&g_y, 0, sizeof g_y);
+  trace_log_start(&g_log); /* tracking on; this thread's hook sees this thread's events */
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(g_var, "set-up", &sc), 0);
+  assert_int_equal(uvotel_async_init(g_loop, &g_y.async, y_async), 0);
+  assert_int_equal(uv_timer_init(g_loop, &g_y.timer), 0);
+  assert_int_equal(uvotel_timer_start(&g_y.timer, y_timer, 1, 0), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_uv_tracked(), 2);
+  uv_thread_t runner, sender_th;
+  assert_int_equal(uv_thread_create(&sender_th, y_send, (void *)"sender"), 0);
+  assert_int_equal(uv_thread_join(&sender_th), 0); /* the send is pending before the run */
+  assert_int_equal(uv_thread_create(&runner, y_run, NULL), 0);
+  assert_int_equal(uv_thread_join(&runner), 0);
+  /* Every callback ran, on the runner, in the context it should have. */
+  assert_int_equal(g_y.timer_runs, 1);
+  assert_int_equal(g_y.async_runs, 1);
+  assert_int_equal(g_y.closed, 2);
+  assert_string_equal(g_y.timer_ctx, "set-up");
+  assert_string_equal(g_y.async_ctx, "sender");
+  assert_int_equal(uvotel_uv_tracked(), 0);
+}
+
 static void test_bad_input(void **state) {
   (void)state;
   trace_log_start(&g_log);
@@ -170,6 +265,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_coalesced_first_sender, setup, teardown),
       cmocka_unit_test_setup_teardown(test_send_context_then_init_context, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cross_thread_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_implicit_root_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_loop_run_on_another_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -321,6 +321,50 @@ static void test_idle_lifecycle(void **state) {
       b);
 }
 
+/* The implicit forms (what uv_redirect.h and the preload map uv_idle_start and uv_check_start
+ * onto): the same resource and events, the callback in the root context. */
+static void test_implicit_idle_runs_in_root_context(void **state) {
+  fixture_t *f = *state;
+  uvotel_async_id_t b = next_id() - 2;
+  uv_idle_init(&f->loop, &f->idle);
+  uvotel_scope_t s;
+  uvotel_var_enter(f->var, (void *)"D", &s);
+  assert_int_equal(uvotel_implicit_idle_start(&f->idle, idle_cb), 0);
+  assert_int_equal(uvotel_implicit_idle_start(&f->idle, idle_cb), 0); /* started: no-op */
+  uvotel_scope_exit(&s);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  uvotel_close((uv_handle_t *)&f->idle, NULL);
+  expect_log(
+      "init %2 IDLE 1\nbefore %2\nidle 1 ctx=(null)\nafter %2\nbefore %2\n"
+      "idle 2 ctx=(null)\nafter %2\ndestroy %2\n",
+      b);
+}
+
+static void implicit_check_cb(uv_check_t *h) {
+  trace_log_line(&F->log, "check ctx=%s", (const char *)uvotel_var_get(F->var));
+  uvotel_check_stop(h);
+  uv_idle_stop(&F->idle);
+}
+
+static void test_implicit_check_runs_in_root_context(void **state) {
+  fixture_t *f = *state;
+  uvotel_async_id_t b = next_id() - 2;
+  uv_check_init(&f->loop, &f->check);
+  uv_idle_init(&f->loop, &f->idle);
+  uv_idle_start(&f->idle, plain_idle); /* raw: keeps poll from blocking */
+  uvotel_scope_t s;
+  uvotel_var_enter(f->var, (void *)"D", &s);
+  assert_int_equal(uvotel_implicit_check_start(&f->check, implicit_check_cb), 0);
+  uvotel_scope_exit(&s);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  uvotel_close((uv_handle_t *)&f->check, NULL);
+  uv_close((uv_handle_t *)&f->idle, NULL);
+  expect_log("init %2 Immediate 1\nbefore %2\ncheck ctx=(null)\nafter %2\ndestroy %2\n", b);
+  /* bad input as for the explicit form */
+  assert_int_equal(uvotel_implicit_check_start(NULL, implicit_check_cb), UV_EINVAL);
+  assert_int_equal(uvotel_implicit_idle_start(NULL, idle_cb), UV_EINVAL);
+}
+
 /* ---- the side table and allocations ---- */
 
 static void test_table_back_to_baseline(void **state) {
@@ -415,6 +459,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failing_start_tracks_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_is_immediate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_lifecycle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_implicit_idle_runs_in_root_context, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_implicit_check_runs_in_root_context, setup, teardown),
       cmocka_unit_test_setup_teardown(test_table_back_to_baseline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zero_allocations_per_callback, setup, teardown),
       cmocka_unit_test(test_no_leaks),

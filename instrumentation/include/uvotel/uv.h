@@ -4,12 +4,39 @@
  * and returns libuv's own result code unchanged (a NULL handle, on which libuv itself would crash,
  * gives UV_EINVAL; uvotel_close(NULL, ...) does nothing). When the libuv call fails, the callback
  * never runs and no hook event is raised (nothing is tracked). A wrapper never touches the `data`
- * field of a loop, handle or request: its state lives in a side table keyed by the handle's or
- * request's address (per thread, O(1)), allocated from a pool and freed when the handle is
- * closed with uvotel_close or the request completes.
+ * field of a loop, handle or request: its state lives in a side table of the handle's loop keyed
+ * by the handle's or request's address (O(1) from any thread that runs the loop), allocated from
+ * a pool and freed when the handle is closed with uvotel_close or the request completes, and
+ * what is left at uvotel_loop_close.
  *
  * Callbacks run in the async context that was current when they were registered, with the
- * resource's async id as the execution id (see uvotel/hooks.h and uvotel/context.h).
+ * resource's async id as the execution id (see uvotel/hooks.h and uvotel/context.h), with the
+ * one exception the context rule below makes for code written without uvotel in mind.
+ *
+ * Wrapper state belongs to the handle's loop, not to a thread: a loop set up on one thread and
+ * run on another works, and uvotel_async_send works from any thread.
+ *
+ * ---- The context rule: explicit and implicit registration ----------------------------------
+ * A wrong parent is worse than none. One-shot registrations (uvotel_timer_start, every fs, DNS,
+ * write, shutdown and connect request, uvotel_queue_work) and stream reads stand for one
+ * logical task, so their callbacks run in the context of the registration, everywhere.
+ * Persistent event sources are different: a program may run its own scheduler from one idle or
+ * check handle (an asyncio-on-libuv runtime runs every ready task from one), or drain a queue
+ * filled by many tasks from one async handle; running those callbacks in the context of
+ * whichever task happened to start the handle would put every other task's work under the
+ * wrong parent. So there are two entry points for them:
+ *   uvotel_<name>        explicit: the program asked for uvotel's semantics; the callback runs
+ *                        in the registration's context (Node's setImmediate: uvotel_check_start,
+ *                        the seed traces), and an async callback in its first sender's.
+ *   uvotel_implicit_<name>  implicit: the callback runs in the root (empty) context, still
+ *                        inside its hook resource (init, before, after, destroy unchanged);
+ *                        async sends carry no context.
+ * uvotel/uv_redirect.h and libuvotel_preload.so map the plain libuv names of persistent
+ * handles onto the implicit forms (uv_idle_start -> uvotel_implicit_idle_start,
+ * uv_check_start -> uvotel_implicit_check_start, uv_async_init -> uvotel_implicit_async_init):
+ * both stand for code that never chose uvotel's semantics, and they share one path. Every
+ * other name maps onto its explicit wrapper. Wrappers of further persistent handles (prepare,
+ * poll, signal, fs_event, fs_poll) follow the same scheme.
  *
  * Until anything is tracked (uvotel_tracking() == 0) the wrappers pass straight through.
  * A handle whose callback was registered through a wrapper must be closed with uvotel_close
@@ -50,11 +77,15 @@ int uvotel_timer_again(uv_timer_t *handle);
  * when nothing else wakes the loop. */
 int uvotel_check_start(uv_check_t *handle, uv_check_cb cb);
 int uvotel_check_stop(uv_check_t *handle);
+/* uvotel_check_start with the callback in the root context (the context rule above). */
+int uvotel_implicit_check_start(uv_check_t *handle, uv_check_cb cb);
 
 /* ---- Idle handles: type "IDLE" ------------------------------------------------------------
  * Same lifecycle as check handles. */
 int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb);
 int uvotel_idle_stop(uv_idle_t *handle);
+/* uvotel_idle_start with the callback in the root context (the context rule above). */
+int uvotel_implicit_idle_start(uv_idle_t *handle, uv_idle_cb cb);
 
 /* ---- Closing -----------------------------------------------------------------------------
  * Close any handle. A resource still live on it (a running timer, a started check or idle
@@ -70,8 +101,10 @@ void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb);
 
 /* ---- Loop close --------------------------------------------------------------------------
  * uvotel_loop_close(loop) (ignoring UVOTEL_ENOENT when the loop was never attached), then
- * uv_loop_close(loop), whose result it returns. uv_redirect.h maps uv_loop_close onto it, so a
- * plain program's uv_loop_close still returns 0 once its own handles are closed. */
+ * uv_loop_close(loop), whose result it returns. It never runs the loop: while the program still
+ * has anything in it (what uv_loop_close checks), it returns UV_EBUSY and changes nothing, as
+ * uv_loop_close would. uv_redirect.h and the preload map uv_loop_close onto it, so a plain
+ * program's uv_loop_close returns what it would without uvotel. */
 int uvotel_uv_loop_close(uv_loop_t *loop);
 
 /* ---- File system: type "FSREQCALLBACK" ---------------------------------------------------
@@ -234,15 +267,18 @@ int uvotel_cancel(uv_req_t *req);
  * empty, one copy of the sender's context. */
 int uvotel_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb);
 int uvotel_async_send(uv_async_t *async);
+/* uvotel_async_init whose callback runs in the root context: uvotel_async_send on it captures
+ * nothing (the context rule above). */
+int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb);
 
 /* ---- Introspection -----------------------------------------------------------------------
- * Number of handles and requests whose state the calling thread's side table holds, and the
- * table's capacity in slots (it grows and shrinks with the count). Thread: any. */
+ * Number of handles and requests whose state the side tables of all attached loops hold, and
+ * their capacity in slots (each grows and shrinks with its count). Thread: any. */
 size_t uvotel_uv_tracked(void);
 size_t uvotel_uv_table_capacity(void);
 
-/* Free the calling thread's pooled wrapper states, and the table itself when it tracks nothing
- * (threads do this when they exit). For leak checks at the end of a program. Thread: any. */
+/* Kept for programs written against earlier versions: wrapper state now belongs to loops and
+ * uvotel_loop_close frees it, so there is nothing per thread to free. Thread: any. */
 void uvotel_uv_thread_cleanup(void);
 
 #ifdef __cplusplus

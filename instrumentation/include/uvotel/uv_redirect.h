@@ -3,7 +3,9 @@
  *   #include <uv.h>
  *   #include <uvotel/uv_redirect.h>
  *
- * Every wrapped uv_* function name becomes its uvotel_* wrapper (same signature), and
+ * Every wrapped uv_* function name becomes its uvotel_* wrapper (same signature; for persistent
+ * handles, idle, check and async, the uvotel_implicit_* form, whose callbacks run in the root
+ * context: see "the context rule" in uvotel/uv.h), and
  * uv_loop_close becomes uvotel_uv_loop_close, which detaches uvotel from the loop first so the
  * program's own uv_loop_close still returns 0. Link with libuvotel_uv and libuvotel. Functions
  * uvotel does not wrap (uv_run, uv_tcp_bind, uv_timer_init, ...) are untouched.
@@ -20,9 +22,10 @@
 #define uv_timer_start uvotel_timer_start
 #define uv_timer_stop uvotel_timer_stop
 #define uv_timer_again uvotel_timer_again
-#define uv_check_start uvotel_check_start
+/* persistent handles: the implicit forms (uvotel/uv.h, "the context rule") */
+#define uv_check_start uvotel_implicit_check_start
 #define uv_check_stop uvotel_check_stop
-#define uv_idle_start uvotel_idle_start
+#define uv_idle_start uvotel_implicit_idle_start
 #define uv_idle_stop uvotel_idle_stop
 #define uv_close uvotel_close
 #define uv_loop_close uvotel_uv_loop_close
@@ -86,7 +89,7 @@
 /* thread pool, cross-thread */
 #define uv_queue_work uvotel_queue_work
 #define uv_cancel uvotel_cancel
-#define uv_async_init uvotel_async_init
+#define uv_async_init uvotel_implicit_async_init
 #define uv_async_send uvotel_async_send
 
 #endif

@@ -82,19 +82,42 @@ uvotel_async_id_t uvotel_trigger_async_id(void);
 /* The `resource` pointer of the running resource; NULL at the top level. Thread: any. */
 void *uvotel_execution_async_resource(void);
 
-/* Attach uvotel to a loop: creates two internal handles (an idle and a check handle, both
- * stopped and unreferenced unless destroys are pending) that deliver the destroy queue in the
- * check phase. Attaching an attached loop is a no-op returning 0; the wrappers in uvotel/uv.h
- * attach lazily, so calling this is optional. The most recently attached loop of a thread is the
- * one its destroy queue is delivered on; a thread with no attached loop delivers destroys at
- * once. NULL: UVOTEL_EINVAL; memory: UVOTEL_ENOMEM. Thread: the loop's thread. */
+/* Attach uvotel to a loop: creates two internal handles (an idle and a check handle) that
+ * deliver the destroy queue in the check phase. They are libuv-internal handles (as libuv's own
+ * signal and async handles are): uv_walk does not show them, uv_loop_close ignores them, and
+ * they are stopped (keeping nothing alive) unless destroys are pending, so uv_run and
+ * uv_loop_alive answer for the program's own handles. The loop's block is process-wide: a loop
+ * attached on one thread and run on another just works. Attaching an attached loop is a no-op
+ * returning 0 that makes it the calling thread's delivery loop: the loop this thread's destroy
+ * queue is delivered on is the one it attached last (the wrappers in uvotel/uv.h attach
+ * lazily, and again whenever a thread turns to another loop's handles, so calling this is
+ * optional); a thread with no attached loop delivers destroys at once. NULL: UVOTEL_EINVAL;
+ * memory: UVOTEL_ENOMEM. Thread: the thread that sets up or runs the loop. */
 int uvotel_loop_init(uv_loop_t *loop);
 
-/* Detach: delivers pending destroys, closes the internal handles and runs the loop once
- * (UV_RUN_NOWAIT) so their close completes; afterwards uv_loop_close(loop) can succeed. Call
- * after uv_run has returned, never from a callback of this loop. A loop that is not attached:
- * UVOTEL_ENOENT; NULL: UVOTEL_EINVAL. Thread: the loop's thread. */
+/* Detach, without ever running the loop. If the program still has anything in the loop (the
+ * checks uv_loop_close makes: an active request, a handle that is not libuv-internal, a closing
+ * handle whose close callback has not run) it returns UV_EBUSY, as uv_loop_close would, and
+ * changes nothing. Otherwise it tells the libraries that keep per-loop data (on_detach), delivers
+ * the calling thread's pending destroys, and removes uvotel's handles from the loop at once (no
+ * close callbacks), so that uv_loop_close(loop) can succeed. Call after uv_run has returned,
+ * never from a callback of this loop. A loop that is not attached: UVOTEL_ENOENT; NULL:
+ * UVOTEL_EINVAL. Thread: the loop's thread. */
 int uvotel_loop_close(uv_loop_t *loop);
+
+/* ---- Per-loop data, for libraries built on uvotel ----------------------------------------
+ * libuvotel_uv keeps its side table here, so that a handle's state is found from whichever
+ * thread runs its loop.
+ * uvotel_loop_key_create: a new key (at most 4 in a process). on_detach (may be NULL) is called
+ * by uvotel_loop_close with each non-NULL value before the loop is detached. Returns the key
+ * (>= 0), or UVOTEL_ENOMEM when all keys are taken. Thread: any.
+ * uvotel_loop_get: the loop's value under key; NULL when unset, the key is invalid or the loop
+ * is not attached. Lock-free. Thread: any (the value itself is the caller's to synchronise).
+ * uvotel_loop_set: set it. Not attached: UVOTEL_ENOENT; NULL loop or bad key: UVOTEL_EINVAL.
+ * Thread: the loop's. */
+int uvotel_loop_key_create(void (*on_detach)(uv_loop_t *loop, void *value));
+void *uvotel_loop_get(const uv_loop_t *loop, int key);
+int uvotel_loop_set(uv_loop_t *loop, int key, void *value);
 
 /* ---- Async resources (Node's AsyncResource) ----------------------------------------------
  *
@@ -104,6 +127,12 @@ int uvotel_loop_close(uv_loop_t *loop);
  * the execution ids, and the captured context as the current context. */
 
 #define UVOTEL_RESOURCE_MANUAL_DESTROY 1u /* destroy only through uvotel_resource_emit_destroy */
+/* Capture nothing: the resource's callbacks run in the root (empty) context, whatever was
+ * current at init (and uvotel_resource_recapture keeps it so). For persistent event sources a
+ * program uses as its own scheduler, whose callbacks serve many logical tasks: running them in
+ * the context of whichever task started them would give every other task a wrong parent.
+ * Hooks see the resource exactly as without the flag. Node has no equivalent. */
+#define UVOTEL_RESOURCE_ROOT_CONTEXT 2u
 
 typedef struct uvotel_snapshot_s uvotel_snapshot_t;
 
@@ -122,7 +151,8 @@ typedef struct uvotel_resource_s {
 
 /* Initialise r as a new resource of `type` (a static string, not copied) and emit `init`.
  * trigger_id 0 means the current execution id. Captures the current async context (released at
- * destroy). Without UVOTEL_RESOURCE_MANUAL_DESTROY the resource starts with one reference and
+ * destroy), unless flags has UVOTEL_RESOURCE_ROOT_CONTEXT. Without
+ * UVOTEL_RESOURCE_MANUAL_DESTROY the resource starts with one reference and
  * the last uvotel_resource_unref emits destroy. NULL r or type, or unknown flags:
  * UVOTEL_EINVAL. Thread: loop. Alloc: none. */
 int uvotel_resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id_t trigger_id,

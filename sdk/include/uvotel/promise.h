@@ -56,6 +56,7 @@
 #define UVOTEL_PROMISE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "uvotel/context.h"
 #include "uvotel/errno.h"
@@ -205,6 +206,31 @@ int uvotel_drain_microtasks(void);
 
 /* Number of jobs queued on this thread (next-ticks plus microtasks). Thread: loop. */
 size_t uvotel_pending_microtasks(void);
+
+/* ---- unhandled rejections (Node's 'unhandledRejection' / 'rejectionHandled') ----
+ *
+ * A promise rejected while it has no reaction (no then, not adopted, not in an all) is looked
+ * at again once the next-tick and microtask queues have run empty; if it still has none it is
+ * reported as UNHANDLED. A reaction attached to a reported promise later reports HANDLED at
+ * the next such point. A derived promise rejected by a reaction counts like any other. Without a
+ * callback each report is a warning through the diagnostics (uvotel/diag.h). The report runs
+ * where the queues are drained, in no hook resource; `reason` is the rejection value and p is
+ * borrowed for the call (uvotel_promise_ref it to keep it). The pending check is a queued job,
+ * so uvotel_pending_microtasks() counts it while a rejection waits. */
+typedef enum uvotel_rejection_event_e {
+  UVOTEL_REJECTION_UNHANDLED = 1,
+  UVOTEL_REJECTION_HANDLED = 2
+} uvotel_rejection_event_t;
+
+typedef void (*uvotel_rejection_cb)(uvotel_rejection_event_t event, uvotel_promise_t *p,
+                                    void *reason, void *arg);
+
+/* Install this thread's rejection callback (NULL: back to the diagnostics warning).
+ * Thread: loop (promises belong to their thread). */
+void uvotel_promise_on_rejection(uvotel_rejection_cb cb, void *arg);
+
+/* Unhandled rejections reported on this thread so far. Thread: loop. */
+uint64_t uvotel_promise_unhandled_rejections(void);
 
 #ifdef __cplusplus
 }

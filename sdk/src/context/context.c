@@ -7,7 +7,7 @@
  * that outlives its variable cannot be confused with a later one. */
 #include <stdlib.h>
 
-#include "../internal.h"
+#include "context_internal.h"
 
 #define SCOPE_MAGIC 0x5c09e5u
 
@@ -341,4 +341,26 @@ UVOTEL__API void *uvotel_snapshot_get(const uvotel_snapshot_t *s, const uvotel_v
   if (v == NULL) return NULL;
   if (s == NULL) return v->default_value;
   return map_get(s->owner != NULL ? s : NULL, v);
+}
+
+/* ---- per-thread cleanup (uvotel_thread_cleanup, thread exit) ---- */
+
+static void context_thread_cleanup(uvotel__tls_t *t) {
+  for (int n = 0; n <= UVOTEL__POOL_MAX_N; n++) {
+    while (t->pool[n] != NULL) {
+      uvotel_snapshot_t *m = t->pool[n];
+      t->pool[n] = m->next_free;
+      uvotel_free(m);
+    }
+    t->pool_n[n] = 0;
+  }
+  if (t->depth == 0) {
+    uvotel_free(t->stack);
+    t->stack = NULL;
+    t->stack_cap = 0;
+  }
+}
+
+__attribute__((constructor)) static void context_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_CONTEXT, context_thread_cleanup);
 }

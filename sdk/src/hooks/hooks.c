@@ -3,12 +3,73 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "../internal.h"
-#include "../promise/promise_internal.h"
+#include "hooks_internal.h"
 
-UVOTEL__TLS uvotel__tls_t uvotel__tls;
+enum {
+  UVOTEL__EV_INIT,
+  UVOTEL__EV_BEFORE,
+  UVOTEL__EV_AFTER,
+  UVOTEL__EV_DESTROY,
+  UVOTEL__EV_PROMISE,
+  UVOTEL__EV_COUNT
+};
 
-UVOTEL__API int uvotel__tracking;
+typedef struct uvotel__hookfn_s {
+  void (*fn)(void);
+  void *arg;
+} uvotel__hookfn_t;
+
+/* Immutable once built; rebuilt on every enable/disable. A table replaced during a dispatch is
+ * retired and freed when the dispatch ends. */
+typedef struct uvotel__hooktab_s {
+  uint32_t n[UVOTEL__EV_COUNT];
+  uvotel__hookfn_t *fns[UVOTEL__EV_COUNT];
+  struct uvotel__hooktab_s *next_retired;
+  uvotel__hookfn_t storage[];
+} uvotel__hooktab_t;
+
+struct uvotel_hook_s {
+  uvotel_hook_callbacks_t cbs;
+  void *arg;
+  struct uvotel__tls_s *owner; /* thread it is enabled on, NULL when disabled */
+  int free_pending;
+};
+
+/* Up to this many libraries layered on uvotel keep per-loop data (uvotel_loop_key_create). */
+#define UVOTEL__LOOP_KEYS 4
+
+/* One attached loop, in the process-wide registry (hooks.c). Blocks are never unlinked from the
+ * registry: a detached block (loop NULL) is reused by the next attach, so a lock-free reader
+ * walking the list never meets freed memory. */
+typedef struct uvotel__loop_s {
+  uv_loop_t *loop; /* atomic; NULL: free */
+  uv_idle_t idle;  /* both internal to libuv (UV_HANDLE_INTERNAL): invisible to the program */
+  uv_check_t check;
+  int armed;
+  void *data[UVOTEL__LOOP_KEYS];
+  struct uvotel__loop_s *next;
+} uvotel__loop_t;
+
+static void retire_flush(uvotel__tls_t *t);
+
+/* Dispatch helpers (hot path, inlined). */
+static inline void dispatch_id(uvotel__tls_t *t, int ev, uvotel_async_id_t id) {
+  uvotel__hooktab_t *tab = t->hooks;
+  if (UVOTEL__LIKELY(tab == NULL) || tab->n[ev] == 0 || t->in_hook) return;
+  t->in_hook = 1;
+  uvotel__hookfn_t *f = tab->fns[ev];
+  for (uint32_t i = 0, n = tab->n[ev]; i < n; i++) {
+    ((void (*)(uvotel_async_id_t, void *))f[i].fn)(id, f[i].arg);
+  }
+  t->in_hook = 0;
+  if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
+    retire_flush(t);
+  }
+}
+
+static inline int has_hooks(const uvotel__tls_t *t, int ev) {
+  return t->hooks != NULL && t->hooks->n[ev] != 0;
+}
 
 /* Ids are handed to threads in blocks so that taking one is a thread-local increment. The
  * first block starts at 2: 1 is the top level. */
@@ -16,40 +77,15 @@ UVOTEL__API int uvotel__tracking;
 #define DQ_EARLY_DRAIN 16384
 static _Atomic uint64_t g_next_block = 2;
 
-static pthread_key_t g_tls_key;
-static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
-
 enum {
   RES_MANUAL = UVOTEL_RESOURCE_MANUAL_DESTROY,
+  RES_ROOT = UVOTEL_RESOURCE_ROOT_CONTEXT,
   RES_LIVE = 1u << 8,   /* initialised and not destroyed */
   RES_HIDDEN = 1u << 9, /* created inside a hook callback: hooks never see it */
   CS_ACTIVE = 1u << 0,
   CS_HIDDEN = 1u << 1,
   CS_OWNS_CTX = 1u << 2,
 };
-
-void uvotel__set_tracking(void) {
-  if (!__atomic_load_n(&uvotel__tracking, __ATOMIC_RELAXED)) {
-    __atomic_store_n(&uvotel__tracking, 1, __ATOMIC_RELAXED);
-  }
-}
-
-static void tls_destructor(void *p) {
-  uvotel__tls_t *t = p;
-  /* Runs on thread exit: the TLS block is still addressable here. */
-  if (t == &uvotel__tls) uvotel_thread_cleanup();
-}
-
-static void tls_key_create(void) {
-  (void)pthread_key_create(&g_tls_key, tls_destructor);
-}
-
-void uvotel__tls_register(uvotel__tls_t *t) {
-  if (t->cleanup_registered) return;
-  pthread_once(&g_tls_once, tls_key_create);
-  (void)pthread_setspecific(g_tls_key, t);
-  t->cleanup_registered = 1;
-}
 
 static inline uvotel_async_id_t new_id(uvotel__tls_t *t) {
   if (UVOTEL__UNLIKELY(t->next_id == t->id_end)) {
@@ -121,7 +157,7 @@ static int rebuild_table(uvotel__tls_t *t) {
   return 0;
 }
 
-void uvotel__hooks_retire_flush(uvotel__tls_t *t) {
+static void retire_flush(uvotel__tls_t *t) {
   while (t->retired != NULL) {
     uvotel__hooktab_t *r = t->retired;
     t->retired = r->next_retired;
@@ -199,19 +235,20 @@ UVOTEL__API void uvotel_hook_free(uvotel_hook_t *h) {
 
 /* ---- the destroy queue ---- */
 
+static uvotel__loop_t *delivery_loop(uvotel__tls_t *t);
 static void loop_arm(uvotel__loop_t *l);
 
 static void deliver_destroys(uvotel__tls_t *t) {
   /* Destroy hooks run with in_hook set, so nothing is queued while we walk the queue. */
-  for (size_t i = 0; i < t->dq_n; i++) uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
+  for (size_t i = 0; i < t->dq_n; i++) dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
   t->dq_n = 0;
 }
 
 static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
   /* As in Node: with no destroy hook enabled (or inside a hook), there is no one to tell. */
-  if (!uvotel__has_hooks(t, UVOTEL__EV_DESTROY) || t->in_hook) return;
-  if (t->loops == NULL) {
-    uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, id);
+  if (!has_hooks(t, UVOTEL__EV_DESTROY) || t->in_hook) return;
+  if (t->dq_blk == NULL) {
+    dispatch_id(t, UVOTEL__EV_DESTROY, id);
     return;
   }
   if (t->dq_n == t->dq_cap) {
@@ -219,14 +256,21 @@ static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
     uvotel_async_id_t *q = uvotel_realloc(t->dq, cap * sizeof *q);
     if (q == NULL) {
       /* Out of memory: deliver now rather than lose the event. */
-      uvotel__dispatch_id(t, UVOTEL__EV_DESTROY, id);
+      dispatch_id(t, UVOTEL__EV_DESTROY, id);
       return;
     }
     t->dq = q;
     t->dq_cap = cap;
   }
   t->dq[t->dq_n++] = id;
-  if (t->dq_n == 1) loop_arm(t->loops);
+  if (t->dq_n == 1) {
+    uvotel__loop_t *l = delivery_loop(t);
+    if (l != NULL) {
+      loop_arm(l);
+    } else {
+      deliver_destroys(t); /* the loop went away meanwhile */
+    }
+  }
 }
 
 UVOTEL__API size_t uvotel_pending_destroys(void) {
@@ -238,36 +282,79 @@ UVOTEL__API void uvotel_flush_destroys(void) {
   if (t->dq_n != 0 && !t->in_hook) deliver_destroys(t);
 }
 
-/* ---- loops ---- */
+/* ---- loops ----
+ * One block per attached loop, in a process-wide list: the mutex is taken to attach and detach
+ * only; lookups walk the list lock-free (blocks are never unlinked, only reused). A thread
+ * remembers the block of the loop it attached or looked up last (dq_blk), checked against
+ * uvotel__loop_epoch, which every detach bumps. */
+
+/* libuv's UV_HANDLE_INTERNAL (src/uv-common.h; 0x10 in every libuv 1.x): how libuv hides its
+ * own handles. uv_walk skips them and uv_loop_close ignores them. */
+#define UV_HANDLE_INTERNAL_FLAG 0x10u
+
+UVOTEL__API uint64_t uvotel__loop_epoch;
+static pthread_mutex_t g_loops_mu = PTHREAD_MUTEX_INITIALIZER;
+static uvotel__loop_t *g_loops; /* atomic head */
+static void (*g_key_detach[UVOTEL__LOOP_KEYS])(uv_loop_t *, void *);
+static int g_keys_n;
+/* The first blocks are static, so a program with a few loops allocates nothing that outlives
+ * them (blocks are reused, never freed). */
+#define STATIC_BLOCKS 16
+static uvotel__loop_t g_static_blocks[STATIC_BLOCKS];
+static int g_static_n;
+
+static uint64_t epoch_now(void) {
+  return __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_ACQUIRE);
+}
+
+static uvotel__loop_t *reg_find(const uv_loop_t *loop) {
+  for (uvotel__loop_t *l = __atomic_load_n(&g_loops, __ATOMIC_ACQUIRE); l != NULL; l = l->next) {
+    if (__atomic_load_n(&l->loop, __ATOMIC_ACQUIRE) == loop) return l;
+  }
+  return NULL;
+}
+
+/* The thread's delivery loop, NULL when none or when it was detached since it was chosen. */
+static uvotel__loop_t *delivery_loop(uvotel__tls_t *t) {
+  uvotel__loop_t *l = t->dq_blk;
+  if (l == NULL) return NULL;
+  uint64_t e = epoch_now();
+  if (UVOTEL__LIKELY(t->dq_epoch == e)) return l;
+  if (__atomic_load_n(&l->loop, __ATOMIC_ACQUIRE) != t->dq_loop) {
+    t->dq_blk = NULL;
+    t->dq_loop = NULL;
+    return NULL;
+  }
+  t->dq_epoch = e;
+  return l;
+}
 
 static void on_idle(uv_idle_t *h) {
   (void)h; /* only there to keep poll from blocking while destroys are pending */
+}
+
+static void loop_disarm(uvotel__loop_t *l) {
+  if (!l->armed) return;
+  uv_idle_stop(&l->idle);
+  uv_check_stop(&l->check);
+  l->armed = 0;
 }
 
 static void on_check(uv_check_t *h) {
   uvotel__loop_t *l = (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
   uvotel__tls_t *t = &uvotel__tls;
   if (t->in_hook) return;
-  int worked = 0;
   /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
-  if (uvotel__jobq.n != 0) {
-    uvotel__jobs_drain();
-    worked = 1;
-  }
-  if (t->dq_n != 0) {
-    deliver_destroys(t);
-    worked = 1;
-  }
-  if (worked) return; /* stay armed: a loop that made work this turn usually makes more */
-  /* A whole turn without destroys (wrapped check handles may have flushed them): disarm, so
-   * poll can block again. */
-  uv_idle_stop(&l->idle);
-  uv_check_stop(&l->check);
-  l->armed = 0;
+  if (t->jobs_n != 0) uvotel__tls_jobs_drain();
+  if (t->dq_n != 0) deliver_destroys(t);
+  /* Nothing of uvotel's is pending any more: disarm now, in the check phase, so that uv_run
+   * and uv_loop_alive answer for the program's own handles alone (uv_run computes its result
+   * after this phase). Anything queued later arms the pair again. */
+  if (t->dq_n == 0 && t->jobs_n == 0) loop_disarm(l);
 }
 
 static void loop_arm(uvotel__loop_t *l) {
-  if (l->closing || l->armed) return;
+  if (l->armed) return;
   uv_idle_start(&l->idle, on_idle);
   /* libuv runs check handles newest-first: starting ours now puts it before the user check
    * handles started earlier (wrapped check handles also flush before their callback). */
@@ -275,78 +362,138 @@ static void loop_arm(uvotel__loop_t *l) {
   l->armed = 1;
 }
 
-UVOTEL__API uint64_t uvotel__loop_epoch;
-
 int uvotel__loop_arm_jobs(void) {
-  uvotel__tls_t *t = &uvotel__tls;
-  if (t->loops == NULL) return 0;
-  loop_arm(t->loops);
+  uvotel__loop_t *l = delivery_loop(&uvotel__tls);
+  if (l == NULL) return 0;
+  loop_arm(l);
   return 1;
 }
 
-static uvotel__loop_t *find_loop(uvotel__tls_t *t, uv_loop_t *loop, uvotel__loop_t ***link) {
-  uvotel__loop_t **pp = &t->loops;
-  while (*pp != NULL && (*pp)->loop != loop) pp = &(*pp)->next;
-  if (link) *link = pp;
-  return *pp;
+/* Find or make the block of loop (under the mutex). NULL: out of memory. */
+static uvotel__loop_t *attach(uv_loop_t *loop) {
+  pthread_mutex_lock(&g_loops_mu);
+  uvotel__loop_t *l = reg_find(loop);
+  if (l == NULL) {
+    uvotel__loop_t *free_blk = NULL;
+    for (uvotel__loop_t *b = g_loops; b != NULL; b = b->next) {
+      if (b->loop == NULL) {
+        free_blk = b;
+        break;
+      }
+    }
+    l = free_blk;
+    if (l == NULL && g_static_n < STATIC_BLOCKS) l = &g_static_blocks[g_static_n++];
+    if (l == NULL) {
+      l = uvotel_calloc(1, sizeof *l); /* never freed: a reader may still walk past it */
+      if (l == NULL) goto out;
+    }
+    l->armed = 0;
+    for (int k = 0; k < UVOTEL__LOOP_KEYS; k++)
+      __atomic_store_n(&l->data[k], NULL, __ATOMIC_RELAXED);
+    /* Both always succeed on Unix (they only link the handle into the loop). */
+    (void)uv_idle_init(loop, &l->idle);
+    (void)uv_check_init(loop, &l->check);
+    l->idle.flags |= UV_HANDLE_INTERNAL_FLAG;
+    l->check.flags |= UV_HANDLE_INTERNAL_FLAG;
+    /* The idle handle keeps the loop alive while destroys are pending (it is stopped
+     * otherwise); the check handle never does. */
+    uv_unref((uv_handle_t *)&l->check);
+    __atomic_store_n(&l->loop, loop, __ATOMIC_RELEASE);
+    if (free_blk == NULL) {
+      l->next = g_loops;
+      __atomic_store_n(&g_loops, l, __ATOMIC_RELEASE);
+    }
+  }
+out:
+  pthread_mutex_unlock(&g_loops_mu);
+  return l;
 }
 
 UVOTEL__API int uvotel_loop_init(uv_loop_t *loop) {
   if (loop == NULL) return UVOTEL_EINVAL;
   uvotel__tls_t *t = &uvotel__tls;
-  if (UVOTEL__LIKELY(t->loops != NULL && t->loops->loop == loop)) return 0;
-  uvotel__loop_t **link;
-  uvotel__loop_t *l = find_loop(t, loop, &link);
-  if (l != NULL) {
-    /* Attached already: make it the one destroys are delivered on. */
-    *link = l->next;
-    l->next = t->loops;
-    t->loops = l;
-    if (t->dq_n) loop_arm(l);
-    return 0;
-  }
-  l = uvotel_calloc(1, sizeof *l);
+  uint64_t e = epoch_now();
+  if (UVOTEL__LIKELY(t->dq_loop == loop && t->dq_epoch == e && t->dq_blk != NULL)) return 0;
+  uvotel__loop_t *l = reg_find(loop);
+  if (l == NULL) l = attach(loop);
   if (l == NULL) return UVOTEL_ENOMEM;
-  l->loop = loop;
-  /* Both always succeed on Unix (they only link the handle into the loop). */
-  (void)uv_idle_init(loop, &l->idle);
-  (void)uv_check_init(loop, &l->check);
-  uv_unref((uv_handle_t *)&l->check);
-  l->next = t->loops;
-  t->loops = l;
+  t->dq_blk = l;
+  t->dq_loop = loop;
+  t->dq_epoch = e;
   uvotel__tls_register(t);
   if (t->dq_n) loop_arm(l);
   return 0;
 }
 
-static void on_internal_closed(uv_handle_t *h) {
-  uvotel__loop_t *l = h->type == UV_IDLE
-                          ? (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, idle))
-                          : (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
-  if (--l->closing == 0) uvotel_free(l);
+UVOTEL__API int uvotel_loop_key_create(void (*on_detach)(uv_loop_t *loop, void *value)) {
+  pthread_mutex_lock(&g_loops_mu);
+  int key = g_keys_n < UVOTEL__LOOP_KEYS ? g_keys_n : UVOTEL_ENOMEM;
+  if (key >= 0) {
+    __atomic_store_n(&g_key_detach[key], on_detach, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_keys_n, key + 1, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&g_loops_mu);
+  return key;
+}
+
+UVOTEL__API void *uvotel_loop_get(const uv_loop_t *loop, int key) {
+  if (loop == NULL || key < 0 || key >= UVOTEL__LOOP_KEYS) return NULL;
+  uvotel__loop_t *l = reg_find(loop);
+  return l != NULL ? __atomic_load_n(&l->data[key], __ATOMIC_ACQUIRE) : NULL;
+}
+
+UVOTEL__API int uvotel_loop_set(uv_loop_t *loop, int key, void *value) {
+  if (loop == NULL || key < 0 || key >= __atomic_load_n(&g_keys_n, __ATOMIC_ACQUIRE)) {
+    return UVOTEL_EINVAL;
+  }
+  uvotel__loop_t *l = reg_find(loop);
+  if (l == NULL) return UVOTEL_ENOENT;
+  __atomic_store_n(&l->data[key], value, __ATOMIC_RELEASE);
+  return 0;
+}
+
+static void count_handle(uv_handle_t *h, void *arg) {
+  (void)h;
+  ++*(size_t *)arg;
+}
+
+/* Unlink a stopped, never-closed handle from its loop's handle queue (two pointers, next then
+ * prev, in every libuv 1.x): the loop forgets it without a close callback or a loop run. */
+static void unlink_handle(uv_handle_t *h) {
+  void **q = (void **)&h->handle_queue;
+  void **next = q[0], **prev = q[1];
+  prev[0] = next;
+  next[1] = prev;
 }
 
 UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
   if (loop == NULL) return UVOTEL_EINVAL;
-  uvotel__tls_t *t = &uvotel__tls;
-  uvotel__loop_t **link;
-  uvotel__loop_t *l = find_loop(t, loop, &link);
+  uvotel__loop_t *l = reg_find(loop);
   if (l == NULL) return UVOTEL_ENOENT;
-  *link = l->next;
-  /* Deliver what is pending on this thread before the last loop that could carry it goes;
-   * if another loop stays attached it takes over the queue. */
-  if (t->dq_n != 0 && !t->in_hook) {
-    if (t->loops != NULL) {
-      loop_arm(t->loops);
-    } else {
-      deliver_destroys(t);
-    }
+  /* What uv_loop_close checks: active requests, handles that are not libuv's (nor ours). While
+   * the program still has any, change nothing, as uv_loop_close would. */
+  size_t handles = 0;
+  uv_walk(loop, count_handle, &handles);
+  if (handles != 0 || loop->active_reqs.count != 0) return UV_EBUSY;
+  for (int k = 0; k < UVOTEL__LOOP_KEYS; k++) {
+    void *v = __atomic_exchange_n(&l->data[k], NULL, __ATOMIC_ACQ_REL);
+    void (*detach)(uv_loop_t *, void *) = __atomic_load_n(&g_key_detach[k], __ATOMIC_ACQUIRE);
+    if (v != NULL && detach != NULL) detach(loop, v);
   }
-  l->closing = 2; /* both close callbacks must run before the block goes */
-  __atomic_add_fetch(&uvotel__loop_epoch, 1, __ATOMIC_RELAXED);
-  uv_close((uv_handle_t *)&l->idle, on_internal_closed);
-  uv_close((uv_handle_t *)&l->check, on_internal_closed);
-  uv_run(loop, UV_RUN_NOWAIT);
+  uvotel__tls_t *t = &uvotel__tls;
+  if (t->dq_blk == l) {
+    /* Deliver what is pending on this thread now: its loop is going. */
+    if (t->dq_n != 0 && !t->in_hook) deliver_destroys(t);
+    t->dq_blk = NULL;
+    t->dq_loop = NULL;
+  }
+  loop_disarm(l);
+  unlink_handle((uv_handle_t *)&l->idle);
+  unlink_handle((uv_handle_t *)&l->check);
+  pthread_mutex_lock(&g_loops_mu);
+  __atomic_store_n(&l->loop, NULL, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&uvotel__loop_epoch, 1, __ATOMIC_ACQ_REL);
+  pthread_mutex_unlock(&g_loops_mu);
   return 0;
 }
 
@@ -354,12 +501,14 @@ UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
 
 static int resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id_t trigger_id,
                          unsigned flags, void *owner) {
-  if (r == NULL || type == NULL || (flags & ~RES_MANUAL) != 0) return UVOTEL_EINVAL;
+  if (r == NULL || type == NULL || (flags & ~(unsigned)(RES_MANUAL | RES_ROOT)) != 0) {
+    return UVOTEL_EINVAL;
+  }
   uvotel__tls_t *t = &uvotel__tls;
   r->id_ = new_id(t);
   r->trigger_ = trigger_id ? trigger_id : (t->exec_id ? t->exec_id : 1);
   r->owner_ = owner ? owner : r;
-  r->ctx_ = uvotel__ctx_capture(t);
+  r->ctx_ = (flags & RES_ROOT) ? &uvotel__empty_snapshot : uvotel__ctx_capture(t);
   r->refs_ = 1;
   r->flags_ = flags | RES_LIVE;
   if (t->in_hook) {
@@ -376,7 +525,7 @@ static int resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id
     }
     t->in_hook = 0;
     if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
-      uvotel__hooks_retire_flush(t);
+      retire_flush(t);
     }
   }
   return 0;
@@ -418,14 +567,14 @@ UVOTEL__API int uvotel_resource_enter(uvotel_resource_t *r, uvotel_callback_scop
   t->trigger_id = r->trigger_;
   t->exec_resource = r->owner_;
   t->ctx = ctx;
-  if (!(cs->flags_ & CS_HIDDEN)) uvotel__dispatch_id(t, UVOTEL__EV_BEFORE, r->id_);
+  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_BEFORE, r->id_);
   return 0;
 }
 
 UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   if (cs == NULL || !(cs->flags_ & CS_ACTIVE)) return;
   uvotel__tls_t *t = &uvotel__tls;
-  if (!(cs->flags_ & CS_HIDDEN)) uvotel__dispatch_id(t, UVOTEL__EV_AFTER, cs->id_);
+  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_AFTER, cs->id_);
   if (UVOTEL__UNLIKELY(t->depth != cs->prev_depth_)) uvotel__unwind_scopes(t, cs->prev_depth_);
   uvotel_snapshot_t *ctx = t->ctx;
   t->ctx = cs->prev_ctx_;
@@ -436,7 +585,7 @@ UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
   cs->flags_ = 0;
   /* The outermost callback returned: run the next-ticks and microtasks it queued before the
    * loop moves on (seed 004). One predictable branch while both queues are empty. */
-  if (UVOTEL__UNLIKELY(uvotel__jobq.n != 0) && cs->prev_id_ == 0) uvotel__jobs_drain();
+  if (UVOTEL__UNLIKELY(t->jobs_n != 0) && cs->prev_id_ == 0) uvotel__tls_jobs_drain();
   /* Like Node (16384 pending destroys trigger an early drain): a loop phase that runs many
    * callbacks before the check phase (libuv runs a re-armed zero timer again in the same pass)
    * would otherwise grow the queue without bound. Drain when the outermost callback returns. */
@@ -489,6 +638,7 @@ UVOTEL__API uvotel_async_id_t uvotel_resource_trigger_async_id(const uvotel_reso
 UVOTEL__API int uvotel_resource_recapture(uvotel_resource_t *r) {
   if (r == NULL || !(r->flags_ & RES_LIVE)) return UVOTEL_EINVAL;
   uvotel__tls_t *t = &uvotel__tls;
+  if (r->flags_ & RES_ROOT) return 0; /* runs in the root context, whatever is current */
   uvotel_snapshot_t *cur = t->ctx ? t->ctx : &uvotel__empty_snapshot;
   if (r->ctx_ == cur) return 0;
   uvotel_snapshot_t *ctx = uvotel__ctx_capture(t);
@@ -501,38 +651,26 @@ UVOTEL__API int uvotel_resource_recapture(uvotel_resource_t *r) {
 
 UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
   if (r == NULL || !(r->flags_ & RES_LIVE) || (r->flags_ & RES_HIDDEN)) return;
-  uvotel__dispatch_id(&uvotel__tls, UVOTEL__EV_PROMISE, r->id_);
+  dispatch_id(&uvotel__tls, UVOTEL__EV_PROMISE, r->id_);
 }
 
-/* ---- per-thread cleanup ---- */
+/* ---- per-thread cleanup (uvotel_thread_cleanup, thread exit) ---- */
 
-UVOTEL__API void uvotel_thread_cleanup(void) {
-  uvotel__tls_t *t = &uvotel__tls;
-  if (t->in_hook) return;
-  uvotel__jobs_cleanup(); /* promise and job pools */
-  if (t->dq_n != 0 && t->loops == NULL) deliver_destroys(t);
+static void hooks_thread_cleanup(uvotel__tls_t *t) {
+  if (t->dq_n != 0 && delivery_loop(t) == NULL) deliver_destroys(t);
   if (t->dq_n == 0) {
     uvotel_free(t->dq);
     t->dq = NULL;
     t->dq_cap = 0;
-  }
-  for (int n = 0; n <= UVOTEL__POOL_MAX_N; n++) {
-    while (t->pool[n] != NULL) {
-      uvotel_snapshot_t *m = t->pool[n];
-      t->pool[n] = m->next_free;
-      uvotel_free(m);
-    }
-    t->pool_n[n] = 0;
-  }
-  if (t->depth == 0) {
-    uvotel_free(t->stack);
-    t->stack = NULL;
-    t->stack_cap = 0;
   }
   if (t->list_n == 0) {
     uvotel_free(t->list);
     t->list = NULL;
     t->list_cap = 0;
   }
-  uvotel__hooks_retire_flush(t);
+  retire_flush(t);
+}
+
+__attribute__((constructor)) static void hooks_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_HOOKS, hooks_thread_cleanup);
 }

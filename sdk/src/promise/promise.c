@@ -10,7 +10,9 @@
 #define PROMISE_MAGIC 0x50524f4du /* "PROM" */
 #define PROMISE_POOL_CAP 1024
 
-enum { P_CHAINED = 1u, P_RESOLVED = 2u };
+/* P_HANDLED: a reaction was ever attached (then, adopt, all). P_LISTED: on the pending
+ * unhandled list. P_REPORTED: reported as an unhandled rejection. */
+enum { P_CHAINED = 1u, P_RESOLVED = 2u, P_HANDLED = 4u, P_LISTED = 8u, P_REPORTED = 16u };
 
 struct uvotel_promise_list_s {
   uint32_t refs;
@@ -34,7 +36,8 @@ struct uvotel_promise_s {
   size_t rx_n;
   uvotel_promise_list_t *list; /* uvotel_promise_all: values collected so far */
   size_t remaining;
-  uvotel_promise_t *next; /* pool and dead list */
+  uvotel_promise_t *next;                /* pool and dead list */
+  uvotel_promise_t *rej_next, *rej_prev; /* the unhandled or late-handled rejection list */
   uvotel_resource_t res;
 };
 
@@ -107,6 +110,7 @@ static uvotel_promise_t *promise_new(const uvotel_value_ops_t *ops, uvotel_async
   p->list = NULL;
   p->remaining = 0;
   p->next = NULL;
+  p->rej_next = p->rej_prev = NULL;
   uvotel__set_tracking();
   /* init fires here (PROMISE, trigger = parent promise or execution id); the resource captures
    * the current context, which is then()'s context for a chained promise's reaction. */
@@ -203,6 +207,138 @@ UVOTEL__API int uvotel_promise_unref(uvotel_promise_t *p) {
   return 0;
 }
 
+/* ---- unhandled rejections ---- */
+
+/* The rejection lists are doubly linked so that a promise that gets a handler leaves the
+ * pending list at once, with the reference the list held: promises that are handled in time
+ * are freed exactly when they would be without this bookkeeping. */
+static void rej_append(uvotel_promise_t **head, uvotel_promise_t **tail, uvotel_promise_t *p) {
+  pref(p);
+  p->rej_next = NULL;
+  p->rej_prev = *tail;
+  if (*tail != NULL) {
+    (*tail)->rej_next = p;
+  } else {
+    *head = p;
+  }
+  *tail = p;
+}
+
+static void rej_unlink(uvotel_promise_t **head, uvotel_promise_t **tail, uvotel_promise_t *p) {
+  if (p->rej_prev != NULL) {
+    p->rej_prev->rej_next = p->rej_next;
+  } else {
+    *head = p->rej_next;
+  }
+  if (p->rej_next != NULL) {
+    p->rej_next->rej_prev = p->rej_prev;
+  } else {
+    *tail = p->rej_prev;
+  }
+  p->rej_next = p->rej_prev = NULL;
+}
+
+/* Make sure the JOB_REJECTIONS job is queued; without memory for it the rejection is said at
+ * once (it may still get a handler, so this is the only imprecise case). */
+static int want_rejections_job(void) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  if (q->rejections_job_queued) return 0;
+  uvotel__job_t *j = uvotel__job_alloc();
+  if (j == NULL) return UVOTEL_ENOMEM;
+  j->kind = JOB_REJECTIONS;
+  q->rejections_job_queued = 1;
+  uvotel__mt_append(j, j, 1);
+  return 0;
+}
+
+static void report(uvotel_rejection_event_t ev, uvotel_promise_t *p) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  if (ev == UVOTEL_REJECTION_UNHANDLED) q->unhandled_reported++;
+  if (q->rejection_cb != NULL) {
+    q->rejection_cb(ev, p, p->value, q->rejection_arg);
+  } else if (ev == UVOTEL_REJECTION_UNHANDLED) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ESTATE,
+                "unhandled promise rejection: promise %llu was rejected and had no rejection "
+                "handler when the microtask queue ran empty",
+                (unsigned long long)p->res.id_);
+  } else {
+    uvotel_diag(UVOTEL_DIAG_WARN, 0,
+                "promise rejection was handled asynchronously: promise %llu got a handler after "
+                "it was reported unhandled",
+                (unsigned long long)p->res.id_);
+  }
+}
+
+static void track_unhandled(uvotel_promise_t *p) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  if (want_rejections_job() != 0) {
+    p->flags |= P_REPORTED;
+    report(UVOTEL_REJECTION_UNHANDLED, p);
+    return;
+  }
+  p->flags |= P_LISTED;
+  rej_append(&q->unh_head, &q->unh_tail, p);
+}
+
+/* A reaction is being attached to p (the caller holds a reference to p). */
+static void mark_handled(uvotel_promise_t *p) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  int was_reported = (p->flags & (P_HANDLED | P_REPORTED)) == P_REPORTED;
+  p->flags |= P_HANDLED;
+  if (p->flags & P_LISTED) {
+    p->flags &= (uint8_t)~P_LISTED;
+    rej_unlink(&q->unh_head, &q->unh_tail, p);
+    punref(p);
+  }
+  if (was_reported) {
+    if (want_rejections_job() != 0) {
+      report(UVOTEL_REJECTION_HANDLED, p);
+      return;
+    }
+    rej_append(&q->handled_head, &q->handled_tail, p);
+  }
+}
+
+void uvotel__run_rejections(uvotel__job_t *j) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  if (uvotel__tls.jobs_n != 0) {
+    /* Something is still queued (and may attach handlers): look again when it has run. */
+    uvotel__mt_append(j, j, 1);
+    return;
+  }
+  uvotel__job_free(j);
+  q->rejections_job_queued = 0;
+  uvotel_promise_t *unh = q->unh_head, *late = q->handled_head;
+  q->unh_head = q->unh_tail = NULL;
+  q->handled_head = q->handled_tail = NULL;
+  while (unh != NULL) {
+    uvotel_promise_t *p = unh, *next = p->rej_next;
+    p->flags &= (uint8_t)~P_LISTED;
+    p->flags |= P_REPORTED;
+    p->rej_next = p->rej_prev = NULL;
+    report(UVOTEL_REJECTION_UNHANDLED, p);
+    punref(p);
+    unh = next;
+  }
+  while (late != NULL) {
+    uvotel_promise_t *p = late, *next = p->rej_next;
+    p->rej_next = p->rej_prev = NULL;
+    report(UVOTEL_REJECTION_HANDLED, p);
+    punref(p);
+    late = next;
+  }
+}
+
+UVOTEL__API void uvotel_promise_on_rejection(uvotel_rejection_cb cb, void *arg) {
+  uvotel__jobq_t *q = &uvotel__jobq;
+  q->rejection_cb = cb;
+  q->rejection_arg = arg;
+}
+
+UVOTEL__API uint64_t uvotel_promise_unhandled_rejections(void) {
+  return uvotel__jobq.unhandled_reported;
+}
+
 /* ---- settling ---- */
 
 /* Settle p with (value, ops): take the value, tell the hooks, queue the reactions. */
@@ -213,6 +349,7 @@ static void settle(uvotel_promise_t *p, void *value, const uvotel_value_ops_t *o
   p->value_ops = ops;
   v_retain(ops, value);
   uvotel_emit_promise_resolve(&p->res);
+  if (rejected && !(p->flags & P_HANDLED)) track_unhandled(p);
   if (p->rx_head != NULL) {
     for (uvotel__job_t *j = p->rx_head; j != NULL; j = j->next) {
       j->u.r.src = p;
@@ -295,6 +432,7 @@ static uvotel_promise_t *then_job(uvotel_promise_t *p, int mode, uvotel_promise_
   uvotel__job_t *j = uvotel__job_alloc();
   if (j == NULL) return NULL;
   uvotel_promise_t *d = promise_new(ops, p->res.id_, P_CHAINED);
+  if (d != NULL) mark_handled(p);
   if (d == NULL) {
     uvotel__job_free(j);
     return NULL;

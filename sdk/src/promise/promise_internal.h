@@ -1,16 +1,18 @@
 /* Private declarations of the job queues (next-tick, microtasks) and promises.
  *
- * hooks.c reads uvotel__jobq.n at the end of uvotel_resource_exit: while both queues are empty
- * that is the only cost the queues add to an instrumented callback. */
+ * The number of queued jobs lives in the thread-state block (uvotel__tls.jobs_n), which the hooks
+ * layer reads at the end of uvotel_resource_exit and drains through the hook this layer
+ * registers (uvotel__tls_jobs_register): while both queues are empty that is the only cost the
+ * queues add to an instrumented callback, and hooks.c needs nothing of this header. */
 #ifndef UVOTEL_PROMISE_INTERNAL_H
 #define UVOTEL_PROMISE_INTERNAL_H
 
-#include "../internal.h"
+#include "../hooks/hooks_internal.h"
 #include "uvotel/promise.h"
 
 typedef struct uvotel__job_s uvotel__job_t;
 
-enum { JOB_TICK, JOB_MICROTASK, JOB_REACTION, JOB_THENABLE };
+enum { JOB_TICK, JOB_MICROTASK, JOB_REACTION, JOB_THENABLE, JOB_REJECTIONS };
 /* What a REACTION job does with its source promise's result. */
 enum { RX_USER, RX_ADOPT, RX_ALL };
 
@@ -40,8 +42,7 @@ struct uvotel__job_s {
 };
 
 typedef struct uvotel__jobq_s {
-  size_t n; /* jobs in both queues */
-  int draining;
+  int draining; /* (the count of jobs in both queues is uvotel__tls.jobs_n) */
   uvotel__job_t *tick_head, *tick_tail;
   uvotel__job_t *mt_head, *mt_tail;
   uvotel__job_t *free_jobs;
@@ -50,18 +51,20 @@ typedef struct uvotel__jobq_s {
   uint32_t free_promises_n;
   uvotel_promise_t *dead; /* promises whose last reference went, torn down iteratively */
   int reaping;
+  /* Rejections to look at once the queues are empty (Node's pending unhandled rejections): each
+   * list holds a reference to its promises, in the order they arrived. */
+  uvotel_promise_t *unh_head, *unh_tail;         /* rejected with no handler yet */
+  uvotel_promise_t *handled_head, *handled_tail; /* reported, then given a handler */
+  int rejections_job_queued;
+  uvotel_rejection_cb rejection_cb;
+  void *rejection_arg;
+  uint64_t unhandled_reported;
 } uvotel__jobq_t;
 
 extern UVOTEL__TLS uvotel__jobq_t uvotel__jobq;
 
 /* Run both queues until empty (no-op while draining or inside a hook). */
 void uvotel__jobs_drain(void);
-/* Free the pools (uvotel_thread_cleanup). */
-void uvotel__jobs_cleanup(void);
-
-/* hooks.c: arm the thread's most recent attached loop so its check phase drains the queues.
- * Returns 0 when no loop is attached. */
-int uvotel__loop_arm_jobs(void);
 
 /* queue.c for promise.c */
 uvotel__job_t *uvotel__job_alloc(void);
@@ -72,6 +75,9 @@ void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n);
 /* promise.c for queue.c */
 void uvotel__run_reaction(uvotel__job_t *j);
 void uvotel__run_thenable(uvotel__job_t *j);
+/* The JOB_REJECTIONS job: report unhandled / late-handled rejections once nothing else is
+ * queued (requeues itself to the end otherwise). */
+void uvotel__run_rejections(uvotel__job_t *j);
 void uvotel__promises_cleanup(void);
 
 #endif

@@ -52,7 +52,7 @@ void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n) {
     q->mt_head = first;
   }
   q->mt_tail = last;
-  q->n += n;
+  uvotel__tls.jobs_n += n;
   note_queued(q);
 }
 
@@ -75,7 +75,7 @@ static int queue_job(int kind, const char *type, uvotel_job_cb cb, void *arg) {
       q->tick_head = j;
     }
     q->tick_tail = j;
-    q->n++;
+    uvotel__tls.jobs_n++;
     note_queued(q);
   } else {
     uvotel__mt_append(j, j, 1);
@@ -112,6 +112,9 @@ static void run_job(uvotel__job_t *j) {
     case JOB_REACTION:
       uvotel__run_reaction(j);
       break;
+    case JOB_REJECTIONS:
+      uvotel__run_rejections(j);
+      break;
     default:
       uvotel__run_thenable(j);
       break;
@@ -127,31 +130,32 @@ void uvotel__jobs_drain(void) {
     while ((j = q->tick_head) != NULL) {
       q->tick_head = j->next;
       if (q->tick_head == NULL) q->tick_tail = NULL;
-      q->n--;
+      uvotel__tls.jobs_n--;
       run_job(j);
     }
     while ((j = q->mt_head) != NULL) {
       q->mt_head = j->next;
       if (q->mt_head == NULL) q->mt_tail = NULL;
-      q->n--;
+      uvotel__tls.jobs_n--;
       run_job(j);
     }
-  } while (q->n != 0);
+  } while (uvotel__tls.jobs_n != 0);
   q->draining = 0;
 }
 
 UVOTEL__API int uvotel_drain_microtasks(void) {
   uvotel__jobq_t *q = &uvotel__jobq;
   if (uvotel__tls.exec_id != 0 || q->draining || uvotel__tls.in_hook) return UVOTEL_EBUSY;
-  if (q->n != 0) uvotel__jobs_drain();
+  if (uvotel__tls.jobs_n != 0) uvotel__jobs_drain();
   return 0;
 }
 
 UVOTEL__API size_t uvotel_pending_microtasks(void) {
-  return uvotel__jobq.n;
+  return uvotel__tls.jobs_n;
 }
 
-void uvotel__jobs_cleanup(void) {
+static void jobs_thread_cleanup(uvotel__tls_t *t) {
+  (void)t;
   uvotel__jobq_t *q = &uvotel__jobq;
   uvotel__promises_cleanup();
   while (q->free_jobs != NULL) {
@@ -160,4 +164,9 @@ void uvotel__jobs_cleanup(void) {
     uvotel_free(j);
   }
   q->free_jobs_n = 0;
+}
+
+__attribute__((constructor)) static void promise_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_PROMISE, jobs_thread_cleanup);
+  uvotel__tls_jobs_register(uvotel__jobs_drain);
 }

@@ -1,0 +1,39 @@
+/* Private declarations of the context layer (context.c), for the layers above it. */
+#ifndef UVOTEL_CONTEXT_INTERNAL_H
+#define UVOTEL_CONTEXT_INTERNAL_H
+
+#include "../common/thread_state_internal.h"
+
+/* ---- context mappings (struct uvotel_snapshot_s is the mapping) ---- */
+
+typedef struct uvotel__entry_s {
+  uint64_t var_id;
+  void *value;
+  const uvotel_value_ops_t *ops;
+} uvotel__entry_t;
+
+struct uvotel_snapshot_s {
+  uint32_t refs; /* non-atomic: only the owner thread counts */
+  uint32_t n;
+  struct uvotel__tls_s *owner; /* NULL: the static empty snapshot */
+  struct uvotel_snapshot_s *next_free;
+  uvotel__entry_t e[]; /* sorted by var_id */
+};
+
+extern uvotel_snapshot_t uvotel__empty_snapshot;
+
+/* ---- for the hooks layer ---- */
+static inline void uvotel__ctx_retain(uvotel__tls_t *t, uvotel_snapshot_t *m) {
+  if (m != NULL && m->owner == t) m->refs++;
+}
+void uvotel__ctx_release_slow(uvotel_snapshot_t *m);
+static inline void uvotel__ctx_release(uvotel__tls_t *t, uvotel_snapshot_t *m) {
+  (void)t;
+  if (m != NULL && m->owner != NULL && --m->refs == 0) uvotel__ctx_release_slow(m);
+}
+/* Capture for storage in a resource: a counted reference (or a copy off the owner thread). */
+uvotel_snapshot_t *uvotel__ctx_capture(uvotel__tls_t *t);
+/* Close scopes above depth (leaked by a callback) and release what they held. */
+void uvotel__unwind_scopes(uvotel__tls_t *t, uint32_t depth);
+
+#endif
