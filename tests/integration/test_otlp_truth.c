@@ -130,6 +130,12 @@ static void start_rx(fx_t *fx, const otlp_receiver_faults_t *f) {
   snprintf(fx->url, sizeof fx->url, "http://127.0.0.1:%d", otlp_receiver_port(fx->rx));
 }
 
+/* The receiver, named by OTEL_EXPORTER_OTLP_ENDPOINT. */
+static void start_rx_env(fx_t *fx, const otlp_receiver_faults_t *f) {
+  start_rx(fx, f);
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+}
+
 /* A provider from the environment on the fixture's loop (only the env's exporters). */
 static void env_provider(fx_t *fx) {
   uvotel_tracer_provider_options_t base = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -254,8 +260,7 @@ static void test_env_provider_counters(void **state) {
 
 static void test_endpoint_means_otlp(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   env_provider(fx);
   produce(fx, 100);
   assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 10000), 0);
@@ -294,8 +299,7 @@ static void test_nothing_configured_means_file(void **state) {
 
 static void test_http_json(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
   env_provider(fx);
   produce(fx, 700);
@@ -309,8 +313,7 @@ static void test_http_json(void **state) {
 
 static void test_grpc_refused(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
   env_provider(fx);
   assert_true(said(UVOTEL_DIAG_ERROR, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is refused"));
@@ -330,8 +333,7 @@ static void test_grpc_refused(void **state) {
 
 static void test_duplicate_exporter_names(void **state) {
   fx_t *fx = *state;
-  start_rx(fx, NULL);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, NULL);
   setenv("OTEL_TRACES_EXPORTER", "otlp, otlp", 1);
   env_provider(fx);
   produce(fx, 100);
@@ -389,8 +391,7 @@ static void test_bsp_export_timeout_bounds_export(void **state) {
   fx_t *fx = *state;
   otlp_receiver_faults_t f = {0};
   f.never_answer = 1;
-  start_rx(fx, &f);
-  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fx->url, 1);
+  start_rx_env(fx, &f);
   setenv("OTEL_BSP_EXPORT_TIMEOUT", "300", 1); /* the OTLP timeout stays 10 s */
   env_provider(fx);
   produce(fx, 10);
@@ -472,10 +473,121 @@ static void test_busy_pool_does_not_block_export(void **state) {
   uv_sem_destroy(&g_release);
 }
 
+/* ---- 4/6: queue overflow said once per interval, with the counts ---- */
+
+static uv_sem_t g_unblock;
+static int blocked_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                          uint64_t timeout_ms) {
+  (void)self, (void)spans, (void)n, (void)timeout_ms;
+  uv_sem_wait(&g_unblock);
+  return 0;
+}
+static const uvotel_span_exporter_ops_t k_blocked_ops = {.export_spans = blocked_export};
+
+static int count_said(const char *needle) {
+  uv_mutex_lock(&g_diag_mu);
+  int n = 0;
+  for (const char *q = g_diag; (q = strstr(q, needle)) != NULL; q++) n++;
+  uv_mutex_unlock(&g_diag_mu);
+  return n;
+}
+
+static void keep_cb(uv_timer_t *t) {
+  (void)t;
+}
+
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t keep;
+  uv_timer_init(loop, &keep);
+  uv_timer_start(&keep, keep_cb, ms, 0);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&keep, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void test_overflow_said_once_per_interval(void **state) {
+  fx_t *fx = *state;
+  assert_int_equal(uv_sem_init(&g_unblock, 0), 0);
+  uvotel_span_exporter_t *e = uvotel_span_exporter_create(&k_blocked_ops, NULL);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &fx->loop;
+  bo.max_queue_size = 10;
+  bo.max_export_batch_size = 10;
+  bo.schedule_delay_ms = 10;
+  uvotel_span_processor_t *bp = uvotel_batch_span_processor_create(e, &bo);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &bp;
+  po.n_processors = 1;
+  po.loop = &fx->loop;
+  fx->p = uvotel_tracer_provider_create(&po);
+  /* the 10th span hands a batch to the (stuck) exporter; 10 more fill the queue */
+  produce(fx, 60);
+  run_for(&fx->loop, 60);
+  assert_int_equal(counters(fx).dropped, 40);
+  assert_int_equal(count_said("dropped (queue full)"), 1);
+  assert_true(said(UVOTEL_DIAG_WARN, "40 span(s) dropped (queue full)"));
+  /* more drops within the interval: counted, not said again yet */
+  produce(fx, 25);
+  run_for(&fx->loop, 60);
+  assert_int_equal(counters(fx).dropped, 65);
+  assert_int_equal(count_said("dropped (queue full)"), 1);
+  /* shutdown says what was lost and returns non-zero */
+  for (int i = 0; i < 4; i++) uv_sem_post(&g_unblock);
+  assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 5000), UVOTEL_EIO);
+  assert_true(said(UVOTEL_DIAG_WARN, "shutdown: 65 span(s) not delivered (65 dropped, 0 failed"));
+  uvotel_trace_counters_t c = counters(fx);
+  assert_int_equal(c.exported, 20);
+  assert_int_equal(c.exported + c.dropped + c.failed, c.received);
+  close_provider(fx);
+  uv_sem_destroy(&g_unblock);
+}
+
+/* ---- the simple processor tells the truth as well ---- */
+
+static int failing_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                          uint64_t timeout_ms) {
+  (void)self, (void)spans, (void)n, (void)timeout_ms;
+  return UVOTEL_EIO;
+}
+static const uvotel_span_exporter_ops_t k_failing_ops = {.export_spans = failing_export};
+
+static void test_simple_processor_says_failed(void **state) {
+  fx_t *fx = *state;
+  uvotel_span_processor_t *sp =
+      uvotel_simple_span_processor_create(uvotel_span_exporter_create(&k_failing_ops, NULL));
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &sp;
+  po.n_processors = 1;
+  po.loop = &fx->loop;
+  fx->p = uvotel_tracer_provider_create(&po);
+  produce(fx, 3);
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 1000), UVOTEL_EIO);
+  assert_true(said(UVOTEL_DIAG_WARN, "force_flush: 3 span(s) not delivered"));
+  assert_int_equal(count_said("simple span processor: export failed"), 1); /* rate-limited */
+  assert_int_equal(uvotel_tracer_provider_force_flush(fx->p, 1000), 0);    /* said already */
+  uvotel_trace_counters_t c = counters(fx);
+  assert_int_equal(c.failed, 3);
+  assert_int_equal(c.exported, 0);
+  assert_int_equal(uvotel_tracer_provider_shutdown(fx->p, 1000), 0);
+}
+
 /* ---- the export threads after fork(): the child starts its own ---- */
+
+/* ThreadSanitizer cannot start threads in a child forked from a threaded process. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
 
 static void test_fork_child_exports(void **state) {
   fx_t *fx = *state;
+  if (UNDER_TSAN) skip();
   uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
   assert_non_null(mem);
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
@@ -526,6 +638,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bsp_export_timeout_bounds_export, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trace_demo_survives_3x503, setup, teardown),
       cmocka_unit_test_setup_teardown(test_busy_pool_does_not_block_export, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overflow_said_once_per_interval, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_processor_says_failed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fork_child_exports, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,8 +328,10 @@ uvotel_span_processor_t *uvotel_span_processor_create(const uvotel_span_processo
                                                       void *self);
 
 /* Simple processor: exports each sampled span synchronously in on_end, on the ending thread,
- * one span per export. For tests and debugging. Takes ownership of the exporter (freed with the
- * processor, or at once if creation fails). NULL exporter: NULL. Thread: any. */
+ * one span per export (failures are warned about at most once per 5 s; force_flush and shutdown
+ * return UVOTEL_EIO and warn with the count when spans were lost since the previous call). For
+ * tests and debugging. Takes ownership of the exporter (freed with the processor, or at once if
+ * creation fails). NULL exporter: NULL. Thread: any. */
 uvotel_span_processor_t *uvotel_simple_span_processor_create(uvotel_span_exporter_t *exporter);
 
 /* Batch processor options. Defaults are the specification's; the OTEL_BSP_* variables set them
@@ -354,8 +356,11 @@ typedef struct uvotel_batch_span_processor_options_s {
  * The export call (encoding and, for a synchronous exporter, delivery) runs on the processor's
  * own export thread(s), never on libuv's thread pool: flush and shutdown make progress while
  * the application keeps every pool thread busy, and a program that never used the pool does not
- * start it. At most one export is in flight unless the exporter is CONCURRENT (then up to
- * max_concurrent_exports). An export's result is counted when it is known: the exporter's
+ * start it. At most one export call runs at a time unless the exporter is CONCURRENT (then up
+ * to max_concurrent_exports, each on its own thread). For a synchronous exporter that is also
+ * the number of batches in flight; an asynchronous one (export_async) returns once it has taken
+ * the batch, so deliveries overlap up to its own queue's bound (up to 64 batches beyond those
+ * being handed over). An export's result is counted when it is known: the exporter's
  * export_async completion, or export's return value.
  *
  * Losses are said through diagnostics (warn) at most once per 5 s (and per schedule delay)

@@ -226,6 +226,7 @@ UVOTEL__API void uvotel_span_processor_free(uvotel_span_processor_t *p) {
 typedef struct simple_s {
   uvotel_span_exporter_t *exp;
   atomic_uint_fast64_t received, dropped, exported, failed, batches;
+  atomic_uint_fast64_t reported; /* dropped + failed said by the last flush/shutdown */
   atomic_int shut;
 } simple_t;
 
@@ -241,18 +242,32 @@ static void simple_on_end(void *self, const uvotel_span_data_t *d) {
   int rc = uvotel_span_exporter_export(s->exp, &d, 1, 30000);
   if (rc == 0) {
     atomic_fetch_add(&s->exported, 1);
+  } else if (rc == UVOTEL_EBUSY) {
+    atomic_fetch_add(&s->dropped, 1); /* the exporter's queue was full */
   } else {
     atomic_fetch_add(&s->failed, 1);
-    uvotel_diag(UVOTEL_DIAG_WARN, rc, "simple span processor: export failed");
+    static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+    uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, rc, "simple span processor: export failed");
   }
 }
+/* rc, or UVOTEL_EIO (said with the count) when spans were lost since the previous call. */
+static int simple_report(simple_t *s, const char *what, int rc) {
+  uint64_t lost = atomic_load(&s->dropped) + atomic_load(&s->failed);
+  uint64_t prev = atomic_exchange(&s->reported, lost);
+  if (lost == prev) return rc;
+  uvotel_diag(UVOTEL_DIAG_WARN, rc != 0 ? rc : UVOTEL_EIO,
+              "simple span processor: %s: %llu span(s) not delivered since the last flush", what,
+              (unsigned long long)(lost - prev));
+  return rc != 0 ? rc : UVOTEL_EIO;
+}
 static int simple_flush(void *self, uint64_t timeout_ms) {
-  return uvotel_span_exporter_force_flush(((simple_t *)self)->exp, timeout_ms);
+  simple_t *s = self;
+  return simple_report(s, "force_flush", uvotel_span_exporter_force_flush(s->exp, timeout_ms));
 }
 static int simple_shutdown(void *self, uint64_t timeout_ms) {
   simple_t *s = self;
   atomic_store(&s->shut, 1);
-  return uvotel_span_exporter_shutdown(s->exp, timeout_ms);
+  return simple_report(s, "shutdown", uvotel_span_exporter_shutdown(s->exp, timeout_ms));
 }
 static void simple_free(void *self) {
   simple_t *s = self;
@@ -286,9 +301,12 @@ UVOTEL__API uvotel_span_processor_t *uvotel_simple_span_processor_create(
 
 /* Losses (queue overflow, failed exports) are said at most this often, with counts. */
 #define REPORT_INTERVAL_MS 5000u
-/* Export threads of one processor (a synchronous CONCURRENT exporter gets one per export it may
- * run at once, up to this; an asynchronous one needs a single thread). */
+/* Export threads of one processor: one per export call that may run at once (a CONCURRENT
+ * exporter: max_concurrent_exports), up to this. */
 #define MAX_WORKERS 8u
+/* Batches an asynchronous exporter may hold (delivering) beyond those being encoded; its own
+ * queue bound (the OTLP exporter's max_queue_batches) makes it wait, and the processor with it. */
+#define PIPELINE_JOBS 64u
 
 typedef struct cell_s {
   atomic_size_t seq;
@@ -331,6 +349,9 @@ typedef struct batch_s {
   int stop;
   int async_open;
   atomic_uint in_flight; /* dispatched, result not yet known (changed under mu) */
+  atomic_uint handing;   /* dispatched, the export call not yet returned (changed under mu): for
+                            an asynchronous exporter what limits dispatch (encoding threads busy);
+                            delivery then overlaps up to the exporter's own queue */
   uint64_t done_seq;     /* results known */
   uv_thread_t workers[MAX_WORKERS];
   unsigned n_workers;
@@ -340,7 +361,8 @@ typedef struct batch_s {
   atomic_uint_fast64_t dropped_at_end; /* the part of dropped never queued */
   atomic_int last_error;
   /* loss reports (loop thread): what was said by the interval report and by flush/shutdown */
-  uint64_t said_dropped, said_failed, said_at_ms;
+  uint64_t said_dropped, said_failed;
+  uvotel_diag_limit_t limit;
   uint64_t flushed_dropped, flushed_failed;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
@@ -348,6 +370,7 @@ typedef struct batch_s {
 
 static void batch_maybe_free(batch_t *b);
 static uint32_t in_flight(batch_t *b);
+static uint32_t busy(batch_t *b);
 static void dispatch_full(batch_t *b);
 
 static int batch_push(batch_t *b, const uvotel_span_data_t *d) {
@@ -404,7 +427,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
     uv_thread_t self_thread = uv_thread_self();
     if (uv_thread_equal(&self_thread, &b->loop_thread)) {
       if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
-          (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
+          (c % b->o.max_export_batch_size == 0 || busy(b) == 0)) {
         dispatch_full(b);
       }
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
@@ -476,6 +499,10 @@ static void worker_main(void *arg) {
       job_finish(j);
     }
     pthread_mutex_lock(&b->mu);
+    b->handing--; /* this thread is free for the next batch */
+    b->done_seq++;
+    pthread_cond_broadcast(&b->cond);
+    if (b->async_open) uv_async_send(&b->async);
   }
   pthread_mutex_unlock(&b->mu);
 }
@@ -512,6 +539,7 @@ static void batch_after_fork(batch_t *b) {
   b->inbox_head = b->inbox_tail = NULL;
   b->done_head = NULL;
   atomic_store(&b->in_flight, 0);
+  atomic_store(&b->handing, 0);
   b->outstanding = 0;
   b->free_jobs = NULL;
   unsigned want = b->n_workers;
@@ -530,7 +558,8 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
   if (j == NULL) {
     /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
      * busy, wait for them instead of allocating more (flush, which blocks the loop, may). */
-    if (!allow_alloc && b->outstanding >= max_in_flight(b) + 2) return 1;
+    size_t depth = b->exp->ops->export_async != NULL ? PIPELINE_JOBS : 2;
+    if (!allow_alloc && b->outstanding >= max_in_flight(b) + depth) return 1;
     j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
     if (j == NULL) return UVOTEL_ENOMEM;
     j->b = b;
@@ -551,6 +580,7 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
   b->outstanding++;
   pthread_mutex_lock(&b->mu);
   b->in_flight++;
+  b->handing++;
   if (b->inbox_tail != NULL)
     b->inbox_tail->next = j;
   else
@@ -575,9 +605,15 @@ static uint32_t in_flight(batch_t *b) {
   return atomic_load(&b->in_flight);
 }
 
+/* What limits dispatch: exports whose call has not returned (asynchronous exporter), or whose
+ * result is not known (synchronous one). */
+static uint32_t busy(batch_t *b) {
+  return b->exp->ops->export_async != NULL ? atomic_load(&b->handing) : atomic_load(&b->in_flight);
+}
+
 /* Start exports while full batches are queued and a slot is free. */
 static void dispatch_full(batch_t *b) {
-  while (queued(b) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) >= b->o.max_export_batch_size && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
@@ -597,23 +633,24 @@ static void maybe_close_async(batch_t *b) {
   uv_close((uv_handle_t *)&b->async, on_close);
 }
 
-/* Say losses since the last report, at most once per REPORT_INTERVAL_MS. Loop thread. */
+/* Say losses since the last report, at most once per REPORT_INTERVAL_MS (the SDK's rate-limited
+ * diagnostics, one key per processor); the counts cover everything since the last delivered
+ * line. Loop thread. */
 static void report_interval(batch_t *b) {
-  uint64_t now = uvotel__mono_ms();
-  if (b->said_at_ms != 0 && now - b->said_at_ms < REPORT_INTERVAL_MS) return;
   uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
   if (dr == b->said_dropped && fa == b->said_failed) return;
   int err = atomic_load(&b->last_error);
-  uvotel_diag(UVOTEL_DIAG_WARN, err,
-              "batch span processor: %llu span(s) dropped (queue full) and %llu failed to export "
-              "since the last report (last error: %s); totals: %llu exported, %llu dropped, "
-              "%llu failed",
-              (unsigned long long)(dr - b->said_dropped), (unsigned long long)(fa - b->said_failed),
-              uvotel_strerror(err), (unsigned long long)atomic_load(&b->exported),
-              (unsigned long long)dr, (unsigned long long)fa);
-  b->said_dropped = dr;
-  b->said_failed = fa;
-  b->said_at_ms = now;
+  if (uvotel_diag_limited(&b->limit, UVOTEL_DIAG_WARN, err,
+                          "batch span processor: %llu span(s) dropped (queue full) and %llu "
+                          "failed to export since the last report (last error: %s); totals: "
+                          "%llu exported, %llu dropped, %llu failed",
+                          (unsigned long long)(dr - b->said_dropped),
+                          (unsigned long long)(fa - b->said_failed), uvotel_strerror(err),
+                          (unsigned long long)atomic_load(&b->exported), (unsigned long long)dr,
+                          (unsigned long long)fa)) {
+    b->said_dropped = dr;
+    b->said_failed = fa;
+  }
 }
 
 /* The result of force_flush / shutdown: rc (the deadline passed) or UVOTEL_EIO when spans were
@@ -653,7 +690,7 @@ static void on_timer(uv_timer_t *t) {
   report_interval(b);
   if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   /* schedule delay passed: export what is queued, even a partial batch */
-  while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) > 0 && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
@@ -697,7 +734,7 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
     int queued = atomic_load(&b->deq) < target;
     if (!queued && inf == 0) return 0;
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
-    if (queued && inf < max_in_flight(b)) {
+    if (queued && busy(b) < max_in_flight(b)) {
       int rc = dispatch_one(b, 1);
       if (rc < 0) return rc;
       if (rc == 1) {
@@ -845,9 +882,10 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->wcond, NULL);
   b->pid = getpid();
-  /* The export threads: one for an asynchronous exporter (it only hands batches over), one per
-   * concurrent export for a synchronous one. */
-  unsigned want = exporter->ops->export_async != NULL ? 1u : max_in_flight(b);
+  b->limit = (uvotel_diag_limit_t)UVOTEL_DIAG_LIMIT_INIT(REPORT_INTERVAL_MS);
+  /* The export threads: one per concurrent export (an asynchronous exporter encodes in its
+   * export call, so they run the encoding in parallel; delivery overlaps beyond them). */
+  unsigned want = max_in_flight(b);
   if (want > MAX_WORKERS) want = MAX_WORKERS;
   while (b->n_workers < want) {
     if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;

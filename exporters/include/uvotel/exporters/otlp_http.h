@@ -22,9 +22,10 @@
  * Retry-After (delta-seconds or an HTTP date), until the per-batch export timeout (the smaller
  * of OTEL_EXPORTER_OTLP_TIMEOUT and the processor's OTEL_BSP_EXPORT_TIMEOUT) passes; a retry that
  * would start after it is not made. Failures are said at error level at most once per 5 s with
- * the counts since the last line. The first export says at info where spans go. Other 4xx/5xx answers are not retried: the batch is dropped and counted in
- * spans_failed. A 200 carrying partial_success reports the rejected count and message to the
- * diagnostics callback and to spans_rejected.
+ * the counts since the last line. The first export says at info where spans go. Other 4xx/5xx
+ * answers are not retried: the batch is dropped and counted in spans_failed. A 200 carrying
+ * partial_success reports the rejected count and message to the diagnostics callback and to
+ * spans_rejected.
  *
  * fork(): the exporter's thread and connections belong to the process that created it. In a
  * child after fork() the exporter refuses work (export returns UVOTEL_ESTATE and counts the
@@ -139,11 +140,11 @@ typedef struct uvotel_otlp_http_stats_s {
  * reaches the completion on the exporter thread. export (the simple processor,
  * uvotel_span_exporter_export) does the same and waits for that answer: 0 only when every span
  * was accepted. When max_queue_batches bodies are pending, both wait for room up to the
- * timeout or 1 s, whichever is shorter, then return UVOTEL_EBUSY (spans counted dropped). force_flush waits until every
- * queued body is delivered or given up: 0, or UVOTEL_ETIMEDOUT. shutdown flushes within its
- * deadline, then abandons what is left (counted failed), closes the connections and joins the
- * thread before returning (0, or UVOTEL_ETIMEDOUT when work was abandoned); later exports return
- * UVOTEL_ESHUTDOWN.
+ * timeout or 1 s, whichever is shorter, then return UVOTEL_EBUSY (spans counted dropped).
+ * force_flush waits until every queued body is delivered or given up: 0, or UVOTEL_ETIMEDOUT.
+ * shutdown flushes within its deadline, then abandons what is left (counted failed), closes the
+ * connections and joins the thread before returning (0, or UVOTEL_ETIMEDOUT when work was
+ * abandoned); later exports return UVOTEL_ESHUTDOWN.
  *
  * Errors: UVOTEL_EINVAL (NULL out, bad option values, an endpoint whose scheme is not http(s)
  * such as grpc://, in the options or the environment; an unknown protocol), UVOTEL_ENOTSUP
