@@ -94,6 +94,7 @@ typedef struct conn_s {
 struct request_s {
   conn_t *c;
   int keep_alive;
+  char what[96]; /* "METHOD /path" for the request's log record */
   uvotel_span_t *span;
   uvotel_extracted_t x;
   /* GET /work */
@@ -134,6 +135,8 @@ static unsigned g_nconns, g_noverflow;
 static curl_loop_t *g_curl;
 static uvotel_tracer_provider_t *g_provider;
 static uvotel_tracer_t *g_tracer;
+static uvotel_logger_provider_t *g_logs; /* logs: one record per request (issue 16) */
+static uvotel_logger_t *g_log;
 static uvotel_propagator_t *g_prop;
 static int g_stopping, g_stopped, g_abort, g_shutdown_rc;
 static char g_known_methods[512] = ",CONNECT,DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT,QUERY,TRACE,";
@@ -325,6 +328,14 @@ static void respond(request_t *r, int status, const char *body) {
   int keep = r->keep_alive && !g_stopping;
   server_span_status(r->span, status, 0);
   if (!c->closing && !c->dead) send_response(c, status, body, keep);
+  {
+    /* One log record per request, stamped with the request's span whatever callback answers. */
+    uvotel_scope_t sc;
+    int entered = uvotel_span_enter(r->span, &sc) == 0;
+    uvotel_log(g_log, status >= 500 ? UVOTEL_SEVERITY_ERROR : UVOTEL_SEVERITY_INFO, "%s -> %d",
+               r->what[0] ? r->what : "HTTP", status);
+    if (entered) (void)uvotel_scope_exit(&sc);
+  }
   uvotel_span_end(r->span);
   c->req = NULL;
   request_free(r);
@@ -683,6 +694,9 @@ static void handle_request(conn_t *c) {
     path = c->hspace + pu.field_data[UF_PATH].off;
     plen = pu.field_data[UF_PATH].len;
   }
+  snprintf(r->what, sizeof r->what, "%s %.*s",
+           c->method_seen ? http_method_str(c->parser.method) : "HTTP",
+           (int)(plen < 64 ? plen : 64), path != NULL ? path : "");
   int work = c->parser.method == HTTP_GET && plen == 5 && memcmp(path, "/work", 5) == 0;
   int test = g_cfg.w3c_test_endpoint && c->parser.method == HTTP_POST && plen == 5 &&
              memcmp(path, "/test", 5) == 0;
@@ -1118,6 +1132,7 @@ static void maybe_stopped(void) {
   curl_loop_close(g_curl);
   uvotel_auto_spans_disable();
   g_shutdown_rc = uvotel_tracer_provider_shutdown(g_provider, g_cfg.shutdown_timeout_ms);
+  (void)uvotel_logger_provider_shutdown(g_logs, g_cfg.shutdown_timeout_ms);
   uvotel_close((uv_handle_t *)&g_sigint, NULL);
   uvotel_close((uv_handle_t *)&g_sigterm, NULL);
 }
@@ -1274,6 +1289,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.examples.http-service", UVOTEL_VERSION_STRING);
+  /* Logs go where the spans go unless OTEL_LOGS_EXPORTER says otherwise; same resource. */
+  if (getenv("OTEL_LOGS_EXPORTER") == NULL)
+    setenv("OTEL_LOGS_EXPORTER", getenv("OTEL_TRACES_EXPORTER"), 1);
+  uvotel_logger_provider_options_t lo = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
+  lo.tracer_provider = g_provider;
+  g_logs = uvotel_logger_provider_from_env_with(&lo);
+  g_log = uvotel_logger_get(g_logs, "uvotel.examples.http-service", UVOTEL_VERSION_STRING);
   if (uvotel_propagator_from_names(getenv("OTEL_PROPAGATORS"), &g_prop, NULL) != 0) {
     fprintf(stderr, "http-service: bad OTEL_PROPAGATORS, using tracecontext,baggage\n");
     g_prop = uvotel_propagator_default();
@@ -1314,6 +1336,7 @@ int main(int argc, char **argv) {
             g_shutdown_rc != 0 ? uvotel_strerror(g_shutdown_rc) : "flushed",
             (unsigned long long)tc.dropped, (unsigned long long)tc.failed);
   }
+  uvotel_logger_provider_free(g_logs); /* before the provider whose resource it shares */
   uvotel_tracer_provider_free(g_provider);
   uv_run(g_loop, UV_RUN_DEFAULT); /* the processors' handles close */
   uvotel_propagator_free(g_prop);

@@ -15,9 +15,11 @@
 static uv_loop_t *loop;
 static uvotel_tracer_t *tracer;
 static uvotel_span_t *root;
+static uvotel_logger_t *logger; /* one log record per operation, stamped with its span */
 static int pending; /* operations still running; the root span ends when none are left */
 
 static void op_done(void) {
+  uvotel_log(logger, UVOTEL_SEVERITY_INFO, "operation done, %d left", pending - 1);
   if (--pending == 0) uvotel_span_end(root);
 }
 
@@ -370,6 +372,14 @@ int main(int argc, char **argv) {
   uvotel_tracer_provider_t *provider = uvotel_tracer_provider_from_env_with(&base);
   if (provider == NULL) return 1;
   tracer = uvotel_tracer_get(provider, "trace-demo", UVOTEL_VERSION_STRING);
+  /* Logs: OTEL_LOGS_EXPORTER, else where the spans go (file: uvotel-logs.jsonl); same resource */
+  const char *texp = getenv("OTEL_TRACES_EXPORTER");
+  if (getenv("OTEL_LOGS_EXPORTER") == NULL && texp != NULL) setenv("OTEL_LOGS_EXPORTER", texp, 1);
+  uvotel_logger_provider_options_t lbase = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
+  lbase.loop = loop;
+  lbase.tracer_provider = provider;
+  uvotel_logger_provider_t *logs = uvotel_logger_provider_from_env_with(&lbase);
+  logger = uvotel_logger_get(logs, "trace-demo", UVOTEL_VERSION_STRING);
 
   uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
   so.kind = UVOTEL_SPAN_KIND_SERVER;
@@ -392,6 +402,7 @@ int main(int argc, char **argv) {
    * batch's export timeout, so waiting that long plus a margin lets a collector that answers
    * 503 a few times still get every span. */
   int rc = uvotel_tracer_provider_shutdown(provider, shutdown_deadline_ms());
+  (void)uvotel_logger_provider_shutdown(logs, 5000);
   uvotel_trace_counters_t c;
   uvotel_tracer_provider_counters(provider, &c);
   printf(
@@ -411,6 +422,7 @@ int main(int argc, char **argv) {
     printf(rc == 0 ? "spans delivered over OTLP/HTTP\n"
                    : "spans NOT all delivered over OTLP/HTTP (see the diagnostics)\n");
   }
+  uvotel_logger_provider_free(logs); /* before the provider whose resource it shares */
   uvotel_tracer_provider_free(provider);
   uv_run(loop, UV_RUN_DEFAULT);
   uvotel_memory_exporter_free(mem);

@@ -13,7 +13,10 @@ set(UVOTEL_OTLP_PROTOS
   opentelemetry/proto/common/v1/common
   opentelemetry/proto/resource/v1/resource
   opentelemetry/proto/trace/v1/trace
-  opentelemetry/proto/collector/trace/v1/trace_service)
+  opentelemetry/proto/collector/trace/v1/trace_service
+  # logs (issue 16): the receiver in tests/support decodes them; the exporter encodes directly
+  opentelemetry/proto/logs/v1/logs
+  opentelemetry/proto/collector/logs/v1/logs_service)
 set(UVOTEL_OTLP_PROTO_FILES "")
 set(UVOTEL_OTLP_GEN_SOURCES "")
 set(UVOTEL_OTLP_GEN_HEADERS "")
@@ -45,7 +48,9 @@ set(UVOTEL_OTLP_TRANSPORT_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/http.c)
 set(UVOTEL_OTLP_SOURCES ${UVOTEL_OTLP_TRANSPORT_SOURCES}
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/exporter.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/exporter.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/logs_encode.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/logs_exporter.c)
 
 # (encode.c uses the shared grouping walk and UTF-8 repair of src/, which libuvotel_exporters
 # compiles anyway; the static library takes its own copies.)

@@ -169,3 +169,11 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_console_exporter_create(
   c->stream = opts != NULL ? opts->stream : NULL;
   return uvotel_span_exporter_create(&g_console_ops, c);
 }
+
+/* For the log console exporter (logs_console.c): the same attribute list. */
+void uvotel__console_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n) {
+  put_attr_list(b, a, n);
+}
+void uvotel__console_value(ubuf_t *b, const uvotel_value_t *v) {
+  put_value(b, v);
+}

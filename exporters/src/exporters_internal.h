@@ -26,4 +26,18 @@ void ubuf_i64(ubuf_t *b, int64_t v);
 
 #include "uvotel/propagation.h"
 
+/* OTLP/JSON pieces shared by the span and log encoders (file.c): a JSON string with UTF-8
+ * repair, lowercase hex of an id, an AnyValue, and ,"attributes":[...] plus
+ * droppedAttributesCount (`first`: no leading comma). */
+void uvotel__json_string(ubuf_t *b, const char *s, size_t n);
+void uvotel__json_hex(ubuf_t *b, const uint8_t *bytes, size_t n);
+void uvotel__json_value(ubuf_t *b, const uvotel_value_t *v);
+void uvotel__json_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n, uint32_t dropped,
+                        int first);
+/* The console exporter's readable " {k = v, ...}" list and value (console.c). */
+/* write(2) until done (EINTR retried): 0 or -errno (file.c). */
+int uvotel__write_all(int fd, const char *p, size_t n);
+void uvotel__console_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n);
+void uvotel__console_value(ubuf_t *b, const uvotel_value_t *v);
+
 #endif

@@ -439,3 +439,22 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
   f->fsync = opts->fsync;
   return uvotel_span_exporter_create(&g_file_ops, f);
 }
+
+/* ---- the same JSON pieces for the logs encoder (logs_file.c) ---- */
+
+void uvotel__json_string(ubuf_t *b, const char *s, size_t n) {
+  put_json_string(b, s, n);
+}
+void uvotel__json_hex(ubuf_t *b, const uint8_t *bytes, size_t n) {
+  put_hex(b, bytes, n);
+}
+void uvotel__json_value(ubuf_t *b, const uvotel_value_t *v) {
+  put_value(b, v);
+}
+void uvotel__json_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n, uint32_t dropped,
+                        int first) {
+  put_attrs(b, a, n, dropped, first);
+}
+int uvotel__write_all(int fd, const char *p, size_t n) {
+  return write_all(fd, p, n);
+}

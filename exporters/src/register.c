@@ -2,6 +2,7 @@
 #include "exporters_internal.h"
 #include "uvotel/exporters/console.h"
 #include "uvotel/exporters/file.h"
+#include "uvotel/exporters/logs.h"
 #include "uvotel/exporters/otlp_http.h"
 
 static uvotel_span_exporter_t *make_file(const char *name, void *arg) {
@@ -18,6 +19,7 @@ UVOTEL__API int uvotel_exporters_register(void) {
   int rc = uvotel_span_exporter_register("file", make_file, NULL);
   if (rc == 0) rc = uvotel_span_exporter_register("console", make_console, NULL);
   if (rc == 0) rc = uvotel_otlp_http_exporter_register();
+  if (rc == 0) rc = uvotel_log_exporters_register();
   return rc;
 }
 

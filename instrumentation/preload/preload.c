@@ -38,6 +38,7 @@
 
 #include "preload_internal.h"
 #include "preload_list.h"
+#include "preload_logs.h" /* UVOTEL_LOGS capture (preload_logs.c) */
 #include "uvotel.h"
 #include "uvotel/uv.h"
 #include "uvotel/uv_spans.h"
@@ -264,6 +265,7 @@ static void on_flush(uv_async_t *a) {
 }
 
 static void on_stop(uv_async_t *a) {
+  uvotel__preload_logs_stop();
   (void)uvotel_tracer_provider_shutdown(g_provider, 10000);
   real_uv_close((uv_handle_t *)a, NULL);
   real_uv_close((uv_handle_t *)&g_flush, NULL);
@@ -349,6 +351,7 @@ static void setup(void) {
   base.loop = &g_loop;
   g_provider = uvotel_tracer_provider_from_env_with(&base);
   if (g_provider == NULL) goto out;
+  uvotel__preload_logs_start(&g_loop, g_provider); /* before the loop's thread starts */
   g_tracer = uvotel_tracer_get(g_provider, "uvotel.preload", UVOTEL_VERSION_STRING);
   (void)uvotel_tracer_provider_set_global(g_provider); /* for libraries that trace themselves */
   if (real_uv_async_init(&g_loop, &g_stop, on_stop) != 0) goto out;

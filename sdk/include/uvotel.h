@@ -14,5 +14,7 @@
 #include "uvotel/trace.h"
 #include "uvotel/trace_sdk.h"
 #include "uvotel/propagation.h"
+#include "uvotel/logs.h"
+#include "uvotel/logs_sdk.h"
 
 #endif

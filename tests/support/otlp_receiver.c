@@ -18,6 +18,12 @@ typedef struct stored_s {
   Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
 } stored_t;
 
+/* Accepted logs requests (POST /v1/logs), kept apart from the spans. */
+typedef struct stored_logs_s {
+  struct stored_logs_s *next;
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+} stored_logs_t;
+
 struct otlp_receiver_s {
   uv_loop_t loop;
   uv_tcp_t server;
@@ -30,6 +36,7 @@ struct otlp_receiver_s {
   uv_cond_t cv;
   otlp_receiver_counts_t counts; /* under mu */
   stored_t *head, *tail;         /* under mu */
+  stored_logs_t *lhead, *ltail;  /* under mu */
   size_t request_no;             /* loop thread */
   char last_head[2048];          /* under mu */
   /* discard mode: bodies are decoded into a bump arena reset per request (no malloc per
@@ -272,12 +279,14 @@ static int handle_request(conn_t *c, const char *method, const char *path, int g
   int status = 200;
   const char *retry_after = NULL;
   Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req = NULL;
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *lreq = NULL;
+  int is_logs = strcmp(path, "/v1/logs") == 0;
   if (f->status_always) {
     status = f->status_always;
   } else if ((int)no <= f->fail_first_n) {
     status = f->fail_status ? f->fail_status : 503;
     retry_after = f->retry_after;
-  } else if (strcmp(method, "POST") != 0 || strcmp(path, "/v1/traces") != 0) {
+  } else if (strcmp(method, "POST") != 0 || (strcmp(path, "/v1/traces") != 0 && !is_logs)) {
     status = 404;
   } else if (ctype != NULL && strcasecmp(ctype, "application/json") == 0) {
     /* http/json: OTLP/JSON, spans counted (not stored); ids must be 32/16 hex digits */
@@ -311,7 +320,11 @@ static int handle_request(conn_t *c, const char *method, const char *path, int g
         p = plain;
       }
     }
-    if (status == 200) {
+    if (status == 200 && is_logs) {
+      lreq = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+          NULL, plen, p);
+      if (lreq == NULL) status = 400;
+    } else if (status == 200) {
       req = f->discard
                 ? unpack_arena(r, p, plen)
                 : opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
@@ -362,6 +375,25 @@ static int handle_request(conn_t *c, const char *method, const char *path, int g
     r->tail = s;
     r->counts.accepted++;
     r->counts.spans += count_spans(req);
+    uv_cond_broadcast(&r->cv);
+    uv_mutex_unlock(&r->mu);
+  }
+  if (lreq != NULL) {
+    stored_logs_t *s = malloc(sizeof *s);
+    s->next = NULL;
+    s->req = lreq;
+    size_t nrec = 0;
+    for (size_t i = 0; i < lreq->n_resource_logs; i++)
+      for (size_t j = 0; j < lreq->resource_logs[i]->n_scope_logs; j++)
+        nrec += lreq->resource_logs[i]->scope_logs[j]->n_log_records;
+    uv_mutex_lock(&r->mu);
+    if (r->ltail)
+      r->ltail->next = s;
+    else
+      r->lhead = s;
+    r->ltail = s;
+    r->counts.accepted++;
+    r->counts.log_records += nrec;
     uv_cond_broadcast(&r->cv);
     uv_mutex_unlock(&r->mu);
   }
@@ -558,6 +590,14 @@ void otlp_receiver_stop(otlp_receiver_t *r) {
     free(s);
     s = n;
   }
+  stored_logs_t *l = r->lhead;
+  while (l) {
+    stored_logs_t *n = l->next;
+    opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(l->req,
+                                                                                          NULL);
+    free(l);
+    l = n;
+  }
   uv_cond_destroy(&r->cv);
   uv_mutex_destroy(&r->mu);
   free(r->arena);
@@ -626,5 +666,22 @@ int otlp_receiver_free_port(void) {
 void otlp_receiver_last_head(otlp_receiver_t *r, char *buf, size_t n) {
   uv_mutex_lock(&r->mu);
   snprintf(buf, n, "%s", r->last_head);
+  uv_mutex_unlock(&r->mu);
+}
+
+int otlp_receiver_wait_logs(otlp_receiver_t *r, size_t n, uint64_t timeout_ms) {
+  return wait_for(r, &r->counts.log_records, n, timeout_ms);
+}
+
+void otlp_receiver_foreach_log(otlp_receiver_t *r, otlp_receiver_log_fn fn, void *arg) {
+  uv_mutex_lock(&r->mu);
+  for (stored_logs_t *s = r->lhead; s; s = s->next)
+    for (size_t i = 0; i < s->req->n_resource_logs; i++) {
+      const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = s->req->resource_logs[i];
+      for (size_t j = 0; j < rl->n_scope_logs; j++) {
+        const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[j];
+        for (size_t k = 0; k < sl->n_log_records; k++) fn(arg, rl, sl, sl->log_records[k]);
+      }
+    }
   uv_mutex_unlock(&r->mu);
 }

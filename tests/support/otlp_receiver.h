@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef struct otlp_receiver_s otlp_receiver_t;
@@ -34,6 +35,7 @@ typedef struct otlp_receiver_counts_s {
   size_t bad;         /* undecodable bodies, wrong path/method/type */
   size_t connections; /* TCP connections accepted */
   size_t body_bytes;  /* request body bytes as received (compressed if gzip) */
+  size_t log_records; /* log records stored (POST /v1/logs) */
   size_t json;        /* accepted application/json (OTLP/JSON) requests: spans counted, not
                          stored (otlp_receiver_foreach_span does not see them) */
 } otlp_receiver_counts_t;
@@ -60,6 +62,16 @@ void otlp_receiver_foreach_span(otlp_receiver_t *r, otlp_receiver_span_fn fn, vo
 
 /* Copy the header block of the last complete request ("" before any) into buf. */
 void otlp_receiver_last_head(otlp_receiver_t *r, char *buf, size_t n);
+
+/* Logs (POST /v1/logs, ExportLogsServiceRequest decoded by protobuf-c from our .proto files):
+ * wait until at least n records are stored (0, or -1 at the timeout); call fn for every stored
+ * record under the receiver's lock. */
+int otlp_receiver_wait_logs(otlp_receiver_t *r, size_t n, uint64_t timeout_ms);
+typedef void (*otlp_receiver_log_fn)(void *arg,
+                                     const Opentelemetry__Proto__Logs__V1__ResourceLogs *rl,
+                                     const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl,
+                                     const Opentelemetry__Proto__Logs__V1__LogRecord *rec);
+void otlp_receiver_foreach_log(otlp_receiver_t *r, otlp_receiver_log_fn fn, void *arg);
 
 /* Pick a free loopback port (bind to 0, read it, close). */
 int otlp_receiver_free_port(void);

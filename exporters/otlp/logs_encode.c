@@ -1,0 +1,275 @@
+/* ExportLogsServiceRequest protobuf encoding, written directly (no protobuf-c tree): the buffer
+ * is filled from its end towards its start, so every nested message's length is known when its
+ * header is written and nothing is measured twice. Field numbers are those of
+ * proto/opentelemetry/proto/logs/v1/logs.proto (the receiver in tests/support decodes with
+ * protobuf-c from those files, which checks this encoder against them). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp_internal.h"
+#include "uvotel/exporters/logs.h"
+
+typedef struct rw_s {
+  uint8_t *buf;
+  size_t cap;
+  size_t pos; /* data is buf[pos, cap) */
+  int failed;
+} rw_t;
+
+static size_t used(const rw_t *w) {
+  return w->cap - w->pos;
+}
+
+static int room(rw_t *w, size_t n) {
+  if (w->failed) return -1;
+  if (w->pos >= n) return 0;
+  size_t u = used(w);
+  size_t cap = w->cap * 2 > u + n + 256 ? w->cap * 2 : u + n + 256;
+  uint8_t *nb = uvotel_malloc(cap);
+  if (nb == NULL) {
+    w->failed = 1;
+    return -1;
+  }
+  if (u) memcpy(nb + cap - u, w->buf + w->pos, u);
+  uvotel_free(w->buf);
+  w->buf = nb;
+  w->cap = cap;
+  w->pos = cap - u;
+  return 0;
+}
+
+static void put_raw(rw_t *w, const void *p, size_t n) {
+  if (n == 0 || room(w, n) != 0) return;
+  w->pos -= n;
+  memcpy(w->buf + w->pos, p, n);
+}
+
+static void put_varint(rw_t *w, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v != 0);
+  put_raw(w, tmp, n);
+}
+
+static void put_tag(rw_t *w, uint32_t field, uint32_t wire) {
+  put_varint(w, ((uint64_t)field << 3) | wire);
+}
+
+/* Close a length-delimited field whose contents were written since `mark`. */
+static void put_len(rw_t *w, uint32_t field, size_t mark) {
+  put_varint(w, used(w) - mark);
+  put_tag(w, field, 2);
+}
+
+static void put_bytes_field(rw_t *w, uint32_t field, const void *p, size_t n) {
+  size_t mark = used(w);
+  put_raw(w, p, n);
+  put_len(w, field, mark);
+}
+
+static void put_str_field(rw_t *w, uint32_t field, const char *s) {
+  if (s != NULL && s[0] != '\0') put_bytes_field(w, field, s, strlen(s));
+}
+
+static void put_fixed64(rw_t *w, uint32_t field, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+  put_raw(w, b, 8);
+  put_tag(w, field, 1);
+}
+
+static void put_fixed32(rw_t *w, uint32_t field, uint32_t v) {
+  uint8_t b[4];
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+  put_raw(w, b, 4);
+  put_tag(w, field, 5);
+}
+
+static void put_uint_field(rw_t *w, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  put_varint(w, v);
+  put_tag(w, field, 0);
+}
+
+/* One AnyValue oneof member (the contents of an AnyValue message). */
+static void put_any_scalar(rw_t *w, const uvotel_value_t *v, uint32_t i) {
+  switch (v->type) {
+    case UVOTEL_VALUE_STRING:
+      put_bytes_field(w, 1, v->u.s, v->len);
+      break;
+    case UVOTEL_VALUE_STRING_ARRAY:
+      put_bytes_field(w, 1, v->u.sa[i], strlen(v->u.sa[i]));
+      break;
+    case UVOTEL_VALUE_BOOL:
+    case UVOTEL_VALUE_BOOL_ARRAY:
+      put_varint(w, (v->type == UVOTEL_VALUE_BOOL ? v->u.b : v->u.ba[i]) ? 1 : 0);
+      put_tag(w, 2, 0);
+      break;
+    case UVOTEL_VALUE_INT:
+    case UVOTEL_VALUE_INT_ARRAY:
+      put_varint(w, (uint64_t)(v->type == UVOTEL_VALUE_INT ? v->u.i : v->u.ia[i]));
+      put_tag(w, 3, 0);
+      break;
+    case UVOTEL_VALUE_DOUBLE:
+    case UVOTEL_VALUE_DOUBLE_ARRAY: {
+      double d = v->type == UVOTEL_VALUE_DOUBLE ? v->u.d : v->u.da[i];
+      uint64_t bits;
+      memcpy(&bits, &d, 8);
+      put_fixed64(w, 4, bits);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* The contents of an AnyValue for v. */
+static void put_any(rw_t *w, const uvotel_value_t *v) {
+  if (v->type < UVOTEL_VALUE_STRING_ARRAY) {
+    put_any_scalar(w, v, 0);
+    return;
+  }
+  size_t arr = used(w);
+  for (uint32_t i = v->len; i-- > 0;) {
+    size_t mark = used(w);
+    put_any_scalar(w, v, i);
+    put_len(w, 1, mark); /* ArrayValue.values */
+  }
+  put_len(w, 5, arr); /* AnyValue.array_value */
+}
+
+static void put_attrs(rw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
+  for (size_t i = n; i-- > 0;) {
+    size_t kv = used(w);
+    size_t val = used(w);
+    put_any(w, &a[i].value);
+    put_len(w, 2, val);
+    put_bytes_field(w, 1, a[i].key, strlen(a[i].key));
+    put_len(w, field, kv);
+  }
+}
+
+static void put_record(rw_t *w, const uvotel_log_data_t *d) {
+  size_t mark = used(w);
+  put_fixed64(w, 11, d->observed_unix_ns);
+  if (!uvotel_trace_id_is_zero(&d->trace_id)) {
+    put_bytes_field(w, 10, d->span_id.bytes, 8);
+    put_bytes_field(w, 9, d->trace_id.bytes, 16);
+  }
+  if (d->trace_flags != 0) put_fixed32(w, 8, d->trace_flags);
+  put_uint_field(w, 7, d->dropped_attributes);
+  put_attrs(w, 6, d->attrs, d->n_attrs);
+  if (d->body.type != UVOTEL_VALUE_NONE) {
+    size_t b = used(w);
+    put_any(w, &d->body);
+    put_len(w, 5, b);
+  }
+  put_str_field(w, 3, d->severity_text);
+  put_uint_field(w, 2, (uint64_t)d->severity);
+  if (d->time_unix_ns != 0) put_fixed64(w, 1, d->time_unix_ns);
+  put_len(w, 2, mark); /* ScopeLogs.log_records */
+}
+
+static void put_scope(rw_t *w, const uvotel_instrumentation_scope_t *sc) {
+  size_t mark = used(w);
+  put_attrs(w, 3, sc->attrs, sc->n_attrs);
+  put_str_field(w, 2, sc->version);
+  put_str_field(w, 1, sc->name);
+  put_len(w, 1, mark); /* ScopeLogs.scope */
+}
+
+static void put_resource(rw_t *w, const uvotel_trace_resource_t *r) {
+  size_t mark = used(w);
+  if (r != NULL) {
+    put_uint_field(w, 2, r->dropped_attributes);
+    put_attrs(w, 1, r->attrs, r->n_attrs);
+  }
+  put_len(w, 1, mark); /* ResourceLogs.resource */
+}
+
+typedef struct key_s {
+  uint32_t rg, sg; /* first-seen order of the resource and of the (resource, scope) pair */
+  uint32_t idx;
+} key_t_;
+
+static int key_cmp(const void *a, const void *b) {
+  const key_t_ *x = a, *y = b;
+  if (x->rg != y->rg) return x->rg < y->rg ? -1 : 1;
+  if (x->sg != y->sg) return x->sg < y->sg ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uint8_t **out,
+                             size_t *out_n) {
+  if (out == NULL || out_n == NULL || (recs == NULL && n > 0)) return UVOTEL_EINVAL;
+  *out = NULL;
+  *out_n = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (recs[i] == NULL || recs[i]->scope == NULL) return UVOTEL_EINVAL;
+  }
+  if (n > UINT32_MAX) return UVOTEL_ERANGE;
+  key_t_ *keys = n ? uvotel_malloc(sizeof *keys * n) : NULL;
+  if (n && keys == NULL) return UVOTEL_ENOMEM;
+  /* first-seen group numbers (linear in the number of groups, which is small) */
+  uint32_t n_rg = 0, n_sg = 0;
+  for (size_t i = 0; i < n; i++) {
+    keys[i].idx = (uint32_t)i;
+    size_t j = 0;
+    while (j < i && recs[keys[j].idx]->resource != recs[i]->resource) j++;
+    keys[i].rg = j < i ? keys[j].rg : n_rg++;
+    j = 0;
+    while (j < i && !(recs[j]->resource == recs[i]->resource && recs[j]->scope == recs[i]->scope)) {
+      j++;
+    }
+    keys[i].sg = j < i ? keys[j].sg : n_sg++;
+  }
+  if (n > 1) qsort(keys, n, sizeof *keys, key_cmp);
+  rw_t w = {NULL, 0, 0, 0};
+  size_t i = n;
+  while (i > 0) {
+    /* one ResourceLogs: keys[rs, i) */
+    size_t rs = i;
+    while (rs > 0 && keys[rs - 1].rg == keys[i - 1].rg) rs--;
+    const uvotel_trace_resource_t *res = recs[keys[i - 1].idx]->resource;
+    size_t rmark = used(&w);
+    if (res != NULL) put_str_field(&w, 3, res->schema_url);
+    size_t k = i;
+    while (k > rs) {
+      size_t ss = k;
+      while (ss > rs && keys[ss - 1].sg == keys[k - 1].sg) ss--;
+      const uvotel_instrumentation_scope_t *sc = recs[keys[k - 1].idx]->scope;
+      size_t smark = used(&w);
+      put_str_field(&w, 3, sc->schema_url);
+      for (size_t m = k; m-- > ss;) put_record(&w, recs[keys[m].idx]);
+      put_scope(&w, sc);
+      put_len(&w, 2, smark); /* ResourceLogs.scope_logs */
+      k = ss;
+    }
+    put_resource(&w, res);
+    put_len(&w, 1, rmark); /* ExportLogsServiceRequest.resource_logs */
+    i = rs;
+  }
+  uvotel_free(keys);
+  if (w.failed) {
+    uvotel_free(w.buf);
+    return UVOTEL_ENOMEM;
+  }
+  size_t len = used(&w);
+  if (len == 0) {
+    *out = uvotel_malloc(1);
+    if (*out == NULL) return UVOTEL_ENOMEM;
+    return 0;
+  }
+  if (w.pos > 0) memmove(w.buf, w.buf + w.pos, len);
+  *out = w.buf;
+  *out_n = len;
+  return 0;
+}
+
+UVOTEL__API int uvotel_otlp_http_encode_logs(const uvotel_log_data_t *const *recs, size_t n,
+                                             uint8_t **body, size_t *len) {
+  return uvotel__otlp_encode_logs(recs, n, body, len);
+}

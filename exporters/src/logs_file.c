@@ -1,0 +1,219 @@
+/* The log file exporter: OTLP/JSON, one ExportLogsServiceRequest per line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exporters_internal.h"
+#include "uvotel/exporters/logs.h"
+
+static void put_str(ubuf_t *b, const char *s) {
+  uvotel__json_string(b, s, strlen(s));
+}
+
+static void put_record(ubuf_t *b, const uvotel_log_data_t *d) {
+  ubuf_putc(b, '{');
+  int first = 1;
+  if (d->time_unix_ns != 0) {
+    ubuf_puts(b, "\"timeUnixNano\":\"");
+    ubuf_u64(b, d->time_unix_ns);
+    ubuf_putc(b, '"');
+    first = 0;
+  }
+  ubuf_puts(b, first ? "\"observedTimeUnixNano\":\"" : ",\"observedTimeUnixNano\":\"");
+  ubuf_u64(b, d->observed_unix_ns);
+  ubuf_putc(b, '"');
+  if (d->severity != 0) {
+    ubuf_puts(b, ",\"severityNumber\":");
+    ubuf_u64(b, (uint64_t)d->severity);
+  }
+  if (d->severity_text[0] != '\0') {
+    ubuf_puts(b, ",\"severityText\":");
+    put_str(b, d->severity_text);
+  }
+  if (d->body.type != UVOTEL_VALUE_NONE) {
+    ubuf_puts(b, ",\"body\":");
+    uvotel__json_value(b, &d->body);
+  }
+  uvotel__json_attrs(b, d->attrs, d->n_attrs, d->dropped_attributes, 0);
+  if (d->trace_flags != 0) {
+    ubuf_puts(b, ",\"flags\":");
+    ubuf_u64(b, d->trace_flags);
+  }
+  if (!uvotel_trace_id_is_zero(&d->trace_id)) {
+    ubuf_puts(b, ",\"traceId\":");
+    uvotel__json_hex(b, d->trace_id.bytes, 16);
+    ubuf_puts(b, ",\"spanId\":");
+    uvotel__json_hex(b, d->span_id.bytes, 8);
+  }
+  ubuf_putc(b, '}');
+}
+
+static void put_scope(ubuf_t *b, const uvotel_instrumentation_scope_t *sc) {
+  ubuf_puts(b, "{\"scope\":{");
+  int f = 1;
+  if (sc->name[0] != '\0') {
+    ubuf_puts(b, "\"name\":");
+    put_str(b, sc->name);
+    f = 0;
+  }
+  if (sc->version[0] != '\0') {
+    ubuf_puts(b, f ? "\"version\":" : ",\"version\":");
+    put_str(b, sc->version);
+    f = 0;
+  }
+  uvotel__json_attrs(b, sc->attrs, sc->n_attrs, 0, f);
+  ubuf_puts(b, "},\"logRecords\":[");
+}
+
+/* Group by resource, then scope (pointer identity), keeping first-seen order. */
+static int encode(const uvotel_log_data_t *const *recs, size_t n, ubuf_t *b) {
+  uint8_t stack_done[1024];
+  uint8_t *done = n <= sizeof stack_done ? stack_done : uvotel_calloc(n, 1);
+  if (done == NULL) return UVOTEL_ENOMEM;
+  memset(done, 0, n);
+  b->len = 0;
+  ubuf_puts(b, "{\"resourceLogs\":[");
+  int first_res = 1;
+  for (size_t i = 0; i < n; i++) {
+    if (done[i]) continue;
+    const uvotel_trace_resource_t *res = recs[i]->resource;
+    if (!first_res) ubuf_putc(b, ',');
+    first_res = 0;
+    ubuf_puts(b, "{\"resource\":{");
+    if (res != NULL) uvotel__json_attrs(b, res->attrs, res->n_attrs, res->dropped_attributes, 1);
+    ubuf_puts(b, "},\"scopeLogs\":[");
+    int first_scope = 1;
+    for (size_t k = i; k < n; k++) {
+      if (done[k] || recs[k]->resource != res) continue;
+      const uvotel_instrumentation_scope_t *sc = recs[k]->scope;
+      if (!first_scope) ubuf_putc(b, ',');
+      first_scope = 0;
+      put_scope(b, sc);
+      int first_rec = 1;
+      for (size_t m = k; m < n; m++) {
+        if (done[m] || recs[m]->resource != res || recs[m]->scope != sc) continue;
+        if (!first_rec) ubuf_putc(b, ',');
+        first_rec = 0;
+        put_record(b, recs[m]);
+        done[m] = 1;
+      }
+      ubuf_putc(b, ']');
+      if (sc->schema_url[0] != '\0') {
+        ubuf_puts(b, ",\"schemaUrl\":");
+        put_str(b, sc->schema_url);
+      }
+      ubuf_putc(b, '}');
+    }
+    ubuf_putc(b, ']');
+    if (res != NULL && res->schema_url[0] != '\0') {
+      ubuf_puts(b, ",\"schemaUrl\":");
+      put_str(b, res->schema_url);
+    }
+    ubuf_putc(b, '}');
+  }
+  ubuf_puts(b, "]}");
+  if (done != stack_done) uvotel_free(done);
+  return b->failed ? UVOTEL_ENOMEM : 0;
+}
+
+UVOTEL__API int uvotel_otlp_json_encode_logs(const uvotel_log_data_t *const *recs, size_t n,
+                                             char **buf, size_t *cap, size_t *len) {
+  if (buf == NULL || cap == NULL || len == NULL || (recs == NULL && n > 0)) return UVOTEL_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (recs[i] == NULL || recs[i]->scope == NULL) return UVOTEL_EINVAL;
+  }
+  ubuf_t b = {*buf, 0, *cap, 0};
+  int rc = encode(recs, n, &b);
+  *buf = b.p;
+  *cap = b.cap;
+  *len = rc == 0 ? b.len : 0;
+  return rc;
+}
+
+/* ---- the exporter ---- */
+
+typedef struct file_exp_s {
+  char *path;
+  int truncate, fsync;
+  int fd;
+  ubuf_t buf;
+} file_exp_t;
+
+static int file_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
+                       uint64_t timeout_ms) {
+  (void)timeout_ms;
+  file_exp_t *f = self;
+  if (f->fd < 0) {
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (f->truncate ? O_TRUNC : 0);
+    f->fd = open(f->path, flags, 0644);
+    if (f->fd < 0) {
+      int err = -errno;
+      uvotel_diag(UVOTEL_DIAG_ERROR, err, "log file exporter: cannot open %s", f->path);
+      return err;
+    }
+  }
+  f->buf.failed = 0;
+  int rc = encode(recs, n, &f->buf);
+  if (rc != 0) return rc;
+  ubuf_putc(&f->buf, '\n');
+  if (f->buf.failed) return UVOTEL_ENOMEM;
+  rc = uvotel__write_all(f->fd, f->buf.p, f->buf.len);
+  if (rc == 0 && f->fsync) fdatasync(f->fd);
+  if (rc != 0) uvotel_diag(UVOTEL_DIAG_ERROR, rc, "log file exporter: write to %s failed", f->path);
+  if (f->buf.cap > (1u << 22)) {
+    uvotel_free(f->buf.p);
+    f->buf.p = NULL;
+    f->buf.cap = 0;
+  }
+  return rc;
+}
+
+static int file_flush(void *self, uint64_t timeout_ms) {
+  (void)timeout_ms;
+  file_exp_t *f = self;
+  if (f->fd >= 0 && f->fsync) fdatasync(f->fd);
+  return 0;
+}
+
+static int file_shutdown(void *self, uint64_t timeout_ms) {
+  file_exp_t *f = self;
+  file_flush(self, timeout_ms);
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  return 0;
+}
+
+static void file_free(void *self) {
+  file_exp_t *f = self;
+  if (f->fd >= 0) close(f->fd);
+  uvotel_free(f->buf.p);
+  uvotel_free(f->path);
+  uvotel_free(f);
+}
+
+static const uvotel_log_exporter_ops_t g_file_ops = {.export_logs = file_export,
+                                                     .force_flush = file_flush,
+                                                     .shutdown = file_shutdown,
+                                                     .free = file_free};
+
+UVOTEL__API uvotel_log_exporter_t *uvotel_file_log_exporter_create(
+    const uvotel_file_log_exporter_options_t *opts) {
+  static const uvotel_file_log_exporter_options_t defaults = UVOTEL_FILE_LOG_EXPORTER_OPTIONS_INIT;
+  if (opts == NULL) opts = &defaults;
+  const char *path = opts->path;
+  if (path == NULL) path = getenv("OTEL_EXPORTER_FILE_LOGS_PATH");
+  if (path == NULL || *path == '\0') path = UVOTEL_FILE_LOG_EXPORTER_DEFAULT_PATH;
+  file_exp_t *f = uvotel_calloc(1, sizeof *f);
+  if (f == NULL) return NULL;
+  f->path = uvotel_strdup(path);
+  if (f->path == NULL) {
+    uvotel_free(f);
+    return NULL;
+  }
+  f->fd = -1;
+  f->truncate = opts->truncate;
+  f->fsync = opts->fsync;
+  return uvotel_log_exporter_create(&g_file_ops, f);
+}
