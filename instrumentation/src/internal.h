@@ -21,6 +21,7 @@ typedef struct uvotel__work_s {
 } uvotel__work_t;
 
 typedef struct uvotel__ltab_s uvotel__ltab_t;
+typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
 
 /* State of one wrapped handle or request, kept in its loop's side table under the handle's or
  * request's address. `res` is the resource currently live on it (async id 0: none). */
@@ -32,9 +33,10 @@ typedef struct uvotel__hs_s {
                            cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
-  int firing;          /* the handle's callback is running */
-  int is_async;        /* an async handle: u.async is in use */
-  uvotel_span_t *span; /* automatic span of the request / accepted connection (auto_spans.c) */
+  int firing;             /* the handle's callback is running */
+  int is_async;           /* an async handle: u.async is in use */
+  uvotel_span_t *span;    /* automatic span of the request / accepted connection (auto_spans.c) */
+  uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
   struct uvotel__hs_s *next_free;
   union {
     uvotel__work_t work; /* uv_work_t requests */
@@ -137,6 +139,7 @@ extern unsigned uvotel__auto_cats;
 #define UVOTEL__AUTO_FS 0x1u
 #define UVOTEL__AUTO_DNS 0x2u
 #define UVOTEL__AUTO_NET 0x4u
+#define UVOTEL__AUTO_HTTP 0x8u
 static inline int uvotel__auto_on(unsigned cat) {
   return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
 }
@@ -155,6 +158,22 @@ extern UVOTEL__TLS int uvotel__auto_in_conn_cb;
 void uvotel__auto_conn_cb_done(void);
 /* uvotel_close and stale-state cleanup: end the state's span. */
 void uvotel__auto_drop(uvotel__hs_t *s);
+/* The automatic spans' tracer (NULL before the first enable). */
+uvotel_tracer_t *uvotel__auto_tracer(void);
+
+/* ---- protocol detectors (protocols.c, uvotel/uv_protocols.h) ----
+ * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
+ * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
+void uvotel__proto_accept(uvotel__hs_t *s);
+/* Bytes handed to the read callback; returns the span to make current around it, or NULL. */
+uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
+/* Bytes of a uv_write; returns the span to end when that write completes (owned), or NULL. */
+uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs);
+/* The first `written` bytes of bufs went out through uv_try_write. */
+void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                               size_t written);
+/* Close: the detector ends its spans and forgets the stream. */
+void uvotel__proto_drop(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -9,6 +9,7 @@ UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
     if (s != NULL) {
       uvotel__res_end(s);
       uvotel__auto_drop(s);
+      uvotel__proto_drop(s);
       uvotel_snapshot_release(s->close_ctx);
       uvotel__hs_remove(s);
     }

@@ -237,6 +237,7 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle->type == UV_ASYNC) uvotel__async_forget(s);
   uvotel__res_end(s);
   uvotel__auto_drop(s);
+  uvotel__proto_drop(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
   uv_close(handle, close_tramp);

@@ -48,7 +48,9 @@ extern "C" {
 #define UVOTEL_INSTRUMENT_FS 0x1u
 #define UVOTEL_INSTRUMENT_DNS 0x2u
 #define UVOTEL_INSTRUMENT_NET 0x4u
-#define UVOTEL_INSTRUMENT_ALL 0x7u
+#define UVOTEL_INSTRUMENT_HTTP 0x8u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
+                                     */
+#define UVOTEL_INSTRUMENT_ALL 0xfu
 
 /* Flags. */
 #define UVOTEL_AUTO_SPANS_ROOTS 0x1u /* also make spans when no span is current */
@@ -84,7 +86,7 @@ void uvotel_auto_spans_disable(void);
 /* The categories currently on. Thread: any. */
 unsigned uvotel_auto_spans_categories(void);
 
-/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, all, none (case-insensitive,
+/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, http, all, none (case-insensitive,
  * blanks around names ignored, empty items skipped). NULL or "" gives 0. An unknown name:
  * UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
 int uvotel_instrument_parse(const char *spec, unsigned *out);
