@@ -190,7 +190,7 @@ static void set_server(uvotel_span_t *s, const conn_t *c) {
   if (host != NULL && host->len > 0 && host->len < 256) {
     const char *h = host->ptr;
     size_t n = host->len, hl = n;
-    long port = 80;
+    long port = c->server_port; /* no port in Host: the one the connection came in on */
     const char *colon = NULL;
     if (h[0] == '[') {
       const char *end = memchr(h, ']', n);
@@ -210,7 +210,7 @@ static void set_server(uvotel_span_t *s, const conn_t *c) {
       if (*e != '\0' || port <= 0 || port > 65535) return;
     }
     attr_strn(s, "server.address", h, hl);
-    uvotel_span_set_attribute_int(s, "server.port", port);
+    if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
   } else if (c->server_ip[0] != '\0') {
     uvotel_span_set_attribute_str(s, "server.address", c->server_ip);
     uvotel_span_set_attribute_int(s, "server.port", c->server_port);
