@@ -104,7 +104,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     } else {
       uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof addr);
     }
-    uvotel_span_set_attribute_str(dns_span, "net.peer.ip", addr);
+    const char *answers[] = {addr}; /* dns.answers: the resolved addresses */
+    uvotel_attribute_t a = UVOTEL_ATTR_STR_ARRAY("dns.answers", answers, 1);
+    uvotel_span_set_attribute(dns_span, &a);
   } else {
     uvotel_span_set_status(dns_span, UVOTEL_STATUS_ERROR, uv_strerror(status));
   }
@@ -118,6 +120,7 @@ static void start_dns(void) {
   uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
   so.kind = UVOTEL_SPAN_KIND_CLIENT;
   dns_span = uvotel_span_start(tracer, "dns.lookup localhost", &so);
+  uvotel_span_set_attribute_str(dns_span, "dns.question.name", "localhost");
   uvotel_scope_t sc;
   uvotel_span_enter(dns_span, &sc);
   struct addrinfo hints;
@@ -192,7 +195,17 @@ static void on_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     so.parent_context = &parent;
   }
   uvotel_span_t *span = uvotel_span_start(tracer, "tcp.serve ping", &so);
-  uvotel_span_set_attribute_int(span, "net.request.bytes", (int64_t)server_in_n);
+  uvotel_span_set_attribute_int(span, "demo.request.bytes", (int64_t)server_in_n);
+  struct sockaddr_in peer;
+  int plen = sizeof peer;
+  if (uv_tcp_getpeername((uv_tcp_t *)s, (struct sockaddr *)&peer, &plen) == 0) {
+    char ip[64];
+    uv_ip4_name(&peer, ip, sizeof ip);
+    uvotel_span_set_attribute_str(span, "client.address", ip);
+    uvotel_span_set_attribute_int(span, "client.port", ntohs(peer.sin_port));
+    uvotel_span_set_attribute_str(span, "network.peer.address", ip);
+    uvotel_span_set_attribute_int(span, "network.peer.port", ntohs(peer.sin_port));
+  }
   uvotel_scope_t sc;
   uvotel_span_enter(span, &sc);
   uv_buf_t b = uv_buf_init("pong\n", 5);
@@ -216,7 +229,7 @@ static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     client_in_n += take;
     if (memchr(client_in, '\n', client_in_n) == NULL) return;
     uvotel_span_add_event(client_span, "response", NULL, 0);
-    uvotel_span_set_attribute_int(client_span, "net.response.bytes", (int64_t)client_in_n);
+    uvotel_span_set_attribute_int(client_span, "demo.response.bytes", (int64_t)client_in_n);
   } else {
     uvotel_span_set_status(client_span, UVOTEL_STATUS_ERROR, uv_strerror((int)n));
   }
@@ -258,7 +271,14 @@ static void start_tcp(void) {
   uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
   so.kind = UVOTEL_SPAN_KIND_CLIENT;
   client_span = uvotel_span_start(tracer, "tcp.request ping", &so);
-  uvotel_span_set_attribute_int(client_span, "net.peer.port", ntohs(addr.sin_port));
+  /* current names (semantic conventions): server.* is the logical server, network.peer.* the
+   * socket's other end (the same here); net.peer.ip / net.peer.port are deprecated */
+  uvotel_span_set_attribute_str(client_span, "server.address", "127.0.0.1");
+  uvotel_span_set_attribute_int(client_span, "server.port", ntohs(addr.sin_port));
+  uvotel_span_set_attribute_str(client_span, "network.peer.address", "127.0.0.1");
+  uvotel_span_set_attribute_int(client_span, "network.peer.port", ntohs(addr.sin_port));
+  uvotel_span_set_attribute_str(client_span, "network.transport", "tcp");
+  uvotel_span_set_attribute_str(client_span, "network.type", "ipv4");
   uvotel_scope_t sc;
   uvotel_span_enter(client_span, &sc);
   uvotel_tcp_init(loop, &client);

@@ -1,49 +1,55 @@
-/* Encoding of finished spans into an OTLP ExportTraceServiceRequest with protobuf-c.
+/* Encoding of finished spans into an OTLP ExportTraceServiceRequest, written directly from the
+ * span data (no intermediate message tree, no protobuf runtime).
  *
- * The protobuf-c message structs are built in a per-batch arena and point straight at the
- * strings of the span data (names, keys, string values): nothing is copied before protobuf-c
- * packs the tree into the body. Spans are grouped by resource, then by instrumentation scope;
- * the SDK gives one resource pointer per provider and one scope pointer per tracer, so grouping
- * is by pointer. Thread: any (runs on the libuv thread pool in the batch processor). */
+ * Spans are grouped once (src/groups.c: resource -> scope -> spans, shared with the OTLP/JSON
+ * encoder). Then one walk over the groups runs twice:
+ *   - measuring: every nested message reserves a slot on a stack of uint32 and, at its end,
+ *     stores its size there; every NUL-terminated string stores its strlen; every string is
+ *     checked for valid UTF-8;
+ *   - writing: the same walk pops the sizes and lengths in the same order into an exactly sized
+ *     body.
+ * So each size is computed once, each string is measured once and copied once, and the output
+ * is what protobuf-c packs for the same message: fields in field-number order, proto3 defaults
+ * (0, "", empty bytes) omitted except in the AnyValue oneof, sub-messages always written once
+ * set (tests/unit/test_otlp_encode.c compares the two byte for byte).
+ *
+ * Invalid UTF-8 (OTLP strings must be UTF-8; a collector rejects the whole request otherwise)
+ * is repaired: each ill-formed subpart becomes U+FFFD (src/utf8.c), in every string the request
+ * holds. The writing pass takes the slow, repairing path only when the measuring pass saw a bad
+ * string. Thread: any (runs on the batch processor's export thread). */
 #include <string.h>
 
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "../src/encoding.h"
 #include "otlp_internal.h"
 #include "uvotel/propagation.h"
 #include "uvotel/trace_sdk.h"
 
-typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
-typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
-typedef Opentelemetry__Proto__Common__V1__ArrayValue arr_t;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope scope_t;
-typedef Opentelemetry__Proto__Resource__V1__Resource res_t;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans rspans_t;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans sspans_t;
-typedef Opentelemetry__Proto__Trace__V1__Span span_t;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event event_t;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link link_t;
-typedef Opentelemetry__Proto__Trace__V1__Status status_t;
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req_t;
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define FLAGS_HAS_IS_REMOTE 0x100u
 #define FLAGS_IS_REMOTE 0x200u
 
-/* ---- arena: a chain of blocks, freed at once; standard blocks are recycled through the
- * exporter's cache, so a steady stream of batches touches the same warm pages instead of
- * faulting fresh ones in for every batch ---- */
+/* wire types */
+#define WT_VARINT 0u
+#define WT_I64 1u
+#define WT_LEN 2u
+#define WT_I32 5u
 
-#define BLOCK_SIZE (512 * 1024)
+/* ---- scratch: size stacks recycled through the exporter's cache ---- */
+
 #define CACHE_MAX 8
+#define SCRATCH_KEEP_MAX (1u << 20) /* entries; larger stacks are freed after use */
 
-typedef struct block_s {
-  struct block_s *next;
-  size_t used, cap;
-  max_align_t data[];
-} block_t;
+typedef struct scratch_s {
+  struct scratch_s *next;
+  size_t cap;
+  uint32_t *st;
+} scratch_t;
 
 struct uvotel__otlp_block_cache_s {
   uv_mutex_t mu;
-  block_t *free;
+  scratch_t *free;
   size_t n;
 };
 
@@ -61,420 +67,457 @@ int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out) {
 void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c) {
   if (c == NULL) return;
   while (c->free) {
-    block_t *b = c->free;
-    c->free = b->next;
-    uvotel_free(b);
+    scratch_t *s = c->free;
+    c->free = s->next;
+    uvotel_free(s->st);
+    uvotel_free(s);
   }
   uv_mutex_destroy(&c->mu);
   uvotel_free(c);
 }
 
-typedef struct arena_s {
-  block_t *head;
-  uvotel__otlp_block_cache_t *cache;
-} arena_t;
-
-static block_t *block_get(arena_t *a, size_t cap) {
-  block_t *b = NULL;
-  if (cap == BLOCK_SIZE && a->cache != NULL) {
-    uv_mutex_lock(&a->cache->mu);
-    b = a->cache->free;
-    if (b != NULL) {
-      a->cache->free = b->next;
-      a->cache->n--;
+static scratch_t *scratch_get(uvotel__otlp_block_cache_t *c) {
+  scratch_t *s = NULL;
+  if (c != NULL) {
+    uv_mutex_lock(&c->mu);
+    s = c->free;
+    if (s != NULL) {
+      c->free = s->next;
+      c->n--;
     }
-    uv_mutex_unlock(&a->cache->mu);
+    uv_mutex_unlock(&c->mu);
   }
-  if (b == NULL) {
-    b = uvotel_malloc(sizeof *b + cap);
-    if (b == NULL) return NULL;
-    b->cap = cap;
-  }
-  b->used = 0;
-  return b;
+  if (s == NULL) s = uvotel_calloc(1, sizeof *s);
+  return s;
 }
 
-static void *arena_alloc(arena_t *a, size_t n) {
-  n = (n + 15) & ~(size_t)15;
-  block_t *b = a->head;
-  if (b == NULL || b->cap - b->used < n) {
-    b = block_get(a, n > BLOCK_SIZE ? n : BLOCK_SIZE);
-    if (b == NULL) return NULL;
-    b->next = a->head;
-    a->head = b;
+static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
+  if (s == NULL) return;
+  if (c != NULL && s->cap <= SCRATCH_KEEP_MAX) {
+    uv_mutex_lock(&c->mu);
+    int keep = c->n < CACHE_MAX;
+    if (keep) {
+      s->next = c->free;
+      c->free = s;
+      c->n++;
+    }
+    uv_mutex_unlock(&c->mu);
+    if (keep) return;
   }
-  void *p = (char *)b->data + b->used;
-  b->used += n;
-  return p;
+  uvotel_free(s->st);
+  uvotel_free(s);
 }
 
-static void arena_free(arena_t *a) {
-  block_t *b = a->head;
-  while (b) {
-    block_t *n = b->next;
-    int kept = 0;
-    if (b->cap == BLOCK_SIZE && a->cache != NULL) {
-      uv_mutex_lock(&a->cache->mu);
-      if (a->cache->n < CACHE_MAX) {
-        b->next = a->cache->free;
-        a->cache->free = b;
-        a->cache->n++;
-        kept = 1;
+/* ---- the two-pass writer ---- */
+
+typedef struct enc_s {
+  int writing;
+  int failed;   /* measuring: 1 the stack could not grow, 2 a size over 4 GiB */
+  int bad_utf8; /* measuring saw a string that needs repair: writing repairs */
+  size_t n;     /* measuring: bytes so far */
+  uint8_t *p;   /* writing: cursor */
+  scratch_t *sc;
+  size_t top; /* measuring: entries pushed; writing: entries popped */
+} enc_t;
+
+static inline size_t vsize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+static inline void raw_varint(enc_t *e, uint64_t v) {
+  if (!e->writing) {
+    e->n += vsize(v);
+    return;
+  }
+  uint8_t *p = e->p;
+  while (v >= 0x80) {
+    *p++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (uint8_t)v;
+  e->p = p;
+}
+
+static inline void key(enc_t *e, uint32_t field, uint32_t wt) {
+  raw_varint(e, ((uint64_t)field << 3) | wt);
+}
+
+static inline void raw_bytes(enc_t *e, const void *s, size_t n) {
+  if (!e->writing) {
+    e->n += n;
+    return;
+  }
+  memcpy(e->p, s, n);
+  e->p += n;
+}
+
+static inline void raw_fixed64(enc_t *e, uint64_t v) {
+  if (!e->writing) {
+    e->n += 8;
+    return;
+  }
+  for (int i = 0; i < 8; i++) e->p[i] = (uint8_t)(v >> (8 * i));
+  e->p += 8;
+}
+
+static inline void raw_fixed32(enc_t *e, uint32_t v) {
+  if (!e->writing) {
+    e->n += 4;
+    return;
+  }
+  for (int i = 0; i < 4; i++) e->p[i] = (uint8_t)(v >> (8 * i));
+  e->p += 4;
+}
+
+/* measuring: reserve a stack entry holding v; returns its index (or SIZE_MAX on failure) */
+static size_t push(enc_t *e, uint32_t v) {
+  scratch_t *s = e->sc;
+  if (UNLIKELY(e->top == s->cap)) {
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    uint32_t *ns = uvotel_realloc(s->st, cap * sizeof *ns);
+    if (ns == NULL) {
+      e->failed = 1;
+      return SIZE_MAX;
+    }
+    s->st = ns;
+    s->cap = cap;
+  }
+  s->st[e->top] = v;
+  return e->top++;
+}
+
+static inline uint32_t pop(enc_t *e) {
+  return e->sc->st[e->top++];
+}
+
+/* A length-delimited sub-message: begin writes its key (and, writing, its size); end closes it.
+ * Proto3 sub-messages are written whenever they are set, even empty. */
+static inline size_t begin(enc_t *e, uint32_t field) {
+  key(e, field, WT_LEN);
+  if (e->writing) {
+    raw_varint(e, pop(e));
+    return 0;
+  }
+  return push(e, (uint32_t)e->n); /* the start offset until end() */
+}
+
+static inline void end(enc_t *e, size_t mark) {
+  if (e->writing || mark == SIZE_MAX) return;
+  uint32_t *st = e->sc->st;
+  size_t size = e->n - st[mark];
+  if (size > UINT32_MAX) {
+    e->failed = 2;
+    return;
+  }
+  st[mark] = (uint32_t)size;
+  e->n += vsize(size);
+}
+
+/* String payload of known byte length: key, length, bytes (repaired when needed). */
+static void str_body(enc_t *e, uint32_t field, const char *s, size_t len) {
+  key(e, field, WT_LEN);
+  if (!e->writing) {
+    size_t v = uvotel__utf8_valid_prefix(s, len);
+    if (UNLIKELY(v != len)) {
+      e->bad_utf8 = 1;
+      len = v + uvotel__utf8_repaired_len(s + v, len - v);
+    }
+    e->n += vsize(len) + len;
+    return;
+  }
+  if (UNLIKELY(e->bad_utf8)) {
+    size_t out = uvotel__utf8_repaired_len(s, len);
+    raw_varint(e, out);
+    e->p += uvotel__utf8_repair((char *)e->p, s, len);
+    return;
+  }
+  raw_varint(e, len);
+  memcpy(e->p, s, len);
+  e->p += len;
+}
+
+/* proto3 string field: omitted when empty (as protobuf-c does). */
+static inline void str_field(enc_t *e, uint32_t field, const char *s, size_t len) {
+  if (len != 0) str_body(e, field, s, len);
+}
+
+/* A NUL-terminated string: strlen once, while measuring; writing pops it. `always`: write even
+ * when empty (oneof members). */
+static inline void cstr_field(enc_t *e, uint32_t field, const char *s, int always) {
+  if (s == NULL) s = "";
+  if (!always && s[0] == '\0') return;
+  size_t len;
+  if (!e->writing) {
+    len = strlen(s);
+    if (push(e, (uint32_t)len) == SIZE_MAX) return;
+    if (len > UINT32_MAX) e->failed = 2;
+  } else {
+    len = pop(e);
+  }
+  str_body(e, field, s, len);
+}
+
+static inline void varint_field(enc_t *e, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  key(e, field, WT_VARINT);
+  raw_varint(e, v);
+}
+
+static inline void fixed64_field(enc_t *e, uint32_t field, uint64_t v) {
+  if (v == 0) return;
+  key(e, field, WT_I64);
+  raw_fixed64(e, v);
+}
+
+static inline void fixed32_field(enc_t *e, uint32_t field, uint32_t v) {
+  if (v == 0) return;
+  key(e, field, WT_I32);
+  raw_fixed32(e, v);
+}
+
+static inline void bytes_field(enc_t *e, uint32_t field, const uint8_t *b, size_t n) {
+  if (n == 0) return;
+  key(e, field, WT_LEN);
+  raw_varint(e, n);
+  raw_bytes(e, b, n);
+}
+
+static inline uint64_t dbl_bits(double d) {
+  uint64_t u;
+  memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+/* ---- common.v1: AnyValue, ArrayValue, KeyValue ---- */
+
+/* AnyValue's oneof members are written whenever set, zero or empty included. */
+static void any_value(enc_t *e, uint32_t field, const uvotel_value_t *v) {
+  size_t m = begin(e, field);
+  switch (v->type) {
+    case UVOTEL_VALUE_STRING:
+      str_body(e, 1, v->u.s != NULL ? v->u.s : "", v->u.s != NULL ? v->len : 0);
+      break;
+    case UVOTEL_VALUE_BOOL:
+      key(e, 2, WT_VARINT);
+      raw_varint(e, v->u.b ? 1 : 0);
+      break;
+    case UVOTEL_VALUE_INT:
+      key(e, 3, WT_VARINT);
+      raw_varint(e, (uint64_t)v->u.i);
+      break;
+    case UVOTEL_VALUE_DOUBLE:
+      key(e, 4, WT_I64);
+      raw_fixed64(e, dbl_bits(v->u.d));
+      break;
+    case UVOTEL_VALUE_STRING_ARRAY:
+    case UVOTEL_VALUE_BOOL_ARRAY:
+    case UVOTEL_VALUE_INT_ARRAY:
+    case UVOTEL_VALUE_DOUBLE_ARRAY: {
+      size_t a = begin(e, 5);
+      for (uint32_t i = 0; i < v->len; i++) {
+        size_t el = begin(e, 1);
+        switch (v->type) {
+          case UVOTEL_VALUE_STRING_ARRAY:
+            cstr_field(e, 1, v->u.sa[i], 1);
+            break;
+          case UVOTEL_VALUE_BOOL_ARRAY:
+            key(e, 2, WT_VARINT);
+            raw_varint(e, v->u.ba[i] ? 1 : 0);
+            break;
+          case UVOTEL_VALUE_INT_ARRAY:
+            key(e, 3, WT_VARINT);
+            raw_varint(e, (uint64_t)v->u.ia[i]);
+            break;
+          default:
+            key(e, 4, WT_I64);
+            raw_fixed64(e, dbl_bits(v->u.da[i]));
+            break;
+        }
+        end(e, el);
       }
-      uv_mutex_unlock(&a->cache->mu);
+      end(e, a);
+      break;
     }
-    if (!kept) uvotel_free(b);
-    b = n;
+    default:
+      break; /* NONE: an empty AnyValue, as the data model allows */
   }
-  a->head = NULL;
+  end(e, m);
 }
 
-#define NEW(a, T) ((T *)arena_alloc((a), sizeof(T)))
-#define NEWN(a, T, n) ((T *)arena_alloc((a), sizeof(T) * ((n) != 0 ? (n) : 1)))
-
-/* ---- attributes ---- */
-
-static const any_t k_any_init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-static const kv_t k_kv_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-static const arr_t k_arr_init = OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
-
-static int fill_array(arena_t *a, const uvotel_value_t *v, any_t *out) {
-  arr_t *arr = NEW(a, arr_t);
-  any_t *vals = NEWN(a, any_t, v->len);
-  any_t **ptrs = NEWN(a, any_t *, v->len);
-  if (arr == NULL || vals == NULL || ptrs == NULL) return -1;
-  *arr = k_arr_init;
-  for (uint32_t i = 0; i < v->len; i++) {
-    vals[i] = k_any_init;
-    switch (v->type) {
-      case UVOTEL_VALUE_STRING_ARRAY:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        vals[i].string_value = (char *)(v->u.sa[i] ? v->u.sa[i] : "");
-        break;
-      case UVOTEL_VALUE_BOOL_ARRAY:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-        vals[i].bool_value = v->u.ba[i];
-        break;
-      case UVOTEL_VALUE_INT_ARRAY:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-        vals[i].int_value = v->u.ia[i];
-        break;
-      default:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-        vals[i].double_value = v->u.da[i];
-        break;
-    }
-    ptrs[i] = &vals[i];
-  }
-  arr->n_values = v->len;
-  arr->values = ptrs;
-  out->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
-  out->array_value = arr;
-  return 0;
-}
-
-/* Build n KeyValues; *out gets the pointer array. */
-static int fill_attrs(arena_t *a, const uvotel_attribute_t *attrs, size_t n, kv_t ***out) {
-  *out = NULL;
-  if (n == 0) return 0;
-  kv_t *kvs = NEWN(a, kv_t, n);
-  any_t *vals = NEWN(a, any_t, n);
-  kv_t **ptrs = NEWN(a, kv_t *, n);
-  if (kvs == NULL || vals == NULL || ptrs == NULL) return -1;
+static void attrs(enc_t *e, uint32_t field, const uvotel_attribute_t *a, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const uvotel_value_t *v = &attrs[i].value;
-    kvs[i] = k_kv_init;
-    vals[i] = k_any_init;
-    kvs[i].key = (char *)(attrs[i].key ? attrs[i].key : "");
-    kvs[i].value = &vals[i];
-    switch (v->type) {
-      case UVOTEL_VALUE_STRING:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        vals[i].string_value = (char *)(v->u.s ? v->u.s : "");
-        break;
-      case UVOTEL_VALUE_BOOL:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-        vals[i].bool_value = v->u.b;
-        break;
-      case UVOTEL_VALUE_INT:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-        vals[i].int_value = v->u.i;
-        break;
-      case UVOTEL_VALUE_DOUBLE:
-        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-        vals[i].double_value = v->u.d;
-        break;
-      case UVOTEL_VALUE_STRING_ARRAY:
-      case UVOTEL_VALUE_BOOL_ARRAY:
-      case UVOTEL_VALUE_INT_ARRAY:
-      case UVOTEL_VALUE_DOUBLE_ARRAY:
-        if (fill_array(a, v, &vals[i]) != 0) return -1;
-        break;
-      default:
-        break; /* NONE: an empty AnyValue, as the data model allows */
-    }
-    ptrs[i] = &kvs[i];
+    size_t m = begin(e, field);
+    cstr_field(e, 1, a[i].key, 0);
+    any_value(e, 2, &a[i].value);
+    end(e, m);
   }
-  *out = ptrs;
-  return 0;
 }
 
-/* ---- spans ---- */
+static void trace_state_field(enc_t *e, uint32_t field, const uvotel_trace_state_t *ts) {
+  if (ts == NULL) return;
+  size_t len = 0;
+  const char *s = uvotel_trace_state_str(ts, &len);
+  if (s != NULL) str_field(e, field, s, len);
+}
 
-static const span_t k_span_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-static const status_t k_status_init = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
-static const event_t k_event_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__EVENT__INIT;
-static const link_t k_link_init = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__LINK__INIT;
+/* ---- trace.v1: Span ---- */
 
-/* ids live next to the Span so one allocation serves both */
-typedef struct span_box_s {
-  span_t span;
-  status_t status;
-  uint8_t trace_id[16];
-  uint8_t span_id[8];
-  uint8_t parent_id[8];
-} span_box_t;
-
-static int fill_span(arena_t *a, const uvotel_span_data_t *d, span_box_t *b) {
-  span_t *s = &b->span;
-  *s = k_span_init;
+static void span(enc_t *e, const uvotel_span_data_t *d) {
+  size_t m = begin(e, 2); /* ScopeSpans.spans */
   uvotel_span_context_t sc = uvotel_span_data_context(d);
-  memcpy(b->trace_id, sc.trace_id.bytes, 16);
-  memcpy(b->span_id, sc.span_id.bytes, 8);
-  s->trace_id.data = b->trace_id;
-  s->trace_id.len = 16;
-  s->span_id.data = b->span_id;
-  s->span_id.len = 8;
+  bytes_field(e, 1, sc.trace_id.bytes, 16);
+  bytes_field(e, 2, sc.span_id.bytes, 8);
+  trace_state_field(e, 3, sc.trace_state);
   uvotel_span_id_t parent = uvotel_span_data_parent_span_id(d);
   int has_parent = !uvotel_span_id_is_zero(&parent);
-  if (has_parent) {
-    memcpy(b->parent_id, parent.bytes, 8);
-    s->parent_span_id.data = b->parent_id;
-    s->parent_span_id.len = 8;
-  }
-  s->flags = (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
-             (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0);
-  /* The W3C tracestate, borrowed from the span (alive while the batch is). */
-  if (sc.trace_state != NULL) s->trace_state = (char *)uvotel_trace_state_str(sc.trace_state, NULL);
-  s->name = (char *)uvotel_span_data_name(d);
-  if (s->name == NULL) s->name = (char *)"";
+  if (has_parent) bytes_field(e, 4, parent.bytes, 8);
+  cstr_field(e, 5, uvotel_span_data_name(d), 0);
   uvotel_span_kind_t kind = uvotel_span_data_kind(d);
-  s->kind =
-      (Opentelemetry__Proto__Trace__V1__Span__SpanKind)(kind >= UVOTEL_SPAN_KIND_INTERNAL &&
-                                                                kind <= UVOTEL_SPAN_KIND_CONSUMER
-                                                            ? kind
-                                                            : UVOTEL_SPAN_KIND_INTERNAL);
-  s->start_time_unix_nano = uvotel_span_data_start_unix_ns(d);
-  s->end_time_unix_nano = uvotel_span_data_end_unix_ns(d);
-
+  if (kind < UVOTEL_SPAN_KIND_INTERNAL || kind > UVOTEL_SPAN_KIND_CONSUMER) {
+    kind = UVOTEL_SPAN_KIND_INTERNAL;
+  }
+  varint_field(e, 6, (uint64_t)kind);
+  fixed64_field(e, 7, uvotel_span_data_start_unix_ns(d));
+  fixed64_field(e, 8, uvotel_span_data_end_unix_ns(d));
   size_t n;
-  const uvotel_attribute_t *attrs = uvotel_span_data_attributes(d, &n);
-  if (fill_attrs(a, attrs, n, &s->attributes) != 0) return -1;
-  s->n_attributes = n;
-  s->dropped_attributes_count = uvotel_span_data_dropped_attributes(d);
-
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  attrs(e, 9, a, n);
+  varint_field(e, 10, uvotel_span_data_dropped_attributes(d));
   const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
-  if (n > 0) {
-    event_t *es = NEWN(a, event_t, n);
-    event_t **ep = NEWN(a, event_t *, n);
-    if (es == NULL || ep == NULL) return -1;
-    for (size_t i = 0; i < n; i++) {
-      es[i] = k_event_init;
-      es[i].time_unix_nano = ev[i].time_unix_ns;
-      es[i].name = (char *)(ev[i].name ? ev[i].name : "");
-      if (fill_attrs(a, ev[i].attrs, ev[i].n_attrs, &es[i].attributes) != 0) return -1;
-      es[i].n_attributes = ev[i].n_attrs;
-      es[i].dropped_attributes_count = ev[i].dropped_attributes;
-      ep[i] = &es[i];
-    }
-    s->events = ep;
-    s->n_events = n;
+  for (size_t i = 0; i < n; i++) {
+    size_t em = begin(e, 11);
+    fixed64_field(e, 1, ev[i].time_unix_ns);
+    cstr_field(e, 2, ev[i].name, 0);
+    attrs(e, 3, ev[i].attrs, ev[i].n_attrs);
+    varint_field(e, 4, ev[i].dropped_attributes);
+    end(e, em);
   }
-  s->dropped_events_count = uvotel_span_data_dropped_events(d);
-
+  varint_field(e, 12, uvotel_span_data_dropped_events(d));
   const uvotel_link_t *lk = uvotel_span_data_links(d, &n);
-  if (n > 0) {
-    link_t *ls = NEWN(a, link_t, n);
-    link_t **lp = NEWN(a, link_t *, n);
-    uint8_t *ids = NEWN(a, uint8_t, 24 * n);
-    if (ls == NULL || lp == NULL || ids == NULL) return -1;
-    for (size_t i = 0; i < n; i++) {
-      ls[i] = k_link_init;
-      memcpy(ids + 24 * i, lk[i].context.trace_id.bytes, 16);
-      memcpy(ids + 24 * i + 16, lk[i].context.span_id.bytes, 8);
-      ls[i].trace_id.data = ids + 24 * i;
-      ls[i].trace_id.len = 16;
-      ls[i].span_id.data = ids + 24 * i + 16;
-      ls[i].span_id.len = 8;
-      if (lk[i].context.trace_state != NULL) {
-        ls[i].trace_state = (char *)uvotel_trace_state_str(lk[i].context.trace_state, NULL);
-      }
-      ls[i].flags = (uint32_t)lk[i].context.flags | FLAGS_HAS_IS_REMOTE |
-                    (lk[i].context.is_remote ? FLAGS_IS_REMOTE : 0);
-      if (fill_attrs(a, lk[i].attrs, lk[i].n_attrs, &ls[i].attributes) != 0) return -1;
-      ls[i].n_attributes = lk[i].n_attrs;
-      ls[i].dropped_attributes_count = lk[i].dropped_attributes;
-      lp[i] = &ls[i];
-    }
-    s->links = lp;
-    s->n_links = n;
+  for (size_t i = 0; i < n; i++) {
+    size_t lm = begin(e, 13);
+    bytes_field(e, 1, lk[i].context.trace_id.bytes, 16);
+    bytes_field(e, 2, lk[i].context.span_id.bytes, 8);
+    trace_state_field(e, 3, lk[i].context.trace_state);
+    attrs(e, 4, lk[i].attrs, lk[i].n_attrs);
+    varint_field(e, 5, lk[i].dropped_attributes);
+    fixed32_field(e, 6,
+                  (uint32_t)lk[i].context.flags | FLAGS_HAS_IS_REMOTE |
+                      (lk[i].context.is_remote ? FLAGS_IS_REMOTE : 0));
+    end(e, lm);
   }
-  s->dropped_links_count = uvotel_span_data_dropped_links(d);
-
+  varint_field(e, 14, uvotel_span_data_dropped_links(d));
   const char *desc = NULL;
   uvotel_status_code_t code = uvotel_span_data_status(d, &desc);
   if (code != UVOTEL_STATUS_UNSET) {
-    b->status = k_status_init;
-    b->status.code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)code;
-    if (code == UVOTEL_STATUS_ERROR && desc != NULL) b->status.message = (char *)desc;
-    s->status = &b->status;
+    size_t sm = begin(e, 15);
+    if (code == UVOTEL_STATUS_ERROR) cstr_field(e, 2, desc, 0);
+    varint_field(e, 3, (uint64_t)code);
+    end(e, sm);
   }
-  return 0;
+  fixed32_field(e, 16,
+                (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
+                    (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0));
+  end(e, m);
 }
 
-/* ---- grouping ---- */
+/* ---- the request ---- */
 
-typedef struct group_s {
-  const uvotel_trace_resource_t *res;
-  const uvotel_instrumentation_scope_t *scope;
-  size_t n, fill;
-  span_t **spans;
-} group_t;
+static void request(enc_t *e, const uvotel__span_groups_t *g) {
+  for (size_t r = 0; r < g->n_res; r++) {
+    const uvotel__res_group_t *rg = &g->res[r];
+    const uvotel_trace_resource_t *res = rg->res;
+    size_t rm = begin(e, 1);   /* ExportTraceServiceRequest.resource_spans */
+    size_t resm = begin(e, 1); /* ResourceSpans.resource */
+    if (res != NULL) {
+      attrs(e, 1, res->attrs, res->n_attrs);
+      varint_field(e, 2, res->dropped_attributes);
+    }
+    end(e, resm);
+    for (uint32_t s = rg->first; s < rg->first + rg->n; s++) {
+      const uvotel__scope_group_t *sg = &g->scopes[s];
+      const uvotel_instrumentation_scope_t *scope = sg->scope;
+      size_t sm = begin(e, 2);  /* ResourceSpans.scope_spans */
+      size_t scm = begin(e, 1); /* ScopeSpans.scope */
+      if (scope != NULL) {
+        cstr_field(e, 1, scope->name, 0);
+        cstr_field(e, 2, scope->version, 0);
+        attrs(e, 3, scope->attrs, scope->n_attrs);
+      }
+      end(e, scm);
+      for (uint32_t k = sg->first; k < sg->first + sg->n; k++) span(e, g->order[k]);
+      if (scope != NULL) cstr_field(e, 3, scope->schema_url, 0);
+      end(e, sm);
+    }
+    if (res != NULL) cstr_field(e, 3, res->schema_url, 0);
+    end(e, rm);
+  }
+}
+
+/* The two passes, each compiled with everything inlined into it, so `writing` is a constant in
+ * each and the measuring pass carries no writing code (and the other way round). Not under the
+ * sanitizers: instrumenting the two huge flattened functions takes the compiler minutes. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PASS_ATTR __attribute__((noinline))
+#else
+#define PASS_ATTR __attribute__((flatten, noinline))
+#endif
+
+PASS_ATTR static void measure_pass(enc_t *e, const uvotel__span_groups_t *g) {
+  enc_t l = *e;
+  l.writing = 0;
+  request(&l, g);
+  *e = l;
+}
+
+PASS_ATTR static void write_pass(enc_t *e, const uvotel__span_groups_t *g) {
+  enc_t l = *e;
+  l.writing = 1;
+  request(&l, g);
+  *e = l;
+}
 
 int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n) {
   if ((spans == NULL && n > 0) || out == NULL || out_n == NULL) return UVOTEL_EINVAL;
   *out = NULL;
   *out_n = 0;
-  arena_t a = {NULL, cache};
-  int rc = UVOTEL_ENOMEM;
-  size_t cap_groups = 8, n_groups = 0;
-  group_t *groups = arena_alloc(&a, cap_groups * sizeof *groups);
-  uint16_t *gid = NEWN(&a, uint16_t, n);
-  span_box_t *boxes = NEWN(&a, span_box_t, n);
-  if (groups == NULL || gid == NULL || boxes == NULL) goto done;
-
-  /* pass 1: group (resource, scope) */
-  size_t last = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (spans[i] == NULL) {
-      rc = UVOTEL_EINVAL;
+  uvotel__span_groups_t g;
+  int rc = uvotel__span_groups_build(&g, spans, n);
+  if (rc != 0) return rc;
+  enc_t e;
+  memset(&e, 0, sizeof e);
+  e.sc = scratch_get(cache);
+  rc = UVOTEL_ENOMEM;
+  if (e.sc == NULL) goto done;
+  /* a first guess of the stack's size: about 8 entries per span with 2 attributes */
+  if (e.sc->cap < 16 * n + 64) {
+    uvotel_free(e.sc->st);
+    e.sc->cap = 16 * n + 64;
+    e.sc->st = uvotel_malloc(e.sc->cap * sizeof *e.sc->st);
+    if (e.sc->st == NULL) {
+      e.sc->cap = 0;
       goto done;
     }
-    const uvotel_trace_resource_t *r = uvotel_span_data_resource(spans[i]);
-    const uvotel_instrumentation_scope_t *sc = uvotel_span_data_scope(spans[i]);
-    size_t g = n_groups;
-    if (n_groups > 0 && groups[last].res == r && groups[last].scope == sc) {
-      g = last;
-    } else {
-      for (size_t j = 0; j < n_groups; j++)
-        if (groups[j].res == r && groups[j].scope == sc) {
-          g = j;
-          break;
-        }
-    }
-    if (g == n_groups) {
-      if (n_groups == 65535) {
-        rc = UVOTEL_ERANGE;
-        goto done;
-      }
-      if (n_groups == cap_groups) {
-        group_t *ng = arena_alloc(&a, 2 * cap_groups * sizeof *ng);
-        if (ng == NULL) goto done;
-        memcpy(ng, groups, n_groups * sizeof *ng);
-        groups = ng;
-        cap_groups *= 2;
-      }
-      groups[g].res = r;
-      groups[g].scope = sc;
-      groups[g].n = groups[g].fill = 0;
-      n_groups++;
-    }
-    groups[g].n++;
-    gid[i] = (uint16_t)g;
-    last = g;
   }
-  for (size_t j = 0; j < n_groups; j++) {
-    groups[j].spans = NEWN(&a, span_t *, groups[j].n);
-    if (groups[j].spans == NULL) goto done;
+  measure_pass(&e, &g);
+  if (e.failed) {
+    if (e.failed == 2) rc = UVOTEL_ERANGE;
+    goto done;
   }
-
-  /* pass 2: spans */
-  for (size_t i = 0; i < n; i++) {
-    if (fill_span(&a, spans[i], &boxes[i]) != 0) goto done;
-    group_t *g = &groups[gid[i]];
-    g->spans[g->fill++] = &boxes[i].span;
-  }
-
-  /* pass 3: ResourceSpans per distinct resource, ScopeSpans per group */
-  req_t req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-  rspans_t **rsp = NEWN(&a, rspans_t *, n_groups);
-  if (rsp == NULL) goto done;
-  /* resources in first-seen order */
-  const uvotel_trace_resource_t **res_of = NEWN(&a, const uvotel_trace_resource_t *, n_groups);
-  size_t *ss_count = NEWN(&a, size_t, n_groups);
-  if (res_of == NULL || ss_count == NULL) goto done;
-  size_t n_res = 0;
-  for (size_t j = 0; j < n_groups; j++) {
-    size_t k;
-    for (k = 0; k < n_res; k++)
-      if (res_of[k] == groups[j].res) break;
-    if (k == n_res) {
-      res_of[n_res] = groups[j].res;
-      ss_count[n_res] = 0;
-      n_res++;
-    }
-    ss_count[k]++;
-  }
-  for (size_t k = 0; k < n_res; k++) {
-    rspans_t *rs = NEW(&a, rspans_t);
-    res_t *res = NEW(&a, res_t);
-    sspans_t **ssp = NEWN(&a, sspans_t *, ss_count[k]);
-    if (rs == NULL || res == NULL || ssp == NULL) goto done;
-    opentelemetry__proto__trace__v1__resource_spans__init(rs);
-    opentelemetry__proto__resource__v1__resource__init(res);
-    const uvotel_trace_resource_t *r = res_of[k];
-    if (r != NULL) {
-      if (fill_attrs(&a, r->attrs, r->n_attrs, &res->attributes) != 0) goto done;
-      res->n_attributes = r->n_attrs;
-      res->dropped_attributes_count = r->dropped_attributes;
-      if (r->schema_url) rs->schema_url = (char *)r->schema_url;
-    }
-    rs->resource = res;
-    rs->scope_spans = ssp;
-    for (size_t j = 0; j < n_groups; j++) {
-      if (groups[j].res != r) continue;
-      sspans_t *ss = NEW(&a, sspans_t);
-      scope_t *sc = NEW(&a, scope_t);
-      if (ss == NULL || sc == NULL) goto done;
-      opentelemetry__proto__trace__v1__scope_spans__init(ss);
-      opentelemetry__proto__common__v1__instrumentation_scope__init(sc);
-      const uvotel_instrumentation_scope_t *s = groups[j].scope;
-      if (s != NULL) {
-        if (s->name) sc->name = (char *)s->name;
-        if (s->version) sc->version = (char *)s->version;
-        if (fill_attrs(&a, s->attrs, s->n_attrs, &sc->attributes) != 0) goto done;
-        sc->n_attributes = s->n_attrs;
-        if (s->schema_url) ss->schema_url = (char *)s->schema_url;
-      }
-      ss->scope = sc;
-      ss->spans = groups[j].spans;
-      ss->n_spans = groups[j].n;
-      ssp[rs->n_scope_spans++] = ss;
-    }
-    rsp[req.n_resource_spans++] = rs;
-  }
-  req.resource_spans = rsp;
-
-  size_t sz =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-          &req);
-  uint8_t *buf = uvotel_malloc(sz);
+  size_t sz = e.n, pushed = e.top;
+  uint8_t *buf = uvotel_malloc(sz != 0 ? sz : 1);
   if (buf == NULL) goto done;
-  size_t got =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, buf);
-  if (got != sz) {
-    uvotel_free(buf);
+  e.p = buf;
+  e.top = 0;
+  write_pass(&e, &g);
+  if ((size_t)(e.p - buf) != sz || e.top != pushed) {
+    uvotel_free(buf); /* the two passes disagreed: a bug, never sent */
     rc = UVOTEL_EIO;
     goto done;
   }
@@ -482,6 +525,7 @@ int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
   *out_n = sz;
   rc = 0;
 done:
-  arena_free(&a);
+  scratch_put(cache, e.sc);
+  uvotel__span_groups_free(&g);
   return rc;
 }

@@ -47,8 +47,11 @@ set(UVOTEL_OTLP_SOURCES ${UVOTEL_OTLP_TRANSPORT_SOURCES}
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c
   ${CMAKE_CURRENT_SOURCE_DIR}/otlp/exporter.c)
 
+# (encode.c uses the shared grouping walk and UTF-8 repair of src/, which libuvotel_exporters
+# compiles anyway; the static library takes its own copies.)
 add_library(uvotel_otlp_internal STATIC ${UVOTEL_OTLP_TRANSPORT_SOURCES}
-  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c $<TARGET_OBJECTS:uvotel_otlp_proto>)
+  ${CMAKE_CURRENT_SOURCE_DIR}/otlp/encode.c ${CMAKE_CURRENT_SOURCE_DIR}/src/groups.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/utf8.c $<TARGET_OBJECTS:uvotel_otlp_proto>)
 target_include_directories(uvotel_otlp_internal PUBLIC
   ${UVOTEL_OTLP_GEN_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/otlp ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(uvotel_otlp_internal PUBLIC uvotel PkgConfig::PROTOBUFC PkgConfig::CURL

@@ -1,4 +1,5 @@
-/* The file exporter: OTLP/JSON, one ExportTraceServiceRequest per line. */
+/* The file exporter: OTLP/JSON, one ExportTraceServiceRequest per line. Grouping and UTF-8
+ * repair are shared with the protobuf encoder (encoding.h): invalid UTF-8 becomes U+FFFD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "encoding.h"
 #include "exporters_internal.h"
 #include "uvotel/exporters/file.h"
 
@@ -23,17 +25,15 @@ static void put_json_string(ubuf_t *b, const char *s, size_t n) {
       continue;
     }
     if (c >= 0x80) {
-      /* validate one UTF-8 sequence; invalid bytes become U+FFFD */
-      size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-      int ok = len != 0 && i + len <= n;
-      for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] >> 6) == 2;
-      if (ok) {
+      /* a valid UTF-8 sequence passes; each ill-formed subpart becomes one U+FFFD */
+      size_t len = uvotel__utf8_seq_len(s + i, n - i);
+      if (len != 0) {
         i += len;
         continue;
       }
       ubuf_put(b, s + start, i - start);
       ubuf_put(b, "\\ufffd", 6);
-      i++;
+      i += uvotel__utf8_bad_len(s + i, n - i);
       start = i;
       continue;
     }
@@ -270,28 +270,22 @@ static void put_span(ubuf_t *b, const uvotel_span_data_t *d) {
   ubuf_putc(b, '}');
 }
 
+/* The request: the grouping walk shared with the protobuf encoder (groups.c). */
 static int encode(const uvotel_span_data_t *const *spans, size_t n, ubuf_t *b) {
-  uint8_t stack_done[1024];
-  uint8_t *done = n <= sizeof stack_done ? stack_done : uvotel_calloc(n, 1);
-  if (done == NULL) return UVOTEL_ENOMEM;
-  memset(done, 0, n);
+  uvotel__span_groups_t g;
+  int rc = uvotel__span_groups_build(&g, spans, n);
+  if (rc != 0) return rc;
   b->len = 0;
   ubuf_puts(b, "{\"resourceSpans\":[");
-  int first_res = 1;
-  for (size_t i = 0; i < n; i++) {
-    if (done[i]) continue;
-    const uvotel_trace_resource_t *res = uvotel_span_data_resource(spans[i]);
-    if (!first_res) ubuf_putc(b, ',');
-    first_res = 0;
+  for (size_t r = 0; r < g.n_res; r++) {
+    const uvotel_trace_resource_t *res = g.res[r].res;
+    if (r) ubuf_putc(b, ',');
     ubuf_puts(b, "{\"resource\":{");
     put_attrs(b, res->attrs, res->n_attrs, res->dropped_attributes, 1);
     ubuf_puts(b, "},\"scopeSpans\":[");
-    int first_scope = 1;
-    for (size_t k = i; k < n; k++) {
-      if (done[k] || uvotel_span_data_resource(spans[k]) != res) continue;
-      const uvotel_instrumentation_scope_t *sc = uvotel_span_data_scope(spans[k]);
-      if (!first_scope) ubuf_putc(b, ',');
-      first_scope = 0;
+    for (uint32_t k = g.res[r].first; k < g.res[r].first + g.res[r].n; k++) {
+      const uvotel_instrumentation_scope_t *sc = g.scopes[k].scope;
+      if (k != g.res[r].first) ubuf_putc(b, ',');
       ubuf_puts(b, "{\"scope\":{");
       int f = 1;
       if (sc->name[0] != '\0') {
@@ -306,16 +300,9 @@ static int encode(const uvotel_span_data_t *const *spans, size_t n, ubuf_t *b) {
       }
       put_attrs(b, sc->attrs, sc->n_attrs, 0, f);
       ubuf_puts(b, "},\"spans\":[");
-      int first_span = 1;
-      for (size_t m = k; m < n; m++) {
-        if (done[m] || uvotel_span_data_resource(spans[m]) != res ||
-            uvotel_span_data_scope(spans[m]) != sc) {
-          continue;
-        }
-        if (!first_span) ubuf_putc(b, ',');
-        first_span = 0;
-        put_span(b, spans[m]);
-        done[m] = 1;
+      for (uint32_t m = g.scopes[k].first; m < g.scopes[k].first + g.scopes[k].n; m++) {
+        if (m != g.scopes[k].first) ubuf_putc(b, ',');
+        put_span(b, g.order[m]);
       }
       ubuf_putc(b, ']');
       if (sc->schema_url[0] != '\0') {
@@ -332,18 +319,13 @@ static int encode(const uvotel_span_data_t *const *spans, size_t n, ubuf_t *b) {
     ubuf_putc(b, '}');
   }
   ubuf_puts(b, "]}");
-  if (done != stack_done) uvotel_free(done);
+  uvotel__span_groups_free(&g);
   return b->failed ? UVOTEL_ENOMEM : 0;
 }
 
 UVOTEL__API int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, size_t n,
                                         char **buf, size_t *cap, size_t *len) {
-  if (buf == NULL || cap == NULL || len == NULL || (spans == NULL && n > 0)) {
-    return UVOTEL_EINVAL;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (spans[i] == NULL) return UVOTEL_EINVAL;
-  }
+  if (buf == NULL || cap == NULL || len == NULL) return UVOTEL_EINVAL;
   ubuf_t b = {*buf, 0, *cap, 0};
   int rc = encode(spans, n, &b);
   *buf = b.p;

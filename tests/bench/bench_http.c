@@ -12,8 +12,8 @@
  *            request, answers 200, decodes nothing), as a collector on another machine would
  *            cost this one: the test receiver decodes and stores every span on the same two
  *            cores as the service and wrk
- * Each variant runs `rounds` times, interleaved, and the median is kept; the ratios are
- * otlp/off and preload/plain.
+ * Each variant runs `rounds` times, interleaved; min/median/max are printed and the ratios of
+ * the medians are otlp/off and preload/plain.
  *   [BENCH_PIN=1] bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
  * Needs wrk on PATH. Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
 #define _GNU_SOURCE
@@ -287,8 +287,10 @@ int main(int argc, char **argv) {
   }
   double m[6], u[6];
   for (size_t i = 0; i < nv; i++) {
-    m[i] = median(v[i].rps, rounds);
+    m[i] = median(v[i].rps, rounds); /* sorts rps: [0] is the min, [rounds-1] the max */
     u[i] = median(v[i].cpu_us, rounds);
+    printf("%-9s min %10.0f median %10.0f max %10.0f req/s\n", v[i].name, v[i].rps[0], m[i],
+           v[i].rps[rounds - 1]);
   }
   otlp_receiver_counts_t c = otlp_receiver_counts(recv);
   printf("off      %10.0f req/s %7.1f us CPU/req\n", m[0], u[0]);

@@ -11,9 +11,11 @@
  *     same calls on a non-recording span (sampler always_off: the raw cost of the API) and the
  *     ratio,
  *   - bytes per span on the wire (uncompressed protobuf body bytes / spans),
- *   - encoding throughput alone (uvotel_otlp_http_encode on 512 finished spans, in a loop),
- *     and gzip on top of it.
- * Usage: bench_otlp [spans]   Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
+ *   - encoding alone: the exporter's direct encoder on 512 finished spans beside the protobuf-c
+ *     reference encoder (what the exporter used before), min/median/max ns per span over
+ *     interleaved rounds and their ratio, and gzip on top of it.
+ * Usage: bench_otlp [spans] [null]   |   bench_otlp encode (the encoding rows only)
+ * Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <uv.h>
 
 #include "otlp_internal.h"
+#include "otlp_pbc_encode.h"
 #include "otlp_receiver.h"
 #include "uvotel.h"
 #include "uvotel/exporters/otlp_http.h"
@@ -93,6 +96,32 @@ static void keep_on_end(void *self, const uvotel_span_data_t *d) {
 
 static const uvotel_span_processor_ops_t k_keep_ops = {NULL, keep_on_end, NULL, NULL, NULL, NULL};
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define ENC_ROUNDS 7
+
+/* ns per span of one encoder over the kept batch, `iters` times */
+static double time_encode(int direct, const keep_t *keep, uvotel__otlp_block_cache_t *cache,
+                          int iters, size_t *len_out) {
+  uint8_t *body = NULL;
+  size_t len = 0;
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < iters; i++) {
+    int rc = direct ? uvotel__otlp_encode(keep->spans, keep->n, cache, &body, &len)
+                    : otlp_pbc_encode(keep->spans, keep->n, &body, &len);
+    if (rc != 0) {
+      fprintf(stderr, "encode failed: %d\n", rc);
+      exit(1);
+    }
+    uvotel_free(body);
+  }
+  *len_out = len;
+  return (double)(now_ns() - t0) / ((double)iters * (double)keep->n);
+}
+
 static void bench_encode(void) {
   keep_t keep = {{0}, 0};
   uvotel_span_processor_t *kp = uvotel_span_processor_create(&k_keep_ops, &keep);
@@ -103,31 +132,43 @@ static void bench_encode(void) {
   uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
   uvotel_tracer_t *t = uvotel_tracer_get(p, "bench", "1.0");
   for (size_t i = 0; i < BATCH; i++) make_span(t, i);
-  uint8_t *body = NULL;
-  size_t len = 0;
-  const int iters = 2000;
-  /* the exporter's own path: encoding with its recycled arena blocks */
+  const int iters = 400;
+  /* the exporter's own path: the direct encoder with its recycled scratch; beside it the
+   * protobuf-c reference (the exporter's encoder before), rounds interleaved */
   uvotel__otlp_block_cache_t *cache = NULL;
   uvotel__otlp_block_cache_create(&cache);
-  uint64_t t0 = now_ns();
-  for (int i = 0; i < iters; i++) {
-    uvotel__otlp_encode(keep.spans, keep.n, cache, &body, &len);
-    if (i + 1 < iters) uvotel_free(body);
+  double d[ENC_ROUNDS], r[ENC_ROUNDS], ratio[ENC_ROUNDS];
+  size_t len = 0, rlen = 0;
+  time_encode(1, &keep, cache, 20, &len); /* warm up both */
+  time_encode(0, &keep, cache, 20, &rlen);
+  for (int k = 0; k < ENC_ROUNDS; k++) {
+    d[k] = time_encode(1, &keep, cache, iters, &len);
+    r[k] = time_encode(0, &keep, cache, iters, &rlen);
+    ratio[k] = r[k] / d[k];
   }
-  uint64_t enc = now_ns() - t0;
-  uvotel__otlp_block_cache_free(cache);
-  uint8_t *z = NULL;
+  qsort(d, ENC_ROUNDS, sizeof d[0], cmp_double);
+  qsort(r, ENC_ROUNDS, sizeof r[0], cmp_double);
+  qsort(ratio, ENC_ROUNDS, sizeof ratio[0], cmp_double);
+  printf(
+      "encode only     : direct %.1f / %.1f / %.1f ns/span (min/median/max of %d rounds x %d "
+      "batches of %zu), %.2f M spans/s at the median, %zu bytes per body (%.1f B/span)\n",
+      d[0], d[ENC_ROUNDS / 2], d[ENC_ROUNDS - 1], ENC_ROUNDS, iters, keep.n,
+      1e3 / d[ENC_ROUNDS / 2], len, (double)len / (double)keep.n);
+  printf(
+      "encode only     : protobuf-c reference %.1f / %.1f / %.1f ns/span (%zu bytes); "
+      "reference / direct %.2f / %.2f / %.2fx%s\n",
+      r[0], r[ENC_ROUNDS / 2], r[ENC_ROUNDS - 1], rlen, ratio[0], ratio[ENC_ROUNDS / 2],
+      ratio[ENC_ROUNDS - 1], len == rlen ? "" : "  (BODY SIZES DIFFER)");
+  uint8_t *body = NULL, *z = NULL;
   size_t zn = 0;
-  t0 = now_ns();
+  uvotel__otlp_encode(keep.spans, keep.n, cache, &body, &len);
+  uvotel__otlp_block_cache_free(cache);
+  uint64_t t0 = now_ns();
   for (int i = 0; i < iters / 10; i++) {
     uvotel__otlp_gzip(body, len, &z, &zn);
     uvotel_free(z);
   }
   uint64_t gz = now_ns() - t0;
-  double spans = (double)iters * (double)keep.n;
-  printf("encode only     : %.0f spans/s, %.1f MB/s, %zu bytes per %zu-span body (%.1f B/span)\n",
-         spans / (enc / 1e9), (double)len * iters / (enc / 1e9) / 1e6, len, keep.n,
-         (double)len / (double)keep.n);
   printf("gzip only       : %.0f spans/s, %.1f MB/s in, level 1: %zu -> ~%zu bytes (%.1f B/span)\n",
          (double)(iters / 10) * (double)keep.n / (gz / 1e9),
          (double)len * (iters / 10) / (gz / 1e9) / 1e6, len, zn, (double)zn / (double)keep.n);
@@ -163,6 +204,10 @@ static const uvotel_span_exporter_ops_t k_null_ops = {null_export, NULL, NULL, N
                                                       UVOTEL_EXPORTER_CONCURRENT};
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "encode") == 0) {
+    bench_encode();
+    return 0;
+  }
   size_t total = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 1000000;
   int null_mode = argc > 2 && strcmp(argv[2], "null") == 0;
   otlp_receiver_faults_t f;

@@ -1,7 +1,11 @@
 /* Tracing hot paths:
  *   1. span start + 4 attributes + end through a batch processor with a discarding exporter
  *   2. the same for a non-sampled span (always_off)
- *   3. OTLP/JSON encoding of finished spans (the file exporter's work), spans/s
+ *   3. the attribute-count sweep: start + 0 / 4 / 16 / 64 integer attributes + end (the growth
+ *      must be linear: 64 attributes <= 1 us)
+ *   4. OTLP/JSON encoding of finished spans (the file exporter's work), spans/s
+ * Rows 1-3 and the raw baseline run interleaved, ROUNDS times; min / median / max printed.
+ * Usage: bench_trace [ops per round] [spans]   ("spans": rows 1-3 only)
  * Each is printed next to a raw baseline measured in the same process: for spans, the work an
  * uninstrumented program does for the same operation (two clock reads and four stores into a
  * record); for encoding, copying the encoded bytes. W3C extract/inject is benchmarked with the
@@ -24,7 +28,7 @@ static double now_s(void) {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-#define REPEAT 3
+#define REPEAT 1
 
 static int discard(void *self, const uvotel_span_data_t *const *spans, size_t n, uint64_t t) {
   (void)self, (void)spans, (void)n, (void)t;
@@ -81,7 +85,23 @@ static void span_loop(uvotel_tracer_t *t, uv_loop_t *loop, long iters) {
   }
 }
 
-static void bench_spans(uv_loop_t *loop, int sampled, long iters, double raw_ns) {
+/* The attribute-count sweep: start + n integer attributes (distinct keys) + end. */
+static char g_keys[64][24];
+static void sweep_loop(uvotel_tracer_t *t, uv_loop_t *loop, long iters, int n) {
+  for (long i = 0; i < iters; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "op", NULL);
+    for (int k = 0; k < n; k++) uvotel_span_set_attribute_int(s, g_keys[k], k);
+    uvotel_span_end(s);
+    if ((i & 255) == 255) uv_run(loop, UV_RUN_NOWAIT);
+  }
+}
+
+typedef struct pipe_s {
+  uvotel_tracer_provider_t *p;
+  uvotel_tracer_t *t;
+} pipe_t;
+
+static pipe_t pipe_open(uv_loop_t *loop, int sampled) {
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   bo.loop = loop;
   uvotel_span_processor_t *bp =
@@ -91,34 +111,88 @@ static void bench_spans(uv_loop_t *loop, int sampled, long iters, double raw_ns)
   o.n_processors = 1;
   o.loop = loop;
   o.sampler = sampled ? uvotel_sampler_always_on() : uvotel_sampler_always_off();
-  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&o);
-  uvotel_tracer_t *t = uvotel_tracer_get(p, "bench", "1");
-  span_loop(t, loop, iters); /* warm up: pool, arenas, export jobs */
-  uvotel_tracer_provider_force_flush(p, 10000);
-  for (int i = 0; i < 10; i++) uv_run(loop, UV_RUN_NOWAIT);
-  double ns = 1e30;
-  counting_alloc_stats_t a0, a1;
-  for (int rep = 0; rep < REPEAT; rep++) {
-    /* allocations are counted over the last run: steady state, after every high-water mark */
-    a0 = counting_alloc_stats();
-    double t0 = now_s();
-    span_loop(t, loop, iters);
-    double r = (now_s() - t0) * 1e9 / (double)iters;
-    a1 = counting_alloc_stats();
-    if (r < ns) ns = r;
-  }
-  uvotel_tracer_provider_force_flush(p, 10000);
+  pipe_t pp;
+  pp.p = uvotel_tracer_provider_create(&o);
+  pp.t = uvotel_tracer_get(pp.p, "bench", "1");
+  return pp;
+}
+
+static void pipe_close(uv_loop_t *loop, pipe_t *pp, const char *name) {
+  uvotel_tracer_provider_force_flush(pp->p, 10000);
   uvotel_trace_counters_t c;
-  uvotel_tracer_provider_counters(p, &c);
-  printf(
-      "%-44s %8.1f ns/op  %.4f allocs/op  raw %5.1f ns  ratio %5.2fx  (exported %llu, "
-      "dropped %llu)\n",
-      sampled ? "span start+4 attrs+end, batch, discard" : "non-sampled span start+4 attrs+end", ns,
-      (double)(a1.allocs - a0.allocs) / (double)iters, raw_ns, ns / raw_ns,
-      (unsigned long long)c.exported, (unsigned long long)c.dropped);
-  uvotel_tracer_provider_shutdown(p, 10000);
-  uvotel_tracer_provider_free(p);
+  uvotel_tracer_provider_counters(pp->p, &c);
+  printf("  %-10s pipeline: started %llu, exported %llu, dropped %llu\n", name,
+         (unsigned long long)c.started, (unsigned long long)c.exported,
+         (unsigned long long)c.dropped);
+  uvotel_tracer_provider_shutdown(pp->p, 10000);
+  uvotel_tracer_provider_free(pp->p);
   uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define ROUNDS 7
+enum { ROW_RAW, ROW_4, ROW_NONSAMPLED, ROW_A0, ROW_A4, ROW_A16, ROW_A64, N_ROWS };
+static const char *k_row_names[N_ROWS] = {
+    "raw: 2 clock reads + 4 stores",      "span start+4 attrs+end, batch, discard",
+    "non-sampled span start+4 attrs+end", "sweep: start + 0 int attrs + end",
+    "sweep: start + 4 int attrs + end",   "sweep: start + 16 int attrs + end",
+    "sweep: start + 64 int attrs + end"};
+
+static void bench_spans(uv_loop_t *loop, long iters) {
+  for (int k = 0; k < 64; k++) snprintf(g_keys[k], sizeof g_keys[k], "app.attribute.%02d", k);
+  pipe_t on = pipe_open(loop, 1), off = pipe_open(loop, 0);
+  /* warm up: pool, arenas, export jobs */
+  span_loop(on.t, loop, iters / 4);
+  sweep_loop(on.t, loop, iters / 16, 64);
+  span_loop(off.t, loop, iters / 4);
+  uvotel_tracer_provider_force_flush(on.p, 10000);
+  double ns[N_ROWS][ROUNDS], allocs[N_ROWS];
+  memset(allocs, 0, sizeof allocs);
+  static const int sweep_n[] = {0, 4, 16, 64};
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int row = 0; row < N_ROWS; row++) {
+      long it = row == ROW_A64 ? iters / 16 : row == ROW_A16 ? iters / 4 : iters;
+      counting_alloc_stats_t a0 = counting_alloc_stats();
+      double t0 = now_s();
+      if (row == ROW_RAW) {
+        double raw = bench_raw(it);
+        ns[row][r] = raw;
+        continue;
+      } else if (row == ROW_4) {
+        span_loop(on.t, loop, it);
+      } else if (row == ROW_NONSAMPLED) {
+        span_loop(off.t, loop, it);
+      } else {
+        sweep_loop(on.t, loop, it, sweep_n[row - ROW_A0]);
+      }
+      ns[row][r] = (now_s() - t0) * 1e9 / (double)it;
+      counting_alloc_stats_t a1 = counting_alloc_stats();
+      if (r == ROUNDS - 1) allocs[row] = (double)(a1.allocs - a0.allocs) / (double)it;
+    }
+  }
+  double raw_med;
+  {
+    double tmp[ROUNDS];
+    memcpy(tmp, ns[ROW_RAW], sizeof tmp);
+    qsort(tmp, ROUNDS, sizeof tmp[0], cmp_d);
+    raw_med = tmp[ROUNDS / 2];
+  }
+  printf(
+      "spans: thread CPU ns per op, min / median / max of %d interleaved rounds (%ld ops; "
+      "/4 for 16 attrs, /16 for 64)\n",
+      ROUNDS, iters);
+  for (int row = 0; row < N_ROWS; row++) {
+    qsort(ns[row], ROUNDS, sizeof ns[row][0], cmp_d);
+    printf("  %-42s %7.1f / %7.1f / %7.1f ns  ratio to raw %6.2fx  %.4f allocs/op\n",
+           k_row_names[row], ns[row][0], ns[row][ROUNDS / 2], ns[row][ROUNDS - 1],
+           ns[row][ROUNDS / 2] / raw_med, allocs[row]);
+  }
+  pipe_close(loop, &on, "sampled");
+  pipe_close(loop, &off, "unsampled");
 }
 
 static void bench_encode(uv_loop_t *loop) {
@@ -172,13 +246,11 @@ static void bench_encode(uv_loop_t *loop) {
 
 int main(int argc, char **argv) {
   counting_alloc_install();
-  long iters = argc > 1 ? atol(argv[1]) : 2000000;
+  long iters = argc > 1 ? atol(argv[1]) : 1000000;
   uv_loop_t loop;
   uv_loop_init(&loop);
-  double raw = bench_raw(iters);
-  bench_spans(&loop, 1, iters, raw);
-  bench_spans(&loop, 0, iters, raw);
-  bench_encode(&loop);
+  bench_spans(&loop, iters);
+  if (argc <= 2 || strcmp(argv[2], "spans") != 0) bench_encode(&loop);
   uv_loop_close(&loop);
   return 0;
 }

@@ -67,7 +67,13 @@ void uvotel__tls_register(uvotel__tls_t *t);
 void uvotel__set_tracking(void);
 
 /* The layers, bottom up; cleanups run top down. */
-enum { UVOTEL__LAYER_CONTEXT, UVOTEL__LAYER_HOOKS, UVOTEL__LAYER_PROMISE, UVOTEL__LAYERS };
+enum {
+  UVOTEL__LAYER_CONTEXT,
+  UVOTEL__LAYER_HOOKS,
+  UVOTEL__LAYER_PROMISE,
+  UVOTEL__LAYER_TRACE, /* trace/tracestate.c: recycled tracestate blocks */
+  UVOTEL__LAYERS
+};
 
 /* Register the function that frees layer's part of the calling thread's block (each layer does
  * it from a constructor). Thread: any. */

@@ -1,5 +1,6 @@
-/* Spans: pooled slots, attributes/events/links with limits, end, the current-span variable and
- * the read-only finished-span data API. */
+/* Spans: start, events, links, status, end, the current-span variable and the read-only
+ * finished-span data API. Attributes and the span arena are in attributes.c, the slot pool in
+ * pool.c. */
 #include <stdlib.h>
 
 #include "trace_internal.h"
@@ -11,352 +12,6 @@ uvotel_span_t uvotel__invalid_span = {.state = UVOTEL__SPAN_NONREC,
                                       .kind = UVOTEL_SPAN_KIND_INTERNAL,
                                       .name = ""};
 
-UVOTEL__TLS uint32_t uvotel__shard_id;
-static atomic_uint g_shard_next = 1;
-
-uint32_t uvotel__shard_assign(void) {
-  uint32_t i = atomic_fetch_add(&g_shard_next, 1);
-  if (i >= UVOTEL__SHARDS) i = UVOTEL__SHARDS; /* shared: shard 0, atomically */
-  uvotel__shard_id = i;
-  return i < UVOTEL__SHARDS ? i : 0;
-}
-
-/* ---- arena ---- */
-
-void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
-  size = (size + 7u) & ~(size_t)7u;
-  uvotel__chunk_t *c = s->arena_cur, *last = NULL;
-  while (c != NULL && c->used + size > c->cap) {
-    last = c;
-    c = c->next;
-  }
-  if (c == NULL) {
-    size_t cap = 1024;
-    if (last != NULL && last->cap * 2 > cap) cap = last->cap * 2;
-    if (cap < size) cap = size;
-    c = uvotel_malloc(sizeof(uvotel__chunk_t) + cap);
-    if (c == NULL) {
-      s->arena_failed = 1;
-      return NULL;
-    }
-    c->next = NULL;
-    c->cap = cap;
-    c->used = 0;
-    if (last != NULL) {
-      last->next = c;
-    } else if (s->arena_first == NULL) {
-      s->arena_first = c;
-    } else {
-      /* cur was NULL but chunks exist: append at the end */
-      uvotel__chunk_t *e = s->arena_first;
-      while (e->next != NULL) e = e->next;
-      e->next = c;
-    }
-  }
-  s->arena_cur = c;
-  void *r = c->data + c->used;
-  c->used += size;
-  return r;
-}
-
-static void arena_reset(uvotel_span_t *s) {
-  for (uvotel__chunk_t *c = s->arena_first; c != NULL; c = c->next) c->used = 0;
-  s->arena_cur = s->arena_first;
-  s->arena_failed = 0;
-}
-
-void uvotel__arena_free(uvotel_span_t *s) {
-  uvotel__chunk_t *c = s->arena_first;
-  while (c != NULL) {
-    uvotel__chunk_t *n = c->next;
-    uvotel_free(c);
-    c = n;
-  }
-  s->arena_first = s->arena_cur = NULL;
-}
-
-const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len) {
-  char *d = uvotel__arena_alloc(s, len + 1);
-  if (d == NULL) return NULL;
-  if (len != 0) memcpy(d, str, len);
-  d[len] = '\0';
-  return d;
-}
-
-/* ---- attribute copies ---- */
-
-/* Byte length of the first `limit` characters of str (UTF-8; never splits a sequence). */
-static size_t trunc_len(const char *str, size_t len, uint32_t limit) {
-  if (limit == UVOTEL_LIMIT_UNLIMITED || len <= limit) return len;
-  size_t i = 0;
-  for (uint32_t chars = 0; i < len && chars < limit; chars++) {
-    unsigned char c = (unsigned char)str[i];
-    size_t step = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (i + step > len) step = len - i;
-    i += step;
-  }
-  return i;
-}
-
-int uvotel__attr_valid(const uvotel_attribute_t *a) {
-  if (a == NULL || a->key == NULL || a->key[0] == '\0') return 0;
-  switch (a->value.type) {
-    case UVOTEL_VALUE_STRING:
-    case UVOTEL_VALUE_BOOL:
-    case UVOTEL_VALUE_INT:
-    case UVOTEL_VALUE_DOUBLE:
-      return 1;
-    case UVOTEL_VALUE_STRING_ARRAY:
-    case UVOTEL_VALUE_BOOL_ARRAY:
-    case UVOTEL_VALUE_INT_ARRAY:
-    case UVOTEL_VALUE_DOUBLE_ARRAY:
-      return a->value.len == 0 || a->value.u.sa != NULL;
-    default:
-      return 0;
-  }
-}
-
-static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
-                      uint32_t limit) {
-  uvotel_value_t v = *src;
-  switch (src->type) {
-    case UVOTEL_VALUE_STRING: {
-      const char *str = src->u.s != NULL ? src->u.s : "";
-      size_t len = trunc_len(str, strlen(str), limit);
-      v.u.s = uvotel__arena_strdup(s, str, len);
-      v.len = (uint32_t)len;
-      if (v.u.s == NULL) return -1;
-      break;
-    }
-    case UVOTEL_VALUE_STRING_ARRAY: {
-      const char **arr = uvotel__arena_alloc(s, sizeof(char *) * (src->len ? src->len : 1));
-      if (arr == NULL) return -1;
-      for (uint32_t i = 0; i < src->len; i++) {
-        const char *str = src->u.sa[i] != NULL ? src->u.sa[i] : "";
-        arr[i] = uvotel__arena_strdup(s, str, trunc_len(str, strlen(str), limit));
-        if (arr[i] == NULL) return -1;
-      }
-      v.u.sa = arr;
-      break;
-    }
-    case UVOTEL_VALUE_BOOL_ARRAY:
-    case UVOTEL_VALUE_INT_ARRAY:
-    case UVOTEL_VALUE_DOUBLE_ARRAY: {
-      size_t el = src->type == UVOTEL_VALUE_BOOL_ARRAY ? sizeof(bool) : 8;
-      void *arr = uvotel__arena_alloc(s, el * (src->len ? src->len : 1));
-      if (arr == NULL) return -1;
-      if (src->len) memcpy(arr, src->u.ia, el * src->len);
-      v.u.ia = arr;
-      break;
-    }
-    default:
-      break;
-  }
-  *dst = v;
-  return 0;
-}
-
-int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
-                           uint32_t value_limit) {
-  const char *key = uvotel__arena_strdup(s, src->key, strlen(src->key));
-  if (key == NULL) return -1;
-  if (copy_value(s, &dst->value, &src->value, value_limit) != 0) return -1;
-  dst->key = key;
-  return 0;
-}
-
-/* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
- * `limit` distinct keys, the rest counted in *dropped. */
-static void copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
-                           uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
-                           size_t *n_out, uint32_t *dropped) {
-  *out = NULL;
-  *n_out = 0;
-  *dropped = 0;
-  if (src == NULL || n == 0) return;
-  size_t cap = n < limit ? n : limit;
-  uvotel_attribute_t *arr = cap ? uvotel__arena_alloc(s, sizeof(uvotel_attribute_t) * cap) : NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!uvotel__attr_valid(&src[i])) {
-      uvotel__misuse(s->provider, "invalid attribute");
-      continue;
-    }
-    size_t j = 0;
-    while (j < k && strcmp(arr[j].key, src[i].key) != 0) j++;
-    if (j < k) {
-      if (copy_value(s, &arr[j].value, &src[i].value, value_limit) != 0) (*dropped)++;
-      continue;
-    }
-    if (k >= cap || arr == NULL) {
-      (*dropped)++;
-      continue;
-    }
-    if (uvotel__copy_attribute(s, &arr[k], &src[i], value_limit) != 0) {
-      (*dropped)++;
-      continue;
-    }
-    k++;
-  }
-  *out = arr;
-  *n_out = k;
-}
-
-/* ---- pool ---- */
-
-static inline uvotel_span_t *slot_at(uvotel_tracer_provider_t *p, uint32_t idx) {
-  uvotel_span_t *c =
-      atomic_load_explicit(&p->chunks[idx >> UVOTEL__SPAN_CHUNK_SHIFT], memory_order_acquire);
-  return &c[idx & (UVOTEL__SPAN_CHUNK - 1)];
-}
-
-static void pool_push_chain(uvotel_tracer_provider_t *p, uvotel_span_t *first,
-                            uvotel_span_t *last) {
-  uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_relaxed);
-  uint_fast64_t nh;
-  do {
-    atomic_store_explicit(&last->next_free, (uint32_t)head, memory_order_relaxed);
-    nh = (((head >> 32) + 1) << 32) | (uint64_t)(first->index + 1);
-  } while (!atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_release,
-                                                  memory_order_relaxed));
-}
-
-static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
-  pthread_mutex_lock(&p->mu);
-  uint32_t n = atomic_load(&p->n_chunks);
-  if ((uint32_t)atomic_load(&p->free_head) != 0) {
-    pthread_mutex_unlock(&p->mu);
-    return NULL; /* someone else grew: caller retries */
-  }
-  if ((uint64_t)n * UVOTEL__SPAN_CHUNK >= p->max_spans || n >= UVOTEL__MAX_SPAN_CHUNKS) {
-    pthread_mutex_unlock(&p->mu);
-    return &uvotel__invalid_span;
-  }
-  uvotel_span_t *c = uvotel_calloc(UVOTEL__SPAN_CHUNK, sizeof(uvotel_span_t));
-  if (c == NULL) {
-    pthread_mutex_unlock(&p->mu);
-    return &uvotel__invalid_span;
-  }
-  for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
-    c[i].index = n * UVOTEL__SPAN_CHUNK + i;
-    c[i].provider = p;
-    atomic_store_explicit(&c[i].next_free, i + 1 < UVOTEL__SPAN_CHUNK ? c[i].index + 2 : 0,
-                          memory_order_relaxed);
-  }
-  atomic_store_explicit(&p->chunks[n], c, memory_order_release);
-  atomic_store(&p->n_chunks, n + 1);
-  pool_push_chain(p, &c[1], &c[UVOTEL__SPAN_CHUNK - 1]);
-  pthread_mutex_unlock(&p->mu);
-  return &c[0];
-}
-
-static uvotel_span_t *pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
-  uvotel__shard_t *sh = &p->shards[shard];
-  if (UVOTEL__LIKELY(shard != 0)) {
-    if (UVOTEL__LIKELY(sh->free != 0)) {
-      uvotel_span_t *s = slot_at(p, sh->free - 1);
-      sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-      sh->n_free--;
-      return s;
-    }
-  }
-  /* One slot from the shared list. (Taking the whole list here once left n_free wrong, so one
-   * thread could hoard every free slot while others found the pool exhausted.) */
-  for (;;) {
-    uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
-    while ((uint32_t)head != 0) {
-      uvotel_span_t *s = slot_at(p, (uint32_t)head - 1);
-      uint32_t next = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-      uint_fast64_t nh = (((head >> 32) + 1) << 32) | next;
-      if (atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_acquire,
-                                                memory_order_acquire)) {
-        return s;
-      }
-    }
-    uvotel_span_t *s = pool_grow(p);
-    if (s == &uvotel__invalid_span) return NULL;
-    if (s != NULL) return s;
-  }
-}
-
-void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
-  uint32_t n = atomic_load(&p->n_chunks);
-  for (uint32_t i = 0; i < n; i++) {
-    uvotel_span_t *c = atomic_load(&p->chunks[i]);
-    for (uint32_t j = 0; j < UVOTEL__SPAN_CHUNK; j++) {
-      uvotel__arena_free(&c[j]);
-      uvotel_free(c[j].attrs);
-      uvotel_free(c[j].events);
-      uvotel_free(c[j].links);
-    }
-    uvotel_free(c);
-    p->chunks[i] = NULL;
-  }
-  atomic_store(&p->n_chunks, 0);
-  atomic_store(&p->free_head, 0);
-  for (int i = 0; i < UVOTEL__SHARDS; i++) p->shards[i].free = p->shards[i].n_free = 0;
-}
-
-static void recycle(uvotel_span_t *s) {
-  uvotel_trace_state_release(s->ctx.trace_state);
-  for (uint32_t i = 0; i < s->n_links; i++)
-    uvotel_trace_state_release(s->links[i].context.trace_state);
-  if (s->flags & UVOTEL__SPAN_F_HEAP) {
-    uvotel_free(s);
-    return;
-  }
-  s->ctx.trace_state = NULL;
-  s->n_attrs = s->n_events = s->n_links = 0;
-  s->dropped_attrs = s->dropped_events = s->dropped_links = 0;
-  s->status = UVOTEL_STATUS_UNSET;
-  s->status_final = 0;
-  s->status_desc = "";
-  if (s->arena_first != NULL) arena_reset(s);
-  atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
-  uvotel_tracer_provider_t *p = s->provider;
-  if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {
-    if (atomic_fetch_sub(&p->zombie_remaining, 1) == 1) uvotel__provider_release_memory(p);
-    return;
-  }
-  uint32_t shard = uvotel__shard();
-  uvotel__shard_t *sh = &p->shards[shard];
-  if (shard != 0 && sh->n_free < UVOTEL__SHARD_CACHE_MAX) {
-    atomic_store_explicit(&s->next_free, sh->free, memory_order_relaxed);
-    sh->free = s->index + 1;
-    sh->n_free++;
-    return;
-  }
-  pool_push_chain(p, s, s);
-}
-
-void uvotel__provider_retire(uvotel_tracer_provider_t *p) {
-  atomic_store_explicit(&p->zombie, 1, memory_order_seq_cst);
-  long total = (long)atomic_load(&p->n_chunks) * UVOTEL__SPAN_CHUNK, free_n = 0;
-  uint32_t i1 = (uint32_t)atomic_load(&p->free_head);
-  while (i1 != 0) {
-    free_n++;
-    i1 = atomic_load_explicit(&slot_at(p, i1 - 1)->next_free, memory_order_relaxed);
-  }
-  for (int k = 0; k < UVOTEL__SHARDS; k++) {
-    for (uint32_t j = p->shards[k].free; j != 0;) {
-      free_n++;
-      j = atomic_load_explicit(&slot_at(p, j - 1)->next_free, memory_order_relaxed);
-    }
-  }
-  long live = total - free_n;
-  if (atomic_fetch_add(&p->zombie_remaining, live) + live == 0) uvotel__provider_release_memory(p);
-}
-
-static inline void span_unref(uvotel_span_t *s) {
-  if (s->flags & UVOTEL__SPAN_F_STATIC) return;
-  /* Holding the only reference, nobody else can take one (retaining needs a reference), so
-   * the common case skips the atomic read-modify-write. */
-  if (atomic_load_explicit(&s->refs, memory_order_acquire) == 1 ||
-      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
-    recycle(s);
-  }
-}
-
 UVOTEL__API uvotel_span_t *uvotel_span_retain(uvotel_span_t *s) {
   if (s != NULL && !(s->flags & UVOTEL__SPAN_F_STATIC)) {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
@@ -365,7 +20,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_retain(uvotel_span_t *s) {
 }
 
 UVOTEL__API void uvotel_span_release(uvotel_span_t *s) {
-  if (s != NULL) span_unref(s);
+  if (s != NULL) uvotel__span_unref(s);
 }
 
 UVOTEL__API const uvotel_span_data_t *uvotel_span_data_retain(const uvotel_span_data_t *d) {
@@ -468,7 +123,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   uvotel_sampling_result_t res = {UVOTEL_SAMPLING_DROP, NULL, 0, 0, NULL};
   if (UVOTEL__LIKELY(!shut)) p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
 
-  uvotel_span_t *s = pool_pop(p, shard);
+  uvotel_span_t *s = uvotel__pool_pop(p, shard);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     atomic_fetch_add_explicit(&p->pool_exhausted, 1, memory_order_relaxed);
     uvotel__count(&sh->non_recording, shard);
@@ -538,100 +193,9 @@ UVOTEL__API uvotel_span_t *uvotel_span_wrap_context(const uvotel_span_context_t 
 
 /* ---- recording ---- */
 
-/* 1 when s records; otherwise counts misuse where it is misuse and returns 0. */
-static inline int writable(uvotel_span_t *s, const char *what) {
-  if (UVOTEL__UNLIKELY(s == NULL)) {
-    uvotel__misuse(NULL, what);
-    return 0;
-  }
-  unsigned st = atomic_load_explicit(&s->state, memory_order_relaxed);
-  if (UVOTEL__LIKELY(st == UVOTEL__SPAN_OPEN)) return 1;
-  if (st != UVOTEL__SPAN_NONREC) uvotel__misuse(s->provider, what);
-  return 0;
-}
-
-static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
-  if (UVOTEL__UNLIKELY(!uvotel__attr_valid(a))) {
-    uvotel__misuse(s->provider, "invalid attribute");
-    return;
-  }
-  const uvotel_span_limits_t *lim = &s->provider->limits;
-  for (uint32_t i = 0; i < s->n_attrs; i++) {
-    if (s->attrs[i].key[0] == a->key[0] && strcmp(s->attrs[i].key, a->key) == 0) {
-      if (copy_value(s, &s->attrs[i].value, &a->value, lim->attribute_value_length) != 0) {
-        s->dropped_attrs++;
-      }
-      return;
-    }
-  }
-  if (s->n_attrs >= lim->attribute_count) {
-    s->dropped_attrs++;
-    return;
-  }
-  if (s->n_attrs == s->cap_attrs) {
-    uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
-    void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
-    if (na == NULL) {
-      s->dropped_attrs++;
-      return;
-    }
-    s->attrs = na;
-    s->cap_attrs = cap;
-  }
-  if (uvotel__copy_attribute(s, &s->attrs[s->n_attrs], a, lim->attribute_value_length) != 0) {
-    s->dropped_attrs++;
-    return;
-  }
-  s->n_attrs++;
-}
-
-UVOTEL__API void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr) {
-  if (!writable(s, "set_attribute")) return;
-  set_attr(s, attr);
-}
-
-UVOTEL__API void uvotel_span_set_attributes(uvotel_span_t *s, const uvotel_attribute_t *attrs,
-                                            size_t n) {
-  if (!writable(s, "set_attributes")) return;
-  if (attrs == NULL && n != 0) {
-    uvotel__misuse(s->provider, "NULL attributes");
-    return;
-  }
-  for (size_t i = 0; i < n; i++) set_attr(s, &attrs[i]);
-}
-
-UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key,
-                                               const char *value) {
-  if (!writable(s, "set_attribute_str")) return;
-  if (value == NULL) {
-    uvotel__misuse(s->provider, "NULL attribute value");
-    return;
-  }
-  uvotel_attribute_t a = UVOTEL_ATTR_STR(key, value);
-  set_attr(s, &a);
-}
-
-UVOTEL__API void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value) {
-  if (!writable(s, "set_attribute_int")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_INT(key, value);
-  set_attr(s, &a);
-}
-
-UVOTEL__API void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value) {
-  if (!writable(s, "set_attribute_double")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_DOUBLE(key, value);
-  set_attr(s, &a);
-}
-
-UVOTEL__API void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value) {
-  if (!writable(s, "set_attribute_bool")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_BOOL(key, value);
-  set_attr(s, &a);
-}
-
 UVOTEL__API void uvotel_span_add_event_at(uvotel_span_t *s, const char *name, uint64_t time_unix_ns,
                                           const uvotel_attribute_t *attrs, size_t n) {
-  if (!writable(s, "add_event")) return;
+  if (!uvotel__span_writable(s, "add_event")) return;
   if (attrs == NULL && n != 0) {
     uvotel__misuse(s->provider, "NULL event attributes");
     n = 0;
@@ -659,8 +223,8 @@ UVOTEL__API void uvotel_span_add_event_at(uvotel_span_t *s, const char *name, ui
     return;
   }
   e->time_unix_ns = time_unix_ns != 0 ? time_unix_ns : uvotel__now_ns();
-  copy_attr_list(s, attrs, n, lim->event_attribute_count, lim->attribute_value_length, &e->attrs,
-                 &e->n_attrs, &e->dropped_attributes);
+  uvotel__copy_attr_list(s, attrs, n, lim->event_attribute_count, lim->attribute_value_length,
+                         &e->attrs, &e->n_attrs, &e->dropped_attributes);
   s->n_events++;
 }
 
@@ -670,7 +234,7 @@ UVOTEL__API void uvotel_span_add_event(uvotel_span_t *s, const char *name,
 }
 
 UVOTEL__API void uvotel_span_add_link(uvotel_span_t *s, const uvotel_link_t *link) {
-  if (!writable(s, "add_link")) return;
+  if (!uvotel__span_writable(s, "add_link")) return;
   if (link == NULL) {
     uvotel__misuse(s->provider, "NULL link");
     return;
@@ -693,14 +257,15 @@ UVOTEL__API void uvotel_span_add_link(uvotel_span_t *s, const uvotel_link_t *lin
   uvotel_link_t *l = &s->links[s->n_links];
   l->context = link->context;
   l->context.trace_state = uvotel_trace_state_retain(link->context.trace_state);
-  copy_attr_list(s, link->n_attrs ? link->attrs : NULL, link->n_attrs, lim->link_attribute_count,
-                 lim->attribute_value_length, &l->attrs, &l->n_attrs, &l->dropped_attributes);
+  uvotel__copy_attr_list(s, link->n_attrs ? link->attrs : NULL, link->n_attrs,
+                         lim->link_attribute_count, lim->attribute_value_length, &l->attrs,
+                         &l->n_attrs, &l->dropped_attributes);
   s->n_links++;
 }
 
 UVOTEL__API void uvotel_span_set_status(uvotel_span_t *s, uvotel_status_code_t code,
                                         const char *description) {
-  if (!writable(s, "set_status")) return;
+  if (!uvotel__span_writable(s, "set_status")) return;
   if (code != UVOTEL_STATUS_OK && code != UVOTEL_STATUS_ERROR) {
     if (code != UVOTEL_STATUS_UNSET) uvotel__misuse(s->provider, "unknown status code");
     return;
@@ -718,7 +283,7 @@ UVOTEL__API void uvotel_span_set_status(uvotel_span_t *s, uvotel_status_code_t c
 }
 
 UVOTEL__API void uvotel_span_update_name(uvotel_span_t *s, const char *name) {
-  if (!writable(s, "update_name")) return;
+  if (!uvotel__span_writable(s, "update_name")) return;
   if (name == NULL) name = "";
   const char *n = uvotel__arena_strdup(s, name, strlen(name));
   if (n != NULL) s->name = n;
@@ -742,10 +307,10 @@ UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
       uvotel_span_processor_t *pr = p->procs[i];
       pr->ops->on_end(pr->self, (const uvotel_span_data_t *)s);
     }
-    span_unref(s);
+    uvotel__span_unref(s);
   } else if (st == UVOTEL__SPAN_NONREC) {
     atomic_store_explicit(&s->state, UVOTEL__SPAN_NONREC_ENDED, memory_order_relaxed);
-    span_unref(s);
+    uvotel__span_unref(s);
   } else {
     uvotel__misuse(s->provider, "end of an ended span");
   }

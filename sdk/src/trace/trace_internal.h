@@ -7,7 +7,7 @@
 
 #include "../internal.h"
 
-#include "uvotel/propagation.h"
+#include "uvotel/trace_state.h"
 
 /* ---- spans ---- */
 
@@ -21,6 +21,15 @@ enum {
 
 #define UVOTEL__SPAN_F_STATIC 0x1u /* static object: references are not counted */
 #define UVOTEL__SPAN_F_HEAP 0x2u   /* wrap_context: own block, freed at the last release */
+
+/* An attribute key's byte length and hash, stored beside the attribute. */
+typedef struct uvotel__key_s {
+  uint32_t len, hash;
+} uvotel__key_t;
+
+/* Up to this many attributes a duplicate is looked for by scanning the stored hashes; beyond
+ * it through the span's index. */
+#define UVOTEL__ATTR_LINEAR_MAX 8
 
 typedef struct uvotel__chunk_s {
   struct uvotel__chunk_s *next;
@@ -46,8 +55,14 @@ struct uvotel_span_s {
   const char *status_desc;
   const char *name;
   uint64_t start_ns, end_ns;
-  /* attributes: growable array kept across reuse */
+  /* attributes: growable arrays kept across reuse; attr_keys[i] is the length and hash of
+   * attrs[i].key; past UVOTEL__ATTR_LINEAR_MAX attributes an open-addressing index
+   * (attr_index, attr_index_mask + 1 slots of position + 1) finds duplicates in O(1) */
   uvotel_attribute_t *attrs;
+  uvotel__key_t *attr_keys;
+  uint32_t *attr_index;
+  uint32_t attr_index_mask;
+  uint8_t attr_index_live;
   uint32_t n_attrs, cap_attrs, dropped_attrs;
   uvotel_event_t *events;
   uint32_t n_events, cap_events, dropped_events;
@@ -146,11 +161,72 @@ struct uvotel_tracer_provider_s {
   uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
 };
 
+/* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup runs it as the
+ * trace layer's cleanup; thread exit too). */
+void uvotel__trace_state_cache_cleanup(void);
+
 /* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
 void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
 
-/* Pool and arena helpers used by provider.c. */
+/* ---- the slot pool (pool.c) ---- */
+
 void uvotel__span_pool_free(uvotel_tracer_provider_t *p);
+static inline uvotel_span_t *uvotel__slot_at(uvotel_tracer_provider_t *p, uint32_t idx) {
+  uvotel_span_t *c =
+      atomic_load_explicit(&p->chunks[idx >> UVOTEL__SPAN_CHUNK_SHIFT], memory_order_acquire);
+  return &c[idx & (UVOTEL__SPAN_CHUNK - 1)];
+}
+
+/* One slot from the shared free list (growing the pool); NULL when it is exhausted. */
+uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p);
+
+/* A free slot for the calling thread's shard; NULL when the pool is exhausted. The thread's own
+ * cache is tried inline. */
+static inline uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
+  uvotel__shard_t *sh = &p->shards[shard];
+  if (UVOTEL__LIKELY(shard != 0) && UVOTEL__LIKELY(sh->free != 0)) {
+    uvotel_span_t *s = uvotel__slot_at(p, sh->free - 1);
+    sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+    sh->n_free--;
+    return s;
+  }
+  return uvotel__pool_pop_shared(p);
+}
+/* Return a slot whose last reference went: release what it holds, reset it, free it. */
+void uvotel__span_recycle(uvotel_span_t *s);
+/* Forget s's attributes (keeps the arrays for the next use of the slot). */
+static inline void uvotel__span_attrs_reset(uvotel_span_t *s) {
+  if (UVOTEL__UNLIKELY(s->attr_index_live)) {
+    memset(s->attr_index, 0, sizeof *s->attr_index * (s->attr_index_mask + 1));
+    s->attr_index_live = 0;
+  }
+  s->n_attrs = 0;
+}
+
+static inline void uvotel__span_unref(uvotel_span_t *s) {
+  if (s->flags & UVOTEL__SPAN_F_STATIC) return;
+  /* Holding the only reference, nobody else can take one (retaining needs a reference), so
+   * the common case skips the atomic read-modify-write. */
+  if (atomic_load_explicit(&s->refs, memory_order_acquire) == 1 ||
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+    uvotel__span_recycle(s);
+  }
+}
+
+/* 1 when s records; otherwise counts misuse where it is misuse and returns 0. */
+static inline int uvotel__span_writable(uvotel_span_t *s, const char *what) {
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__misuse(NULL, what);
+    return 0;
+  }
+  unsigned st = atomic_load_explicit(&s->state, memory_order_relaxed);
+  if (UVOTEL__LIKELY(st == UVOTEL__SPAN_OPEN)) return 1;
+  if (st != UVOTEL__SPAN_NONREC) uvotel__misuse(s->provider, what);
+  return 0;
+}
+
+/* ---- attributes and the span arena (attributes.c) ---- */
+
 /* Free the provider's memory now, or when the last span still held elsewhere is released. */
 void uvotel__provider_retire(uvotel_tracer_provider_t *p);
 /* Run the detectors `names` selects (NULL: OTEL_RESOURCE_DETECTORS, else all) into emit
@@ -161,13 +237,37 @@ int uvotel__sampler_is_always_off(const uvotel_sampler_t *s);
 /* provider_free: stop being the global provider (global.c). */
 void uvotel__global_forget(uvotel_tracer_provider_t *p);
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
-void *uvotel__arena_alloc(uvotel_span_t *s, size_t size);
-const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len);
+/* size bytes (8-aligned) from s's arena; NULL (and arena_failed) out of memory. The current
+ * chunk is tried inline; the rest (next chunks, a new one) in uvotel__arena_alloc_slow. */
+void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size);
+static inline void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
+  size = (size + 7u) & ~(size_t)7u;
+  uvotel__chunk_t *c = s->arena_cur;
+  if (UVOTEL__LIKELY(c != NULL) && UVOTEL__LIKELY(c->cap - c->used >= size)) {
+    void *r = c->data + c->used;
+    c->used += size;
+    return r;
+  }
+  return uvotel__arena_alloc_slow(s, size);
+}
+static inline const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len) {
+  char *d = (char *)uvotel__arena_alloc(s, len + 1);
+  if (UVOTEL__UNLIKELY(d == NULL)) return NULL;
+  memcpy(d, str, len);
+  d[len] = '\0';
+  return d;
+}
 void uvotel__arena_free(uvotel_span_t *s);
+void uvotel__arena_reset(uvotel_span_t *s);
 /* Copy attrs into dst (array in s's arena) with limits; returns the count kept. */
 int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
                            uint32_t value_limit);
 int uvotel__attr_valid(const uvotel_attribute_t *a);
+/* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
+ * `limit` distinct keys, the rest counted in *dropped. */
+void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
+                            uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
+                            size_t *n_out, uint32_t *dropped);
 
 /* Ids. */
 void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);

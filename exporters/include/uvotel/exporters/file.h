@@ -34,10 +34,13 @@ typedef struct uvotel_file_exporter_options_s {
 uvotel_span_exporter_t *uvotel_file_exporter_create(const uvotel_file_exporter_options_t *opts);
 
 /* Encode n spans as one ExportTraceServiceRequest JSON object (no trailing newline), grouped
- * by resource and then by instrumentation scope, into the growable buffer *buf of capacity
- * *cap (both may start NULL/0; grown with uvotel_realloc; the caller uvotel_frees *buf).
- * *len gets the length; the buffer is NUL-terminated. NULL buf/cap/len, or NULL spans with
- * n > 0: UVOTEL_EINVAL; memory: UVOTEL_ENOMEM. Thread: any. Alloc: only to grow the buffer. */
+ * by resource and then by instrumentation scope in first-seen order (the same grouping as
+ * uvotel_otlp_http_encode), into the growable buffer *buf of capacity *cap (both may start
+ * NULL/0; grown with uvotel_realloc; the caller uvotel_frees *buf). *len gets the length; the
+ * buffer is NUL-terminated. Invalid UTF-8 in any string becomes U+FFFD ("\ufffd", one per
+ * ill-formed subpart). NULL buf/cap/len, NULL spans with n > 0 or a NULL entry: UVOTEL_EINVAL;
+ * memory: UVOTEL_ENOMEM; over 65535 resource/scope groups: UVOTEL_ERANGE. Thread: any. Alloc:
+ * the grouping (one block per call) and growing the buffer. */
 int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, size_t n, char **buf,
                             size_t *cap, size_t *len);
 

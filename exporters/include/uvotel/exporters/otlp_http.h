@@ -144,9 +144,13 @@ int uvotel_otlp_http_exporter_stats(const uvotel_span_exporter_t *e, uvotel_otlp
 const char *uvotel_otlp_http_exporter_endpoint(const uvotel_span_exporter_t *e);
 
 /* Encode n finished spans as one OTLP ExportTraceServiceRequest (protobuf, uncompressed), the
- * body the exporter sends. *body is uvotel_malloc'd: free it with uvotel_free. Spans are grouped
- * by resource and scope. Errors: UVOTEL_EINVAL (NULL out-pointers, NULL spans with n > 0, a NULL
- * entry), UVOTEL_ENOMEM. Thread: any. */
+ * body the exporter sends, written directly from the span data. *body is uvotel_malloc'd (exactly
+ * *len bytes): free it with uvotel_free. Spans are grouped by resource, then scope, in
+ * first-seen order (the same grouping as uvotel_otlp_json_encode). Invalid UTF-8 in any string
+ * (names, keys, values, status, resource, scope) is replaced: each ill-formed subpart becomes
+ * U+FFFD, so one bad value never makes a collector reject the batch. Errors: UVOTEL_EINVAL (NULL
+ * out-pointers, NULL spans with n > 0, a NULL entry), UVOTEL_ENOMEM, UVOTEL_ERANGE (over 65535
+ * resource/scope groups in one batch). Thread: any. */
 int uvotel_otlp_http_encode(const uvotel_span_data_t *const *spans, size_t n, uint8_t **body,
                             size_t *len);
 

@@ -1,5 +1,5 @@
-/* Character classes for the W3C grammars (see propagation_internal.h). Generated table. */
-#include "propagation_internal.h"
+/* Character classes for the W3C grammars (see w3c.h). Generated table. */
+#include "w3c.h"
 
 const uint8_t uvotel__cc[256] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,

@@ -1,10 +1,21 @@
-/* W3C tracestate: an immutable, atomically reference-counted list of key=value members.
+/* W3C tracestate: an immutable, atomically reference-counted list of key=value members. It lives
+ * beside the span context that carries it (trace/), so tracing does not depend on propagation;
+ * the propagators parse and serialise it through uvotel/trace_state.h.
  *
- * One allocation holds everything: the header, the member table, the serialised header value
- * ("k1=v1,k2=v2", what inject writes, so inject copies nothing) and a second copy of it in which
- * every "=" and "," is a NUL, so each key and value is a C string (what get hands out). Offsets
- * are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes. */
-#include "propagation_internal.h"
+ * One block holds everything: the header, the member table, the serialised header value
+ * ("k1=v1,k2=v2": the received bytes when the header was canonical, what inject writes, so
+ * inject copies nothing) and room for a second copy in which every "=" and "," is a NUL, so each
+ * key and value is a C string. That copy is made only when someone asks for a value as a C string
+ * (uvotel_trace_state_get), once, whoever asks first; uvotel_trace_state_at hands out slices of
+ * it too. Parsing validates in one pass (SWAR scan, src/common/w3c.h). Offsets are
+ * 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes.
+ *
+ * Blocks up to TS_BLOCK bytes (a usual header) are recycled through a small per-thread cache of
+ * the threads that parse or build tracestates, so extracting a request's tracestate and dropping
+ * it when the request is done allocates nothing in steady state. */
+#include "../common/thread_state_internal.h"
+#include "../common/w3c.h"
+#include "trace_internal.h"
 
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
@@ -15,10 +26,94 @@ struct uvotel_trace_state_s {
   atomic_uint refs;
   uint16_t n;
   uint16_t wire_len;
-  char *wire; /* serialised value, NUL-terminated */
-  char *strs; /* the same bytes with separators replaced by NUL */
+  uint8_t small;        /* a TS_BLOCK block (recyclable) */
+  atomic_uchar strs_ok; /* 0: strs not written, 1: being written, 2: ready */
+  char *wire;           /* serialised value, NUL-terminated */
+  char *strs;           /* the same bytes with separators replaced by NUL (lazily) */
   ts_member_t m[];
 };
+
+/* ---- block recycling ---- */
+
+#define TS_BLOCK 512
+#define TS_CACHE_MAX 8
+
+typedef struct ts_free_s {
+  struct ts_free_s *next;
+} ts_free_t;
+
+typedef struct ts_cache_s {
+  ts_free_t *head;
+  uint32_t n;
+  uint8_t armed; /* this thread allocates tracestates: keep what it frees */
+} ts_cache_t;
+
+static UVOTEL__TLS ts_cache_t t_ts_cache;
+static pthread_key_t g_ts_key;
+static pthread_once_t g_ts_once = PTHREAD_ONCE_INIT;
+
+void uvotel__trace_state_cache_cleanup(void) {
+  ts_cache_t *c = &t_ts_cache;
+  while (c->head != NULL) {
+    ts_free_t *b = c->head;
+    c->head = b->next;
+    uvotel_free(b);
+  }
+  c->n = 0;
+}
+
+static void ts_layer_cleanup(uvotel__tls_t *t) {
+  (void)t;
+  uvotel__trace_state_cache_cleanup();
+}
+
+/* uvotel_thread_cleanup frees the cache with the other layers' per-thread memory. */
+__attribute__((constructor)) static void ts_layer_register(void) {
+  uvotel__tls_layer_cleanup(UVOTEL__LAYER_TRACE, ts_layer_cleanup);
+}
+
+static void ts_key_destructor(void *p) {
+  (void)p;
+  uvotel__trace_state_cache_cleanup();
+}
+
+static void ts_key_create(void) {
+  (void)pthread_key_create(&g_ts_key, ts_key_destructor);
+}
+
+static void *ts_alloc(size_t size, uint8_t *small) {
+  ts_cache_t *c = &t_ts_cache;
+  if (size > TS_BLOCK) {
+    *small = 0;
+    return uvotel_malloc(size);
+  }
+  *small = 1;
+  ts_free_t *b = c->head;
+  if (UVOTEL__LIKELY(b != NULL)) {
+    c->head = b->next;
+    c->n--;
+    return b;
+  }
+  if (UVOTEL__UNLIKELY(!c->armed)) {
+    /* first tracestate of this thread: free the cache when the thread exits */
+    pthread_once(&g_ts_once, ts_key_create);
+    (void)pthread_setspecific(g_ts_key, c);
+    c->armed = 1;
+  }
+  return uvotel_malloc(TS_BLOCK);
+}
+
+static void ts_dealloc(uvotel_trace_state_t *ts) {
+  ts_cache_t *c = &t_ts_cache;
+  if (ts->small && c->armed && c->n < TS_CACHE_MAX) {
+    ts_free_t *b = (ts_free_t *)ts;
+    b->next = c->head;
+    c->head = b;
+    c->n++;
+    return;
+  }
+  uvotel_free(ts);
+}
 
 /* A member as slices, while building. */
 typedef struct ts_slice_s {
@@ -51,9 +146,12 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, const char 
   size_t wire = n - 1; /* commas */
   for (size_t i = 0; i < n; i++) wire += s[i].kl + 1 + s[i].vl;
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
-  uvotel_trace_state_t *ts = uvotel_malloc(head + 2 * (wire + 1));
+  uint8_t small;
+  uvotel_trace_state_t *ts = ts_alloc(head + 2 * (wire + 1), &small);
   if (ts == NULL) return NULL;
   atomic_init(&ts->refs, 1);
+  ts->small = small;
+  atomic_init(&ts->strs_ok, 0);
   ts->n = (uint16_t)n;
   ts->wire_len = (uint16_t)wire;
   ts->wire = (char *)ts + head;
@@ -72,26 +170,45 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, const char 
     }
   }
   ts->wire[wire] = '\0';
-  memcpy(ts->strs, ts->wire, wire + 1);
   size_t off = 0;
   for (size_t i = 0; i < n; i++) {
     ts->m[i].key_off = (uint16_t)off;
     ts->m[i].key_len = (uint16_t)s[i].kl;
     ts->m[i].val_len = (uint16_t)s[i].vl;
     ts->m[i].pad_ = 0;
-    off += s[i].kl;
-    ts->strs[off++] = '\0'; /* was "=" */
-    off += s[i].vl;
-    ts->strs[off++] = '\0'; /* was "," or the end */
+    off += s[i].kl + 1 + s[i].vl + 1;
   }
   return ts;
 }
 
+/* The NUL-separated copy, written by the first thread that needs it; the others wait for it. */
+static const char *ts_strs(const uvotel_trace_state_t *cts) {
+  uvotel_trace_state_t *ts = (uvotel_trace_state_t *)cts;
+  unsigned char st = atomic_load_explicit(&ts->strs_ok, memory_order_acquire);
+  if (UVOTEL__LIKELY(st == 2)) return ts->strs;
+  unsigned char expect = 0;
+  if (atomic_compare_exchange_strong_explicit(&ts->strs_ok, &expect, 1, memory_order_acquire,
+                                              memory_order_acquire)) {
+    memcpy(ts->strs, ts->wire, (size_t)ts->wire_len + 1);
+    for (size_t i = 0; i < ts->n; i++) {
+      size_t k = ts->m[i].key_off + ts->m[i].key_len;
+      ts->strs[k] = '\0';                        /* was "=" */
+      ts->strs[k + 1 + ts->m[i].val_len] = '\0'; /* was "," or the end */
+    }
+    atomic_store_explicit(&ts->strs_ok, 2, memory_order_release);
+    return ts->strs;
+  }
+  while (atomic_load_explicit(&ts->strs_ok, memory_order_acquire) != 2) {
+  }
+  return ts->strs;
+}
+
+/* Keys and values as slices of the wire bytes (for lookups and rebuilding). */
 static inline const char *mkey(const uvotel_trace_state_t *ts, size_t i) {
-  return ts->strs + ts->m[i].key_off;
+  return ts->wire + ts->m[i].key_off;
 }
 static inline const char *mval(const uvotel_trace_state_t *ts, size_t i) {
-  return ts->strs + ts->m[i].key_off + ts->m[i].key_len + 1;
+  return ts->wire + ts->m[i].key_off + ts->m[i].key_len + 1;
 }
 
 static inline int key_eq(const char *a, size_t al, const char *b, size_t bl) {
@@ -124,7 +241,8 @@ static inline int acc_add(ts_acc_t *a, const char *k, size_t kl, const char *v, 
   return 0;
 }
 
-/* One line, any length: OWS, key, "=", value, OWS, then "," or the end, member by member. */
+/* One line, any length: OWS, key, "=", value, OWS, then "," or the end, member by member, in
+ * one pass over the bytes (each byte is looked at once, the values eight at a time). */
 static int parse_line(ts_acc_t *a, const char *p, size_t len) {
   const char *line = p, *end = p + len;
   for (;;) {
@@ -134,10 +252,13 @@ static int parse_line(ts_acc_t *a, const char *p, size_t len) {
       p++;
       continue;
     }
+    /* the key, validated as it is scanned (keys are short: a table lookup per byte) */
     const char *k = p;
-    p = uvotel__scan_special(line, p, end);
+    if (!(uvotel__cc[(uint8_t)*p] & UVOTEL__CC_TS_KEY_FIRST)) return UVOTEL_EPARSE;
+    p++;
+    while (p < end && (uvotel__cc[(uint8_t)*p] & UVOTEL__CC_TS_KEY)) p++;
     size_t kl = (size_t)(p - k);
-    if (p == end || *p != '=' || !valid_key(k, kl)) return UVOTEL_EPARSE;
+    if (p == end || *p != '=' || kl > UVOTEL_TRACE_STATE_MAX_KEY) return UVOTEL_EPARSE;
     const char *v = ++p;
     p = uvotel__scan_special(line, p, end); /* what it skips is exactly the value grammar */
     const char *ve = p;
@@ -210,7 +331,7 @@ UVOTEL__API void uvotel_trace_state_release(const uvotel_trace_state_t *ts) {
   /* Holding the only reference, nobody else can take one: free without the atomic RMW. */
   if (atomic_load_explicit(&t->refs, memory_order_acquire) == 1 ||
       atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
-    uvotel_free(t);
+    ts_dealloc(t);
   }
 }
 
@@ -222,9 +343,10 @@ UVOTEL__API int uvotel_trace_state_at(const uvotel_trace_state_t *ts, size_t i, 
                                       uvotel_str_t *value) {
   if (key == NULL || value == NULL) return UVOTEL_EINVAL;
   if (ts == NULL || i >= ts->n) return UVOTEL_ENOENT;
-  key->ptr = mkey(ts, i);
+  const char *strs = ts_strs(ts); /* each slice is NUL-terminated too */
+  key->ptr = strs + ts->m[i].key_off;
   key->len = ts->m[i].key_len;
-  value->ptr = mval(ts, i);
+  value->ptr = strs + ts->m[i].key_off + ts->m[i].key_len + 1;
   value->len = ts->m[i].val_len;
   return 0;
 }
@@ -242,7 +364,7 @@ UVOTEL__API const char *uvotel_trace_state_get(const uvotel_trace_state_t *ts, c
   int i = find(ts, key, strlen(key));
   if (i < 0) return NULL;
   if (len != NULL) *len = ts->m[i].val_len;
-  return mval(ts, i);
+  return ts_strs(ts) + ts->m[i].key_off + ts->m[i].key_len + 1;
 }
 
 /* Members of ts as slices, without the one at index `skip` (-1: none). */

@@ -1,0 +1,405 @@
+/* Span attributes and the span arena: copies with limits (count, value length, UTF-8-safe
+ * truncation), duplicate keys replacing earlier values, and the uvotel_span_set_attribute*
+ * entry points. */
+#include <stdlib.h>
+
+#include "trace_internal.h"
+
+/* ---- arena ---- */
+
+void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
+  size = (size + 7u) & ~(size_t)7u;
+  uvotel__chunk_t *c = s->arena_cur, *last = NULL;
+  while (c != NULL && c->used + size > c->cap) {
+    last = c;
+    c = c->next;
+  }
+  if (c == NULL) {
+    size_t cap = 1024;
+    if (last != NULL && last->cap * 2 > cap) cap = last->cap * 2;
+    if (cap < size) cap = size;
+    c = uvotel_malloc(sizeof(uvotel__chunk_t) + cap);
+    if (c == NULL) {
+      s->arena_failed = 1;
+      return NULL;
+    }
+    c->next = NULL;
+    c->cap = cap;
+    c->used = 0;
+    if (last != NULL) {
+      last->next = c;
+    } else if (s->arena_first == NULL) {
+      s->arena_first = c;
+    } else {
+      /* cur was NULL but chunks exist: append at the end */
+      uvotel__chunk_t *e = s->arena_first;
+      while (e->next != NULL) e = e->next;
+      e->next = c;
+    }
+  }
+  s->arena_cur = c;
+  void *r = c->data + c->used;
+  c->used += size;
+  return r;
+}
+
+void uvotel__arena_reset(uvotel_span_t *s) {
+  for (uvotel__chunk_t *c = s->arena_first; c != NULL; c = c->next) c->used = 0;
+  s->arena_cur = s->arena_first;
+  s->arena_failed = 0;
+}
+
+void uvotel__arena_free(uvotel_span_t *s) {
+  uvotel__chunk_t *c = s->arena_first;
+  while (c != NULL) {
+    uvotel__chunk_t *n = c->next;
+    uvotel_free(c);
+    c = n;
+  }
+  s->arena_first = s->arena_cur = NULL;
+}
+
+/* ---- attribute copies ---- */
+
+/* Byte length of the first `limit` characters of str (UTF-8; never splits a sequence). */
+static size_t trunc_len(const char *str, size_t len, uint32_t limit) {
+  if (limit == UVOTEL_LIMIT_UNLIMITED || len <= limit) return len;
+  size_t i = 0;
+  for (uint32_t chars = 0; i < len && chars < limit; chars++) {
+    unsigned char c = (unsigned char)str[i];
+    size_t step = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    if (i + step > len) step = len - i;
+    i += step;
+  }
+  return i;
+}
+
+int uvotel__attr_valid(const uvotel_attribute_t *a) {
+  if (a == NULL || a->key == NULL || a->key[0] == '\0') return 0;
+  switch (a->value.type) {
+    case UVOTEL_VALUE_STRING:
+    case UVOTEL_VALUE_BOOL:
+    case UVOTEL_VALUE_INT:
+    case UVOTEL_VALUE_DOUBLE:
+      return 1;
+    case UVOTEL_VALUE_STRING_ARRAY:
+    case UVOTEL_VALUE_BOOL_ARRAY:
+    case UVOTEL_VALUE_INT_ARRAY:
+    case UVOTEL_VALUE_DOUBLE_ARRAY:
+      return a->value.len == 0 || a->value.u.sa != NULL;
+    default:
+      return 0;
+  }
+}
+
+/* ---- keys: length and hash, duplicate lookup ---- */
+
+/* A hash of the len bytes at k (not the NUL): 8-byte words, the tail read as an overlapping
+ * word (or two 4-byte halves, or three bytes), so no loop runs per byte. */
+static inline uint32_t key_hash(const char *k, size_t len) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
+  uint64_t w;
+  if (len >= 8) {
+    size_t i = 0;
+    for (; i + 8 < len; i += 8) {
+      memcpy(&w, k + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    memcpy(&w, k + len - 8, 8);
+  } else if (len >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, k, 4);
+    memcpy(&hi, k + len - 4, 4);
+    w = (uint64_t)lo | ((uint64_t)hi << 32);
+  } else {
+    w = len == 0 ? 0
+                 : (uint64_t)(unsigned char)k[0] | ((uint64_t)(unsigned char)k[len / 2] << 8) |
+                       ((uint64_t)(unsigned char)k[len - 1] << 16);
+  }
+  /* the murmur3 finaliser: every input bit reaches the low bits the index masks with */
+  h ^= w;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return (uint32_t)h;
+}
+
+/* Position of `key` among attrs[0..n) (key lengths in keys[]), or -1: lengths first, so most
+ * keys are told apart without touching their bytes. For the linear range only (n is small). */
+static inline long find_linear(const uvotel_attribute_t *attrs, const uvotel__key_t *keys,
+                               uint32_t n, const char *key, size_t len) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (keys[i].len == len && attrs[i].key[0] == key[0] && memcmp(attrs[i].key, key, len) == 0) {
+      return (long)i;
+    }
+  }
+  return -1;
+}
+
+static inline int key_eq(const uvotel__key_t *m, const char *stored, const char *key, size_t len,
+                         uint32_t hash) {
+  return m->hash == hash && m->len == len && memcmp(stored, key, len) == 0;
+}
+
+static inline long find_index(const uint32_t *index, uint32_t mask, const uvotel_attribute_t *attrs,
+                              const uvotel__key_t *keys, const char *key, size_t len,
+                              uint32_t hash) {
+  for (uint32_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    uint32_t v = index[slot];
+    if (v == 0) return -1;
+    if (key_eq(&keys[v - 1], attrs[v - 1].key, key, len, hash)) return (long)(v - 1);
+  }
+}
+
+static inline void index_put(uint32_t *index, uint32_t mask, uint32_t hash, uint32_t pos) {
+  uint32_t slot = hash & mask;
+  while (index[slot] != 0) slot = (slot + 1) & mask;
+  index[slot] = pos + 1;
+}
+
+/* Rebuild an index of at least 2 x cap slots over keys[0..n). */
+static uint32_t *index_build(uint32_t *index, uint32_t *mask, uint32_t cap,
+                             const uvotel__key_t *keys, uint32_t n, int heap) {
+  uint32_t size = 32;
+  while (size < 2 * cap) size *= 2;
+  if (index == NULL || *mask + 1 != size) {
+    if (heap) {
+      uint32_t *ni = uvotel_realloc(index, sizeof *ni * size);
+      if (ni == NULL) return NULL;
+      index = ni;
+    }
+    *mask = size - 1;
+  }
+  memset(index, 0, sizeof *index * size);
+  for (uint32_t i = 0; i < n; i++) index_put(index, *mask, keys[i].hash, i);
+  return index;
+}
+
+static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
+                      uint32_t limit) {
+  uvotel_value_t v = *src;
+  switch (src->type) {
+    case UVOTEL_VALUE_STRING: {
+      const char *str = src->u.s != NULL ? src->u.s : "";
+      size_t len = trunc_len(str, strlen(str), limit);
+      v.u.s = uvotel__arena_strdup(s, str, len);
+      v.len = (uint32_t)len;
+      if (v.u.s == NULL) return -1;
+      break;
+    }
+    case UVOTEL_VALUE_STRING_ARRAY: {
+      const char **arr = uvotel__arena_alloc(s, sizeof(char *) * (src->len ? src->len : 1));
+      if (arr == NULL) return -1;
+      for (uint32_t i = 0; i < src->len; i++) {
+        const char *str = src->u.sa[i] != NULL ? src->u.sa[i] : "";
+        arr[i] = uvotel__arena_strdup(s, str, trunc_len(str, strlen(str), limit));
+        if (arr[i] == NULL) return -1;
+      }
+      v.u.sa = arr;
+      break;
+    }
+    case UVOTEL_VALUE_BOOL_ARRAY:
+    case UVOTEL_VALUE_INT_ARRAY:
+    case UVOTEL_VALUE_DOUBLE_ARRAY: {
+      size_t el = src->type == UVOTEL_VALUE_BOOL_ARRAY ? sizeof(bool) : 8;
+      void *arr = uvotel__arena_alloc(s, el * (src->len ? src->len : 1));
+      if (arr == NULL) return -1;
+      if (src->len) memcpy(arr, src->u.ia, el * src->len);
+      v.u.ia = arr;
+      break;
+    }
+    default:
+      break;
+  }
+  *dst = v;
+  return 0;
+}
+
+static int copy_attribute_len(uvotel_span_t *s, uvotel_attribute_t *dst,
+                              const uvotel_attribute_t *src, size_t key_len, uint32_t value_limit) {
+  const char *key = uvotel__arena_strdup(s, src->key, key_len);
+  if (key == NULL) return -1;
+  if (copy_value(s, &dst->value, &src->value, value_limit) != 0) return -1;
+  dst->key = key;
+  return 0;
+}
+
+int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
+                           uint32_t value_limit) {
+  const char *key = uvotel__arena_strdup(s, src->key, strlen(src->key));
+  if (key == NULL) return -1;
+  if (copy_value(s, &dst->value, &src->value, value_limit) != 0) return -1;
+  dst->key = key;
+  return 0;
+}
+
+/* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
+ * `limit` distinct keys, the rest counted in *dropped. Duplicates are found through key hashes
+ * (and, past UVOTEL__ATTR_LINEAR_MAX keys, an index in the arena): linear in n. */
+void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
+                            uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
+                            size_t *n_out, uint32_t *dropped) {
+  *out = NULL;
+  *n_out = 0;
+  *dropped = 0;
+  if (src == NULL || n == 0) return;
+  size_t cap = n < limit ? n : limit;
+  uvotel_attribute_t *arr = cap ? uvotel__arena_alloc(s, sizeof(uvotel_attribute_t) * cap) : NULL;
+  uvotel__key_t *keys = cap ? uvotel__arena_alloc(s, sizeof(uvotel__key_t) * cap) : NULL;
+  uint32_t *index = NULL, mask = 0;
+  if (cap > UVOTEL__ATTR_LINEAR_MAX) {
+    uint32_t size = 32;
+    while (size < 2 * cap) size *= 2;
+    index = uvotel__arena_alloc(s, sizeof *index * size);
+    if (index != NULL) index = index_build(index, &mask, (uint32_t)cap, keys, 0, 0);
+  }
+  if (keys == NULL || (cap > UVOTEL__ATTR_LINEAR_MAX && index == NULL)) arr = NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!uvotel__attr_valid(&src[i])) {
+      uvotel__misuse(s->provider, "invalid attribute");
+      continue;
+    }
+    size_t len = strlen(src[i].key);
+    uint32_t hash = index != NULL ? key_hash(src[i].key, len) : 0;
+    long j = -1;
+    if (arr != NULL) {
+      j = index != NULL ? find_index(index, mask, arr, keys, src[i].key, len, hash)
+                        : find_linear(arr, keys, (uint32_t)k, src[i].key, len);
+    }
+    if (j >= 0) {
+      if (copy_value(s, &arr[j].value, &src[i].value, value_limit) != 0) (*dropped)++;
+      continue;
+    }
+    if (k >= cap || arr == NULL) {
+      (*dropped)++;
+      continue;
+    }
+    if (copy_attribute_len(s, &arr[k], &src[i], len, value_limit) != 0) {
+      (*dropped)++;
+      continue;
+    }
+    keys[k].len = (uint32_t)len;
+    keys[k].hash = hash;
+    if (index != NULL) index_put(index, mask, hash, (uint32_t)k);
+    k++;
+  }
+  *out = arr;
+  *n_out = k;
+}
+
+/* ---- span attributes ---- */
+
+/* Grow the attribute arrays (and the index, once it is in use). 0 or -1. */
+static int grow_attrs(uvotel_span_t *s) {
+  uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
+  void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
+  if (na == NULL) return -1;
+  s->attrs = na;
+  void *nk = uvotel_realloc(s->attr_keys, sizeof(uvotel__key_t) * cap);
+  if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
+  s->attr_keys = nk;
+  s->cap_attrs = cap;
+  return 0;
+}
+
+static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
+  if (UVOTEL__UNLIKELY(!uvotel__attr_valid(a))) {
+    uvotel__misuse(s->provider, "invalid attribute");
+    return;
+  }
+  const uvotel_span_limits_t *lim = &s->provider->limits;
+  size_t len = strlen(a->key);
+  int indexed = s->attr_index_live;
+  uint32_t hash = indexed ? key_hash(a->key, len) : 0;
+  long j = indexed ? find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, a->key,
+                                len, hash)
+                   : find_linear(s->attrs, s->attr_keys, s->n_attrs, a->key, len);
+  if (j >= 0) {
+    if (copy_value(s, &s->attrs[j].value, &a->value, lim->attribute_value_length) != 0) {
+      s->dropped_attrs++;
+    }
+    return;
+  }
+  if (s->n_attrs >= lim->attribute_count) {
+    s->dropped_attrs++;
+    return;
+  }
+  if (UVOTEL__UNLIKELY(s->n_attrs == s->cap_attrs) && grow_attrs(s) != 0) {
+    s->dropped_attrs++;
+    return;
+  }
+  uint32_t pos = s->n_attrs;
+  if (copy_attribute_len(s, &s->attrs[pos], a, len, lim->attribute_value_length) != 0) {
+    s->dropped_attrs++;
+    return;
+  }
+  s->attr_keys[pos].len = (uint32_t)len;
+  s->attr_keys[pos].hash = hash;
+  s->n_attrs = pos + 1;
+  if (s->attr_index_live && 2 * s->n_attrs <= s->attr_index_mask + 1) {
+    index_put(s->attr_index, s->attr_index_mask, hash, pos);
+  } else if (s->n_attrs > UVOTEL__ATTR_LINEAR_MAX) {
+    /* past the linear range, or the index is half full: (re)build it at twice the size */
+    if (!indexed) {
+      for (uint32_t i = 0; i < s->n_attrs; i++) {
+        s->attr_keys[i].hash = key_hash(s->attrs[i].key, s->attr_keys[i].len);
+      }
+    }
+    uint32_t *ni =
+        index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, s->n_attrs, 1);
+    if (ni != NULL) {
+      s->attr_index = ni;
+      s->attr_index_live = 1;
+    } else {
+      s->attr_index_live = 0; /* out of memory: lookups scan (correct, slower) */
+    }
+  }
+}
+
+UVOTEL__API void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr) {
+  if (!uvotel__span_writable(s, "set_attribute")) return;
+  set_attr(s, attr);
+}
+
+UVOTEL__API void uvotel_span_set_attributes(uvotel_span_t *s, const uvotel_attribute_t *attrs,
+                                            size_t n) {
+  if (!uvotel__span_writable(s, "set_attributes")) return;
+  if (attrs == NULL && n != 0) {
+    uvotel__misuse(s->provider, "NULL attributes");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) set_attr(s, &attrs[i]);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key,
+                                               const char *value) {
+  if (!uvotel__span_writable(s, "set_attribute_str")) return;
+  if (value == NULL) {
+    uvotel__misuse(s->provider, "NULL attribute value");
+    return;
+  }
+  uvotel_attribute_t a = UVOTEL_ATTR_STR(key, value);
+  set_attr(s, &a);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value) {
+  if (!uvotel__span_writable(s, "set_attribute_int")) return;
+  uvotel_attribute_t a = UVOTEL_ATTR_INT(key, value);
+  set_attr(s, &a);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value) {
+  if (!uvotel__span_writable(s, "set_attribute_double")) return;
+  uvotel_attribute_t a = UVOTEL_ATTR_DOUBLE(key, value);
+  set_attr(s, &a);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value) {
+  if (!uvotel__span_writable(s, "set_attribute_bool")) return;
+  uvotel_attribute_t a = UVOTEL_ATTR_BOOL(key, value);
+  set_attr(s, &a);
+}

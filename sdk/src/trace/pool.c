@@ -1,0 +1,150 @@
+/* The span slot pool: chunks of slots, a lock-free shared free list, per-thread caches, recycling
+ * a slot when its last reference goes, and the provider's retirement while spans are held. */
+#include <stdlib.h>
+
+#include "trace_internal.h"
+
+UVOTEL__TLS uint32_t uvotel__shard_id;
+static atomic_uint g_shard_next = 1;
+
+uint32_t uvotel__shard_assign(void) {
+  uint32_t i = atomic_fetch_add(&g_shard_next, 1);
+  if (i >= UVOTEL__SHARDS) i = UVOTEL__SHARDS; /* shared: shard 0, atomically */
+  uvotel__shard_id = i;
+  return i < UVOTEL__SHARDS ? i : 0;
+}
+
+/* ---- pool ---- */
+
+#define slot_at uvotel__slot_at
+
+static void pool_push_chain(uvotel_tracer_provider_t *p, uvotel_span_t *first,
+                            uvotel_span_t *last) {
+  uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_relaxed);
+  uint_fast64_t nh;
+  do {
+    atomic_store_explicit(&last->next_free, (uint32_t)head, memory_order_relaxed);
+    nh = (((head >> 32) + 1) << 32) | (uint64_t)(first->index + 1);
+  } while (!atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
+  pthread_mutex_lock(&p->mu);
+  uint32_t n = atomic_load(&p->n_chunks);
+  if ((uint32_t)atomic_load(&p->free_head) != 0) {
+    pthread_mutex_unlock(&p->mu);
+    return NULL; /* someone else grew: caller retries */
+  }
+  if ((uint64_t)n * UVOTEL__SPAN_CHUNK >= p->max_spans || n >= UVOTEL__MAX_SPAN_CHUNKS) {
+    pthread_mutex_unlock(&p->mu);
+    return &uvotel__invalid_span;
+  }
+  uvotel_span_t *c = uvotel_calloc(UVOTEL__SPAN_CHUNK, sizeof(uvotel_span_t));
+  if (c == NULL) {
+    pthread_mutex_unlock(&p->mu);
+    return &uvotel__invalid_span;
+  }
+  for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
+    c[i].index = n * UVOTEL__SPAN_CHUNK + i;
+    c[i].provider = p;
+    atomic_store_explicit(&c[i].next_free, i + 1 < UVOTEL__SPAN_CHUNK ? c[i].index + 2 : 0,
+                          memory_order_relaxed);
+  }
+  atomic_store_explicit(&p->chunks[n], c, memory_order_release);
+  atomic_store(&p->n_chunks, n + 1);
+  pool_push_chain(p, &c[1], &c[UVOTEL__SPAN_CHUNK - 1]);
+  pthread_mutex_unlock(&p->mu);
+  return &c[0];
+}
+
+uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p) {
+  /* One slot from the shared list. (Taking the whole list here once left n_free wrong, so one
+   * thread could hoard every free slot while others found the pool exhausted.) */
+  for (;;) {
+    uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
+    while ((uint32_t)head != 0) {
+      uvotel_span_t *s = slot_at(p, (uint32_t)head - 1);
+      uint32_t next = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+      uint_fast64_t nh = (((head >> 32) + 1) << 32) | next;
+      if (atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_acquire,
+                                                memory_order_acquire)) {
+        return s;
+      }
+    }
+    uvotel_span_t *s = pool_grow(p);
+    if (s == &uvotel__invalid_span) return NULL;
+    if (s != NULL) return s;
+  }
+}
+
+void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
+  uint32_t n = atomic_load(&p->n_chunks);
+  for (uint32_t i = 0; i < n; i++) {
+    uvotel_span_t *c = atomic_load(&p->chunks[i]);
+    for (uint32_t j = 0; j < UVOTEL__SPAN_CHUNK; j++) {
+      uvotel__arena_free(&c[j]);
+      uvotel_free(c[j].attrs);
+      uvotel_free(c[j].attr_keys);
+      uvotel_free(c[j].attr_index);
+      uvotel_free(c[j].events);
+      uvotel_free(c[j].links);
+    }
+    uvotel_free(c);
+    p->chunks[i] = NULL;
+  }
+  atomic_store(&p->n_chunks, 0);
+  atomic_store(&p->free_head, 0);
+  for (int i = 0; i < UVOTEL__SHARDS; i++) p->shards[i].free = p->shards[i].n_free = 0;
+}
+
+void uvotel__span_recycle(uvotel_span_t *s) {
+  uvotel_trace_state_release(s->ctx.trace_state);
+  for (uint32_t i = 0; i < s->n_links; i++)
+    uvotel_trace_state_release(s->links[i].context.trace_state);
+  if (s->flags & UVOTEL__SPAN_F_HEAP) {
+    uvotel_free(s);
+    return;
+  }
+  s->ctx.trace_state = NULL;
+  uvotel__span_attrs_reset(s);
+  s->n_events = s->n_links = 0;
+  s->dropped_attrs = s->dropped_events = s->dropped_links = 0;
+  s->status = UVOTEL_STATUS_UNSET;
+  s->status_final = 0;
+  s->status_desc = "";
+  if (s->arena_first != NULL) uvotel__arena_reset(s);
+  atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
+  uvotel_tracer_provider_t *p = s->provider;
+  if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {
+    if (atomic_fetch_sub(&p->zombie_remaining, 1) == 1) uvotel__provider_release_memory(p);
+    return;
+  }
+  uint32_t shard = uvotel__shard();
+  uvotel__shard_t *sh = &p->shards[shard];
+  if (shard != 0 && sh->n_free < UVOTEL__SHARD_CACHE_MAX) {
+    atomic_store_explicit(&s->next_free, sh->free, memory_order_relaxed);
+    sh->free = s->index + 1;
+    sh->n_free++;
+    return;
+  }
+  pool_push_chain(p, s, s);
+}
+
+void uvotel__provider_retire(uvotel_tracer_provider_t *p) {
+  atomic_store_explicit(&p->zombie, 1, memory_order_seq_cst);
+  long total = (long)atomic_load(&p->n_chunks) * UVOTEL__SPAN_CHUNK, free_n = 0;
+  uint32_t i1 = (uint32_t)atomic_load(&p->free_head);
+  while (i1 != 0) {
+    free_n++;
+    i1 = atomic_load_explicit(&slot_at(p, i1 - 1)->next_free, memory_order_relaxed);
+  }
+  for (int k = 0; k < UVOTEL__SHARDS; k++) {
+    for (uint32_t j = p->shards[k].free; j != 0;) {
+      free_n++;
+      j = atomic_load_explicit(&slot_at(p, j - 1)->next_free, memory_order_relaxed);
+    }
+  }
+  long live = total - free_n;
+  if (atomic_fetch_add(&p->zombie_remaining, live) + live == 0) uvotel__provider_release_memory(p);
+}
