@@ -62,6 +62,10 @@ static int det_at(unsigned i, det_t *out) {
 
 void uvotel__proto_accept(uvotel__hs_t *s) {
   uvotel__proto_drop(s);
+  if (!(uvotel_auto_spans_categories() & UVOTEL_INSTRUMENT_HTTP) &&
+      __atomic_load_n(&g_nuser, __ATOMIC_ACQUIRE) == 0) {
+    return; /* no detector could run: nothing to look at */
+  }
   uvotel__proto_t *p = uvotel_calloc(1, sizeof *p);
   if (p == NULL) return; /* no detection on this stream; the program is unaffected */
   s->proto = p;

@@ -17,6 +17,8 @@
  *        for the rest of the connection callback (so the connection's read and write callbacks,
  *        registered there, run under it) and ends it when the connection is closed with
  *        uvotel_close.
+ *   http "GET", "POST", ... SERVER, one per HTTP/1.x request on an accepted connection
+ *        (uvotel/uv_protocols.h).
  *
  * A request that fails (a negative result in its callback) sets the span's status to ERROR
  * with libuv's message and `error.type` to libuv's error name ("ENOENT", "ECONNREFUSED").
@@ -48,8 +50,9 @@ extern "C" {
 #define UVOTEL_INSTRUMENT_FS 0x1u
 #define UVOTEL_INSTRUMENT_DNS 0x2u
 #define UVOTEL_INSTRUMENT_NET 0x4u
-#define UVOTEL_INSTRUMENT_HTTP 0x8u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
-                                     */
+#define UVOTEL_INSTRUMENT_HTTP                                      \
+  0x8u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
+        */
 #define UVOTEL_INSTRUMENT_ALL 0xfu
 
 /* Flags. */
