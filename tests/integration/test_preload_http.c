@@ -21,26 +21,6 @@
 #define SPANS DIR "/spans.jsonl"
 #define TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
 
-static int cmp_lines(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The lines, sorted (the three clients finish in any order). */
-static char *sorted(const char *text) {
-  char *copy = strdup(text);
-  char *lines[256];
-  int n = 0;
-  for (char *p = strtok(copy, "\n"); p != NULL && n < 256; p = strtok(NULL, "\n")) lines[n++] = p;
-  qsort(lines, (size_t)n, sizeof *lines, cmp_lines);
-  char *out = calloc(1, strlen(text) + 2);
-  for (int i = 0; i < n; i++) {
-    strcat(out, lines[i]);
-    strcat(out, "\n");
-  }
-  free(copy);
-  return out;
-}
-
 static char *run(const char *tag, const char *instrument) {
   const char *argv[] = {HTTP_PROG_PLAIN, NULL};
   char inst[64];
@@ -53,7 +33,7 @@ static char *run(const char *tag, const char *instrument) {
   if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
   assert_true(prun_ok(&r));
   assert_non_null(strstr(r.out, "loop close 0\n"));
-  char *s = sorted(r.out);
+  char *s = prun_sorted_lines(r.out);
   prun_free(&r);
   return s;
 }
