@@ -1,6 +1,12 @@
 /* libcurl's multi interface driven by the service's libuv loop: curl tells us which sockets to
- * watch (uv_poll, which uvotel does not wrap) and when to wake it (a uv_timer through
- * uvotel_timer_start); finished transfers are handed to their owner's callback. */
+ * watch (uvotel_poll_*) and when to wake it (a uv_timer through uvotel_timer_start); finished
+ * transfers are handed to their owner's callback.
+ *
+ * Context: curl starts and stops its sockets' polls from inside its own callbacks, where the
+ * current context is whichever transfer curl happened to be driving. Each transfer keeps the
+ * context of curl_loop_add, and uvotel_poll_adopt gives a socket the context of the transfer
+ * that owns it (one call, again whenever a reused connection changes hands), so everything a
+ * socket's events run -- curl's callbacks, the done callback -- is under the right request. */
 #include <stdlib.h>
 
 #include "http_service.h"
@@ -16,7 +22,20 @@ typedef struct poll_ctx_s {
   uv_poll_t poll;
   curl_socket_t fd;
   curl_loop_t *cl;
+  unsigned long owner; /* id of the transfer whose context the poll was given (0: none) */
 } poll_ctx_t;
+
+typedef struct done_call_s {
+  curl_transfer_t *t;
+  CURLcode result;
+  long code;
+} done_call_t;
+
+static void *run_done(void *arg) {
+  done_call_t *d = arg;
+  d->t->done(d->t, d->result, d->code);
+  return NULL;
+}
 
 static void check_done(curl_loop_t *cl) {
   CURLMsg *msg;
@@ -30,7 +49,18 @@ static void check_done(curl_loop_t *cl) {
     curl_multi_remove_handle(cl->multi, easy);
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    if (t != NULL && t->done != NULL) t->done(t, result, code);
+    if (t == NULL || t->done == NULL) continue;
+    /* A transfer completed by the timer (a timeout) is not on its own socket: run done in the
+     * transfer's context either way. */
+    uvotel_snapshot_t *ctx = t->ctx;
+    t->ctx = NULL;
+    done_call_t d = {t, result, code};
+    if (ctx != NULL) {
+      (void)uvotel_snapshot_run(ctx, run_done, &d);
+    } else {
+      run_done(&d);
+    }
+    uvotel_snapshot_release(ctx);
   }
 }
 
@@ -50,12 +80,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 }
 
 static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  (void)easy;
   curl_loop_t *cl = userp;
   poll_ctx_t *p = socketp;
   if (what == CURL_POLL_REMOVE) {
     if (p != NULL) {
-      uv_poll_stop(&p->poll);
+      uvotel_poll_stop(&p->poll);
       uvotel_close((uv_handle_t *)&p->poll, on_poll_closed);
       curl_multi_assign(cl->multi, s, NULL);
     }
@@ -66,7 +95,7 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
     if (p == NULL) return -1;
     p->fd = s;
     p->cl = cl;
-    if (uv_poll_init_socket(cl->loop, &p->poll, s) != 0) {
+    if (uvotel_poll_init_socket(cl->loop, &p->poll, s) != 0) {
       free(p);
       return -1;
     }
@@ -74,7 +103,13 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
     curl_multi_assign(cl->multi, s, p);
   }
   int ev = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
-  uv_poll_start(&p->poll, ev, on_poll);
+  curl_transfer_t *t = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+  if (t != NULL && t->id != p->owner && t->ctx != NULL) {
+    p->owner = t->id;
+    (void)uvotel_poll_adopt(&p->poll, t->ctx); /* the socket now serves t */
+  }
+  uvotel_poll_start(&p->poll, ev, on_poll);
   return 0;
 }
 
@@ -117,10 +152,22 @@ curl_loop_t *curl_loop_create(uv_loop_t *loop) {
 
 int curl_loop_add(curl_loop_t *cl, CURL *easy, curl_transfer_t *t) {
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
-  return curl_multi_add_handle(cl->multi, easy) == CURLM_OK ? 0 : -1;
+  static unsigned long next_id;
+  t->id = ++next_id; /* not the address: a new transfer may reuse a finished one's memory */
+  t->ctx = uvotel_snapshot_capture();
+  if (curl_multi_add_handle(cl->multi, easy) == CURLM_OK) return 0;
+  uvotel_snapshot_release(t->ctx);
+  t->ctx = NULL;
+  return -1;
 }
 
 void curl_loop_remove(curl_loop_t *cl, CURL *easy) {
+  curl_transfer_t *t = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+  if (t != NULL) {
+    uvotel_snapshot_release(t->ctx);
+    t->ctx = NULL;
+  }
   curl_multi_remove_handle(cl->multi, easy);
 }
 

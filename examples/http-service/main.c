@@ -553,13 +553,7 @@ static void call_done(curl_transfer_t *t, CURLcode result, long code) {
   free(call);
   r->call = NULL;
   r->next++;
-  /* Continue in the request's context (span and baggage), as if registered there. */
-  uvotel_scope_t span_scope, bag_scope;
-  int span_in = uvotel_span_enter(r->span, &span_scope) == 0;
-  int bag_in = r->x.baggage != NULL && uvotel_baggage_enter(r->x.baggage, &bag_scope) == 0;
-  call_next(r);
-  if (bag_in) uvotel_scope_exit(&bag_scope);
-  if (span_in) uvotel_scope_exit(&span_scope);
+  call_next(r); /* in the request's context already: curl_loop runs done in the transfer's */
 }
 
 static void call_next(request_t *r) {

@@ -3,6 +3,7 @@
  * The wrappers test one process-wide word (uvotel__auto_cats) and call in here only when their
  * category is on; the span lives on the request's state (uvotel__hs_t.span) between the
  * wrapper and the completion trampoline, which ends it before the user's callback runs. */
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +99,15 @@ UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
   *out = 0;
   if (spec == NULL) return 0;
   unsigned bits = 0;
-  static const char *const names[] = {"none", "fs", "dns", "net", "all", "http", NULL};
+  static const char *const names[] = {"none", "fs",      "dns", "net",  "udp",
+                                      "pipe", "process", "all", "http", NULL};
   static const unsigned values[] = {0,
                                     UVOTEL_INSTRUMENT_FS,
                                     UVOTEL_INSTRUMENT_DNS,
                                     UVOTEL_INSTRUMENT_NET,
+                                    UVOTEL_INSTRUMENT_UDP,
+                                    UVOTEL_INSTRUMENT_PIPE,
+                                    UVOTEL_INSTRUMENT_PROCESS,
                                     UVOTEL_INSTRUMENT_ALL,
                                     UVOTEL_INSTRUMENT_HTTP};
   const char *cur = spec, *item;
@@ -391,9 +396,116 @@ void uvotel__auto_drop(uvotel__hs_t *s) {
   s->span = NULL;
 }
 
+/* ---- udp ---- */
+
+void uvotel__auto_udp_send_begin(uvotel__hs_t *s, uv_udp_t *h, const struct sockaddr *addr) {
+  uvotel__auto_drop(s);
+  /* CLIENT side only: a datagram sent outside any trace (a server's reply under the preload,
+   * say) makes no root span, whatever UVOTEL_AUTO_SPANS_ROOTS says. */
+  uvotel_span_t *cur = uvotel_current_span();
+  uvotel_span_context_t sc = uvotel_span_context(cur);
+  if (!uvotel_span_context_is_valid(&sc)) return;
+  settings_t st = settings_read();
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_CLIENT;
+  uvotel_span_t *span = uvotel_span_start(st.tracer, "udp send", &o);
+  uvotel_span_set_attribute_str(span, "network.transport", "udp");
+  struct sockaddr_storage ss;
+  if (addr == NULL) { /* a connected socket: its peer */
+    int len = sizeof ss;
+    if (uv_udp_getpeername(h, (struct sockaddr *)&ss, &len) == 0) addr = (struct sockaddr *)&ss;
+  }
+  set_peer(span, addr, "network.peer.address", "network.peer.port");
+  set_peer(span, addr, "server.address", "server.port");
+  s->span = span;
+}
+
+/* ---- pipe ---- */
+
+void uvotel__auto_pipe_connect_begin(uvotel__hs_t *s, const char *path) {
+  uvotel__auto_drop(s);
+  uvotel_span_t *span = start("pipe connect", UVOTEL_SPAN_KIND_CLIENT);
+  if (span == NULL) return;
+  uvotel_span_set_attribute_str(span, "network.transport", "unix");
+  if (path != NULL) uvotel_span_set_attribute_str(span, "network.peer.address", path);
+  s->span = span;
+}
+
+/* ---- process ---- */
+
+#define ARGS_MAX 64         /* process.command_args: at most this many arguments */
+#define ARGS_CHARS_MAX 1024 /* and this many characters in all (the rest is dropped) */
+
+void uvotel__auto_process_begin(uvotel__hs_t *s, const uv_process_options_t *o) {
+  uvotel__auto_drop(s);
+  const char *file = o->file != NULL ? o->file : "";
+  const char *base = strrchr(file, '/');
+  base = base != NULL ? base + 1 : file;
+  char name[96];
+  snprintf(name, sizeof name, "spawn %s", base);
+  uvotel_span_t *span = start(name, UVOTEL_SPAN_KIND_CLIENT);
+  if (span == NULL) return;
+  uvotel_span_set_attribute_str(span, "process.executable.name", base);
+  uvotel_span_set_attribute_str(span, "process.executable.path", file);
+  if (o->args != NULL) {
+    const char *list[ARGS_MAX];
+    uint32_t n = 0;
+    size_t chars = 0;
+    for (; o->args[n] != NULL && n < ARGS_MAX; n++) {
+      chars += strlen(o->args[n]);
+      if (chars > ARGS_CHARS_MAX) break;
+      list[n] = o->args[n];
+    }
+    uvotel_attribute_t a = UVOTEL_ATTR_STR_ARRAY("process.command_args", list, n);
+    uvotel_span_set_attribute(span, &a);
+    if (o->args[n] != NULL)
+      uvotel_span_set_attribute_bool(span, "uvotel.process.args_truncated", 1);
+  }
+  s->span = span;
+}
+
+void uvotel__auto_process_pid(uvotel_span_t *span, int pid) {
+  uvotel_span_set_attribute_int(span, "process.pid", pid);
+}
+
+void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal) {
+  uvotel_span_set_attribute_int(span, "process.exit.code", exit_status);
+  if (term_signal != 0) {
+    char d[48];
+    snprintf(d, sizeof d, "killed by signal %d", term_signal);
+    uvotel_span_set_attribute_int(span, "uvotel.process.term_signal", term_signal);
+    uvotel_span_set_attribute_str(span, "error.type", "signal");
+    uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, d);
+  } else if (exit_status != 0) {
+    char t[24];
+    snprintf(t, sizeof t, "%lld", (long long)exit_status);
+    uvotel_span_set_attribute_str(span, "error.type", t);
+    uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, NULL);
+  }
+  uvotel_span_end(span);
+}
+
+/* ---- accept ---- */
+
+static uvotel_span_t *pipe_accept_span(uv_stream_t *server, uvotel_tracer_t *t) {
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  uvotel_span_t *span = uvotel_span_start(t, "pipe accept", &o);
+  uvotel_span_set_attribute_str(span, "network.transport", "unix");
+  char path[256];
+  size_t len = sizeof path;
+  if (uv_pipe_getsockname((uv_pipe_t *)server, path, &len) == 0 && len < sizeof path) {
+    path[len] = '\0';
+    uvotel_span_set_attribute_str(span, "network.peer.address", path);
+  }
+  return span;
+}
+
 UVOTEL__API uvotel_span_t *uvotel_auto_spans_accept_span(uv_stream_t *server, uv_stream_t *client,
                                                          void *arg) {
-  (void)server;
+  if (arg != NULL && client != NULL && server != NULL && client->type == UV_NAMED_PIPE) {
+    return pipe_accept_span(server, (uvotel_tracer_t *)arg);
+  }
   if (arg == NULL || client == NULL || client->type != UV_TCP) return NULL;
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_SERVER;

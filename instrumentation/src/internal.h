@@ -43,6 +43,9 @@ typedef struct uvotel__hs_s {
     struct {
       void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
     } async;
+    struct {
+      int adopted; /* uvotel_poll_adopt fixed the context: starts do not re-capture (poll.c) */
+    } poll;
   } u;
 } uvotel__hs_t;
 
@@ -102,6 +105,26 @@ static inline uvotel__hs_t *uvotel__track(uv_loop_t *loop, const void *key, int 
   return uvotel__hs_add(loop, key, is_new);
 }
 
+/* A handle and a request bound to it (connect, send): track both, or neither (0 / -1). */
+typedef struct uvotel__pair_s {
+  uvotel__hs_t *hs, *rs;
+  int h_new, r_new;
+} uvotel__pair_t;
+static inline int uvotel__track_pair(uv_loop_t *loop, const void *h, const void *req,
+                                     uvotel__pair_t *p) {
+  p->hs = uvotel__track(loop, h, &p->h_new);
+  if (p->hs == NULL) return -1;
+  p->rs = uvotel__hs_add(loop, req, &p->r_new);
+  if (p->rs != NULL) return 0;
+  if (p->h_new) uvotel__hs_remove(p->hs);
+  return -1;
+}
+/* The libuv call failed: forget what uvotel__track_pair made. */
+static inline void uvotel__untrack_pair(uvotel__pair_t *p) {
+  if (p->r_new) uvotel__hs_remove(p->rs);
+  if (p->h_new) uvotel__hs_remove(p->hs);
+}
+
 /* Finish a request wrapper: when the libuv call failed (err != 0), forget a state made for it
  * and return err (nothing was raised); else remember cb and begin the request's resource. */
 static inline int uvotel__req_begin(uvotel__hs_t *s, int is_new, int err, void *req,
@@ -139,7 +162,10 @@ extern unsigned uvotel__auto_cats;
 #define UVOTEL__AUTO_FS 0x1u
 #define UVOTEL__AUTO_DNS 0x2u
 #define UVOTEL__AUTO_NET 0x4u
-#define UVOTEL__AUTO_HTTP 0x8u
+#define UVOTEL__AUTO_UDP 0x8u
+#define UVOTEL__AUTO_PIPE 0x10u
+#define UVOTEL__AUTO_PROCESS 0x20u
+#define UVOTEL__AUTO_HTTP 0x40u
 static inline int uvotel__auto_on(unsigned cat) {
   return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
 }
@@ -156,6 +182,12 @@ void uvotel__auto_accept(uvotel__hs_t *client_state, uv_stream_t *server, uv_str
 /* The connection trampoline: count / close the scopes uvotel__auto_accept entered. */
 extern UVOTEL__TLS int uvotel__auto_in_conn_cb;
 void uvotel__auto_conn_cb_done(void);
+/* udp.c, pipe.c, process.c (auto_spans.c). */
+void uvotel__auto_udp_send_begin(uvotel__hs_t *s, uv_udp_t *h, const struct sockaddr *addr);
+void uvotel__auto_pipe_connect_begin(uvotel__hs_t *s, const char *path);
+void uvotel__auto_process_begin(uvotel__hs_t *s, const uv_process_options_t *o);
+void uvotel__auto_process_pid(uvotel_span_t *span, int pid);
+void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal);
 /* uvotel_close and stale-state cleanup: end the state's span. */
 void uvotel__auto_drop(uvotel__hs_t *s);
 /* The automatic spans' tracer (NULL before the first enable). */
@@ -186,6 +218,32 @@ static inline uvotel_async_id_t uvotel__handle_id(const void *h) {
 void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t trigger);
 /* The connect request trampoline (stream.c, shared with tcp.c). */
 extern void (*const uvotel__connect_tramp)(uv_connect_t *, int);
+
+/* uvotel_close's bookkeeping before libuv closes a tracked handle (the async registry, the
+ * resource, the span, the close callback and its context); returns the close trampoline to
+ * hand to uv_close or uv_tcp_close_reset (timer.c). */
+uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_cb close_cb);
+extern void (*const uvotel__close_tramp)(uv_handle_t *);
+
+/* Memory reused after a raw uv_close (an *_init wrapper): forget what the previous handle at
+ * this address left behind (its resource is destroyed, its span ended). */
+void uvotel__forget_stale(const uv_loop_t *loop, const void *h);
+
+/* Begin (or, when live, re-capture the context of) a handle's resource of the given type,
+ * triggered by the current execution id, and remember cb. For handles whose resource lives
+ * from their first start until uvotel_close (UDP receive, poll). */
+void uvotel__handle_arm(uvotel__hs_t *s, void *h, const char *type, void (*cb)(void),
+                        unsigned flags);
+
+/* Handles whose resource lives from a start to the stop (signal, fs_event, fs_poll; watch.c):
+ * track h, call start(h, arg) (which starts libuv with the kind's trampoline), and on success
+ * end the resource of an earlier start, remember cb and begin a new resource of the given type
+ * (trigger = current; the context of this call, or the root with UVOTEL_RESOURCE_ROOT_CONTEXT
+ * in flags: the implicit forms). Returns libuv's result or UV_ENOMEM. */
+int uvotel__watch_start(uv_handle_t *h, void (*cb)(void), const char *type,
+                        int (*start)(uv_handle_t *h, void *arg), void *arg, unsigned flags);
+/* Call stop(h) and end the handle's resource. NULL h: UV_EINVAL. */
+int uvotel__watch_stop(uv_handle_t *h, int (*stop)(uv_handle_t *h));
 
 /* Called by uvotel_close for an async handle's state: leave the send registry (async.c). */
 void uvotel__async_forget(uvotel__hs_t *s);

@@ -29,6 +29,17 @@ void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t tri
                                    h);
 }
 
+void uvotel__handle_arm(uvotel__hs_t *s, void *h, const char *type, void (*cb)(void),
+                        unsigned flags) {
+  s->cb = cb;
+  if (uvotel__res_live(s)) {
+    /* callbacks run in the context of this start (a root-context resource stays root) */
+    (void)uvotel_resource_recapture(&s->res);
+  } else {
+    (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);
+  }
+}
+
 /* ---- listen ---- */
 
 static void connection_tramp(uv_stream_t *server, int status) {
@@ -40,7 +51,7 @@ static void connection_tramp(uv_stream_t *server, int status) {
   uv_connection_cb cb = (uv_connection_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
-  if (UVOTEL__UNLIKELY(uvotel__auto_on(UVOTEL__AUTO_NET))) {
+  if (UVOTEL__UNLIKELY(uvotel__auto_on(UVOTEL__AUTO_NET | UVOTEL__AUTO_PIPE))) {
     /* uvotel_accept may make a SERVER span current for the rest of the callback. */
     int outer = uvotel__auto_in_conn_cb;
     uvotel__auto_in_conn_cb = 1;
@@ -83,7 +94,9 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
   }
   /* The server caused the connection: it is the trigger, as in Node. */
   uvotel__stream_begin(s, client, uvotel__handle_id(server));
-  if (uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_accept(s, server, client);
+  if (uvotel__auto_on(client->type == UV_NAMED_PIPE ? UVOTEL__AUTO_PIPE : UVOTEL__AUTO_NET)) {
+    uvotel__auto_accept(s, server, client);
+  }
   if (__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) != 0) uvotel__proto_accept(s);
   return 0;
 }
@@ -223,4 +236,13 @@ UVOTEL__API int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shut
   int err = uv_shutdown(req, handle, shutdown_tramp);
   return uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "SHUTDOWNWRAP",
                            uvotel__handle_id(handle));
+}
+
+/* ---- tty ---- */
+
+/* uv_tty_init; like uvotel_tcp_init it drops state left at the address by a handle closed with
+ * raw uv_close. Reads and writes on a tty go through the stream wrappers ("TTYWRAP"). */
+UVOTEL__API int uvotel_tty_init(uv_loop_t *loop, uv_tty_t *handle, uv_file fd, int readable) {
+  uvotel__forget_stale(loop, handle);
+  return uv_tty_init(loop, handle, fd, readable);
 }

@@ -1,20 +1,44 @@
-/* TCP handles: uvotel_tcp_init and uvotel_tcp_connect ("TCPCONNECTWRAP"; the connecting handle
- * becomes a "TCPWRAP"). Listening, accepting, reading and writing are in stream.c. */
+/* TCP handles: uvotel_tcp_init(_ex), uvotel_tcp_open, uvotel_tcp_connect ("TCPCONNECTWRAP"; the
+ * connecting handle becomes a "TCPWRAP") and uvotel_tcp_close_reset. Listening, accepting,
+ * reading and writing are in stream.c. */
 #include "internal.h"
 
+void uvotel__forget_stale(const uv_loop_t *loop, const void *h) {
+  /* The handle's own loop field is not set yet (or stale): the loop passed to the init. */
+  if (!uvotel_tracking() || h == NULL || loop == NULL) return;
+  uvotel__hs_t *s = uvotel__hs_get(loop, h);
+  if (s == NULL) return;
+  uvotel__res_end(s);
+  uvotel__auto_drop(s);
+  uvotel__proto_drop(s);
+  uvotel_snapshot_release(s->close_ctx);
+  uvotel__hs_remove(s);
+}
+
 UVOTEL__API int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
-  if (uvotel_tracking() && handle != NULL) {
-    /* Memory reused after a raw uv_close: forget what the previous handle left behind. */
-    uvotel__hs_t *s = loop != NULL ? uvotel__hs_get(loop, handle) : NULL;
-    if (s != NULL) {
-      uvotel__res_end(s);
-      uvotel__auto_drop(s);
-      uvotel__proto_drop(s);
-      uvotel_snapshot_release(s->close_ctx);
-      uvotel__hs_remove(s);
-    }
-  }
+  uvotel__forget_stale(loop, handle);
   return uv_tcp_init(loop, handle);
+}
+
+UVOTEL__API int uvotel_tcp_init_ex(uv_loop_t *loop, uv_tcp_t *handle, unsigned int flags) {
+  uvotel__forget_stale(loop, handle);
+  return uv_tcp_init_ex(loop, handle, flags);
+}
+
+UVOTEL__API int uvotel_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
+  return uv_tcp_open(handle, sock);
+}
+
+UVOTEL__API int uvotel_tcp_close_reset(uv_tcp_t *handle, uv_close_cb close_cb) {
+  if (handle == NULL) return UV_EINVAL;
+  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
+  if (s == NULL) return uv_tcp_close_reset(handle, close_cb);
+  /* libuv refuses a handle that is shutting down (UV_EINVAL) before closing anything, so the
+   * bookkeeping comes after a successful call (the close callback runs later, in the loop's
+   * closing phase); on failure the handle and its state stay as they were. */
+  int err = uv_tcp_close_reset(handle, uvotel__close_tramp);
+  if (err == 0) (void)uvotel__close_begin(s, (uv_handle_t *)handle, close_cb);
+  return err;
 }
 
 UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,
@@ -22,23 +46,17 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   if (!uvotel_tracking() || req == NULL || handle == NULL) {
     return uv_tcp_connect(req, handle, addr, cb);
   }
-  int h_new, r_new;
-  uvotel__hs_t *hs = uvotel__track(handle->loop, handle, &h_new);
-  if (hs == NULL) return UV_ENOMEM;
-  uvotel__hs_t *rs = uvotel__hs_add(handle->loop, req, &r_new);
-  if (rs == NULL) {
-    if (h_new) uvotel__hs_remove(hs);
-    return UV_ENOMEM;
-  }
+  uvotel__pair_t p;
+  if (uvotel__track_pair(handle->loop, handle, req, &p) != 0) return UV_ENOMEM;
+  uvotel__hs_t *hs = p.hs, *rs = p.rs;
   int err = uv_tcp_connect(req, handle, addr, uvotel__connect_tramp);
   if (err) {
-    if (r_new) uvotel__hs_remove(rs);
-    if (h_new) uvotel__hs_remove(hs);
+    uvotel__untrack_pair(&p);
     return err;
   }
   /* As in Node: the socket's TCPWRAP first, then the connect request triggered by it. */
   uvotel__stream_begin(hs, (uv_stream_t *)handle, 0);
-  err = uvotel__req_begin(rs, r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
+  err = uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_connect_begin(rs, addr);
   return err;

@@ -1,4 +1,5 @@
-/* Timers ("Timeout"), check handles ("Immediate"), idle handles ("IDLE") and uvotel_close. */
+/* Timers ("Timeout"), check handles ("Immediate"), idle handles ("IDLE"), prepare handles
+ * ("PREPARE") and uvotel_close. */
 #include "internal.h"
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
@@ -28,7 +29,8 @@ static void timer_tramp(uv_timer_t *h) {
   uvotel_resource_exit(&cs);
   /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
    * resource themselves) is done. A repeating or re-armed one continues. */
-  if (id != 0 && !uv_is_active((uv_handle_t *)h) && uvotel_resource_async_id(&s->res) == id) {
+  if (id != 0 && !uv_is_active((uv_handle_t *)h) && !uv_is_closing((uv_handle_t *)h) &&
+      uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }
 }
@@ -195,6 +197,38 @@ UVOTEL__API int uvotel_idle_stop(uv_idle_t *handle) {
   return watcher_stop((uv_handle_t *)handle, idle_stop_any);
 }
 
+/* Prepare handles: type "PREPARE" (Node has none), the same lifecycle as idle handles. */
+static void prepare_tramp(uv_prepare_t *h) {
+  watcher_run((uv_handle_t *)h);
+}
+
+static int prepare_stop_any(uv_handle_t *h) {
+  return uv_prepare_stop((uv_prepare_t *)h);
+}
+
+static int prepare_start_any(uv_handle_t *h, void (*cb)(void)) {
+  return uv_prepare_start((uv_prepare_t *)h, (uv_prepare_cb)cb);
+}
+
+static int prepare_start(uv_prepare_t *handle, uv_prepare_cb cb, unsigned flags) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_prepare_start(handle, cb);
+  return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "PREPARE", prepare_start_any,
+                       (void (*)(void))prepare_tramp, flags);
+}
+
+UVOTEL__API int uvotel_prepare_start(uv_prepare_t *handle, uv_prepare_cb cb) {
+  return prepare_start(handle, cb, 0);
+}
+
+UVOTEL__API int uvotel_implicit_prepare_start(uv_prepare_t *handle, uv_prepare_cb cb) {
+  return prepare_start(handle, cb, UVOTEL_RESOURCE_ROOT_CONTEXT);
+}
+
+UVOTEL__API int uvotel_prepare_stop(uv_prepare_t *handle) {
+  return watcher_stop((uv_handle_t *)handle, prepare_stop_any);
+}
+
 /* ---- close ---- */
 
 typedef struct close_call_s {
@@ -216,16 +250,28 @@ static void close_tramp(uv_handle_t *h) {
   }
   close_call_t call = {s->close_cb, h};
   uvotel_snapshot_t *ctx = s->close_ctx;
+  uvotel_resource_t res = s->res; /* live only when there is a close callback to run in it */
+  s->res = (uvotel_resource_t){0};
   /* Free the state first: the user's close callback usually frees the handle's memory, and a
    * new handle at the same address must start clean. */
   uvotel__hs_remove(s);
-  if (call.cb != NULL && ctx != NULL) {
-    (void)uvotel_snapshot_run(ctx, run_close_cb, &call);
-  } else if (call.cb != NULL) {
-    call.cb(h); /* capture failed for memory: run it in the current context */
+  if (call.cb != NULL) {
+    /* As Node's HandleWrap::OnClose: the close callback runs inside the handle's own resource
+     * (before/after), in the context of the uvotel_close call; destroy follows. */
+    uvotel_callback_scope_t cs;
+    int in = uvotel_resource_async_id(&res) != 0 && uvotel_resource_enter(&res, &cs) == 0;
+    if (ctx != NULL) {
+      (void)uvotel_snapshot_run(ctx, run_close_cb, &call);
+    } else {
+      call.cb(h); /* capture failed for memory: run it in the current context */
+    }
+    if (in) uvotel_resource_exit(&cs);
   }
+  if (uvotel_resource_async_id(&res) != 0) (void)uvotel_resource_emit_destroy(&res);
   uvotel_snapshot_release(ctx);
 }
+
+void (*const uvotel__close_tramp)(uv_handle_t *) = close_tramp;
 
 UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle == NULL) return;
@@ -234,13 +280,18 @@ UVOTEL__API void uvotel_close(uv_handle_t *handle, uv_close_cb close_cb) {
     uv_close(handle, close_cb);
     return;
   }
+  uv_close(handle, uvotel__close_begin(s, handle, close_cb));
+}
+
+uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_cb close_cb) {
   if (handle->type == UV_ASYNC) uvotel__async_forget(s);
-  uvotel__res_end(s);
+  /* With a close callback the resource lives on until it has run inside it (close_tramp). */
+  if (close_cb == NULL) uvotel__res_end(s);
   uvotel__auto_drop(s);
   uvotel__proto_drop(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
-  uv_close(handle, close_tramp);
+  return close_tramp;
 }
 
 /* ---- loop close, for uv_redirect.h ---- */

@@ -4,6 +4,9 @@
  *   dns     a chain of 5,000 uv_getaddrinfo("localhost")
  *   tcp     loopback echo, 50 connections x 200 round trips of 64 bytes
  *   work    100,000 uv_queue_work items, 1,024 in flight
+ *   udp     loopback ping-pong, 4 socket pairs x 5,000 round trips of 64 bytes
+ *   pipe    unix socket echo, 50 connections x 200 round trips of 64 bytes
+ *   poll    100,000 readable events on 8 socketpairs (uv_poll: read a byte, write the next)
  *
  * Phase 1 alternates raw and wrapped runs with nothing enabled (the wrappers pass through);
  * phase 2 enables one hook (init/before/after/destroy, empty bodies) and enters one context
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -33,6 +37,10 @@
 #define TCP_TRIPS 200
 #define TCP_MSG 64
 #define WORK_N 100000
+#define UDP_PAIRS 4
+#define UDP_TRIPS 5000
+#define POLL_PAIRS 8
+#define POLL_N 100000
 #ifndef WORK_WINDOW
 #define WORK_WINDOW 1024
 #endif
@@ -48,13 +56,22 @@ typedef struct ops_s {
   int (*write)(uv_write_t *, uv_stream_t *, const uv_buf_t[], unsigned int, uv_write_cb);
   void (*close)(uv_handle_t *, uv_close_cb);
   int (*queue_work)(uv_loop_t *, uv_work_t *, uv_work_cb, uv_after_work_cb);
+  int (*udp_send)(uv_udp_send_t *, uv_udp_t *, const uv_buf_t[], unsigned int,
+                  const struct sockaddr *, uv_udp_send_cb);
+  int (*udp_recv_start)(uv_udp_t *, uv_alloc_cb, uv_udp_recv_cb);
+  void (*pipe_connect)(uv_connect_t *, uv_pipe_t *, const char *, uv_connect_cb);
+  int (*poll_start)(uv_poll_t *, int, uv_poll_cb);
 } ops_t;
 
-static const ops_t RAW = {uv_fs_stat,    uv_getaddrinfo, uv_listen, uv_accept,    uv_tcp_connect,
-                          uv_read_start, uv_write,       uv_close,  uv_queue_work};
-static const ops_t WRAPPED = {uvotel_fs_stat, uvotel_getaddrinfo, uvotel_listen,
-                              uvotel_accept,  uvotel_tcp_connect, uvotel_read_start,
-                              uvotel_write,   uvotel_close,       uvotel_queue_work};
+static const ops_t RAW = {uv_fs_stat,     uv_getaddrinfo, uv_listen,         uv_accept,
+                          uv_tcp_connect, uv_read_start,  uv_write,          uv_close,
+                          uv_queue_work,  uv_udp_send,    uv_udp_recv_start, uv_pipe_connect,
+                          uv_poll_start};
+static const ops_t WRAPPED = {uvotel_fs_stat,   uvotel_getaddrinfo,    uvotel_listen,
+                              uvotel_accept,    uvotel_tcp_connect,    uvotel_read_start,
+                              uvotel_write,     uvotel_close,          uvotel_queue_work,
+                              uvotel_udp_send,  uvotel_udp_recv_start, uvotel_pipe_connect,
+                              uvotel_poll_start};
 
 static const ops_t *op;
 static uv_loop_t *loop;
@@ -105,7 +122,10 @@ static void run_dns(void) {
 /* ---- tcp echo ---- */
 
 typedef struct peer_s {
-  uv_tcp_t tcp;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe; /* the pipe echo */
+  };
   uv_write_t w;
   uv_connect_t c;
   char out[TCP_MSG];
@@ -116,6 +136,8 @@ typedef struct peer_s {
 } peer_t;
 
 static uv_tcp_t g_server;
+static uv_pipe_t g_pserver;
+static uv_handle_t *g_listener; /* g_server or g_pserver */
 static peer_t g_peers[2 * TCP_CONNS];
 static int g_npeers, g_closed;
 
@@ -127,7 +149,7 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
 
 static void peer_closed(uv_handle_t *h) {
   (void)h;
-  if (++g_closed == 2 * TCP_CONNS) op->close((uv_handle_t *)&g_server, NULL);
+  if (++g_closed == 2 * TCP_CONNS) op->close(g_listener, NULL);
 }
 
 static void send_msg(peer_t *p) {
@@ -162,7 +184,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 static void on_connection(uv_stream_t *server, int status) {
   if (status) die("connection", status);
   peer_t *p = &g_peers[g_npeers++];
-  uv_tcp_init(loop, &p->tcp);
+  if (server->type == UV_NAMED_PIPE) {
+    uv_pipe_init(loop, &p->pipe, 0);
+  } else {
+    uv_tcp_init(loop, &p->tcp);
+  }
   int err = op->accept(server, (uv_stream_t *)&p->tcp);
   if (err) die("accept", err);
   op->read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
@@ -179,6 +205,7 @@ static void run_tcp(void) {
   memset(g_peers, 0, sizeof g_peers);
   g_npeers = TCP_CONNS;
   g_closed = 0;
+  g_listener = (uv_handle_t *)&g_server;
   struct sockaddr_in addr, name;
   int len = sizeof name;
   uv_ip4_addr("127.0.0.1", 0, &addr);
@@ -194,6 +221,132 @@ static void run_tcp(void) {
     uv_tcp_init(loop, &p->tcp);
     err = op->tcp_connect(&p->c, &p->tcp, (struct sockaddr *)&name, on_connect);
     if (err) die("connect", err);
+  }
+}
+
+/* ---- pipe echo: the tcp echo's peers over a unix socket ---- */
+
+static char g_sock[108];
+
+static void run_pipe(void) {
+  memset(g_peers, 0, sizeof g_peers);
+  g_npeers = TCP_CONNS;
+  g_closed = 0;
+  g_listener = (uv_handle_t *)&g_pserver;
+  unlink(g_sock);
+  uv_pipe_init(loop, &g_pserver, 0);
+  int err = uv_pipe_bind(&g_pserver, g_sock);
+  if (err) die("pipe bind", err);
+  err = op->listen((uv_stream_t *)&g_pserver, 128, on_connection);
+  if (err) die("listen", err);
+  for (int i = 0; i < TCP_CONNS; i++) {
+    peer_t *p = &g_peers[i];
+    p->client = 1;
+    memset(p->out, 'a' + i % 26, TCP_MSG);
+    uv_pipe_init(loop, &p->pipe, 0);
+    op->pipe_connect(&p->c, &p->pipe, g_sock, on_connect);
+  }
+}
+
+/* ---- udp ping-pong ---- */
+
+typedef struct udp_end_s {
+  uv_udp_t u;
+  uv_udp_send_t s;
+  struct sockaddr_in peer;
+  char buf[TCP_MSG];
+  char in[TCP_MSG * 2];
+  int trips, client;
+} udp_end_t;
+
+static udp_end_t g_udp[2 * UDP_PAIRS];
+
+static void udp_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  (void)size;
+  udp_end_t *e = (udp_end_t *)h;
+  *buf = uv_buf_init(e->in, sizeof e->in);
+}
+
+static void udp_send_msg(udp_end_t *e) {
+  uv_buf_t b = uv_buf_init(e->buf, TCP_MSG);
+  int err = op->udp_send(&e->s, &e->u, &b, 1, (const struct sockaddr *)&e->peer, NULL);
+  if (err) die("udp_send", err);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
+                     unsigned flags) {
+  (void)buf, (void)addr, (void)flags;
+  if (n <= 0) return;
+  udp_end_t *e = (udp_end_t *)h;
+  if (e->client && ++e->trips == UDP_TRIPS) {
+    g_done++;
+    op->close((uv_handle_t *)&e->u, NULL);
+    op->close((uv_handle_t *)&g_udp[(e - g_udp) + UDP_PAIRS].u, NULL);
+    return;
+  }
+  udp_send_msg(e); /* the next ping, or the pong */
+}
+
+static void udp_bind_any(udp_end_t *e) {
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_udp_init(loop, &e->u);
+  int err = uv_udp_bind(&e->u, (const struct sockaddr *)&a, 0);
+  if (err) die("udp bind", err);
+  err = op->udp_recv_start(&e->u, udp_alloc, udp_recv);
+  if (err) die("udp_recv_start", err);
+}
+
+static void run_udp(void) {
+  memset(g_udp, 0, sizeof g_udp);
+  for (int i = 0; i < 2 * UDP_PAIRS; i++) udp_bind_any(&g_udp[i]);
+  for (int i = 0; i < UDP_PAIRS; i++) {
+    udp_end_t *c = &g_udp[i], *s = &g_udp[i + UDP_PAIRS];
+    int len = sizeof c->peer;
+    uv_udp_getsockname(&s->u, (struct sockaddr *)&c->peer, &len);
+    len = sizeof s->peer;
+    uv_udp_getsockname(&c->u, (struct sockaddr *)&s->peer, &len);
+    c->client = 1;
+    udp_send_msg(c);
+  }
+}
+
+/* ---- poll on socketpairs ---- */
+
+typedef struct poll_end_s {
+  uv_poll_t p;
+  int fds[2];
+} poll_end_t;
+
+static poll_end_t g_polls[POLL_PAIRS];
+static long g_poll_left;
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  if (status) die("poll", status);
+  (void)events;
+  poll_end_t *e = (poll_end_t *)h;
+  char c;
+  if (read(e->fds[0], &c, 1) != 1) die("poll read", UV_EIO);
+  g_done++;
+  if (--g_poll_left >= POLL_PAIRS) {
+    if (write(e->fds[1], "x", 1) != 1) die("poll write", UV_EIO);
+    return;
+  }
+  uv_poll_stop(h);
+  op->close((uv_handle_t *)h, NULL);
+  close(e->fds[0]);
+  close(e->fds[1]);
+}
+
+static void run_poll(void) {
+  g_poll_left = POLL_N;
+  for (int i = 0; i < POLL_PAIRS; i++) {
+    poll_end_t *e = &g_polls[i];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, e->fds) != 0) die("socketpair", UV_EIO);
+    uv_poll_init_socket(loop, &e->p, e->fds[0]);
+    int err = op->poll_start(&e->p, UV_READABLE, on_poll);
+    if (err) die("poll_start", err);
+    if (write(e->fds[1], "x", 1) != 1) die("poll write", UV_EIO);
   }
 }
 
@@ -244,6 +397,9 @@ static bench_t g_benches[] = {
     {.name = "getaddrinfo localhost x5000", .start = run_dns, .expect = DNS_N},
     {.name = "tcp echo 50 conns x 200 x 64B", .start = run_tcp, .expect = TCP_CONNS},
     {.name = "queue_work x100000", .start = run_work, .expect = WORK_N},
+    {.name = "udp ping-pong 4 x 5000 x 64B", .start = run_udp, .expect = UDP_PAIRS},
+    {.name = "pipe echo 50 conns x 200 x 64B", .start = run_pipe, .expect = TCP_CONNS},
+    {.name = "poll socketpair x100000", .start = run_poll, .expect = POLL_N},
 };
 
 static double thread_cpu(void) {
@@ -306,6 +462,16 @@ static double median(double *v, int n) {
   return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
+/* The min / max over rounds of the paired ratio raw/wrapped. */
+static void ratio_range(double t[2][MAX_ROUNDS], int n, double *lo, double *hi) {
+  *lo = *hi = t[0][0] / t[1][0];
+  for (int i = 1; i < n; i++) {
+    double r = t[0][i] / t[1][i];
+    if (r < *lo) *lo = r;
+    if (r > *hi) *hi = r;
+  }
+}
+
 /* The median over rounds of the paired ratio raw/wrapped. */
 static double median_ratio(double t[2][MAX_ROUNDS], int n) {
   double r[MAX_ROUNDS];
@@ -327,6 +493,7 @@ int main(int argc, char **argv) {
   if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
   g_only = argc > 2 ? argv[2] : NULL;
   snprintf(g_file, sizeof g_file, "/tmp/bench_io.%d", (int)getpid());
+  snprintf(g_sock, sizeof g_sock, "/tmp/bench_io.%d.sock", (int)getpid());
   FILE *f = fopen(g_file, "w");
   if (f == NULL) return 1;
   fputs("small file\n", f);
@@ -350,6 +517,7 @@ int main(int argc, char **argv) {
   uvotel_hook_free(h);
   uvotel_var_free(v);
   remove(g_file);
+  unlink(g_sock);
 
   printf(
       "bench_io: %d rounds; times are medians, ratio = median of paired raw/wrapped times "
@@ -366,6 +534,18 @@ int main(int argc, char **argv) {
            median(b->t[0][0], rounds), median(b->t[0][1], rounds), median_ratio(b->t[0], rounds),
            median(b->t[1][0], rounds), median(b->t[1][1], rounds), median_ratio(b->t[1], rounds),
            median_ratio(b->cpu[0], rounds), median_ratio(b->cpu[1], rounds));
+  }
+  /* The spread of the same paired ratios (wall time). */
+  printf("\n%-30s | %-25s | %-25s\n", "ratio min / median / max", "nothing enabled",
+         "hook + variable");
+  for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
+    bench_t *b = &g_benches[i];
+    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    double lo0, hi0, lo1, hi1;
+    ratio_range(b->t[0], rounds, &lo0, &hi0);
+    ratio_range(b->t[1], rounds, &lo1, &hi1);
+    printf("%-30s | %6.3f / %6.3f / %6.3f  | %6.3f / %6.3f / %6.3f\n", b->name, lo0,
+           median_ratio(b->t[0], rounds), hi0, lo1, median_ratio(b->t[1], rounds), hi1);
   }
   return 0;
 }

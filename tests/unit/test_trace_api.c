@@ -163,12 +163,65 @@ static void test_parentbased_description_uncut(void **state) {
   uvotel_sampler_free(pb);
 }
 
+static int g_drop_msgs;
+static char g_drop_msg[512];
+static void capture_debug(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
+  (void)code, (void)arg;
+  if (level == UVOTEL_DIAG_DEBUG && strstr(msg, "span limits dropped") != NULL) {
+    g_drop_msgs++;
+    snprintf(g_drop_msg, sizeof g_drop_msg, "%s", msg);
+  }
+}
+
+/* Drops by the span limits are said at debug, once per interval for the process. */
+static void test_limit_drops_said_at_debug(void **state) {
+  (void)state;
+  uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
+  uvotel_span_processor_t *proc =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(mem));
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &proc;
+  o.n_processors = 1;
+  o.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  o.limits.attribute_count = 1;
+  o.limits.event_count = 0;
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&o);
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "limits", NULL);
+  g_drop_msgs = 0;
+  uvotel_diag_set_handler(capture_debug, NULL, UVOTEL_DIAG_DEBUG);
+  uvotel_span_t *ok = uvotel_span_start(t, "fits", NULL);
+  uvotel_span_set_attribute_int(ok, "a", 1);
+  uvotel_span_end(ok);
+  assert_int_equal(g_drop_msgs, 0); /* nothing dropped: nothing said */
+  for (int i = 0; i < 3; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "too big", NULL);
+    uvotel_span_set_attribute_int(s, "a", 1);
+    uvotel_span_set_attribute_int(s, "b", 2);
+    uvotel_span_add_event(s, "e", NULL, 0);
+    uvotel_span_end(s);
+  }
+  assert_int_equal(g_drop_msgs, 1); /* the next two within the interval are counted, not said */
+  assert_non_null(
+      strstr(g_drop_msg, "\"too big\": the span limits dropped 1 attributes, 1 events"));
+  /* at the default level nothing is even formatted */
+  uvotel_diag_set_handler(capture_debug, NULL, UVOTEL_DIAG_INFO);
+  uvotel_span_t *s = uvotel_span_start(t, "quiet", NULL);
+  uvotel_span_add_event(s, "e", NULL, 0);
+  uvotel_span_end(s);
+  assert_int_equal(g_drop_msgs, 1);
+  uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_INFO);
+  uvotel_tracer_provider_shutdown(p, 100);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(mem);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_record_exception, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tracer_enabled, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scope_attributes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parentbased_description_uncut, setup, teardown),
+      cmocka_unit_test(test_limit_drops_said_at_debug),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,8 +49,10 @@ static void test_coalesced_first_sender(void **state) {
                "before 2\n"
                "async cb ctx=first\n"
                "after 2\n"
-               "destroy 2\n"
-               "closed ctx=first\n");
+               "before 2\n"
+               "closed ctx=first\n"
+               "after 2\n"
+               "destroy 2\n");
 }
 
 /* ---- a send with nothing pending to take runs in the context of uvotel_async_init ---- */

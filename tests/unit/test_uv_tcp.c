@@ -138,15 +138,21 @@ static void test_echo_sequence(void **state) {
                "before 5\n"
                "server end\n"
                "after 5\n"
-               "destroy 5\n"
-               "destroy 2\n"
+               "before 2\n"
                "closed server\n"
+               "after 2\n"
+               "before 5\n"
                "closed conn\n"
+               "after 5\n"
                "before 3\n"
                "client end\n"
                "after 3\n"
-               "destroy 3\n"
-               "closed client\n");
+               "destroy 2\n"
+               "destroy 5\n"
+               "before 3\n"
+               "closed client\n"
+               "after 3\n"
+               "destroy 3\n");
 }
 
 /* ---- per-connection context: a value entered in the connection callback ---- */

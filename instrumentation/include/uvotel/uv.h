@@ -89,10 +89,12 @@ int uvotel_implicit_idle_start(uv_idle_t *handle, uv_idle_cb cb);
 
 /* ---- Closing -----------------------------------------------------------------------------
  * Close any handle. A resource still live on it (a running timer, a started check or idle
- * handle, a stream, a server, an async handle) is destroyed; its state is freed just before
- * close_cb runs. close_cb runs in the context current at uvotel_close, at the top level (no
- * before/after: the resource is gone; Node runs a socket's close callback inside the socket's
- * resource instead). Write and shutdown requests still pending on a closing stream complete with
+ * handle, a stream, a server, an async handle, ...) is destroyed: with a close_cb, after it (as
+ * Node's HandleWrap::OnClose, close_cb runs inside the handle's own resource: before, close_cb,
+ * after, then destroy, so work it queues runs at the end of that callback scope); without one,
+ * at once. close_cb runs in the context current at uvotel_close. A handle with no live resource
+ * (a stopped timer) runs close_cb at the top level. The state is freed just before close_cb
+ * runs. Write and shutdown requests still pending on a closing stream complete with
  * UV_ECANCELED inside their own resources before close_cb. Closing a handle inside its own
  * callback (a read, connection, async or timer callback) is fine: the destroy comes once, after
  * the callback. An async handle also leaves the send registry here. Handles never seen by a
@@ -215,9 +217,8 @@ int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb
  * TCPWRAP's init before the server's `before`, because it creates the socket before calling
  * into JavaScript, while here uv_accept runs inside the connection callback, so the init comes
  * between the server's before and after; Node writes small buffers synchronously (no
- * WRITEWRAP), while uv_write always completes asynchronously (a WRITEWRAP per call); Node runs
- * a socket's close callback inside the socket's resource, here close_cb runs after the
- * destroy, at the top level (see uvotel_close). */
+ * WRITEWRAP), while uv_write always completes asynchronously (a WRITEWRAP per call). As in
+ * Node, a socket's close callback runs inside the socket's resource (see uvotel_close). */
 int uvotel_tcp_init(uv_loop_t *loop, uv_tcp_t *handle);
 int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const struct sockaddr *addr,
                        uv_connect_cb cb);
@@ -270,6 +271,117 @@ int uvotel_async_send(uv_async_t *async);
 /* uvotel_async_init whose callback runs in the root context: uvotel_async_send on it captures
  * nothing (the context rule above). */
 int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb async_cb);
+
+/* ---- Prepare handles: type "PREPARE" (Node has none) -------------------------------------
+ * uvotel_prepare_start / uvotel_prepare_stop: the same lifecycle as check and idle handles.
+ *
+ * ---- More TCP ------------------------------------------------------------------------------
+ * uvotel_tcp_init_ex   as uvotel_tcp_init (drops stale state at the address).
+ * uvotel_tcp_open      passes through (the handle becomes a resource when a wrapper first uses
+ *                      it, as after uvotel_tcp_init).
+ * uvotel_tcp_close_reset  uvotel_close with an RST: the handle's resource is destroyed, its
+ *                      state freed and close_cb run exactly as with uvotel_close. When libuv
+ *                      refuses (a handle that is shutting down: UV_EINVAL) nothing changes.
+ *
+ * ---- Pipes: "PIPEWRAP", "PIPECONNECTWRAP", "PIPESERVERWRAP" ------------------------------
+ * uvotel_pipe_init     uv_pipe_init, dropping stale state at the address.
+ * uvotel_pipe_connect  the handle becomes a "PIPEWRAP" (trigger = current), the request a
+ *                      "PIPECONNECTWRAP" triggered by it; the callback runs inside it in the
+ *                      context of the call, then destroy. libuv reports every connect error
+ *                      through the callback, so the resources exist even for a failing connect.
+ * uvotel_listen / uvotel_accept / uvotel_read_start / uvotel_write(2) / uvotel_shutdown work on
+ * pipes as on TCP (types above); Node's trace of the same program: tests/node/net_unix.js.
+ *
+ * ---- TTY: "TTYWRAP" ------------------------------------------------------------------------
+ * uvotel_tty_init      uv_tty_init, dropping stale state; reads and writes through the stream
+ *                      wrappers.
+ *
+ * ---- UDP: "UDPWRAP", "UDPSENDWRAP" ---------------------------------------------------------
+ * The handle is one "UDPWRAP" (trigger = current) from the first uvotel_udp_recv_start or
+ * uvotel_udp_send until uvotel_close. uvotel_udp_recv_start: the receive callback runs inside
+ * it, in the context of the latest uvotel_udp_recv_start (alloc_cb is not wrapped, and
+ * neither is the "nothing more to read" / buffer-return call with nread 0 and addr NULL, for
+ * which Node makes no callback: both run outside the resource);
+ * uvotel_udp_recv_stop passes through (the resource lives on). uvotel_udp_send: a
+ * "UDPSENDWRAP" request triggered by the handle, its callback (may be NULL) run inside it in
+ * the context of the send, then destroy. uvotel_udp_try_send and uvotel_udp_connect are
+ * synchronous and pass through; uvotel_udp_init(_ex) drop stale state. Node differs by nature
+ * (tests/node/dgram.js): it creates the UDPWRAP at dgram.createSocket, before any send, and
+ * sends small datagrams synchronously (no UDPSENDWRAP, its callback from a TickObject), while
+ * uv_udp_send always completes through its callback (a UDPSENDWRAP per call).
+ *
+ * ---- Processes: "PROCESSWRAP" ------------------------------------------------------------
+ * uvotel_spawn: one resource (trigger = current) from a successful spawn until uvotel_close;
+ * options->exit_cb (may be NULL) runs inside it, in the context of the spawn. The caller's
+ * options and options->env are never modified. Under a current span (or the automatic
+ * "process" span, uvotel/uv_spans.h) the child's environment is a copy of options->env (NULL:
+ * this process's environ) with TRACEPARENT, TRACESTATE and BAGGAGE set to the current context
+ * (replacing any there); the child's uvotel_tracer_provider_from_env makes that the remote
+ * parent of its root spans. UVOTEL_PROPAGATE_ENV=false turns the variables off (a value other
+ * than true/false: a warning, and on).
+ * uvotel_process_kill passes through.
+ *
+ * ---- Signals: "SIGNALWRAP" ---------------------------------------------------------------
+ * uvotel_signal_start(_oneshot): one resource from the start until uvotel_signal_stop or
+ * uvotel_close (a start on a started handle ends the earlier resource and begins a new one);
+ * before/after around each callback, in the context of the start. A one-shot handle's resource
+ * is destroyed after its callback unless the callback started it again.
+ *
+ * ---- Poll handles: "POLLWRAP" ------------------------------------------------------------
+ * uvotel_poll_init(_socket) drop stale state. The handle is one resource from its first
+ * uvotel_poll_start until uvotel_close (libraries start and stop their sockets' polls
+ * constantly: uvotel_poll_stop passes through and the resource lives on); each start
+ * re-captures the context its callback runs in, unless uvotel_poll_adopt fixed it.
+ *
+ * The implicit forms (the context rule above; what uv_redirect.h and the preload map the libuv
+ * names onto): uvotel_implicit_prepare_start, uvotel_implicit_signal_start(_oneshot),
+ * uvotel_implicit_poll_start, uvotel_implicit_fs_event_start, uvotel_implicit_fs_poll_start
+ * take the same arguments and run the callback in the root context; hooks are the same. */
+
+/* Give a poll handle a fixed context: from now on its callbacks run in snap (NULL: the context
+ * current at this call), whatever context later uvotel_poll_start calls are made in. This is
+ * the one call a foreign library's socket needs (libcurl multi, c-ares, hiredis, libpq start
+ * and stop their polls from their own callbacks, where the current context belongs to
+ * whichever transfer ran last): call it whenever the socket starts serving a task, e.g. in
+ * libcurl's socket callback with the context captured when the transfer was added. snap is
+ * read during the call only (not retained). Each call begins a new "POLLWRAP" resource (the
+ * previous one, if any, is destroyed): the socket starts serving a new task. This also holds
+ * for a handle started through the implicit path (root context otherwise).
+ * NULL or non-poll handle: UV_EINVAL; out of memory: UV_ENOMEM; while nothing is tracked
+ * (uvotel_tracking() == 0): 0 and nothing happens. Thread: loop. */
+int uvotel_poll_adopt(uv_poll_t *handle, uvotel_snapshot_t *snap);
+
+/* ---- File system events: "FSEVENTWRAP"; polling: "STATWATCHER" ---------------------------
+ * uvotel_fs_event_start / uvotel_fs_poll_start: one resource from the start until the stop or
+ * uvotel_close, before/after around each callback, in the context of the start (as signals).
+ * libuv's own timer and stat requests inside fs_poll are not seen.
+ *
+ * ---- Random bytes: "RANDOMBYTESREQUEST" --------------------------------------------------
+ * uvotel_random: a request like the fs ones (init at the call, before/after around the
+ * callback, destroy after it); synchronous mode (cb == NULL) passes straight through.
+ *
+ * ---- Deliberately not wrapped (callback-taking libuv functions; tests/unit/
+ * test_uv_coverage.c keeps this list complete against the installed uv.h) ------------------
+ *   uv_walk               the callback runs synchronously inside the call, in its context.
+ *   uv_once               runs synchronously, at most once per process, in the caller's context.
+ *   uv_thread_create(_ex) the entry runs at the top level of a new thread (execution id 1), as
+ *                         pool threads do; context does not cross into threads the program
+ *                         starts itself.
+ *   uv_replace_allocator  allocator functions, not asynchronous callbacks.
+ *   alloc_cb arguments of uv_read_start / uv_udp_recv_start are passed as given (they run
+ *   outside the handle's resource, as libuv calls them). */
+
+/* ---- Every wrapper, from the one list ---------------------------------------------------
+ * uvotel/uv_list.h names every wrapped libuv function once; these declarations come from it,
+ * so a prototype above that differs from the list does not compile. The groups below document
+ * the wrappers that have no prototype of their own above. */
+#include "uvotel/uv_list.h"
+#define UVOTEL__UV_DECLARE(name, wrap, params, args) int wrap params;
+#define UVOTEL__UV_DECLARE_V(name, wrap, params, args) void wrap params;
+UVOTEL_UV_LIST(UVOTEL__UV_DECLARE, UVOTEL__UV_DECLARE_V)
+UVOTEL_UV_EXPLICIT_LIST(UVOTEL__UV_DECLARE)
+#undef UVOTEL__UV_DECLARE
+#undef UVOTEL__UV_DECLARE_V
 
 /* ---- Introspection -----------------------------------------------------------------------
  * Number of handles and requests whose state the side tables of all attached loops hold, and

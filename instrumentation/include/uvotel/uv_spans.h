@@ -20,6 +20,23 @@
  *   http "GET", "POST", ... SERVER, one per HTTP/1.x request on an accepted connection
  *        (uvotel/uv_protocols.h).
  *
+ *   udp  "udp send" (uvotel_udp_send): CLIENT, made only under a current span (never a root,
+ *        whatever UVOTEL_AUTO_SPANS_ROOTS says: a server's replies stay out), network.transport
+ *        = "udp", network.type, network.peer.address/port and server.address/port (the
+ *        destination; a connected socket's peer when addr is NULL). Ends at the send callback.
+ *   pipe "pipe connect" (uvotel_pipe_connect): CLIENT, network.transport = "unix",
+ *        network.peer.address = the path. uvotel_auto_spans_accept_span gives accepted pipe
+ *        connections a SERVER span "pipe accept" with the same attributes (the server's path).
+ *   process "spawn <executable name>" (uvotel_spawn): CLIENT, from the spawn to the exit
+ *        callback: process.executable.name, process.executable.path, process.command_args
+ *        (at most 64 arguments and 1024 characters; uvotel.process.args_truncated = true when
+ *        cut), process.pid, process.exit.code. A death by signal sets status ERROR ("killed by
+ *        signal N"), error.type = "signal" and uvotel.process.term_signal; a non-zero exit code
+ *        sets ERROR with error.type = the code. A spawn that fails ends the span at once with
+ *        the libuv error (the one exception to "no span for a call that failed": a command that
+ *        cannot be started is worth seeing). The child gets this span as its parent (the
+ *        environment carrier, uvotel/uv.h).
+ *
  * A request that fails (a negative result in its callback) sets the span's status to ERROR
  * with libuv's message and `error.type` to libuv's error name ("ENOENT", "ECONNREFUSED").
  * Calls that fail synchronously (the wrapper returns an error) make no span: no request ran;
@@ -50,10 +67,12 @@ extern "C" {
 #define UVOTEL_INSTRUMENT_FS 0x1u
 #define UVOTEL_INSTRUMENT_DNS 0x2u
 #define UVOTEL_INSTRUMENT_NET 0x4u
-#define UVOTEL_INSTRUMENT_HTTP                                      \
-  0x8u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
-        */
-#define UVOTEL_INSTRUMENT_ALL 0xfu
+#define UVOTEL_INSTRUMENT_UDP 0x8u
+#define UVOTEL_INSTRUMENT_PIPE 0x10u
+#define UVOTEL_INSTRUMENT_PROCESS 0x20u
+#define UVOTEL_INSTRUMENT_HTTP 0x40u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
+                                      */
+#define UVOTEL_INSTRUMENT_ALL 0x7fu
 
 /* Flags. */
 #define UVOTEL_AUTO_SPANS_ROOTS 0x1u /* also make spans when no span is current */
@@ -89,9 +108,10 @@ void uvotel_auto_spans_disable(void);
 /* The categories currently on. Thread: any. */
 unsigned uvotel_auto_spans_categories(void);
 
-/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, http, all, none (case-insensitive,
- * blanks around names ignored, empty items skipped). NULL or "" gives 0. An unknown name:
- * UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
+/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, http, all,
+ * none
+ * (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0. An
+ * unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
 int uvotel_instrument_parse(const char *spec, unsigned *out);
 
 /* Enable the categories named by the environment variable UVOTEL_INSTRUMENT with tracer (flags

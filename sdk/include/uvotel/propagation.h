@@ -358,6 +358,29 @@ int uvotel_propagation_extract_snapshot(const uvotel_propagator_t *p, void *carr
                                         const uvotel_carrier_getter_t *getter,
                                         uvotel_snapshot_t **out);
 
+/* ---------------------------------------------------------------------------------------------
+ * Environment-variable carrier (OpenTelemetry: environment variables as context propagation
+ * carriers): TRACEPARENT, TRACESTATE and BAGGAGE, to hand context to a child process.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A copy of env (NULL: the process's environ) for a child process: the caller's entries except
+ * any TRACEPARENT/TRACESTATE/BAGGAGE, plus TRACEPARENT for sc, TRACESTATE when sc has a trace
+ * state and BAGGAGE when baggage is not NULL or empty. *out is one block (free it with
+ * uvotel_env_carrier_free) whose pointers borrow env's strings: keep env alive while using it;
+ * env itself is never modified. Invalid sc or NULL out: UVOTEL_EINVAL; UVOTEL_ENOMEM.
+ * Thread: any. Alloc: one block. */
+int uvotel_env_carrier_inject(char *const *env, const uvotel_span_context_t *sc,
+                              const uvotel_baggage_t *baggage, char ***out);
+void uvotel_env_carrier_free(char **env);
+
+/* Read TRACEPARENT (and TRACESTATE) from env (NULL: environ) into *out (is_remote = 1). The
+ * trace state, when there is a valid one, is a new reference: release out->trace_state with
+ * uvotel_trace_state_release. No TRACEPARENT: UVOTEL_ENOENT; malformed: UVOTEL_EPARSE (a
+ * malformed TRACESTATE alone is dropped); NULL out: UVOTEL_EINVAL. uvotel_tracer_provider_
+ * from_env uses it: the context found becomes the remote parent of the provider's root spans
+ * (spans started with no parent and without UVOTEL_SPAN_ROOT). Thread: any. */
+int uvotel_env_carrier_extract(char *const *env, uvotel_span_context_t *out);
+
 #ifdef __cplusplus
 }
 #endif

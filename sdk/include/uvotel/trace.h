@@ -299,6 +299,8 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_create(
  *                             name); unset: file (the embedded default). Each exporter
  *                             gets its own batch processor (console: a simple one).
  *   OTEL_PROPAGATORS          validated and kept (uvotel_tracer_provider_propagators)
+ *   TRACEPARENT, TRACESTATE   the environment-variable carrier (uvotel_env_carrier_extract):
+ *                             a valid TRACEPARENT becomes the remote parent of root spans
  *   OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
  *   OTEL_BSP_MAX_EXPORT_BATCH_SIZE
  *   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,

@@ -145,6 +145,7 @@ void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
     t = n;
   }
   res_free(p->res_holder);
+  if (p->env_parent != NULL) uvotel_span_end(p->env_parent);
   pthread_mutex_destroy(&p->mu);
   uvotel_free(p);
 }
@@ -489,6 +490,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     o.flags |= UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
     uvotel_tracer_provider_t *p = provider_new(&o, 0);
     if (p != NULL) env_propagators(p);
+    if (p != NULL) uvotel__env_parent_load(p); /* the parent process's context, if any */
     return p;
   }
 
@@ -574,6 +576,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   uvotel_tracer_provider_t *p = provider_new(&o, 0);
   uvotel_free(procs); /* provider_new copied the pointers */
   if (p != NULL) env_propagators(p);
+  if (p != NULL) uvotel__env_parent_load(p); /* the parent process's context, if any */
   return p;
 }
 

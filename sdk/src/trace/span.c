@@ -101,6 +101,11 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     }
   }
   if (parent != NULL && !uvotel_span_context_is_valid(parent)) parent = NULL;
+  if (parent == NULL && p->env_parent != NULL && !(opts->flags & UVOTEL_SPAN_ROOT) &&
+      opts->parent_span == NULL && opts->parent_context == NULL) {
+    pctx = p->env_parent->ctx; /* a root span of a child process: its parent's span */
+    parent = &pctx;
+  }
 
   uint32_t shard = uvotel__shard();
   uvotel__shard_t *sh = &p->shards[shard];
@@ -289,6 +294,18 @@ UVOTEL__API void uvotel_span_update_name(uvotel_span_t *s, const char *name) {
   if (n != NULL) s->name = n;
 }
 
+/* Span limits that dropped something are said at debug, at most once a minute for the whole
+ * process (with the count of the spans not said), so a limit set too low can be found without
+ * flooding anybody's log. */
+static uvotel_diag_limit_t g_drop_limit = UVOTEL_DIAG_LIMIT_INIT(60000);
+
+static void say_drops(const uvotel_span_t *s) {
+  uvotel_diag_limited(&g_drop_limit, UVOTEL_DIAG_DEBUG, 0,
+                      "span \"%s\": the span limits dropped %u attributes, %u events, %u links",
+                      s->name, (unsigned)s->dropped_attrs, (unsigned)s->dropped_events,
+                      (unsigned)s->dropped_links);
+}
+
 UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
   if (UVOTEL__UNLIKELY(s == NULL)) {
     uvotel__misuse(NULL, "end of a NULL span");
@@ -303,6 +320,9 @@ UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
     uvotel_tracer_provider_t *p = s->provider;
     uint32_t shard = uvotel__shard();
     uvotel__count(&p->shards[shard].ended, shard);
+    if (UVOTEL__UNLIKELY((s->dropped_attrs | s->dropped_events | s->dropped_links) != 0)) {
+      say_drops(s);
+    }
     for (size_t i = 0; i < p->n_procs; i++) {
       uvotel_span_processor_t *pr = p->procs[i];
       pr->ops->on_end(pr->self, (const uvotel_span_data_t *)s);

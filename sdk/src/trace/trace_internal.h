@@ -159,6 +159,9 @@ struct uvotel_tracer_provider_s {
   atomic_long zombie_remaining;
   /* resource storage */
   uvotel_span_t *res_holder; /* a span slot used as an arena for the resource */
+  /* from_env: TRACEPARENT/TRACESTATE of the environment (a wrapped context span), the remote
+   * parent of root spans; NULL: none (sdk/src/propagation/env_carrier.c) */
+  uvotel_span_t *env_parent;
 };
 
 /* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup runs it as the
@@ -167,6 +170,8 @@ void uvotel__trace_state_cache_cleanup(void);
 
 /* Misuse (NULL span, ended span, twice): counted on the provider when known, and reported. */
 void uvotel__misuse(uvotel_tracer_provider_t *p, const char *what);
+/* Set p->env_parent from the process environment's TRACEPARENT/TRACESTATE, if valid. */
+void uvotel__env_parent_load(uvotel_tracer_provider_t *p);
 
 /* ---- the slot pool (pool.c) ---- */
 

@@ -1,0 +1,32 @@
+/* Pipes (unix domain sockets, named pipes): uvotel_pipe_init and uvotel_pipe_connect
+ * ("PIPECONNECTWRAP"; the connecting handle becomes a "PIPEWRAP"). Listening ("PIPESERVERWRAP"),
+ * accepting, reading and writing go through the stream wrappers (stream.c), as for TCP. */
+#include "internal.h"
+
+UVOTEL__API int uvotel_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc) {
+  uvotel__forget_stale(loop, handle);
+  return uv_pipe_init(loop, handle, ipc);
+}
+
+UVOTEL__API void uvotel_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name,
+                                     uv_connect_cb cb) {
+  if (!uvotel_tracking() || req == NULL || handle == NULL) {
+    uv_pipe_connect(req, handle, name, cb);
+    return;
+  }
+  uvotel__pair_t p;
+  if (uvotel__track_pair(handle->loop, handle, req, &p) != 0) {
+    /* Out of memory for the state: the connect still happens, untraced (it returns nothing
+     * that could say so). */
+    uv_pipe_connect(req, handle, name, cb);
+    return;
+  }
+  uvotel__hs_t *hs = p.hs, *rs = p.rs;
+  /* uv_pipe_connect reports every error through the callback (queued, never synchronously),
+   * so the resources begin first, as in Node: the socket's PIPEWRAP, then the request. */
+  uvotel__stream_begin(hs, (uv_stream_t *)handle, 0);
+  (void)uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "PIPECONNECTWRAP",
+                          uvotel_resource_async_id(&hs->res));
+  if (uvotel__auto_on(UVOTEL__AUTO_PIPE)) uvotel__auto_pipe_connect_begin(rs, name);
+  uv_pipe_connect(req, handle, name, uvotel__connect_tramp);
+}
