@@ -70,8 +70,8 @@ extern "C" {
 #define UVOTEL_INSTRUMENT_UDP 0x8u
 #define UVOTEL_INSTRUMENT_PIPE 0x10u
 #define UVOTEL_INSTRUMENT_PROCESS 0x20u
-#define UVOTEL_INSTRUMENT_HTTP 0x40u /* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request \
-                                      */
+/* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request */
+#define UVOTEL_INSTRUMENT_HTTP 0x40u
 #define UVOTEL_INSTRUMENT_ALL 0x7fu
 
 /* Flags. */
@@ -109,9 +109,9 @@ void uvotel_auto_spans_disable(void);
 unsigned uvotel_auto_spans_categories(void);
 
 /* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, http, all,
- * none
- * (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0. An
- * unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
+ * none (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0.
+ * An unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any.
+ * Alloc: none. */
 int uvotel_instrument_parse(const char *spec, unsigned *out);
 
 /* Enable the categories named by the environment variable UVOTEL_INSTRUMENT with tracer (flags
