@@ -22,6 +22,7 @@ typedef struct uvotel__work_s {
 
 typedef struct uvotel__ltab_s uvotel__ltab_t;
 typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
+typedef struct uvotel__dnsq_s uvotel__dnsq_t;   /* dns_server.c */
 
 /* State of one wrapped handle or request, kept in its loop's side table under the handle's or
  * request's address. `res` is the resource currently live on it (async id 0: none). */
@@ -37,6 +38,7 @@ typedef struct uvotel__hs_s {
   int is_async;           /* an async handle: u.async is in use */
   uvotel_span_t *span;    /* automatic span of the request / accepted connection (auto_spans.c) */
   uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
+  uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
   struct uvotel__hs_s *next_free;
   union {
     uvotel__work_t work; /* uv_work_t requests */
@@ -204,8 +206,16 @@ uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsig
 /* The first `written` bytes of bufs went out through uv_try_write. */
 void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
                                size_t written);
-/* Close: the detector ends its spans and forgets the stream. */
+/* Close: the detector ends its spans and forgets the stream (and a UDP socket's DNS queries). */
 void uvotel__proto_drop(uvotel__hs_t *s);
+/* DNS over UDP, server side (dns_server.c; category dns). A received query: its SERVER span,
+ * to make current around the receive callback (kept on s->dns), or NULL. */
+uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, size_t n,
+                                const struct sockaddr *addr);
+/* A datagram sent: the span of the query it answers (owned: end it when the send completes). */
+uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                                const struct sockaddr *addr);
+void uvotel__dns_drop(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -151,6 +151,7 @@ void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned 
 }
 
 void uvotel__proto_drop(uvotel__hs_t *s) {
+  uvotel__dns_drop(s);
   uvotel__proto_t *p = s->proto;
   if (UVOTEL__LIKELY(p == NULL)) return;
   s->proto = NULL;
