@@ -9,6 +9,10 @@
  *   dns  "dns lookup" (uvotel_getaddrinfo): dns.question.name = the node, dns.answers = the
  *        distinct addresses returned (string array); "dns reverse" (uvotel_getnameinfo):
  *        dns.question.name = the address, dns.answers = [the host name]. CLIENT.
+ *        Server side: "dns query <qtype>", SERVER, per standard query a wrapped UDP socket
+ *        receives (RFC 1035 header and question): dns.question.name, client/server address;
+ *        ended by the response with the same id to the same peer; rcode other than NOERROR:
+ *        error.type = its name, status ERROR. Current while the receive callback runs.
  *   net  "tcp connect" (uvotel_tcp_connect): CLIENT, network.transport = "tcp", network.type
  *        ("ipv4"/"ipv6"), network.peer.address, network.peer.port, server.address,
  *        server.port (the address connected to: libuv connects to addresses, not names).
