@@ -1,7 +1,8 @@
 /* The protocol detector seam (uvotel/uv_protocols.h) with the wrappers over loopback: a user
  * detector claims a stream by its first bytes, sees exactly what is read and written, makes a
  * span current in the read callback and has it ended when the write completes; a stream it
- * declines is left alone; registration's bad inputs. */
+ * declines is left alone; registration's bad inputs. And DNS over UDP: a query received by a
+ * wrapped socket is a SERVER span, current in the receive callback, ended by the response. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -304,6 +305,100 @@ static void test_register_full(void **state) {
   assert_int_equal(n, 8);
 }
 
+/* ---- DNS over UDP, server side (category dns) ---- */
+
+typedef struct udpnet_s {
+  uv_udp_t server, client;
+  uv_udp_send_t sreq, creq;
+  char reply[64];
+  uvotel_span_t *current_in_recv;
+  int closed, answered;
+} udpnet_t;
+
+static udpnet_t g_udp;
+
+static void udp_closed(uv_handle_t *h) {
+  (void)h;
+  g_udp.closed++;
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  static char mem[2048];
+  *buf = uv_buf_init(mem, sizeof mem);
+}
+
+static void on_udp_server(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  (void)flags;
+  if (nread <= 0 || addr == NULL) return;
+  g_udp.current_in_recv = uvotel_current_span();
+  memcpy(g_udp.reply, buf->base, (size_t)nread);
+  g_udp.reply[2] = (char)(g_udp.reply[2] | 0x80);
+  g_udp.reply[3] = 2; /* SERVFAIL */
+  uv_buf_t b = uv_buf_init(g_udp.reply, (unsigned)nread);
+  assert_int_equal(uvotel_udp_send(&g_udp.sreq, h, &b, 1, addr, NULL), 0);
+}
+
+static void on_udp_client(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  (void)h;
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_udp.answered++;
+  uv_close((uv_handle_t *)&g_udp.client, udp_closed);
+  uvotel_close((uv_handle_t *)&g_udp.server, udp_closed);
+}
+
+static void test_dns_query_span(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_DNS);
+  memset(&g_udp, 0, sizeof g_udp);
+  struct sockaddr_in a;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_udp.server), 0);
+  assert_int_equal(uv_udp_bind(&g_udp.server, (const struct sockaddr *)&a, 0), 0);
+  int len = sizeof a;
+  assert_int_equal(uv_udp_getsockname(&g_udp.server, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_udp.server, udp_alloc, on_udp_server), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_udp.client), 0);
+  assert_int_equal(uv_udp_recv_start(&g_udp.client, udp_alloc, on_udp_client), 0);
+  static char q[] =
+      "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+      "\x03www\x07"
+      "example\x03org\x00\x00\x1c\x00\x01";
+  uv_buf_t b = uv_buf_init(q, sizeof q - 1);
+  assert_int_equal(
+      uv_udp_send(&g_udp.creq, &g_udp.client, &b, 1, (const struct sockaddr *)&a, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_udp.answered, 1);
+  assert_int_equal(g_udp.closed, 2);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_non_null(g_udp.current_in_recv);
+  uvotel_span_context_t want = uvotel_span_data_context(d);
+  uvotel_span_context_t cur = uvotel_span_context(g_udp.current_in_recv);
+  assert_memory_equal(&cur.span_id, &want.span_id, sizeof want.span_id);
+  size_t n;
+  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
+  int seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(at[i].key, "dns.question.name") == 0) {
+      assert_string_equal(at[i].value.u.s, "www.example.org");
+      seen |= 1;
+    }
+    if (strcmp(at[i].key, "error.type") == 0) {
+      assert_string_equal(at[i].value.u.s, "SERVFAIL");
+      seen |= 2;
+    }
+  }
+  assert_int_equal(seen, 3);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -312,6 +407,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_user_detector_claims, setup, teardown),
       cmocka_unit_test_setup_teardown(test_declined_stream_left_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_off_without_categories, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dns_query_span, setup, teardown),
       cmocka_unit_test(test_register_full),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
