@@ -331,6 +331,24 @@ static void print_tree(uvotel_memory_exporter_t *mem, const uvotel_span_id_t *pa
   }
 }
 
+/* A millisecond count from the environment, or def. */
+static uint64_t env_ms(const char *name, uint64_t def) {
+  const char *v = getenv(name);
+  if (v == NULL || *v == '\0') return def;
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  return *end == '\0' && x > 0 ? (uint64_t)x : def;
+}
+
+/* The longest one export may take: the smaller of the OTLP timeout (10 s) and the batch
+ * processor's export timeout (30 s), plus a second for the last answer to come back. */
+static uint64_t shutdown_deadline_ms(void) {
+  uint64_t otlp =
+      env_ms("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", env_ms("OTEL_EXPORTER_OTLP_TIMEOUT", 10000));
+  uint64_t bsp = env_ms("OTEL_BSP_EXPORT_TIMEOUT", 30000);
+  return (otlp < bsp ? otlp : bsp) + 1000;
+}
+
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : argv[0];
   loop = uv_default_loop();
@@ -347,12 +365,8 @@ int main(int argc, char **argv) {
   base.n_processors = 1;
   base.resource_attrs = res;
   base.n_resource_attrs = 1;
-  /* An OTLP endpoint in the environment means "send there" (OTLP/HTTP, protobuf), unless
-   * OTEL_TRACES_EXPORTER says otherwise. */
-  if (getenv("OTEL_TRACES_EXPORTER") == NULL &&
-      (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != NULL ||
-       getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != NULL))
-    setenv("OTEL_TRACES_EXPORTER", "otlp", 0);
+  /* An OTLP endpoint in the environment means "send there" (the provider's default then is
+   * otlp), unless OTEL_TRACES_EXPORTER says otherwise. */
   uvotel_tracer_provider_t *provider = uvotel_tracer_provider_from_env_with(&base);
   if (provider == NULL) return 1;
   tracer = uvotel_tracer_get(provider, "trace-demo", UVOTEL_VERSION_STRING);
@@ -374,21 +388,29 @@ int main(int argc, char **argv) {
 
   uv_run(loop, UV_RUN_DEFAULT);
 
-  int rc = uvotel_tracer_provider_shutdown(provider, 5000);
+  /* The deadline covers the exporter's whole retry schedule: no OTLP retry starts after the
+   * batch's export timeout, so waiting that long plus a margin lets a collector that answers
+   * 503 a few times still get every span. */
+  int rc = uvotel_tracer_provider_shutdown(provider, shutdown_deadline_ms());
   uvotel_trace_counters_t c;
   uvotel_tracer_provider_counters(provider, &c);
   printf(
-      "span tree (%llu spans; %llu exports across all exporters, %llu dropped, %llu failed; "
+      "span tree (%llu spans; across all exporters %llu exported, %llu dropped, %llu failed; "
       "shutdown: %s)\n",
       (unsigned long long)c.ended, (unsigned long long)c.exported, (unsigned long long)c.dropped,
       (unsigned long long)c.failed, uvotel_strerror(rc));
   print_tree(mem, NULL, 0, 0);
   const char *exp = getenv("OTEL_TRACES_EXPORTER");
-  if (exp == NULL || strstr(exp, "file") != NULL) {
+  int otlp_default = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != NULL ||
+                     getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != NULL;
+  if (exp == NULL ? !otlp_default : strstr(exp, "file") != NULL) {
     const char *out = getenv("OTEL_EXPORTER_FILE_PATH");
     printf("OTLP/JSON written to %s\n", out != NULL ? out : "uvotel-traces.jsonl");
   }
-  if (exp != NULL && strstr(exp, "otlp") != NULL) printf("spans sent over OTLP/HTTP\n");
+  if (exp == NULL ? otlp_default : strstr(exp, "otlp") != NULL) {
+    printf(rc == 0 ? "spans delivered over OTLP/HTTP\n"
+                   : "spans NOT all delivered over OTLP/HTTP (see the diagnostics)\n");
+  }
   uvotel_tracer_provider_free(provider);
   uv_run(loop, UV_RUN_DEFAULT);
   uvotel_memory_exporter_free(mem);

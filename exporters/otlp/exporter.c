@@ -1,7 +1,9 @@
 /* The OTLP/HTTP span exporter: the uvotel_span_exporter_ops_t glue over encode.c and http.c. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "otlp_internal.h"
+#include "uvotel/exporters/file.h"
 #include "uvotel/trace_sdk.h"
 
 #define OTLP_MAGIC 0x4f544c50u /* "OTLP" */
@@ -15,57 +17,136 @@ typedef struct otlp_exporter_s {
   uint32_t magic;
   uvotel__otlp_transport_t *t;
   uvotel__otlp_block_cache_t *cache;
+  atomic_int announced; /* the first export said where spans go */
 } otlp_exporter_t;
 
 typedef struct body_job_s {
   uvotel__otlp_job_t job;
+  uvotel_export_completion_t done; /* copied: the caller's struct is only borrowed */
 } body_job_t;
 
+/* Runs on the exporter thread when the batch is finished, whatever the outcome: the result
+ * reaches the caller (the batch processor's completion) and the job is freed. */
 static void release_body_job(uvotel__otlp_job_t *job) {
-  uvotel_free(job);
+  body_job_t *bj = (body_job_t *)job;
+  uvotel_export_completion_t done = bj->done;
+  int result = job->result;
+  size_t rejected = (size_t)job->rejected;
+  uvotel_free(bj);
+  if (done.done != NULL) done.done(done.arg, result, rejected);
 }
 
-/* Runs where the processor calls it: on a libuv pool thread for the batch processor. Encodes
- * (and compresses) here, so the span data is not needed after return, hands the body to the
- * exporter thread and returns 0 once it is queued: delivery, retries and their failures are
- * counted in the exporter's statistics and reported to diagnostics. When max_queue_batches are
- * already pending it waits up to min(timeout_ms, ROOM_WAIT_MAX_MS) for room (back-pressure on the
- * processor's queue),
- * then refuses the batch with UVOTEL_EBUSY. */
-static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
-                      uint64_t timeout_ms) {
-  otlp_exporter_t *x = self;
-  if (n == 0) return 0;
+/* Encode (and compress) on the calling thread: the batch processor's export thread, never
+ * libuv's pool, so the span data is not needed after return. http/json bodies come from the
+ * OTLP/JSON encoder the file exporter uses. */
+static int encode_body(otlp_exporter_t *x, const uvotel_span_data_t *const *spans, size_t n,
+                       uvotel__otlp_job_t *job) {
   const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
+  int rc;
+  if (cfg->json) {
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    rc = uvotel_otlp_json_encode(spans, n, &buf, &cap, &len);
+    if (rc != 0) {
+      uvotel_free(buf);
+      return rc;
+    }
+    job->body = (uint8_t *)buf;
+    job->body_len = len;
+  } else {
+    rc = uvotel__otlp_encode(spans, n, x->cache, &job->body, &job->body_len);
+    if (rc != 0) return rc;
+  }
+  job->raw_len = job->body_len;
+  if (cfg->gzip) {
+    uint8_t *z;
+    size_t zn;
+    rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
+    if (rc != 0) return rc;
+    uvotel_free(job->body);
+    job->body = z;
+    job->body_len = zn;
+  }
+  return 0;
+}
+
+/* Hands the encoded body to the exporter thread and returns 0 once it is queued; the result
+ * (accepted, partially rejected, or given up after retries or at min(timeout_ms, the OTLP
+ * timeout)) reaches `completion` on the exporter thread. When max_queue_batches are already
+ * pending it waits up to min(timeout_ms, ROOM_WAIT_MAX_MS) for room (back-pressure on the
+ * processor's queue), then refuses the batch with UVOTEL_EBUSY. */
+static int exp_export_async(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                            uint64_t timeout_ms, const uvotel_export_completion_t *completion) {
+  otlp_exporter_t *x = self;
+  if (n == 0 || completion == NULL || completion->done == NULL) return UVOTEL_EINVAL;
+  const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
+  if (atomic_exchange(&x->announced, 1) == 0) {
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_INFO, "otlp_http: sending spans to %s (%s%s)", cfg->url,
+                     cfg->json ? "http/json" : "http/protobuf", cfg->gzip ? ", gzip" : "");
+  }
   body_job_t *bj = uvotel_calloc(1, sizeof *bj);
   if (bj == NULL) return UVOTEL_ENOMEM;
   uvotel__otlp_job_t *job = &bj->job;
   job->release = release_body_job;
   job->n_spans = n;
-  int rc = uvotel__otlp_encode(spans, n, x->cache, &job->body, &job->body_len);
-  if (rc == 0) {
-    job->raw_len = job->body_len;
-    if (cfg->gzip) {
-      uint8_t *z;
-      size_t zn;
-      rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-      if (rc == 0) {
-        uvotel_free(job->body);
-        job->body = z;
-        job->body_len = zn;
-      }
-    }
-  }
+  job->timeout_ms = timeout_ms;
+  int rc = encode_body(x, spans, n, job);
   if (rc == 0) {
     job->ready = 1;
+    bj->done = *completion;
     rc = uvotel__otlp_transport_submit(
         x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
     if (rc == 0) return 0;
   } else {
-    uvotel_diag(UVOTEL_DIAG_ERROR, rc, "otlp_http: encoding %zu spans failed", n);
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR, "otlp_http: encoding %zu spans failed: %s", n,
+                     uvotel_strerror(rc));
   }
   uvotel_free(job->body);
   uvotel_free(bj);
+  return rc;
+}
+
+typedef struct waiter_s {
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int done;
+  int result;
+  size_t rejected;
+} waiter_t;
+
+static void waiter_done(void *arg, int result, size_t rejected) {
+  waiter_t *w = arg;
+  uv_mutex_lock(&w->mu);
+  w->result = result;
+  w->rejected = rejected;
+  w->done = 1;
+  uv_cond_signal(&w->cv);
+  uv_mutex_unlock(&w->mu);
+}
+
+/* Synchronous export (the simple processor, uvotel_span_exporter_export): waits for the
+ * receiver's answer, which the batch's export timeout bounds. 0 only when every span was
+ * accepted; UVOTEL_EIO when some were rejected (partial success). */
+static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                      uint64_t timeout_ms) {
+  if (n == 0) return 0;
+  waiter_t w;
+  memset(&w, 0, sizeof w);
+  if (uv_mutex_init(&w.mu) != 0) return UVOTEL_ENOMEM;
+  if (uv_cond_init(&w.cv) != 0) {
+    uv_mutex_destroy(&w.mu);
+    return UVOTEL_ENOMEM;
+  }
+  uvotel_export_completion_t c = {waiter_done, &w};
+  int rc = exp_export_async(self, spans, n, timeout_ms, &c);
+  if (rc == 0) {
+    uv_mutex_lock(&w.mu);
+    while (!w.done) uv_cond_wait(&w.cv, &w.mu);
+    uv_mutex_unlock(&w.mu);
+    rc = w.result != 0 ? w.result : w.rejected > 0 ? UVOTEL_EIO : 0;
+  }
+  uv_cond_destroy(&w.cv);
+  uv_mutex_destroy(&w.mu);
   return rc;
 }
 
@@ -87,8 +168,12 @@ static void exp_free(void *self) {
   uvotel_free(x);
 }
 
-static const uvotel_span_exporter_ops_t k_ops = {exp_export, exp_force_flush, exp_shutdown,
-                                                 exp_free, UVOTEL_EXPORTER_CONCURRENT};
+static const uvotel_span_exporter_ops_t k_ops = {.export_spans = exp_export,
+                                                 .force_flush = exp_force_flush,
+                                                 .shutdown = exp_shutdown,
+                                                 .free = exp_free,
+                                                 .flags = UVOTEL_EXPORTER_CONCURRENT,
+                                                 .export_async = exp_export_async};
 
 UVOTEL__API int uvotel_otlp_http_exporter_create(const uvotel_otlp_http_options_t *opts,
                                                  uvotel_span_exporter_t **out) {

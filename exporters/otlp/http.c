@@ -59,6 +59,7 @@ struct uvotel__otlp_transport_s {
   uvotel_otlp_http_stats_t stats;
 
   /* exporter thread only */
+  uint64_t said_ns, unsaid_batches, unsaid_spans; /* rate-limited failure lines */
   uvotel__otlp_job_t *ready_head, *ready_tail;
   size_t encoding;
   int aborting;
@@ -85,10 +86,13 @@ static uint64_t rand_u64(uvotel__otlp_transport_t *t) {
 typedef enum { DONE_OK, DONE_FAILED } done_t;
 
 static void finish_job(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, done_t how,
-                       uint64_t rejected) {
+                       uint64_t rejected, int err) {
   size_t n = job->n_spans;
   uvotel_free(job->body);
   job->body = NULL;
+  job->result = how == DONE_OK ? 0 : (err != 0 ? err : UVOTEL_EIO);
+  job->rejected = how == DONE_OK ? rejected : 0;
+  /* the outcome reaches the exporter's caller (the processor's completion) here */
   job->release(job);
   uv_mutex_lock(&t->mu);
   if (how == DONE_OK) {
@@ -209,22 +213,48 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud) {
 
 static void pump(uvotel__otlp_transport_t *t);
 
+/* Failures are said at most once per FAIL_REPORT_NS, with the counts since the last line, so a
+ * dead collector prints a line per interval, not per batch (each batch is at debug). */
+#define FAIL_REPORT_NS (5000ull * 1000000ull)
+
+static void fail_job_rc(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, int err,
+                        const char *why) {
+  uint64_t now = uv_hrtime();
+  t->unsaid_batches++;
+  t->unsaid_spans += job->n_spans;
+  if (t->said_ns == 0 || now - t->said_ns >= FAIL_REPORT_NS) {
+    uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_ERROR,
+                     "otlp_http: %llu batch(es), %llu span(s) to %s given up since the last "
+                     "report; the latest (%zu spans) after %u attempt(s): %s",
+                     (unsigned long long)t->unsaid_batches, (unsigned long long)t->unsaid_spans,
+                     t->cfg.url, job->n_spans, job->attempts, why);
+    t->unsaid_batches = t->unsaid_spans = 0;
+    t->said_ns = now;
+  } else {
+    uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_DEBUG,
+                     "otlp_http: giving up a batch of %zu spans after %u attempt(s): %s",
+                     job->n_spans, job->attempts, why);
+  }
+  finish_job(t, job, DONE_FAILED, 0, err);
+}
+
 static void fail_job(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, const char *why) {
-  uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_ERROR,
-                   "otlp_http: dropping a batch of %zu spans after %u attempt(s): %s", job->n_spans,
-                   job->attempts, why);
-  finish_job(t, job, DONE_FAILED, 0);
+  fail_job_rc(t, job, UVOTEL_EIO, why);
 }
 
 static void start_send(slot_t *s) {
   uvotel__otlp_transport_t *t = s->t;
   uvotel__otlp_job_t *job = s->job;
   uint64_t now = uv_hrtime();
-  if (job->attempts == 0) job->deadline_ns = now + t->cfg.timeout_ms * 1000000ull;
+  if (job->attempts == 0) {
+    uint64_t to = job->timeout_ms != 0 && job->timeout_ms < t->cfg.timeout_ms ? job->timeout_ms
+                                                                              : t->cfg.timeout_ms;
+    job->deadline_ns = now + to * 1000000ull;
+  }
   if (now >= job->deadline_ns) {
     s->job = NULL;
     s->state = SLOT_IDLE;
-    fail_job(t, job, "export timeout passed");
+    fail_job_rc(t, job, UVOTEL_ETIMEDOUT, "export timeout passed");
     return;
   }
   uint64_t left_ms = (job->deadline_ns - now) / 1000000ull;
@@ -320,7 +350,7 @@ static void transfer_done(uvotel__otlp_transport_t *t, slot_t *s, CURLcode rc) {
     uint64_t rejected = read_partial_success(t, s);
     s->job = NULL;
     s->state = SLOT_IDLE;
-    finish_job(t, job, DONE_OK, rejected);
+    finish_job(t, job, DONE_OK, rejected, 0);
     return;
   }
   if (rc == CURLE_OK) {
@@ -347,10 +377,13 @@ static void transfer_done(uvotel__otlp_transport_t *t, slot_t *s, CURLcode rc) {
   if (s->retry_after_ms >= 0) {
     delay_ms = (uint64_t)s->retry_after_ms;
   } else {
-    unsigned shift = job->attempts > 20 ? 20 : job->attempts - 1;
-    uint64_t base = t->cfg.retry_initial_ms << shift;
+    /* OpenTelemetry Java's schedule: 1 s, x1.5 per attempt, capped at 5 s; jitter 0.8x..1.2x.
+     * Three failures in a row cost at most 1.2 * (1 + 1.5 + 2.25) = 5.7 s, inside the default
+     * 10 s export timeout. */
+    uint64_t base = t->cfg.retry_initial_ms;
+    for (unsigned i = 1; i < job->attempts && base < t->cfg.retry_max_ms; i++) base += base / 2;
     if (base > t->cfg.retry_max_ms) base = t->cfg.retry_max_ms;
-    delay_ms = base / 2 + rand_u64(t) % (base + 1); /* 0.5x .. 1.5x */
+    delay_ms = base - base / 5 + rand_u64(t) % (base / 5 * 2 + 1);
   }
   uint64_t now = uv_hrtime();
   if (now + delay_ms * 1000000ull >= job->deadline_ns) {
@@ -359,7 +392,7 @@ static void transfer_done(uvotel__otlp_transport_t *t, slot_t *s, CURLcode rc) {
              (unsigned long long)delay_ms);
     s->job = NULL;
     s->state = SLOT_IDLE;
-    fail_job(t, job, why2);
+    fail_job_rc(t, job, UVOTEL_ETIMEDOUT, why2);
     return;
   }
   uvotel__otlp_log(&t->cfg, UVOTEL_DIAG_DEBUG, "otlp_http: %s; retrying in %llu ms", why,
@@ -466,14 +499,14 @@ static void teardown(uvotel__otlp_transport_t *t) {
     if (s->job != NULL) {
       uvotel__otlp_job_t *job = s->job;
       s->job = NULL;
-      fail_job(t, job, "abandoned at shutdown deadline");
+      fail_job_rc(t, job, UVOTEL_ESHUTDOWN, "abandoned at shutdown deadline");
     }
     s->state = SLOT_IDLE;
   }
   while (t->ready_head != NULL) {
     uvotel__otlp_job_t *job = t->ready_head;
     t->ready_head = job->next;
-    fail_job(t, job, "abandoned at shutdown deadline");
+    fail_job_rc(t, job, UVOTEL_ESHUTDOWN, "abandoned at shutdown deadline");
   }
   t->ready_tail = NULL;
   curl_multi_cleanup(t->multi); /* may report CURL_POLL_REMOVE for cached connections */
@@ -499,7 +532,7 @@ static void on_wake(uv_async_t *h) {
     list = job->next;
     job->next = NULL;
     if (t->aborting) {
-      fail_job(t, job, "exporter shut down before the batch was sent");
+      fail_job_rc(t, job, UVOTEL_ESHUTDOWN, "exporter shut down before the batch was sent");
       continue;
     }
     if (job->ready) {
@@ -550,7 +583,7 @@ int uvotel__otlp_transport_create(uvotel__otlp_config_t *cfg, uvotel__otlp_trans
     if ((tmp = curl_slist_append(h, line)) == NULL) goto fail_hdrs; \
     h = tmp;                                                        \
   } while (0)
-  ADD("Content-Type: application/x-protobuf");
+  ADD(cfg->json ? "Content-Type: application/json" : "Content-Type: application/x-protobuf");
   ADD("Expect:"); /* no 100-continue round trip for bodies over 1 KiB */
   if (cfg->gzip) ADD("Content-Encoding: gzip");
   for (size_t i = 0; i < cfg->n_headers; i++) ADD(cfg->headers[i]);

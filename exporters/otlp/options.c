@@ -34,10 +34,15 @@ void uvotel__otlp_log(const uvotel__otlp_config_t *cfg, uvotel_diag_level_t leve
   cfg->diag(cfg->diag_arg, l, buf);
 }
 
-/* The signal-specific variable wins over the general one. */
-static const char *env2(const char *traces_name, const char *general_name) {
+/* The signal-specific variable wins over the general one; *which (may be NULL) gets the name of
+ * the variable the value came from. */
+static const char *env2w(const char *traces_name, const char *general_name, const char **which) {
   const char *v = uvotel_env_get(traces_name);
+  if (which != NULL) *which = v != NULL ? traces_name : general_name;
   return v != NULL ? v : uvotel_env_get(general_name);
+}
+static const char *env2(const char *traces_name, const char *general_name) {
+  return env2w(traces_name, general_name, NULL);
 }
 
 static int header_ok(const char *s, int is_key) {
@@ -175,12 +180,23 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
 #define E(name) \
   (use_env ? env2("OTEL_EXPORTER_OTLP_TRACES_" name, "OTEL_EXPORTER_OTLP_" name) : NULL)
 
-  const char *proto = E("PROTOCOL");
-  if (proto != NULL && strcmp(proto, "http/protobuf") != 0) {
-    uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN,
-                     "OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported by the otlp_http exporter; "
-                     "using http/protobuf",
-                     proto);
+  /* The protocol: http/protobuf (default) or http/json. grpc is refused, never replaced by
+   * another protocol to the same endpoint. */
+  const char *proto_var = "protocol option";
+  const char *proto = opts->protocol;
+  if (proto == NULL && use_env)
+    proto = env2w("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &proto_var);
+  if (proto == NULL || strcasecmp(proto, "http/protobuf") == 0) {
+    cfg->json = 0;
+  } else if (strcasecmp(proto, "http/json") == 0) {
+    cfg->json = 1;
+  } else {
+    int grpc = strcasecmp(proto, "grpc") == 0;
+    uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR,
+                     "%s=%s is refused: the OTLP exporter speaks http/protobuf and http/json%s; "
+                     "no spans will be sent by it",
+                     proto_var, proto, grpc ? " (gRPC is not implemented)" : "");
+    return grpc ? UVOTEL_ENOTSUP : UVOTEL_EINVAL;
   }
 
   /* insecure first: it decides the scheme of a scheme-less endpoint */
@@ -195,18 +211,29 @@ int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_
   if (opts->endpoint != NULL) {
     if (*opts->endpoint == '\0') return UVOTEL_EINVAL;
     rc = build_url(cfg, opts->endpoint, 0);
+    if (rc == UVOTEL_EINVAL)
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR,
+                       "endpoint option %s is refused: only http:// and https:// are supported",
+                       opts->endpoint);
   } else {
     const char *te = use_env ? uvotel_env_get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") : NULL;
     const char *ge = use_env ? uvotel_env_get("OTEL_EXPORTER_OTLP_ENDPOINT") : NULL;
-    if (te != NULL)
+    const char *var = NULL, *val = NULL;
+    if (te != NULL) {
+      var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", val = te;
       rc = build_url(cfg, te, 0);
-    else if (ge != NULL)
+    } else if (ge != NULL) {
+      var = "OTEL_EXPORTER_OTLP_ENDPOINT", val = ge;
       rc = build_url(cfg, ge, 1);
-    else
+    } else {
       rc = build_url(cfg, DEFAULT_URL, 0);
-    if (rc == UVOTEL_EINVAL) {
-      uvotel__otlp_log(cfg, UVOTEL_DIAG_WARN, "ignoring malformed OTLP endpoint variable");
-      rc = build_url(cfg, DEFAULT_URL, 0);
+    }
+    if (rc == UVOTEL_EINVAL && var != NULL) {
+      /* e.g. grpc://host:4317: never silently replaced by another endpoint */
+      uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR,
+                       "%s=%s is refused: only http:// and https:// endpoints (or host:port) are "
+                       "supported; no spans will be sent by the OTLP exporter",
+                       var, val);
     }
   }
   if (rc != 0) goto fail;

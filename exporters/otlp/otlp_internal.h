@@ -23,6 +23,7 @@ typedef struct uvotel__otlp_config_s {
   size_t n_headers;
   uint64_t timeout_ms;
   int gzip;
+  int json; /* http/json: OTLP/JSON bodies, application/json */
   char *ca_file;
   char *client_key;
   char *client_cert;
@@ -36,9 +37,11 @@ typedef struct uvotel__otlp_config_s {
 } uvotel__otlp_config_t;
 
 /* Resolve `opts` (NULL: defaults) over the OTEL_EXPORTER_OTLP_* environment into `cfg`.
- * Errors: UVOTEL_EINVAL (bad option), UVOTEL_EPARSE (malformed headers option),
- * UVOTEL_ENOTSUP (protocol other than http/protobuf), UVOTEL_ENOMEM. Bad environment values
- * are reported to diagnostics and ignored, as the OpenTelemetry specification asks. */
+ * Errors: UVOTEL_EINVAL (bad option, unknown protocol, an endpoint whose scheme is not http or
+ * https, from the options or the environment), UVOTEL_EPARSE (malformed headers option),
+ * UVOTEL_ENOTSUP (protocol grpc), UVOTEL_ENOMEM. Refusals name the variable and value through
+ * diagnostics. Other bad environment values are reported and ignored, as the OpenTelemetry
+ * specification asks. */
 int uvotel__otlp_config_init(uvotel__otlp_config_t *cfg, const uvotel_otlp_http_options_t *opts);
 void uvotel__otlp_config_free(uvotel__otlp_config_t *cfg);
 
@@ -96,6 +99,12 @@ struct uvotel__otlp_job_s {
   uint8_t *body;
   size_t body_len;
   size_t raw_len;
+  /* Export timeout of this batch (retries included); 0 or above cfg->timeout_ms: cfg's. */
+  uint64_t timeout_ms;
+  /* Outcome, set before `release` runs: 0 (accepted; `rejected` spans refused by a partial
+   * success) or the code of the failure. */
+  int result;
+  uint64_t rejected;
   /* transport-private from here */
   uvotel__otlp_job_t *next;
   uvotel__otlp_transport_t *t;

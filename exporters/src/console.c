@@ -159,8 +159,8 @@ static void console_free(void *self) {
   uvotel_free(c);
 }
 
-static const uvotel_span_exporter_ops_t g_console_ops = {console_export, NULL, NULL, console_free,
-                                                         0};
+static const uvotel_span_exporter_ops_t g_console_ops = {.export_spans = console_export,
+                                                         .free = console_free};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_console_exporter_create(
     const uvotel_console_exporter_options_t *opts) {

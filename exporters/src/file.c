@@ -339,6 +339,7 @@ UVOTEL__API int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, 
 typedef struct file_exp_s {
   char *path;
   int truncate, fsync;
+  int announced; /* the first export said where spans go (exports are serialised) */
   int fd;
   ubuf_t buf;
 } file_exp_t;
@@ -360,6 +361,11 @@ static int file_export(void *self, const uvotel_span_data_t *const *spans, size_
                        uint64_t timeout_ms) {
   (void)timeout_ms;
   file_exp_t *f = self;
+  if (!f->announced) {
+    f->announced = 1;
+    uvotel_diag(UVOTEL_DIAG_INFO, 0, "file exporter: writing spans (OTLP/JSON lines) to %s",
+                f->path);
+  }
   if (f->fd < 0) {
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (f->truncate ? O_TRUNC : 0);
     f->fd = open(f->path, flags, 0644);
@@ -409,8 +415,10 @@ static void file_free(void *self) {
   uvotel_free(f);
 }
 
-static const uvotel_span_exporter_ops_t g_file_ops = {file_export, file_flush, file_shutdown,
-                                                      file_free, 0};
+static const uvotel_span_exporter_ops_t g_file_ops = {.export_spans = file_export,
+                                                      .force_flush = file_flush,
+                                                      .shutdown = file_shutdown,
+                                                      .free = file_free};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
     const uvotel_file_exporter_options_t *opts) {

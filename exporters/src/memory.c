@@ -81,8 +81,10 @@ static void mem_free(void *self) {
   mem_unref(self);
 }
 
-static const uvotel_span_exporter_ops_t g_mem_ops = {mem_export, NULL, mem_shutdown, mem_free,
-                                                     UVOTEL_EXPORTER_CONCURRENT};
+static const uvotel_span_exporter_ops_t g_mem_ops = {.export_spans = mem_export,
+                                                     .shutdown = mem_shutdown,
+                                                     .free = mem_free,
+                                                     .flags = UVOTEL_EXPORTER_CONCURRENT};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_memory_exporter_exporter(uvotel_memory_exporter_t *m) {
   if (m == NULL) return NULL;

@@ -200,8 +200,8 @@ static int null_export(void *self, const uvotel_span_data_t *const *spans, size_
   (void)self, (void)spans, (void)timeout_ms;
   return n > 0 ? 0 : 0;
 }
-static const uvotel_span_exporter_ops_t k_null_ops = {null_export, NULL, NULL, NULL,
-                                                      UVOTEL_EXPORTER_CONCURRENT};
+static const uvotel_span_exporter_ops_t k_null_ops = {.export_spans = null_export,
+                                                      .flags = UVOTEL_EXPORTER_CONCURRENT};
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "encode") == 0) {

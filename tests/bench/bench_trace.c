@@ -34,7 +34,7 @@ static int discard(void *self, const uvotel_span_data_t *const *spans, size_t n,
   (void)self, (void)spans, (void)n, (void)t;
   return 0;
 }
-static const uvotel_span_exporter_ops_t g_discard = {discard, NULL, NULL, NULL, 0};
+static const uvotel_span_exporter_ops_t g_discard = {.export_spans = discard};
 
 typedef struct raw_rec_s {
   uint64_t start, end;

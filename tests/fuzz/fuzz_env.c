@@ -1,6 +1,6 @@
 /* libFuzzer target: the environment-value parser (uvotel/env.h). The input, cut at its first NUL,
- * is read as a comma list, a key=value list, a boolean, an integer and a percent-encoded
- * string; each result is checked against the rules the header promises. */
+ * is read as a comma list, a key=value list, a boolean, an integer, a decimal number and a
+ * percent-encoded string; each result is checked against the rules the header promises. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +61,12 @@ static void check_scalars(const char *v) {
   }
 }
 
+static void check_double(const char *v) {
+  double d = 7;
+  int rc = uvotel_env_parse_double(v, &d);
+  if (rc == 0 ? d != d : (d != 7 || (rc != UVOTEL_EPARSE && rc != UVOTEL_ERANGE))) abort();
+}
+
 static void check_decode(const char *v) {
   size_t n = strlen(v), len = 0;
   char *out = malloc(n + 1);
@@ -89,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_list(v);
   check_kv(v);
   check_scalars(v);
+  check_double(v);
   check_decode(v);
   free(v);
   return 0;

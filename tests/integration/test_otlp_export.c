@@ -310,11 +310,16 @@ static void test_400_not_retried(void **state) {
   fx_t *fx = *state;
   otlp_receiver_faults_t f = {0};
   f.status_always = 400;
-  uvotel_otlp_http_stats_t st = run_faulty(fx, &f, 10000, 0);
+  /* the batch was rejected: the flush says so, and the pipeline's counters agree */
+  uvotel_otlp_http_stats_t st = run_faulty(fx, &f, 10000, UVOTEL_EIO);
   assert_int_equal(st.retries, 0);
   assert_int_equal(st.requests, otlp_receiver_counts(fx->rx).requests);
   assert_int_equal(st.spans_failed, 100);
   assert_int_equal(st.spans_exported, 0);
+  uvotel_trace_counters_t tc;
+  assert_int_equal(uvotel_tracer_provider_counters(fx->p, &tc), 0);
+  assert_int_equal(tc.failed, 100);
+  assert_int_equal(tc.exported, 0);
 }
 
 static void test_receiver_starts_late(void **state) {

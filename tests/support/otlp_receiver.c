@@ -2,6 +2,8 @@
  * scaffolding and must not disturb the counting allocator's view of uvotel. */
 #include "otlp_receiver.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,32 @@ static size_t count_spans(
 
 /* Handle one complete request; returns 0 to keep parsing, -1 when the connection is gone or
  * must wait. */
+/* Spans in an OTLP/JSON ExportTraceServiceRequest, or -1 when it is not one. */
+static long count_json_spans(const char *p, size_t n) {
+  json_error_t err;
+  json_t *root = json_loadb(p, n, 0, &err);
+  if (root == NULL) return -1;
+  long count = 0;
+  json_t *rss = json_object_get(root, "resourceSpans");
+  if (!json_is_array(rss)) count = -1;
+  for (size_t i = 0; count >= 0 && i < json_array_size(rss); i++) {
+    json_t *sss = json_object_get(json_array_get(rss, i), "scopeSpans");
+    for (size_t k = 0; count >= 0 && k < json_array_size(sss); k++) {
+      json_t *spans = json_object_get(json_array_get(sss, k), "spans");
+      for (size_t m = 0; count >= 0 && m < json_array_size(spans); m++) {
+        const char *tid = json_string_value(json_object_get(json_array_get(spans, m), "traceId"));
+        const char *sid = json_string_value(json_object_get(json_array_get(spans, m), "spanId"));
+        if (tid == NULL || sid == NULL || strlen(tid) != 32 || strlen(sid) != 16)
+          count = -1;
+        else
+          count++;
+      }
+    }
+  }
+  json_decref(root);
+  return count;
+}
+
 static int handle_request(conn_t *c, const char *method, const char *path, int gz,
                           const char *ctype, const uint8_t *body, size_t blen, int conn_close_hdr) {
   otlp_receiver_t *r = c->r;
@@ -251,6 +279,25 @@ static int handle_request(conn_t *c, const char *method, const char *path, int g
     retry_after = f->retry_after;
   } else if (strcmp(method, "POST") != 0 || strcmp(path, "/v1/traces") != 0) {
     status = 404;
+  } else if (ctype != NULL && strcasecmp(ctype, "application/json") == 0) {
+    /* http/json: OTLP/JSON, spans counted (not stored); ids must be 32/16 hex digits */
+    uint8_t *plain = NULL;
+    size_t plen = blen;
+    const uint8_t *p = body;
+    if (gz && gunzip(body, blen, &plain, &plen) != 0) status = 400;
+    if (plain != NULL) p = plain;
+    long n = status == 200 ? count_json_spans((const char *)p, plen) : -1;
+    free(plain);
+    if (n < 0) {
+      status = 400;
+    } else {
+      uv_mutex_lock(&r->mu);
+      r->counts.accepted++;
+      r->counts.json++;
+      r->counts.spans += (size_t)n;
+      uv_cond_broadcast(&r->cv);
+      uv_mutex_unlock(&r->mu);
+    }
   } else if (ctype == NULL || strcasecmp(ctype, "application/x-protobuf") != 0) {
     status = 415;
   } else {

@@ -1,6 +1,7 @@
 /* A loopback OTLP/HTTP receiver for the exporter tests: libuv on its own thread, minimal
  * HTTP/1.1 (keep-alive, Content-Length, gzip bodies), decoding ExportTraceServiceRequest with the
- * same protobuf-c code the exporter uses, storing what it accepted, and injecting faults. */
+ * same protobuf-c code the exporter uses (OTLP/JSON bodies with jansson), storing what it accepted,
+ * and injecting faults. */
 #ifndef UVOTEL_TEST_OTLP_RECEIVER_H
 #define UVOTEL_TEST_OTLP_RECEIVER_H
 
@@ -33,6 +34,8 @@ typedef struct otlp_receiver_counts_s {
   size_t bad;         /* undecodable bodies, wrong path/method/type */
   size_t connections; /* TCP connections accepted */
   size_t body_bytes;  /* request body bytes as received (compressed if gzip) */
+  size_t json;        /* accepted application/json (OTLP/JSON) requests: spans counted, not
+                         stored (otlp_receiver_foreach_span does not see them) */
 } otlp_receiver_counts_t;
 
 /* Listen on 127.0.0.1:port (0: ephemeral) and serve on a new thread. NULL faults: none. */

@@ -1,6 +1,8 @@
 /* The environment-value parser (uvotel/env.h) and the diagnostics API (uvotel/diag.h): every
  * rule, every bad input, and the three drifts between the old copies (issue 13, observation 10):
  * OTEL_PROPAGATORS=TraceContext, %00, and "1" as a boolean. */
+#include <locale.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +141,37 @@ static void test_parse_u64(void **state) {
   assert_int_equal(v, 99);
   assert_int_equal(uvotel_env_parse_u64(NULL, 1, &v), UVOTEL_EINVAL);
   assert_int_equal(uvotel_env_parse_u64("1", 1, NULL), UVOTEL_EINVAL);
+}
+
+static void test_parse_double(void **state) {
+  (void)state;
+  double v = 7;
+  assert_int_equal(uvotel_env_parse_double("0.25", &v), 0);
+  assert_true(v == 0.25);
+  assert_int_equal(uvotel_env_parse_double(" 1 ", &v), 0);
+  assert_true(v == 1.0);
+  assert_int_equal(uvotel_env_parse_double(".5", &v), 0);
+  assert_true(v == 0.5);
+  assert_int_equal(uvotel_env_parse_double("-2.5e-1", &v), 0);
+  assert_true(v == -0.25);
+  assert_int_equal(uvotel_env_parse_double("1E2", &v), 0);
+  assert_true(v == 100.0);
+  v = 7;
+  static const char *const bad[] = {"",    " ",  ".",   "-",     "0,25",  "0x1p3", "inf",
+                                    "nan", "1e", "1e+", "1.2.3", "0.25x", "e5"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(uvotel_env_parse_double(bad[i], &v), UVOTEL_EPARSE);
+  }
+  assert_int_equal(uvotel_env_parse_double("1e999", &v), UVOTEL_ERANGE);
+  assert_true(v == 7);
+  assert_int_equal(uvotel_env_parse_double(NULL, &v), UVOTEL_EINVAL);
+  assert_int_equal(uvotel_env_parse_double("1", NULL), UVOTEL_EINVAL);
+  /* a locale with a decimal comma does not change what "0.25" means (when one is installed) */
+  if (setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+    assert_int_equal(uvotel_env_parse_double("0.25", &v), 0);
+    assert_true(v == 0.25);
+    setlocale(LC_NUMERIC, "C");
+  }
 }
 
 static void test_env_integers(void **state) {
@@ -481,6 +514,29 @@ static void test_diag_limited(void **state) {
   assert_null(strstr(strstr(out, "export failed") + 1, "export failed"));
 }
 
+/* The limiter is shared by threads (pool, exporter, loop): of 4 x 1000 racing calls on one key
+ * exactly one is delivered and the other 3999 are counted, none twice, none lost. */
+static uvotel_diag_limit_t g_race_key = UVOTEL_DIAG_LIMIT_INIT(600000);
+static void *race(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 1000; i++) uvotel_diag_limited(&g_race_key, UVOTEL_DIAG_WARN, 0, "race");
+  return NULL;
+}
+
+static void test_diag_limited_threads(void **state) {
+  (void)state;
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, race, NULL), 0);
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  assert_int_equal(g_n, 1);
+  assert_int_equal(strncmp(g_last, "race", 4), 0);
+  /* calls suppressed while the winner was formatting may be reported with its message; every
+   * call is counted exactly once, there or in the key */
+  unsigned long in_msg = 0;
+  if (g_last[4] != '\0') assert_int_equal(sscanf(g_last, "race (%lu more suppressed", &in_msg), 1);
+  assert_int_equal(in_msg + __atomic_load_n(&g_race_key.suppressed, __ATOMIC_RELAXED), 3999);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -488,6 +544,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_parse_bool, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_bool_one_is_not_true, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_u64, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parse_double, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_integers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_names, setup, teardown),
       cmocka_unit_test_setup_teardown(test_list, setup, teardown),
@@ -499,6 +556,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_diag_levels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_default_handler, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_limited, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_diag_limited_threads, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

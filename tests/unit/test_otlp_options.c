@@ -33,11 +33,14 @@ static const char *const k_vars[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
 
 static long g_live0;
 static int g_warns;
+static char g_last[512]; /* the last message at warn or above */
 
 static void diag_cb(void *arg, uvotel_otlp_diag_level_t level, const char *msg) {
   (void)arg;
-  (void)msg;
-  if (level >= UVOTEL_OTLP_DIAG_WARN) g_warns++;
+  if (level >= UVOTEL_OTLP_DIAG_WARN) {
+    g_warns++;
+    snprintf(g_last, sizeof g_last, "%s", msg);
+  }
 }
 
 static int setup(void **state) {
@@ -127,16 +130,48 @@ static void test_scheme_less_endpoint_and_insecure(void **state) {
   assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
   assert_int_equal(g_warns, 1);
   uvotel__otlp_config_free(&c);
-  /* an unknown scheme in an option is an error, in the environment a warning */
+  /* an unknown scheme is refused, in an option and in the environment: never replaced by the
+   * default endpoint */
   o.endpoint = "ftp://x/v1/traces";
   assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_EINVAL);
   o.endpoint = "";
   assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_EINVAL);
   o.endpoint = NULL;
   setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://x", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_EINVAL);
+  assert_non_null(strstr(g_last, "OTEL_EXPORTER_OTLP_ENDPOINT=ftp://x"));
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_EINVAL);
+  assert_non_null(strstr(g_last, "OTEL_EXPORTER_OTLP_ENDPOINT=grpc://collector:4317"));
+}
+
+/* grpc and unknown protocols are refused with the variable and value named; http/json is
+ * accepted. */
+static void test_protocols(void **state) {
+  (void)state;
+  uvotel__otlp_config_t c;
+  uvotel_otlp_http_options_t o = env_opts();
+  setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_ENOTSUP);
+  assert_non_null(strstr(g_last, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"));
+  setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_EINVAL);
+  assert_non_null(strstr(g_last, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=thrift"));
+  setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", 1);
   assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
-  assert_string_equal(c.url, "http://localhost:4318/v1/traces");
+  assert_int_equal(c.json, 1);
   uvotel__otlp_config_free(&c);
+  unsetenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+  setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(c.json, 0);
+  uvotel__otlp_config_free(&c);
+  o.protocol = "http/json"; /* the option wins */
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
+  assert_int_equal(c.json, 1);
+  uvotel__otlp_config_free(&c);
+  o.protocol = "grpc";
+  assert_int_equal(uvotel__otlp_config_init(&c, &o), UVOTEL_ENOTSUP);
 }
 
 static void test_env_values(void **state) {
@@ -192,12 +227,11 @@ static void test_bad_env_values_warn_and_default(void **state) {
   setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", 1);
   setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", 1);
   setenv("OTEL_EXPORTER_OTLP_HEADERS", "novalue", 1);
-  setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
   assert_int_equal(uvotel__otlp_config_init(&c, &o), 0);
   assert_int_equal(c.timeout_ms, 10000);
   assert_int_equal(c.gzip, 0);
   assert_int_equal(c.n_headers, 0);
-  assert_int_equal(g_warns, 4);
+  assert_int_equal(g_warns, 3);
   uvotel__otlp_config_free(&c);
 }
 
@@ -334,6 +368,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_env_endpoint_appends_path, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scheme_less_endpoint_and_insecure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_protocols, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_env_values_warn_and_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
       cmocka_unit_test_setup_teardown(test_diag_goes_to_the_sdk, setup, teardown),

@@ -788,8 +788,10 @@ static int rec_shutdown(void *self, uint64_t t) {
 static void rec_free(void *self) {
   ((rec_exp_t *)self)->freed++;
 }
-static const uvotel_span_exporter_ops_t g_rec_ops = {rec_export, rec_flush, rec_shutdown, rec_free,
-                                                     0};
+static const uvotel_span_exporter_ops_t g_rec_ops = {.export_spans = rec_export,
+                                                     .force_flush = rec_flush,
+                                                     .shutdown = rec_shutdown,
+                                                     .free = rec_free};
 
 static size_t rec_spans(rec_exp_t *r) {
   pthread_mutex_lock(&r->mu);
@@ -848,18 +850,27 @@ static void test_batch_flush_in_batches(void **state) {
   assert_int_equal(c.exported, 50);
   assert_int_equal(c.batches, 8);
   assert_int_equal(c.queued, 0);
-  /* spans beyond the queue are dropped and counted, never blocking */
+  /* spans beyond the queue are dropped and counted, never blocking: with the exporter stuck in
+   * the batch handed off at the 7th span, 100 more fill the queue and 13 are dropped */
+  pthread_mutex_lock(&r.mu);
+  r.block = 1;
+  pthread_mutex_unlock(&r.mu);
   start_end(f, 120);
   uvotel_span_processor_counters(bp, &c);
-  assert_int_equal(c.dropped, 20);
+  assert_int_equal(c.dropped, 13);
+  assert_int_equal(c.in_flight, 1);
   uvotel_trace_counters_t tc;
   uvotel_tracer_provider_counters(f->p, &tc);
-  assert_int_equal(tc.dropped, 20);
-  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 10000), 0);
-  assert_int_equal(r.spans, 150);
+  assert_int_equal(tc.dropped, 13);
+  rec_unblock(&r);
+  /* 13 spans ended before shutdown were never delivered: shutdown says so */
+  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 10000), UVOTEL_EIO);
+  assert_int_equal(r.spans, 157);
   assert_int_equal(r.shut, 1);
   uvotel_span_processor_counters(bp, &c);
-  assert_int_equal(c.exported, 150);
+  assert_int_equal(c.exported, 157);
+  assert_int_equal(c.received, 170);
+  assert_int_equal(c.exported + c.dropped + c.failed, c.received); /* nothing counted twice */
   start_end(f, 1); /* after shutdown: non-recording */
   uvotel_tracer_provider_free(f->p);
   f->p = NULL;
@@ -971,7 +982,7 @@ static int discard_export(void *self, const uvotel_span_data_t *const *spans, si
   (void)self, (void)spans, (void)n, (void)t;
   return 0;
 }
-static const uvotel_span_exporter_ops_t g_discard_ops = {discard_export, NULL, NULL, NULL, 0};
+static const uvotel_span_exporter_ops_t g_discard_ops = {.export_spans = discard_export};
 
 /* Deliver what is queued and wait until every export's completion has run on the loop, so the
  * number of spans alive at once (and so the pool's high-water mark) does not depend on how the
@@ -1181,7 +1192,7 @@ static void test_from_env(void **state) {
   setenv("OTEL_TRACES_SAMPLER", "traceidratio", 1);
   setenv("OTEL_TRACES_SAMPLER_ARG", "0.25", 1);
   setenv("OTEL_TRACES_EXPORTER", "none", 1);
-  setenv("OTEL_PROPAGATORS", "baggage, tracecontext,b3", 1);
+  setenv("OTEL_PROPAGATORS", "baggage, tracecontext,xray", 1);
   setenv("OTEL_ATTRIBUTE_COUNT_LIMIT", "7", 1);
   setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "9", 1);
   setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "33", 1);
@@ -1191,13 +1202,16 @@ static void test_from_env(void **state) {
   setenv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "6", 1);
   f->p = uvotel_tracer_provider_from_env();
   assert_non_null(f->p);
-  assert_int_equal(g_diag_n, 0);
+  assert_int_equal(g_diag_n, 1); /* xray is refused, by name */
   assert_string_equal(res_get(f->p, "service.name")->u.s, "checkout");
   assert_string_equal(res_get(f->p, "team")->u.s, "pay ments");
   assert_string_equal(res_get(f->p, "region")->u.s, "eu,1");
   assert_string_equal(uvotel_sampler_description(uvotel_tracer_provider_sampler(f->p)),
                       "TraceIdRatioBased{0.25}");
-  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "baggage,tracecontext,b3");
+  assert_string_equal(uvotel_tracer_provider_propagators(f->p), "baggage,tracecontext");
+  /* the global propagation path (a NULL propagator) follows OTEL_PROPAGATORS */
+  assert_string_equal(uvotel_propagator_name(uvotel_propagator_global()), "composite");
+  assert_ptr_not_equal(uvotel_propagator_global(), uvotel_propagator_default());
   uvotel_span_limits_t l = uvotel_tracer_provider_limits(f->p);
   assert_int_equal(l.attribute_count, 9);
   assert_int_equal(l.attribute_value_length, 33);
@@ -1207,6 +1221,7 @@ static void test_from_env(void **state) {
   assert_int_equal(l.link_attribute_count, 6);
   uvotel_tracer_provider_free(f->p);
   f->p = NULL;
+  assert_ptr_equal(uvotel_propagator_global(), uvotel_propagator_default()); /* restored */
 
   /* bad values: reported, defaults used */
   clear_env();

@@ -549,7 +549,7 @@ static int drop_export(void *self, const uvotel_span_data_t *const *spans, size_
   return 0;
 }
 
-static const uvotel_span_exporter_ops_t drop_ops = {drop_export, NULL, NULL, NULL, 0};
+static const uvotel_span_exporter_ops_t drop_ops = {.export_spans = drop_export};
 
 static int g_chain_left;
 static void on_chain(uv_fs_t *req) {

@@ -62,9 +62,10 @@ typedef struct uvotel_diag_limit_s {
 
 /* uvotel_diag, at most once per interval for this key: the first message goes out at once;
  * later ones within the interval are counted, and the next delivered message ends with
- * " (N more suppressed in the last S s)". Messages above the current maximum level are neither
- * delivered nor counted. Returns 1 when this message was delivered, 0 when it was not.
- * Thread: any (lock-free on the key). Alloc: none. */
+ * " (N more suppressed in the last S s)"; each suppressed call is counted exactly once (one that
+ * races with the delivered message may be counted in it). Messages above the current maximum
+ * level are neither delivered nor counted. Returns 1 when this message was delivered, 0 when it was
+ * not. Thread: any (lock-free on the key). Alloc: none. */
 int uvotel_diag_limited(uvotel_diag_limit_t *key, uvotel_diag_level_t level, int code,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

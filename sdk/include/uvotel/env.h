@@ -12,7 +12,8 @@
  *     else -- "1", "yes", "on" included, as the specification requires -- is refused: the
  *     variable's getter warns and keeps the default (false for every uvotel boolean).
  *   - Integers: decimal digits only (no sign, no "0x", no suffix), at most a caller-given
- *     maximum. Durations are integers of milliseconds.
+ *     maximum. Durations are integers of milliseconds. Decimal numbers (the sampler's ratio)
+ *     use '.', whatever the C library's locale says.
  *   - Enum values (exporter, propagator, sampler, compression and log level names,
  * UVOTEL_INSTRUMENT categories) compare ASCII case-insensitively: OTEL_PROPAGATORS=TraceContext is
  * tracecontext.
@@ -53,6 +54,13 @@ int uvotel_env_parse_bool(const char *value, int *out);
  * (NULL argument), UVOTEL_EPARSE (not digits), UVOTEL_ERANGE (above max); *out untouched on
  * error. Thread: any. */
 int uvotel_env_parse_u64(const char *value, uint64_t max, uint64_t *out);
+
+/* A decimal number ([+-]digits[.digits][e[+-]digits]), surrounding whitespace allowed, read
+ * in the C locale whatever setlocale() the program made (OTEL_TRACES_SAMPLER_ARG=0.25 is 0.25
+ * under a locale whose decimal separator is ','). No hex, inf or nan. Errors: UVOTEL_EINVAL
+ * (NULL argument), UVOTEL_EPARSE, UVOTEL_ERANGE (overflow); *out untouched on error.
+ * Thread: any. */
+int uvotel_env_parse_double(const char *value, double *out);
 
 /* ---- getters: *out holds the default on entry ----
  * Each returns 0 when the variable is set and valid (*out written), UVOTEL_ENOENT when it is

@@ -253,6 +253,14 @@ uvotel_propagator_t *uvotel_propagator_baggage(void);
 uvotel_propagator_t *uvotel_propagator_none(void);
 uvotel_propagator_t *uvotel_propagator_default(void);
 
+/* The process-wide propagator: what a NULL propagator means in the uvotel_propagation_*
+ * functions below (and for instrumentation that passes NULL). The default propagator
+ * (tracecontext + baggage) until set; uvotel_tracer_provider_from_env sets it from
+ * OTEL_PROPAGATORS (and restores the default when that provider is freed). p is borrowed: it must
+ * outlive its use as the global one; NULL restores the default. Thread: any (atomic). */
+void uvotel_propagator_set_global(uvotel_propagator_t *p);
+uvotel_propagator_t *uvotel_propagator_global(void);
+
 /* Propagators beyond W3C (static like the built-ins above). Each extracts only a span context
  * (and, for jaeger, baggage); none carries tracestate.
  *   b3:      Zipkin B3. Injects the single header `b3: {trace}-{span}-{1|0}`; extracts the
@@ -321,8 +329,9 @@ size_t uvotel_propagator_fields(const uvotel_propagator_t *p, const char **names
 
 /* Inject the current span's context (uvotel_span_context(uvotel_current_span()); nothing when
  * there is no valid one) and the current baggage (uvotel_baggage_current()). p NULL: the
- * default propagator. Errors as uvotel_propagator_inject. Thread: loop. Alloc: none for the
- * built-ins. */
+ * global propagator (uvotel_propagator_global: OTEL_PROPAGATORS once a provider was made from
+ * the environment, else the default). Errors as uvotel_propagator_inject. Thread: loop. Alloc: none
+ * for the built-ins. */
 int uvotel_propagation_inject_current(const uvotel_propagator_t *p, void *carrier,
                                       const uvotel_carrier_setter_t *setter);
 
@@ -334,7 +343,8 @@ typedef struct uvotel_propagation_scope_s {
   uint8_t has_span_, has_baggage_, entered_, pad_;
 } uvotel_propagation_scope_t;
 
-/* Extract from carrier (p NULL: the default propagator) and enter a context in which:
+/* Extract from carrier (p NULL: the global propagator, see uvotel_propagator_global) and enter a
+ * context in which:
  *   - the current span is a non-recording span carrying the remote context (is_remote = 1,
  *     with its tracestate), so spans started meanwhile - and in callbacks registered meanwhile -
  *     are its children; without a valid traceparent the current span is left as it was;

@@ -296,9 +296,16 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_create(
  *   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES (k=v,k=v; percent-decoded)
  *   OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG
  *   OTEL_TRACES_EXPORTER      comma list of otlp, console, file, none (and any registered
- *                             name); unset: file (the embedded default). Each exporter
- *                             gets its own batch processor (console: a simple one).
- *   OTEL_PROPAGATORS          validated and kept (uvotel_tracer_provider_propagators)
+ *                             name; a name given twice is used once); unset: otlp when any
+ *                             OTEL_EXPORTER_OTLP_*ENDPOINT variable is set, else file (the
+ *                             embedded default, when no collector is configured at all). Each
+ *                             exporter gets its own batch processor (console: a simple one).
+ *   OTEL_PROPAGATORS          tracecontext, baggage, b3, b3multi, jaeger, none (any case);
+ *                             other names (xray, ottrace, unknown ones) are refused with an
+ *                             error naming them, nothing substituted.
+ *                             The result is kept (uvotel_tracer_provider_propagators) and made
+ *                             the global propagator (uvotel_propagator_global: what a NULL
+ *                             propagator means) until this provider is freed.
  *   TRACEPARENT, TRACESTATE   the environment-variable carrier (uvotel_env_carrier_extract):
  *                             a valid TRACEPARENT becomes the remote parent of root spans
  *   OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_QUEUE_SIZE,
@@ -318,12 +325,15 @@ uvotel_tracer_provider_t *uvotel_tracer_provider_from_env(void);
 uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     const uvotel_tracer_provider_options_t *base);
 
-/* Flush every processor; the deadline is shared. 0, UVOTEL_ETIMEDOUT, or the first processor
- * error. NULL: UVOTEL_EINVAL. Thread: the processors' loop thread. */
+/* Flush every processor; the deadline is shared. 0 only when every span ended before the call
+ * (since the previous flush or shutdown) was delivered; otherwise UVOTEL_ETIMEDOUT (the deadline
+ * passed first) or UVOTEL_EIO (spans failed or were dropped), and a warning says how many (the
+ * counters have the totals). NULL: UVOTEL_EINVAL. Thread: the processors' loop thread. */
 int uvotel_tracer_provider_force_flush(uvotel_tracer_provider_t *p, uint64_t timeout_ms);
 
 /* Shut down every processor (flushing first) within the deadline. Afterwards spans started from
- * this provider are non-recording. Twice: UVOTEL_ESHUTDOWN. NULL: UVOTEL_EINVAL.
+ * this provider are non-recording. Returns as force_flush: 0 only when nothing ended before it
+ * was lost. Twice: UVOTEL_ESHUTDOWN. NULL: UVOTEL_EINVAL.
  * Thread: the processors' loop thread. */
 int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uint64_t timeout_ms);
 
@@ -344,16 +354,24 @@ const char *uvotel_tracer_provider_propagators(const uvotel_tracer_provider_t *p
 const uvotel_sampler_t *uvotel_tracer_provider_sampler(const uvotel_tracer_provider_t *p);
 uvotel_span_limits_t uvotel_tracer_provider_limits(const uvotel_tracer_provider_t *p);
 
-/* Counters of a provider, summed over its processors where it says so. */
+/* Counters of a provider, summed over its processors where it says so: the pipeline's
+ * statistics for any provider, one built from the environment included. A span handed to a
+ * processor is counted once: exported, dropped or failed (or still queued / in flight). With
+ * several processors (OTEL_TRACES_EXPORTER=otlp,console) each counts its own copy of a span.
+ * The struct only grows at the end. */
 typedef struct uvotel_trace_counters_s {
   uint64_t started;        /* recording spans started */
   uint64_t ended;          /* recording spans ended */
   uint64_t non_recording;  /* spans started non-recording (sampler DROP, shutdown, pool) */
   uint64_t pool_exhausted; /* starts refused a slot (max_spans reached) */
   uint64_t misuse;         /* NULL span, call on an ended span, ending twice, bad attribute */
-  uint64_t dropped;        /* processors: dropped */
-  uint64_t exported;       /* processors: exported */
-  uint64_t failed;         /* processors: failed */
+  uint64_t dropped;        /* processors: never handed to an exporter (queue full, after
+                              shutdown, left at shutdown's deadline) */
+  uint64_t exported;       /* processors: accepted by the receiver */
+  uint64_t failed;         /* processors: rejected, given up after retries, timed out */
+  uint64_t queued;         /* processors: waiting in a queue now */
+  uint64_t in_flight;      /* processors: handed to an exporter, result not yet known */
+  uint64_t received;       /* processors: sampled spans handed to them */
 } uvotel_trace_counters_t;
 
 /* Read the counters. NULL p or out: UVOTEL_EINVAL. Thread: any. */

@@ -180,21 +180,44 @@ void uvotel_sampler_free(uvotel_sampler_t *s);
  * Span exporters
  * ------------------------------------------------------------------------------------------- */
 
-/* The exporter may be called again while an earlier export is still running (from another pool
- * thread): the batch processor then runs up to max_concurrent_exports exports at once.
+/* The exporter may be called again while an earlier export is still running (from another
+ * thread, or with an asynchronous export not yet completed): the batch processor then runs up to
+ * max_concurrent_exports exports at once.
  * Without it, at most one export per exporter is in flight. */
 #define UVOTEL_EXPORTER_CONCURRENT 0x1u
+
+/* How an asynchronous export reports its outcome (see export_async below). done(arg, result,
+ * rejected) is called exactly once per export_async that returned 0, on any thread (typically
+ * the exporter's own), possibly before export_async returns. result 0: the receiver accepted
+ * the batch, except `rejected` spans it refused (OTLP partial success), which count as failed;
+ * result non-zero (a UVOTEL_E* / libuv code): all n spans failed (rejected, or given up after
+ * retries or at the export timeout). The struct is borrowed until done is called. */
+typedef struct uvotel_export_completion_s {
+  void (*done)(void *arg, int result, size_t rejected);
+  void *arg;
+} uvotel_export_completion_t;
 
 /* An exporter: turns batches of finished spans into output. The SDK serialises calls unless the
  * exporter sets UVOTEL_EXPORTER_CONCURRENT.
  *
+ * "Exported" means delivered: accepted by the receiver (written, for a file). Whichever entry
+ * point the exporter offers, its result must say that, never merely "queued".
+ *
  * export: encode and deliver n >= 1 spans. Synchronous: returns when done, 0 on success or a
- *   negative UVOTEL_E* / libuv code on failure (the spans count as failed). Called on a libuv
- *   pool thread by the batch processor, on the ending thread by the simple processor, or on
- *   whatever thread calls uvotel_span_exporter_export. It may block, but should give up after
- *   about timeout_ms (the processor's export timeout) and return UVOTEL_ETIMEDOUT. The span
+ *   negative UVOTEL_E* / libuv code on failure (the spans count as failed). Called on the batch
+ *   processor's own export thread (never libuv's thread pool), on the ending thread by the
+ *   simple processor, or on whatever thread calls uvotel_span_exporter_export. It may block, but
+ *   must give up after about timeout_ms (the processor's export timeout, OTEL_BSP_EXPORT_TIMEOUT)
+ *   and return UVOTEL_ETIMEDOUT. The span
  *   pointers and everything reachable from them are valid until export returns; to keep a span
  *   longer, uvotel_span_data_retain it. Must not call back into span start/end.
+ * export_async (may be NULL; appended member): the same batch, delivered in the background.
+ *   Returns 0 when the exporter took the batch: it then calls completion->done exactly once when
+ *   the outcome is known (within about timeout_ms). Returns non-zero when it refused the batch
+ *   (done is never called; the spans count as failed, or as dropped for UVOTEL_EBUSY, "queue
+ *   full"). The span pointers are valid until export_async returns: encode or retain them
+ *   before. The batch processor prefers it over export, so deliveries overlap without a thread
+ *   blocked per batch; the simple processor and uvotel_span_exporter_export use export.
  * force_flush: deliver anything the exporter buffers; 0, or UVOTEL_ETIMEDOUT. May be NULL.
  * shutdown: flush and stop; later exports must fail with UVOTEL_ESHUTDOWN. May be NULL.
  * free: release self; called once, after shutdown, when no export is running. May be NULL.
@@ -207,6 +230,8 @@ typedef struct uvotel_span_exporter_ops_s {
   int (*shutdown)(void *self, uint64_t timeout_ms);
   void (*free)(void *self);
   unsigned flags;
+  int (*export_async)(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                      uint64_t timeout_ms, const uvotel_export_completion_t *completion);
 } uvotel_span_exporter_ops_t;
 
 /* Wrap an ops table and self in an exporter object. ops is borrowed (must outlive the
@@ -222,6 +247,16 @@ int uvotel_span_exporter_export(uvotel_span_exporter_t *e, const uvotel_span_dat
                                 size_t n, uint64_t timeout_ms);
 int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms);
 int uvotel_span_exporter_shutdown(uvotel_span_exporter_t *e, uint64_t timeout_ms);
+
+/* Export asynchronously: the exporter's export_async when it has one, else its synchronous
+ * export followed at once by completion->done (on the calling thread). 0: completion->done will
+ * be called exactly once; non-zero: refused, done is not called (UVOTEL_ESHUTDOWN after shutdown,
+ * UVOTEL_EBUSY queue full, or the exporter's error). NULL e or completion (or its done):
+ * UVOTEL_EINVAL; n == 0: done(arg, 0, 0) at once. Thread: any. */
+int uvotel_span_exporter_export_async(uvotel_span_exporter_t *e,
+                                      const uvotel_span_data_t *const *spans, size_t n,
+                                      uint64_t timeout_ms,
+                                      const uvotel_export_completion_t *completion);
 
 /* The self pointer and flags given at create (NULL / 0 for NULL). Thread: any. */
 void *uvotel_span_exporter_self(const uvotel_span_exporter_t *e);
@@ -251,11 +286,16 @@ uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name);
  * ------------------------------------------------------------------------------------------- */
 
 /* Counters of a processor (the built-in ones fill all; a custom one whatever it knows). */
+/* Each received span ends up in exactly one of exported, dropped, failed (or is still queued or
+ * in flight): nothing is counted twice. */
 typedef struct uvotel_span_processor_counters_s {
   uint64_t received;  /* sampled spans handed to on_end */
-  uint64_t dropped;   /* not exported: queue full, or arrived after shutdown */
-  uint64_t exported;  /* exported successfully */
-  uint64_t failed;    /* handed to an export that failed or timed out */
+  uint64_t dropped;   /* never handed to an exporter: queue full (the processor's, or the
+                         exporter's: UVOTEL_EBUSY), arrived after shutdown, or still queued when
+                         shutdown's deadline passed */
+  uint64_t exported;  /* accepted by the receiver (the export's result, when it is known) */
+  uint64_t failed;    /* handed to an export that failed: rejected, given up after retries,
+                         timed out, or abandoned at shutdown */
   uint64_t batches;   /* export calls made */
   uint64_t queued;    /* currently waiting in the queue (batch processor) */
   uint64_t in_flight; /* exports running now */
@@ -267,8 +307,9 @@ typedef struct uvotel_span_processor_counters_s {
  * on_end: a recording span ended; its data is now immutable. The pointer is valid for the
  *   call; uvotel_span_data_retain it to keep it (release on any thread). Must not block.
  *   Thread: the ending thread.
- * force_flush / shutdown: deliver what is pending, within timeout_ms; 0, UVOTEL_ETIMEDOUT, or
- *   an export error. May be NULL.
+ * force_flush / shutdown: deliver what is pending, within timeout_ms; 0 only when every span
+ *   it received was delivered; UVOTEL_ETIMEDOUT, or an error (UVOTEL_EIO for the built-ins) when
+ *   some were not. May be NULL.
  * free: release self, after shutdown. May be NULL.
  * counters: fill *out (zeroed before the call). May be NULL.
  * The table only grows at the end. */
@@ -287,8 +328,10 @@ uvotel_span_processor_t *uvotel_span_processor_create(const uvotel_span_processo
                                                       void *self);
 
 /* Simple processor: exports each sampled span synchronously in on_end, on the ending thread,
- * one span per export. For tests and debugging. Takes ownership of the exporter (freed with the
- * processor, or at once if creation fails). NULL exporter: NULL. Thread: any. */
+ * one span per export (failures are warned about at most once per 5 s; force_flush and shutdown
+ * return UVOTEL_EIO and warn with the count when spans were lost since the previous call). For
+ * tests and debugging. Takes ownership of the exporter (freed with the processor, or at once if
+ * creation fails). NULL exporter: NULL. Thread: any. */
 uvotel_span_processor_t *uvotel_simple_span_processor_create(uvotel_span_exporter_t *exporter);
 
 /* Batch processor options. Defaults are the specification's; the OTEL_BSP_* variables set them
@@ -309,15 +352,30 @@ typedef struct uvotel_batch_span_processor_options_s {
 
 /* Batch processor: on_end puts sampled spans in a bounded lock-free queue (never blocks; a full
  * queue drops the span and counts it). A batch of up to max_export_batch_size spans is handed
- * to the exporter when that many are queued or schedule_delay_ms passed since the last export;
- * the export call (encoding and delivery) runs on the libuv thread pool (uv_queue_work), at
- * most one at a time unless the exporter is CONCURRENT.
+ * to the exporter when that many are queued or schedule_delay_ms passed since the last export.
+ * The export call (encoding and, for a synchronous exporter, delivery) runs on the processor's
+ * own export thread(s), never on libuv's thread pool: flush and shutdown make progress while
+ * the application keeps every pool thread busy, and a program that never used the pool does not
+ * start it. At most one export call runs at a time unless the exporter is CONCURRENT (then up
+ * to max_concurrent_exports, each on its own thread). For a synchronous exporter that is also
+ * the number of batches in flight; an asynchronous one (export_async) returns once it has taken
+ * the batch, so deliveries overlap up to its own queue's bound (up to 64 batches beyond those
+ * being handed over). An export's result is counted when it is known: the exporter's
+ * export_async completion, or export's return value.
+ *
+ * Losses are said through diagnostics (warn) at most once per 5 s (and per schedule delay)
+ * with the counts since the last report: queue overflow, failed exports.
  *
  * force_flush / shutdown (Thread: the loop's thread, while the loop is not running a callback
  * of this processor) deliver everything queued in batches of at most max_export_batch_size,
- * each still on the pool, waiting for them, and return UVOTEL_ETIMEDOUT once the deadline
- * passes (exports still running then finish in the background and are counted when they do).
- * Its handles are unreferenced, so they never keep the loop alive; after shutdown the loop must
+ * waiting for the results. They return 0 only when no span was lost since the previous
+ * force_flush / shutdown (or creation): UVOTEL_ETIMEDOUT once the deadline passes with spans not
+ * yet delivered, UVOTEL_EIO when spans failed or were dropped; in both cases a warning says how
+ * many. At shutdown's deadline spans still queued are dropped and an exporter that can (an
+ * asynchronous or concurrent one) is shut down at once, abandoning what it still holds (counted
+ * failed); exports still running in a synchronous exporter finish in the background and are
+ * counted when they do. Its handles are unreferenced, so they never keep the loop alive (except
+ * while an abandoned export is still running after shutdown); after shutdown the loop must
  * run once more (uv_run) to close them before uv_loop_close. Takes ownership of the exporter.
  * NULL exporter: NULL; bad options (max_queue_size 0, batch size 0): UVOTEL_EINVAL reported
  * and NULL. Thread: the loop's thread. Alloc: the queue, once. */

@@ -1,5 +1,9 @@
 /* Environment values: the one parser for lists, key=value lists, percent-decoding, booleans,
  * integers, durations and names (rules in uvotel/env.h). */
+#define _GNU_SOURCE /* strtod_l */
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "../internal.h"
@@ -83,6 +87,46 @@ UVOTEL__API int uvotel_env_parse_u64(const char *value, uint64_t max, uint64_t *
   }
   if (over) return UVOTEL_ERANGE;
   *out = x;
+  return 0;
+}
+
+static locale_t g_c_locale;
+static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
+static void make_c_locale(void) {
+  g_c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+UVOTEL__API int uvotel_env_parse_double(const char *value, double *out) {
+  if (value == NULL || out == NULL) return UVOTEL_EINVAL;
+  const char *s = value;
+  size_t n = strlen(value);
+  trim(&s, &n);
+  /* the grammar, checked here: strtod would also take hex, inf, nan and the locale's comma */
+  size_t i = 0, digits = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+  while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+  if (i < n && s[i] == '.') {
+    i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, digits++;
+  }
+  if (digits == 0) return UVOTEL_EPARSE;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    size_t ed = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
+    if (ed == 0) return UVOTEL_EPARSE;
+  }
+  if (i != n || n >= 64) return UVOTEL_EPARSE;
+  char buf[64];
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  pthread_once(&g_c_locale_once, make_c_locale);
+  char *end;
+  double v = g_c_locale != (locale_t)0 ? strtod_l(buf, &end, g_c_locale) : strtod(buf, &end);
+  if (end != buf + n) return UVOTEL_EPARSE;
+  if (isinf(v)) return UVOTEL_ERANGE;
+  *out = v;
   return 0;
 }
 

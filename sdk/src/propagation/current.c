@@ -6,7 +6,7 @@
 
 UVOTEL__API int uvotel_propagation_inject_current(const uvotel_propagator_t *p, void *carrier,
                                                   const uvotel_carrier_setter_t *setter) {
-  if (p == NULL) p = uvotel_propagator_default();
+  if (p == NULL) p = uvotel_propagator_global();
   uvotel_span_t *span = uvotel_current_span();
   uvotel_span_context_t sc = uvotel_span_context(span); /* all zero without a span */
   return uvotel_propagator_inject(p, &sc, uvotel_baggage_current(), carrier, setter);
@@ -18,7 +18,7 @@ UVOTEL__API int uvotel_propagation_extract_enter(const uvotel_propagator_t *p, v
   if (out == NULL) return UVOTEL_EINVAL;
   memset(out, 0, sizeof *out);
   if (getter == NULL || getter->get == NULL) return UVOTEL_EINVAL;
-  if (p == NULL) p = uvotel_propagator_default();
+  if (p == NULL) p = uvotel_propagator_global();
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
   int rc = uvotel_propagator_extract(p, carrier, getter, &x);
   if (rc == UVOTEL_ENOMEM) {

@@ -1,6 +1,8 @@
 /* Propagators: the ops-table seam, the W3C built-ins, composites, OTEL_PROPAGATORS names, and the
  * header-array carrier. */
 
+#include <stdatomic.h>
+
 #include "propagation_internal.h"
 
 struct uvotel_propagator_s {
@@ -284,6 +286,17 @@ UVOTEL__API uvotel_propagator_t *uvotel_propagator_jaeger(void) {
 }
 UVOTEL__API uvotel_propagator_t *uvotel_propagator_default(void) {
   return &g_default;
+}
+
+static uvotel_propagator_t *_Atomic g_global;
+
+UVOTEL__API void uvotel_propagator_set_global(uvotel_propagator_t *p) {
+  atomic_store(&g_global, p);
+}
+
+UVOTEL__API uvotel_propagator_t *uvotel_propagator_global(void) {
+  uvotel_propagator_t *p = atomic_load(&g_global);
+  return p != NULL ? p : &g_default;
 }
 
 /* ---- generic ---- */

@@ -42,6 +42,32 @@ UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
   return rc;
 }
 
+UVOTEL__API int uvotel_span_exporter_export_async(uvotel_span_exporter_t *e,
+                                                  const uvotel_span_data_t *const *spans, size_t n,
+                                                  uint64_t timeout_ms,
+                                                  const uvotel_export_completion_t *completion) {
+  if (e == NULL || completion == NULL || completion->done == NULL || (spans == NULL && n != 0)) {
+    return UVOTEL_EINVAL;
+  }
+  if (n == 0) {
+    completion->done(completion->arg, 0, 0);
+    return 0;
+  }
+  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (e->ops->export_async == NULL) {
+    exp_lock(e);
+    int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
+    exp_unlock(e);
+    completion->done(completion->arg, rc, 0);
+    return 0;
+  }
+  /* The lock covers the hand-over only: delivery runs in the exporter's background. */
+  exp_lock(e);
+  int rc = e->ops->export_async(e->self, spans, n, timeout_ms, completion);
+  exp_unlock(e);
+  return rc;
+}
+
 UVOTEL__API int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
   if (e == NULL) return UVOTEL_EINVAL;
   if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
@@ -200,6 +226,7 @@ UVOTEL__API void uvotel_span_processor_free(uvotel_span_processor_t *p) {
 typedef struct simple_s {
   uvotel_span_exporter_t *exp;
   atomic_uint_fast64_t received, dropped, exported, failed, batches;
+  atomic_uint_fast64_t reported; /* dropped + failed said by the last flush/shutdown */
   atomic_int shut;
 } simple_t;
 
@@ -215,18 +242,32 @@ static void simple_on_end(void *self, const uvotel_span_data_t *d) {
   int rc = uvotel_span_exporter_export(s->exp, &d, 1, 30000);
   if (rc == 0) {
     atomic_fetch_add(&s->exported, 1);
+  } else if (rc == UVOTEL_EBUSY) {
+    atomic_fetch_add(&s->dropped, 1); /* the exporter's queue was full */
   } else {
     atomic_fetch_add(&s->failed, 1);
-    uvotel_diag(UVOTEL_DIAG_WARN, rc, "simple span processor: export failed");
+    static uvotel_diag_limit_t limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+    uvotel_diag_limited(&limit, UVOTEL_DIAG_WARN, rc, "simple span processor: export failed");
   }
 }
+/* rc, or UVOTEL_EIO (said with the count) when spans were lost since the previous call. */
+static int simple_report(simple_t *s, const char *what, int rc) {
+  uint64_t lost = atomic_load(&s->dropped) + atomic_load(&s->failed);
+  uint64_t prev = atomic_exchange(&s->reported, lost);
+  if (lost == prev) return rc;
+  uvotel_diag(UVOTEL_DIAG_WARN, rc != 0 ? rc : UVOTEL_EIO,
+              "simple span processor: %s: %llu span(s) not delivered since the last flush", what,
+              (unsigned long long)(lost - prev));
+  return rc != 0 ? rc : UVOTEL_EIO;
+}
 static int simple_flush(void *self, uint64_t timeout_ms) {
-  return uvotel_span_exporter_force_flush(((simple_t *)self)->exp, timeout_ms);
+  simple_t *s = self;
+  return simple_report(s, "force_flush", uvotel_span_exporter_force_flush(s->exp, timeout_ms));
 }
 static int simple_shutdown(void *self, uint64_t timeout_ms) {
   simple_t *s = self;
   atomic_store(&s->shut, 1);
-  return uvotel_span_exporter_shutdown(s->exp, timeout_ms);
+  return simple_report(s, "shutdown", uvotel_span_exporter_shutdown(s->exp, timeout_ms));
 }
 static void simple_free(void *self) {
   simple_t *s = self;
@@ -258,18 +299,25 @@ UVOTEL__API uvotel_span_processor_t *uvotel_simple_span_processor_create(
 
 /* ---- batch processor ---- */
 
+/* Losses (queue overflow, failed exports) are said at most this often, with counts. */
+#define REPORT_INTERVAL_MS 5000u
+/* Export threads of one processor: one per export call that may run at once (a CONCURRENT
+ * exporter: max_concurrent_exports), up to this. */
+#define MAX_WORKERS 8u
+/* Batches an asynchronous exporter may hold (delivering) beyond those being encoded; its own
+ * queue bound (the OTLP exporter's max_queue_batches) makes it wait, and the processor with it. */
+#define PIPELINE_JOBS 64u
+
 typedef struct cell_s {
   atomic_size_t seq;
   const uvotel_span_data_t *d;
 } cell_t;
 
 typedef struct job_s {
-  uv_work_t req;
   struct batch_s *b;
-  struct job_s *next_free;
-  struct job_s *out_next; /* in the processor's list of dispatched jobs (loop thread) */
+  struct job_s *next; /* in the inbox, the done list or the free list */
+  uvotel_export_completion_t completion;
   size_t n;
-  int rc;
   const uvotel_span_data_t *spans[];
 } job_t;
 
@@ -278,7 +326,7 @@ typedef struct batch_s {
   uvotel_batch_span_processor_options_t o;
   uv_loop_t *loop;
   uv_thread_t loop_thread; /* the thread that created it: the loop's */
-  uv_async_t async;
+  uv_async_t async;        /* wake-ups: full batches from other threads, export completions */
   uv_timer_t timer;
   int handles_open; /* handles not yet closed */
   int free_pending;
@@ -289,26 +337,40 @@ typedef struct batch_s {
   atomic_size_t enq;
   atomic_size_t deq; /* written by the consumer (loop thread) only */
   atomic_int wake_pending;
-  /* jobs */
+  /* jobs (loop thread) */
   job_t *free_jobs;
-  job_t *out_jobs;    /* the outstanding ones */
-  size_t outstanding; /* queued with uv_queue_work, after_work not yet run (loop thread) */
+  size_t outstanding; /* dispatched, not yet back from the done list */
   pthread_mutex_t mu;
-  pthread_cond_t cond;
-  atomic_uint in_flight; /* export calls not yet finished (changed under mu) */
-  uint64_t done_seq;     /* under mu: finished export calls */
+  pthread_cond_t cond;  /* done_seq moved */
+  pthread_cond_t wcond; /* inbox filled, or stop */
+  /* under mu */
+  job_t *inbox_head, *inbox_tail;
+  job_t *done_head;
+  int stop;
+  int async_open;
+  atomic_uint in_flight; /* dispatched, result not yet known (changed under mu) */
+  atomic_uint handing;   /* dispatched, the export call not yet returned (changed under mu): for
+                            an asynchronous exporter what limits dispatch (encoding threads busy);
+                            delivery then overlaps up to the exporter's own queue */
+  uint64_t done_seq;     /* results known */
+  uv_thread_t workers[MAX_WORKERS];
+  unsigned n_workers;
+  pid_t pid; /* the process whose threads these are (fork: the child starts its own) */
   /* counters */
   atomic_uint_fast64_t dropped, exported, failed, batches;
+  atomic_uint_fast64_t dropped_at_end; /* the part of dropped never queued */
+  atomic_int last_error;
+  /* loss reports (loop thread): what was said by the interval report and by flush/shutdown */
+  uint64_t said_dropped, said_failed;
+  uvotel_diag_limit_t limit;
+  uint64_t flushed_dropped, flushed_failed;
   void (*on_freed)(void *arg);
   void *on_freed_arg;
-  /* fork: the process that runs it, and a wake-up handle for a forked child's loop */
-  pid_t pid;
-  uv_async_t kick;
-  int kick_open;
 } batch_t;
 
 static void batch_maybe_free(batch_t *b);
 static uint32_t in_flight(batch_t *b);
+static uint32_t busy(batch_t *b);
 static void dispatch_full(batch_t *b);
 
 static int batch_push(batch_t *b, const uvotel_span_data_t *d) {
@@ -348,6 +410,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
     /* Shut down: nothing will export it, and the wake-up handle may be closed. */
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     return;
   }
   uvotel_span_data_retain(d);
@@ -355,6 +418,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   if (UVOTEL__UNLIKELY(c < 0)) {
     uvotel_span_data_release(d);
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     return;
   }
   if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
@@ -363,7 +427,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
     uv_thread_t self_thread = uv_thread_self();
     if (uv_thread_equal(&self_thread, &b->loop_thread)) {
       if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
-          (c % b->o.max_export_batch_size == 0 || in_flight(b) == 0)) {
+          (c % b->o.max_export_batch_size == 0 || busy(b) == 0)) {
         dispatch_full(b);
       }
     } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
@@ -372,91 +436,189 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   }
 }
 
-static void job_work(uv_work_t *req) {
-  job_t *j = (job_t *)req;
-  batch_t *b = j->b;
-  j->rc = uvotel_span_exporter_export(b->exp, j->spans, j->n, b->o.export_timeout_ms);
-  if (j->rc == 0) {
-    atomic_fetch_add(&b->exported, j->n);
-  } else {
-    atomic_fetch_add(&b->failed, j->n);
-    uvotel_diag(UVOTEL_DIAG_WARN, j->rc, "batch span processor: export of %zu spans failed", j->n);
+/* Count an export's outcome. refused: the exporter never took the batch. Any thread. */
+static void job_account(batch_t *b, size_t n, int rc, size_t rejected, int refused) {
+  if (rc == 0) {
+    if (rejected > n) rejected = n;
+    atomic_fetch_add(&b->exported, n - rejected);
+    if (rejected > 0) {
+      atomic_fetch_add(&b->failed, rejected);
+      atomic_store(&b->last_error, UVOTEL_EIO);
+    }
+    return;
   }
+  atomic_store(&b->last_error, rc);
+  if (refused && rc == UVOTEL_EBUSY) {
+    atomic_fetch_add(&b->dropped, n); /* the exporter's queue was full */
+  } else {
+    atomic_fetch_add(&b->failed, n);
+  }
+  uvotel_diag(UVOTEL_DIAG_DEBUG, rc, "batch span processor: export of %zu spans failed", n);
+}
+
+/* The result is known: hand the job back to the loop. b must not be touched after the unlock
+ * (the loop may free it once every job is back). Any thread. */
+static void job_finish(job_t *j) {
+  batch_t *b = j->b;
   pthread_mutex_lock(&b->mu);
+  j->next = b->done_head;
+  b->done_head = j;
   b->in_flight--;
   b->done_seq++;
   pthread_cond_broadcast(&b->cond);
+  if (b->async_open) uv_async_send(&b->async);
   pthread_mutex_unlock(&b->mu);
 }
 
-static uint32_t max_in_flight(const batch_t *b);
-static void dispatch_full(batch_t *b);
+static void job_done(void *arg, int result, size_t rejected) {
+  job_t *j = arg;
+  job_account(j->b, j->n, result, rejected, 0);
+  job_finish(j);
+}
 
-static void job_after(uv_work_t *req, int status) {
-  job_t *j = (job_t *)req;
-  batch_t *b = j->b;
-  if (status != 0) {
-    /* cancelled before it ran (cannot happen: we never cancel), but keep the books straight */
-    job_work(req);
+/* An export thread: takes batches from the inbox and hands them to the exporter. */
+static void worker_main(void *arg) {
+  batch_t *b = arg;
+  pthread_mutex_lock(&b->mu);
+  for (;;) {
+    job_t *j = b->inbox_head;
+    if (j == NULL) {
+      if (b->stop) break;
+      pthread_cond_wait(&b->wcond, &b->mu);
+      continue;
+    }
+    b->inbox_head = j->next;
+    if (b->inbox_head == NULL) b->inbox_tail = NULL;
+    pthread_mutex_unlock(&b->mu);
+    j->completion.done = job_done;
+    j->completion.arg = j;
+    int rc = uvotel_span_exporter_export_async(b->exp, j->spans, j->n, b->o.export_timeout_ms,
+                                               &j->completion);
+    if (rc != 0) {
+      job_account(b, j->n, rc, 0, 1);
+      job_finish(j);
+    }
+    pthread_mutex_lock(&b->mu);
+    b->handing--; /* this thread is free for the next batch */
+    b->done_seq++;
+    pthread_cond_broadcast(&b->cond);
+    if (b->async_open) uv_async_send(&b->async);
   }
-  /* Spans are released here, on the loop thread that made them, rather than on the pool:
-   * their slots go back to the pool without bouncing cache lines between cores. */
-  for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
-  for (job_t **pp = &b->out_jobs; *pp != NULL; pp = &(*pp)->out_next) {
-    if (*pp == j) {
-      *pp = j->out_next;
-      break;
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* Take back the jobs whose results are known: release their spans (here, on the loop thread
+ * that made them, so their slots go back without bouncing cache lines) and recycle them. */
+static void drain_done(batch_t *b) {
+  pthread_mutex_lock(&b->mu);
+  job_t *j = b->done_head;
+  b->done_head = NULL;
+  pthread_mutex_unlock(&b->mu);
+  while (j != NULL) {
+    job_t *next = j->next;
+    for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+    j->next = b->free_jobs;
+    b->free_jobs = j;
+    b->outstanding--;
+    j = next;
+  }
+}
+
+static uint32_t max_in_flight(const batch_t *b);
+
+/* fork(): a child gets a copy of the processor whose queue, export threads and exports belong
+ * to the parent. In the child (noticed by pid on its first dispatch, flush, shutdown, free or
+ * timer tick) the copy goes inert: the spans queued in it are the parent's to export (or were
+ * ended in the child before it noticed) and are counted as dropped with a warning, which is
+ * their report (flush and shutdown do not count them again); spans ended on it afterwards are
+ * dropped and counted as after a shutdown; its exports in flight are forgotten (their job blocks
+ * and span references stay allocated in the child); shutdown and free then work without the
+ * parent's threads. A child that wants spans builds its own provider (after uv_loop_fork, which
+ * libuv requires first); its processor starts its own threads. Loop thread. */
+static void batch_adopt_if_forked(batch_t *b) {
+  if (UVOTEL__LIKELY(b->pid == getpid())) return;
+  b->pid = getpid();
+  b->loop_thread = uv_thread_self();
+  atomic_store_explicit(&b->shut, 1, memory_order_release);
+  /* Their holders may be parent threads that are not in the child. */
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->wcond, NULL);
+  /* Jobs whose result is known, and those no thread took yet, come back (the latter's spans
+   * counted dropped); one an export thread held at the fork stays allocated in the child. */
+  size_t n = 0;
+  for (int l = 0; l < 2; l++) {
+    job_t *j = l == 0 ? b->done_head : b->inbox_head;
+    while (j != NULL) {
+      job_t *next = j->next;
+      for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
+      if (l == 1) n += j->n;
+      j->next = b->free_jobs;
+      b->free_jobs = j;
+      j = next;
     }
   }
-  j->next_free = b->free_jobs;
-  b->free_jobs = j;
-  b->outstanding--;
-  if (b->free_pending) {
-    batch_maybe_free(b);
-    return;
+  b->inbox_head = b->inbox_tail = NULL;
+  b->done_head = NULL;
+  atomic_store(&b->in_flight, 0);
+  atomic_store(&b->handing, 0);
+  atomic_store(&b->wake_pending, 0);
+  b->outstanding = 0;
+  b->n_workers = 0; /* nothing to join here */
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    uvotel_span_data_release(d);
+    n++;
   }
-  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
+  atomic_fetch_add(&b->dropped, n);
+  if (n > 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ESTATE,
+                "batch span processor: used in a child after fork(): %zu queued spans not "
+                "exported here (the parent exports its own); build a provider in the child",
+                n);
+  }
+  b->flushed_dropped = b->said_dropped = atomic_load(&b->dropped);
+  b->flushed_failed = b->said_failed = atomic_load(&b->failed);
 }
 
 /* Take up to max_export_batch_size spans and start one export. 0: started; 1: queue empty;
  * negative: error. Loop thread. */
 static int dispatch_one(batch_t *b, int allow_alloc) {
+  batch_adopt_if_forked(b);
   job_t *j = b->free_jobs;
   if (j == NULL) {
-    /* Jobs come back in after_work, on the loop. While a long callback keeps the loop busy,
-     * wait for them instead of allocating more (flush, which blocks the loop, may). */
-    if (!allow_alloc && b->outstanding >= max_in_flight(b) + 2) return 1;
+    /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
+     * busy, wait for them instead of allocating more (flush, which blocks the loop, may). */
+    size_t depth = b->exp->ops->export_async != NULL ? PIPELINE_JOBS : 2;
+    if (!allow_alloc && b->outstanding >= max_in_flight(b) + depth) return 1;
     j = uvotel_malloc(sizeof(job_t) + sizeof(void *) * b->o.max_export_batch_size);
     if (j == NULL) return UVOTEL_ENOMEM;
     j->b = b;
   } else {
-    b->free_jobs = j->next_free;
+    b->free_jobs = j->next;
   }
   size_t n = 0;
   const uvotel_span_data_t *d;
   while (n < b->o.max_export_batch_size && (d = batch_pop(b)) != NULL) j->spans[n++] = d;
   if (n == 0) {
-    j->next_free = b->free_jobs;
+    j->next = b->free_jobs;
     b->free_jobs = j;
     return 1;
   }
   j->n = n;
+  j->next = NULL;
   atomic_fetch_add(&b->batches, 1);
+  b->outstanding++;
   pthread_mutex_lock(&b->mu);
   b->in_flight++;
+  b->handing++;
+  if (b->inbox_tail != NULL)
+    b->inbox_tail->next = j;
+  else
+    b->inbox_head = j;
+  b->inbox_tail = j;
+  pthread_cond_signal(&b->wcond);
   pthread_mutex_unlock(&b->mu);
-  int rc = uv_queue_work(b->loop, &j->req, job_work, job_after);
-  if (rc != 0) {
-    /* Run it here rather than lose it. */
-    job_work(&j->req);
-    for (size_t i = 0; i < j->n; i++) uvotel_span_data_release(j->spans[i]);
-    j->next_free = b->free_jobs;
-    b->free_jobs = j;
-    return 0;
-  }
-  j->out_next = b->out_jobs;
-  b->out_jobs = j;
-  b->outstanding++;
   return 0;
 }
 
@@ -474,103 +636,93 @@ static uint32_t in_flight(batch_t *b) {
   return atomic_load(&b->in_flight);
 }
 
+/* What limits dispatch: exports whose call has not returned (asynchronous exporter), or whose
+ * result is not known (synchronous one). */
+static uint32_t busy(batch_t *b) {
+  return b->exp->ops->export_async != NULL ? atomic_load(&b->handing) : atomic_load(&b->in_flight);
+}
+
 /* Start exports while full batches are queued and a slot is free. */
 static void dispatch_full(batch_t *b) {
-  while (queued(b) >= b->o.max_export_batch_size && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) >= b->o.max_export_batch_size && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
 
-/* ---- fork ----
- *
- * A child made by fork() gets a copy of the processor whose queue, exports and wake-ups belong
- * to the parent. In the child (found by pid on its first flush, shutdown, free or timer tick)
- * the copy goes inert: the spans queued in it are the parent's to export (or were ended in the
- * child before it noticed) and are counted as dropped here with a warning; spans ended on it
- * afterwards are dropped and counted as after a shutdown; its exports in flight are forgotten;
- * shutdown and free then work without waiting for the parent's threads. A child that wants
- * spans builds its own provider (after uv_loop_fork, which libuv requires first).
- *
- * libuv 1.44 keeps the loop's thread-pool wake-up (wq_async) "pending" in the child when a
- * completion was signalled in the parent but not yet delivered; after uv_loop_fork nothing then
- * wakes the loop for any later completion, so the after_work of such a job (or of the child's
- * own exports) never runs and its request keeps uv_run going for ever. So the inert copy, and a
- * processor created after a fork, wake the loop through a fresh async handle of their own (libuv
- * then looks at every async handle, the stale wq_async included) and through wq_async itself
- * (for versions that reset it at fork). An export that was running in a pool thread at the fork
- * is lost to the child's loop (libuv forgets thread-pool work at fork) and its request stays
- * active there; force_flush returns only once every dispatched job is back in the loop's hands,
- * so a fork() straight after it leaves nothing of the kind. */
-
-static atomic_int g_forked; /* set in every child made by fork() after the first processor */
-static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void) {
-  atomic_store(&g_forked, 1);
+static void on_close(uv_handle_t *h) {
+  batch_t *b = h->data;
+  b->handles_open--;
+  batch_maybe_free(b);
 }
 
-static void fork_watch(void) {
-  (void)pthread_atfork(NULL, NULL, on_fork_child);
+/* After shutdown, once no export is outstanding, the wake-up handle has nothing left to do. */
+static void maybe_close_async(batch_t *b) {
+  if (b->outstanding > 0 || uv_is_closing((uv_handle_t *)&b->async)) return;
+  pthread_mutex_lock(&b->mu);
+  b->async_open = 0; /* completions no longer send (there are none left) */
+  pthread_mutex_unlock(&b->mu);
+  uv_close((uv_handle_t *)&b->async, on_close);
 }
 
-static void on_kick(uv_async_t *a) {
-  (void)a; /* the wake-up itself is the point */
-}
-
-static void on_close(uv_handle_t *h);
-
-static void batch_kick(batch_t *b) {
-  if (!b->kick_open) {
-    if (uv_async_init(b->loop, &b->kick, on_kick) != 0) return;
-    b->kick.data = b;
-    uv_unref((uv_handle_t *)&b->kick);
-    b->kick_open = 1;
-    b->handles_open++;
+/* Say losses since the last report, at most once per REPORT_INTERVAL_MS (the SDK's rate-limited
+ * diagnostics, one key per processor); the counts cover everything since the last delivered
+ * line. Loop thread. */
+static void report_interval(batch_t *b) {
+  uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
+  if (dr == b->said_dropped && fa == b->said_failed) return;
+  int err = atomic_load(&b->last_error);
+  if (uvotel_diag_limited(&b->limit, UVOTEL_DIAG_WARN, err,
+                          "batch span processor: %llu span(s) dropped (queue full) and %llu "
+                          "failed to export since the last report (last error: %s); totals: "
+                          "%llu exported, %llu dropped, %llu failed",
+                          (unsigned long long)(dr - b->said_dropped),
+                          (unsigned long long)(fa - b->said_failed), uvotel_strerror(err),
+                          (unsigned long long)atomic_load(&b->exported), (unsigned long long)dr,
+                          (unsigned long long)fa)) {
+    b->said_dropped = dr;
+    b->said_failed = fa;
   }
-  (void)uv_async_send(&b->kick);
-  (void)uv_async_send(&b->loop->wq_async);
 }
 
-/* In a forked child, make the inherited copy inert (see above). Loop thread. */
-static void batch_adopt_if_forked(batch_t *b) {
-  if (UVOTEL__LIKELY(b->pid == getpid())) return;
-  b->pid = getpid();
-  b->loop_thread = uv_thread_self();
-  atomic_store_explicit(&b->shut, 1, memory_order_release);
-  /* Their holders may be parent threads that are not in the child. */
-  pthread_mutex_init(&b->mu, NULL);
-  pthread_cond_init(&b->cond, NULL);
-  atomic_store(&b->in_flight, 0);
-  atomic_store(&b->wake_pending, 0);
-  b->out_jobs = NULL;
-  size_t n = 0;
-  const uvotel_span_data_t *d;
-  while ((d = batch_pop(b)) != NULL) {
-    uvotel_span_data_release(d);
-    n++;
-  }
-  atomic_fetch_add(&b->dropped, n);
-  if (n > 0) {
-    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ESTATE,
-                "batch span processor: used in a child after fork(): %zu queued spans not "
-                "exported here (the parent exports its own); build a provider in the child",
-                n);
-  }
-  batch_kick(b);
+/* The result of force_flush / shutdown: rc (the deadline passed) or UVOTEL_EIO when spans were
+ * lost since the previous call, which is said with the counts. Loop thread. */
+static int report_loss(batch_t *b, const char *what, int rc) {
+  uint64_t dr = atomic_load(&b->dropped), fa = atomic_load(&b->failed);
+  uint64_t ldr = dr - b->flushed_dropped, lfa = fa - b->flushed_failed;
+  b->flushed_dropped = dr;
+  b->flushed_failed = fa;
+  uint64_t pending = queued(b) + in_flight(b);
+  if (ldr == 0 && lfa == 0 && pending == 0 && rc == 0) return 0;
+  if (rc == 0 && ldr == 0 && lfa == 0) return 0; /* spans ended during the call, still going */
+  if (rc == 0) rc = UVOTEL_EIO;
+  uvotel_diag(UVOTEL_DIAG_WARN, rc,
+              "batch span processor: %s: %llu span(s) not delivered (%llu dropped, %llu failed "
+              "since the last flush), %llu not finished by the deadline; last export error: %s",
+              what, (unsigned long long)(ldr + lfa), (unsigned long long)ldr,
+              (unsigned long long)lfa, (unsigned long long)pending,
+              uvotel_strerror(atomic_load(&b->last_error)));
+  return rc;
 }
 
 static void on_async(uv_async_t *a) {
-  batch_t *b = a->data == NULL ? (batch_t *)((char *)a - offsetof(batch_t, async)) : a->data;
+  batch_t *b = a->data;
   atomic_store(&b->wake_pending, 0);
-  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) dispatch_full(b);
+  drain_done(b);
+  if (!atomic_load_explicit(&b->shut, memory_order_relaxed)) {
+    dispatch_full(b);
+  } else {
+    maybe_close_async(b);
+  }
 }
 
 static void on_timer(uv_timer_t *t) {
-  batch_t *b = (batch_t *)((char *)t - offsetof(batch_t, timer));
-  if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
+  batch_t *b = t->data;
   batch_adopt_if_forked(b);
+  drain_done(b);
+  report_interval(b);
+  if (atomic_load_explicit(&b->shut, memory_order_relaxed)) return;
   /* schedule delay passed: export what is queued, even a partial batch */
-  while (queued(b) > 0 && in_flight(b) < max_in_flight(b)) {
+  while (queued(b) > 0 && busy(b) < max_in_flight(b)) {
     if (dispatch_one(b, 0) != 0) break;
   }
 }
@@ -600,41 +752,21 @@ static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
   return rc;
 }
 
-/* Every dispatched job's completion is in the loop's hands: libuv's worker has moved it to the
- * loop's done queue (it clears work_req.work under wq_mutex when it does), so a fork() now
- * leaves the child nothing in limbo (see fork). Loop thread. */
-static int jobs_posted(batch_t *b) {
-  int all = 1;
-  uv_mutex_lock(&b->loop->wq_mutex);
-  for (job_t *j = b->out_jobs; j != NULL && all; j = j->out_next) {
-    if (j->req.work_req.work != NULL) all = 0;
-  }
-  uv_mutex_unlock(&b->loop->wq_mutex);
-  return all;
-}
-
 static int batch_flush_until(batch_t *b, uint64_t deadline) {
+  batch_adopt_if_forked(b);
   /* Everything enqueued before now is delivered: spans still being published by another
    * thread are waited for briefly. */
   size_t target = atomic_load(&b->enq);
   for (;;) {
+    drain_done(b);
     pthread_mutex_lock(&b->mu);
     uint32_t inf = b->in_flight;
     uint64_t seq = b->done_seq;
     pthread_mutex_unlock(&b->mu);
     int queued = atomic_load(&b->deq) < target;
-    if (!queued && inf == 0) {
-      /* The export ran; its worker may still be between the export and handing the job back
-       * to the loop: a short wait. */
-      while (!jobs_posted(b)) {
-        if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
-      }
-      return 0;
-    }
+    if (!queued && inf == 0) return 0;
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
-    if (queued && inf < max_in_flight(b)) {
+    if (queued && busy(b) < max_in_flight(b)) {
       int rc = dispatch_one(b, 1);
       if (rc < 0) return rc;
       if (rc == 1) {
@@ -650,40 +782,52 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
 
 static int batch_flush(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
-  batch_adopt_if_forked(b);
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
-  if (rc != 0) return rc;
-  uint64_t now = uvotel__mono_ms();
-  return uvotel_span_exporter_force_flush(b->exp, deadline > now ? deadline - now : 0);
-}
-
-static void on_close(uv_handle_t *h) {
-  batch_t *b = h->data;
-  b->handles_open--;
-  batch_maybe_free(b);
+  if (rc == 0) {
+    uint64_t now = uvotel__mono_ms();
+    rc = uvotel_span_exporter_force_flush(b->exp, deadline > now ? deadline - now : 0);
+  }
+  drain_done(b);
+  return report_loss(b, "force_flush", rc);
 }
 
 static int batch_shutdown(void *self, uint64_t timeout_ms) {
   batch_t *b = self;
-  batch_adopt_if_forked(b);
   uint64_t deadline = uvotel__mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
   atomic_store_explicit(&b->shut, 1, memory_order_release);
-  uint64_t now = uvotel__mono_ms();
+  /* Spans still queued at the deadline: nothing will export them. */
+  const uvotel_span_data_t *d;
+  while ((d = batch_pop(b)) != NULL) {
+    atomic_fetch_add(&b->dropped, 1);
+    uvotel_span_data_release(d);
+  }
+  /* An asynchronous or concurrent exporter can be shut down while exports are outstanding: it
+   * abandons them (their completions count them failed). A synchronous one would block on its
+   * running export, past the deadline: it is shut down when freed instead. */
   int rc2 = 0;
-  if (rc == 0) rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
+  if (rc == 0 || in_flight(b) == 0 || b->exp->ops->export_async != NULL ||
+      (b->exp->flags & UVOTEL_EXPORTER_CONCURRENT)) {
+    uint64_t now = uvotel__mono_ms();
+    rc2 = uvotel_span_exporter_shutdown(b->exp, deadline > now ? deadline - now : 0);
+  }
+  drain_done(b);
   uv_timer_stop(&b->timer);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
-  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
-  if (b->kick_open && !uv_is_closing((uv_handle_t *)&b->kick)) {
-    uv_close((uv_handle_t *)&b->kick, on_close);
-  }
-  return rc != 0 ? rc : rc2;
+  maybe_close_async(b);
+  rc = report_loss(b, "shutdown", rc != 0 ? rc : rc2);
+  return rc;
 }
 
 static void batch_maybe_free(batch_t *b) {
   if (!b->free_pending || b->handles_open > 0 || b->outstanding > 0) return;
+  batch_adopt_if_forked(b); /* the threads to join must be this process's */
+  pthread_mutex_lock(&b->mu);
+  b->stop = 1;
+  pthread_cond_broadcast(&b->wcond);
+  pthread_mutex_unlock(&b->mu);
+  for (unsigned i = 0; i < b->n_workers; i++) uv_thread_join(&b->workers[i]);
   /* spans never dispatched (shutdown timed out before them) */
   const uvotel_span_data_t *d;
   while ((d = batch_pop(b)) != NULL) {
@@ -692,12 +836,13 @@ static void batch_maybe_free(batch_t *b) {
   }
   while (b->free_jobs != NULL) {
     job_t *j = b->free_jobs;
-    b->free_jobs = j->next_free;
+    b->free_jobs = j->next;
     uvotel_free(j);
   }
   uvotel_span_exporter_free(b->exp);
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cond);
+  pthread_cond_destroy(&b->wcond);
   uvotel_free(b->ring);
   void (*cb)(void *) = b->on_freed;
   void *arg = b->on_freed_arg;
@@ -711,24 +856,24 @@ static void batch_free(void *self) {
   b->free_pending = 1;
   atomic_store_explicit(&b->shut, 1, memory_order_release);
   if (!uv_is_closing((uv_handle_t *)&b->timer)) uv_close((uv_handle_t *)&b->timer, on_close);
-  if (!uv_is_closing((uv_handle_t *)&b->async)) uv_close((uv_handle_t *)&b->async, on_close);
-  if (b->kick_open && !uv_is_closing((uv_handle_t *)&b->kick)) {
-    uv_close((uv_handle_t *)&b->kick, on_close);
-  }
+  drain_done(b);
+  /* Exports still running (a synchronous exporter past shutdown's deadline): keep the loop
+   * alive until their results come back, so they are counted and their spans released. */
+  if (b->outstanding > 0) uv_ref((uv_handle_t *)&b->async);
+  maybe_close_async(b);
   batch_maybe_free(b);
 }
 
 static void batch_counters(void *self, uvotel_span_processor_counters_t *out) {
   batch_t *b = self;
   out->dropped = atomic_load(&b->dropped);
-  out->received = atomic_load(&b->enq) + out->dropped;
   out->exported = atomic_load(&b->exported);
   out->failed = atomic_load(&b->failed);
   out->batches = atomic_load(&b->batches);
   out->queued = atomic_load(&b->enq) - atomic_load(&b->deq);
-  pthread_mutex_lock(&b->mu);
-  out->in_flight = b->in_flight;
-  pthread_mutex_unlock(&b->mu);
+  out->in_flight = atomic_load(&b->in_flight);
+  /* every span pushed is queued, in flight, exported, dropped later or failed */
+  out->received = atomic_load(&b->enq) + atomic_load(&b->dropped_at_end);
 }
 
 static const uvotel_span_processor_ops_t g_batch_ops = {
@@ -768,19 +913,37 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
   for (size_t i = 0; i < cap; i++) atomic_init(&ring[i].seq, i);
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->wcond, NULL);
+  b->pid = getpid();
+  b->limit = (uvotel_diag_limit_t)UVOTEL_DIAG_LIMIT_INIT(REPORT_INTERVAL_MS);
+  /* The export threads: one per concurrent export (an asynchronous exporter encodes in its
+   * export call, so they run the encoding in parallel; delivery overlaps beyond them). */
+  unsigned want = max_in_flight(b);
+  if (want > MAX_WORKERS) want = MAX_WORKERS;
+  while (b->n_workers < want) {
+    if (uv_thread_create(&b->workers[b->n_workers], worker_main, b) != 0) break;
+    b->n_workers++;
+  }
+  if (b->n_workers == 0) {
+    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EIO, "batch span processor: cannot start its thread");
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cond);
+    pthread_cond_destroy(&b->wcond);
+    uvotel_free(ring);
+    uvotel_free(b);
+    uvotel_span_exporter_free(exporter);
+    return NULL;
+  }
   uv_async_init(b->loop, &b->async, on_async);
   uv_timer_init(b->loop, &b->timer);
   b->async.data = b;
   b->timer.data = b;
+  b->async_open = 1;
   b->handles_open = 2;
   uv_unref((uv_handle_t *)&b->async);
   uv_unref((uv_handle_t *)&b->timer);
   uint64_t delay = b->o.schedule_delay_ms ? b->o.schedule_delay_ms : 1;
   uv_timer_start(&b->timer, on_timer, delay, delay);
-  b->pid = getpid();
-  pthread_once(&g_fork_once, fork_watch);
-  /* Made in a forked child: the loop's thread-pool wake-up may be the parent's (see fork). */
-  if (atomic_load(&g_forked)) batch_kick(b);
   uvotel_span_processor_t *p = uvotel_span_processor_create(&g_batch_ops, b);
   /* on failure, processor_create called batch_free, which closes the handles */
   return p;

@@ -1,4 +1,5 @@
 /* Tracer provider: options, environment, resource, tracers, flush/shutdown, counters. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -123,6 +124,25 @@ static void build_resource(uvotel_tracer_provider_t *p, const uvotel_tracer_prov
   if (p->resource.schema_url == NULL) p->resource.schema_url = "";
 }
 
+/* ---- the default exporter ---- */
+
+extern char **environ;
+
+/* "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT variable is set (non-empty): the user configured
+ * a collector; else "file", the embedded default (no collector configured at all). */
+const char *uvotel__default_exporter(void) {
+  static const char prefix[] = "OTEL_EXPORTER_OTLP_";
+  for (char **e = environ; e != NULL && *e != NULL; e++) {
+    const char *v = *e;
+    if (strncmp(v, prefix, sizeof prefix - 1) != 0) continue;
+    const char *eq = strchr(v, '=');
+    if (eq == NULL || eq[1] == '\0') continue;
+    size_t kl = (size_t)(eq - v);
+    if (kl >= 8 && memcmp(eq - 8, "ENDPOINT", 8) == 0) return "otlp";
+  }
+  return "file";
+}
+
 /* ---- create / free ---- */
 
 static void free_given(const uvotel_tracer_provider_options_t *o) {
@@ -133,6 +153,11 @@ static void free_given(const uvotel_tracer_provider_options_t *o) {
 }
 
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
+  if (p->prop != NULL) {
+    if (uvotel_propagator_global() == p->prop) uvotel_propagator_set_global(NULL);
+    uvotel_propagator_free(p->prop);
+    p->prop = NULL;
+  }
   uvotel__span_pool_free(p);
   uvotel_tracer_t *t = p->tracers;
   while (t != NULL) {
@@ -195,7 +220,7 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
   for (size_t i = 0; i < n; i++) p->procs[i] = o->processors[i];
   p->n_procs = n;
   if (add_default) {
-    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name("file");
+    uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(uvotel__default_exporter());
     if (e != NULL) {
       uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
       bo.loop = p->loop;
@@ -429,35 +454,62 @@ UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *
     out->dropped += c.dropped;
     out->exported += c.exported;
     out->failed += c.failed;
+    out->queued += c.queued;
+    out->in_flight += c.in_flight;
+    out->received += c.received;
   }
   return 0;
 }
 
 /* ---- environment ---- */
 
+/* OTEL_PROPAGATORS: the names uvotel implements (those uvotel_propagator_from_names accepts:
+ * tracecontext, baggage, b3, b3multi, jaeger, none; any case) are kept, in their lowercase
+ * spelling and once each; any other name is refused with an error naming the variable and value
+ * (xray, ottrace are not implemented; nothing is put in their place). "none", or nothing left:
+ * no propagation. The result becomes the global propagator (what a NULL propagator means). */
 static void env_propagators(uvotel_tracer_provider_t *p) {
-  const char *cur = uvotel_env_get("OTEL_PROPAGATORS"), *item;
-  if (cur == NULL) return;
-  /* the names of the specification; kept in their canonical (lowercase) spelling */
-  static const char *const known[] = {"tracecontext", "baggage", "b3",   "b3multi", "jaeger",
-                                      "xray",         "ottrace", "none", NULL};
+  const char *v = uvotel_env_get("OTEL_PROPAGATORS");
+  if (v == NULL) return;
+  const char *cur = v, *item;
+  size_t n;
   char out[sizeof p->propagators];
-  size_t k = 0, n;
-  int none = 0;
+  size_t k = 0;
   out[0] = '\0';
   while (uvotel_env_list_next(&cur, &item, &n)) {
-    int i = uvotel_env_name_index(item, n, known);
-    if (i < 0) {
-      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOTSUP, "OTEL_PROPAGATORS: unknown \"%.*s\" ignored",
-                  (int)n, item);
-    } else if (strcmp(known[i], "none") == 0) {
-      none = 1;
-    } else if (k + strlen(known[i]) + 2 < sizeof out) {
-      k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", k ? "," : "", known[i]);
+    char name[32];
+    uvotel_propagator_t *one = NULL;
+    int rc = UVOTEL_ENOENT;
+    if (n < sizeof name) {
+      for (size_t i = 0; i < n; i++) name[i] = (char)tolower((unsigned char)item[i]);
+      name[n] = '\0';
+      rc = uvotel_propagator_from_names(name, &one, NULL);
+      uvotel_propagator_free(one);
+    }
+    if (rc != 0) {
+      uvotel_diag(UVOTEL_DIAG_ERROR, rc,
+                  "OTEL_PROPAGATORS=\"%s\": \"%.*s\" is refused (%s; uvotel implements "
+                  "tracecontext, baggage, b3, b3multi, jaeger and none)",
+                  v, (int)n, item, rc == UVOTEL_ENOTSUP ? "not implemented" : "unknown");
+      continue;
+    }
+    if (strcmp(name, "none") == 0) continue;
+    int dup = 0; /* once each */
+    for (const char *q = out; *q != '\0' && !dup;) {
+      size_t ql = strcspn(q, ",");
+      dup = ql == n && memcmp(q, name, n) == 0;
+      q += ql + (q[ql] == ',');
+    }
+    if (!dup && k + n + 2 < sizeof out) {
+      k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", k ? "," : "", name);
     }
   }
-  /* "none" stays "none": uvotel_propagator_from_names("") means the default. */
-  snprintf(p->propagators, sizeof p->propagators, "%s", none ? "none" : out);
+  snprintf(p->propagators, sizeof p->propagators, "%s", k > 0 ? out : "none");
+  uvotel_propagator_t *prop = NULL;
+  if (uvotel_propagator_from_names(p->propagators, &prop, NULL) == 0 && prop != NULL) {
+    p->prop = prop;
+    uvotel_propagator_set_global(prop);
+  }
 }
 
 UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
@@ -538,7 +590,7 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
 
   /* exporters: the caller's processors (all of them: they are owned) plus one per name */
   const char *list = uvotel_env_get("OTEL_TRACES_EXPORTER");
-  if (list == NULL) list = "file";
+  if (list == NULL) list = uvotel__default_exporter();
   size_t names = 1;
   for (const char *c = list; *c != '\0'; c++) names += *c == ',';
   size_t given = o.processors != NULL ? o.n_processors : 0;
@@ -560,6 +612,19 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
     }
     memcpy(nm, name, n);
     nm[n] = '\0';
+    /* a name given twice gets one exporter: every span is delivered once */
+    const char *seen = list, *sn;
+    size_t sl;
+    int dup = 0;
+    while (!dup && uvotel_env_list_next(&seen, &sn, &sl) && sn < name) {
+      dup = uvotel_env_name_eq(sn, sl, nm);
+    }
+    if (dup) {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL,
+                  "OTEL_TRACES_EXPORTER=\"%s\": \"%s\" given twice; one exporter is used", list,
+                  nm);
+      continue;
+    }
     /* enum values are case-insensitive, and so is the registry's lookup */
     if (uvotel_env_name_eq(nm, n, "none")) continue;
     uvotel_span_exporter_t *e = uvotel_span_exporter_create_by_name(nm);

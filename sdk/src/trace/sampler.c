@@ -194,10 +194,8 @@ UVOTEL__API uvotel_sampler_t *uvotel_sampler_parentbased_traceidratio(double rat
 static int parse_ratio(const char *arg, double *out) {
   *out = 1.0;
   if (arg == NULL || *arg == '\0') return 0;
-  char *end;
-  double v = strtod(arg, &end);
-  while (*end == ' ' || *end == '\t') end++;
-  if (end == arg || *end != '\0' || isnan(v) || v < 0 || v > 1) return UVOTEL_EPARSE;
+  double v;
+  if (uvotel_env_parse_double(arg, &v) != 0 || v < 0 || v > 1) return UVOTEL_EPARSE;
   *out = v;
   return 0;
 }

@@ -144,6 +144,7 @@ struct uvotel_tracer_provider_s {
   uv_loop_t *loop;
   atomic_int shut;
   char propagators[128];
+  uvotel_propagator_t *prop; /* built from OTEL_PROPAGATORS and made global (from_env) */
   /* tracers */
   pthread_mutex_t mu;
   uvotel_tracer_t *tracers;
@@ -281,6 +282,10 @@ void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out);
 /* Monotonic-anchored realtime clock in Unix ns. */
 uint64_t uvotel__now_ns(void);
 uint64_t uvotel__mono_ms(void);
+
+/* The exporter a provider uses when none is named: "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT
+ * is set, else "file". */
+const char *uvotel__default_exporter(void);
 
 /* Processor internals used by the provider. */
 int uvotel__is_batch(const uvotel_span_processor_t *p);

@@ -1,5 +1,6 @@
-/* uvotel OTLP/HTTP span exporter: protobuf bodies (application/x-protobuf) POSTed to
- * {endpoint}/v1/traces with libcurl, optionally gzip-compressed.
+/* uvotel OTLP/HTTP span exporter: protobuf bodies (application/x-protobuf; http/protobuf) or
+ * OTLP/JSON bodies (application/json; http/json) POSTed to {endpoint}/v1/traces with libcurl,
+ * optionally gzip-compressed. gRPC is not implemented and is refused, never substituted.
  *
  * Threading model. The exporter owns one dedicated thread running its own libuv loop, which
  * drives a curl multi handle through uv_poll_t and uv_timer_t handles. The choice: driving curl
@@ -7,18 +8,24 @@
  * deadline, impossible to complete from that same loop (nothing would run the transfers while
  * the caller waits), and would put DNS, TLS handshakes and retry timers on a loop the exporter
  * does not own. With its own thread the application's loop never waits for the network, and
- * shutdown has one place to stop. Encoding into protobuf and gzip run on libuv's thread pool
- * (uv_queue_work from the exporter's loop); the exporter thread only moves bytes.
+ * shutdown has one place to stop. Encoding (protobuf, or OTLP/JSON for http/json) and gzip run
+ * on the thread that calls export: the batch processor's own export thread, never libuv's
+ * thread pool, which stays the application's (and is not started by the exporter); the
+ * exporter thread only moves bytes.
  *
  * Connections are reused (HTTP keep-alive through curl's connection cache); up to
  * `max_concurrent` requests are in flight at once.
  *
  * Retries follow the OTLP specification: HTTP 429, 502, 503 and 504 and connection failures
  * (refused, reset, timed out, closed without an answer) are retried with exponential backoff
- * and jitter, honouring Retry-After (delta-seconds or an HTTP date), until the per-batch export
- * timeout passes. Other 4xx/5xx answers are not retried: the batch is dropped and counted in
- * spans_failed. A 200 carrying partial_success reports the rejected count and message to the
- * diagnostics callback and to spans_rejected.
+ * (OpenTelemetry Java's schedule: 1 s, x1.5 per attempt, 5 s cap, jitter 0.8x..1.2x) honouring
+ * Retry-After (delta-seconds or an HTTP date), until the per-batch export timeout (the smaller
+ * of OTEL_EXPORTER_OTLP_TIMEOUT and the processor's OTEL_BSP_EXPORT_TIMEOUT) passes; a retry that
+ * would start after it is not made. Failures are said at error level at most once per 5 s with
+ * the counts since the last line. The first export says at info where spans go. Other 4xx/5xx
+ * answers are not retried: the batch is dropped and counted in spans_failed. A 200 carrying
+ * partial_success reports the rejected count and message to the diagnostics callback and to
+ * spans_rejected.
  *
  * fork(): the exporter's thread and connections belong to the process that created it. In a
  * child after fork() the exporter refuses work (export returns UVOTEL_ESTATE and counts the
@@ -85,17 +92,25 @@ typedef struct uvotel_otlp_http_options_s {
   /* Batches accepted and not yet finished (encoding, sending or waiting to retry); beyond it
    * export refuses the batch and counts its spans dropped. Bounds the exporter's memory. 0: 64. */
   size_t max_queue_batches;
-  /* Backoff: first delay and cap (jitter makes each delay 0.5x..1.5x, doubling). 0: 1000/5000 */
+  /* Backoff: first delay and cap (x1.5 per attempt, jitter 0.8x..1.2x). 0: 1000/5000 */
   uint64_t retry_initial_ms;
   uint64_t retry_max_ms;
   /* Read OTEL_EXPORTER_OTLP_* for fields left unset. */
   int use_env;
   uvotel_otlp_diag_cb diag;
   void *diag_arg;
+  /* "http/protobuf" or "http/json" (OTLP/JSON bodies, Content-Type application/json). NULL:
+   * OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, else http/protobuf. "grpc" is refused (UVOTEL_ENOTSUP),
+   * anything else too (UVOTEL_EINVAL), with an error naming the variable and value: never
+   * replaced by another protocol. */
+  const char *protocol;
 } uvotel_otlp_http_options_t;
 
-#define UVOTEL_OTLP_HTTP_OPTIONS_INIT \
-  { NULL, NULL, 0, UVOTEL_OTLP_COMPRESSION_DEFAULT, NULL, NULL, NULL, 0, 0, 0, 0, 0, 1, NULL, NULL }
+#define UVOTEL_OTLP_HTTP_OPTIONS_INIT                                                         \
+  {                                                                                           \
+    NULL, NULL, 0, UVOTEL_OTLP_COMPRESSION_DEFAULT, NULL, NULL, NULL, 0, 0, 0, 0, 0, 1, NULL, \
+        NULL, NULL                                                                            \
+  }
 
 /* Counters, monotonic since create. */
 typedef struct uvotel_otlp_http_stats_s {
@@ -118,18 +133,23 @@ typedef struct uvotel_otlp_http_stats_s {
  * and defaults. The exporter goes to a processor (uvotel_batch_span_processor_create takes
  * ownership) or is freed with uvotel_span_exporter_free.
  *
- * export (called by the processor on a libuv pool thread) encodes and compresses the batch
- * there, hands the body to the exporter thread and returns 0 once it is queued; delivery
- * failures show in the statistics and diagnostics, not in export's result. When
- * max_queue_batches bodies are pending, export waits for room up to its timeout or 1 s, whichever
- * is shorter, then returns UVOTEL_EBUSY (spans counted dropped). force_flush waits until every
- * queued body is delivered or given up: 0, or UVOTEL_ETIMEDOUT. shutdown flushes within its
- * deadline, then abandons what is left (counted failed), closes the connections and joins the
- * thread before returning (0, or UVOTEL_ETIMEDOUT when work was abandoned); later exports return
- * UVOTEL_ESHUTDOWN.
+ * The exporter has both entry points of uvotel_span_exporter_ops_t. export_async (what the
+ * batch processor calls, on its export thread) encodes and compresses the batch there, hands
+ * the body to the exporter thread and returns 0 once it is queued; the receiver's answer
+ * (accepted, partial success with its rejected count, or the failure once retries are given up)
+ * reaches the completion on the exporter thread. export (the simple processor,
+ * uvotel_span_exporter_export) does the same and waits for that answer: 0 only when every span
+ * was accepted. When max_queue_batches bodies are pending, both wait for room up to the
+ * timeout or 1 s, whichever is shorter, then return UVOTEL_EBUSY (spans counted dropped).
+ * force_flush waits until every queued body is delivered or given up: 0, or UVOTEL_ETIMEDOUT.
+ * shutdown flushes within its deadline, then abandons what is left (counted failed), closes the
+ * connections and joins the thread before returning (0, or UVOTEL_ETIMEDOUT when work was
+ * abandoned); later exports return UVOTEL_ESHUTDOWN.
  *
- * Errors: UVOTEL_EINVAL (NULL out, bad option values, unknown URL scheme), UVOTEL_EPARSE
- * (malformed headers option), UVOTEL_ENOMEM, UVOTEL_EIO (libcurl or thread start failed).
+ * Errors: UVOTEL_EINVAL (NULL out, bad option values, an endpoint whose scheme is not http(s)
+ * such as grpc://, in the options or the environment; an unknown protocol), UVOTEL_ENOTSUP
+ * (protocol grpc), UVOTEL_EPARSE (malformed headers option), UVOTEL_ENOMEM, UVOTEL_EIO (libcurl
+ * or thread start failed). Refusals name the variable and its value at error level.
  * Thread: any. Alloc: the exporter, its thread, curl handles; per batch: the body and one block
  * for the protobuf-c tree (encoding borrows the span data's strings, copying none). */
 int uvotel_otlp_http_exporter_create(const uvotel_otlp_http_options_t *opts,
