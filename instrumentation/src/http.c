@@ -364,13 +364,14 @@ static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **c
   if (c->dead) return -1;
   c->read_ns = now_ns();
   c->began = 0;
-  int mid = c->cur != NULL; /* continuing a request whose headers were seen */
   size_t used = http_parser_execute(&c->rp, &k_req, data, len);
   if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
     c->dead = 1;
     return -1;
   }
-  if (c->began == 1 || (c->began == 0 && mid)) *current = c->cur;
+  /* One request involved (begun here, or continued from an earlier read, its headers possibly
+   * completed only now): its span. Several begun here: none. */
+  if (c->began <= 1) *current = c->cur;
   return 0;
 }
 
