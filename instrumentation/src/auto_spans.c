@@ -99,8 +99,8 @@ UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
   *out = 0;
   if (spec == NULL) return 0;
   unsigned bits = 0;
-  static const char *const names[] = {"none", "fs",      "dns", "net", "udp",
-                                      "pipe", "process", "all", NULL};
+  static const char *const names[] = {"none", "fs",      "dns", "net",  "udp",
+                                      "pipe", "process", "all", "http", NULL};
   static const unsigned values[] = {0,
                                     UVOTEL_INSTRUMENT_FS,
                                     UVOTEL_INSTRUMENT_DNS,
@@ -108,7 +108,8 @@ UVOTEL__API int uvotel_instrument_parse(const char *spec, unsigned *out) {
                                     UVOTEL_INSTRUMENT_UDP,
                                     UVOTEL_INSTRUMENT_PIPE,
                                     UVOTEL_INSTRUMENT_PROCESS,
-                                    UVOTEL_INSTRUMENT_ALL};
+                                    UVOTEL_INSTRUMENT_ALL,
+                                    UVOTEL_INSTRUMENT_HTTP};
   const char *cur = spec, *item;
   size_t n;
   while (uvotel_env_list_next(&cur, &item, &n)) {
@@ -383,6 +384,10 @@ void uvotel__auto_conn_cb_done(void) {
     g_nscopes--;
     (void)uvotel_scope_exit(&g_scopes[g_nscopes]);
   }
+}
+
+uvotel_tracer_t *uvotel__auto_tracer(void) {
+  return settings_read().tracer;
 }
 
 void uvotel__auto_drop(uvotel__hs_t *s) {

@@ -21,6 +21,8 @@ typedef struct uvotel__work_s {
 } uvotel__work_t;
 
 typedef struct uvotel__ltab_s uvotel__ltab_t;
+typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
+typedef struct uvotel__dnsq_s uvotel__dnsq_t;   /* dns_server.c */
 
 /* State of one wrapped handle or request, kept in its loop's side table under the handle's or
  * request's address. `res` is the resource currently live on it (async id 0: none). */
@@ -32,9 +34,11 @@ typedef struct uvotel__hs_s {
                            cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
-  int firing;          /* the handle's callback is running */
-  int is_async;        /* an async handle: u.async is in use */
-  uvotel_span_t *span; /* automatic span of the request / accepted connection (auto_spans.c) */
+  int firing;             /* the handle's callback is running */
+  int is_async;           /* an async handle: u.async is in use */
+  uvotel_span_t *span;    /* automatic span of the request / accepted connection (auto_spans.c) */
+  uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
+  uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
   struct uvotel__hs_s *next_free;
   union {
     uvotel__work_t work; /* uv_work_t requests */
@@ -163,6 +167,7 @@ extern unsigned uvotel__auto_cats;
 #define UVOTEL__AUTO_UDP 0x8u
 #define UVOTEL__AUTO_PIPE 0x10u
 #define UVOTEL__AUTO_PROCESS 0x20u
+#define UVOTEL__AUTO_HTTP 0x40u
 static inline int uvotel__auto_on(unsigned cat) {
   return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
 }
@@ -187,6 +192,30 @@ void uvotel__auto_process_pid(uvotel_span_t *span, int pid);
 void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal);
 /* uvotel_close and stale-state cleanup: end the state's span. */
 void uvotel__auto_drop(uvotel__hs_t *s);
+/* The automatic spans' tracer (NULL before the first enable). */
+uvotel_tracer_t *uvotel__auto_tracer(void);
+
+/* ---- protocol detectors (protocols.c, uvotel/uv_protocols.h) ----
+ * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
+ * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
+void uvotel__proto_accept(uvotel__hs_t *s);
+/* Bytes handed to the read callback; returns the span to make current around it, or NULL. */
+uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
+/* Bytes of a uv_write; returns the span to end when that write completes (owned), or NULL. */
+uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs);
+/* The first `written` bytes of bufs went out through uv_try_write. */
+void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                               size_t written);
+/* Close: the detector ends its spans and forgets the stream (and a UDP socket's DNS queries). */
+void uvotel__proto_drop(uvotel__hs_t *s);
+/* DNS over UDP, server side (dns_server.c; category dns). A received query: its SERVER span,
+ * to make current around the receive callback (kept on s->dns), or NULL. */
+uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, size_t n,
+                                const struct sockaddr *addr);
+/* A datagram sent: the span of the query it answers (owned: end it when the send completes). */
+uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                                const struct sockaddr *addr);
+void uvotel__dns_drop(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -97,6 +97,7 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
   if (uvotel__auto_on(client->type == UV_NAMED_PIPE ? UVOTEL__AUTO_PIPE : UVOTEL__AUTO_NET)) {
     uvotel__auto_accept(s, server, client);
   }
+  if (__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) != 0) uvotel__proto_accept(s);
   return 0;
 }
 
@@ -111,7 +112,14 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   uv_read_cb cb = (uv_read_cb)s->cb;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
+  uvotel_span_t *req_span = NULL;
+  if (UVOTEL__UNLIKELY(s->proto != NULL) && nread > 0 && buf != NULL) {
+    req_span = uvotel__proto_read(s, h, buf->base, (size_t)nread);
+  }
+  uvotel_scope_t rs;
+  if (req_span != NULL && uvotel_span_enter(req_span, &rs) != 0) req_span = NULL;
   cb(h, nread, buf);
+  if (req_span != NULL) (void)uvotel_scope_exit(&rs);
   uvotel_resource_exit(&cs);
 }
 
@@ -180,8 +188,20 @@ UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf
   uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
-  return uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
-                           uvotel__handle_id(handle));
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
+                          uvotel__handle_id(handle));
+  if (err == 0) {
+    uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
+    if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL)) {
+      /* A response that completes in this write: its span ends with the write. */
+      uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs);
+      if (done != NULL) {
+        if (s->span != NULL) uvotel_span_end(s->span);
+        s->span = done;
+      }
+    }
+  }
+  return err;
 }
 
 UVOTEL__API int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
@@ -193,7 +213,14 @@ UVOTEL__API int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_
 }
 
 UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs) {
-  return uv_try_write(handle, bufs, nbufs);
+  int r = uv_try_write(handle, bufs, nbufs);
+  if (r > 0 && uvotel_tracking() && handle != NULL) {
+    uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
+    if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL)) {
+      uvotel__proto_try_written(hs, bufs, nbufs, (size_t)r);
+    }
+  }
+  return r;
 }
 
 UVOTEL__API int uvotel_try_write2(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,

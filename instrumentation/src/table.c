@@ -112,6 +112,7 @@ static void tab_detach(uv_loop_t *loop, void *value) {
     if (s->is_async) uvotel__async_forget(s);
     uvotel__res_end(s);
     uvotel__auto_drop(s);
+    uvotel__proto_drop(s);
     uvotel_snapshot_release(s->close_ctx);
     uvotel_free(s);
   }

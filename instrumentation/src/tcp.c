@@ -10,6 +10,7 @@ void uvotel__forget_stale(const uv_loop_t *loop, const void *h) {
   if (s == NULL) return;
   uvotel__res_end(s);
   uvotel__auto_drop(s);
+  uvotel__proto_drop(s);
   uvotel_snapshot_release(s->close_ctx);
   uvotel__hs_remove(s);
 }

@@ -288,6 +288,7 @@ uv_close_cb uvotel__close_begin(uvotel__hs_t *s, uv_handle_t *handle, uv_close_c
   /* With a close callback the resource lives on until it has run inside it (close_tramp). */
   if (close_cb == NULL) uvotel__res_end(s);
   uvotel__auto_drop(s);
+  uvotel__proto_drop(s);
   s->close_cb = close_cb;
   s->close_ctx = close_cb != NULL ? uvotel_snapshot_capture() : NULL;
   return close_tramp;

@@ -22,7 +22,15 @@ UVOTEL__API int uvotel_udp_connect(uv_udp_t *handle, const struct sockaddr *addr
 /* Synchronous: passes through and raises nothing (as uvotel_try_write). */
 UVOTEL__API int uvotel_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
                                     const struct sockaddr *addr) {
-  return uv_udp_try_send(handle, bufs, nbufs, addr);
+  int r = uv_udp_try_send(handle, bufs, nbufs, addr);
+  if (r >= 0 && uvotel_tracking() && handle != NULL) {
+    uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
+    if (UVOTEL__UNLIKELY(s != NULL && s->dns != NULL)) {
+      uvotel_span_t *q = uvotel__dns_send(s, bufs, nbufs, addr);
+      if (q != NULL) uvotel_span_end(q);
+    }
+  }
+  return r;
 }
 
 static void udpwrap_begin(uvotel__hs_t *s, uv_udp_t *h) {
@@ -46,7 +54,15 @@ static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const st
   }
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
+  uvotel_span_t *q = NULL;
+  uvotel_scope_t qs;
+  if (UVOTEL__UNLIKELY(uvotel__auto_on(UVOTEL__AUTO_DNS)) && nread > 0 && buf != NULL &&
+      !(flags & UV_UDP_PARTIAL)) {
+    q = uvotel__dns_recv(s, h, buf->base, (size_t)nread, addr);
+    if (q != NULL && uvotel_span_enter(q, &qs) != 0) q = NULL;
+  }
   cb(h, nread, buf, addr, flags);
+  if (q != NULL) (void)uvotel_scope_exit(&qs);
   uvotel_resource_exit(&cs);
 }
 
@@ -108,5 +124,13 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
   err = uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))send_cb, "UDPSENDWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_UDP)) uvotel__auto_udp_send_begin(rs, handle, addr);
+  if (err == 0 && UVOTEL__UNLIKELY(hs->dns != NULL)) {
+    uvotel_span_t *q = uvotel__dns_send(hs, bufs, nbufs, addr);
+    if (q != NULL && rs->span == NULL) {
+      rs->span = q; /* ended with the send */
+    } else if (q != NULL) {
+      uvotel_span_end(q); /* the send has its own "udp send" span: the query ends here */
+    }
+  }
   return err;
 }

@@ -17,26 +17,6 @@
 #define DIR UVOTEL_BINARY_DIR "/test_preload_context.d"
 #define SPANS DIR "/spans.jsonl"
 
-static int cmp_lines(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The lines, sorted (thread-pool completions may come in either order). */
-static char *sorted(const char *text) {
-  char *copy = strdup(text);
-  char *lines[128];
-  int n = 0;
-  for (char *p = strtok(copy, "\n"); p != NULL && n < 128; p = strtok(NULL, "\n")) lines[n++] = p;
-  qsort(lines, (size_t)n, sizeof *lines, cmp_lines);
-  char *out = calloc(1, strlen(text) + 2);
-  for (int i = 0; i < n; i++) {
-    strcat(out, lines[i]);
-    strcat(out, "\n");
-  }
-  free(copy);
-  return out;
-}
-
 static char *g_plain; /* sorted stdout of the plain run */
 
 static void run_plain(void) {
@@ -47,7 +27,7 @@ static void run_plain(void) {
   assert_non_null(strstr(r.out, "loop close 0\n"));
   assert_non_null(strstr(r.out, "stat read-timer missing\n"));
   assert_null(strstr(r.err, "var ")); /* no context API in a plain run */
-  g_plain = sorted(r.out);
+  g_plain = prun_sorted_lines(r.out);
   prun_free(&r);
 }
 
@@ -76,7 +56,7 @@ static void check_spans(void) {
 
 static void check_run(prun_t *r) {
   assert_true(prun_ok(r));
-  char *s = sorted(r->out);
+  char *s = prun_sorted_lines(r->out);
   assert_string_equal(s, g_plain); /* behaves as the plain run */
   free(s);
   assert_non_null(strstr(r->err, "var timer main-value\n"));

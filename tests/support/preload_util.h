@@ -6,7 +6,8 @@
  *                                 stderr go to files, read back into the result
  *   preload_env                   the entries that put a run under the preload, with spans to
  *                                 a file exporter
- *   spans_load                    every span of an OTLP/JSON lines file, as one array */
+ *   spans_load                    every span of an OTLP/JSON lines file, as one array
+ *   prun_sorted_lines             output compared regardless of line order */
 #ifndef UVOTEL_TEST_PRELOAD_UTIL_H
 #define UVOTEL_TEST_PRELOAD_UTIL_H
 
@@ -202,6 +203,27 @@ static inline json_t *span_find(json_t *all, const char *name, const char *key, 
 static inline const char *span_str(json_t *sp, const char *field) {
   const char *s = json_string_value(json_object_get(sp, field));
   return s != NULL ? s : "";
+}
+
+static inline int prun_cmp_lines(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of text, sorted, as a new string (free it): output whose lines may come in any
+ * order (thread-pool completions, clients finishing in turn) compared as a multiset. */
+static inline char *prun_sorted_lines(const char *text) {
+  char *copy = strdup(text);
+  char *lines[256];
+  int n = 0;
+  for (char *p = strtok(copy, "\n"); p != NULL && n < 256; p = strtok(NULL, "\n")) lines[n++] = p;
+  qsort(lines, (size_t)n, sizeof *lines, prun_cmp_lines);
+  char *out = calloc(1, strlen(text) + 2);
+  for (int i = 0; i < n; i++) {
+    strcat(out, lines[i]);
+    strcat(out, "\n");
+  }
+  free(copy);
+  return out;
 }
 
 #endif

@@ -124,8 +124,10 @@ static void test_parse(void **state) {
   assert_int_equal(c, 0);
   assert_int_equal(uvotel_instrument_parse(NULL, &c), 0);
   assert_int_equal(c, 0);
+  assert_int_equal(uvotel_instrument_parse("fs,HTTP", &c), 0);
+  assert_int_equal(c, UVOTEL_INSTRUMENT_FS | UVOTEL_INSTRUMENT_HTTP);
   c = 5;
-  assert_int_equal(uvotel_instrument_parse("fs,http", &c), UVOTEL_EPARSE);
+  assert_int_equal(uvotel_instrument_parse("fs,smtp", &c), UVOTEL_EPARSE);
   assert_int_equal(c, 0);
   assert_int_equal(uvotel_instrument_parse("fsx", &c), UVOTEL_EPARSE);
   assert_int_equal(uvotel_instrument_parse("fs", NULL), UVOTEL_EINVAL);

@@ -9,6 +9,10 @@
  *   dns  "dns lookup" (uvotel_getaddrinfo): dns.question.name = the node, dns.answers = the
  *        distinct addresses returned (string array); "dns reverse" (uvotel_getnameinfo):
  *        dns.question.name = the address, dns.answers = [the host name]. CLIENT.
+ *        Server side: "dns query <qtype>", SERVER, per standard query a wrapped UDP socket
+ *        receives (RFC 1035 header and question): dns.question.name, client/server address;
+ *        ended by the response with the same id to the same peer; rcode other than NOERROR:
+ *        error.type = its name, status ERROR. Current while the receive callback runs.
  *   net  "tcp connect" (uvotel_tcp_connect): CLIENT, network.transport = "tcp", network.type
  *        ("ipv4"/"ipv6"), network.peer.address, network.peer.port, server.address,
  *        server.port (the address connected to: libuv connects to addresses, not names).
@@ -17,6 +21,8 @@
  *        for the rest of the connection callback (so the connection's read and write callbacks,
  *        registered there, run under it) and ends it when the connection is closed with
  *        uvotel_close.
+ *   http "GET", "POST", ... SERVER, one per HTTP/1.x request on an accepted connection
+ *        (uvotel/uv_protocols.h).
  *
  *   udp  "udp send" (uvotel_udp_send): CLIENT, made only under a current span (never a root,
  *        whatever UVOTEL_AUTO_SPANS_ROOTS says: a server's replies stay out), network.transport
@@ -68,7 +74,9 @@ extern "C" {
 #define UVOTEL_INSTRUMENT_UDP 0x8u
 #define UVOTEL_INSTRUMENT_PIPE 0x10u
 #define UVOTEL_INSTRUMENT_PROCESS 0x20u
-#define UVOTEL_INSTRUMENT_ALL 0x3fu
+/* uvotel/uv_protocols.h: a SERVER span per HTTP/1.x request */
+#define UVOTEL_INSTRUMENT_HTTP 0x40u
+#define UVOTEL_INSTRUMENT_ALL 0x7fu
 
 /* Flags. */
 #define UVOTEL_AUTO_SPANS_ROOTS 0x1u /* also make spans when no span is current */
@@ -104,9 +112,10 @@ void uvotel_auto_spans_disable(void);
 /* The categories currently on. Thread: any. */
 unsigned uvotel_auto_spans_categories(void);
 
-/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, all, none
- * (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0. An
- * unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any. Alloc: none. */
+/* Parse a UVOTEL_INSTRUMENT value: comma-separated fs, dns, net, udp, pipe, process, http, all,
+ * none (case-insensitive, blanks around names ignored, empty items skipped). NULL or "" gives 0.
+ * An unknown name: UVOTEL_EPARSE and *out = 0. NULL out: UVOTEL_EINVAL. Thread: any.
+ * Alloc: none. */
 int uvotel_instrument_parse(const char *spec, unsigned *out);
 
 /* Enable the categories named by the environment variable UVOTEL_INSTRUMENT with tracer (flags

@@ -1,0 +1,94 @@
+/* Protocol detectors: a span per request on wrapped streams, without code in the program.
+ *
+ * While automatic spans are on (uvotel/uv_spans.h), every connection accepted with uvotel_accept
+ * is offered to the registered detectors with the first bytes the program reads from it. A
+ * detector claims the connection or declines; the first to claim it sees every later byte read
+ * (uvotel_read_start's callback) and written (uvotel_write / uvotel_write2 / uvotel_try_write)
+ * on it, as copies of at most what it asks for: what the program reads and writes is never
+ * changed. A connection no detector claims keeps only what it had before (the `tcp accept`
+ * span of the "net" category, when on).
+ *
+ * Built in: HTTP/1.0 and 1.1 server side (category UVOTEL_INSTRUMENT_HTTP, see
+ * uvotel_protocol_http). Users add their own with uvotel_protocol_register.
+ *
+ * The connection's state lives until uvotel_close of the stream (or the loop's close). */
+#ifndef UVOTEL_UV_PROTOCOLS_H
+#define UVOTEL_UV_PROTOCOLS_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "uvotel/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What detect returns. */
+#define UVOTEL_PROTOCOL_DECLINE 0 /* not this protocol: never asked again for this stream */
+#define UVOTEL_PROTOCOL_CLAIM 1   /* this protocol: open is called next */
+#define UVOTEL_PROTOCOL_MORE                               \
+  2 /* cannot tell yet: ask again with more bytes (at most \
+       UVOTEL_PROTOCOL_PEEK_MAX, then it counts as DECLINE) */
+
+#define UVOTEL_PROTOCOL_PEEK_MAX 64
+
+/* A detector. Every function runs on the loop thread of the stream, inside uvotel's wrappers.
+ *   size:   sizeof(uvotel_protocol_ops_t) as the caller compiled it (fields are only added at
+ *           the end; uvotel reads no field past size).
+ *   name:   for diagnostics (borrowed; must outlive the registration).
+ *   category: the UVOTEL_INSTRUMENT_* bit that must be on for the detector to run; 0: runs
+ *           whenever any category is on.
+ *   detect: data/len: the first len bytes read from the connection (len <= PEEK_MAX).
+ *   open:   the connection was claimed: return per-connection state (NULL: decline after all).
+ *           tracer: the automatic spans' tracer.
+ *   read:   bytes the program was handed by a read callback, before the callback runs. Set
+ *           *current to a span (borrowed; it must stay valid until the next call on conn) to
+ *           make current while the program's read callback runs, or leave it NULL. Return 0, or
+ *           a negative value to give up: no more calls but close.
+ *   write:  bytes the program asked to write (or wrote with try_write: the part written).
+ *           Return a span whose ownership passes to uvotel, ended when that write completes
+ *           (with its error, if it fails), or NULL. try_write: a returned span is ended at once.
+ *   close:  the stream is closed: end every span still open and free conn. Always called once
+ *           for an opened connection, also after a give-up. */
+typedef struct uvotel_protocol_ops_s {
+  size_t size;
+  const char *name;
+  unsigned category;
+  int (*detect)(void *arg, const char *data, size_t len);
+  void *(*open)(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer);
+  int (*read)(void *conn, const char *data, size_t len, uvotel_span_t **current);
+  uvotel_span_t *(*write)(void *conn, const uv_buf_t bufs[], unsigned int nbufs);
+  void (*close)(void *conn);
+} uvotel_protocol_ops_t;
+
+/* Register a detector, asked after the built-ins and the detectors registered before it. ops
+ * and arg are borrowed and must stay valid for the life of the process (there is no
+ * unregister). NULL ops, size smaller than the first version, or a missing function:
+ * UVOTEL_EINVAL; more than 8 registered: UVOTEL_ENOMEM. Thread: any (before the loops that
+ * should use it accept connections). Alloc: none. */
+int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
+
+/* The built-in HTTP/1.x server detector (parsed with libhttp-parser), on while
+ * UVOTEL_INSTRUMENT_HTTP is: a SERVER span per request, from the read that carries its first
+ * byte to the completion of the write that carries the last byte of its response, named by the
+ * method (GET, POST, ...; other methods: "_OTHER" and http.request.method_original), with
+ * http.request.method, url.path, url.query, url.scheme ("http"), network.protocol.version,
+ * user_agent.original, client.address/port, server.address/port, http.response.status_code
+ * and status ERROR for 5xx. Its remote parent is what the default propagator
+ * (OTEL_PROPAGATORS) extracts from the request headers; without one it is a child of the span
+ * current at the read (the `tcp accept` span under the preload) or a root.
+ * Pipelined and keep-alive requests: responses are matched to requests in order. While the
+ * read callback of a read that carries the start of exactly one request runs, that request's
+ * span is current (so callbacks registered there, and the writes of its response, run under
+ * it); a read carrying the start of several requests makes none current (ambiguous: a wrong
+ * parent is worse than none). Given up on (no further spans, the program unaffected): a
+ * stream the parser does not accept, headers over 8 KiB, more than 32 requests awaiting a
+ * response, upgrades (101, CONNECT). Not detected: HTTP/2, TLS, the client side.
+ * Thread: any. */
+const uvotel_protocol_ops_t *uvotel_protocol_http(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

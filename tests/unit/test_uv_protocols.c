@@ -1,0 +1,414 @@
+/* The protocol detector seam (uvotel/uv_protocols.h) with the wrappers over loopback: a user
+ * detector claims a stream by its first bytes, sees exactly what is read and written, makes a
+ * span current in the read callback and has it ended when the write completes; a stream it
+ * declines is left alone; registration's bad inputs. And DNS over UDP: a query received by a
+ * wrapped socket is a SERVER span, current in the receive callback, ended by the response. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "counting_alloc.h"
+#include "uvotel.h"
+#include "uvotel/exporters/memory.h"
+#include "uvotel/uv.h"
+#include "uvotel/uv_protocols.h"
+#include "uvotel/uv_spans.h"
+
+typedef struct fx_s {
+  uv_loop_t loop;
+  long live0;
+  uvotel_memory_exporter_t *mem;
+  uvotel_tracer_provider_t *provider;
+  uvotel_tracer_t *tracer;
+} fx_t;
+
+static fx_t g_fx;
+
+static int setup(void **state) {
+  memset(&g_fx, 0, sizeof g_fx);
+  g_fx.live0 = counting_alloc_stats().live;
+  assert_int_equal(uv_loop_init(&g_fx.loop), 0);
+  g_fx.mem = uvotel_memory_exporter_create(0);
+  assert_non_null(g_fx.mem);
+  uvotel_span_processor_t *proc =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(g_fx.mem));
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &proc;
+  o.n_processors = 1;
+  o.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  g_fx.provider = uvotel_tracer_provider_create(&o);
+  assert_non_null(g_fx.provider);
+  g_fx.tracer = uvotel_tracer_get(g_fx.provider, "test", "1");
+  assert_non_null(g_fx.tracer);
+  *state = &g_fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx_t *fx = *state;
+  uvotel_auto_spans_disable();
+  (void)uvotel_loop_close(&fx->loop);
+  assert_int_equal(uv_loop_close(&fx->loop), 0);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+  uvotel_memory_exporter_reset(fx->mem);
+  (void)uvotel_tracer_provider_shutdown(fx->provider, 1000);
+  uvotel_tracer_provider_free(fx->provider);
+  uvotel_memory_exporter_free(fx->mem);
+  uvotel_uv_thread_cleanup();
+  uvotel_thread_cleanup();
+  assert_int_equal(counting_alloc_stats().live, fx->live0);
+  return 0;
+}
+
+/* ---- a user detector for a line protocol: "PING <n>\n" answered by "PONG\n" ---- */
+
+typedef struct ping_s {
+  uvotel_tracer_t *tracer;
+  uvotel_span_t *span; /* the open request */
+  char rd[64], wr[64];
+  size_t nrd, nwr;
+} ping_t;
+
+static int g_opened, g_closed, g_detect_calls;
+static char g_last_seen[64]; /* what the last closed connection read, as the detector saw it */
+
+static int ping_detect(void *arg, const char *data, size_t len) {
+  assert_ptr_equal(arg, &g_opened);
+  g_detect_calls++;
+  if (len < 5) return memcmp(data, "PING ", len) == 0 ? UVOTEL_PROTOCOL_MORE : 0;
+  return memcmp(data, "PING ", 5) == 0 ? UVOTEL_PROTOCOL_CLAIM : UVOTEL_PROTOCOL_DECLINE;
+}
+
+static void *ping_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) {
+  (void)arg;
+  assert_non_null(stream);
+  ping_t *p = calloc(1, sizeof *p);
+  p->tracer = tracer;
+  g_opened++;
+  return p;
+}
+
+static int ping_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {
+  ping_t *p = conn;
+  if (p->nrd + len > sizeof p->rd) return -1;
+  memcpy(p->rd + p->nrd, data, len);
+  p->nrd += len;
+  if (p->span == NULL && memchr(p->rd, '\n', p->nrd) != NULL) {
+    uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+    o.kind = UVOTEL_SPAN_KIND_SERVER;
+    o.flags = UVOTEL_SPAN_ROOT;
+    p->span = uvotel_span_start(p->tracer, "ping", &o);
+  }
+  *current = p->span;
+  return 0;
+}
+
+static uvotel_span_t *ping_write(void *conn, const uv_buf_t bufs[], unsigned int nbufs) {
+  ping_t *p = conn;
+  for (unsigned i = 0; i < nbufs; i++) {
+    if (p->nwr + bufs[i].len <= sizeof p->wr) {
+      memcpy(p->wr + p->nwr, bufs[i].base, bufs[i].len);
+      p->nwr += bufs[i].len;
+    }
+  }
+  uvotel_span_t *s = p->span;
+  p->span = NULL;
+  return s;
+}
+
+static void ping_close(void *conn) {
+  ping_t *p = conn;
+  if (p->span != NULL) uvotel_span_end(p->span);
+  snprintf(g_last_seen, sizeof g_last_seen, "%.*s|%.*s", (int)p->nrd, p->rd, (int)p->nwr, p->wr);
+  free(p);
+  g_closed++;
+}
+
+static const uvotel_protocol_ops_t k_ping = {
+    sizeof(uvotel_protocol_ops_t),
+    "ping",
+    0,
+    ping_detect,
+    ping_open,
+    ping_read,
+    ping_write,
+    ping_close,
+};
+
+/* ---- the server (wrapped) and a raw client ---- */
+
+typedef struct net_s {
+  uv_tcp_t server, conn, client;
+  uv_connect_t creq;
+  uv_write_t w, cw;
+  const char *send; /* what the client sends */
+  char got[64];     /* what the client got back */
+  size_t ngot;
+  uvotel_span_t *current_in_read;
+  int closed, reads;
+} net_t;
+
+static net_t g_net;
+
+static void on_closed(uv_handle_t *h) {
+  (void)h;
+  g_net.closed++;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  static char mem[4096];
+  *buf = uv_buf_init(mem, sizeof mem);
+}
+
+static void on_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread > 0) {
+    g_net.reads++;
+    g_net.current_in_read = uvotel_current_span();
+    static char pong[] = "PONG\n";
+    uv_buf_t b = uv_buf_init(pong, 5);
+    assert_int_equal(uvotel_write(&g_net.w, s, &b, 1, NULL), 0);
+  } else if (nread < 0) {
+    uvotel_close((uv_handle_t *)s, on_closed);
+    uvotel_close((uv_handle_t *)&g_net.server, on_closed);
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  assert_int_equal(status, 0);
+  assert_int_equal(uvotel_tcp_init(server->loop, &g_net.conn), 0);
+  assert_int_equal(uvotel_accept(server, (uv_stream_t *)&g_net.conn), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_net.conn, alloc_cb, on_server_read), 0);
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0 && g_net.ngot + (size_t)nread <= sizeof g_net.got) {
+    memcpy(g_net.got + g_net.ngot, buf->base, (size_t)nread);
+    g_net.ngot += (size_t)nread;
+  }
+  if (nread < 0 || memchr(g_net.got, '\n', g_net.ngot) != NULL) {
+    uv_close((uv_handle_t *)s, on_closed);
+  }
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  assert_int_equal(status, 0);
+  uv_buf_t b = uv_buf_init((char *)g_net.send, (unsigned)strlen(g_net.send));
+  assert_int_equal(uv_write(&g_net.cw, req->handle, &b, 1, NULL), 0);
+  assert_int_equal(uv_read_start(req->handle, alloc_cb, on_client_read), 0);
+}
+
+static void exchange(uv_loop_t *loop, const char *send) {
+  memset(&g_net, 0, sizeof g_net);
+  g_net.send = send;
+  struct sockaddr_in sin;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+  assert_int_equal(uvotel_tcp_init(loop, &g_net.server), 0);
+  assert_int_equal(uv_tcp_bind(&g_net.server, (const struct sockaddr *)&sin, 0), 0);
+  assert_int_equal(uvotel_listen((uv_stream_t *)&g_net.server, 8, on_connection), 0);
+  int len = sizeof sin;
+  assert_int_equal(uv_tcp_getsockname(&g_net.server, (struct sockaddr *)&sin, &len), 0);
+  assert_int_equal(uv_tcp_init(loop, &g_net.client), 0);
+  assert_int_equal(
+      uv_tcp_connect(&g_net.creq, &g_net.client, (const struct sockaddr *)&sin, on_connect), 0);
+  assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_net.closed, 3);
+  assert_int_equal(g_net.ngot, 5);
+  assert_memory_equal(g_net.got, "PONG\n", 5); /* the program's bytes, unchanged */
+}
+
+static void enable(unsigned cats) {
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = g_fx.tracer;
+  o.categories = cats;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+}
+
+static int g_registered;
+
+static void register_ping(void) {
+  if (!g_registered) assert_int_equal(uvotel_protocol_register(&k_ping, &g_opened), 0);
+  g_registered = 1;
+}
+
+static void test_register_bad_input(void **state) {
+  (void)state;
+  assert_int_equal(uvotel_protocol_register(NULL, NULL), UVOTEL_EINVAL);
+  uvotel_protocol_ops_t o = k_ping;
+  o.size = offsetof(uvotel_protocol_ops_t, close);
+  assert_int_equal(uvotel_protocol_register(&o, NULL), UVOTEL_EINVAL);
+  o = k_ping;
+  o.detect = NULL;
+  assert_int_equal(uvotel_protocol_register(&o, NULL), UVOTEL_EINVAL);
+  o = k_ping;
+  o.write = NULL;
+  assert_int_equal(uvotel_protocol_register(&o, NULL), UVOTEL_EINVAL);
+  const uvotel_protocol_ops_t *http = uvotel_protocol_http();
+  assert_non_null(http);
+  assert_int_equal(http->size, sizeof(uvotel_protocol_ops_t));
+  assert_string_equal(http->name, "http");
+  assert_int_equal(http->category, UVOTEL_INSTRUMENT_HTTP);
+}
+
+static void test_user_detector_claims(void **state) {
+  fx_t *fx = *state;
+  register_ping();
+  enable(UVOTEL_INSTRUMENT_NET);
+  g_opened = g_closed = 0;
+  exchange(&fx->loop, "PING 1\n");
+  assert_int_equal(g_opened, 1);
+  assert_int_equal(g_closed, 1);
+  assert_string_equal(g_last_seen, "PING 1\n|PONG\n"); /* saw exactly what went by */
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "ping");
+  assert_non_null(d); /* ended when the write completed */
+  assert_non_null(g_net.current_in_read);
+  uvotel_span_context_t want = uvotel_span_data_context(d);
+  uvotel_span_context_t cur = uvotel_span_context(g_net.current_in_read);
+  assert_memory_equal(&cur.span_id, &want.span_id, sizeof want.span_id);
+}
+
+static void test_declined_stream_left_alone(void **state) {
+  fx_t *fx = *state;
+  register_ping();
+  enable(UVOTEL_INSTRUMENT_NET);
+  g_opened = g_closed = 0;
+  exchange(&fx->loop, "HELLO\n");
+  assert_int_equal(g_opened, 0);
+  assert_int_equal(g_closed, 0);
+  assert_null(uvotel_memory_exporter_find(fx->mem, "ping"));
+  assert_null(g_net.current_in_read);
+}
+
+static void test_off_without_categories(void **state) {
+  fx_t *fx = *state;
+  register_ping();
+  g_opened = g_detect_calls = 0;
+  exchange(&fx->loop, "PING 2\n");
+  assert_int_equal(g_detect_calls, 0);
+  assert_int_equal(g_opened, 0);
+}
+
+static void test_register_full(void **state) {
+  (void)state;
+  register_ping();
+  int n = 1, err;
+  while ((err = uvotel_protocol_register(&k_ping, &g_opened)) == 0) n++;
+  assert_int_equal(err, UVOTEL_ENOMEM);
+  assert_int_equal(n, 8);
+}
+
+/* ---- DNS over UDP, server side (category dns) ---- */
+
+typedef struct udpnet_s {
+  uv_udp_t server, client;
+  uv_udp_send_t sreq, creq;
+  char reply[64];
+  uvotel_span_t *current_in_recv;
+  int closed, answered;
+} udpnet_t;
+
+static udpnet_t g_udp;
+
+static void udp_closed(uv_handle_t *h) {
+  (void)h;
+  g_udp.closed++;
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  static char mem[2048];
+  *buf = uv_buf_init(mem, sizeof mem);
+}
+
+static void on_udp_server(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  (void)flags;
+  if (nread <= 0 || addr == NULL) return;
+  g_udp.current_in_recv = uvotel_current_span();
+  memcpy(g_udp.reply, buf->base, (size_t)nread);
+  g_udp.reply[2] = (char)(g_udp.reply[2] | 0x80);
+  g_udp.reply[3] = 2; /* SERVFAIL */
+  uv_buf_t b = uv_buf_init(g_udp.reply, (unsigned)nread);
+  assert_int_equal(uvotel_udp_send(&g_udp.sreq, h, &b, 1, addr, NULL), 0);
+}
+
+static void on_udp_client(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                          const struct sockaddr *addr, unsigned flags) {
+  (void)h;
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_udp.answered++;
+  uv_close((uv_handle_t *)&g_udp.client, udp_closed);
+  uvotel_close((uv_handle_t *)&g_udp.server, udp_closed);
+}
+
+static void test_dns_query_span(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_DNS);
+  memset(&g_udp, 0, sizeof g_udp);
+  struct sockaddr_in a;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_udp.server), 0);
+  assert_int_equal(uv_udp_bind(&g_udp.server, (const struct sockaddr *)&a, 0), 0);
+  int len = sizeof a;
+  assert_int_equal(uv_udp_getsockname(&g_udp.server, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_udp.server, udp_alloc, on_udp_server), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_udp.client), 0);
+  assert_int_equal(uv_udp_recv_start(&g_udp.client, udp_alloc, on_udp_client), 0);
+  static char q[] =
+      "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+      "\x03www\x07"
+      "example\x03org\x00\x00\x1c\x00\x01";
+  uv_buf_t b = uv_buf_init(q, sizeof q - 1);
+  assert_int_equal(
+      uv_udp_send(&g_udp.creq, &g_udp.client, &b, 1, (const struct sockaddr *)&a, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_udp.answered, 1);
+  assert_int_equal(g_udp.closed, 2);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_non_null(g_udp.current_in_recv);
+  uvotel_span_context_t want = uvotel_span_data_context(d);
+  uvotel_span_context_t cur = uvotel_span_context(g_udp.current_in_recv);
+  assert_memory_equal(&cur.span_id, &want.span_id, sizeof want.span_id);
+  size_t n;
+  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
+  int seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(at[i].key, "dns.question.name") == 0) {
+      assert_string_equal(at[i].value.u.s, "www.example.org");
+      seen |= 1;
+    }
+    if (strcmp(at[i].key, "error.type") == 0) {
+      assert_string_equal(at[i].value.u.s, "SERVFAIL");
+      seen |= 2;
+    }
+  }
+  assert_int_equal(seen, 3);
+}
+
+int main(void) {
+  counting_alloc_install();
+  (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_register_bad_input),
+      cmocka_unit_test_setup_teardown(test_user_detector_claims, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_declined_stream_left_alone, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_off_without_categories, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dns_query_span, setup, teardown),
+      cmocka_unit_test(test_register_full),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
