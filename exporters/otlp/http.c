@@ -11,6 +11,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_internal.h"
+#include "uvotel/version.h"
 
 #define RESP_CAP (64 * 1024)
 
@@ -608,7 +609,8 @@ int uvotel__otlp_transport_create(uvotel__otlp_config_t *cfg, uvotel__otlp_trans
     curl_easy_setopt(e, CURLOPT_URL, t->cfg.url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "uvotel-otlp-http/0.1");
+    /* The OTLP exporter specification's recommended form: OTel-OTLP-Exporter-<lang>/<version>. */
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "OTel-OTLP-Exporter-C/" UVOTEL_VERSION_STRING);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "uvotel/version.h"
 #include <uv.h>
 
 #include "counting_alloc.h"
@@ -221,6 +223,8 @@ static void test_delivers_over_keepalive(void **state) {
   assert_non_null(strstr(head, "x-tenant: acme"));
   assert_non_null(strstr(head, "authorization: Bearer tok,en"));
   assert_null(strstr(head, "Content-Encoding"));
+  /* the OTLP exporter specification's recommended User-Agent */
+  assert_non_null(strstr(head, "User-Agent: OTel-OTLP-Exporter-C/" UVOTEL_VERSION_STRING "\r\n"));
 }
 
 static void test_retries_3x503(void **state) {
