@@ -307,6 +307,19 @@ static int value_equal(const uvotel_value_t *a, const uvotel_value_t *b) {
       return a->u.i == b->u.i;
     case UVOTEL_VALUE_DOUBLE:
       return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
+    case UVOTEL_VALUE_NONE:
+      return 1;
+    case UVOTEL_VALUE_BYTES:
+      return a->len == b->len && (a->len == 0 || memcmp(a->u.bytes, b->u.bytes, a->len) == 0);
+    case UVOTEL_VALUE_KVLIST:
+      if (a->len != b->len) return 0;
+      for (uint32_t i = 0; i < a->len; i++) {
+        if (strcmp(a->u.kv[i].key, b->u.kv[i].key) != 0 ||
+            !value_equal(&a->u.kv[i].value, &b->u.kv[i].value)) {
+          return 0;
+        }
+      }
+      return 1;
     default:
       break;
   }
