@@ -28,7 +28,7 @@ typedef struct fx_s {
   long live0;
 } fx_t;
 
-static void open_provider(fx_t *f, uint32_t attr_limit) {
+static void open_provider_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) {
   f->mem = uvotel_memory_exporter_create(0);
   uvotel_span_processor_t *sp =
       uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
@@ -39,9 +39,14 @@ static void open_provider(fx_t *f, uint32_t attr_limit) {
   o.limits.attribute_count = attr_limit;
   o.limits.event_attribute_count = attr_limit;
   o.limits.link_attribute_count = attr_limit;
+  o.limits.attribute_value_length = value_len;
   f->p = uvotel_tracer_provider_create(&o);
   assert_non_null(f->p);
   f->t = uvotel_tracer_get(f->p, "attrs", NULL);
+}
+
+static void open_provider(fx_t *f, uint32_t attr_limit) {
+  open_provider_lim(f, attr_limit, UVOTEL_LIMIT_UNLIMITED);
 }
 
 static void close_provider(fx_t *f) {
@@ -290,17 +295,7 @@ static void test_attribute_cost_is_linear(void **state) {
 /* ---- bytes, kvlist, empty ---- */
 
 static void open_provider_vlen(fx_t *f, uint32_t value_len) {
-  f->mem = uvotel_memory_exporter_create(0);
-  uvotel_span_processor_t *sp =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &sp;
-  o.n_processors = 1;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  o.limits.attribute_value_length = value_len;
-  f->p = uvotel_tracer_provider_create(&o);
-  assert_non_null(f->p);
-  f->t = uvotel_tracer_get(f->p, "attrs", NULL);
+  open_provider_lim(f, 128, value_len);
 }
 
 static const uvotel_value_t *find_value(const uvotel_attribute_t *a, size_t n, const char *key) {

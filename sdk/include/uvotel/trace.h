@@ -246,8 +246,9 @@ typedef struct uvotel_instrumentation_scope_s {
 #define UVOTEL_LIMIT_UNLIMITED UINT32_MAX
 
 /* What a span keeps; the rest is dropped and counted (span data dropped_* accessors).
- * attribute_value_length truncates string values (and each string of a string array) to that
- * many Unicode characters (never splitting a UTF-8 sequence). */
+ * attribute_value_length truncates string values (and each string of a string array or of a
+ * KVLIST, at any depth) to that many Unicode characters (never splitting a UTF-8 sequence), and
+ * BYTES values to that many bytes. */
 typedef struct uvotel_span_limits_s {
   uint32_t attribute_count;        /* 128; OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT */
   uint32_t attribute_value_length; /* unlimited; OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT */
