@@ -412,21 +412,26 @@ static void test_bytes_kvlist_empty_are_copied(void **state) {
   }
 }
 
+/* chain[i] is a kvlist attribute holding chain[i+1]; chain[CHAIN_N] an int: chain[0] carries
+ * MAX_DEPTH + 1 nested kvlists, chain[1] MAX_DEPTH. */
+enum { CHAIN_N = UVOTEL_VALUE_MAX_DEPTH + 1 };
+static void make_chain(uvotel_attribute_t chain[CHAIN_N + 1]) {
+  for (int i = 0; i < CHAIN_N; i++) {
+    uvotel_attribute_t a = UVOTEL_ATTR_KVLIST("lvl", &chain[i + 1], 1);
+    chain[i] = a;
+  }
+  uvotel_attribute_t leaf = UVOTEL_ATTR_INT("leaf", 1);
+  chain[CHAIN_N] = leaf;
+}
+
 /* A chain of kvlists: UVOTEL_VALUE_MAX_DEPTH nested ones are kept, one more drops the
  * attribute (counted as dropped, not misuse); replacing a key with a too-deep value keeps the
  * old value and counts the drop. */
 static void test_kvlist_nesting_bound(void **state) {
   fx_t *f = *state;
   open_provider(f, 32);
-  /* chain[i] is a kvlist attribute holding chain[i+1]; chain[N] an int */
-  enum { N = UVOTEL_VALUE_MAX_DEPTH + 1 };
-  uvotel_attribute_t chain[N + 1];
-  for (int i = 0; i < N; i++) {
-    uvotel_attribute_t a = UVOTEL_ATTR_KVLIST("lvl", &chain[i + 1], 1);
-    chain[i] = a;
-  }
-  uvotel_attribute_t leaf = UVOTEL_ATTR_INT("leaf", 1);
-  chain[N] = leaf;
+  uvotel_attribute_t chain[CHAIN_N + 1];
+  make_chain(chain);
   uint64_t misuse0 = misuse_of(f->p);
   uvotel_span_t *s = uvotel_span_start(f->t, "deep", NULL);
   /* chain[1] carries MAX_DEPTH kvlists: kept */
@@ -543,6 +548,15 @@ static void test_scope_attributes_new_types(void **state) {
   assert_true(t1 != t2);
   in1[0].value.u.bytes = b2; /* the stored copy is unaffected */
   assert_ptr_equal(uvotel_tracer_get_with_attributes(f->p, "lib", "1", NULL, a2, 2), t2);
+  /* an attribute nested too deep is dropped from the scope, and the same request still finds
+   * the same tracer */
+  uvotel_attribute_t chain[CHAIN_N + 1];
+  make_chain(chain);
+  uvotel_attribute_t a3[] = {UVOTEL_ATTR_INT("x", 1), chain[0]};
+  uvotel_tracer_t *t3 = uvotel_tracer_get_with_attributes(f->p, "deep", NULL, NULL, a3, 2);
+  assert_non_null(t3);
+  assert_int_equal(uvotel_tracer_scope(t3)->n_attrs, 1);
+  assert_ptr_equal(uvotel_tracer_get_with_attributes(f->p, "deep", NULL, NULL, a3, 2), t3);
   const uvotel_instrumentation_scope_t *sc = uvotel_tracer_scope(t1);
   assert_int_equal(sc->n_attrs, 2);
   assert_int_equal(sc->attrs[0].value.type, UVOTEL_VALUE_KVLIST);

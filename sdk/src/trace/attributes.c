@@ -104,6 +104,20 @@ static int value_valid(const uvotel_value_t *v, unsigned depth) {
   }
 }
 
+/* More KVLISTs nested than UVOTEL_VALUE_MAX_DEPTH (the copy would drop it). Valid input only. */
+static int value_too_deep(const uvotel_value_t *v, unsigned depth) {
+  if (v->type != UVOTEL_VALUE_KVLIST) return 0;
+  if (depth >= UVOTEL_VALUE_MAX_DEPTH) return 1;
+  for (uint32_t i = 0; i < v->len; i++) {
+    if (value_too_deep(&v->u.kv[i].value, depth + 1)) return 1;
+  }
+  return 0;
+}
+
+int uvotel__value_too_deep(const uvotel_value_t *v) {
+  return value_too_deep(v, 0);
+}
+
 int uvotel__attr_valid(const uvotel_attribute_t *a) {
   if (a == NULL || a->key == NULL || a->key[0] == '\0') return 0;
   return value_valid(&a->value, 0);

@@ -340,7 +340,8 @@ static int value_equal(const uvotel_value_t *a, const uvotel_value_t *b) {
 static int scope_attrs_equal(const uvotel_tracer_t *t, const uvotel_attribute_t *attrs, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!uvotel__attr_valid(&attrs[i])) continue;
+    /* what the copy refused is not part of the stored scope either */
+    if (!uvotel__attr_valid(&attrs[i]) || uvotel__value_too_deep(&attrs[i].value)) continue;
     if (k >= t->scope.n_attrs || strcmp(t->scope.attrs[k].key, attrs[i].key) != 0 ||
         !value_equal(&t->scope.attrs[k].value, &attrs[i].value)) {
       return 0;
