@@ -343,6 +343,24 @@ static void any_value(enc_t *e, uint32_t field, const uvotel_value_t *v) {
       end(e, a);
       break;
     }
+    case UVOTEL_VALUE_BYTES:
+      key(e, 7, WT_LEN);
+      raw_varint(e, v->len);
+      if (v->len) raw_bytes(e, v->u.bytes, v->len);
+      break;
+    case UVOTEL_VALUE_KVLIST: {
+      /* KeyValueList{repeated KeyValue values = 1}; nesting was bounded when the value was copied
+       */
+      size_t l = begin(e, 6);
+      for (uint32_t i = 0; i < v->len; i++) {
+        size_t kvm = begin(e, 1);
+        cstr_field(e, 1, v->u.kv[i].key, 0);
+        any_value(e, 2, &v->u.kv[i].value);
+        end(e, kvm);
+      }
+      end(e, l);
+      break;
+    }
     default:
       break; /* NONE: an empty AnyValue, as the data model allows */
   }

@@ -21,6 +21,22 @@ static void put_value(ubuf_t *b, const uvotel_value_t *v) {
     case UVOTEL_VALUE_DOUBLE:
       ubuf_printf(b, "%g", v->u.d);
       return;
+    case UVOTEL_VALUE_NONE:
+      ubuf_puts(b, "(empty)");
+      return;
+    case UVOTEL_VALUE_BYTES:
+      ubuf_printf(b, "bytes(%" PRIu32 ")[", v->len);
+      for (uint32_t i = 0; i < v->len; i++) ubuf_printf(b, "%02x", v->u.bytes[i]);
+      ubuf_putc(b, ']');
+      return;
+    case UVOTEL_VALUE_KVLIST:
+      ubuf_putc(b, '{');
+      for (uint32_t i = 0; i < v->len; i++) {
+        ubuf_printf(b, "%s%s = ", i ? ", " : "", v->u.kv[i].key);
+        put_value(b, &v->u.kv[i].value);
+      }
+      ubuf_putc(b, '}');
+      return;
     default:
       break;
   }

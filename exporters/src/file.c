@@ -122,9 +122,49 @@ static void put_scalar(ubuf_t *b, uvotel_value_type_t t, const uvotel_value_t *v
   ubuf_putc(b, '}');
 }
 
+/* RFC 4648 standard base64 with padding, quoted (OTLP/JSON bytesValue). */
+static void put_base64(ubuf_t *b, const uint8_t *p, size_t n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  ubuf_putc(b, '"');
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+    char q[4] = {tab[w >> 18], tab[(w >> 12) & 63], tab[(w >> 6) & 63], tab[w & 63]};
+    ubuf_put(b, q, 4);
+  }
+  if (i < n) {
+    uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+    char q[4] = {tab[w >> 18], tab[(w >> 12) & 63], i + 1 < n ? tab[(w >> 6) & 63] : '=', '='};
+    ubuf_put(b, q, 4);
+  }
+  ubuf_putc(b, '"');
+}
+
 static void put_value(ubuf_t *b, const uvotel_value_t *v) {
   uvotel_value_type_t el;
   switch (v->type) {
+    case UVOTEL_VALUE_BYTES:
+      ubuf_puts(b, "{\"bytesValue\":");
+      put_base64(b, v->u.bytes, v->len);
+      ubuf_putc(b, '}');
+      return;
+    case UVOTEL_VALUE_KVLIST:
+      /* nesting was bounded when the value was copied */
+      ubuf_puts(b, "{\"kvlistValue\":{");
+      if (v->len > 0) {
+        ubuf_puts(b, "\"values\":[");
+        for (uint32_t i = 0; i < v->len; i++) {
+          if (i) ubuf_putc(b, ',');
+          ubuf_puts(b, "{\"key\":");
+          put_str(b, v->u.kv[i].key);
+          ubuf_puts(b, ",\"value\":");
+          put_value(b, &v->u.kv[i].value);
+          ubuf_putc(b, '}');
+        }
+        ubuf_putc(b, ']');
+      }
+      ubuf_puts(b, "}}");
+      return;
     case UVOTEL_VALUE_STRING_ARRAY:
       el = UVOTEL_VALUE_STRING;
       break;

@@ -16,6 +16,7 @@
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
 typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
 typedef Opentelemetry__Proto__Common__V1__ArrayValue arr_t;
+typedef Opentelemetry__Proto__Common__V1__KeyValueList kvl_t;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope scope_t;
 typedef Opentelemetry__Proto__Resource__V1__Resource res_t;
 typedef Opentelemetry__Proto__Trace__V1__ResourceSpans rspans_t;
@@ -114,6 +115,21 @@ static int fill_array(arena_t *a, const uvotel_value_t *v, any_t *out) {
   return 0;
 }
 
+static int fill_attrs(arena_t *a, const uvotel_attribute_t *attrs, size_t n, kv_t ***out);
+
+/* A KVLIST value as a KeyValueList (recursively through fill_attrs). */
+static int fill_kvlist(arena_t *a, const uvotel_value_t *v, any_t *out) {
+  kvl_t *l = NEW(a, kvl_t);
+  if (l == NULL) return -1;
+  static const kvl_t init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
+  *l = init;
+  if (fill_attrs(a, v->u.kv, v->len, &l->values) != 0) return -1;
+  l->n_values = v->len;
+  out->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
+  out->kvlist_value = l;
+  return 0;
+}
+
 /* Build n KeyValues; *out gets the pointer array. */
 static int fill_attrs(arena_t *a, const uvotel_attribute_t *attrs, size_t n, kv_t ***out) {
   *out = NULL;
@@ -150,6 +166,14 @@ static int fill_attrs(arena_t *a, const uvotel_attribute_t *attrs, size_t n, kv_
       case UVOTEL_VALUE_INT_ARRAY:
       case UVOTEL_VALUE_DOUBLE_ARRAY:
         if (fill_array(a, v, &vals[i]) != 0) return -1;
+        break;
+      case UVOTEL_VALUE_BYTES:
+        vals[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
+        vals[i].bytes_value.data = (uint8_t *)v->u.bytes;
+        vals[i].bytes_value.len = v->len;
+        break;
+      case UVOTEL_VALUE_KVLIST:
+        if (fill_kvlist(a, v, &vals[i]) != 0) return -1;
         break;
       default:
         break; /* NONE: an empty AnyValue, as the data model allows */

@@ -304,6 +304,27 @@ static void test_console(void **state) {
   assert_non_null(strstr(data, "  status   ERROR \"boom\"\n"));
 }
 
+/* The console shows byte arrays as hex, kvlists as {k = v, ...} (nested) and empty values. */
+static void test_console_new_values(void **state) {
+  fx_t *f = *state;
+  rich_spans(f);
+  uvotel_attribute_t inner[] = {UVOTEL_ATTR_INT("i", 7), UVOTEL_ATTR_EMPTY("e")};
+  uvotel_attribute_t m[] = {UVOTEL_ATTR_STR("s", "v"), UVOTEL_ATTR_KVLIST("in", inner, 2)};
+  uvotel_attribute_t attrs[] = {UVOTEL_ATTR_BYTES("b", (const uint8_t *)"\x00\xab\xff", 3),
+                                UVOTEL_ATTR_KVLIST("m", m, 2), UVOTEL_ATTR_EMPTY("none")};
+  uvotel_span_t *s = uvotel_span_start(f->t, "values", NULL);
+  uvotel_span_set_attributes(s, attrs, 3);
+  uvotel_span_end(s);
+  const uvotel_span_data_t *d =
+      uvotel_memory_exporter_get(f->mem, uvotel_memory_exporter_count(f->mem) - 1);
+  char buf[2048];
+  int n = uvotel_console_format_span(d, buf, sizeof buf);
+  assert_true(n > 0 && (size_t)n < sizeof buf);
+  assert_non_null(strstr(buf, "  attr     b = bytes(3)[00abff]\n"));
+  assert_non_null(strstr(buf, "  attr     m = {s = \"v\", in = {i = 7, e = (empty)}}\n"));
+  assert_non_null(strstr(buf, "  attr     none = (empty)\n"));
+}
+
 static void test_memory(void **state) {
   fx_t *f = *state;
   f->mem = uvotel_memory_exporter_create(2);
@@ -355,6 +376,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_file_exporter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_default_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_console_new_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

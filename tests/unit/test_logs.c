@@ -983,6 +983,34 @@ static void test_bad_input(void **state) {
 }
 
 /* A memory exporter failing its exports: the simple processor counts them failed. */
+
+/* The logs signal has its own attribute copy and does not take byte arrays, kvlists or empty
+ * values yet: they are dropped and counted as misuse (attributes and body); the record goes. */
+static void test_log_new_value_types_refused(void **state) {
+  fx_t *f = *state;
+  uvotel_log_counters_t c0, c1;
+  assert_int_equal(uvotel_logger_provider_counters(f->p, &c0), 0);
+  uvotel_attribute_t inner[] = {UVOTEL_ATTR_INT("i", 1)};
+  uvotel_attribute_t attrs[] = {UVOTEL_ATTR_BYTES("b", (const uint8_t *)"ab", 2),
+                                UVOTEL_ATTR_KVLIST("m", inner, 1), UVOTEL_ATTR_EMPTY("e"),
+                                UVOTEL_ATTR_INT("good", 1)};
+  assert_int_equal(uvotel_log_attrs(f->l, 9, attrs, 4, "new types"), 0);
+  const uvotel_log_data_t *d = rec(f, 0);
+  assert_int_equal(d->n_attrs, 1);
+  assert_string_equal(d->attrs[0].key, "good");
+  assert_int_equal(uvotel_logger_provider_counters(f->p, &c1), 0);
+  assert_int_equal(c1.misuse, c0.misuse + 3);
+  uvotel_log_record_options_t r = UVOTEL_LOG_RECORD_OPTIONS_INIT;
+  r.severity = 9;
+  r.body.type = UVOTEL_VALUE_BYTES;
+  r.body.len = 2;
+  r.body.u.bytes = (const uint8_t *)"ab";
+  assert_int_equal(uvotel_log_emit(f->l, &r), 0);
+  assert_int_equal(rec(f, 1)->body.type, UVOTEL_VALUE_NONE);
+  assert_int_equal(uvotel_logger_provider_counters(f->p, &c0), 0);
+  assert_int_equal(c0.misuse, c1.misuse + 1);
+}
+
 static void test_simple_failures(void **state) {
   fx_t *f = *state;
   uvotel_memory_log_exporter_fail_next(f->mem, 2, UVOTEL_EIO);
@@ -1018,6 +1046,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_loggers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_simple_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_log_new_value_types_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,9 @@
  * The direct encoder (exporters/otlp/encode.c) is compared byte for byte with the protobuf-c
  * reference (tests/support/otlp_pbc_encode.c) over every field and value type, boundary
  * lengths, and a seeded random mix; invalid UTF-8 in every string position is repaired to
- * U+FFFD in both the protobuf and the OTLP/JSON encoders, and the other spans survive. */
+ * U+FFFD in both the protobuf and the OTLP/JSON encoders, and the other spans survive. Byte
+ * arrays, kvlists (nested, empty) and empty values: byte for byte in every attribute position,
+ * and exact OTLP/JSON (base64 with padding, kvlistValue, {}), UTF-8 repaired inside kvlists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -749,6 +751,145 @@ static void test_utf8_json_strict(void **state) {
   uvotel_memory_exporter_free(b.m);
 }
 
+/* Bytes (every base64 tail, a varint-boundary length), kvlists (nested, empty, holding every
+ * type) and empty values in span, event, link, resource and scope attributes: byte for byte
+ * against protobuf-c; the decoded request carries them; the JSON is exact. */
+static void test_bytes_kvlist_empty_values(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  static uint8_t big[200];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7);
+  const int64_t ints[] = {1, -2};
+  uvotel_attribute_t leaf[] = {UVOTEL_ATTR_EMPTY("e")};
+  uvotel_attribute_t mid[] = {UVOTEL_ATTR_KVLIST("n", leaf, 1), UVOTEL_ATTR_KVLIST("me", NULL, 0)};
+  uvotel_attribute_t top[] = {UVOTEL_ATTR_STR("s", "v"),
+                              UVOTEL_ATTR_INT("i", 1),
+                              UVOTEL_ATTR_BOOL("b", false),
+                              UVOTEL_ATTR_DOUBLE("d", 0.5),
+                              UVOTEL_ATTR_INT_ARRAY("ia", ints, 2),
+                              UVOTEL_ATTR_BYTES("by", (const uint8_t *)"\x01", 1),
+                              UVOTEL_ATTR_KVLIST("mid", mid, 2)};
+  uvotel_span_processor_t *sp =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(b.m));
+  uvotel_attribute_t res[] = {UVOTEL_ATTR_STR("service.name", "svc"),
+                              UVOTEL_ATTR_KVLIST("res.map", top, 7), UVOTEL_ATTR_EMPTY("res.none"),
+                              UVOTEL_ATTR_BYTES("res.b", big, 3)};
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.resource_attrs = res;
+  po.n_resource_attrs = 4;
+  po.processors = &sp;
+  po.n_processors = 1;
+  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  assert_non_null(p);
+  uvotel_attribute_t scope_attrs[] = {UVOTEL_ATTR_KVLIST("sc.map", mid, 2),
+                                      UVOTEL_ATTR_BYTES("sc.b", NULL, 0),
+                                      UVOTEL_ATTR_EMPTY("sc.e")};
+  uvotel_tracer_t *t = uvotel_tracer_get_with_attributes(p, "lib", "1", NULL, scope_attrs, 3);
+  assert_non_null(t);
+
+  uvotel_attribute_t attrs[] = {UVOTEL_ATTR_BYTES("b3", (const uint8_t *)"\x00\xff\x10", 3),
+                                UVOTEL_ATTR_BYTES("b1", (const uint8_t *)"M", 1),
+                                UVOTEL_ATTR_BYTES("b2", (const uint8_t *)"Ma", 2),
+                                UVOTEL_ATTR_BYTES("b0", NULL, 0),
+                                UVOTEL_ATTR_KVLIST("m", top, 7),
+                                UVOTEL_ATTR_KVLIST("m0", NULL, 0),
+                                UVOTEL_ATTR_EMPTY("none"),
+                                UVOTEL_ATTR_BYTES("big", big, 200)};
+  uvotel_link_t link = {{{{0}}, {{0}}, 0, 0, NULL}, attrs, 8, 0};
+  for (int i = 0; i < 16; i++) link.context.trace_id.bytes[i] = (uint8_t)(i + 1);
+  for (int i = 0; i < 8; i++) link.context.span_id.bytes[i] = (uint8_t)(i + 1);
+  uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
+  so.links = &link;
+  so.n_links = 1;
+  uvotel_span_t *s = uvotel_span_start(t, "values", &so);
+  uvotel_span_set_attributes(s, attrs, 8);
+  uvotel_span_add_event(s, "ev", attrs, 8);
+  uvotel_span_end(s);
+  /* a small one for the exact JSON */
+  uvotel_attribute_t bad[] = {UVOTEL_ATTR_STR("s", "v\xff"), UVOTEL_ATTR_INT("k\xc3", 1),
+                              UVOTEL_ATTR_KVLIST("n", leaf, 1), UVOTEL_ATTR_KVLIST("me", NULL, 0)};
+  uvotel_attribute_t small[] = {UVOTEL_ATTR_BYTES("b3", (const uint8_t *)"\x00\xff\x10", 3),
+                                UVOTEL_ATTR_BYTES("b1", (const uint8_t *)"M", 1),
+                                UVOTEL_ATTR_BYTES("b2", (const uint8_t *)"Ma", 2),
+                                UVOTEL_ATTR_BYTES("b0", NULL, 0),
+                                UVOTEL_ATTR_KVLIST("m", bad, 4),
+                                UVOTEL_ATTR_EMPTY("none")};
+  s = uvotel_span_start(t, "json", NULL);
+  uvotel_span_set_attributes(s, small, 6);
+  uvotel_span_end(s);
+  collect(&b);
+  assert_int_equal(b.n, 2);
+  expect_same_bytes(b.spans, 1);
+  /* the second span has ill-formed UTF-8 inside a kvlist (protobuf-c would copy it as is): the
+   * direct encoder repairs keys and strings there too */
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(uvotel_otlp_http_encode(b.spans + 1, 1, &body, &len), 0);
+  req_t *q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+      NULL, len, body);
+  assert_non_null(q);
+  const span_t *sj = find(q, "json");
+  const any_t *mj = attr(sj->attributes, sj->n_attributes, "m");
+  assert_int_equal(mj->kvlist_value->n_values, 4);
+  assert_string_equal(mj->kvlist_value->values[0]->value->string_value, "v\xef\xbf\xbd");
+  assert_string_equal(mj->kvlist_value->values[1]->key, "k\xef\xbf\xbd");
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+
+  /* decoded: the nesting and the bytes survive */
+  assert_int_equal(uvotel_otlp_http_encode(b.spans, 1, &body, &len), 0);
+  q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len,
+                                                                                       body);
+  assert_non_null(q);
+  const span_t *sp0 = find(q, "values");
+  assert_non_null(sp0);
+  assert_int_equal(sp0->n_attributes, 8);
+  const any_t *v = attr(sp0->attributes, sp0->n_attributes, "big");
+  assert_int_equal(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE);
+  assert_int_equal(v->bytes_value.len, 200);
+  assert_memory_equal(v->bytes_value.data, big, 200);
+  v = attr(sp0->attributes, sp0->n_attributes, "none");
+  assert_int_equal(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET);
+  v = attr(sp0->attributes, sp0->n_attributes, "m");
+  assert_int_equal(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE);
+  assert_int_equal(v->kvlist_value->n_values, 7);
+  const any_t *m = attr(v->kvlist_value->values, 7, "mid");
+  assert_int_equal(m->kvlist_value->n_values, 2);
+  const any_t *n = attr(m->kvlist_value->values, 2, "n");
+  assert_int_equal(n->kvlist_value->n_values, 1);
+  assert_int_equal(n->kvlist_value->values[0]->value->value_case,
+                   OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET);
+  assert_int_equal(sp0->events[0]->n_attributes, 8);
+  assert_int_equal(sp0->links[0]->n_attributes, 8);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+
+  char *json = NULL;
+  size_t cap = 0, jl = 0;
+  assert_int_equal(uvotel_otlp_json_encode(b.spans + 1, 1, &json, &cap, &jl), 0);
+  const char *want =
+      "\"attributes\":[{\"key\":\"b3\",\"value\":{\"bytesValue\":\"AP8Q\"}},"
+      "{\"key\":\"b1\",\"value\":{\"bytesValue\":\"TQ==\"}},"
+      "{\"key\":\"b2\",\"value\":{\"bytesValue\":\"TWE=\"}},"
+      "{\"key\":\"b0\",\"value\":{\"bytesValue\":\"\"}},"
+      "{\"key\":\"m\",\"value\":{\"kvlistValue\":{\"values\":["
+      "{\"key\":\"s\",\"value\":{\"stringValue\":\"v\\ufffd\"}},"
+      "{\"key\":\"k\\ufffd\",\"value\":{\"intValue\":\"1\"}},"
+      "{\"key\":\"n\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"e\",\"value\":{}}]}}},"
+      "{\"key\":\"me\",\"value\":{\"kvlistValue\":{}}}]}}},"
+      "{\"key\":\"none\",\"value\":{}}]";
+  if (strstr(json, want) == NULL) print_error("json: %s\n", json);
+  assert_non_null(strstr(json, want));
+  /* resource and scope attributes in JSON too */
+  assert_non_null(strstr(json, "{\"key\":\"res.none\",\"value\":{}}"));
+  assert_non_null(strstr(json, "{\"key\":\"res.b\",\"value\":{\"bytesValue\":\"AAcO\"}}"));
+  assert_non_null(strstr(json, "{\"key\":\"sc.b\",\"value\":{\"bytesValue\":\"\"}}"));
+  uvotel_free(json);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -761,6 +902,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_utf8_repair_table, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_every_position_protobuf_and_json, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_json_strict, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bytes_kvlist_empty_values, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

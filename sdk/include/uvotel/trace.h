@@ -85,7 +85,7 @@ char *uvotel_span_id_to_hex(const uvotel_span_id_t *id, char out[17]);
 
 /* Attribute value types. Numbers are fixed (never reordered). */
 typedef enum uvotel_value_type_e {
-  UVOTEL_VALUE_NONE = 0, /* an empty value (never stored on spans) */
+  UVOTEL_VALUE_NONE = 0, /* an empty value (OTLP: an AnyValue with no field set) */
   UVOTEL_VALUE_STRING = 1,
   UVOTEL_VALUE_BOOL = 2,
   UVOTEL_VALUE_INT = 3, /* int64 */
@@ -93,15 +93,29 @@ typedef enum uvotel_value_type_e {
   UVOTEL_VALUE_STRING_ARRAY = 5,
   UVOTEL_VALUE_BOOL_ARRAY = 6,
   UVOTEL_VALUE_INT_ARRAY = 7,
-  UVOTEL_VALUE_DOUBLE_ARRAY = 8
+  UVOTEL_VALUE_DOUBLE_ARRAY = 8,
+  UVOTEL_VALUE_BYTES = 9,  /* a byte array: u.bytes, len bytes */
+  UVOTEL_VALUE_KVLIST = 10 /* a map: u.kv, len entries (key = value, values of any type) */
 } uvotel_value_type_t;
+
+struct uvotel_attribute_s;
+
+/* At most this many KVLIST values nested within each other in one attribute; an attribute with
+ * deeper nesting is dropped (counted in the span's dropped attributes). */
+#define UVOTEL_VALUE_MAX_DEPTH 8
 
 /* A typed attribute value. `len`: byte length of a STRING (not counting the NUL), or the element
  * count of an array.
  *
  * Input (the application hands values in): strings are NUL-terminated and `len` is ignored for
  * STRING (strlen is used); strings inside a STRING_ARRAY are NUL-terminated; arrays have `len`
- * elements. Everything is copied.
+ * elements. BYTES: `len` bytes at u.bytes (may be NULL only when len is 0). KVLIST: `len`
+ * entries at u.kv (NULL only when len is 0); entry keys follow the attribute key rules, a bad
+ * entry (NULL/empty key, NULL data with len > 0) makes the whole attribute invalid (misuse);
+ * nesting is bounded by UVOTEL_VALUE_MAX_DEPTH; duplicate keys inside a KVLIST are kept as given.
+ * NONE is a valid empty value. Everything is copied: the caller's buffers may be freed as soon as
+ * the call returns. The attribute value-length limit truncates STRINGs by characters and BYTES
+ * by bytes, and applies to every string inside a KVLIST.
  *
  * Output (uvotel_span_data_* accessors): every string is NUL-terminated AND `len` is exact, so
  * an encoder can use either; strings inside STRING_ARRAY are NUL-terminated (use strlen). The
@@ -118,11 +132,14 @@ typedef struct uvotel_value_s {
     const bool *ba;
     const int64_t *ia;
     const double *da;
+    const uint8_t *bytes;
+    const struct uvotel_attribute_s *kv;
   } u;
 } uvotel_value_t;
 
 /* key = value. Input: key NUL-terminated, copied. Output: key NUL-terminated, owned by the span
- * data. An attribute with a NULL or empty key, or type NONE, is ignored (counted as misuse). */
+ * data. An attribute with a NULL or empty key, an unknown type, or NULL data with len > 0 is
+ * ignored (counted as misuse). Type NONE is an empty value and is stored. */
 typedef struct uvotel_attribute_s {
   const char *key;
   uvotel_value_t value;
@@ -139,6 +156,9 @@ typedef struct uvotel_attribute_s {
 #define UVOTEL_ATTR_BOOL_ARRAY(k, arr, n)     {(k), {UVOTEL_VALUE_BOOL_ARRAY, (n), {.ba = (arr)}}}
 #define UVOTEL_ATTR_INT_ARRAY(k, arr, n)      {(k), {UVOTEL_VALUE_INT_ARRAY, (n), {.ia = (arr)}}}
 #define UVOTEL_ATTR_DOUBLE_ARRAY(k, arr, n)   {(k), {UVOTEL_VALUE_DOUBLE_ARRAY, (n), {.da = (arr)}}}
+#define UVOTEL_ATTR_BYTES(k, p, n)            {(k), {UVOTEL_VALUE_BYTES, (n), {.bytes = (p)}}}
+#define UVOTEL_ATTR_KVLIST(k, kvs, n)         {(k), {UVOTEL_VALUE_KVLIST, (n), {.kv = (kvs)}}}
+#define UVOTEL_ATTR_EMPTY(k)                  {(k), {UVOTEL_VALUE_NONE, 0, {.i = 0}}}
 /* clang-format on */
 
 /* ---------------------------------------------------------------------------------------------
@@ -226,8 +246,9 @@ typedef struct uvotel_instrumentation_scope_s {
 #define UVOTEL_LIMIT_UNLIMITED UINT32_MAX
 
 /* What a span keeps; the rest is dropped and counted (span data dropped_* accessors).
- * attribute_value_length truncates string values (and each string of a string array) to that
- * many Unicode characters (never splitting a UTF-8 sequence). */
+ * attribute_value_length truncates string values (and each string of a string array or of a
+ * KVLIST, at any depth) to that many Unicode characters (never splitting a UTF-8 sequence), and
+ * BYTES values to that many bytes. */
 typedef struct uvotel_span_limits_s {
   uint32_t attribute_count;        /* 128; OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT */
   uint32_t attribute_value_length; /* unlimited; OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT */

@@ -74,9 +74,11 @@ static size_t trunc_len(const char *str, size_t len, uint32_t limit) {
   return i;
 }
 
-int uvotel__attr_valid(const uvotel_attribute_t *a) {
-  if (a == NULL || a->key == NULL || a->key[0] == '\0') return 0;
-  switch (a->value.type) {
+/* The value is well-formed: known type, data present when len > 0, KVLIST entries with keys.
+ * Nesting past UVOTEL_VALUE_MAX_DEPTH is not looked into here: the copy drops it (counted). */
+static int value_valid(const uvotel_value_t *v, unsigned depth) {
+  switch (v->type) {
+    case UVOTEL_VALUE_NONE:
     case UVOTEL_VALUE_STRING:
     case UVOTEL_VALUE_BOOL:
     case UVOTEL_VALUE_INT:
@@ -86,10 +88,39 @@ int uvotel__attr_valid(const uvotel_attribute_t *a) {
     case UVOTEL_VALUE_BOOL_ARRAY:
     case UVOTEL_VALUE_INT_ARRAY:
     case UVOTEL_VALUE_DOUBLE_ARRAY:
-      return a->value.len == 0 || a->value.u.sa != NULL;
+    case UVOTEL_VALUE_BYTES:
+      return v->len == 0 || v->u.sa != NULL;
+    case UVOTEL_VALUE_KVLIST:
+      if (v->len == 0) return 1;
+      if (v->u.kv == NULL) return 0;
+      if (depth >= UVOTEL_VALUE_MAX_DEPTH) return 1;
+      for (uint32_t i = 0; i < v->len; i++) {
+        const uvotel_attribute_t *e = &v->u.kv[i];
+        if (e->key == NULL || e->key[0] == '\0' || !value_valid(&e->value, depth + 1)) return 0;
+      }
+      return 1;
     default:
       return 0;
   }
+}
+
+/* More KVLISTs nested than UVOTEL_VALUE_MAX_DEPTH (the copy would drop it). Valid input only. */
+static int value_too_deep(const uvotel_value_t *v, unsigned depth) {
+  if (v->type != UVOTEL_VALUE_KVLIST) return 0;
+  if (depth >= UVOTEL_VALUE_MAX_DEPTH) return 1;
+  for (uint32_t i = 0; i < v->len; i++) {
+    if (value_too_deep(&v->u.kv[i].value, depth + 1)) return 1;
+  }
+  return 0;
+}
+
+int uvotel__value_too_deep(const uvotel_value_t *v) {
+  return value_too_deep(v, 0);
+}
+
+int uvotel__attr_valid(const uvotel_attribute_t *a) {
+  if (a == NULL || a->key == NULL || a->key[0] == '\0') return 0;
+  return value_valid(&a->value, 0);
 }
 
 /* ---- keys: length and hash, duplicate lookup ---- */
@@ -178,8 +209,9 @@ static uint32_t *index_build(uint32_t *index, uint32_t *mask, uint32_t cap,
   return index;
 }
 
-static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
-                      uint32_t limit) {
+/* Copy src into the arena. depth: KVLISTs around src. -1: out of memory or nested too deep. */
+static int copy_value_at(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
+                         uint32_t limit, unsigned depth) {
   uvotel_value_t v = *src;
   switch (src->type) {
     case UVOTEL_VALUE_STRING: {
@@ -211,11 +243,44 @@ static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_
       v.u.ia = arr;
       break;
     }
+    case UVOTEL_VALUE_BYTES: {
+      /* the value-length limit counts bytes here */
+      uint32_t n = limit != UVOTEL_LIMIT_UNLIMITED && src->len > limit ? limit : src->len;
+      uint8_t *b = uvotel__arena_alloc(s, n ? n : 1);
+      if (b == NULL) return -1;
+      if (n) memcpy(b, src->u.bytes, n);
+      v.u.bytes = b;
+      v.len = n;
+      break;
+    }
+    case UVOTEL_VALUE_KVLIST: {
+      if (depth >= UVOTEL_VALUE_MAX_DEPTH) return -1;
+      uvotel_attribute_t *kv =
+          uvotel__arena_alloc(s, sizeof(uvotel_attribute_t) * (src->len ? src->len : 1));
+      if (kv == NULL) return -1;
+      for (uint32_t i = 0; i < src->len; i++) {
+        const uvotel_attribute_t *e = &src->u.kv[i];
+        kv[i].key = uvotel__arena_strdup(s, e->key, strlen(e->key));
+        if (kv[i].key == NULL) return -1;
+        if (copy_value_at(s, &kv[i].value, &e->value, limit, depth + 1) != 0) return -1;
+      }
+      v.u.kv = kv;
+      break;
+    }
+    case UVOTEL_VALUE_NONE:
+      v.len = 0;
+      v.u.i = 0;
+      break;
     default:
       break;
   }
   *dst = v;
   return 0;
+}
+
+static int copy_value(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
+                      uint32_t limit) {
+  return copy_value_at(s, dst, src, limit, 0);
 }
 
 static int copy_attribute_len(uvotel_span_t *s, uvotel_attribute_t *dst,

@@ -307,6 +307,19 @@ static int value_equal(const uvotel_value_t *a, const uvotel_value_t *b) {
       return a->u.i == b->u.i;
     case UVOTEL_VALUE_DOUBLE:
       return memcmp(&a->u.d, &b->u.d, sizeof a->u.d) == 0;
+    case UVOTEL_VALUE_NONE:
+      return 1;
+    case UVOTEL_VALUE_BYTES:
+      return a->len == b->len && (a->len == 0 || memcmp(a->u.bytes, b->u.bytes, a->len) == 0);
+    case UVOTEL_VALUE_KVLIST:
+      if (a->len != b->len) return 0;
+      for (uint32_t i = 0; i < a->len; i++) {
+        if (strcmp(a->u.kv[i].key, b->u.kv[i].key) != 0 ||
+            !value_equal(&a->u.kv[i].value, &b->u.kv[i].value)) {
+          return 0;
+        }
+      }
+      return 1;
     default:
       break;
   }
@@ -327,7 +340,8 @@ static int value_equal(const uvotel_value_t *a, const uvotel_value_t *b) {
 static int scope_attrs_equal(const uvotel_tracer_t *t, const uvotel_attribute_t *attrs, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!uvotel__attr_valid(&attrs[i])) continue;
+    /* what the copy refused is not part of the stored scope either */
+    if (!uvotel__attr_valid(&attrs[i]) || uvotel__value_too_deep(&attrs[i].value)) continue;
     if (k >= t->scope.n_attrs || strcmp(t->scope.attrs[k].key, attrs[i].key) != 0 ||
         !value_equal(&t->scope.attrs[k].value, &attrs[i].value)) {
       return 0;

@@ -269,6 +269,8 @@ void uvotel__arena_reset(uvotel_span_t *s);
 int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
                            uint32_t value_limit);
 int uvotel__attr_valid(const uvotel_attribute_t *a);
+/* A valid value nested deeper than UVOTEL_VALUE_MAX_DEPTH: copies drop it. */
+int uvotel__value_too_deep(const uvotel_value_t *v);
 /* Copy a list of attributes into the arena: later duplicates replace earlier values, at most
  * `limit` distinct keys, the rest counted in *dropped. */
 void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, size_t n,
