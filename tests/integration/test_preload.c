@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "preload_util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -78,66 +80,6 @@ static int run(const char *const *extra_env, char **out) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* All spans of all lines of the file, as one JSON array (each span with its resource's
- * service.name copied into "service"). */
-static json_t *load_spans(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return NULL;
-  json_t *all = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t err;
-    json_t *req = json_loads(line, 0, &err);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      const char *service = "";
-      json_t *a;
-      size_t m;
-      json_array_foreach(json_object_get(json_object_get(rs, "resource"), "attributes"), m, a) {
-        if (strcmp(json_string_value(json_object_get(a, "key")), "service.name") == 0) {
-          service = json_string_value(json_object_get(json_object_get(a, "value"), "stringValue"));
-        }
-      }
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) {
-          json_object_set_new(sp, "service", json_string(service));
-          json_array_append(all, sp);
-        }
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
-  return all;
-}
-
-static json_t *find_span(json_t *all, const char *name) {
-  size_t i;
-  json_t *sp;
-  json_array_foreach(all, i, sp) {
-    if (strcmp(json_string_value(json_object_get(sp, "name")), name) == 0) return sp;
-  }
-  return NULL;
-}
-
-/* The attribute's value as text (strings as is, ints as their decimal string). */
-static const char *attr_text(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) != 0) continue;
-    json_t *v = json_object_get(a, "value");
-    json_t *s = json_object_get(v, "stringValue");
-    if (s == NULL) s = json_object_get(v, "intValue");
-    return json_string_value(s);
-  }
-  return NULL;
-}
-
 static void test_same_output_and_spans(void **state) {
   (void)state;
   mkdir(TMPDIR, 0755);
@@ -159,27 +101,27 @@ static void test_same_output_and_spans(void **state) {
   free(plain);
   free(traced);
 
-  json_t *all = load_spans(OUT_FILE);
+  json_t *all = spans_load(OUT_FILE);
   assert_non_null(all);
-  json_t *sp = find_span(all, "fs open");
+  json_t *sp = span_find(all, "fs open", NULL, NULL);
   assert_non_null(sp);
   assert_string_equal(json_string_value(json_object_get(sp, "service")), "plain-under-preload");
-  assert_string_equal(attr_text(sp, "file.path"), INPUT_FILE);
-  assert_non_null(find_span(all, "fs read"));
-  assert_non_null(find_span(all, "fs close"));
-  sp = find_span(all, "dns lookup");
+  assert_string_equal(span_attr(sp, "file.path"), INPUT_FILE);
+  assert_non_null(span_find(all, "fs read", NULL, NULL));
+  assert_non_null(span_find(all, "fs close", NULL, NULL));
+  sp = span_find(all, "dns lookup", NULL, NULL);
   assert_non_null(sp);
-  assert_string_equal(attr_text(sp, "dns.question.name"), "localhost");
-  sp = find_span(all, "tcp connect");
+  assert_string_equal(span_attr(sp, "dns.question.name"), "localhost");
+  sp = span_find(all, "tcp connect", NULL, NULL);
   assert_non_null(sp);
   assert_int_equal(json_integer_value(json_object_get(sp, "kind")), 3);
-  assert_string_equal(attr_text(sp, "network.peer.address"), "127.0.0.1");
-  assert_string_equal(attr_text(sp, "network.transport"), "tcp");
-  json_t *acc = find_span(all, "tcp accept");
+  assert_string_equal(span_attr(sp, "network.peer.address"), "127.0.0.1");
+  assert_string_equal(span_attr(sp, "network.transport"), "tcp");
+  json_t *acc = span_find(all, "tcp accept", NULL, NULL);
   assert_non_null(acc);
   assert_int_equal(json_integer_value(json_object_get(acc, "kind")), 2);
   /* the server's port is the port the client connected to */
-  assert_string_equal(attr_text(acc, "server.port"), attr_text(sp, "server.port"));
+  assert_string_equal(span_attr(acc, "server.port"), span_attr(sp, "server.port"));
   json_decref(all);
 }
 
@@ -197,7 +139,7 @@ static void test_instrument_none(void **state) {
   assert_int_equal(run(env, &out), 0);
   assert_non_null(strstr(out, "loop close 0\n"));
   free(out);
-  json_t *all = load_spans(OUT_FILE); /* the file may not even exist: no spans */
+  json_t *all = spans_load(OUT_FILE); /* the file may not even exist: no spans */
   assert_true(all == NULL || json_array_size(all) == 0);
   json_decref(all);
 }
@@ -215,12 +157,12 @@ static void test_only_fs(void **state) {
   char *out = NULL;
   assert_int_equal(run(env, &out), 0);
   free(out);
-  json_t *all = load_spans(OUT_FILE);
+  json_t *all = spans_load(OUT_FILE);
   assert_non_null(all);
   assert_int_equal(json_array_size(all), 3); /* fs open, read, close */
-  assert_non_null(find_span(all, "fs open"));
-  assert_null(find_span(all, "dns lookup"));
-  assert_null(find_span(all, "tcp connect"));
+  assert_non_null(span_find(all, "fs open", NULL, NULL));
+  assert_null(span_find(all, "dns lookup", NULL, NULL));
+  assert_null(span_find(all, "tcp connect", NULL, NULL));
   json_decref(all);
 }
 
@@ -245,7 +187,7 @@ static void test_require_parent_boolean(void **state) {
     g_capture_stderr = 1;
     assert_int_equal(run(env, &out), 0);
     g_capture_stderr = 0;
-    json_t *all = load_spans(OUT_FILE);
+    json_t *all = spans_load(OUT_FILE);
     if (i == 0) {
       assert_non_null(strstr(out, "UVOTEL_INSTRUMENT_REQUIRE_PARENT=\"1\" is not true or false"));
       assert_non_null(all);
