@@ -11,6 +11,8 @@
  *   - debug implies sampled; an absent sampling state is a deferred decision, which a W3C-shaped
  *     span context can only carry as "not sampled" (what OpenTelemetry Java and JS do too).
  *   - inject never sends X-B3-ParentSpanId nor the debug flag (OpenTelemetry's profile). */
+#include <stdio.h>
+
 #include "propagation_internal.h"
 
 static int hex_nibble(char c) {
@@ -134,26 +136,15 @@ static int b3_extract(void *self, void *carrier, const uvotel_carrier_getter_t *
   return 0;
 }
 
-static void hex_encode(const uint8_t *in, size_t n, char *out) {
-  static const char dig[16] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = dig[in[i] >> 4];
-    out[2 * i + 1] = dig[in[i] & 15];
-  }
-}
-
 static int b3_single_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
                             void *carrier, const uvotel_carrier_setter_t *setter) {
   (void)self, (void)bg;
   if (!uvotel_span_context_is_valid(sc)) return 0;
-  char buf[32 + 1 + 16 + 2 + 1];
-  hex_encode(sc->trace_id.bytes, 16, buf);
-  buf[32] = '-';
-  hex_encode(sc->span_id.bytes, 8, buf + 33);
-  buf[49] = '-';
-  buf[50] = (sc->flags & UVOTEL_TRACE_FLAG_SAMPLED) ? '1' : '0';
-  buf[51] = '\0';
-  return setter->set(carrier, "b3", buf, 51);
+  char tid[33], sid[17], buf[32 + 1 + 16 + 2 + 1];
+  int n = snprintf(buf, sizeof buf, "%s-%s-%c", uvotel_trace_id_to_hex(&sc->trace_id, tid),
+                   uvotel_span_id_to_hex(&sc->span_id, sid),
+                   (sc->flags & UVOTEL_TRACE_FLAG_SAMPLED) ? '1' : '0');
+  return setter->set(carrier, "b3", buf, (size_t)n);
 }
 
 static int b3_multi_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
@@ -161,10 +152,8 @@ static int b3_multi_inject(void *self, const uvotel_span_context_t *sc, const uv
   (void)self, (void)bg;
   if (!uvotel_span_context_is_valid(sc)) return 0;
   char tid[33], sid[17];
-  hex_encode(sc->trace_id.bytes, 16, tid);
-  tid[32] = '\0';
-  hex_encode(sc->span_id.bytes, 8, sid);
-  sid[16] = '\0';
+  uvotel_trace_id_to_hex(&sc->trace_id, tid);
+  uvotel_span_id_to_hex(&sc->span_id, sid);
   int rc = setter->set(carrier, "x-b3-traceid", tid, 32);
   if (rc >= 0) rc = setter->set(carrier, "x-b3-spanid", sid, 16);
   if (rc >= 0) {

@@ -175,20 +175,13 @@ static int is_unreserved(unsigned char c) {
 static int jaeger_inject(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *bg,
                          void *carrier, const uvotel_carrier_setter_t *setter) {
   (void)self;
-  static const char dig[16] = "0123456789abcdef";
   int rc = 0;
   if (uvotel_span_context_is_valid(sc)) {
-    char buf[32 + 1 + 16 + 3 + 1 + 1], *w = buf;
-    for (int i = 0; i < 16; i++)
-      *w++ = dig[sc->trace_id.bytes[i] >> 4], *w++ = dig[sc->trace_id.bytes[i] & 15];
-    *w++ = ':';
-    for (int i = 0; i < 8; i++)
-      *w++ = dig[sc->span_id.bytes[i] >> 4], *w++ = dig[sc->span_id.bytes[i] & 15];
-    memcpy(w, ":0:", 3);
-    w += 3;
-    *w++ = (sc->flags & UVOTEL_TRACE_FLAG_SAMPLED) ? '1' : '0';
-    *w = '\0';
-    rc = setter->set(carrier, "uber-trace-id", buf, (size_t)(w - buf));
+    char tid[33], sid[17], buf[32 + 1 + 16 + 3 + 1 + 1];
+    int n = snprintf(buf, sizeof buf, "%s:%s:0:%c", uvotel_trace_id_to_hex(&sc->trace_id, tid),
+                     uvotel_span_id_to_hex(&sc->span_id, sid),
+                     (sc->flags & UVOTEL_TRACE_FLAG_SAMPLED) ? '1' : '0');
+    rc = setter->set(carrier, "uber-trace-id", buf, (size_t)n);
   }
   size_t n = uvotel_baggage_count(bg);
   for (size_t i = 0; i < n && rc >= 0; i++) {
