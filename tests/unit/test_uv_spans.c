@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "counting_alloc.h"
+#include "spans_fixture.h"
 #include "uvotel.h"
 #include "uvotel/exporters/memory.h"
 #include "uvotel/uv.h"
@@ -18,52 +19,6 @@
 
 #define EXISTING UVOTEL_SOURCE_DIR "/CMakeLists.txt"
 #define MISSING UVOTEL_BINARY_DIR "/no-such-file.txt"
-
-typedef struct fx_s {
-  uv_loop_t loop;
-  long live0;
-  uvotel_memory_exporter_t *mem;
-  uvotel_tracer_provider_t *provider;
-  uvotel_tracer_t *tracer;
-} fx_t;
-
-static fx_t g_fx;
-
-static int setup(void **state) {
-  memset(&g_fx, 0, sizeof g_fx);
-  g_fx.live0 = counting_alloc_stats().live;
-  assert_int_equal(uv_loop_init(&g_fx.loop), 0);
-  g_fx.mem = uvotel_memory_exporter_create(0);
-  assert_non_null(g_fx.mem);
-  uvotel_span_processor_t *proc =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(g_fx.mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &proc;
-  o.n_processors = 1;
-  o.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
-  g_fx.provider = uvotel_tracer_provider_create(&o);
-  assert_non_null(g_fx.provider);
-  g_fx.tracer = uvotel_tracer_get(g_fx.provider, "test", "1");
-  assert_non_null(g_fx.tracer);
-  *state = &g_fx;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx_t *fx = *state;
-  uvotel_auto_spans_disable();
-  (void)uvotel_loop_close(&fx->loop);
-  assert_int_equal(uv_loop_close(&fx->loop), 0);
-  assert_int_equal(uvotel_uv_tracked(), 0);
-  uvotel_memory_exporter_reset(fx->mem);
-  (void)uvotel_tracer_provider_shutdown(fx->provider, 1000);
-  uvotel_tracer_provider_free(fx->provider);
-  uvotel_memory_exporter_free(fx->mem);
-  uvotel_uv_thread_cleanup();
-  uvotel_thread_cleanup();
-  assert_int_equal(counting_alloc_stats().live, fx->live0);
-  return 0;
-}
 
 static void enable(unsigned cats, unsigned flags) {
   uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
