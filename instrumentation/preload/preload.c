@@ -521,6 +521,12 @@ __attribute__((destructor)) static void preload_fini(void) {
 
 /* ---- the interposers ---- */
 
+int preload__ready(void) {
+  return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&g_exited, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&g_forked, __ATOMIC_ACQUIRE);
+}
+
 /* Only the program's calls get here (see "binding" above). */
 #define INTERPOSE(name, wrap, params, args) \
   EXPORT int name params {                  \
@@ -535,4 +541,10 @@ __attribute__((destructor)) static void preload_fini(void) {
     }                                         \
     wrap args;                                \
   }
+/* Two go through preload_sock.c, which remembers each UDP socket the program receives on so
+ * its sends outside libuv (kresd's sendmmsg) reach the DNS detector too. */
+#define uvotel_udp_recv_start preload__udp_recv_start
+#define uvotel_close preload__close
 UVOTEL_PRELOAD_LIST(INTERPOSE, INTERPOSE_V)
+#undef uvotel_udp_recv_start
+#undef uvotel_close
