@@ -216,6 +216,19 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
 uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
                                 const struct sockaddr *addr);
 void uvotel__dns_drop(uvotel__hs_t *s);
+/* DNS clients (dns_client.c; category dns): a datagram the program sent on h (s: its state, or
+ * NULL when it has none yet) with send request req (NULL: try_send) to addr (NULL: the
+ * connected peer); a query starts a CLIENT span, kept on s->dns until its response is received
+ * (uvotel__dns_recv), its send fails, or the socket closes. */
+void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
+                             unsigned int nbufs, const struct sockaddr *addr);
+/* The send with request req failed: a query it carried ends with the error. */
+void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status);
+/* A CLIENT span under the current span, or a root when roots are on; NULL: none (auto_spans.c). */
+uvotel_span_t *uvotel__auto_start_client(const char *name);
+/* Outgoing connections (uvotel_tcp_connect) are offered to the client-side detectors by what
+ * the program writes first (protocols.c; today DNS over TCP, dns_tcp.c). */
+void uvotel__proto_connect(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {
