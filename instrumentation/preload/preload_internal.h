@@ -26,5 +26,9 @@ int preload__ready(void);
  * the UDP sockets whose sends outside libuv are reported (preload_sock.c). Thread: loop. */
 int preload__udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb, uv_udp_recv_cb recv_cb);
 void preload__close(uv_handle_t *handle, uv_close_cb close_cb);
+/* The libc function behind one of preload_sock.c's interposers (send, sendto, sendmsg,
+ * sendmmsg), or NULL for any other name: libuv's and uvotel's slots for these are bound to it.
+ * Thread: the constructor's. */
+void *preload__sock_real(const char *name);
 
 #endif

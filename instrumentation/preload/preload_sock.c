@@ -11,7 +11,10 @@
  * on (uv_udp_recv_start, until uv_close) and the thread that did it, and interposes send,
  * sendto, sendmsg and sendmmsg: after the real call, each datagram it sent on such a descriptor
  * from that same thread is handed to uvotel_udp_sent (uvotel/uv_protocols.h), which ends the span
- * of the query it answers. The real call is always made first, with the program's arguments;
+ * of the query it answers. libuv's own calls (uv_udp_send's sendmsg) are bound straight to libc
+ * at load time with the uv_* slots (preload.c, "binding"), so a datagram sent through libuv is
+ * matched once, by the uv_udp_send wrapper, when its send completes. The real call is always
+ * made first, with the program's arguments;
  * its result and errno are returned unchanged. A descriptor no handle is known for, a send from
  * another thread (the handle's state belongs to its loop's thread), a send before the preload is
  * set up or after exit began: passed straight through.
@@ -26,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -127,6 +131,16 @@ __attribute__((constructor)) static void resolve_sock(void) {
   if (real_sendto == NULL) *(void **)&real_sendto = dlsym(RTLD_NEXT, "sendto");
   if (real_sendmsg == NULL) *(void **)&real_sendmsg = dlsym(RTLD_NEXT, "sendmsg");
   if (real_sendmmsg == NULL) *(void **)&real_sendmmsg = dlsym(RTLD_NEXT, "sendmmsg");
+}
+
+void *preload__sock_real(const char *name) {
+  if (name[0] != 's' || strncmp(name, "send", 4) != 0) return NULL;
+  resolve_sock(); /* the binding runs from preload.c's constructor, maybe before ours */
+  if (strcmp(name, "send") == 0) return (void *)real_send;
+  if (strcmp(name, "sendto") == 0) return (void *)real_sendto;
+  if (strcmp(name, "sendmsg") == 0) return (void *)real_sendmsg;
+  if (strcmp(name, "sendmmsg") == 0) return (void *)real_sendmmsg;
+  return NULL;
 }
 
 /* Another library's constructor may send before ours ran: resolve on first use too. */
