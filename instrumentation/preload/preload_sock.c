@@ -10,18 +10,19 @@
  * So the preload remembers, per file descriptor, the UDP handle the program started receiving
  * on (uv_udp_recv_start, until uv_close) and the thread that did it, and interposes send,
  * sendto, sendmsg and sendmmsg: after the real call, each datagram it sent on such a descriptor
- * from that same thread is handed to uvotel_udp_sent (uvotel/uv_protocols.h), which ends the span
- * of the query it answers. libuv's own calls (uv_udp_send's sendmsg) are bound straight to libc
- * at load time with the uv_* slots (preload.c, "binding"), so a datagram sent through libuv is
- * matched once, by the uv_udp_send wrapper, when its send completes. The real call is always
- * made first, with the program's arguments;
- * its result and errno are returned unchanged. A descriptor no handle is known for, a send from
- * another thread (the handle's state belongs to its loop's thread), a send before the preload is
- * set up or after exit began: passed straight through.
+ * from that same thread is handed to uvotel_udp_sent (uvotel/uv_protocols.h), which ends the
+ * span of the query it answers. libuv's own calls (uv_udp_try_send's sendmsg) are bound
+ * straight to libc at load time with the uv_* slots (preload.c, "binding"), so a datagram sent
+ * through libuv is matched once, by the wrapper. The real call is always made first, with the
+ * program's arguments; its result and errno are returned unchanged. A descriptor no handle is
+ * known for, a send from another thread (the handle's state belongs to its loop's thread), a
+ * send before the preload is set up or after exit began: passed straight through.
  *
- * Limits: only descriptors below 65536; write(2)/writev(2) on a connected UDP socket and
- * io_uring are not seen; a send on a descriptor that libuv still owns but the program closed
- * and reopened without uv_close (not allowed by libuv) would be reported for the old handle. */
+ * Limits: only descriptors below 65536; sends from a thread other than the one that called
+ * uv_udp_recv_start (a program that starts receiving before handing the loop to its thread)
+ * pass unmatched; write(2)/writev(2) on a connected UDP socket and io_uring are not seen; a
+ * send on a descriptor that libuv still owns but the program closed and reopened without
+ * uv_close (not allowed by libuv) would be reported for the old handle. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
