@@ -3,8 +3,10 @@
  * uv_udp_recv_start but answers them in a batch, with sendmmsg(2) on uv_fileno() of the handle,
  * from a check callback; libuv (and so uvotel's uv_udp_send wrapper) never sees the answers.
  * The preload reports such sends from its libc interposers (preload/preload_sock.c); a program
- * built with the wrappers can report them itself. Kept apart from udp.c: this is the one entry
- * to the DNS matcher (dns_server.c) for bytes that did not go through libuv. */
+ * built with the wrappers can report them itself. A datagram is treated as uvotel_udp_try_send
+ * treats one: an answer ends its query's SERVER span (dns_server.c), a query starts a CLIENT
+ * span (dns_client.c). Kept apart from udp.c: the one entry to the DNS code for datagrams that
+ * did not go through libuv. */
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 
@@ -13,9 +15,17 @@ UVOTEL__API int uvotel_udp_sent(uv_udp_t *handle, const uv_buf_t bufs[], unsigne
   if (handle == NULL || (bufs == NULL && nbufs > 0)) return UV_EINVAL;
   if (!uvotel_tracking()) return 0;
   uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
-  if (s == NULL || s->dns == NULL) return 0;
-  uvotel_span_t *q = uvotel__dns_send(s, bufs, nbufs, addr);
-  if (q == NULL) return 0;
-  uvotel_span_end(q); /* sent already: the answer's span ends here */
-  return 1;
+  int answered = 0;
+  if (s != NULL && s->dns != NULL) {
+    uvotel_span_t *q = uvotel__dns_send(s, bufs, nbufs, addr);
+    if (q != NULL) {
+      uvotel_span_end(q); /* sent already: the answered query's span ends here */
+      answered = 1;
+    }
+  }
+  /* as uvotel_udp_try_send: a query the program sends starts a CLIENT span (dns_client.c) */
+  if (uvotel__auto_on(UVOTEL__AUTO_DNS)) {
+    uvotel__dns_client_sent(s, handle, NULL, bufs, nbufs, addr);
+  }
+  return answered;
 }

@@ -1,6 +1,7 @@
 /* uvotel_udp_sent (uvotel/uv_protocols.h): a datagram the program sent on a wrapped UDP
  * socket without libuv (kresd's sendmmsg) ends the span of the DNS query it answers, with its
- * response code, there and then; anything else is left alone. */
+ * response code, there and then; a query sent that way gets a CLIENT span that its answer
+ * ends; anything else is left alone. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -167,6 +168,96 @@ static void test_off_without_dns(void **state) {
   assert_null(uvotel_memory_exporter_find(fx->mem, "dns query A"));
 }
 
+/* ---- a query the program sends itself: a CLIENT span, ended by its answer ---- */
+
+typedef struct cli_s {
+  uv_udp_t server, client;
+  uv_udp_send_t sreq;
+  char reply[512];
+  int sent_rc, answered, closed;
+} cli_t;
+
+static cli_t g_cli;
+
+static void cli_closed(uv_handle_t *h) {
+  (void)h;
+  g_cli.closed++;
+}
+
+static void cli_server(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags) {
+  (void)flags;
+  if (nread <= 0 || addr == NULL) return;
+  memcpy(g_cli.reply, buf->base, (size_t)nread);
+  g_cli.reply[2] = (char)(g_cli.reply[2] | 0x80);
+  g_cli.reply[3] = 2; /* SERVFAIL */
+  uv_buf_t b = uv_buf_init(g_cli.reply, (unsigned)nread);
+  assert_int_equal(uv_udp_send(&g_cli.sreq, h, &b, 1, addr, NULL), 0); /* plain libuv */
+}
+
+static void cli_client(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags) {
+  (void)h;
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_cli.answered++;
+  uvotel_close((uv_handle_t *)&g_cli.client, cli_closed);
+  uv_close((uv_handle_t *)&g_cli.server, cli_closed);
+}
+
+static void test_query_sent_outside_libuv(void **state) {
+  fx_t *fx = *state;
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = g_fx.tracer;
+  o.categories = UVOTEL_INSTRUMENT_DNS;
+  o.flags = UVOTEL_AUTO_SPANS_ROOTS; /* no parent here */
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+  memset(&g_cli, 0, sizeof g_cli);
+  struct sockaddr_in a, c;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_cli.server), 0);
+  assert_int_equal(uv_udp_bind(&g_cli.server, (const struct sockaddr *)&a, 0), 0);
+  int len = sizeof a;
+  assert_int_equal(uv_udp_getsockname(&g_cli.server, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uv_udp_recv_start(&g_cli.server, on_alloc, cli_server), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_cli.client), 0);
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &c), 0);
+  assert_int_equal(uv_udp_bind(&g_cli.client, (const struct sockaddr *)&c, 0), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_cli.client, on_alloc, cli_client), 0);
+  static char q[] =
+      "\x5e\x11\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+      "\x02up\x07"
+      "example\x00\x00\x1c\x00\x01";
+  uv_os_fd_t fd;
+  assert_int_equal(uv_fileno((const uv_handle_t *)&g_cli.client, &fd), 0);
+  assert_int_equal(sendto(fd, q, sizeof q - 1, 0, (const struct sockaddr *)&a, sizeof a),
+                   (ssize_t)(sizeof q - 1));
+  uv_buf_t b = uv_buf_init(q, sizeof q - 1);
+  assert_int_equal(uvotel_udp_sent(&g_cli.client, &b, 1, (const struct sockaddr *)&a), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_cli.answered, 1);
+  assert_int_equal(g_cli.closed, 2);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_CLIENT);
+  size_t n;
+  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
+  int seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(at[i].key, "dns.question.name") == 0) {
+      assert_string_equal(at[i].value.u.s, "up.example");
+      seen |= 1;
+    }
+    if (strcmp(at[i].key, "error.type") == 0) {
+      assert_string_equal(at[i].value.u.s, "SERVFAIL"); /* ended by the answer */
+      seen |= 2;
+    }
+  }
+  assert_int_equal(seen, 3);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -174,6 +265,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answer_ends_its_span, setup, teardown),
       cmocka_unit_test_setup_teardown(test_off_without_dns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_sent_outside_libuv, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,16 +88,17 @@ int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
  * Thread: any. */
 const uvotel_protocol_ops_t *uvotel_protocol_http(void);
 
-/* A datagram the program sent on a wrapped UDP socket without libuv (sendto, sendmsg or
- * sendmmsg on the socket of uv_fileno(handle)), reported so the DNS detector can match it to
- * the query it answers (category dns: that query's SERVER span ends here, with the response
- * code). bufs/nbufs: the datagram as sent (read, never kept; only its first 272 bytes are looked
- * at); addr: its destination, or NULL on a connected socket. The preload reports every such
- * send on the thread of the handle's loop by itself; a program built with the wrappers that
- * writes to the socket itself calls this after the send succeeded. Returns 1 when the datagram
- * answered a query awaiting its response (its span ended), 0 when it did not (not DNS, no such
- * query, not a tracked handle, automatic spans off). NULL handle, or NULL bufs with nbufs > 0:
- * UV_EINVAL. Thread: the handle's loop. Alloc: none. */
+/* A datagram the program sent on a UDP socket without libuv (send, sendto, sendmsg or sendmmsg
+ * on the socket of uv_fileno(handle)), treated as uvotel_udp_try_send treats one (category
+ * dns): an answer ends the SERVER span of the query it answers, with its response code; a
+ * query gets its CLIENT span. bufs/nbufs: the datagram as sent (read, never kept; only its
+ * first 272 bytes are looked at); addr: its destination, or NULL on a connected socket. The
+ * preload reports such sends by itself (on the thread that started receiving on the socket);
+ * a program built with the wrappers that writes to the socket itself calls this after the send
+ * succeeded. Returns 1 when the datagram answered a query awaiting its response (that span
+ * ended), 0 otherwise (not DNS, no such query, a query, automatic spans off). NULL handle, or
+ * NULL bufs with nbufs > 0: UV_EINVAL. Thread: the handle's loop. Alloc: a query's span and
+ * the socket's table of queries awaiting answers (as uvotel_udp_try_send). */
 int uvotel_udp_sent(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
                     const struct sockaddr *addr);
 
