@@ -98,6 +98,32 @@ int uvotel__dns_is_query(const uvotel__dns_msg_t *m, const uint8_t *raw, size_t 
 
 /* ---- TCP framing ---- */
 
+int uvotel__dns_tcp_detect(const uint8_t *d, size_t len, size_t max) {
+  if (len < 2) return -1;
+  size_t mlen = (size_t)d[0] << 8 | d[1];
+  if (mlen < 12 + 1 + 4) return 0;
+  if (len < 14) return -1;
+  const uint8_t *h = d + 2;
+  /* qr 0, opcode 0, AA and TC 0; Z 0 and RCODE 0 (RD, AD, CD as the client likes); one
+   * question, no answer or authority records, at most two additional ones (EDNS, a cookie) */
+  if ((h[2] & 0xfe) != 0 || (h[3] & 0x4f) != 0) return 0;
+  if (h[4] != 0 || h[5] != 1 || h[6] != 0 || h[7] != 0 || h[8] != 0 || h[9] != 0) return 0;
+  if (h[10] != 0 || h[11] > 2) return 0;
+  size_t off = 14, name = 0; /* off: in the stream; the message starts at 2 */
+  while (off < len) {
+    unsigned l = d[off];
+    if (l == 0) { /* the name ends: type and class follow, inside the message */
+      if (off - 2 + 1 + 4 > mlen) return 0;
+      return off + 5 <= len || len >= max ? 1 : -1;
+    }
+    if (l > 63) return 0;
+    name += l + 1;
+    if (name > 255 || off - 2 + 1 + l > mlen) return 0;
+    off += 1 + l;
+  }
+  return len >= max ? 1 : -1; /* a long name: what was seen looks right */
+}
+
 int uvotel__dns_frame_feed(uvotel__dns_framer_t *f, const uint8_t *d, size_t n,
                            uvotel__dns_msg_cb on_msg, void *arg) {
   if (f->bad) return -1;
