@@ -109,16 +109,25 @@ static void server_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
   c->last_began = span;
 }
 
+/* A response: the pending query it answers, taken out of the table into *q (1), or 0. */
+static int take_answered(tconn_t *c, const uint8_t *head, size_t nhead, uvotel__dns_pend_t *q,
+                         int *rcode) {
+  if (c->dead) return 0;
+  uvotel__dns_msg_t m;
+  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
+  if (question_ok < 0 || !uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, q)) return 0;
+  *rcode = m.rcode;
+  return 1;
+}
+
 /* A response a server writes: the query it answers ends with the write. */
 static void server_answer(void *arg, const uint8_t *head, size_t nhead, size_t msglen) {
   (void)msglen;
   tconn_t *c = arg;
-  if (c->dead) return;
-  uvotel__dns_msg_t m;
-  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
   uvotel__dns_pend_t q;
-  if (question_ok < 0 || !uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, &q)) return;
-  uvotel__dns_set_rcode(q.span, m.rcode);
+  int rcode;
+  if (!take_answered(c, head, nhead, &q, &rcode)) return;
+  uvotel__dns_set_rcode(q.span, rcode);
   if (c->done != NULL) uvotel_span_end(c->done); /* several responses in one write */
   c->done = q.span;
 }
@@ -149,14 +158,9 @@ static void client_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
 /* A response a client reads: the query it answers ends. */
 static void client_answer(void *arg, const uint8_t *head, size_t nhead, size_t msglen) {
   (void)msglen;
-  tconn_t *c = arg;
-  if (c->dead) return;
-  uvotel__dns_msg_t m;
-  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
   uvotel__dns_pend_t q;
-  if (question_ok >= 0 && uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, &q)) {
-    uvotel__dns_client_answered(&q, m.rcode);
-  }
+  int rcode;
+  if (take_answered(arg, head, nhead, &q, &rcode)) uvotel__dns_client_answered(&q, rcode);
 }
 
 static int tcp_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {

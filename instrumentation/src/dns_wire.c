@@ -4,14 +4,19 @@
 #include <netinet/in.h>
 #include <string.h>
 
-int uvotel__dns_parse(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
-  memset(out, 0, sizeof *out);
-  if (m == NULL || n < 12) return -1;
+/* The fixed 12-byte header (n >= 12). */
+static void parse_header(const uint8_t *m, uvotel__dns_msg_t *out) {
   out->id = (uint16_t)(m[0] << 8 | m[1]);
   out->qr = m[2] >> 7;
   out->opcode = (m[2] >> 3) & 0xf;
   out->rcode = m[3] & 0xf;
   out->qdcount = (unsigned)(m[4] << 8 | m[5]);
+}
+
+int uvotel__dns_parse(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
+  memset(out, 0, sizeof *out);
+  if (m == NULL || n < 12) return -1;
+  parse_header(m, out);
   if (out->qdcount == 0) return 0;
   size_t off = 12, len = 0;
   for (;;) {
@@ -81,11 +86,7 @@ const char *uvotel__dns_rcode_name(int r) {
 int uvotel__dns_parse_response(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
   if (uvotel__dns_parse(m, n, out) == 0) return out->qdcount > 0;
   if (m == NULL || n < 12) return -1;
-  out->id = (uint16_t)(m[0] << 8 | m[1]);
-  out->qr = m[2] >> 7;
-  out->opcode = (m[2] >> 3) & 0xf;
-  out->rcode = m[3] & 0xf;
-  out->qdcount = (unsigned)(m[4] << 8 | m[5]);
+  parse_header(m, out); /* the name is left empty */
   return 0;
 }
 
