@@ -11,7 +11,8 @@
  * TCP: the same over a connection (2-byte length framing, queries and answers split across
  * writes): three CLIENT and three SERVER spans (children of the connection's `tcp accept`); the
  * malformed stream makes none. In both, the program prints the same as without the preload;
- * with UVOTEL_INSTRUMENT=udp / net (no dns) there are no query spans. */
+ * with UVOTEL_INSTRUMENT=udp / net (no dns) there are no query spans. The same checks hold for
+ * the program built with uv_redirect.h (the wrappers). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,15 +24,20 @@
 #define DIR UVOTEL_BINARY_DIR "/test_preload_dns.d"
 #define SPANS DIR "/spans.jsonl"
 
+/* Run dns_prog in mode: plain (instrument NULL), under the preload (UVOTEL_INSTRUMENT =
+ * instrument), or its uv_redirect.h build (instrument "redirect": the wrappers, everything on);
+ * the spans go to SPANS. Returns its output, lines sorted. */
 static char *run(const char *tag, const char *mode, const char *instrument) {
-  const char *argv[] = {DNS_PROG_PLAIN, mode, NULL};
+  int redirect = instrument != NULL && strcmp(instrument, "redirect") == 0;
+  const char *argv[] = {redirect ? DNS_PROG_REDIRECT : DNS_PROG_PLAIN, mode, NULL};
   char inst[64];
   snprintf(inst, sizeof inst, "UVOTEL_INSTRUMENT=%s", instrument);
   const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,  inst,         "OTEL_TRACES_EXPORTER=file",
                        "OTEL_EXPORTER_FILE_PATH=" SPANS, PRELOAD_ASAN, NULL};
+  const char *renv[] = {"MECH_SPANS=" SPANS, NULL};
   prun_t r;
   unlink(SPANS);
-  preload_run(&r, DIR, tag, argv, instrument != NULL ? env : NULL);
+  preload_run(&r, DIR, tag, argv, redirect ? renv : instrument != NULL ? env : NULL);
   if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
   assert_true(prun_ok(&r));
   assert_non_null(strstr(r.out, "answer id 3333 rcode 3\n"));
@@ -90,10 +96,9 @@ typedef struct want_s {
   int answered;                     /* the responder answered (its reply is a child) */
 } want_t;
 
-static void test_dns_udp_under_preload(void **state) {
-  (void)state;
+static void check_udp(const char *instrument) {
   char *plain = run("plain", "udp", NULL);
-  char *pre = run("preload", "udp", "all");
+  char *pre = run(instrument, "udp", instrument);
   assert_string_equal(pre, plain); /* the same answers: the program's I/O unchanged */
   json_t *all = spans_load(SPANS);
   assert_non_null(all);
@@ -143,10 +148,9 @@ static void test_dns_udp_under_preload(void **state) {
   free(plain);
 }
 
-static void test_dns_tcp_under_preload(void **state) {
-  (void)state;
+static void check_tcp(const char *instrument) {
   char *plain = run("tplain", "tcp", NULL);
-  char *pre = run("tpreload", "tcp", "all");
+  char *pre = run(instrument, "tcp", instrument);
   assert_string_equal(pre, plain);
   assert_non_null(strstr(pre, "server: dropped a malformed stream\n"));
   json_t *all = spans_load(SPANS);
@@ -194,6 +198,28 @@ static void test_dns_tcp_under_preload(void **state) {
   free(plain);
 }
 
+static void test_dns_udp_under_preload(void **state) {
+  (void)state;
+  check_udp("all");
+}
+
+static void test_dns_tcp_under_preload(void **state) {
+  (void)state;
+  check_tcp("all");
+}
+
+/* The same program built with uv_redirect.h (the wrappers, every category on, roots too): the
+ * same spans. */
+static void test_dns_udp_with_wrappers(void **state) {
+  (void)state;
+  check_udp("redirect");
+}
+
+static void test_dns_tcp_with_wrappers(void **state) {
+  (void)state;
+  check_tcp("redirect");
+}
+
 static void test_dns_off_without_category(void **state) {
   (void)state;
   static const char *const modes[] = {"udp", "tcp"};
@@ -213,8 +239,8 @@ static void test_dns_off_without_category(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_dns_udp_under_preload),
-      cmocka_unit_test(test_dns_tcp_under_preload),
+      cmocka_unit_test(test_dns_udp_under_preload),    cmocka_unit_test(test_dns_tcp_under_preload),
+      cmocka_unit_test(test_dns_udp_with_wrappers),    cmocka_unit_test(test_dns_tcp_with_wrappers),
       cmocka_unit_test(test_dns_off_without_category),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
