@@ -143,6 +143,18 @@ void uvotel__dns_client_drain(uvotel__dns_pending_t *t) {
 
 /* ---- UDP ---- */
 
+/* 224.0.0.0/4 or ff00::/8. */
+static int is_multicast(const struct sockaddr *sa) {
+  if (sa == NULL) return 0;
+  if (sa->sa_family == AF_INET) {
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 28) == 0xe;
+  }
+  if (sa->sa_family == AF_INET6) {
+    return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[0] == 0xff;
+  }
+  return 0;
+}
+
 void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
                              unsigned int nbufs, const struct sockaddr *addr) {
   if (bufs == NULL || nbufs == 0) return;
@@ -166,6 +178,7 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
     int len = sizeof ss;
     if (uv_udp_getpeername(h, (struct sockaddr *)&ss, &len) == 0) server = (void *)&ss;
   }
+  if (is_multicast(server)) return; /* mDNS and the like: answered by other hosts, if at all */
   if (s == NULL) { /* a handle seen first by uvotel_udp_try_send: track it from here */
     int is_new;
     s = uvotel__track(h->loop, h, &is_new);

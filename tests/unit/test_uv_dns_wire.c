@@ -339,6 +339,28 @@ static void test_udp_client_send_fails(void **state) {
   assert_string_equal(attr_str(d, "error.type"), "EACCES"); /* broadcast not enabled */
 }
 
+/* A query to a multicast group (mDNS) makes no span: other hosts answer it, if any. The
+ * socket sends through the loopback interface only. */
+static void test_udp_client_multicast_skipped(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  udp_setup(&fx->loop, 0, 0, 0);
+  struct sockaddr_in lo, group;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &lo), 0);
+  assert_int_equal(uv_udp_bind(&g_u.client, (const struct sockaddr *)&lo, 0), 0);
+  assert_int_equal(uv_udp_set_multicast_interface(&g_u.client, "127.0.0.1"), 0);
+  assert_int_equal(uv_udp_set_multicast_loop(&g_u.client, 0), 0);
+  assert_int_equal(uv_ip4_addr("224.0.0.251", 5353, &group), 0);
+  static char m[64];
+  size_t n = query(m, 0, "printer.local", 12);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  (void)uvotel_udp_send(&g_u.creq[0], &g_u.client, &b, 1, (const struct sockaddr *)&group, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_NOWAIT) >= 0, 1);
+  close_all();
+  run_loop(&fx->loop);
+  assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_CLIENT), 0);
+}
+
 /* A forwarder (wrapped): the query it receives is a SERVER span, current in its receive
  * callback, so the upstream query it sends from there is a CLIENT span under it. */
 static uv_udp_t g_fwd, g_up, g_stub;
@@ -821,6 +843,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_unanswered_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_multicast_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_spans, setup, teardown),

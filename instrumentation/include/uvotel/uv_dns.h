@@ -10,7 +10,8 @@
  *     the send of the response with the same id to the same peer; current in the receive
  *     callback. At most 64 wait per socket (the oldest then ends unanswered).
  *   UDP client (uvotel_udp_send / uvotel_udp_try_send of a standard query: qr 0, opcode 0, one
- *     question, no answer or authority records, to any port): CLIENT, a child of the span
+ *     question, no answer or authority records, to any port but not to a multicast address):
+ *     CLIENT, a child of the span
  *     current at the send (a root only when roots are on: UVOTEL_AUTO_SPANS_ROOTS, the
  *     preload's default), server.address/port (the destination, or the connected peer); from
  *     the send to the receive, on the same socket, of the response with the same id and
@@ -36,8 +37,9 @@
  * DNS messages carry no trace context: a client's query and the server's span are separate
  * traces, even in one process. Never changes what the program reads or writes; only bounded
  * copies (the header and first question) are parsed. Not covered: DNS over TLS / HTTPS / QUIC,
- * mDNS multicast answers from other hosts than the one queried, DNS over pipes, and responses
- * received on another socket than the query was sent on. */
+ * queries to multicast addresses (mDNS: answered by other hosts, if at all), DNS over pipes,
+ * responses received on another socket than the query was sent on, and TCP connections not
+ * made with uvotel_tcp_connect (uvotel_tcp_open, accepted by another process). */
 #ifndef UVOTEL_UV_DNS_H
 #define UVOTEL_UV_DNS_H
 
