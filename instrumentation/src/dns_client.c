@@ -47,12 +47,18 @@ UVOTEL__API int uvotel_dns_stats(uvotel_dns_stats_t *out) {
 /* ---- span helpers ---- */
 
 void uvotel__dns_span_name(char *buf, size_t cap, uint16_t qtype) {
-  const char *t = uvotel__dns_qtype_name(qtype);
-  if (t != NULL) {
-    snprintf(buf, cap, "dns query %s", t);
-  } else {
-    snprintf(buf, cap, "dns query TYPE%u", (unsigned)qtype);
+  if (cap < 32) { /* every caller has 64 */
+    if (cap > 0) buf[0] = '\0';
+    return;
   }
+  const char *t = uvotel__dns_qtype_name(qtype);
+  if (t == NULL) {
+    snprintf(buf, cap, "dns query TYPE%u", (unsigned)qtype);
+    return;
+  }
+  size_t l = strlen(t); /* at most 6: the common case, without printf */
+  memcpy(buf, "dns query ", 10);
+  memcpy(buf + 10, t, l + 1);
 }
 
 void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode) {
@@ -72,9 +78,18 @@ void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const 
   char ip[64];
   int port = 0;
   if (sa == NULL) return;
-  if (sa->sa_family == AF_INET) {
-    if (uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip) != 0) return;
-    port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+  if (sa->sa_family == AF_INET) { /* dotted quad by hand: uv_ip4_name goes through snprintf */
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    const uint8_t *b = (const uint8_t *)&in->sin_addr.s_addr;
+    char *o = ip;
+    for (int i = 0; i < 4; i++) {
+      unsigned v = b[i];
+      if (v >= 100) *o++ = (char)('0' + v / 100);
+      if (v >= 10) *o++ = (char)('0' + v / 10 % 10);
+      *o++ = (char)('0' + v % 10);
+      *o++ = i < 3 ? '.' : '\0';
+    }
+    port = ntohs(in->sin_port);
   } else if (sa->sa_family == AF_INET6) {
     if (uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip) != 0) return;
     port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);

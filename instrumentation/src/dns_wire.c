@@ -200,12 +200,15 @@ uvotel__dns_pend_t *uvotel__dns_pending_add(uvotel__dns_pending_t *t, const uvot
   if (peer != NULL && peer->sa_family != AF_INET && peer->sa_family != AF_INET6) peer = NULL;
   uint32_t h = uvotel__dns_name_hash(m->name);
   uvotel__dns_pend_t *free_slot = NULL, *oldest = NULL;
+  unsigned seen = 0; /* used slots looked at: once all t->n are and a free one is found, stop */
   for (unsigned i = 0; i < UVOTEL__DNS_PENDING; i++) {
     uvotel__dns_pend_t *q = &t->q[i];
     if (q->span == NULL) {
       if (free_slot == NULL) free_slot = q;
+      if (seen == t->n) break;
       continue;
     }
+    seen++;
     if (q->id == m->id && q->qtype == m->qtype && q->qhash == h &&
         (peer == NULL ? q->any_peer : (!q->any_peer && same_addr(&q->peer, peer)))) {
       q->retransmits++;
@@ -239,9 +242,11 @@ int uvotel__dns_pending_match(uvotel__dns_pending_t *t, const uvotel__dns_msg_t 
   if (t->n == 0 || !m->qr) return 0;
   uint32_t h = question_ok ? uvotel__dns_name_hash(m->name) : 0;
   uvotel__dns_pend_t *best = NULL;
-  for (unsigned i = 0; i < UVOTEL__DNS_PENDING; i++) {
+  for (unsigned i = 0, seen = 0; i < UVOTEL__DNS_PENDING && seen < t->n; i++) {
     uvotel__dns_pend_t *q = &t->q[i];
-    if (q->span == NULL || q->id != m->id || !peer_ok(q, from)) continue;
+    if (q->span == NULL) continue;
+    seen++;
+    if (q->id != m->id || !peer_ok(q, from)) continue;
     if (question_ok && (q->qtype != m->qtype || q->qhash != h)) continue;
     if (best == NULL || q->seq < best->seq) best = q;
   }
