@@ -9,10 +9,10 @@
  * datagram that is not DNS and an unsolicited response make no span. DNS carries no trace
  * context, so each SERVER span is a root in a trace of its own, not the client's.
  * TCP: the same over a connection (2-byte length framing, queries and answers split across
- * writes): three CLIENT and three SERVER spans (children of the connection's `tcp accept`); the
- * malformed stream makes none. In both, the program prints the same as without the preload;
- * with UVOTEL_INSTRUMENT=udp / net (no dns) there are no query spans. The same checks hold for
- * the program built with uv_redirect.h (the wrappers). */
+ * writes): three CLIENT and three SERVER spans (children of the connection's `tcp accept`, when
+ * it has one); the malformed stream makes none. In both, the program prints the same as without the
+ * preload; with UVOTEL_INSTRUMENT=udp / net (no dns) there are no query spans. The same checks hold
+ * for the program built with uv_redirect.h (the wrappers). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -169,7 +169,7 @@ static void check_tcp(const char *instrument) {
     json_t *c = query_span(all, w[i].name, 3, w[i].qname);
     assert_non_null(s);
     assert_non_null(c);
-    /* the server's spans are children of their connection's `tcp accept` */
+    /* the server's spans all have the same parent (or none) */
     if (accept_id == NULL) accept_id = span_str(s, "parentSpanId");
     assert_string_equal(span_str(s, "parentSpanId"), accept_id);
     assert_string_equal(span_attr(s, "client.address"), "127.0.0.1");
@@ -183,16 +183,20 @@ static void check_tcp(const char *instrument) {
       assert_string_equal(span_attr(c, "error.type"), w[i].error);
     }
   }
-  size_t k;
-  json_t *a;
-  int accepts = 0;
-  json_array_foreach(all, k, a) {
-    if (strcmp(span_str(a, "name"), "tcp accept") == 0) {
-      accepts++;
-      if (strcmp(span_str(a, "spanId"), accept_id) == 0) accepts += 10;
+  /* their parent, if any, is the span current at the read: the connection's `tcp accept`
+   * (made for every accepted connection under the preload today) */
+  if (accept_id[0] != '\0') {
+    size_t k;
+    json_t *a;
+    int found = 0;
+    json_array_foreach(all, k, a) {
+      if (strcmp(span_str(a, "spanId"), accept_id) == 0) {
+        assert_string_equal(span_str(a, "name"), "tcp accept");
+        found = 1;
+      }
     }
+    assert_true(found);
   }
-  assert_int_equal(accepts, 12); /* two connections; the queries' parent is one of them */
   json_decref(all);
   free(pre);
   free(plain);

@@ -30,9 +30,10 @@
  *     callback when the read completes exactly one query. Connections made with
  *     uvotel_tcp_connect whose first bytes written are a query get a CLIENT span per query
  *     (parent as for UDP), server.address/port the peer, ended by the read of its response;
- *     unanswered ones end at uvotel_close with "timeout". A framing length under 12, or a
- *     message that does not parse, makes uvotel give up on the connection (no further spans;
- *     counted in tcp_given_up). At most UVOTEL_DNS_PENDING_MAX queries wait per connection.
+ *     unanswered ones end at uvotel_close with "timeout" (also those whose write failed). A
+ *     framing length under 12, or a message that does not parse, makes uvotel give up on the
+ *     connection (no further spans; counted in tcp_given_up). At most UVOTEL_DNS_PENDING_MAX
+ *     queries wait per connection.
  *
  * DNS messages carry no trace context: a client's query and the server's span are separate
  * traces, even in one process. Never changes what the program reads or writes; only bounded
