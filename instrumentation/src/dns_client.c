@@ -214,13 +214,31 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
   }
 }
 
+/* A query ends with libuv error err (its send failed, or the peer refused it). */
+static void end_with_error(const uvotel__dns_pend_t *q, int err) {
+  uvotel_span_set_attribute_str(q->span, "error.type", uv_err_name(err));
+  uvotel_span_set_status(q->span, UVOTEL_STATUS_ERROR, uv_strerror(err));
+  count(&g_unanswered);
+  end_query(q);
+}
+
+void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err) {
+  uvotel__dns_pending_t *t = uvotel__dns_cli_table(s, 0);
+  if (t == NULL) return;
+  for (unsigned i = 0; i < UVOTEL__DNS_PENDING && t->n > 0; i++) {
+    uvotel__dns_pend_t *q = &t->q[i];
+    if (q->span == NULL || !q->any_peer) continue; /* only a connected socket's peer refuses */
+    uvotel__dns_pend_t done = *q;
+    memset(q, 0, sizeof *q);
+    t->n--;
+    end_with_error(&done, err);
+  }
+}
+
 void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   uvotel__dns_pending_t *t = s != NULL ? uvotel__dns_cli_table(s, 0) : NULL;
   uvotel__dns_pend_t q;
   if (t == NULL || !uvotel__dns_pending_take_req(t, req, &q)) return;
-  uvotel_span_set_attribute_str(q.span, "error.type", uv_err_name(status));
-  uvotel_span_set_status(q.span, UVOTEL_STATUS_ERROR, uv_strerror(status));
-  count(&g_unanswered);
-  end_query(&q);
+  end_with_error(&q, status);
 }

@@ -428,6 +428,51 @@ static void test_udp_forwarder_parent(void **state) {
   assert_string_equal(attr_str(cli, "dns.question.name"), "fwd.example");
 }
 
+/* A connected socket whose peer has no listener: the kernel's ECONNREFUSED reaches the
+ * receive callback, and the query ends with it (not as "timeout"). */
+static int g_refused;
+
+static void on_refused(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags) {
+  (void)h;
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread < 0 && !g_refused) {
+    g_refused = (int)nread;
+    close_all();
+  }
+}
+
+static void test_udp_client_refused(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  udp_setup(&fx->loop, 0, 0, 0);
+  g_refused = 0;
+  /* a port nothing listens on: bind one, note it, close it */
+  uv_udp_t tmp;
+  struct sockaddr_in dead;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &dead), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &tmp), 0);
+  assert_int_equal(uv_udp_bind(&tmp, (const struct sockaddr *)&dead, 0), 0);
+  int len = sizeof dead;
+  assert_int_equal(uv_udp_getsockname(&tmp, (struct sockaddr *)&dead, &len), 0);
+  uv_close((uv_handle_t *)&tmp, u_closed);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_NOWAIT) >= 0, 1);
+  assert_int_equal(uvotel_udp_connect(&g_u.client, (const struct sockaddr *)&dead), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_u.client, u_alloc, on_refused), 0);
+  static char m[64];
+  size_t n = query(m, 0x0909, "refused.example", 1);
+  client_send(0, m, n, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_u.closed, 4);
+  assert_int_equal(g_refused, UV_ECONNREFUSED);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "error.type"), "ECONNREFUSED");
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+}
+
 /* Not queries: a truncated one, a single byte, a response, an opcode other than QUERY. No
  * span, and the responder receives exactly what was sent. */
 static void test_udp_client_malformed(void **state) {
@@ -844,6 +889,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_udp_client_unanswered_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_multicast_skipped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_spans, setup, teardown),

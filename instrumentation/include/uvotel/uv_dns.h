@@ -11,14 +11,15 @@
  *     callback. At most 64 wait per socket (the oldest then ends unanswered).
  *   UDP client (uvotel_udp_send / uvotel_udp_try_send of a standard query: qr 0, opcode 0, one
  *     question, no answer or authority records, to any port but not to a multicast address):
- *     CLIENT, a child of the span
- *     current at the send (a root only when roots are on: UVOTEL_AUTO_SPANS_ROOTS, the
- *     preload's default), server.address/port (the destination, or the connected peer); from
- *     the send to the receive, on the same socket, of the response with the same id and
- *     question from that peer (ended before the receive callback runs). Unanswered queries end
- *     when the socket is closed, with error.type "timeout" and status ERROR; a send that fails
- *     ends its query with libuv's error name. A query resent with the same id and question to
- *     the same peer while waiting is the same span (uvotel.dns.retransmits = how many times).
+ *     CLIENT, a child of the span current at the send (a root only when roots are on:
+ *     UVOTEL_AUTO_SPANS_ROOTS, the preload's default), server.address/port (the destination,
+ *     or the connected peer); from the send to the receive, on the same socket, of the
+ *     response with the same id and question from that peer (ended before the receive
+ *     callback runs). Unanswered queries end when the socket is closed, with error.type
+ *     "timeout" and status ERROR; a send that fails ends its query with libuv's error name,
+ *     and so does a receive error on a connected socket (ECONNREFUSED: nothing listens at the
+ *     peer) for the queries sent to it. A query resent with the same id and question to the
+ *     same peer while waiting is the same span (uvotel.dns.retransmits = how many times).
  *     At most UVOTEL_DNS_PENDING_MAX wait per socket: a further query makes the oldest give up
  *     (ended as unanswered, "timeout", and counted in client_evicted, said at warn level).
  *   TCP (RFC 1035 4.2.2 / RFC 7766: a 2-byte length before each message, any number per
