@@ -47,12 +47,18 @@ UVOTEL__API int uvotel_dns_stats(uvotel_dns_stats_t *out) {
 /* ---- span helpers ---- */
 
 void uvotel__dns_span_name(char *buf, size_t cap, uint16_t qtype) {
-  const char *t = uvotel__dns_qtype_name(qtype);
-  if (t != NULL) {
-    snprintf(buf, cap, "dns query %s", t);
-  } else {
-    snprintf(buf, cap, "dns query TYPE%u", (unsigned)qtype);
+  if (cap < 32) { /* every caller has 64 */
+    if (cap > 0) buf[0] = '\0';
+    return;
   }
+  const char *t = uvotel__dns_qtype_name(qtype);
+  if (t == NULL) {
+    snprintf(buf, cap, "dns query TYPE%u", (unsigned)qtype);
+    return;
+  }
+  size_t l = strlen(t); /* at most 6: the common case, without printf */
+  memcpy(buf, "dns query ", 10);
+  memcpy(buf + 10, t, l + 1);
 }
 
 void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode) {
@@ -72,9 +78,18 @@ void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const 
   char ip[64];
   int port = 0;
   if (sa == NULL) return;
-  if (sa->sa_family == AF_INET) {
-    if (uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip) != 0) return;
-    port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+  if (sa->sa_family == AF_INET) { /* dotted quad by hand: uv_ip4_name goes through snprintf */
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    const uint8_t *b = (const uint8_t *)&in->sin_addr.s_addr;
+    char *o = ip;
+    for (int i = 0; i < 4; i++) {
+      unsigned v = b[i];
+      if (v >= 100) *o++ = (char)('0' + v / 100);
+      if (v >= 10) *o++ = (char)('0' + v / 10 % 10);
+      *o++ = (char)('0' + v % 10);
+      *o++ = i < 3 ? '.' : '\0';
+    }
+    port = ntohs(in->sin_port);
   } else if (sa->sa_family == AF_INET6) {
     if (uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip) != 0) return;
     port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
@@ -143,6 +158,18 @@ void uvotel__dns_client_drain(uvotel__dns_pending_t *t) {
 
 /* ---- UDP ---- */
 
+/* 224.0.0.0/4 or ff00::/8. */
+static int is_multicast(const struct sockaddr *sa) {
+  if (sa == NULL) return 0;
+  if (sa->sa_family == AF_INET) {
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 28) == 0xe;
+  }
+  if (sa->sa_family == AF_INET6) {
+    return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[0] == 0xff;
+  }
+  return 0;
+}
+
 void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
                              unsigned int nbufs, const struct sockaddr *addr) {
   if (bufs == NULL || nbufs == 0) return;
@@ -166,6 +193,7 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
     int len = sizeof ss;
     if (uv_udp_getpeername(h, (struct sockaddr *)&ss, &len) == 0) server = (void *)&ss;
   }
+  if (is_multicast(server)) return; /* mDNS and the like: answered by other hosts, if at all */
   if (s == NULL) { /* a handle seen first by uvotel_udp_try_send: track it from here */
     int is_new;
     s = uvotel__track(h->loop, h, &is_new);
@@ -186,13 +214,31 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
   }
 }
 
+/* A query ends with libuv error err (its send failed, or the peer refused it). */
+static void end_with_error(const uvotel__dns_pend_t *q, int err) {
+  uvotel_span_set_attribute_str(q->span, "error.type", uv_err_name(err));
+  uvotel_span_set_status(q->span, UVOTEL_STATUS_ERROR, uv_strerror(err));
+  count(&g_unanswered);
+  end_query(q);
+}
+
+void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err) {
+  uvotel__dns_pending_t *t = uvotel__dns_cli_table(s, 0);
+  if (t == NULL) return;
+  for (unsigned i = 0; i < UVOTEL__DNS_PENDING && t->n > 0; i++) {
+    uvotel__dns_pend_t *q = &t->q[i];
+    if (q->span == NULL || !q->any_peer) continue; /* only a connected socket's peer refuses */
+    uvotel__dns_pend_t done = *q;
+    memset(q, 0, sizeof *q);
+    t->n--;
+    end_with_error(&done, err);
+  }
+}
+
 void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   uvotel__dns_pending_t *t = s != NULL ? uvotel__dns_cli_table(s, 0) : NULL;
   uvotel__dns_pend_t q;
   if (t == NULL || !uvotel__dns_pending_take_req(t, req, &q)) return;
-  uvotel_span_set_attribute_str(q.span, "error.type", uv_err_name(status));
-  uvotel_span_set_status(q.span, UVOTEL_STATUS_ERROR, uv_strerror(status));
-  count(&g_unanswered);
-  end_query(&q);
+  end_with_error(&q, status);
 }

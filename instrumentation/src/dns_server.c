@@ -20,6 +20,8 @@ struct uvotel__dnsq_s {
   dq_t q[PENDING];
   unsigned next;              /* the slot reused when all are taken (the oldest, round robin) */
   uvotel__dns_pending_t *cli; /* queries this socket sent as a client (dns_client.c), or NULL */
+  int has_local;              /* local: the socket's address, taken at its first query */
+  struct sockaddr_storage local;
 };
 
 static uvotel__dnsq_t *dnsq(uvotel__hs_t *s) {
@@ -92,10 +94,12 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
   uvotel_span_set_attribute_str(span, "dns.question.name", m.name);
   uvotel_span_set_attribute_str(span, "network.transport", "udp");
   uvotel__dns_set_addr(span, addr, "client.address", "client.port");
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_udp_getsockname(h, (struct sockaddr *)&ss, &len) == 0) {
-    uvotel__dns_set_addr(span, (struct sockaddr *)&ss, "server.address", "server.port");
+  if (!d->has_local) { /* a socket that receives is bound: its address does not change */
+    int len = sizeof d->local;
+    d->has_local = uv_udp_getsockname(h, (struct sockaddr *)&d->local, &len) == 0;
+  }
+  if (d->has_local) {
+    uvotel__dns_set_addr(span, (struct sockaddr *)&d->local, "server.address", "server.port");
   }
   slot->span = span;
   slot->id = m.id;

@@ -7,7 +7,8 @@
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 
-/* "dns query <qtype>" ("dns query A"; unknown types "dns query TYPE<n>") into buf. */
+/* "dns query <qtype>" ("dns query A"; unknown types "dns query TYPE<n>") into buf (cap at
+ * least 32; smaller: ""). */
 void uvotel__dns_span_name(char *buf, size_t cap, uint16_t qtype);
 
 /* A response code other than NOERROR: error.type = its name (RCODE<n> when unnamed), ERROR. */

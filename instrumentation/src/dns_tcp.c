@@ -35,35 +35,8 @@ static uint64_t now_ns(void) {
 
 static int tcp_detect(void *arg, const char *data, size_t len) {
   (void)arg;
-  const uint8_t *d = (const uint8_t *)data;
-  if (len < 2) return UVOTEL_PROTOCOL_MORE;
-  size_t mlen = (size_t)d[0] << 8 | d[1];
-  if (mlen < 12 + 1 + 4) return UVOTEL_PROTOCOL_DECLINE;
-  if (len < 14) return UVOTEL_PROTOCOL_MORE;
-  const uint8_t *h = d + 2;
-  /* qr 0, opcode 0, AA/TC 0; Z and RCODE 0; one question, no answers or authority records */
-  if ((h[2] & 0xfe) != 0 || (h[3] & 0x4f) != 0) return UVOTEL_PROTOCOL_DECLINE;
-  if (h[4] != 0 || h[5] != 1 || h[6] != 0 || h[7] != 0 || h[8] != 0 || h[9] != 0) {
-    return UVOTEL_PROTOCOL_DECLINE;
-  }
-  if (h[10] != 0 || h[11] > 2) return UVOTEL_PROTOCOL_DECLINE;
-  size_t off = 14, name = 0;
-  while (off < len) {
-    unsigned l = d[off];
-    if (l == 0) {
-      /* the name ends here: type and class, and they must fit in the message */
-      if (off + 1 + 4 - 2 > mlen) return UVOTEL_PROTOCOL_DECLINE;
-      return off + 5 <= len
-                 ? UVOTEL_PROTOCOL_CLAIM
-                 : (len < UVOTEL_PROTOCOL_PEEK_MAX ? UVOTEL_PROTOCOL_MORE : UVOTEL_PROTOCOL_CLAIM);
-    }
-    if (l > 63) return UVOTEL_PROTOCOL_DECLINE;
-    name += l + 1;
-    if (name > 255 || off + 1 + l - 2 > mlen) return UVOTEL_PROTOCOL_DECLINE;
-    off += 1 + l;
-  }
-  /* a long name: the header and every label seen so far look right */
-  return len < UVOTEL_PROTOCOL_PEEK_MAX ? UVOTEL_PROTOCOL_MORE : UVOTEL_PROTOCOL_CLAIM;
+  int r = uvotel__dns_tcp_detect((const uint8_t *)data, len, UVOTEL_PROTOCOL_PEEK_MAX);
+  return r > 0 ? UVOTEL_PROTOCOL_CLAIM : r < 0 ? UVOTEL_PROTOCOL_MORE : UVOTEL_PROTOCOL_DECLINE;
 }
 
 /* ---- the connection ---- */
@@ -136,16 +109,25 @@ static void server_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
   c->last_began = span;
 }
 
+/* A response: the pending query it answers, taken out of the table into *q (1), or 0. */
+static int take_answered(tconn_t *c, const uint8_t *head, size_t nhead, uvotel__dns_pend_t *q,
+                         int *rcode) {
+  if (c->dead) return 0;
+  uvotel__dns_msg_t m;
+  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
+  if (question_ok < 0 || !uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, q)) return 0;
+  *rcode = m.rcode;
+  return 1;
+}
+
 /* A response a server writes: the query it answers ends with the write. */
 static void server_answer(void *arg, const uint8_t *head, size_t nhead, size_t msglen) {
   (void)msglen;
   tconn_t *c = arg;
-  if (c->dead) return;
-  uvotel__dns_msg_t m;
-  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
   uvotel__dns_pend_t q;
-  if (question_ok < 0 || !uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, &q)) return;
-  uvotel__dns_set_rcode(q.span, m.rcode);
+  int rcode;
+  if (!take_answered(c, head, nhead, &q, &rcode)) return;
+  uvotel__dns_set_rcode(q.span, rcode);
   if (c->done != NULL) uvotel_span_end(c->done); /* several responses in one write */
   c->done = q.span;
 }
@@ -176,14 +158,9 @@ static void client_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
 /* A response a client reads: the query it answers ends. */
 static void client_answer(void *arg, const uint8_t *head, size_t nhead, size_t msglen) {
   (void)msglen;
-  tconn_t *c = arg;
-  if (c->dead) return;
-  uvotel__dns_msg_t m;
-  int question_ok = uvotel__dns_parse_response(head, nhead, &m);
   uvotel__dns_pend_t q;
-  if (question_ok >= 0 && uvotel__dns_pending_match(&c->pend, &m, question_ok, NULL, &q)) {
-    uvotel__dns_client_answered(&q, m.rcode);
-  }
+  int rcode;
+  if (take_answered(arg, head, nhead, &q, &rcode)) uvotel__dns_client_answered(&q, rcode);
 }
 
 static int tcp_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {

@@ -4,14 +4,19 @@
 #include <netinet/in.h>
 #include <string.h>
 
-int uvotel__dns_parse(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
-  memset(out, 0, sizeof *out);
-  if (m == NULL || n < 12) return -1;
+/* The fixed 12-byte header (n >= 12). */
+static void parse_header(const uint8_t *m, uvotel__dns_msg_t *out) {
   out->id = (uint16_t)(m[0] << 8 | m[1]);
   out->qr = m[2] >> 7;
   out->opcode = (m[2] >> 3) & 0xf;
   out->rcode = m[3] & 0xf;
   out->qdcount = (unsigned)(m[4] << 8 | m[5]);
+}
+
+int uvotel__dns_parse(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
+  memset(out, 0, sizeof *out);
+  if (m == NULL || n < 12) return -1;
+  parse_header(m, out);
   if (out->qdcount == 0) return 0;
   size_t off = 12, len = 0;
   for (;;) {
@@ -81,11 +86,7 @@ const char *uvotel__dns_rcode_name(int r) {
 int uvotel__dns_parse_response(const uint8_t *m, size_t n, uvotel__dns_msg_t *out) {
   if (uvotel__dns_parse(m, n, out) == 0) return out->qdcount > 0;
   if (m == NULL || n < 12) return -1;
-  out->id = (uint16_t)(m[0] << 8 | m[1]);
-  out->qr = m[2] >> 7;
-  out->opcode = (m[2] >> 3) & 0xf;
-  out->rcode = m[3] & 0xf;
-  out->qdcount = (unsigned)(m[4] << 8 | m[5]);
+  parse_header(m, out); /* the name is left empty */
   return 0;
 }
 
@@ -97,6 +98,32 @@ int uvotel__dns_is_query(const uvotel__dns_msg_t *m, const uint8_t *raw, size_t 
 }
 
 /* ---- TCP framing ---- */
+
+int uvotel__dns_tcp_detect(const uint8_t *d, size_t len, size_t max) {
+  if (len < 2) return -1;
+  size_t mlen = (size_t)d[0] << 8 | d[1];
+  if (mlen < 12 + 1 + 4) return 0;
+  if (len < 14) return -1;
+  const uint8_t *h = d + 2;
+  /* qr 0, opcode 0, AA and TC 0; Z 0 and RCODE 0 (RD, AD, CD as the client likes); one
+   * question, no answer or authority records, at most two additional ones (EDNS, a cookie) */
+  if ((h[2] & 0xfe) != 0 || (h[3] & 0x4f) != 0) return 0;
+  if (h[4] != 0 || h[5] != 1 || h[6] != 0 || h[7] != 0 || h[8] != 0 || h[9] != 0) return 0;
+  if (h[10] != 0 || h[11] > 2) return 0;
+  size_t off = 14, name = 0; /* off: in the stream; the message starts at 2 */
+  while (off < len) {
+    unsigned l = d[off];
+    if (l == 0) { /* the name ends: type and class follow, inside the message */
+      if (off - 2 + 1 + 4 > mlen) return 0;
+      return off + 5 <= len || len >= max ? 1 : -1;
+    }
+    if (l > 63) return 0;
+    name += l + 1;
+    if (name > 255 || off - 2 + 1 + l > mlen) return 0;
+    off += 1 + l;
+  }
+  return len >= max ? 1 : -1; /* a long name: what was seen looks right */
+}
 
 int uvotel__dns_frame_feed(uvotel__dns_framer_t *f, const uint8_t *d, size_t n,
                            uvotel__dns_msg_cb on_msg, void *arg) {
@@ -173,12 +200,15 @@ uvotel__dns_pend_t *uvotel__dns_pending_add(uvotel__dns_pending_t *t, const uvot
   if (peer != NULL && peer->sa_family != AF_INET && peer->sa_family != AF_INET6) peer = NULL;
   uint32_t h = uvotel__dns_name_hash(m->name);
   uvotel__dns_pend_t *free_slot = NULL, *oldest = NULL;
+  unsigned seen = 0; /* used slots looked at: once all t->n are and a free one is found, stop */
   for (unsigned i = 0; i < UVOTEL__DNS_PENDING; i++) {
     uvotel__dns_pend_t *q = &t->q[i];
     if (q->span == NULL) {
       if (free_slot == NULL) free_slot = q;
+      if (seen == t->n) break;
       continue;
     }
+    seen++;
     if (q->id == m->id && q->qtype == m->qtype && q->qhash == h &&
         (peer == NULL ? q->any_peer : (!q->any_peer && same_addr(&q->peer, peer)))) {
       q->retransmits++;
@@ -212,9 +242,11 @@ int uvotel__dns_pending_match(uvotel__dns_pending_t *t, const uvotel__dns_msg_t 
   if (t->n == 0 || !m->qr) return 0;
   uint32_t h = question_ok ? uvotel__dns_name_hash(m->name) : 0;
   uvotel__dns_pend_t *best = NULL;
-  for (unsigned i = 0; i < UVOTEL__DNS_PENDING; i++) {
+  for (unsigned i = 0, seen = 0; i < UVOTEL__DNS_PENDING && seen < t->n; i++) {
     uvotel__dns_pend_t *q = &t->q[i];
-    if (q->span == NULL || q->id != m->id || !peer_ok(q, from)) continue;
+    if (q->span == NULL) continue;
+    seen++;
+    if (q->id != m->id || !peer_ok(q, from)) continue;
     if (question_ok && (q->qtype != m->qtype || q->qhash != h)) continue;
     if (best == NULL || q->seq < best->seq) best = q;
   }

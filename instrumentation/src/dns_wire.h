@@ -58,6 +58,12 @@ typedef void (*uvotel__dns_msg_cb)(void *arg, const uint8_t *head, size_t nhead,
 int uvotel__dns_frame_feed(uvotel__dns_framer_t *f, const uint8_t *d, size_t n,
                            uvotel__dns_msg_cb on_msg, void *arg);
 
+/* Do the first len bytes of a TCP stream start with a standard query (length prefix, header:
+ * qr 0, opcode 0, one question, no answer/authority records; labels well-formed as far as they
+ * go)? 1: yes; 0: no; -1: cannot tell yet (len < max and more bytes could decide). With len >=
+ * max a well-formed start whose name goes on past max counts as yes. */
+int uvotel__dns_tcp_detect(const uint8_t *d, size_t len, size_t max);
+
 /* 1 when the framer is between messages (the next byte fed starts a new one). */
 static inline int uvotel__dns_frame_idle(const uvotel__dns_framer_t *f) {
   return f->nlen == 0;

@@ -222,6 +222,9 @@ void uvotel__dns_drop(uvotel__hs_t *s);
  * (uvotel__dns_recv), its send fails, or the socket closes. */
 void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
                              unsigned int nbufs, const struct sockaddr *addr);
+/* A receive error on the socket (a connected socket's ECONNREFUSED): the queries sent to its
+ * peer end with that error. */
+void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err);
 /* The send with request req failed: a query it carried ends with the error. */
 void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status);
 /* A CLIENT span under the current span, or a root when roots are on; NULL: none (auto_spans.c). */

@@ -64,6 +64,8 @@ static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const st
       !(flags & UV_UDP_PARTIAL)) {
     q = uvotel__dns_recv(s, h, buf->base, (size_t)nread, addr);
     if (q != NULL && uvotel_span_enter(q, &qs) != 0) q = NULL;
+  } else if (UVOTEL__UNLIKELY(nread < 0 && s->dns != NULL)) {
+    uvotel__dns_client_recv_error(s, (int)nread); /* ECONNREFUSED on a connected socket */
   }
   cb(h, nread, buf, addr, flags);
   if (q != NULL) (void)uvotel_scope_exit(&qs);

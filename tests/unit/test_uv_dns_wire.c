@@ -339,6 +339,140 @@ static void test_udp_client_send_fails(void **state) {
   assert_string_equal(attr_str(d, "error.type"), "EACCES"); /* broadcast not enabled */
 }
 
+/* A query to a multicast group (mDNS) makes no span: other hosts answer it, if any. The
+ * socket sends through the loopback interface only. */
+static void test_udp_client_multicast_skipped(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  udp_setup(&fx->loop, 0, 0, 0);
+  struct sockaddr_in lo, group;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &lo), 0);
+  assert_int_equal(uv_udp_bind(&g_u.client, (const struct sockaddr *)&lo, 0), 0);
+  assert_int_equal(uv_udp_set_multicast_interface(&g_u.client, "127.0.0.1"), 0);
+  assert_int_equal(uv_udp_set_multicast_loop(&g_u.client, 0), 0);
+  assert_int_equal(uv_ip4_addr("224.0.0.251", 5353, &group), 0);
+  static char m[64];
+  size_t n = query(m, 0, "printer.local", 12);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  (void)uvotel_udp_send(&g_u.creq[0], &g_u.client, &b, 1, (const struct sockaddr *)&group, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_NOWAIT) >= 0, 1);
+  close_all();
+  run_loop(&fx->loop);
+  assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_CLIENT), 0);
+}
+
+/* A forwarder (wrapped): the query it receives is a SERVER span, current in its receive
+ * callback, so the upstream query it sends from there is a CLIENT span under it. */
+static uv_udp_t g_fwd, g_up, g_stub;
+static uv_udp_send_t g_fwd_req, g_stub_req;
+static char g_fwd_buf[512];
+
+static void on_upstream(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_u.got++;
+  uvotel_close((uv_handle_t *)h, u_closed);
+  uvotel_close((uv_handle_t *)&g_fwd, u_closed);
+  uv_close((uv_handle_t *)&g_stub, u_closed);
+  close_all();
+}
+
+static void on_forwarder(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  (void)h;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  memcpy(g_fwd_buf, buf->base, (size_t)nread);
+  uv_buf_t b = uv_buf_init(g_fwd_buf, (unsigned)nread);
+  assert_int_equal(
+      uvotel_udp_send(&g_fwd_req, &g_up, &b, 1, (const struct sockaddr *)&g_u.raddr, NULL), 0);
+}
+
+static void test_udp_forwarder_parent(void **state) {
+  fx_t *fx = *state;
+  enable(0);
+  udp_setup(&fx->loop, 1, 0, 0);
+  struct sockaddr_in f;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &f), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_fwd), 0);
+  assert_int_equal(uv_udp_bind(&g_fwd, (const struct sockaddr *)&f, 0), 0);
+  int len = sizeof f;
+  assert_int_equal(uv_udp_getsockname(&g_fwd, (struct sockaddr *)&f, &len), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_fwd, u_alloc, on_forwarder), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_up), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_up, u_alloc, on_upstream), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_stub), 0);
+  static char m[64];
+  size_t n = query(m, 0x0808, "fwd.example", 1);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  assert_int_equal(uv_udp_send(&g_stub_req, &g_stub, &b, 1, (const struct sockaddr *)&f, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_u.closed, 6);
+  assert_int_equal(g_u.got, 1);
+  assert_int_equal(count_named("dns query A", UVOTEL_SPAN_KIND_SERVER), 1);
+  assert_int_equal(count_named("dns query A", UVOTEL_SPAN_KIND_CLIENT), 1);
+  const uvotel_span_data_t *srv = NULL, *cli = NULL;
+  for (size_t i = 0; i < uvotel_memory_exporter_count(fx->mem); i++) {
+    const uvotel_span_data_t *d = uvotel_memory_exporter_get(fx->mem, i);
+    if (uvotel_span_data_kind(d) == UVOTEL_SPAN_KIND_SERVER) srv = d;
+    if (uvotel_span_data_kind(d) == UVOTEL_SPAN_KIND_CLIENT) cli = d;
+  }
+  uvotel_span_context_t sc = uvotel_span_data_context(srv), cc = uvotel_span_data_context(cli);
+  uvotel_span_id_t pid = uvotel_span_data_parent_span_id(cli);
+  assert_memory_equal(&pid, &sc.span_id, sizeof pid);
+  assert_memory_equal(&cc.trace_id, &sc.trace_id, sizeof sc.trace_id);
+  assert_string_equal(attr_str(cli, "dns.question.name"), "fwd.example");
+}
+
+/* A connected socket whose peer has no listener: the kernel's ECONNREFUSED reaches the
+ * receive callback, and the query ends with it (not as "timeout"). */
+static int g_refused;
+
+static void on_refused(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags) {
+  (void)h;
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread < 0 && !g_refused) {
+    g_refused = (int)nread;
+    close_all();
+  }
+}
+
+static void test_udp_client_refused(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  udp_setup(&fx->loop, 0, 0, 0);
+  g_refused = 0;
+  /* a port nothing listens on: bind one, note it, close it */
+  uv_udp_t tmp;
+  struct sockaddr_in dead;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &dead), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &tmp), 0);
+  assert_int_equal(uv_udp_bind(&tmp, (const struct sockaddr *)&dead, 0), 0);
+  int len = sizeof dead;
+  assert_int_equal(uv_udp_getsockname(&tmp, (struct sockaddr *)&dead, &len), 0);
+  uv_close((uv_handle_t *)&tmp, u_closed);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_NOWAIT) >= 0, 1);
+  assert_int_equal(uvotel_udp_connect(&g_u.client, (const struct sockaddr *)&dead), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_u.client, u_alloc, on_refused), 0);
+  static char m[64];
+  size_t n = query(m, 0x0909, "refused.example", 1);
+  client_send(0, m, n, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_u.closed, 4);
+  assert_int_equal(g_refused, UV_ECONNREFUSED);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "error.type"), "ECONNREFUSED");
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+}
+
 /* Not queries: a truncated one, a single byte, a response, an opcode other than QUERY. No
  * span, and the responder receives exactly what was sent. */
 static void test_udp_client_malformed(void **state) {
@@ -754,6 +888,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_unanswered_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_multicast_skipped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_spans, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_current, setup, teardown),

@@ -10,14 +10,16 @@
  *     the send of the response with the same id to the same peer; current in the receive
  *     callback. At most 64 wait per socket (the oldest then ends unanswered).
  *   UDP client (uvotel_udp_send / uvotel_udp_try_send of a standard query: qr 0, opcode 0, one
- *     question, no answer or authority records, to any port): CLIENT, a child of the span
- *     current at the send (a root only when roots are on: UVOTEL_AUTO_SPANS_ROOTS, the
- *     preload's default), server.address/port (the destination, or the connected peer); from
- *     the send to the receive, on the same socket, of the response with the same id and
- *     question from that peer (ended before the receive callback runs). Unanswered queries end
- *     when the socket is closed, with error.type "timeout" and status ERROR; a send that fails
- *     ends its query with libuv's error name. A query resent with the same id and question to
- *     the same peer while waiting is the same span (uvotel.dns.retransmits = how many times).
+ *     question, no answer or authority records, to any port but not to a multicast address):
+ *     CLIENT, a child of the span current at the send (a root only when roots are on:
+ *     UVOTEL_AUTO_SPANS_ROOTS, the preload's default), server.address/port (the destination,
+ *     or the connected peer); from the send to the receive, on the same socket, of the
+ *     response with the same id and question from that peer (ended before the receive
+ *     callback runs). Unanswered queries end when the socket is closed, with error.type
+ *     "timeout" and status ERROR; a send that fails ends its query with libuv's error name,
+ *     and so does a receive error on a connected socket (ECONNREFUSED: nothing listens at the
+ *     peer) for the queries sent to it. A query resent with the same id and question to the
+ *     same peer while waiting is the same span (uvotel.dns.retransmits = how many times).
  *     At most UVOTEL_DNS_PENDING_MAX wait per socket: a further query makes the oldest give up
  *     (ended as unanswered, "timeout", and counted in client_evicted, said at warn level).
  *   TCP (RFC 1035 4.2.2 / RFC 7766: a 2-byte length before each message, any number per
@@ -29,15 +31,17 @@
  *     callback when the read completes exactly one query. Connections made with
  *     uvotel_tcp_connect whose first bytes written are a query get a CLIENT span per query
  *     (parent as for UDP), server.address/port the peer, ended by the read of its response;
- *     unanswered ones end at uvotel_close with "timeout". A framing length under 12, or a
- *     message that does not parse, makes uvotel give up on the connection (no further spans;
- *     counted in tcp_given_up). At most UVOTEL_DNS_PENDING_MAX queries wait per connection.
+ *     unanswered ones end at uvotel_close with "timeout" (also those whose write failed). A
+ *     framing length under 12, or a message that does not parse, makes uvotel give up on the
+ *     connection (no further spans; counted in tcp_given_up). At most UVOTEL_DNS_PENDING_MAX
+ *     queries wait per connection.
  *
  * DNS messages carry no trace context: a client's query and the server's span are separate
  * traces, even in one process. Never changes what the program reads or writes; only bounded
  * copies (the header and first question) are parsed. Not covered: DNS over TLS / HTTPS / QUIC,
- * mDNS multicast answers from other hosts than the one queried, DNS over pipes, and responses
- * received on another socket than the query was sent on. */
+ * queries to multicast addresses (mDNS: answered by other hosts, if at all), DNS over pipes,
+ * responses received on another socket than the query was sent on, and TCP connections not
+ * made with uvotel_tcp_connect (uvotel_tcp_open, accepted by another process). */
 #ifndef UVOTEL_UV_DNS_H
 #define UVOTEL_UV_DNS_H
 

@@ -9,7 +9,9 @@
  * span of the "net" category, when on).
  *
  * Built in: HTTP/1.0 and 1.1 server side (category UVOTEL_INSTRUMENT_HTTP, see
- * uvotel_protocol_http). Users add their own with uvotel_protocol_register.
+ * uvotel_protocol_http); DNS over TCP (category UVOTEL_INSTRUMENT_DNS, asked after HTTP; it
+ * also watches connections made with uvotel_tcp_connect by their first bytes written; see
+ * uvotel/uv_dns.h). Users add their own with uvotel_protocol_register.
  *
  * The connection's state lives until uvotel_close of the stream (or the loop's close). */
 #ifndef UVOTEL_UV_PROTOCOLS_H

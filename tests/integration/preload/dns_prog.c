@@ -18,7 +18,6 @@
  *                   and writes the answers of one read in two writes split in the middle. A
  *                   second connection writes a malformed stream (a length of 3); the server
  *                   drops it. The client prints the answers' ids and rcodes. */
-#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,11 +56,20 @@ static size_t query(unsigned char *m, unsigned id, const char *const *labels, un
   return n;
 }
 
+/* needle (n bytes) occurs in hay (len bytes); memmem is a GNU extension, and the
+ * uv_redirect.h build includes <string.h> before this file could ask for it */
+static int has(const char *hay, size_t len, const char *needle, size_t n) {
+  for (size_t i = 0; i + n <= len; i++) {
+    if (memcmp(hay + i, needle, n) == 0) return 1;
+  }
+  return 0;
+}
+
 /* The answer to a query: the same bytes with QR set, NXDOMAIN for missing.example. */
 static void answer(char *out, const char *q, size_t n) {
   memcpy(out, q, n);
   out[2] = (char)(out[2] | 0x80);
-  out[3] = (char)(memmem(q, n, "\7missing", 8) != NULL ? 3 : 0);
+  out[3] = (char)(has(q, n, "\7missing", 8) ? 3 : 0);
 }
 
 static const char *const ex[] = {"example", "com", NULL};
@@ -82,7 +90,7 @@ static void on_server_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                            const struct sockaddr *addr, unsigned flags) {
   (void)flags;
   if (nread >= 12 && addr != NULL && !(buf->base[2] & 0x80) &&
-      memmem(buf->base, (size_t)nread, "\7ignored", 8) == NULL) {
+      !has(buf->base, (size_t)nread, "\7ignored", 8)) {
     sreq_t *r = calloc(1, sizeof *r);
     answer(r->data, buf->base, (size_t)nread);
     uv_buf_t b = uv_buf_init(r->data, (unsigned)nread);
