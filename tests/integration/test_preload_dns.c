@@ -224,6 +224,48 @@ static void test_dns_tcp_with_wrappers(void **state) {
   check_tcp("redirect");
 }
 
+/* A connected socket whose peer refuses (ECONNREFUSED in the receive callback, as dig met
+ * it): the query's CLIENT span carries that error, under the preload and with the wrappers. */
+static void check_refused(const char *instrument) {
+  const char *argv[] = {DNS_PROG_PLAIN, "refused", NULL};
+  prun_t r;
+  preload_run(&r, DIR, "rplain", argv, NULL);
+  assert_true(prun_ok(&r));
+  char *plain = strdup(r.out);
+  prun_free(&r);
+  assert_string_equal(plain, "refused: ECONNREFUSED\nloop close 0\n");
+  int redirect = strcmp(instrument, "redirect") == 0;
+  const char *rargv[] = {redirect ? DNS_PROG_REDIRECT : DNS_PROG_PLAIN, "refused", NULL};
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
+                       PRELOAD_ASAN,
+                       NULL};
+  const char *renv[] = {"MECH_SPANS=" SPANS, NULL};
+  unlink(SPANS);
+  preload_run(&r, DIR, instrument, rargv, redirect ? renv : env);
+  assert_true(prun_ok(&r));
+  assert_string_equal(r.out, plain);
+  prun_free(&r);
+  free(plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_queries(all, 3, "udp"), 1);
+  assert_int_equal(count_queries(all, 0, NULL), 1);
+  json_t *c = query_span(all, "dns query A", 3, "refused.example");
+  assert_non_null(c);
+  assert_string_equal(span_attr(c, "error.type"), "ECONNREFUSED");
+  assert_int_equal(status_code(c), 2);
+  json_decref(all);
+}
+
+static void test_dns_refused(void **state) {
+  (void)state;
+  check_refused("all");
+  check_refused("redirect");
+}
+
 static void test_dns_off_without_category(void **state) {
   (void)state;
   static const char *const modes[] = {"udp", "tcp"};
@@ -243,9 +285,9 @@ static void test_dns_off_without_category(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_dns_udp_under_preload),    cmocka_unit_test(test_dns_tcp_under_preload),
-      cmocka_unit_test(test_dns_udp_with_wrappers),    cmocka_unit_test(test_dns_tcp_with_wrappers),
-      cmocka_unit_test(test_dns_off_without_category),
+      cmocka_unit_test(test_dns_udp_under_preload), cmocka_unit_test(test_dns_tcp_under_preload),
+      cmocka_unit_test(test_dns_udp_with_wrappers), cmocka_unit_test(test_dns_tcp_with_wrappers),
+      cmocka_unit_test(test_dns_refused),           cmocka_unit_test(test_dns_off_without_category),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
