@@ -75,6 +75,16 @@ static json_t *query_span(json_t *all, const char *name, int kind, const char *q
   return NULL;
 }
 
+/* The attribute key is present (any value type). */
+static int has_attr(json_t *sp, const char *key) {
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
+    if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) return 1;
+  }
+  return 0;
+}
+
 static json_int_t status_code(json_t *sp) {
   return json_integer_value(json_object_get(json_object_get(sp, "status"), "code"));
 }
@@ -128,6 +138,8 @@ static void check_udp(const char *instrument) {
     int nx = w[i].error != NULL && strcmp(w[i].error, "NXDOMAIN") == 0;
     assert_int_equal(status_code(s), nx ? 2 : 0);
     assert_int_equal(children(all, "udp send", s), w[i].answered ? 1 : 0);
+    /* the ignored query's span ended at close, saying no response was seen */
+    assert_int_equal(has_attr(s, "uvotel.dns.response_seen"), !w[i].answered);
     /* client side: to the responder, in its own trace */
     assert_string_equal(span_attr(c, "server.address"), "127.0.0.1");
     if (server_port == NULL) server_port = span_attr(s, "server.port");
