@@ -61,6 +61,11 @@ void uvotel__dns_span_name(char *buf, size_t cap, uint16_t qtype) {
   memcpy(buf + 10, t, l + 1);
 }
 
+void uvotel__dns_server_unanswered(uvotel_span_t *span) {
+  uvotel_span_set_attribute_bool(span, "uvotel.dns.response_seen", 0);
+  uvotel_span_end(span);
+}
+
 void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode) {
   if (rcode == 0) return;
   const char *r = uvotel__dns_rcode_name(rcode);

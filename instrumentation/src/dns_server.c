@@ -55,10 +55,11 @@ static size_t sa_len(const struct sockaddr *sa) {
   return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* Family, port and address only: a program's copy of the peer address may carry anything in
+ * sin_zero or sin6_flowinfo. */
 static int same_peer(const struct sockaddr_storage *a, const struct sockaddr *b) {
   if (b == NULL) return 1; /* a connected socket: its one peer */
-  size_t l = sa_len(b);
-  return a->ss_family == b->sa_family && memcmp(a, b, l) == 0;
+  return uvotel__dns_same_addr(a, b);
 }
 
 uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, size_t n,
@@ -81,7 +82,7 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
   if (slot == NULL) { /* all waiting: the oldest gives way, ended without a response */
     slot = &d->q[d->next];
     d->next = (d->next + 1) % PENDING;
-    uvotel_span_end(slot->span);
+    uvotel__dns_server_unanswered(slot->span);
     slot->span = NULL;
     uvotel__dns_count_server_evicted();
   }
@@ -138,7 +139,7 @@ void uvotel__dns_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(d == NULL)) return;
   s->dns = NULL;
   for (unsigned i = 0; i < PENDING; i++) {
-    if (d->q[i].span != NULL) uvotel_span_end(d->q[i].span);
+    if (d->q[i].span != NULL) uvotel__dns_server_unanswered(d->q[i].span);
   }
   if (d->cli != NULL) {
     uvotel__dns_client_drain(d->cli);

@@ -11,6 +11,10 @@
  * least 32; smaller: ""). */
 void uvotel__dns_span_name(char *buf, size_t cap, uint16_t qtype);
 
+/* End a SERVER span whose response uvotel did not see (the socket closed, the per-socket
+ * bound, or a program that answers outside libuv): uvotel.dns.response_seen = false. */
+void uvotel__dns_server_unanswered(uvotel_span_t *span);
+
 /* A response code other than NOERROR: error.type = its name (RCODE<n> when unnamed), ERROR. */
 void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode);
 

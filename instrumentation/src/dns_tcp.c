@@ -87,7 +87,7 @@ static void server_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
   uvotel__dns_pend_t *q = uvotel__dns_pending_add(&c->pend, &m, NULL, &dup, &evicted);
   if (dup) return;
   if (evicted != NULL) {
-    uvotel_span_end(evicted);
+    uvotel__dns_server_unanswered(evicted);
     uvotel__dns_count_server_evicted();
   }
   char name[64];
@@ -200,7 +200,7 @@ static void tcp_close(void *conn) {
     uvotel__dns_client_drain(&c->pend);
   } else {
     for (unsigned i = 0; i < UVOTEL__DNS_PENDING; i++) {
-      if (c->pend.q[i].span != NULL) uvotel_span_end(c->pend.q[i].span); /* unanswered */
+      if (c->pend.q[i].span != NULL) uvotel__dns_server_unanswered(c->pend.q[i].span);
     }
   }
   uvotel_free(c);

@@ -174,7 +174,7 @@ uint32_t uvotel__dns_name_hash(const char *name) {
   return h;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b) {
+int uvotel__dns_same_addr(const struct sockaddr_storage *a, const struct sockaddr *b) {
   if (a->ss_family != b->sa_family) return 0;
   if (b->sa_family == AF_INET) {
     const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const void *)b;
@@ -190,7 +190,7 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
 
 static int peer_ok(const uvotel__dns_pend_t *q, const struct sockaddr *peer) {
   if (q->any_peer) return 1;
-  return peer != NULL && same_addr(&q->peer, peer);
+  return peer != NULL && uvotel__dns_same_addr(&q->peer, peer);
 }
 
 uvotel__dns_pend_t *uvotel__dns_pending_add(uvotel__dns_pending_t *t, const uvotel__dns_msg_t *m,
@@ -210,7 +210,7 @@ uvotel__dns_pend_t *uvotel__dns_pending_add(uvotel__dns_pending_t *t, const uvot
     }
     seen++;
     if (q->id == m->id && q->qtype == m->qtype && q->qhash == h &&
-        (peer == NULL ? q->any_peer : (!q->any_peer && same_addr(&q->peer, peer)))) {
+        (peer == NULL ? q->any_peer : (!q->any_peer && uvotel__dns_same_addr(&q->peer, peer)))) {
       q->retransmits++;
       *dup = 1;
       return q;

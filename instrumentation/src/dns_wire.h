@@ -89,6 +89,10 @@ typedef struct uvotel__dns_pending_s {
   uint64_t seq;
 } uvotel__dns_pending_t;
 
+/* Same family, port and address (IPv4/IPv6; anything else: 0). The rest of the structs
+ * (sin_zero, flow info) is not compared. */
+int uvotel__dns_same_addr(const struct sockaddr_storage *a, const struct sockaddr *b);
+
 /* The name hash used for matching (FNV-1a over the case-folded name). */
 uint32_t uvotel__dns_name_hash(const char *name);
 

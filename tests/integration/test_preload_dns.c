@@ -75,6 +75,16 @@ static json_t *query_span(json_t *all, const char *name, int kind, const char *q
   return NULL;
 }
 
+/* The attribute key is present (any value type). */
+static int has_attr(json_t *sp, const char *key) {
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
+    if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) return 1;
+  }
+  return 0;
+}
+
 static json_int_t status_code(json_t *sp) {
   return json_integer_value(json_object_get(json_object_get(sp, "status"), "code"));
 }
@@ -128,6 +138,8 @@ static void check_udp(const char *instrument) {
     int nx = w[i].error != NULL && strcmp(w[i].error, "NXDOMAIN") == 0;
     assert_int_equal(status_code(s), nx ? 2 : 0);
     assert_int_equal(children(all, "udp send", s), w[i].answered ? 1 : 0);
+    /* the ignored query's span ended at close, saying no response was seen */
+    assert_int_equal(has_attr(s, "uvotel.dns.response_seen"), !w[i].answered);
     /* client side: to the responder, in its own trace */
     assert_string_equal(span_attr(c, "server.address"), "127.0.0.1");
     if (server_port == NULL) server_port = span_attr(s, "server.port");
@@ -224,6 +236,48 @@ static void test_dns_tcp_with_wrappers(void **state) {
   check_tcp("redirect");
 }
 
+/* A connected socket whose peer refuses (ECONNREFUSED in the receive callback, as dig met
+ * it): the query's CLIENT span carries that error, under the preload and with the wrappers. */
+static void check_refused(const char *instrument) {
+  const char *argv[] = {DNS_PROG_PLAIN, "refused", NULL};
+  prun_t r;
+  preload_run(&r, DIR, "rplain", argv, NULL);
+  assert_true(prun_ok(&r));
+  char *plain = strdup(r.out);
+  prun_free(&r);
+  assert_string_equal(plain, "refused: ECONNREFUSED\nloop close 0\n");
+  int redirect = strcmp(instrument, "redirect") == 0;
+  const char *rargv[] = {redirect ? DNS_PROG_REDIRECT : DNS_PROG_PLAIN, "refused", NULL};
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
+                       PRELOAD_ASAN,
+                       NULL};
+  const char *renv[] = {"MECH_SPANS=" SPANS, NULL};
+  unlink(SPANS);
+  preload_run(&r, DIR, instrument, rargv, redirect ? renv : env);
+  assert_true(prun_ok(&r));
+  assert_string_equal(r.out, plain);
+  prun_free(&r);
+  free(plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_queries(all, 3, "udp"), 1);
+  assert_int_equal(count_queries(all, 0, NULL), 1);
+  json_t *c = query_span(all, "dns query A", 3, "refused.example");
+  assert_non_null(c);
+  assert_string_equal(span_attr(c, "error.type"), "ECONNREFUSED");
+  assert_int_equal(status_code(c), 2);
+  json_decref(all);
+}
+
+static void test_dns_refused(void **state) {
+  (void)state;
+  check_refused("all");
+  check_refused("redirect");
+}
+
 static void test_dns_off_without_category(void **state) {
   (void)state;
   static const char *const modes[] = {"udp", "tcp"};
@@ -243,9 +297,9 @@ static void test_dns_off_without_category(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_dns_udp_under_preload),    cmocka_unit_test(test_dns_tcp_under_preload),
-      cmocka_unit_test(test_dns_udp_with_wrappers),    cmocka_unit_test(test_dns_tcp_with_wrappers),
-      cmocka_unit_test(test_dns_off_without_category),
+      cmocka_unit_test(test_dns_udp_under_preload), cmocka_unit_test(test_dns_tcp_under_preload),
+      cmocka_unit_test(test_dns_udp_with_wrappers), cmocka_unit_test(test_dns_tcp_with_wrappers),
+      cmocka_unit_test(test_dns_refused),           cmocka_unit_test(test_dns_off_without_category),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,17 @@ static int64_t attr_int(const uvotel_span_data_t *d, const char *key) {
   return -1;
 }
 
+/* A bool attribute: 0/1, or -1 when absent. */
+static int attr_bool(const uvotel_span_data_t *d, const char *key) {
+  size_t n;
+  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(at[i].key, key) == 0 && at[i].value.type == UVOTEL_VALUE_BOOL)
+      return at[i].value.u.b;
+  }
+  return -1;
+}
+
 static size_t count_named(const char *prefix, uvotel_span_kind_t kind) {
   size_t n = 0;
   for (size_t i = 0; i < uvotel_memory_exporter_count(g_fx.mem); i++) {
@@ -719,6 +730,7 @@ static void test_tcp_server_spans(void **state) {
     assert_null(attr_str(a, "error.type"));
     assert_string_equal(attr_str(mx, "error.type"), "NXDOMAIN");
     assert_int_equal(uvotel_span_data_status(mx, NULL), UVOTEL_STATUS_ERROR);
+    assert_int_equal(attr_bool(mx, "uvotel.dns.response_seen"), -1); /* answered */
     assert_true(uvotel_span_data_start_unix_ns(a) <= uvotel_span_data_end_unix_ns(a));
     /* a span current in a read callback is the one query that read completed */
     for (int r = 0; r < g_t.ncur && r < 16; r++) {
@@ -866,6 +878,10 @@ static void test_tcp_malformed(void **state) {
     g_t.shut_after = 1; /* the server reads it all, then EOF */
     tcp_run(&fx->loop);
     assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_SERVER), cases[i].server_spans);
+    if (cases[i].server_spans == 1) { /* its answer came after the give-up: not seen */
+      const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+      assert_int_equal(attr_bool(d, "uvotel.dns.response_seen"), 0);
+    }
     uvotel_dns_stats_t s1 = stats();
     assert_int_equal(s1.tcp_given_up - s0.tcp_given_up, cases[i].given_up);
     uvotel_memory_exporter_reset(fx->mem);

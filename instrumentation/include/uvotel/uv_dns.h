@@ -8,7 +8,9 @@
  *   UDP server (a wrapped socket receives a standard query): SERVER, a root (a datagram
  *     carries no trace context), client.address/port, server.address/port; from the receive to
  *     the send of the response with the same id to the same peer; current in the receive
- *     callback. At most 64 wait per socket (the oldest then ends unanswered).
+ *     callback. At most 64 wait per socket (the oldest then ends unanswered). A SERVER span
+ *     whose response was not seen (closed first, the bound, or an answer sent outside libuv,
+ *     as kresd does over UDP) ends with uvotel.dns.response_seen = false and no rcode.
  *   UDP client (uvotel_udp_send / uvotel_udp_try_send of a standard query: qr 0, opcode 0, one
  *     question, no answer or authority records, to any port but not to a multicast address):
  *     CLIENT, a child of the span current at the send (a root only when roots are on:

@@ -17,7 +17,10 @@
  *                   frames what it reads, answers each query (NXDOMAIN for missing.example)
  *                   and writes the answers of one read in two writes split in the middle. A
  *                   second connection writes a malformed stream (a length of 3); the server
- *                   drops it. The client prints the answers' ids and rcodes. */
+ *                   drops it. The client prints the answers' ids and rcodes.
+ *   dns_prog refused A connected UDP socket sends a query (A refused.example 0x0909) to a port
+ *                   nothing listens on; the kernel's ECONNREFUSED reaches its receive callback
+ *                   (as dig saw it), which prints it and closes the socket. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,10 +314,49 @@ static int run_tcp(void) {
   return 0;
 }
 
+/* ---- a refused query ---- */
+
+static uv_udp_t rsock;
+static uv_udp_send_t rreq;
+
+static void on_refused(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags) {
+  (void)addr;
+  (void)flags;
+  if (nread < 0) {
+    printf("refused: %s\n", uv_err_name((int)nread));
+    uv_close((uv_handle_t *)h, NULL);
+  }
+  if (buf != NULL) free(buf->base);
+}
+
+static int run_refused(void) {
+  uv_udp_t tmp;
+  struct sockaddr_in dead;
+  uv_ip4_addr("127.0.0.1", 0, &dead);
+  uv_udp_init(loop, &tmp);
+  if (uv_udp_bind(&tmp, (const struct sockaddr *)&dead, 0) != 0) return 1;
+  int len = sizeof dead;
+  uv_udp_getsockname(&tmp, (struct sockaddr *)&dead, &len);
+  uv_close((uv_handle_t *)&tmp, NULL);
+  uv_run(loop, UV_RUN_NOWAIT); /* the port is free again */
+  uv_udp_init(loop, &rsock);
+  if (uv_udp_connect(&rsock, (const struct sockaddr *)&dead) != 0) return 1;
+  uv_udp_recv_start(&rsock, alloc_cb, on_refused);
+  static const char *const refused[] = {"refused", "example", NULL};
+  static unsigned char m[64];
+  uv_buf_t b = uv_buf_init((char *)m, (unsigned)query(m, 0x0909, refused, 1));
+  uv_udp_send(&rreq, &rsock, &b, 1, NULL, NULL);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   loop = uv_default_loop();
-  int tcp = argc > 1 && strcmp(argv[1], "tcp") == 0;
-  if ((tcp ? run_tcp() : run_udp()) != 0) return 1;
+  const char *mode = argc > 1 ? argv[1] : "udp";
+  int r = strcmp(mode, "tcp") == 0       ? run_tcp()
+          : strcmp(mode, "refused") == 0 ? run_refused()
+                                         : run_udp();
+  if (r != 0) return 1;
   uv_run(loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(loop);
   printf("loop close %d\n", rc);
