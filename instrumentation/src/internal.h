@@ -53,11 +53,6 @@ struct uvotel__wq_s {
   size_t ctx_free_n;
 };
 
-/* The work state of loop, made (with its side table, attaching the loop) when it has none.
- * NULL: out of memory. */
-uvotel__wq_t *uvotel__wq_make(uv_loop_t *loop);
-/* The work state of loop, NULL when nothing on it was ever tracked. */
-uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop);
 /* Detach: free what the work state holds (table.c calls it). */
 void uvotel__wq_free(uvotel__wq_t *wq);
 
@@ -110,6 +105,19 @@ static inline uvotel__ltab_t *uvotel__ltab(const uv_loop_t *loop) {
     return uvotel__cur_tab;
   }
   return uvotel__ltab_slow(loop);
+}
+
+/* The work state of loop (work.c), made (with its side table, attaching the loop) when it has
+ * none; NULL: out of memory. A table starts with its work state (table.c asserts it), so the
+ * common case is the inline table lookup and a cast. */
+uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop);
+static inline uvotel__wq_t *uvotel__wq_make(uv_loop_t *loop) {
+  uvotel__ltab_t *t = uvotel__ltab(loop);
+  return UVOTEL__LIKELY(t != NULL) ? (uvotel__wq_t *)(void *)t : uvotel__wq_make_slow(loop);
+}
+/* The work state of loop, NULL when nothing on it was ever tracked. */
+static inline uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
+  return (uvotel__wq_t *)(void *)uvotel__ltab(loop);
 }
 
 /* Lookup; NULL when the key has no state on that loop. Alloc: none. */

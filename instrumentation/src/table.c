@@ -28,6 +28,8 @@ typedef struct slot_s {
 } slot_t;
 
 struct uvotel__ltab_s {
+  uvotel__wq_t wq; /* thread-pool work requests (work.c), not in the slots; first: see
+                      uvotel__wq_make in internal.h */
   uv_loop_t *loop;
   slot_t *slots;
   size_t cap; /* power of two, or 0 */
@@ -36,8 +38,8 @@ struct uvotel__ltab_s {
   size_t pool_n;
   uvotel__hs_t *last; /* the last state looked up: a callback re-arming its handle skips hashing */
   struct uvotel__ltab_s *next; /* every table, for uvotel_uv_tracked */
-  uvotel__wq_t wq;             /* thread-pool work requests (work.c): not in the slots */
 };
+_Static_assert(offsetof(struct uvotel__ltab_s, wq) == 0, "internal.h casts a table to its wq");
 
 UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
 UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
@@ -190,13 +192,8 @@ static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
   }
 }
 
-uvotel__wq_t *uvotel__wq_make(uv_loop_t *loop) {
+uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
   uvotel__ltab_t *t = tab_make(loop);
-  return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
-}
-
-uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
-  uvotel__ltab_t *t = uvotel__ltab(loop);
   return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
