@@ -161,8 +161,12 @@ s=$(qw "queue_work 1us x100000" | summarize)
 row "queue_work hook+var, 1 us item, x raw (io)" "$s" ">= 0.90x" ">=" 0.90
 s=$(qw "queue_work x100000" | summarize)
 printf '%-48s | %-30s | %-26s | %s\n' "queue_work hook+var, empty item, x raw (io)" "$s" "(reported beside)" "-"
-s=$(extract bench_io '/^queue_work 1us/ && !/\// { n = split($0, c, "|"); split(c[n], v, " "); sub(/x$/, "", v[2]); print v[2] }' | summarize)
+s=$(extract bench_io '/^ratio min/ { done = 1 } !done && /^queue_work 1us.*\|/ { n = split($0, c, "|"); split(c[n], v, " "); sub(/x$/, "", v[2]); print v[2] }' | summarize)
 printf '%-48s | %-30s | %-26s | %s\n' "  loop-thread CPU ratio, 1 us item (io)" "$s" "(reported beside)" "-"
+s=$(extract bench_io '/^process CPU/ { inp = 1; next } inp && /^queue_work 1us/ { split($0, c, "|"); split(c[2], v, " "); sub(/x$/, "", v[2]); print v[2] }' | summarize)
+printf '%-48s | %-30s | %-26s | %s\n' "  process CPU ratio, 1 us item (io)" "$s" "(reported beside)" "-"
+s=$(extract bench_io '/^process CPU/ { inp = 1; next } inp && /^queue_work 1us/ { split($0, c, "|"); split(c[3], v, " "); print v[1] "/" v[2] }' | head -1)
+printf '%-48s | %-30s | %-26s | %s\n' "  context switches per run raw/wrapped (io)" "${s:-n/a}" "(reported beside)" "-"
 s=$(extract bench_io "/^lookup 100k minus 10/ { split(\$0, c, \"|\"); gsub(/\\//, \" \", c[2]); split(c[2], v, \" \"); print v[1], v[2], v[3] }" | summarize)
 row "side-table lookup, 100k vs 10 handles, ns (io)" "$s" "<= +40 ns" "<=" 40
 
