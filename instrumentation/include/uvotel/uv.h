@@ -386,8 +386,9 @@ UVOTEL_UV_EXPLICIT_LIST(UVOTEL__UV_DECLARE)
 #undef UVOTEL__UV_DECLARE_V
 
 /* ---- Introspection -----------------------------------------------------------------------
- * Number of handles and requests whose state the side tables of all attached loops hold, and
- * their capacity in slots (each grows and shrinks with its count). Thread: any. */
+ * Number of handles and requests whose state the side tables of all attached loops hold (work
+ * requests in flight included, which take no slot), and the tables' capacity in slots (each
+ * grows and shrinks with its count). Thread: any. */
 size_t uvotel_uv_tracked(void);
 size_t uvotel_uv_table_capacity(void);
 
