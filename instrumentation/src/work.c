@@ -31,6 +31,18 @@
 
 #include "internal.h"
 
+/* The reserved fields are read before uvotel knows whether it wrote them: tell Valgrind they
+ * are defined, so a program's uninitialised request does not make every queue_work a report. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define RESERVED_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
+#endif
+#ifndef RESERVED_DEFINED
+#define RESERVED_DEFINED(p, n) (void)(p)
+#endif
+
 #define WBLK_POOL_CAP 4096 /* free blocks kept per loop; the rest go back to the allocator */
 #define WCTX_POOL_CAP 64
 
@@ -41,6 +53,7 @@ static inline uintptr_t tag_of(const uvotel__wq_t *wq, const uvotel__wblk_t *b, 
 /* The block req is queued in on wq, or NULL. Reads the request's reserved fields, which hold
  * whatever the program's memory held when the request was never queued through uvotel. */
 static inline uvotel__wblk_t *blk_of(const uvotel__wq_t *wq, const uv_work_t *req) {
+  RESERVED_DEFINED(&req->reserved[0], 2 * sizeof(void *));
   uvotel__wblk_t *b = (uvotel__wblk_t *)req->reserved[0];
   if ((uintptr_t)req->reserved[1] != tag_of(wq, b, req)) return NULL;
   return b;
