@@ -1,0 +1,221 @@
+/* Issue 12 item 7: the HTTP detector frames most responses without http_parser (a complete head
+ * with one Content-Length at the start of a written buffer) and hands everything else to
+ * http_parser from that message on. Each case here is written three ways through the detector's
+ * ops (uvotel_protocol_http): as the program would (the given pieces), all in one buffer, and
+ * one byte per write. One byte per write never gives the fast framing a complete head, so it is
+ * http_parser alone: the other two must end the same spans with the same status codes, the same
+ * number of them before the close, as it does; and each case's expected outcome is checked. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "spans_fixture.h"
+#include "uvotel/uv_protocols.h"
+
+typedef struct outcome_s {
+  int status[8]; /* http.response.status_code of each span in end order, 0: none */
+  size_t n;
+  size_t at_close; /* spans ended by the close (no complete response seen) */
+  int errors;      /* spans with error.type */
+} outcome_t;
+
+typedef struct case_s {
+  const char *name;
+  const char *request;   /* everything the program reads, in one read */
+  const char *pieces[6]; /* what it writes, one write per piece */
+  outcome_t want;
+} case_t;
+
+static int64_t status_of(const uvotel_span_data_t *d, int *error) {
+  size_t n;
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  int64_t st = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(a[i].key, "http.response.status_code") == 0) st = a[i].value.u.i;
+    if (strcmp(a[i].key, "error.type") == 0) *error = 1;
+  }
+  return st;
+}
+
+/* mode 0: the pieces; 1: all in one buffer; 2: one byte per write. */
+static outcome_t run(fx_t *fx, const case_t *c, int mode) {
+  const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
+  uv_pipe_t pipe; /* never opened: open only looks at the type (addresses are TCP only) */
+  memset(&pipe, 0, sizeof pipe);
+  pipe.type = UV_NAMED_PIPE;
+  uvotel_memory_exporter_reset(fx->mem);
+  void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
+  assert_non_null(conn);
+  uvotel_span_t *cur = NULL;
+  assert_int_equal(ops->read(conn, c->request, strlen(c->request), &cur), 0);
+  char all[1024];
+  size_t len = 0;
+  for (size_t i = 0; i < 6 && c->pieces[i] != NULL; i++) {
+    size_t l = strlen(c->pieces[i]);
+    assert_true(len + l <= sizeof all);
+    memcpy(all + len, c->pieces[i], l);
+    len += l;
+  }
+  size_t ended_by_writes = 0;
+  if (mode == 0) {
+    for (size_t i = 0; i < 6 && c->pieces[i] != NULL; i++) {
+      uv_buf_t b = uv_buf_init((char *)c->pieces[i], (unsigned)strlen(c->pieces[i]));
+      uvotel_span_t *s = ops->write(conn, &b, 1);
+      if (s != NULL) uvotel_span_end(s);
+    }
+  } else {
+    size_t step = mode == 1 ? len : 1;
+    for (size_t o = 0; o < len; o += step) {
+      uv_buf_t b = uv_buf_init(all + o, (unsigned)(len - o < step ? len - o : step));
+      uvotel_span_t *s = ops->write(conn, &b, 1);
+      if (s != NULL) uvotel_span_end(s);
+    }
+  }
+  ended_by_writes = uvotel_memory_exporter_count(fx->mem);
+  ops->close(conn);
+  outcome_t out;
+  memset(&out, 0, sizeof out);
+  out.n = uvotel_memory_exporter_count(fx->mem);
+  assert_true(out.n <= 8);
+  out.at_close = out.n - ended_by_writes;
+  for (size_t i = 0; i < out.n; i++) {
+    int err = 0;
+    out.status[i] = (int)status_of(uvotel_memory_exporter_get(fx->mem, i), &err);
+    out.errors += err;
+  }
+  return out;
+}
+
+static void same(const char *what, const case_t *c, const outcome_t *got, const outcome_t *want) {
+  if (got->n != want->n || got->at_close != want->at_close || got->errors != want->errors ||
+      memcmp(got->status, want->status, sizeof got->status) != 0) {
+    fprintf(stderr, "%s, %s: %zu spans (%zu at close, %d errors):", c->name, what, got->n,
+            got->at_close, got->errors);
+    for (size_t i = 0; i < got->n; i++) fprintf(stderr, " %d", got->status[i]);
+    fprintf(stderr, "; want %zu (%zu, %d):", want->n, want->at_close, want->errors);
+    for (size_t i = 0; i < want->n; i++) fprintf(stderr, " %d", want->status[i]);
+    fprintf(stderr, "\n");
+    fail();
+  }
+}
+
+#define GET(p) "GET " p " HTTP/1.1\r\nHost: h\r\n\r\n"
+#define OK(body) "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" body
+
+static const case_t k_cases[] = {
+    {"one response", GET("/a"), {OK("hello")}, {{200}, 1, 0, 0}},
+    {"pipelined, one buffer",
+     GET("/a") GET("/b"),
+     {OK("hello") "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"},
+     {{200, 404}, 2, 0, 0}},
+    {"head and body apart", GET("/a"), {OK(""), "hel", "lo"}, {{200}, 1, 0, 0}},
+    {"head cut across writes",
+     GET("/a") GET("/b"),
+     {"HTTP/1.1 200 OK\r\nContent-Le", "ngth: 2\r\n\r\nhi", OK("hello")},
+     {{200, 200}, 2, 0, 0}},
+    {"chunked, then a length",
+     GET("/a") GET("/b"),
+     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nchun\r\n0\r\n\r\n",
+      "HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx"},
+     {{200, 201}, 2, 0, 0}},
+    {"a length, then chunked",
+     GET("/a") GET("/b"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"},
+     {{200, 200}, 2, 0, 0}},
+    {"HEAD: no body whatever the length",
+     "HEAD /a HTTP/1.1\r\nHost: h\r\n\r\n" GET("/b"),
+     {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", OK("hello")},
+     {{200, 200}, 2, 0, 0}},
+    {"100 Continue first",
+     GET("/a"),
+     {"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"},
+     {{202}, 1, 0, 0}},
+    {"204 then 200",
+     GET("/a") GET("/b"),
+     {"HTTP/1.1 204 No Content\r\n\r\n" OK("hello")},
+     {{204, 200}, 2, 0, 0}},
+    {"no length: delimited by the close",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "the rest"},
+     {{200}, 1, 1, 0}},
+    {"500", GET("/a"), {"HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!"}, {{500}, 1, 0, 1}},
+    {"body cut by the close", GET("/a"), {OK("hel")}, {{0}, 1, 1, 0}},
+    {"two different lengths",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"},
+     {{0}, 1, 1, 0}},
+    {"odd spacing and case",
+     GET("/a"),
+     {"HTTP/1.0 200 OK\r\ncontent-LENGTH: \t 3 \r\nX-A:b\r\n\r\nabc"},
+     {{200}, 1, 0, 0}},
+    {"no reason phrase",
+     GET("/a"),
+     {"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"},
+     {{200}, 1, 0, 0}},
+    {"folded header",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 1\r\n\r\nx"},
+     {{200}, 1, 0, 0}},
+    {"a response to nothing",
+     GET("/a"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+     {{200}, 1, 0, 0}},
+    {"bare LF in the head",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\nContent-Length: 1\n\nx"},
+     {{200}, 1, 0, 0}},
+    {"a control byte in a value",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nX-A: \001\r\nContent-Length: 1\r\n\r\nx"},
+     {{200}, 1, 0, 0}}, /* http_parser takes it; the fast framing hands it over */
+};
+
+static void test_fast_framing_matches_http_parser(void **state) {
+  fx_t *fx = *state;
+  for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+    const case_t *c = &k_cases[i];
+    outcome_t slow = run(fx, c, 2), pieces = run(fx, c, 0), whole = run(fx, c, 1);
+    same("one byte per write (http_parser)", c, &slow, &c->want);
+    same("the pieces", c, &pieces, &slow);
+    same("one buffer", c, &whole, &slow);
+  }
+}
+
+/* Several buffers in one write: the response's head in one, its body in the next two. */
+static void test_fast_framing_buffer_list(void **state) {
+  fx_t *fx = *state;
+  const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
+  uv_pipe_t pipe;
+  memset(&pipe, 0, sizeof pipe);
+  pipe.type = UV_NAMED_PIPE;
+  void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
+  assert_non_null(conn);
+  uvotel_span_t *cur = NULL;
+  const char *req = GET("/a") GET("/b");
+  assert_int_equal(ops->read(conn, req, strlen(req), &cur), 0);
+  uv_buf_t b[3] = {uv_buf_init("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", 38),
+                   uv_buf_init("ab", 2),
+                   uv_buf_init("cdHTTP/1.1 203 X\r\nContent-Length: 0\r\n\r\n", 39)};
+  uvotel_span_t *s = ops->write(conn, b, 3);
+  assert_non_null(s); /* the second; the first was ended inside the write */
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), 1);
+  uvotel_span_end(s);
+  ops->close(conn);
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), 2);
+  int err = 0;
+  assert_int_equal(status_of(uvotel_memory_exporter_get(fx->mem, 0), &err), 200);
+  assert_int_equal(status_of(uvotel_memory_exporter_get(fx->mem, 1), &err), 203);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_fast_framing_matches_http_parser, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fast_framing_buffer_list, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
