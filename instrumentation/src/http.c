@@ -41,6 +41,8 @@ typedef struct conn_s {
   pending_t q[PENDING_MAX];
   unsigned qhead, qn;
   int resp_status;
+  int rslow;           /* requests go through http_parser (rp), from a message start on */
+  uint64_t rbody;      /* fast framing: body bytes of the current request still to come */
   int wslow;           /* responses go through http_parser (wp), from a message start on */
   uint64_t wbody;      /* fast framing: body bytes of the current response still to come */
   uvotel_span_t *done; /* completed by the current write: ended when the write completes */
@@ -259,14 +261,10 @@ static void set_server(rq_attrs_t *t, const conn_t *c) {
   }
 }
 
-static int rq_headers(http_parser *p) {
-  conn_t *c = p->data;
-  if (c->qn == PENDING_MAX || p->method == HTTP_CONNECT || p->upgrade) {
-    c->dead = 1;
-    return -1;
-  }
-  const char *method = http_method_str((enum http_method)p->method);
-  int known = known_method(p->method);
+/* The SERVER span of the request whose URL and headers are in c->buf/c->hdr. */
+static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) {
+  const char *method = http_method_str((enum http_method)m);
+  int known = known_method(m);
   uvotel_header_list_t list = {c->hdr, c->nhdr};
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
   pthread_once(&g_prop_once, prop_init);
@@ -277,7 +275,7 @@ static int rq_headers(http_parser *p) {
   if (!known) attr_str(&t, "http.request.method_original", method);
   attr_str(&t, "url.scheme", "http");
   set_url(&t, c);
-  char ver[4] = {(char)('0' + p->http_major % 10u), '.', (char)('0' + p->http_minor % 10u), '\0'};
+  char ver[4] = {(char)('0' + major % 10u), '.', (char)('0' + minor % 10u), '\0'};
   attr_str(&t, "network.protocol.version", ver);
   const uvotel_str_t *ua = header(c, "user-agent");
   if (ua != NULL) attr_strn(&t, "user_agent.original", ua->ptr, ua->len);
@@ -296,9 +294,18 @@ static int rq_headers(http_parser *p) {
   uvotel_extracted_reset(&x);
   unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
   c->q[tail].span = s;
-  c->q[tail].is_head = p->method == HTTP_HEAD;
+  c->q[tail].is_head = m == HTTP_HEAD;
   c->qn++;
   c->cur = s;
+}
+
+static int rq_headers(http_parser *p) {
+  conn_t *c = p->data;
+  if (c->qn == PENDING_MAX || p->method == HTTP_CONNECT || p->upgrade) {
+    c->dead = 1;
+    return -1;
+  }
+  request_span(c, p->method, p->http_major, p->http_minor);
   return 0;
 }
 
@@ -479,6 +486,142 @@ static int fast_write(conn_t *c, const char *p, size_t n) {
   return 0;
 }
 
+/* Request framing without http_parser, on the same terms as the responses: a request head that
+ * starts a read and is complete in it, with a method among GET HEAD POST PUT DELETE OPTIONS
+ * TRACE PATCH, an origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
+ * names, no control bytes, at most one Content-Length, no Transfer-Encoding or Upgrade, fitting
+ * buf and hdr, is copied into buf/hdr as the parser callbacks would have, and its body skipped
+ * by count. Anything else goes to http_parser from that message start on. */
+
+static const struct {
+  const char *name;
+  unsigned len, method;
+} k_fast_methods[] = {
+    {"GET", 3, HTTP_GET},     {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
+    {"PUT", 3, HTTP_PUT},     {"DELETE", 6, HTTP_DELETE}, {"OPTIONS", 7, HTTP_OPTIONS},
+    {"TRACE", 5, HTTP_TRACE}, {"PATCH", 5, HTTP_PATCH},
+};
+
+/* RFC 3986 pchar, '/' and '?': what a target may hold here. */
+static int target_char(unsigned char ch) {
+  return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '#' && ch != '<' && ch != '>' &&
+         !(ch >= '[' && ch <= '^') && ch != '`' && !(ch >= '{' && ch <= '}');
+}
+
+/* 1: a complete request head of *head_len bytes copied into c (URL, headers), *method,
+ * *minor (HTTP/1.x) and *body set. 0: let http_parser have it. */
+static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, unsigned *method,
+                        unsigned *minor, uint64_t *body) {
+  const char *end = p + n;
+  const char *sp = memchr(p, ' ', n < 8 ? n : 8);
+  if (sp == NULL) return 0;
+  size_t ml = (size_t)(sp - p);
+  size_t k = 0, nm = sizeof k_fast_methods / sizeof k_fast_methods[0];
+  while (k < nm && !(k_fast_methods[k].len == ml && memcmp(p, k_fast_methods[k].name, ml) == 0)) {
+    k++;
+  }
+  if (k == nm) return 0;
+  const char *t = sp + 1, *te = t;
+  while (te < end && target_char((unsigned char)*te)) te++;
+  if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
+      (te[8] != '0' && te[8] != '1') || te[9] != '\r' || te + 10 >= end || te[10] != '\n') {
+    return 0;
+  }
+  size_t url_len = (size_t)(te - t);
+  if (url_len > sizeof c->buf) return 0;
+  memcpy(c->buf, t, url_len);
+  size_t len = url_len, nhdr = 0;
+  int have_cl = 0;
+  uint64_t cl = 0;
+  const char *line = te + 11;
+  for (;;) {
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
+    const char *le = nl - 1;                                  /* the CR */
+    if (le == line) {                                         /* the empty line */
+      c->len = len;
+      c->url_len = url_len;
+      c->nhdr = nhdr;
+      c->in_value = 1;
+      *head_len = (size_t)(nl + 1 - p);
+      *method = k_fast_methods[k].method;
+      *minor = (unsigned)(te[8] - '0');
+      *body = cl;
+      return 1;
+    }
+    const char *q = line;
+    while (q < le && k_tchar[(unsigned char)*q]) q++;
+    if (q == line || q == le || *q != ':' || nhdr == NHDR_MAX) return 0;
+    size_t name_len = (size_t)(q - line);
+    const char *v = q + 1;
+    for (const char *x = v; x < le; x++) {
+      unsigned char ch = (unsigned char)*x;
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+    }
+    while (v < le && (*v == ' ' || *v == '\t')) v++; /* http_parser drops leading OWS only */
+    size_t vl = (size_t)(le - v);
+    if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
+        (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
+      return 0;
+    }
+    if (name_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
+      const char *ve = le;
+      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      if (have_cl || v == ve || ve - v > 18) return 0;
+      for (const char *x = v; x < ve; x++) {
+        if (*x < '0' || *x > '9') return 0;
+        cl = cl * 10 + (uint64_t)(*x - '0');
+      }
+      have_cl = 1;
+    }
+    if (name_len + vl > sizeof c->buf - len) return 0;
+    uvotel_header_t *h = &c->hdr[nhdr++];
+    memcpy(c->buf + len, line, name_len);
+    h->name.ptr = c->buf + len;
+    h->name.len = name_len;
+    len += name_len;
+    memcpy(c->buf + len, v, vl);
+    h->value.ptr = vl > 0 ? c->buf + len : NULL; /* as rq_field leaves a value never given */
+    h->value.len = vl;
+    len += vl;
+    line = nl + 1;
+  }
+}
+
+/* One read, fast framing. 0, or -1 when the stream is given up. */
+static int fast_read(conn_t *c, const char *p, size_t n) {
+  while (n > 0) {
+    if (c->rbody > 0) {
+      size_t k = n < c->rbody ? n : (size_t)c->rbody;
+      p += k;
+      n -= k;
+      c->rbody -= k;
+      continue;
+    }
+    size_t head;
+    unsigned method, minor;
+    uint64_t body;
+    if (!fast_request(c, p, n, &head, &method, &minor, &body)) {
+      c->rslow = 1;
+      c->len = c->url_len = c->nhdr = 0;
+      size_t used = http_parser_execute(&c->rp, &k_req, p, n);
+      return c->dead || used != n || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade ? -1 : 0;
+    }
+    c->start_ns = c->read_ns;
+    c->cur = NULL;
+    c->began++;
+    if (c->qn == PENDING_MAX) {
+      c->dead = 1;
+      return -1;
+    }
+    request_span(c, method, 1, minor);
+    p += head;
+    n -= head;
+    c->rbody = body;
+  }
+  return 0;
+}
+
 /* ---- ops ---- */
 
 static void peer_str(const struct sockaddr_storage *ss, char *ip, size_t cap, int *port) {
@@ -522,10 +665,17 @@ static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **c
   if (c->dead) return -1;
   c->read_ns = now_ns();
   c->began = 0;
-  size_t used = http_parser_execute(&c->rp, &k_req, data, len);
-  if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
-    c->dead = 1;
-    return -1;
+  if (!c->rslow) {
+    if (fast_read(c, data, len) != 0) {
+      c->dead = 1;
+      return -1;
+    }
+  } else {
+    size_t used = http_parser_execute(&c->rp, &k_req, data, len);
+    if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
+      c->dead = 1;
+      return -1;
+    }
   }
   /* One request involved (begun here, or continued from an earlier read, its headers possibly
    * completed only now): its span. Several begun here: none. */

@@ -1,10 +1,11 @@
-/* Issue 12 item 7: the HTTP detector frames most responses without http_parser (a complete head
- * with one Content-Length at the start of a written buffer) and hands everything else to
- * http_parser from that message on. Each case here is written three ways through the detector's
- * ops (uvotel_protocol_http): as the program would (the given pieces), all in one buffer, and
- * one byte per write. One byte per write never gives the fast framing a complete head, so it is
- * http_parser alone: the other two must end the same spans with the same status codes, the same
- * number of them before the close, as it does; and each case's expected outcome is checked. */
+/* Issue 12 item 7: the HTTP detector frames most requests and responses without http_parser (a
+ * complete head at the start of a read or written buffer, plain enough) and hands everything
+ * else to http_parser from that message on. Each case here goes three ways through the
+ * detector's ops (uvotel_protocol_http): as the program would (the given pieces), all in one
+ * buffer, and one byte per call. One byte per call never gives the fast framing a complete head,
+ * so it is http_parser alone: the other two must give the same spans (names, parents, every
+ * attribute, status codes, how many ended before the close) as it does; and each case's expected
+ * outcome is checked. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -212,10 +213,159 @@ static void test_fast_framing_buffer_list(void **state) {
   assert_int_equal(status_of(uvotel_memory_exporter_get(fx->mem, 1), &err), 203);
 }
 
+/* ---- requests ---- */
+
+typedef struct rcase_s {
+  const char *name;
+  const char *pieces[6]; /* what the program reads, one read per piece */
+  size_t want_spans;
+  const char *want_sig; /* a substring of the spans' signature, or NULL */
+} rcase_t;
+
+/* Every span, one line each: name, parent span id, attributes in order, then the status. */
+static void signature(fx_t *fx, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < uvotel_memory_exporter_count(fx->mem); i++) {
+    const uvotel_span_data_t *d = uvotel_memory_exporter_get(fx->mem, i);
+    uvotel_span_id_t pid = uvotel_span_data_parent_span_id(d);
+    o += (size_t)snprintf(out + o, cap - o, "%s|", uvotel_span_data_name(d));
+    for (int b = 0; b < 8; b++) o += (size_t)snprintf(out + o, cap - o, "%02x", pid.bytes[b]);
+    size_t n;
+    const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+    for (size_t k = 0; k < n; k++) {
+      if (a[k].value.type == UVOTEL_VALUE_STRING) {
+        o += (size_t)snprintf(out + o, cap - o, "|%s=%s", a[k].key, a[k].value.u.s);
+      } else {
+        o += (size_t)snprintf(out + o, cap - o, "|%s=%lld", a[k].key, (long long)a[k].value.u.i);
+      }
+    }
+    o += (size_t)snprintf(out + o, cap - o, "\n");
+    assert_true(o < cap);
+  }
+}
+
+static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t cap) {
+  const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
+  uv_pipe_t pipe;
+  memset(&pipe, 0, sizeof pipe);
+  pipe.type = UV_NAMED_PIPE;
+  uvotel_memory_exporter_reset(fx->mem);
+  void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
+  assert_non_null(conn);
+  char all[8192];
+  size_t len = 0;
+  for (size_t i = 0; i < 6 && c->pieces[i] != NULL; i++) {
+    size_t l = strlen(c->pieces[i]);
+    assert_true(len + l <= sizeof all);
+    memcpy(all + len, c->pieces[i], l);
+    len += l;
+  }
+  int dead = 0;
+  uvotel_span_t *cur;
+  if (mode == 0) {
+    for (size_t i = 0; i < 6 && c->pieces[i] != NULL && !dead; i++) {
+      cur = NULL;
+      dead = ops->read(conn, c->pieces[i], strlen(c->pieces[i]), &cur) < 0;
+    }
+  } else {
+    size_t step = mode == 1 ? len : 1;
+    for (size_t o = 0; o < len && !dead; o += step) {
+      cur = NULL;
+      dead = ops->read(conn, all + o, len - o < step ? len - o : step, &cur) < 0;
+    }
+  }
+  static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  for (int i = 0; i < 4; i++) {
+    uv_buf_t b = uv_buf_init((char *)resp, sizeof resp - 1);
+    uvotel_span_t *s = ops->write(conn, &b, 1);
+    if (s != NULL) uvotel_span_end(s);
+  }
+  ops->close(conn);
+  signature(fx, sig, cap);
+  return uvotel_memory_exporter_count(fx->mem);
+}
+
+#define TP "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+
+static const rcase_t k_rcases[] = {
+    {"attributes",
+     {"GET /a?x=1 HTTP/1.1\r\nHost: h:8080\r\nUser-Agent:  ua/1 \r\n" TP "\r\n"},
+     1,
+     "GET|00f067aa0ba902b7|http.request.method=GET|url.scheme=http|url.path=/a|url.query=x=1|"
+     "network.protocol.version=1.1|user_agent.original=ua/1 |server.address=h|server.port=8080|"
+     "http.response.status_code=200"},
+    {"pipelined", {GET("/a") GET("/b") GET("/c")}, 3, "url.path=/c"},
+    {"a body by length",
+     {"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhe", "llo" GET("/g")},
+     2,
+     "url.path=/g"},
+    {"a chunked body",
+     {"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" GET("/g")},
+     2,
+     "url.path=/g"},
+    {"a method not in the fast list", {"PURGE /x HTTP/1.1\r\n\r\n"}, 1, "method_original=PURGE"},
+    {"upgrade", {"GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"}, 0, NULL},
+    {"absolute form", {"GET http://h:81/x?q HTTP/1.1\r\nHost: h:81\r\n\r\n"}, 1, "url.path=/x"},
+    {"HTTP/1.0", {"GET /old HTTP/1.0\r\n\r\n"}, 1, "network.protocol.version=1.0"},
+    {"a line without a colon", {"GET /a HTTP/1.1\r\nBad Header\r\n\r\n"}, 0, NULL},
+    {"an empty value", {"GET /a HTTP/1.1\r\nX-E:\r\nHost: h\r\n\r\n"}, 1, "server.address=h"},
+    {"a bad port", {"GET /a HTTP/1.1\r\nHost: h:99999\r\n\r\n"}, 1, NULL},
+    {"a head cut across reads",
+     {"GET /a HTTP/1.1\r\nHo", "st: h\r\n\r\n" GET("/b")},
+     2,
+     "url.path=/b"},
+    {"a length and chunked",
+     {"POST /p HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+     0,
+     NULL},
+    {"other methods",
+     {"DELETE /d HTTP/1.1\r\n\r\nOPTIONS /o HTTP/1.1\r\n\r\nPATCH /p HTTP/1.1\r\n\r\n"},
+     3,
+     "PATCH|"},
+    {"lower-case method", {"get /a HTTP/1.1\r\n\r\n"}, 0, NULL},
+    {"a target with a space", {"GET /a b HTTP/1.1\r\n\r\n"}, 0, NULL},
+    {"a fragment", {"GET /a#f HTTP/1.1\r\n\r\n"}, 1, "url.path=/a"},
+};
+
+static void test_fast_request_framing_matches_http_parser(void **state) {
+  fx_t *fx = *state;
+  static char slow[8192], pieces[8192], whole[8192];
+  for (size_t i = 0; i < sizeof k_rcases / sizeof k_rcases[0]; i++) {
+    const rcase_t *c = &k_rcases[i];
+    size_t ns = run_req(fx, c, 2, slow, sizeof slow);
+    size_t np = run_req(fx, c, 0, pieces, sizeof pieces);
+    size_t nw = run_req(fx, c, 1, whole, sizeof whole);
+    if (ns != c->want_spans || (c->want_sig != NULL && strstr(slow, c->want_sig) == NULL) ||
+        np != ns || nw != ns || strcmp(pieces, slow) != 0 || strcmp(whole, slow) != 0) {
+      fprintf(stderr,
+              "%s: want %zu spans%s%s\nhttp_parser (%zu):\n%spieces (%zu):\n%swhole (%zu):\n%s",
+              c->name, c->want_spans, c->want_sig ? " with " : "", c->want_sig ? c->want_sig : "",
+              ns, slow, np, pieces, nw, whole);
+      fail();
+    }
+  }
+}
+
+/* More header lines than the detector keeps: given up, whichever way they come. */
+static void test_fast_request_too_many_headers(void **state) {
+  fx_t *fx = *state;
+  static char req[4096], slow[8192], whole[8192];
+  size_t o = (size_t)snprintf(req, sizeof req, "GET /a HTTP/1.1\r\n");
+  for (int i = 0; i < 65; i++) o += (size_t)snprintf(req + o, sizeof req - o, "X-%d: v\r\n", i);
+  snprintf(req + o, sizeof req - o, "\r\n");
+  rcase_t c = {"65 headers", {req}, 0, NULL};
+  assert_int_equal(run_req(fx, &c, 2, slow, sizeof slow), 0);
+  assert_int_equal(run_req(fx, &c, 1, whole, sizeof whole), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fast_framing_matches_http_parser, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_framing_buffer_list, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fast_request_framing_matches_http_parser, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fast_request_too_many_headers, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
