@@ -170,6 +170,14 @@ static const case_t k_cases[] = {
      GET("/a"),
      {"HTTP/1.1 200 OK\nContent-Length: 1\n\nx"},
      {{200}, 1, 0, 0}},
+    {"a control byte in Connection",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nConnection: k\001\r\nContent-Length: 1\r\n\r\nx"},
+     {{0}, 1, 1, 0}},
+    {"a bare CR in a value",
+     GET("/a"),
+     {"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 1\r\n\r\nx"},
+     {{0}, 1, 1, 0}},
     {"a control byte in a value",
      GET("/a"),
      {"HTTP/1.1 200 OK\r\nX-A: \001\r\nContent-Length: 1\r\n\r\nx"},
@@ -326,6 +334,10 @@ static const rcase_t k_rcases[] = {
     {"lower-case method", {"get /a HTTP/1.1\r\n\r\n"}, 0, NULL},
     {"a target with a space", {"GET /a b HTTP/1.1\r\n\r\n"}, 0, NULL},
     {"a fragment", {"GET /a#f HTTP/1.1\r\n\r\n"}, 1, "url.path=/a"},
+    {"a control byte in a value", {"GET /a HTTP/1.1\r\nX-B: u\001v\r\n\r\n"}, 0, NULL},
+    {"DEL in a value", {"GET /a HTTP/1.1\r\nX-B: u\x7fv\r\n\r\n"}, 0, NULL},
+    {"a control byte in Connection", {"GET /b HTTP/1.1\r\nConnection: k\001\r\n\r\n"}, 0, NULL},
+    {"a bare CR in a value", {"GET /a HTTP/1.1\r\nX-A: a\rb\r\n\r\n"}, 0, NULL},
 };
 
 static void test_fast_request_framing_matches_http_parser(void **state) {
