@@ -384,9 +384,9 @@ static const http_parser_settings k_resp = {
  * bytes. When such a response head starts a buffer and is complete in it, it is read here with
  * memchr (a tenth of what http_parser costs per byte), and its body is skipped by count.
  * Anything else at a message start (a head cut across buffers, Transfer-Encoding, no or a
- * repeated Content-Length, a 1xx/204/304 status, a response to HEAD, folded or odd header
- * bytes) goes to http_parser from that message on, for the rest of the connection, exactly as
- * before: the parser has seen nothing yet, so it starts at a message start. */
+ * repeated Content-Length, Upgrade, a 1xx/204/304 status, a response to HEAD, folded or odd
+ * header bytes) goes to http_parser from that message on, for the rest of the connection, exactly
+ * as before: the parser has seen nothing yet, so it starts at a message start. */
 
 /* RFC 9110 tchar: what a header name is made of. */
 static const unsigned char k_tchar[256] = {
@@ -401,6 +401,50 @@ static const unsigned char k_tchar[256] = {
     ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
+
+/* One line of a head starting at line (the head ends before end). 2: the empty line; 1: a
+ * header, its name and value (leading OWS dropped, as http_parser does) in *h, a Content-Length
+ * added to *cl and *have_cl; 0: let http_parser have it (a cut or odd line, control bytes, a second
+ * Content-Length, Transfer-Encoding, Upgrade). *next: the line after. */
+static int head_line(const char *line, const char *end, uvotel_header_t *h, int *have_cl,
+                     uint64_t *cl, const char **next) {
+  const char *nl = memchr(line, '\n', (size_t)(end - line));
+  if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
+  const char *le = nl - 1;                                  /* the CR */
+  *next = nl + 1;
+  if (le == line) return 2;
+  const char *q = line;
+  while (q < le && k_tchar[(unsigned char)*q]) q++;
+  if (q == line || q == le || *q != ':') return 0; /* obs-fold, empty or bad name */
+  size_t name_len = (size_t)(q - line);
+  const char *v = q + 1;
+  for (const char *x = v; x < le; x++) {
+    unsigned char ch = (unsigned char)*x;
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+  }
+  while (v < le && (*v == ' ' || *v == '\t')) v++;
+  if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
+      (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
+    return 0;
+  }
+  if (name_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
+    const char *ve = le;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+    if (*have_cl || v == ve || ve - v > 18) return 0;
+    uint64_t n = 0;
+    for (const char *x = v; x < ve; x++) {
+      if (*x < '0' || *x > '9') return 0;
+      n = n * 10 + (uint64_t)(*x - '0');
+    }
+    *cl = n;
+    *have_cl = 1;
+  }
+  h->name.ptr = line;
+  h->name.len = name_len;
+  h->value.ptr = v;
+  h->value.len = (size_t)(le - v);
+  return 1;
+}
 
 /* 1: a complete head of *head_len bytes, status *status, body *body bytes. 0: let http_parser
  * have it. */
@@ -423,38 +467,16 @@ static int fast_head(const char *p, size_t n, size_t *head_len, int *status, uin
   int have_cl = 0;
   uint64_t cl = 0;
   for (;;) {
-    const char *nl = memchr(line, '\n', (size_t)(end - line));
-    if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
-    const char *le = nl - 1;                                  /* the CR */
-    if (le == line) {                                         /* the empty line */
+    uvotel_header_t h;
+    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    if (r == 0) return 0;
+    if (r == 2) {
       if (!have_cl) return 0; /* delimited by the close: http_parser knows the rules */
-      *head_len = (size_t)(nl + 1 - p);
+      *head_len = (size_t)(line - p);
       *status = st;
       *body = cl;
       return 1;
     }
-    const char *q = line;
-    while (q < le && k_tchar[(unsigned char)*q]) q++;
-    if (q == line || q == le || *q != ':') return 0; /* obs-fold, empty or bad name */
-    size_t nl_len = (size_t)(q - line);
-    const char *v = q + 1;
-    for (const char *x = v; x < le; x++) {
-      unsigned char ch = (unsigned char)*x;
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
-    }
-    while (v < le && (*v == ' ' || *v == '\t')) v++;
-    const char *ve = le;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-    if (nl_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) return 0;
-    if (nl_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
-      if (have_cl || v == ve || ve - v > 18) return 0;
-      for (const char *x = v; x < ve; x++) {
-        if (*x < '0' || *x > '9') return 0;
-        cl = cl * 10 + (uint64_t)(*x - '0');
-      }
-      have_cl = 1;
-    }
-    line = nl + 1;
   }
 }
 
@@ -535,56 +557,30 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
   uint64_t cl = 0;
   const char *line = te + 11;
   for (;;) {
-    const char *nl = memchr(line, '\n', (size_t)(end - line));
-    if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
-    const char *le = nl - 1;                                  /* the CR */
-    if (le == line) {                                         /* the empty line */
+    uvotel_header_t h;
+    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    if (r == 0) return 0;
+    if (r == 2) {
       c->len = len;
       c->url_len = url_len;
       c->nhdr = nhdr;
       c->in_value = 1;
-      *head_len = (size_t)(nl + 1 - p);
+      *head_len = (size_t)(line - p);
       *method = k_fast_methods[k].method;
       *minor = (unsigned)(te[8] - '0');
       *body = cl;
       return 1;
     }
-    const char *q = line;
-    while (q < le && k_tchar[(unsigned char)*q]) q++;
-    if (q == line || q == le || *q != ':' || nhdr == NHDR_MAX) return 0;
-    size_t name_len = (size_t)(q - line);
-    const char *v = q + 1;
-    for (const char *x = v; x < le; x++) {
-      unsigned char ch = (unsigned char)*x;
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
-    }
-    while (v < le && (*v == ' ' || *v == '\t')) v++; /* http_parser drops leading OWS only */
-    size_t vl = (size_t)(le - v);
-    if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
-        (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
-      return 0;
-    }
-    if (name_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
-      const char *ve = le;
-      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-      if (have_cl || v == ve || ve - v > 18) return 0;
-      for (const char *x = v; x < ve; x++) {
-        if (*x < '0' || *x > '9') return 0;
-        cl = cl * 10 + (uint64_t)(*x - '0');
-      }
-      have_cl = 1;
-    }
-    if (name_len + vl > sizeof c->buf - len) return 0;
-    uvotel_header_t *h = &c->hdr[nhdr++];
-    memcpy(c->buf + len, line, name_len);
-    h->name.ptr = c->buf + len;
-    h->name.len = name_len;
-    len += name_len;
-    memcpy(c->buf + len, v, vl);
-    h->value.ptr = vl > 0 ? c->buf + len : NULL; /* as rq_field leaves a value never given */
-    h->value.len = vl;
-    len += vl;
-    line = nl + 1;
+    if (nhdr == NHDR_MAX || h.name.len + h.value.len > sizeof c->buf - len) return 0;
+    uvotel_header_t *d = &c->hdr[nhdr++];
+    memcpy(c->buf + len, h.name.ptr, h.name.len);
+    d->name.ptr = c->buf + len;
+    d->name.len = h.name.len;
+    len += h.name.len;
+    memcpy(c->buf + len, h.value.ptr, h.value.len);
+    d->value.ptr = h.value.len > 0 ? c->buf + len : NULL; /* as rq_field leaves an empty value */
+    d->value.len = h.value.len;
+    len += h.value.len;
   }
 }
 
