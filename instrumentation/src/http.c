@@ -207,11 +207,22 @@ static int known_method(unsigned m) {
   }
 }
 
+/* url.path and url.query: an origin-form target ("/p?q#f") split here, with what
+ * http_parser_parse_url would give for it; anything else through it (absolute form, ...). */
 static void set_url(rq_attrs_t *t, const conn_t *c) {
-  struct http_parser_url u;
-  http_parser_url_init(&u);
   const char *url = c->buf;
   size_t n = c->url_len;
+  if (n > 0 && url[0] == '/') {
+    const char *hash = memchr(url, '#', n);
+    size_t end = hash != NULL ? (size_t)(hash - url) : n;
+    const char *q = memchr(url, '?', end);
+    size_t pl = q != NULL ? (size_t)(q - url) : end;
+    attr_strn(t, "url.path", url, pl);
+    if (q != NULL && end > pl + 1) attr_strn(t, "url.query", q + 1, end - pl - 1);
+    return;
+  }
+  struct http_parser_url u;
+  http_parser_url_init(&u);
   if (n > 0 && http_parser_parse_url(url, n, 0, &u) == 0) {
     if (u.field_set & (1u << UF_PATH)) {
       attr_strn(t, "url.path", url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
@@ -402,6 +413,25 @@ static const unsigned char k_tchar[256] = {
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
+/* No control byte but HTAB, no DEL in v[0..n). Eight bytes at a time: a word with a byte
+ * below 0x20 or equal to 0x7f (the bit tricks may also flag a byte above such a one, never miss
+ * one) has its bytes looked at one by one. */
+static int text_ok(const char *v, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, v + i, 8);
+    y = x ^ (ones * 0x7f);
+    if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) break;
+  }
+  for (; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+  }
+  return 1;
+}
+
 /* One line of a head starting at line (the head ends before end). 2: the empty line; 1: a
  * header, its name and value (leading OWS dropped, as http_parser does) in *h, a Content-Length
  * added to *cl and *have_cl; 0: let http_parser have it (a cut or odd line, control bytes, a second
@@ -418,10 +448,7 @@ static int head_line(const char *line, const char *end, uvotel_header_t *h, int 
   if (q == line || q == le || *q != ':') return 0; /* obs-fold, empty or bad name */
   size_t name_len = (size_t)(q - line);
   const char *v = q + 1;
-  for (const char *x = v; x < le; x++) {
-    unsigned char ch = (unsigned char)*x;
-    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
-  }
+  if (!text_ok(v, (size_t)(le - v))) return 0;
   while (v < le && (*v == ' ' || *v == '\t')) v++;
   if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
       (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
@@ -459,10 +486,7 @@ static int fast_head(const char *p, size_t n, size_t *head_len, int *status, uin
   const char *end = p + n;
   const char *line = memchr(p, '\n', n);
   if (line == NULL || line[-1] != '\r') return 0;
-  for (const char *x = p + 12; x < line - 1; x++) { /* the reason phrase */
-    unsigned char ch = (unsigned char)*x;
-    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
-  }
+  if (!text_ok(p + 12, (size_t)(line - 1 - (p + 12)))) return 0; /* the reason phrase */
   line++;
   int have_cl = 0;
   uint64_t cl = 0;
