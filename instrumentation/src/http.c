@@ -184,7 +184,7 @@ static void attr_strn(rq_attrs_t *t, const char *key, const char *v, size_t n) {
   if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
   if (n + 1 > sizeof t->text - t->used) return; /* cannot happen: values come from buf */
   char *d = t->text + t->used;
-  memcpy(d, v, n);
+  if (n > 0) memcpy(d, v, n); /* an empty header value has no pointer */
   d[n] = '\0';
   t->used += n + 1;
   attr_str(t, key, d);

@@ -342,6 +342,7 @@ static const rcase_t k_rcases[] = {
      {"GET /a?b?c#d?e HTTP/1.1\r\n\r\n"},
      1,
      "url.path=/a|url.query=b?c|network"},
+    {"an empty User-Agent", {"GET /a HTTP/1.1\r\nUser-Agent:\r\n\r\n"}, 1, "user_agent.original=|"},
     {"an empty query", {"GET /a? HTTP/1.1\r\n\r\n"}, 1, "url.path=/a|network"},
     {"escapes", {"GET /p%20q?x=%41 HTTP/1.1\r\n\r\n"}, 1, "url.path=/p%20q|url.query=x=%41|"},
     {"absolute form with a query",
