@@ -71,7 +71,8 @@ typedef struct uvotel_protocol_ops_s {
  * should use it accept connections). Alloc: none. */
 int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
 
-/* The built-in HTTP/1.x server detector (parsed with libhttp-parser), on while
+/* The built-in HTTP/1.x server detector (libhttp-parser; plain heads framed by a bounded scan
+ * of its own, the same spans), on while
  * UVOTEL_INSTRUMENT_HTTP is: a SERVER span per request, from the read that carries its first
  * byte to the completion of the write that carries the last byte of its response, named by the
  * method (GET, POST, ...; other methods: "_OTHER" and http.request.method_original), with
