@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http_internal.h"
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 #include "uvotel/uv_spans.h"
@@ -19,6 +20,7 @@
 typedef struct pending_s {
   uvotel_span_t *span;
   int is_head;
+  uvotel_baggage_t *baggage; /* extracted from the request (owned), or NULL */
 } pending_t;
 
 typedef struct conn_s {
@@ -33,10 +35,12 @@ typedef struct conn_s {
   uvotel_header_t hdr[NHDR_MAX];
   size_t nhdr;
   int in_value;
-  uint64_t read_ns;   /* when the current read arrived */
-  uint64_t start_ns;  /* when the current request's first byte arrived */
-  uvotel_span_t *cur; /* span of the request being parsed (after its headers), or NULL */
-  int began;          /* requests begun in the current read */
+  uint64_t read_ns;              /* when the current read arrived */
+  uint64_t start_ns;             /* when the current request's first byte arrived */
+  uvotel_span_t *cur;            /* span of the request being parsed (after its headers), or NULL */
+  uvotel_baggage_t *cur_baggage; /* its extracted baggage (borrowed from the queue), or NULL */
+  uvotel_baggage_t *read_baggage; /* the one to make current around the read callback */
+  int began;                      /* requests begun in the current read */
   /* responses */
   pending_t q[PENDING_MAX];
   unsigned qhead, qn;
@@ -46,7 +50,7 @@ typedef struct conn_s {
   int client_port, server_port;
 } conn_t;
 
-static uint64_t now_ns(void) {
+uint64_t uvotel__http_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -61,6 +65,11 @@ static void prop_init(void) {
   uvotel_propagator_t *p = NULL;
   if (uvotel_propagator_from_names(uvotel_env_get("OTEL_PROPAGATORS"), &p, NULL) != 0) p = NULL;
   g_prop = p != NULL ? p : uvotel_propagator_default();
+}
+
+const uvotel_propagator_t *uvotel__http_propagator(void) {
+  pthread_once(&g_prop_once, prop_init);
+  return g_prop;
 }
 
 /* ---- detection ---- */
@@ -99,6 +108,7 @@ static int rq_begin(http_parser *p) {
   c->in_value = 0;
   c->start_ns = c->read_ns;
   c->cur = NULL;
+  c->cur_baggage = NULL;
   c->began++;
   return 0;
 }
@@ -155,7 +165,7 @@ static const uvotel_str_t *header(const conn_t *c, const char *name) {
 }
 
 /* Attribute values are NUL-terminated strings: copy (values over 2 KiB are cut there). */
-static void attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
+void uvotel__http_attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
   char tmp[2049];
   if (n >= sizeof tmp) n = sizeof tmp - 1;
   memcpy(tmp, v, n);
@@ -166,6 +176,13 @@ static void attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n
 static const char *const k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
                                         "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
 
+const char *uvotel__http_known_method(const char *method) {
+  for (int i = 0; k_methods[i] != NULL; i++) {
+    if (strcmp(k_methods[i], method) == 0) return k_methods[i];
+  }
+  return NULL;
+}
+
 static void set_url(uvotel_span_t *s, const conn_t *c) {
   struct http_parser_url u;
   http_parser_url_init(&u);
@@ -173,44 +190,51 @@ static void set_url(uvotel_span_t *s, const conn_t *c) {
   size_t n = c->url_len;
   if (n > 0 && http_parser_parse_url(url, n, 0, &u) == 0) {
     if (u.field_set & (1u << UF_PATH)) {
-      attr_strn(s, "url.path", url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+      uvotel__http_attr_strn(s, "url.path", url + u.field_data[UF_PATH].off,
+                             u.field_data[UF_PATH].len);
     }
     if (u.field_set & (1u << UF_QUERY)) {
-      attr_strn(s, "url.query", url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+      uvotel__http_attr_strn(s, "url.query", url + u.field_data[UF_QUERY].off,
+                             u.field_data[UF_QUERY].len);
     }
     return;
   }
   const char *q = memchr(url, '?', n);
-  attr_strn(s, "url.path", url, q != NULL ? (size_t)(q - url) : n);
-  if (q != NULL) attr_strn(s, "url.query", q + 1, n - (size_t)(q - url) - 1);
+  uvotel__http_attr_strn(s, "url.path", url, q != NULL ? (size_t)(q - url) : n);
+  if (q != NULL) uvotel__http_attr_strn(s, "url.query", q + 1, n - (size_t)(q - url) - 1);
+}
+
+int uvotel__http_set_host(uvotel_span_t *s, const char *h, size_t n, long port) {
+  if (h == NULL || n == 0 || n >= 256) return -1;
+  size_t hl = n;
+  const char *colon = NULL;
+  if (h[0] == '[') {
+    const char *end = memchr(h, ']', n);
+    if (end != NULL && (size_t)(end - h) + 1 < n && end[1] == ':') colon = end + 1;
+  } else {
+    colon = memchr(h, ':', n);
+  }
+  if (colon != NULL) {
+    hl = (size_t)(colon - h);
+    char digits[8];
+    size_t dl = n - hl - 1;
+    if (dl == 0 || dl >= sizeof digits) return -1;
+    memcpy(digits, colon + 1, dl);
+    digits[dl] = '\0';
+    char *e;
+    port = strtol(digits, &e, 10);
+    if (*e != '\0' || port <= 0 || port > 65535) return -1;
+  }
+  uvotel__http_attr_strn(s, "server.address", h, hl);
+  if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
+  return 0;
 }
 
 static void set_server(uvotel_span_t *s, const conn_t *c) {
   const uvotel_str_t *host = header(c, "host");
   if (host != NULL && host->len > 0 && host->len < 256) {
-    const char *h = host->ptr;
-    size_t n = host->len, hl = n;
-    long port = c->server_port; /* no port in Host: the one the connection came in on */
-    const char *colon = NULL;
-    if (h[0] == '[') {
-      const char *end = memchr(h, ']', n);
-      if (end != NULL && (size_t)(end - h) + 1 < n && end[1] == ':') colon = end + 1;
-    } else {
-      colon = memchr(h, ':', n);
-    }
-    if (colon != NULL) {
-      hl = (size_t)(colon - h);
-      char digits[8];
-      size_t dl = n - hl - 1;
-      if (dl == 0 || dl >= sizeof digits) return;
-      memcpy(digits, colon + 1, dl);
-      digits[dl] = '\0';
-      char *e;
-      port = strtol(digits, &e, 10);
-      if (*e != '\0' || port <= 0 || port > 65535) return;
-    }
-    attr_strn(s, "server.address", h, hl);
-    if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
+    /* no port in Host: the one the connection came in on */
+    (void)uvotel__http_set_host(s, host->ptr, host->len, c->server_port);
   } else if (c->server_ip[0] != '\0') {
     uvotel_span_set_attribute_str(s, "server.address", c->server_ip);
     uvotel_span_set_attribute_int(s, "server.port", c->server_port);
@@ -224,17 +248,17 @@ static int rq_headers(http_parser *p) {
     return -1;
   }
   const char *method = http_method_str((enum http_method)p->method);
-  int known = 0;
-  for (int i = 0; k_methods[i] != NULL; i++) known |= strcmp(k_methods[i], method) == 0;
+  int known = uvotel__http_known_method(method) != NULL;
   uvotel_header_list_t list = {c->hdr, c->nhdr};
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  pthread_once(&g_prop_once, prop_init);
-  (void)uvotel_propagator_extract(g_prop, &list, &uvotel_header_getter, &x);
+  (void)uvotel_propagator_extract(uvotel__http_propagator(), &list, &uvotel_header_getter, &x);
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.start_unix_ns = c->start_ns;
   if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
   uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
+  uvotel_baggage_t *bag = x.baggage; /* kept with the request: current while it is served */
+  x.baggage = NULL;
   uvotel_extracted_reset(&x);
   uvotel_span_set_attribute_str(s, "http.request.method", known ? method : "_OTHER");
   if (!known) uvotel_span_set_attribute_str(s, "http.request.method_original", method);
@@ -244,7 +268,7 @@ static int rq_headers(http_parser *p) {
   snprintf(ver, sizeof ver, "%u.%u", p->http_major % 10u, p->http_minor % 10u);
   uvotel_span_set_attribute_str(s, "network.protocol.version", ver);
   const uvotel_str_t *ua = header(c, "user-agent");
-  if (ua != NULL) attr_strn(s, "user_agent.original", ua->ptr, ua->len);
+  if (ua != NULL) uvotel__http_attr_strn(s, "user_agent.original", ua->ptr, ua->len);
   if (c->client_ip[0] != '\0') {
     uvotel_span_set_attribute_str(s, "client.address", c->client_ip);
     uvotel_span_set_attribute_int(s, "client.port", c->client_port);
@@ -253,8 +277,10 @@ static int rq_headers(http_parser *p) {
   unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
   c->q[tail].span = s;
   c->q[tail].is_head = p->method == HTTP_HEAD;
+  c->q[tail].baggage = bag;
   c->qn++;
   c->cur = s;
+  c->cur_baggage = bag;
   return 0;
 }
 
@@ -302,9 +328,14 @@ static int rs_complete(http_parser *p) {
   }
   uvotel_span_t *s = c->q[c->qhead].span;
   c->q[c->qhead].span = NULL;
+  uvotel_baggage_release(c->q[c->qhead].baggage);
+  c->q[c->qhead].baggage = NULL;
   c->qhead = (c->qhead + 1) % PENDING_MAX;
   c->qn--;
-  if (c->cur == s) c->cur = NULL;
+  if (c->cur == s) {
+    c->cur = NULL;
+    c->cur_baggage = NULL;
+  }
   uvotel_span_set_attribute_int(s, "http.response.status_code", st);
   if (st >= 500) {
     char t[16];
@@ -362,7 +393,7 @@ static void *http_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) 
 static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {
   conn_t *c = conn;
   if (c->dead) return -1;
-  c->read_ns = now_ns();
+  c->read_ns = uvotel__http_now_ns();
   c->began = 0;
   size_t used = http_parser_execute(&c->rp, &k_req, data, len);
   if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
@@ -371,8 +402,16 @@ static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **c
   }
   /* One request involved (begun here, or continued from an earlier read, its headers possibly
    * completed only now): its span. Several begun here: none. */
-  if (c->began <= 1) *current = c->cur;
+  c->read_baggage = NULL;
+  if (c->began <= 1) {
+    *current = c->cur;
+    c->read_baggage = c->cur_baggage;
+  }
   return 0;
+}
+
+const uvotel_baggage_t *uvotel__http_read_baggage(void *conn) {
+  return ((conn_t *)conn)->read_baggage;
 }
 
 static uvotel_span_t *http_write(void *conn, const uv_buf_t bufs[], unsigned int nbufs) {
@@ -401,6 +440,7 @@ static void http_close(void *conn) {
   /* Requests without a response (the connection closed first, or we gave up). */
   while (c->qn > 0) {
     uvotel_span_end(c->q[c->qhead].span);
+    uvotel_baggage_release(c->q[c->qhead].baggage);
     c->qhead = (c->qhead + 1) % PENDING_MAX;
     c->qn--;
   }

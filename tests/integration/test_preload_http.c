@@ -7,7 +7,8 @@
  *     is the sent span id, with url.path/query, status code, version, user agent, client and
  *     server address; /fail (500) has status ERROR and error.type "500";
  *   - the fs stat each keep-alive request makes from its read callback is a child of its span;
- *   - the malformed request gives no span, and every client gets what it gets without uvotel.
+ *   - the malformed request gives no span, and every client gets what it gets without uvotel;
+ *   - each well-formed request is also a CLIENT span on the client's side (sent unchanged).
  * With UVOTEL_INSTRUMENT=fs,net (no http) no request span is made. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,14 +72,19 @@ static void test_http_spans_under_preload(void **state) {
   assert_string_equal(pre, plain); /* every client got the same bytes */
   json_t *all = spans_load(SPANS);
   assert_non_null(all);
-  size_t nreq = 0, i;
+  size_t nreq = 0, ncli = 0, i;
   json_t *sp;
   json_array_foreach(all, i, sp) {
-    if (span_attr(sp, "http.request.method") != NULL) nreq++;
+    json_int_t kind = json_integer_value(json_object_get(sp, "kind"));
+    if (span_attr(sp, "http.request.method") != NULL && kind == 2) nreq++;
+    if (span_attr(sp, "http.request.method") != NULL && kind == 3) ncli++;
     const char *path = span_attr(sp, "url.path");
     assert_true(path == NULL || strcmp(path, "/malformed") != 0); /* given up: no span */
   }
   assert_int_equal(nreq, sizeof k_want / sizeof k_want[0]);
+  /* The clients' requests are CLIENT spans too (they carry their own traceparent, so they are
+   * sent unchanged and the SERVER spans' parents are the sent ids); the malformed one: none. */
+  assert_int_equal(ncli, sizeof k_want / sizeof k_want[0]);
   for (size_t k = 0; k < sizeof k_want / sizeof k_want[0]; k++) {
     const want_t *w = &k_want[k];
     json_t *s = span_find(all, w->name, "url.path", w->path);
