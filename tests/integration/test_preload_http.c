@@ -145,10 +145,161 @@ static void test_http_off_without_category(void **state) {
   free(plain);
 }
 
+/* ---- client side: `http_prog client` (plain libuv clients without traceparent) ---- */
+
+/* Run `http_prog client` with env (NULL: plain); returns its sorted stdout, *err its stderr. */
+static char *run_client(const char *prog, const char *tag, const char *const *env, char **err) {
+  const char *argv[] = {prog, "client", NULL};
+  prun_t r;
+  unlink(SPANS);
+  preload_run(&r, DIR, tag, argv, env);
+  if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
+  assert_true(prun_ok(&r));
+  assert_non_null(strstr(r.out, "loop close 0\n"));
+  char *s = prun_sorted_lines(r.out);
+  *err = r.err;
+  r.err = NULL;
+  prun_free(&r);
+  return s;
+}
+
+/* The span of this kind (2 SERVER, 3 CLIENT) with attribute key == value. */
+static json_t *kind_find(json_t *all, int kind, const char *key, const char *value) {
+  size_t i;
+  json_t *sp;
+  json_array_foreach(all, i, sp) {
+    const char *v = span_attr(sp, key);
+    if (json_integer_value(json_object_get(sp, "kind")) == kind && v != NULL &&
+        strcmp(v, value) == 0) {
+      return sp;
+    }
+  }
+  fprintf(stderr, "no span of kind %d with %s = %s\n", kind, key, value);
+  fail();
+  return NULL;
+}
+
+static void same_str(const char *what, const char *got, const char *want) {
+  if (strcmp(got, want) != 0) {
+    fprintf(stderr, "%s: %s, want %s\n", what, got, want);
+    fail();
+  }
+}
+
+/* What the server got for path (the "echo <path> inserted 00-<trace>-<span>-<flags>" line):
+ * trace and span id of the traceparent inserted into it. */
+static void inserted_tp(const char *err, const char *path, char trace[33], char span[17]) {
+  char key[128];
+  snprintf(key, sizeof key, "echo %s inserted 00-", path);
+  const char *p = strstr(err, key);
+  if (p == NULL) fprintf(stderr, "nothing inserted into %s:\n%s\n", path, err);
+  assert_non_null(p);
+  p += strlen(key);
+  memcpy(trace, p, 32);
+  trace[32] = '\0';
+  memcpy(span, p + 33, 16);
+  span[16] = '\0';
+}
+
+static const char *const k_inserted[] = {"/echo/d1", "/echo/d2", "/echo/d3", "/echo/e1",
+                                         "/echo/e2", "/echo/e3", "/echo/f1", "/echo/f2"};
+
+/* N keep-alive, pipelined and split requests: each one CLIENT span, whose id is the traceparent
+ * the server got (nothing else in the request changed) and the parent of the request's SERVER
+ * span, in one trace; a request with its own traceparent arrives byte for byte; /fwd's baggage
+ * reaches the request the server makes while serving it, whose CLIENT span is a child of the
+ * /fwd SERVER span. */
+static void check_client_run(const char *plain, const char *out, const char *err) {
+  assert_string_equal(out, plain); /* every client saw what it sees without uvotel */
+  assert_null(strstr(err, " changed"));
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  size_t ncli = 0, nsrv = 0, i;
+  json_t *sp;
+  json_array_foreach(all, i, sp) {
+    if (span_attr(sp, "http.request.method") == NULL) continue;
+    json_int_t kind = json_integer_value(json_object_get(sp, "kind"));
+    ncli += kind == 3;
+    nsrv += kind == 2;
+  }
+  assert_int_equal(ncli, 11); /* D 3, E 3, F 2, G, H, and the server's own /echo/leaf */
+  assert_int_equal(nsrv, 11);
+  for (size_t k = 0; k < sizeof k_inserted / sizeof k_inserted[0]; k++) {
+    const char *path = k_inserted[k];
+    char trace[33], span[17], url[128];
+    inserted_tp(err, path, trace, span);
+    snprintf(url, sizeof url, "http://127.0.0.1%s", path);
+    json_t *cli = kind_find(all, 3, "url.full", url);
+    json_t *srv = kind_find(all, 2, "url.path", path);
+    same_str("client span id", span_str(cli, "spanId"), span);
+    same_str("client trace", span_str(cli, "traceId"), trace);
+    same_str("server parent", span_str(srv, "parentSpanId"), span);
+    same_str("server trace", span_str(srv, "traceId"), trace);
+    same_str("status", span_attr(cli, "http.response.status_code"), "200");
+    same_str("version", span_attr(cli, "network.protocol.version"), "1.1");
+    same_str("server.address", span_attr(cli, "server.address"), "127.0.0.1");
+    assert_non_null(span_attr(cli, "server.port"));
+  }
+  /* G had its own traceparent: sent unchanged, the server continues that one. */
+  assert_non_null(strstr(err, "echo /echo/g1 exact\n"));
+  json_t *g = kind_find(all, 2, "url.path", "/echo/g1");
+  same_str("g1 parent", span_str(g, "parentSpanId"), "00000000000000aa");
+  same_str("g1 trace", span_str(g, "traceId"), TRACE);
+  (void)kind_find(all, 3, "url.full", "http://127.0.0.1/echo/g1");
+  /* H: client -> /fwd (server) -> /echo/leaf (client, made while serving) -> server. */
+  assert_non_null(strstr(err, "leaf baggage user=alice\n"));
+  json_t *hc = kind_find(all, 3, "url.full", "http://127.0.0.1/fwd");
+  json_t *hs = kind_find(all, 2, "url.path", "/fwd");
+  json_t *lc = kind_find(all, 3, "url.full", "http://127.0.0.1/echo/leaf");
+  json_t *ls = kind_find(all, 2, "url.path", "/echo/leaf");
+  same_str("fwd server parent", span_str(hs, "parentSpanId"), span_str(hc, "spanId"));
+  same_str("leaf client parent", span_str(lc, "parentSpanId"), span_str(hs, "spanId"));
+  same_str("leaf server parent", span_str(ls, "parentSpanId"), span_str(lc, "spanId"));
+  const char *t = span_str(hc, "traceId");
+  same_str("fwd trace", span_str(hs, "traceId"), t);
+  same_str("leaf client trace", span_str(lc, "traceId"), t);
+  same_str("leaf server trace", span_str(ls, "traceId"), t);
+  json_decref(all);
+}
+
+static void test_client_to_server_under_preload(void **state) {
+  (void)state;
+  char *perr, *err;
+  char *plain = run_client(HTTP_PROG_PLAIN, "client-plain", NULL, &perr);
+  assert_null(strstr(perr, "inserted")); /* plain: every request arrives as written */
+  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
+                       "UVOTEL_INSTRUMENT=all",
+                       "OTEL_TRACES_EXPORTER=file",
+                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
+                       PRELOAD_ASAN,
+                       NULL};
+  char *out = run_client(HTTP_PROG_PLAIN, "client-preload", env, &err);
+  check_client_run(plain, out, err);
+  free(out);
+  free(err);
+  free(perr);
+  free(plain);
+}
+
+static void test_client_to_server_redirect(void **state) {
+  (void)state;
+  char *perr, *err;
+  char *plain = run_client(HTTP_PROG_PLAIN, "client-plain2", NULL, &perr);
+  const char *env[] = {"MECH_SPANS=" SPANS, NULL};
+  char *out = run_client(HTTP_PROG_REDIRECT, "client-redirect", env, &err);
+  check_client_run(plain, out, err);
+  free(out);
+  free(err);
+  free(perr);
+  free(plain);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_http_spans_under_preload),
       cmocka_unit_test(test_http_off_without_category),
+      cmocka_unit_test(test_client_to_server_under_preload),
+      cmocka_unit_test(test_client_to_server_redirect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
