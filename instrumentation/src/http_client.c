@@ -72,8 +72,8 @@ struct uvotel__hc_s {
   int may_insert;
   ins_t ins[UVOTEL__HC_INS_MAX];
   unsigned nins;
-  size_t tlen;
-  char text[TEXT_MAX];
+  char *text; /* the lines inserted into the current write (becomes its `extra`), or NULL */
+  size_t tlen, tcap;
   /* responses */
   pend_t q[PENDING_MAX];
   unsigned qhead, qn;
@@ -233,7 +233,15 @@ static int same_parent(const uvotel_span_context_t *a, const uvotel_span_context
 static int set_hdr(void *carrier, const char *name, const char *value, size_t len) {
   uvotel__hc_t *c = carrier;
   size_t nl = strlen(name);
-  if (nl + len + 4 > sizeof c->text - c->tlen) return UVOTEL_ENOMEM;
+  size_t need = c->tlen + nl + len + 4;
+  if (need > TEXT_MAX) return UVOTEL_ENOMEM;
+  if (need > c->tcap) {
+    size_t cap = need < 512 ? 512 : need * 2 < TEXT_MAX ? need * 2 : TEXT_MAX;
+    char *t = uvotel_realloc(c->text, cap);
+    if (t == NULL) return UVOTEL_ENOMEM;
+    c->text = t;
+    c->tcap = cap;
+  }
   memcpy(c->text + c->tlen, name, nl);
   memcpy(c->text + c->tlen + nl, ": ", 2);
   memcpy(c->text + c->tlen + nl + 2, value, len);
@@ -377,12 +385,13 @@ static size_t scan(uvotel__hc_t *c, const char *b, size_t n, unsigned bi, size_t
   return n;
 }
 
-/* The list to write: the program's buffers split at each insertion point. */
+/* The list to write: the program's buffers split at each insertion point. The inserted text
+ * becomes the write's `extra`. */
 static void build(uvotel__hc_t *c, const uv_buf_t bufs[], unsigned int nbufs,
                   uvotel__hc_out_t *out) {
-  char *extra = uvotel_malloc(c->tlen);
-  if (extra == NULL) return; /* out of memory: the write goes out as the program made it */
-  memcpy(extra, c->text, c->tlen);
+  char *extra = c->text;
+  c->text = NULL;
+  c->tcap = 0;
   unsigned k = 0, j = 0;
   for (unsigned i = 0; i < nbufs; i++) {
     size_t start = 0;
@@ -435,6 +444,11 @@ void uvotel__hc_write(uvotel__hc_t *c, const uv_buf_t bufs[], unsigned int nbufs
   }
   if (!c->dead && c->nins > 0) build(c, bufs, nbufs, out);
   c->nins = 0;
+  c->tlen = 0;
+}
+
+int uvotel__hc_dead(const uvotel__hc_t *c) {
+  return c->dead;
 }
 
 void uvotel__hc_fail(uvotel__hc_t *c) {
@@ -504,5 +518,6 @@ uvotel__hc_t *uvotel__hc_new(uvotel_tracer_t *tracer, uv_stream_t *stream) {
 void uvotel__hc_free(uvotel__hc_t *c) {
   if (c == NULL) return;
   end_all(c, uv_err_name(UV_ECANCELED)); /* closed by the program before the response */
+  uvotel_free(c->text);
   uvotel_free(c);
 }

@@ -65,6 +65,8 @@ void uvotel__hc_write(uvotel__hc_t *c, const uv_buf_t bufs[], unsigned int nbufs
 void uvotel__hc_fail(uvotel__hc_t *c);
 /* The program is handed n bytes (n > 0), or the read ended (n < 0: UV_EOF or an error). */
 void uvotel__hc_read(uvotel__hc_t *c, const char *data, ssize_t n);
+/* 1 once c gave up or the read ended: it will do nothing more (free it). */
+int uvotel__hc_dead(const uvotel__hc_t *c);
 /* End every open span (the stream is closed) and free c. NULL: no-op. */
 void uvotel__hc_free(uvotel__hc_t *c);
 

@@ -23,6 +23,15 @@ static const char *stream_type(const uv_stream_t *h) {
   }
 }
 
+/* A client side that gave up (or whose read ended) does nothing more: free it now rather than
+ * at close, so streams that are not HTTP cost nothing after their first write. */
+static void hc_release_dead(uvotel__hs_t *s) {
+  if (uvotel__hc_dead(s->hc)) {
+    uvotel__hc_free(s->hc);
+    s->hc = NULL;
+  }
+}
+
 /* Begin the stream's resource if it has none live. */
 void uvotel__stream_begin(uvotel__hs_t *s, uv_stream_t *h, uvotel_async_id_t trigger) {
   if (uvotel__res_live(s)) return;
@@ -120,6 +129,7 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (UVOTEL__UNLIKELY(s->hc != NULL) && nread != 0 && nread != UV_ENOBUFS) {
     /* Responses completed by these bytes (or by the end) end their CLIENT span first. */
     uvotel__hc_read(s->hc, nread > 0 && buf != NULL ? buf->base : NULL, nread);
+    hc_release_dead(s);
   }
   uvotel_scope_t rs, bs;
   const uvotel_baggage_t *bag = NULL;
@@ -234,6 +244,7 @@ static int write_client(uvotel__hs_t *s, int is_new, uvotel__hs_t *hs, uv_write_
     uvotel_free(out.extra);
     uvotel__hc_fail(hs->hc); /* the parsers saw bytes that were not sent: they lost their place */
   }
+  hc_release_dead(hs);
   err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
                           uvotel__handle_id(handle));
   if (err == 0) s->wbuf = out.extra;
@@ -291,6 +302,7 @@ UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], uns
       } else {
         uvotel__hc_write(hs->hc, part, (unsigned int)k, 0, &out);
       }
+      hc_release_dead(hs);
     }
   }
   return r;
