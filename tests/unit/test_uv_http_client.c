@@ -8,7 +8,7 @@
  *     write with its own request and status 0;
  *   - pipelined requests and their responses matched in order (HEAD, 5xx), a connection
  *     closed mid-response, a malformed stream (given up: no span, bytes as written), and
- *     nothing at all without the http category. */
+ *     nothing at all without the http category; a connected pipe like a TCP stream. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "counting_alloc.h"
 #include "spans_fixture.h"
@@ -27,6 +28,7 @@
 #include "uvotel/uv_spans.h"
 
 #define MAXW 6
+#define SOCK_PATH UVOTEL_BINARY_DIR "/test_uv_http_client.sock"
 #define MAXB 4
 
 /* One exchange: the client's writes (each up to MAXB buffers; NULL ends a write), the canned
@@ -37,11 +39,14 @@ typedef struct plan_s {
   int heads;
   const char *response;
   int close_after;
+  int pipe; /* over a unix socket instead of TCP */
 } plan_t;
 
 typedef struct net_s {
   const plan_t *plan;
   uv_tcp_t server, sconn, client;
+  uv_pipe_t pserver, psconn, pclient;
+  uv_stream_t *srv, *sc, *cl; /* the TCP or the pipe ones */
   uv_connect_t conn;
   uv_write_t creq[MAXW];
   uv_write_t sreq;
@@ -77,7 +82,7 @@ static int count_heads(const char *s, size_t n) {
 static void on_swritten(uv_write_t *w, int status) {
   (void)w;
   assert_int_equal(status, 0);
-  if (g.plan->close_after) uv_close((uv_handle_t *)&g.sconn, on_closed);
+  if (g.plan->close_after) uv_close((uv_handle_t *)g.sc, on_closed);
 }
 
 static void on_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -98,10 +103,14 @@ static void on_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_connection(uv_stream_t *server, int status) {
   assert_int_equal(status, 0);
-  uv_tcp_init(server->loop, &g.sconn);
-  assert_int_equal(uv_accept(server, (uv_stream_t *)&g.sconn), 0); /* plain: not wrapped */
-  uv_read_start((uv_stream_t *)&g.sconn, alloc_cb, on_server_read);
-  uv_close((uv_handle_t *)&g.server, on_closed);
+  if (g.plan->pipe) {
+    uv_pipe_init(server->loop, &g.psconn, 0);
+  } else {
+    uv_tcp_init(server->loop, &g.sconn);
+  }
+  assert_int_equal(uv_accept(server, g.sc), 0); /* plain: not wrapped */
+  uv_read_start(g.sc, alloc_cb, on_server_read);
+  uv_close((uv_handle_t *)g.srv, on_closed);
 }
 
 static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -117,7 +126,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void on_cwritten(uv_write_t *w, int status) {
   int i = (int)(w - g.creq);
   assert_true(i >= 0 && i < MAXW);
-  assert_ptr_equal(w->handle, (uv_stream_t *)&g.client);
+  assert_ptr_equal(w->handle, g.cl);
   g.wcb[i]++;
   g.wstatus[i] = status;
 }
@@ -125,7 +134,7 @@ static void on_cwritten(uv_write_t *w, int status) {
 static void on_connect(uv_connect_t *req, int status) {
   (void)req;
   assert_int_equal(status, 0);
-  assert_int_equal(uvotel_read_start((uv_stream_t *)&g.client, alloc_cb, on_client_read), 0);
+  assert_int_equal(uvotel_read_start(g.cl, alloc_cb, on_client_read), 0);
   for (int i = 0; i < MAXW && g.plan->w[i][0] != NULL; i++) {
     unsigned n = 0;
     for (; n < MAXB && g.plan->w[i][n] != NULL; n++) {
@@ -133,12 +142,10 @@ static void on_connect(uv_connect_t *req, int status) {
       g.bufs[i][n] = uv_buf_init(g.copy[i][n], (unsigned)strlen(g.copy[i][n]));
     }
     if (g.plan->try_write) {
-      assert_int_equal(uvotel_try_write((uv_stream_t *)&g.client, g.bufs[i], n),
-                       (int)g.bufs[i][0].len);
+      assert_int_equal(uvotel_try_write(g.cl, g.bufs[i], n), (int)g.bufs[i][0].len);
       g.wcb[i] = 1;
     } else {
-      assert_int_equal(
-          uvotel_write(&g.creq[i], (uv_stream_t *)&g.client, g.bufs[i], n, on_cwritten), 0);
+      assert_int_equal(uvotel_write(&g.creq[i], g.cl, g.bufs[i], n, on_cwritten), 0);
     }
   }
 }
@@ -156,17 +163,33 @@ static void enable(unsigned cats) {
 static void run(uv_loop_t *loop, const plan_t *plan) {
   memset(&g, 0, sizeof g);
   g.plan = plan;
-  struct sockaddr_in a;
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  assert_int_equal(uv_tcp_init(loop, &g.server), 0);
-  assert_int_equal(uv_tcp_bind(&g.server, (const struct sockaddr *)&a, 0), 0);
-  assert_int_equal(uv_listen((uv_stream_t *)&g.server, 4, on_connection), 0);
-  int len = sizeof a;
-  uv_tcp_getsockname(&g.server, (struct sockaddr *)&a, &len);
-  assert_int_equal(uvotel_tcp_init(loop, &g.client), 0);
-  assert_int_equal(uvotel_tcp_connect(&g.conn, &g.client, (const struct sockaddr *)&a, on_connect),
-                   0);
+  if (plan->pipe) {
+    unlink(SOCK_PATH);
+    g.srv = (uv_stream_t *)&g.pserver;
+    g.sc = (uv_stream_t *)&g.psconn;
+    g.cl = (uv_stream_t *)&g.pclient;
+    assert_int_equal(uv_pipe_init(loop, &g.pserver, 0), 0);
+    assert_int_equal(uv_pipe_bind(&g.pserver, SOCK_PATH), 0);
+    assert_int_equal(uv_listen(g.srv, 4, on_connection), 0);
+    assert_int_equal(uvotel_pipe_init(loop, &g.pclient, 0), 0);
+    uvotel_pipe_connect(&g.conn, &g.pclient, SOCK_PATH, on_connect);
+  } else {
+    g.srv = (uv_stream_t *)&g.server;
+    g.sc = (uv_stream_t *)&g.sconn;
+    g.cl = (uv_stream_t *)&g.client;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_init(loop, &g.server), 0);
+    assert_int_equal(uv_tcp_bind(&g.server, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen(g.srv, 4, on_connection), 0);
+    int len = sizeof a;
+    uv_tcp_getsockname(&g.server, (struct sockaddr *)&a, &len);
+    assert_int_equal(uvotel_tcp_init(loop, &g.client), 0);
+    assert_int_equal(
+        uvotel_tcp_connect(&g.conn, &g.client, (const struct sockaddr *)&a, on_connect), 0);
+  }
   assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+  if (plan->pipe) unlink(SOCK_PATH);
   assert_int_equal(g.closed, 3);
   assert_string_equal(g.resp, plan->response); /* the client read what the server sent */
   for (int i = 0; i < MAXW && plan->w[i][0] != NULL; i++) {
@@ -423,6 +446,27 @@ static void test_other_bytes_and_category_off(void **state) {
   assert_string_equal(uvotel_span_data_name(uvotel_memory_exporter_get(fx->mem, 0)), "tcp connect");
 }
 
+/* A pipe the program connected is a client stream too. */
+static void test_pipe_client(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_HTTP);
+  static const plan_t plan = {.w = {{"DELETE /p HTTP/1.0\r\nHost: svc\r\n\r\n"}},
+                              .heads = 1,
+                              .response = "HTTP/1.0 204 No Content\r\n\r\n",
+                              .close_after = 1,
+                              .pipe = 1};
+  run(&fx->loop, &plan);
+  const uvotel_span_data_t *d = client_span(fx, "http://svc/p");
+  assert_string_equal(uvotel_span_data_name(d), "DELETE");
+  assert_string_equal(attr_str(d, "network.protocol.version"), "1.0");
+  assert_string_equal(attr_str(d, "server.address"), "svc");
+  assert_int_equal(attr_int(d, "http.response.status_code"), 204);
+  char tp[128], want[256];
+  tp_line(d, tp, sizeof tp);
+  snprintf(want, sizeof want, "DELETE /p HTTP/1.0\r\n%sHost: svc\r\n\r\n", tp);
+  got_is(want);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var();    /* created once per process, on first use: not a leak */
@@ -435,6 +479,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_closed_mid_response, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_given_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_bytes_and_category_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipe_client, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
