@@ -214,9 +214,14 @@ static void set_url(uvotel__hc_t *c, uvotel_span_t *s) {
   char full[URL_MAX + HOST_MAX + 80];
   int n;
   if (c->has_host && !c->host_cut && c->host_len > 0) {
-    n = snprintf(full, sizeof full, "http://%.*s%.*s", (int)c->host_len, c->host, (int)c->url_len,
-                 c->url);
-  } else if (c->peer_ip[0] != '\0') {
+    memcpy(full, "http://", 7);
+    memcpy(full + 7, c->host, c->host_len);
+    memcpy(full + 7 + c->host_len, c->url, c->url_len);
+    full[7 + c->host_len + c->url_len] = '\0';
+    uvotel_span_set_attribute_str(s, "url.full", full);
+    return;
+  }
+  if (c->peer_ip[0] != '\0') {
     const char *fmt = strchr(c->peer_ip, ':') != NULL ? "http://[%s]:%d%.*s" : "http://%s:%d%.*s";
     n = snprintf(full, sizeof full, fmt, c->peer_ip, c->peer_port, (int)c->url_len, c->url);
   } else {
@@ -294,8 +299,7 @@ static int rq_headers(http_parser *p) {
   uvotel_span_t *s = uvotel_span_start(c->tracer, known != NULL ? known : "_OTHER", &o);
   uvotel_span_set_attribute_str(s, "http.request.method", known != NULL ? known : "_OTHER");
   if (known == NULL) uvotel_span_set_attribute_str(s, "http.request.method_original", method);
-  char ver[8];
-  snprintf(ver, sizeof ver, "%u.%u", p->http_major % 10u, p->http_minor % 10u);
+  char ver[4] = {(char)('0' + p->http_major % 10u), '.', (char)('0' + p->http_minor % 10u), 0};
   uvotel_span_set_attribute_str(s, "network.protocol.version", ver);
   peer(c);
   set_url(c, s);
@@ -330,12 +334,16 @@ static const http_parser_settings k_req = {
 /* ---- the request side: the scanner ---- */
 
 /* Follow the head of the request being written through b[0 .. n) (buffer bi of the write, at
- * offset off0 in it); returns the bytes up to and including the end of the head (or n). */
+ * offset off0 in it); returns the bytes up to and including the end of the head (or n). Inside
+ * a line only its end matters, so the scan jumps from one LF to the next. */
 static size_t scan(uvotel__hc_t *c, const char *b, size_t n, unsigned bi, size_t off0) {
-  for (size_t i = 0; i < n; i++) {
-    char ch = b[i];
+  size_t i = 0;
+  while (i < n) {
     if (c->st == S_START) {
-      if (ch == '\r' || ch == '\n') continue; /* between messages (libhttp-parser skips them) */
+      if (b[i] == '\r' || b[i] == '\n') { /* between messages (libhttp-parser skips them) */
+        i++;
+        continue;
+      }
       c->st = S_LINE;
       c->head_len = 0;
       c->prev_cr = c->bare_lf = 0;
@@ -343,44 +351,50 @@ static size_t scan(uvotel__hc_t *c, const char *b, size_t n, unsigned bi, size_t
       c->start_ns = c->write_ns;
       c->first = uvotel_span_context(uvotel_current_span());
     }
+    if (c->st == S_LINE || c->st == S_HDR) {
+      const char *nl = memchr(b + i, '\n', n - i);
+      size_t stop = nl != NULL ? (size_t)(nl - b) : n;
+      if (stop > i) c->prev_cr = b[stop - 1] == '\r';
+      c->head_len += stop - i + (nl != NULL);
+      if (c->head_len > HEAD_MAX) {
+        give_up(c);
+        return i;
+      }
+      if (nl == NULL) return n;
+      if (c->st == S_LINE) {
+        c->line_end = (pos_t){c->wseq, bi, off0 + stop + 1};
+        c->bare_lf = !c->prev_cr;
+      }
+      c->st = S_BOL;
+      i = stop + 1;
+      continue;
+    }
+    char ch = b[i];
     if (++c->head_len > HEAD_MAX) {
       give_up(c);
       return i;
     }
-    switch (c->st) {
-      case S_LINE:
-        if (ch == '\n') {
-          c->line_end = (pos_t){c->wseq, bi, off0 + i + 1};
-          c->bare_lf = !c->prev_cr;
-          c->st = S_BOL;
-        }
-        break;
-      case S_BOL:
-        if (ch == '\r') {
-          c->blank = (pos_t){c->wseq, bi, off0 + i};
-          c->st = S_END_CR;
-        } else if (ch == '\n') {
-          c->bare_lf = 1;
-          c->st = S_BODY;
-          return i + 1;
-        } else {
-          c->st = S_HDR;
-        }
-        break;
-      case S_HDR:
-        if (ch == '\n') c->st = S_BOL;
-        break;
-      case S_END_CR:
-        if (ch != '\n') { /* CR not followed by LF: libhttp-parser refuses it too */
-          give_up(c);
-          return i;
-        }
+    if (c->st == S_BOL) {
+      if (ch == '\r') {
+        c->blank = (pos_t){c->wseq, bi, off0 + i};
+        c->st = S_END_CR;
+      } else if (ch == '\n') {
+        c->bare_lf = 1;
         c->st = S_BODY;
         return i + 1;
-      default:
-        break;
+      } else {
+        c->st = S_HDR;
+      }
+      c->prev_cr = ch == '\r';
+      i++;
+      continue;
     }
-    c->prev_cr = ch == '\r';
+    if (c->st == S_END_CR && ch == '\n') {
+      c->st = S_BODY;
+      return i + 1;
+    }
+    give_up(c); /* CR not followed by LF: libhttp-parser refuses it too */
+    return i;
   }
   return n;
 }
