@@ -48,6 +48,7 @@ typedef struct ins_s {
 
 struct uvotel__hc_s {
   uvotel_tracer_t *tracer;
+  int roots; /* spans without a parent too (UVOTEL_AUTO_SPANS_ROOTS) */
   uv_stream_t *stream;
   http_parser wp, rp;
   int dead;
@@ -97,6 +98,7 @@ static uvotel_span_t *pop(uvotel__hc_t *c) {
 static void end_all(uvotel__hc_t *c, const char *err) {
   while (c->qn > 0) {
     uvotel_span_t *s = pop(c);
+    if (s == NULL) continue;
     if (err != NULL) {
       uvotel_span_set_attribute_str(s, "error.type", err);
       uvotel_span_set_status(s, UVOTEL_STATUS_ERROR, NULL);
@@ -296,7 +298,15 @@ static int rq_headers(http_parser *p) {
   /* The context changed between the write of the first byte and this one: ambiguous, root. */
   uvotel_span_context_t now = uvotel_span_context(uvotel_current_span());
   if (!same_parent(&now, &c->first)) o.flags = UVOTEL_SPAN_ROOT;
+  unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
+  c->q[tail].is_head = p->method == HTTP_HEAD;
+  c->q[tail].span = NULL;
+  c->qn++;
+  if (!c->roots && (o.flags != 0 || !uvotel_span_context_is_valid(&now))) {
+    return 0; /* it would be a root: followed for the matching of responses, no span */
+  }
   uvotel_span_t *s = uvotel_span_start(c->tracer, known != NULL ? known : "_OTHER", &o);
+  c->q[tail].span = s;
   uvotel_span_set_attribute_str(s, "http.request.method", known != NULL ? known : "_OTHER");
   if (known == NULL) uvotel_span_set_attribute_str(s, "http.request.method_original", method);
   char ver[4] = {(char)('0' + p->http_major % 10u), '.', (char)('0' + p->http_minor % 10u), 0};
@@ -309,10 +319,6 @@ static int rq_headers(http_parser *p) {
     uvotel_span_set_attribute_str(s, "server.address", c->peer_ip);
     uvotel_span_set_attribute_int(s, "server.port", c->peer_port);
   }
-  unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
-  c->q[tail].span = s;
-  c->q[tail].is_head = p->method == HTTP_HEAD;
-  c->qn++;
   insert(c, s);
   return 0;
 }
@@ -486,6 +492,7 @@ static int rs_complete(http_parser *p) {
   if (st >= 100 && st < 200) return 0; /* interim: the final response follows */
   if (c->qn == 0) return -1;           /* a response to nothing we saw: lost our place */
   uvotel_span_t *s = pop(c);
+  if (s == NULL) return 0;
   uvotel_span_set_attribute_int(s, "http.response.status_code", st);
   if (st >= 500) {
     char t[16];
@@ -517,10 +524,11 @@ void uvotel__hc_read(uvotel__hc_t *c, const char *data, ssize_t n) {
   if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK) give_up(c);
 }
 
-uvotel__hc_t *uvotel__hc_new(uvotel_tracer_t *tracer, uv_stream_t *stream) {
+uvotel__hc_t *uvotel__hc_new(uvotel_tracer_t *tracer, uv_stream_t *stream, int roots) {
   uvotel__hc_t *c = uvotel_calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->tracer = tracer;
+  c->roots = roots;
   c->stream = stream;
   http_parser_init(&c->wp, HTTP_REQUEST);
   http_parser_init(&c->rp, HTTP_RESPONSE);

@@ -54,9 +54,10 @@ typedef struct uvotel__hc_out_s {
   size_t inserted; /* bytes of headers inserted */
 } uvotel__hc_out_t;
 
-/* New state: tracer for the CLIENT spans; stream (may be NULL) for the peer address. NULL when
- * out of memory. */
-uvotel__hc_t *uvotel__hc_new(uvotel_tracer_t *tracer, uv_stream_t *stream);
+/* New state: tracer for the CLIENT spans; stream (may be NULL) for the peer address; roots 0:
+ * a request that would be a root span gets none (nor inserted headers), as the other automatic
+ * spans without UVOTEL_AUTO_SPANS_ROOTS. NULL when out of memory. */
+uvotel__hc_t *uvotel__hc_new(uvotel_tracer_t *tracer, uv_stream_t *stream, int roots);
 /* The program writes bufs (uv_write: may_insert 1; the part of a uv_try_write that was written:
  * 0). Fills *out (see above). */
 void uvotel__hc_write(uvotel__hc_t *c, const uv_buf_t bufs[], unsigned int nbufs, int may_insert,

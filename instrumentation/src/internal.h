@@ -197,6 +197,8 @@ void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term
 void uvotel__auto_drop(uvotel__hs_t *s);
 /* The automatic spans' tracer (NULL before the first enable). */
 uvotel_tracer_t *uvotel__auto_tracer(void);
+/* 1 when UVOTEL_AUTO_SPANS_ROOTS is set (spans without a current span too). */
+int uvotel__auto_roots(void);
 
 /* ---- protocol detectors (protocols.c, uvotel/uv_protocols.h) ----
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what

@@ -310,7 +310,7 @@ UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], uns
 
 void uvotel__httpc_connect(uvotel__hs_t *s, uv_stream_t *h) {
   if (s->hc != NULL || s->proto != NULL) return;
-  s->hc = uvotel__hc_new(uvotel__auto_tracer(), h); /* NULL: no spans on it, no harm */
+  s->hc = uvotel__hc_new(uvotel__auto_tracer(), h, uvotel__auto_roots()); /* NULL: no harm */
 }
 
 void uvotel__httpc_drop(uvotel__hs_t *s) {

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
     tracer = uvotel_tracer_get(uvotel_tracer_provider_create(&o), "fuzz", "1"); /* kept */
   }
-  uvotel__hc_t *c = uvotel__hc_new(tracer, NULL);
+  uvotel__hc_t *c = uvotel__hc_new(tracer, NULL, size > 2 && (data[2] & 1u));
   if (c == NULL) return 0;
   size_t wstep = nw > 0 ? (size_t)(uint8_t)in[0] % 64 + 1 : 1;
   unsigned per = nw > 1 ? (unsigned)(uint8_t)in[1] % 4 + 1 : 1;

@@ -150,12 +150,16 @@ static void on_connect(uv_connect_t *req, int status) {
   }
 }
 
-static void enable(unsigned cats) {
+static void enable_flags(unsigned cats, unsigned flags) {
   uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
   o.tracer = g_fx.tracer;
   o.categories = cats;
-  o.flags = UVOTEL_AUTO_SPANS_ROOTS;
+  o.flags = flags;
   assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+}
+
+static void enable(unsigned cats) {
+  enable_flags(cats, UVOTEL_AUTO_SPANS_ROOTS);
 }
 
 /* Run the plan on a fresh connection; checks that the program's buffers are unchanged and that
@@ -467,6 +471,33 @@ static void test_pipe_client(void **state) {
   got_is(want);
 }
 
+/* Without UVOTEL_AUTO_SPANS_ROOTS a request made outside any span gets no span and goes out as
+ * written (responses still matched); the same request under a span gets both. */
+static void test_no_root_without_roots_flag(void **state) {
+  fx_t *fx = *state;
+  enable_flags(UVOTEL_INSTRUMENT_HTTP, 0);
+  static const plan_t plan = {.w = {{"GET /r HTTP/1.1\r\nHost: h\r\n\r\n"}},
+                              .heads = 1,
+                              .response = OK200,
+                              .close_after = 1};
+  run(&fx->loop, &plan);
+  char want[256];
+  written(&plan, want, sizeof want);
+  got_is(want);
+  assert_int_equal(n_client_spans(fx), 0);
+  uvotel_span_t *parent = uvotel_span_start(fx->tracer, "parent", NULL);
+  uvotel_scope_t ps;
+  assert_int_equal(uvotel_span_enter(parent, &ps), 0);
+  run(&fx->loop, &plan);
+  assert_int_equal(uvotel_scope_exit(&ps), 0);
+  uvotel_span_end(parent);
+  const uvotel_span_data_t *d = client_span(fx, "http://h/r");
+  char tp[128];
+  tp_line(d, tp, sizeof tp);
+  snprintf(want, sizeof want, "GET /r HTTP/1.1\r\n%sHost: h\r\n\r\n", tp);
+  got_is(want);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var();    /* created once per process, on first use: not a leak */
@@ -480,6 +511,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_malformed_given_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_bytes_and_category_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipe_client, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_root_without_roots_flag, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
