@@ -217,27 +217,6 @@ static void written(const plan_t *plan, char *out, size_t cap) {
   }
 }
 
-static const uvotel_attribute_t *attr(const uvotel_span_data_t *d, const char *key) {
-  size_t n;
-  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(a[i].key, key) == 0) return &a[i];
-  }
-  return NULL;
-}
-
-static const char *attr_str(const uvotel_span_data_t *d, const char *key) {
-  const uvotel_attribute_t *a = attr(d, key);
-  return a != NULL && a->value.type == UVOTEL_VALUE_STRING ? a->value.u.s : NULL;
-}
-
-static int64_t attr_int(const uvotel_span_data_t *d, const char *key) {
-  const uvotel_attribute_t *a = attr(d, key);
-  assert_non_null(a);
-  assert_int_equal(a->value.type, UVOTEL_VALUE_INT);
-  return a->value.u.i;
-}
-
 /* The CLIENT span with url.full == url. */
 static const uvotel_span_data_t *client_span(fx_t *fx, const char *url) {
   for (size_t i = 0; i < uvotel_memory_exporter_count(fx->mem); i++) {
@@ -266,6 +245,15 @@ static void tp_line(const uvotel_span_data_t *d, char *out, size_t cap) {
   char t[33], s[17];
   snprintf(out, cap, "traceparent: 00-%s-%s-%02x\r\n", uvotel_trace_id_to_hex(&sc.trace_id, t),
            uvotel_span_id_to_hex(&sc.span_id, s), sc.flags);
+}
+
+static void got_is(const char *want);
+
+/* The server got exactly what the plan wrote. */
+static void got_as_written(const plan_t *plan) {
+  char want[1024];
+  written(plan, want, sizeof want);
+  got_is(want);
 }
 
 static void got_is(const char *want) {
@@ -328,9 +316,7 @@ static void test_existing_traceparent_untouched(void **state) {
       .response = OK200,
       .close_after = 1};
   run(&fx->loop, &plan);
-  char want[1024];
-  written(&plan, want, sizeof want);
-  got_is(want);
+  got_as_written(&plan);
   const uvotel_span_data_t *d = client_span(fx, "http://h/t");
   assert_int_equal(attr_int(d, "http.response.status_code"), 200);
 }
@@ -391,9 +377,7 @@ static void test_try_write_not_modified(void **state) {
                               .response = OK200,
                               .close_after = 1};
   run(&fx->loop, &plan);
-  char want[256];
-  written(&plan, want, sizeof want);
-  got_is(want);
+  got_as_written(&plan);
   assert_int_equal(attr_int(client_span(fx, "http://h/tw"), "http.response.status_code"), 200);
 }
 
@@ -422,9 +406,7 @@ static void test_malformed_given_up(void **state) {
       .response = OK200 OK200,
       .close_after = 1};
   run(&fx->loop, &plan);
-  char want[256];
-  written(&plan, want, sizeof want);
-  got_is(want);
+  got_as_written(&plan);
   assert_int_equal(n_client_spans(fx), 0);
 }
 
@@ -435,17 +417,14 @@ static void test_other_bytes_and_category_off(void **state) {
   static const plan_t binary = {
       .w = {{"\x16\x03\x01\x02\x05\r\n\r\n"}}, .heads = 1, .response = "x", .close_after = 1};
   run(&fx->loop, &binary);
-  char want[256];
-  written(&binary, want, sizeof want);
-  got_is(want);
+  got_as_written(&binary);
   enable(UVOTEL_INSTRUMENT_NET);
   static const plan_t off = {.w = {{"GET /off HTTP/1.1\r\nHost: h\r\n\r\n"}},
                              .heads = 1,
                              .response = OK200,
                              .close_after = 1};
   run(&fx->loop, &off);
-  written(&off, want, sizeof want);
-  got_is(want);
+  got_as_written(&off);
   assert_int_equal(n_client_spans(fx), 1); /* tcp connect only */
   assert_string_equal(uvotel_span_data_name(uvotel_memory_exporter_get(fx->mem, 0)), "tcp connect");
 }
@@ -481,9 +460,7 @@ static void test_no_root_without_roots_flag(void **state) {
                               .response = OK200,
                               .close_after = 1};
   run(&fx->loop, &plan);
-  char want[256];
-  written(&plan, want, sizeof want);
-  got_is(want);
+  got_as_written(&plan);
   assert_int_equal(n_client_spans(fx), 0);
   uvotel_span_t *parent = uvotel_span_start(fx->tracer, "parent", NULL);
   uvotel_scope_t ps;
@@ -492,7 +469,7 @@ static void test_no_root_without_roots_flag(void **state) {
   assert_int_equal(uvotel_scope_exit(&ps), 0);
   uvotel_span_end(parent);
   const uvotel_span_data_t *d = client_span(fx, "http://h/r");
-  char tp[128];
+  char tp[128], want[256];
   tp_line(d, tp, sizeof tp);
   snprintf(want, sizeof want, "GET /r HTTP/1.1\r\n%sHost: h\r\n\r\n", tp);
   got_is(want);
