@@ -8,6 +8,7 @@
  * bytes that are whole header lines; the list fits its bound. Spans come from a provider with
  * no processor (not exported, but with ids, so headers are inserted); every other pair of
  * writes runs with a remote parent current. */
+#define _GNU_SOURCE /* memmem */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,13 +50,7 @@ static void check_out(const uv_buf_t *in, unsigned nin, const uvotel__hc_out_t *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *in = (const char *)data;
-  const char *sep = NULL;
-  for (size_t i = 0; i + 4 <= size; i++) {
-    if (memcmp(in + i, "\n--\n", 4) == 0) {
-      sep = in + i;
-      break;
-    }
-  }
+  const char *sep = size > 0 ? memmem(in, size, "\n--\n", 4) : NULL;
   size_t nw = sep != NULL ? (size_t)(sep - in) : size;
   const char *r = sep != NULL ? sep + 4 : in + size;
   size_t nr = (size_t)(in + size - r);
