@@ -22,21 +22,33 @@
 #define SPANS DIR "/spans.jsonl"
 #define TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
 
-static char *run(const char *tag, const char *instrument) {
-  const char *argv[] = {HTTP_PROG_PLAIN, NULL};
+/* Run prog [mode]: plain (instrument and env NULL), under the preload with
+ * UVOTEL_INSTRUMENT=instrument and spans to SPANS, or with env; returns its sorted stdout and,
+ * when err is not NULL, its stderr in *err (free both). */
+static char *run_prog(const char *prog, const char *mode, const char *tag, const char *instrument,
+                      const char *const *env, char **err) {
+  const char *argv[] = {prog, mode, NULL};
   char inst[64];
-  snprintf(inst, sizeof inst, "UVOTEL_INSTRUMENT=%s", instrument);
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,  inst,         "OTEL_TRACES_EXPORTER=file",
+  snprintf(inst, sizeof inst, "UVOTEL_INSTRUMENT=%s", instrument != NULL ? instrument : "");
+  const char *pre[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,  inst,         "OTEL_TRACES_EXPORTER=file",
                        "OTEL_EXPORTER_FILE_PATH=" SPANS, PRELOAD_ASAN, NULL};
   prun_t r;
   unlink(SPANS);
-  preload_run(&r, DIR, tag, argv, instrument != NULL ? env : NULL);
+  preload_run(&r, DIR, tag, argv, instrument != NULL ? pre : env);
   if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
   assert_true(prun_ok(&r));
   assert_non_null(strstr(r.out, "loop close 0\n"));
   char *s = prun_sorted_lines(r.out);
+  if (err != NULL) {
+    *err = r.err;
+    r.err = NULL;
+  }
   prun_free(&r);
   return s;
+}
+
+static char *run(const char *tag, const char *instrument) {
+  return run_prog(HTTP_PROG_PLAIN, NULL, tag, instrument, NULL, NULL);
 }
 
 typedef struct want_s {
@@ -147,22 +159,6 @@ static void test_http_off_without_category(void **state) {
 
 /* ---- client side: `http_prog client` (plain libuv clients without traceparent) ---- */
 
-/* Run `http_prog client` with env (NULL: plain); returns its sorted stdout, *err its stderr. */
-static char *run_client(const char *prog, const char *tag, const char *const *env, char **err) {
-  const char *argv[] = {prog, "client", NULL};
-  prun_t r;
-  unlink(SPANS);
-  preload_run(&r, DIR, tag, argv, env);
-  if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
-  assert_true(prun_ok(&r));
-  assert_non_null(strstr(r.out, "loop close 0\n"));
-  char *s = prun_sorted_lines(r.out);
-  *err = r.err;
-  r.err = NULL;
-  prun_free(&r);
-  return s;
-}
-
 /* The span of this kind (2 SERVER, 3 CLIENT) with attribute key == value. */
 static json_t *kind_find(json_t *all, int kind, const char *key, const char *value) {
   size_t i;
@@ -265,15 +261,9 @@ static void check_client_run(const char *plain, const char *out, const char *err
 static void test_client_to_server_under_preload(void **state) {
   (void)state;
   char *perr, *err;
-  char *plain = run_client(HTTP_PROG_PLAIN, "client-plain", NULL, &perr);
+  char *plain = run_prog(HTTP_PROG_PLAIN, "client", "client-plain", NULL, NULL, &perr);
   assert_null(strstr(perr, "inserted")); /* plain: every request arrives as written */
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
-  char *out = run_client(HTTP_PROG_PLAIN, "client-preload", env, &err);
+  char *out = run_prog(HTTP_PROG_PLAIN, "client", "client-preload", "all", NULL, &err);
   check_client_run(plain, out, err);
   free(out);
   free(err);
@@ -284,9 +274,9 @@ static void test_client_to_server_under_preload(void **state) {
 static void test_client_to_server_redirect(void **state) {
   (void)state;
   char *perr, *err;
-  char *plain = run_client(HTTP_PROG_PLAIN, "client-plain2", NULL, &perr);
+  char *plain = run_prog(HTTP_PROG_PLAIN, "client", "client-plain2", NULL, NULL, &perr);
   const char *env[] = {"MECH_SPANS=" SPANS, NULL};
-  char *out = run_client(HTTP_PROG_REDIRECT, "client-redirect", env, &err);
+  char *out = run_prog(HTTP_PROG_REDIRECT, "client", "client-redirect", NULL, env, &err);
   check_client_run(plain, out, err);
   free(out);
   free(err);
