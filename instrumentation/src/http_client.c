@@ -12,6 +12,7 @@
  * write that ends the request line (then it is known whether a traceparent is there), else
  * before the blank line when that is in the current write, else not at all. */
 #include <http_parser.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -27,7 +28,7 @@
 #define NAME_KEEP 16   /* bytes of a header name looked at */
 
 enum { S_START, S_LINE, S_BOL, S_HDR, S_END_CR, S_BODY };
-enum { H_OTHER, H_HOST, H_TRACEPARENT };
+enum { H_OTHER, H_HOST };
 
 typedef struct pos_s {
   uint64_t wseq; /* the write it is in (0: none) */
@@ -65,6 +66,7 @@ struct uvotel__hc_s {
   char host[HOST_MAX + 1];
   size_t host_len;
   int host_cut, has_host, has_tp;
+  unsigned have; /* bit i: the request has a line named like the propagator's field i */
   char name[NAME_KEEP];
   size_t name_len;
   int in_value, hdr_kind;
@@ -120,6 +122,7 @@ static int rq_begin(http_parser *p) {
   uvotel__hc_t *c = p->data;
   c->url_len = c->host_len = c->name_len = 0;
   c->url_cut = c->host_cut = c->has_host = c->has_tp = c->in_value = 0;
+  c->have = 0;
   c->hdr_kind = H_OTHER;
   return 0;
 }
@@ -149,6 +152,27 @@ static int rq_field(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
+/* The field names the propagator may write (static strings), looked up once. */
+#define FIELDS_MAX 8
+static const char *g_fields[FIELDS_MAX];
+static size_t g_nfields;
+static pthread_once_t g_fields_once = PTHREAD_ONCE_INIT;
+
+static void fields_init(void) {
+  size_t n = uvotel_propagator_fields(uvotel__http_propagator(), g_fields, FIELDS_MAX);
+  g_nfields = n < FIELDS_MAX ? n : FIELDS_MAX;
+}
+
+/* A header name is complete: note it if it is one of the propagator's fields. */
+static void note_name(uvotel__hc_t *c) {
+  pthread_once(&g_fields_once, fields_init);
+  for (size_t i = 0; i < g_nfields; i++) {
+    size_t l = strlen(g_fields[i]);
+    if (c->name_len == l && strncasecmp(c->name, g_fields[i], l) == 0) c->have |= 1u << i;
+  }
+  if (c->name_len == 11 && strncasecmp(c->name, "traceparent", 11) == 0) c->has_tp = 1;
+}
+
 static int rq_value(http_parser *p, const char *at, size_t n) {
   uvotel__hc_t *c = p->data;
   if (!c->in_value) {
@@ -158,10 +182,8 @@ static int rq_value(http_parser *p, const char *at, size_t n) {
       c->hdr_kind = H_HOST;
       if (c->has_host) c->host_cut = 1; /* two Host lines: use neither */
       c->has_host = 1;
-    } else if (c->name_len == 11 && strncasecmp(c->name, "traceparent", 11) == 0) {
-      c->hdr_kind = H_TRACEPARENT;
-      c->has_tp = 1;
     }
+    note_name(c);
   }
   if (c->hdr_kind == H_HOST) {
     if (n > HOST_MAX - c->host_len) {
@@ -174,12 +196,9 @@ static int rq_value(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
-/* A traceparent header with an empty value is still one the program wrote: not ours to add. */
-static int rq_field_done(uvotel__hc_t *c) {
-  if (!c->in_value && c->name_len == 11 && strncasecmp(c->name, "traceparent", 11) == 0) {
-    c->has_tp = 1;
-  }
-  return 0;
+/* The last header line's name, when libhttp-parser reported no value for it. */
+static void rq_field_done(uvotel__hc_t *c) {
+  if (!c->in_value && c->name_len > 0) note_name(c);
 }
 
 static void peer(uvotel__hc_t *c) {
@@ -239,6 +258,11 @@ static int same_parent(const uvotel_span_context_t *a, const uvotel_span_context
 
 static int set_hdr(void *carrier, const char *name, const char *value, size_t len) {
   uvotel__hc_t *c = carrier;
+  for (size_t i = 0; i < g_nfields; i++) {
+    if ((c->have & (1u << i)) && strcasecmp(name, g_fields[i]) == 0) {
+      return 0; /* the request has its own (a tracestate or baggage line): not added again */
+    }
+  }
   size_t nl = strlen(name);
   size_t need = c->tlen + nl + len + 4;
   if (need > TEXT_MAX) return UVOTEL_ENOMEM;

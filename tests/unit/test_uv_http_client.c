@@ -3,7 +3,8 @@
  * inserted into a NEW buffer list. A plain (unwrapped) server over loopback records the exact
  * bytes that arrive:
  *   - after the request line when the head is in one write, before the blank line when it is
- *     spread over writes; none into a request that has a traceparent, none with try_write;
+ *     spread over writes; none into a request that has a traceparent, none with try_write, no
+ *     second line of a field (baggage) the request has;
  *   - the program's buffer array and bytes are unchanged, its write callback runs once per
  *     write with its own request and status 0;
  *   - pipelined requests and their responses matched in order (HEAD, 5xx), a connection
@@ -321,6 +322,25 @@ static void test_existing_traceparent_untouched(void **state) {
   assert_int_equal(attr_int(d, "http.response.status_code"), 200);
 }
 
+/* A request with its own baggage line (no traceparent) gets the traceparent, not a second
+ * baggage line from the current baggage. */
+static void test_own_baggage_line_kept(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_HTTP);
+  static const plan_t plan = {.w = {{"GET /b HTTP/1.1\r\nHost: h\r\nBaggage: mine=1\r\n\r\n"}},
+                              .heads = 1,
+                              .response = OK200,
+                              .close_after = 1};
+  uvotel_scope_t bs;
+  assert_int_equal(uvotel_baggage_enter_set("user", "alice", NULL, &bs), 0);
+  run(&fx->loop, &plan);
+  assert_int_equal(uvotel_scope_exit(&bs), 0);
+  char tp[128], want[256];
+  tp_line(client_span(fx, "http://h/b"), tp, sizeof tp);
+  snprintf(want, sizeof want, "GET /b HTTP/1.1\r\n%sHost: h\r\nBaggage: mine=1\r\n\r\n", tp);
+  got_is(want);
+}
+
 /* Three requests in three writes that cut the first one's request line and head: the first gets
  * its headers before its blank line (its request line ended in an earlier write), the two
  * pipelined after it right after their request lines; the responses (200, 503, a HEAD's) end
@@ -482,6 +502,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_insert_after_request_line, setup, teardown),
       cmocka_unit_test_setup_teardown(test_existing_traceparent_untouched, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_own_baggage_line_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_split_and_pipelined, setup, teardown),
       cmocka_unit_test_setup_teardown(test_try_write_not_modified, setup, teardown),
       cmocka_unit_test_setup_teardown(test_closed_mid_response, setup, teardown),
