@@ -314,6 +314,9 @@ static int rq_headers(http_parser *p) {
   uvotel__hc_t *c = p->data;
   rq_field_done(c);
   if (c->qn == PENDING_MAX || p->method == HTTP_CONNECT || p->upgrade) return -1;
+  /* HTTP/1.x only, and the head must end where the scanner saw it end: libhttp-parser takes
+   * "GET /x\r\n" as a whole HTTP/0.9 request, which another line protocol may well be. */
+  if (p->http_major != 1 || c->st != S_BODY) return -1;
   const char *method = http_method_str((enum http_method)p->method);
   const char *known = uvotel__http_known_method(method);
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;

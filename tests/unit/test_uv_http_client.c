@@ -416,7 +416,8 @@ static void test_closed_mid_response(void **state) {
   assert_null(attr(d, "http.response.status_code"));
 }
 
-/* A header line without a colon: given up, no span, nothing inserted into what follows. */
+/* A header line without a colon: given up, no span, nothing inserted into what follows; the
+ * same for lines that only look like HTTP/0.9. */
 static void test_malformed_given_up(void **state) {
   fx_t *fx = *state;
   enable(UVOTEL_INSTRUMENT_HTTP);
@@ -427,6 +428,12 @@ static void test_malformed_given_up(void **state) {
       .close_after = 1};
   run(&fx->loop, &plan);
   got_as_written(&plan);
+  assert_int_equal(n_client_spans(fx), 0);
+  /* Lines that libhttp-parser would take for HTTP/0.9 requests (another line protocol). */
+  static const plan_t nine = {
+      .w = {{"GET /key\r\n\r\n"}}, .heads = 1, .response = "+OK\r\n", .close_after = 1};
+  run(&fx->loop, &nine);
+  got_as_written(&nine);
   assert_int_equal(n_client_spans(fx), 0);
 }
 
