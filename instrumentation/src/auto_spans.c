@@ -390,6 +390,10 @@ uvotel_tracer_t *uvotel__auto_tracer(void) {
   return settings_read().tracer;
 }
 
+int uvotel__auto_roots(void) {
+  return (settings_read().flags & UVOTEL_AUTO_SPANS_ROOTS) != 0;
+}
+
 void uvotel__auto_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(s->span == NULL)) return;
   uvotel_span_end(s->span);

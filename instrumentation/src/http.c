@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http_internal.h"
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 #include "uvotel/uv_spans.h"
@@ -19,6 +20,7 @@
 typedef struct pending_s {
   uvotel_span_t *span;
   int is_head;
+  uvotel_baggage_t *baggage; /* extracted from the request (owned), or NULL */
 } pending_t;
 
 typedef struct conn_s {
@@ -33,10 +35,12 @@ typedef struct conn_s {
   uvotel_header_t hdr[NHDR_MAX];
   size_t nhdr;
   int in_value;
-  uint64_t read_ns;   /* when the current read arrived */
-  uint64_t start_ns;  /* when the current request's first byte arrived */
-  uvotel_span_t *cur; /* span of the request being parsed (after its headers), or NULL */
-  int began;          /* requests begun in the current read */
+  uint64_t read_ns;              /* when the current read arrived */
+  uint64_t start_ns;             /* when the current request's first byte arrived */
+  uvotel_span_t *cur;            /* span of the request being parsed (after its headers), or NULL */
+  uvotel_baggage_t *cur_baggage; /* its extracted baggage (borrowed from the queue), or NULL */
+  uvotel_baggage_t *read_baggage; /* the one to make current around the read callback */
+  int began;                      /* requests begun in the current read */
   /* responses */
   pending_t q[PENDING_MAX];
   unsigned qhead, qn;
@@ -50,7 +54,7 @@ typedef struct conn_s {
   int client_port, server_port;
 } conn_t;
 
-static uint64_t now_ns(void) {
+uint64_t uvotel__http_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -65,6 +69,11 @@ static void prop_init(void) {
   uvotel_propagator_t *p = NULL;
   if (uvotel_propagator_from_names(uvotel_env_get("OTEL_PROPAGATORS"), &p, NULL) != 0) p = NULL;
   g_prop = p != NULL ? p : uvotel_propagator_default();
+}
+
+const uvotel_propagator_t *uvotel__http_propagator(void) {
+  pthread_once(&g_prop_once, prop_init);
+  return g_prop;
 }
 
 /* ---- detection ---- */
@@ -103,6 +112,7 @@ static int rq_begin(http_parser *p) {
   c->in_value = 0;
   c->start_ns = c->read_ns;
   c->cur = NULL;
+  c->cur_baggage = NULL;
   c->began++;
   return 0;
 }
@@ -237,34 +247,67 @@ static void set_url(rq_attrs_t *t, const conn_t *c) {
   if (q != NULL) attr_strn(t, "url.query", q + 1, n - (size_t)(q - url) - 1);
 }
 
-/* server.address/port from Host (a port of 1..5 digits, 1..65535; anything else there: no
- * server attributes), else the connection's local address. */
+/* A Host header value split into host (h[0 .. *hl)) and port (a port of 1..5 digits,
+ * 1..65535; none: *port stays as given). 0, or -1 when the value is not understood. */
+static int parse_host(const char *h, size_t n, size_t *hl, long *port) {
+  if (h == NULL || n == 0 || n >= 256) return -1;
+  const char *colon = NULL;
+  *hl = n;
+  if (h[0] == '[') {
+    const char *end = memchr(h, ']', n);
+    if (end != NULL && (size_t)(end - h) + 1 < n && end[1] == ':') colon = end + 1;
+  } else {
+    colon = memchr(h, ':', n);
+  }
+  if (colon == NULL) return 0;
+  *hl = (size_t)(colon - h);
+  size_t dl = n - *hl - 1;
+  if (dl == 0 || dl > 5) return -1;
+  long v = 0;
+  for (size_t i = 0; i < dl; i++) {
+    unsigned char d = (unsigned char)colon[1 + i];
+    if (d < '0' || d > '9') return -1;
+    v = v * 10 + (d - '0');
+  }
+  if (v <= 0 || v > 65535) return -1;
+  *port = v;
+  return 0;
+}
+
+void uvotel__http_attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
+  char tmp[ATTR_VALUE_MAX + 1];
+  if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
+  if (n > 0) memcpy(tmp, v, n); /* an empty value may have no pointer */
+  tmp[n] = '\0';
+  uvotel_span_set_attribute_str(s, key, tmp);
+}
+
+int uvotel__http_set_host(uvotel_span_t *s, const char *h, size_t n, long port) {
+  size_t hl;
+  if (parse_host(h, n, &hl, &port) != 0) return -1;
+  uvotel__http_attr_strn(s, "server.address", h, hl);
+  if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
+  return 0;
+}
+
+const char *uvotel__http_known_method(const char *method) {
+  static const char *const k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
+                                          "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
+  for (int i = 0; k_methods[i] != NULL; i++) {
+    if (strcmp(k_methods[i], method) == 0) return k_methods[i];
+  }
+  return NULL;
+}
+
+/* server.address/port from Host (anything not understood there: no server attributes), else
+ * the connection's local address. */
 static void set_server(rq_attrs_t *t, const conn_t *c) {
   const uvotel_str_t *host = header(c, "host");
   if (host != NULL && host->len > 0 && host->len < 256) {
-    const char *h = host->ptr;
-    size_t n = host->len, hl = n;
+    size_t hl;
     long port = c->server_port; /* no port in Host: the one the connection came in on */
-    const char *colon = NULL;
-    if (h[0] == '[') {
-      const char *end = memchr(h, ']', n);
-      if (end != NULL && (size_t)(end - h) + 1 < n && end[1] == ':') colon = end + 1;
-    } else {
-      colon = memchr(h, ':', n);
-    }
-    if (colon != NULL) {
-      hl = (size_t)(colon - h);
-      size_t dl = n - hl - 1;
-      if (dl == 0 || dl > 5) return;
-      port = 0;
-      for (size_t i = 0; i < dl; i++) {
-        unsigned char d = (unsigned char)colon[1 + i];
-        if (d < '0' || d > '9') return;
-        port = port * 10 + (d - '0');
-      }
-      if (port <= 0 || port > 65535) return;
-    }
-    attr_strn(t, "server.address", h, hl);
+    if (parse_host(host->ptr, host->len, &hl, &port) != 0) return;
+    attr_strn(t, "server.address", host->ptr, hl);
     if (port > 0) attr_int(t, "server.port", port);
   } else if (c->server_ip[0] != '\0') {
     attr_str(t, "server.address", c->server_ip);
@@ -278,8 +321,7 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
   int known = known_method(m);
   uvotel_header_list_t list = {c->hdr, c->nhdr};
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  pthread_once(&g_prop_once, prop_init);
-  (void)uvotel_propagator_extract(g_prop, &list, &uvotel_header_getter, &x);
+  (void)uvotel_propagator_extract(uvotel__http_propagator(), &list, &uvotel_header_getter, &x);
   rq_attrs_t t;
   t.n = t.used = 0;
   attr_str(&t, "http.request.method", known ? method : "_OTHER");
@@ -302,12 +344,16 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
   o.n_attrs = t.n;
   if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
   uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
+  uvotel_baggage_t *bag = x.baggage; /* kept with the request: current while it is served */
+  x.baggage = NULL;
   uvotel_extracted_reset(&x);
   unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
   c->q[tail].span = s;
   c->q[tail].is_head = m == HTTP_HEAD;
+  c->q[tail].baggage = bag;
   c->qn++;
   c->cur = s;
+  c->cur_baggage = bag;
 }
 
 static int rq_headers(http_parser *p) {
@@ -363,9 +409,14 @@ static int response_done(conn_t *c, int st) {
   }
   uvotel_span_t *s = c->q[c->qhead].span;
   c->q[c->qhead].span = NULL;
+  uvotel_baggage_release(c->q[c->qhead].baggage);
+  c->q[c->qhead].baggage = NULL;
   c->qhead = (c->qhead + 1) % PENDING_MAX;
   c->qn--;
-  if (c->cur == s) c->cur = NULL;
+  if (c->cur == s) {
+    c->cur = NULL;
+    c->cur_baggage = NULL;
+  }
   uvotel_span_set_attribute_int(s, "http.response.status_code", st);
   if (st >= 500) {
     char t[16];
@@ -629,6 +680,7 @@ static int fast_read(conn_t *c, const char *p, size_t n) {
     }
     c->start_ns = c->read_ns;
     c->cur = NULL;
+    c->cur_baggage = NULL;
     c->began++;
     if (c->qn == PENDING_MAX) {
       c->dead = 1;
@@ -683,7 +735,7 @@ static void *http_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) 
 static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {
   conn_t *c = conn;
   if (c->dead) return -1;
-  c->read_ns = now_ns();
+  c->read_ns = uvotel__http_now_ns();
   c->began = 0;
   if (!c->rslow) {
     if (fast_read(c, data, len) != 0) {
@@ -699,8 +751,16 @@ static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **c
   }
   /* One request involved (begun here, or continued from an earlier read, its headers possibly
    * completed only now): its span. Several begun here: none. */
-  if (c->began <= 1) *current = c->cur;
+  c->read_baggage = NULL;
+  if (c->began <= 1) {
+    *current = c->cur;
+    c->read_baggage = c->cur_baggage;
+  }
   return 0;
+}
+
+const uvotel_baggage_t *uvotel__http_read_baggage(void *conn) {
+  return ((conn_t *)conn)->read_baggage;
 }
 
 static uvotel_span_t *http_write(void *conn, const uv_buf_t bufs[], unsigned int nbufs) {
@@ -734,6 +794,7 @@ static void http_close(void *conn) {
   /* Requests without a response (the connection closed first, or we gave up). */
   while (c->qn > 0) {
     uvotel_span_end(c->q[c->qhead].span);
+    uvotel_baggage_release(c->q[c->qhead].baggage);
     c->qhead = (c->qhead + 1) % PENDING_MAX;
     c->qn--;
   }

@@ -59,6 +59,7 @@ void uvotel__wq_free(uvotel__wq_t *wq);
 typedef struct uvotel__ltab_s uvotel__ltab_t;
 typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
 typedef struct uvotel__dnsq_s uvotel__dnsq_t;   /* dns_server.c */
+typedef struct uvotel__hc_s uvotel__hc_t;       /* http_client.c */
 
 /* State of one wrapped handle or request, kept in its loop's side table under the handle's or
  * request's address. `res` is the resource currently live on it (async id 0: none). */
@@ -75,6 +76,8 @@ typedef struct uvotel__hs_s {
   uvotel_span_t *span;    /* automatic span of the request / accepted connection (auto_spans.c) */
   uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
   uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
+  uvotel__hc_t *hc;       /* a connected stream's HTTP/1.x client side (http_client.c), or NULL */
+  char *wbuf;             /* a write request's inserted header bytes, freed when it completes */
   struct uvotel__hs_s *next_free;
   union {
     struct {
@@ -242,6 +245,8 @@ void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term
 void uvotel__auto_drop(uvotel__hs_t *s);
 /* The automatic spans' tracer (NULL before the first enable). */
 uvotel_tracer_t *uvotel__auto_tracer(void);
+/* 1 when UVOTEL_AUTO_SPANS_ROOTS is set (spans without a current span too). */
+int uvotel__auto_roots(void);
 
 /* ---- protocol detectors (protocols.c, uvotel/uv_protocols.h) ----
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
@@ -249,6 +254,9 @@ uvotel_tracer_t *uvotel__auto_tracer(void);
 void uvotel__proto_accept(uvotel__hs_t *s);
 /* Bytes handed to the read callback; returns the span to make current around it, or NULL. */
 uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
+/* After uvotel__proto_read returned a span: the request's extracted baggage to make current
+ * with it (borrowed), or NULL. */
+const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s);
 /* Bytes of a uv_write; returns the span to end when that write completes (owned), or NULL. */
 uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs);
 /* The first `written` bytes of bufs went out through uv_try_write. */
@@ -280,6 +288,27 @@ uvotel_span_t *uvotel__auto_start_client(const char *name);
 /* Outgoing connections (uvotel_tcp_connect) are offered to the client-side detectors by what
  * the program writes first (protocols.c; today DNS over TCP, dns_tcp.c). */
 void uvotel__proto_connect(uvotel__hs_t *s);
+
+/* HTTP/1.x client side (http_client.c, glue in stream.c; category http). uvotel_tcp_connect and
+ * uvotel_pipe_connect give the connecting stream its state (s->hc); the write and read wrappers
+ * pass it what the program writes and reads; uvotel__proto_drop frees it (and a write
+ * request's inserted bytes, s->wbuf). */
+void uvotel__httpc_connect(uvotel__hs_t *s, uv_stream_t *h);
+void uvotel__httpc_drop(uvotel__hs_t *s);
+
+/* The first `written` bytes of bufs[0 .. nbufs) as at most cap pieces in part; returns how
+ * many, or -1 when they take more than cap pieces. */
+static inline int uvotel__buf_prefix(const uv_buf_t bufs[], unsigned int nbufs, size_t written,
+                                     uv_buf_t *part, unsigned cap) {
+  unsigned k = 0;
+  for (unsigned i = 0; i < nbufs && written > 0; i++) {
+    if (k == cap) return -1;
+    size_t l = bufs[i].len < written ? bufs[i].len : written;
+    part[k++] = uv_buf_init(bufs[i].base, (unsigned int)l);
+    written -= l;
+  }
+  return (int)k;
+}
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -28,5 +28,6 @@ UVOTEL__API void uvotel_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const
   (void)uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "PIPECONNECTWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (uvotel__auto_on(UVOTEL__AUTO_PIPE)) uvotel__auto_pipe_connect_begin(rs, name);
+  if (uvotel__auto_on(UVOTEL__AUTO_HTTP)) uvotel__httpc_connect(hs, (uv_stream_t *)handle);
   uv_pipe_connect(req, handle, name, uvotel__connect_tramp);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dns_span.h" /* the DNS-over-TCP detectors */
+#include "http_internal.h"
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 #include "uvotel/uv_spans.h"
@@ -177,6 +178,12 @@ void uvotel__proto_connect(uvotel__hs_t *s) {
   s->proto = p;
 }
 
+const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s) {
+  uvotel__proto_t *p = s->proto;
+  if (p->ops != uvotel_protocol_http() || p->dead) return NULL;
+  return uvotel__http_read_baggage(p->conn);
+}
+
 uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs) {
   uvotel__proto_t *p = s->proto;
   if (p->dead || bufs == NULL || nbufs == 0) return NULL;
@@ -189,23 +196,19 @@ void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned 
   uvotel__proto_t *p = s->proto;
   if ((p->ops == NULL && !p->outgoing) || p->dead || bufs == NULL) return;
   uv_buf_t part[16];
-  unsigned k = 0;
-  for (unsigned i = 0; i < nbufs && written > 0; i++) {
-    if (k == 16) {
-      p->dead = 1; /* more pieces than we follow: the response parser would lose its place */
-      return;
-    }
-    size_t l = bufs[i].len < written ? bufs[i].len : written;
-    part[k++] = uv_buf_init(bufs[i].base, (unsigned int)l);
-    written -= l;
+  int k = uvotel__buf_prefix(bufs, nbufs, written, part, 16);
+  if (k < 0) {
+    p->dead = 1; /* more pieces than we follow: the response parser would lose its place */
+    return;
   }
   if (k == 0) return;
-  uvotel_span_t *span = uvotel__proto_write(s, part, k);
+  uvotel_span_t *span = uvotel__proto_write(s, part, (unsigned int)k);
   if (span != NULL) uvotel_span_end(span);
 }
 
 void uvotel__proto_drop(uvotel__hs_t *s) {
   uvotel__dns_drop(s);
+  if (UVOTEL__UNLIKELY(s->hc != NULL || s->wbuf != NULL)) uvotel__httpc_drop(s);
   uvotel__proto_t *p = s->proto;
   if (UVOTEL__LIKELY(p == NULL)) return;
   s->proto = NULL;

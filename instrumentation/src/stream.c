@@ -5,6 +5,7 @@
  * accept, connect, read_start) until uvotel_close. Its connection and read callbacks run inside
  * it: before/after around each run. Write and shutdown requests are resources of their own,
  * triggered by the stream's resource (as in Node), destroyed after their callback. */
+#include "http_internal.h"
 #include "internal.h"
 
 static const char *server_type(const uv_stream_t *h) {
@@ -19,6 +20,15 @@ static const char *stream_type(const uv_stream_t *h) {
       return "TTYWRAP";
     default:
       return "TCPWRAP";
+  }
+}
+
+/* A client side that gave up (or whose read ended) does nothing more: free it now rather than
+ * at close, so streams that are not HTTP cost nothing after their first write. */
+static void hc_release_dead(uvotel__hs_t *s) {
+  if (uvotel__hc_dead(s->hc)) {
+    uvotel__hc_free(s->hc);
+    s->hc = NULL;
   }
 }
 
@@ -116,9 +126,24 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (UVOTEL__UNLIKELY(s->proto != NULL) && nread > 0 && buf != NULL) {
     req_span = uvotel__proto_read(s, h, buf->base, (size_t)nread);
   }
-  uvotel_scope_t rs;
-  if (req_span != NULL && uvotel_span_enter(req_span, &rs) != 0) req_span = NULL;
+  if (UVOTEL__UNLIKELY(s->hc != NULL) && nread != 0 && nread != UV_ENOBUFS) {
+    /* Responses completed by these bytes (or by the end) end their CLIENT span first. */
+    uvotel__hc_read(s->hc, nread > 0 && buf != NULL ? buf->base : NULL, nread);
+    hc_release_dead(s);
+  }
+  uvotel_scope_t rs, bs;
+  const uvotel_baggage_t *bag = NULL;
+  if (req_span != NULL) {
+    /* The request's span and its extracted baggage are current while it is served. */
+    if (uvotel_span_enter(req_span, &rs) != 0) {
+      req_span = NULL;
+    } else if ((bag = uvotel__proto_read_baggage(s)) != NULL &&
+               uvotel_baggage_enter(bag, &bs) != 0) {
+      bag = NULL;
+    }
+  }
   cb(h, nread, buf);
+  if (bag != NULL) (void)uvotel_scope_exit(&bs);
   if (req_span != NULL) (void)uvotel_scope_exit(&rs);
   uvotel_resource_exit(&cs);
 }
@@ -173,11 +198,71 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
     (void)uvotel_resource_emit_destroy(&res);                                                \
   }
 
-STATUS_TRAMP(write_tramp, uv_write_t, uv_write_cb)
+/* The write trampoline: as STATUS_TRAMP, and it frees the header bytes uvotel inserted into the
+ * write (s->wbuf) once libuv is done with them. */
+static void write_tramp(uv_write_t *req, int status) {
+  uvotel__hs_t *s = uvotel__hs_get(req->handle->loop, req);
+  if (UVOTEL__UNLIKELY(s == NULL)) {
+    uvotel__no_state("write_tramp");
+    return;
+  }
+  uvotel_span_t *span = s->span;
+  void (*cb)(void) = s->cb;
+  uvotel_resource_t res = s->res;
+  char *wbuf = s->wbuf;
+  s->span = NULL;
+  s->wbuf = NULL;
+  s->res = (uvotel_resource_t){0};
+  uvotel__hs_remove(s); /* the callback may reuse the request */
+  if (UVOTEL__UNLIKELY(wbuf != NULL)) uvotel_free(wbuf);
+  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
+  if (cb != NULL) {
+    uvotel_callback_scope_t cs;
+    (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
+    ((uv_write_cb)cb)(req, status);
+    uvotel_resource_exit(&cs);
+  }
+  (void)uvotel_resource_emit_destroy(&res);
+}
+
 STATUS_TRAMP(shutdown_tramp, uv_shutdown_t, uv_shutdown_cb)
 STATUS_TRAMP(connect_tramp, uv_connect_t, uv_connect_cb)
 
 void (*const uvotel__connect_tramp)(uv_connect_t *, int) = connect_tramp;
+
+/* The program's bytes of a write request s accepted by libuv, offered to the detector of the
+ * stream hs: a response (or query) that completes in this write ends its span with it. */
+static void proto_written(uvotel__hs_t *s, uvotel__hs_t *hs, const uv_buf_t bufs[],
+                          unsigned int nbufs) {
+  uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs);
+  if (done != NULL) {
+    if (s->span != NULL) uvotel_span_end(s->span);
+    s->span = done;
+  }
+}
+
+/* A write on a stream the program connected, while the http category is on: the bytes go
+ * through the HTTP/1.x client side, which may give a new buffer list with the propagation
+ * headers inserted (the program's array and bytes are not touched; libuv copies the list). */
+static int write_client(uvotel__hs_t *s, int is_new, uvotel__hs_t *hs, uv_write_t *req,
+                        uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                        uv_stream_t *send_handle, uv_write_cb cb) {
+  uvotel__hc_out_t out;
+  uvotel__hc_write(hs->hc, bufs, nbufs, send_handle == NULL, &out);
+  int err = uv_write2(req, handle, out.n > 0 ? out.bufs : bufs, out.n > 0 ? out.n : nbufs,
+                      send_handle, write_tramp);
+  if (err != 0) {
+    uvotel_free(out.extra);
+    uvotel__hc_fail(hs->hc); /* the parsers saw bytes that were not sent: they lost their place */
+  }
+  hc_release_dead(hs);
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
+                          uvotel__handle_id(handle));
+  if (err == 0) s->wbuf = out.extra;
+  /* The other client-side detectors (DNS over TCP) see the program's bytes as written. */
+  if (err == 0 && UVOTEL__UNLIKELY(hs->proto != NULL)) proto_written(s, hs, bufs, nbufs);
+  return err;
+}
 
 UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
                               unsigned int nbufs, uv_stream_t *send_handle, uv_write_cb cb) {
@@ -187,20 +272,15 @@ UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf
   int is_new;
   uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
   if (s == NULL) return UV_ENOMEM;
+  uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
+  if (UVOTEL__UNLIKELY(hs != NULL && hs->hc != NULL && bufs != NULL)) {
+    return write_client(s, is_new, hs, req, handle, bufs, nbufs, send_handle, cb);
+  }
   int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
   err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
                           uvotel__handle_id(handle));
-  if (err == 0) {
-    uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
-    if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL)) {
-      /* A response that completes in this write: its span ends with the write. */
-      uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs);
-      if (done != NULL) {
-        if (s->span != NULL) uvotel_span_end(s->span);
-        s->span = done;
-      }
-    }
-  }
+  if (err == 0 && UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL))
+    proto_written(s, hs, bufs, nbufs);
   return err;
 }
 
@@ -219,8 +299,33 @@ UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], uns
     if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL)) {
       uvotel__proto_try_written(hs, bufs, nbufs, (size_t)r);
     }
+    if (UVOTEL__UNLIKELY(hs != NULL && hs->hc != NULL)) {
+      /* Spans, but no header insertion: what try_write returns counts the program's bytes, and
+       * a partial write could end inside inserted ones. */
+      uv_buf_t part[UVOTEL__HC_NBUFS_IN];
+      int k = uvotel__buf_prefix(bufs, nbufs, (size_t)r, part, UVOTEL__HC_NBUFS_IN);
+      uvotel__hc_out_t out;
+      if (k < 0) {
+        uvotel__hc_fail(hs->hc);
+      } else {
+        uvotel__hc_write(hs->hc, part, (unsigned int)k, 0, &out);
+      }
+      hc_release_dead(hs);
+    }
   }
   return r;
+}
+
+void uvotel__httpc_connect(uvotel__hs_t *s, uv_stream_t *h) {
+  if (s->hc != NULL) return; /* beside s->proto's outgoing detectors (DNS over TCP) */
+  s->hc = uvotel__hc_new(uvotel__auto_tracer(), h, uvotel__auto_roots()); /* NULL: no harm */
+}
+
+void uvotel__httpc_drop(uvotel__hs_t *s) {
+  uvotel__hc_free(s->hc);
+  s->hc = NULL;
+  uvotel_free(s->wbuf);
+  s->wbuf = NULL;
 }
 
 UVOTEL__API int uvotel_try_write2(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,

@@ -1,7 +1,7 @@
 /* One fixture for the tests that check automatic spans with the memory exporter: a loop, a
  * provider with a simple processor into a memory exporter, a tracer; teardown asserts the loop
- * closes, nothing is tracked and nothing leaked (counting allocator). Header only: include it
- * after cmocka.h in one test file. */
+ * closes, nothing is tracked and nothing leaked (counting allocator); and attribute lookups on
+ * finished spans. Header only: include it after cmocka.h in one test file. */
 #ifndef UVOTEL_TEST_SPANS_FIXTURE_H
 #define UVOTEL_TEST_SPANS_FIXTURE_H
 
@@ -57,6 +57,29 @@ static int teardown(void **state) {
   uvotel_thread_cleanup();
   assert_int_equal(counting_alloc_stats().live, fx->live0);
   return 0;
+}
+
+/* The attribute key of finished span d (NULL: none); its string value (NULL: none or not a
+ * string); its integer value (asserted to be there and an integer). */
+static inline const uvotel_attribute_t *attr(const uvotel_span_data_t *d, const char *key) {
+  size_t n;
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(a[i].key, key) == 0) return &a[i];
+  }
+  return NULL;
+}
+
+static inline const char *attr_str(const uvotel_span_data_t *d, const char *key) {
+  const uvotel_attribute_t *a = attr(d, key);
+  return a != NULL && a->value.type == UVOTEL_VALUE_STRING ? a->value.u.s : NULL;
+}
+
+static inline int64_t attr_int(const uvotel_span_data_t *d, const char *key) {
+  const uvotel_attribute_t *a = attr(d, key);
+  assert_non_null(a);
+  assert_int_equal(a->value.type, UVOTEL_VALUE_INT);
+  return a->value.u.i;
 }
 
 #endif

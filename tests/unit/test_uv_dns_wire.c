@@ -53,26 +53,7 @@ static size_t query(char *m, unsigned id, const char *dotted, unsigned qtype) {
   return n;
 }
 
-static const char *attr_str(const uvotel_span_data_t *d, const char *key) {
-  size_t n;
-  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(at[i].key, key) == 0 && at[i].value.type == UVOTEL_VALUE_STRING) {
-      return at[i].value.u.s;
-    }
-  }
-  return NULL;
-}
-
-static int64_t attr_int(const uvotel_span_data_t *d, const char *key) {
-  size_t n;
-  const uvotel_attribute_t *at = uvotel_span_data_attributes(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(at[i].key, key) == 0 && at[i].value.type == UVOTEL_VALUE_INT) return at[i].value.u.i;
-  }
-  return -1;
-}
-
+/* attr_str / attr_int: tests/support/spans_fixture.h */
 /* A bool attribute: 0/1, or -1 when absent. */
 static int attr_bool(const uvotel_span_data_t *d, const char *key) {
   size_t n;

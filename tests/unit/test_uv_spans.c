@@ -28,32 +28,6 @@ static void enable(unsigned cats, unsigned flags) {
   assert_int_equal(uvotel_auto_spans_enable(&o), 0);
 }
 
-/* The string value of attribute key on d, or NULL. */
-static const char *attr_str(const uvotel_span_data_t *d, const char *key) {
-  size_t n;
-  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(a[i].key, key) == 0 && a[i].value.type == UVOTEL_VALUE_STRING) return a[i].value.u.s;
-  }
-  return NULL;
-}
-
-static const uvotel_attribute_t *attr(const uvotel_span_data_t *d, const char *key) {
-  size_t n;
-  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (strcmp(a[i].key, key) == 0) return &a[i];
-  }
-  return NULL;
-}
-
-static int64_t attr_int(const uvotel_span_data_t *d, const char *key) {
-  const uvotel_attribute_t *a = attr(d, key);
-  assert_non_null(a);
-  assert_int_equal(a->value.type, UVOTEL_VALUE_INT);
-  return a->value.u.i;
-}
-
 /* d's parent is the span `parent`, in the same trace. */
 static void assert_child_of(const uvotel_span_data_t *d, const uvotel_span_context_t *parent) {
   uvotel_span_context_t sc = uvotel_span_data_context(d);

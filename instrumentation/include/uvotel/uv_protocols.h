@@ -87,7 +87,17 @@ int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
  * it); a read carrying the start of several requests makes none current (ambiguous: a wrong
  * parent is worse than none). Given up on (no further spans, the program unaffected): a
  * stream the parser does not accept, headers over 8 KiB, more than 32 requests awaiting a
- * response, upgrades (101, CONNECT). Not detected: HTTP/2, TLS, the client side.
+ * response, upgrades (101, CONNECT). Not detected: HTTP/2, TLS. The request's extracted
+ * baggage is current along with its span.
+ *
+ * The client side is built in too (no ops table: it rewrites what is written), on while
+ * UVOTEL_INSTRUMENT_HTTP is: on a stream connected with uvotel_tcp_connect / uvotel_pipe_connect,
+ * each request written with uvotel_write / uvotel_try_write is a CLIENT span until its response
+ * is read (http.request.method, url.full, server.address/port, network.protocol.version,
+ * http.response.status_code; error.type for 5xx or a connection that ended first), and unless
+ * it has a traceparent, uvotel_write sends the default propagator's headers after its request
+ * line in a new buffer list (the program's buffers are never modified; uvotel_try_write sends
+ * none). See README "What you get with no code".
  * Thread: any. */
 const uvotel_protocol_ops_t *uvotel_protocol_http(void);
 

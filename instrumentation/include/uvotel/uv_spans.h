@@ -24,7 +24,9 @@
  *        registered there, run under it) and ends it when the connection is closed with
  *        uvotel_close.
  *   http "GET", "POST", ... SERVER, one per HTTP/1.x request on an accepted connection
- *        (uvotel/uv_protocols.h).
+ *        (uvotel/uv_protocols.h); CLIENT, one per request written on a connected stream, with
+ *        the propagation headers inserted (only under a current span unless
+ *        UVOTEL_AUTO_SPANS_ROOTS; uvotel/uv_protocols.h).
  *
  *   udp  "udp send" (uvotel_udp_send): CLIENT, made only under a current span (never a root,
  *        whatever UVOTEL_AUTO_SPANS_ROOTS says: a server's replies stay out), network.transport
