@@ -4,21 +4,11 @@
 
 #include "../common/thread_state_internal.h"
 
-/* ---- context mappings (struct uvotel_snapshot_s is the mapping) ---- */
+/* ---- context mappings: struct uvotel_snapshot_s and uvotel__entry_t are in uvotel/fast.h (the
+ * inline fast paths read them); context.c has the rules. ---- */
 
-typedef struct uvotel__entry_s {
-  uint64_t var_id;
-  void *value;
-  const uvotel_value_ops_t *ops;
-} uvotel__entry_t;
-
-struct uvotel_snapshot_s {
-  uint32_t refs; /* non-atomic: only the owner thread counts */
-  uint32_t n;
-  struct uvotel__tls_s *owner; /* NULL: the static empty snapshot */
-  struct uvotel_snapshot_s *next_free;
-  uvotel__entry_t e[]; /* sorted by var_id */
-};
+/* At most this many delta blocks stand over a flat mapping (lookups visit at most that many). */
+#define UVOTEL__CHAIN_MAX 8
 
 extern uvotel_snapshot_t uvotel__empty_snapshot;
 
