@@ -165,12 +165,15 @@ static inline void uvotel__snapshot_release_fast(struct uvotel_snapshot_s *s) {
 
 static inline void uvotel__dispatch_fast(uvotel__thread_hot_t *h, int ev, uint64_t id) {
   uvotel__hooktab_t *tab = h->hooks;
-  if (UVOTEL__LIKELY_(tab == NULL) || tab->n[ev] == 0 || h->in_hook) return;
+  if (UVOTEL__LIKELY_(tab == NULL)) return;
+  uint32_t n = tab->n[ev];
+  if (n == 0 || h->in_hook) return;
   h->in_hook = 1;
-  uvotel__hookfn_t *f = tab->fns[ev];
-  for (uint32_t i = 0, n = tab->n[ev]; i < n; i++) {
+  const uvotel__hookfn_t *f = tab->fns[ev];
+  uint32_t i = 0;
+  do {
     ((void (*)(uint64_t, void *))f[i].fn)(id, f[i].arg);
-  }
+  } while (++i < n);
   h->in_hook = 0;
   if (UVOTEL__UNLIKELY_(h->retired != NULL || h->free_after_dispatch != NULL)) {
     uvotel__dispatch_end();

@@ -229,12 +229,12 @@ static uvotel_snapshot_t *flat_of(uvotel__tls_t *t, uvotel_snapshot_t *m) {
 static uvotel_snapshot_t *map_with(uvotel__tls_t *t, uvotel_snapshot_t *base, const uvotel_var_t *v,
                                    void *value) {
   uvotel__entry_t e = {__atomic_load_n(&v->id, __ATOMIC_RELAXED), value, v->ops};
-  if (base == NULL || base->owner != t) {
+  if (base != NULL && base->owner != t) {
     int empty;
     return map_flatten(t, base, &e, 0, &empty);
   }
-  if (base->base == NULL) {
-    uint32_t bn = base->n, pos = 0;
+  if (base == NULL || base->base == NULL) {
+    uint32_t bn = base != NULL ? base->n : 0, pos = 0;
     while (pos < bn && base->e[pos].var_id < e.var_id) pos++;
     int replace = pos < bn && base->e[pos].var_id == e.var_id;
     uint32_t n = bn + (replace ? 0u : 1u);
@@ -382,7 +382,9 @@ UVOTEL__API int uvotel_var_enter(uvotel_var_t *v, void *value, uvotel_scope_t *o
     uvotel__ctx_release(t, m);
     return err;
   }
-  uvotel__set_tracking();
+  if (UVOTEL__UNLIKELY(!__atomic_load_n(&uvotel__tracking, __ATOMIC_RELAXED))) {
+    uvotel__set_tracking();
+  }
   return 0;
 }
 
