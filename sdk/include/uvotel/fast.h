@@ -183,7 +183,8 @@ static inline void uvotel__dispatch_fast(uvotel__thread_hot_t *h, int ev, uint64
 static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callback_scope_t *cs) {
   if (UVOTEL__UNLIKELY_(cs == NULL)) return UVOTEL_EINVAL;
   if (UVOTEL__UNLIKELY_(r == NULL || !(r->flags_ & UVOTEL__RES_LIVE))) {
-    *cs = (uvotel_callback_scope_t){0}; /* exit is a no-op on it */
+    const uvotel_callback_scope_t none = {0, 0, NULL, NULL, 0, 0, 0};
+    *cs = none; /* exit is a no-op on it */
     return UVOTEL_EINVAL;
   }
   uvotel__thread_hot_t *h = uvotel__hot();
