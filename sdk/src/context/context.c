@@ -59,8 +59,10 @@ static inline uint32_t class_cap(uint32_t c, uint32_t n) {
   return c <= FLAT_MAX ? c : 16u << (c - FLAT_MAX - 1);
 }
 
-/* A block for up to n entries (m->n is set to n; the caller may lower it). */
-static uvotel_snapshot_t *map_alloc(uvotel__tls_t *t, uint32_t n) {
+/* A block for up to n entries (m->n is set to n; the caller may lower it). Inlined: it is the
+ * bulk of entering a scope. */
+static inline __attribute__((always_inline)) uvotel_snapshot_t *map_alloc(uvotel__tls_t *t,
+                                                                          uint32_t n) {
   uint32_t c = size_class(n);
   uvotel_snapshot_t *m;
   if (c != CLASS_NONE && t->pool[c] != NULL) {
@@ -82,7 +84,7 @@ static uvotel_snapshot_t *map_alloc(uvotel__tls_t *t, uint32_t n) {
   return m;
 }
 
-static void map_free(uvotel__tls_t *t, uvotel_snapshot_t *m) {
+static inline __attribute__((always_inline)) void map_free(uvotel__tls_t *t, uvotel_snapshot_t *m) {
   uint32_t c = m->cls;
   if (c != CLASS_NONE && t->pool_n[c] < UVOTEL__POOL_CAP) {
     m->next_free = t->pool[c];
@@ -113,6 +115,21 @@ void uvotel__ctx_release_slow(uvotel_snapshot_t *m) {
 
 UVOTEL__API void uvotel__snapshot_free(uvotel_snapshot_t *s) {
   uvotel__ctx_release_slow(s);
+}
+
+/* Drop t's reference to m (owned by t): the commonest last release, a flat mapping without a
+ * memo, inline; the rest through uvotel__ctx_release_slow. */
+static inline void ctx_drop(uvotel__tls_t *t, uvotel_snapshot_t *m) {
+  if (m == NULL || m->owner == NULL || --m->refs != 0) return;
+  if (UVOTEL__LIKELY(m->base == NULL && m->next_free == NULL)) {
+    for (uint32_t i = 0; i < m->n; i++) {
+      const uvotel_value_ops_t *ops = m->e[i].ops;
+      if (ops != NULL && ops->release != NULL) ops->release(m->e[i].value);
+    }
+    map_free(t, m);
+    return;
+  }
+  uvotel__ctx_release_slow(m);
 }
 
 static inline void value_retain(const uvotel__entry_t *e) {
@@ -323,7 +340,8 @@ UVOTEL__API int uvotel_scope_exit(uvotel_scope_t *scope) {
   uvotel_snapshot_t *held = t->stack[--t->hot.depth];
   t->hot.ctx = scope->prev_;
   scope->magic_ = 0;
-  if (held != NULL) uvotel__ctx_release(t, held);
+  /* held is NULL or t's own: a scope holds only references it counted */
+  ctx_drop(t, held);
   return 0;
 }
 
