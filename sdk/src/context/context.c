@@ -284,10 +284,10 @@ static uvotel_snapshot_t *map_copy(uvotel__tls_t *t, const uvotel_snapshot_t *ba
   return map_flatten(t, base, NULL, 0, &empty);
 }
 
-uvotel_snapshot_t *uvotel__ctx_capture(uvotel__tls_t *t) {
+uvotel_snapshot_t *uvotel__ctx_capture_slow(uvotel__tls_t *t) {
   uvotel_snapshot_t *m = t->hot.ctx;
   if (m == NULL) return &uvotel__empty_snapshot;
-  if (UVOTEL__LIKELY(m->owner == t)) {
+  if (m->owner == t) {
     m->refs++;
     return m;
   }
