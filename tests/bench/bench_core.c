@@ -8,11 +8,15 @@
  * Variants: raw libuv; (a) the wrappers with nothing ever enabled (pass-through: they must cost
  * one branch); (a') the wrappers after tracking started but with no hook and an empty context;
  * (b) one enabled hook with empty callbacks plus one context variable entered at the top.
- * Then ns per uvotel_var_get, per var_enter+scope_exit, per snapshot capture+release.
+ * Then the context calls (see context_costs): uvotel_var_get and snapshot capture+release as a
+ * program compiled against the headers makes them through libuvotel.so (inline) and through the
+ * exported symbols, var_enter+scope_exit in an empty context and with 64 variables set, each
+ * beside a raw reference, with allocations per operation.
  *
  * Usage: bench_core [N] [ROUNDS]   (defaults 1000000 and 5). Not run by ctest. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <uvotel.h>
@@ -122,6 +126,14 @@ static double run_timers(uv_loop_t *loop, int wrapped) {
 
 typedef double (*runner_t)(uv_loop_t *, int);
 
+static void minmedmax(double *v, int n, double *lo, double *med, double *hi) {
+  double tmp[64];
+  memcpy(tmp, v, (size_t)n * sizeof *v);
+  *med = median(tmp, n); /* sorts tmp */
+  *lo = tmp[0];
+  *hi = tmp[n - 1];
+}
+
 static void compare(const char *label, runner_t run, uv_loop_t *loop, int rounds, double *raw_out,
                     double *wrapped_out) {
   double raw[64], wrp[64], ratio[64];
@@ -130,53 +142,180 @@ static void compare(const char *label, runner_t run, uv_loop_t *loop, int rounds
     wrp[r] = run(loop, 1);
     ratio[r] = raw[r] / wrp[r]; /* throughput wrapped / raw */
   }
-  double mr = median(raw, rounds), mw = median(wrp, rounds), mq = median(ratio, rounds);
+  double rl, mr, rh, wl, mw, wh, ql, mq, qh;
+  minmedmax(raw, rounds, &rl, &mr, &rh);
+  minmedmax(wrp, rounds, &wl, &mw, &wh);
+  minmedmax(ratio, rounds, &ql, &mq, &qh);
   printf("  %-44s raw %7.1f ns  wrapped %7.1f ns  added %+6.1f ns  throughput %.3fx raw\n", label,
          mr, mw, mw - mr, mq);
+  printf(
+      "  %-44s raw %.1f/%.1f/%.1f  wrapped %.1f/%.1f/%.1f ns  ratio %.3f/%.3f/%.3f "
+      "(min/median/max)\n",
+      "", rl, mr, rh, wl, mw, wh, ql, mq, qh);
   if (raw_out) *raw_out = mr;
   if (wrapped_out) *wrapped_out = mw;
 }
 
-/* ---- context micro-benchmarks ---- */
+/* ---- context micro-benchmarks ----
+ * Each row is a pair timed in the same round, rounds interleaved: the uvotel call and a raw
+ * reference doing the nearest plain-C thing, min/median/max over the rounds of both and of the
+ * ratio uvotel / raw (cost, so lower is better). Calls go through libuvotel.so as a program
+ * built against the installed headers makes them (uvotel/fast.h's inline forms), and, for
+ * var_get and capture/release, also through the exported symbols (the pre-inline cost). */
 
-/* Each micro-benchmark runs REPS times; min is the figure least disturbed by other load. */
 #define REPS 7
+static long MICRO_N = 5L * 1000 * 1000; /* BENCH_CORE_MICRO_N overrides (e.g. under callgrind) */
 
-static void report(const char *label, double *v) {
-  double lo = v[0];
-  for (int i = 1; i < REPS; i++) lo = v[i] < lo ? v[i] : lo;
-  printf("  %-44s min %6.2f ns  median %6.2f ns\n", label, lo, median(v, REPS));
+/* Counting allocator: the enter/exit rows report allocations per operation. */
+static long g_allocs;
+static void *count_malloc(size_t n) {
+  g_allocs++;
+  return malloc(n);
+}
+static void *count_realloc(void *p, size_t n) {
+  g_allocs++;
+  return realloc(p, n);
 }
 
-static void context_costs(uvotel_var_t *v) {
-  const long n = 5 * 1000 * 1000;
-  double get[REPS], enter[REPS], snap[REPS];
-  for (int r = 0; r < REPS; r++) {
-    uvotel_scope_t s;
-    uvotel_var_enter(v, (void *)"value", &s);
-    volatile void *sink = NULL;
-    double t0 = now_ns();
-    for (long i = 0; i < n; i++) sink = uvotel_var_get(v);
-    double t1 = now_ns();
-    (void)sink;
-    get[r] = (t1 - t0) / (double)n;
-    t0 = now_ns();
-    for (long i = 0; i < n; i++) uvotel_snapshot_release(uvotel_snapshot_capture());
-    t1 = now_ns();
-    snap[r] = (t1 - t0) / (double)n;
-    uvotel_scope_exit(&s);
-    t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-      uvotel_scope_t sc;
-      uvotel_var_enter(v, (void *)"value", &sc);
-      uvotel_scope_exit(&sc);
-    }
-    t1 = now_ns();
-    enter[r] = (t1 - t0) / (double)n;
+static __thread void *volatile g_raw_tls; /* what a plain thread-local read costs */
+static void *volatile g_sink;
+
+typedef double (*micro_t)(void *arg); /* ns per op */
+
+static void micro_row(const char *label, micro_t fn, void *arg, const char *ref_label, micro_t ref,
+                      void *ref_arg, int count_allocs) {
+  double u[REPS], r[REPS], q[REPS];
+  long allocs = 0;
+  for (int i = 0; i < REPS; i++) {
+    r[i] = ref(ref_arg);
+    long a0 = g_allocs;
+    u[i] = fn(arg);
+    allocs += g_allocs - a0;
+    q[i] = u[i] / r[i];
   }
-  report("uvotel_var_get", get);
-  report("uvotel_var_enter + uvotel_scope_exit", enter);
-  report("uvotel_snapshot_capture + release", snap);
+  double ul, um, uh, rl, rm, rh, ql, qm, qh;
+  minmedmax(u, REPS, &ul, &um, &uh);
+  minmedmax(r, REPS, &rl, &rm, &rh);
+  minmedmax(q, REPS, &ql, &qm, &qh);
+  printf("  %-50s %6.2f / %6.2f / %6.2f ns", label, ul, um, uh);
+  if (count_allocs) printf("  %.4f allocs/op", (double)allocs / (double)(REPS * MICRO_N));
+  printf("\n    vs %-47s %6.2f / %6.2f / %6.2f ns  ratio %5.2f / %5.2f / %5.2f\n", ref_label, rl,
+         rm, rh, ql, qm, qh);
+}
+
+static double t_raw_tls(void *arg) {
+  (void)arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) g_sink = g_raw_tls;
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+static double t_get_inline(void *arg) {
+  uvotel_var_t *v = arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) g_sink = uvotel_var_get(v);
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+static double t_get_call(void *arg) {
+  uvotel_var_t *v = arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) g_sink = (uvotel_var_get)(v);
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+static double t_snap_inline(void *arg) {
+  (void)arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) uvotel_snapshot_release(uvotel_snapshot_capture());
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+static double t_snap_call(void *arg) {
+  (void)arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) (uvotel_snapshot_release)((uvotel_snapshot_capture)());
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+static double t_enter_exit(void *arg) {
+  uvotel_var_t *v = arg;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) {
+    uvotel_scope_t sc;
+    uvotel_var_enter(v, (void *)"value", &sc);
+    uvotel_scope_exit(&sc);
+  }
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+/* raw reference for enter+exit: save, set and restore a thread-local pointer */
+static double t_raw_swap(void *arg) {
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) {
+    void *prev = g_raw_tls;
+    g_raw_tls = arg;
+    g_raw_tls = prev;
+  }
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
+/* The reference rows for the 64-variable case run in their own context: the snapshot taken
+ * before the 64 were entered (empty) or with just v set. */
+static uvotel_snapshot_t *g_empty_snap, *g_one_snap;
+
+static double t_enter_exit_empty(void *arg) {
+  uvotel_scope_t sc;
+  uvotel_snapshot_enter(g_empty_snap, &sc);
+  double r = t_enter_exit(arg);
+  uvotel_scope_exit(&sc);
+  return r;
+}
+
+static double t_get_one(void *arg) {
+  uvotel_scope_t sc;
+  uvotel_snapshot_enter(g_one_snap, &sc);
+  double r = t_get_inline(arg);
+  uvotel_scope_exit(&sc);
+  return r;
+}
+
+#define MANY 64
+
+static void context_costs(uvotel_var_t *v) {
+  uvotel_scope_t s;
+  uvotel_var_enter(v, (void *)"value", &s);
+  micro_row("uvotel_var_get, 1 var set (inline, via libuvotel.so)", t_get_inline, v,
+            "the exported call (uvotel_var_get)(v)", t_get_call, v, 0);
+  micro_row("uvotel_var_get, 1 var set (inline, via libuvotel.so)", t_get_inline, v,
+            "a plain thread-local read", t_raw_tls, NULL, 0);
+  micro_row("uvotel_snapshot_capture + release (inline)", t_snap_inline, NULL, "the exported calls",
+            t_snap_call, NULL, 0);
+  micro_row("uvotel_var_enter + uvotel_scope_exit, 1 var set", t_enter_exit, v,
+            "a thread-local save, set and restore", t_raw_swap, NULL, 1);
+  g_one_snap = uvotel_snapshot_capture();
+  uvotel_scope_exit(&s);
+  g_empty_snap = uvotel_snapshot_capture();
+
+  /* 64 variables set, then one more entered and exited on top (and one of the 64 again) */
+  uvotel_var_t *many[MANY];
+  uvotel_scope_t scopes[MANY];
+  for (int i = 0; i < MANY; i++) {
+    many[i] = uvotel_var_create("many", NULL, NULL);
+    uvotel_var_enter(many[i], (void *)"v", &scopes[i]);
+  }
+  micro_row("enter+exit with 64 variables set (a 65th)", t_enter_exit, v,
+            "enter+exit in an empty context", t_enter_exit_empty, v, 1);
+  micro_row("enter+exit with 64 variables set (the 1st again)", t_enter_exit, many[0],
+            "enter+exit in an empty context", t_enter_exit_empty, v, 1);
+  micro_row("uvotel_var_get with 64 variables set (the 1st)", t_get_inline, many[0],
+            "uvotel_var_get with 1 var set", t_get_one, v, 0);
+  micro_row("uvotel_var_get with 64 variables set (the 64th)", t_get_inline, many[MANY - 1],
+            "uvotel_var_get with 1 var set", t_get_one, v, 0);
+  for (int i = MANY - 1; i >= 0; i--) uvotel_scope_exit(&scopes[i]);
+  for (int i = 0; i < MANY; i++) uvotel_var_free(many[i]);
+  uvotel_snapshot_release(g_one_snap);
+  uvotel_snapshot_release(g_empty_snap);
 }
 
 static void empty_init(uvotel_async_id_t id, const char *type, uvotel_async_id_t trigger,
@@ -194,6 +333,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [N] [ROUNDS<=64]\n", argv[0]);
     return 2;
   }
+  uvotel_set_allocator(count_malloc, count_realloc, free); /* before anything else */
+  if (getenv("BENCH_CORE_MICRO_N") != NULL) MICRO_N = atol(getenv("BENCH_CORE_MICRO_N"));
+  if (MICRO_N < 1) MICRO_N = 1;
   uv_loop_t loop;
   uv_loop_init(&loop);
   printf("bench_core: N=%ld callbacks per run, %d interleaved rounds, medians\n", g_n, rounds);
@@ -218,7 +360,10 @@ int main(int argc, char **argv) {
   compare("immediates", run_immediates, &loop, rounds, NULL, NULL);
   compare("timers", run_timers, &loop, rounds, NULL, NULL);
 
-  printf("context\n");
+  printf(
+      "context: min / median / max of %d interleaved rounds, each beside its reference; ratio "
+      "= row / reference\n",
+      REPS);
   context_costs(var);
 
   uvotel_hook_free(hook);

@@ -4,7 +4,7 @@
 
 #include "thread_state_internal.h"
 
-UVOTEL__TLS uvotel__tls_t uvotel__tls;
+UVOTEL__API UVOTEL__TLS uvotel__tls_t uvotel__tls;
 
 UVOTEL__API int uvotel__tracking;
 
@@ -52,7 +52,7 @@ void uvotel__tls_jobs_drain(void) {
 
 UVOTEL__API void uvotel_thread_cleanup(void) {
   uvotel__tls_t *t = &uvotel__tls;
-  if (t->in_hook) return; /* a hook's own call: its dispatch still uses the block */
+  if (t->hot.in_hook) return; /* a hook's own call: its dispatch still uses the block */
   for (int layer = UVOTEL__LAYERS - 1; layer >= 0; layer--) {
     void (*fn)(uvotel__tls_t *) = __atomic_load_n(&g_cleanup[layer], __ATOMIC_ACQUIRE);
     if (fn != NULL) fn(t);

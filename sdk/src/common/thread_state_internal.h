@@ -18,44 +18,40 @@ struct uvotel_hook_s;
 struct uvotel__loop_s;
 
 /* Context mappings of up to this many entries are pooled per thread, this many of each size. */
-#define UVOTEL__POOL_MAX_N 8
+#define UVOTEL__POOL_MAX_N 8 /* exact sizes 0..8, then powers of two up to 256 */
+#define UVOTEL__POOL_CLASSES 14
 #define UVOTEL__POOL_CAP 64
 
 typedef struct uvotel__tls_s {
+  /* The fields the inline fast paths of uvotel/fast.h read and write (context: ctx, depth;
+   * hooks: exec ids, the hook table, in_hook, the retired lists, dq_n; promise: jobs_n). It
+   * comes first, so &uvotel__tls is its address. */
+  uvotel__thread_hot_t hot;
   /* ---- context (context/context.c) ---- */
-  struct uvotel_snapshot_s *ctx; /* current context; NULL = empty */
-  uint32_t depth;                /* open context scopes */
   uint32_t stack_cap;
   struct uvotel_snapshot_s **stack; /* stack[d]: the reference scope d holds (NULL: borrowed) */
-  /* pooled mappings by entry count */
-  struct uvotel_snapshot_s *pool[UVOTEL__POOL_MAX_N + 1];
-  uint32_t pool_n[UVOTEL__POOL_MAX_N + 1];
+  /* pooled mappings by size class (context.c) */
+  struct uvotel_snapshot_s *pool[UVOTEL__POOL_CLASSES];
+  uint32_t pool_n[UVOTEL__POOL_CLASSES];
   /* ---- hooks (hooks/hooks.c) ---- */
-  uvotel_async_id_t exec_id; /* 0 = top level (reported as 1) */
-  uvotel_async_id_t trigger_id;
-  void *exec_resource;
-  struct uvotel__hooktab_s *hooks; /* NULL when no hook is enabled */
-  int in_hook;
   uvotel_async_id_t next_id, id_end;
-  /* destroy queue */
+  /* destroy queue (hot.dq_n queued) */
   uvotel_async_id_t *dq;
-  size_t dq_n, dq_cap;
+  size_t dq_cap;
   /* enabled hooks in enable order */
   struct uvotel_hook_s **list;
   uint32_t list_n, list_cap;
-  struct uvotel__hooktab_s *retired;
-  struct uvotel_hook_s *free_after_dispatch;
   /* the loop this thread delivers its destroy queue on: the one it attached or looked up last
    * (dq_loop its address, dq_epoch uvotel__loop_epoch when it was checked); NULL: none */
   struct uvotel__loop_s *dq_blk;
   uv_loop_t *dq_loop;
   uint64_t dq_epoch;
-  /* ---- promise (promise/queue.c): jobs in the next-tick and microtask queues ---- */
-  size_t jobs_n;
+  /* ---- promise (promise/queue.c): hot.jobs_n jobs in the next-tick and microtask queues ---- */
   /* ---- thread state ---- */
   int cleanup_registered;
 } uvotel__tls_t;
 
+/* Exported (uvotel/fast.h declares it for the inline fast paths). */
 extern UVOTEL__TLS uvotel__tls_t uvotel__tls;
 
 /* Have uvotel_thread_cleanup run when this thread exits (once per thread; cheap after). A layer

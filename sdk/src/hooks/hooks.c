@@ -5,29 +5,6 @@
 
 #include "hooks_internal.h"
 
-enum {
-  UVOTEL__EV_INIT,
-  UVOTEL__EV_BEFORE,
-  UVOTEL__EV_AFTER,
-  UVOTEL__EV_DESTROY,
-  UVOTEL__EV_PROMISE,
-  UVOTEL__EV_COUNT
-};
-
-typedef struct uvotel__hookfn_s {
-  void (*fn)(void);
-  void *arg;
-} uvotel__hookfn_t;
-
-/* Immutable once built; rebuilt on every enable/disable. A table replaced during a dispatch is
- * retired and freed when the dispatch ends. */
-typedef struct uvotel__hooktab_s {
-  uint32_t n[UVOTEL__EV_COUNT];
-  uvotel__hookfn_t *fns[UVOTEL__EV_COUNT];
-  struct uvotel__hooktab_s *next_retired;
-  uvotel__hookfn_t storage[];
-} uvotel__hooktab_t;
-
 struct uvotel_hook_s {
   uvotel_hook_callbacks_t cbs;
   void *arg;
@@ -53,39 +30,29 @@ typedef struct uvotel__loop_s {
 
 static void retire_flush(uvotel__tls_t *t);
 
-/* Dispatch helpers (hot path, inlined). */
+/* Dispatch (hot path, inlined): the one implementation is uvotel/fast.h's. */
 static inline void dispatch_id(uvotel__tls_t *t, int ev, uvotel_async_id_t id) {
-  uvotel__hooktab_t *tab = t->hooks;
-  if (UVOTEL__LIKELY(tab == NULL) || tab->n[ev] == 0 || t->in_hook) return;
-  t->in_hook = 1;
-  uvotel__hookfn_t *f = tab->fns[ev];
-  for (uint32_t i = 0, n = tab->n[ev]; i < n; i++) {
-    ((void (*)(uvotel_async_id_t, void *))f[i].fn)(id, f[i].arg);
-  }
-  t->in_hook = 0;
-  if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
-    retire_flush(t);
-  }
+  uvotel__dispatch_fast(&t->hot, ev, id);
+}
+
+UVOTEL__API void uvotel__dispatch_end(void) {
+  retire_flush(&uvotel__tls);
 }
 
 static inline int has_hooks(const uvotel__tls_t *t, int ev) {
-  return t->hooks != NULL && t->hooks->n[ev] != 0;
+  return t->hot.hooks != NULL && t->hot.hooks->n[ev] != 0;
 }
 
 /* Ids are handed to threads in blocks so that taking one is a thread-local increment. The
  * first block starts at 2: 1 is the top level. */
 #define ID_BLOCK 4096
-#define DQ_EARLY_DRAIN 16384
 static _Atomic uint64_t g_next_block = 2;
 
 enum {
   RES_MANUAL = UVOTEL_RESOURCE_MANUAL_DESTROY,
   RES_ROOT = UVOTEL_RESOURCE_ROOT_CONTEXT,
-  RES_LIVE = 1u << 8,   /* initialised and not destroyed */
-  RES_HIDDEN = 1u << 9, /* created inside a hook callback: hooks never see it */
-  CS_ACTIVE = 1u << 0,
-  CS_HIDDEN = 1u << 1,
-  CS_OWNS_CTX = 1u << 2,
+  RES_LIVE = UVOTEL__RES_LIVE,     /* initialised and not destroyed */
+  RES_HIDDEN = UVOTEL__RES_HIDDEN, /* created inside a hook callback: hooks never see it */
 };
 
 static inline uvotel_async_id_t new_id(uvotel__tls_t *t) {
@@ -100,16 +67,16 @@ static inline uvotel_async_id_t new_id(uvotel__tls_t *t) {
 /* ---- execution ids ---- */
 
 UVOTEL__API uvotel_async_id_t uvotel_execution_async_id(void) {
-  uvotel_async_id_t id = uvotel__tls.exec_id;
+  uvotel_async_id_t id = uvotel__tls.hot.exec_id;
   return id ? id : 1;
 }
 
 UVOTEL__API uvotel_async_id_t uvotel_trigger_async_id(void) {
-  return uvotel__tls.trigger_id;
+  return uvotel__tls.hot.trigger_id;
 }
 
 UVOTEL__API void *uvotel_execution_async_resource(void) {
-  return uvotel__tls.exec_resource;
+  return uvotel__tls.hot.exec_resource;
 }
 
 /* ---- hook registry ---- */
@@ -124,7 +91,7 @@ UVOTEL__API uvotel_hook_t *uvotel_hook_create(const uvotel_hook_callbacks_t *cbs
 }
 
 static int rebuild_table(uvotel__tls_t *t) {
-  uvotel__hooktab_t *old = t->hooks;
+  uvotel__hooktab_t *old = t->hot.hooks;
   uvotel__hooktab_t *tab = NULL;
   if (t->list_n > 0) {
     size_t total = (size_t)t->list_n * UVOTEL__EV_COUNT;
@@ -146,11 +113,11 @@ static int rebuild_table(uvotel__tls_t *t) {
       }
     }
   }
-  t->hooks = tab;
+  t->hot.hooks = tab;
   if (old != NULL) {
-    if (t->in_hook) {
-      old->next_retired = t->retired;
-      t->retired = old;
+    if (t->hot.in_hook) {
+      old->next_retired = t->hot.retired;
+      t->hot.retired = old;
     } else {
       uvotel_free(old);
     }
@@ -159,14 +126,14 @@ static int rebuild_table(uvotel__tls_t *t) {
 }
 
 static void retire_flush(uvotel__tls_t *t) {
-  while (t->retired != NULL) {
-    uvotel__hooktab_t *r = t->retired;
-    t->retired = r->next_retired;
+  while (t->hot.retired != NULL) {
+    uvotel__hooktab_t *r = t->hot.retired;
+    t->hot.retired = r->next_retired;
     uvotel_free(r);
   }
-  while (t->free_after_dispatch != NULL) {
-    uvotel_hook_t *h = t->free_after_dispatch;
-    t->free_after_dispatch = (uvotel_hook_t *)h->arg;
+  while (t->hot.free_after_dispatch != NULL) {
+    uvotel_hook_t *h = t->hot.free_after_dispatch;
+    t->hot.free_after_dispatch = (uvotel_hook_t *)h->arg;
     uvotel_free(h);
   }
 }
@@ -225,10 +192,10 @@ UVOTEL__API void uvotel_hook_free(uvotel_hook_t *h) {
     /* Disabling can only fail for memory; then keep the hook (and leak rather than crash). */
     if (uvotel_hook_disable(h) != 0) return;
   }
-  if (t->in_hook) {
+  if (t->hot.in_hook) {
     h->free_pending = 1;
-    h->arg = t->free_after_dispatch;
-    t->free_after_dispatch = h;
+    h->arg = t->hot.free_after_dispatch;
+    t->hot.free_after_dispatch = h;
     return;
   }
   uvotel_free(h);
@@ -241,18 +208,18 @@ static void loop_arm(uvotel__loop_t *l);
 
 static void deliver_destroys(uvotel__tls_t *t) {
   /* Destroy hooks run with in_hook set, so nothing is queued while we walk the queue. */
-  for (size_t i = 0; i < t->dq_n; i++) dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
-  t->dq_n = 0;
+  for (size_t i = 0; i < t->hot.dq_n; i++) dispatch_id(t, UVOTEL__EV_DESTROY, t->dq[i]);
+  t->hot.dq_n = 0;
 }
 
 static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
   /* As in Node: with no destroy hook enabled (or inside a hook), there is no one to tell. */
-  if (!has_hooks(t, UVOTEL__EV_DESTROY) || t->in_hook) return;
+  if (!has_hooks(t, UVOTEL__EV_DESTROY) || t->hot.in_hook) return;
   if (t->dq_blk == NULL) {
     dispatch_id(t, UVOTEL__EV_DESTROY, id);
     return;
   }
-  if (t->dq_n == t->dq_cap) {
+  if (t->hot.dq_n == t->dq_cap) {
     size_t cap = t->dq_cap ? t->dq_cap * 2 : 64;
     uvotel_async_id_t *q = uvotel_realloc(t->dq, cap * sizeof *q);
     if (q == NULL) {
@@ -263,8 +230,8 @@ static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
     t->dq = q;
     t->dq_cap = cap;
   }
-  t->dq[t->dq_n++] = id;
-  if (t->dq_n == 1) {
+  t->dq[t->hot.dq_n++] = id;
+  if (t->hot.dq_n == 1) {
     uvotel__loop_t *l = delivery_loop(t);
     if (l != NULL) {
       loop_arm(l);
@@ -275,12 +242,12 @@ static void queue_destroy(uvotel__tls_t *t, uvotel_async_id_t id) {
 }
 
 UVOTEL__API size_t uvotel_pending_destroys(void) {
-  return uvotel__tls.dq_n;
+  return uvotel__tls.hot.dq_n;
 }
 
 UVOTEL__API void uvotel_flush_destroys(void) {
   uvotel__tls_t *t = &uvotel__tls;
-  if (t->dq_n != 0 && !t->in_hook) deliver_destroys(t);
+  if (t->hot.dq_n != 0 && !t->hot.in_hook) deliver_destroys(t);
 }
 
 /* ---- loops ----
@@ -347,14 +314,14 @@ static void loop_disarm(uvotel__loop_t *l) {
 static void on_check(uv_check_t *h) {
   uvotel__loop_t *l = (uvotel__loop_t *)((char *)h - offsetof(uvotel__loop_t, check));
   uvotel__tls_t *t = &uvotel__tls;
-  if (t->in_hook) return;
+  if (t->hot.in_hook) return;
   /* Safety net: next-ticks and microtasks queued outside any callback (promise/queue.c). */
-  if (t->jobs_n != 0) uvotel__tls_jobs_drain();
-  if (t->dq_n != 0) deliver_destroys(t);
+  if (t->hot.jobs_n != 0) uvotel__tls_jobs_drain();
+  if (t->hot.dq_n != 0) deliver_destroys(t);
   /* Nothing of uvotel's is pending any more: disarm now, in the check phase, so that uv_run
    * and uv_loop_alive answer for the program's own handles alone (uv_run computes its result
    * after this phase). Anything queued later arms the pair again. */
-  if (t->dq_n == 0 && t->jobs_n == 0) loop_disarm(l);
+  if (t->hot.dq_n == 0 && t->hot.jobs_n == 0) loop_disarm(l);
 }
 
 static void loop_arm(uvotel__loop_t *l) {
@@ -426,7 +393,7 @@ UVOTEL__API int uvotel_loop_init(uv_loop_t *loop) {
   t->dq_epoch = e;
   __atomic_store_n(&l->runner, t, __ATOMIC_RELAXED);
   uvotel__tls_register(t);
-  if (t->dq_n) loop_arm(l);
+  if (t->hot.dq_n) loop_arm(l);
   return 0;
 }
 
@@ -495,7 +462,7 @@ UVOTEL__API int uvotel_loop_close(uv_loop_t *loop) {
   uvotel__tls_t *t = &uvotel__tls;
   if (t->dq_blk == l) {
     /* Deliver what is pending on this thread now: its loop is going. */
-    if (t->dq_n != 0 && !t->in_hook) deliver_destroys(t);
+    if (t->hot.dq_n != 0 && !t->hot.in_hook) deliver_destroys(t);
     t->dq_blk = NULL;
     t->dq_loop = NULL;
   }
@@ -518,25 +485,25 @@ static int resource_init(uvotel_resource_t *r, const char *type, uvotel_async_id
   }
   uvotel__tls_t *t = &uvotel__tls;
   r->id_ = new_id(t);
-  r->trigger_ = trigger_id ? trigger_id : (t->exec_id ? t->exec_id : 1);
+  r->trigger_ = trigger_id ? trigger_id : (t->hot.exec_id ? t->hot.exec_id : 1);
   r->owner_ = owner ? owner : r;
   r->ctx_ = (flags & RES_ROOT) ? &uvotel__empty_snapshot : uvotel__ctx_capture(t);
   r->refs_ = 1;
   r->flags_ = flags | RES_LIVE;
-  if (t->in_hook) {
+  if (t->hot.in_hook) {
     r->flags_ |= RES_HIDDEN;
     return 0;
   }
-  uvotel__hooktab_t *tab = t->hooks;
+  uvotel__hooktab_t *tab = t->hot.hooks;
   if (tab != NULL && tab->n[UVOTEL__EV_INIT] != 0) {
-    t->in_hook = 1;
+    t->hot.in_hook = 1;
     uvotel__hookfn_t *f = tab->fns[UVOTEL__EV_INIT];
     for (uint32_t i = 0, n = tab->n[UVOTEL__EV_INIT]; i < n; i++) {
       ((void (*)(uvotel_async_id_t, const char *, uvotel_async_id_t, void *, void *))f[i].fn)(
           r->id_, type, r->trigger_, r->owner_, f[i].arg);
     }
-    t->in_hook = 0;
-    if (UVOTEL__UNLIKELY(t->retired != NULL || t->free_after_dispatch != NULL)) {
+    t->hot.in_hook = 0;
+    if (UVOTEL__UNLIKELY(t->hot.retired != NULL || t->hot.free_after_dispatch != NULL)) {
       retire_flush(t);
     }
   }
@@ -554,56 +521,22 @@ UVOTEL__API int uvotel_resource_init_owner(uvotel_resource_t *r, const char *typ
   return resource_init(r, type, trigger_id, flags, owner);
 }
 
+/* Both are uvotel/fast.h's inline forms (programs compiled against the header run those). */
 UVOTEL__API int uvotel_resource_enter(uvotel_resource_t *r, uvotel_callback_scope_t *cs) {
-  if (cs == NULL) return UVOTEL_EINVAL;
-  if (r == NULL || !(r->flags_ & RES_LIVE)) {
-    cs->flags_ = 0;
-    return UVOTEL_EINVAL;
-  }
-  uvotel__tls_t *t = &uvotel__tls;
-  cs->prev_id_ = t->exec_id;
-  cs->prev_trigger_ = t->trigger_id;
-  cs->prev_resource_ = t->exec_resource;
-  cs->prev_ctx_ = t->ctx;
-  cs->prev_depth_ = t->depth;
-  cs->id_ = r->id_;
-  cs->flags_ = CS_ACTIVE | ((r->flags_ & RES_HIDDEN) ? CS_HIDDEN : 0);
-  uvotel_snapshot_t *ctx = r->ctx_;
-  if (ctx == &uvotel__empty_snapshot) ctx = NULL;
-  /* Hold the context for the whole callback: the callback may destroy its own resource. */
-  if (ctx != NULL && ctx->owner == t) {
-    ctx->refs++;
-    cs->flags_ |= CS_OWNS_CTX;
-  }
-  t->exec_id = r->id_;
-  t->trigger_id = r->trigger_;
-  t->exec_resource = r->owner_;
-  t->ctx = ctx;
-  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_BEFORE, r->id_);
-  return 0;
+  return uvotel__resource_enter_fast(r, cs);
 }
 
 UVOTEL__API void uvotel_resource_exit(uvotel_callback_scope_t *cs) {
-  if (cs == NULL || !(cs->flags_ & CS_ACTIVE)) return;
-  uvotel__tls_t *t = &uvotel__tls;
-  if (!(cs->flags_ & CS_HIDDEN)) dispatch_id(t, UVOTEL__EV_AFTER, cs->id_);
-  if (UVOTEL__UNLIKELY(t->depth != cs->prev_depth_)) uvotel__unwind_scopes(t, cs->prev_depth_);
-  uvotel_snapshot_t *ctx = t->ctx;
-  t->ctx = cs->prev_ctx_;
-  t->exec_id = cs->prev_id_;
-  t->trigger_id = cs->prev_trigger_;
-  t->exec_resource = cs->prev_resource_;
-  if (cs->flags_ & CS_OWNS_CTX) uvotel__ctx_release(t, ctx);
-  cs->flags_ = 0;
-  /* The outermost callback returned: run the next-ticks and microtasks it queued before the
-   * loop moves on (seed 004). One predictable branch while both queues are empty. */
-  if (UVOTEL__UNLIKELY(t->jobs_n != 0) && cs->prev_id_ == 0) uvotel__tls_jobs_drain();
-  /* Like Node (16384 pending destroys trigger an early drain): a loop phase that runs many
-   * callbacks before the check phase (libuv runs a re-armed zero timer again in the same pass)
-   * would otherwise grow the queue without bound. Drain when the outermost callback returns. */
-  if (UVOTEL__UNLIKELY(t->dq_n >= DQ_EARLY_DRAIN) && t->exec_id == 0 && !t->in_hook) {
-    deliver_destroys(t);
-  }
+  uvotel__resource_exit_fast(cs);
+}
+
+/* The rare halves of uvotel__resource_exit_fast. */
+UVOTEL__API void uvotel__unwind_to(uint32_t depth) {
+  uvotel__unwind_scopes(&uvotel__tls, depth);
+}
+
+UVOTEL__API void uvotel__jobs_drain_now(void) {
+  uvotel__tls_jobs_drain();
 }
 
 UVOTEL__API void *uvotel_resource_run(uvotel_resource_t *r, void *(*fn)(void *arg), void *arg) {
@@ -651,7 +584,7 @@ UVOTEL__API int uvotel_resource_recapture(uvotel_resource_t *r) {
   if (r == NULL || !(r->flags_ & RES_LIVE)) return UVOTEL_EINVAL;
   uvotel__tls_t *t = &uvotel__tls;
   if (r->flags_ & RES_ROOT) return 0; /* runs in the root context, whatever is current */
-  uvotel_snapshot_t *cur = t->ctx ? t->ctx : &uvotel__empty_snapshot;
+  uvotel_snapshot_t *cur = t->hot.ctx ? t->hot.ctx : &uvotel__empty_snapshot;
   if (r->ctx_ == cur) return 0;
   uvotel_snapshot_t *ctx = uvotel__ctx_capture(t);
   if (ctx == NULL) return UVOTEL_ENOMEM;
@@ -669,8 +602,8 @@ UVOTEL__API void uvotel_emit_promise_resolve(const uvotel_resource_t *r) {
 /* ---- per-thread cleanup (uvotel_thread_cleanup, thread exit) ---- */
 
 static void hooks_thread_cleanup(uvotel__tls_t *t) {
-  if (t->dq_n != 0 && delivery_loop(t) == NULL) deliver_destroys(t);
-  if (t->dq_n == 0) {
+  if (t->hot.dq_n != 0 && delivery_loop(t) == NULL) deliver_destroys(t);
+  if (t->hot.dq_n == 0) {
     uvotel_free(t->dq);
     t->dq = NULL;
     t->dq_cap = 0;

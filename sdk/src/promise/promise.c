@@ -301,7 +301,7 @@ static void mark_handled(uvotel_promise_t *p) {
 
 void uvotel__run_rejections(uvotel__job_t *j) {
   uvotel__jobq_t *q = &uvotel__jobq;
-  if (uvotel__tls.jobs_n != 0) {
+  if (uvotel__tls.hot.jobs_n != 0) {
     /* Something is still queued (and may attach handlers): look again when it has run. */
     uvotel__mt_append(j, j, 1);
     return;

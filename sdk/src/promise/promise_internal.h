@@ -1,7 +1,7 @@
 /* Private declarations of the job queues (next-tick, microtasks) and promises.
  *
- * The number of queued jobs lives in the thread-state block (uvotel__tls.jobs_n), which the hooks
- * layer reads at the end of uvotel_resource_exit and drains through the hook this layer
+ * The number of queued jobs lives in the thread-state block (uvotel__tls.hot.jobs_n), which the
+ * hooks layer reads at the end of uvotel_resource_exit and drains through the hook this layer
  * registers (uvotel__tls_jobs_register): while both queues are empty that is the only cost the
  * queues add to an instrumented callback, and hooks.c needs nothing of this header. */
 #ifndef UVOTEL_PROMISE_INTERNAL_H
@@ -42,7 +42,7 @@ struct uvotel__job_s {
 };
 
 typedef struct uvotel__jobq_s {
-  int draining; /* (the count of jobs in both queues is uvotel__tls.jobs_n) */
+  int draining; /* (the count of jobs in both queues is uvotel__tls.hot.jobs_n) */
   uvotel__job_t *tick_head, *tick_tail;
   uvotel__job_t *mt_head, *mt_tail;
   uvotel__job_t *free_jobs;

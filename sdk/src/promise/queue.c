@@ -40,7 +40,7 @@ void uvotel__job_free(uvotel__job_t *j) {
 /* A job queued where no callback return will drain it (top level, a raw libuv callback) asks the
  * thread's most recent loop for a check-phase drain (a no-op when it is armed already). */
 static inline void note_queued(uvotel__jobq_t *q) {
-  if (UVOTEL__UNLIKELY(uvotel__tls.exec_id == 0 && !q->draining)) (void)uvotel__loop_arm_jobs();
+  if (UVOTEL__UNLIKELY(uvotel__tls.hot.exec_id == 0 && !q->draining)) (void)uvotel__loop_arm_jobs();
 }
 
 void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n) {
@@ -52,7 +52,7 @@ void uvotel__mt_append(uvotel__job_t *first, uvotel__job_t *last, size_t n) {
     q->mt_head = first;
   }
   q->mt_tail = last;
-  uvotel__tls.jobs_n += n;
+  uvotel__tls.hot.jobs_n += n;
   note_queued(q);
 }
 
@@ -75,7 +75,7 @@ static int queue_job(int kind, const char *type, uvotel_job_cb cb, void *arg) {
       q->tick_head = j;
     }
     q->tick_tail = j;
-    uvotel__tls.jobs_n++;
+    uvotel__tls.hot.jobs_n++;
     note_queued(q);
   } else {
     uvotel__mt_append(j, j, 1);
@@ -123,35 +123,35 @@ static void run_job(uvotel__job_t *j) {
 
 void uvotel__jobs_drain(void) {
   uvotel__jobq_t *q = &uvotel__jobq;
-  if (q->draining || uvotel__tls.in_hook) return;
+  if (q->draining || uvotel__tls.hot.in_hook) return;
   q->draining = 1;
   do {
     uvotel__job_t *j;
     while ((j = q->tick_head) != NULL) {
       q->tick_head = j->next;
       if (q->tick_head == NULL) q->tick_tail = NULL;
-      uvotel__tls.jobs_n--;
+      uvotel__tls.hot.jobs_n--;
       run_job(j);
     }
     while ((j = q->mt_head) != NULL) {
       q->mt_head = j->next;
       if (q->mt_head == NULL) q->mt_tail = NULL;
-      uvotel__tls.jobs_n--;
+      uvotel__tls.hot.jobs_n--;
       run_job(j);
     }
-  } while (uvotel__tls.jobs_n != 0);
+  } while (uvotel__tls.hot.jobs_n != 0);
   q->draining = 0;
 }
 
 UVOTEL__API int uvotel_drain_microtasks(void) {
   uvotel__jobq_t *q = &uvotel__jobq;
-  if (uvotel__tls.exec_id != 0 || q->draining || uvotel__tls.in_hook) return UVOTEL_EBUSY;
-  if (uvotel__tls.jobs_n != 0) uvotel__jobs_drain();
+  if (uvotel__tls.hot.exec_id != 0 || q->draining || uvotel__tls.hot.in_hook) return UVOTEL_EBUSY;
+  if (uvotel__tls.hot.jobs_n != 0) uvotel__jobs_drain();
   return 0;
 }
 
 UVOTEL__API size_t uvotel_pending_microtasks(void) {
-  return uvotel__tls.jobs_n;
+  return uvotel__tls.hot.jobs_n;
 }
 
 static void jobs_thread_cleanup(uvotel__tls_t *t) {
