@@ -413,15 +413,16 @@ static inline void put_attr(uvotel_span_t *s, const char *key, size_t len, int b
                             const uvotel_value_t *v) {
   const uvotel_span_limits_t *lim = &s->provider->limits;
   uint32_t n = s->n_attrs;
-  uint64_t bit = key_bloom(key, len);
+  uint64_t bit = 0; /* indexed: the bloom is not consulted (all ones if the index goes) */
   int indexed = s->attr_index_live;
   uint32_t hash = 0;
   long j = -1;
   if (UVOTEL__UNLIKELY(indexed)) {
     hash = key_hash(key, len);
     j = find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, key, len, hash);
-  } else if (s->attr_bloom & bit) {
-    j = find_linear(s->attrs, s->attr_keys, n, key, len);
+  } else {
+    bit = key_bloom(key, len);
+    if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len);
   }
   if (UVOTEL__UNLIKELY(j >= 0)) {
     if (copy_value_fast(s, &s->attrs[j].value, v, lim->attribute_value_length) != 0) {
@@ -466,7 +467,8 @@ static inline void put_attr(uvotel_span_t *s, const char *key, size_t len, int b
     s->attr_index = ni;
     s->attr_index_live = 1;
   } else {
-    s->attr_index_live = 0; /* out of memory: lookups scan (correct, slower) */
+    s->attr_index_live = 0;       /* out of memory: lookups scan (correct, slower) */
+    s->attr_bloom = ~(uint64_t)0; /* keys stored while indexed have no bits: scan for all */
   }
 }
 
