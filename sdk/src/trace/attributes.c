@@ -409,8 +409,9 @@ static inline int copy_value_fast(uvotel_span_t *s, uvotel_value_t *dst, const u
 
 /* Store key (len bytes, NUL-terminated; borrowed: kept as the caller's pointer, else copied)
  * with the value *v (valid), replacing the value when the key is already there. */
-static inline void put_attr(uvotel_span_t *s, const char *key, size_t len, int borrowed,
-                            const uvotel_value_t *v) {
+static inline __attribute__((always_inline)) void put_attr(uvotel_span_t *s, const char *key,
+                                                           size_t len, int borrowed,
+                                                           const uvotel_value_t *v) {
   const uvotel_span_limits_t *lim = &s->provider->limits;
   uint32_t n = s->n_attrs;
   uint64_t bit = 0; /* indexed: the bloom is not consulted (all ones if the index goes) */

@@ -151,7 +151,7 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
 }
 
 void uvotel__span_recycle(uvotel_span_t *s) {
-  uvotel_trace_state_release(s->ctx.trace_state);
+  if (s->ctx.trace_state != NULL) uvotel_trace_state_release(s->ctx.trace_state);
   for (uint32_t i = 0; i < s->n_links; i++)
     uvotel_trace_state_release(s->links[i].context.trace_state);
   if (s->flags & UVOTEL__SPAN_F_HEAP) {
@@ -165,7 +165,16 @@ void uvotel__span_recycle(uvotel_span_t *s) {
   s->status = UVOTEL_STATUS_UNSET;
   s->status_final = 0;
   s->status_desc = "";
-  if (s->arena_first != NULL) uvotel__arena_reset(s);
+  uvotel__chunk_t *c0 = s->arena_first;
+  if (c0 != NULL) {
+    if (UVOTEL__LIKELY(c0->next == NULL)) { /* one chunk: the usual span */
+      c0->used = 0;
+      s->arena_cur = c0;
+      s->arena_failed = 0;
+    } else {
+      uvotel__arena_reset(s);
+    }
+  }
   atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
   uvotel_tracer_provider_t *p = s->provider;
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {
