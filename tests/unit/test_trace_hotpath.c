@@ -48,15 +48,22 @@ typedef struct fx_s {
   long live0;
 } fx_t;
 
-static void open_provider(fx_t *f, uint32_t max_spans, uint32_t prealloc,
-                          uvotel_sampler_t *sampler) {
-  uvotel_span_processor_t *pr = uvotel_span_processor_create(&g_hold_ops, &f->hold);
-  assert_non_null(pr);
+/* Options for a provider whose one processor (made into *pr) holds ended spans in f->hold. */
+static uvotel_tracer_provider_options_t hold_options(fx_t *f, uvotel_span_processor_t **pr) {
+  *pr = uvotel_span_processor_create(&g_hold_ops, &f->hold);
+  assert_non_null(*pr);
   uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &pr;
+  o.processors = pr;
   o.n_processors = 1;
   o.loop = &f->loop;
   o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE | UVOTEL_PROVIDER_NO_DETECTORS;
+  return o;
+}
+
+static void open_provider(fx_t *f, uint32_t max_spans, uint32_t prealloc,
+                          uvotel_sampler_t *sampler) {
+  uvotel_span_processor_t *pr;
+  uvotel_tracer_provider_options_t o = hold_options(f, &pr);
   o.max_spans = max_spans;
   o.prealloc_spans = prealloc;
   o.sampler = sampler;
@@ -224,12 +231,8 @@ static void test_static_setters_bad_input(void **state) {
  * length. */
 static void test_static_setters_limits(void **state) {
   fx_t *f = *state;
-  uvotel_span_processor_t *pr = uvotel_span_processor_create(&g_hold_ops, &f->hold);
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &pr;
-  o.n_processors = 1;
-  o.loop = &f->loop;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE | UVOTEL_PROVIDER_NO_DETECTORS;
+  uvotel_span_processor_t *pr;
+  uvotel_tracer_provider_options_t o = hold_options(f, &pr);
   o.limits.attribute_count = 2;
   o.limits.attribute_value_length = 3;
   f->p = uvotel_tracer_provider_create(&o);
@@ -382,19 +385,14 @@ static void test_prealloc_default_and_clamp(void **state) {
  * pool grows on demand. */
 static void test_prealloc_out_of_memory(void **state) {
   fx_t *f = *state;
-  uvotel_span_processor_t *pr = uvotel_span_processor_create(&g_hold_ops, &f->hold);
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &pr;
-  o.n_processors = 1;
-  o.loop = &f->loop;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE | UVOTEL_PROVIDER_NO_DETECTORS;
+  uvotel_span_processor_t *pr;
+  uvotel_tracer_provider_options_t o = hold_options(f, &pr);
   o.prealloc_spans = 512;
   /* find how many allocations creation needs before the pool, then fail inside the pool */
   counting_alloc_stats_t a0 = counting_alloc_stats();
-  uvotel_tracer_provider_options_t lazy = o;
+  uvotel_span_processor_t *pr2;
+  uvotel_tracer_provider_options_t lazy = hold_options(f, &pr2);
   lazy.prealloc_spans = UVOTEL_PREALLOC_NONE;
-  uvotel_span_processor_t *pr2 = uvotel_span_processor_create(&g_hold_ops, &f->hold);
-  lazy.processors = &pr2;
   uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&lazy);
   assert_non_null(p);
   counting_alloc_stats_t a1 = counting_alloc_stats();
