@@ -6,10 +6,22 @@
  *   4. OTLP/JSON encoding of finished spans (the file exporter's work), spans/s
  * Rows 1-3 and the raw baseline run interleaved, ROUNDS times; min / median / max printed.
  * Usage: bench_trace [ops per round] [spans]   ("spans": rows 1-3 only)
+ *   BENCH_TRACE_PREALLOC=none: providers fill their span pool on demand instead of at creation
+ *   (the "first 4096 spans" row then shows what the lazy fill costs)
  * Each is printed next to a raw baseline measured in the same process: for spans, the work an
  * uninstrumented program does for the same operation (two clock reads and four stores into a
- * record); for encoding, copying the encoded bytes. W3C extract/inject is benchmarked with the
- * propagation code. Build with -DCMAKE_BUILD_TYPE=Release. */
+ * record), and beside it the same with the two reads of the time-stamp counter the SDK takes
+ * (the floor of any span with a start and an end time: on virtual machines each costs tens of
+ * cycles); for encoding, copying the encoded bytes. W3C extract/inject is benchmarked with the
+ * propagation code. Build with -DCMAKE_BUILD_TYPE=Release.
+ *
+ * The loop the spans are ended on holds a referenced handle (as an application's listening
+ * socket would), so uv_run(UV_RUN_NOWAIT) polls: the batch processor's handles are unreferenced
+ * and a loop with nothing else would return at once, its exports never collected, so nearly
+ * every span would be dropped and the rows would time the drop path. Each span row counts the
+ * spans offered and those dropped while it ran (delivered = offered - dropped), and its time
+ * includes releasing the delivered spans: the loop that collects the export results is this
+ * thread's, so the row is the application thread's whole cost per exported span. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +32,11 @@
 #include <uvotel/exporters/memory.h>
 
 #include "counting_alloc.h"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#define HAVE_TSC 1
+#endif
 
 /* Thread CPU time: the machine is shared, and time spent descheduled is not the code's. Each
  * measurement is repeated and the best run kept. */
@@ -72,6 +89,26 @@ static double bench_raw(long iters) {
   return best;
 }
 
+/* The same record with the time-stamp counter read twice (what the SDK's clock costs). */
+static double bench_raw_tsc(long iters) {
+#ifdef HAVE_TSC
+  raw_rec_t r;
+  double t0 = now_s();
+  for (long i = 0; i < iters; i++) {
+    r.start = __rdtsc();
+    r.k1 = "GET";
+    r.v2 = i;
+    r.v3 = 1.5;
+    r.v4 = 1;
+    r.end = __rdtsc();
+    g_sink += r.end - r.start + (uint64_t)r.v2;
+  }
+  return (now_s() - t0) * 1e9 / (double)iters;
+#else
+  return bench_raw(iters);
+#endif
+}
+
 static void span_loop(uvotel_tracer_t *t, uv_loop_t *loop, long iters) {
   for (long i = 0; i < iters; i++) {
     uvotel_span_t *s = uvotel_span_start(t, "GET /users", NULL);
@@ -81,6 +118,19 @@ static void span_loop(uvotel_tracer_t *t, uv_loop_t *loop, long iters) {
     uvotel_span_set_attribute_bool(s, "cache.hit", true);
     uvotel_span_end(s);
     /* the application's loop iterating now and then: export completions come back here */
+    if ((i & 255) == 255) uv_run(loop, UV_RUN_NOWAIT);
+  }
+}
+
+/* The same span with the borrowed-key setters (literal keys: no strlen, no copy). */
+static void span_loop_lit(uvotel_tracer_t *t, uv_loop_t *loop, long iters) {
+  for (long i = 0; i < iters; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "GET /users", NULL);
+    UVOTEL_SPAN_SET_STR_LIT(s, "http.method", "GET");
+    UVOTEL_SPAN_SET_INT_LIT(s, "http.status_code", 200);
+    UVOTEL_SPAN_SET_DOUBLE_LIT(s, "load", 1.5);
+    UVOTEL_SPAN_SET_BOOL_LIT(s, "cache.hit", true);
+    uvotel_span_end(s);
     if ((i & 255) == 255) uv_run(loop, UV_RUN_NOWAIT);
   }
 }
@@ -111,16 +161,26 @@ static pipe_t pipe_open(uv_loop_t *loop, int sampled) {
   o.n_processors = 1;
   o.loop = loop;
   o.sampler = sampled ? uvotel_sampler_always_on() : uvotel_sampler_always_off();
+  /* BENCH_TRACE_PREALLOC=none: the pool fills on demand (what the first-spans row compares) */
+  const char *pre = getenv("BENCH_TRACE_PREALLOC");
+  if (pre != NULL && strcmp(pre, "none") == 0) o.prealloc_spans = UVOTEL_PREALLOC_NONE;
   pipe_t pp;
   pp.p = uvotel_tracer_provider_create(&o);
   pp.t = uvotel_tracer_get(pp.p, "bench", "1");
   return pp;
 }
 
+static uint64_t g_retired_started, g_retired_exported, g_retired_dropped, g_last_dropped;
+
 static void pipe_close(uv_loop_t *loop, pipe_t *pp, const char *name) {
   uvotel_tracer_provider_force_flush(pp->p, 10000);
   uvotel_trace_counters_t c;
   uvotel_tracer_provider_counters(pp->p, &c);
+  if (strcmp(name, "sampled") == 0) {
+    c.started += g_retired_started;
+    c.exported += g_retired_exported;
+    c.dropped += g_retired_dropped;
+  }
   printf("  %-10s pipeline: started %llu, exported %llu, dropped %llu\n", name,
          (unsigned long long)c.started, (unsigned long long)c.exported,
          (unsigned long long)c.dropped);
@@ -129,21 +189,56 @@ static void pipe_close(uv_loop_t *loop, pipe_t *pp, const char *name) {
   uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* Retire a pipeline without printing (the first-spans row's fresh ones); its counts go into the
+ * sampled totals. */
+static void pipe_close_quiet(uv_loop_t *loop, pipe_t *pp) {
+  uvotel_tracer_provider_force_flush(pp->p, 10000);
+  uvotel_trace_counters_t c;
+  uvotel_tracer_provider_counters(pp->p, &c);
+  g_retired_started += c.started;
+  g_retired_exported += c.exported;
+  g_retired_dropped += c.dropped;
+  g_last_dropped = c.dropped;
+  uvotel_tracer_provider_shutdown(pp->p, 10000);
+  uvotel_tracer_provider_free(pp->p);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
 #define ROUNDS 7
-enum { ROW_RAW, ROW_4, ROW_NONSAMPLED, ROW_A0, ROW_A4, ROW_A16, ROW_A64, N_ROWS };
-static const char *k_row_names[N_ROWS] = {
-    "raw: 2 clock reads + 4 stores",      "span start+4 attrs+end, batch, discard",
-    "non-sampled span start+4 attrs+end", "sweep: start + 0 int attrs + end",
-    "sweep: start + 4 int attrs + end",   "sweep: start + 16 int attrs + end",
-    "sweep: start + 64 int attrs + end"};
+enum {
+  ROW_RAW,
+  ROW_TSC,
+  ROW_4,
+  ROW_4_LIT,
+  ROW_FIRST,
+  ROW_NONSAMPLED,
+  ROW_A0,
+  ROW_A4,
+  ROW_A16,
+  ROW_A64,
+  N_ROWS
+};
+static const char *k_row_names[N_ROWS] = {"raw: 2 clock reads + 4 stores",
+                                          "raw: 2 TSC reads + 4 stores (SDK's clock)",
+                                          "span start+4 attrs+end, batch, discard",
+                                          "  the same, keys borrowed (_LIT setters)",
+                                          "  the first 4096 spans of a new provider",
+                                          "non-sampled span start+4 attrs+end",
+                                          "sweep: start + 0 int attrs + end",
+                                          "sweep: start + 4 int attrs + end",
+                                          "sweep: start + 16 int attrs + end",
+                                          "sweep: start + 64 int attrs + end"};
 
 static void bench_spans(uv_loop_t *loop, long iters) {
   for (int k = 0; k < 64; k++) snprintf(g_keys[k], sizeof g_keys[k], "app.attribute.%02d", k);
+  /* an application's referenced handle: uv_run(NOWAIT) polls and collects export results */
+  uv_async_t keep_alive;
+  uv_async_init(loop, &keep_alive, NULL);
   pipe_t on = pipe_open(loop, 1), off = pipe_open(loop, 0);
   /* warm up: pool, arenas, export jobs */
   span_loop(on.t, loop, iters / 4);
@@ -151,25 +246,55 @@ static void bench_spans(uv_loop_t *loop, long iters) {
   span_loop(off.t, loop, iters / 4);
   uvotel_tracer_provider_force_flush(on.p, 10000);
   double ns[N_ROWS][ROUNDS], allocs[N_ROWS];
+  uint64_t offered[N_ROWS], dropped[N_ROWS];
   memset(allocs, 0, sizeof allocs);
+  memset(offered, 0, sizeof offered);
+  memset(dropped, 0, sizeof dropped);
   static const int sweep_n[] = {0, 4, 16, 64};
   for (int r = 0; r < ROUNDS; r++) {
     for (int row = 0; row < N_ROWS; row++) {
       long it = row == ROW_A64 ? iters / 16 : row == ROW_A16 ? iters / 4 : iters;
       counting_alloc_stats_t a0 = counting_alloc_stats();
       double t0 = now_s();
-      if (row == ROW_RAW) {
-        double raw = bench_raw(it);
-        ns[row][r] = raw;
+      if (row == ROW_RAW || row == ROW_TSC) {
+        ns[row][r] = row == ROW_RAW ? bench_raw(it) : bench_raw_tsc(it);
+        continue;
+      }
+      uvotel_trace_counters_t c0, c1;
+      uvotel_tracer_provider_counters(on.p, &c0);
+      if (row == ROW_FIRST) {
+        /* a fresh provider each round; only its first spans are timed (the pool is made ready
+         * at creation, so they should cost what later ones do) */
+        pipe_t fresh = pipe_open(loop, 1);
+        uvotel_trace_counters_t f0, f1;
+        uvotel_tracer_provider_counters(fresh.p, &f0);
+        it = 4096;
+        a0 = counting_alloc_stats();
+        t0 = now_s();
+        span_loop(fresh.t, loop, it);
+        ns[row][r] = (now_s() - t0) * 1e9 / (double)it;
+        counting_alloc_stats_t a1 = counting_alloc_stats();
+        if (r == ROUNDS - 1) allocs[row] = (double)(a1.allocs - a0.allocs) / (double)it;
+        uvotel_tracer_provider_counters(fresh.p, &f1);
+        offered[row] += f1.received - f0.received;
+        pipe_close_quiet(loop, &fresh);
+        dropped[row] += g_last_dropped;
         continue;
       } else if (row == ROW_4) {
         span_loop(on.t, loop, it);
+      } else if (row == ROW_4_LIT) {
+        span_loop_lit(on.t, loop, it);
       } else if (row == ROW_NONSAMPLED) {
         span_loop(off.t, loop, it);
       } else {
         sweep_loop(on.t, loop, it, sweep_n[row - ROW_A0]);
       }
       ns[row][r] = (now_s() - t0) * 1e9 / (double)it;
+      uvotel_tracer_provider_counters(on.p, &c1);
+      if (row != ROW_NONSAMPLED) {
+        offered[row] += c1.received - c0.received;
+        dropped[row] += c1.dropped - c0.dropped;
+      }
       counting_alloc_stats_t a1 = counting_alloc_stats();
       if (r == ROUNDS - 1) allocs[row] = (double)(a1.allocs - a0.allocs) / (double)it;
     }
@@ -187,10 +312,16 @@ static void bench_spans(uv_loop_t *loop, long iters) {
       ROUNDS, iters);
   for (int row = 0; row < N_ROWS; row++) {
     qsort(ns[row], ROUNDS, sizeof ns[row][0], cmp_d);
-    printf("  %-42s %7.1f / %7.1f / %7.1f ns  ratio to raw %6.2fx  %.4f allocs/op\n",
+    printf("  %-42s %7.1f / %7.1f / %7.1f ns  ratio to raw %6.2fx  %.4f allocs/op",
            k_row_names[row], ns[row][0], ns[row][ROUNDS / 2], ns[row][ROUNDS - 1],
            ns[row][ROUNDS / 2] / raw_med, allocs[row]);
+    if (offered[row] != 0) {
+      printf("  offered %llu, dropped %llu (%.1f%%)", (unsigned long long)offered[row],
+             (unsigned long long)dropped[row], 100.0 * (double)dropped[row] / (double)offered[row]);
+    }
+    printf("\n");
   }
+  uv_close((uv_handle_t *)&keep_alive, NULL);
   pipe_close(loop, &on, "sampled");
   pipe_close(loop, &off, "unsampled");
 }

@@ -283,7 +283,13 @@ typedef struct uvotel_span_limits_s {
  *   processor on `loop` with the "file" exporter (uvotel-traces.jsonl), unless
  *   UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER.
  * max_spans: pool capacity (spans alive at once: open, queued or held); beyond it starts return
- *   a non-recording span and count pool_exhausted. 0: 65536. */
+ *   a non-recording span and count pool_exhausted. 0: 65536.
+ * prealloc_spans: span slots made ready at creation (the slot, its first 1 KiB string arena and
+ *   room for 8 attributes, touched: about 1.5 KiB each), so the first spans cost what later ones
+ *   do; beyond them the pool grows on demand. Counted in chunks of 256 slots (rounded up).
+ *   0: 4096 (at most max_spans);
+ *   UVOTEL_PREALLOC_NONE: none (all on demand). Out of memory here is said (warn) and the pool
+ *   grows on demand. */
 typedef struct uvotel_tracer_provider_options_s {
   const uvotel_attribute_t *resource_attrs;
   size_t n_resource_attrs;
@@ -300,10 +306,13 @@ typedef struct uvotel_tracer_provider_options_s {
   /* Resource detectors to run, by name, comma-separated ("none": none). NULL: the
    * OTEL_RESOURCE_DETECTORS variable, and when that is unset every registered detector. */
   const char *resource_detectors;
+  uint32_t prealloc_spans; /* 0: 4096 (at most max_spans); UVOTEL_PREALLOC_NONE: none */
 } uvotel_tracer_provider_options_t;
 
+#define UVOTEL_PREALLOC_NONE UINT32_MAX
+
 #define UVOTEL_TRACER_PROVIDER_OPTIONS_INIT \
-  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0, NULL }
+  { NULL, 0, NULL, NULL, NULL, 0, UVOTEL_SPAN_LIMITS_INIT, NULL, NULL, NULL, 0, 0, NULL, 0 }
 
 /* Create a provider. opts NULL: all defaults. Returns NULL when out of memory (what it was
  * given is freed) or when opts is malformed (n_processors > 0 with NULL processors, or a NULL
@@ -511,6 +520,30 @@ void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key, const char
 void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value);
 void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value);
 void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value);
+/* The same with a borrowed key: key_len is strlen(key) and the key is NOT copied, so it must stay
+ * valid and unchanged as long as any span data holding it lives (string literals, static
+ * storage; a key freed earlier is read after it is freed). Values are copied as above. This
+ * saves the key's strlen and copy: the UVOTEL_SPAN_SET_*_LIT macros pass a literal and its size.
+ * Bad input (NULL span/key, key_len 0, key[key_len] not the key's NUL, NULL string value) is
+ * ignored and counted as misuse. Thread: any (one thread at a time per span). Alloc: none in
+ * steady state. */
+void uvotel_span_set_attribute_str_static(uvotel_span_t *s, const char *key, size_t key_len,
+                                          const char *value);
+void uvotel_span_set_attribute_int_static(uvotel_span_t *s, const char *key, size_t key_len,
+                                          int64_t value);
+void uvotel_span_set_attribute_double_static(uvotel_span_t *s, const char *key, size_t key_len,
+                                             double value);
+void uvotel_span_set_attribute_bool_static(uvotel_span_t *s, const char *key, size_t key_len,
+                                           bool value);
+/* key must be a string literal ("" key "" refuses anything else at compile time). */
+#define UVOTEL_SPAN_SET_STR_LIT(s, key, v) \
+  uvotel_span_set_attribute_str_static((s), "" key "", sizeof(key) - 1, (v))
+#define UVOTEL_SPAN_SET_INT_LIT(s, key, v) \
+  uvotel_span_set_attribute_int_static((s), "" key "", sizeof(key) - 1, (v))
+#define UVOTEL_SPAN_SET_DOUBLE_LIT(s, key, v) \
+  uvotel_span_set_attribute_double_static((s), "" key "", sizeof(key) - 1, (v))
+#define UVOTEL_SPAN_SET_BOOL_LIT(s, key, v) \
+  uvotel_span_set_attribute_bool_static((s), "" key "", sizeof(key) - 1, (v))
 /* Any type, including arrays. */
 void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr);
 void uvotel_span_set_attributes(uvotel_span_t *s, const uvotel_attribute_t *attrs, size_t n);

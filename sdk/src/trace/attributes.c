@@ -371,58 +371,135 @@ static int grow_attrs(uvotel_span_t *s) {
   return 0;
 }
 
+/* The bloom bit of a key (len >= 1): its length and first, middle and last bytes, which tell
+ * apart most keys of one span ("http.method", "http.route", "app.attribute.07") without
+ * hashing them. */
+static inline uint64_t key_bloom(const char *k, size_t len) {
+  uint32_t h = (uint32_t)len * 0x9e3779b1u;
+  h ^= (uint32_t)(unsigned char)k[0] * 0x85ebca77u;
+  h ^= (uint32_t)(unsigned char)k[len - 1] * 0xc2b2ae3du;
+  h ^= (uint32_t)(unsigned char)k[len >> 1] * 0x27d4eb2fu;
+  return 1ull << ((h ^ (h >> 15)) >> 26);
+}
+
+/* Copy a value into the arena: scalars and short strings inline, the rest in copy_value. */
+static inline int copy_value_fast(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
+                                  uint32_t limit) {
+  switch (src->type) {
+    case UVOTEL_VALUE_BOOL:
+    case UVOTEL_VALUE_INT:
+    case UVOTEL_VALUE_DOUBLE:
+      *dst = *src;
+      return 0;
+    case UVOTEL_VALUE_STRING: {
+      const char *str = src->u.s != NULL ? src->u.s : "";
+      size_t len = strlen(str);
+      if (UVOTEL__UNLIKELY(len > limit)) len = trunc_len(str, len, limit);
+      const char *d = uvotel__arena_strdup(s, str, len);
+      if (UVOTEL__UNLIKELY(d == NULL)) return -1;
+      dst->type = UVOTEL_VALUE_STRING;
+      dst->len = (uint32_t)len;
+      dst->u.s = d;
+      return 0;
+    }
+    default:
+      return copy_value(s, dst, src, limit);
+  }
+}
+
+/* Store key (len bytes, NUL-terminated; borrowed: kept as the caller's pointer, else copied)
+ * with the value *v (valid), replacing the value when the key is already there. */
+static inline __attribute__((always_inline)) void put_attr(uvotel_span_t *s, const char *key,
+                                                           size_t len, int borrowed,
+                                                           const uvotel_value_t *v) {
+  const uvotel_span_limits_t *lim = &s->provider->limits;
+  uint32_t n = s->n_attrs;
+  uint64_t bit = 0; /* indexed: the bloom is not consulted (all ones if the index goes) */
+  int indexed = s->attr_index_live;
+  uint32_t hash = 0;
+  long j = -1;
+  if (UVOTEL__UNLIKELY(indexed)) {
+    hash = key_hash(key, len);
+    j = find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, key, len, hash);
+  } else {
+    bit = key_bloom(key, len);
+    if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len);
+  }
+  if (UVOTEL__UNLIKELY(j >= 0)) {
+    if (copy_value_fast(s, &s->attrs[j].value, v, lim->attribute_value_length) != 0) {
+      s->dropped_attrs++;
+    }
+    return;
+  }
+  if (UVOTEL__UNLIKELY(n >= lim->attribute_count)) {
+    s->dropped_attrs++;
+    return;
+  }
+  if (UVOTEL__UNLIKELY(n == s->cap_attrs) && grow_attrs(s) != 0) {
+    s->dropped_attrs++;
+    return;
+  }
+  uvotel_attribute_t *dst = &s->attrs[n];
+  const char *k = borrowed ? key : uvotel__arena_strdup(s, key, len);
+  if (UVOTEL__UNLIKELY(k == NULL) ||
+      UVOTEL__UNLIKELY(copy_value_fast(s, &dst->value, v, lim->attribute_value_length) != 0)) {
+    s->dropped_attrs++;
+    return;
+  }
+  dst->key = k;
+  s->attr_keys[n].len = (uint32_t)len;
+  s->attr_keys[n].hash = hash;
+  s->attr_bloom |= bit;
+  s->n_attrs = n + 1;
+  if (UVOTEL__LIKELY(n + 1 <= UVOTEL__ATTR_LINEAR_MAX)) return;
+  if (indexed && 2 * (n + 1) <= s->attr_index_mask + 1) {
+    index_put(s->attr_index, s->attr_index_mask, hash, n);
+    return;
+  }
+  /* past the linear range, or the index is half full: (re)build it at twice the size */
+  if (!indexed) {
+    for (uint32_t i = 0; i <= n; i++) {
+      s->attr_keys[i].hash = key_hash(s->attrs[i].key, s->attr_keys[i].len);
+    }
+  }
+  uint32_t *ni =
+      index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, n + 1, 1);
+  if (ni != NULL) {
+    s->attr_index = ni;
+    s->attr_index_live = 1;
+  } else {
+    s->attr_index_live = 0;       /* out of memory: lookups scan (correct, slower) */
+    s->attr_bloom = ~(uint64_t)0; /* keys stored while indexed have no bits: scan for all */
+  }
+}
+
 static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
   if (UVOTEL__UNLIKELY(!uvotel__attr_valid(a))) {
     uvotel__misuse(s->provider, "invalid attribute");
     return;
   }
-  const uvotel_span_limits_t *lim = &s->provider->limits;
-  size_t len = strlen(a->key);
-  int indexed = s->attr_index_live;
-  uint32_t hash = indexed ? key_hash(a->key, len) : 0;
-  long j = indexed ? find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, a->key,
-                                len, hash)
-                   : find_linear(s->attrs, s->attr_keys, s->n_attrs, a->key, len);
-  if (j >= 0) {
-    if (copy_value(s, &s->attrs[j].value, &a->value, lim->attribute_value_length) != 0) {
-      s->dropped_attrs++;
-    }
+  put_attr(s, a->key, strlen(a->key), 0, &a->value);
+}
+
+/* The typed setters: the value is well-formed by construction, only the key is checked. */
+static inline void set_typed(uvotel_span_t *s, const char *key, const uvotel_value_t *v) {
+  if (UVOTEL__UNLIKELY(key == NULL || key[0] == '\0')) {
+    uvotel__misuse(s->provider, "invalid attribute");
     return;
   }
-  if (s->n_attrs >= lim->attribute_count) {
-    s->dropped_attrs++;
+  put_attr(s, key, strlen(key), 0, v);
+}
+
+/* The _static setters: key_len given, the key borrowed. key[key_len] must be its NUL (a
+ * length past the first NUL is not looked for: that would cost the strlen the caller saved). */
+static inline void set_static(uvotel_span_t *s, const char *key, size_t key_len,
+                              const uvotel_value_t *v) {
+  if (UVOTEL__UNLIKELY(key == NULL || key_len == 0 || key_len > UINT32_MAX || key[0] == '\0' ||
+                       key[key_len] != '\0')) {
+    uvotel__misuse(s->provider, "invalid attribute (static key)");
     return;
   }
-  if (UVOTEL__UNLIKELY(s->n_attrs == s->cap_attrs) && grow_attrs(s) != 0) {
-    s->dropped_attrs++;
-    return;
-  }
-  uint32_t pos = s->n_attrs;
-  if (copy_attribute_len(s, &s->attrs[pos], a, len, lim->attribute_value_length) != 0) {
-    s->dropped_attrs++;
-    return;
-  }
-  s->attr_keys[pos].len = (uint32_t)len;
-  s->attr_keys[pos].hash = hash;
-  s->n_attrs = pos + 1;
-  if (s->attr_index_live && 2 * s->n_attrs <= s->attr_index_mask + 1) {
-    index_put(s->attr_index, s->attr_index_mask, hash, pos);
-  } else if (s->n_attrs > UVOTEL__ATTR_LINEAR_MAX) {
-    /* past the linear range, or the index is half full: (re)build it at twice the size */
-    if (!indexed) {
-      for (uint32_t i = 0; i < s->n_attrs; i++) {
-        s->attr_keys[i].hash = key_hash(s->attrs[i].key, s->attr_keys[i].len);
-      }
-    }
-    uint32_t *ni =
-        index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, s->n_attrs, 1);
-    if (ni != NULL) {
-      s->attr_index = ni;
-      s->attr_index_live = 1;
-    } else {
-      s->attr_index_live = 0; /* out of memory: lookups scan (correct, slower) */
-    }
-  }
+  put_attr(s, key, key_len, 1, v);
 }
 
 UVOTEL__API void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr) {
@@ -447,24 +524,58 @@ UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key
     uvotel__misuse(s->provider, "NULL attribute value");
     return;
   }
-  uvotel_attribute_t a = UVOTEL_ATTR_STR(key, value);
-  set_attr(s, &a);
+  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
+  set_typed(s, key, &v);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value) {
   if (!uvotel__span_writable(s, "set_attribute_int")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_INT(key, value);
-  set_attr(s, &a);
+  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
+  set_typed(s, key, &v);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value) {
   if (!uvotel__span_writable(s, "set_attribute_double")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_DOUBLE(key, value);
-  set_attr(s, &a);
+  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
+  set_typed(s, key, &v);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value) {
   if (!uvotel__span_writable(s, "set_attribute_bool")) return;
-  uvotel_attribute_t a = UVOTEL_ATTR_BOOL(key, value);
-  set_attr(s, &a);
+  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
+  set_typed(s, key, &v);
+}
+
+/* ---- borrowed keys ---- */
+
+UVOTEL__API void uvotel_span_set_attribute_str_static(uvotel_span_t *s, const char *key,
+                                                      size_t key_len, const char *value) {
+  if (!uvotel__span_writable(s, "set_attribute_str_static")) return;
+  if (value == NULL) {
+    uvotel__misuse(s->provider, "NULL attribute value");
+    return;
+  }
+  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
+  set_static(s, key, key_len, &v);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_int_static(uvotel_span_t *s, const char *key,
+                                                      size_t key_len, int64_t value) {
+  if (!uvotel__span_writable(s, "set_attribute_int_static")) return;
+  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
+  set_static(s, key, key_len, &v);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_double_static(uvotel_span_t *s, const char *key,
+                                                         size_t key_len, double value) {
+  if (!uvotel__span_writable(s, "set_attribute_double_static")) return;
+  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
+  set_static(s, key, key_len, &v);
+}
+
+UVOTEL__API void uvotel_span_set_attribute_bool_static(uvotel_span_t *s, const char *key,
+                                                       size_t key_len, bool value) {
+  if (!uvotel__span_writable(s, "set_attribute_bool_static")) return;
+  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
+  set_static(s, key, key_len, &v);
 }

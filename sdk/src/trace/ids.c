@@ -8,10 +8,13 @@
 
 #include "trace_internal.h"
 
-/* ---- random ids: xoshiro256** per thread, seeded from getrandom(2) ---- */
+/* ---- random ids: wyrand per thread, seeded from getrandom(2) ----
+ * One add and one 64x64->128 multiply per 64 bits (xoshiro256** took four words of state and a
+ * dozen operations); its output passes PractRand and BigCrush, which is what ids need: unique
+ * and uniform, not secret. */
 
 typedef struct rng_s {
-  uint64_t s[4];
+  uint64_t s;
   int seeded;
 } rng_t;
 
@@ -29,15 +32,11 @@ static void rng_fork_watch(void) {
   (void)pthread_atfork(NULL, NULL, rng_on_fork_child);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
 static void rng_seed(rng_t *r) {
-  uint64_t seed[4] = {0, 0, 0, 0};
+  uint64_t seed = 0;
   size_t got = 0;
   while (got < sizeof seed) {
-    ssize_t n = getrandom((char *)seed + got, sizeof seed - got, 0);
+    ssize_t n = getrandom((char *)&seed + got, sizeof seed - got, 0);
     if (n <= 0) break;
     got += (size_t)n;
   }
@@ -45,30 +44,25 @@ static void rng_seed(rng_t *r) {
     /* No getrandom (very old kernel, seccomp): mix what varies per thread and moment. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    seed[0] ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
-    seed[1] ^= (uint64_t)(uintptr_t)&t_rng;
-    seed[2] ^= (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec;
-    seed[3] ^= 0xd1b54a32d192ed03ull;
+    seed ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
+    seed ^= (uint64_t)(uintptr_t)&t_rng * 0xd1b54a32d192ed03ull;
+    seed ^= (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec;
   }
-  if ((seed[0] | seed[1] | seed[2] | seed[3]) == 0) seed[0] = 1; /* xoshiro needs non-zero */
-  memcpy(r->s, seed, sizeof seed);
+  r->s = seed;
   r->seeded = 1;
   pthread_once(&g_rng_fork_once, rng_fork_watch);
+}
+
+static inline uint64_t wy_step(uint64_t *s) {
+  *s += 0xa0761d6478bd642full;
+  __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
+  return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
 static inline uint64_t rng_next(void) {
   rng_t *r = &t_rng;
   if (UVOTEL__UNLIKELY(!r->seeded)) rng_seed(r);
-  uint64_t *s = r->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
+  return wy_step(&r->s);
 }
 
 UVOTEL__API void uvotel_random_trace_id(uvotel_trace_id_t *out) {
@@ -110,6 +104,28 @@ void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out) {
     uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EINVAL, "id generator returned an all-zero span id");
   }
   uvotel_random_span_id(out);
+}
+
+void uvotel__gen_ids(uvotel_tracer_provider_t *p, uvotel_trace_id_t *trace_id,
+                     uvotel_span_id_t *span_id) {
+  if (UVOTEL__UNLIKELY(p->idgen != NULL)) {
+    if (trace_id != NULL) uvotel__gen_trace_id(p, trace_id);
+    uvotel__gen_span_id(p, span_id);
+    return;
+  }
+  rng_t *r = &t_rng;
+  if (UVOTEL__UNLIKELY(!r->seeded)) rng_seed(r);
+  uint64_t a, b, c;
+  do c = wy_step(&r->s);
+  while (UVOTEL__UNLIKELY(c == 0));
+  memcpy(span_id->bytes, &c, 8);
+  if (trace_id == NULL) return;
+  do {
+    a = wy_step(&r->s);
+    b = wy_step(&r->s);
+  } while (UVOTEL__UNLIKELY((a | b) == 0));
+  memcpy(trace_id->bytes, &a, 8);
+  memcpy(trace_id->bytes + 8, &b, 8);
 }
 
 UVOTEL__API int uvotel_trace_id_is_zero(const uvotel_trace_id_t *id) {
@@ -213,8 +229,11 @@ static uint64_t g_cal_tsc, g_cal_ns;
 static _Atomic uint64_t g_ns_per_tick_bits; /* double, as bits */
 static uint64_t g_resync_ticks;
 
+/* A thread's anchor: tsc0 read at ns0; ticks after it convert with mult (ns per tick << 32)
+ * while fewer than `span` have passed (an earlier TSC wraps the unsigned difference past it). A
+ * zeroed anchor (span 0) sends the first read to tsc_slow. */
 typedef struct tsc_anchor_s {
-  uint64_t tsc0, ns0, resync_at;
+  uint64_t tsc0, ns0, span, mult;
 } tsc_anchor_t;
 static UVOTEL__TLS tsc_anchor_t t_anchor;
 
@@ -287,18 +306,20 @@ static uint64_t tsc_slow(uint64_t tsc) {
   }
   a->tsc0 = t;
   a->ns0 = ns;
-  a->resync_at = t + g_resync_ticks;
+  a->span = g_resync_ticks;
+  a->mult = (uint64_t)(ns_per_tick() * 4294967296.0);
   return ns;
 }
 
+/* Anchors are set only once the rate is known (state 2, which is final), so one compare decides:
+ * an unset anchor, a re-anchoring due, or a TSC before the anchor. delta < span (~50 ms of
+ * ticks) keeps delta * mult far from overflowing. */
 uint64_t uvotel__now_ns(void) {
   uint64_t t = __rdtsc();
   tsc_anchor_t *a = &t_anchor;
-  if (UVOTEL__UNLIKELY(t >= a->resync_at || t < a->tsc0) ||
-      UVOTEL__UNLIKELY(atomic_load_explicit(&g_tsc_state, memory_order_relaxed) != 2)) {
-    return tsc_slow(t);
-  }
-  return a->ns0 + (uint64_t)((double)(t - a->tsc0) * ns_per_tick());
+  uint64_t delta = t - a->tsc0;
+  if (UVOTEL__UNLIKELY(delta >= a->span)) return tsc_slow(t);
+  return a->ns0 + ((delta * a->mult) >> 32);
 }
 #else
 uint64_t uvotel__now_ns(void) {

@@ -29,10 +29,12 @@ static void pool_push_chain(uvotel_tracer_provider_t *p, uvotel_span_t *first,
                                                   memory_order_relaxed));
 }
 
-static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
+/* Add a chunk: its first slot returned, the rest pushed on the shared list. NULL: someone else
+ * grew (unless prefill); &uvotel__invalid_span: at capacity or out of memory. */
+static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p, int prefill) {
   pthread_mutex_lock(&p->mu);
   uint32_t n = atomic_load(&p->n_chunks);
-  if ((uint32_t)atomic_load(&p->free_head) != 0) {
+  if (!prefill && (uint32_t)atomic_load(&p->free_head) != 0) {
     pthread_mutex_unlock(&p->mu);
     return NULL; /* someone else grew: caller retries */
   }
@@ -58,6 +60,56 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p) {
   return &c[0];
 }
 
+/* One slot's first arena chunk and attribute arrays, as their first use would make them, and
+ * written so their pages are in. 0 or -1. */
+static int slot_prepare(uvotel_span_t *s) {
+  if (s->arena_first == NULL) {
+    uvotel__chunk_t *c = uvotel_malloc(sizeof(uvotel__chunk_t) + UVOTEL__ARENA_INITIAL);
+    if (c == NULL) return -1;
+    memset(c->data, 0, UVOTEL__ARENA_INITIAL);
+    c->next = NULL;
+    c->cap = UVOTEL__ARENA_INITIAL;
+    c->used = 0;
+    s->arena_first = s->arena_cur = c;
+  }
+  if (s->cap_attrs == 0) {
+    uvotel_attribute_t *a = uvotel_calloc(UVOTEL__ATTR_INITIAL_CAP, sizeof *a);
+    uvotel__key_t *k = uvotel_calloc(UVOTEL__ATTR_INITIAL_CAP, sizeof *k);
+    if (a == NULL || k == NULL) {
+      uvotel_free(a);
+      uvotel_free(k);
+      return -1;
+    }
+    s->attrs = a;
+    s->attr_keys = k;
+    s->cap_attrs = UVOTEL__ATTR_INITIAL_CAP;
+  }
+  return 0;
+}
+
+/* Whole chunks: the free list is a stack, so the last chunk's slots are taken first. */
+int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n) {
+  if (n > p->max_spans) n = p->max_spans;
+  uint32_t want = (n + UVOTEL__SPAN_CHUNK - 1) / UVOTEL__SPAN_CHUNK;
+  int rc = 0;
+  while (atomic_load(&p->n_chunks) < want && rc == 0) {
+    uvotel_span_t *first = pool_grow(p, 1);
+    if (first == NULL || first == &uvotel__invalid_span) {
+      rc = UVOTEL_ENOMEM;
+      break;
+    }
+    pool_push_chain(p, first, first);
+    uvotel_span_t *c = atomic_load(&p->chunks[atomic_load(&p->n_chunks) - 1]);
+    for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
+      if (slot_prepare(&c[i]) != 0) {
+        rc = UVOTEL_ENOMEM;
+        break;
+      }
+    }
+  }
+  return rc;
+}
+
 uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p) {
   /* One slot from the shared list. (Taking the whole list here once left n_free wrong, so one
    * thread could hoard every free slot while others found the pool exhausted.) */
@@ -72,7 +124,7 @@ uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p) {
         return s;
       }
     }
-    uvotel_span_t *s = pool_grow(p);
+    uvotel_span_t *s = pool_grow(p, 0);
     if (s == &uvotel__invalid_span) return NULL;
     if (s != NULL) return s;
   }
@@ -99,7 +151,7 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
 }
 
 void uvotel__span_recycle(uvotel_span_t *s) {
-  uvotel_trace_state_release(s->ctx.trace_state);
+  if (s->ctx.trace_state != NULL) uvotel_trace_state_release(s->ctx.trace_state);
   for (uint32_t i = 0; i < s->n_links; i++)
     uvotel_trace_state_release(s->links[i].context.trace_state);
   if (s->flags & UVOTEL__SPAN_F_HEAP) {
@@ -113,7 +165,16 @@ void uvotel__span_recycle(uvotel_span_t *s) {
   s->status = UVOTEL_STATUS_UNSET;
   s->status_final = 0;
   s->status_desc = "";
-  if (s->arena_first != NULL) uvotel__arena_reset(s);
+  uvotel__chunk_t *c0 = s->arena_first;
+  if (c0 != NULL) {
+    if (UVOTEL__LIKELY(c0->next == NULL)) { /* one chunk: the usual span */
+      c0->used = 0;
+      s->arena_cur = c0;
+      s->arena_failed = 0;
+    } else {
+      uvotel__arena_reset(s);
+    }
+  }
   atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
   uvotel_tracer_provider_t *p = s->provider;
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {

@@ -206,6 +206,7 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
   snprintf(p->propagators, sizeof p->propagators, "tracecontext,baggage");
   build_resource(p, o, r);
   p->sampler = o->sampler != NULL ? o->sampler : uvotel_sampler_parentbased_always_on();
+  p->sampler_kind = uvotel__sampler_kind(p->sampler);
   size_t n = o->n_processors;
   int add_default =
       n == 0 && default_processor && !(o->flags & UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER);
@@ -226,6 +227,15 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
       bo.loop = p->loop;
       uvotel_span_processor_t *bp = uvotel_batch_span_processor_create(e, &bo);
       if (bp != NULL) p->procs[p->n_procs++] = bp;
+    }
+  }
+  {
+    uint32_t pre = o->prealloc_spans == 0 ? UVOTEL__PREALLOC_DEFAULT : o->prealloc_spans;
+    if (pre != UVOTEL_PREALLOC_NONE && uvotel__pool_prefill(p, pre) != 0) {
+      uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOMEM,
+                  "tracer provider: out of memory making %u span slots ready; the pool grows "
+                  "on demand",
+                  (unsigned)pre);
     }
   }
   return p;

@@ -113,6 +113,23 @@ typedef struct parent_s {
   char *desc;             /* as long as the parts' descriptions need */
 } parent_t;
 
+static const uvotel_sampler_ops_t g_parent_ops;
+
+/* The decision of s known without calling it (span start skips the indirect calls):
+ * UVOTEL__SAMPLER_ON for always_on, UVOTEL__SAMPLER_PARENT_ON for parentbased_always_on with
+ * the default delegates (sample roots; follow the parent's sampled flag), else 0. */
+int uvotel__sampler_kind(const uvotel_sampler_t *s) {
+  if (s == NULL) return 0;
+  if (s->ops == &g_on_ops) return UVOTEL__SAMPLER_ON;
+  if (s->ops != &g_parent_ops) return 0;
+  const parent_t *pb = s->self;
+  const uvotel_sampler_ops_t *want[5] = {&g_on_ops, &g_on_ops, &g_off_ops, &g_on_ops, &g_off_ops};
+  for (int i = 0; i < 5; i++) {
+    if (pb->d[i] == NULL || pb->d[i]->ops != want[i]) return 0;
+  }
+  return UVOTEL__SAMPLER_PARENT_ON;
+}
+
 static void parent_sample(void *self, const uvotel_sampling_params_t *p,
                           uvotel_sampling_result_t *o) {
   parent_t *pb = self;

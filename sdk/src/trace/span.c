@@ -113,10 +113,12 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   int shut = atomic_load_explicit(&p->shut, memory_order_relaxed);
 
   uvotel_sampling_params_t sp;
+  uvotel_span_id_t span_id;
   if (parent != NULL) {
     sp.trace_id = parent->trace_id;
+    uvotel__gen_ids(p, NULL, &span_id);
   } else {
-    uvotel__gen_trace_id(p, &sp.trace_id);
+    uvotel__gen_ids(p, &sp.trace_id, &span_id);
   }
   sp.parent = parent;
   sp.name = name != NULL ? name : "";
@@ -126,7 +128,17 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   sp.links = opts->links;
   sp.n_links = opts->n_links;
   uvotel_sampling_result_t res = {UVOTEL_SAMPLING_DROP, NULL, 0, 0, NULL};
-  if (UVOTEL__LIKELY(!shut)) p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
+  if (UVOTEL__LIKELY(!shut)) {
+    /* the built-in always_on / parentbased_always_on decide here, without two indirect calls */
+    int kind = p->sampler_kind;
+    if (kind == UVOTEL__SAMPLER_ON ||
+        (kind == UVOTEL__SAMPLER_PARENT_ON &&
+         (parent == NULL || (parent->flags & UVOTEL_TRACE_FLAG_SAMPLED)))) {
+      res.decision = UVOTEL_SAMPLING_RECORD_AND_SAMPLE;
+    } else if (kind != UVOTEL__SAMPLER_PARENT_ON) {
+      p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
+    }
+  }
 
   uvotel_span_t *s = uvotel__pool_pop(p, shard);
   if (UVOTEL__UNLIKELY(s == NULL)) {
@@ -137,7 +149,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
   s->tracer = t;
   s->ctx.trace_id = sp.trace_id;
-  uvotel__gen_span_id(p, &s->ctx.span_id);
+  s->ctx.span_id = span_id;
   s->ctx.is_remote = 0;
   uint8_t flags;
   if (parent != NULL) {
@@ -151,9 +163,10 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   }
   if (res.decision == UVOTEL_SAMPLING_RECORD_AND_SAMPLE) flags |= UVOTEL_TRACE_FLAG_SAMPLED;
   s->ctx.flags = flags;
-  s->ctx.trace_state = uvotel_trace_state_retain(res.set_trace_state ? res.trace_state
-                                                 : parent != NULL    ? parent->trace_state
-                                                                     : NULL);
+  const uvotel_trace_state_t *ts = res.set_trace_state ? res.trace_state
+                                   : parent != NULL    ? parent->trace_state
+                                                       : NULL;
+  s->ctx.trace_state = ts != NULL ? uvotel_trace_state_retain(ts) : NULL;
   s->kind = sp.kind;
   if (res.decision == UVOTEL_SAMPLING_DROP) {
     s->name = "";

@@ -65,6 +65,9 @@ struct uvotel_span_s {
   uint32_t attr_index_mask;
   uint8_t attr_index_live;
   uint32_t n_attrs, cap_attrs, dropped_attrs;
+  /* one bit per stored key (uvotel__key_bloom): a key whose bit is clear is new, so the common
+   * case of distinct keys skips the duplicate scan */
+  uint64_t attr_bloom;
   uvotel_event_t *events;
   uint32_t n_events, cap_events, dropped_events;
   uvotel_link_t *links;
@@ -137,6 +140,7 @@ struct uvotel_tracer_provider_s {
   uvotel_trace_resource_t resource;
   uvotel_span_limits_t limits;
   uvotel_sampler_t *sampler;
+  int sampler_kind; /* uvotel__sampler_kind(sampler): decided inline at span start */
   uvotel_span_processor_t **procs;
   size_t n_procs;
   atomic_size_t pending_frees; /* during free: batch processors still closing, plus one */
@@ -184,6 +188,12 @@ static inline uvotel_span_t *uvotel__slot_at(uvotel_tracer_provider_t *p, uint32
   return &c[idx & (UVOTEL__SPAN_CHUNK - 1)];
 }
 
+/* Make the first n slots ready (chunks, each slot's first arena chunk and attribute arrays, all
+ * touched) on the shared free list. Creation only. 0, or UVOTEL_ENOMEM (what was made stays). */
+int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n);
+#define UVOTEL__PREALLOC_DEFAULT 4096u
+#define UVOTEL__ATTR_INITIAL_CAP 8u
+#define UVOTEL__ARENA_INITIAL 1024u
 /* One slot from the shared free list (growing the pool); NULL when it is exhausted. */
 uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p);
 
@@ -208,6 +218,7 @@ static inline void uvotel__span_attrs_reset(uvotel_span_t *s) {
     s->attr_index_live = 0;
   }
   s->n_attrs = 0;
+  s->attr_bloom = 0;
 }
 
 static inline void uvotel__span_unref(uvotel_span_t *s) {
@@ -241,6 +252,9 @@ void uvotel__provider_retire(uvotel_tracer_provider_t *p);
 void uvotel__resource_detect(const char *names, uvotel_resource_emit_fn emit, void *ctx);
 /* 1 when s is the always_off sampler (sampler.c). */
 int uvotel__sampler_is_always_off(const uvotel_sampler_t *s);
+#define UVOTEL__SAMPLER_ON 1
+#define UVOTEL__SAMPLER_PARENT_ON 2
+int uvotel__sampler_kind(const uvotel_sampler_t *s);
 /* provider_free: stop being the global provider (global.c). */
 void uvotel__global_forget(uvotel_tracer_provider_t *p);
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
@@ -257,10 +271,30 @@ static inline void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
   }
   return uvotel__arena_alloc_slow(s, size);
 }
+/* Copy n bytes: short strings (keys, method names) by overlapping word moves instead of a call. */
+static inline void uvotel__copy_small(char *d, const char *src, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++) d[i] = src[i];
+  } else {
+    memcpy(d, src, n);
+  }
+}
 static inline const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str, size_t len) {
   char *d = (char *)uvotel__arena_alloc(s, len + 1);
   if (UVOTEL__UNLIKELY(d == NULL)) return NULL;
-  memcpy(d, str, len);
+  uvotel__copy_small(d, str, len);
   d[len] = '\0';
   return d;
 }
@@ -281,6 +315,10 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
 /* Ids. */
 void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);
 void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out);
+/* A span id, and a trace id too when trace_id is not NULL: one draw of the built-in generator
+ * for both (or the provider's generator's functions). */
+void uvotel__gen_ids(uvotel_tracer_provider_t *p, uvotel_trace_id_t *trace_id,
+                     uvotel_span_id_t *span_id);
 
 /* Monotonic-anchored realtime clock in Unix ns. */
 uint64_t uvotel__now_ns(void);
