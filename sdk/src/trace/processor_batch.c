@@ -520,10 +520,11 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static int wait_until(batch_t *b, uint64_t deadline_ms, uint64_t seq) {
-  /* wait for a completion after `seq` (or any change); 0, or UVOTEL_ETIMEDOUT */
+  /* wait for a completion or a returned export call after `seq` (or any change); 0, or
+   * UVOTEL_ETIMEDOUT */
   pthread_mutex_lock(&b->mu);
   int rc = 0;
-  while (b->done_seq == seq && b->in_flight > 0) {
+  while (b->done_seq == seq && (b->in_flight > 0 || b->handing > 0)) {
     uint64_t now = uvotel__mono_ms();
     if (now >= deadline_ms) {
       rc = UVOTEL_ETIMEDOUT;
@@ -552,11 +553,13 @@ static int batch_flush_until(batch_t *b, uint64_t deadline) {
   for (;;) {
     drain_done(b);
     pthread_mutex_lock(&b->mu);
-    uint32_t inf = b->in_flight;
+    uint32_t inf = b->in_flight, hand = b->handing;
     uint64_t seq = b->done_seq;
     pthread_mutex_unlock(&b->mu);
     int queued = atomic_load(&b->deq) < target;
-    if (!queued && inf == 0) return 0;
+    /* done when every result is known and every export call returned (the export threads
+     * released the spans: the pool has them back when flush returns) */
+    if (!queued && inf == 0 && hand == 0) return 0;
     if (uvotel__mono_ms() >= deadline) return UVOTEL_ETIMEDOUT;
     if (queued && busy(b) < max_in_flight(b)) {
       int rc = dispatch_one(b, 1);
