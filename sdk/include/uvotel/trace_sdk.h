@@ -372,7 +372,9 @@ typedef struct uvotel_batch_span_processor_options_s {
  * the number of batches in flight; an asynchronous one (export_async) returns once it has taken
  * the batch, so deliveries overlap up to its own queue's bound (up to 64 batches beyond those
  * being handed over). An export's result is counted when it is known: the exporter's
- * export_async completion, or export's return value.
+ * export_async completion, or export's return value. A batch's spans are released on the export
+ * thread as soon as the export call returned, so the loop thread does no work per span after
+ * handing a batch over.
  *
  * Losses are said through diagnostics (warn) at most once per 5 s (and per schedule delay)
  * with the counts since the last report: queue overflow, failed exports.
