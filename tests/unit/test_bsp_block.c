@@ -447,6 +447,19 @@ static void lazy_free_async(void *self, void (*done)(void *), void *arg) {
 static const uvotel_span_processor_ops_t k_lazy_ops = {
     .on_end = lazy_on_end, .free = lazy_free_sync, .free_async = lazy_free_async};
 
+/* A provider over the one processor pr, on the fixture's loop. */
+static void provider_over(fx_t *f, uvotel_span_processor_t *pr) {
+  assert_non_null(pr);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &pr;
+  po.n_processors = 1;
+  po.loop = &f->loop;
+  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  f->p = uvotel_tracer_provider_create(&po);
+  assert_non_null(f->p);
+  f->t = uvotel_tracer_get(f->p, "free", NULL);
+}
+
 static void test_free_async_defers_retire(void **state) {
   fx_t *f = *state;
   texp_init(&f->x, 0, 0);
@@ -454,14 +467,7 @@ static void test_free_async_defers_retire(void **state) {
   memset(&l, 0, sizeof l);
   uv_timer_init(&f->loop, &l.timer);
   l.timer.data = &l;
-  uvotel_span_processor_t *pr = uvotel_span_processor_create(&k_lazy_ops, &l);
-  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  po.processors = &pr;
-  po.n_processors = 1;
-  po.loop = &f->loop;
-  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  f->p = uvotel_tracer_provider_create(&po);
-  f->t = uvotel_tracer_get(f->p, "lazy", NULL);
+  provider_over(f, uvotel_span_processor_create(&k_lazy_ops, &l));
   end_spans(f->t, 3);
   uvotel_tracer_provider_free(f->p);
   f->p = NULL;
@@ -479,14 +485,7 @@ static void test_free_sync_still_called(void **state) {
   static const uvotel_span_processor_ops_t ops = {.on_end = lazy_on_end, .free = lazy_free_sync};
   lazy_t l;
   memset(&l, 0, sizeof l);
-  uvotel_span_processor_t *pr = uvotel_span_processor_create(&ops, &l);
-  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  po.processors = &pr;
-  po.n_processors = 1;
-  po.loop = &f->loop;
-  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  f->p = uvotel_tracer_provider_create(&po);
-  f->t = uvotel_tracer_get(f->p, "sync", NULL);
+  provider_over(f, uvotel_span_processor_create(&ops, &l));
   end_spans(f->t, 2);
   for (size_t i = 0; i < l.n; i++) uvotel_span_data_release(l.held[i]);
   uvotel_tracer_provider_free(f->p);
