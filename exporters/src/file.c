@@ -403,8 +403,12 @@ static int file_export(void *self, const uvotel_span_data_t *const *spans, size_
   file_exp_t *f = self;
   if (!f->announced) {
     f->announced = 1;
-    uvotel_diag(UVOTEL_DIAG_INFO, 0, "file exporter: writing spans (OTLP/JSON lines) to %s",
-                f->path);
+    /* A relative path is relative to the working directory now, which may not be the one the
+     * program started in (kresd chdirs to its rundir before its first libuv call): say it. */
+    char cwd[4096];
+    int rel = f->path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL;
+    uvotel_diag(UVOTEL_DIAG_INFO, 0, "file exporter: writing spans (OTLP/JSON lines) to %s%s%s%s",
+                f->path, rel ? " (in " : "", rel ? cwd : "", rel ? ")" : "");
   }
   if (f->fd < 0) {
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (f->truncate ? O_TRUNC : 0);

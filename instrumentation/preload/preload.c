@@ -80,6 +80,8 @@ static void resolve(void) {
  * relocation slots (GOT/PLT entries and absolute pointers) of libuv and of every libuvotel*
  * library that name a wrapped function are rewritten to the real libuv function: then every
  * call that reaches an interposer came from the program, by construction, tail call or not.
+ * The same is done for the socket calls preload_sock.c interposes (send, sendto, sendmsg,
+ * sendmmsg: libuv's own sends are not the program's sends outside libuv).
  * If that fails (an unknown relocation format), the preload stays dormant: every interposer
  * passes straight through and nothing is traced, which is said on stderr. */
 
@@ -93,7 +95,7 @@ static real_fn_t g_real[] = {UVOTEL_PRELOAD_LIST(REAL_ENTRY, REAL_ENTRY)};
 #define N_REAL (sizeof g_real / sizeof g_real[0])
 
 static void *real_addr(const char *name) {
-  if (name[0] != 'u' || name[1] != 'v' || name[2] != '_') return NULL;
+  if (name[0] != 'u' || name[1] != 'v' || name[2] != '_') return preload__sock_real(name);
   for (size_t i = 0; i < N_REAL; i++) {
     if (strcmp(g_real[i].name, name) == 0) return *g_real[i].addr;
   }
@@ -521,6 +523,12 @@ __attribute__((destructor)) static void preload_fini(void) {
 
 /* ---- the interposers ---- */
 
+int preload__ready(void) {
+  return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&g_exited, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&g_forked, __ATOMIC_ACQUIRE);
+}
+
 /* Only the program's calls get here (see "binding" above). */
 #define INTERPOSE(name, wrap, params, args) \
   EXPORT int name params {                  \
@@ -535,4 +543,10 @@ __attribute__((destructor)) static void preload_fini(void) {
     }                                         \
     wrap args;                                \
   }
+/* Two go through preload_sock.c, which remembers each UDP socket the program receives on so
+ * its sends outside libuv (kresd's sendmmsg) reach the DNS detector too. */
+#define uvotel_udp_recv_start preload__udp_recv_start
+#define uvotel_close preload__close
 UVOTEL_PRELOAD_LIST(INTERPOSE, INTERPOSE_V)
+#undef uvotel_udp_recv_start
+#undef uvotel_close

@@ -522,3 +522,9 @@ UVOTEL__API uvotel_span_t *uvotel_auto_spans_accept_span(uv_stream_t *server, uv
   }
   return span;
 }
+
+/* ---- DNS client queries (dns_client.c, dns_tcp.c) ---- */
+
+uvotel_span_t *uvotel__auto_start_client(const char *name) {
+  return start(name, UVOTEL_SPAN_KIND_CLIENT);
+}

@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dns_wire.h"
-#include "internal.h"
+#include "dns_span.h"
 #include "uvotel/uv_spans.h"
 
 #define PENDING 64
@@ -19,21 +18,35 @@ typedef struct dq_s {
 
 struct uvotel__dnsq_s {
   dq_t q[PENDING];
-  unsigned next; /* the slot reused when all are taken (the oldest, round robin) */
+  unsigned next;              /* the slot reused when all are taken (the oldest, round robin) */
+  uvotel__dns_pending_t *cli; /* queries this socket sent as a client (dns_client.c), or NULL */
+  int has_local;              /* local: the socket's address, taken at its first query */
+  struct sockaddr_storage local;
 };
 
-static void addr_str(const struct sockaddr *sa, char *ip, size_t cap, int *port) {
-  ip[0] = '\0';
-  *port = 0;
-  if (sa == NULL) return;
-  if (sa->sa_family == AF_INET) {
-    if (uv_ip4_name((const struct sockaddr_in *)sa, ip, cap) == 0) {
-      *port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    }
-  } else if (sa->sa_family == AF_INET6) {
-    if (uv_ip6_name((const struct sockaddr_in6 *)sa, ip, cap) == 0) {
-      *port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    }
+static uvotel__dnsq_t *dnsq(uvotel__hs_t *s) {
+  if (s->dns == NULL) s->dns = uvotel_calloc(1, sizeof *s->dns);
+  return s->dns;
+}
+
+uvotel__dns_pending_t *uvotel__dns_cli_table(uvotel__hs_t *s, int create) {
+  if (!create) return s->dns != NULL ? s->dns->cli : NULL;
+  uvotel__dnsq_t *d = dnsq(s);
+  if (d == NULL) return NULL;
+  if (d->cli == NULL) d->cli = uvotel_calloc(1, sizeof *d->cli);
+  return d->cli;
+}
+
+/* A response received: the client query it answers ends (before the receive callback runs). */
+static void client_answer(uvotel__hs_t *s, const char *data, size_t n,
+                          const struct sockaddr *addr) {
+  uvotel__dns_pending_t *t = uvotel__dns_cli_table(s, 0);
+  if (t == NULL || t->n == 0) return;
+  uvotel__dns_msg_t m;
+  int question_ok = uvotel__dns_parse_response((const uint8_t *)data, n, &m);
+  uvotel__dns_pend_t q;
+  if (question_ok >= 0 && uvotel__dns_pending_match(t, &m, question_ok, addr, &q)) {
+    uvotel__dns_client_answered(&q, m.rcode);
   }
 }
 
@@ -42,25 +55,26 @@ static size_t sa_len(const struct sockaddr *sa) {
   return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* Family, port and address only: a program's copy of the peer address may carry anything in
+ * sin_zero or sin6_flowinfo. */
 static int same_peer(const struct sockaddr_storage *a, const struct sockaddr *b) {
   if (b == NULL) return 1; /* a connected socket: its one peer */
-  size_t l = sa_len(b);
-  return a->ss_family == b->sa_family && memcmp(a, b, l) == 0;
+  return uvotel__dns_same_addr(a, b);
 }
 
 uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, size_t n,
                                 const struct sockaddr *addr) {
   uvotel__dns_msg_t m;
   if (addr == NULL || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) return NULL;
-  if (uvotel__dns_parse((const uint8_t *)data, n, &m) != 0 || m.qr || m.opcode != 0 ||
-      m.qdcount == 0) {
+  if (n >= 12 && (data[2] & 0x80)) { /* a response: to a query this socket sent? */
+    client_answer(s, data, n, addr);
     return NULL;
   }
-  if (s->dns == NULL) {
-    s->dns = uvotel_calloc(1, sizeof *s->dns);
-    if (s->dns == NULL) return NULL;
-  }
-  uvotel__dnsq_t *d = s->dns;
+  if (uvotel__dns_parse((const uint8_t *)data, n, &m) != 0 || m.qr || m.opcode != 0 ||
+      m.qdcount == 0)
+    return NULL;
+  uvotel__dnsq_t *d = dnsq(s);
+  if (d == NULL) return NULL;
   dq_t *slot = NULL;
   for (unsigned i = 0; i < PENDING && slot == NULL; i++) {
     if (d->q[i].span == NULL) slot = &d->q[i];
@@ -68,37 +82,25 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
   if (slot == NULL) { /* all waiting: the oldest gives way, ended without a response */
     slot = &d->q[d->next];
     d->next = (d->next + 1) % PENDING;
-    uvotel_span_end(slot->span);
+    uvotel__dns_server_unanswered(slot->span);
     slot->span = NULL;
+    uvotel__dns_count_server_evicted();
   }
   char name[64];
-  const char *t = uvotel__dns_qtype_name(m.qtype);
-  if (t != NULL) {
-    snprintf(name, sizeof name, "dns query %s", t);
-  } else {
-    snprintf(name, sizeof name, "dns query TYPE%u", (unsigned)m.qtype);
-  }
+  uvotel__dns_span_name(name, sizeof name, m.qtype);
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.flags = UVOTEL_SPAN_ROOT; /* a datagram carries no trace context */
   uvotel_span_t *span = uvotel_span_start(uvotel__auto_tracer(), name, &o);
   uvotel_span_set_attribute_str(span, "dns.question.name", m.name);
   uvotel_span_set_attribute_str(span, "network.transport", "udp");
-  char ip[64];
-  int port;
-  addr_str(addr, ip, sizeof ip, &port);
-  if (ip[0] != '\0') {
-    uvotel_span_set_attribute_str(span, "client.address", ip);
-    uvotel_span_set_attribute_int(span, "client.port", port);
+  uvotel__dns_set_addr(span, addr, "client.address", "client.port");
+  if (!d->has_local) { /* a socket that receives is bound: its address does not change */
+    int len = sizeof d->local;
+    d->has_local = uv_udp_getsockname(h, (struct sockaddr *)&d->local, &len) == 0;
   }
-  struct sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_udp_getsockname(h, (struct sockaddr *)&ss, &len) == 0) {
-    addr_str((struct sockaddr *)&ss, ip, sizeof ip, &port);
-    if (ip[0] != '\0') {
-      uvotel_span_set_attribute_str(span, "server.address", ip);
-      uvotel_span_set_attribute_int(span, "server.port", port);
-    }
+  if (d->has_local) {
+    uvotel__dns_set_addr(span, (struct sockaddr *)&d->local, "server.address", "server.port");
   }
   slot->span = span;
   slot->id = m.id;
@@ -112,7 +114,7 @@ uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned
   uvotel__dnsq_t *d = s->dns;
   if (d == NULL || bufs == NULL) return NULL;
   /* Header and question are in the first 12 + 260 bytes: copy at most that. */
-  uint8_t head[12 + 260];
+  uint8_t head[UVOTEL__DNS_HEAD];
   size_t n = 0;
   for (unsigned i = 0; i < nbufs && n < sizeof head; i++) {
     size_t l = bufs[i].len < sizeof head - n ? bufs[i].len : sizeof head - n;
@@ -120,29 +122,13 @@ uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned
     n += l;
   }
   uvotel__dns_msg_t m;
-  if (n < 12) return NULL;
-  int ok = uvotel__dns_parse(head, n, &m) == 0;
-  if (!ok) { /* the question may be cut by our bound: the header alone gives id and rcode */
-    m.id = (uint16_t)(head[0] << 8 | head[1]);
-    m.qr = head[2] >> 7;
-    m.rcode = head[3] & 0xf;
-  }
-  if (!m.qr) return NULL;
+  if (uvotel__dns_parse_response(head, n, &m) < 0 || !m.qr) return NULL;
   for (unsigned i = 0; i < PENDING; i++) {
     dq_t *q = &d->q[i];
     if (q->span == NULL || q->id != m.id || !same_peer(&q->peer, addr)) continue;
     uvotel_span_t *span = q->span;
     q->span = NULL;
-    if (m.rcode != 0) {
-      const char *r = uvotel__dns_rcode_name(m.rcode);
-      char buf[16];
-      if (r == NULL) {
-        snprintf(buf, sizeof buf, "RCODE%d", m.rcode);
-        r = buf;
-      }
-      uvotel_span_set_attribute_str(span, "error.type", r);
-      uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, NULL);
-    }
+    uvotel__dns_set_rcode(span, m.rcode);
     return span;
   }
   return NULL;
@@ -153,7 +139,11 @@ void uvotel__dns_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(d == NULL)) return;
   s->dns = NULL;
   for (unsigned i = 0; i < PENDING; i++) {
-    if (d->q[i].span != NULL) uvotel_span_end(d->q[i].span);
+    if (d->q[i].span != NULL) uvotel__dns_server_unanswered(d->q[i].span);
+  }
+  if (d->cli != NULL) {
+    uvotel__dns_client_drain(d->cli);
+    uvotel_free(d->cli);
   }
   uvotel_free(d);
 }

@@ -41,6 +41,10 @@ typedef struct conn_s {
   pending_t q[PENDING_MAX];
   unsigned qhead, qn;
   int resp_status;
+  int rslow;           /* requests go through http_parser (rp), from a message start on */
+  uint64_t rbody;      /* fast framing: body bytes of the current request still to come */
+  int wslow;           /* responses go through http_parser (wp), from a message start on */
+  uint64_t wbody;      /* fast framing: body bytes of the current response still to come */
   uvotel_span_t *done; /* completed by the current write: ended when the write completes */
   char client_ip[64], server_ip[64];
   int client_port, server_port;
@@ -154,38 +158,88 @@ static const uvotel_str_t *header(const conn_t *c, const char *name) {
   return NULL;
 }
 
-/* Attribute values are NUL-terminated strings: copy (values over 2 KiB are cut there). */
-static void attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
-  char tmp[2049];
-  if (n >= sizeof tmp) n = sizeof tmp - 1;
-  memcpy(tmp, v, n);
-  tmp[n] = '\0';
-  uvotel_span_set_attribute_str(s, key, tmp);
+/* The request's attributes, handed to uvotel_span_start in one array (so a sampler sees them):
+ * values are NUL-terminated copies in text (each cut at 2 KiB; together at most the copied
+ * request prefix). */
+#define ATTR_MAX 12
+#define ATTR_VALUE_MAX 2048
+
+typedef struct rq_attrs_s {
+  uvotel_attribute_t a[ATTR_MAX];
+  size_t n, used;
+  char text[HDR_MAX + ATTR_MAX];
+} rq_attrs_t;
+
+static void attr_str(rq_attrs_t *t, const char *key, const char *v) {
+  uvotel_attribute_t a = UVOTEL_ATTR_STR(key, v);
+  if (t->n < ATTR_MAX) t->a[t->n++] = a;
 }
 
-static const char *const k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
-                                        "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
+static void attr_int(rq_attrs_t *t, const char *key, int64_t v) {
+  uvotel_attribute_t a = UVOTEL_ATTR_INT(key, v);
+  if (t->n < ATTR_MAX) t->a[t->n++] = a;
+}
 
-static void set_url(uvotel_span_t *s, const conn_t *c) {
-  struct http_parser_url u;
-  http_parser_url_init(&u);
+static void attr_strn(rq_attrs_t *t, const char *key, const char *v, size_t n) {
+  if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
+  if (n + 1 > sizeof t->text - t->used) return; /* cannot happen: values come from buf */
+  char *d = t->text + t->used;
+  if (n > 0) memcpy(d, v, n); /* an empty header value has no pointer */
+  d[n] = '\0';
+  t->used += n + 1;
+  attr_str(t, key, d);
+}
+
+static int known_method(unsigned m) {
+  switch (m) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_POST:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_CONNECT:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PATCH:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* url.path and url.query: an origin-form target ("/p?q#f") split here, with what
+ * http_parser_parse_url would give for it; anything else through it (absolute form, ...). */
+static void set_url(rq_attrs_t *t, const conn_t *c) {
   const char *url = c->buf;
   size_t n = c->url_len;
+  if (n > 0 && url[0] == '/') {
+    const char *hash = memchr(url, '#', n);
+    size_t end = hash != NULL ? (size_t)(hash - url) : n;
+    const char *q = memchr(url, '?', end);
+    size_t pl = q != NULL ? (size_t)(q - url) : end;
+    attr_strn(t, "url.path", url, pl);
+    if (q != NULL && end > pl + 1) attr_strn(t, "url.query", q + 1, end - pl - 1);
+    return;
+  }
+  struct http_parser_url u;
+  http_parser_url_init(&u);
   if (n > 0 && http_parser_parse_url(url, n, 0, &u) == 0) {
     if (u.field_set & (1u << UF_PATH)) {
-      attr_strn(s, "url.path", url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+      attr_strn(t, "url.path", url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
     }
     if (u.field_set & (1u << UF_QUERY)) {
-      attr_strn(s, "url.query", url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+      attr_strn(t, "url.query", url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
     }
     return;
   }
   const char *q = memchr(url, '?', n);
-  attr_strn(s, "url.path", url, q != NULL ? (size_t)(q - url) : n);
-  if (q != NULL) attr_strn(s, "url.query", q + 1, n - (size_t)(q - url) - 1);
+  attr_strn(t, "url.path", url, q != NULL ? (size_t)(q - url) : n);
+  if (q != NULL) attr_strn(t, "url.query", q + 1, n - (size_t)(q - url) - 1);
 }
 
-static void set_server(uvotel_span_t *s, const conn_t *c) {
+/* server.address/port from Host (a port of 1..5 digits, 1..65535; anything else there: no
+ * server attributes), else the connection's local address. */
+static void set_server(rq_attrs_t *t, const conn_t *c) {
   const uvotel_str_t *host = header(c, "host");
   if (host != NULL && host->len > 0 && host->len < 256) {
     const char *h = host->ptr;
@@ -200,21 +254,60 @@ static void set_server(uvotel_span_t *s, const conn_t *c) {
     }
     if (colon != NULL) {
       hl = (size_t)(colon - h);
-      char digits[8];
       size_t dl = n - hl - 1;
-      if (dl == 0 || dl >= sizeof digits) return;
-      memcpy(digits, colon + 1, dl);
-      digits[dl] = '\0';
-      char *e;
-      port = strtol(digits, &e, 10);
-      if (*e != '\0' || port <= 0 || port > 65535) return;
+      if (dl == 0 || dl > 5) return;
+      port = 0;
+      for (size_t i = 0; i < dl; i++) {
+        unsigned char d = (unsigned char)colon[1 + i];
+        if (d < '0' || d > '9') return;
+        port = port * 10 + (d - '0');
+      }
+      if (port <= 0 || port > 65535) return;
     }
-    attr_strn(s, "server.address", h, hl);
-    if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
+    attr_strn(t, "server.address", h, hl);
+    if (port > 0) attr_int(t, "server.port", port);
   } else if (c->server_ip[0] != '\0') {
-    uvotel_span_set_attribute_str(s, "server.address", c->server_ip);
-    uvotel_span_set_attribute_int(s, "server.port", c->server_port);
+    attr_str(t, "server.address", c->server_ip);
+    attr_int(t, "server.port", c->server_port);
   }
+}
+
+/* The SERVER span of the request whose URL and headers are in c->buf/c->hdr. */
+static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) {
+  const char *method = http_method_str((enum http_method)m);
+  int known = known_method(m);
+  uvotel_header_list_t list = {c->hdr, c->nhdr};
+  uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
+  pthread_once(&g_prop_once, prop_init);
+  (void)uvotel_propagator_extract(g_prop, &list, &uvotel_header_getter, &x);
+  rq_attrs_t t;
+  t.n = t.used = 0;
+  attr_str(&t, "http.request.method", known ? method : "_OTHER");
+  if (!known) attr_str(&t, "http.request.method_original", method);
+  attr_str(&t, "url.scheme", "http");
+  set_url(&t, c);
+  char ver[4] = {(char)('0' + major % 10u), '.', (char)('0' + minor % 10u), '\0'};
+  attr_str(&t, "network.protocol.version", ver);
+  const uvotel_str_t *ua = header(c, "user-agent");
+  if (ua != NULL) attr_strn(&t, "user_agent.original", ua->ptr, ua->len);
+  if (c->client_ip[0] != '\0') {
+    attr_str(&t, "client.address", c->client_ip);
+    attr_int(&t, "client.port", c->client_port);
+  }
+  set_server(&t, c);
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  o.start_unix_ns = c->start_ns;
+  o.attrs = t.a;
+  o.n_attrs = t.n;
+  if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
+  uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
+  uvotel_extracted_reset(&x);
+  unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
+  c->q[tail].span = s;
+  c->q[tail].is_head = m == HTTP_HEAD;
+  c->qn++;
+  c->cur = s;
 }
 
 static int rq_headers(http_parser *p) {
@@ -223,38 +316,7 @@ static int rq_headers(http_parser *p) {
     c->dead = 1;
     return -1;
   }
-  const char *method = http_method_str((enum http_method)p->method);
-  int known = 0;
-  for (int i = 0; k_methods[i] != NULL; i++) known |= strcmp(k_methods[i], method) == 0;
-  uvotel_header_list_t list = {c->hdr, c->nhdr};
-  uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  pthread_once(&g_prop_once, prop_init);
-  (void)uvotel_propagator_extract(g_prop, &list, &uvotel_header_getter, &x);
-  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
-  o.kind = UVOTEL_SPAN_KIND_SERVER;
-  o.start_unix_ns = c->start_ns;
-  if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
-  uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
-  uvotel_extracted_reset(&x);
-  uvotel_span_set_attribute_str(s, "http.request.method", known ? method : "_OTHER");
-  if (!known) uvotel_span_set_attribute_str(s, "http.request.method_original", method);
-  uvotel_span_set_attribute_str(s, "url.scheme", "http");
-  set_url(s, c);
-  char ver[8];
-  snprintf(ver, sizeof ver, "%u.%u", p->http_major % 10u, p->http_minor % 10u);
-  uvotel_span_set_attribute_str(s, "network.protocol.version", ver);
-  const uvotel_str_t *ua = header(c, "user-agent");
-  if (ua != NULL) attr_strn(s, "user_agent.original", ua->ptr, ua->len);
-  if (c->client_ip[0] != '\0') {
-    uvotel_span_set_attribute_str(s, "client.address", c->client_ip);
-    uvotel_span_set_attribute_int(s, "client.port", c->client_port);
-  }
-  set_server(s, c);
-  unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
-  c->q[tail].span = s;
-  c->q[tail].is_head = p->method == HTTP_HEAD;
-  c->qn++;
-  c->cur = s;
+  request_span(c, p->method, p->http_major, p->http_minor);
   return 0;
 }
 
@@ -292,10 +354,9 @@ static void finish(conn_t *c, uvotel_span_t *s) {
   c->done = s;
 }
 
-static int rs_complete(http_parser *p) {
-  conn_t *c = p->data;
-  int st = c->resp_status;
-  if (st >= 100 && st < 200) return 0; /* interim: the final response follows */
+/* The response to the oldest pending request is complete with status st. 0, or -1 (and dead)
+ * when no request is pending. */
+static int response_done(conn_t *c, int st) {
   if (c->qn == 0) {
     c->dead = 1; /* a response to nothing we saw: lost our place */
     return -1;
@@ -316,10 +377,270 @@ static int rs_complete(http_parser *p) {
   return 0;
 }
 
+static int rs_complete(http_parser *p) {
+  conn_t *c = p->data;
+  int st = c->resp_status;
+  if (st >= 100 && st < 200) return 0; /* interim: the final response follows */
+  return response_done(c, st);
+}
+
 static const http_parser_settings k_resp = {
     .on_headers_complete = rs_headers,
     .on_message_complete = rs_complete,
 };
+
+/* ---- response framing without http_parser ----
+ *
+ * Most responses are a status line, a few headers with one Content-Length, and that many body
+ * bytes. When such a response head starts a buffer and is complete in it, it is read here with
+ * memchr (a tenth of what http_parser costs per byte), and its body is skipped by count.
+ * Anything else at a message start (a head cut across buffers, Transfer-Encoding, no or a
+ * repeated Content-Length, Upgrade, a 1xx/204/304 status, a response to HEAD, folded or odd
+ * header bytes) goes to http_parser from that message on, for the rest of the connection, exactly
+ * as before: the parser has seen nothing yet, so it starts at a message start. */
+
+/* RFC 9110 tchar: what a header name is made of. */
+static const unsigned char k_tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* No control byte but HTAB, no DEL in v[0..n). Eight bytes at a time: a word with a byte
+ * below 0x20 or equal to 0x7f (the bit tricks may also flag a byte above such a one, never miss
+ * one) has its bytes looked at one by one. */
+static int text_ok(const char *v, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, v + i, 8);
+    y = x ^ (ones * 0x7f);
+    if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) break;
+  }
+  for (; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+  }
+  return 1;
+}
+
+/* One line of a head starting at line (the head ends before end). 2: the empty line; 1: a
+ * header, its name and value (leading OWS dropped, as http_parser does) in *h, a Content-Length
+ * added to *cl and *have_cl; 0: let http_parser have it (a cut or odd line, control bytes, a second
+ * Content-Length, Transfer-Encoding, Upgrade). *next: the line after. */
+static int head_line(const char *line, const char *end, uvotel_header_t *h, int *have_cl,
+                     uint64_t *cl, const char **next) {
+  const char *nl = memchr(line, '\n', (size_t)(end - line));
+  if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
+  const char *le = nl - 1;                                  /* the CR */
+  *next = nl + 1;
+  if (le == line) return 2;
+  const char *q = line;
+  while (q < le && k_tchar[(unsigned char)*q]) q++;
+  if (q == line || q == le || *q != ':') return 0; /* obs-fold, empty or bad name */
+  size_t name_len = (size_t)(q - line);
+  const char *v = q + 1;
+  if (!text_ok(v, (size_t)(le - v))) return 0;
+  while (v < le && (*v == ' ' || *v == '\t')) v++;
+  if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
+      (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
+    return 0;
+  }
+  if (name_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
+    const char *ve = le;
+    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+    if (*have_cl || v == ve || ve - v > 18) return 0;
+    uint64_t n = 0;
+    for (const char *x = v; x < ve; x++) {
+      if (*x < '0' || *x > '9') return 0;
+      n = n * 10 + (uint64_t)(*x - '0');
+    }
+    *cl = n;
+    *have_cl = 1;
+  }
+  h->name.ptr = line;
+  h->name.len = name_len;
+  h->value.ptr = v;
+  h->value.len = (size_t)(le - v);
+  return 1;
+}
+
+/* 1: a complete head of *head_len bytes, status *status, body *body bytes. 0: let http_parser
+ * have it. */
+static int fast_head(const char *p, size_t n, size_t *head_len, int *status, uint64_t *body) {
+  if (n < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ') return 0;
+  if (p[9] < '2' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9') {
+    return 0; /* 1xx (interim, upgrade) and anything odd */
+  }
+  if (p[12] != ' ' && p[12] != '\r') return 0;
+  int st = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+  if (st == 204 || st == 304) return 0; /* no body whatever the headers say */
+  const char *end = p + n;
+  const char *line = memchr(p, '\n', n);
+  if (line == NULL || line[-1] != '\r') return 0;
+  if (!text_ok(p + 12, (size_t)(line - 1 - (p + 12)))) return 0; /* the reason phrase */
+  line++;
+  int have_cl = 0;
+  uint64_t cl = 0;
+  for (;;) {
+    uvotel_header_t h;
+    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    if (r == 0) return 0;
+    if (r == 2) {
+      if (!have_cl) return 0; /* delimited by the close: http_parser knows the rules */
+      *head_len = (size_t)(line - p);
+      *status = st;
+      *body = cl;
+      return 1;
+    }
+  }
+}
+
+/* One written buffer, fast framing. 0, or -1 when the stream is given up. */
+static int fast_write(conn_t *c, const char *p, size_t n) {
+  while (n > 0) {
+    if (c->wbody > 0) {
+      size_t k = n < c->wbody ? n : (size_t)c->wbody;
+      p += k;
+      n -= k;
+      c->wbody -= k;
+      if (c->wbody == 0 && response_done(c, c->resp_status) != 0) return -1;
+      continue;
+    }
+    size_t head;
+    int st;
+    uint64_t body;
+    if ((c->qn > 0 && c->q[c->qhead].is_head) || !fast_head(p, n, &head, &st, &body)) {
+      c->wslow = 1;
+      size_t used = http_parser_execute(&c->wp, &k_resp, p, n);
+      return used != n || HTTP_PARSER_ERRNO(&c->wp) != HPE_OK ? -1 : 0;
+    }
+    p += head;
+    n -= head;
+    c->resp_status = st;
+    c->wbody = body;
+    if (body == 0 && response_done(c, st) != 0) return -1;
+  }
+  return 0;
+}
+
+/* Request framing without http_parser, on the same terms as the responses: a request head that
+ * starts a read and is complete in it, with a method among GET HEAD POST PUT DELETE OPTIONS
+ * TRACE PATCH, an origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
+ * names, no control bytes, at most one Content-Length, no Transfer-Encoding or Upgrade, fitting
+ * buf and hdr, is copied into buf/hdr as the parser callbacks would have, and its body skipped
+ * by count. Anything else goes to http_parser from that message start on. */
+
+static const struct {
+  const char *name;
+  unsigned len, method;
+} k_fast_methods[] = {
+    {"GET", 3, HTTP_GET},     {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
+    {"PUT", 3, HTTP_PUT},     {"DELETE", 6, HTTP_DELETE}, {"OPTIONS", 7, HTTP_OPTIONS},
+    {"TRACE", 5, HTTP_TRACE}, {"PATCH", 5, HTTP_PATCH},
+};
+
+/* RFC 3986 pchar, '/' and '?': what a target may hold here. */
+static int target_char(unsigned char ch) {
+  return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '#' && ch != '<' && ch != '>' &&
+         !(ch >= '[' && ch <= '^') && ch != '`' && !(ch >= '{' && ch <= '}');
+}
+
+/* 1: a complete request head of *head_len bytes copied into c (URL, headers), *method,
+ * *minor (HTTP/1.x) and *body set. 0: let http_parser have it. */
+static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, unsigned *method,
+                        unsigned *minor, uint64_t *body) {
+  const char *end = p + n;
+  const char *sp = memchr(p, ' ', n < 8 ? n : 8);
+  if (sp == NULL) return 0;
+  size_t ml = (size_t)(sp - p);
+  size_t k = 0, nm = sizeof k_fast_methods / sizeof k_fast_methods[0];
+  while (k < nm && !(k_fast_methods[k].len == ml && memcmp(p, k_fast_methods[k].name, ml) == 0)) {
+    k++;
+  }
+  if (k == nm) return 0;
+  const char *t = sp + 1, *te = t;
+  while (te < end && target_char((unsigned char)*te)) te++;
+  if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
+      (te[8] != '0' && te[8] != '1') || te[9] != '\r' || te + 10 >= end || te[10] != '\n') {
+    return 0;
+  }
+  size_t url_len = (size_t)(te - t);
+  if (url_len > sizeof c->buf) return 0;
+  memcpy(c->buf, t, url_len);
+  size_t len = url_len, nhdr = 0;
+  int have_cl = 0;
+  uint64_t cl = 0;
+  const char *line = te + 11;
+  for (;;) {
+    uvotel_header_t h;
+    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    if (r == 0) return 0;
+    if (r == 2) {
+      c->len = len;
+      c->url_len = url_len;
+      c->nhdr = nhdr;
+      c->in_value = 1;
+      *head_len = (size_t)(line - p);
+      *method = k_fast_methods[k].method;
+      *minor = (unsigned)(te[8] - '0');
+      *body = cl;
+      return 1;
+    }
+    if (nhdr == NHDR_MAX || h.name.len + h.value.len > sizeof c->buf - len) return 0;
+    uvotel_header_t *d = &c->hdr[nhdr++];
+    memcpy(c->buf + len, h.name.ptr, h.name.len);
+    d->name.ptr = c->buf + len;
+    d->name.len = h.name.len;
+    len += h.name.len;
+    memcpy(c->buf + len, h.value.ptr, h.value.len);
+    d->value.ptr = h.value.len > 0 ? c->buf + len : NULL; /* as rq_field leaves an empty value */
+    d->value.len = h.value.len;
+    len += h.value.len;
+  }
+}
+
+/* One read, fast framing. 0, or -1 when the stream is given up. */
+static int fast_read(conn_t *c, const char *p, size_t n) {
+  while (n > 0) {
+    if (c->rbody > 0) {
+      size_t k = n < c->rbody ? n : (size_t)c->rbody;
+      p += k;
+      n -= k;
+      c->rbody -= k;
+      continue;
+    }
+    size_t head;
+    unsigned method, minor;
+    uint64_t body;
+    if (!fast_request(c, p, n, &head, &method, &minor, &body)) {
+      c->rslow = 1;
+      c->len = c->url_len = c->nhdr = 0;
+      size_t used = http_parser_execute(&c->rp, &k_req, p, n);
+      return c->dead || used != n || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade ? -1 : 0;
+    }
+    c->start_ns = c->read_ns;
+    c->cur = NULL;
+    c->began++;
+    if (c->qn == PENDING_MAX) {
+      c->dead = 1;
+      return -1;
+    }
+    request_span(c, method, 1, minor);
+    p += head;
+    n -= head;
+    c->rbody = body;
+  }
+  return 0;
+}
 
 /* ---- ops ---- */
 
@@ -364,10 +685,17 @@ static int http_read(void *conn, const char *data, size_t len, uvotel_span_t **c
   if (c->dead) return -1;
   c->read_ns = now_ns();
   c->began = 0;
-  size_t used = http_parser_execute(&c->rp, &k_req, data, len);
-  if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
-    c->dead = 1;
-    return -1;
+  if (!c->rslow) {
+    if (fast_read(c, data, len) != 0) {
+      c->dead = 1;
+      return -1;
+    }
+  } else {
+    size_t used = http_parser_execute(&c->rp, &k_req, data, len);
+    if (c->dead || used != len || HTTP_PARSER_ERRNO(&c->rp) != HPE_OK || c->rp.upgrade) {
+      c->dead = 1;
+      return -1;
+    }
   }
   /* One request involved (begun here, or continued from an earlier read, its headers possibly
    * completed only now): its span. Several begun here: none. */
@@ -381,6 +709,10 @@ static uvotel_span_t *http_write(void *conn, const uv_buf_t bufs[], unsigned int
   c->done = NULL;
   for (unsigned i = 0; i < nbufs && !c->dead; i++) {
     if (bufs[i].len == 0) continue;
+    if (!c->wslow) {
+      if (fast_write(c, bufs[i].base, bufs[i].len) != 0) c->dead = 1;
+      continue;
+    }
     size_t used = http_parser_execute(&c->wp, &k_resp, bufs[i].base, bufs[i].len);
     if (used != bufs[i].len || HTTP_PARSER_ERRNO(&c->wp) != HPE_OK) c->dead = 1;
   }
@@ -391,8 +723,9 @@ static uvotel_span_t *http_write(void *conn, const uv_buf_t bufs[], unsigned int
 
 static void http_close(void *conn) {
   conn_t *c = conn;
-  if (!c->dead) {
-    /* A response delimited by the end of the connection completes here. */
+  if (!c->dead && c->wslow) {
+    /* A response delimited by the end of the connection completes here (only http_parser
+     * reads those: the fast framing needs a Content-Length). */
     c->done = NULL;
     (void)http_parser_execute(&c->wp, &k_resp, NULL, 0);
     if (c->done != NULL) uvotel_span_end(c->done);

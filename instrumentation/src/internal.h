@@ -12,13 +12,49 @@
 #define UVOTEL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define UVOTEL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Per-kind fields of a state. */
-typedef struct uvotel__work_s {
-  uv_work_t inner;           /* what libuv queues; the user's request only mirrors it */
-  uv_work_t *req;            /* the user's request */
-  uv_after_work_cb after_cb; /* the user's after-work callback (may be NULL) */
-  uvotel_snapshot_t *snap;   /* submitter's context for work_cb; released in after_work */
-} uvotel__work_t;
+/* ---- thread-pool work (work.c): no side-table entry per request ----
+ * Each uvotel_queue_work takes a block from its loop's free list (uvotel__wq_t, kept beside the
+ * loop's side table). libuv queues the block's `inner` request; the trampolines find the block
+ * from it with container_of, and uvotel_cancel and the re-queue check find it from the user's
+ * request through a tagged pointer in its reserved fields (work.c). */
+
+/* The context work_cb runs in, shared by the requests submitted in the same mapping. */
+typedef struct uvotel__wctx_s {
+  uvotel_snapshot_t *src;  /* counted: the submitter's mapping this entry stands for */
+  uvotel_snapshot_t *copy; /* counted private copy for the pool threads, made at the 2nd use */
+  size_t users;            /* blocks in flight that point here */
+  struct uvotel__wctx_s *next_free;
+} uvotel__wctx_t;
+
+typedef struct uvotel__wq_s uvotel__wq_t;
+
+typedef struct uvotel__wblk_s {
+  uv_work_t inner; /* what libuv queues; the user's request only mirrors it */
+  /* written before the submission, read by the pool thread (libuv's queue mutex orders them) */
+  uv_work_t *req; /* the user's request */
+  uv_work_cb work_cb;
+  uvotel_snapshot_t *snap; /* what work_cb runs in, borrowed from ctx */
+  /* loop thread only */
+  uv_after_work_cb after_cb; /* may be NULL */
+  uvotel__wctx_t *ctx;
+  uvotel__wq_t *wq;
+  uvotel_resource_t res;
+  struct uvotel__wblk_s *next_free;
+} uvotel__wblk_t;
+
+/* Per loop, loop thread only (but `live`, read relaxed by uvotel_uv_tracked). */
+struct uvotel__wq_s {
+  uint64_t secret; /* random per loop attachment: the tag of the pointer in a user's request */
+  uvotel__wblk_t *free;
+  size_t free_n;
+  size_t live;         /* blocks in flight */
+  uvotel__wctx_t *cur; /* the entry of the last submission's context, or NULL */
+  uvotel__wctx_t *ctx_free;
+  size_t ctx_free_n;
+};
+
+/* Detach: free what the work state holds (table.c calls it). */
+void uvotel__wq_free(uvotel__wq_t *wq);
 
 typedef struct uvotel__ltab_s uvotel__ltab_t;
 typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
@@ -41,7 +77,6 @@ typedef struct uvotel__hs_s {
   uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
   struct uvotel__hs_s *next_free;
   union {
-    uvotel__work_t work; /* uv_work_t requests */
     struct {
       void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
     } async;
@@ -70,6 +105,19 @@ static inline uvotel__ltab_t *uvotel__ltab(const uv_loop_t *loop) {
     return uvotel__cur_tab;
   }
   return uvotel__ltab_slow(loop);
+}
+
+/* The work state of loop (work.c), made (with its side table, attaching the loop) when it has
+ * none; NULL: out of memory. A table starts with its work state (table.c asserts it), so the
+ * common case is the inline table lookup and a cast. */
+uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop);
+static inline uvotel__wq_t *uvotel__wq_make(uv_loop_t *loop) {
+  uvotel__ltab_t *t = uvotel__ltab(loop);
+  return UVOTEL__LIKELY(t != NULL) ? (uvotel__wq_t *)(void *)t : uvotel__wq_make_slow(loop);
+}
+/* The work state of loop, NULL when nothing on it was ever tracked. */
+static inline uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
+  return (uvotel__wq_t *)(void *)uvotel__ltab(loop);
 }
 
 /* Lookup; NULL when the key has no state on that loop. Alloc: none. */
@@ -216,6 +264,22 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
 uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
                                 const struct sockaddr *addr);
 void uvotel__dns_drop(uvotel__hs_t *s);
+/* DNS clients (dns_client.c; category dns): a datagram the program sent on h (s: its state, or
+ * NULL when it has none yet) with send request req (NULL: try_send) to addr (NULL: the
+ * connected peer); a query starts a CLIENT span, kept on s->dns until its response is received
+ * (uvotel__dns_recv), its send fails, or the socket closes. */
+void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
+                             unsigned int nbufs, const struct sockaddr *addr);
+/* A receive error on the socket (a connected socket's ECONNREFUSED): the queries sent to its
+ * peer end with that error. */
+void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err);
+/* The send with request req failed: a query it carried ends with the error. */
+void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status);
+/* A CLIENT span under the current span, or a root when roots are on; NULL: none (auto_spans.c). */
+uvotel_span_t *uvotel__auto_start_client(const char *name);
+/* Outgoing connections (uvotel_tcp_connect) are offered to the client-side detectors by what
+ * the program writes first (protocols.c; today DNS over TCP, dns_tcp.c). */
+void uvotel__proto_connect(uvotel__hs_t *s);
 
 /* The async id of a tracked handle's live resource, or 0. */
 static inline uvotel_async_id_t uvotel__handle_id(const void *h) {

@@ -1,14 +1,17 @@
 /* The protocol detector seam (uvotel/uv_protocols.h): which detector owns an accepted stream,
- * and the calls from the stream wrappers into it. */
+ * and the calls from the stream wrappers into it. Outgoing TCP connections (uvotel_tcp_connect)
+ * are offered to the built-in client-side detector (DNS over TCP, dns_tcp.c) by their first
+ * bytes written. */
 #include <pthread.h>
 #include <string.h>
 
+#include "dns_span.h" /* the DNS-over-TCP detectors */
 #include "internal.h"
 #include "uvotel/uv_protocols.h"
 #include "uvotel/uv_spans.h"
 
 #define MAX_USER 8
-#define N_BUILTIN 1
+#define N_BUILTIN 2
 #define OPS_V1_SIZE (offsetof(uvotel_protocol_ops_t, close) + sizeof(void (*)(void *)))
 
 typedef struct det_s {
@@ -25,6 +28,7 @@ struct uvotel__proto_s {
   void *conn;
   unsigned declined; /* bit i: detector i declined */
   int dead;          /* nothing claimed it, or its detector gave up */
+  int outgoing;      /* a connection the program made: detected by what it writes first */
   size_t npeek;
   char peek[UVOTEL_PROTOCOL_PEEK_MAX];
 };
@@ -50,7 +54,7 @@ UVOTEL__API int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void 
 /* Detector i (built-ins first), or 0 when there is none. */
 static int det_at(unsigned i, det_t *out) {
   if (i < N_BUILTIN) {
-    out->ops = uvotel_protocol_http();
+    out->ops = i == 0 ? uvotel_protocol_http() : uvotel__dns_tcp_ops(0);
     out->arg = NULL;
     return 1;
   }
@@ -62,7 +66,7 @@ static int det_at(unsigned i, det_t *out) {
 
 void uvotel__proto_accept(uvotel__hs_t *s) {
   uvotel__proto_drop(s);
-  if (!(uvotel_auto_spans_categories() & UVOTEL_INSTRUMENT_HTTP) &&
+  if (!(uvotel_auto_spans_categories() & (UVOTEL_INSTRUMENT_HTTP | UVOTEL_INSTRUMENT_DNS)) &&
       __atomic_load_n(&g_nuser, __ATOMIC_ACQUIRE) == 0) {
     return; /* no detector could run: nothing to look at */
   }
@@ -80,6 +84,7 @@ uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *d
   uvotel__proto_t *p = s->proto;
   uvotel_span_t *current = NULL;
   if (p->dead || n == 0 || data == NULL) return NULL;
+  if (p->ops == NULL && p->outgoing) return NULL; /* detected by its first write */
   if (p->ops != NULL) {
     feed(p, data, n, &current);
     return current;
@@ -124,16 +129,65 @@ uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *d
   return NULL;
 }
 
+/* An outgoing connection: the first bytes written (with those of earlier writes that were
+ * not enough to tell) offered to the client-side detectors (DNS over TCP). 1: claimed (the
+ * earlier bytes already fed), 0: not (yet). */
+static int detect_out(uvotel__hs_t *s, uvotel__proto_t *p, const uv_buf_t bufs[],
+                      unsigned int nbufs) {
+  char view[UVOTEL_PROTOCOL_PEEK_MAX];
+  size_t len = p->npeek;
+  memcpy(view, p->peek, len);
+  for (unsigned i = 0; i < nbufs && len < sizeof view; i++) {
+    size_t l = bufs[i].len < sizeof view - len ? bufs[i].len : sizeof view - len;
+    if (l > 0) memcpy(view + len, bufs[i].base, l);
+    len += l;
+  }
+  if (len == 0) return 0;
+  const uvotel_protocol_ops_t *ops = uvotel__dns_tcp_ops(1);
+  int r = (uvotel_auto_spans_categories() & ops->category) ? ops->detect(NULL, view, len)
+                                                           : UVOTEL_PROTOCOL_DECLINE;
+  if (r == UVOTEL_PROTOCOL_MORE && len < sizeof view) {
+    memcpy(p->peek, view, len);
+    p->npeek = len;
+    return 0;
+  }
+  void *conn = r == UVOTEL_PROTOCOL_CLAIM
+                   ? ops->open(NULL, (uv_stream_t *)(uintptr_t)s->key, uvotel__auto_tracer())
+                   : NULL;
+  if (conn == NULL) {
+    p->dead = 1;
+    return 0;
+  }
+  p->ops = ops;
+  p->conn = conn;
+  if (p->npeek > 0) {
+    uv_buf_t early = uv_buf_init(p->peek, (unsigned int)p->npeek);
+    uvotel_span_t *span = ops->write(conn, &early, 1); /* already written: ends now */
+    if (span != NULL) uvotel_span_end(span);
+  }
+  return 1;
+}
+
+void uvotel__proto_connect(uvotel__hs_t *s) {
+  uvotel__proto_drop(s);
+  if (!(uvotel_auto_spans_categories() & UVOTEL_INSTRUMENT_DNS)) return;
+  uvotel__proto_t *p = uvotel_calloc(1, sizeof *p);
+  if (p == NULL) return; /* no detection on this stream; the program is unaffected */
+  p->outgoing = 1;
+  s->proto = p;
+}
+
 uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs) {
   uvotel__proto_t *p = s->proto;
-  if (p->ops == NULL || p->dead || bufs == NULL || nbufs == 0) return NULL;
+  if (p->dead || bufs == NULL || nbufs == 0) return NULL;
+  if (p->ops == NULL && !(p->outgoing && detect_out(s, p, bufs, nbufs))) return NULL;
   return p->ops->write(p->conn, bufs, nbufs);
 }
 
 void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
                                size_t written) {
   uvotel__proto_t *p = s->proto;
-  if (p->ops == NULL || p->dead || bufs == NULL) return;
+  if ((p->ops == NULL && !p->outgoing) || p->dead || bufs == NULL) return;
   uv_buf_t part[16];
   unsigned k = 0;
   for (unsigned i = 0; i < nbufs && written > 0; i++) {
@@ -146,7 +200,7 @@ void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned 
     written -= l;
   }
   if (k == 0) return;
-  uvotel_span_t *span = p->ops->write(p->conn, part, k);
+  uvotel_span_t *span = uvotel__proto_write(s, part, k);
   if (span != NULL) uvotel_span_end(span);
 }
 

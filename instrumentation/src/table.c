@@ -28,6 +28,8 @@ typedef struct slot_s {
 } slot_t;
 
 struct uvotel__ltab_s {
+  uvotel__wq_t wq; /* thread-pool work requests (work.c), not in the slots; first: see
+                      uvotel__wq_make in internal.h */
   uv_loop_t *loop;
   slot_t *slots;
   size_t cap; /* power of two, or 0 */
@@ -37,6 +39,7 @@ struct uvotel__ltab_s {
   uvotel__hs_t *last; /* the last state looked up: a callback re-arming its handle skips hashing */
   struct uvotel__ltab_s *next; /* every table, for uvotel_uv_tracked */
 };
+_Static_assert(offsetof(struct uvotel__ltab_s, wq) == 0, "internal.h casts a table to its wq");
 
 UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
 UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
@@ -75,6 +78,17 @@ uvotel__ltab_t *uvotel__ltab_slow(const uv_loop_t *loop) {
   return t;
 }
 
+/* A tag secret per table (work.c): splitmix64 over the address, the time and a counter, so a
+ * table made at the address of a detached one does not accept the old one's tags. */
+static uint64_t make_secret(const uvotel__ltab_t *t) {
+  static uint64_t counter; /* atomic */
+  uint64_t x = (uint64_t)(uintptr_t)t ^ uv_hrtime() ^
+               (__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9E3779B97F4A7C15ull);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 /* The table of loop, made (and the loop attached) when it has none. NULL: out of memory. */
 static uvotel__ltab_t *tab_make(uv_loop_t *loop) {
   uvotel__ltab_t *t = uvotel__ltab(loop);
@@ -84,6 +98,7 @@ static uvotel__ltab_t *tab_make(uv_loop_t *loop) {
   t = uvotel_calloc(1, sizeof *t);
   if (t == NULL) return NULL;
   t->loop = loop;
+  t->wq.secret = make_secret(t);
   if (uvotel_loop_set(loop, g_key, t) != 0) {
     uvotel_free(t);
     return NULL;
@@ -116,6 +131,7 @@ static void tab_detach(uv_loop_t *loop, void *value) {
     uvotel_snapshot_release(s->close_ctx);
     uvotel_free(s);
   }
+  uvotel__wq_free(&t->wq);
   while (t->pool != NULL) {
     uvotel__hs_t *s = t->pool;
     t->pool = s->next_free;
@@ -132,8 +148,9 @@ static void tab_detach(uv_loop_t *loop, void *value) {
 UVOTEL__API size_t uvotel_uv_tracked(void) {
   size_t n = 0;
   pthread_mutex_lock(&g_mu);
-  for (uvotel__ltab_t *t = g_tabs; t != NULL; t = t->next)
-    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED);
+  for (uvotel__ltab_t *t = g_tabs; t != NULL; t = t->next) {
+    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED) + __atomic_load_n(&t->wq.live, __ATOMIC_RELAXED);
+  }
   pthread_mutex_unlock(&g_mu);
   return n;
 }
@@ -173,6 +190,11 @@ static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
     }
     if (sl->key == NULL) return NULL;
   }
+}
+
+uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
+  uvotel__ltab_t *t = tab_make(loop);
+  return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
 uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key) {

@@ -59,5 +59,6 @@ UVOTEL__API int uvotel_tcp_connect(uv_connect_t *req, uv_tcp_t *handle, const st
   err = uvotel__req_begin(rs, p.r_new, 0, req, (void (*)(void))cb, "TCPCONNECTWRAP",
                           uvotel_resource_async_id(&hs->res));
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_NET)) uvotel__auto_connect_begin(rs, addr);
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__proto_connect(hs); /* DNS over TCP */
   return err;
 }

@@ -1,7 +1,9 @@
 /* UDP: the handle is a "UDPWRAP" from the first wrapper that sees it (receive start, send)
  * until uvotel_close; its receive callback runs inside it, in the context of the latest
  * uvotel_udp_recv_start. Each uvotel_udp_send is a "UDPSENDWRAP" request triggered by the
- * handle's resource, destroyed after its callback (which runs in the context of the send). */
+ * handle's resource, destroyed after its callback (which runs in the context of the send).
+ * With category dns on, a DNS query sent (uvotel_udp_send / uvotel_udp_try_send) starts a
+ * CLIENT span that the response received on the socket ends (dns_client.c). */
 #include "internal.h"
 
 UVOTEL__API int uvotel_udp_init(uv_loop_t *loop, uv_udp_t *handle) {
@@ -29,6 +31,8 @@ UVOTEL__API int uvotel_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], uns
       uvotel_span_t *q = uvotel__dns_send(s, bufs, nbufs, addr);
       if (q != NULL) uvotel_span_end(q);
     }
+    if (uvotel__auto_on(UVOTEL__AUTO_DNS))
+      uvotel__dns_client_sent(s, handle, NULL, bufs, nbufs, addr);
   }
   return r;
 }
@@ -60,6 +64,8 @@ static void recv_tramp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const st
       !(flags & UV_UDP_PARTIAL)) {
     q = uvotel__dns_recv(s, h, buf->base, (size_t)nread, addr);
     if (q != NULL && uvotel_span_enter(q, &qs) != 0) q = NULL;
+  } else if (UVOTEL__UNLIKELY(nread < 0 && s->dns != NULL)) {
+    uvotel__dns_client_recv_error(s, (int)nread); /* ECONNREFUSED on a connected socket */
   }
   cb(h, nread, buf, addr, flags);
   if (q != NULL) (void)uvotel_scope_exit(&qs);
@@ -97,6 +103,7 @@ static void send_tramp(uv_udp_send_t *req, int status) {
     return;
   }
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
+  if (UVOTEL__UNLIKELY(status < 0)) uvotel__dns_client_send_failed(req->handle, req, status);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
     (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
@@ -131,6 +138,9 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
     } else if (q != NULL) {
       uvotel_span_end(q); /* the send has its own "udp send" span: the query ends here */
     }
+  }
+  if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_DNS)) {
+    uvotel__dns_client_sent(hs, handle, req, bufs, nbufs, addr); /* a query: a CLIENT span */
   }
   return err;
 }

@@ -1,28 +1,181 @@
 /* Thread-pool work: type "WORK".
  *
- * libuv runs work_cb on a pool thread, where this thread's side table cannot be read. So the
- * request libuv queues is not the user's but one inside the state (uvotel__work_t.inner): the
- * pool thread finds the state from it with container_of, reads only fields written before the
- * submission (libuv's queue mutex orders them), and never touches the table. The user's request
- * mirrors what uv_queue_work would set (loop, type, work_cb, after_work_cb), and uvotel_cancel
- * maps it onto the inner request.
+ * libuv runs work_cb on a pool thread, which must not touch the loop's side table. So the
+ * request libuv queues is not the user's but one inside a block (uvotel__wblk_t.inner) from the
+ * loop's free list: the trampolines find the block from it with container_of, the pool thread
+ * reads only fields written before the submission (libuv's queue mutex orders them), and no
+ * side-table entry is made or removed per request. The user's request mirrors what
+ * uv_queue_work would set (loop, type, work_cb, after_work_cb); data and every other field the
+ * program may read are left alone.
  *
- * The submitter's context is captured twice: as the resource's context (after_work_cb runs
- * inside the resource, with before/after) and as a counted snapshot for work_cb, which the
- * pool thread enters borrowed (uncounted) and which the state keeps until after_work_cb has run
- * and then releases on the loop thread. work_cb raises no hook events: pool threads run
- * at their own top level (uvotel/hooks.h). */
+ * Finding the block from the user's request (uvotel_cancel, and refusing to queue a request
+ * that is still queued): its reserved fields, which libuv on Unix never touches and which only
+ * uvotel writes while the request is queued through it, hold the block's address and a tag,
+ * address ^ request address ^ the loop's random secret. after_tramp clears the tag before the
+ * callback (the request's memory is still the program's to free afterwards), so a tag is valid
+ * only while the request is queued through uvotel; a request the program never queued holds
+ * whatever its memory held, which matches a tag with probability 2^-64.
+ *
+ * Context. The submitter's context is captured as the resource's context (after_work_cb runs
+ * inside the resource, with before/after) and, for work_cb, through a per-loop entry
+ * (uvotel__wctx_t) shared by consecutive submissions in the same mapping: the first one hands
+ * the pool thread the mapping itself; from the second on, the pool threads read a private copy
+ * made once, which nothing writes while they read it. The submitter's mapping has its count
+ * changed on every submission (capture, release, the resource's capture), so pool threads that
+ * read it would fetch a line the loop thread keeps writing. The pool thread enters the
+ * snapshot borrowed (uncounted); the entry's references are released on the loop thread when
+ * its last request has completed. work_cb raises no hook events:
+ * pool threads run at their own top level (uvotel/hooks.h). */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 
+/* The reserved fields are read before uvotel knows whether it wrote them: tell Valgrind they
+ * are defined, so a program's uninitialised request does not make every queue_work a report. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define RESERVED_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
+#endif
+#ifndef RESERVED_DEFINED
+#define RESERVED_DEFINED(p, n) (void)(p)
+#endif
+
+#define WBLK_POOL_CAP 4096 /* free blocks kept per loop; the rest go back to the allocator */
+#define WCTX_POOL_CAP 64
+
+static inline uintptr_t tag_of(const uvotel__wq_t *wq, const uvotel__wblk_t *b, const void *req) {
+  return (uintptr_t)b ^ (uintptr_t)req ^ (uintptr_t)wq->secret;
+}
+
+/* The block req is queued in on wq, or NULL. Reads the request's reserved fields, which hold
+ * whatever the program's memory held when the request was never queued through uvotel. */
+static inline uvotel__wblk_t *blk_of(const uvotel__wq_t *wq, const uv_work_t *req) {
+  RESERVED_DEFINED(&req->reserved[0], 2 * sizeof(void *));
+  uvotel__wblk_t *b = (uvotel__wblk_t *)req->reserved[0];
+  if ((uintptr_t)req->reserved[1] != tag_of(wq, b, req)) return NULL;
+  return b;
+}
+
+/* ---- context entries ---- */
+
+static void wctx_free(uvotel__wq_t *wq, uvotel__wctx_t *c) {
+  uvotel_snapshot_release(c->copy);
+  uvotel_snapshot_release(c->src);
+  if (wq->ctx_free_n < WCTX_POOL_CAP) {
+    c->next_free = wq->ctx_free;
+    wq->ctx_free = c;
+    wq->ctx_free_n++;
+  } else {
+    uvotel_free(c);
+  }
+}
+
+/* The snapshot work_cb runs in for a submission now; the block's entry is set and counted.
+ * UV_ENOMEM: out of memory (nothing changed). */
+static int wctx_take(uvotel__wq_t *wq, uvotel__wblk_t *b) {
+  uvotel_snapshot_t *m = uvotel_snapshot_capture();
+  if (UVOTEL__UNLIKELY(m == NULL)) return UV_ENOMEM;
+  uvotel__wctx_t *c = wq->cur;
+  if (UVOTEL__LIKELY(c != NULL && c->src == m)) {
+    uvotel_snapshot_release(m); /* the entry already holds one */
+    if (c->copy == NULL) {
+      /* The second submission in this mapping: from now on the pool threads read a copy that
+       * nothing writes. Without memory for it they go on reading the mapping itself. */
+      c->copy = uvotel_snapshot_capture_handover();
+    }
+  } else {
+    c = wq->ctx_free;
+    if (c != NULL) {
+      wq->ctx_free = c->next_free;
+      wq->ctx_free_n--;
+    } else {
+      c = uvotel_malloc(sizeof *c);
+      if (c == NULL) {
+        uvotel_snapshot_release(m);
+        return UV_ENOMEM;
+      }
+    }
+    c->src = m;
+    c->copy = NULL;
+    c->users = 0;
+    uvotel__wctx_t *old = wq->cur;
+    wq->cur = c;
+    if (old != NULL && old->users == 0) wctx_free(wq, old);
+  }
+  c->users++;
+  b->ctx = c;
+  b->snap = c->copy != NULL ? c->copy : c->src;
+  return 0;
+}
+
+/* A request of the entry completed. The last one frees it, current or not, so that nothing
+ * keeps the context's values alive once the work is done. */
+static void wctx_done(uvotel__wq_t *wq, uvotel__wctx_t *c) {
+  if (--c->users != 0) return;
+  if (c == wq->cur) wq->cur = NULL;
+  wctx_free(wq, c);
+}
+
+/* ---- blocks ---- */
+
+static uvotel__wblk_t *blk_get(uvotel__wq_t *wq) {
+  uvotel__wblk_t *b = wq->free;
+  if (UVOTEL__LIKELY(b != NULL)) {
+    wq->free = b->next_free;
+    wq->free_n--;
+  } else {
+    b = uvotel_malloc(sizeof *b);
+    if (b == NULL) return NULL;
+    b->wq = wq;
+  }
+  __atomic_store_n(&wq->live, wq->live + 1, __ATOMIC_RELAXED);
+  return b;
+}
+
+static void blk_put(uvotel__wq_t *wq, uvotel__wblk_t *b) {
+  __atomic_store_n(&wq->live, wq->live - 1, __ATOMIC_RELAXED);
+  if (UVOTEL__LIKELY(wq->free_n < WBLK_POOL_CAP)) {
+    b->next_free = wq->free;
+    wq->free = b;
+    wq->free_n++;
+  } else {
+    uvotel_free(b);
+  }
+}
+
+void uvotel__wq_free(uvotel__wq_t *wq) {
+  /* Detached: nothing is in flight (uvotel_loop_close refuses while requests are active). */
+  if (wq->cur != NULL) {
+    uvotel__wctx_t *c = wq->cur;
+    wq->cur = NULL;
+    uvotel_snapshot_release(c->copy);
+    uvotel_snapshot_release(c->src);
+    uvotel_free(c);
+  }
+  while (wq->ctx_free != NULL) {
+    uvotel__wctx_t *c = wq->ctx_free;
+    wq->ctx_free = c->next_free;
+    uvotel_free(c);
+  }
+  while (wq->free != NULL) {
+    uvotel__wblk_t *b = wq->free;
+    wq->free = b->next_free;
+    uvotel_free(b);
+  }
+  wq->ctx_free_n = wq->free_n = 0;
+}
+
+/* ---- trampolines ---- */
+
 static void work_tramp(uv_work_t *inner) {
-  uvotel__hs_t *s = (uvotel__hs_t *)((char *)inner - offsetof(uvotel__hs_t, u.work.inner));
-  uv_work_cb cb = (uv_work_cb)s->cb;
-  uv_work_t *req = s->u.work.req;
-  uvotel_snapshot_t *snap = s->u.work.snap;
+  uvotel__wblk_t *b = (uvotel__wblk_t *)((char *)inner - offsetof(uvotel__wblk_t, inner));
+  uv_work_cb cb = b->work_cb;
+  uv_work_t *req = b->req;
   uvotel_scope_t scope;
-  if (uvotel_snapshot_enter(snap, &scope) == 0) {
+  if (uvotel_snapshot_enter(b->snap, &scope) == 0) {
     cb(req);
     (void)uvotel_scope_exit(&scope);
     return;
@@ -31,13 +184,15 @@ static void work_tramp(uv_work_t *inner) {
 }
 
 static void after_tramp(uv_work_t *inner, int status) {
-  uvotel__hs_t *s = (uvotel__hs_t *)((char *)inner - offsetof(uvotel__hs_t, u.work.inner));
-  uv_work_t *req = s->u.work.req;
-  uv_after_work_cb cb = s->u.work.after_cb;
-  uvotel_snapshot_t *snap = s->u.work.snap;
-  uvotel_resource_t res = s->res;
-  s->res = (uvotel_resource_t){0};
-  uvotel__hs_remove(s); /* before the callback: it may queue the same request again */
+  uvotel__wblk_t *b = (uvotel__wblk_t *)((char *)inner - offsetof(uvotel__wblk_t, inner));
+  uvotel__wq_t *wq = b->wq;
+  uv_work_t *req = b->req;
+  uv_after_work_cb cb = b->after_cb;
+  uvotel_resource_t res = b->res;
+  uvotel__wctx_t *ctx = b->ctx;
+  /* The request is no longer queued: the callback may queue it again or free it. */
+  req->reserved[1] = NULL;
+  blk_put(wq, b);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
     (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
@@ -45,7 +200,7 @@ static void after_tramp(uv_work_t *inner, int status) {
     uvotel_resource_exit(&cs);
   }
   (void)uvotel_resource_emit_destroy(&res);
-  uvotel_snapshot_release(snap);
+  wctx_done(wq, ctx);
 }
 
 UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
@@ -53,47 +208,47 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   if (!uvotel_tracking() || loop == NULL || req == NULL || work_cb == NULL) {
     return uv_queue_work(loop, req, work_cb, after_work_cb);
   }
-  int is_new;
-  uvotel__hs_t *s = uvotel__track(loop, req, &is_new);
-  if (s == NULL) return UV_ENOMEM;
-  if (!is_new) return UV_EBUSY; /* still queued: libuv would corrupt its queue */
-  /* A counted reference (a plain increment on this thread). The pool thread enters it borrowed:
-   * it only reads the immutable entries, never the count. A private copy was tried and cost an
-   * allocation and value retains per item for no gain: the pool thread has to fetch a cache line
-   * written by this thread either way. */
-  uvotel_snapshot_t *snap = uvotel_snapshot_capture();
-  if (snap == NULL) {
-    uvotel__hs_remove(s);
+  uvotel__wq_t *wq = uvotel__wq_make(loop);
+  if (UVOTEL__UNLIKELY(wq == NULL)) return UV_ENOMEM;
+  if (UVOTEL__UNLIKELY(blk_of(wq, req) != NULL))
+    return UV_EBUSY; /* libuv would corrupt its queue */
+  uvotel__wblk_t *b = blk_get(wq);
+  if (UVOTEL__UNLIKELY(b == NULL)) return UV_ENOMEM;
+  if (UVOTEL__UNLIKELY(wctx_take(wq, b) != 0)) {
+    blk_put(wq, b);
     return UV_ENOMEM;
   }
-  s->cb = (void (*)(void))work_cb;
-  s->u.work.req = req;
-  s->u.work.after_cb = after_work_cb;
-  s->u.work.snap = snap;
-  int err = uv_queue_work(loop, &s->u.work.inner, work_tramp, after_tramp);
-  if (err) {
-    uvotel_snapshot_release(snap);
-    uvotel__hs_remove(s);
+  b->req = req;
+  b->work_cb = work_cb;
+  b->after_cb = after_work_cb;
+  int err = uv_queue_work(loop, &b->inner, work_tramp, after_tramp);
+  if (UVOTEL__UNLIKELY(err != 0)) {
+    wctx_done(wq, b->ctx);
+    blk_put(wq, b);
     return err;
   }
   req->loop = loop;
   req->type = UV_WORK;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
+  req->reserved[0] = b;
+  req->reserved[1] = (void *)tag_of(wq, b, req);
   /* Make the mirror look like a request that left the queue, so that a raw uv_cancel on it
    * (instead of uvotel_cancel) answers UV_EBUSY instead of reading garbage. */
   req->work_req.work = NULL;
   req->work_req.done = NULL;
   req->work_req.loop = loop;
   req->work_req.wq[0] = req->work_req.wq[1] = &req->work_req.wq;
-  (void)uvotel_resource_init_owner(&s->res, "WORK", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, req);
+  (void)uvotel_resource_init_owner(&b->res, "WORK", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, req);
   return 0;
 }
 
 UVOTEL__API int uvotel_cancel(uv_req_t *req) {
   if (uvotel_tracking() && req != NULL && req->type == UV_WORK) {
-    uvotel__hs_t *s = uvotel__hs_get(((uv_work_t *)req)->loop, req);
-    if (s != NULL) return uv_cancel((uv_req_t *)&s->u.work.inner);
+    uv_work_t *w = (uv_work_t *)req;
+    uvotel__wq_t *wq = uvotel__wq_get(w->loop);
+    uvotel__wblk_t *b = wq != NULL ? blk_of(wq, w) : NULL;
+    if (b != NULL) return uv_cancel((uv_req_t *)&b->inner);
   }
   return uv_cancel(req);
 }

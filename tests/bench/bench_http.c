@@ -1,24 +1,38 @@
-/* http-service under load: requests/s of GET /work measured by wrk from a second process on
- * loopback, for
+/* http-service and a plain libuv HTTP server under load: requests/s of GET /work measured by
+ * wrk (one thread, a second process) on loopback, for
  *   off      http-service with tracing off (OTEL_SDK_DISABLED=true, UVOTEL_INSTRUMENT=none)
  *   otlp     http-service exporting a SERVER span + 3 child spans (fs open/read/close) per
- *            request over OTLP/HTTP to a loopback receiver (tests/support/otlp_receiver, in this
- *            process, on its own thread)
+ *            request over OTLP/HTTP to the test receiver (tests/support/otlp_receiver, in this
+ *            process, on its own thread; it decodes every body with protobuf-c)
  *   plain    plain_http_server: the same work with no uvotel at all
- *   preload  plain_http_server under libuvotel_preload.so (UVOTEL_INSTRUMENT=all: fs open, read,
- *            close and dns lookup root spans per request, a tcp accept span per connection),
- *            exporting over OTLP to the same receiver
- *   otlp-d, preload-d  the same two exporting to a discard receiver in this process (reads the
- *            request, answers 200, decodes nothing), as a collector on another machine would
- *            cost this one: the test receiver decodes and stores every span on the same two
- *            cores as the service and wrk
+ *   preload  plain_http_server under libuvotel_preload.so (UVOTEL_INSTRUMENT=all: the HTTP
+ *            detector's SERVER span per request with fs open, read, close and dns lookup
+ *            children), exporting over OTLP to the test receiver
+ *   otlp-d, preload-d  the same two exporting to the counting receiver instead
+ *   http-d   plain_http_server under the preload with UVOTEL_INSTRUMENT=http (the SERVER span
+ *            per request only; the wrappers still carry the context through every callback),
+ *            exporting to the counting receiver
+ * The counting receiver runs in its own process (forked at start, one thread): it reads each
+ * request, counts the Span messages and those of kind SERVER in the protobuf without decoding
+ * the rest, answers 200, keeps nothing.
+ * The "server row" (issue 12 item 7) is plain vs http-d (and preload-d): requests/s, the
+ * server's CPU per request (user + system of all its threads, from wait4, divided by the
+ * requests it parsed), and the spans: offered (requests the server parsed: each must give one
+ * SERVER span), delivered (SERVER spans the receiver counted for that run), lost (offered -
+ * delivered) and what the SDK said about drops on the server's stderr; the receiver's and
+ * wrk's CPU per request beside.
  * Each variant runs `rounds` times, interleaved; min/median/max are printed and the ratios of
- * the medians are otlp/off and preload/plain.
- *   [BENCH_PIN=1] bench_http [seconds per run (5)] [rounds (3)] [connections (50)]
+ * the medians.
+ *   [BENCH_PIN=1] bench_http [--only server] [seconds per run (5)] [rounds (5)] [connections (50)]
+ * BENCH_PIN=1: the server on CPU 0; wrk, the receivers and this process on CPU 1.
+ * --only a,b,c: only those variants; --only server: plain,preload-d,http-d.
  * Needs wrk on PATH. Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -43,13 +57,18 @@ extern char **environ;
 typedef struct variant_s {
   const char *name;
   const char *bin;
-  const char *env[8];
+  const char *env[10];
+  int counted; /* exports to the counting receiver: spans are checked */
   double rps[16];
-  double cpu_us[16]; /* the server's CPU time (user + system, all threads) per request */
+  double cpu_us[16];  /* the server's CPU time (user + system, all threads) per request */
+  double wrk_us[16];  /* wrk's CPU time per request */
+  double recv_us[16]; /* the receiver's CPU time per request (counting or test receiver) */
+  uint64_t offered, delivered, other_spans, bad, said_drop; /* summed over the rounds */
+  uint64_t wrk_requests, write_errors;
 } variant_t;
 
-/* BENCH_PIN=1: the server on CPU 0, wrk (and this thread) on CPU 1, so the two do not trade
- * places with each other; a shared machine stays noisy all the same. */
+/* BENCH_PIN=1: the server on CPU 0, wrk, the receivers (and this thread) on CPU 1, so they do
+ * not trade places with each other; a shared machine stays noisy all the same. */
 static int g_pin;
 
 static void pin_to(int cpu) {
@@ -60,7 +79,10 @@ static void pin_to(int cpu) {
   (void)sched_setaffinity(0, sizeof set, &set);
 }
 
-static pid_t spawn_server(const char *bin, const char *const *extra, int *port) {
+/* The server's stdout stays open in *out_fd (its last line is its request count); its stderr
+ * goes to err_path (what the SDK says at exit). */
+static pid_t spawn_server(const char *bin, const char *const *extra, int *port, int *out_fd,
+                          const char *err_path) {
   char *argv[] = {(char *)bin, "--port", "0", "--file", (char *)bin, NULL};
   char *envp[256];
   size_t n = 0;
@@ -79,6 +101,7 @@ static pid_t spawn_server(const char *bin, const char *const *extra, int *port) 
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   pid_t pid;
   pin_to(0); /* inherited by the server */
   int rc = posix_spawn(&pid, bin, &fa, NULL, argv, envp);
@@ -93,85 +116,275 @@ static pid_t spawn_server(const char *bin, const char *const *extra, int *port) 
   size_t len = 0;
   while (len < sizeof line - 1 && read(fds[0], line + len, 1) == 1 && line[len] != '\n') len++;
   line[len] = '\0';
-  close(fds[0]);
   if (sscanf(line, "listening on 127.0.0.1:%d", port) != 1) {
+    close(fds[0]);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return -1;
   }
+  *out_fd = fds[0];
   return pid;
 }
 
-/* ---- a discard OTLP/HTTP receiver: reads each request, answers 200 with an empty
- * ExportTraceServiceResponse, decodes nothing (a collector on another machine costs this
- * machine nothing; the test receiver decodes and stores every span on these same cores) ---- */
+/* The rest of the server's stdout after it exited: plain_http_server's count line. */
+static int read_counts(int fd, unsigned long *req, unsigned long *resp, unsigned long *werr) {
+  char buf[512];
+  size_t len = 0;
+  ssize_t r;
+  while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+    len += (size_t)r;
+  }
+  buf[len] = '\0';
+  close(fd);
+  const char *l = strstr(buf, "requests ");
+  return l != NULL && sscanf(l, "requests %lu responses %lu write_errors %lu", req, resp, werr) == 3
+             ? 0
+             : -1;
+}
 
-static void *discard_conn(void *arg) {
-  int fd = (int)(intptr_t)arg;
+/* Spans the SDK said it lost, from the server's stderr: the batch processor's "N span(s)
+ * dropped" / "N span(s) not delivered" lines summed. */
+static uint64_t said_lost(const char *err_path) {
+  FILE *f = fopen(err_path, "r");
+  if (f == NULL) return 0;
+  char line[1024];
+  uint64_t not_delivered = 0, interval = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    const char *p = strstr(line, " span(s) ");
+    if (p == NULL) continue;
+    const char *d = p;
+    while (d > line && d[-1] >= '0' && d[-1] <= '9') d--;
+    uint64_t v = strtoull(d, NULL, 10);
+    if (strstr(p, "not delivered") != NULL) {
+      not_delivered += v; /* flush/shutdown: everything since the previous flush */
+    } else {
+      interval += v; /* the periodic report: dropped since the last report */
+      const char *a = strstr(p, " and ");
+      if (a != NULL) interval += strtoull(a + 5, NULL, 10); /* failed */
+    }
+    fprintf(stderr, "bench_http: the server said: %s", line);
+  }
+  fclose(f);
+  return not_delivered > interval ? not_delivered : interval;
+}
+
+/* ---- the counting receiver: its own process (forked before any thread starts), one thread,
+ * poll(). It reads each OTLP/HTTP request, walks the protobuf body just far enough to count the
+ * Span messages and those of kind SERVER (ExportTraceServiceRequest.resource_spans(1) ->
+ * ResourceSpans.scope_spans(2) -> ScopeSpans.spans(2) -> Span.kind(6)), answers 200 with an
+ * empty body and keeps nothing: what a collector on another machine would cost this one, plus
+ * the counting. Its CPU time is read from its own getrusage and reported beside the server's. */
+
+typedef struct rcounts_s {
+  uint64_t requests, spans, server_spans, bad, log_requests, cpu_us;
+} rcounts_t;
+
+typedef struct rconn_s {
+  int fd;
+  char *buf;
+  size_t have, cap;
+} rconn_t;
+
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* depth 0: the request, 1: ResourceSpans, 2: ScopeSpans, 3: Span, 4: one of its attributes
+ * (KeyValue). A Span of kind SERVER (6 = 2) with an http.request.method attribute (9 -> key 1)
+ * counts as an HTTP SERVER span. */
+static int pb_walk(const uint8_t *p, const uint8_t *end, int depth, rcounts_t *c, int *flag) {
+  static const char key[] = "http.request.method";
+  int server = 0, method = 0;
+  while (p < end) {
+    uint64_t tag, v;
+    if (pb_varint(&p, end, &tag) != 0) return -1;
+    unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
+    switch (wt) {
+      case 0:
+        if (pb_varint(&p, end, &v) != 0) return -1;
+        if (depth == 3 && field == 6 && v == 2) server = 1;
+        break;
+      case 1:
+        if (end - p < 8) return -1;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return -1;
+        p += 4;
+        break;
+      case 2:
+        if (pb_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
+        if ((depth == 0 && field == 1) || (depth == 1 && field == 2) ||
+            (depth == 2 && field == 2) || (depth == 3 && field == 9)) {
+          if (pb_walk(p, p + v, depth + 1, c, &method) != 0) return -1;
+        } else if (depth == 4 && field == 1 && v == sizeof key - 1 && memcmp(p, key, v) == 0) {
+          *flag = 1; /* the attribute's key */
+        }
+        p += v;
+        break;
+      default:
+        return -1;
+    }
+  }
+  if (depth == 3) {
+    c->spans++;
+    if (server && method) c->server_spans++;
+  }
+  return 0;
+}
+
+/* One or more complete requests in c->buf: count and answer each. -1: close the connection. */
+static int rconn_serve(rconn_t *c, rcounts_t *n) {
   static const char ok[] =
       "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
-  char buf[65536];
-  size_t have = 0;
+  static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
   for (;;) {
-    char *end = have > 0 ? memmem(buf, have, "\r\n\r\n", 4) : NULL;
-    if (end == NULL) {
-      if (have == sizeof buf) break;
-      ssize_t r = read(fd, buf + have, sizeof buf - have);
-      if (r <= 0) break;
-      have += (size_t)r;
-      continue;
-    }
+    char *end = c->have > 0 ? memmem(c->buf, c->have, "\r\n\r\n", 4) : NULL;
+    if (end == NULL) return c->have > 65536 ? -1 : 0;
+    size_t head = (size_t)(end + 4 - c->buf);
+    char save = *end;
     *end = '\0';
-    const char *cl = strcasestr(buf, "\r\ncontent-length:");
-    size_t body = cl != NULL ? (size_t)atol(cl + 17) : 0;
-    size_t head = (size_t)(end + 4 - buf);
-    size_t in_buf = have - head < body ? have - head : body;
-    size_t left = body - in_buf;
-    memmove(buf, buf + head + in_buf, have - head - in_buf);
-    have -= head + in_buf;
-    while (left > 0) { /* the rest of the body: read and drop */
-      char sink[65536];
-      ssize_t r = read(fd, sink, left < sizeof sink ? left : sizeof sink);
-      if (r <= 0) goto out;
-      left -= (size_t)r;
+    const char *cl = strcasestr(c->buf, "\r\ncontent-length:");
+    int gz = strcasestr(c->buf, "\r\ncontent-encoding: gzip") != NULL;
+    *end = save;
+    size_t body = cl != NULL ? (size_t)strtoull(cl + 17, NULL, 10) : 0;
+    if (body > ((size_t)64 << 20)) return -1;
+    if (c->have < head + body) {
+      if (c->cap < head + body) {
+        char *nb = realloc(c->buf, head + body);
+        if (nb == NULL) return -1;
+        c->buf = nb;
+        c->cap = head + body;
+      }
+      return 0;
     }
-    if (write(fd, ok, sizeof ok - 1) < 0) break;
-  }
-out:
-  close(fd);
-  return NULL;
-}
-
-static void *discard_accept(void *arg) {
-  int lfd = (int)(intptr_t)arg;
-  for (;;) {
-    int c = accept(lfd, NULL, NULL);
-    if (c < 0) return NULL;
-    pthread_t t;
-    if (pthread_create(&t, NULL, discard_conn, (void *)(intptr_t)c) == 0) {
-      pthread_detach(t);
+    n->requests++;
+    rcounts_t t = {0};
+    int logs = c->have >= 14 && memcmp(c->buf, "POST /v1/logs ", 14) == 0;
+    int good =
+        logs || (!gz && pb_walk((const uint8_t *)c->buf + head,
+                                (const uint8_t *)c->buf + head + body, 0, &t, &(int){0}) == 0);
+    if (logs) {
+      n->log_requests++; /* http-service's log records: answered, not counted */
+    } else if (good) {
+      n->spans += t.spans;
+      n->server_spans += t.server_spans;
     } else {
-      close(c);
+      n->bad++; /* gzip (the bench asks for none) or not a trace request */
+    }
+    const char *a = good ? ok : bad;
+    size_t al = good ? sizeof ok - 1 : sizeof bad - 1;
+    if (write(c->fd, a, al) != (ssize_t)al) return -1; /* loopback: a short write is an error */
+    memmove(c->buf, c->buf + head + body, c->have - head - body);
+    c->have -= head + body;
+  }
+}
+
+static void counting_receiver_main(int lfd, int ctl) {
+  enum { MAXC = 64 };
+  struct pollfd pf[MAXC + 2];
+  rconn_t conns[MAXC];
+  size_t nc = 0;
+  rcounts_t n = {0};
+  for (;;) {
+    pf[0] = (struct pollfd){.fd = ctl, .events = POLLIN};
+    pf[1] = (struct pollfd){.fd = lfd, .events = POLLIN};
+    for (size_t i = 0; i < nc; i++)
+      pf[i + 2] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    if (poll(pf, nc + 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(1);
+    }
+    if (pf[0].revents) {
+      char cmd;
+      if (read(ctl, &cmd, 1) != 1 || cmd != 'q') _exit(0);
+      struct rusage ru;
+      getrusage(RUSAGE_SELF, &ru);
+      n.cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                 (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+      if (write(ctl, &n, sizeof n) != (ssize_t)sizeof n) _exit(1);
+    }
+    if (pf[1].revents & POLLIN) {
+      int fd = accept(lfd, NULL, NULL);
+      if (fd >= 0 && nc < MAXC) {
+        conns[nc++] = (rconn_t){fd, malloc(65536), 0, 65536};
+      } else if (fd >= 0) {
+        close(fd);
+      }
+    }
+    for (size_t i = nc; i-- > 0;) {
+      if (!pf[i + 2].revents) continue;
+      rconn_t *c = &conns[i];
+      ssize_t r = c->have < c->cap ? read(c->fd, c->buf + c->have, c->cap - c->have) : 0;
+      if (r < 0 && errno == EINTR) continue;
+      if (r > 0) c->have += (size_t)r;
+      if (r <= 0 || rconn_serve(c, &n) != 0) {
+        close(c->fd);
+        free(c->buf);
+        conns[i] = conns[--nc];
+      }
     }
   }
 }
 
-static int discard_start(void) {
+typedef struct counting_receiver_s {
+  pid_t pid;
+  int ctl, port;
+} counting_receiver_t;
+
+static int counting_receiver_start(counting_receiver_t *cr) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+  int sv[2];
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0 ||
+      socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
     return -1;
   }
-  pthread_t t;
-  if (pthread_create(&t, NULL, discard_accept, (void *)(intptr_t)fd) != 0) return -1;
-  pthread_detach(t);
-  return ntohs(a.sin_port);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    close(sv[0]);
+    pin_to(1); /* with wrk, away from the server */
+    counting_receiver_main(fd, sv[1]);
+    _exit(0);
+  }
+  close(fd);
+  close(sv[1]);
+  cr->pid = pid;
+  cr->ctl = sv[0];
+  cr->port = ntohs(a.sin_port);
+  return 0;
 }
 
-static double run_wrk(int port, int seconds, int conns) {
+static rcounts_t counting_receiver_query(const counting_receiver_t *cr) {
+  rcounts_t n = {0};
+  char q = 'q';
+  if (write(cr->ctl, &q, 1) != 1 || read(cr->ctl, &n, sizeof n) != (ssize_t)sizeof n) {
+    fprintf(stderr, "bench_http: the counting receiver does not answer\n");
+    exit(1);
+  }
+  return n;
+}
+
+static void counting_receiver_stop(counting_receiver_t *cr) {
+  close(cr->ctl);
+  waitpid(cr->pid, NULL, 0);
+}
+
+static double run_wrk(int port, int seconds, int conns, uint64_t *total) {
   char cmd[256];
   snprintf(cmd, sizeof cmd, "wrk -t1 -c%d -d%ds http://127.0.0.1:%d/work 2>&1", conns, seconds,
            port);
@@ -180,8 +393,11 @@ static double run_wrk(int port, int seconds, int conns) {
   char line[512];
   double rps = -1;
   int errors = 0;
+  *total = 0;
   while (fgets(line, sizeof line, p) != NULL) {
     sscanf(line, "Requests/sec: %lf", &rps);
+    unsigned long long t;
+    if (sscanf(line, " %llu requests in", &t) == 1) *total = t;
     if (strstr(line, "Non-2xx") != NULL || strstr(line, "Socket errors") != NULL) errors = 1;
   }
   pclose(p);
@@ -205,12 +421,51 @@ int main(void) {
   return 1;
 }
 #else
+static double usec(const struct rusage *ru) {
+  return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e6 +
+         (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+}
+
+static void minmax(const double *v, int n, double *lo, double *med, double *hi) {
+  double t[16];
+  memcpy(t, v, sizeof *t * (size_t)n);
+  *med = median(t, n); /* sorts t */
+  *lo = t[0];
+  *hi = t[n - 1];
+}
+
+static void print_row(const variant_t *v, int rounds, const variant_t *base) {
+  double lo, med, hi, cpu, lo_c, hi_c, wrk, recv, x;
+  minmax(v->rps, rounds, &lo, &med, &hi);
+  minmax(v->cpu_us, rounds, &lo_c, &cpu, &hi_c);
+  minmax(v->wrk_us, rounds, &x, &wrk, &x);
+  minmax(v->recv_us, rounds, &x, &recv, &x);
+  printf(
+      "%-9s min %8.0f median %8.0f max %8.0f req/s | server CPU/req %6.1f us (min %.1f max "
+      "%.1f) | wrk %5.1f us | receiver %5.2f us",
+      v->name, lo, med, hi, cpu, lo_c, hi_c, wrk, recv);
+  if (base != NULL) {
+    double bm, bc;
+    minmax(base->rps, rounds, &x, &bm, &x);
+    minmax(base->cpu_us, rounds, &x, &bc, &x);
+    printf(" | %s/%s req/s %.3f, CPU/req %.2fx (+%.1f us)", v->name, base->name, med / bm, cpu / bc,
+           cpu - bc);
+  }
+  printf("\n");
+}
+
 int main(int argc, char **argv) {
+  const char *only = NULL; /* comma-separated variant names; "server": plain,preload-d,http-d */
+  if (argc > 2 && strcmp(argv[1], "--only") == 0) {
+    only = strcmp(argv[2], "server") == 0 ? "plain,preload-d,http-d" : argv[2];
+    argc -= 2;
+    argv += 2;
+  }
   int seconds = argc > 1 ? atoi(argv[1]) : 5;
-  int rounds = argc > 2 ? atoi(argv[2]) : 3;
+  int rounds = argc > 2 ? atoi(argv[2]) : 5;
   int conns = argc > 3 ? atoi(argv[3]) : 50;
   if (seconds < 1 || rounds < 1 || rounds > 16 || conns < 1) {
-    fprintf(stderr, "usage: %s [seconds] [rounds] [connections]\n", argv[0]);
+    fprintf(stderr, "usage: bench_http [--only server] [seconds] [rounds] [connections]\n");
     return 2;
   }
   if (HTTP_SERVICE_BIN[0] == '\0') {
@@ -219,93 +474,167 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   g_pin = getenv("BENCH_PIN") != NULL && strcmp(getenv("BENCH_PIN"), "1") == 0;
+  pin_to(1);
+  counting_receiver_t cr; /* forked before the test receiver's thread starts */
+  if (counting_receiver_start(&cr) != 0) return 1;
   otlp_receiver_t *recv;
   if (otlp_receiver_start(&recv, 0, NULL) != 0) return 1;
-  char endpoint[128], discard[128];
+  char endpoint[128], counting[128];
   snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d",
            otlp_receiver_port(recv));
-  int dport = discard_start();
-  if (dport < 0) return 1;
-  snprintf(discard, sizeof discard, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", dport);
+  snprintf(counting, sizeof counting, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", cr.port);
+  char err_path[64]; /* the server's stderr, scanned after each run, removed at the end */
+  snprintf(err_path, sizeof err_path, "/tmp/bench_http.%d.stderr", (int)getpid());
 
-  variant_t v[] = {
-      {"off",
-       HTTP_SERVICE_BIN,
-       {"OTEL_SDK_DISABLED=true", "UVOTEL_INSTRUMENT=none", NULL},
-       {0},
-       {0}},
-      {"otlp",
-       HTTP_SERVICE_BIN,
-       {"OTEL_TRACES_EXPORTER=otlp", endpoint, "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench",
-        NULL},
-       {0},
-       {0}},
-      {"otlp-d",
-       HTTP_SERVICE_BIN,
-       {"OTEL_TRACES_EXPORTER=otlp", discard, "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench",
-        NULL},
-       {0},
-       {0}},
-      {"plain", PLAIN_HTTP_BIN, {NULL}, {0}, {0}},
-      {"preload",
-       PLAIN_HTTP_BIN,
-       {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", endpoint,
-        "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
-       {0},
-       {0}},
-      {"preload-d",
-       PLAIN_HTTP_BIN,
-       {"LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp", discard,
-        "UVOTEL_INSTRUMENT=all", "OTEL_SERVICE_NAME=bench-preload", NULL},
-       {0},
-       {0}},
+#define PRELOAD "LD_PRELOAD=" UVOTEL_PRELOAD_SO, "OTEL_TRACES_EXPORTER=otlp"
+#define NOGZIP "OTEL_EXPORTER_OTLP_COMPRESSION=none"
+#define V(n, b, c, ...)                                             \
+  {                                                                 \
+    .name = n, .bin = b, .counted = c, .env = { __VA_ARGS__, NULL } \
+  }
+  variant_t all[] = {
+      V("off", HTTP_SERVICE_BIN, 0, "OTEL_SDK_DISABLED=true", "UVOTEL_INSTRUMENT=none"),
+      V("otlp", HTTP_SERVICE_BIN, 0, "OTEL_TRACES_EXPORTER=otlp", endpoint, "UVOTEL_INSTRUMENT=fs",
+        "OTEL_SERVICE_NAME=bench"),
+      V("otlp-d", HTTP_SERVICE_BIN, 1, "OTEL_TRACES_EXPORTER=otlp", counting, NOGZIP,
+        "UVOTEL_INSTRUMENT=fs", "OTEL_SERVICE_NAME=bench"),
+      V("plain", PLAIN_HTTP_BIN, 0, NULL),
+      V("preload", PLAIN_HTTP_BIN, 0, PRELOAD, endpoint, "UVOTEL_INSTRUMENT=all",
+        "OTEL_SERVICE_NAME=bench-preload"),
+      V("preload-d", PLAIN_HTTP_BIN, 1, PRELOAD, counting, NOGZIP, "UVOTEL_INSTRUMENT=all",
+        "OTEL_SERVICE_NAME=bench-preload"),
+      V("http-d", PLAIN_HTTP_BIN, 1, PRELOAD, counting, NOGZIP, "UVOTEL_INSTRUMENT=http",
+        "OTEL_SERVICE_NAME=bench-http"),
   };
-  size_t nv = sizeof v / sizeof v[0];
-  printf("bench_http: wrk -t1 -c%d -d%ds GET /work, %d rounds (median)\n", conns, seconds, rounds);
+#undef V
+  enum { OFF, OTLP, OTLP_D, PLAIN, PRELOAD_T, PRELOAD_D, HTTP_D, NV };
+  int order[NV], nv = 0;
+  for (int i = 0; i < NV; i++) {
+    size_t l = strlen(all[i].name);
+    const char *p = only;
+    while (p != NULL && !(strncmp(p, all[i].name, l) == 0 && (p[l] == ',' || p[l] == '\0'))) {
+      p = strchr(p, ',');
+      if (p != NULL) p++;
+    }
+    if (only == NULL || p != NULL) order[nv++] = i;
+  }
+  FILE *up = fopen("/proc/loadavg", "r");
+  char load[64] = "?";
+  if (up != NULL) {
+    if (fgets(load, sizeof load, up) == NULL) strcpy(load, "?");
+    fclose(up);
+    load[strcspn(load, "\n")] = '\0';
+  }
+  printf("bench_http: wrk -t1 -c%d -d%ds GET /work, %d rounds interleaved, pin %s, loadavg %s\n",
+         conns, seconds, rounds, g_pin ? "server CPU 0 / wrk+receivers CPU 1" : "off", load);
   for (int r = 0; r < rounds; r++) {
-    for (size_t i = 0; i < nv; i++) {
-      int port;
-      pid_t pid = spawn_server(v[i].bin, v[i].env, &port);
+    for (int k = 0; k < nv; k++) {
+      variant_t *v = &all[order[k]];
+      int port, out_fd;
+      rcounts_t c0 = counting_receiver_query(&cr);
+      struct rusage self0, kids0, self1, kids1, ru;
+      getrusage(RUSAGE_SELF, &self0);
+      getrusage(RUSAGE_CHILDREN, &kids0);
+      pid_t pid = spawn_server(v->bin, v->env, &port, &out_fd, err_path);
       if (pid < 0) {
-        fprintf(stderr, "bench_http: %s did not start\n", v[i].name);
+        fprintf(stderr, "bench_http: %s did not start\n", v->name);
         return 1;
       }
-      v[i].rps[r] = run_wrk(port, seconds, conns);
+      uint64_t done = 0;
+      v->rps[r] = run_wrk(port, seconds, conns, &done);
+      usleep(200 * 1000); /* requests wrk gave up on at its deadline finish (timer: 1 ms) */
       kill(pid, SIGTERM);
       int st;
-      struct rusage ru;
       while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
       }
-      double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-                   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-      v[i].cpu_us[r] = v[i].rps[r] > 0 ? cpu / (v[i].rps[r] * seconds) : 0;
-      printf("  round %d %-8s %10.0f req/s %7.1f us CPU/req%s\n", r + 1, v[i].name, v[i].rps[r],
-             v[i].cpu_us[r],
+      getrusage(RUSAGE_SELF, &self1);
+      getrusage(RUSAGE_CHILDREN, &kids1);
+      rcounts_t c1 = counting_receiver_query(&cr);
+      unsigned long req = 0, resp = 0, werr = 0;
+      int have_counts = read_counts(out_fd, &req, &resp, &werr) == 0;
+      uint64_t reqs = have_counts ? req : done; /* http-service prints no count */
+      double cpu = usec(&ru);
+      double wrk_cpu = usec(&kids1) - usec(&kids0) - cpu; /* sh + wrk, reaped by pclose */
+      double recv_cpu = v->counted ? (double)(c1.cpu_us - c0.cpu_us) : usec(&self1) - usec(&self0);
+      v->cpu_us[r] = reqs > 0 ? cpu / (double)reqs : 0;
+      v->wrk_us[r] = done > 0 ? wrk_cpu / (double)done : 0;
+      v->recv_us[r] = reqs > 0 ? recv_cpu / (double)reqs : 0;
+      v->wrk_requests += done;
+      v->write_errors += werr;
+      uint64_t said = said_lost(err_path);
+      v->said_drop += said;
+      printf("  round %d %-9s %8.0f req/s %6.1f us CPU/req (wrk %5.1f, receiver %5.2f)", r + 1,
+             v->name, v->rps[r], v->cpu_us[r], v->wrk_us[r], v->recv_us[r]);
+      if (v->counted) {
+        uint64_t server = c1.server_spans - c0.server_spans, spans = c1.spans - c0.spans;
+        v->offered += reqs;
+        v->delivered += server;
+        v->other_spans += spans - server;
+        v->bad += c1.bad - c0.bad;
+        printf(" | offered %llu delivered %llu lost %lld said %llu", (unsigned long long)reqs,
+               (unsigned long long)server, (long long)reqs - (long long)server,
+               (unsigned long long)said);
+      }
+      printf("%s\n",
              WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "" : "  (server did not exit cleanly)");
       fflush(stdout);
     }
   }
-  double m[6], u[6];
-  for (size_t i = 0; i < nv; i++) {
-    m[i] = median(v[i].rps, rounds); /* sorts rps: [0] is the min, [rounds-1] the max */
-    u[i] = median(v[i].cpu_us, rounds);
-    printf("%-9s min %10.0f median %10.0f max %10.0f req/s\n", v[i].name, v[i].rps[0], m[i],
-           v[i].rps[rounds - 1]);
+  unlink(err_path);
+  printf(
+      "\nmedians of %d rounds; CPU/req = user+system of the process / requests it served; "
+      "receiver = the receiver's own CPU / requests\n",
+      rounds);
+  for (int k = 0; k < nv; k++) {
+    int i = order[k];
+    const variant_t *base = NULL;
+    if (i == OTLP || i == OTLP_D) base = &all[OFF];
+    if (i == OFF) base = &all[PLAIN];
+    if (i == PRELOAD_T || i == PRELOAD_D || i == HTTP_D) base = &all[PLAIN];
+    int base_ran = 0;
+    for (int j = 0; j < nv; j++) base_ran |= base == &all[order[j]];
+    print_row(&all[i], rounds, base_ran ? base : NULL);
+  }
+  printf(
+      "\nserver row (issue 12 item 7): plain_http_server raw vs under the preload with HTTP "
+      "detection, OTLP/HTTP to the counting receiver in its own process\n");
+  int fail = 0;
+  for (int k = 0; k < nv; k++) {
+    const variant_t *v = &all[order[k]];
+    if (!v->counted) continue;
+    if (v->bin != all[PLAIN].bin) { /* http-service prints no request count */
+      printf(
+          "  %-9s (http-service) wrk completed %llu, SERVER spans delivered %llu, other "
+          "spans %llu, SDK said %llu lost\n",
+          v->name, (unsigned long long)v->wrk_requests, (unsigned long long)v->delivered,
+          (unsigned long long)v->other_spans, (unsigned long long)v->said_drop);
+      continue;
+    }
+    double x, m, b = 0, cm, cb = 0;
+    int plain_ran = 0;
+    for (int j = 0; j < nv; j++) plain_ran |= order[j] == PLAIN;
+    if (plain_ran) {
+      minmax(all[PLAIN].rps, rounds, &x, &b, &x);
+      minmax(all[PLAIN].cpu_us, rounds, &x, &cb, &x);
+    }
+    minmax(v->rps, rounds, &x, &m, &x);
+    minmax(v->cpu_us, rounds, &x, &cm, &x);
+    int ok = v->delivered == v->offered && v->bad == 0 && v->said_drop == 0;
+    printf(
+        "  %-9s ratio %.3f req/s, CPU/req %.2fx | spans offered %llu (requests parsed: one "
+        "SERVER span each) delivered %llu (SERVER) lost %lld, SDK said %llu lost | other "
+        "spans %llu, bad bodies %llu, write errors %llu -> %s\n",
+        v->name, b > 0 ? m / b : 0.0, cb > 0 ? cm / cb : 0.0, (unsigned long long)v->offered,
+        (unsigned long long)v->delivered, (long long)v->offered - (long long)v->delivered,
+        (unsigned long long)v->said_drop, (unsigned long long)v->other_spans,
+        (unsigned long long)v->bad, (unsigned long long)v->write_errors,
+        ok ? "every request delivered" : "SPANS LOST");
+    if (!ok) fail = 1;
   }
   otlp_receiver_counts_t c = otlp_receiver_counts(recv);
-  printf("off      %10.0f req/s %7.1f us CPU/req\n", m[0], u[0]);
-  printf("otlp     %10.0f req/s %7.1f us CPU/req   ratio otlp/off      %.3f\n", m[1], u[1],
-         m[1] / m[0]);
-  printf("otlp-d   %10.0f req/s %7.1f us CPU/req   ratio otlp-d/off    %.3f\n", m[2], u[2],
-         m[2] / m[0]);
-  printf("plain    %10.0f req/s %7.1f us CPU/req   ratio off/plain     %.3f\n", m[3], u[3],
-         m[0] / m[3]);
-  printf("preload  %10.0f req/s %7.1f us CPU/req   ratio preload/plain %.3f\n", m[4], u[4],
-         m[4] / m[3]);
-  printf("preload-d%10.0f req/s %7.1f us CPU/req   ratio preload-d/plain %.3f\n", m[5], u[5],
-         m[5] / m[3]);
-  printf("receiver: %zu requests, %zu spans\n", c.requests, c.spans);
+  printf("test receiver: %zu requests, %zu spans\n", c.requests, c.spans);
   otlp_receiver_stop(recv);
-  return 0;
+  counting_receiver_stop(&cr);
+  return fail;
 }
 #endif

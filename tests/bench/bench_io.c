@@ -3,7 +3,8 @@
  *   fs      a chain of 50,000 uv_fs_stat on a small file (each callback starts the next)
  *   dns     a chain of 5,000 uv_getaddrinfo("localhost")
  *   tcp     loopback echo, 50 connections x 200 round trips of 64 bytes
- *   work    100,000 uv_queue_work items, 1,024 in flight
+ *   work    100,000 uv_queue_work items, 1,024 in flight: empty, and a fixed ~1 us of work
+ *           each (a spin loop calibrated at start; the figure the >= 0.90 target is set for)
  *   udp     loopback ping-pong, 4 socket pairs x 5,000 round trips of 64 bytes
  *   pipe    unix socket echo, 50 connections x 200 round trips of 64 bytes
  *   poll    100,000 readable events on 8 socketpairs (uv_poll: read a byte, write the next)
@@ -15,13 +16,26 @@
  * (1.00: as fast as raw; higher is better), the times are medians. The last two columns are
  * the same ratio for the CPU time of the loop thread (RUSAGE_THREAD), which load from other
  * processes disturbs less than wall time.
- * Usage: bench_io [rounds [name-filter]] (default 9 rounds, all); -DWORK_WINDOW=n changes how
+ *
+ * Phase 3 (with the hook and variable of phase 2): the side-table lookup at 10, 1,000 and
+ * 100,000 live handles. That many stopped signal handles are tracked (started and stopped
+ * once through the wrappers); uvotel_signal_stop on a stopped one is a table lookup and
+ * libuv's no-op stop, uv_signal_stop the same no-op without the lookup. Both run over the
+ * handles in one random order, 1M calls per round, thread CPU time, with an lfence after each
+ * call: a program does other work between two lookups, so their cache misses do not overlap
+ * as they would in a bare loop (which would show throughput, not latency). The row gives both and
+ * their difference (the lookup), min / median / max over the rounds of the paired difference,
+ * and the growth from 10 to 100,000 handles (target <= +40 ns).
+ * Usage: bench_io [rounds [filter]] (default 9 rounds, all; filter: words of the row names,
+ * '|' between, e.g. "queue_work|side-table"); -DWORK_WINDOW=n changes how
  * many work items are in flight (1024). Build with
  * -DCMAKE_BUILD_TYPE=Release. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -356,8 +370,16 @@ static uv_work_t g_work[WORK_WINDOW];
 static long g_submitted;
 static volatile long g_sink;
 
+static long g_work_spin; /* iterations of spin() in each work item: 0, or about 1 us */
+
+/* A fixed amount of work (not a clock wait, so preemption does not shorten it). */
+static void spin(long n) {
+  for (long i = 0; i < n; i++) g_sink++;
+}
+
 static void work_cb(uv_work_t *req) {
   (void)req;
+  spin(g_work_spin);
   g_sink++;
 }
 
@@ -372,12 +394,46 @@ static void after_work(uv_work_t *req, int status) {
 }
 
 static void run_work(void) {
+  g_work_spin = 0;
   g_submitted = 0;
   for (int i = 0; i < WORK_WINDOW; i++) {
     g_submitted++;
     int err = op->queue_work(loop, &g_work[i], work_cb, after_work);
     if (err) die("queue_work", err);
   }
+}
+
+static long g_spin_1us; /* calibrated in main */
+
+static void run_work_1us(void) {
+  g_submitted = 0;
+  g_work_spin = g_spin_1us;
+  for (int i = 0; i < WORK_WINDOW; i++) {
+    g_submitted++;
+    int err = op->queue_work(loop, &g_work[i], work_cb, after_work);
+    if (err) die("queue_work", err);
+  }
+}
+
+/* Iterations of spin() per microsecond of this thread's CPU time (so that being descheduled
+ * by other tenants does not shrink the item): the fastest of a few timed runs. */
+static double thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static long calibrate_spin(void) {
+  const long n = 2000000;
+  double best = 1e12;
+  for (int r = 0; r < 5; r++) {
+    double t0 = thread_cpu_us();
+    spin(n);
+    double us = thread_cpu_us() - t0;
+    if (us > 0 && us < best) best = us;
+  }
+  long per_us = (long)((double)n / best);
+  return per_us > 0 ? per_us : 1;
 }
 
 /* ---- driver ---- */
@@ -388,8 +444,10 @@ typedef struct bench_s {
   const char *name;
   void (*start)(void);
   long expect;
-  double t[2][2][MAX_ROUNDS];   /* [phase][raw=0/wrapped=1][round], wall seconds */
-  double cpu[2][2][MAX_ROUNDS]; /* the same, CPU seconds of the loop thread */
+  double t[2][2][MAX_ROUNDS];    /* [phase][raw=0/wrapped=1][round], wall seconds */
+  double cpu[2][2][MAX_ROUNDS];  /* the same, CPU seconds of the loop thread */
+  double pcpu[2][2][MAX_ROUNDS]; /* CPU seconds of the whole process (pool threads too) */
+  double csw[2][2][MAX_ROUNDS];  /* context switches of the process, voluntary + not */
 } bench_t;
 
 static bench_t g_benches[] = {
@@ -397,6 +455,7 @@ static bench_t g_benches[] = {
     {.name = "getaddrinfo localhost x5000", .start = run_dns, .expect = DNS_N},
     {.name = "tcp echo 50 conns x 200 x 64B", .start = run_tcp, .expect = TCP_CONNS},
     {.name = "queue_work x100000", .start = run_work, .expect = WORK_N},
+    {.name = "queue_work 1us x100000", .start = run_work_1us, .expect = WORK_N},
     {.name = "udp ping-pong 4 x 5000 x 64B", .start = run_udp, .expect = UDP_PAIRS},
     {.name = "pipe echo 50 conns x 200 x 64B", .start = run_pipe, .expect = TCP_CONNS},
     {.name = "poll socketpair x100000", .start = run_poll, .expect = POLL_N},
@@ -409,18 +468,31 @@ static double thread_cpu(void) {
          ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 }
 
-static double run_once(bench_t *b, const ops_t *ops, double *cpu) {
+static void process_usage(double *cpu, double *csw) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+         ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+  *csw = (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
+
+static double run_once(bench_t *b, const ops_t *ops, double *cpu, double *pcpu, double *csw) {
   uv_loop_t l;
   uv_loop_init(&l);
   loop = &l;
   op = ops;
   g_done = 0;
+  double p0, s0, p1, s1;
+  process_usage(&p0, &s0);
   double c0 = thread_cpu();
   uint64_t t0 = uv_hrtime();
   b->start();
   uv_run(&l, UV_RUN_DEFAULT);
   uint64_t t1 = uv_hrtime();
   *cpu = thread_cpu() - c0;
+  process_usage(&p1, &s1);
+  *pcpu = p1 - p0;
+  *csw = s1 - s0;
   if (g_done != b->expect) {
     fprintf(stderr, "%s: %ld of %ld done\n", b->name, g_done, b->expect);
     exit(1);
@@ -433,18 +505,34 @@ static double run_once(bench_t *b, const ops_t *ops, double *cpu) {
   return (double)(t1 - t0) / 1e9;
 }
 
-static const char *g_only; /* run only benchmarks whose name contains this */
+static const char *g_only; /* run only benchmarks whose name contains one of these ('|' between) */
+
+/* 1 when name contains one of the '|'-separated words of g_only (or there is no filter). */
+static int selected(const char *name) {
+  if (g_only == NULL) return 1;
+  for (const char *w = g_only; *w != '\0';) {
+    const char *end = strchr(w, '|');
+    size_t len = end != NULL ? (size_t)(end - w) : strlen(w);
+    for (const char *p = name; len > 0 && *p != '\0'; p++) {
+      if (strncmp(p, w, len) == 0) return 1;
+    }
+    if (end == NULL) break;
+    w = end + 1;
+  }
+  return 0;
+}
 
 static void phase(int ph, int rounds) {
   for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
     bench_t *b = &g_benches[i];
-    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    if (!selected(b->name)) continue;
     for (int r = 0; r < rounds; r++) {
       /* a raw and a wrapped run back to back, alternating which goes first, so that load from
        * elsewhere on the machine hits both alike */
       for (int k = 0; k < 2; k++) {
         int v = (r + k) % 2;
-        b->t[ph][v][r] = run_once(b, v ? &WRAPPED : &RAW, &b->cpu[ph][v][r]);
+        b->t[ph][v][r] = run_once(b, v ? &WRAPPED : &RAW, &b->cpu[ph][v][r], &b->pcpu[ph][v][r],
+                                  &b->csw[ph][v][r]);
       }
     }
   }
@@ -479,6 +567,95 @@ static double median_ratio(double t[2][MAX_ROUNDS], int n) {
   return median(r, n);
 }
 
+/* ---- side-table lookup at n live handles ---- */
+
+#define LOOKUP_OPS 1000000
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)h, (void)signum;
+}
+
+static double thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+typedef struct lookup_row_s {
+  int n;
+  double raw[MAX_ROUNDS], wrapped[MAX_ROUNDS], added[MAX_ROUNDS]; /* ns per call */
+} lookup_row_t;
+
+static double lookup_pass(uv_signal_t *hs, const uint32_t *order, int n, int wrapped) {
+  double t0 = thread_cpu_ns();
+  if (wrapped) {
+    for (long k = 0, i = 0; k < LOOKUP_OPS; k++, i = i + 1 == n ? 0 : i + 1) {
+      (void)uvotel_signal_stop(&hs[order[i]]);
+      __builtin_ia32_lfence();
+    }
+  } else {
+    for (long k = 0, i = 0; k < LOOKUP_OPS; k++, i = i + 1 == n ? 0 : i + 1) {
+      (void)uv_signal_stop(&hs[order[i]]);
+      __builtin_ia32_lfence();
+    }
+  }
+  return (thread_cpu_ns() - t0) / LOOKUP_OPS;
+}
+
+static void run_lookup(lookup_row_t *row, int rounds) {
+  int n = row->n;
+  uv_loop_t l;
+  uv_loop_init(&l);
+  uv_signal_t *hs = calloc((size_t)n, sizeof *hs);
+  uint32_t *order = malloc((size_t)n * sizeof *order);
+  if (hs == NULL || order == NULL) die("lookup", UV_ENOMEM);
+  for (int i = 0; i < n; i++) {
+    uv_signal_init(&l, &hs[i]);
+    int err = uvotel_signal_start(&hs[i], on_signal, SIGUSR2);
+    if (err) die("signal_start", err);
+    uvotel_signal_stop(&hs[i]);
+    order[i] = (uint32_t)i;
+  }
+  uint64_t x = 0x2545F4914F6CDD1Dull; /* a fixed shuffle (xorshift), the same every run */
+  for (int i = n - 1; i > 0; i--) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int j = (int)(x % (uint64_t)(i + 1));
+    uint32_t tmp = order[i];
+    order[i] = order[j];
+    order[j] = tmp;
+  }
+  for (int r = 0; r < rounds; r++) {
+    for (int k = 0; k < 2; k++) {
+      int v = (r + k) % 2;
+      double t = lookup_pass(hs, order, n, v);
+      if (v) {
+        row->wrapped[r] = t;
+      } else {
+        row->raw[r] = t;
+      }
+    }
+    row->added[r] = row->wrapped[r] - row->raw[r];
+  }
+  for (int i = 0; i < n; i++) uvotel_close((uv_handle_t *)&hs[i], NULL);
+  uv_run(&l, UV_RUN_DEFAULT);
+  uvotel_loop_close(&l);
+  if (uv_loop_close(&l) != 0) die("lookup loop close", UV_EBUSY);
+  free(hs);
+  free(order);
+}
+
+static double vmin(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
+  return m;
+}
+
+static double vmax(const double *v, int n) {
+  double m = v[0];
+  for (int i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
 static void noop_id(uvotel_async_id_t id, void *arg) {
   (void)id, (void)arg;
 }
@@ -499,6 +676,7 @@ int main(int argc, char **argv) {
   fputs("small file\n", f);
   fclose(f);
 
+  g_spin_1us = calibrate_spin();
   phase(0, rounds);
   if (uvotel_tracking()) {
     fprintf(stderr, "tracking was on during phase 1\n");
@@ -513,6 +691,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   phase(1, rounds);
+  static lookup_row_t lookups[] = {{.n = 10}, {.n = 1000}, {.n = 100000}};
+  int do_lookup = selected("side-table lookup");
+  for (size_t i = 0; do_lookup && i < sizeof lookups / sizeof *lookups; i++) {
+    run_lookup(&lookups[i], rounds);
+  }
   uvotel_scope_exit(&scope);
   uvotel_hook_free(h);
   uvotel_var_free(v);
@@ -523,13 +706,14 @@ int main(int argc, char **argv) {
       "bench_io: %d rounds; times are medians, ratio = median of paired raw/wrapped times "
       "(throughput relative to raw; target >= 0.95 with hook + variable)\n",
       rounds);
+  printf("queue_work 1us: %ld spin iterations per item (calibrated: about 1 us)\n", g_spin_1us);
   printf("%-30s | %-31s | %-31s | %s\n", "", "nothing enabled (wall)", "hook + variable (wall)",
          "loop-thread CPU ratio");
   printf("%-30s | %9s %9s %7s | %9s %9s %7s | %7s %7s\n", "", "raw s", "wrapped s", "ratio",
          "raw s", "wrapped s", "ratio", "off", "hook+var");
   for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
     bench_t *b = &g_benches[i];
-    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    if (!selected(b->name)) continue;
     printf("%-30s | %9.4f %9.4f %6.3fx | %9.4f %9.4f %6.3fx | %6.3fx %6.3fx\n", b->name,
            median(b->t[0][0], rounds), median(b->t[0][1], rounds), median_ratio(b->t[0], rounds),
            median(b->t[1][0], rounds), median(b->t[1][1], rounds), median_ratio(b->t[1], rounds),
@@ -540,12 +724,47 @@ int main(int argc, char **argv) {
          "hook + variable");
   for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
     bench_t *b = &g_benches[i];
-    if (g_only != NULL && strstr(b->name, g_only) == NULL) continue;
+    if (!selected(b->name)) continue;
     double lo0, hi0, lo1, hi1;
     ratio_range(b->t[0], rounds, &lo0, &hi0);
     ratio_range(b->t[1], rounds, &lo1, &hi1);
     printf("%-30s | %6.3f / %6.3f / %6.3f  | %6.3f / %6.3f / %6.3f\n", b->name, lo0,
            median_ratio(b->t[0], rounds), hi0, lo1, median_ratio(b->t[1], rounds), hi1);
   }
+  /* CPU of the whole process (libuv's pool threads too), and context switches: with 2 cores
+   * shared with others, what the wrappers add to the pool side shows here and not in the
+   * loop-thread column. */
+  printf("\n%-30s | %-15s | %s\n", "process CPU, context switches", "CPU ratio",
+         "context switches per run, medians (hook + variable)");
+  printf("%-30s | %7s %7s | %9s %9s\n", "", "off", "hook+var", "raw", "wrapped");
+  for (size_t i = 0; i < sizeof g_benches / sizeof *g_benches; i++) {
+    bench_t *b = &g_benches[i];
+    if (!selected(b->name)) continue;
+    printf("%-30s | %6.3fx %6.3fx | %9.0f %9.0f\n", b->name, median_ratio(b->pcpu[0], rounds),
+           median_ratio(b->pcpu[1], rounds), median(b->csw[1][0], rounds),
+           median(b->csw[1][1], rounds));
+  }
+  if (!do_lookup) return 0;
+  printf(
+      "\nside-table lookup (hook + variable): thread CPU ns per call, %d calls x %d rounds, "
+      "handles in random order\n",
+      LOOKUP_OPS, rounds);
+  printf("%-30s | %9s %9s | %s\n", "", "raw stop", "wrapped",
+         "lookup = wrapped - raw, min / median / max");
+  for (size_t i = 0; i < sizeof lookups / sizeof *lookups; i++) {
+    lookup_row_t *r = &lookups[i];
+    char name[64];
+    snprintf(name, sizeof name, "lookup at %d live handles", r->n);
+    printf("%-30s | %9.1f %9.1f | %6.1f / %6.1f / %6.1f ns\n", name, median(r->raw, rounds),
+           median(r->wrapped, rounds), vmin(r->added, rounds), median(r->added, rounds),
+           vmax(r->added, rounds));
+  }
+  /* The growth: each round's difference at 100k minus the same round's at 10. */
+  double growth[MAX_ROUNDS];
+  for (int r = 0; r < rounds; r++) growth[r] = lookups[2].added[r] - lookups[0].added[r];
+  double g = median(growth, rounds);
+  printf("%-30s | %6.1f / %6.1f / %6.1f ns (target <= +40 ns: %s)\n",
+         "lookup 100k minus 10 handles", vmin(growth, rounds), g, vmax(growth, rounds),
+         g <= 40.0 ? "met" : "MISSED");
   return 0;
 }

@@ -1,7 +1,9 @@
 /* A plain libuv HTTP server with no uvotel in it (no uvotel header, not linked with uvotel),
  * doing what http-service's GET /work does: read a file, resolve localhost, sleep 1 ms on a
  * timer, answer JSON. bench_http runs it bare and under libuvotel_preload.so.
- * Usage: plain_http_server --port N --file PATH; prints "listening on 127.0.0.1:PORT". */
+ * Usage: plain_http_server --port N --file PATH; prints "listening on 127.0.0.1:PORT", and at
+ * exit (SIGTERM) "requests R responses W write_errors E": requests parsed, responses whose write
+ * completed, and writes that failed (bench_http compares R with the spans delivered). */
 #include <fcntl.h>
 #include <http_parser.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ static uv_loop_t *g_loop;
 static const char *g_file;
 static uv_signal_t g_sig;
 static uv_tcp_t g_server;
+static unsigned long g_requests, g_responses, g_write_errors;
 
 static void on_conn_closed(uv_handle_t *h) {
   free(h->data);
@@ -48,6 +51,10 @@ static void conn_close(conn_t *c) {
 static void on_written(uv_write_t *w, int status) {
   conn_t *c = w->data;
   c->busy = 0;
+  if (status == 0)
+    g_responses++;
+  else
+    g_write_errors++;
   if (status < 0 || !c->keep_alive) conn_close(c);
 }
 
@@ -106,6 +113,7 @@ static int on_message_complete(http_parser *p) {
   conn_t *c = p->data;
   c->keep_alive = http_should_keep_alive(p);
   c->busy = 1;
+  g_requests++;
   c->fs.data = c;
   uv_fs_open(g_loop, &c->fs, g_file, O_RDONLY, 0, on_fs_open);
   return 0;
@@ -178,5 +186,7 @@ int main(int argc, char **argv) {
   printf("listening on 127.0.0.1:%d\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));
   fflush(stdout);
   uv_run(g_loop, UV_RUN_DEFAULT);
+  printf("requests %lu responses %lu write_errors %lu\n", g_requests, g_responses, g_write_errors);
+  fflush(stdout);
   return 0;
 }

@@ -293,6 +293,10 @@ static void test_nothing_configured_means_file(void **state) {
   assert_int_equal(counters(fx).exported, 10);
   assert_true(file_exists("uvotel-traces.jsonl"));
   assert_true(said(UVOTEL_DIAG_INFO, "writing spans (OTLP/JSON lines) to uvotel-traces.jsonl"));
+  char cwd[4096], where[4200];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  snprintf(where, sizeof where, "uvotel-traces.jsonl (in %s)", cwd); /* relative: where */
+  assert_true(said(UVOTEL_DIAG_INFO, where));
 }
 
 /* ---- 6: options honoured or refused ---- */

@@ -276,6 +276,155 @@ static void test_chain_zero_alloc(void **state) {
   assert_int_equal(uvotel_uv_tracked(), 0);
 }
 
+/* ---- the user's request: fields as uv_queue_work sets them, garbage and copies ---- */
+
+static int g_plain_done;
+
+static void plain_work(uv_work_t *req) {
+  (void)req;
+}
+
+static void plain_after(uv_work_t *req, int status) {
+  assert_int_equal(status, 0);
+  assert_ptr_equal(req->data, (void *)0x55);
+  g_plain_done++;
+}
+
+static void test_request_fields_garbage_and_copies(void **state) {
+  (void)state;
+  trace_log_start(&g_log);
+  g_plain_done = 0;
+  /* Memory full of garbage (as an uninitialised request on the stack or from malloc), and all
+   * ones, zeros: none is taken for a queued request. */
+  static const unsigned char fills[] = {0xA5, 0xFF, 0x00};
+  uv_work_t reqs[3];
+  for (int i = 0; i < 3; i++) {
+    memset(&reqs[i], fills[i], sizeof reqs[i]);
+    reqs[i].data = (void *)0x55;
+    assert_int_equal(uvotel_queue_work(g_loop, &reqs[i], plain_work, plain_after), 0);
+    /* what uv_queue_work sets, and nothing the program sees otherwise */
+    assert_ptr_equal(reqs[i].data, (void *)0x55);
+    assert_ptr_equal(reqs[i].loop, g_loop);
+    assert_int_equal(reqs[i].type, UV_WORK);
+    assert_ptr_equal(reqs[i].work_cb, plain_work);
+    assert_ptr_equal(reqs[i].after_work_cb, plain_after);
+  }
+  /* A byte copy of a queued request, at another address: not queued, and cancelling it
+   * touches the original neither through uvotel_cancel nor through raw uv_cancel. */
+  uv_work_t copy;
+  memcpy(&copy, &reqs[0], sizeof copy);
+  assert_int_equal(uvotel_cancel((uv_req_t *)&copy), UV_EBUSY);
+  assert_int_equal(uv_cancel((uv_req_t *)&reqs[1]), UV_EBUSY); /* the mirror, raw */
+  assert_int_equal(uvotel_queue_work(g_loop, &reqs[1], plain_work, plain_after), UV_EBUSY);
+  assert_int_equal(uvotel_queue_work(g_loop, &copy, plain_work, plain_after), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_plain_done, 4);
+  /* Done: queueing the same requests again works, and each completes once more. */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(uvotel_queue_work(g_loop, &reqs[i], plain_work, plain_after), 0);
+  }
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_plain_done, 7);
+  assert_int_equal(uvotel_uv_tracked(), 0);
+}
+
+/* ---- in-flight requests are counted; the context reaches the pool in any order ---- */
+
+typedef struct ctx_item_s {
+  uv_work_t req;
+  const char *want;
+  const char *seen;
+  const char *seen_after;
+} ctx_item_t;
+
+static void ctx_item_work(uv_work_t *req) {
+  ctx_item_t *it = (ctx_item_t *)req;
+  it->seen = uvotel_var_get(g_var);
+}
+
+static void ctx_item_after(uv_work_t *req, int status) {
+  assert_int_equal(status, 0);
+  ctx_item_t *it = (ctx_item_t *)req;
+  it->seen_after = uvotel_var_get(g_var);
+}
+
+static void test_tracked_and_interleaved_contexts(void **state) {
+  (void)state;
+  block_pool(0);
+  /* A, A, B, A, B, B, root: consecutive submissions in one mapping share it, a change of
+   * mapping starts a new one; each item sees its own submitter's value. */
+  static const char *const wants[] = {"A", "A", "B", "A", "B", "B", NULL};
+  enum { N = sizeof wants / sizeof *wants };
+  ctx_item_t items[N];
+  memset(items, 0, sizeof items);
+  for (int i = 0; i < N; i++) {
+    items[i].want = wants[i];
+    uvotel_scope_t sc;
+    if (wants[i] != NULL) assert_int_equal(uvotel_var_enter(g_var, (void *)wants[i], &sc), 0);
+    assert_int_equal(uvotel_queue_work(g_loop, &items[i].req, ctx_item_work, ctx_item_after), 0);
+    if (wants[i] != NULL) assert_int_equal(uvotel_scope_exit(&sc), 0);
+    assert_int_equal(uvotel_uv_tracked(), (size_t)i + 1);
+  }
+  unblock_pool();
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  destroy_pool_sync();
+  for (int i = 0; i < N; i++) {
+    assert_ptr_equal(items[i].seen, wants[i]);
+    assert_ptr_equal(items[i].seen_after, wants[i]);
+  }
+  assert_int_equal(uvotel_uv_tracked(), 0);
+}
+
+/* ---- value ops: balanced, and nothing holds a value once the work is done ---- */
+
+static int g_retains, g_releases; /* loop thread only: values are retained and released there */
+
+static void count_retain(void *v) {
+  (void)v;
+  g_retains++;
+}
+
+static void count_release(void *v) {
+  (void)v;
+  g_releases++;
+}
+
+static const uvotel_value_ops_t g_count_ops = {count_retain, count_release};
+static uvotel_var_t *g_cvar;
+static int g_cvar_ok;
+
+static void cvar_work(uv_work_t *req) {
+  (void)req;
+  if (uvotel_var_get(g_cvar) != (void *)0x1234) __atomic_store_n(&g_cvar_ok, 0, __ATOMIC_RELAXED);
+}
+
+static void cvar_after(uv_work_t *req, int status) {
+  (void)req;
+  assert_int_equal(status, 0);
+  assert_ptr_equal(uvotel_var_get(g_cvar), (void *)0x1234);
+}
+
+static void test_value_ops_released_after_work(void **state) {
+  (void)state;
+  g_cvar = uvotel_var_create("counted", NULL, &g_count_ops);
+  assert_non_null(g_cvar);
+  g_retains = g_releases = 0;
+  g_cvar_ok = 1;
+  uv_work_t reqs[64];
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(g_cvar, (void *)0x1234, &sc), 0);
+  for (int i = 0; i < 64; i++) {
+    assert_int_equal(uvotel_queue_work(g_loop, &reqs[i], cvar_work, cvar_after), 0);
+  }
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_true(__atomic_load_n(&g_cvar_ok, __ATOMIC_RELAXED));
+  /* Every mapping and copy that held the value has let it go, before the loop closes. */
+  assert_true(g_retains > 0);
+  assert_int_equal(g_releases, g_retains);
+  uvotel_var_free(g_cvar);
+}
+
 /* Warm every pool thread up (each allocates its scope stack once, freed when it exits), so
  * the per-test leak checks see only what a test itself leaves behind. */
 static void warm_pool(void) {
@@ -306,6 +455,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cancel_one_destroy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_items_own_context, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chain_zero_alloc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_request_fields_garbage_and_copies, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tracked_and_interleaved_contexts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_value_ops_released_after_work, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   uvotel_var_free(g_var);

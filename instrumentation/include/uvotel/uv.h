@@ -247,7 +247,9 @@ int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutdown_cb cb);
  * libuv queues a request inside uvotel's state, not the user's: the user's request gets loop,
  * type, work_cb and after_work_cb set as uv_queue_work would, and must be cancelled with
  * uvotel_cancel (uv_redirect.h maps uv_cancel). Queueing a request that is still queued returns
- * UV_EBUSY. */
+ * UV_EBUSY. While the request is queued, uvotel keeps a tagged pointer in its libuv-private
+ * `reserved` fields (libuv on Unix never uses them); data and the public fields are the
+ * program's. */
 int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
                       uv_after_work_cb after_work_cb);
 
@@ -384,8 +386,9 @@ UVOTEL_UV_EXPLICIT_LIST(UVOTEL__UV_DECLARE)
 #undef UVOTEL__UV_DECLARE_V
 
 /* ---- Introspection -----------------------------------------------------------------------
- * Number of handles and requests whose state the side tables of all attached loops hold, and
- * their capacity in slots (each grows and shrinks with its count). Thread: any. */
+ * Number of handles and requests whose state the side tables of all attached loops hold (work
+ * requests in flight included, which take no slot), and the tables' capacity in slots (each
+ * grows and shrinks with its count). Thread: any. */
 size_t uvotel_uv_tracked(void);
 size_t uvotel_uv_table_capacity(void);
 

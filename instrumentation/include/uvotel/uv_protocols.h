@@ -9,7 +9,9 @@
  * span of the "net" category, when on).
  *
  * Built in: HTTP/1.0 and 1.1 server side (category UVOTEL_INSTRUMENT_HTTP, see
- * uvotel_protocol_http). Users add their own with uvotel_protocol_register.
+ * uvotel_protocol_http); DNS over TCP (category UVOTEL_INSTRUMENT_DNS, asked after HTTP; it
+ * also watches connections made with uvotel_tcp_connect by their first bytes written; see
+ * uvotel/uv_dns.h). Users add their own with uvotel_protocol_register.
  *
  * The connection's state lives until uvotel_close of the stream (or the loop's close). */
 #ifndef UVOTEL_UV_PROTOCOLS_H
@@ -69,7 +71,8 @@ typedef struct uvotel_protocol_ops_s {
  * should use it accept connections). Alloc: none. */
 int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
 
-/* The built-in HTTP/1.x server detector (parsed with libhttp-parser), on while
+/* The built-in HTTP/1.x server detector (libhttp-parser; plain heads framed by a bounded scan
+ * of its own, the same spans), on while
  * UVOTEL_INSTRUMENT_HTTP is: a SERVER span per request, from the read that carries its first
  * byte to the completion of the write that carries the last byte of its response, named by the
  * method (GET, POST, ...; other methods: "_OTHER" and http.request.method_original), with
@@ -87,6 +90,20 @@ int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
  * response, upgrades (101, CONNECT). Not detected: HTTP/2, TLS, the client side.
  * Thread: any. */
 const uvotel_protocol_ops_t *uvotel_protocol_http(void);
+
+/* A datagram the program sent on a UDP socket without libuv (send, sendto, sendmsg or sendmmsg
+ * on the socket of uv_fileno(handle)), treated as uvotel_udp_try_send treats one (category
+ * dns): an answer ends the SERVER span of the query it answers, with its response code; a
+ * query gets its CLIENT span. bufs/nbufs: the datagram as sent (read, never kept; only its
+ * first 272 bytes are looked at); addr: its destination, or NULL on a connected socket. The
+ * preload reports such sends by itself (on the thread that started receiving on the socket);
+ * a program built with the wrappers that writes to the socket itself calls this after the send
+ * succeeded. Returns 1 when the datagram answered a query awaiting its response (that span
+ * ended), 0 otherwise (not DNS, no such query, a query, automatic spans off). NULL handle, or
+ * NULL bufs with nbufs > 0: UV_EINVAL. Thread: the handle's loop. Alloc: a query's span and
+ * the socket's table of queries awaiting answers (as uvotel_udp_try_send). */
+int uvotel_udp_sent(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                    const struct sockaddr *addr);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
  *        receives (RFC 1035 header and question): dns.question.name, client/server address;
  *        ended by the response with the same id to the same peer; rcode other than NOERROR:
  *        error.type = its name, status ERROR. Current while the receive callback runs.
+ *        Client side: "dns query <qtype>", CLIENT, per standard query a wrapped UDP socket
+ *        sends, until its response; DNS over TCP on both sides. See uvotel/uv_dns.h.
  *   net  "tcp connect" (uvotel_tcp_connect): CLIENT, network.transport = "tcp", network.type
  *        ("ipv4"/"ipv6"), network.peer.address, network.peer.port, server.address,
  *        server.port (the address connected to: libuv connects to addresses, not names).
