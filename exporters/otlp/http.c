@@ -8,6 +8,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_internal.h"
@@ -560,6 +563,9 @@ static void on_wake(uv_async_t *h) {
 
 static void thread_main(void *arg) {
   uvotel__otlp_transport_t *t = arg;
+#ifdef __linux__
+  prctl(PR_SET_NAME, "uvotel-otlp", 0, 0, 0); /* named for top, perf and bench_otlp's split */
+#endif
   uv_run(&t->loop, UV_RUN_DEFAULT);
 }
 

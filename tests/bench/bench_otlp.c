@@ -1,36 +1,55 @@
-/* bench_otlp: 1,000,000 spans (name + 4 attributes) ended on the application thread, through
- * the batch span processor (queue 65,536, batches of 512) and the OTLP/HTTP exporter, to the
- * loopback OTLP receiver (its own thread, decoding every body with protobuf-c).
+/* bench_otlp: spans (name + 4 attributes) ended on the application's loop thread, through the
+ * batch span processor and the OTLP/HTTP exporter (http/protobuf, no compression), to a discard
+ * receiver on loopback in its own process (tests/bench/discard_receiver.c: counts spans by
+ * walking the protobuf, no decoding; its CPU is reported apart), so the figures rank the SDK.
  *
- * The producer runs as the application would on an event loop: inside loop callbacks (a
- * uv_idle_t making CHUNK spans per turn), so the processor's handles get their turn between
- * chunks. Reported:
- *   - spans/s delivered (first span started -> last span decoded by the receiver),
- *   - spans dropped (processor queue full, exporter refusals, failures),
- *   - application-thread ns per span (only the start + 4 attributes + end calls), beside the
- *     same calls on a non-recording span (sampler always_off: the raw cost of the API) and the
- *     ratio,
- *   - bytes per span on the wire (uncompressed protobuf body bytes / spans),
- *   - encoding alone: the exporter's direct encoder on 512 finished spans beside the protobuf-c
- *     reference encoder (what the exporter used before), min/median/max ns per span over
- *     interleaved rounds and their ratio, and gzip on top of it.
- * Usage: bench_otlp [spans] [null]   |   bench_otlp encode (the encoding rows only)
- * Build with -DCMAKE_BUILD_TYPE=Release for numbers. */
+ * Modes (every round builds a fresh provider, processor and exporter on a fresh loop; the
+ * receiver lives for the whole run):
+ *   burst      N spans made as fast as the loop thread can (CHUNK per uv_idle turn, so the
+ *              processor's handles get their turn), with the default drop policy and, in the
+ *              interleaved round beside it, with back-pressure (block_timeout_ms);
+ *   sustained  R spans/s offered for T s, paced on the loop (a 1 ms uv_timer makes the spans due
+ *              by then: R x elapsed, so a late tick catches up), the default drop policy;
+ *   encode     the exporter's direct encoder on 512 finished spans beside the protobuf-c
+ *              reference, and gzip on top.
+ * Every pipeline row reports offered, delivered (counted by the receiver) and dropped (never
+ * delivered alone), the rates over the round's wall time (first span to the last answer), and
+ * CPU per offered span by stage: the span calls on the application thread (thread CPU), the
+ * rest of the loop thread (dispatch, timers), the processor's export threads ("uvotel-bsp":
+ * hand-off, encoding, span release), the exporter's thread ("uvotel-otlp": curl, HTTP) and the
+ * receiver process. Min / median / max over the rounds.
+ *
+ * Usage: bench_otlp [burst|sustained|all|encode] [key=value ...]
+ *   spans=1000000 rate=1000000 seconds=10 rounds=5 block=1000 (ms, back-pressure rounds)
+ *   exports=2 (max_concurrent_exports, and the exporter's max_concurrent) batch=512
+ *   queue=65536 delay=100 (schedule delay, ms)
+ * `all` (the default) runs the burst pair and then sustained. Exit 0 when every round of the
+ * sustained mode and every back-pressure round delivered all it offered, 2 otherwise.
+ * Build with -DCMAKE_BUILD_TYPE=Release for numbers; quote `uptime` beside them. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "otlp_internal.h"
 #include "otlp_pbc_encode.h"
-#include "otlp_receiver.h"
 #include "uvotel.h"
 #include "uvotel/exporters/otlp_http.h"
 
+#ifndef DISCARD_RECEIVER_BIN
+#define DISCARD_RECEIVER_BIN "discard_receiver"
+#endif
+
 #define CHUNK 1024
 #define BATCH 512
-#define QUEUE 65536
 
 static uint64_t now_ns(void) {
   return uv_hrtime();
@@ -44,14 +63,6 @@ static uint64_t cpu_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-typedef struct prod_s {
-  uvotel_tracer_t *tracer;
-  size_t total, done;
-  uint64_t app_ns;  /* wall time inside the span calls only */
-  uint64_t app_cpu; /* thread CPU time inside the span calls */
-  uv_idle_t idle;
-} prod_t;
-
 static void make_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_t *s = uvotel_span_start(t, "GET /api/items", NULL);
   uvotel_span_set_attribute_str(s, "http.method", "GET");
@@ -61,26 +72,9 @@ static void make_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_end(s);
 }
 
-static void on_idle(uv_idle_t *h) {
-  prod_t *p = h->data;
-  size_t n = p->total - p->done < CHUNK ? p->total - p->done : CHUNK;
-  uint64_t t0 = now_ns(), c0 = cpu_ns();
-  for (size_t i = 0; i < n; i++) make_span(p->tracer, p->done + i);
-  p->app_ns += now_ns() - t0;
-  p->app_cpu += cpu_ns() - c0;
-  p->done += n;
-  if (p->done == p->total) uv_idle_stop(h);
-}
-
-static void run_producer(uv_loop_t *loop, prod_t *p) {
-  uv_idle_init(loop, &p->idle);
-  p->idle.data = p;
-  uv_idle_start(&p->idle, on_idle);
-  /* Run until every span is made; the processor's handles are unreferenced, so the loop would
-   * stop once the idle handle stops: keep turning it while exports complete. */
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_close((uv_handle_t *)&p->idle, NULL);
-  uv_run(loop, UV_RUN_DEFAULT);
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
 }
 
 /* A processor that keeps the first BATCH finished spans, for the encoding-only measurement. */
@@ -94,21 +88,17 @@ static void keep_on_end(void *self, const uvotel_span_data_t *d) {
   if (k->n < BATCH) k->spans[k->n++] = uvotel_span_data_retain(d);
 }
 
-static const uvotel_span_processor_ops_t k_keep_ops = {NULL, keep_on_end, NULL, NULL, NULL, NULL};
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+static const uvotel_span_processor_ops_t k_keep_ops = {.on_end = keep_on_end};
 
 #define ENC_ROUNDS 7
 
-/* ns per span of one encoder over the kept batch, `iters` times */
+/* thread-CPU ns per span of one encoder over the kept batch, `iters` times (CPU, not wall: the
+ * box is shared) */
 static double time_encode(int direct, const keep_t *keep, uvotel__otlp_block_cache_t *cache,
                           int iters, size_t *len_out) {
   uint8_t *body = NULL;
   size_t len = 0;
-  uint64_t t0 = now_ns();
+  uint64_t t0 = cpu_ns();
   for (int i = 0; i < iters; i++) {
     int rc = direct ? uvotel__otlp_encode(keep->spans, keep->n, cache, &body, &len)
                     : otlp_pbc_encode(keep->spans, keep->n, &body, &len);
@@ -119,7 +109,7 @@ static double time_encode(int direct, const keep_t *keep, uvotel__otlp_block_cac
     uvotel_free(body);
   }
   *len_out = len;
-  return (double)(now_ns() - t0) / ((double)iters * (double)keep->n);
+  return (double)(cpu_ns() - t0) / ((double)iters * (double)keep->n);
 }
 
 static void bench_encode(void) {
@@ -150,7 +140,8 @@ static void bench_encode(void) {
   qsort(r, ENC_ROUNDS, sizeof r[0], cmp_double);
   qsort(ratio, ENC_ROUNDS, sizeof ratio[0], cmp_double);
   printf(
-      "encode only     : direct %.1f / %.1f / %.1f ns/span (min/median/max of %d rounds x %d "
+      "encode only     : direct %.1f / %.1f / %.1f ns/span thread CPU (min/median/max of %d rounds "
+      "x %d "
       "batches of %zu), %.2f M spans/s at the median, %zu bytes per body (%.1f B/span)\n",
       d[0], d[ENC_ROUNDS / 2], d[ENC_ROUNDS - 1], ENC_ROUNDS, iters, keep.n,
       1e3 / d[ENC_ROUNDS / 2], len, (double)len / (double)keep.n);
@@ -178,6 +169,60 @@ static void bench_encode(void) {
   uvotel_tracer_provider_free(p);
 }
 
+/* Encoding spans that are not in this core's caches, as on the export thread: 64k finished
+ * spans (128 batches of 512), caches flushed by streaming 64 MiB before each round, every
+ * batch encoded once per round; thread CPU per span. */
+#define COLD_N 65536
+typedef struct keep_all_s {
+  const uvotel_span_data_t **spans;
+  size_t n;
+} keep_all_t;
+static void keep_all_on_end(void *self, const uvotel_span_data_t *d) {
+  keep_all_t *k = self;
+  if (k->n < COLD_N) k->spans[k->n++] = uvotel_span_data_retain(d);
+}
+static const uvotel_span_processor_ops_t k_keep_all_ops = {.on_end = keep_all_on_end};
+
+static void bench_encode_cold(void) {
+  keep_all_t keep = {calloc(COLD_N, sizeof(void *)), 0};
+  uvotel_span_processor_t *kp = uvotel_span_processor_create(&k_keep_all_ops, &keep);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &kp;
+  po.n_processors = 1;
+  po.max_spans = COLD_N + 1024;
+  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "bench", "1.0");
+  for (size_t i = 0; i < COLD_N; i++) make_span(t, i);
+  uvotel__otlp_block_cache_t *cache = NULL;
+  uvotel__otlp_block_cache_create(&cache);
+  size_t flush_n = 64u << 20;
+  volatile unsigned char *junk = malloc(flush_n);
+  double v[ENC_ROUNDS];
+  for (int r = 0; r < ENC_ROUNDS; r++) {
+    for (size_t i = 0; i < flush_n; i += 64) junk[i] = (unsigned char)(junk[i] + 1);
+    uint64_t c0 = cpu_ns();
+    for (size_t b = 0; b + BATCH <= keep.n; b += BATCH) {
+      uint8_t *body = NULL;
+      size_t len = 0;
+      if (uvotel__otlp_encode(keep.spans + b, BATCH, cache, &body, &len) != 0) exit(1);
+      uvotel_free(body);
+    }
+    v[r] = (double)(cpu_ns() - c0) / (double)keep.n;
+  }
+  qsort(v, ENC_ROUNDS, sizeof v[0], cmp_double);
+  printf(
+      "encode only     : direct, cold spans (%d spans, caches flushed per round) %.1f / %.1f / "
+      "%.1f ns/span thread CPU (min/median/max of %d rounds)\n",
+      COLD_N, v[0], v[ENC_ROUNDS / 2], v[ENC_ROUNDS - 1], ENC_ROUNDS);
+  free((void *)junk);
+  uvotel__otlp_block_cache_free(cache);
+  for (size_t i = 0; i < keep.n; i++) uvotel_span_data_release(keep.spans[i]);
+  free(keep.spans);
+  uvotel_tracer_provider_shutdown(p, 1000);
+  uvotel_tracer_provider_free(p);
+}
+
 static uint64_t bench_raw(size_t total) {
   /* the same API calls on non-recording spans: what the application pays without export */
   uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -193,102 +238,397 @@ static uint64_t bench_raw(size_t total) {
   return ns;
 }
 
-/* A do-nothing exporter: the same pipeline without encoding or HTTP ("null" mode), to separate
- * the SDK's share of the application-thread cost from the exporter's. */
-static int null_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
-                       uint64_t timeout_ms) {
-  (void)self, (void)spans, (void)timeout_ms;
-  return n > 0 ? 0 : 0;
-}
-static const uvotel_span_exporter_ops_t k_null_ops = {.export_spans = null_export,
-                                                      .flags = UVOTEL_EXPORTER_CONCURRENT};
+/* ---- the discard receiver process ---- */
 
-int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "encode") == 0) {
-    bench_encode();
-    return 0;
+typedef struct rx_s {
+  pid_t pid;
+  FILE *to, *from;
+  int port;
+} rx_t;
+
+typedef struct rx_stats_s {
+  unsigned long long spans, requests, bad, bytes, cpu_ns;
+} rx_stats_t;
+
+static int rx_start(rx_t *rx) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    execl(DISCARD_RECEIVER_BIN, "discard_receiver", (char *)NULL);
+    perror("exec " DISCARD_RECEIVER_BIN);
+    _exit(127);
   }
-  size_t total = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 1000000;
-  int null_mode = argc > 2 && strcmp(argv[2], "null") == 0;
-  otlp_receiver_faults_t f;
-  memset(&f, 0, sizeof f);
-  f.discard = 1;
-  otlp_receiver_t *rx;
-  if (otlp_receiver_start(&rx, 0, &f) != 0) return 1;
-  char url[128];
-  otlp_receiver_url(rx, url, sizeof url);
+  close(in[0]);
+  close(out[1]);
+  rx->pid = pid;
+  rx->to = fdopen(in[1], "w");
+  rx->from = fdopen(out[0], "r");
+  if (fscanf(rx->from, " port %d", &rx->port) != 1) return -1;
+  return 0;
+}
 
+static rx_stats_t rx_stats(rx_t *rx) {
+  rx_stats_t s;
+  memset(&s, 0, sizeof s);
+  fputs("s\n", rx->to);
+  fflush(rx->to);
+  if (fscanf(rx->from, " spans %llu requests %llu bad %llu bytes %llu cpu_ns %llu", &s.spans,
+             &s.requests, &s.bad, &s.bytes, &s.cpu_ns) != 5) {
+    fprintf(stderr, "bench_otlp: the receiver did not answer\n");
+    exit(1);
+  }
+  return s;
+}
+
+static void rx_stop(rx_t *rx) {
+  fclose(rx->to);
+  char line[256];
+  while (fgets(line, sizeof line, rx->from) != NULL) {
+  }
+  fclose(rx->from);
+  int st;
+  waitpid(rx->pid, &st, 0);
+}
+
+/* ---- CPU of this process's threads by name (/proc/self/task/TID/stat, clock ticks) ---- */
+
+typedef struct thr_cpu_s {
+  uint64_t bsp, otlp, other; /* ns */
+} thr_cpu_t;
+
+static thr_cpu_t threads_cpu(pid_t main_tid) {
+  thr_cpu_t c = {0, 0, 0};
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL) return c;
+  long hz = sysconf(_SC_CLK_TCK);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || atoi(e->d_name) == main_tid) continue;
+    char path[300], buf[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *name = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (name == NULL || close == NULL) continue;
+    unsigned long long ut = 0, stime = 0;
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+     * stime */
+    if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) !=
+        2) {
+      continue;
+    }
+    uint64_t ns = (ut + stime) * (1000000000ull / (uint64_t)hz);
+    if (strncmp(name + 1, "uvotel-bsp", 10) == 0)
+      c.bsp += ns;
+    else if (strncmp(name + 1, "uvotel-otlp", 11) == 0)
+      c.otlp += ns;
+    else
+      c.other += ns;
+  }
+  closedir(d);
+  return c;
+}
+
+/* ---- one pipeline round ---- */
+
+typedef struct cfg_s {
+  size_t spans;
+  uint64_t rate, seconds;
+  int rounds;
+  uint64_t block_ms;
+  unsigned exports, batch, queue;
+  uint64_t delay_ms;
+} cfg_t;
+
+typedef struct round_s {
+  uint64_t offered, delivered, dropped, failed;
+  double wall_s, offer_s;          /* round wall time; time to offer the spans */
+  double app, loop, bsp, otlp, rx; /* CPU ns per offered span */
+  double app_wall;                 /* wall ns per span inside the span calls */
+  int flush_rc;
+} round_t;
+
+typedef struct prod_s {
+  uvotel_tracer_t *tracer;
+  uint64_t total, done;
+  uint64_t rate; /* 0: burst */
+  uint64_t t0;
+  uint64_t app_ns, app_cpu; /* inside the span calls: wall, thread CPU */
+  uint64_t last_ns;         /* when the last span was made */
+  uv_idle_t idle;
+  uv_timer_t timer;
+} prod_t;
+
+static void produce(prod_t *p, uint64_t n) {
+  uint64_t t0 = now_ns(), c0 = cpu_ns();
+  for (uint64_t i = 0; i < n; i++) make_span(p->tracer, (size_t)(p->done + i));
+  uint64_t t1 = now_ns();
+  p->app_ns += t1 - t0;
+  p->app_cpu += cpu_ns() - c0;
+  p->done += n;
+  p->last_ns = t1;
+}
+
+static void on_idle(uv_idle_t *h) {
+  prod_t *p = h->data;
+  uint64_t n = p->total - p->done < CHUNK ? p->total - p->done : CHUNK;
+  produce(p, n);
+  if (p->done == p->total) uv_idle_stop(h);
+}
+
+/* Paced: make the spans due by now (rate x elapsed), CHUNK at a time so a late tick that
+ * catches up still lets the processor's handles run between chunks (one per tick). */
+static void on_tick(uv_timer_t *h) {
+  prod_t *p = h->data;
+  uint64_t el = now_ns() - p->t0;
+  uint64_t due = (uint64_t)((double)p->rate * (double)el / 1e9);
+  if (due > p->total) due = p->total;
+  uint64_t n = due > p->done ? due - p->done : 0;
+  if (n > 8 * CHUNK) n = 8 * CHUNK;
+  produce(p, n);
+  if (p->done == p->total) uv_timer_stop(h);
+}
+
+static round_t run_round(rx_t *rx, const cfg_t *c, int sustained, uint64_t block_ms) {
+  round_t r;
+  memset(&r, 0, sizeof r);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", rx->port);
   uv_loop_t loop;
   uv_loop_init(&loop);
   uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
   o.endpoint = url;
   o.use_env = 0;
-  o.max_concurrent = 2;
+  o.compression = UVOTEL_OTLP_COMPRESSION_NONE;
+  o.max_concurrent = c->exports;
   o.max_queue_batches = 64;
   uvotel_span_exporter_t *exp = NULL;
-  if (null_mode)
-    exp = uvotel_span_exporter_create(&k_null_ops, NULL);
-  else if (uvotel_otlp_http_exporter_create(&o, &exp) != 0)
-    return 1;
+  if (uvotel_otlp_http_exporter_create(&o, &exp) != 0) exit(1);
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   bo.loop = &loop;
-  bo.max_queue_size = QUEUE;
-  bo.max_export_batch_size = BATCH;
-  bo.schedule_delay_ms = 100;
-  bo.max_concurrent_exports = 2;
+  bo.max_queue_size = c->queue;
+  bo.max_export_batch_size = c->batch;
+  bo.schedule_delay_ms = c->delay_ms;
+  bo.max_concurrent_exports = c->exports;
+  bo.block_timeout_ms = block_ms;
   uvotel_span_processor_t *bp = uvotel_batch_span_processor_create(exp, &bo);
   uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
   po.processors = &bp;
   po.n_processors = 1;
   po.loop = &loop;
-  po.max_spans = QUEUE * 2;
+  po.max_spans = c->queue * 2 + c->batch * (c->exports + 2);
   po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
   uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
 
   prod_t prod;
   memset(&prod, 0, sizeof prod);
   prod.tracer = uvotel_tracer_get(p, "bench", "1.0");
-  prod.total = total;
-  uint64_t t0 = now_ns();
-  run_producer(&loop, &prod);
-  int frc = uvotel_tracer_provider_force_flush(p, 60000);
+  prod.total = sustained ? c->rate * c->seconds : c->spans;
+  prod.rate = sustained ? c->rate : 0;
+  pid_t tid = gettid();
+  rx_stats_t rx0 = rx_stats(rx);
+  thr_cpu_t th0 = threads_cpu(tid);
+  uint64_t loop0 = cpu_ns();
+  prod.t0 = now_ns();
+  if (sustained) {
+    uv_timer_init(&loop, &prod.timer);
+    prod.timer.data = &prod;
+    uv_timer_start(&prod.timer, on_tick, 1, 1);
+  } else {
+    uv_idle_init(&loop, &prod.idle);
+    prod.idle.data = &prod;
+    uv_idle_start(&prod.idle, on_idle);
+  }
+  /* The processor's handles are unreferenced: the loop runs while the producer does. */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  r.flush_rc = uvotel_tracer_provider_force_flush(p, 60000);
+  uint64_t t_end = now_ns();
+  uint64_t loop_cpu = cpu_ns() - loop0;
+  thr_cpu_t th1 = threads_cpu(tid);
+  rx_stats_t rx1 = rx_stats(rx);
+  uvotel_trace_counters_t tc;
+  uvotel_tracer_provider_counters(p, &tc);
   uvotel_otlp_http_stats_t st;
   memset(&st, 0, sizeof st);
   uvotel_otlp_http_exporter_stats(exp, &st);
-  otlp_receiver_wait_spans(rx, (size_t)st.spans_exported, 10000);
-  uint64_t elapsed = now_ns() - t0;
-  otlp_receiver_counts_t rc = otlp_receiver_counts(rx);
-  uvotel_trace_counters_t tc;
-  uvotel_tracer_provider_counters(p, &tc);
-  uvotel_otlp_http_exporter_stats(exp, &st);
-  if (null_mode) rc.spans = (size_t)tc.exported;
 
-  uint64_t raw_ns = bench_raw(total);
-  double app = (double)prod.app_ns / (double)total, raw = (double)raw_ns / (double)total;
-  printf("spans           : %zu made, %zu delivered (receiver), force_flush rc=%d\n", total,
-         rc.spans, frc);
-  printf("delivered       : %.0f spans/s (%.3f s from first span to last decoded)\n",
-         (double)rc.spans / (elapsed / 1e9), elapsed / 1e9);
-  printf("dropped         : %llu (processor queue full %llu, exporter refused %llu, failed %llu)\n",
-         (unsigned long long)(tc.dropped + st.spans_dropped + st.spans_failed),
-         (unsigned long long)tc.dropped, (unsigned long long)st.spans_dropped,
-         (unsigned long long)st.spans_failed);
-  double app_cpu = (double)prod.app_cpu / (double)total;
-  printf(
-      "app thread      : %.1f ns/span CPU (%.1f wall, preemption included) recording+export"
-      " vs %.1f ns/span CPU non-recording (ratio %.2f)\n",
-      app_cpu, app, raw, raw > 0 ? app_cpu / raw : 0.0);
-  printf(
-      "wire            : %.1f bytes/span uncompressed (%llu bytes, %llu requests, %zu "
-      "connections)\n",
-      st.spans_exported ? (double)st.bytes_sent / (double)st.spans_exported : 0.0,
-      (unsigned long long)st.bytes_sent, (unsigned long long)st.requests, rc.connections);
-  bench_encode();
+  r.offered = prod.done;
+  r.delivered = rx1.spans - rx0.spans;
+  r.dropped = tc.dropped + st.spans_dropped;
+  r.failed = st.spans_failed;
+  r.wall_s = (double)(t_end - prod.t0) / 1e9;
+  r.offer_s = (double)(prod.last_ns - prod.t0) / 1e9;
+  double n = (double)r.offered;
+  r.app = (double)prod.app_cpu / n;
+  r.app_wall = (double)prod.app_ns / n;
+  r.loop = (double)(loop_cpu - prod.app_cpu) / n;
+  r.bsp = (double)(th1.bsp - th0.bsp) / n;
+  r.otlp = (double)(th1.otlp - th0.otlp) / n;
+  r.rx = (double)(rx1.cpu_ns - rx0.cpu_ns) / n;
+  if (rx1.bad != rx0.bad) fprintf(stderr, "bench_otlp: the receiver refused requests\n");
 
+  if (sustained) {
+    uv_close((uv_handle_t *)&prod.timer, NULL);
+  } else {
+    uv_close((uv_handle_t *)&prod.idle, NULL);
+  }
   uvotel_tracer_provider_shutdown(p, 10000);
   uvotel_tracer_provider_free(p);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
-  otlp_receiver_stop(rx);
-  return rc.spans == total ? 0 : 2;
+  return r;
+}
+
+/* ---- reporting ---- */
+
+#define MAX_ROUNDS 32
+
+static void mmm(double *v, int n, double *out) {
+  double t[MAX_ROUNDS];
+  memcpy(t, v, sizeof(double) * (size_t)n);
+  qsort(t, (size_t)n, sizeof t[0], cmp_double);
+  out[0] = t[0];
+  out[1] = t[n / 2];
+  out[2] = t[n - 1];
+}
+
+static void row(const char *label, const char *unit, double *v, int n, const char *fmt) {
+  double m[3];
+  mmm(v, n, m);
+  printf("  %-34s", label);
+  printf(fmt, m[0]);
+  printf(" / ");
+  printf(fmt, m[1]);
+  printf(" / ");
+  printf(fmt, m[2]);
+  printf(" %s\n", unit);
+}
+
+/* Print the rounds of one mode; 1 when every round delivered all it offered. */
+static int report(const char *title, const round_t *r, int n) {
+  double v[MAX_ROUNDS];
+  int all = 1;
+  printf("%s (min / median / max of %d rounds)\n", title, n);
+  for (int i = 0; i < n; i++) {
+    printf(
+        "  round %d: offered %llu, delivered %llu, dropped %llu, failed %llu, flush rc %d, "
+        "%.2f s to offer, %.2f s wall\n",
+        i + 1, (unsigned long long)r[i].offered, (unsigned long long)r[i].delivered,
+        (unsigned long long)r[i].dropped, (unsigned long long)r[i].failed, r[i].flush_rc,
+        r[i].offer_s, r[i].wall_s);
+    if (r[i].delivered != r[i].offered) all = 0;
+  }
+#define COL(expr) \
+  for (int i = 0; i < n; i++) v[i] = (expr);
+  COL((double)r[i].offered / r[i].offer_s / 1e6);
+  row("offered rate", "M spans/s (while offering)", v, n, "%7.3f");
+  COL((double)r[i].delivered / r[i].wall_s / 1e6);
+  row("delivered rate", "M spans/s (first span to last answer)", v, n, "%7.3f");
+  COL((double)r[i].dropped);
+  row("dropped", "spans (processor queue + exporter refusals)", v, n, "%9.0f");
+  COL(100.0 * (double)r[i].delivered / (double)r[i].offered);
+  row("delivered / offered", "%", v, n, "%7.2f");
+  COL(r[i].app);
+  row("CPU: span calls (app thread)", "ns/span", v, n, "%7.1f");
+  COL(r[i].app_wall);
+  row("wall: span calls (app thread)", "ns/span (preemption and waiting included)", v, n, "%7.1f");
+  COL(r[i].loop);
+  row("CPU: rest of the loop thread", "ns/span", v, n, "%7.1f");
+  COL(r[i].bsp);
+  row("CPU: export threads (uvotel-bsp)", "ns/span", v, n, "%7.1f");
+  COL(r[i].otlp);
+  row("CPU: exporter thread (uvotel-otlp)", "ns/span", v, n, "%7.1f");
+  COL(r[i].app + r[i].loop + r[i].bsp + r[i].otlp);
+  row("CPU: SDK total (the four above)", "ns/span", v, n, "%7.1f");
+  COL(r[i].rx);
+  row("CPU: discard receiver (own process)", "ns/span", v, n, "%7.1f");
+#undef COL
+  return all;
+}
+
+static void load(void) {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) == 3) printf("load average: %.2f %.2f %.2f\n", l[0], l[1], l[2]);
+}
+
+static uint64_t arg_u64(int argc, char **argv, const char *key, uint64_t def) {
+  size_t k = strlen(key);
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], key, k) == 0 && argv[i][k] == '=') {
+      return strtoull(argv[i] + k + 1, NULL, 10);
+    }
+  }
+  return def;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 && strchr(argv[1], '=') == NULL ? argv[1] : "all";
+  if (strcmp(mode, "encode") == 0) {
+    bench_encode();
+    bench_encode_cold();
+    return 0;
+  }
+  if (strcmp(mode, "all") != 0 && strcmp(mode, "burst") != 0 && strcmp(mode, "sustained") != 0) {
+    fprintf(stderr, "usage: bench_otlp [burst|sustained|all|encode] [key=value ...]\n");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  cfg_t c;
+  c.spans = (size_t)arg_u64(argc, argv, "spans", 1000000);
+  c.rate = arg_u64(argc, argv, "rate", 1000000);
+  c.seconds = arg_u64(argc, argv, "seconds", 10);
+  c.rounds = (int)arg_u64(argc, argv, "rounds", 5);
+  c.block_ms = arg_u64(argc, argv, "block", 1000);
+  c.exports = (unsigned)arg_u64(argc, argv, "exports", 2);
+  c.batch = (unsigned)arg_u64(argc, argv, "batch", BATCH);
+  c.queue = (unsigned)arg_u64(argc, argv, "queue", 65536);
+  c.delay_ms = arg_u64(argc, argv, "delay", 100);
+  if (c.rounds < 1 || c.rounds > MAX_ROUNDS) c.rounds = 5;
+  rx_t rx;
+  if (rx_start(&rx) != 0) {
+    fprintf(stderr, "bench_otlp: cannot start %s\n", DISCARD_RECEIVER_BIN);
+    return 1;
+  }
+  printf(
+      "bench_otlp: batch processor (queue %u, batches of %u, %u export(s) in flight, delay "
+      "%llu ms) -> OTLP/HTTP protobuf -> discard receiver (pid %d, port %d)\n",
+      c.queue, c.batch, c.exports, (unsigned long long)c.delay_ms, (int)rx.pid, rx.port);
+  load();
+  int ok = 1;
+  if (strcmp(mode, "sustained") != 0) {
+    round_t drop[MAX_ROUNDS], block[MAX_ROUNDS];
+    for (int i = 0; i < c.rounds; i++) {
+      drop[i] = run_round(&rx, &c, 0, 0);
+      block[i] = run_round(&rx, &c, 0, c.block_ms);
+    }
+    char t[160];
+    snprintf(t, sizeof t, "burst of %zu spans, drop when full (the default)", c.spans);
+    report(t, drop, c.rounds);
+    snprintf(t, sizeof t, "burst of %zu spans, back-pressure (block_timeout_ms %llu)", c.spans,
+             (unsigned long long)c.block_ms);
+    ok &= report(t, block, c.rounds);
+    load();
+  }
+  if (strcmp(mode, "burst") != 0) {
+    round_t sus[MAX_ROUNDS];
+    for (int i = 0; i < c.rounds; i++) sus[i] = run_round(&rx, &c, 1, 0);
+    char t[160];
+    snprintf(t, sizeof t, "sustained %.3f M spans/s offered for %llu s, drop when full",
+             (double)c.rate / 1e6, (unsigned long long)c.seconds);
+    ok &= report(t, sus, c.rounds);
+    load();
+  }
+  uint64_t raw = bench_raw(c.spans);
+  printf("non-recording span calls (the API's floor): %.1f ns/span CPU\n",
+         (double)raw / (double)c.spans);
+  rx_stop(&rx);
+  return ok ? 0 : 2;
 }

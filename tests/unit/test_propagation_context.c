@@ -31,7 +31,7 @@ static void cap_on_end(void *self, const uvotel_span_data_t *span) {
   capture_t *c = self;
   if (c->n < 16) c->d[c->n++] = uvotel_span_data_retain(span);
 }
-static const uvotel_span_processor_ops_t cap_ops = {NULL, cap_on_end, NULL, NULL, NULL, NULL};
+static const uvotel_span_processor_ops_t cap_ops = {.on_end = cap_on_end};
 
 typedef struct fix_s {
   uv_loop_t loop;

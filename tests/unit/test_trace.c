@@ -1304,8 +1304,12 @@ static void mp_free(void *self) {
 static void mp_counters(void *self, uvotel_span_processor_counters_t *out) {
   out->exported = (uint64_t)((my_proc_t *)self)->ends;
 }
-static const uvotel_span_processor_ops_t g_mp_ops = {mp_start,    mp_end,  mp_flush,
-                                                     mp_shutdown, mp_free, mp_counters};
+static const uvotel_span_processor_ops_t g_mp_ops = {.on_start = mp_start,
+                                                     .on_end = mp_end,
+                                                     .force_flush = mp_flush,
+                                                     .shutdown = mp_shutdown,
+                                                     .free = mp_free,
+                                                     .counters = mp_counters};
 
 static uvotel_span_exporter_t *my_factory(const char *name, void *arg) {
   (void)name;

@@ -312,6 +312,11 @@ typedef struct uvotel_span_processor_counters_s {
  *   some were not. May be NULL.
  * free: release self, after shutdown. May be NULL.
  * counters: fill *out (zeroed before the call). May be NULL.
+ * free_async (may be NULL; appended member): used instead of free when set. Release self in the
+ *   processor's own time (handles to close, exports to finish) and call done(arg) exactly once
+ *   (on the thread that finishes it, possibly before free_async returns) when it no longer
+ *   touches any span data: the provider keeps its span storage until then. done may be NULL.
+ *   Thread: as free.
  * The table only grows at the end. */
 typedef struct uvotel_span_processor_ops_s {
   void (*on_start)(void *self, uvotel_span_t *span, const uvotel_span_context_t *parent);
@@ -320,10 +325,11 @@ typedef struct uvotel_span_processor_ops_s {
   int (*shutdown)(void *self, uint64_t timeout_ms);
   void (*free)(void *self);
   void (*counters)(void *self, uvotel_span_processor_counters_t *out);
+  void (*free_async)(void *self, void (*done)(void *arg), void *arg);
 } uvotel_span_processor_ops_t;
 
 /* Wrap an ops table and self. ops is borrowed. NULL ops: NULL. Out of memory: NULL after
- * ops->free(self). Thread: any. */
+ * ops->free(self) (free_async(self, NULL, NULL) when set). Thread: any. */
 uvotel_span_processor_t *uvotel_span_processor_create(const uvotel_span_processor_ops_t *ops,
                                                       void *self);
 
@@ -345,26 +351,44 @@ typedef struct uvotel_batch_span_processor_options_s {
   uint64_t schedule_delay_ms; /* 5000; OTEL_BSP_SCHEDULE_DELAY */
   uint64_t export_timeout_ms; /* 30000; OTEL_BSP_EXPORT_TIMEOUT */
   uint32_t max_concurrent_exports; /* 1; more only if the exporter is CONCURRENT */
+  /* Back-pressure (appended member): 0 (the default) drops a span at once when the queue is
+   * full; > 0 makes the span's end wait up to this many ms for room first (clamped to
+   * export_timeout_ms), as Go's WithBlocking; UVOTEL_BSP_BLOCK_TIMEOUT (ms) sets it in
+   * uvotel_tracer_provider_from_env. See the processor's Thread: rules below. */
+  uint64_t block_timeout_ms;
 } uvotel_batch_span_processor_options_t;
 
 #define UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT \
-  { NULL, 2048, 512, 5000, 30000, 1 }
+  { NULL, 2048, 512, 5000, 30000, 1, 0 }
 
-/* Batch processor: on_end puts sampled spans in a bounded lock-free queue (never blocks; a full
- * queue drops the span and counts it). A batch of up to max_export_batch_size spans is handed
- * to the exporter when that many are queued or schedule_delay_ms passed since the last export.
- * The export call (encoding and, for a synchronous exporter, delivery) runs on the processor's
- * own export thread(s), never on libuv's thread pool: flush and shutdown make progress while
- * the application keeps every pool thread busy, and a program that never used the pool does not
- * start it. At most one export call runs at a time unless the exporter is CONCURRENT (then up
+/* Batch processor: on_end puts sampled spans in a bounded lock-free queue (by default never
+ * blocks; a full queue drops the span and counts it). A batch of up to max_export_batch_size spans
+ * is handed to the exporter when that many are queued or schedule_delay_ms passed since the last
+ * export. The export call (encoding and, for a synchronous exporter, delivery) runs on the
+ * processor's own export thread(s), never on libuv's thread pool: flush and shutdown make progress
+ * while the application keeps every pool thread busy, and a program that never used the pool does
+ * not start it. At most one export call runs at a time unless the exporter is CONCURRENT (then up
  * to max_concurrent_exports, each on its own thread). For a synchronous exporter that is also
  * the number of batches in flight; an asynchronous one (export_async) returns once it has taken
  * the batch, so deliveries overlap up to its own queue's bound (up to 64 batches beyond those
  * being handed over). An export's result is counted when it is known: the exporter's
- * export_async completion, or export's return value.
+ * export_async completion, or export's return value. A batch's spans are released on the export
+ * thread as soon as the export call returned, so the loop thread does no work per span after
+ * handing a batch over.
  *
  * Losses are said through diagnostics (warn) at most once per 5 s (and per schedule delay)
  * with the counts since the last report: queue overflow, failed exports.
+ *
+ * Back-pressure (block_timeout_ms > 0, opt-in): a span ending on a full queue waits up to
+ * block_timeout_ms for room before it is dropped (and then counted and said, "after waiting N
+ * ms for room", like any drop). Thread: on the loop's own thread the waiting span end runs the
+ * processor's dispatch itself (takes back finished exports, starts new ones on the export
+ * threads), so the loop is never needed to free room and is blocked at most block_timeout_ms
+ * per span end (its other callbacks wait that long: choose a bound the program can afford);
+ * on any other thread it wakes the loop and sleeps until the loop takes spans from the queue,
+ * so a loop that is not running (blocked elsewhere, or never run) means waiting the full bound.
+ * After shutdown, or in a forked child, it does not wait. Spans end in order of their end
+ * calls per thread; a waiting thread does not hold any lock other threads need.
  *
  * force_flush / shutdown (Thread: the loop's thread, while the loop is not running a callback
  * of this processor) deliver everything queued in batches of at most max_export_batch_size,

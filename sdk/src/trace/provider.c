@@ -285,21 +285,15 @@ UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   if (!atomic_load(&p->shut)) uvotel_tracer_provider_shutdown(p, 0);
   uvotel_sampler_free(p->sampler);
   p->sampler = NULL;
-  /* Batch processors free themselves once their handles are closed and their exports are
-   * done, releasing the spans they still hold; the pool must outlive that. */
-  size_t n = p->n_procs, deferred = 0;
+  /* Processors with an asynchronous free (the batch processor: handles to close, exports to
+   * wait for) say when they no longer hold spans; the pool must outlive that. */
+  size_t n = p->n_procs;
   uvotel_span_processor_t **procs = p->procs;
-  for (size_t i = 0; i < n; i++) {
-    if (uvotel__is_batch(procs[i])) deferred++;
-  }
-  atomic_store(&p->pending_frees, deferred + 1);
+  atomic_store(&p->pending_frees, n + 1);
   /* A span ended after this (a misuse the header forbids) finds no processor: a no-op. */
   p->n_procs = 0;
   p->procs = NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (uvotel__is_batch(procs[i])) uvotel__batch_on_freed(procs[i], pending_done, p);
-    uvotel_span_processor_free(procs[i]);
-  }
+  for (size_t i = 0; i < n; i++) uvotel__span_processor_free_then(procs[i], pending_done, p);
   uvotel_free(procs);
   pending_done(p);
 }
@@ -593,6 +587,8 @@ UVOTEL__API uvotel_tracer_provider_t *uvotel_tracer_provider_from_env_with(
   bo.loop = o.loop;
   (void)uvotel_env_duration_ms("OTEL_BSP_SCHEDULE_DELAY", &bo.schedule_delay_ms);
   (void)uvotel_env_duration_ms("OTEL_BSP_EXPORT_TIMEOUT", &bo.export_timeout_ms);
+  /* uvotel's extension: back-pressure instead of dropping at a full queue (0: off) */
+  (void)uvotel_env_duration_ms("UVOTEL_BSP_BLOCK_TIMEOUT", &bo.block_timeout_ms);
   uint32_t q = bo.max_queue_size, bs = bo.max_export_batch_size;
   (void)uvotel_env_u32("OTEL_BSP_MAX_QUEUE_SIZE", &q);
   (void)uvotel_env_u32("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &bs);

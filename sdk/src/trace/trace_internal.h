@@ -143,7 +143,7 @@ struct uvotel_tracer_provider_s {
   int sampler_kind; /* uvotel__sampler_kind(sampler): decided inline at span start */
   uvotel_span_processor_t **procs;
   size_t n_procs;
-  atomic_size_t pending_frees; /* during free: batch processors still closing, plus one */
+  atomic_size_t pending_frees; /* during free: processors still freeing (free_async), plus one */
   const uvotel_id_generator_ops_t *idgen;
   void *idgen_self;
   uv_loop_t *loop;
@@ -328,9 +328,11 @@ uint64_t uvotel__mono_ms(void);
  * is set, else "file". */
 const char *uvotel__default_exporter(void);
 
-/* Processor internals used by the provider. */
-int uvotel__is_batch(const uvotel_span_processor_t *p);
-void uvotel__batch_on_freed(uvotel_span_processor_t *p, void (*cb)(void *arg), void *arg);
+/* Shut down (0 ms, if not yet) and free p; done(arg) (may be NULL) runs exactly once when the
+ * processor no longer touches span data: at once, or later from its free_async (the provider
+ * keeps the span pool until then). NULL p: done at once. Thread: the processor's free rules. */
+void uvotel__span_processor_free_then(uvotel_span_processor_t *p, void (*done)(void *arg),
+                                      void *arg);
 extern uvotel_span_t uvotel__invalid_span;
 
 /* Load libuvotel_exporters once, when an exporter name is not registered (autoload.c): 1 when
