@@ -37,8 +37,7 @@ static void hold_clear(hold_t *h) {
 static void hold_free(void *self) {
   hold_clear(self);
 }
-static const uvotel_span_processor_ops_t g_hold_ops = {NULL, hold_on_end, NULL,
-                                                       NULL, hold_free,   NULL};
+static const uvotel_span_processor_ops_t g_hold_ops = {.on_end = hold_on_end, .free = hold_free};
 
 typedef struct fx_s {
   uv_loop_t loop;
