@@ -4,7 +4,8 @@
  * the span pool made ready at provider creation (no allocation for the first spans, the default
  * and UVOTEL_PREALLOC_NONE, a request above max_spans clamped); the inline sampling decision of
  * the built-in samplers; span ids unique and non-zero; TSC timestamps agreeing with
- * CLOCK_REALTIME. */
+ * CLOCK_REALTIME; timestamps stored as ticks and converted when read (explicit ones kept as
+ * given, events ordered, a span across a re-anchoring). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -532,6 +533,93 @@ static void test_timestamps_follow_realtime(void **state) {
   assert_true(n > 100);
 }
 
+/* Spans store raw ticks and convert them when their data is read: explicit times come back
+ * exactly as given, alone or mixed with clock times; events added in order come back ordered,
+ * between start and end; reading twice gives the same value; a span open across a TSC
+ * re-anchoring (~1 s) still agrees with CLOCK_REALTIME at both ends. */
+static void test_timestamps_converted_at_read(void **state) {
+  fx_t *f = *state;
+  open_provider(f, 0, 0, NULL);
+  /* both explicit */
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.start_unix_ns = 1700000000000000001ull;
+  uvotel_span_t *s = uvotel_span_start(f->t, "explicit", &o);
+  uvotel_span_end_at(s, 1700000000000005003ull);
+  /* explicit start, clock end */
+  s = uvotel_span_start(f->t, "explicit-start", &o);
+  uvotel_span_end(s);
+  uint64_t after = realtime_ns();
+  /* clock start, explicit end */
+  uint64_t before = realtime_ns();
+  s = uvotel_span_start(f->t, "explicit-end", NULL);
+  uint64_t end_given = realtime_ns() + 1000000ull;
+  uvotel_span_end_at(s, end_given);
+  /* events */
+  uint64_t ev_before = realtime_ns();
+  s = uvotel_span_start(f->t, "events", NULL);
+  uvotel_span_add_event(s, "a", NULL, 0);
+  uvotel_span_add_event_at(s, "given", 77, NULL, 0);
+  uvotel_span_add_event(s, "b", NULL, 0);
+  uvotel_span_add_event(s, "c", NULL, 0);
+  uvotel_span_end(s);
+  uint64_t ev_after = realtime_ns();
+  assert_int_equal(f->hold.n, 4);
+
+  const uvotel_span_data_t *d = f->hold.d[0];
+  assert_int_equal(uvotel_span_data_start_unix_ns(d), 1700000000000000001ull);
+  assert_int_equal(uvotel_span_data_end_unix_ns(d), 1700000000000005003ull);
+  d = f->hold.d[1];
+  assert_int_equal(uvotel_span_data_start_unix_ns(d), 1700000000000000001ull);
+  assert_true(uvotel_span_data_end_unix_ns(d) <= after + 2000000ull);
+  assert_true(uvotel_span_data_end_unix_ns(d) + 2000000ull >= after);
+  d = f->hold.d[2];
+  uint64_t st = uvotel_span_data_start_unix_ns(d);
+  assert_true(st + 2000000ull >= before && st <= end_given);
+  assert_int_equal(uvotel_span_data_end_unix_ns(d), end_given);
+  assert_int_equal(uvotel_span_data_start_unix_ns(d), st); /* deterministic */
+  d = f->hold.d[3];
+  size_t n = 0;
+  const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
+  assert_int_equal(n, 4);
+  assert_int_equal(ev[1].time_unix_ns, 77);
+  uint64_t ds = uvotel_span_data_start_unix_ns(d), de = uvotel_span_data_end_unix_ns(d);
+  assert_true(ds + 2000000ull >= ev_before && de <= ev_after + 2000000ull);
+  assert_true(ds <= ev[0].time_unix_ns);
+  assert_true(ev[0].time_unix_ns <= ev[2].time_unix_ns);
+  assert_true(ev[2].time_unix_ns <= ev[3].time_unix_ns);
+  assert_true(ev[3].time_unix_ns <= de);
+  hold_clear(&f->hold);
+
+  /* one span open across re-anchorings, short spans around it */
+  uint64_t long_before = realtime_ns();
+  uvotel_span_t *lng = uvotel_span_start(f->t, "long", NULL);
+  uint64_t t_end = realtime_ns() + 1300000000ull;
+  while (realtime_ns() < t_end) {
+    before = realtime_ns();
+    s = uvotel_span_start(f->t, "short", NULL);
+    uvotel_span_end(s);
+    after = realtime_ns();
+    d = f->hold.d[0];
+    st = uvotel_span_data_start_unix_ns(d);
+    uint64_t en = uvotel_span_data_end_unix_ns(d);
+    assert_true(en >= st);
+    assert_true(st + 2000000ull >= before);
+    assert_true(en <= after + 2000000ull);
+    hold_clear(&f->hold);
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  uvotel_span_end(lng);
+  uint64_t long_after = realtime_ns();
+  d = f->hold.d[0];
+  st = uvotel_span_data_start_unix_ns(d);
+  uint64_t en = uvotel_span_data_end_unix_ns(d);
+  assert_true(st + 2000000ull >= long_before && st <= long_before + 2000000ull);
+  assert_true(en + 2000000ull >= long_after && en <= long_after + 2000000ull);
+  assert_true(en - st >= 1300000000ull - 2000000ull);
+  hold_clear(&f->hold);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -548,6 +636,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_builtin_samplers_inline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ids_unique_nonzero, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timestamps_follow_realtime, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_timestamps_converted_at_read, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

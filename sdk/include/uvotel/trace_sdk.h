@@ -441,6 +441,11 @@ int uvotel_span_data_parent_is_remote(const uvotel_span_data_t *d);
 /* The span's tracestate (NULL: empty). Serialise it with uvotel_trace_state_str
  * (uvotel/propagation.h). */
 const uvotel_trace_state_t *uvotel_span_data_trace_state(const uvotel_span_data_t *d);
+/* Start and end in Unix ns (end: 0 before the span ends, never before the start). A span keeps
+ * raw clock ticks and these convert them when called (Thread: any): the time is the Unix time
+ * of the process's first provider creation plus elapsed CLOCK_MONOTONIC time, so a span's
+ * times are consistent with each other but a wall-clock step after that anchor is not followed.
+ * Times given explicitly (start_unix_ns, uvotel_span_end_at) come back exactly as given. */
 uint64_t uvotel_span_data_start_unix_ns(const uvotel_span_data_t *d);
 uint64_t uvotel_span_data_end_unix_ns(const uvotel_span_data_t *d);
 /* Attributes in insertion order (*n gets the count; n may not be NULL). */

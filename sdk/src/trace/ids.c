@@ -327,6 +327,173 @@ uint64_t uvotel__now_ns(void) {
 }
 #endif
 
+/* ---- span ticks (issue 15 item 4: timestamps converted at export) ----
+ * A span stores raw ticks at start/end and converts them to Unix ns only when its data is read
+ * (uvotel_span_data_start_unix_ns/end_unix_ns), so the application thread pays a TSC read and
+ * nothing else. Ticks are TSC counts once the TSC rate is calibrated (x86-64 with an invariant
+ * TSC, after the first 20 ms of the process), CLOCK_MONOTONIC ns otherwise; a span's anchor
+ * generation says which (0: monotonic ns).
+ *
+ * Drift rule: one process anchor (CLOCK_REALTIME, CLOCK_MONOTONIC) is read together when the
+ * first provider is created; every timestamp is that Unix time plus elapsed monotonic time.
+ * Wall-clock steps after the anchor (settimeofday, an NTP step) are NOT followed; NTP frequency
+ * slewing is, through CLOCK_MONOTONIC. TSC ticks map to monotonic time through a TSC anchor
+ * (tsc, mono, rate) re-taken at most every ~1 s by the first span start that finds it stale; a
+ * span converts all its timestamps with the anchor valid at its start, so its start, events and
+ * end are one increasing function of its ticks and start <= end always holds. Anchors live in a
+ * ring of UVOTEL__ANCHORS slots: a span older than that many re-anchorings (~17 minutes of
+ * steady activity) converts with the current anchor instead (off by the rate error only). */
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static pthread_once_t g_ticks_once = PTHREAD_ONCE_INIT;
+static uint64_t g_unix0, g_mono0;
+
+static void ticks_init_once(void) {
+  uint64_t m0 = mono_ns();
+  uint64_t u = clock_ns();
+  uint64_t m1 = mono_ns();
+  g_unix0 = u;
+  g_mono0 = m0 + (m1 - m0) / 2;
+}
+
+static uint64_t mono_to_unix(uint64_t m) {
+  return g_unix0 + (uint64_t)(int64_t)(m - g_mono0);
+}
+
+#if defined(__x86_64__)
+#define UVOTEL__ANCHORS 1024u
+typedef struct tick_anchor_s {
+  _Atomic uint32_t gen;
+  _Atomic uint64_t tsc, mono, rate_bits; /* rate: ns per tick, double as bits */
+} tick_anchor_t;
+static tick_anchor_t g_anchors[UVOTEL__ANCHORS];
+static _Atomic uint32_t g_anchor_cur;      /* generation of the current anchor, 0: none */
+static _Atomic uint64_t g_anchor_span = 0; /* ticks an anchor stays current (~1 s) */
+static atomic_int g_ticks_state;           /* 0 unknown, 1 calibrating, 2 TSC, -1 never */
+static uint64_t g_tcal_tsc, g_tcal_mono;   /* calibration base, written before state 1 */
+static pthread_mutex_t g_anchor_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Under g_anchor_mu: a new anchor from a fresh (tsc, mono) pair and the rate measured since the
+ * calibration base. */
+static void new_anchor(void) {
+  uint64_t m0 = mono_ns();
+  uint64_t t = __rdtsc();
+  uint64_t m1 = mono_ns();
+  uint64_t m = m0 + (m1 - m0) / 2;
+  double rate = (double)(m - g_tcal_mono) / (double)(t - g_tcal_tsc);
+  uint64_t bits;
+  memcpy(&bits, &rate, sizeof bits);
+  uint32_t gen = atomic_load_explicit(&g_anchor_cur, memory_order_relaxed) + 1;
+  if (gen == 0) gen = 1;
+  tick_anchor_t *a = &g_anchors[gen % UVOTEL__ANCHORS];
+  atomic_store_explicit(&a->gen, 0, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&a->tsc, t, memory_order_relaxed);
+  atomic_store_explicit(&a->mono, m, memory_order_relaxed);
+  atomic_store_explicit(&a->rate_bits, bits, memory_order_relaxed);
+  atomic_store_explicit(&a->gen, gen, memory_order_release);
+  atomic_store_explicit(&g_anchor_span, (uint64_t)(1e9 / rate), memory_order_relaxed);
+  atomic_store_explicit(&g_anchor_cur, gen, memory_order_release);
+}
+
+static uint64_t ticks_slow(uint32_t *gen) {
+  uvotel__ticks_init();
+  int st = atomic_load(&g_ticks_state);
+  if (st == 0) {
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&g_ticks_state, &expect, 1)) {
+      if (!tsc_invariant()) {
+        atomic_store(&g_ticks_state, -1);
+      } else {
+        g_tcal_mono = mono_ns();
+        g_tcal_tsc = __rdtsc();
+        atomic_store(&g_ticks_state, 1); /* publishes the base */
+      }
+    }
+  } else if (st > 0) {
+    uint64_t m = mono_ns();
+    if (m - g_tcal_mono >= 20000000ull) {
+      pthread_mutex_lock(&g_anchor_mu);
+      uint32_t cur = atomic_load_explicit(&g_anchor_cur, memory_order_relaxed);
+      uint64_t t = __rdtsc();
+      if (cur == 0 ||
+          t - atomic_load_explicit(&g_anchors[cur % UVOTEL__ANCHORS].tsc, memory_order_relaxed) >=
+              atomic_load_explicit(&g_anchor_span, memory_order_relaxed)) {
+        new_anchor();
+        atomic_store(&g_ticks_state, 2);
+      }
+      pthread_mutex_unlock(&g_anchor_mu);
+      *gen = atomic_load_explicit(&g_anchor_cur, memory_order_acquire);
+      return __rdtsc();
+    }
+  }
+  *gen = 0;
+  return mono_ns();
+}
+
+uint64_t uvotel__ticks(uint32_t *gen) {
+  uint32_t g = atomic_load_explicit(&g_anchor_cur, memory_order_acquire);
+  if (UVOTEL__LIKELY(g != 0)) {
+    uint64_t t = __rdtsc();
+    const tick_anchor_t *a = &g_anchors[g % UVOTEL__ANCHORS];
+    if (UVOTEL__LIKELY(t - atomic_load_explicit(&a->tsc, memory_order_relaxed) <
+                       atomic_load_explicit(&g_anchor_span, memory_order_relaxed))) {
+      *gen = g;
+      return t;
+    }
+  }
+  return ticks_slow(gen);
+}
+
+uint64_t uvotel__ticks_like(uint32_t gen) {
+  return gen != 0 ? __rdtsc() : mono_ns();
+}
+
+uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
+  if (gen == 0) return mono_to_unix(ticks);
+  const tick_anchor_t *a = &g_anchors[gen % UVOTEL__ANCHORS];
+  uint64_t t0, m0, bits;
+  for (;;) {
+    if (atomic_load_explicit(&a->gen, memory_order_acquire) != gen) {
+      gen = atomic_load_explicit(&g_anchor_cur, memory_order_acquire); /* slot reused */
+      a = &g_anchors[gen % UVOTEL__ANCHORS];
+      continue;
+    }
+    t0 = atomic_load_explicit(&a->tsc, memory_order_relaxed);
+    m0 = atomic_load_explicit(&a->mono, memory_order_relaxed);
+    bits = atomic_load_explicit(&a->rate_bits, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&a->gen, memory_order_relaxed) == gen) break;
+  }
+  double rate;
+  memcpy(&rate, &bits, sizeof rate);
+  int64_t dt = (int64_t)(ticks - t0);
+  return mono_to_unix(m0 + (uint64_t)(int64_t)((double)dt * rate));
+}
+#else
+uint64_t uvotel__ticks(uint32_t *gen) {
+  uvotel__ticks_init();
+  *gen = 0;
+  return mono_ns();
+}
+uint64_t uvotel__ticks_like(uint32_t gen) {
+  (void)gen;
+  return mono_ns();
+}
+uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
+  (void)gen;
+  return mono_to_unix(ticks);
+}
+#endif
+
+void uvotel__ticks_init(void) {
+  pthread_once(&g_ticks_once, ticks_init_once);
+}
+
 uint64_t uvotel__mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -177,6 +177,7 @@ void uvotel__provider_release_memory(uvotel_tracer_provider_t *p) {
 
 static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_options_t *o,
                                               int default_processor) {
+  uvotel__ticks_init(); /* the process's (realtime, monotonic) anchor for span ticks */
   if (o->n_processors > 0 && o->processors == NULL) {
     uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "tracer provider: n_processors without array");
     uvotel_sampler_free(o->sampler);

@@ -174,7 +174,15 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     uvotel__count(&sh->non_recording, shard);
     return s;
   }
-  s->start_ns = opts->start_unix_ns != 0 ? opts->start_unix_ns : uvotel__now_ns();
+  /* raw ticks now, Unix ns when read (uvotel_span_data_start_unix_ns); the user's time as given */
+  if (opts->start_unix_ns != 0) {
+    s->start_ns = opts->start_unix_ns;
+    s->ts_explicit = UVOTEL__TS_START;
+    s->ts_gen = 0;
+  } else {
+    s->start_ns = uvotel__ticks(&s->ts_gen);
+    s->ts_explicit = 0;
+  }
   s->end_ns = 0;
   s->status_desc = "";
   s->name = uvotel__arena_strdup(s, sp.name, strlen(sp.name));
@@ -240,7 +248,10 @@ UVOTEL__API void uvotel_span_add_event_at(uvotel_span_t *s, const char *name, ui
     s->dropped_events++;
     return;
   }
-  e->time_unix_ns = time_unix_ns != 0 ? time_unix_ns : uvotel__now_ns();
+  /* converted now, with the span's anchor, so events order with its start and end */
+  e->time_unix_ns = time_unix_ns != 0
+                        ? time_unix_ns
+                        : uvotel__ticks_to_unix(uvotel__ticks_like(s->ts_gen), s->ts_gen);
   uvotel__copy_attr_list(s, attrs, n, lim->event_attribute_count, lim->attribute_value_length,
                          &e->attrs, &e->n_attrs, &e->dropped_attributes);
   s->n_events++;
@@ -327,8 +338,15 @@ UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
   if (s->flags & UVOTEL__SPAN_F_STATIC) return;
   unsigned st = atomic_load_explicit(&s->state, memory_order_relaxed);
   if (UVOTEL__LIKELY(st == UVOTEL__SPAN_OPEN)) {
-    uint64_t now = end_unix_ns != 0 ? end_unix_ns : uvotel__now_ns();
-    s->end_ns = now < s->start_ns ? s->start_ns : now;
+    if (end_unix_ns != 0) {
+      s->end_ns = end_unix_ns;
+      s->ts_explicit |= UVOTEL__TS_END;
+    } else {
+      uint64_t now = uvotel__ticks_like(s->ts_gen);
+      /* same unit as a ticks start: never before it (TSCs of two cores may differ slightly) */
+      if (!(s->ts_explicit & UVOTEL__TS_START) && now < s->start_ns) now = s->start_ns;
+      s->end_ns = now;
+    }
     atomic_store_explicit(&s->state, UVOTEL__SPAN_ENDED, memory_order_release);
     uvotel_tracer_provider_t *p = s->provider;
     uint32_t shard = uvotel__shard();
@@ -395,11 +413,26 @@ UVOTEL__API int uvotel_span_data_parent_is_remote(const uvotel_span_data_t *d) {
 UVOTEL__API const uvotel_trace_state_t *uvotel_span_data_trace_state(const uvotel_span_data_t *d) {
   return D(d)->ctx.trace_state;
 }
-UVOTEL__API uint64_t uvotel_span_data_start_unix_ns(const uvotel_span_data_t *d) {
-  return D(d)->start_ns;
+static uint64_t start_unix(const uvotel_span_t *s) {
+  if (s->ts_explicit & UVOTEL__TS_START) return s->start_ns;
+  return uvotel__ticks_to_unix(s->start_ns, s->ts_gen);
 }
+UVOTEL__API uint64_t uvotel_span_data_start_unix_ns(const uvotel_span_data_t *d) {
+  return start_unix(D(d));
+}
+/* 0 before the span ends; never before its start (an explicit end earlier than the start is
+ * moved up to it, as before). */
 UVOTEL__API uint64_t uvotel_span_data_end_unix_ns(const uvotel_span_data_t *d) {
-  return D(d)->end_ns;
+  const uvotel_span_t *s = D(d);
+  uint64_t start = start_unix(s), end;
+  if (s->ts_explicit & UVOTEL__TS_END) {
+    end = s->end_ns;
+  } else if (s->end_ns == 0) {
+    return 0;
+  } else {
+    end = uvotel__ticks_to_unix(s->end_ns, s->ts_gen);
+  }
+  return end < start ? start : end;
 }
 UVOTEL__API const uvotel_attribute_t *uvotel_span_data_attributes(const uvotel_span_data_t *d,
                                                                   size_t *n) {

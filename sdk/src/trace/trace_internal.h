@@ -20,7 +20,9 @@ enum {
 };
 
 #define UVOTEL__SPAN_F_STATIC 0x1u /* static object: references are not counted */
-#define UVOTEL__SPAN_F_HEAP 0x2u   /* wrap_context: own block, freed at the last release */
+#define UVOTEL__TS_START 0x1u
+#define UVOTEL__TS_END 0x2u
+#define UVOTEL__SPAN_F_HEAP 0x2u /* wrap_context: own block, freed at the last release */
 
 /* An attribute key's byte length and hash, stored beside the attribute. */
 typedef struct uvotel__key_s {
@@ -55,7 +57,11 @@ struct uvotel_span_s {
   uvotel_status_code_t status;
   const char *status_desc;
   const char *name;
+  /* start/end: raw ticks of anchor generation ts_gen, or Unix ns as the user gave them
+   * (ts_explicit bits UVOTEL__TS_START / UVOTEL__TS_END); converted when read */
   uint64_t start_ns, end_ns;
+  uint32_t ts_gen;
+  uint8_t ts_explicit;
   /* attributes: growable arrays kept across reuse; attr_keys[i] is the length and hash of
    * attrs[i].key; past UVOTEL__ATTR_LINEAR_MAX attributes an open-addressing index
    * (attr_index, attr_index_mask + 1 slots of position + 1) finds duplicates in O(1) */
@@ -323,6 +329,15 @@ void uvotel__gen_ids(uvotel_tracer_provider_t *p, uvotel_trace_id_t *trace_id,
 /* Monotonic-anchored realtime clock in Unix ns. */
 uint64_t uvotel__now_ns(void);
 uint64_t uvotel__mono_ms(void);
+
+/* Span ticks (ids.c has the drift rule): uvotel__ticks reads now and the anchor generation the
+ * span keeps (0: CLOCK_MONOTONIC ns, else TSC); uvotel__ticks_like reads now in the same unit as
+ * a span started with gen; uvotel__ticks_to_unix converts with that anchor. _init takes the
+ * process anchor (idempotent; the first provider creation calls it). Thread: any. */
+void uvotel__ticks_init(void);
+uint64_t uvotel__ticks(uint32_t *gen);
+uint64_t uvotel__ticks_like(uint32_t gen);
+uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen);
 
 /* The exporter a provider uses when none is named: "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT
  * is set, else "file". */
