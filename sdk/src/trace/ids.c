@@ -400,7 +400,8 @@ static void new_anchor(void) {
   atomic_store_explicit(&g_anchor_cur, gen, memory_order_release);
 }
 
-static uint64_t ticks_slow(uint32_t *gen) {
+/* out of line: inlined, its register saves would cost the fast path a dozen instructions */
+__attribute__((noinline, cold)) static uint64_t ticks_slow(uint32_t *gen) {
   uvotel__ticks_init();
   int st = atomic_load(&g_ticks_state);
   if (st == 0) {
