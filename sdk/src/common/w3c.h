@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* OWS of RFC 7230: SP and HTAB. */
 static inline int uvotel__is_ows(char c) {
   return c == ' ' || c == '\t';
@@ -61,6 +65,31 @@ static inline uint64_t uvotel__load_le64(const char *p) {
  * bytes per step (SWAR): tracestate values are most of a header, and a byte loop over them
  * costs more than everything else in an extract. */
 static inline const char *uvotel__scan_special(const char *start, const char *p, const char *end) {
+#ifdef __SSE2__
+  /* Sixteen bytes a step where SSE2 is there (every x86-64): the same bytes, fewer steps. The
+   * compares are signed, so bytes >= 0x80 are below 0x20 here and found like control bytes. */
+  const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f);
+  const __m128i comma = _mm_set1_epi8(','), eq = _mm_set1_epi8('=');
+#define UVOTEL__SPECIAL16(x)                                                            \
+  ((unsigned)_mm_movemask_epi8(_mm_or_si128(                                            \
+      _mm_or_si128(_mm_cmpeq_epi8((x), comma), _mm_cmpeq_epi8((x), eq)),                \
+      _mm_andnot_si128(_mm_and_si128(_mm_cmpgt_epi8((x), lo), _mm_cmplt_epi8((x), hi)), \
+                       _mm_set1_epi8(-1)))))
+  while (end - p >= 16) {
+    unsigned m = UVOTEL__SPECIAL16(_mm_loadu_si128((const __m128i *)(const void *)p));
+    if (m != 0) return p + __builtin_ctz(m);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - start >= 16) {
+    /* bytes [end-16, p) were scanned already (or precede p and are not asked about) */
+    size_t rem = (size_t)(end - p);
+    unsigned m =
+        UVOTEL__SPECIAL16(_mm_loadu_si128((const __m128i *)(const void *)(end - 16))) >> (16 - rem);
+    return m != 0 ? p + __builtin_ctz(m) : end;
+  }
+#undef UVOTEL__SPECIAL16
+#endif
   while (end - p >= 8) {
     uint64_t m = uvotel__special_mask(uvotel__load_le64(p));
     if (m != 0) return p + (__builtin_ctzll(m) >> 3);
