@@ -479,8 +479,8 @@ uvotel_tracer_provider_t *uvotel_tracer_get_provider(const uvotel_tracer_t *t);
  *   an invalid one means root), else the current span (uvotel_current_span) unless
  *   UVOTEL_SPAN_ROOT.
  * attrs / links: copied (subject to limits); samplers see them.
- * start_unix_ns: 0 means now (CLOCK_REALTIME at the process anchor plus monotonic time since:
- *   see uvotel_span_data_start_unix_ns); non-zero: kept exactly. */
+ * start_unix_ns: 0 means now (the clock anchor's CLOCK_REALTIME plus the time since it: see
+ *   uvotel_span_data_start_unix_ns); non-zero: kept exactly. */
 typedef struct uvotel_span_options_s {
   uvotel_span_kind_t kind;
   uvotel_span_t *parent_span;

@@ -442,9 +442,12 @@ int uvotel_span_data_parent_is_remote(const uvotel_span_data_t *d);
  * (uvotel/propagation.h). */
 const uvotel_trace_state_t *uvotel_span_data_trace_state(const uvotel_span_data_t *d);
 /* Start and end in Unix ns (end: 0 before the span ends, never before the start). A span keeps
- * raw clock ticks and these convert them when called (Thread: any): the time is the Unix time
- * of the process's first provider creation plus elapsed CLOCK_MONOTONIC time, so a span's
- * times are consistent with each other but a wall-clock step after that anchor is not followed.
+ * raw clock ticks and these convert them when called (Thread: any), through a clock anchor
+ * (TSC and CLOCK_REALTIME read together) re-taken about every second: a span's times are
+ * consistent with each other (start, events and end use the anchor current at its start) and a
+ * wall-clock step shows in spans started about a second after it. Without an invariant TSC the
+ * anchor is the process's first provider creation plus CLOCK_MONOTONIC time (steps after it
+ * are not followed).
  * Times given explicitly (start_unix_ns, uvotel_span_end_at) come back exactly as given. */
 uint64_t uvotel_span_data_start_unix_ns(const uvotel_span_data_t *d);
 uint64_t uvotel_span_data_end_unix_ns(const uvotel_span_data_t *d);

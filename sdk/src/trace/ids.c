@@ -334,15 +334,17 @@ uint64_t uvotel__now_ns(void) {
  * TSC, after the first 20 ms of the process), CLOCK_MONOTONIC ns otherwise; a span's anchor
  * generation says which (0: monotonic ns).
  *
- * Drift rule: one process anchor (CLOCK_REALTIME, CLOCK_MONOTONIC) is read together when the
- * first provider is created; every timestamp is that Unix time plus elapsed monotonic time.
- * Wall-clock steps after the anchor (settimeofday, an NTP step) are NOT followed; NTP frequency
- * slewing is, through CLOCK_MONOTONIC. TSC ticks map to monotonic time through a TSC anchor
- * (tsc, mono, rate) re-taken at most every ~1 s by the first span start that finds it stale; a
- * span converts all its timestamps with the anchor valid at its start, so its start, events and
- * end are one increasing function of its ticks and start <= end always holds. Anchors live in a
- * ring of UVOTEL__ANCHORS slots: a span older than that many re-anchorings (~17 minutes of
- * steady activity) converts with the current anchor instead (off by the rate error only). */
+ * Drift rule: TSC ticks map to Unix time through an anchor (tsc, CLOCK_REALTIME read with it,
+ * rate) re-taken at most every ~1 s by the first span start that finds it stale, so a wall-clock
+ * step (settimeofday, an NTP step) shows in spans started about a second after it at the latest;
+ * a span converts all its timestamps with the anchor valid at its start, so its start, events
+ * and end are one increasing function of its ticks and start <= end always holds, whatever the
+ * wall clock does meanwhile. Monotonic ticks (no invariant TSC, or the first 20 ms of the
+ * process) map through one process anchor (CLOCK_REALTIME, CLOCK_MONOTONIC) read together when
+ * the first provider is created: there wall-clock steps after it are not followed (slewing is).
+ * Anchors live in a ring of UVOTEL__ANCHORS slots: a span older than that many re-anchorings (~17
+ * minutes of steady activity) converts with the current anchor instead (off by the rate error
+ * only). */
 static uint64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -368,7 +370,7 @@ static uint64_t mono_to_unix(uint64_t m) {
 #define UVOTEL__ANCHORS 1024u
 typedef struct tick_anchor_s {
   _Atomic uint32_t gen;
-  _Atomic uint64_t tsc, mono, rate_bits; /* rate: ns per tick, double as bits */
+  _Atomic uint64_t tsc, unix_ns, rate_bits; /* rate: ns per tick, double as bits */
 } tick_anchor_t;
 static tick_anchor_t g_anchors[UVOTEL__ANCHORS];
 static _Atomic uint32_t g_anchor_cur;      /* generation of the current anchor, 0: none */
@@ -382,6 +384,7 @@ static pthread_mutex_t g_anchor_mu = PTHREAD_MUTEX_INITIALIZER;
 static void new_anchor(void) {
   uint64_t m0 = mono_ns();
   uint64_t t = __rdtsc();
+  uint64_t u = clock_ns(); /* the wall clock now: a step since the last anchor is followed */
   uint64_t m1 = mono_ns();
   uint64_t m = m0 + (m1 - m0) / 2;
   double rate = (double)(m - g_tcal_mono) / (double)(t - g_tcal_tsc);
@@ -393,7 +396,7 @@ static void new_anchor(void) {
   atomic_store_explicit(&a->gen, 0, memory_order_relaxed);
   atomic_thread_fence(memory_order_release);
   atomic_store_explicit(&a->tsc, t, memory_order_relaxed);
-  atomic_store_explicit(&a->mono, m, memory_order_relaxed);
+  atomic_store_explicit(&a->unix_ns, u, memory_order_relaxed);
   atomic_store_explicit(&a->rate_bits, bits, memory_order_relaxed);
   atomic_store_explicit(&a->gen, gen, memory_order_release);
   atomic_store_explicit(&g_anchor_span, (uint64_t)(1e9 / rate), memory_order_relaxed);
@@ -457,7 +460,7 @@ uint64_t uvotel__ticks_like(uint32_t gen) {
 uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
   if (gen == 0) return mono_to_unix(ticks);
   const tick_anchor_t *a = &g_anchors[gen % UVOTEL__ANCHORS];
-  uint64_t t0, m0, bits;
+  uint64_t t0, u0, bits;
   for (;;) {
     if (atomic_load_explicit(&a->gen, memory_order_acquire) != gen) {
       gen = atomic_load_explicit(&g_anchor_cur, memory_order_acquire); /* slot reused */
@@ -465,7 +468,7 @@ uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
       continue;
     }
     t0 = atomic_load_explicit(&a->tsc, memory_order_relaxed);
-    m0 = atomic_load_explicit(&a->mono, memory_order_relaxed);
+    u0 = atomic_load_explicit(&a->unix_ns, memory_order_relaxed);
     bits = atomic_load_explicit(&a->rate_bits, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&a->gen, memory_order_relaxed) == gen) break;
@@ -473,7 +476,7 @@ uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
   double rate;
   memcpy(&rate, &bits, sizeof rate);
   int64_t dt = (int64_t)(ticks - t0);
-  return mono_to_unix(m0 + (uint64_t)(int64_t)((double)dt * rate));
+  return u0 + (uint64_t)(int64_t)((double)dt * rate);
 }
 #else
 uint64_t uvotel__ticks(uint32_t *gen) {
