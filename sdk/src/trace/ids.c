@@ -393,11 +393,13 @@ static void new_anchor(void) {
   uint32_t gen = atomic_load_explicit(&g_anchor_cur, memory_order_relaxed) + 1;
   if (gen == 0) gen = 1;
   tick_anchor_t *a = &g_anchors[gen % UVOTEL__ANCHORS];
+  /* A seqlock without fences (TSan does not model atomic_thread_fence): release stores keep
+   * the gen = 0 before the fields, acquire loads in the reader keep the fields before its
+   * second look at gen. */
   atomic_store_explicit(&a->gen, 0, memory_order_relaxed);
-  atomic_thread_fence(memory_order_release);
-  atomic_store_explicit(&a->tsc, t, memory_order_relaxed);
-  atomic_store_explicit(&a->unix_ns, u, memory_order_relaxed);
-  atomic_store_explicit(&a->rate_bits, bits, memory_order_relaxed);
+  atomic_store_explicit(&a->tsc, t, memory_order_release);
+  atomic_store_explicit(&a->unix_ns, u, memory_order_release);
+  atomic_store_explicit(&a->rate_bits, bits, memory_order_release);
   atomic_store_explicit(&a->gen, gen, memory_order_release);
   atomic_store_explicit(&g_anchor_span, (uint64_t)(1e9 / rate), memory_order_relaxed);
   atomic_store_explicit(&g_anchor_cur, gen, memory_order_release);
@@ -467,10 +469,9 @@ uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {
       a = &g_anchors[gen % UVOTEL__ANCHORS];
       continue;
     }
-    t0 = atomic_load_explicit(&a->tsc, memory_order_relaxed);
-    u0 = atomic_load_explicit(&a->unix_ns, memory_order_relaxed);
-    bits = atomic_load_explicit(&a->rate_bits, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
+    t0 = atomic_load_explicit(&a->tsc, memory_order_acquire);
+    u0 = atomic_load_explicit(&a->unix_ns, memory_order_acquire);
+    bits = atomic_load_explicit(&a->rate_bits, memory_order_acquire);
     if (atomic_load_explicit(&a->gen, memory_order_relaxed) == gen) break;
   }
   double rate;
