@@ -379,9 +379,8 @@ static void bench_encode(uv_loop_t *loop) {
   uv_run(loop, UV_RUN_DEFAULT);
 }
 
-/* One row, once: the function callgrind collects (--toggle-collect=run_only). */
-__attribute__((noinline)) static void run_only(uvotel_tracer_t *t, uv_loop_t *loop, long iters,
-                                               const char *row) {
+/* One row, once; run_only is the function callgrind collects (--toggle-collect=run_only). */
+static void run_row(uvotel_tracer_t *t, uv_loop_t *loop, long iters, const char *row) {
   if (strcmp(row, "4") == 0 || strcmp(row, "nonsampled") == 0) {
     span_loop(t, loop, iters);
   } else if (strcmp(row, "lit") == 0) {
@@ -389,6 +388,11 @@ __attribute__((noinline)) static void run_only(uvotel_tracer_t *t, uv_loop_t *lo
   } else if (strncmp(row, "sweep", 5) == 0) {
     sweep_loop(t, loop, iters, atoi(row + 5));
   }
+}
+
+__attribute__((noinline)) static void run_only(uvotel_tracer_t *t, uv_loop_t *loop, long iters,
+                                               const char *row) {
+  run_row(t, loop, iters, row);
 }
 
 static int bench_only(uv_loop_t *loop, long iters, const char *row) {
@@ -404,7 +408,7 @@ static int bench_only(uv_loop_t *loop, long iters, const char *row) {
   uv_async_t keep_alive;
   uv_async_init(loop, &keep_alive, NULL);
   pipe_t pp = pipe_open(loop, strcmp(row, "nonsampled") != 0);
-  run_only(pp.t, loop, iters / 4 > 20000 ? 20000 : iters / 4, row); /* warm: pool, arenas */
+  run_row(pp.t, loop, iters / 4 > 20000 ? 20000 : iters / 4, row); /* warm: pool, arenas */
   uvotel_tracer_provider_force_flush(pp.p, 10000);
   uv_run(loop, UV_RUN_NOWAIT);
   run_only(pp.t, loop, iters, row);
