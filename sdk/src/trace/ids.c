@@ -453,8 +453,8 @@ uint64_t uvotel__ticks(uint32_t *gen) {
   return ticks_slow(gen);
 }
 
-uint64_t uvotel__ticks_like(uint32_t gen) {
-  return gen != 0 ? __rdtsc() : mono_ns();
+uint64_t uvotel__mono_ticks(void) {
+  return mono_ns();
 }
 
 uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {

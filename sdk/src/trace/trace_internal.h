@@ -400,7 +400,15 @@ uint64_t uvotel__mono_ms(void);
  * process anchor (idempotent; the first provider creation calls it). Thread: any. */
 void uvotel__ticks_init(void);
 uint64_t uvotel__ticks(uint32_t *gen);
+#if defined(__x86_64__)
+/* CLOCK_MONOTONIC ns (the unit of generation 0). */
+uint64_t uvotel__mono_ticks(void);
+static inline uint64_t uvotel__ticks_like(uint32_t gen) {
+  return UVOTEL__LIKELY(gen != 0) ? __builtin_ia32_rdtsc() : uvotel__mono_ticks();
+}
+#else
 uint64_t uvotel__ticks_like(uint32_t gen);
+#endif
 uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen);
 
 /* The exporter a provider uses when none is named: "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT
