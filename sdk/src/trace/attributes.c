@@ -553,6 +553,28 @@ UVOTEL__API void uvotel_span_set_attributes(uvotel_span_t *s, const uvotel_attri
   for (size_t i = 0; i < n; i++) set_attr(s, &attrs[i]);
 }
 
+/* The typed setters' work, out of line: the public functions only check that the span records
+ * and jump here, so a call on a non-recording span returns before this saves any register. */
+#define TYPED_BODY(NAME, CTYPE, VTYPE, FIELD)                                                  \
+  static __attribute__((noinline)) void NAME(uvotel_span_t *s, const char *key, CTYPE value) { \
+    uvotel_value_t v = {VTYPE, 0, {.FIELD = value}};                                           \
+    set_typed(s, key, &v);                                                                     \
+  }
+#define STATIC_BODY(NAME, CTYPE, VTYPE, FIELD)                                                  \
+  static __attribute__((noinline)) void NAME(uvotel_span_t *s, const char *key, size_t key_len, \
+                                             CTYPE value) {                                     \
+    uvotel_value_t v = {VTYPE, 0, {.FIELD = value}};                                            \
+    set_static(s, key, key_len, &v);                                                            \
+  }
+TYPED_BODY(typed_str, const char *, UVOTEL_VALUE_STRING, s)
+TYPED_BODY(typed_int, int64_t, UVOTEL_VALUE_INT, i)
+TYPED_BODY(typed_double, double, UVOTEL_VALUE_DOUBLE, d)
+TYPED_BODY(typed_bool, bool, UVOTEL_VALUE_BOOL, b)
+STATIC_BODY(static_str, const char *, UVOTEL_VALUE_STRING, s)
+STATIC_BODY(static_int, int64_t, UVOTEL_VALUE_INT, i)
+STATIC_BODY(static_double, double, UVOTEL_VALUE_DOUBLE, d)
+STATIC_BODY(static_bool, bool, UVOTEL_VALUE_BOOL, b)
+
 UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key,
                                                const char *value) {
   if (!uvotel__span_writable(s, "set_attribute_str")) return;
@@ -560,26 +582,22 @@ UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key
     uvotel__misuse(s->provider, "NULL attribute value");
     return;
   }
-  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
-  set_typed(s, key, &v);
+  typed_str(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value) {
   if (!uvotel__span_writable(s, "set_attribute_int")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
-  set_typed(s, key, &v);
+  typed_int(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value) {
   if (!uvotel__span_writable(s, "set_attribute_double")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
-  set_typed(s, key, &v);
+  typed_double(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value) {
   if (!uvotel__span_writable(s, "set_attribute_bool")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
-  set_typed(s, key, &v);
+  typed_bool(s, key, value);
 }
 
 /* ---- borrowed keys ---- */
@@ -591,27 +609,23 @@ UVOTEL__API void uvotel_span_set_attribute_str_static(uvotel_span_t *s, const ch
     uvotel__misuse(s->provider, "NULL attribute value");
     return;
   }
-  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
-  set_static(s, key, key_len, &v);
+  static_str(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_int_static(uvotel_span_t *s, const char *key,
                                                       size_t key_len, int64_t value) {
   if (!uvotel__span_writable(s, "set_attribute_int_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
-  set_static(s, key, key_len, &v);
+  static_int(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_double_static(uvotel_span_t *s, const char *key,
                                                          size_t key_len, double value) {
   if (!uvotel__span_writable(s, "set_attribute_double_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
-  set_static(s, key, key_len, &v);
+  static_double(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_bool_static(uvotel_span_t *s, const char *key,
                                                        size_t key_len, bool value) {
   if (!uvotel__span_writable(s, "set_attribute_bool_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
-  set_static(s, key, key_len, &v);
+  static_bool(s, key, key_len, value);
 }
