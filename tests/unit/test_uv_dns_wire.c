@@ -331,6 +331,69 @@ static void test_udp_client_send_fails(void **state) {
   assert_string_equal(attr_str(d, "error.type"), "EACCES"); /* broadcast not enabled */
 }
 
+/* IPv6: a responder on ::1 answers; the CLIENT span's server.address is "::1", matched by the
+ * IPv6 peer. Skipped where the host has no IPv6 loopback. */
+static uv_udp_t g_r6, g_c6;
+static uv_udp_send_t g_r6req, g_c6req;
+static char g_r6buf[512];
+static int g_c6got;
+
+static void on_r6(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                  unsigned flags) {
+  (void)flags;
+  if (nread < 12 || addr == NULL) return;
+  memcpy(g_r6buf, buf->base, (size_t)nread);
+  g_r6buf[2] = (char)(g_r6buf[2] | 0x80);
+  uv_buf_t b = uv_buf_init(g_r6buf, (unsigned)nread);
+  assert_int_equal(uv_udp_send(&g_r6req, h, &b, 1, addr, NULL), 0);
+}
+
+static void on_c6(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                  unsigned flags) {
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_c6got++;
+  uvotel_close((uv_handle_t *)h, u_closed);
+  uv_close((uv_handle_t *)&g_r6, u_closed);
+}
+
+static void test_udp_client_ipv6(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  memset(&g_u, 0, sizeof g_u);
+  g_c6got = 0;
+  struct sockaddr_in6 a;
+  assert_int_equal(uv_ip6_addr("::1", 0, &a), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_r6), 0);
+  if (uv_udp_bind(&g_r6, (const struct sockaddr *)&a, 0) != 0) {
+    uv_close((uv_handle_t *)&g_r6, NULL);
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    skip(); /* no IPv6 loopback here */
+  }
+  int len = sizeof a;
+  assert_int_equal(uv_udp_getsockname(&g_r6, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uv_udp_recv_start(&g_r6, u_alloc, on_r6), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_c6), 0);
+  struct sockaddr_in6 c;
+  assert_int_equal(uv_ip6_addr("::1", 0, &c), 0);
+  assert_int_equal(uv_udp_bind(&g_c6, (const struct sockaddr *)&c, 0), 0); /* else: IPv4 */
+  assert_int_equal(uvotel_udp_recv_start(&g_c6, u_alloc, on_c6), 0);
+  static char m[64];
+  size_t n = query(m, 0x0a0a, "six.example", 28);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  assert_int_equal(uvotel_udp_send(&g_c6req, &g_c6, &b, 1, (const struct sockaddr *)&a, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_c6got, 1);
+  assert_int_equal(g_u.closed, 2);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "server.address"), "::1");
+  assert_int_equal(attr_int(d, "server.port"), ntohs(a.sin6_port));
+  assert_null(attr_str(d, "error.type")); /* answered, not closed unanswered */
+}
+
 /* A query to a multicast group (mDNS) makes no span: other hosts answer it, if any. The
  * socket sends through the loopback interface only. */
 static void test_udp_client_multicast_skipped(void **state) {
@@ -885,6 +948,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_unanswered_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_ipv6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_multicast_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
