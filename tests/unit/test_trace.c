@@ -1441,7 +1441,11 @@ static void test_batch_span_after_shutdown(void **state) {
   o.loop = &f->loop;
   f->p = uvotel_tracer_provider_create(&o);
   uvotel_span_t *s = uvotel_span_start(uvotel_tracer_get(f->p, "t", NULL), "late", NULL);
-  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), 0);
+  /* open at shutdown: not exported, so counted and said (EIO) */
+  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), UVOTEL_EIO);
+  uvotel_trace_counters_t tc;
+  assert_int_equal(uvotel_tracer_provider_counters(f->p, &tc), 0);
+  assert_int_equal(tc.open_at_shutdown, 1);
   uvotel_span_end(s); /* after shutdown: counted as dropped, never queued */
   uvotel_span_processor_counters_t c;
   assert_int_equal(uvotel_span_processor_counters(bp, &c), 0);
