@@ -16,8 +16,15 @@ typedef struct dq_s {
   struct sockaddr_storage peer;
 } dq_t;
 
+/* An answered query whose response's send is in flight (uvotel__dns_send_hold). */
+typedef struct held_s {
+  uvotel_span_t *span; /* NULL: free */
+  const void *req;
+} held_t;
+
 struct uvotel__dnsq_s {
   dq_t q[PENDING];
+  held_t held[PENDING];
   unsigned next;              /* the slot reused when all are taken (the oldest, round robin) */
   uvotel__dns_pending_t *cli; /* queries this socket sent as a client (dns_client.c), or NULL */
   int has_local;              /* local: the socket's address, taken at its first query */
@@ -134,12 +141,51 @@ uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned
   return NULL;
 }
 
+void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req) {
+  uvotel__dnsq_t *d = s->dns;
+  for (unsigned i = 0; d != NULL && i < PENDING; i++) {
+    if (d->held[i].span != NULL) continue;
+    d->held[i].span = q;
+    d->held[i].req = req;
+    return;
+  }
+  uvotel_span_end(q); /* more than PENDING sends in flight: it ends as the send is queued */
+}
+
+void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status) {
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  uvotel__dnsq_t *d = s != NULL ? s->dns : NULL;
+  for (unsigned i = 0; d != NULL && i < PENDING; i++) {
+    if (d->held[i].span == NULL || d->held[i].req != req) continue;
+    uvotel_span_t *span = d->held[i].span;
+    d->held[i].span = NULL;
+    if (status < 0) uvotel__dns_set_error(span, status);
+    uvotel_span_end(span);
+    return;
+  }
+}
+
+void uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[],
+                             unsigned int nbufs, const struct sockaddr *addr, int err) {
+  uvotel_span_t *q = s != NULL ? uvotel__dns_send(s, bufs, nbufs, addr) : NULL;
+  if (q != NULL) { /* a response that never left: its query's span says why */
+    uvotel__dns_set_error(q, err);
+    uvotel_span_end(q);
+    return;
+  }
+  if (uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__dns_client_failed_now(h, bufs, nbufs, addr, err);
+}
+
 void uvotel__dns_drop(uvotel__hs_t *s) {
   uvotel__dnsq_t *d = s->dns;
   if (UVOTEL__LIKELY(d == NULL)) return;
   s->dns = NULL;
   for (unsigned i = 0; i < PENDING; i++) {
     if (d->q[i].span != NULL) uvotel__dns_server_unanswered(d->q[i].span);
+    if (d->held[i].span != NULL) { /* libuv cancels a send still queued when its socket closes */
+      uvotel__dns_set_error(d->held[i].span, UV_ECANCELED);
+      uvotel_span_end(d->held[i].span);
+    }
   }
   if (d->cli != NULL) {
     uvotel__dns_client_drain(d->cli);
