@@ -130,7 +130,7 @@ static void seq_span(void *self, uvotel_span_id_t *out) {
   memset(out, 0, sizeof *out);
   out->bytes[7] = (uint8_t)++ * n;
 }
-static const uvotel_id_generator_ops_t g_zero_gen = {zero_trace, seq_span, 0};
+static const uvotel_id_generator_ops_t g_zero_gen = {.trace_id = zero_trace, .span_id = seq_span};
 
 static void test_id_generator(void **state) {
   fx_t *f = *state;
@@ -713,7 +713,8 @@ static void my_free(void *self) {
   (void)self;
   g_sampler_freed++;
 }
-static const uvotel_sampler_ops_t g_my_ops = {my_sample, my_desc, my_free};
+static const uvotel_sampler_ops_t g_my_ops = {
+    .should_sample = my_sample, .description = my_desc, .free = my_free};
 
 static void test_user_sampler(void **state) {
   fx_t *f = *state;

@@ -52,7 +52,10 @@ extern "C" {
  *           Return a span whose ownership passes to uvotel, ended when that write completes
  *           (with its error, if it fails), or NULL. try_write: a returned span is ended at once.
  *   close:  the stream is closed: end every span still open and free conn. Always called once
- *           for an opened connection, also after a give-up. */
+ *           for an opened connection, also after a give-up.
+ * Fill it with designated initializers ({.size = sizeof(uvotel_protocol_ops_t), .name = ...}):
+ * members appended later are then 0/NULL in a table written against this header, and no
+ * -Wmissing-field-initializers warning. */
 typedef struct uvotel_protocol_ops_s {
   size_t size;
   const char *name;
