@@ -2,6 +2,7 @@
  * wrapped UDP socket receives, from the receive to the completion of the send of the response
  * with the same message id to the same peer. The query's span is current while the receive
  * callback runs. Only copies are parsed (dns_wire.c); anything else is left alone. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,17 +153,55 @@ void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req) {
   uvotel_span_end(q); /* more than PENDING sends in flight: it ends as the send is queued */
 }
 
+/* Held spans of sockets closed (uvotel_close) while their sends were in flight. libuv still runs
+ * those sends' callbacks before the close callback, with their real status (0 for one already
+ * sent, UV_ECANCELED for one still queued), so uvotel__dns_send_done looks here when the socket
+ * has no table any more. Rare: a lock is fine, and the count keeps the common path lock-free. */
+static pthread_mutex_t g_orphan_mu = PTHREAD_MUTEX_INITIALIZER;
+static held_t g_orphans[PENDING];
+static int g_n_orphans;
+
+static void orphan_add(uvotel_span_t *span, const void *req) {
+  pthread_mutex_lock(&g_orphan_mu);
+  for (unsigned i = 0; i < PENDING; i++) {
+    if (g_orphans[i].span != NULL) continue;
+    g_orphans[i].span = span;
+    g_orphans[i].req = req;
+    __atomic_add_fetch(&g_n_orphans, 1, __ATOMIC_RELAXED);
+    span = NULL;
+    break;
+  }
+  pthread_mutex_unlock(&g_orphan_mu);
+  if (span != NULL) uvotel_span_end(span); /* more than PENDING at once: its outcome unknown */
+}
+
+static uvotel_span_t *orphan_take(const void *req) {
+  if (__atomic_load_n(&g_n_orphans, __ATOMIC_RELAXED) == 0) return NULL;
+  uvotel_span_t *span = NULL;
+  pthread_mutex_lock(&g_orphan_mu);
+  for (unsigned i = 0; i < PENDING && span == NULL; i++) {
+    if (g_orphans[i].span == NULL || g_orphans[i].req != req) continue;
+    span = g_orphans[i].span;
+    g_orphans[i].span = NULL;
+    __atomic_sub_fetch(&g_n_orphans, 1, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&g_orphan_mu);
+  return span;
+}
+
 void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status) {
   uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   uvotel__dnsq_t *d = s != NULL ? s->dns : NULL;
-  for (unsigned i = 0; d != NULL && i < PENDING; i++) {
+  uvotel_span_t *span = NULL;
+  for (unsigned i = 0; d != NULL && i < PENDING && span == NULL; i++) {
     if (d->held[i].span == NULL || d->held[i].req != req) continue;
-    uvotel_span_t *span = d->held[i].span;
+    span = d->held[i].span;
     d->held[i].span = NULL;
-    if (status < 0) uvotel__dns_set_error(span, status);
-    uvotel_span_end(span);
-    return;
   }
+  if (span == NULL) span = orphan_take(req);
+  if (span == NULL) return;
+  if (status < 0) uvotel__dns_set_error(span, status);
+  uvotel_span_end(span);
 }
 
 void uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[],
@@ -182,10 +221,7 @@ void uvotel__dns_drop(uvotel__hs_t *s) {
   s->dns = NULL;
   for (unsigned i = 0; i < PENDING; i++) {
     if (d->q[i].span != NULL) uvotel__dns_server_unanswered(d->q[i].span);
-    if (d->held[i].span != NULL) { /* libuv cancels a send still queued when its socket closes */
-      uvotel__dns_set_error(d->held[i].span, UV_ECANCELED);
-      uvotel_span_end(d->held[i].span);
-    }
+    if (d->held[i].span != NULL) orphan_add(d->held[i].span, d->held[i].req);
   }
   if (d->cli != NULL) {
     uvotel__dns_client_drain(d->cli);

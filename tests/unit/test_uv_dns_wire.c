@@ -421,7 +421,7 @@ static void test_udp_client_multicast_skipped(void **state) {
  * made to fail: asynchronously (a datagram over the IPv4 maximum: EMSGSIZE in the send
  * callback), at once (uv_udp_send without an address on an unbound peer: EDESTADDRREQ), or by
  * uv_udp_try_send (EMSGSIZE). The query's SERVER span has status ERROR and error.type. */
-enum { SV_OK, SV_ASYNC_BIG, SV_SYNC_NOADDR, SV_TRY_BIG };
+enum { SV_OK, SV_ASYNC_BIG, SV_SYNC_NOADDR, SV_TRY_BIG, SV_CLOSE_AFTER_SEND };
 
 typedef struct sv_s {
   uv_udp_t server, peer;
@@ -449,7 +449,7 @@ static void sv_close(void) {
 static void sv_sent(uv_udp_send_t *req, int status) {
   (void)req;
   g_sv.status = status;
-  sv_close();
+  if (g_sv.mode != SV_CLOSE_AFTER_SEND) sv_close();
 }
 
 static void on_sv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -469,6 +469,10 @@ static void on_sv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct 
     case SV_OK:
     case SV_ASYNC_BIG:
       g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, addr, sv_sent);
+      break;
+    case SV_CLOSE_AFTER_SEND: /* closed at once: the send's callback runs during the close */
+      g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, addr, sv_sent);
+      sv_close();
       break;
     case SV_SYNC_NOADDR: /* the socket is not connected: refused before anything is queued */
       g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, NULL, sv_sent);
@@ -554,6 +558,19 @@ static void test_udp_server_send_fails_async_udp_span(void **state) {
   uvotel_span_context_t sc = uvotel_span_data_context(d);
   assert_memory_equal(&pid, &sc.span_id, sizeof pid);
   assert_true(uvotel_span_data_end_unix_ns(d) >= uvotel_span_data_end_unix_ns(u));
+}
+
+/* The socket closed right after the answer was handed to libuv (the udp category on, so the
+ * query span is held for the send): the send still completes (its callback runs during the
+ * close) and its outcome, not the close, decides the query's status. */
+static void test_udp_server_closed_while_sending(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS | UVOTEL_INSTRUMENT_UDP, SV_CLOSE_AFTER_SEND);
+  assert_int_equal(g_sv.rc, 0);
+  assert_int_equal(g_sv.status, 0); /* sent before the close */
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_UNSET);
+  assert_null(attr_str(d, "error.type"));
+  assert_int_equal(attr_bool(d, "uvotel.dns.response_seen"), -1);
 }
 
 static void test_udp_server_send_fails_sync(void **state) {
@@ -1239,6 +1256,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_udp_server_send_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_server_send_fails_async, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_server_send_fails_async_udp_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_closed_while_sending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_server_send_fails_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_server_try_send_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails_sync, setup, teardown),
