@@ -142,12 +142,15 @@ uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned
   return NULL;
 }
 
+int uvotel__dns_held;
+
 void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req) {
   uvotel__dnsq_t *d = s->dns;
   for (unsigned i = 0; d != NULL && i < PENDING; i++) {
     if (d->held[i].span != NULL) continue;
     d->held[i].span = q;
     d->held[i].req = req;
+    __atomic_add_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
     return;
   }
   uvotel_span_end(q); /* more than PENDING sends in flight: it ends as the send is queued */
@@ -172,7 +175,10 @@ static void orphan_add(uvotel_span_t *span, const void *req) {
     break;
   }
   pthread_mutex_unlock(&g_orphan_mu);
-  if (span != NULL) uvotel_span_end(span); /* more than PENDING at once: its outcome unknown */
+  if (span != NULL) { /* more than PENDING at once: its outcome unknown */
+    __atomic_sub_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
+    uvotel_span_end(span);
+  }
 }
 
 static uvotel_span_t *orphan_take(const void *req) {
@@ -200,6 +206,7 @@ void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status) {
   }
   if (span == NULL) span = orphan_take(req);
   if (span == NULL) return;
+  __atomic_sub_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
   if (status < 0) uvotel__dns_set_error(span, status);
   uvotel_span_end(span);
 }

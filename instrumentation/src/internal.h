@@ -287,8 +287,10 @@ void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status);
  * udp category): kept on s until uvotel__dns_send_done, so a failed send marks it too. */
 void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req);
 /* The send request req on h completed: the query span held for it ends, with error.type and
- * status ERROR when status < 0. */
+ * status ERROR when status < 0. uvotel__dns_held counts the spans held (on sockets, or left by
+ * a close), so a completion with nothing held anywhere skips the lookup. */
 void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status);
+extern int uvotel__dns_held;
 /* A send on h (s: its state, or NULL) failed before libuv took it (uv_udp_send returned err, or
  * uv_udp_try_send did with other than UV_EAGAIN): the SERVER span of a response it carried
  * ends with the error; a query it carried gets a CLIENT span ended with it. */

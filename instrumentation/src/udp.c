@@ -109,7 +109,8 @@ static void send_tramp(uv_udp_send_t *req, int status) {
   }
   if (UVOTEL__UNLIKELY(span != NULL)) {
     uvotel__auto_status_end(span, status);
-    uvotel__dns_send_done(req->handle, req, status); /* a query span held beside it, if any */
+    if (__atomic_load_n(&uvotel__dns_held, __ATOMIC_RELAXED) != 0)
+      uvotel__dns_send_done(req->handle, req, status); /* a query span held beside it */
   }
   if (UVOTEL__UNLIKELY(status < 0)) uvotel__dns_client_send_failed(req->handle, req, status);
   if (cb != NULL) {
