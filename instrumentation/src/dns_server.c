@@ -211,15 +211,16 @@ void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status) {
   uvotel_span_end(span);
 }
 
-void uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[],
-                             unsigned int nbufs, const struct sockaddr *addr, int err) {
+int uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                            const struct sockaddr *addr, int err) {
   uvotel_span_t *q = s != NULL ? uvotel__dns_send(s, bufs, nbufs, addr) : NULL;
   if (q != NULL) { /* a response that never left: its query's span says why */
     uvotel__dns_set_error(q, err);
     uvotel_span_end(q);
-    return;
+    return 1;
   }
   if (uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__dns_client_failed_now(h, bufs, nbufs, addr, err);
+  return 0;
 }
 
 void uvotel__dns_drop(uvotel__hs_t *s) {

@@ -293,9 +293,9 @@ void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status);
 extern int uvotel__dns_held;
 /* A send on h (s: its state, or NULL) failed before libuv took it (uv_udp_send returned err, or
  * uv_udp_try_send did with other than UV_EAGAIN): the SERVER span of a response it carried
- * ends with the error; a query it carried gets a CLIENT span ended with it. */
-void uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[],
-                             unsigned int nbufs, const struct sockaddr *addr, int err);
+ * ends with the error (returns 1); a query it carried gets a CLIENT span ended with it (0). */
+int uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                            const struct sockaddr *addr, int err);
 /* A CLIENT span under the current span, or a root when roots are on; NULL: none (auto_spans.c). */
 uvotel_span_t *uvotel__auto_start_client(const char *name);
 /* Outgoing connections (uvotel_tcp_connect) are offered to the client-side detectors by what

@@ -37,7 +37,7 @@ UVOTEL__API int uvotel_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], uns
     /* Failed (EAGAIN aside: the program may still send it with uv_udp_send). */
     uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
     if ((s != NULL && s->dns != NULL) || uvotel__auto_on(UVOTEL__AUTO_DNS))
-      uvotel__dns_send_failed(s, handle, bufs, nbufs, addr, r);
+      (void)uvotel__dns_send_failed(s, handle, bufs, nbufs, addr, r);
   }
   return r;
 }
@@ -135,7 +135,7 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
   if (err) {
     /* Refused at once: a DNS response or query it carried still ends, with the error. */
     if (UVOTEL__UNLIKELY(hs->dns != NULL || uvotel__auto_on(UVOTEL__AUTO_DNS)))
-      uvotel__dns_send_failed(hs, handle, bufs, nbufs, addr, err);
+      (void)uvotel__dns_send_failed(hs, handle, bufs, nbufs, addr, err);
     uvotel__untrack_pair(&p);
     return err;
   }
