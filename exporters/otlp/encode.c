@@ -111,82 +111,95 @@ static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
 
 /* ---- strings ---- */
 
-/* Copy n bytes to dst; 1 when they are known to be ASCII (then valid UTF-8), 0 when they still
- * need the full check. Up to 16 bytes in at most two overlapping loads and stores each (no call,
- * no loop); longer strings: memcpy, checked by the caller. */
-static inline int copy_ascii(uint8_t *dst, const char *src, size_t n) {
+/* 1 when s[0..n) is known to be ASCII (so valid UTF-8): up to 32 bytes in at most four
+ * overlapping loads, no call, no loop, every load inside s[0..n). 0: longer or not ASCII, for
+ * the full check. */
+static inline int ascii_short(const char *s, size_t n) {
   uint64_t acc;
   if (n >= 8) {
-    if (n > 16) {
-      memcpy(dst, src, n);
-      return 0;
-    }
     uint64_t a, b;
-    memcpy(&a, src, 8);
-    memcpy(&b, src + n - 8, 8);
-    memcpy(dst, &a, 8);
-    memcpy(dst + n - 8, &b, 8);
+    if (n > 32) return 0;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
     acc = a | b;
+    if (n > 16) {
+      memcpy(&a, s + 8, 8);
+      memcpy(&b, s + n - 16, 8);
+      acc |= a | b;
+    }
   } else if (n >= 4) {
     uint32_t a, b;
-    memcpy(&a, src, 4);
-    memcpy(&b, src + n - 4, 4);
-    memcpy(dst, &a, 4);
-    memcpy(dst + n - 4, &b, 4);
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
     acc = a | b;
   } else if (n >= 2) {
     uint16_t a, b;
-    memcpy(&a, src, 2);
-    memcpy(&b, src + n - 2, 2);
-    memcpy(dst, &a, 2);
-    memcpy(dst + n - 2, &b, 2);
+    memcpy(&a, s, 2);
+    memcpy(&b, s + n - 2, 2);
     acc = (uint64_t)(a | b);
   } else if (n == 1) {
-    dst[0] = (uint8_t)src[0];
-    acc = (uint8_t)src[0];
+    acc = (uint8_t)s[0];
   } else {
     return 1;
   }
   return (acc & 0x8080808080808080ull) == 0;
 }
 
-__attribute__((noinline, cold)) static void str_repaired(pbw_t *w, uint32_t field, const char *s,
-                                                         size_t len) {
-  size_t out = uvotel__utf8_repaired_len(s, len);
-  if (!pbw_room(w, out + PBW_HDR_MAX)) return;
-  w->p -= out;
-  uvotel__utf8_repair((char *)w->p, s, len);
-  pbw_varint(w, out);
-  pbw_tag(w, field, PBW_LEN);
+/* A string prepared for writing: checked once, so its size on the wire (`out`: repaired when
+ * not valid UTF-8) is known before room is made for it. */
+typedef struct pstr_s {
+  const char *s;
+  size_t n;   /* bytes in the span data */
+  size_t out; /* bytes on the wire */
+  int bad;    /* not valid UTF-8: written repaired */
+} pstr_t;
+
+__attribute__((noinline, cold)) static void pstr_bad(pstr_t *x) {
+  x->bad = 1;
+  x->out = uvotel__utf8_repaired_len(x->s, x->n);
 }
 
-/* A string field of known byte length, written even when empty (the oneof member; callers
- * skip empty proto3 strings): valid UTF-8 copied as is, anything else repaired. */
-static inline void str_body(pbw_t *w, uint32_t field, const char *s, size_t len) {
-  if (!pbw_room(w, len + PBW_HDR_MAX)) return;
-  uint8_t *dst = w->p - len;
-  if (PBW_UNLIKELY(!copy_ascii(dst, s, len)) &&
-      PBW_UNLIKELY(uvotel__utf8_valid_prefix(s, len) != len)) {
-    str_repaired(w, field, s, len);
-    return;
+static inline void pstr_init(pstr_t *x, const char *s, size_t n) {
+  x->s = s;
+  x->n = x->out = n;
+  x->bad = 0;
+  if (PBW_UNLIKELY(!ascii_short(s, n)) && PBW_UNLIKELY(uvotel__utf8_valid_prefix(s, n) != n)) {
+    pstr_bad(x);
   }
-  w->p = dst;
-  pbw_varint(w, len);
-  pbw_tag(w, field, PBW_LEN);
 }
 
-/* proto3 string field: omitted when empty (as protobuf-c does). */
-static inline void str_field(pbw_t *w, uint32_t field, const char *s, size_t len) {
-  if (len != 0) str_body(w, field, s, len);
+/* a NUL-terminated string; NULL is "" */
+static inline void pstr_cstr(pstr_t *x, const char *s) {
+  if (s == NULL) s = "";
+  pstr_init(x, s, strlen(s));
 }
 
-/* A NUL-terminated string (NULL: ""); `always`: written even when empty (oneof members). */
-static inline void cstr_field(pbw_t *w, uint32_t field, const char *s, int always) {
-  if (s == NULL || s[0] == '\0') {
-    if (always) str_body(w, field, "", 0);
-    return;
-  }
-  str_body(w, field, s, strlen(s));
+__attribute__((noinline, cold)) static uint8_t *pb_repaired(uint8_t *p, const pstr_t *x) {
+  p -= x->out;
+  uvotel__utf8_repair((char *)p, x->s, x->n);
+  return p;
+}
+
+/* the string as field `field`, written even when empty; needs x->out + PBW_HDR_MAX bytes */
+static inline uint8_t *pb_str(uint8_t *p, uint32_t field, const pstr_t *x) {
+  if (PBW_UNLIKELY(x->bad))
+    p = pb_repaired(p, x);
+  else
+    p = pb_raw(p, x->s, x->n);
+  return pb_hdr(p, field, x->out);
+}
+
+/* proto3 string: omitted when empty (as protobuf-c does) */
+static inline uint8_t *pb_str_opt(uint8_t *p, uint32_t field, const pstr_t *x) {
+  return x->n != 0 ? pb_str(p, field, x) : p;
+}
+
+/* a proto3 string field on its own, making its room */
+static void cstr_field(pbw_t *w, uint32_t field, const char *s) {
+  pstr_t x;
+  pstr_cstr(&x, s);
+  if (x.n == 0 || !pbw_room(w, x.out + PBW_HDR_MAX)) return;
+  w->p = pb_str(w->p, field, &x);
 }
 
 static inline uint64_t dbl_bits(double d) {
@@ -195,54 +208,129 @@ static inline uint64_t dbl_bits(double d) {
   return u;
 }
 
+static inline int id_is_zero(const uint8_t b[8]) {
+  uint64_t v;
+  memcpy(&v, b, 8);
+  return v == 0;
+}
+
 /* ---- common.v1: AnyValue, ArrayValue, KeyValue ---- */
 
 static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v);
+static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a);
 
-/* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */
-static inline void array_elem(pbw_t *w, const uvotel_value_t *v, uint32_t i) {
-  if (!pbw_room(w, PBW_HDR_MAX + PBW_FIXED64_FIELD_MAX + PBW_VARINT_FIELD_MAX)) return;
-  size_t m = pbw_used(w);
-  switch (v->type) {
-    case UVOTEL_VALUE_STRING_ARRAY:
-      cstr_field(w, 1, v->u.sa[i], 1);
-      break;
+/* A scalar AnyValue member (bool 2, int 3, double 4): at most PBW_HDR_MAX bytes. */
+static inline uint8_t *pb_scalar(uint8_t *p, uvotel_value_type_t t, const uvotel_value_t *v,
+                                 uint32_t i) {
+  switch (t) {
+    case UVOTEL_VALUE_BOOL:
+      return pb_tag(pb_varint(p, v->u.b ? 1 : 0), 2, PBW_VARINT);
     case UVOTEL_VALUE_BOOL_ARRAY:
-      pbw_varint(w, v->u.ba[i] ? 1 : 0);
-      pbw_tag(w, 2, PBW_VARINT);
-      break;
+      return pb_tag(pb_varint(p, v->u.ba[i] ? 1 : 0), 2, PBW_VARINT);
+    case UVOTEL_VALUE_INT:
+      return pb_tag(pb_varint(p, (uint64_t)v->u.i), 3, PBW_VARINT);
     case UVOTEL_VALUE_INT_ARRAY:
-      pbw_varint(w, (uint64_t)v->u.ia[i]);
-      pbw_tag(w, 3, PBW_VARINT);
+      return pb_tag(pb_varint(p, (uint64_t)v->u.ia[i]), 3, PBW_VARINT);
+    case UVOTEL_VALUE_DOUBLE:
+      return pb_tag(pb_fixed64(p, dbl_bits(v->u.d)), 4, PBW_I64);
+    default: /* DOUBLE_ARRAY */
+      return pb_tag(pb_fixed64(p, dbl_bits(v->u.da[i])), 4, PBW_I64);
+  }
+}
+
+/* 1 when s[0..n) is valid UTF-8: the inline ASCII test first, the full check after it. */
+static inline int utf8_ok(const char *s, size_t n) {
+  return PBW_LIKELY(ascii_short(s, n)) || uvotel__utf8_valid_prefix(s, n) == n;
+}
+
+/* One KeyValue as `field`, any value, any strings (repaired when not valid UTF-8): the general
+ * path (kvlist members come here too, through any_value). */
+static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a) {
+  size_t m = pbw_used(w);
+  any_value(w, 2, &a->value);
+  pstr_t k;
+  pstr_cstr(&k, a->key);
+  if (!pbw_room(w, k.out + 2 * PBW_HDR_MAX)) return;
+  uint8_t *p = pb_str_opt(w->p, 1, &k);
+  w->p = pb_hdr(p, field, (size_t)(w->hi - p) - m);
+}
+
+/* One KeyValue as `field`: key (omitted when empty), then the value (always). A string or
+ * scalar value with valid UTF-8 strings (nearly every attribute) takes one room check with the
+ * cursor in a register; anything else goes to kv_general. */
+static inline __attribute__((always_inline)) void key_value(pbw_t *w, uint32_t field,
+                                                            const uvotel_attribute_t *a) {
+  const uvotel_value_t *v = &a->value;
+  const char *key = a->key != NULL ? a->key : "";
+  size_t kn = strlen(key);
+  const char *s = "";
+  size_t sn = 0;
+  switch (v->type) {
+    case UVOTEL_VALUE_STRING:
+      if (v->u.s != NULL) {
+        s = v->u.s;
+        sn = v->len;
+      }
+      if (PBW_UNLIKELY(!utf8_ok(s, sn))) goto general;
+      break;
+    case UVOTEL_VALUE_BOOL:
+    case UVOTEL_VALUE_INT:
+    case UVOTEL_VALUE_DOUBLE:
       break;
     default:
-      pbw_fixed64(w, dbl_bits(v->u.da[i]));
-      pbw_tag(w, 4, PBW_I64);
-      break;
+      goto general;
   }
-  pbw_close(w, 1, m);
+  if (PBW_UNLIKELY(!utf8_ok(key, kn))) goto general;
+  /* the value's member (a scalar, or a string's header), the AnyValue header, the key's header
+   * and the KeyValue header */
+  if (!pbw_room(w, kn + sn + 4 * PBW_HDR_MAX)) return;
+  uint8_t *end = w->p, *p = end;
+  if (v->type == UVOTEL_VALUE_STRING)
+    p = pb_bytes(p, 1, s, sn);
+  else
+    p = pb_scalar(p, v->type, v, 0);
+  p = pb_hdr(p, 2, (size_t)(end - p)); /* KeyValue.value */
+  if (kn != 0) p = pb_bytes(p, 1, key, kn);
+  w->p = pb_hdr(p, field, (size_t)(end - p));
+  return;
+general:
+  kv_general(w, field, a);
+}
+
+/* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */
+static void array_elem(pbw_t *w, const uvotel_value_t *v, uint32_t i) {
+  uint8_t *end, *p;
+  if (v->type == UVOTEL_VALUE_STRING_ARRAY) {
+    pstr_t s;
+    pstr_cstr(&s, v->u.sa[i]);
+    if (!pbw_room(w, s.out + 2 * PBW_HDR_MAX)) return;
+    end = p = w->p;
+    p = pb_str(p, 1, &s);
+  } else {
+    if (!pbw_room(w, 2 * PBW_HDR_MAX)) return;
+    end = p = w->p;
+    p = pb_scalar(p, v->type, v, i);
+  }
+  w->p = pb_hdr(p, 1, (size_t)(end - p));
 }
 
 /* The contents of an AnyValue (its oneof member, written whenever set, zero or empty
  * included), then its header as `field`. */
 static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
-  if (!pbw_room(w, PBW_HDR_MAX + PBW_FIXED64_FIELD_MAX + PBW_VARINT_FIELD_MAX)) return;
   size_t m = pbw_used(w);
   switch (v->type) {
-    case UVOTEL_VALUE_STRING:
-      str_body(w, 1, v->u.s != NULL ? v->u.s : "", v->u.s != NULL ? v->len : 0);
+    case UVOTEL_VALUE_STRING: {
+      pstr_t s;
+      pstr_init(&s, v->u.s != NULL ? v->u.s : "", v->u.s != NULL ? v->len : 0);
+      if (!pbw_room(w, s.out + PBW_HDR_MAX)) return;
+      w->p = pb_str(w->p, 1, &s);
       break;
+    }
     case UVOTEL_VALUE_BOOL:
-      pbw_varint(w, v->u.b ? 1 : 0);
-      pbw_tag(w, 2, PBW_VARINT);
-      break;
     case UVOTEL_VALUE_INT:
-      pbw_varint(w, (uint64_t)v->u.i);
-      pbw_tag(w, 3, PBW_VARINT);
-      break;
     case UVOTEL_VALUE_DOUBLE:
-      pbw_fixed64(w, dbl_bits(v->u.d));
-      pbw_tag(w, 4, PBW_I64);
+      if (!pbw_room(w, PBW_HDR_MAX)) return;
+      w->p = pb_scalar(w->p, v->type, v, 0);
       break;
     case UVOTEL_VALUE_STRING_ARRAY:
     case UVOTEL_VALUE_BOOL_ARRAY:
@@ -254,18 +342,13 @@ static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
       break;
     }
     case UVOTEL_VALUE_BYTES:
-      pbw_bytes_field(w, 7, v->u.bytes, v->len);
+      pbw_bytes(w, 7, v->u.bytes, v->len);
       break;
     case UVOTEL_VALUE_KVLIST: {
       /* KeyValueList{repeated KeyValue values = 1}; nesting was bounded when the value was
        * copied */
       size_t l = pbw_used(w);
-      for (uint32_t i = v->len; i-- > 0;) {
-        size_t kvm = pbw_used(w);
-        any_value(w, 2, &v->u.kv[i].value);
-        cstr_field(w, 1, v->u.kv[i].key, 0);
-        pbw_close(w, 1, kvm);
-      }
+      for (uint32_t i = v->len; i-- > 0;) kv_general(w, 1, &v->u.kv[i]);
       pbw_close(w, 6, l); /* AnyValue.kvlist_value */
       break;
     }
@@ -277,96 +360,114 @@ static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
 
 /* repeated KeyValue `field`: last first */
 static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
-  for (size_t i = n; i-- > 0;) {
-    size_t m = pbw_used(w);
-    any_value(w, 2, &a[i].value);
-    cstr_field(w, 1, a[i].key, 0);
-    pbw_close(w, field, m);
-  }
+  for (size_t i = n; i-- > 0;) key_value(w, field, &a[i]);
 }
 
-static void trace_state_field(pbw_t *w, uint32_t field, const uvotel_trace_state_t *ts) {
-  if (ts == NULL) return;
+static inline void pstr_trace_state(pstr_t *x, const uvotel_trace_state_t *ts) {
   size_t len = 0;
-  const char *s = uvotel_trace_state_str(ts, &len);
-  if (s != NULL) str_field(w, field, s, len);
+  const char *s = ts != NULL ? uvotel_trace_state_str(ts, &len) : NULL;
+  if (s == NULL) {
+    s = "";
+    len = 0;
+  }
+  pstr_init(x, s, len);
 }
 
 /* ---- trace.v1: Span ---- */
 
 static void event(pbw_t *w, const uvotel_event_t *ev) {
   size_t m = pbw_used(w);
-  if (!pbw_room(w, PBW_VARINT_FIELD_MAX)) return;
-  pbw_varint_field(w, 4, ev->dropped_attributes);
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 4, ev->dropped_attributes);
   attrs(w, 3, ev->attrs, ev->n_attrs);
-  cstr_field(w, 2, ev->name, 0);
-  if (!pbw_room(w, PBW_FIXED64_FIELD_MAX)) return;
-  pbw_fixed64_field(w, 1, ev->time_unix_ns);
-  pbw_close(w, 11, m); /* Span.events */
+  pstr_t name;
+  pstr_cstr(&name, ev->name);
+  /* name header, time, event header */
+  if (!pbw_room(w, name.out + 3 * PBW_HDR_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_str_opt(p, 2, &name);
+  p = pb_fixed64_field(p, 1, ev->time_unix_ns);
+  w->p = pb_hdr(p, 11, (size_t)(w->hi - p) - m); /* Span.events */
 }
 
 static void link(pbw_t *w, const uvotel_link_t *lk) {
   size_t m = pbw_used(w);
-  if (!pbw_room(w, PBW_FIXED32_FIELD_MAX + PBW_VARINT_FIELD_MAX)) return;
-  pbw_fixed32_field(w, 6,
-                    (uint32_t)lk->context.flags | FLAGS_HAS_IS_REMOTE |
-                        (lk->context.is_remote ? FLAGS_IS_REMOTE : 0));
-  pbw_varint_field(w, 5, lk->dropped_attributes);
+  if (!pbw_room(w, 2 * PBW_HDR_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_fixed32_field(p, 6,
+                       (uint32_t)lk->context.flags | FLAGS_HAS_IS_REMOTE |
+                           (lk->context.is_remote ? FLAGS_IS_REMOTE : 0));
+  w->p = pb_varint_field(p, 5, lk->dropped_attributes);
   attrs(w, 4, lk->attrs, lk->n_attrs);
-  trace_state_field(w, 3, lk->context.trace_state);
-  pbw_bytes_field(w, 2, lk->context.span_id.bytes, 8);
-  pbw_bytes_field(w, 1, lk->context.trace_id.bytes, 16);
-  pbw_close(w, 13, m); /* Span.links */
+  pstr_t ts;
+  pstr_trace_state(&ts, lk->context.trace_state);
+  /* trace state header, span id, trace id, link header */
+  if (!pbw_room(w, ts.out + 4 * PBW_HDR_MAX + 8 + 16)) return;
+  p = w->p;
+  p = pb_str_opt(p, 3, &ts);
+  p = pb_bytes(p, 2, lk->context.span_id.bytes, 8);
+  p = pb_bytes(p, 1, lk->context.trace_id.bytes, 16);
+  w->p = pb_hdr(p, 13, (size_t)(w->hi - p) - m); /* Span.links */
 }
 
-/* the fixed-size fields written between two checks in span() */
-#define SPAN_TAIL_MAX (PBW_FIXED32_FIELD_MAX + 3 * PBW_VARINT_FIELD_MAX)
-#define SPAN_TIMES_MAX (2 * PBW_FIXED64_FIELD_MAX + PBW_VARINT_FIELD_MAX)
+/* flags (a 2-byte tag and 4 bytes), status header, its message's header, its code, dropped
+ * links */
+#define SPAN_TAIL_MAX (6 + 4 * PBW_HDR_MAX)
+/* end, start, kind, name header, parent id, trace state header, span id, trace id, span header */
+#define SPAN_HEAD_MAX (8 * PBW_HDR_MAX + 8 + 8 + 8 + 16)
 
 static void span(pbw_t *w, const uvotel_span_data_t *d) {
   size_t m = pbw_used(w);
-  if (!pbw_room(w, SPAN_TAIL_MAX)) return;
   uvotel_span_context_t sc = uvotel_span_data_context(d);
   uvotel_span_id_t parent = uvotel_span_data_parent_span_id(d);
-  int has_parent = !uvotel_span_id_is_zero(&parent);
-  pbw_fixed32_field(w, 16,
-                    (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
-                        (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0));
+  int has_parent = !id_is_zero(parent.bytes);
   const char *desc = NULL;
   uvotel_status_code_t code = uvotel_span_data_status(d, &desc);
+  pstr_t ds;
+  pstr_cstr(&ds, code == UVOTEL_STATUS_ERROR ? desc : NULL);
+  if (!pbw_room(w, ds.out + SPAN_TAIL_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_fixed32_field(
+      p, 16,
+      (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
+          (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0));
   if (code != UVOTEL_STATUS_UNSET) {
-    size_t sm = pbw_used(w);
-    pbw_varint_field(w, 3, (uint64_t)code);
-    if (code == UVOTEL_STATUS_ERROR) cstr_field(w, 2, desc, 0);
-    pbw_close(w, 15, sm); /* Span.status */
-    if (!pbw_room(w, SPAN_TAIL_MAX)) return;
+    uint8_t *se = p;
+    p = pb_varint_field(p, 3, (uint64_t)code);
+    p = pb_str_opt(p, 2, &ds);
+    p = pb_hdr(p, 15, (size_t)(se - p)); /* Span.status */
   }
-  pbw_varint_field(w, 14, uvotel_span_data_dropped_links(d));
+  w->p = pb_varint_field(p, 14, uvotel_span_data_dropped_links(d));
   size_t n;
   const uvotel_link_t *lk = uvotel_span_data_links(d, &n);
   for (size_t i = n; i-- > 0;) link(w, &lk[i]);
-  if (!pbw_room(w, PBW_VARINT_FIELD_MAX)) return;
-  pbw_varint_field(w, 12, uvotel_span_data_dropped_events(d));
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 12, uvotel_span_data_dropped_events(d));
   const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
   for (size_t i = n; i-- > 0;) event(w, &ev[i]);
-  if (!pbw_room(w, PBW_VARINT_FIELD_MAX)) return;
-  pbw_varint_field(w, 10, uvotel_span_data_dropped_attributes(d));
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 10, uvotel_span_data_dropped_attributes(d));
   const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
   attrs(w, 9, a, n);
-  if (!pbw_room(w, SPAN_TIMES_MAX)) return;
-  pbw_fixed64_field(w, 8, uvotel_span_data_end_unix_ns(d));
-  pbw_fixed64_field(w, 7, uvotel_span_data_start_unix_ns(d));
+  pstr_t name, ts;
+  pstr_cstr(&name, uvotel_span_data_name(d));
+  pstr_trace_state(&ts, sc.trace_state);
   uvotel_span_kind_t kind = uvotel_span_data_kind(d);
   if (kind < UVOTEL_SPAN_KIND_INTERNAL || kind > UVOTEL_SPAN_KIND_CONSUMER) {
     kind = UVOTEL_SPAN_KIND_INTERNAL;
   }
-  pbw_varint_field(w, 6, (uint64_t)kind);
-  cstr_field(w, 5, uvotel_span_data_name(d), 0);
-  if (has_parent) pbw_bytes_field(w, 4, parent.bytes, 8);
-  trace_state_field(w, 3, sc.trace_state);
-  pbw_bytes_field(w, 2, sc.span_id.bytes, 8);
-  pbw_bytes_field(w, 1, sc.trace_id.bytes, 16);
-  pbw_close(w, 2, m); /* ScopeSpans.spans */
+  uint64_t start = uvotel_span_data_start_unix_ns(d), end = uvotel_span_data_end_unix_ns(d);
+  if (!pbw_room(w, name.out + ts.out + SPAN_HEAD_MAX)) return;
+  p = w->p;
+  p = pb_fixed64_field(p, 8, end);
+  p = pb_fixed64_field(p, 7, start);
+  p = pb_varint_field(p, 6, (uint64_t)kind);
+  p = pb_str_opt(p, 5, &name);
+  if (has_parent) p = pb_bytes(p, 4, parent.bytes, 8);
+  p = pb_str_opt(p, 3, &ts);
+  p = pb_bytes(p, 2, sc.span_id.bytes, 8);
+  p = pb_bytes(p, 1, sc.trace_id.bytes, 16);
+  w->p = pb_hdr(p, 2, (size_t)(w->hi - p) - m); /* ScopeSpans.spans */
 }
 
 /* ---- the request ---- */
@@ -376,25 +477,25 @@ static void request(pbw_t *w, const uvotel__span_groups_t *g) {
     const uvotel__res_group_t *rg = &g->res[r];
     const uvotel_trace_resource_t *res = rg->res;
     size_t rm = pbw_used(w);
-    if (res != NULL) cstr_field(w, 3, res->schema_url, 0);
+    if (res != NULL) cstr_field(w, 3, res->schema_url);
     for (uint32_t s = rg->first + rg->n; s-- > rg->first;) {
       const uvotel__scope_group_t *sg = &g->scopes[s];
       const uvotel_instrumentation_scope_t *scope = sg->scope;
       size_t sm = pbw_used(w);
-      if (scope != NULL) cstr_field(w, 3, scope->schema_url, 0);
+      if (scope != NULL) cstr_field(w, 3, scope->schema_url);
       for (uint32_t k = sg->first + sg->n; k-- > sg->first;) span(w, g->order[k]);
       size_t scm = pbw_used(w);
       if (scope != NULL) {
         attrs(w, 3, scope->attrs, scope->n_attrs);
-        cstr_field(w, 2, scope->version, 0);
-        cstr_field(w, 1, scope->name, 0);
+        cstr_field(w, 2, scope->version);
+        cstr_field(w, 1, scope->name);
       }
       pbw_close(w, 1, scm); /* ScopeSpans.scope */
       pbw_close(w, 2, sm);  /* ResourceSpans.scope_spans */
     }
     size_t resm = pbw_used(w);
     if (res != NULL) {
-      if (pbw_room(w, PBW_VARINT_FIELD_MAX)) pbw_varint_field(w, 2, res->dropped_attributes);
+      if (pbw_room(w, PBW_HDR_MAX)) w->p = pb_varint_field(w->p, 2, res->dropped_attributes);
       attrs(w, 1, res->attrs, res->n_attrs);
     }
     pbw_close(w, 1, resm); /* ResourceSpans.resource */

@@ -7,11 +7,16 @@
  * reverse of their wire order: a message's fields are written highest number first and repeated
  * fields last element first, and the bytes end up at the end of the buffer ([p, hi)).
  *
- * Room: pbw_room(w, n) makes sure n bytes fit below the cursor (growing the buffer, which keeps
- * what was written at its end); every writer here assumes its caller made room (the PBW_*_MAX
- * bounds). After a failed growth w->failed is set, pbw_room returns 0 from then on and the
- * writers that check it write nothing more. Marks (pbw_used) count bytes from the end, so they
- * survive a growth. Thread: a writer belongs to one thread. */
+ * Two layers:
+ *   - pb_*: unchecked writers on a bare cursor (uint8_t *p, returned moved down), for runs of
+ *     writes whose total size is bounded and reserved beforehand. A cursor in a local variable
+ *     matters: stores of bytes through a pointer kept in a struct make the compiler reload the
+ *     pointer after each one (a byte store may alias anything).
+ *   - pbw_*: the buffer (pbw_t) with its room checks. pbw_room(w, n) makes sure n bytes fit below
+ *     the cursor, growing the buffer (what was written stays at its end). After a failed growth
+ *     w->failed is set and pbw_room returns 0 from then on; writers skip their write.
+ * Marks taken with pbw_used count bytes from the end, so they survive a growth; a pointer into
+ * the buffer is valid only until the next pbw_room. Thread: a writer belongs to one thread. */
 #ifndef UVOTEL_OTLP_PBW_H
 #define UVOTEL_OTLP_PBW_H
 
@@ -32,8 +37,129 @@
 
 #define PBW_VARINT_MAX 10u /* a varint of 64 bits */
 #define PBW_TAG_MAX 2u     /* field numbers up to 2047 */
-/* a length-delimited header: tag + a length varint */
+/* the most a field other than a length-delimited one's payload takes: a tag and a varint (a
+ * length, or a scalar value; fixed64 and fixed32 fields are smaller) */
 #define PBW_HDR_MAX (PBW_TAG_MAX + PBW_VARINT_MAX)
+
+/* ---- cursor writers (unchecked) ---- */
+
+static inline size_t pb_varint_size(uint64_t v) {
+  /* 1 + floor(log2(v)) / 7 bytes: (bits * 9 + 64) / 64 is exact for 1..64 bits */
+  unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1);
+  return (bits * 9u + 64u) / 64u;
+}
+
+static inline uint8_t *pb_varint(uint8_t *p, uint64_t v) {
+  if (PBW_LIKELY(v < 0x80)) {
+    *--p = (uint8_t)v;
+    return p;
+  }
+  p -= pb_varint_size(v);
+  uint8_t *q = p;
+  while (v >= 0x80) {
+    *q++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *q = (uint8_t)v;
+  return p;
+}
+
+/* a field's key; folds to one or two constant stores for constant arguments */
+static inline uint8_t *pb_tag(uint8_t *p, uint32_t field, uint32_t wt) {
+  uint32_t k = (field << 3) | wt;
+  if (k < 0x80) {
+    *--p = (uint8_t)k;
+  } else {
+    p -= 2;
+    p[0] = (uint8_t)(k | 0x80);
+    p[1] = (uint8_t)(k >> 7);
+  }
+  return p;
+}
+
+static inline uint8_t *pb_fixed64(uint8_t *p, uint64_t v) {
+  p -= 8;
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+  return p;
+}
+
+static inline uint8_t *pb_fixed32(uint8_t *p, uint32_t v) {
+  p -= 4;
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+  return p;
+}
+
+/* n bytes: up to 32 in at most four overlapping 8-byte moves (or smaller ones), no call */
+static inline uint8_t *pb_raw(uint8_t *p, const void *src, size_t n) {
+  const uint8_t *s = src;
+  p -= n;
+  if (n >= 8) {
+    if (n > 32) {
+      memcpy(p, s, n);
+    } else {
+      uint64_t a, b;
+      if (n > 16) {
+        uint64_t c, d;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8);
+        memcpy(&d, s + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + 8, &b, 8);
+        memcpy(p + n - 16, &c, 8);
+        memcpy(p + n - 8, &d, 8);
+      } else {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+      }
+    }
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(p, &a, 4);
+    memcpy(p + n - 4, &b, 4);
+  } else if (n >= 2) {
+    uint16_t a, b;
+    memcpy(&a, s, 2);
+    memcpy(&b, s + n - 2, 2);
+    memcpy(p, &a, 2);
+    memcpy(p + n - 2, &b, 2);
+  } else if (n == 1) {
+    p[0] = s[0];
+  }
+  return p;
+}
+
+/* the header of a length-delimited field whose contents (already written) are `len` bytes */
+static inline uint8_t *pb_hdr(uint8_t *p, uint32_t field, size_t len) {
+  return pb_tag(pb_varint(p, len), field, PBW_LEN);
+}
+
+/* a length-delimited field of n raw bytes, written even when n is 0 */
+static inline uint8_t *pb_bytes(uint8_t *p, uint32_t field, const void *b, size_t n) {
+  return pb_hdr(pb_raw(p, b, n), field, n);
+}
+
+/* proto3 scalar fields, omitted when 0 (as protobuf-c packs them) */
+static inline uint8_t *pb_varint_field(uint8_t *p, uint32_t field, uint64_t v) {
+  if (v == 0) return p;
+  return pb_tag(pb_varint(p, v), field, PBW_VARINT);
+}
+
+static inline uint8_t *pb_fixed64_field(uint8_t *p, uint32_t field, uint64_t v) {
+  if (v == 0) return p;
+  return pb_tag(pb_fixed64(p, v), field, PBW_I64);
+}
+
+static inline uint8_t *pb_fixed32_field(uint8_t *p, uint32_t field, uint32_t v) {
+  if (v == 0) return p;
+  return pb_tag(pb_fixed32(p, v), field, PBW_I32);
+}
+
+/* ---- the buffer ---- */
 
 typedef struct pbw_s {
   uint8_t *lo; /* buffer start */
@@ -41,6 +167,15 @@ typedef struct pbw_s {
   uint8_t *hi; /* buffer end */
   int failed;  /* a growth failed: the output is incomplete */
 } pbw_t;
+
+/* Start a writer on buf[0..cap) (uvotel_malloc'd, may be NULL with cap 0); the writer owns it
+ * and may replace it when it grows (w->lo, w->hi - w->lo: the buffer and its size then). */
+static inline void pbw_init(pbw_t *w, uint8_t *buf, size_t cap) {
+  w->lo = buf;
+  w->hi = buf + cap;
+  w->p = w->hi;
+  w->failed = 0;
+}
 
 static inline size_t pbw_used(const pbw_t *w) {
   return (size_t)(w->hi - w->p);
@@ -53,7 +188,7 @@ static __attribute__((noinline, cold, unused)) int pbw_grow(pbw_t *w, size_t n) 
   size_t used = pbw_used(w), cap = (size_t)(w->hi - w->lo);
   size_t want = used + n + 4096;
   size_t ncap = cap * 2 > want ? cap * 2 : want;
-  if (ncap < want) { /* overflow */
+  if (want < n || ncap < cap) { /* overflow */
     w->failed = 1;
     return -1;
   }
@@ -76,101 +211,17 @@ static inline int pbw_room(pbw_t *w, size_t n) {
   return pbw_grow(w, n) == 0;
 }
 
-/* Start a writer on buf[0..cap) (uvotel_malloc'd, may be NULL with cap 0); the writer owns it. */
-static inline void pbw_init(pbw_t *w, uint8_t *buf, size_t cap) {
-  w->lo = buf;
-  w->hi = buf + cap;
-  w->p = w->hi;
-  w->failed = 0;
-}
-
-static inline size_t pbw_varint_size(uint64_t v) {
-  /* 1 + floor(log2(v)) / 7 bytes: bits * 9 / 64 + 1 is exact for 1..64 bits */
-  unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1);
-  return (bits * 9u + 64u) / 64u;
-}
-
-/* unchecked writers: the caller made room */
-
-static inline void pbw_varint(pbw_t *w, uint64_t v) {
-  if (PBW_LIKELY(v < 0x80)) {
-    *--w->p = (uint8_t)v;
-    return;
-  }
-  size_t n = pbw_varint_size(v);
-  w->p -= n;
-  uint8_t *q = w->p;
-  while (v >= 0x80) {
-    *q++ = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  *q = (uint8_t)v;
-}
-
-/* a field's key; constant for constant arguments */
-static inline void pbw_tag(pbw_t *w, uint32_t field, uint32_t wt) {
-  uint32_t k = (field << 3) | wt;
-  if (k < 0x80) {
-    *--w->p = (uint8_t)k;
-  } else {
-    w->p -= 2;
-    w->p[0] = (uint8_t)(k | 0x80);
-    w->p[1] = (uint8_t)(k >> 7);
-  }
-}
-
-static inline void pbw_raw(pbw_t *w, const void *s, size_t n) {
-  w->p -= n;
-  memcpy(w->p, s, n);
-}
-
-static inline void pbw_fixed64(pbw_t *w, uint64_t v) {
-  w->p -= 8;
-  for (int i = 0; i < 8; i++) w->p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void pbw_fixed32(pbw_t *w, uint32_t v) {
-  w->p -= 4;
-  for (int i = 0; i < 4; i++) w->p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Close the length-delimited field whose contents are what was written since `mark`
  * (pbw_used before them): its length, then its tag. Makes its own room. */
 static inline void pbw_close(pbw_t *w, uint32_t field, size_t mark) {
   if (!pbw_room(w, PBW_HDR_MAX)) return;
-  pbw_varint(w, pbw_used(w) - mark);
-  pbw_tag(w, field, PBW_LEN);
+  w->p = pb_hdr(w->p, field, pbw_used(w) - mark);
 }
 
-/* proto3 scalar fields, omitted when 0 (as protobuf-c packs them); unchecked */
-#define PBW_VARINT_FIELD_MAX (PBW_TAG_MAX + PBW_VARINT_MAX)
-static inline void pbw_varint_field(pbw_t *w, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  pbw_varint(w, v);
-  pbw_tag(w, field, PBW_VARINT);
-}
-
-#define PBW_FIXED64_FIELD_MAX (PBW_TAG_MAX + 8)
-static inline void pbw_fixed64_field(pbw_t *w, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  pbw_fixed64(w, v);
-  pbw_tag(w, field, PBW_I64);
-}
-
-#define PBW_FIXED32_FIELD_MAX (PBW_TAG_MAX + 4)
-static inline void pbw_fixed32_field(pbw_t *w, uint32_t field, uint32_t v) {
-  if (v == 0) return;
-  pbw_fixed32(w, v);
-  pbw_tag(w, field, PBW_I32);
-}
-
-/* A length-delimited field of n raw bytes (bytes, or a string known to be valid UTF-8), written
- * even when n is 0; makes its own room. */
-static inline void pbw_bytes_field(pbw_t *w, uint32_t field, const void *b, size_t n) {
+/* A length-delimited field of n raw bytes, written even when n is 0; makes its own room. */
+static inline void pbw_bytes(pbw_t *w, uint32_t field, const void *b, size_t n) {
   if (!pbw_room(w, n + PBW_HDR_MAX)) return;
-  if (n) pbw_raw(w, b, n);
-  pbw_varint(w, n);
-  pbw_tag(w, field, PBW_LEN);
+  w->p = pb_bytes(w->p, field, b, n);
 }
 
 /* The bytes [p, hi) as a new uvotel_malloc'd buffer of exactly that size (1 byte allocated for
