@@ -145,6 +145,52 @@ static inline int ascii_short(const char *s, size_t n) {
   return (acc & 0x8080808080808080ull) == 0;
 }
 
+/* Copy n bytes to dst and say whether they were all ASCII (1), as ascii_short does while it
+ * copies: up to 32 bytes in at most four overlapping moves. 0: longer (copied with memcpy) or
+ * not ASCII, for the full check. */
+static inline int copy_ascii(uint8_t *dst, const char *src, size_t n) {
+  uint64_t acc;
+  if (n >= 8) {
+    uint64_t a, b;
+    if (n > 32) {
+      memcpy(dst, src, n);
+      return 0;
+    }
+    memcpy(&a, src, 8);
+    memcpy(&b, src + n - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + n - 8, &b, 8);
+    acc = a | b;
+    if (n > 16) {
+      memcpy(&a, src + 8, 8);
+      memcpy(&b, src + n - 16, 8);
+      memcpy(dst + 8, &a, 8);
+      memcpy(dst + n - 16, &b, 8);
+      acc |= a | b;
+    }
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+    acc = a | b;
+  } else if (n >= 2) {
+    uint16_t a, b;
+    memcpy(&a, src, 2);
+    memcpy(&b, src + n - 2, 2);
+    memcpy(dst, &a, 2);
+    memcpy(dst + n - 2, &b, 2);
+    acc = (uint64_t)(a | b);
+  } else if (n == 1) {
+    dst[0] = (uint8_t)src[0];
+    acc = (uint8_t)src[0];
+  } else {
+    return 1;
+  }
+  return (acc & 0x8080808080808080ull) == 0;
+}
+
 /* A string prepared for writing: checked once, so its size on the wire (`out`: repaired when
  * not valid UTF-8) is known before room is made for it. */
 typedef struct pstr_s {
@@ -238,11 +284,6 @@ static inline uint8_t *pb_scalar(uint8_t *p, uvotel_value_type_t t, const uvotel
   }
 }
 
-/* 1 when s[0..n) is valid UTF-8: the inline ASCII test first, the full check after it. */
-static inline int utf8_ok(const char *s, size_t n) {
-  return PBW_LIKELY(ascii_short(s, n)) || uvotel__utf8_valid_prefix(s, n) == n;
-}
-
 /* One KeyValue as `field`, any value, any strings (repaired when not valid UTF-8): the general
  * path (kvlist members come here too, through any_value). */
 static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a) {
@@ -256,45 +297,51 @@ static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a) {
 }
 
 /* One KeyValue as `field`: key (omitted when empty), then the value (always). A string or
- * scalar value with valid UTF-8 strings (nearly every attribute) takes one room check with the
- * cursor in a register; anything else goes to kv_general. */
+ * scalar value with valid UTF-8 strings (nearly every attribute) takes one room check, the
+ * cursor in a register and each string checked while it is copied; anything else (and a
+ * string that turns out not to be valid UTF-8: what was copied is left below the cursor, to be
+ * overwritten) goes to kv_general. */
 static inline __attribute__((always_inline)) void key_value(pbw_t *w, uint32_t field,
                                                             const uvotel_attribute_t *a) {
   const uvotel_value_t *v = &a->value;
+  uvotel_value_type_t t = v->type;
+  if (PBW_UNLIKELY(t != UVOTEL_VALUE_STRING && t != UVOTEL_VALUE_INT && t != UVOTEL_VALUE_BOOL &&
+                   t != UVOTEL_VALUE_DOUBLE)) {
+    kv_general(w, field, a);
+    return;
+  }
   const char *key = a->key != NULL ? a->key : "";
   size_t kn = strlen(key);
   const char *s = "";
   size_t sn = 0;
-  switch (v->type) {
-    case UVOTEL_VALUE_STRING:
-      if (v->u.s != NULL) {
-        s = v->u.s;
-        sn = v->len;
-      }
-      if (PBW_UNLIKELY(!utf8_ok(s, sn))) goto general;
-      break;
-    case UVOTEL_VALUE_BOOL:
-    case UVOTEL_VALUE_INT:
-    case UVOTEL_VALUE_DOUBLE:
-      break;
-    default:
-      goto general;
+  if (t == UVOTEL_VALUE_STRING && v->u.s != NULL) {
+    s = v->u.s;
+    sn = v->len;
   }
-  if (PBW_UNLIKELY(!utf8_ok(key, kn))) goto general;
   /* the value's member (a scalar, or a string's header), the AnyValue header, the key's header
    * and the KeyValue header */
   if (!pbw_room(w, kn + sn + 4 * PBW_HDR_MAX)) return;
   uint8_t *end = w->p, *p = end;
-  if (v->type == UVOTEL_VALUE_STRING)
-    p = pb_bytes(p, 1, s, sn);
-  else
-    p = pb_scalar(p, v->type, v, 0);
+  if (t == UVOTEL_VALUE_STRING) {
+    p -= sn;
+    if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) {
+      kv_general(w, field, a);
+      return;
+    }
+    p = pb_hdr(p, 1, sn);
+  } else {
+    p = pb_scalar(p, t, v, 0);
+  }
   p = pb_hdr(p, 2, (size_t)(end - p)); /* KeyValue.value */
-  if (kn != 0) p = pb_bytes(p, 1, key, kn);
+  if (kn != 0) {
+    p -= kn;
+    if (PBW_UNLIKELY(!copy_ascii(p, key, kn)) && uvotel__utf8_valid_prefix(key, kn) != kn) {
+      kv_general(w, field, a);
+      return;
+    }
+    p = pb_hdr(p, 1, kn);
+  }
   w->p = pb_hdr(p, field, (size_t)(end - p));
-  return;
-general:
-  kv_general(w, field, a);
 }
 
 /* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */

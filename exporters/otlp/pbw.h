@@ -77,15 +77,24 @@ static inline uint8_t *pb_tag(uint8_t *p, uint32_t field, uint32_t wt) {
   return p;
 }
 
+/* fixed64 / fixed32: little-endian on the wire (one store on a little-endian machine) */
 static inline uint8_t *pb_fixed64(uint8_t *p, uint64_t v) {
   p -= 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(p, &v, 8);
+#else
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
   return p;
 }
 
 static inline uint8_t *pb_fixed32(uint8_t *p, uint32_t v) {
   p -= 4;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(p, &v, 4);
+#else
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
   return p;
 }
 
