@@ -145,50 +145,10 @@ static inline int ascii_short(const char *s, size_t n) {
   return (acc & 0x8080808080808080ull) == 0;
 }
 
-/* Copy n bytes to dst and say whether they were all ASCII (1), as ascii_short does while it
- * copies: up to 32 bytes in at most four overlapping moves. 0: longer (copied with memcpy) or
- * not ASCII, for the full check. */
+/* Copy n bytes to dst and say whether they were all ASCII (1), checked while copied for up to
+ * 32 bytes; 0: longer or not ASCII, for the full check. */
 static inline int copy_ascii(uint8_t *dst, const char *src, size_t n) {
-  uint64_t acc;
-  if (n >= 8) {
-    uint64_t a, b;
-    if (n > 32) {
-      memcpy(dst, src, n);
-      return 0;
-    }
-    memcpy(&a, src, 8);
-    memcpy(&b, src + n - 8, 8);
-    memcpy(dst, &a, 8);
-    memcpy(dst + n - 8, &b, 8);
-    acc = a | b;
-    if (n > 16) {
-      memcpy(&a, src + 8, 8);
-      memcpy(&b, src + n - 16, 8);
-      memcpy(dst + 8, &a, 8);
-      memcpy(dst + n - 16, &b, 8);
-      acc |= a | b;
-    }
-  } else if (n >= 4) {
-    uint32_t a, b;
-    memcpy(&a, src, 4);
-    memcpy(&b, src + n - 4, 4);
-    memcpy(dst, &a, 4);
-    memcpy(dst + n - 4, &b, 4);
-    acc = a | b;
-  } else if (n >= 2) {
-    uint16_t a, b;
-    memcpy(&a, src, 2);
-    memcpy(&b, src + n - 2, 2);
-    memcpy(dst, &a, 2);
-    memcpy(dst + n - 2, &b, 2);
-    acc = (uint64_t)(a | b);
-  } else if (n == 1) {
-    dst[0] = (uint8_t)src[0];
-    acc = (uint8_t)src[0];
-  } else {
-    return 1;
-  }
-  return (acc & 0x8080808080808080ull) == 0;
+  return (pb_copy(dst, (const uint8_t *)src, n) & 0x8080808080808080ull) == 0;
 }
 
 /* A string prepared for writing: checked once, so its size on the wire (`out`: repaired when

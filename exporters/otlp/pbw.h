@@ -98,47 +98,56 @@ static inline uint8_t *pb_fixed32(uint8_t *p, uint32_t v) {
   return p;
 }
 
-/* n bytes: up to 32 in at most four overlapping 8-byte moves (or smaller ones), no call */
-static inline uint8_t *pb_raw(uint8_t *p, const void *src, size_t n) {
-  const uint8_t *s = src;
-  p -= n;
+/* Copy n bytes to dst: up to 32 in at most four overlapping moves (no call, no loop), longer
+ * ones with memcpy. Returns the OR of the bytes copied, in some lanes of a word (so bit 7 of
+ * each byte says whether any byte had it: 0 for ASCII), or all ones after a memcpy. */
+static inline uint64_t pb_copy(uint8_t *dst, const uint8_t *s, size_t n) {
+  uint64_t acc;
   if (n >= 8) {
+    uint64_t a, b;
     if (n > 32) {
-      memcpy(p, s, n);
-    } else {
-      uint64_t a, b;
-      if (n > 16) {
-        uint64_t c, d;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + 8, 8);
-        memcpy(&c, s + n - 16, 8);
-        memcpy(&d, s + n - 8, 8);
-        memcpy(p, &a, 8);
-        memcpy(p + 8, &b, 8);
-        memcpy(p + n - 16, &c, 8);
-        memcpy(p + n - 8, &d, 8);
-      } else {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(p, &a, 8);
-        memcpy(p + n - 8, &b, 8);
-      }
+      memcpy(dst, s, n);
+      return ~(uint64_t)0;
+    }
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + n - 8, &b, 8);
+    acc = a | b;
+    if (n > 16) {
+      memcpy(&a, s + 8, 8);
+      memcpy(&b, s + n - 16, 8);
+      memcpy(dst + 8, &a, 8);
+      memcpy(dst + n - 16, &b, 8);
+      acc |= a | b;
     }
   } else if (n >= 4) {
     uint32_t a, b;
     memcpy(&a, s, 4);
     memcpy(&b, s + n - 4, 4);
-    memcpy(p, &a, 4);
-    memcpy(p + n - 4, &b, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+    acc = a | b;
   } else if (n >= 2) {
     uint16_t a, b;
     memcpy(&a, s, 2);
     memcpy(&b, s + n - 2, 2);
-    memcpy(p, &a, 2);
-    memcpy(p + n - 2, &b, 2);
+    memcpy(dst, &a, 2);
+    memcpy(dst + n - 2, &b, 2);
+    acc = (uint64_t)(a | b);
   } else if (n == 1) {
-    p[0] = s[0];
+    dst[0] = s[0];
+    acc = s[0];
+  } else {
+    acc = 0;
   }
+  return acc;
+}
+
+/* n raw bytes */
+static inline uint8_t *pb_raw(uint8_t *p, const void *src, size_t n) {
+  p -= n;
+  (void)pb_copy(p, src, n);
   return p;
 }
 
@@ -181,7 +190,7 @@ typedef struct pbw_s {
  * and may replace it when it grows (w->lo, w->hi - w->lo: the buffer and its size then). */
 static inline void pbw_init(pbw_t *w, uint8_t *buf, size_t cap) {
   w->lo = buf;
-  w->hi = buf + cap;
+  w->hi = buf != NULL ? buf + cap : NULL; /* no arithmetic on NULL: the first room grows */
   w->p = w->hi;
   w->failed = 0;
 }
