@@ -33,7 +33,7 @@
 /* ---- scratch buffers recycled through the exporter's cache ---- */
 
 #define CACHE_MAX 8
-#define SCRATCH_KEEP_MAX (16u << 20) /* bytes; larger buffers are freed after use */
+#define SCRATCH_KEEP_MAX (4u << 20) /* bytes; larger buffers are freed after use */
 
 typedef struct scratch_s {
   struct scratch_s *next;

@@ -69,7 +69,7 @@ int uvotel__otlp_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n)
 /* ---- encoding (encode.c) ---- */
 
 struct uvotel_span_data_s;
-/* Recycled scratch buffers for encoding (thread-safe; up to 8 kept, each up to 16 MiB); NULL
+/* Recycled scratch buffers for encoding (thread-safe; up to 8 kept, each up to 4 MiB); NULL
  * works too (allocate every time). */
 typedef struct uvotel__otlp_block_cache_s uvotel__otlp_block_cache_t;
 int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out);
