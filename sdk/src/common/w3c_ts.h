@@ -20,7 +20,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__) && \
+    (defined(__GNUC__) || defined(__clang__))
 #include <tmmintrin.h>
 #define UVOTEL__HAVE_SSSE3_TARGET 1
 #endif
