@@ -200,21 +200,23 @@ static void attr_strn(rq_attrs_t *t, const char *key, const char *v, size_t n) {
   attr_str(t, key, d);
 }
 
+/* The methods of the semantic conventions' list (http.request.method), the one list of them:
+ * known_method and the fast request framing (all but CONNECT, which it leaves to http_parser)
+ * both come from it. Every value is below 64 in http_parser's enum. */
+#define KNOWN_METHODS(X) \
+  X(GET) X(HEAD) X(POST) X(PUT) X(DELETE) X(CONNECT) X(OPTIONS) X(TRACE) X(PATCH)
+#define METHOD_BIT(m) | (UINT64_C(1) << HTTP_##m)
+#define METHOD_ENUM(m) HTTP_##m,
+static const uint64_t k_known_mask = 0 KNOWN_METHODS(METHOD_BIT);
+static const unsigned k_known[] = {KNOWN_METHODS(METHOD_ENUM)};
+#define N_KNOWN (sizeof k_known / sizeof k_known[0])
+
 static int known_method(unsigned m) {
-  switch (m) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-    case HTTP_POST:
-    case HTTP_PUT:
-    case HTTP_DELETE:
-    case HTTP_CONNECT:
-    case HTTP_OPTIONS:
-    case HTTP_TRACE:
-    case HTTP_PATCH:
-      return 1;
-    default:
-      return 0;
-  }
+  return m < 64 && ((k_known_mask >> m) & 1u) != 0;
+}
+
+int uvotel__http_method_known(unsigned method) {
+  return known_method(method);
 }
 
 /* url.path and url.query: an origin-form target ("/p?q#f") split here, with what
@@ -288,15 +290,6 @@ int uvotel__http_set_host(uvotel_span_t *s, const char *h, size_t n, long port) 
   uvotel__http_attr_strn(s, "server.address", h, hl);
   if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
   return 0;
-}
-
-const char *uvotel__http_known_method(const char *method) {
-  static const char *const k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
-                                          "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
-  for (int i = 0; k_methods[i] != NULL; i++) {
-    if (strcmp(k_methods[i], method) == 0) return k_methods[i];
-  }
-  return NULL;
 }
 
 /* server.address/port from Host (anything not understood there: no server attributes), else
@@ -584,20 +577,11 @@ static int fast_write(conn_t *c, const char *p, size_t n) {
 }
 
 /* Request framing without http_parser, on the same terms as the responses: a request head that
- * starts a read and is complete in it, with a method among GET HEAD POST PUT DELETE OPTIONS
- * TRACE PATCH, an origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
+ * starts a read and is complete in it, with a known method but CONNECT (KNOWN_METHODS), an
+ * origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
  * names, no control bytes, at most one Content-Length, no Transfer-Encoding or Upgrade, fitting
  * buf and hdr, is copied into buf/hdr as the parser callbacks would have, and its body skipped
  * by count. Anything else goes to http_parser from that message start on. */
-
-static const struct {
-  const char *name;
-  unsigned len, method;
-} k_fast_methods[] = {
-    {"GET", 3, HTTP_GET},     {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
-    {"PUT", 3, HTTP_PUT},     {"DELETE", 6, HTTP_DELETE}, {"OPTIONS", 7, HTTP_OPTIONS},
-    {"TRACE", 5, HTTP_TRACE}, {"PATCH", 5, HTTP_PATCH},
-};
 
 /* RFC 3986 pchar, '/' and '?': what a target may hold here. */
 static int target_char(unsigned char ch) {
@@ -613,11 +597,13 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
   const char *sp = memchr(p, ' ', n < 8 ? n : 8);
   if (sp == NULL) return 0;
   size_t ml = (size_t)(sp - p);
-  size_t k = 0, nm = sizeof k_fast_methods / sizeof k_fast_methods[0];
-  while (k < nm && !(k_fast_methods[k].len == ml && memcmp(p, k_fast_methods[k].name, ml) == 0)) {
-    k++;
+  size_t k = 0;
+  const char *name = NULL;
+  for (; k < N_KNOWN; k++) {
+    name = http_method_str((enum http_method)k_known[k]);
+    if (k_known[k] != HTTP_CONNECT && strncmp(name, p, ml) == 0 && name[ml] == '\0') break;
   }
-  if (k == nm) return 0;
+  if (k == N_KNOWN) return 0;
   const char *t = sp + 1, *te = t;
   while (te < end && target_char((unsigned char)*te)) te++;
   if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
@@ -641,7 +627,7 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
       c->nhdr = nhdr;
       c->in_value = 1;
       *head_len = (size_t)(line - p);
-      *method = k_fast_methods[k].method;
+      *method = k_known[k];
       *minor = (unsigned)(te[8] - '0');
       *body = cl;
       return 1;
