@@ -30,6 +30,7 @@ struct uvotel__proto_s {
   unsigned declined; /* bit i: detector i declined */
   int dead;          /* nothing claimed it, or its detector gave up */
   int outgoing;      /* a connection the program made: detected by what it writes first */
+  uvotel_span_t *accept_parent; /* an accepted stream: the span current at the accept, or NULL */
   size_t npeek;
   char peek[UVOTEL_PROTOCOL_PEEK_MAX];
 };
@@ -73,7 +74,13 @@ void uvotel__proto_accept(uvotel__hs_t *s) {
   }
   uvotel__proto_t *p = uvotel_calloc(1, sizeof *p);
   if (p == NULL) return; /* no detection on this stream; the program is unaffected */
+  p->accept_parent = uvotel_span_retain(uvotel_current_span());
   s->proto = p;
+}
+
+int uvotel__proto_followed(const uvotel__hs_t *s) {
+  const uvotel__proto_t *p = s->proto;
+  return p != NULL && p->ops != NULL && !p->dead && !p->outgoing;
 }
 
 static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t **current) {
@@ -81,11 +88,27 @@ static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t *
   if (p->ops->read(p->conn, data, n, current) < 0) p->dead = 1;
 }
 
+static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_t *h,
+                                 const char *data, size_t n);
+
 uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n) {
   uvotel__proto_t *p = s->proto;
-  uvotel_span_t *current = NULL;
   if (p->dead || n == 0 || data == NULL) return NULL;
   if (p->ops == NULL && p->outgoing) return NULL; /* detected by its first write */
+  if (UVOTEL__LIKELY(s->span == NULL) || uvotel_current_span() != s->span) {
+    return proto_read(s, p, h, data, n);
+  }
+  uvotel_scope_t sc;
+  if (uvotel_span_enter(p->accept_parent, &sc) != 0) return proto_read(s, p, h, data, n);
+  uvotel_span_t *current = proto_read(s, p, h, data, n);
+  (void)uvotel_scope_exit(&sc);
+  return current;
+}
+
+static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_t *h,
+                                 const char *data, size_t n) {
+  (void)s;
+  uvotel_span_t *current = NULL;
   if (p->ops != NULL) {
     feed(p, data, n, &current);
     return current;
@@ -213,5 +236,6 @@ void uvotel__proto_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(p == NULL)) return;
   s->proto = NULL;
   if (p->ops != NULL) p->ops->close(p->conn);
+  uvotel_span_release(p->accept_parent);
   uvotel_free(p);
 }

@@ -102,8 +102,10 @@ typedef struct net_s {
   uv_tcp_t server, conn, client;
   uv_connect_t creq;
   uv_write_t w, cw;
-  const char *send; /* what the client sends */
-  char got[64];     /* what the client got back */
+  const char *send;  /* what the client sends */
+  const char *reply; /* what the server answers ("PONG\n" unless set) */
+  int conn_span;     /* the connection callback starts (and ends) a span "conn work" */
+  char got[64];      /* what the client got back */
   size_t ngot;
   uvotel_span_t *current_in_read;
   int closed, reads;
@@ -128,8 +130,7 @@ static void on_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0) {
     g_net.reads++;
     g_net.current_in_read = uvotel_current_span();
-    static char pong[] = "PONG\n";
-    uv_buf_t b = uv_buf_init(pong, 5);
+    uv_buf_t b = uv_buf_init((char *)g_net.reply, (unsigned)strlen(g_net.reply));
     assert_int_equal(uvotel_write(&g_net.w, s, &b, 1, NULL), 0);
   } else if (nread < 0) {
     uvotel_close((uv_handle_t *)s, on_closed);
@@ -141,6 +142,7 @@ static void on_connection(uv_stream_t *server, int status) {
   assert_int_equal(status, 0);
   assert_int_equal(uvotel_tcp_init(server->loop, &g_net.conn), 0);
   assert_int_equal(uvotel_accept(server, (uv_stream_t *)&g_net.conn), 0);
+  if (g_net.conn_span) uvotel_span_end(uvotel_span_start(g_fx.tracer, "conn work", NULL));
   assert_int_equal(uvotel_read_start((uv_stream_t *)&g_net.conn, alloc_cb, on_server_read), 0);
 }
 
@@ -149,7 +151,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     memcpy(g_net.got + g_net.ngot, buf->base, (size_t)nread);
     g_net.ngot += (size_t)nread;
   }
-  if (nread < 0 || memchr(g_net.got, '\n', g_net.ngot) != NULL) {
+  if (nread < 0 || g_net.ngot >= strlen(g_net.reply)) {
     uv_close((uv_handle_t *)s, on_closed);
   }
 }
@@ -161,9 +163,12 @@ static void on_connect(uv_connect_t *req, int status) {
   assert_int_equal(uv_read_start(req->handle, alloc_cb, on_client_read), 0);
 }
 
-static void exchange(uv_loop_t *loop, const char *send) {
+/* The client sends send, the server answers reply once; conn_span: see net_t. */
+static void exchange_with(uv_loop_t *loop, const char *send, const char *reply, int conn_span) {
   memset(&g_net, 0, sizeof g_net);
   g_net.send = send;
+  g_net.reply = reply;
+  g_net.conn_span = conn_span;
   struct sockaddr_in sin;
   assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
   assert_int_equal(uvotel_tcp_init(loop, &g_net.server), 0);
@@ -176,8 +181,12 @@ static void exchange(uv_loop_t *loop, const char *send) {
       uv_tcp_connect(&g_net.creq, &g_net.client, (const struct sockaddr *)&sin, on_connect), 0);
   assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_net.closed, 3);
-  assert_int_equal(g_net.ngot, 5);
-  assert_memory_equal(g_net.got, "PONG\n", 5); /* the program's bytes, unchanged */
+  assert_int_equal(g_net.ngot, strlen(reply));
+  assert_memory_equal(g_net.got, reply, strlen(reply)); /* the program's bytes, unchanged */
+}
+
+static void exchange(uv_loop_t *loop, const char *send) {
+  exchange_with(loop, send, "PONG\n", 0);
 }
 
 static void enable(unsigned cats) {
@@ -354,6 +363,95 @@ static void test_dns_query_span(void **state) {
   assert_int_equal(seen, 3);
 }
 
+/* ---- the accept span of a claimed stream (issue 12: "remains for streams no detector
+ * claims") ---- */
+
+#define HTTP_REQ "GET /a HTTP/1.1\r\nHost: example.org\r\n\r\n"
+#define HTTP_RESP "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+static void enable_accept(unsigned cats) {
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = g_fx.tracer;
+  o.categories = cats;
+  o.flags = UVOTEL_AUTO_SPANS_ROOTS;
+  o.on_accept = uvotel_auto_spans_accept_span;
+  o.on_accept_arg = g_fx.tracer;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+}
+
+static int same_id(uvotel_span_id_t a, uvotel_span_id_t b) {
+  return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static const uvotel_span_id_t k_no_parent;
+
+/* Every recording span started was ended and handed to the processor: a discarded span is in
+ * neither count. */
+static void counters_balance(fx_t *fx, uint64_t spans) {
+  uvotel_trace_counters_t c;
+  assert_int_equal(uvotel_tracer_provider_counters(fx->provider, &c), 0);
+  assert_int_equal(c.started, spans);
+  assert_int_equal(c.ended, spans);
+  assert_int_equal(c.received, spans);
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), spans);
+}
+
+/* An HTTP stream followed to its end: its request's SERVER span, no tcp accept span; the
+ * request span is where the accept span would have been (a root here), not its child. */
+static void test_http_stream_has_no_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 0);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_true(same_id(uvotel_span_data_parent_span_id(d), k_no_parent));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_non_null(g_net.current_in_read); /* the request's span was current in the read */
+  uvotel_span_context_t cur = uvotel_span_context(g_net.current_in_read);
+  assert_true(same_id(cur.span_id, uvotel_span_data_context(d).span_id));
+  counters_balance(fx, 1);
+}
+
+/* A span started in the connection callback is the accept span's child: the accept span stays
+ * (its child's parent exists); the request span still is not under it. */
+static void test_conn_span_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 1);
+  const uvotel_span_data_t *acc = uvotel_memory_exporter_find(fx->mem, "tcp accept");
+  const uvotel_span_data_t *work = uvotel_memory_exporter_find(fx->mem, "conn work");
+  const uvotel_span_data_t *get = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(acc);
+  assert_non_null(work);
+  assert_non_null(get);
+  uvotel_span_id_t acc_id = uvotel_span_data_context(acc).span_id;
+  assert_true(same_id(uvotel_span_data_parent_span_id(work), acc_id));
+  assert_false(same_id(uvotel_span_data_parent_span_id(get), acc_id));
+  counters_balance(fx, 3);
+}
+
+/* Bytes no detector claims: the connection keeps its tcp accept span. */
+static void test_unclaimed_stream_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, "HELLO\n", "PONG\n", 0);
+  assert_non_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "GET"));
+  counters_balance(fx, 1);
+}
+
+/* A stream the HTTP detector claimed and then gave up on (a header line without a colon): it
+ * is not followed any more, so the connection keeps its tcp accept span. */
+static void test_given_up_stream_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, "GET /a HTTP/1.1\r\nno colon here\r\n\r\n", HTTP_RESP, 0);
+  assert_non_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "GET"));
+  counters_balance(fx, 1);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -364,6 +462,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_off_without_categories, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_query_span, setup, teardown),
       cmocka_unit_test(test_register_full),
+      cmocka_unit_test_setup_teardown(test_http_stream_has_no_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_conn_span_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unclaimed_stream_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_given_up_stream_keeps_accept_span, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

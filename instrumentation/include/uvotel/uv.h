@@ -192,7 +192,9 @@ int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb
  *   uvotel_listen      "TCPSERVERWRAP" ("PIPESERVERWRAP" for pipes), trigger = current; the
  *                      connection callback runs inside it, in the context of the listen call.
  *   uvotel_accept      the accepted handle becomes a "TCPWRAP" ("PIPEWRAP") whose trigger is
- *                      the server's id.
+ *                      the server's id. With automatic spans its "tcp accept" span is not
+ *                      exported when a protocol detector claimed and followed the connection
+ *                      and no span was started under it (uvotel/uv_spans.h, "net").
  *   uvotel_tcp_connect the handle becomes a "TCPWRAP" (trigger = current), then the request a
  *                      "TCPCONNECTWRAP" triggered by the handle (as Node does).
  *   uvotel_read_start  a handle not seen before becomes a "TCPWRAP"/"PIPEWRAP"/"TTYWRAP"; the

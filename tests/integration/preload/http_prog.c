@@ -9,6 +9,8 @@
  * Every request carries traceparent 00-<TRACE>-<id>-01 (ids 01..07, C: 08). Each client prints
  * what it received when its connection ends; stdout is the same with or without uvotel.
  *
+ * `http_prog connstat` is the same with an fs stat of /nonexistent.uvotel/conn started in each
+ * connection callback (a span made under the connection's accept span, under uvotel).
  * `http_prog client` runs other clients instead (see client_mode): requests without a
  * traceparent to /echo/..., which the server answers with the request head it received, so each
  * client can tell whether its request arrived as written ("exact") or with propagation header
@@ -229,6 +231,13 @@ static void on_sread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
+static int conn_stat; /* `http_prog connstat`: each connection callback stats a file */
+
+static void on_conn_stat(uv_fs_t *r) {
+  uv_fs_req_cleanup(r);
+  free(r);
+}
+
 static void on_conn(uv_stream_t *srv, int status) {
   if (status != 0) return;
   sconn_t *c = calloc(1, sizeof *c);
@@ -237,6 +246,10 @@ static void on_conn(uv_stream_t *srv, int status) {
   if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
     uv_close((uv_handle_t *)&c->tcp, on_sclose);
     return;
+  }
+  if (conn_stat) {
+    uv_fs_t *r = malloc(sizeof *r);
+    if (uv_fs_stat(loop, r, "/nonexistent.uvotel/conn", on_conn_stat) != 0) free(r);
   }
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_sread);
 }
@@ -515,6 +528,7 @@ int main(int argc, char **argv) {
     printf("loop close %d\n", rc);
     return rc != 0;
   }
+  conn_stat = argc > 1 && strcmp(argv[1], "connstat") == 0;
   client_t *A = &clients[0], *B = &clients[1], *C = &clients[2];
   A->name = "A";
   A->keepalive = 1;
