@@ -410,7 +410,72 @@ static void test_http_stream_has_no_accept_span(void **state) {
   assert_non_null(g_net.current_in_read); /* the request's span was current in the read */
   uvotel_span_context_t cur = uvotel_span_context(g_net.current_in_read);
   assert_true(same_id(cur.span_id, uvotel_span_data_context(d).span_id));
+  /* the built-in sampler: attributes set after the start, with borrowed keys */
+  assert_string_equal(attr_str(d, "url.path"), "/a");
+  assert_string_equal(attr_str(d, "http.request.method"), "GET");
+  assert_string_equal(attr_str(d, "server.address"), "example.org");
+  assert_string_equal(attr_str(d, "network.protocol.version"), "1.1");
   counters_balance(fx, 1);
+}
+
+/* A sampler of the user's own may look at attributes: the request's are handed to span start
+ * (it sees them) and end up on the span as with the built-in samplers. */
+static char g_sampled_path[32];
+static size_t g_sampled_n;
+
+static void path_sampler(void *self, const uvotel_sampling_params_t *p,
+                         uvotel_sampling_result_t *out) {
+  (void)self;
+  if (strcmp(p->name, "GET") == 0) {
+    g_sampled_n = p->n_attrs;
+    for (size_t i = 0; i < p->n_attrs; i++) {
+      if (strcmp(p->attrs[i].key, "url.path") == 0) {
+        snprintf(g_sampled_path, sizeof g_sampled_path, "%s", p->attrs[i].value.u.s);
+      }
+    }
+  }
+  out->decision = UVOTEL_SAMPLING_RECORD_AND_SAMPLE;
+}
+
+static const char *path_sampler_desc(void *self) {
+  (void)self;
+  return "PathSampler";
+}
+
+static const uvotel_sampler_ops_t k_path_sampler = {path_sampler, path_sampler_desc, NULL};
+
+static void test_http_attrs_seen_by_user_sampler(void **state) {
+  fx_t *fx = *state;
+  uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
+  uvotel_span_processor_t *proc =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(mem));
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &proc;
+  po.n_processors = 1;
+  po.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  po.sampler = uvotel_sampler_create(&k_path_sampler, NULL);
+  assert_non_null(po.sampler);
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  assert_non_null(p);
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = uvotel_tracer_get(p, "sampled", "1");
+  o.categories = UVOTEL_INSTRUMENT_HTTP;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+  g_sampled_path[0] = '\0';
+  g_sampled_n = 0;
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 0);
+  assert_string_equal(g_sampled_path, "/a");
+  assert_true(g_sampled_n >= 8);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(mem, "GET");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "url.path"), "/a");
+  assert_string_equal(attr_str(d, "server.address"), "example.org");
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  uvotel_auto_spans_disable();
+  uvotel_memory_exporter_reset(mem);
+  (void)uvotel_tracer_provider_shutdown(p, 1000);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(mem);
 }
 
 /* A span started in the connection callback is the accept span's child: the accept span stays
@@ -464,6 +529,7 @@ int main(void) {
       cmocka_unit_test(test_register_full),
       cmocka_unit_test_setup_teardown(test_http_stream_has_no_accept_span, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conn_span_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_attrs_seen_by_user_sampler, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unclaimed_stream_keeps_accept_span, setup, teardown),
       cmocka_unit_test_setup_teardown(test_given_up_stream_keeps_accept_span, setup, teardown),
   };
