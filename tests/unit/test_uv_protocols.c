@@ -3,15 +3,20 @@
  * span current in the read callback and has it ended when the write completes; a stream it
  * declines is left alone; registration's bad inputs. And DNS over UDP: a query received by a
  * wrapped socket is a SERVER span, current in the receive callback, ended by the response. */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "counting_alloc.h"
 #include "spans_fixture.h"
@@ -517,6 +522,166 @@ static void test_given_up_stream_keeps_accept_span(void **state) {
   counters_balance(fx, 1);
 }
 
+/* ---- sockets the program adopts (uvotel_tcp_open): the first read or write tells the
+ * direction ---- */
+
+/* The two ends of a loopback TCP connection made with plain sockets. */
+static void tcp_socket_pair(int *connecting, int *accepted) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(l >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(l, 1), 0);
+  assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+  *connecting = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(*connecting >= 0);
+  assert_int_equal(connect(*connecting, (struct sockaddr *)&a, sizeof a), 0);
+  *accepted = accept(l, NULL, NULL);
+  assert_true(*accepted >= 0);
+  close(l);
+}
+
+typedef struct adopt_s {
+  uv_tcp_t mine, peer; /* mine: adopted with the wrappers; peer: plain libuv */
+  uv_write_t w, pw;
+  char got[512], peer_got[512];
+  size_t ngot, npeer;
+  uvotel_span_t *current_in_read;
+  int closed, answered;
+} adopt_t;
+
+static adopt_t g_ad;
+
+static void ad_closed(uv_handle_t *h) {
+  (void)h;
+  g_ad.closed++;
+}
+
+static void ad_close_both(void) {
+  if (!uv_is_closing((uv_handle_t *)&g_ad.peer)) uv_close((uv_handle_t *)&g_ad.peer, ad_closed);
+  if (!uv_is_closing((uv_handle_t *)&g_ad.mine)) uvotel_close((uv_handle_t *)&g_ad.mine, ad_closed);
+}
+
+/* mine serves: it reads a request and answers it. */
+static void ad_serve_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread <= 0) return;
+  memcpy(g_ad.got + g_ad.ngot, buf->base, (size_t)nread);
+  g_ad.ngot += (size_t)nread;
+  g_ad.current_in_read = uvotel_current_span();
+  if (memmem(g_ad.got, g_ad.ngot, "\r\n\r\n", 4) != NULL && !g_ad.answered) {
+    g_ad.answered = 1;
+    uv_buf_t b = uv_buf_init((char *)HTTP_RESP, sizeof HTTP_RESP - 1);
+    assert_int_equal(uvotel_write(&g_ad.w, s, &b, 1, NULL), 0);
+  }
+}
+
+/* peer is the client: it reads the whole response, then both ends close. */
+static void ad_peer_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)s;
+  if (nread > 0) {
+    memcpy(g_ad.peer_got + g_ad.npeer, buf->base, (size_t)nread);
+    g_ad.npeer += (size_t)nread;
+  }
+  if (nread < 0 || g_ad.npeer >= sizeof HTTP_RESP - 1) ad_close_both();
+}
+
+static void test_adopted_socket_served(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  memset(&g_ad, 0, sizeof g_ad);
+  int c, a;
+  tcp_socket_pair(&c, &a);
+  assert_int_equal(uvotel_tcp_init(&fx->loop, &g_ad.mine), 0);
+  assert_int_equal(uvotel_tcp_open(&g_ad.mine, a), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_ad.mine, alloc_cb, ad_serve_read), 0);
+  assert_int_equal(uv_tcp_init(&fx->loop, &g_ad.peer), 0);
+  assert_int_equal(uv_tcp_open(&g_ad.peer, c), 0);
+  uv_buf_t b = uv_buf_init((char *)HTTP_REQ, sizeof HTTP_REQ - 1);
+  assert_int_equal(uv_write(&g_ad.pw, (uv_stream_t *)&g_ad.peer, &b, 1, NULL), 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&g_ad.peer, alloc_cb, ad_peer_client_read), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_ad.closed, 2);
+  assert_int_equal(g_ad.npeer, sizeof HTTP_RESP - 1);
+  assert_memory_equal(g_ad.peer_got, HTTP_RESP, sizeof HTTP_RESP - 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  assert_non_null(g_ad.current_in_read);
+  uvotel_span_context_t cur = uvotel_span_context(g_ad.current_in_read);
+  assert_true(same_id(cur.span_id, uvotel_span_data_context(d).span_id));
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), 1); /* no CLIENT span for its answer */
+}
+
+/* peer serves: it reads the request head, answers it. */
+static void ad_peer_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread <= 0) return;
+  memcpy(g_ad.peer_got + g_ad.npeer, buf->base, (size_t)nread);
+  g_ad.npeer += (size_t)nread;
+  if (memmem(g_ad.peer_got, g_ad.npeer, "\r\n\r\n", 4) != NULL && !g_ad.answered) {
+    g_ad.answered = 1;
+    uv_buf_t b = uv_buf_init((char *)HTTP_RESP, sizeof HTTP_RESP - 1);
+    assert_int_equal(uv_write(&g_ad.pw, s, &b, 1, NULL), 0);
+  }
+}
+
+/* mine is the client: it reads the whole response, then both ends close. */
+static void ad_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)s;
+  if (nread > 0) {
+    memcpy(g_ad.got + g_ad.ngot, buf->base, (size_t)nread);
+    g_ad.ngot += (size_t)nread;
+  }
+  if (nread < 0 || g_ad.ngot >= sizeof HTTP_RESP - 1) ad_close_both();
+}
+
+static void test_adopted_socket_client(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  memset(&g_ad, 0, sizeof g_ad);
+  int c, a;
+  tcp_socket_pair(&c, &a);
+  assert_int_equal(uv_tcp_init(&fx->loop, &g_ad.peer), 0);
+  assert_int_equal(uv_tcp_open(&g_ad.peer, a), 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&g_ad.peer, alloc_cb, ad_peer_server_read), 0);
+  assert_int_equal(uvotel_tcp_init(&fx->loop, &g_ad.mine), 0);
+  assert_int_equal(uvotel_tcp_open(&g_ad.mine, c), 0);
+  uvotel_span_t *caller = uvotel_span_start(fx->tracer, "caller", NULL);
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_span_enter(caller, &sc), 0);
+  uv_buf_t b = uv_buf_init((char *)HTTP_REQ, sizeof HTTP_REQ - 1);
+  assert_int_equal(uvotel_write(&g_ad.w, (uv_stream_t *)&g_ad.mine, &b, 1, NULL), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_ad.mine, alloc_cb, ad_client_read), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  uvotel_span_end(caller);
+  assert_int_equal(g_ad.closed, 2);
+  assert_memory_equal(g_ad.got, HTTP_RESP, sizeof HTTP_RESP - 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  const uvotel_span_data_t *cd = uvotel_memory_exporter_find(fx->mem, "caller");
+  assert_non_null(d);
+  assert_non_null(cd);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_CLIENT);
+  assert_true(same_id(uvotel_span_data_parent_span_id(d), uvotel_span_data_context(cd).span_id));
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  /* the peer got the request with the CLIENT span's traceparent inserted */
+  char want[80];
+  uvotel_span_context_t sc2 = uvotel_span_data_context(d);
+  char tid[33], sid[17];
+  for (int i = 0; i < 16; i++) snprintf(tid + 2 * i, 3, "%02x", sc2.trace_id.bytes[i]);
+  for (int i = 0; i < 8; i++) snprintf(sid + 2 * i, 3, "%02x", sc2.span_id.bytes[i]);
+  snprintf(want, sizeof want, "traceparent: 00-%s-%s-%02x\r\n", tid, sid, (unsigned)sc2.flags);
+  g_ad.peer_got[g_ad.npeer] = '\0';
+  if (strstr(g_ad.peer_got, want) == NULL)
+    fprintf(stderr, "peer got:\n%s\nnot %s", g_ad.peer_got, want);
+  assert_non_null(strstr(g_ad.peer_got, want));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "_OTHER")); /* its response was no request */
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -532,6 +697,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_http_attrs_seen_by_user_sampler, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unclaimed_stream_keeps_accept_span, setup, teardown),
       cmocka_unit_test_setup_teardown(test_given_up_stream_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopted_socket_served, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopted_socket_client, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
