@@ -11,6 +11,8 @@
  *
  * `http_prog connstat` is the same with an fs stat of /nonexistent.uvotel/conn started in each
  * connection callback (a span made under the connection's accept span, under uvotel).
+ * `http_prog adopt` makes each client's connection with plain sockets and hands both ends to
+ * libuv with uv_tcp_open (the same requests and output).
  * `http_prog client` runs other clients instead (see client_mode): requests without a
  * traceparent to /echo/..., which the server answers with the request head it received, so each
  * client can tell whether its request arrived as written ("exact") or with propagation header
@@ -25,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -322,6 +326,32 @@ static void on_connect(uv_connect_t *req, int status) {
   send_next(c, !c->keepalive);
 }
 
+/* `http_prog adopt`: each client's connection is made with plain sockets outside libuv (a
+ * listening socket of its own, connect, accept) and both ends are handed to libuv with
+ * uv_tcp_open: the server end reads first, the client end writes first. */
+static void adopt_pair(client_t *c) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  int l = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd = -1;
+  if (l < 0 || cfd < 0 || bind(l, (const struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&a, &al) != 0 ||
+      connect(cfd, (const struct sockaddr *)&a, sizeof a) != 0 ||
+      (sfd = accept(l, NULL, NULL)) < 0) {
+    perror("adopt");
+    exit(1);
+  }
+  close(l);
+  sconn_t *sc = calloc(1, sizeof *sc);
+  uv_tcp_init(loop, &sc->tcp);
+  sc->tcp.data = sc;
+  uv_tcp_open(&sc->tcp, sfd);
+  uv_read_start((uv_stream_t *)&sc->tcp, alloc_cb, on_sread);
+  uv_tcp_open(&c->tcp, cfd);
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_cread);
+  send_next(c, !c->keepalive);
+}
+
 /* ---- client mode: requests without a traceparent, answered by /echo/ with their head ---- */
 
 #define MAXW 6
@@ -529,6 +559,7 @@ int main(int argc, char **argv) {
     return rc != 0;
   }
   conn_stat = argc > 1 && strcmp(argv[1], "connstat") == 0;
+  int adopt = argc > 1 && strcmp(argv[1], "adopt") == 0;
   client_t *A = &clients[0], *B = &clients[1], *C = &clients[2];
   A->name = "A";
   A->keepalive = 1;
@@ -555,7 +586,11 @@ int main(int argc, char **argv) {
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
     c->conn.data = c;
-    uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&a, on_connect);
+    if (adopt) {
+      adopt_pair(c);
+    } else {
+      uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&a, on_connect);
+    }
   }
   uv_run(loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(loop);
