@@ -299,8 +299,12 @@ static void print_row(const variant_t *v, int rounds, const variant_t *base) {
     double bm, bc;
     minmax(base->rps, rounds, &x, &bm, &x);
     minmax(base->cpu_us, rounds, &x, &bc, &x);
-    printf(" | %s/%s req/s %.3f, CPU/req %.2fx (+%.1f us)", v->name, base->name, med / bm, cpu / bc,
-           cpu - bc);
+    double rr[16], rlo, rmed, rhi; /* the ratio of each round's pair (interleaved runs) */
+    for (int r = 0; r < rounds; r++) rr[r] = base->rps[r] > 0 ? v->rps[r] / base->rps[r] : 0;
+    minmax(rr, rounds, &rlo, &rmed, &rhi);
+    printf(
+        " | %s/%s req/s %.3f (per round min %.3f median %.3f max %.3f), CPU/req %.2fx (+%.1f us)",
+        v->name, base->name, med / bm, rlo, rmed, rhi, cpu / bc, cpu - bc);
   }
   printf("\n");
 }
