@@ -110,19 +110,27 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   /* parent */
   uvotel_span_context_t pctx;
   const uvotel_span_context_t *parent = NULL;
+  uvotel_span_t *pspan = NULL; /* the parent as a local span object, if it is one */
   if (opts->parent_span != NULL) {
-    pctx = opts->parent_span->ctx;
+    pspan = opts->parent_span;
+    pctx = pspan->ctx;
     parent = &pctx;
   } else if (opts->parent_context != NULL) {
     parent = opts->parent_context;
   } else if (!(opts->flags & UVOTEL_SPAN_ROOT)) {
     uvotel_span_t *cur = uvotel_current_span();
     if (cur != NULL) {
+      pspan = cur;
       pctx = cur->ctx;
       parent = &pctx;
     }
   }
   if (parent != NULL && !uvotel_span_context_is_valid(parent)) parent = NULL;
+  /* the static invalid span has an invalid context: never written here */
+  if (parent != NULL && pspan != NULL &&
+      !atomic_load_explicit(&pspan->has_children, memory_order_relaxed)) {
+    atomic_store_explicit(&pspan->has_children, 1, memory_order_relaxed);
+  }
   if (UVOTEL__UNLIKELY(p->env_parent != NULL) && parent == NULL &&
       !(opts->flags & UVOTEL_SPAN_ROOT) && opts->parent_span == NULL &&
       opts->parent_context == NULL) {
@@ -171,6 +179,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     return &uvotel__invalid_span;
   }
   atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
+  atomic_store_explicit(&s->has_children, 0, memory_order_relaxed);
   s->tracer = t;
   s->ctx.trace_id = trace_id;
   s->ctx.span_id = span_id;

@@ -53,6 +53,9 @@ struct uvotel_span_s {
   uvotel_span_context_t ctx;
   uvotel_span_id_t parent_id;
   uint8_t parent_remote;
+  /* 1 once a span was started with this one as its parent (span start: a relaxed load and a
+   * store the first time); read by uvotel__span_has_children */
+  atomic_uchar has_children;
   uint8_t status_final;
   uvotel_status_code_t status;
   const char *status_desc;
