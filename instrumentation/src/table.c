@@ -21,19 +21,25 @@
  *    tombstones and probes stay as short as the live load makes them; `maxd` (the longest probe
  *    ever placed in the generation) bounds a lookup whatever the counts say.
  *  - growth does not rehash: when the newest generation would pass 1/2 load, a new one of at
- *    least 4x the live count becomes the newest and takes the inserts; the older ones keep
+ *    least 8x the live count becomes the newest and takes the inserts; the older ones keep
  *    their states until those are removed, and a generation is freed when it holds none. A
  *    lookup tries the newest first and prefetches its home cell in each older one, so the
- *    misses overlap.
- *  - shrinking: an insert into a newest generation 16x larger than the live count starts a
+ *    misses overlap. 8x rather than 2x so that after a burst most states are in the newest
+ *    generation (at 100k handles from empty: 81% in it, 16% in the one before, 2% in three
+ *    small ones that stay cached); the cost is memory: 128 bytes per cell at 1/16 to 1/2 load.
+ *  - generations of 4 MB or more start on a 2 MB boundary and are advised MADV_HUGEPAGE: their
+ *    random lookups would otherwise each need a page walk (measured: about half the lookup's
+ *    cost at 100k handles on this VM).
+ *  - shrinking: an insert into a newest generation 32x larger than the live count starts a
  *    smaller one, and an emptied generation is freed (the newest too when it is that oversized,
  *    and everything but one MIN_CAP generation when the table is empty), so a burst of handles
  *    does not pin memory once its handles are closed. A state that outlives its burst pins its
- *    generation (at most 2x the peak in all) until it is removed. */
+ *    generation until it is removed. */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -47,6 +53,8 @@
 #endif
 
 #define MIN_CAP 64
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN (2 * HUGE_PAGE) /* generations this large start on a huge-page boundary */
 
 /* One state per cell, each starting a cache line. */
 typedef struct cell_s {
@@ -61,7 +69,7 @@ _Static_assert(offsetof(uvotel__hs_t, cb) + sizeof(void (*)(void)) <= 64,
 typedef struct gen_s {
   struct gen_s *older;
   cell_t *cells;
-  void *mem; /* what was allocated (cells is mem rounded up to 64) */
+  void *mem; /* what was allocated: cells is mem rounded up to 64, or to 2 MB when large */
   size_t mask;
   size_t live;
   size_t maxd; /* the longest probe placed here since the generation was made */
@@ -272,20 +280,32 @@ uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key) {
   return UVOTEL__LIKELY(t != NULL) ? tab_find(t, key) : NULL;
 }
 
-/* A new newest generation of at least 4x the live states (a power of two, >= MIN_CAP). */
+/* A new newest generation of at least 8x the live states (a power of two, >= MIN_CAP). */
 static gen_t *gen_push(uvotel__ltab_t *t) {
   size_t cap = MIN_CAP;
-  while (cap < 4 * (t->n + 1)) cap *= 2;
+  while (cap < 8 * (t->n + 1)) cap *= 2;
   gen_t *g = uvotel_calloc(1, sizeof *g);
   if (g == NULL) return NULL;
   /* calloc: every key NULL and every count 0; large blocks come as untouched zero pages. */
-  g->mem = uvotel_calloc(1, cap * sizeof(cell_t) + sizeof(cell_t));
+  size_t len = cap * sizeof(cell_t);
+  int huge = len >= HUGE_MIN;
+  g->mem = huge ? uvotel_malloc(len + HUGE_PAGE) : uvotel_calloc(1, len + sizeof(cell_t));
   if (g->mem == NULL) {
     uvotel_free(g);
     return NULL;
   }
-  uintptr_t a = ((uintptr_t)g->mem + sizeof(cell_t) - 1) & ~(uintptr_t)(sizeof(cell_t) - 1);
+  uintptr_t align = huge ? HUGE_PAGE : sizeof(cell_t);
+  uintptr_t a = ((uintptr_t)g->mem + align - 1) & ~(align - 1);
   g->cells = (cell_t *)a;
+  if (huge) {
+    /* Large: its random lookups would each need a page walk of their own. Ask for huge pages
+     * (best effort: a no-op where THP is off or the memory was touched before), then zero it,
+     * which faults the pages in as huge ones. */
+#ifdef MADV_HUGEPAGE
+    (void)madvise(g->cells, len, MADV_HUGEPAGE);
+#endif
+    memset(g->cells, 0, len);
+  }
   g->mask = cap - 1;
   for (size_t i = 0; i < cap; i++) {
     POISON((char *)&g->cells[i] + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
@@ -312,7 +332,7 @@ static void gen_free(uvotel__ltab_t *t, gen_t *g) {
 
 /* The newest generation is far larger than what is live. */
 static inline int oversized(const uvotel__ltab_t *t, const gen_t *g) {
-  return g->mask + 1 > MIN_CAP && g->mask + 1 > 16 * (t->n + 1);
+  return g->mask + 1 > MIN_CAP && g->mask + 1 > 32 * (t->n + 1);
 }
 
 uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
