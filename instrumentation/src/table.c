@@ -377,11 +377,15 @@ static gen_t *gen_of(const uvotel__ltab_t *t, const uvotel__hs_t *s) {
 }
 
 /* The table and generation of s. States are removed by the thread running their loop, which is
- * almost always the loop it looked up last; else every table is searched (generation lists
- * change under g_mu, so reading another loop's list here is safe). */
+ * almost always the loop it looked up last; else every attached table is searched (generation
+ * lists change under g_mu, so reading another loop's list here is safe). */
 static uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
   uvotel__ltab_t *t = uvotel__cur_tab;
-  if (UVOTEL__LIKELY(t != NULL && (*gp = gen_of(t, s)) != NULL)) return t;
+  if (UVOTEL__LIKELY(t != NULL &&
+                     uvotel__cur_epoch == __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) &&
+                     (*gp = gen_of(t, s)) != NULL)) {
+    return t; /* the same check as uvotel__ltab: a detach since then may have freed it */
+  }
   pthread_mutex_lock(&g_mu);
   for (t = g_tabs; t != NULL && (*gp = gen_of(t, s)) == NULL; t = t->next) {
   }
