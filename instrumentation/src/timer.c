@@ -2,9 +2,65 @@
  * ("PREPARE") and uvotel_close. */
 #include "internal.h"
 
+/* ---- reaching a started handle's state without a lookup ----
+ * The trampolines of this file (timers, check, idle, prepare) run for handles that a wrapper
+ * here started with them, and every such start first stashes the handle's state address in
+ * u.reserved[2] with a tag in u.reserved[3] (address ^ handle ^ a process secret). libuv on Unix
+ * never touches `u` of these four handle types (only uv_async_t uses u.fd, the first 4 bytes),
+ * nor does any program; reserved[2..3] do not overlap u.fd, so a program reading u.fd sees what
+ * it saw. A state stays at its address until it is removed (table.c), and a handle's state is
+ * removed only when the handle is closed (close_tramp), when its start failed, or when its loop
+ * is detached, after which no trampoline runs for it until a start here stashes again. The tag
+ * makes anything else (garbage in a handle the program started some other way) fall back to the
+ * side table, never read as a pointer.
+ *
+ * Inside a callback, the handle that fires and its state are also kept in two thread-locals, so
+ * the callback's own stop/re-start of its handle (the setImmediate and re-armed-timer pattern)
+ * finds the state without a lookup too. The state cannot go away while its callback runs: only
+ * close_tramp removes it, and it runs later, from libuv's closing phase. */
+static uintptr_t g_stash_secret;
+
+__attribute__((constructor)) static void stash_secret_init(void) {
+  uint64_t x = uv_hrtime() ^ (uint64_t)(uintptr_t)&g_stash_secret;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  g_stash_secret = (uintptr_t)(x ^ (x >> 31)) | 1u;
+}
+
+static inline void stash(uv_handle_t *h, uvotel__hs_t *s) {
+  h->u.reserved[2] = s;
+  h->u.reserved[3] = (void *)((uintptr_t)s ^ (uintptr_t)h ^ g_stash_secret);
+}
+
+/* The state of a handle started by a wrapper of this file (its trampoline is running). */
+static inline uvotel__hs_t *stashed(uv_handle_t *h) {
+  uvotel__hs_t *s = h->u.reserved[2];
+  if (UVOTEL__LIKELY((uintptr_t)h->u.reserved[3] == ((uintptr_t)s ^ (uintptr_t)h ^ g_stash_secret)))
+    return s;
+  return uvotel__hs_get(h->loop, h);
+}
+
+static UVOTEL__TLS const void *g_fire_h; /* the handle whose callback runs on this thread */
+static UVOTEL__TLS uvotel__hs_t *g_fire_s;
+
+/* libuv's handle flags (src/uv-common.h, the same in every libuv 1.x; hooks.c reads
+ * UV_HANDLE_INTERNAL the same way): read inline instead of two calls into libuv per callback. */
+#define UVOTEL__UV_CLOSING 0x01u
+#define UVOTEL__UV_CLOSED 0x02u
+#define UVOTEL__UV_ACTIVE 0x04u
+
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
+  if (h == g_fire_h) { /* its own callback stops or starts it: no lookup */
+    *is_new = 0;
+    return g_fire_s;
+  }
   return uvotel__hs_add(h->loop, h, is_new);
+}
+
+/* The state of a tracked handle, NULL when it has none. */
+static inline uvotel__hs_t *find(uv_handle_t *h) {
+  return h == g_fire_h ? g_fire_s : uvotel__hs_get(h->loop, h);
 }
 
 static void untrack_if_new(uvotel__hs_t *s, int is_new) {
@@ -14,22 +70,26 @@ static void untrack_if_new(uvotel__hs_t *s, int is_new) {
 /* ---- timers ---- */
 
 static void timer_tramp(uv_timer_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  uvotel__hs_t *s = stashed((uv_handle_t *)h);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     uvotel__no_state("timer");
     return;
   }
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
+  const void *prev_h = g_fire_h;
+  uvotel__hs_t *prev_s = g_fire_s;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
-  s->firing = 1;
+  g_fire_h = h;
+  g_fire_s = s;
   cb(h);
-  s->firing = 0;
+  g_fire_h = prev_h;
+  g_fire_s = prev_s;
   uvotel_resource_exit(&cs);
   /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
    * resource themselves) is done. A repeating or re-armed one continues. */
-  if (id != 0 && !uv_is_active((uv_handle_t *)h) && !uv_is_closing((uv_handle_t *)h) &&
+  if (id != 0 && (h->flags & (UVOTEL__UV_ACTIVE | UVOTEL__UV_CLOSING | UVOTEL__UV_CLOSED)) == 0 &&
       uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }
@@ -45,10 +105,10 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
-  uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
-  if (s != NULL && s->firing && uvotel__res_live(s)) {
+  if ((const void *)handle == g_fire_h && uvotel__res_live(g_fire_s)) {
     /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
      * the context current now. The hottest path of all: nothing to look up or attach. */
+    uvotel__hs_t *s = g_fire_s;
     int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
     if (err == 0) {
       s->cb = (void (*)(void))cb;
@@ -57,13 +117,14 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
     return err;
   }
   int is_new;
-  s = track((uv_handle_t *)handle, &is_new);
+  uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
   if (err) {
     untrack_if_new(s, is_new);
     return err;
   }
+  stash((uv_handle_t *)handle, s);
   s->cb = (void (*)(void))cb;
   uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
@@ -72,7 +133,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? find((uv_handle_t *)handle) : NULL;
   int err = uv_timer_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -93,15 +154,21 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* Check and idle callbacks share one shape: cb(handle). */
 static void watcher_run(uv_handle_t *h) {
-  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  uvotel__hs_t *s = stashed(h);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     uvotel__no_state("check/idle");
     return;
   }
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
+  const void *prev_h = g_fire_h;
+  uvotel__hs_t *prev_s = g_fire_s;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
+  g_fire_h = h;
+  g_fire_s = s;
   cb(h);
+  g_fire_h = prev_h;
+  g_fire_s = prev_s;
   uvotel_resource_exit(&cs);
 }
 
@@ -118,7 +185,7 @@ static void idle_tramp(uv_idle_t *h) {
 /* Stopping a check or idle handle ends its resource. */
 static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
   if (h == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h->loop, h) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? find(h) : NULL;
   int err = stop(h);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -145,6 +212,7 @@ static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
     untrack_if_new(s, is_new);
     return err;
   }
+  stash(h, s);
   uvotel__res_end(s);
   s->cb = cb;
   (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);

@@ -196,9 +196,11 @@ static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callb
   cs->id_ = r->id_;
   uint32_t fl = UVOTEL__CS_ACTIVE | ((r->flags_ & UVOTEL__RES_HIDDEN) ? UVOTEL__CS_HIDDEN : 0);
   struct uvotel_snapshot_s *ctx = r->ctx_;
-  if (ctx != NULL) {
+  if (ctx != NULL && ctx != h->ctx) {
     /* Hold the context for the whole callback: the callback may destroy its own resource. The
-     * static empty snapshot (the only one without an owner) is the empty context, NULL. */
+     * static empty snapshot (the only one without an owner) is the empty context, NULL. When it
+     * is the current one already, the scope that made it current holds it (scopes are LIFO, and
+     * that one is outside this callback), and exit restores the same pointer: nothing to count. */
     if (UVOTEL__LIKELY_(ctx->owner == (struct uvotel__tls_s *)(void *)h)) {
       ctx->refs++;
       fl |= UVOTEL__CS_OWNS_CTX;
