@@ -2,44 +2,14 @@
  * ("PREPARE") and uvotel_close. */
 #include "internal.h"
 
-/* ---- reaching a started handle's state without a lookup ----
- * The trampolines of this file (timers, check, idle, prepare) run for handles that a wrapper
- * here started with them, and every such start first stashes the handle's state address in
- * u.reserved[2] with a tag in u.reserved[3] (address ^ handle ^ a process secret). libuv on Unix
- * never touches `u` of these four handle types (only uv_async_t uses u.fd, the first 4 bytes),
- * nor does any program; reserved[2..3] do not overlap u.fd, so a program reading u.fd sees what
- * it saw. A state stays at its address until it is removed (table.c), and a handle's state is
- * removed only when the handle is closed (close_tramp), when its start failed, or when its loop
- * is detached, after which no trampoline runs for it until a start here stashes again. The tag
- * makes anything else (garbage in a handle the program started some other way) fall back to the
- * side table, never read as a pointer.
- *
- * Inside a callback, the handle that fires and its state are also kept in two thread-locals, so
+/* ---- reaching a firing handle's state without a lookup ----
+ * While a callback of this file runs, its handle and state are kept in two thread-locals, so
  * the callback's own stop/re-start of its handle (the setImmediate and re-armed-timer pattern)
- * finds the state without a lookup too. The state cannot go away while its callback runs: only
- * close_tramp removes it, and it runs later, from libuv's closing phase. */
-static uintptr_t g_stash_secret;
-
-__attribute__((constructor)) static void stash_secret_init(void) {
-  uint64_t x = uv_hrtime() ^ (uint64_t)(uintptr_t)&g_stash_secret;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  g_stash_secret = (uintptr_t)(x ^ (x >> 31)) | 1u;
-}
-
-static inline void stash(uv_handle_t *h, uvotel__hs_t *s) {
-  h->u.reserved[2] = s;
-  h->u.reserved[3] = (void *)((uintptr_t)s ^ (uintptr_t)h ^ g_stash_secret);
-}
-
-/* The state of a handle started by a wrapper of this file (its trampoline is running). */
-static inline uvotel__hs_t *stashed(uv_handle_t *h) {
-  uvotel__hs_t *s = h->u.reserved[2];
-  if (UVOTEL__LIKELY((uintptr_t)h->u.reserved[3] == ((uintptr_t)s ^ (uintptr_t)h ^ g_stash_secret)))
-    return s;
-  return uvotel__hs_get(h->loop, h);
-}
-
+ * finds the state without a side-table lookup. The state cannot go away while its callback
+ * runs: a handle's state is removed when it is closed (close_tramp, which libuv runs later, from
+ * its closing phase), when its start failed (never this handle: it is started), or when its
+ * loop is detached (refused while the handle is open). Nothing is written into the handle:
+ * programs do use its u.reserved words as extra data pointers. */
 static UVOTEL__TLS const void *g_fire_h; /* the handle whose callback runs on this thread */
 static UVOTEL__TLS uvotel__hs_t *g_fire_s;
 
@@ -70,7 +40,7 @@ static void untrack_if_new(uvotel__hs_t *s, int is_new) {
 /* ---- timers ---- */
 
 static void timer_tramp(uv_timer_t *h) {
-  uvotel__hs_t *s = stashed((uv_handle_t *)h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     uvotel__no_state("timer");
     return;
@@ -124,7 +94,6 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
     untrack_if_new(s, is_new);
     return err;
   }
-  stash((uv_handle_t *)handle, s);
   s->cb = (void (*)(void))cb;
   uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
@@ -154,7 +123,7 @@ UVOTEL__API int uvotel_timer_again(uv_timer_t *handle) {
 
 /* Check and idle callbacks share one shape: cb(handle). */
 static void watcher_run(uv_handle_t *h) {
-  uvotel__hs_t *s = stashed(h);
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
   if (UVOTEL__UNLIKELY(s == NULL)) {
     uvotel__no_state("check/idle");
     return;
@@ -213,7 +182,6 @@ static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
     untrack_if_new(s, is_new);
     return err;
   }
-  stash(h, s);
   uvotel__res_end(s);
   s->cb = cb;
   (void)uvotel_resource_init_owner(&s->res, type, 0, UVOTEL_RESOURCE_MANUAL_DESTROY | flags, h);
