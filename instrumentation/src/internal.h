@@ -241,7 +241,9 @@ void uvotel__auto_pipe_connect_begin(uvotel__hs_t *s, const char *path);
 void uvotel__auto_process_begin(uvotel__hs_t *s, const uv_process_options_t *o);
 void uvotel__auto_process_pid(uvotel_span_t *span, int pid);
 void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal);
-/* uvotel_close and stale-state cleanup: end the state's span. */
+/* uvotel_close and stale-state cleanup: end the state's span. An accepted stream's accept span
+ * is discarded instead (never exported) when a detector followed the stream to the end
+ * (uvotel__proto_followed) and no span was started with it as parent. */
 void uvotel__auto_drop(uvotel__hs_t *s);
 /* The automatic spans' tracer (NULL before the first enable). */
 uvotel_tracer_t *uvotel__auto_tracer(void);
@@ -252,7 +254,16 @@ int uvotel__auto_roots(void);
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
  * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
 void uvotel__proto_accept(uvotel__hs_t *s);
-/* Bytes handed to the read callback; returns the span to make current around it, or NULL. */
+/* uvotel_tcp_open on a connected socket: followed as an accepted stream (server-side
+ * detectors on what it reads) and as a connected one (the HTTP client side, DNS over TCP on
+ * what it writes) until its first read or write picks one. */
+void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h);
+/* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
+int uvotel__proto_followed(const uvotel__hs_t *s);
+/* Bytes handed to the read callback; returns the span to make current around it, or NULL.
+ * While the stream's accept span (s->span) is the current span, the detector runs with the
+ * span that was current at the accept (the accept span's parent) as current instead, so the
+ * spans it starts are the accept span's siblings, not its children. */
 uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
 /* After uvotel__proto_read returned a span: the request's extracted baggage to make current
  * with it (borrowed), or NULL. */
