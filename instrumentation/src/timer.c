@@ -2,9 +2,35 @@
  * ("PREPARE") and uvotel_close. */
 #include "internal.h"
 
+/* ---- reaching a firing handle's state without a lookup ----
+ * While a callback of this file runs, its handle and state are kept in two thread-locals, so
+ * the callback's own stop/re-start of its handle (the setImmediate and re-armed-timer pattern)
+ * finds the state without a side-table lookup. The state cannot go away while its callback
+ * runs: a handle's state is removed when it is closed (close_tramp, which libuv runs later, from
+ * its closing phase), when its start failed (never this handle: it is started), or when its
+ * loop is detached (refused while the handle is open). Nothing is written into the handle:
+ * programs do use its u.reserved words as extra data pointers. */
+static UVOTEL__TLS const void *g_fire_h; /* the handle whose callback runs on this thread */
+static UVOTEL__TLS uvotel__hs_t *g_fire_s;
+
+/* libuv's handle flags (src/uv-common.h, the same in every libuv 1.x; hooks.c reads
+ * UV_HANDLE_INTERNAL the same way): read inline instead of two calls into libuv per callback. */
+#define UVOTEL__UV_CLOSING 0x01u
+#define UVOTEL__UV_CLOSED 0x02u
+#define UVOTEL__UV_ACTIVE 0x04u
+
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
+  if (h == g_fire_h) { /* its own callback stops or starts it: no lookup */
+    *is_new = 0;
+    return g_fire_s;
+  }
   return uvotel__hs_add(h->loop, h, is_new);
+}
+
+/* The state of a tracked handle, NULL when it has none. */
+static inline uvotel__hs_t *find(uv_handle_t *h) {
+  return h == g_fire_h ? g_fire_s : uvotel__hs_get(h->loop, h);
 }
 
 static void untrack_if_new(uvotel__hs_t *s, int is_new) {
@@ -21,15 +47,19 @@ static void timer_tramp(uv_timer_t *h) {
   }
   uv_timer_cb cb = (uv_timer_cb)s->cb;
   uvotel_async_id_t id = uvotel_resource_async_id(&s->res);
+  const void *prev_h = g_fire_h;
+  uvotel__hs_t *prev_s = g_fire_s;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
-  s->firing = 1;
+  g_fire_h = h;
+  g_fire_s = s;
   cb(h);
-  s->firing = 0;
+  g_fire_h = prev_h;
+  g_fire_s = prev_s;
   uvotel_resource_exit(&cs);
   /* A one-shot timer that its callback did not re-arm (nor stop or close, which end the
    * resource themselves) is done. A repeating or re-armed one continues. */
-  if (id != 0 && !uv_is_active((uv_handle_t *)h) && !uv_is_closing((uv_handle_t *)h) &&
+  if (id != 0 && (h->flags & (UVOTEL__UV_ACTIVE | UVOTEL__UV_CLOSING | UVOTEL__UV_CLOSED)) == 0 &&
       uvotel_resource_async_id(&s->res) == id) {
     uvotel__res_end(s);
   }
@@ -45,10 +75,10 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
   }
-  uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
-  if (s != NULL && s->firing && uvotel__res_live(s)) {
+  if ((const void *)handle == g_fire_h && uvotel__res_live(g_fire_s)) {
     /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
      * the context current now. The hottest path of all: nothing to look up or attach. */
+    uvotel__hs_t *s = g_fire_s;
     int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
     if (err == 0) {
       s->cb = (void (*)(void))cb;
@@ -57,7 +87,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
     return err;
   }
   int is_new;
-  s = track((uv_handle_t *)handle, &is_new);
+  uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
   if (s == NULL) return UV_ENOMEM;
   int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
   if (err) {
@@ -72,7 +102,7 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
   if (handle == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(handle->loop, handle) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? find((uv_handle_t *)handle) : NULL;
   int err = uv_timer_stop(handle);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -99,15 +129,22 @@ static void watcher_run(uv_handle_t *h) {
     return;
   }
   void (*cb)(uv_handle_t *) = (void (*)(uv_handle_t *))s->cb;
+  const void *prev_h = g_fire_h;
+  uvotel__hs_t *prev_s = g_fire_s;
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
+  g_fire_h = h;
+  g_fire_s = s;
   cb(h);
+  g_fire_h = prev_h;
+  g_fire_s = prev_s;
   uvotel_resource_exit(&cs);
 }
 
 static void check_tramp(uv_check_t *h) {
-  /* Destroys come before user check callbacks, whatever order libuv runs check handles in. */
-  uvotel_flush_destroys();
+  /* Destroys come before user check callbacks, whatever order libuv runs check handles in.
+   * (The pending count is read inline: every other Immediate of a chain finds none.) */
+  if (uvotel__hot()->dq_n != 0) uvotel_flush_destroys();
   watcher_run((uv_handle_t *)h);
 }
 
@@ -118,7 +155,7 @@ static void idle_tramp(uv_idle_t *h) {
 /* Stopping a check or idle handle ends its resource. */
 static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
   if (h == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? uvotel__hs_get(h->loop, h) : NULL;
+  uvotel__hs_t *s = uvotel_tracking() ? find(h) : NULL;
   int err = stop(h);
   if (s != NULL) uvotel__res_end(s);
   return err;

@@ -101,6 +101,8 @@ typedef struct uvotel__thread_hot_s {
   size_t dq_n;    /* queued destroy events */
   uint32_t depth; /* open context scopes */
   int in_hook;
+  /* async ids: the thread's current block [next_id, id_end) (hooks.c refills it) */
+  uint64_t next_id, id_end;
 } uvotel__thread_hot_t;
 
 /* The calling thread's block; its first member is a uvotel__thread_hot_t. */
@@ -196,9 +198,11 @@ static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callb
   cs->id_ = r->id_;
   uint32_t fl = UVOTEL__CS_ACTIVE | ((r->flags_ & UVOTEL__RES_HIDDEN) ? UVOTEL__CS_HIDDEN : 0);
   struct uvotel_snapshot_s *ctx = r->ctx_;
-  if (ctx != NULL) {
+  if (ctx != NULL && ctx != h->ctx) {
     /* Hold the context for the whole callback: the callback may destroy its own resource. The
-     * static empty snapshot (the only one without an owner) is the empty context, NULL. */
+     * static empty snapshot (the only one without an owner) is the empty context, NULL. When it
+     * is the current one already, the scope that made it current holds it (scopes are LIFO, and
+     * that one is outside this callback), and exit restores the same pointer: nothing to count. */
     if (UVOTEL__LIKELY_(ctx->owner == (struct uvotel__tls_s *)(void *)h)) {
       ctx->refs++;
       fl |= UVOTEL__CS_OWNS_CTX;
@@ -238,6 +242,45 @@ static inline void uvotel__resource_exit_fast(uvotel_callback_scope_t *cs) {
   }
 }
 
+/* uvotel_resource_init_owner's common case: an id from the thread's block, the current context
+ * counted on its owner thread, the init hooks. Everything else (bad arguments, a root-context or
+ * hidden resource, an empty or borrowed context, the id block running out) is the exported
+ * function's, called before anything is changed. */
+static inline int uvotel__resource_init_owner_fast(uvotel_resource_t *r, const char *type,
+                                                   uint64_t trigger_id, unsigned flags,
+                                                   void *owner) {
+  uvotel__thread_hot_t *h = uvotel__hot();
+  struct uvotel_snapshot_s *m = h->ctx;
+  if (UVOTEL__UNLIKELY_(r == NULL || type == NULL ||
+                        (flags & ~(unsigned)UVOTEL_RESOURCE_MANUAL_DESTROY) != 0 || m == NULL ||
+                        m->owner != (struct uvotel__tls_s *)(void *)h || h->in_hook ||
+                        h->next_id == h->id_end)) {
+    return (uvotel_resource_init_owner)(r, type, trigger_id, flags, owner);
+  }
+  uint64_t id = h->next_id++;
+  r->id_ = id;
+  r->trigger_ = trigger_id ? trigger_id : (h->exec_id ? h->exec_id : 1);
+  r->owner_ = owner ? owner : (void *)r;
+  m->refs++;
+  r->ctx_ = m;
+  r->refs_ = 1;
+  r->flags_ = flags | UVOTEL__RES_LIVE;
+  uvotel__hooktab_t *tab = h->hooks;
+  if (tab != NULL && tab->n[UVOTEL__EV_INIT] != 0) {
+    h->in_hook = 1;
+    const uvotel__hookfn_t *f = tab->fns[UVOTEL__EV_INIT];
+    for (uint32_t i = 0, n = tab->n[UVOTEL__EV_INIT]; i < n; i++) {
+      ((void (*)(uint64_t, const char *, uint64_t, void *, void *))f[i].fn)(id, type, r->trigger_,
+                                                                            r->owner_, f[i].arg);
+    }
+    h->in_hook = 0;
+    if (UVOTEL__UNLIKELY_(h->retired != NULL || h->free_after_dispatch != NULL)) {
+      uvotel__dispatch_end();
+    }
+  }
+  return 0;
+}
+
 static inline uvotel_async_id_t uvotel__resource_async_id_fast(const uvotel_resource_t *r) {
   return r ? r->id_ : 0;
 }
@@ -262,6 +305,8 @@ static inline int uvotel__resource_recapture_fast(uvotel_resource_t *r) {
 #define uvotel_resource_exit(cs) uvotel__resource_exit_fast(cs)
 #define uvotel_resource_async_id(r) uvotel__resource_async_id_fast(r)
 #define uvotel_resource_recapture(r) uvotel__resource_recapture_fast(r)
+#define uvotel_resource_init_owner(r, type, trigger, flags, owner) \
+  uvotel__resource_init_owner_fast((r), (type), (trigger), (flags), (owner))
 #endif
 
 #ifdef __cplusplus

@@ -34,7 +34,7 @@ typedef struct uvotel__tls_s {
   struct uvotel_snapshot_s *pool[UVOTEL__POOL_CLASSES];
   uint32_t pool_n[UVOTEL__POOL_CLASSES];
   /* ---- hooks (hooks/hooks.c) ---- */
-  uvotel_async_id_t next_id, id_end;
+  /* (async ids: hot.next_id, hot.id_end) */
   /* destroy queue (hot.dq_n queued) */
   uvotel_async_id_t *dq;
   size_t dq_cap;

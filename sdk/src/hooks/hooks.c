@@ -56,12 +56,12 @@ enum {
 };
 
 static inline uvotel_async_id_t new_id(uvotel__tls_t *t) {
-  if (UVOTEL__UNLIKELY(t->next_id == t->id_end)) {
+  if (UVOTEL__UNLIKELY(t->hot.next_id == t->hot.id_end)) {
     uint64_t base = atomic_fetch_add_explicit(&g_next_block, ID_BLOCK, memory_order_relaxed);
-    t->next_id = base;
-    t->id_end = base + ID_BLOCK;
+    t->hot.next_id = base;
+    t->hot.id_end = base + ID_BLOCK;
   }
-  return t->next_id++;
+  return t->hot.next_id++;
 }
 
 /* ---- execution ids ---- */
