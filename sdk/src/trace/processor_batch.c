@@ -371,6 +371,12 @@ static int dispatch_one(batch_t *b, int allow_alloc) {
   batch_adopt_if_forked(b);
   job_t *j = b->free_jobs;
   if (j == NULL) {
+    /* A loop that never polls (uv_run returning at once: our handles are unreferenced) never
+     * runs on_async; take back the finished jobs here, on the loop thread, instead. */
+    drain_done(b);
+    j = b->free_jobs;
+  }
+  if (j == NULL) {
     /* Jobs come back through the done list, on the loop. While a long callback keeps the loop
      * busy, wait for them instead of allocating more (flush, which blocks the loop, may). */
     size_t depth = b->exp->ops->export_async != NULL ? PIPELINE_JOBS : 2;
