@@ -15,18 +15,8 @@ UVOTEL__API uvotel_log_exporter_t *uvotel_log_exporter_create(const uvotel_log_e
     return NULL;
   }
   e->ops = ops;
-  e->self = self;
-  e->flags = ops->flags;
-  atomic_init(&e->shut, 0);
-  pthread_mutex_init(&e->mu, NULL);
+  uvotel__exp_init(&e->x, self, ops->flags, ops->force_flush, ops->shutdown, ops->free);
   return e;
-}
-
-static inline void exp_lock(uvotel_log_exporter_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_lock(&e->mu);
-}
-static inline void exp_unlock(uvotel_log_exporter_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_unlock(&e->mu);
 }
 
 UVOTEL__API int uvotel_log_exporter_export(uvotel_log_exporter_t *e,
@@ -34,10 +24,10 @@ UVOTEL__API int uvotel_log_exporter_export(uvotel_log_exporter_t *e,
                                            uint64_t timeout_ms) {
   if (e == NULL || (recs == NULL && n != 0)) return UVOTEL_EINVAL;
   if (n == 0) return 0;
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
-  exp_lock(e);
-  int rc = e->ops->export_logs(e->self, recs, n, timeout_ms);
-  exp_unlock(e);
+  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
+  uvotel__exp_lock(&e->x);
+  int rc = e->ops->export_logs(e->x.self, recs, n, timeout_ms);
+  uvotel__exp_unlock(&e->x);
   return rc;
 }
 
@@ -52,95 +42,49 @@ UVOTEL__API int uvotel_log_exporter_export_async(uvotel_log_exporter_t *e,
     completion->done(completion->arg, 0, 0);
     return 0;
   }
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
   if (e->ops->export_async == NULL) {
-    exp_lock(e);
-    int rc = e->ops->export_logs(e->self, recs, n, timeout_ms);
-    exp_unlock(e);
+    uvotel__exp_lock(&e->x);
+    int rc = e->ops->export_logs(e->x.self, recs, n, timeout_ms);
+    uvotel__exp_unlock(&e->x);
     completion->done(completion->arg, rc, 0);
     return 0;
   }
-  return e->ops->export_async(e->self, recs, n, timeout_ms, completion);
+  return e->ops->export_async(e->x.self, recs, n, timeout_ms, completion);
 }
 
 UVOTEL__API int uvotel_log_exporter_force_flush(uvotel_log_exporter_t *e, uint64_t timeout_ms) {
-  if (e == NULL) return UVOTEL_EINVAL;
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->force_flush == NULL) return 0;
-  exp_lock(e);
-  int rc = e->ops->force_flush(e->self, timeout_ms);
-  exp_unlock(e);
-  return rc;
+  return e != NULL ? uvotel__exp_force_flush(&e->x, timeout_ms) : UVOTEL_EINVAL;
 }
 
 UVOTEL__API int uvotel_log_exporter_shutdown(uvotel_log_exporter_t *e, uint64_t timeout_ms) {
-  if (e == NULL) return UVOTEL_EINVAL;
-  if (atomic_exchange(&e->shut, 1)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->shutdown == NULL) return 0;
-  exp_lock(e);
-  int rc = e->ops->shutdown(e->self, timeout_ms);
-  exp_unlock(e);
-  return rc;
+  return e != NULL ? uvotel__exp_shutdown(&e->x, timeout_ms) : UVOTEL_EINVAL;
 }
 
 UVOTEL__API void *uvotel_log_exporter_self(const uvotel_log_exporter_t *e) {
-  return e != NULL ? e->self : NULL;
+  return e != NULL ? e->x.self : NULL;
 }
 
 UVOTEL__API void uvotel_log_exporter_free(uvotel_log_exporter_t *e) {
   if (e == NULL) return;
-  if (!atomic_load(&e->shut)) uvotel_log_exporter_shutdown(e, 0);
-  if (e->ops->free != NULL) e->ops->free(e->self);
-  pthread_mutex_destroy(&e->mu);
+  uvotel__exp_destroy(&e->x);
   uvotel_free(e);
 }
 
-/* ---- registry (no allocation: it runs in library constructors) ---- */
+/* ---- registry (exporter_internal.h: no allocation, it runs in library constructors) ---- */
 
-#define REG_MAX 32
-typedef struct reg_s {
-  char name[32];
-  uvotel_log_exporter_factory_fn fn;
-  void *arg;
-} reg_t;
-static reg_t g_reg[REG_MAX];
-static size_t g_reg_n;
-static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uvotel__registry_t g_reg = UVOTEL__REGISTRY_INIT;
 
 UVOTEL__API int uvotel_log_exporter_register(const char *name, uvotel_log_exporter_factory_fn fn,
                                              void *arg) {
-  if (name == NULL || fn == NULL || name[0] == '\0' || strlen(name) >= sizeof g_reg[0].name) {
-    return UVOTEL_EINVAL;
-  }
-  pthread_mutex_lock(&g_reg_mu);
-  size_t i = 0;
-  while (i < g_reg_n && strcmp(g_reg[i].name, name) != 0) i++;
-  if (i == g_reg_n) {
-    if (g_reg_n == REG_MAX) {
-      pthread_mutex_unlock(&g_reg_mu);
-      return UVOTEL_ERANGE;
-    }
-    g_reg_n++;
-    strcpy(g_reg[i].name, name);
-  }
-  g_reg[i].fn = fn;
-  g_reg[i].arg = arg;
-  pthread_mutex_unlock(&g_reg_mu);
-  return 0;
+  return uvotel__registry_put(&g_reg, name, (uvotel__reg_fn)fn, arg);
 }
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_log_exporter_create_by_name(const char *name) {
   if (name == NULL) return NULL;
-  uvotel_log_exporter_factory_fn fn = NULL;
   void *arg = NULL;
-  pthread_mutex_lock(&g_reg_mu);
-  for (size_t i = 0; i < g_reg_n; i++) {
-    if (strcmp(g_reg[i].name, name) == 0) {
-      fn = g_reg[i].fn;
-      arg = g_reg[i].arg;
-    }
-  }
-  pthread_mutex_unlock(&g_reg_mu);
+  uvotel_log_exporter_factory_fn fn =
+      (uvotel_log_exporter_factory_fn)uvotel__registry_get(&g_reg, name, &arg);
   if (fn == NULL) {
     uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_ENOENT,
                 "no log exporter \"%s\" registered (is libuvotel_exporters linked?)", name);
@@ -375,7 +319,7 @@ UVOTEL__API uvotel_log_processor_t *uvotel_batch_log_processor_create(
                               .block_timeout_ms = 0};
   /* The creating thread may not be the loop's (the preload creates it in a constructor): the
    * pipeline learns the loop's thread in its first callback or flush. */
-  batch_t *b = uvotel__pipe_create(&g_log_items, exporter, exporter->flags,
+  batch_t *b = uvotel__pipe_create(&g_log_items, exporter, exporter->x.flags,
                                    exporter->ops->export_async != NULL, &o, 0);
   if (b == NULL) return NULL;
   uvotel_log_processor_t *p = uvotel_log_processor_create(&g_batch_ops, b);

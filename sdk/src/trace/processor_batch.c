@@ -133,7 +133,7 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
                               .export_timeout_ms = opts->export_timeout_ms,
                               .max_concurrent_exports = opts->max_concurrent_exports,
                               .block_timeout_ms = opts->block_timeout_ms};
-  batch_t *b = uvotel__pipe_create(&g_span_items, exporter, exporter->flags,
+  batch_t *b = uvotel__pipe_create(&g_span_items, exporter, exporter->x.flags,
                                    exporter->ops->export_async != NULL, &o, 1);
   if (b == NULL) return NULL;
   /* on failure, processor_create calls batch_free_async, which closes the handles */
