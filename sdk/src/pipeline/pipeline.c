@@ -602,6 +602,11 @@ static void destroy_sync(uvotel__pipe_t *b) {
 uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, unsigned exp_flags,
                                     int exp_async, const uvotel__pipe_options_t *o,
                                     int loop_known) {
+  if (o->max_queue_size == 0 || o->max_export_batch_size == 0 || o->max_queue_size > (1u << 30)) {
+    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "%s: bad queue/batch size", ops->name);
+    ops->free_exporter(exp);
+    return NULL;
+  }
   uvotel__pipe_t *b = uvotel_calloc(1, sizeof *b);
   size_t cap = 1;
   while (cap < o->max_queue_size) cap <<= 1;
@@ -623,7 +628,8 @@ uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, un
   /* Waiting longer than an export may take frees no more room. */
   if (b->o.block_timeout_ms > b->o.export_timeout_ms)
     b->o.block_timeout_ms = b->o.export_timeout_ms;
-  b->loop = o->loop;
+  b->loop = o->loop != NULL ? o->loop : uv_default_loop();
+  b->o.loop = b->loop;
   if (loop_known) {
     b->loop_thread = uv_thread_self();
     atomic_init(&b->loop_known, 1);

@@ -37,7 +37,7 @@ typedef struct uvotel__pipe_ops_s {
 
 /* The options both processors' option structs have (same meaning, same names). */
 typedef struct uvotel__pipe_options_s {
-  uv_loop_t *loop; /* never NULL here */
+  uv_loop_t *loop; /* NULL: uv_default_loop() */
   uint32_t max_queue_size;
   uint32_t max_export_batch_size;
   uint64_t schedule_delay_ms;
@@ -113,9 +113,10 @@ typedef struct uvotel__pipe_counters_s {
   uint64_t received, dropped, exported, failed, batches, queued, in_flight;
 } uvotel__pipe_counters_t;
 
-/* Create a pipeline exporting through exp (owned from here: freed on failure). o is checked by
- * the caller (sizes non-zero, queue <= 2^30) and clamped here. loop_known: the calling thread
- * runs the loop. NULL on failure (said). Thread: the loop's, or any with loop_known 0. */
+/* Create a pipeline exporting through exp (owned from here: freed on failure). o is checked
+ * (sizes non-zero, queue <= 2^30: else UVOTEL_EINVAL said) and clamped; NULL loop: the default.
+ * loop_known: the calling thread runs the loop. NULL on failure (said). Thread: the loop's, or any
+ * with loop_known 0. */
 uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, unsigned exp_flags,
                                     int exp_async, const uvotel__pipe_options_t *o, int loop_known);
 

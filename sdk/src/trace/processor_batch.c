@@ -120,13 +120,7 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
       UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   if (exporter == NULL) return NULL;
   if (opts == NULL) opts = &defaults;
-  if (opts->max_queue_size == 0 || opts->max_export_batch_size == 0 ||
-      opts->max_queue_size > (1u << 30)) {
-    uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "batch span processor: bad queue/batch size");
-    uvotel_span_exporter_free(exporter);
-    return NULL;
-  }
-  uvotel__pipe_options_t o = {.loop = opts->loop != NULL ? opts->loop : uv_default_loop(),
+  uvotel__pipe_options_t o = {.loop = opts->loop,
                               .max_queue_size = opts->max_queue_size,
                               .max_export_batch_size = opts->max_export_batch_size,
                               .schedule_delay_ms = opts->schedule_delay_ms,
