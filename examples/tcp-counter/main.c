@@ -40,7 +40,7 @@ static void state_release(void *v) {
   if (--s->refs == 0) free(s); /* the last context holding it is gone: the connection is done */
 }
 
-static const uvotel_value_ops_t g_state_ops = {state_retain, state_release};
+static const uvotel_value_ops_t g_state_ops = {.retain = state_retain, .release = state_release};
 static uvotel_var_t *g_conn; /* the current connection's state */
 static long g_server_misses; /* callbacks that found no state: must stay 0 */
 static uv_loop_t *g_loop;

@@ -16,7 +16,10 @@
  * on for UVOTEL_INSTRUMENT (default here: all), as root spans too unless
  * UVOTEL_INSTRUMENT_REQUIRE_PARENT=true (a plain program has no spans of its own), with a
  * SERVER span "tcp accept" per accepted connection. At exit (atexit, or this library's
- * destructor) the provider is shut down on its thread, which flushes every span ended so far.
+ * destructor) the provider is shut down on its thread, which flushes every span ended so far;
+ * automatic spans still open then (a connection never closed, a process still running) are not
+ * ended for the program: they are counted and said ("N spans were still open at shutdown and
+ * were not exported"; README "Spans still open at exit"), as they are on the signal path.
  *
  * Limits (README "Instrument an existing service" has the full list): a program that links
  * libuv statically, or calls libuv through pointers it resolved itself (dlsym on libuv.so), is
@@ -331,6 +334,20 @@ int preload__flush(uint64_t timeout_ms) {
   }
   pthread_mutex_unlock(&g_exit_mu);
   return rc;
+}
+
+uint64_t preload__open_spans(void) {
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  rt.tv_sec += 1;
+  if (pthread_mutex_timedlock(&g_exit_mu, &rt) != 0) return 0;
+  uint64_t open = 0;
+  uvotel_trace_counters_t c;
+  if (g_ready && !g_exited && !g_forked && uvotel_tracer_provider_counters(g_provider, &c) == 0) {
+    open = c.started > c.ended ? c.started - c.ended : 0;
+  }
+  pthread_mutex_unlock(&g_exit_mu);
+  return open;
 }
 
 /* A boolean by the one rule (uvotel/env.h): only "true" is true; "1" and the like are refused

@@ -10,6 +10,11 @@
  * export thread; never from a signal handler. */
 int preload__flush(uint64_t timeout_ms);
 
+/* Recording spans started and not ended (still open) now, for the signal path's count of what
+ * dies with the process; 0 when the preload is not running. Thread: any but the export thread;
+ * never from a signal handler. */
+uint64_t preload__open_spans(void);
+
 /* Catch SIGTERM, SIGINT and SIGHUP where their action is the default, to flush before dying
  * (signals.c). Called once the provider runs. Thread: the program's, during setup. */
 void preload__signals_install(void);

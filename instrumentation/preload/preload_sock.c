@@ -11,12 +11,14 @@
  * on (uv_udp_recv_start, until uv_close) and the thread that did it, and interposes send,
  * sendto, sendmsg and sendmmsg: after the real call, each datagram it sent on such a descriptor
  * from that same thread is handed to uvotel_udp_sent (uvotel/uv_protocols.h), which ends the
- * span of the query it answers. libuv's own calls (uv_udp_try_send's sendmsg) are bound
- * straight to libc at load time with the uv_* slots (preload.c, "binding"), so a datagram sent
- * through libuv is matched once, by the wrapper. The real call is always made first, with the
- * program's arguments; its result and errno are returned unchanged. A descriptor no handle is
- * known for, a send from another thread (the handle's state belongs to its loop's thread), a
- * send before the preload is set up or after exit began: passed straight through.
+ * span of the query it answers; one that failed (other than EAGAIN/EINTR; for sendmmsg, the
+ * first message) to uvotel_udp_send_failed, which ends it with the error. libuv's own calls
+ * (uv_udp_try_send's sendmsg) are bound straight to libc at load time with the uv_* slots
+ * (preload.c, "binding"), so a datagram sent through libuv is matched once, by the wrapper. The
+ * real call is always made first, with the program's arguments; its result and errno are returned
+ * unchanged. A descriptor no handle is known for, a send from another thread (the handle's state
+ * belongs to its loop's thread), a send before the preload is set up or after exit began: passed
+ * straight through.
  *
  * Limits: only descriptors below 65536; sends from a thread other than the one that called
  * uv_udp_recv_start (a program that starts receiving before handing the loop to its thread)
@@ -149,7 +151,12 @@ void *preload__sock_real(const char *name) {
 
 #define MAX_IOV 16 /* the matcher reads the first 272 bytes: the first iovecs are enough */
 
-static void report_msg(uv_udp_t *h, const struct msghdr *m) {
+/* A send that failed for a reason other than "try again": reported as failed (errno kept). */
+static int failed_for_good(ssize_t r) {
+  return r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+static void report_msg_as(uv_udp_t *h, const struct msghdr *m, int err) {
   if (m == NULL || (m->msg_iov == NULL && m->msg_iovlen > 0)) return;
   uv_buf_t bufs[MAX_IOV];
   unsigned n = 0;
@@ -158,17 +165,29 @@ static void report_msg(uv_udp_t *h, const struct msghdr *m) {
   }
   const struct sockaddr *to = m->msg_namelen > 0 ? (const struct sockaddr *)m->msg_name : NULL;
   /* (msg_name NULL with a length: the kernel sends to the connected peer, as NULL says) */
-  (void)uvotel_udp_sent(h, bufs, n, to);
+  if (err != 0) {
+    (void)uvotel_udp_send_failed(h, bufs, n, to, err);
+  } else {
+    (void)uvotel_udp_sent(h, bufs, n, to);
+  }
+}
+
+static void report_msg(uv_udp_t *h, const struct msghdr *m) {
+  report_msg_as(h, m, 0);
 }
 
 /* glibc's send is its own system call wrapper, not a call to sendto: both are interposed. */
 EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags) {
   ssize_t r = REAL(send)(fd, buf, len, flags);
   uv_udp_t *h;
-  if (r >= 0 && (h = handle_for(fd)) != NULL && preload__ready()) {
+  if ((r >= 0 || failed_for_good(r)) && (h = handle_for(fd)) != NULL && preload__ready()) {
     int saved = errno;
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned int)len);
-    (void)uvotel_udp_sent(h, &b, 1, NULL);
+    if (r >= 0) {
+      (void)uvotel_udp_sent(h, &b, 1, NULL);
+    } else {
+      (void)uvotel_udp_send_failed(h, &b, 1, NULL, -saved);
+    }
     errno = saved;
   }
   return r;
@@ -178,10 +197,14 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const stru
                       socklen_t tolen) {
   ssize_t r = REAL(sendto)(fd, buf, len, flags, to, tolen);
   uv_udp_t *h;
-  if (r >= 0 && (h = handle_for(fd)) != NULL && preload__ready()) {
+  if ((r >= 0 || failed_for_good(r)) && (h = handle_for(fd)) != NULL && preload__ready()) {
     int saved = errno;
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned int)len);
-    (void)uvotel_udp_sent(h, &b, 1, tolen > 0 ? to : NULL);
+    if (r >= 0) {
+      (void)uvotel_udp_sent(h, &b, 1, tolen > 0 ? to : NULL);
+    } else {
+      (void)uvotel_udp_send_failed(h, &b, 1, tolen > 0 ? to : NULL, -saved);
+    }
     errno = saved;
   }
   return r;
@@ -190,9 +213,9 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const stru
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   ssize_t r = REAL(sendmsg)(fd, msg, flags);
   uv_udp_t *h;
-  if (r >= 0 && (h = handle_for(fd)) != NULL && preload__ready()) {
+  if ((r >= 0 || failed_for_good(r)) && (h = handle_for(fd)) != NULL && preload__ready()) {
     int saved = errno;
-    report_msg(h, msg);
+    report_msg_as(h, msg, r >= 0 ? 0 : -saved);
     errno = saved;
   }
   return r;
@@ -201,9 +224,13 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
 EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags) {
   int r = REAL(sendmmsg)(fd, vec, vlen, flags);
   uv_udp_t *h;
-  if (r > 0 && vec != NULL && (h = handle_for(fd)) != NULL && preload__ready()) {
+  if ((r > 0 || (failed_for_good(r) && vlen > 0)) && vec != NULL && (h = handle_for(fd)) != NULL &&
+      preload__ready()) {
     int saved = errno;
     for (int i = 0; i < r; i++) report_msg(h, &vec[i].msg_hdr); /* the first r were sent */
+    /* -1: the first failed (errno); with 0 < r < vlen the kernel reports the error of message r
+     * on the next call, so nothing is said about the rest here */
+    if (r < 0) report_msg_as(h, &vec[0].msg_hdr, -saved);
     errno = saved;
   }
   return r;

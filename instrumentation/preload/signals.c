@@ -18,7 +18,8 @@
  * interrupted thread was doing; if that thread held a lock the flush needs (it was ending a
  * span), the flush waits, the deadline passes, and the process dies as it would have, without
  * the last batch. Only spans already ended are flushed: spans still open (a request in flight,
- * a connection's "tcp accept" span) end with the process.
+ * a connection's "tcp accept" span) end with the process, counted and said after the flush
+ * ("N spans were still open when signal S ended the process and were not exported").
  *
  * The program's own handling wins: a signal it already handles or ignores when the provider
  * starts is left alone; a handler it installs later (signal, sigaction, uv_signal_start)
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "preload_internal.h"
+#include "uvotel/diag.h"
 #include "uvotel/env.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -97,6 +99,14 @@ static void *flush_thread(void *arg) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return NULL;
     (void)preload__flush(g_deadline_ms);
+    /* No silent loss: what is still open dies with the process unexported; say how much. */
+    uint64_t open = preload__open_spans();
+    if (open > 0) {
+      uvotel_diag(UVOTEL_DIAG_WARN, 0,
+                  "libuvotel_preload: %llu spans were still open when signal %d ended the process "
+                  "and were not exported",
+                  (unsigned long long)open, (int)(unsigned char)b);
+    }
     (void)write(g_done[1], "x", 1);
   }
 }

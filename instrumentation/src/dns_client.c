@@ -175,13 +175,16 @@ static int is_multicast(const struct sockaddr *sa) {
   return 0;
 }
 
-void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
-                             unsigned int nbufs, const struct sockaddr *addr) {
-  if (bufs == NULL || nbufs == 0) return;
+/* The standard query a datagram holds, into *m, and the server it goes to (addr, or the
+ * connected peer, in *ss): 1, or 0 when it is no query that gets a span. */
+static int query_of(uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                    const struct sockaddr *addr, uvotel__dns_msg_t *m, struct sockaddr_storage *ss,
+                    const struct sockaddr **server) {
+  if (bufs == NULL || nbufs == 0) return 0;
   /* Cheap look at the header before any copy: qr 0, opcode 0, one question. */
   if (bufs[0].len >= 6) {
     const uint8_t *b = (const uint8_t *)bufs[0].base;
-    if ((b[2] & 0xf8) != 0 || b[4] != 0 || b[5] != 1) return;
+    if ((b[2] & 0xf8) != 0 || b[4] != 0 || b[5] != 1) return 0;
   }
   uint8_t head[UVOTEL__DNS_HEAD];
   size_t n = 0;
@@ -190,15 +193,21 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
     if (l > 0) memcpy(head + n, bufs[i].base, l);
     n += l;
   }
-  uvotel__dns_msg_t m;
-  if (uvotel__dns_parse(head, n, &m) != 0 || !uvotel__dns_is_query(&m, head, n)) return;
-  struct sockaddr_storage ss;
-  const struct sockaddr *server = addr;
-  if (server == NULL) {
-    int len = sizeof ss;
-    if (uv_udp_getpeername(h, (struct sockaddr *)&ss, &len) == 0) server = (void *)&ss;
+  if (uvotel__dns_parse(head, n, m) != 0 || !uvotel__dns_is_query(m, head, n)) return 0;
+  *server = addr;
+  if (*server == NULL) {
+    int len = sizeof *ss;
+    if (uv_udp_getpeername(h, (struct sockaddr *)ss, &len) == 0) *server = (void *)ss;
   }
-  if (is_multicast(server)) return; /* mDNS and the like: answered by other hosts, if at all */
+  return !is_multicast(*server); /* mDNS and the like: answered by other hosts, if at all */
+}
+
+void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, const uv_buf_t bufs[],
+                             unsigned int nbufs, const struct sockaddr *addr) {
+  uvotel__dns_msg_t m;
+  struct sockaddr_storage ss;
+  const struct sockaddr *server;
+  if (!query_of(h, bufs, nbufs, addr, &m, &ss, &server)) return;
   if (s == NULL) { /* a handle seen first by uvotel_udp_try_send: track it from here */
     int is_new;
     s = uvotel__track(h->loop, h, &is_new);
@@ -219,12 +228,27 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
   }
 }
 
+void uvotel__dns_set_error(uvotel_span_t *span, int err) {
+  uvotel_span_set_attribute_str(span, "error.type", uv_err_name(err));
+  uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, uv_strerror(err));
+}
+
 /* A query ends with libuv error err (its send failed, or the peer refused it). */
 static void end_with_error(const uvotel__dns_pend_t *q, int err) {
-  uvotel_span_set_attribute_str(q->span, "error.type", uv_err_name(err));
-  uvotel_span_set_status(q->span, UVOTEL_STATUS_ERROR, uv_strerror(err));
+  uvotel__dns_set_error(q->span, err);
   count(&g_unanswered);
   end_query(q);
+}
+
+void uvotel__dns_client_failed_now(uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                                   const struct sockaddr *addr, int err) {
+  uvotel__dns_msg_t m;
+  struct sockaddr_storage ss;
+  const struct sockaddr *server;
+  if (!query_of(h, bufs, nbufs, addr, &m, &ss, &server)) return;
+  uvotel__dns_pend_t q = {0};
+  q.span = uvotel__dns_client_span(&m, "udp", server);
+  if (q.span != NULL) end_with_error(&q, err); /* never waited for: not in the table */
 }
 
 void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err) {

@@ -2,6 +2,7 @@
  * wrapped UDP socket receives, from the receive to the completion of the send of the response
  * with the same message id to the same peer. The query's span is current while the receive
  * callback runs. Only copies are parsed (dns_wire.c); anything else is left alone. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,8 +17,15 @@ typedef struct dq_s {
   struct sockaddr_storage peer;
 } dq_t;
 
+/* An answered query whose response's send is in flight (uvotel__dns_send_hold). */
+typedef struct held_s {
+  uvotel_span_t *span; /* NULL: free */
+  const void *req;
+} held_t;
+
 struct uvotel__dnsq_s {
   dq_t q[PENDING];
+  held_t held[PENDING];
   unsigned next;              /* the slot reused when all are taken (the oldest, round robin) */
   uvotel__dns_pending_t *cli; /* queries this socket sent as a client (dns_client.c), or NULL */
   int has_local;              /* local: the socket's address, taken at its first query */
@@ -134,12 +142,94 @@ uvotel_span_t *uvotel__dns_send(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned
   return NULL;
 }
 
+int uvotel__dns_held;
+
+void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req) {
+  uvotel__dnsq_t *d = s->dns;
+  for (unsigned i = 0; d != NULL && i < PENDING; i++) {
+    if (d->held[i].span != NULL) continue;
+    d->held[i].span = q;
+    d->held[i].req = req;
+    __atomic_add_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  uvotel_span_end(q); /* more than PENDING sends in flight: it ends as the send is queued */
+}
+
+/* Held spans of sockets closed (uvotel_close) while their sends were in flight. libuv still runs
+ * those sends' callbacks before the close callback, with their real status (0 for one already
+ * sent, UV_ECANCELED for one still queued), so uvotel__dns_send_done looks here when the socket
+ * has no table any more. Rare: a lock is fine, and the count keeps the common path lock-free. */
+static pthread_mutex_t g_orphan_mu = PTHREAD_MUTEX_INITIALIZER;
+static held_t g_orphans[PENDING];
+static int g_n_orphans;
+
+static void orphan_add(uvotel_span_t *span, const void *req) {
+  pthread_mutex_lock(&g_orphan_mu);
+  for (unsigned i = 0; i < PENDING; i++) {
+    if (g_orphans[i].span != NULL) continue;
+    g_orphans[i].span = span;
+    g_orphans[i].req = req;
+    __atomic_add_fetch(&g_n_orphans, 1, __ATOMIC_RELAXED);
+    span = NULL;
+    break;
+  }
+  pthread_mutex_unlock(&g_orphan_mu);
+  if (span != NULL) { /* more than PENDING at once: its outcome unknown */
+    __atomic_sub_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
+    uvotel_span_end(span);
+  }
+}
+
+static uvotel_span_t *orphan_take(const void *req) {
+  if (__atomic_load_n(&g_n_orphans, __ATOMIC_RELAXED) == 0) return NULL;
+  uvotel_span_t *span = NULL;
+  pthread_mutex_lock(&g_orphan_mu);
+  for (unsigned i = 0; i < PENDING && span == NULL; i++) {
+    if (g_orphans[i].span == NULL || g_orphans[i].req != req) continue;
+    span = g_orphans[i].span;
+    g_orphans[i].span = NULL;
+    __atomic_sub_fetch(&g_n_orphans, 1, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&g_orphan_mu);
+  return span;
+}
+
+void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status) {
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  uvotel__dnsq_t *d = s != NULL ? s->dns : NULL;
+  uvotel_span_t *span = NULL;
+  for (unsigned i = 0; d != NULL && i < PENDING && span == NULL; i++) {
+    if (d->held[i].span == NULL || d->held[i].req != req) continue;
+    span = d->held[i].span;
+    d->held[i].span = NULL;
+  }
+  if (span == NULL) span = orphan_take(req);
+  if (span == NULL) return;
+  __atomic_sub_fetch(&uvotel__dns_held, 1, __ATOMIC_RELAXED);
+  if (status < 0) uvotel__dns_set_error(span, status);
+  uvotel_span_end(span);
+}
+
+int uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                            const struct sockaddr *addr, int err) {
+  uvotel_span_t *q = s != NULL ? uvotel__dns_send(s, bufs, nbufs, addr) : NULL;
+  if (q != NULL) { /* a response that never left: its query's span says why */
+    uvotel__dns_set_error(q, err);
+    uvotel_span_end(q);
+    return 1;
+  }
+  if (uvotel__auto_on(UVOTEL__AUTO_DNS)) uvotel__dns_client_failed_now(h, bufs, nbufs, addr, err);
+  return 0;
+}
+
 void uvotel__dns_drop(uvotel__hs_t *s) {
   uvotel__dnsq_t *d = s->dns;
   if (UVOTEL__LIKELY(d == NULL)) return;
   s->dns = NULL;
   for (unsigned i = 0; i < PENDING; i++) {
     if (d->q[i].span != NULL) uvotel__dns_server_unanswered(d->q[i].span);
+    if (d->held[i].span != NULL) orphan_add(d->held[i].span, d->held[i].req);
   }
   if (d->cli != NULL) {
     uvotel__dns_client_drain(d->cli);

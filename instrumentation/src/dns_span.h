@@ -18,6 +18,14 @@ void uvotel__dns_server_unanswered(uvotel_span_t *span);
 /* A response code other than NOERROR: error.type = its name (RCODE<n> when unnamed), ERROR. */
 void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode);
 
+/* A libuv error err: error.type = its name (EMSGSIZE, ...), status ERROR with its text. */
+void uvotel__dns_set_error(uvotel_span_t *span, int err);
+
+/* A query in bufs that a send on h failed to send (err): its CLIENT span, ended at once with
+ * the error (none when bufs hold no standard query or no span is wanted). */
+void uvotel__dns_client_failed_now(uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                                   const struct sockaddr *addr, int err);
+
 /* address and port of an IPv4/IPv6 sockaddr as attributes addr_key/port_key (others: none). */
 void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const char *addr_key,
                           const char *port_key);

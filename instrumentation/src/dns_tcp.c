@@ -206,27 +206,23 @@ static void tcp_close(void *conn) {
   uvotel_free(c);
 }
 
-static const uvotel_protocol_ops_t k_server = {
-    sizeof(uvotel_protocol_ops_t),
-    "dns-tcp",
-    UVOTEL_INSTRUMENT_DNS,
-    tcp_detect,
-    server_open,
-    tcp_read,
-    tcp_write,
-    tcp_close,
-};
+static const uvotel_protocol_ops_t k_server = {.size = sizeof(uvotel_protocol_ops_t),
+                                               .name = "dns-tcp",
+                                               .category = UVOTEL_INSTRUMENT_DNS,
+                                               .detect = tcp_detect,
+                                               .open = server_open,
+                                               .read = tcp_read,
+                                               .write = tcp_write,
+                                               .close = tcp_close};
 
-static const uvotel_protocol_ops_t k_client = {
-    sizeof(uvotel_protocol_ops_t),
-    "dns-tcp-client",
-    UVOTEL_INSTRUMENT_DNS,
-    tcp_detect,
-    client_open,
-    tcp_read,
-    tcp_write,
-    tcp_close,
-};
+static const uvotel_protocol_ops_t k_client = {.size = sizeof(uvotel_protocol_ops_t),
+                                               .name = "dns-tcp-client",
+                                               .category = UVOTEL_INSTRUMENT_DNS,
+                                               .detect = tcp_detect,
+                                               .open = client_open,
+                                               .read = tcp_read,
+                                               .write = tcp_write,
+                                               .close = tcp_close};
 
 const uvotel_protocol_ops_t *uvotel__dns_tcp_ops(int client) {
   return client ? &k_client : &k_server;

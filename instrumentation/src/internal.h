@@ -283,6 +283,19 @@ void uvotel__dns_client_sent(uvotel__hs_t *s, uv_udp_t *h, const void *req, cons
 void uvotel__dns_client_recv_error(uvotel__hs_t *s, int err);
 /* The send with request req failed: a query it carried ends with the error. */
 void uvotel__dns_client_send_failed(uv_udp_t *h, const void *req, int status);
+/* A response's query span q whose send req also has its own span (the "udp send" span of the
+ * udp category): kept on s until uvotel__dns_send_done, so a failed send marks it too. */
+void uvotel__dns_send_hold(uvotel__hs_t *s, uvotel_span_t *q, const void *req);
+/* The send request req on h completed: the query span held for it ends, with error.type and
+ * status ERROR when status < 0. uvotel__dns_held counts the spans held (on sockets, or left by
+ * a close), so a completion with nothing held anywhere skips the lookup. */
+void uvotel__dns_send_done(uv_udp_t *h, const void *req, int status);
+extern int uvotel__dns_held;
+/* A send on h (s: its state, or NULL) failed before libuv took it (uv_udp_send returned err, or
+ * uv_udp_try_send did with other than UV_EAGAIN): the SERVER span of a response it carried
+ * ends with the error (returns 1); a query it carried gets a CLIENT span ended with it (0). */
+int uvotel__dns_send_failed(uvotel__hs_t *s, uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
+                            const struct sockaddr *addr, int err);
 /* A CLIENT span under the current span, or a root when roots are on; NULL: none (auto_spans.c). */
 uvotel_span_t *uvotel__auto_start_client(const char *name);
 /* Outgoing connections (uvotel_tcp_connect) are offered to the client-side detectors by what

@@ -33,6 +33,11 @@ UVOTEL__API int uvotel_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], uns
     }
     if (uvotel__auto_on(UVOTEL__AUTO_DNS))
       uvotel__dns_client_sent(s, handle, NULL, bufs, nbufs, addr);
+  } else if (UVOTEL__UNLIKELY(r < 0) && r != UV_EAGAIN && uvotel_tracking() && handle != NULL) {
+    /* Failed (EAGAIN aside: the program may still send it with uv_udp_send). */
+    uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
+    if ((s != NULL && s->dns != NULL) || uvotel__auto_on(UVOTEL__AUTO_DNS))
+      (void)uvotel__dns_send_failed(s, handle, bufs, nbufs, addr, r);
   }
   return r;
 }
@@ -102,7 +107,11 @@ static void send_tramp(uv_udp_send_t *req, int status) {
     uvotel__no_state("udp send");
     return;
   }
-  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
+  if (UVOTEL__UNLIKELY(span != NULL)) {
+    uvotel__auto_status_end(span, status);
+    if (__atomic_load_n(&uvotel__dns_held, __ATOMIC_RELAXED) != 0)
+      uvotel__dns_send_done(req->handle, req, status); /* a query span held beside it */
+  }
   if (UVOTEL__UNLIKELY(status < 0)) uvotel__dns_client_send_failed(req->handle, req, status);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
@@ -124,6 +133,9 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
   uvotel__hs_t *hs = p.hs, *rs = p.rs;
   int err = uv_udp_send(req, handle, bufs, nbufs, addr, send_tramp);
   if (err) {
+    /* Refused at once: a DNS response or query it carried still ends, with the error. */
+    if (UVOTEL__UNLIKELY(hs->dns != NULL || uvotel__auto_on(UVOTEL__AUTO_DNS)))
+      (void)uvotel__dns_send_failed(hs, handle, bufs, nbufs, addr, err);
     uvotel__untrack_pair(&p);
     return err;
   }
@@ -136,7 +148,7 @@ UVOTEL__API int uvotel_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_b
     if (q != NULL && rs->span == NULL) {
       rs->span = q; /* ended with the send */
     } else if (q != NULL) {
-      uvotel_span_end(q); /* the send has its own "udp send" span: the query ends here */
+      uvotel__dns_send_hold(hs, q, req); /* the send has its own "udp send" span */
     }
   }
   if (err == 0 && uvotel__auto_on(UVOTEL__AUTO_DNS)) {

@@ -29,3 +29,12 @@ UVOTEL__API int uvotel_udp_sent(uv_udp_t *handle, const uv_buf_t bufs[], unsigne
   }
   return answered;
 }
+
+UVOTEL__API int uvotel_udp_send_failed(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                                       const struct sockaddr *addr, int err) {
+  if (handle == NULL || (bufs == NULL && nbufs > 0) || err >= 0) return UV_EINVAL;
+  if (!uvotel_tracking() || err == UV_EAGAIN || bufs == NULL) return 0;
+  uvotel__hs_t *s = uvotel__hs_get(handle->loop, handle);
+  if ((s == NULL || s->dns == NULL) && !uvotel__auto_on(UVOTEL__AUTO_DNS)) return 0;
+  return uvotel__dns_send_failed(s, handle, bufs, nbufs, addr, err);
+}

@@ -177,7 +177,7 @@ static int export_count(void *self, const uvotel_span_data_t *const *spans, size
   return 0;
 }
 
-static const uvotel_span_exporter_ops_t k_count = {export_count, NULL, NULL, NULL, 0, NULL};
+static const uvotel_span_exporter_ops_t k_count = {.export_spans = export_count};
 
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;

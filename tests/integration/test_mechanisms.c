@@ -13,72 +13,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <jansson.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "preload_util.h"
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_mechanisms.d"
-
-extern char **environ;
 
 /* Run prog with extra environment entries (NULL-terminated); stdout into *out (malloc'd).
  * Returns the exit status, 128+signal when killed, or -1. */
 static int run(const char *prog, const char *const *extra_env, char **out) {
   char *argv[] = {(char *)prog, NULL};
-  int preload = 0; /* the preload run brings its own ASAN_OPTIONS */
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++) {
-    preload |= strncmp(extra_env[i], "LD_PRELOAD=", 11) == 0;
-  }
+  /* the preload run brings its own ASAN_OPTIONS, which replaces the test's */
+  static const char *const drop[] = {"MECH_", NULL};
   char *envp[256];
-  size_t n = 0;
-  for (char **e = environ; *e != NULL && n < 200; e++) {
-    if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
-        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "MECH_", 5) == 0 ||
-        (preload && strncmp(*e, "ASAN_OPTIONS=", 13) == 0)) {
-      continue;
-    }
-    envp[n++] = *e;
-  }
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 250; i++) {
-    envp[n++] = (char *)extra_env[i];
-  }
-  envp[n] = NULL;
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  pid_t pid;
-  int rc = posix_spawn(&pid, prog, &fa, NULL, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return -1;
-  }
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  ssize_t r;
-  while ((r = read(fds[0], buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
-    if (r < 0) continue;
-    len += (size_t)r;
-    if (cap - len < 2) buf = realloc(buf, cap *= 2);
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  *out = buf;
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  prun_env(envp, drop, extra_env);
+  return prun_capture(argv, envp, 0, out, NULL);
 }
 
 /* Run the three builds of one program; each must exit 0 and print want (checked first on the
@@ -138,48 +85,6 @@ static void test_close_pending(void **state) {
 
 /* ---- the scheduler's spans ---- */
 
-static json_t *load_spans(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return NULL;
-  json_t *all = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t err;
-    json_t *req = json_loads(line, 0, &err);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) json_array_append(all, sp);
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
-  return all;
-}
-
-static const char *attr_text(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) != 0) continue;
-    json_t *v = json_object_get(a, "value");
-    json_t *s = json_object_get(v, "stringValue");
-    if (s == NULL) s = json_object_get(v, "intValue");
-    return json_string_value(s);
-  }
-  return NULL;
-}
-
-static const char *str(json_t *sp, const char *key) {
-  const char *s = json_string_value(json_object_get(sp, key));
-  return s != NULL ? s : "";
-}
-
 /* Every fs span of a connection (".../peer-<port>/...") has no parent or the span of the
  * connection with that peer port ("tcp accept", network.peer.port); the one made in the
  * connection callback ("accept") has its connection's span as parent. */
@@ -187,25 +92,25 @@ static void check_scheduler_spans(const char *path, int want_tasks) {
 #ifdef MECH_NO_PRELOAD
   if (strstr(path, ".preload.") != NULL) return;
 #endif
-  json_t *all = load_spans(path);
+  json_t *all = spans_load(path);
   assert_non_null(all);
   int tasks = 0, accepts = 0, wrong = 0, accept_ok = 0;
   size_t i, j;
   json_t *sp, *srv;
   json_array_foreach(all, i, sp) {
-    const char *file = attr_text(sp, "file.path");
+    const char *file = span_attr(sp, "file.path");
     const char *peer = file != NULL ? strstr(file, "/peer-") : NULL;
     if (peer == NULL) continue;
     int port = atoi(peer + 6);
     int is_task = strstr(peer, "/task") != NULL;
     tasks += is_task;
     accepts += !is_task;
-    const char *parent = str(sp, "parentSpanId");
+    const char *parent = span_str(sp, "parentSpanId");
     if (parent[0] == '\0') continue;
     json_array_foreach(all, j, srv) {
-      if (strcmp(str(srv, "spanId"), parent) != 0) continue;
-      const char *p = attr_text(srv, "network.peer.port");
-      int own = strcmp(str(srv, "name"), "tcp accept") == 0 && p != NULL && atoi(p) == port;
+      if (strcmp(span_str(srv, "spanId"), parent) != 0) continue;
+      const char *p = span_attr(srv, "network.peer.port");
+      int own = strcmp(span_str(srv, "name"), "tcp accept") == 0 && p != NULL && atoi(p) == port;
       if (!own) {
         wrong++;
       } else if (!is_task) {

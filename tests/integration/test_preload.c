@@ -9,17 +9,6 @@
 
 #include "preload_util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "counting_alloc.h"
 #include "uvotel.h"
 
@@ -27,57 +16,16 @@
 #define OUT_FILE TMPDIR "/spans.jsonl"
 #define INPUT_FILE UVOTEL_SOURCE_DIR "/CMakeLists.txt"
 
-extern char **environ;
-
 static int g_capture_stderr; /* run(): stderr into *out too */
 
-/* Run argv with extra environment entries (NAME=value, NULL-terminated), stdout into *out
- * (malloc'd). Returns the exit status, or -1. */
+/* Run the plain program with extra environment entries (NAME=value, NULL-terminated), stdout
+ * into *out (malloc'd). Returns the exit status (128 + signal when killed), or -1. */
 static int run(const char *const *extra_env, char **out) {
   char *argv[] = {(char *)PLAIN_UV_PROG, (char *)INPUT_FILE, NULL};
+  static const char *const drop[] = {"ASAN_OPTIONS=", NULL};
   char *envp[256];
-  size_t n = 0;
-  for (char **e = environ; *e != NULL && n < 200; e++) {
-    if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
-        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "ASAN_OPTIONS=", 13) == 0) {
-      continue;
-    }
-    envp[n++] = *e;
-  }
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 250; i++) {
-    envp[n++] = (char *)extra_env[i];
-  }
-  envp[n] = NULL;
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  if (g_capture_stderr) posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  pid_t pid;
-  int rc = posix_spawn(&pid, PLAIN_UV_PROG, &fa, NULL, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return -1;
-  }
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  ssize_t r;
-  while ((r = read(fds[0], buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
-    if (r < 0) continue;
-    len += (size_t)r;
-    if (cap - len < 2) buf = realloc(buf, cap *= 2);
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  *out = buf;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  prun_env(envp, drop, extra_env);
+  return prun_capture(argv, envp, g_capture_stderr ? PRUN_STDERR_TO_OUT : 0, out, NULL);
 }
 
 static void test_same_output_and_spans(void **state) {

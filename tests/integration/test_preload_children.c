@@ -35,12 +35,7 @@ static void test_children_do_not_load_the_sdk(void **state) {
   assert_non_null(strstr(plain, "loop close 0\n"));
 
   unlink(SPANS);
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   char *traced = run_ok("preload", env);
   assert_string_equal(traced, plain);
   /* the parent was traced */
@@ -57,12 +52,7 @@ static void test_through_a_shell(void **state) {
   (void)state;
   char *plain = run_ok("shell-plain", NULL);
   unlink(SPANS);
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   const char *argv[] = {"/bin/sh", "-c", "exec " SPAWN_PROG_PLAIN, NULL};
   prun_t r;
   preload_run(&r, DIR, "shell", argv, env);

@@ -71,12 +71,7 @@ static void test_preload_keeps_context(void **state) {
   run_plain();
   unlink(SPANS);
   const char *argv[] = {CTX_PROG_PLAIN, NULL};
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   prun_t r;
   preload_run(&r, DIR, "preload", argv, env);
   check_run(&r);

@@ -248,12 +248,7 @@ static void check_refused(const char *instrument) {
   assert_string_equal(plain, "refused: ECONNREFUSED\nloop close 0\n");
   int redirect = strcmp(instrument, "redirect") == 0;
   const char *rargv[] = {redirect ? DNS_PROG_REDIRECT : DNS_PROG_PLAIN, "refused", NULL};
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   const char *renv[] = {"MECH_SPANS=" SPANS, NULL};
   unlink(SPANS);
   preload_run(&r, DIR, instrument, rargv, redirect ? renv : env);

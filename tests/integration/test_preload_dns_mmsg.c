@@ -30,13 +30,7 @@ static const char k_expected[] =
 
 static void run(const char *prog, const char *tag, const char *const *env) {
   const char *argv[] = {prog, NULL};
-  prun_t r;
-  unlink(SPANS);
-  preload_run(&r, DIR, tag, argv, env);
-  if (!prun_ok(&r)) fprintf(stderr, "%s: %s%s\n", tag, r.out, r.err);
-  assert_true(prun_ok(&r));
-  assert_string_equal(r.out, k_expected);
-  prun_free(&r);
+  preload_run_expect(DIR, tag, argv, env, k_expected, SPANS);
 }
 
 /* 48 query spans, one per name, each with its rcode and one answer under it. */
@@ -93,12 +87,7 @@ static void test_plain(void **state) {
 
 static void test_preload(void **state) {
   (void)state;
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   run(DNS_MMSG_PROG_PLAIN, "preload", env);
   check_spans();
 }

@@ -44,13 +44,7 @@ static const struct {
 
 static void run(const char *prog, const char *tag, const char *const *env) {
   const char *argv[] = {prog, NULL};
-  prun_t r;
-  unlink(SPANS);
-  preload_run(&r, DIR, tag, argv, env);
-  if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
-  assert_true(prun_ok(&r));
-  assert_string_equal(r.out, k_expected);
-  prun_free(&r);
+  preload_run_expect(DIR, tag, argv, env, k_expected, SPANS);
 }
 
 /* The server's query spans (kind SERVER; the client's own queries may have CLIENT spans). */
@@ -90,12 +84,7 @@ static void test_plain(void **state) {
 
 static void test_answers_outside_libuv_end_spans_under_preload(void **state) {
   (void)state;
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" SPANS,
-                       PRELOAD_ASAN,
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
   run(DNS_RAW_PROG_PLAIN, "preload", env);
   json_t *all = spans_load(SPANS);
   assert_non_null(all);

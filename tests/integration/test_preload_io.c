@@ -9,98 +9,44 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "preload_util.h"
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_preload_io.d"
 #define OUT_FILE TMPDIR "/spans.jsonl"
 #define OUT_FILE_WRAPPED TMPDIR "/spans-wrapped.jsonl"
 
 /* Run the program with the environment cleared of uvotel's and the preload's variables plus
- * extra; its stdout into *out. Returns the exit status, or -1. */
+ * extra; its stdout into *out. Returns the exit status (128 + signal when killed), or -1. */
 static int run(const char *prog, const char *const *extra, char **out) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    unsetenv("LD_PRELOAD");
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) putenv((char *)extra[i]);
-    execl(prog, prog, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  ssize_t r;
-  while ((r = read(fds[0], buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
-    if (r > 0) len += (size_t)r;
-    if (cap - len < 2) buf = realloc(buf, cap *= 2);
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  *out = buf;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  char *argv[] = {(char *)prog, NULL};
+  char *envp[256];
+  prun_env(envp, NULL, extra);
+  return prun_capture(argv, envp, 0, out, NULL);
 }
 
-/* name -> span object, from every line of the file exporter's output */
+/* name -> span object (the last of that name), and "#name" -> how many spans have the name */
 static json_t *load(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return NULL;
+  json_t *all = spans_load(path);
+  if (all == NULL) return NULL;
   json_t *by_name = json_object();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_t *req = json_loads(line, 0, NULL);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) {
-          const char *name = json_string_value(json_object_get(sp, "name"));
-          json_object_set(by_name, name, sp);
-          char key[96]; /* "#name": how many spans have that name */
-          snprintf(key, sizeof key, "#%s", name);
-          json_t *n = json_object_get(by_name, key);
-          json_object_set_new(by_name, key,
-                              json_integer(n != NULL ? json_integer_value(n) + 1 : 1));
-        }
-      }
-    }
-    json_decref(req);
+  size_t i;
+  json_t *sp;
+  json_array_foreach(all, i, sp) {
+    const char *name = span_str(sp, "name");
+    json_object_set(by_name, name, sp);
+    char key[96];
+    snprintf(key, sizeof key, "#%s", name);
+    json_t *n = json_object_get(by_name, key);
+    json_object_set_new(by_name, key, json_integer(n != NULL ? json_integer_value(n) + 1 : 1));
   }
-  free(line);
-  fclose(f);
+  json_decref(all);
   return by_name;
-}
-
-static const char *str(json_t *sp, const char *field) {
-  return json_string_value(json_object_get(sp, field));
 }
 
 /* The attribute's value as text (strings as is, ints as their decimal string), or "". */
 static const char *attr(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) != 0) continue;
-    json_t *v = json_object_get(a, "value");
-    json_t *s = json_object_get(v, "stringValue");
-    if (s == NULL) s = json_object_get(v, "intValue");
-    return s != NULL ? json_string_value(s) : "";
-  }
-  return "";
+  const char *v = span_attr(sp, key);
+  return v != NULL ? v : "";
 }
 
 /* The spans of one run: the accepted connection's SERVER span is the parent of the UDP send and
@@ -118,9 +64,9 @@ static void check_spans(const char *path) {
   assert_non_null(spawn);
   assert_int_equal(json_integer_value(json_object_get(accept, "kind")), 2);  /* SERVER */
   assert_int_equal(json_integer_value(json_object_get(connect, "kind")), 3); /* CLIENT */
-  assert_string_equal(str(udp, "parentSpanId"), str(accept, "spanId"));
-  assert_string_equal(str(spawn, "parentSpanId"), str(accept, "spanId"));
-  assert_string_equal(str(udp, "traceId"), str(accept, "traceId"));
+  assert_string_equal(span_str(udp, "parentSpanId"), span_str(accept, "spanId"));
+  assert_string_equal(span_str(spawn, "parentSpanId"), span_str(accept, "spanId"));
+  assert_string_equal(span_str(udp, "traceId"), span_str(accept, "traceId"));
   /* the echo server's reply is sent outside any trace: CLIENT-side UDP spans need a parent */
   assert_int_equal(json_integer_value(json_object_get(spans, "#udp send")), 1);
   assert_string_equal(attr(udp, "network.transport"), "udp");
@@ -148,12 +94,7 @@ static void test_under_preload(void **state) {
   (void)state;
   mkdir(TMPDIR, 0755);
   unlink(OUT_FILE);
-  const char *env[] = {"LD_PRELOAD=" UVOTEL_PRELOAD_SO,
-                       "UVOTEL_INSTRUMENT=all",
-                       "OTEL_TRACES_EXPORTER=file",
-                       "OTEL_EXPORTER_FILE_PATH=" OUT_FILE,
-                       "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
-                       NULL};
+  const char *env[] = {PRELOAD_ENV_FILE(OUT_FILE), NULL};
   char *out = NULL;
   assert_int_equal(run(PLAIN_IO_PROG, env, &out), 0);
   assert_string_equal(out, EXPECTED); /* behaves identically */

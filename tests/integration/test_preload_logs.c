@@ -9,101 +9,21 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <jansson.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "otlp_receiver.h"
+#include "preload_util.h"
 
 #define TMPDIR UVOTEL_BINARY_DIR "/test_preload_logs.d"
 #define SPANS TMPDIR "/spans.jsonl"
 #define LOGS TMPDIR "/logs.jsonl"
 
-extern char **environ;
-
-static char *slurp(int fd) {
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  ssize_t r;
-  while ((r = read(fd, buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
-    if (r < 0) continue;
-    len += (size_t)r;
-    if (cap - len < 2) buf = realloc(buf, cap *= 2);
-  }
-  buf[len] = '\0';
-  close(fd);
-  return buf;
-}
-
 /* Run the program with extra environment entries; its stdout and stderr into *out / *err. */
 static int run(const char *const *extra_env, char **out, char **err) {
   char *argv[] = {(char *)PLAIN_SYSLOG_PROG, NULL};
+  static const char *const drop[] = {"ASAN_OPTIONS=", NULL};
   char *envp[256];
-  size_t n = 0;
-  for (char **e = environ; *e != NULL && n < 200; e++) {
-    if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
-        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "ASAN_OPTIONS=", 13) == 0) {
-      continue;
-    }
-    envp[n++] = *e;
-  }
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 250; i++) {
-    envp[n++] = (char *)extra_env[i];
-  }
-  envp[n] = NULL;
-  int o[2], e[2];
-  if (pipe(o) != 0 || pipe(e) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, e[1], 2);
-  posix_spawn_file_actions_addclose(&fa, o[0]);
-  posix_spawn_file_actions_addclose(&fa, e[0]);
-  pid_t pid;
-  int rc = posix_spawn(&pid, PLAIN_SYSLOG_PROG, &fa, NULL, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  close(o[1]);
-  close(e[1]);
-  if (rc != 0) return -1;
+  prun_env(envp, drop, extra_env);
   *err = NULL;
-  /* stderr is small: read stdout to EOF first, then stderr */
-  *out = slurp(o[0]);
-  *err = slurp(e[0]);
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Every record / span of every line of an OTLP/JSON lines file, into one array. */
-static json_t *load(const char *path, const char *outer, const char *inner, const char *items) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return NULL;
-  json_t *all = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t jerr;
-    json_t *req = json_loads(line, 0, &jerr);
-    assert_non_null(req);
-    size_t i, j, k;
-    json_t *r, *s, *x;
-    json_array_foreach(json_object_get(req, outer), i, r) {
-      json_array_foreach(json_object_get(r, inner), j, s) {
-        json_array_foreach(json_object_get(s, items), k, x) json_array_append(all, x);
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
-  return all;
+  return prun_capture(argv, envp, 0, out, err);
 }
 
 static const char *str(json_t *o, const char *key) {
@@ -121,16 +41,7 @@ static json_t *by_body(json_t *recs, const char *body) {
 }
 
 static const char *attr(json_t *r, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(r, "attributes"), i, a) {
-    if (strcmp(str(a, "key"), key) != 0) continue;
-    json_t *v = json_object_get(a, "value");
-    json_t *s = json_object_get(v, "stringValue");
-    if (s == NULL) s = json_object_get(v, "intValue");
-    return json_string_value(s);
-  }
-  return NULL;
+  return span_attr(r, key); /* records' attributes have the spans' shape */
 }
 
 static long sev(json_t *r) {
@@ -168,8 +79,8 @@ static void test_syslog_and_stderr_to_file(void **state) {
   assert_string_equal(err0, "error: handled 4 bytes\npartial line\n[WARN] shutting down\n");
   free(out0), free(err0), free(out1), free(err1);
 
-  json_t *spans = load(SPANS, "resourceSpans", "scopeSpans", "spans");
-  json_t *recs = load(LOGS, "resourceLogs", "scopeLogs", "logRecords");
+  json_t *spans = otlp_json_items(SPANS, "resourceSpans", "scopeSpans", "spans", 0);
+  json_t *recs = otlp_json_items(LOGS, "resourceLogs", "scopeLogs", "logRecords", 0);
   assert_non_null(spans);
   assert_non_null(recs);
   json_t *acc = NULL;

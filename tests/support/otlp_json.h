@@ -9,9 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline json_t *otlp_json_load(const char *path) {
+/* Every item of every line of an OTLP/JSON lines file, into one array (json_decref it): the
+ * items arrays (e.g. "spans") of the inner arrays ("scopeSpans") of the outer ones
+ * ("resourceSpans"); for logs resourceLogs / scopeLogs / logRecords. With_service: each item
+ * gets its resource's service.name as "service" ("" when none). NULL when the file does not
+ * exist; a line that is not JSON fails the test. */
+static inline json_t *otlp_json_items(const char *path, const char *outer, const char *inner,
+                                      const char *items, int with_service) {
   FILE *f = fopen(path, "r");
-  assert_non_null(f);
+  if (f == NULL) return NULL;
   json_t *all = json_array();
   char *line = NULL;
   size_t cap = 0;
@@ -19,17 +25,33 @@ static inline json_t *otlp_json_load(const char *path) {
     json_error_t err;
     json_t *req = json_loads(line, 0, &err);
     assert_non_null(req);
-    size_t i, j, k;
-    json_t *rs, *ss, *sp;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) json_array_append(all, sp);
+    size_t i, j, k, m;
+    json_t *r, *s, *x, *a;
+    json_array_foreach(json_object_get(req, outer), i, r) {
+      const char *service = "";
+      json_array_foreach(json_object_get(json_object_get(r, "resource"), "attributes"), m, a) {
+        if (strcmp(json_string_value(json_object_get(a, "key")), "service.name") == 0) {
+          service = json_string_value(json_object_get(json_object_get(a, "value"), "stringValue"));
+        }
+      }
+      json_array_foreach(json_object_get(r, inner), j, s) {
+        json_array_foreach(json_object_get(s, items), k, x) {
+          if (with_service) json_object_set_new(x, "service", json_string(service));
+          json_array_append(all, x);
+        }
       }
     }
     json_decref(req);
   }
   free(line);
   fclose(f);
+  return all;
+}
+
+/* Every span of the file (which must exist). */
+static inline json_t *otlp_json_load(const char *path) {
+  json_t *all = otlp_json_items(path, "resourceSpans", "scopeSpans", "spans", 0);
+  assert_non_null(all);
   return all;
 }
 

@@ -1,12 +1,18 @@
 /* Helpers for the tests that run a program plain, under libuvotel_preload.so or built with
  * uv_redirect.h (header only; include after cmocka.h; link jansson).
  *
+ *   prun_env                      the test's environment minus LD_PRELOAD, OTEL_*, UVOTEL_*
+ *                                 (and more prefixes), plus extra entries
+ *   prun_capture                  run argv in an environment, stdout (and stderr) read back
+ *                                 through pipes; the exit status (128 + signal when killed)
  *   preload_spawn / preload_wait  run argv with the test's environment minus LD_PRELOAD, OTEL_*,
  *                                 UVOTEL_* and ASAN_OPTIONS, plus extra entries; stdout and
  *                                 stderr go to files, read back into the result
- *   preload_env                   the entries that put a run under the preload, with spans to
- *                                 a file exporter
+ *   preload_run_expect            preload_run, exit 0 and exactly the expected stdout
+ *   PRELOAD_ENV_FILE(path)        the entries that put a run under the preload (every category),
+ *                                 with spans to the file exporter at path
  *   spans_load                    every span of an OTLP/JSON lines file, as one array
+ *                                 (otlp_json.h's walk), span_attr / span_find / span_str
  *   prun_sorted_lines             output compared regardless of line order */
 #ifndef UVOTEL_TEST_PRELOAD_UTIL_H
 #define UVOTEL_TEST_PRELOAD_UTIL_H
@@ -23,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "otlp_json.h"
+
 extern char **environ;
 
 typedef struct prun_s {
@@ -34,6 +42,96 @@ typedef struct prun_s {
 
 /* The sanitizer runtime must not insist on coming first: the preload does. */
 #define PRELOAD_ASAN "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
+
+/* Environment entries (to put in a NULL-terminated list) that run a program under the preload
+ * with every category on and its spans to the file exporter at path (a string literal). */
+#define PRELOAD_ENV_FILE(path)                                                           \
+  "LD_PRELOAD=" UVOTEL_PRELOAD_SO, "UVOTEL_INSTRUMENT=all", "OTEL_TRACES_EXPORTER=file", \
+      "OTEL_EXPORTER_FILE_PATH=" path, PRELOAD_ASAN
+
+/* Into envp (room for 256 entries, NULL-terminated): the test's environment without
+ * LD_PRELOAD, OTEL_*, UVOTEL_*, the prefixes in drop (NULL-terminated; may be NULL) and the
+ * variables extra_env sets, then extra_env (may be NULL). */
+static inline void prun_env(char **envp, const char *const *drop, const char *const *extra_env) {
+  size_t n = 0;
+  for (char **e = environ; *e != NULL && n < 200; e++) {
+    int skip = strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
+               strncmp(*e, "UVOTEL_", 7) == 0;
+    for (size_t i = 0; !skip && drop != NULL && drop[i] != NULL; i++) {
+      skip = strncmp(*e, drop[i], strlen(drop[i])) == 0;
+    }
+    for (size_t i = 0; !skip && extra_env != NULL && extra_env[i] != NULL; i++) {
+      const char *eq = strchr(extra_env[i], '=');
+      size_t k = eq != NULL ? (size_t)(eq - extra_env[i]) + 1 : 0;
+      skip = k > 0 && strncmp(*e, extra_env[i], k) == 0; /* set again by extra_env */
+    }
+    if (!skip) envp[n++] = *e;
+  }
+  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 250; i++) {
+    envp[n++] = (char *)extra_env[i];
+  }
+  envp[n] = NULL;
+}
+
+/* Everything read from fd until end of file (malloc'd, NUL-terminated); closes fd. */
+static inline char *prun_read_fd(int fd) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  ssize_t r;
+  while ((r = read(fd, buf + len, cap - len - 1)) > 0 || (r < 0 && errno == EINTR)) {
+    if (r < 0) continue;
+    len += (size_t)r;
+    if (cap - len < 2) {
+      buf = realloc(buf, cap *= 2);
+      assert_non_null(buf);
+    }
+  }
+  buf[len] = '\0';
+  close(fd);
+  return buf;
+}
+
+#define PRUN_STDERR_TO_OUT 0x1 /* prun_capture: stderr into *out as well */
+
+/* Run argv (argv[0] the program's path) in envp; its stdout into *out (malloc'd); with err
+ * not NULL its stderr into *err through a second pipe (read after stdout's end: for small
+ * stderr), with PRUN_STDERR_TO_OUT into *out; otherwise stderr is the test's. Returns the exit
+ * status, 128 + the signal when it was killed, -1 when it could not be started. */
+static inline int prun_capture(char *const *argv, char *const *envp, unsigned flags, char **out,
+                               char **err) {
+  int o[2], e[2] = {-1, -1};
+  if (pipe(o) != 0) return -1;
+  if (err != NULL && pipe(e) != 0) {
+    close(o[0]);
+    close(o[1]);
+    return -1;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+  if (flags & PRUN_STDERR_TO_OUT) posix_spawn_file_actions_adddup2(&fa, o[1], 2);
+  if (err != NULL) posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+  posix_spawn_file_actions_addclose(&fa, o[0]);
+  if (err != NULL) posix_spawn_file_actions_addclose(&fa, e[0]);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(o[1]);
+  if (err != NULL) close(e[1]);
+  if (rc != 0) {
+    close(o[0]);
+    if (err != NULL) close(e[0]);
+    return -1;
+  }
+  *out = prun_read_fd(o[0]);
+  if (err != NULL) *err = prun_read_fd(e[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 static inline char *prun_slurp(const char *path) {
   FILE *f = fopen(path, "r");
@@ -63,18 +161,8 @@ static inline void preload_spawn(prun_t *r, const char *dir, const char *tag,
   snprintf(r->out_path, sizeof r->out_path, "%s/%s.out", dir, tag);
   snprintf(r->err_path, sizeof r->err_path, "%s/%s.err", dir, tag);
   char *envp[256];
-  size_t n = 0;
-  for (char **e = environ; *e != NULL && n < 200; e++) {
-    if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "OTEL_", 5) == 0 ||
-        strncmp(*e, "UVOTEL_", 7) == 0 || strncmp(*e, "ASAN_OPTIONS=", 13) == 0) {
-      continue;
-    }
-    envp[n++] = *e;
-  }
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 250; i++) {
-    envp[n++] = (char *)extra_env[i];
-  }
-  envp[n] = NULL;
+  static const char *const drop[] = {"ASAN_OPTIONS=", NULL};
+  prun_env(envp, drop, extra_env);
   /* The signals the program gets start at their default action, unblocked, whatever the
    * test runner set. */
   posix_spawnattr_t at;
@@ -125,6 +213,23 @@ static inline void preload_run(prun_t *r, const char *dir, const char *tag, cons
   preload_wait(r, 20000);
 }
 
+/* preload_run (spans_path, when not NULL, removed first), which must exit 0 printing exactly
+ * expected; on failure its stdout and stderr are printed. */
+static inline void preload_run_expect(const char *dir, const char *tag, const char *const *argv,
+                                      const char *const *extra_env, const char *expected,
+                                      const char *spans_path) {
+  if (spans_path != NULL) unlink(spans_path);
+  prun_t r;
+  preload_run(&r, dir, tag, argv, extra_env);
+  if (!(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)) {
+    fprintf(stderr, "%s: %s%s\n", tag, r.out, r.err);
+  }
+  assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+  assert_string_equal(r.out, expected);
+  free(r.out);
+  free(r.err);
+}
+
 static inline void prun_free(prun_t *r) {
   free(r->out);
   free(r->err);
@@ -139,50 +244,16 @@ static inline int prun_ok(const prun_t *r) {
 /* All spans of all lines of an OTLP/JSON lines file, as one JSON array (each span with its
  * resource's service.name copied into "service"). NULL when the file does not exist. */
 static inline json_t *spans_load(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return NULL;
-  json_t *all = json_array();
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    json_error_t err;
-    json_t *req = json_loads(line, 0, &err);
-    assert_non_null(req);
-    size_t i, j, k, m;
-    json_t *rs, *ss, *sp, *a;
-    json_array_foreach(json_object_get(req, "resourceSpans"), i, rs) {
-      const char *service = "";
-      json_array_foreach(json_object_get(json_object_get(rs, "resource"), "attributes"), m, a) {
-        if (strcmp(json_string_value(json_object_get(a, "key")), "service.name") == 0) {
-          service = json_string_value(json_object_get(json_object_get(a, "value"), "stringValue"));
-        }
-      }
-      json_array_foreach(json_object_get(rs, "scopeSpans"), j, ss) {
-        json_array_foreach(json_object_get(ss, "spans"), k, sp) {
-          json_object_set_new(sp, "service", json_string(service));
-          json_array_append(all, sp);
-        }
-      }
-    }
-    json_decref(req);
-  }
-  free(line);
-  fclose(f);
-  return all;
+  return otlp_json_items(path, "resourceSpans", "scopeSpans", "spans", 1);
 }
 
 /* The attribute's value as text (strings as is, ints as their decimal string). */
 static inline const char *span_attr(json_t *sp, const char *key) {
-  size_t i;
-  json_t *a;
-  json_array_foreach(json_object_get(sp, "attributes"), i, a) {
-    if (strcmp(json_string_value(json_object_get(a, "key")), key) != 0) continue;
-    json_t *v = json_object_get(a, "value");
-    json_t *s = json_object_get(v, "stringValue");
-    if (s == NULL) s = json_object_get(v, "intValue");
-    return json_string_value(s);
-  }
-  return NULL;
+  json_t *v = otlp_json_attr(sp, key);
+  if (v == NULL) return NULL;
+  json_t *s = json_object_get(v, "stringValue");
+  if (s == NULL) s = json_object_get(v, "intValue");
+  return json_string_value(s);
 }
 
 /* The first span with this name (and, if key is not NULL, attribute key == value). */

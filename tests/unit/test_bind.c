@@ -258,7 +258,7 @@ static void count_release(void *v) {
   (void)v;
   g_held--;
 }
-static const uvotel_value_ops_t counting_ops = {count_retain, count_release};
+static const uvotel_value_ops_t counting_ops = {.retain = count_retain, .release = count_release};
 
 static void test_var_disable(void **state) {
   (void)state;

@@ -26,7 +26,7 @@ static void c_retain(void *v) {
 static void c_release(void *v) {
   ((counted_t *)v)->releases++;
 }
-static const uvotel_value_ops_t counted_ops = {c_retain, c_release};
+static const uvotel_value_ops_t counted_ops = {.retain = c_retain, .release = c_release};
 
 static void *get_fn(void *arg) {
   return uvotel_var_get(arg);

@@ -32,7 +32,7 @@ static void c_release(void *v) {
   (void)v;
   g_counts.releases++;
 }
-static const uvotel_value_ops_t counted_ops = {c_retain, c_release};
+static const uvotel_value_ops_t counted_ops = {.retain = c_retain, .release = c_release};
 
 static int setup(void **state) {
   (void)state;

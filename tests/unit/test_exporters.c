@@ -78,7 +78,8 @@ static void fixed_span(void *self, uvotel_span_id_t *out) {
   out->bytes[0] = 0xab;
   out->bytes[7] = (uint8_t)++g_ids;
 }
-static const uvotel_id_generator_ops_t g_fixed = {fixed_trace, fixed_span, 1};
+static const uvotel_id_generator_ops_t g_fixed = {
+    .trace_id = fixed_trace, .span_id = fixed_span, .random_trace_ids = 1};
 
 static void rich_spans(fx_t *f) {
   g_ids = 0;

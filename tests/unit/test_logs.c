@@ -936,7 +936,7 @@ static void test_bad_input(void **state) {
   uvotel_log_exporter_free(fe);
 
   /* processors */
-  static const uvotel_log_processor_ops_t no_emit = {NULL, NULL, NULL, NULL, NULL};
+  static const uvotel_log_processor_ops_t no_emit = {.on_emit = NULL};
   assert_null(uvotel_log_processor_create(NULL, NULL));
   assert_null(uvotel_log_processor_create(&no_emit, NULL));
   assert_null(uvotel_simple_log_processor_create(NULL));

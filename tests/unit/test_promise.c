@@ -743,7 +743,7 @@ static void obj_retain(void *v) {
 static void obj_release(void *v) {
   ((obj_t *)v)->refs--;
 }
-static const uvotel_value_ops_t obj_ops = {obj_retain, obj_release};
+static const uvotel_value_ops_t obj_ops = {.retain = obj_retain, .release = obj_release};
 
 static obj_t g_made_obj = {1, 99};
 static uvotel_reaction_t make_obj(void *value, void *arg) {

@@ -744,7 +744,8 @@ static size_t cnt_fields(void *self, const char *const **names) {
 static void cnt_free(void *self) {
   ((counter_t *)self)->freed++;
 }
-static const uvotel_propagator_ops_t cnt_ops = {cnt_inject, cnt_extract, cnt_fields, cnt_free};
+static const uvotel_propagator_ops_t cnt_ops = {
+    .inject = cnt_inject, .extract = cnt_extract, .fields = cnt_fields, .free = cnt_free};
 
 static void test_propagator_custom_and_composite(void **state) {
   (void)state;

@@ -130,7 +130,7 @@ static void seq_span(void *self, uvotel_span_id_t *out) {
   memset(out, 0, sizeof *out);
   out->bytes[7] = (uint8_t)++ * n;
 }
-static const uvotel_id_generator_ops_t g_zero_gen = {zero_trace, seq_span, 0};
+static const uvotel_id_generator_ops_t g_zero_gen = {.trace_id = zero_trace, .span_id = seq_span};
 
 static void test_id_generator(void **state) {
   fx_t *f = *state;
@@ -713,7 +713,8 @@ static void my_free(void *self) {
   (void)self;
   g_sampler_freed++;
 }
-static const uvotel_sampler_ops_t g_my_ops = {my_sample, my_desc, my_free};
+static const uvotel_sampler_ops_t g_my_ops = {
+    .should_sample = my_sample, .description = my_desc, .free = my_free};
 
 static void test_user_sampler(void **state) {
   fx_t *f = *state;
@@ -1450,7 +1451,11 @@ static void test_batch_span_after_shutdown(void **state) {
   o.loop = &f->loop;
   f->p = uvotel_tracer_provider_create(&o);
   uvotel_span_t *s = uvotel_span_start(uvotel_tracer_get(f->p, "t", NULL), "late", NULL);
-  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), 0);
+  /* open at shutdown: not exported, so counted and said (EIO) */
+  assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), UVOTEL_EIO);
+  uvotel_trace_counters_t tc;
+  assert_int_equal(uvotel_tracer_provider_counters(f->p, &tc), 0);
+  assert_int_equal(tc.open_at_shutdown, 1);
   uvotel_span_end(s); /* after shutdown: counted as dropped, never queued */
   uvotel_span_processor_counters_t c;
   assert_int_equal(uvotel_span_processor_counters(bp, &c), 0);

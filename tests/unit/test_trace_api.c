@@ -145,7 +145,8 @@ static const char *long_desc(void *self) {
   (void)self;
   return g_long;
 }
-static const uvotel_sampler_ops_t long_ops = {long_sample, long_desc, NULL};
+static const uvotel_sampler_ops_t long_ops = {.should_sample = long_sample,
+                                              .description = long_desc};
 
 static void test_parentbased_description_uncut(void **state) {
   (void)state;

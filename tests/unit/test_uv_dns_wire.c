@@ -331,6 +331,69 @@ static void test_udp_client_send_fails(void **state) {
   assert_string_equal(attr_str(d, "error.type"), "EACCES"); /* broadcast not enabled */
 }
 
+/* IPv6: a responder on ::1 answers; the CLIENT span's server.address is "::1", matched by the
+ * IPv6 peer. Skipped where the host has no IPv6 loopback. */
+static uv_udp_t g_r6, g_c6;
+static uv_udp_send_t g_r6req, g_c6req;
+static char g_r6buf[512];
+static int g_c6got;
+
+static void on_r6(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                  unsigned flags) {
+  (void)flags;
+  if (nread < 12 || addr == NULL) return;
+  memcpy(g_r6buf, buf->base, (size_t)nread);
+  g_r6buf[2] = (char)(g_r6buf[2] | 0x80);
+  uv_buf_t b = uv_buf_init(g_r6buf, (unsigned)nread);
+  assert_int_equal(uv_udp_send(&g_r6req, h, &b, 1, addr, NULL), 0);
+}
+
+static void on_c6(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                  unsigned flags) {
+  (void)buf;
+  (void)addr;
+  (void)flags;
+  if (nread <= 0) return;
+  g_c6got++;
+  uvotel_close((uv_handle_t *)h, u_closed);
+  uv_close((uv_handle_t *)&g_r6, u_closed);
+}
+
+static void test_udp_client_ipv6(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  memset(&g_u, 0, sizeof g_u);
+  g_c6got = 0;
+  struct sockaddr_in6 a;
+  assert_int_equal(uv_ip6_addr("::1", 0, &a), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_r6), 0);
+  if (uv_udp_bind(&g_r6, (const struct sockaddr *)&a, 0) != 0) {
+    uv_close((uv_handle_t *)&g_r6, NULL);
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    skip(); /* no IPv6 loopback here */
+  }
+  int len = sizeof a;
+  assert_int_equal(uv_udp_getsockname(&g_r6, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uv_udp_recv_start(&g_r6, u_alloc, on_r6), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_c6), 0);
+  struct sockaddr_in6 c;
+  assert_int_equal(uv_ip6_addr("::1", 0, &c), 0);
+  assert_int_equal(uv_udp_bind(&g_c6, (const struct sockaddr *)&c, 0), 0); /* else: IPv4 */
+  assert_int_equal(uvotel_udp_recv_start(&g_c6, u_alloc, on_c6), 0);
+  static char m[64];
+  size_t n = query(m, 0x0a0a, "six.example", 28);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  assert_int_equal(uvotel_udp_send(&g_c6req, &g_c6, &b, 1, (const struct sockaddr *)&a, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_c6got, 1);
+  assert_int_equal(g_u.closed, 2);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "server.address"), "::1");
+  assert_int_equal(attr_int(d, "server.port"), ntohs(a.sin6_port));
+  assert_null(attr_str(d, "error.type")); /* answered, not closed unanswered */
+}
+
 /* A query to a multicast group (mDNS) makes no span: other hosts answer it, if any. The
  * socket sends through the loopback interface only. */
 static void test_udp_client_multicast_skipped(void **state) {
@@ -351,6 +414,215 @@ static void test_udp_client_multicast_skipped(void **state) {
   close_all();
   run_loop(&fx->loop);
   assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_CLIENT), 0);
+}
+
+/* ---- UDP server: a response whose send fails ----
+ * A wrapped server answers a raw peer's query in its receive callback; the answer's send is
+ * made to fail: asynchronously (a datagram over the IPv4 maximum: EMSGSIZE in the send
+ * callback), at once (uv_udp_send without an address on an unbound peer: EDESTADDRREQ), or by
+ * uv_udp_try_send (EMSGSIZE). The query's SERVER span has status ERROR and error.type. */
+enum { SV_OK, SV_ASYNC_BIG, SV_SYNC_NOADDR, SV_TRY_BIG, SV_CLOSE_AFTER_SEND };
+
+typedef struct sv_s {
+  uv_udp_t server, peer;
+  uv_udp_send_t sreq, preq;
+  struct sockaddr_in saddr;
+  int mode;
+  int rc;     /* what the send call returned */
+  int status; /* the send callback's status (1: not called) */
+  int closed;
+} sv_t;
+
+static sv_t g_sv;
+static char g_sv_big[70000];
+
+static void sv_closed(uv_handle_t *h) {
+  (void)h;
+  g_sv.closed++;
+}
+
+static void sv_close(void) {
+  uvotel_close((uv_handle_t *)&g_sv.server, sv_closed);
+  uv_close((uv_handle_t *)&g_sv.peer, sv_closed);
+}
+
+static void sv_sent(uv_udp_send_t *req, int status) {
+  (void)req;
+  g_sv.status = status;
+  if (g_sv.mode != SV_CLOSE_AFTER_SEND) sv_close();
+}
+
+static void on_sv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                  unsigned flags) {
+  (void)flags;
+  if (nread < 12 || addr == NULL) return;
+  static char reply[512];
+  memcpy(reply, buf->base, (size_t)nread);
+  reply[2] = (char)(reply[2] | 0x80);
+  uv_buf_t b = uv_buf_init(reply, (unsigned)nread);
+  if (g_sv.mode == SV_ASYNC_BIG || g_sv.mode == SV_TRY_BIG) {
+    memset(g_sv_big, 0, sizeof g_sv_big);
+    memcpy(g_sv_big, reply, (size_t)nread); /* the answer, then zeros past the UDP maximum */
+    b = uv_buf_init(g_sv_big, sizeof g_sv_big);
+  }
+  switch (g_sv.mode) {
+    case SV_OK:
+    case SV_ASYNC_BIG:
+      g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, addr, sv_sent);
+      break;
+    case SV_CLOSE_AFTER_SEND: /* closed at once: the send's callback runs during the close */
+      g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, addr, sv_sent);
+      sv_close();
+      break;
+    case SV_SYNC_NOADDR: /* the socket is not connected: refused before anything is queued */
+      g_sv.rc = uvotel_udp_send(&g_sv.sreq, h, &b, 1, NULL, sv_sent);
+      sv_close();
+      break;
+    default:
+      g_sv.rc = uvotel_udp_try_send(h, &b, 1, addr);
+      sv_close();
+      break;
+  }
+}
+
+static void sv_run(fx_t *fx, unsigned cats, int mode) {
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = g_fx.tracer;
+  o.categories = cats;
+  o.flags = UVOTEL_AUTO_SPANS_ROOTS;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+  memset(&g_sv, 0, sizeof g_sv);
+  g_sv.mode = mode;
+  g_sv.status = 1;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &g_sv.saddr), 0);
+  assert_int_equal(uvotel_udp_init(&fx->loop, &g_sv.server), 0);
+  assert_int_equal(uv_udp_bind(&g_sv.server, (const struct sockaddr *)&g_sv.saddr, 0), 0);
+  int len = sizeof g_sv.saddr;
+  assert_int_equal(uv_udp_getsockname(&g_sv.server, (struct sockaddr *)&g_sv.saddr, &len), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_sv.server, u_alloc, on_sv), 0);
+  assert_int_equal(uv_udp_init(&fx->loop, &g_sv.peer), 0);
+  static char m[64];
+  size_t n = query(m, 0x5151, "fail.example", 1);
+  uv_buf_t b = uv_buf_init(m, (unsigned)n);
+  assert_int_equal(
+      uv_udp_send(&g_sv.preq, &g_sv.peer, &b, 1, (const struct sockaddr *)&g_sv.saddr, NULL), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_sv.closed, 2);
+}
+
+static const uvotel_span_data_t *server_span(void) {
+  assert_int_equal(count_named("dns query A", UVOTEL_SPAN_KIND_SERVER), 1);
+  for (size_t i = 0; i < uvotel_memory_exporter_count(g_fx.mem); i++) {
+    const uvotel_span_data_t *d = uvotel_memory_exporter_get(g_fx.mem, i);
+    if (uvotel_span_data_kind(d) == UVOTEL_SPAN_KIND_SERVER) return d;
+  }
+  return NULL;
+}
+
+/* The control: the same exchange with a send that works has no error. */
+static void test_udp_server_send_ok(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS, SV_OK);
+  assert_int_equal(g_sv.rc, 0);
+  assert_int_equal(g_sv.status, 0);
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_UNSET);
+  assert_null(attr_str(d, "error.type"));
+  assert_string_equal(attr_str(d, "dns.question.name"), "fail.example");
+}
+
+static void test_udp_server_send_fails_async(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS, SV_ASYNC_BIG);
+  assert_int_equal(g_sv.rc, 0);
+  assert_int_equal(g_sv.status, UV_EMSGSIZE);
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), "EMSGSIZE");
+}
+
+/* With the udp category on too, the send has its own "udp send" span: both say the error, and
+ * the query's span (the send's parent) ends with the send, not before. */
+static void test_udp_server_send_fails_async_udp_span(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS | UVOTEL_INSTRUMENT_UDP, SV_ASYNC_BIG);
+  assert_int_equal(g_sv.status, UV_EMSGSIZE);
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), "EMSGSIZE");
+  const uvotel_span_data_t *u = NULL;
+  for (size_t i = 0; i < uvotel_memory_exporter_count(g_fx.mem); i++) {
+    const uvotel_span_data_t *x = uvotel_memory_exporter_get(g_fx.mem, i);
+    if (uvotel_span_data_kind(x) == UVOTEL_SPAN_KIND_CLIENT) u = x;
+  }
+  assert_non_null(u); /* the "udp send" span */
+  assert_string_equal(attr_str(u, "error.type"), "EMSGSIZE");
+  uvotel_span_id_t pid = uvotel_span_data_parent_span_id(u);
+  uvotel_span_context_t sc = uvotel_span_data_context(d);
+  assert_memory_equal(&pid, &sc.span_id, sizeof pid);
+  assert_true(uvotel_span_data_end_unix_ns(d) >= uvotel_span_data_end_unix_ns(u));
+}
+
+/* The socket closed right after the answer was handed to libuv (the udp category on, so the
+ * query span is held for the send): the send still completes (its callback runs during the
+ * close) and its outcome, not the close, decides the query's status. */
+static void test_udp_server_closed_while_sending(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS | UVOTEL_INSTRUMENT_UDP, SV_CLOSE_AFTER_SEND);
+  assert_int_equal(g_sv.rc, 0);
+  assert_int_equal(g_sv.status, 0); /* sent before the close */
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_UNSET);
+  assert_null(attr_str(d, "error.type"));
+  assert_int_equal(attr_bool(d, "uvotel.dns.response_seen"), -1);
+}
+
+static void test_udp_server_send_fails_sync(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS | UVOTEL_INSTRUMENT_UDP, SV_SYNC_NOADDR);
+  assert_int_equal(g_sv.rc, UV_EDESTADDRREQ);
+  assert_int_equal(g_sv.status, 1); /* no callback for a call that failed */
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), "EDESTADDRREQ");
+  assert_int_equal(attr_bool(d, "uvotel.dns.response_seen"), -1);
+}
+
+static void test_udp_server_try_send_fails(void **state) {
+  sv_run(*state, UVOTEL_INSTRUMENT_DNS, SV_TRY_BIG);
+  assert_int_equal(g_sv.rc, UV_EMSGSIZE);
+  const uvotel_span_data_t *d = server_span();
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), "EMSGSIZE");
+}
+
+/* A client query whose send is refused at once (uv_udp_send without an address on a socket
+ * that is not connected; uv_udp_try_send to the broadcast address without UV_UDP_BROADCAST)
+ * still gets its CLIENT span, ended with the error, counted unanswered. */
+static void test_udp_client_send_fails_sync(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  udp_setup(&fx->loop, 0, 0, 0);
+  uvotel_dns_stats_t s0 = stats();
+  static char m[2][64];
+  size_t n = query(m[0], 0x0606, "noaddr.example", 1);
+  uv_buf_t b = uv_buf_init(m[0], (unsigned)n);
+  assert_int_equal(uvotel_udp_send(&g_u.creq[0], &g_u.client, &b, 1, NULL, NULL), UV_EDESTADDRREQ);
+  struct sockaddr_in bcast;
+  assert_int_equal(uv_ip4_addr("255.255.255.255", 53, &bcast), 0);
+  n = query(m[1], 0x0707, "bcast.example", 28);
+  b = uv_buf_init(m[1], (unsigned)n);
+  assert_int_equal(uvotel_udp_try_send(&g_u.client, &b, 1, (const struct sockaddr *)&bcast),
+                   UV_EACCES);
+  close_all();
+  run_loop(&fx->loop);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "dns.question.name"), "noaddr.example");
+  assert_string_equal(attr_str(d, "error.type"), "EDESTADDRREQ");
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  d = uvotel_memory_exporter_find(fx->mem, "dns query AAAA");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "error.type"), "EACCES");
+  assert_string_equal(attr_str(d, "server.address"), "255.255.255.255");
+  uvotel_dns_stats_t s1 = stats();
+  assert_int_equal(s1.client_queries - s0.client_queries, 2);
+  assert_int_equal(s1.client_unanswered - s0.client_unanswered, 2);
 }
 
 /* A forwarder (wrapped): the query it receives is a SERVER span, current in its receive
@@ -730,6 +1002,101 @@ static void test_tcp_server_spans(void **state) {
   }
 }
 
+/* DNS over TCP: a response whose write fails. The raw client writes one query and resets the
+ * connection; the wrapped server writes the answer only when its read sees the reset, so the
+ * write fails (EPIPE or ECONNRESET, in the write callback): the query's SERVER span has status
+ * ERROR and that error as error.type. */
+typedef struct tf_s {
+  uv_tcp_t listener, conn, client;
+  uv_connect_t creq;
+  uv_write_t cw, sw;
+  char q[64];
+  size_t nq;
+  char rx[256];
+  size_t nrx;
+  int status; /* the server's write callback (1: not called) */
+  int closed;
+} tf_t;
+
+static tf_t g_tf;
+
+static void tf_closed(uv_handle_t *h) {
+  (void)h;
+  g_tf.closed++;
+}
+
+static void tf_written(uv_write_t *req, int status) {
+  (void)req;
+  g_tf.status = status;
+  uvotel_close((uv_handle_t *)&g_tf.conn, tf_closed);
+  uvotel_close((uv_handle_t *)&g_tf.listener, tf_closed);
+}
+
+static void tf_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0) {
+    memcpy(g_tf.rx + g_tf.nrx, buf->base, (size_t)nread);
+    g_tf.nrx += (size_t)nread;
+    return;
+  }
+  if (nread == 0) return;
+  /* the peer is gone: the answer (the query with QR set) cannot be delivered */
+  assert_int_equal(g_tf.nrx, g_tf.nq);
+  static char a[64];
+  memcpy(a, g_tf.rx, g_tf.nrx);
+  a[4] = (char)(a[4] | 0x80);
+  uv_buf_t b = uv_buf_init(a, (unsigned)g_tf.nrx);
+  (void)uvotel_read_stop(s);
+  assert_int_equal(uvotel_write(&g_tf.sw, s, &b, 1, tf_written), 0);
+}
+
+static void tf_connection(uv_stream_t *l, int status) {
+  assert_int_equal(status, 0);
+  assert_int_equal(uvotel_tcp_init(l->loop, &g_tf.conn), 0);
+  assert_int_equal(uvotel_accept(l, (uv_stream_t *)&g_tf.conn), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_tf.conn, t_alloc, tf_server_read), 0);
+}
+
+static void tf_client_wrote(uv_write_t *req, int status) {
+  assert_int_equal(status, 0);
+  assert_int_equal(uv_tcp_close_reset((uv_tcp_t *)req->handle, tf_closed), 0);
+}
+
+static void tf_connected(uv_connect_t *req, int status) {
+  assert_int_equal(status, 0);
+  uv_buf_t b = uv_buf_init(g_tf.q, (unsigned)g_tf.nq);
+  assert_int_equal(uv_write(&g_tf.cw, req->handle, &b, 1, tf_client_wrote), 0);
+}
+
+static void test_tcp_server_write_fails(void **state) {
+  fx_t *fx = *state;
+  enable(0);
+  memset(&g_tf, 0, sizeof g_tf);
+  g_tf.status = 1;
+  size_t l = query(g_tf.q + 2, 0x3131, "reset.example", 1);
+  g_tf.q[0] = (char)(l >> 8);
+  g_tf.q[1] = (char)l;
+  g_tf.nq = l + 2;
+  struct sockaddr_in a;
+  assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
+  assert_int_equal(uvotel_tcp_init(&fx->loop, &g_tf.listener), 0);
+  assert_int_equal(uv_tcp_bind(&g_tf.listener, (const struct sockaddr *)&a, 0), 0);
+  assert_int_equal(uvotel_listen((uv_stream_t *)&g_tf.listener, 4, tf_connection), 0);
+  int len = sizeof a;
+  assert_int_equal(uv_tcp_getsockname(&g_tf.listener, (struct sockaddr *)&a, &len), 0);
+  assert_int_equal(uv_tcp_init(&fx->loop, &g_tf.client), 0);
+  assert_int_equal(
+      uv_tcp_connect(&g_tf.creq, &g_tf.client, (const struct sockaddr *)&a, tf_connected), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_tf.closed, 3);
+  assert_true(g_tf.status < 0); /* the write failed */
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_string_equal(attr_str(d, "dns.question.name"), "reset.example");
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), uv_err_name(g_tf.status));
+}
+
 /* One query in one write: the read that completes it runs its callback under its span. */
 static void test_tcp_server_current(void **state) {
   fx_t *fx = *state;
@@ -885,12 +1252,21 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_unanswered_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_send_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_ipv6, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_send_ok, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_send_fails_async, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_send_fails_async_udp_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_closed_while_sending, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_send_fails_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_server_try_send_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_client_send_fails_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_multicast_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_spans, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_current, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tcp_server_write_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_client_spans, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_client_unanswered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_malformed, setup, teardown),

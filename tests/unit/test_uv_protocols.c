@@ -85,16 +85,13 @@ static void ping_close(void *conn) {
   g_closed++;
 }
 
-static const uvotel_protocol_ops_t k_ping = {
-    sizeof(uvotel_protocol_ops_t),
-    "ping",
-    0,
-    ping_detect,
-    ping_open,
-    ping_read,
-    ping_write,
-    ping_close,
-};
+static const uvotel_protocol_ops_t k_ping = {.size = sizeof(uvotel_protocol_ops_t),
+                                             .name = "ping",
+                                             .detect = ping_detect,
+                                             .open = ping_open,
+                                             .read = ping_read,
+                                             .write = ping_write,
+                                             .close = ping_close};
 
 /* ---- the server (wrapped) and a raw client ---- */
 

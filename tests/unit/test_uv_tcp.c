@@ -15,6 +15,7 @@
 #include "uvotel/uv.h"
 
 #include "uv_test_fixture.h"
+#include "uv_echo.h"
 
 static void alloc_cb(uv_handle_t *h, size_t size, uv_buf_t *buf) {
   (void)h, (void)size;
@@ -24,82 +25,25 @@ static void alloc_cb(uv_handle_t *h, size_t size, uv_buf_t *buf) {
 
 /* ---- the Node program tests/node/net_echo.js: server + one client, both traced ---- */
 
-static struct {
-  uv_tcp_t server, conn, client;
-  uv_connect_t connect;
-  uv_write_t w1, w2;
-  uv_shutdown_t sd;
-} g_e;
-
-static void e_closed(uv_handle_t *h) {
-  trace_log_line(&g_log, "closed %s",
-                 h == (uv_handle_t *)&g_e.server ? "server"
-                 : h == (uv_handle_t *)&g_e.conn ? "conn"
-                                                 : "client");
-}
-
-static void e_write_cb(uv_write_t *req, int status) {
-  trace_log_line(&g_log, "%s write cb %d", req == &g_e.w1 ? "client" : "server", status);
-}
-
-static void e_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  if (nread > 0) {
-    trace_log_line(&g_log, "server data");
-    uv_buf_t b = uv_buf_init(buf->base, (unsigned)nread);
-    assert_int_equal(uvotel_write(&g_e.w2, s, &b, 1, e_write_cb), 0);
-  } else if (nread == UV_EOF) {
-    trace_log_line(&g_log, "server end");
-    uvotel_close((uv_handle_t *)s, e_closed);
-    uvotel_close((uv_handle_t *)&g_e.server, e_closed);
-  }
-}
-
-static void e_shutdown_cb(uv_shutdown_t *req, int status) {
-  (void)req;
-  trace_log_line(&g_log, "shutdown cb %d", status);
-}
-
-static void e_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  (void)buf;
-  if (nread > 0) {
-    trace_log_line(&g_log, "client data");
-    assert_int_equal(uvotel_shutdown(&g_e.sd, s, e_shutdown_cb), 0);
-  } else if (nread == UV_EOF) {
-    trace_log_line(&g_log, "client end");
-    uvotel_close((uv_handle_t *)s, e_closed);
-  }
-}
-
-static void e_connection(uv_stream_t *server, int status) {
-  assert_int_equal(status, 0);
-  trace_log_line(&g_log, "connection");
-  assert_int_equal(uvotel_tcp_init(g_loop, &g_e.conn), 0);
-  assert_int_equal(uvotel_accept(server, (uv_stream_t *)&g_e.conn), 0);
-  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_e.conn, alloc_cb, e_server_read), 0);
-}
-
-static void e_connected(uv_connect_t *req, int status) {
-  assert_int_equal(status, 0);
-  trace_log_line(&g_log, "connected");
-  uv_buf_t b = uv_buf_init("ping", 4);
-  assert_int_equal(uvotel_write(&g_e.w1, req->handle, &b, 1, e_write_cb), 0);
-  assert_int_equal(uvotel_read_start(req->handle, alloc_cb, e_client_read), 0);
+static int conn_init(uv_loop_t *loop, echo_handle_t *conn) {
+  return uvotel_tcp_init(loop, &conn->tcp);
 }
 
 static void test_echo_sequence(void **state) {
   (void)state;
   trace_log_start(&g_log);
   memset(&g_e, 0, sizeof g_e);
-  assert_int_equal(uvotel_tcp_init(g_loop, &g_e.server), 0);
-  int port = tcp_bind_loopback(&g_e.server);
+  g_e.conn_init = conn_init;
+  assert_int_equal(uvotel_tcp_init(g_loop, &g_e.server.tcp), 0);
+  int port = tcp_bind_loopback(&g_e.server.tcp);
   assert_true(port > 0);
   assert_int_equal(uvotel_listen((uv_stream_t *)&g_e.server, 16, e_connection), 0);
   trace_log_line(&g_log, "listening");
   struct sockaddr_in addr;
   uv_ip4_addr("127.0.0.1", port, &addr);
-  assert_int_equal(uvotel_tcp_init(g_loop, &g_e.client), 0);
+  assert_int_equal(uvotel_tcp_init(g_loop, &g_e.client.tcp), 0);
   assert_int_equal(
-      uvotel_tcp_connect(&g_e.connect, &g_e.client, (struct sockaddr *)&addr, e_connected), 0);
+      uvotel_tcp_connect(&g_e.connect, &g_e.client.tcp, (struct sockaddr *)&addr, e_connected), 0);
   assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
   assert_trace(&g_log,
                "init 2 TCPSERVERWRAP 1\n"

@@ -1,12 +1,14 @@
 /* uvotel_udp_sent (uvotel/uv_protocols.h): a datagram the program sent on a wrapped UDP
  * socket without libuv (kresd's sendmmsg) ends the span of the DNS query it answers, with its
  * response code, there and then; a query sent that way gets a CLIENT span that its answer
- * ends; anything else is left alone. */
+ * ends; anything else is left alone. uvotel_udp_send_failed: an answer that could not be sent
+ * ends its query's span with the error. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -124,6 +126,11 @@ static void test_bad_input(void **state) {
   assert_int_equal(uvotel_udp_sent(&h, NULL, 1, NULL), UV_EINVAL);
   assert_int_equal(uvotel_udp_sent(&h, NULL, 0, NULL), 0); /* nothing sent: nothing to match */
   assert_int_equal(uvotel_udp_sent(&h, &b, 1, NULL), 0);   /* not a tracked handle */
+  assert_int_equal(uvotel_udp_send_failed(NULL, &b, 1, NULL, UV_EIO), UV_EINVAL);
+  assert_int_equal(uvotel_udp_send_failed(&h, NULL, 1, NULL, UV_EIO), UV_EINVAL);
+  assert_int_equal(uvotel_udp_send_failed(&h, &b, 1, NULL, 0), UV_EINVAL); /* not an error */
+  assert_int_equal(uvotel_udp_send_failed(&h, NULL, 0, NULL, UV_EIO), 0);
+  assert_int_equal(uvotel_udp_send_failed(&h, &b, 1, NULL, UV_EIO), 0); /* not tracked */
   uv_close((uv_handle_t *)&h, NULL);
   assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
 }
@@ -148,6 +155,50 @@ static void test_answer_ends_its_span(void **state) {
   assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
   assert_string_equal(sattr(d, "dns.question.name"), "gone.example");
   assert_string_equal(sattr(d, "error.type"), "NXDOMAIN");
+}
+
+/* An answer the program failed to send without libuv (sendto of a datagram over the IPv4
+ * maximum: EMSGSIZE), reported with uvotel_udp_send_failed: the query's SERVER span ends with
+ * that error. */
+static int g_failed_rc;
+static char g_big[70000];
+
+static void on_server_fails(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                            const struct sockaddr *addr, unsigned flags) {
+  (void)flags;
+  if (nread <= 0 || addr == NULL) return;
+  memset(g_big, 0, sizeof g_big);
+  memcpy(g_big, buf->base, (size_t)nread);
+  g_big[2] = (char)(g_big[2] | 0x80);
+  uv_os_fd_t fd;
+  assert_int_equal(uv_fileno((const uv_handle_t *)h, &fd), 0);
+  assert_int_equal(sendto(fd, g_big, sizeof g_big, 0, addr, sizeof(struct sockaddr_in)), -1);
+  assert_int_equal(errno, EMSGSIZE);
+  uv_buf_t b = uv_buf_init(g_big, sizeof g_big);
+  assert_int_equal(uvotel_udp_send_failed(h, &b, 1, addr, UV_EAGAIN), 0); /* may be retried */
+  assert_null(uvotel_memory_exporter_find(g_fx.mem, "dns query A"));
+  g_failed_rc = uvotel_udp_send_failed(h, &b, 1, addr, -errno);
+  uv_close((uv_handle_t *)&g_net.client, on_closed);
+  uvotel_close((uv_handle_t *)&g_net.server, on_closed);
+}
+
+static void test_failed_answer_ends_its_span_with_the_error(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_DNS);
+  struct sockaddr_in a;
+  start_pair(fx, &a);
+  assert_int_equal(uv_udp_recv_stop(&g_net.server), 0);
+  assert_int_equal(uvotel_udp_recv_start(&g_net.server, on_alloc, on_server_fails), 0);
+  g_failed_rc = -100;
+  send_query(&a);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_net.closed, 2);
+  assert_int_equal(g_failed_rc, 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_string_equal(sattr(d, "error.type"), "EMSGSIZE");
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
 }
 
 static void test_off_without_dns(void **state) {
@@ -246,6 +297,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_answer_ends_its_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failed_answer_ends_its_span_with_the_error, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_off_without_dns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_query_sent_outside_libuv, setup, teardown),
   };

@@ -389,7 +389,7 @@ static void count_release(void *v) {
   g_releases++;
 }
 
-static const uvotel_value_ops_t g_count_ops = {count_retain, count_release};
+static const uvotel_value_ops_t g_count_ops = {.retain = count_retain, .release = count_release};
 static uvotel_var_t *g_cvar;
 static int g_cvar_ok;
 

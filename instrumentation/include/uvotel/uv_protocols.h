@@ -52,7 +52,10 @@ extern "C" {
  *           Return a span whose ownership passes to uvotel, ended when that write completes
  *           (with its error, if it fails), or NULL. try_write: a returned span is ended at once.
  *   close:  the stream is closed: end every span still open and free conn. Always called once
- *           for an opened connection, also after a give-up. */
+ *           for an opened connection, also after a give-up.
+ * Fill it with designated initializers ({.size = sizeof(uvotel_protocol_ops_t), .name = ...}):
+ * members appended later are then 0/NULL in a table written against this header, and no
+ * -Wmissing-field-initializers warning. */
 typedef struct uvotel_protocol_ops_s {
   size_t size;
   const char *name;
@@ -114,6 +117,17 @@ const uvotel_protocol_ops_t *uvotel_protocol_http(void);
  * the socket's table of queries awaiting answers (as uvotel_udp_try_send). */
 int uvotel_udp_sent(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
                     const struct sockaddr *addr);
+
+/* A datagram the program failed to send on a UDP socket without libuv (as for uvotel_udp_sent),
+ * err the libuv error (UV_EMSGSIZE, ...; on Unix -errno). Treated as uvotel_udp_try_send
+ * treats a failure (category dns): an answer ends the SERVER span of the query it answers with
+ * error.type = the error's name and status ERROR (returns 1); a query gets a CLIENT span ended
+ * with the error (returns 0, as for anything else). UV_EAGAIN: nothing (the datagram may be
+ * sent again). The preload reports failed send/sendto/sendmsg calls and a sendmmsg that failed
+ * on its first message by itself. NULL handle, NULL bufs with nbufs > 0, or err >= 0:
+ * UV_EINVAL. Thread: the handle's loop. Alloc: a query's span. */
+int uvotel_udp_send_failed(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
+                           const struct sockaddr *addr, int err);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,8 @@
 extern "C" {
 #endif
 
+/* How a variable's values are kept alive. Fill it with designated initializers
+ * ({.retain = f, .release = g}): the table only grows at the end, members left out are NULL. */
 typedef struct uvotel_value_ops_s {
   void (*retain)(void *value);  /* may be NULL */
   void (*release)(void *value); /* may be NULL */

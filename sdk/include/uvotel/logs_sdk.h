@@ -3,7 +3,12 @@
  *
  * As for spans, every plug is an ops table plus a `self` pointer: processors (on_emit /
  * force_flush / shutdown), exporters (export / force_flush / shutdown). Exporters read finished
- * records through uvotel_log_data_t, a read-only view owned by the SDK. */
+ * records through uvotel_log_data_t, a read-only view owned by the SDK.
+ *
+ * Fill the ops tables with designated initializers ({.on_emit = f, .shutdown = g}), never
+ * positionally: they only grow at the end, as the span tables do (uvotel/trace_sdk.h), and
+ * members left out must stay NULL or 0; a positional initializer written against an older
+ * header misses the appended ones (-Wextra warns: -Wmissing-field-initializers). */
 #ifndef UVOTEL_LOGS_SDK_H
 #define UVOTEL_LOGS_SDK_H
 

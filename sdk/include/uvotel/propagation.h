@@ -223,7 +223,9 @@ void uvotel_extracted_reset(uvotel_extracted_t *x);
  *   extract: read through getter into *x (see uvotel_extracted_t). Return 0, or UVOTEL_ENOMEM.
  *            Malformed fields are not errors: leave them out.
  *   fields:  the field names inject may write; *names gets a static array. Returns the count.
- *   free:    release self (may be NULL). */
+ *   free:    release self (may be NULL).
+ * Fill it with designated initializers ({.inject = f, .extract = g, ...}): the table only
+ * grows at the end, and members left out are NULL. */
 typedef struct uvotel_propagator_ops_s {
   int (*inject)(void *self, const uvotel_span_context_t *sc, const uvotel_baggage_t *baggage,
                 void *carrier, const uvotel_carrier_setter_t *setter);

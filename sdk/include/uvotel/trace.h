@@ -363,7 +363,10 @@ int uvotel_tracer_provider_force_flush(uvotel_tracer_provider_t *p, uint64_t tim
 
 /* Shut down every processor (flushing first) within the deadline. Afterwards spans started from
  * this provider are non-recording. Returns as force_flush: 0 only when nothing ended before it
- * was lost. Twice: UVOTEL_ESHUTDOWN. NULL: UVOTEL_EINVAL.
+ * was lost. Recording spans still open when the processors are shut down (started, never
+ * ended: not exported) are counted (open_at_shutdown in the counters), warned about ("N spans
+ * were still open at shutdown and were not exported") and make it return UVOTEL_EIO when
+ * nothing else failed. Twice: UVOTEL_ESHUTDOWN. NULL: UVOTEL_EINVAL.
  * Thread: the processors' loop thread. */
 int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uint64_t timeout_ms);
 
@@ -402,11 +405,28 @@ typedef struct uvotel_trace_counters_s {
   uint64_t queued;         /* processors: waiting in a queue now */
   uint64_t in_flight;      /* processors: handed to an exporter, result not yet known */
   uint64_t received;       /* processors: sampled spans handed to them */
+  /* Appended member (read only through the sized call below): recording spans started but not
+   * ended when uvotel_tracer_provider_shutdown finished (started - ended at that moment; 0
+   * before shutdown). They were not exported: shutdown warned "N spans were still open at
+   * shutdown and were not exported" and returned UVOTEL_EIO. One ended later is also counted
+   * in dropped (it arrives after shutdown). */
+  uint64_t open_at_shutdown;
 } uvotel_trace_counters_t;
 
-/* Read the counters. NULL p or out: UVOTEL_EINVAL. Thread: any. */
+/* Read the counters into out, size bytes of it: size is sizeof(uvotel_trace_counters_t) as the
+ * caller compiled it, so a program built against an older header (a shorter struct) gets only
+ * the fields it knows and nothing is written past them. uvotel_tracer_provider_counters(p, out)
+ * is a macro passing this header's size. NULL p or out, or size below the first version's
+ * (the 11 members up to received): UVOTEL_EINVAL. Thread: any. */
+int uvotel_tracer_provider_counters_sized(const uvotel_tracer_provider_t *p,
+                                          uvotel_trace_counters_t *out, size_t size);
+
+/* The first version's entry point, kept for programs built before the struct grew: it fills
+ * the 11 members up to received only (taking its address gets this one, not the macro). */
 int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
                                     uvotel_trace_counters_t *out);
+#define uvotel_tracer_provider_counters(p, out) \
+  uvotel_tracer_provider_counters_sized((p), (out), sizeof(uvotel_trace_counters_t))
 
 /* Misuse seen anywhere in the process, including calls that name no provider (a NULL span):
  * the sum of every provider's misuse counter plus those. Thread: any. */

@@ -5,7 +5,14 @@
  * Every plug is an ops table plus a `self` pointer (opentelemetry-cpp's seams): samplers
  * (should_sample / description), processors (on_start / on_end / force_flush / shutdown),
  * exporters (export / force_flush / shutdown), id generators. Exporters read finished spans only
- * through the uvotel_span_data_* accessors at the end of this header. */
+ * through the uvotel_span_data_* accessors at the end of this header.
+ *
+ * Fill every ops table with designated initializers
+ *     static const uvotel_span_processor_ops_t ops = {.on_end = my_on_end, .free = my_free};
+ * never positionally: tables only grow at the end (the processor's free_async was appended),
+ * members left out are NULL or 0, which is what "not implemented" means here, and a
+ * positional initializer written against an older header no longer names every member
+ * (-Wextra warns: -Wmissing-field-initializers). */
 #ifndef UVOTEL_TRACE_SDK_H
 #define UVOTEL_TRACE_SDK_H
 
@@ -113,7 +120,7 @@ typedef struct uvotel_sampling_result_s {
 /* A sampler. should_sample is called for every span start, on any thread, and must be
  * thread-safe and fast; out is zeroed (decision DROP) before the call. description returns a
  * static or self-owned string (e.g. "TraceIdRatioBased{0.25}"). free (may be NULL) releases
- * self when the sampler is freed. */
+ * self when the sampler is freed. Designated initializers (see the top of this header). */
 typedef struct uvotel_sampler_ops_s {
   void (*should_sample)(void *self, const uvotel_sampling_params_t *params,
                         uvotel_sampling_result_t *out);

@@ -55,7 +55,8 @@ static void list_retain_fn(void *v) {
   ((uvotel_promise_list_t *)v)->refs++;
 }
 
-UVOTEL__API const uvotel_value_ops_t uvotel_promise_list_ops = {list_retain_fn, list_release_fn};
+UVOTEL__API const uvotel_value_ops_t uvotel_promise_list_ops = {.retain = list_retain_fn,
+                                                                .release = list_release_fn};
 
 static void list_release_fn(void *v) {
   uvotel_promise_list_t *l = v;

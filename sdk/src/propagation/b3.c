@@ -178,7 +178,7 @@ static size_t multi_fields_fn(void *self, const char *const **names) {
   return 3;
 }
 
-const uvotel_propagator_ops_t uvotel__b3_single_ops = {b3_single_inject, b3_extract,
-                                                       single_fields_fn, NULL};
-const uvotel_propagator_ops_t uvotel__b3_multi_ops = {b3_multi_inject, b3_extract, multi_fields_fn,
-                                                      NULL};
+const uvotel_propagator_ops_t uvotel__b3_single_ops = {
+    .inject = b3_single_inject, .extract = b3_extract, .fields = single_fields_fn};
+const uvotel_propagator_ops_t uvotel__b3_multi_ops = {
+    .inject = b3_multi_inject, .extract = b3_extract, .fields = multi_fields_fn};

@@ -513,7 +513,7 @@ static void ctx_retain(void *v) {
 static void ctx_release(void *v) {
   uvotel_baggage_release(v);
 }
-static const uvotel_value_ops_t g_ops = {ctx_retain, ctx_release};
+static const uvotel_value_ops_t g_ops = {.retain = ctx_retain, .release = ctx_release};
 static _Atomic(uvotel_var_t *) g_var;
 
 UVOTEL__API uvotel_var_t *uvotel_baggage_var(void) {

@@ -220,5 +220,5 @@ static size_t jaeger_fields_fn(void *self, const char *const **names) {
   return 1;
 }
 
-const uvotel_propagator_ops_t uvotel__jaeger_ops = {jaeger_inject, jaeger_extract, jaeger_fields_fn,
-                                                    NULL};
+const uvotel_propagator_ops_t uvotel__jaeger_ops = {
+    .inject = jaeger_inject, .extract = jaeger_extract, .fields = jaeger_fields_fn};

@@ -1,5 +1,6 @@
 /* Tracer provider: options, environment, resource, tracers, flush/shutdown, counters. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -262,6 +263,20 @@ UVOTEL__API int uvotel_tracer_provider_force_flush(uvotel_tracer_provider_t *p,
   return first;
 }
 
+/* Recording spans started and not yet ended, from the per-thread counters the span path keeps
+ * anyway (no cost on it). Ended is read first: a span ending between the two reads can only
+ * make the difference smaller than the truth, never negative. */
+static uint64_t spans_open(const uvotel_tracer_provider_t *p) {
+  uint64_t started = 0, ended = 0;
+  for (int i = 0; i < UVOTEL__SHARDS; i++) {
+    ended += atomic_load_explicit(&p->shards[i].ended, memory_order_relaxed);
+  }
+  for (int i = 0; i < UVOTEL__SHARDS; i++) {
+    started += atomic_load_explicit(&p->shards[i].started, memory_order_relaxed);
+  }
+  return started > ended ? started - ended : 0;
+}
+
 UVOTEL__API int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uint64_t timeout_ms) {
   if (p == NULL) return UVOTEL_EINVAL;
   if (atomic_exchange(&p->shut, 1)) return UVOTEL_ESHUTDOWN;
@@ -271,6 +286,16 @@ UVOTEL__API int uvotel_tracer_provider_shutdown(uvotel_tracer_provider_t *p, uin
     uint64_t now = uvotel__mono_ms();
     int rc = uvotel_span_processor_shutdown(p->procs[i], deadline > now ? deadline - now : 0);
     if (rc != 0 && first == 0) first = rc;
+  }
+  /* No silent loss: a span never ended is never exported. Counted after the processors shut
+   * down, so a span ended while they flushed is not counted open. */
+  uint64_t open = spans_open(p);
+  atomic_store_explicit(&p->open_at_shutdown, open, memory_order_relaxed);
+  if (open > 0) {
+    uvotel_diag(UVOTEL_DIAG_WARN, UVOTEL_EIO,
+                "tracer provider: %llu spans were still open at shutdown and were not exported",
+                (unsigned long long)open);
+    if (first == 0) first = UVOTEL_EIO;
   }
   return first;
 }
@@ -456,9 +481,27 @@ UVOTEL__API uvotel_span_limits_t uvotel_tracer_provider_limits(const uvotel_trac
   return p != NULL ? p->limits : defaults;
 }
 
-UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *p,
-                                                uvotel_trace_counters_t *out) {
-  if (p == NULL || out == NULL) return UVOTEL_EINVAL;
+/* The first version of uvotel_trace_counters_t ended with received. */
+#define COUNTERS_V1_SIZE (offsetof(uvotel_trace_counters_t, received) + sizeof(uint64_t))
+
+static void counters_fill(const uvotel_tracer_provider_t *p, uvotel_trace_counters_t *out);
+
+UVOTEL__API int uvotel_tracer_provider_counters_sized(const uvotel_tracer_provider_t *p,
+                                                      uvotel_trace_counters_t *out, size_t size) {
+  if (p == NULL || out == NULL || size < COUNTERS_V1_SIZE) return UVOTEL_EINVAL;
+  uvotel_trace_counters_t c;
+  counters_fill(p, &c);
+  memcpy(out, &c, size < sizeof c ? size : sizeof c);
+  return 0;
+}
+
+/* Parenthesised: the header's macro of the same name passes its size to the call above. */
+UVOTEL__API int(uvotel_tracer_provider_counters)(const uvotel_tracer_provider_t *p,
+                                                 uvotel_trace_counters_t *out) {
+  return uvotel_tracer_provider_counters_sized(p, out, COUNTERS_V1_SIZE);
+}
+
+static void counters_fill(const uvotel_tracer_provider_t *p, uvotel_trace_counters_t *out) {
   memset(out, 0, sizeof *out);
   for (int i = 0; i < UVOTEL__SHARDS; i++) {
     out->started += atomic_load_explicit(&p->shards[i].started, memory_order_relaxed);
@@ -477,7 +520,7 @@ UVOTEL__API int uvotel_tracer_provider_counters(const uvotel_tracer_provider_t *
     out->in_flight += c.in_flight;
     out->received += c.received;
   }
-  return 0;
+  out->open_at_shutdown = atomic_load_explicit(&p->open_at_shutdown, memory_order_relaxed);
 }
 
 /* ---- environment ---- */

@@ -56,8 +56,9 @@ static const char *off_desc(void *self) {
   (void)self;
   return "AlwaysOffSampler";
 }
-static const uvotel_sampler_ops_t g_on_ops = {on_sample, on_desc, NULL};
-static const uvotel_sampler_ops_t g_off_ops = {off_sample, off_desc, NULL};
+static const uvotel_sampler_ops_t g_on_ops = {.should_sample = on_sample, .description = on_desc};
+static const uvotel_sampler_ops_t g_off_ops = {.should_sample = off_sample,
+                                               .description = off_desc};
 
 int uvotel__sampler_is_always_off(const uvotel_sampler_t *s) {
   return s != NULL && s->ops == &g_off_ops;
@@ -90,7 +91,8 @@ static const char *ratio_desc(void *self) {
 static void ratio_free(void *self) {
   uvotel_free(self);
 }
-static const uvotel_sampler_ops_t g_ratio_ops = {ratio_sample, ratio_desc, ratio_free};
+static const uvotel_sampler_ops_t g_ratio_ops = {
+    .should_sample = ratio_sample, .description = ratio_desc, .free = ratio_free};
 
 UVOTEL__API uvotel_sampler_t *uvotel_sampler_traceidratio(double ratio) {
   if (isnan(ratio) || ratio < 0 || ratio > 1) {
@@ -151,7 +153,8 @@ static void parent_free(void *self) {
   uvotel_free(pb->desc);
   uvotel_free(pb);
 }
-static const uvotel_sampler_ops_t g_parent_ops = {parent_sample, parent_desc, parent_free};
+static const uvotel_sampler_ops_t g_parent_ops = {
+    .should_sample = parent_sample, .description = parent_desc, .free = parent_free};
 
 UVOTEL__API uvotel_sampler_t *uvotel_sampler_parent_based(
     const uvotel_parent_based_options_t *opts) {

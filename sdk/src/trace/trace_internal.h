@@ -172,6 +172,8 @@ struct uvotel_tracer_provider_s {
   /* from_env: TRACEPARENT/TRACESTATE of the environment (a wrapped context span), the remote
    * parent of root spans; NULL: none (sdk/src/propagation/env_carrier.c) */
   uvotel_span_t *env_parent;
+  /* recording spans started and not ended when shutdown finished (provider.c) */
+  atomic_uint_fast64_t open_at_shutdown;
 };
 
 /* Free the calling thread's cache of tracestate blocks (uvotel_thread_cleanup runs it as the
