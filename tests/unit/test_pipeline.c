@@ -58,9 +58,15 @@ static const uvotel_span_exporter_ops_t k_span_ops = {.export_spans = span_expor
 static __thread int t_is_pool_thread;
 static atomic_int g_exported_on_pool;
 
+static atomic_int g_hold; /* log exports wait while set */
+
 static int log_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
                       uint64_t timeout_ms) {
   (void)recs, (void)timeout_ms;
+  while (atomic_load(&g_hold)) {
+    struct timespec ts = {0, 1000000L};
+    nanosleep(&ts, NULL);
+  }
   if (t_is_pool_thread) atomic_fetch_add(&g_exported_on_pool, 1);
   cnt_add(self, n);
   return 0;
@@ -189,6 +195,44 @@ static void test_records_on_a_loop_that_never_polls(void **state) {
   uvotel_logger_provider_free(p);
 }
 
+/* (b) A full queue on a loop that never polls: once the export that held it finishes, the
+ * next record (dropped: no room) starts the next export, so the ones after it are kept. Before,
+ * nothing did: every later record was dropped until a flush (bench_logs lost 98%). */
+static void test_records_full_queue_on_a_loop_that_never_polls(void **state) {
+  (void)state;
+  cnt_t c;
+  cnt_init(&c);
+  uvotel_log_processor_t *bp;
+  uvotel_logger_provider_t *p = log_provider(&c, &bp);
+  uvotel_logger_t *l = uvotel_logger_get(p, "pipeline-test", NULL);
+  assert_int_equal(uvotel_logger_provider_force_flush(p, 1000), 0);
+  atomic_store(&g_hold, 1);
+  for (int i = 0; i < 400; i++) assert_int_equal(uvotel_log(l, UVOTEL_SEVERITY_INFO, "x"), 0);
+  uvotel_log_processor_counters_t pc;
+  assert_int_equal(uvotel_log_processor_counters(bp, &pc), 0);
+  assert_int_equal(pc.queued, 256); /* full, one batch held by the exporter */
+  assert_int_equal(pc.in_flight, 1);
+  assert_int_equal(pc.dropped, 400 - 256 - BATCH);
+  atomic_store(&g_hold, 0);
+  for (int w = 0; w < 2000 && cnt_items(&c) < BATCH; w++) sleep_ms(1);
+  for (int w = 0; w < 2000; w++) {
+    assert_int_equal(uvotel_log_processor_counters(bp, &pc), 0);
+    if (pc.in_flight == 0) break;
+    sleep_ms(1);
+  }
+  assert_int_equal(uv_run(&g_loop, UV_RUN_NOWAIT), 0);
+  assert_int_equal(uvotel_log(l, UVOTEL_SEVERITY_INFO, "kick"), 0); /* no room: dropped */
+  for (int w = 0; w < 2000 && cnt_items(&c) < 256 + BATCH; w++) {
+    for (int i = 0; i < 5; i++) (void)uvotel_log(l, UVOTEL_SEVERITY_INFO, "y");
+    sleep_ms(1);
+  }
+  assert_true(cnt_items(&c) >= 256 + BATCH); /* the queue moved without a flush */
+  assert_int_equal(uvotel_logger_provider_shutdown(p, 5000), 0);
+  assert_int_equal(uvotel_log_processor_counters(bp, &pc), 0);
+  assert_int_equal(pc.received, pc.exported + pc.dropped + pc.failed);
+  uvotel_logger_provider_free(p);
+}
+
 /* (a) The log processor exports on its own threads: flush and shutdown make progress while four
  * work items of the application hold every pool thread (UV_THREADPOOL_SIZE=4), and no export
  * ever runs on a pool thread. */
@@ -245,6 +289,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_spans_on_a_loop_that_never_polls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_records_on_a_loop_that_never_polls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records_full_queue_on_a_loop_that_never_polls, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_log_flush_with_the_pool_busy, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

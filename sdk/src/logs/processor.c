@@ -220,6 +220,13 @@ static void batch_take(batch_t *b, const uvotel_log_data_t *d) {
   }
   int c = uvotel__pipe_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {
+    /* Full. On a loop that never polls nothing else would start the next export: on the loop's
+     * thread, start it here, so the records after this one find room. */
+    uv_thread_t me = uv_thread_self();
+    if (atomic_load_explicit(&b->loop_known, memory_order_acquire) &&
+        uv_thread_equal(&me, &b->loop_thread) && uvotel__pipe_busy(b) == 0) {
+      uvotel__pipe_dispatch_full(b);
+    }
     uvotel_log_data_release(d);
     atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     say_dropped(atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed) + 1,
