@@ -1,50 +1,44 @@
 /* Encoding of finished spans into an OTLP ExportTraceServiceRequest, written directly from the
- * span data (no intermediate message tree, no protobuf runtime).
+ * span data in one pass (no intermediate message tree, no protobuf runtime, no measuring pass).
  *
  * Spans are grouped once (src/groups.c: resource -> scope -> spans, shared with the OTLP/JSON
- * encoder). Then one walk over the groups runs twice:
- *   - measuring: every nested message reserves a slot on a stack of uint32 and, at its end,
- *     stores its size there; every NUL-terminated string stores its strlen; every string is
- *     checked for valid UTF-8;
- *   - writing: the same walk pops the sizes and lengths in the same order into an exactly sized
- *     body.
- * So each size is computed once, each string is measured once and copied once, and the output
- * is what protobuf-c packs for the same message: fields in field-number order, proto3 defaults
- * (0, "", empty bytes) omitted except in the AnyValue oneof, sub-messages always written once
- * set (tests/unit/test_otlp_encode.c compares the two byte for byte).
+ * encoder). Then one walk over the groups, last field and last element first, writes the body
+ * from the end of a scratch buffer towards its start (pbw.h): every nested message's contents
+ * are in place before its header, so each length is known when its tag + length prefix is
+ * written, each string is measured (strlen, UTF-8 check) and copied once, and nothing is
+ * walked twice. The finished bytes are copied once into an exactly sized body; the scratch
+ * buffer goes back to the exporter's cache (a warm buffer, no growth in steady state).
+ *
+ * The output is what protobuf-c packs for the same message: fields in field-number order,
+ * proto3 defaults (0, "", empty bytes) omitted except in the AnyValue oneof, sub-messages
+ * always written once set, minimal varints (tests/unit/test_otlp_encode.c compares the two
+ * byte for byte).
  *
  * Invalid UTF-8 (OTLP strings must be UTF-8; a collector rejects the whole request otherwise)
  * is repaired: each ill-formed subpart becomes U+FFFD (src/utf8.c), in every string the request
- * holds. The writing pass takes the slow, repairing path only when the measuring pass saw a bad
- * string. Thread: any (runs on the batch processor's export thread). */
+ * holds. Short ASCII strings are checked while they are copied; anything else goes through the
+ * full check, and the repairing path only when that check fails. Thread: any (runs on the batch
+ * processor's export thread). */
 #include <string.h>
 
 #include "../src/encoding.h"
 #include "otlp_internal.h"
+#include "pbw.h"
 #include "uvotel/propagation.h"
 #include "uvotel/trace_sdk.h"
-
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define FLAGS_HAS_IS_REMOTE 0x100u
 #define FLAGS_IS_REMOTE 0x200u
 
-/* wire types */
-#define WT_VARINT 0u
-#define WT_I64 1u
-#define WT_LEN 2u
-#define WT_I32 5u
-
-/* ---- scratch: size stacks recycled through the exporter's cache ---- */
+/* ---- scratch buffers recycled through the exporter's cache ---- */
 
 #define CACHE_MAX 8
-#define SCRATCH_KEEP_MAX (1u << 20) /* entries; larger stacks are freed after use */
+#define SCRATCH_KEEP_MAX (4u << 20) /* bytes; larger buffers are freed after use */
 
 typedef struct scratch_s {
   struct scratch_s *next;
   size_t cap;
-  uint32_t *st;
+  uint8_t *buf;
 } scratch_t;
 
 struct uvotel__otlp_block_cache_s {
@@ -69,31 +63,38 @@ void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c) {
   while (c->free) {
     scratch_t *s = c->free;
     c->free = s->next;
-    uvotel_free(s->st);
+    uvotel_free(s->buf);
     uvotel_free(s);
   }
   uv_mutex_destroy(&c->mu);
   uvotel_free(c);
 }
 
-static scratch_t *scratch_get(uvotel__otlp_block_cache_t *c) {
-  scratch_t *s = NULL;
-  if (c != NULL) {
-    uv_mutex_lock(&c->mu);
-    s = c->free;
-    if (s != NULL) {
-      c->free = s->next;
-      c->n--;
-    }
-    uv_mutex_unlock(&c->mu);
+/* A scratch buffer from the cache, a new one, or (no cache) `local`, which lives on the
+ * caller's stack. NULL when out of memory. */
+static scratch_t *scratch_get(uvotel__otlp_block_cache_t *c, scratch_t *local) {
+  if (c == NULL) {
+    memset(local, 0, sizeof *local);
+    return local;
   }
+  uv_mutex_lock(&c->mu);
+  scratch_t *s = c->free;
+  if (s != NULL) {
+    c->free = s->next;
+    c->n--;
+  }
+  uv_mutex_unlock(&c->mu);
   if (s == NULL) s = uvotel_calloc(1, sizeof *s);
   return s;
 }
 
 static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
   if (s == NULL) return;
-  if (c != NULL && s->cap <= SCRATCH_KEEP_MAX) {
+  if (c == NULL) { /* the caller's local one */
+    uvotel_free(s->buf);
+    return;
+  }
+  if (s->cap <= SCRATCH_KEEP_MAX) {
     uv_mutex_lock(&c->mu);
     int keep = c->n < CACHE_MAX;
     if (keep) {
@@ -104,187 +105,107 @@ static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
     uv_mutex_unlock(&c->mu);
     if (keep) return;
   }
-  uvotel_free(s->st);
+  uvotel_free(s->buf);
   uvotel_free(s);
 }
 
-/* ---- the two-pass writer ---- */
+/* ---- strings ---- */
 
-typedef struct enc_s {
-  int writing;
-  int failed;   /* measuring: 1 the stack could not grow, 2 a size over 4 GiB */
-  int bad_utf8; /* measuring saw a string that needs repair: writing repairs */
-  size_t n;     /* measuring: bytes so far */
-  uint8_t *p;   /* writing: cursor */
-  scratch_t *sc;
-  size_t top; /* measuring: entries pushed; writing: entries popped */
-} enc_t;
-
-static inline size_t vsize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
-static inline void raw_varint(enc_t *e, uint64_t v) {
-  if (!e->writing) {
-    e->n += vsize(v);
-    return;
-  }
-  uint8_t *p = e->p;
-  while (v >= 0x80) {
-    *p++ = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = (uint8_t)v;
-  e->p = p;
-}
-
-static inline void key(enc_t *e, uint32_t field, uint32_t wt) {
-  raw_varint(e, ((uint64_t)field << 3) | wt);
-}
-
-static inline void raw_bytes(enc_t *e, const void *s, size_t n) {
-  if (!e->writing) {
-    e->n += n;
-    return;
-  }
-  memcpy(e->p, s, n);
-  e->p += n;
-}
-
-static inline void raw_fixed64(enc_t *e, uint64_t v) {
-  if (!e->writing) {
-    e->n += 8;
-    return;
-  }
-  for (int i = 0; i < 8; i++) e->p[i] = (uint8_t)(v >> (8 * i));
-  e->p += 8;
-}
-
-static inline void raw_fixed32(enc_t *e, uint32_t v) {
-  if (!e->writing) {
-    e->n += 4;
-    return;
-  }
-  for (int i = 0; i < 4; i++) e->p[i] = (uint8_t)(v >> (8 * i));
-  e->p += 4;
-}
-
-/* measuring: reserve a stack entry holding v; returns its index (or SIZE_MAX on failure) */
-static size_t push(enc_t *e, uint32_t v) {
-  scratch_t *s = e->sc;
-  if (UNLIKELY(e->top == s->cap)) {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
-    uint32_t *ns = uvotel_realloc(s->st, cap * sizeof *ns);
-    if (ns == NULL) {
-      e->failed = 1;
-      return SIZE_MAX;
+/* 1 when s[0..n) is known to be ASCII (so valid UTF-8): up to 32 bytes in at most four
+ * overlapping loads, no call, no loop, every load inside s[0..n). 0: longer or not ASCII, for
+ * the full check. */
+static inline int ascii_short(const char *s, size_t n) {
+  uint64_t acc;
+  if (n >= 8) {
+    uint64_t a, b;
+    if (n > 32) return 0;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    acc = a | b;
+    if (n > 16) {
+      memcpy(&a, s + 8, 8);
+      memcpy(&b, s + n - 16, 8);
+      acc |= a | b;
     }
-    s->st = ns;
-    s->cap = cap;
-  }
-  s->st[e->top] = v;
-  return e->top++;
-}
-
-static inline uint32_t pop(enc_t *e) {
-  return e->sc->st[e->top++];
-}
-
-/* A length-delimited sub-message: begin writes its key (and, writing, its size); end closes it.
- * Proto3 sub-messages are written whenever they are set, even empty. */
-static inline size_t begin(enc_t *e, uint32_t field) {
-  key(e, field, WT_LEN);
-  if (e->writing) {
-    raw_varint(e, pop(e));
-    return 0;
-  }
-  return push(e, (uint32_t)e->n); /* the start offset until end() */
-}
-
-static inline void end(enc_t *e, size_t mark) {
-  if (e->writing || mark == SIZE_MAX) return;
-  uint32_t *st = e->sc->st;
-  size_t size = e->n - st[mark];
-  if (size > UINT32_MAX) {
-    e->failed = 2;
-    return;
-  }
-  st[mark] = (uint32_t)size;
-  e->n += vsize(size);
-}
-
-/* String payload of known byte length: key, length, bytes (repaired when needed). */
-static void str_body(enc_t *e, uint32_t field, const char *s, size_t len) {
-  key(e, field, WT_LEN);
-  if (!e->writing) {
-    size_t v = uvotel__utf8_valid_prefix(s, len);
-    if (UNLIKELY(v != len)) {
-      e->bad_utf8 = 1;
-      len = v + uvotel__utf8_repaired_len(s + v, len - v);
-    }
-    e->n += vsize(len) + len;
-    return;
-  }
-  if (UNLIKELY(e->bad_utf8)) {
-    size_t out = uvotel__utf8_repaired_len(s, len);
-    raw_varint(e, out);
-    e->p += uvotel__utf8_repair((char *)e->p, s, len);
-    return;
-  }
-  raw_varint(e, len);
-  memcpy(e->p, s, len);
-  e->p += len;
-}
-
-/* proto3 string field: omitted when empty (as protobuf-c does). */
-static inline void str_field(enc_t *e, uint32_t field, const char *s, size_t len) {
-  if (len != 0) str_body(e, field, s, len);
-}
-
-/* A NUL-terminated string: strlen once, while measuring; writing pops it. `always`: write even
- * when empty (oneof members). */
-static inline void cstr_field(enc_t *e, uint32_t field, const char *s, int always) {
-  if (s == NULL) s = "";
-  if (!always && s[0] == '\0') return;
-  size_t len;
-  if (!e->writing) {
-    len = strlen(s);
-    if (push(e, (uint32_t)len) == SIZE_MAX) return;
-    if (len > UINT32_MAX) e->failed = 2;
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    acc = a | b;
+  } else if (n >= 2) {
+    uint16_t a, b;
+    memcpy(&a, s, 2);
+    memcpy(&b, s + n - 2, 2);
+    acc = (uint64_t)(a | b);
+  } else if (n == 1) {
+    acc = (uint8_t)s[0];
   } else {
-    len = pop(e);
+    return 1;
   }
-  str_body(e, field, s, len);
+  return (acc & 0x8080808080808080ull) == 0;
 }
 
-static inline void varint_field(enc_t *e, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  key(e, field, WT_VARINT);
-  raw_varint(e, v);
+/* Copy n bytes to dst and say whether they were all ASCII (1), checked while copied for up to
+ * 32 bytes; 0: longer or not ASCII, for the full check. */
+static inline int copy_ascii(uint8_t *dst, const char *src, size_t n) {
+  return (pb_copy(dst, (const uint8_t *)src, n) & 0x8080808080808080ull) == 0;
 }
 
-static inline void fixed64_field(enc_t *e, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  key(e, field, WT_I64);
-  raw_fixed64(e, v);
+/* A string prepared for writing: checked once, so its size on the wire (`out`: repaired when
+ * not valid UTF-8) is known before room is made for it. */
+typedef struct pstr_s {
+  const char *s;
+  size_t n;   /* bytes in the span data */
+  size_t out; /* bytes on the wire */
+  int bad;    /* not valid UTF-8: written repaired */
+} pstr_t;
+
+__attribute__((noinline, cold)) static void pstr_bad(pstr_t *x) {
+  x->bad = 1;
+  x->out = uvotel__utf8_repaired_len(x->s, x->n);
 }
 
-static inline void fixed32_field(enc_t *e, uint32_t field, uint32_t v) {
-  if (v == 0) return;
-  key(e, field, WT_I32);
-  raw_fixed32(e, v);
+static inline void pstr_init(pstr_t *x, const char *s, size_t n) {
+  x->s = s;
+  x->n = x->out = n;
+  x->bad = 0;
+  if (PBW_UNLIKELY(!ascii_short(s, n)) && PBW_UNLIKELY(uvotel__utf8_valid_prefix(s, n) != n)) {
+    pstr_bad(x);
+  }
 }
 
-static inline void bytes_field(enc_t *e, uint32_t field, const uint8_t *b, size_t n) {
-  if (n == 0) return;
-  key(e, field, WT_LEN);
-  raw_varint(e, n);
-  raw_bytes(e, b, n);
+/* a NUL-terminated string; NULL is "" */
+static inline void pstr_cstr(pstr_t *x, const char *s) {
+  if (s == NULL) s = "";
+  pstr_init(x, s, strlen(s));
+}
+
+__attribute__((noinline, cold)) static uint8_t *pb_repaired(uint8_t *p, const pstr_t *x) {
+  p -= x->out;
+  uvotel__utf8_repair((char *)p, x->s, x->n);
+  return p;
+}
+
+/* the string as field `field`, written even when empty; needs x->out + PBW_HDR_MAX bytes */
+static inline uint8_t *pb_str(uint8_t *p, uint32_t field, const pstr_t *x) {
+  if (PBW_UNLIKELY(x->bad))
+    p = pb_repaired(p, x);
+  else
+    p = pb_raw(p, x->s, x->n);
+  return pb_hdr(p, field, x->out);
+}
+
+/* proto3 string: omitted when empty (as protobuf-c does) */
+static inline uint8_t *pb_str_opt(uint8_t *p, uint32_t field, const pstr_t *x) {
+  return x->n != 0 ? pb_str(p, field, x) : p;
+}
+
+/* a proto3 string field on its own, making its room */
+static void cstr_field(pbw_t *w, uint32_t field, const char *s) {
+  pstr_t x;
+  pstr_cstr(&x, s);
+  if (x.n == 0 || !pbw_room(w, x.out + PBW_HDR_MAX)) return;
+  w->p = pb_str(w->p, field, &x);
 }
 
 static inline uint64_t dbl_bits(double d) {
@@ -293,212 +214,306 @@ static inline uint64_t dbl_bits(double d) {
   return u;
 }
 
+static inline int id_is_zero(const uint8_t b[8]) {
+  uint64_t v;
+  memcpy(&v, b, 8);
+  return v == 0;
+}
+
 /* ---- common.v1: AnyValue, ArrayValue, KeyValue ---- */
 
-/* AnyValue's oneof members are written whenever set, zero or empty included. */
-static void any_value(enc_t *e, uint32_t field, const uvotel_value_t *v) {
-  size_t m = begin(e, field);
-  switch (v->type) {
-    case UVOTEL_VALUE_STRING:
-      str_body(e, 1, v->u.s != NULL ? v->u.s : "", v->u.s != NULL ? v->len : 0);
-      break;
+static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v);
+static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a);
+
+/* A scalar AnyValue member (bool 2, int 3, double 4): at most PBW_HDR_MAX bytes. */
+static inline uint8_t *pb_scalar(uint8_t *p, uvotel_value_type_t t, const uvotel_value_t *v,
+                                 uint32_t i) {
+  switch (t) {
     case UVOTEL_VALUE_BOOL:
-      key(e, 2, WT_VARINT);
-      raw_varint(e, v->u.b ? 1 : 0);
-      break;
+      return pb_tag(pb_varint(p, v->u.b ? 1 : 0), 2, PBW_VARINT);
+    case UVOTEL_VALUE_BOOL_ARRAY:
+      return pb_tag(pb_varint(p, v->u.ba[i] ? 1 : 0), 2, PBW_VARINT);
     case UVOTEL_VALUE_INT:
-      key(e, 3, WT_VARINT);
-      raw_varint(e, (uint64_t)v->u.i);
-      break;
+      return pb_tag(pb_varint(p, (uint64_t)v->u.i), 3, PBW_VARINT);
+    case UVOTEL_VALUE_INT_ARRAY:
+      return pb_tag(pb_varint(p, (uint64_t)v->u.ia[i]), 3, PBW_VARINT);
     case UVOTEL_VALUE_DOUBLE:
-      key(e, 4, WT_I64);
-      raw_fixed64(e, dbl_bits(v->u.d));
+      return pb_tag(pb_fixed64(p, dbl_bits(v->u.d)), 4, PBW_I64);
+    default: /* DOUBLE_ARRAY */
+      return pb_tag(pb_fixed64(p, dbl_bits(v->u.da[i])), 4, PBW_I64);
+  }
+}
+
+/* One KeyValue as `field`, any value, any strings (repaired when not valid UTF-8): the general
+ * path (kvlist members come here too, through any_value). */
+static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a) {
+  size_t m = pbw_used(w);
+  any_value(w, 2, &a->value);
+  pstr_t k;
+  pstr_cstr(&k, a->key);
+  if (!pbw_room(w, k.out + 2 * PBW_HDR_MAX)) return;
+  uint8_t *p = pb_str_opt(w->p, 1, &k);
+  w->p = pb_hdr(p, field, (size_t)(w->hi - p) - m);
+}
+
+/* One KeyValue as `field`: key (omitted when empty), then the value (always). A string or
+ * scalar value with valid UTF-8 strings (nearly every attribute) takes one room check, the
+ * cursor in a register and each string checked while it is copied; anything else (and a
+ * string that turns out not to be valid UTF-8: what was copied is left below the cursor, to be
+ * overwritten) goes to kv_general. */
+static inline __attribute__((always_inline)) void key_value(pbw_t *w, uint32_t field,
+                                                            const uvotel_attribute_t *a) {
+  const uvotel_value_t *v = &a->value;
+  uvotel_value_type_t t = v->type;
+  if (PBW_UNLIKELY(t != UVOTEL_VALUE_STRING && t != UVOTEL_VALUE_INT && t != UVOTEL_VALUE_BOOL &&
+                   t != UVOTEL_VALUE_DOUBLE)) {
+    kv_general(w, field, a);
+    return;
+  }
+  const char *key = a->key != NULL ? a->key : "";
+  size_t kn = strlen(key);
+  const char *s = "";
+  size_t sn = 0;
+  if (t == UVOTEL_VALUE_STRING && v->u.s != NULL) {
+    s = v->u.s;
+    sn = v->len;
+  }
+  /* the value's member (a scalar, or a string's header), the AnyValue header, the key's header
+   * and the KeyValue header */
+  if (!pbw_room(w, kn + sn + 4 * PBW_HDR_MAX)) return;
+  uint8_t *end = w->p, *p = end;
+  if (t == UVOTEL_VALUE_STRING) {
+    p -= sn;
+    if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) {
+      kv_general(w, field, a);
+      return;
+    }
+    p = pb_hdr(p, 1, sn);
+  } else {
+    p = pb_scalar(p, t, v, 0);
+  }
+  p = pb_hdr(p, 2, (size_t)(end - p)); /* KeyValue.value */
+  if (kn != 0) {
+    p -= kn;
+    if (PBW_UNLIKELY(!copy_ascii(p, key, kn)) && uvotel__utf8_valid_prefix(key, kn) != kn) {
+      kv_general(w, field, a);
+      return;
+    }
+    p = pb_hdr(p, 1, kn);
+  }
+  w->p = pb_hdr(p, field, (size_t)(end - p));
+}
+
+/* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */
+static void array_elem(pbw_t *w, const uvotel_value_t *v, uint32_t i) {
+  uint8_t *end, *p;
+  if (v->type == UVOTEL_VALUE_STRING_ARRAY) {
+    pstr_t s;
+    pstr_cstr(&s, v->u.sa[i]);
+    if (!pbw_room(w, s.out + 2 * PBW_HDR_MAX)) return;
+    end = p = w->p;
+    p = pb_str(p, 1, &s);
+  } else {
+    if (!pbw_room(w, 2 * PBW_HDR_MAX)) return;
+    end = p = w->p;
+    p = pb_scalar(p, v->type, v, i);
+  }
+  w->p = pb_hdr(p, 1, (size_t)(end - p));
+}
+
+/* The contents of an AnyValue (its oneof member, written whenever set, zero or empty
+ * included), then its header as `field`. */
+static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
+  size_t m = pbw_used(w);
+  switch (v->type) {
+    case UVOTEL_VALUE_STRING: {
+      pstr_t s;
+      pstr_init(&s, v->u.s != NULL ? v->u.s : "", v->u.s != NULL ? v->len : 0);
+      if (!pbw_room(w, s.out + PBW_HDR_MAX)) return;
+      w->p = pb_str(w->p, 1, &s);
+      break;
+    }
+    case UVOTEL_VALUE_BOOL:
+    case UVOTEL_VALUE_INT:
+    case UVOTEL_VALUE_DOUBLE:
+      if (!pbw_room(w, PBW_HDR_MAX)) return;
+      w->p = pb_scalar(w->p, v->type, v, 0);
       break;
     case UVOTEL_VALUE_STRING_ARRAY:
     case UVOTEL_VALUE_BOOL_ARRAY:
     case UVOTEL_VALUE_INT_ARRAY:
     case UVOTEL_VALUE_DOUBLE_ARRAY: {
-      size_t a = begin(e, 5);
-      for (uint32_t i = 0; i < v->len; i++) {
-        size_t el = begin(e, 1);
-        switch (v->type) {
-          case UVOTEL_VALUE_STRING_ARRAY:
-            cstr_field(e, 1, v->u.sa[i], 1);
-            break;
-          case UVOTEL_VALUE_BOOL_ARRAY:
-            key(e, 2, WT_VARINT);
-            raw_varint(e, v->u.ba[i] ? 1 : 0);
-            break;
-          case UVOTEL_VALUE_INT_ARRAY:
-            key(e, 3, WT_VARINT);
-            raw_varint(e, (uint64_t)v->u.ia[i]);
-            break;
-          default:
-            key(e, 4, WT_I64);
-            raw_fixed64(e, dbl_bits(v->u.da[i]));
-            break;
-        }
-        end(e, el);
-      }
-      end(e, a);
+      size_t a = pbw_used(w);
+      for (uint32_t i = v->len; i-- > 0;) array_elem(w, v, i);
+      pbw_close(w, 5, a); /* AnyValue.array_value */
       break;
     }
     case UVOTEL_VALUE_BYTES:
-      key(e, 7, WT_LEN);
-      raw_varint(e, v->len);
-      if (v->len) raw_bytes(e, v->u.bytes, v->len);
+      pbw_bytes(w, 7, v->u.bytes, v->len);
       break;
     case UVOTEL_VALUE_KVLIST: {
-      /* KeyValueList{repeated KeyValue values = 1}; nesting was bounded when the value was copied
-       */
-      size_t l = begin(e, 6);
-      for (uint32_t i = 0; i < v->len; i++) {
-        size_t kvm = begin(e, 1);
-        cstr_field(e, 1, v->u.kv[i].key, 0);
-        any_value(e, 2, &v->u.kv[i].value);
-        end(e, kvm);
-      }
-      end(e, l);
+      /* KeyValueList{repeated KeyValue values = 1}; nesting was bounded when the value was
+       * copied */
+      size_t l = pbw_used(w);
+      for (uint32_t i = v->len; i-- > 0;) kv_general(w, 1, &v->u.kv[i]);
+      pbw_close(w, 6, l); /* AnyValue.kvlist_value */
       break;
     }
     default:
       break; /* NONE: an empty AnyValue, as the data model allows */
   }
-  end(e, m);
+  pbw_close(w, field, m);
 }
 
-static void attrs(enc_t *e, uint32_t field, const uvotel_attribute_t *a, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    size_t m = begin(e, field);
-    cstr_field(e, 1, a[i].key, 0);
-    any_value(e, 2, &a[i].value);
-    end(e, m);
-  }
+/* repeated KeyValue `field`: last first */
+static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
+  for (size_t i = n; i-- > 0;) key_value(w, field, &a[i]);
 }
 
-static void trace_state_field(enc_t *e, uint32_t field, const uvotel_trace_state_t *ts) {
-  if (ts == NULL) return;
+static inline void pstr_trace_state(pstr_t *x, const uvotel_trace_state_t *ts) {
   size_t len = 0;
-  const char *s = uvotel_trace_state_str(ts, &len);
-  if (s != NULL) str_field(e, field, s, len);
+  const char *s = ts != NULL ? uvotel_trace_state_str(ts, &len) : NULL;
+  if (s == NULL) {
+    s = "";
+    len = 0;
+  }
+  pstr_init(x, s, len);
 }
 
 /* ---- trace.v1: Span ---- */
 
-static void span(enc_t *e, const uvotel_span_data_t *d) {
-  size_t m = begin(e, 2); /* ScopeSpans.spans */
+static void event(pbw_t *w, const uvotel_event_t *ev) {
+  size_t m = pbw_used(w);
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 4, ev->dropped_attributes);
+  attrs(w, 3, ev->attrs, ev->n_attrs);
+  pstr_t name;
+  pstr_cstr(&name, ev->name);
+  /* name header, time, event header */
+  if (!pbw_room(w, name.out + 3 * PBW_HDR_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_str_opt(p, 2, &name);
+  p = pb_fixed64_field(p, 1, ev->time_unix_ns);
+  w->p = pb_hdr(p, 11, (size_t)(w->hi - p) - m); /* Span.events */
+}
+
+static void link(pbw_t *w, const uvotel_link_t *lk) {
+  size_t m = pbw_used(w);
+  if (!pbw_room(w, 2 * PBW_HDR_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_fixed32_field(p, 6,
+                       (uint32_t)lk->context.flags | FLAGS_HAS_IS_REMOTE |
+                           (lk->context.is_remote ? FLAGS_IS_REMOTE : 0));
+  w->p = pb_varint_field(p, 5, lk->dropped_attributes);
+  attrs(w, 4, lk->attrs, lk->n_attrs);
+  pstr_t ts;
+  pstr_trace_state(&ts, lk->context.trace_state);
+  /* trace state header, span id, trace id, link header */
+  if (!pbw_room(w, ts.out + 4 * PBW_HDR_MAX + 8 + 16)) return;
+  p = w->p;
+  p = pb_str_opt(p, 3, &ts);
+  p = pb_bytes(p, 2, lk->context.span_id.bytes, 8);
+  p = pb_bytes(p, 1, lk->context.trace_id.bytes, 16);
+  w->p = pb_hdr(p, 13, (size_t)(w->hi - p) - m); /* Span.links */
+}
+
+/* flags (a 2-byte tag and 4 bytes), status header, its message's header, its code, dropped
+ * links */
+#define SPAN_TAIL_MAX (6 + 4 * PBW_HDR_MAX)
+/* end, start, kind, name header, parent id, trace state header, span id, trace id, span header */
+#define SPAN_HEAD_MAX (8 * PBW_HDR_MAX + 8 + 8 + 8 + 16)
+
+static void span(pbw_t *w, const uvotel_span_data_t *d) {
+  size_t m = pbw_used(w);
   uvotel_span_context_t sc = uvotel_span_data_context(d);
-  bytes_field(e, 1, sc.trace_id.bytes, 16);
-  bytes_field(e, 2, sc.span_id.bytes, 8);
-  trace_state_field(e, 3, sc.trace_state);
   uvotel_span_id_t parent = uvotel_span_data_parent_span_id(d);
-  int has_parent = !uvotel_span_id_is_zero(&parent);
-  if (has_parent) bytes_field(e, 4, parent.bytes, 8);
-  cstr_field(e, 5, uvotel_span_data_name(d), 0);
+  int has_parent = !id_is_zero(parent.bytes);
+  const char *desc = NULL;
+  uvotel_status_code_t code = uvotel_span_data_status(d, &desc);
+  pstr_t ds;
+  pstr_cstr(&ds, code == UVOTEL_STATUS_ERROR ? desc : NULL);
+  if (!pbw_room(w, ds.out + SPAN_TAIL_MAX)) return;
+  uint8_t *p = w->p;
+  p = pb_fixed32_field(
+      p, 16,
+      (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
+          (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0));
+  if (code != UVOTEL_STATUS_UNSET) {
+    uint8_t *se = p;
+    p = pb_varint_field(p, 3, (uint64_t)code);
+    p = pb_str_opt(p, 2, &ds);
+    p = pb_hdr(p, 15, (size_t)(se - p)); /* Span.status */
+  }
+  w->p = pb_varint_field(p, 14, uvotel_span_data_dropped_links(d));
+  size_t n;
+  const uvotel_link_t *lk = uvotel_span_data_links(d, &n);
+  for (size_t i = n; i-- > 0;) link(w, &lk[i]);
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 12, uvotel_span_data_dropped_events(d));
+  const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
+  for (size_t i = n; i-- > 0;) event(w, &ev[i]);
+  if (!pbw_room(w, PBW_HDR_MAX)) return;
+  w->p = pb_varint_field(w->p, 10, uvotel_span_data_dropped_attributes(d));
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  attrs(w, 9, a, n);
+  pstr_t name, ts;
+  pstr_cstr(&name, uvotel_span_data_name(d));
+  pstr_trace_state(&ts, sc.trace_state);
   uvotel_span_kind_t kind = uvotel_span_data_kind(d);
   if (kind < UVOTEL_SPAN_KIND_INTERNAL || kind > UVOTEL_SPAN_KIND_CONSUMER) {
     kind = UVOTEL_SPAN_KIND_INTERNAL;
   }
-  varint_field(e, 6, (uint64_t)kind);
-  fixed64_field(e, 7, uvotel_span_data_start_unix_ns(d));
-  fixed64_field(e, 8, uvotel_span_data_end_unix_ns(d));
-  size_t n;
-  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
-  attrs(e, 9, a, n);
-  varint_field(e, 10, uvotel_span_data_dropped_attributes(d));
-  const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    size_t em = begin(e, 11);
-    fixed64_field(e, 1, ev[i].time_unix_ns);
-    cstr_field(e, 2, ev[i].name, 0);
-    attrs(e, 3, ev[i].attrs, ev[i].n_attrs);
-    varint_field(e, 4, ev[i].dropped_attributes);
-    end(e, em);
-  }
-  varint_field(e, 12, uvotel_span_data_dropped_events(d));
-  const uvotel_link_t *lk = uvotel_span_data_links(d, &n);
-  for (size_t i = 0; i < n; i++) {
-    size_t lm = begin(e, 13);
-    bytes_field(e, 1, lk[i].context.trace_id.bytes, 16);
-    bytes_field(e, 2, lk[i].context.span_id.bytes, 8);
-    trace_state_field(e, 3, lk[i].context.trace_state);
-    attrs(e, 4, lk[i].attrs, lk[i].n_attrs);
-    varint_field(e, 5, lk[i].dropped_attributes);
-    fixed32_field(e, 6,
-                  (uint32_t)lk[i].context.flags | FLAGS_HAS_IS_REMOTE |
-                      (lk[i].context.is_remote ? FLAGS_IS_REMOTE : 0));
-    end(e, lm);
-  }
-  varint_field(e, 14, uvotel_span_data_dropped_links(d));
-  const char *desc = NULL;
-  uvotel_status_code_t code = uvotel_span_data_status(d, &desc);
-  if (code != UVOTEL_STATUS_UNSET) {
-    size_t sm = begin(e, 15);
-    if (code == UVOTEL_STATUS_ERROR) cstr_field(e, 2, desc, 0);
-    varint_field(e, 3, (uint64_t)code);
-    end(e, sm);
-  }
-  fixed32_field(e, 16,
-                (uint32_t)sc.flags | FLAGS_HAS_IS_REMOTE |
-                    (has_parent && uvotel_span_data_parent_is_remote(d) ? FLAGS_IS_REMOTE : 0));
-  end(e, m);
+  uint64_t start = uvotel_span_data_start_unix_ns(d), end = uvotel_span_data_end_unix_ns(d);
+  if (!pbw_room(w, name.out + ts.out + SPAN_HEAD_MAX)) return;
+  p = w->p;
+  p = pb_fixed64_field(p, 8, end);
+  p = pb_fixed64_field(p, 7, start);
+  p = pb_varint_field(p, 6, (uint64_t)kind);
+  p = pb_str_opt(p, 5, &name);
+  if (has_parent) p = pb_bytes(p, 4, parent.bytes, 8);
+  p = pb_str_opt(p, 3, &ts);
+  p = pb_bytes(p, 2, sc.span_id.bytes, 8);
+  p = pb_bytes(p, 1, sc.trace_id.bytes, 16);
+  w->p = pb_hdr(p, 2, (size_t)(w->hi - p) - m); /* ScopeSpans.spans */
 }
 
 /* ---- the request ---- */
 
-static void request(enc_t *e, const uvotel__span_groups_t *g) {
-  for (size_t r = 0; r < g->n_res; r++) {
+static void request(pbw_t *w, const uvotel__span_groups_t *g) {
+  for (size_t r = g->n_res; r-- > 0;) {
     const uvotel__res_group_t *rg = &g->res[r];
     const uvotel_trace_resource_t *res = rg->res;
-    size_t rm = begin(e, 1);   /* ExportTraceServiceRequest.resource_spans */
-    size_t resm = begin(e, 1); /* ResourceSpans.resource */
-    if (res != NULL) {
-      attrs(e, 1, res->attrs, res->n_attrs);
-      varint_field(e, 2, res->dropped_attributes);
-    }
-    end(e, resm);
-    for (uint32_t s = rg->first; s < rg->first + rg->n; s++) {
+    size_t rm = pbw_used(w);
+    if (res != NULL) cstr_field(w, 3, res->schema_url);
+    for (uint32_t s = rg->first + rg->n; s-- > rg->first;) {
       const uvotel__scope_group_t *sg = &g->scopes[s];
       const uvotel_instrumentation_scope_t *scope = sg->scope;
-      size_t sm = begin(e, 2);  /* ResourceSpans.scope_spans */
-      size_t scm = begin(e, 1); /* ScopeSpans.scope */
+      size_t sm = pbw_used(w);
+      if (scope != NULL) cstr_field(w, 3, scope->schema_url);
+      for (uint32_t k = sg->first + sg->n; k-- > sg->first;) span(w, g->order[k]);
+      size_t scm = pbw_used(w);
       if (scope != NULL) {
-        cstr_field(e, 1, scope->name, 0);
-        cstr_field(e, 2, scope->version, 0);
-        attrs(e, 3, scope->attrs, scope->n_attrs);
+        attrs(w, 3, scope->attrs, scope->n_attrs);
+        cstr_field(w, 2, scope->version);
+        cstr_field(w, 1, scope->name);
       }
-      end(e, scm);
-      for (uint32_t k = sg->first; k < sg->first + sg->n; k++) span(e, g->order[k]);
-      if (scope != NULL) cstr_field(e, 3, scope->schema_url, 0);
-      end(e, sm);
+      pbw_close(w, 1, scm); /* ScopeSpans.scope */
+      pbw_close(w, 2, sm);  /* ResourceSpans.scope_spans */
     }
-    if (res != NULL) cstr_field(e, 3, res->schema_url, 0);
-    end(e, rm);
+    size_t resm = pbw_used(w);
+    if (res != NULL) {
+      if (pbw_room(w, PBW_HDR_MAX)) w->p = pb_varint_field(w->p, 2, res->dropped_attributes);
+      attrs(w, 1, res->attrs, res->n_attrs);
+    }
+    pbw_close(w, 1, resm); /* ResourceSpans.resource */
+    pbw_close(w, 1, rm);   /* ExportTraceServiceRequest.resource_spans */
   }
 }
 
-/* The two passes, each compiled with everything inlined into it, so `writing` is a constant in
- * each and the measuring pass carries no writing code (and the other way round). Not under the
- * sanitizers: instrumenting the two huge flattened functions takes the compiler minutes. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define PASS_ATTR __attribute__((noinline))
-#else
-#define PASS_ATTR __attribute__((flatten, noinline))
-#endif
-
-PASS_ATTR static void measure_pass(enc_t *e, const uvotel__span_groups_t *g) {
-  enc_t l = *e;
-  l.writing = 0;
-  request(&l, g);
-  *e = l;
-}
-
-PASS_ATTR static void write_pass(enc_t *e, const uvotel__span_groups_t *g) {
-  enc_t l = *e;
-  l.writing = 1;
-  request(&l, g);
-  *e = l;
-}
+/* The first scratch size when there is no buffer to reuse: about what a span with a few short
+ * attributes takes; a batch that needs more grows the buffer (doubling, kept for next time). */
+#define SCRATCH_PER_SPAN 64u
+#define SCRATCH_BASE 1024u
 
 int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n) {
@@ -508,42 +523,30 @@ int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
   uvotel__span_groups_t g;
   int rc = uvotel__span_groups_build(&g, spans, n);
   if (rc != 0) return rc;
-  enc_t e;
-  memset(&e, 0, sizeof e);
-  e.sc = scratch_get(cache);
+  scratch_t local;
+  scratch_t *sc = scratch_get(cache, &local);
   rc = UVOTEL_ENOMEM;
-  if (e.sc == NULL) goto done;
-  /* a first guess of the stack's size: about 8 entries per span with 2 attributes */
-  if (e.sc->cap < 16 * n + 64) {
-    uvotel_free(e.sc->st);
-    e.sc->cap = 16 * n + 64;
-    e.sc->st = uvotel_malloc(e.sc->cap * sizeof *e.sc->st);
-    if (e.sc->st == NULL) {
-      e.sc->cap = 0;
-      goto done;
-    }
+  if (sc == NULL) goto done;
+  if (sc->buf == NULL) {
+    size_t cap = SCRATCH_BASE + SCRATCH_PER_SPAN * n;
+    sc->buf = uvotel_malloc(cap);
+    if (sc->buf == NULL) goto done;
+    sc->cap = cap;
   }
-  measure_pass(&e, &g);
-  if (e.failed) {
-    if (e.failed == 2) rc = UVOTEL_ERANGE;
+  pbw_t w;
+  pbw_init(&w, sc->buf, sc->cap);
+  request(&w, &g);
+  sc->buf = w.lo; /* grown or not, the writer's buffer is the scratch's */
+  sc->cap = (size_t)(w.hi - w.lo);
+  if (w.failed) goto done;
+  if (pbw_used(&w) > UINT32_MAX) {
+    rc = UVOTEL_ERANGE;
     goto done;
   }
-  size_t sz = e.n, pushed = e.top;
-  uint8_t *buf = uvotel_malloc(sz != 0 ? sz : 1);
-  if (buf == NULL) goto done;
-  e.p = buf;
-  e.top = 0;
-  write_pass(&e, &g);
-  if ((size_t)(e.p - buf) != sz || e.top != pushed) {
-    uvotel_free(buf); /* the two passes disagreed: a bug, never sent */
-    rc = UVOTEL_EIO;
-    goto done;
-  }
-  *out = buf;
-  *out_n = sz;
+  if (pbw_copy_out(&w, out, out_n) != 0) goto done;
   rc = 0;
 done:
-  scratch_put(cache, e.sc);
+  scratch_put(cache, sc);
   uvotel__span_groups_free(&g);
   return rc;
 }

@@ -1,97 +1,56 @@
 /* ExportLogsServiceRequest protobuf encoding, written directly (no protobuf-c tree): the buffer
- * is filled from its end towards its start, so every nested message's length is known when its
- * header is written and nothing is measured twice. Field numbers are those of
- * proto/opentelemetry/proto/logs/v1/logs.proto (the receiver in tests/support decodes with
- * protobuf-c from those files, which checks this encoder against them). */
+ * is filled from its end towards its start (pbw.h, the span encoder's writer too), so every
+ * nested message's length is known when its header is written and nothing is measured twice.
+ * Field numbers are those of proto/opentelemetry/proto/logs/v1/logs.proto (the receiver in
+ * tests/support decodes with protobuf-c from those files, which checks this encoder against them).
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "otlp_internal.h"
+#include "pbw.h"
 #include "uvotel/exporters/logs.h"
 
-typedef struct rw_s {
-  uint8_t *buf;
-  size_t cap;
-  size_t pos; /* data is buf[pos, cap) */
-  int failed;
-} rw_t;
+/* The writer is pbw.h's (shared with the span encoder); these are the log encoder's calls on
+ * it, each making its own room. */
+typedef pbw_t rw_t;
 
 static size_t used(const rw_t *w) {
-  return w->cap - w->pos;
-}
-
-static int room(rw_t *w, size_t n) {
-  if (w->failed) return -1;
-  if (w->pos >= n) return 0;
-  size_t u = used(w);
-  size_t cap = w->cap * 2 > u + n + 256 ? w->cap * 2 : u + n + 256;
-  uint8_t *nb = uvotel_malloc(cap);
-  if (nb == NULL) {
-    w->failed = 1;
-    return -1;
-  }
-  if (u) memcpy(nb + cap - u, w->buf + w->pos, u);
-  uvotel_free(w->buf);
-  w->buf = nb;
-  w->cap = cap;
-  w->pos = cap - u;
-  return 0;
-}
-
-static void put_raw(rw_t *w, const void *p, size_t n) {
-  if (n == 0 || room(w, n) != 0) return;
-  w->pos -= n;
-  memcpy(w->buf + w->pos, p, n);
+  return pbw_used(w);
 }
 
 static void put_varint(rw_t *w, uint64_t v) {
-  uint8_t tmp[10];
-  size_t n = 0;
-  do {
-    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-    v >>= 7;
-  } while (v != 0);
-  put_raw(w, tmp, n);
+  if (pbw_room(w, PBW_VARINT_MAX)) w->p = pb_varint(w->p, v);
 }
 
 static void put_tag(rw_t *w, uint32_t field, uint32_t wire) {
-  put_varint(w, ((uint64_t)field << 3) | wire);
+  if (pbw_room(w, PBW_TAG_MAX)) w->p = pb_tag(w->p, field, wire);
 }
 
 /* Close a length-delimited field whose contents were written since `mark`. */
 static void put_len(rw_t *w, uint32_t field, size_t mark) {
-  put_varint(w, used(w) - mark);
-  put_tag(w, field, 2);
+  pbw_close(w, field, mark);
 }
 
 static void put_bytes_field(rw_t *w, uint32_t field, const void *p, size_t n) {
-  size_t mark = used(w);
-  put_raw(w, p, n);
-  put_len(w, field, mark);
+  pbw_bytes(w, field, p, n);
 }
 
 static void put_str_field(rw_t *w, uint32_t field, const char *s) {
   if (s != NULL && s[0] != '\0') put_bytes_field(w, field, s, strlen(s));
 }
 
+/* fixed64 / fixed32 fields, written even when 0 */
 static void put_fixed64(rw_t *w, uint32_t field, uint64_t v) {
-  uint8_t b[8];
-  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-  put_raw(w, b, 8);
-  put_tag(w, field, 1);
+  if (pbw_room(w, PBW_TAG_MAX + 8)) w->p = pb_tag(pb_fixed64(w->p, v), field, PBW_I64);
 }
 
 static void put_fixed32(rw_t *w, uint32_t field, uint32_t v) {
-  uint8_t b[4];
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
-  put_raw(w, b, 4);
-  put_tag(w, field, 5);
+  if (pbw_room(w, PBW_TAG_MAX + 4)) w->p = pb_tag(pb_fixed32(w->p, v), field, PBW_I32);
 }
 
 static void put_uint_field(rw_t *w, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  put_varint(w, v);
-  put_tag(w, field, 0);
+  if (pbw_room(w, PBW_HDR_MAX)) w->p = pb_varint_field(w->p, field, v);
 }
 
 /* One AnyValue oneof member (the contents of an AnyValue message). */
@@ -227,7 +186,8 @@ int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uin
     keys[i].sg = j < i ? keys[j].sg : n_sg++;
   }
   if (n > 1) qsort(keys, n, sizeof *keys, key_cmp);
-  rw_t w = {NULL, 0, 0, 0};
+  rw_t w;
+  pbw_init(&w, NULL, 0);
   size_t i = n;
   while (i > 0) {
     /* one ResourceLogs: keys[rs, i) */
@@ -254,17 +214,19 @@ int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uin
   }
   uvotel_free(keys);
   if (w.failed) {
-    uvotel_free(w.buf);
+    uvotel_free(w.lo);
     return UVOTEL_ENOMEM;
   }
   size_t len = used(&w);
   if (len == 0) {
+    uvotel_free(w.lo);
     *out = uvotel_malloc(1);
     if (*out == NULL) return UVOTEL_ENOMEM;
     return 0;
   }
-  if (w.pos > 0) memmove(w.buf, w.buf + w.pos, len);
-  *out = w.buf;
+  /* the body is the buffer's end: moved to its start, one allocation given away */
+  if (w.p != w.lo) memmove(w.lo, w.p, len);
+  *out = w.lo;
   *out_n = len;
   return 0;
 }

@@ -69,16 +69,18 @@ int uvotel__otlp_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n)
 /* ---- encoding (encode.c) ---- */
 
 struct uvotel_span_data_s;
-/* Recycled scratch memory for encoding (thread-safe); NULL works too (allocate every time). */
+/* Recycled scratch buffers for encoding (thread-safe; up to 8 kept, each up to 4 MiB); NULL
+ * works too (allocate every time). */
 typedef struct uvotel__otlp_block_cache_s uvotel__otlp_block_cache_t;
 int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out);
 void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c);
 /* Encode n finished spans as one ExportTraceServiceRequest (protobuf) into a new
  * uvotel_malloc'd buffer of exactly *out_n bytes, grouped resource -> scope -> spans in
  * first-seen order; invalid UTF-8 in any string is replaced by U+FFFD. The bytes are what
- * protobuf-c packs for the same message. 0, UVOTEL_EINVAL (NULL span), UVOTEL_ENOMEM,
- * UVOTEL_ERANGE (over UVOTEL__GROUPS_MAX resource/scope groups, or a message over 4 GiB),
- * UVOTEL_EIO (internal inconsistency; nothing returned). Thread: any. */
+ * protobuf-c packs for the same message. One pass, written backwards into a scratch buffer
+ * taken from `cache` (NULL: a new one, freed after) and given back to it. 0, UVOTEL_EINVAL
+ * (NULL span), UVOTEL_ENOMEM, UVOTEL_ERANGE (over UVOTEL__GROUPS_MAX resource/scope groups, or a
+ * message over 4 GiB); on error nothing is returned. Thread: any. */
 int uvotel__otlp_encode(const struct uvotel_span_data_s *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n);
 

@@ -396,7 +396,14 @@ int uvotel__auto_roots(void) {
 
 void uvotel__auto_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(s->span == NULL)) return;
-  uvotel_span_end(s->span);
+  /* A connection a detector followed is told by its requests' spans: its accept span only
+   * stays when something was started under it (so no child points at a missing parent). */
+  if (UVOTEL__UNLIKELY(s->proto != NULL) && uvotel__proto_followed(s) &&
+      !uvotel__span_has_children(s->span)) {
+    (void)uvotel__span_discard(s->span);
+  } else {
+    uvotel_span_end(s->span);
+  }
   s->span = NULL;
 }
 

@@ -25,6 +25,7 @@ typedef struct pending_s {
 
 typedef struct conn_s {
   uvotel_tracer_t *tracer;
+  int attrs_late; /* the sampler ignores attributes: set them after start (uvotel__http_...) */
   uv_stream_t *stream;
   http_parser rp, wp;
   int dead;
@@ -168,53 +169,115 @@ static const uvotel_str_t *header(const conn_t *c, const char *name) {
   return NULL;
 }
 
-/* The request's attributes, handed to uvotel_span_start in one array (so a sampler sees them):
- * values are NUL-terminated copies in text (each cut at 2 KiB; together at most the copied
- * request prefix). */
+/* The request's attributes, collected in one array: handed to uvotel_span_start (so a sampler
+ * sees them), or, when the provider's sampler is made of built-ins that never look at
+ * attributes (uvotel__http_sampler_ignores_attrs), set right after the start with borrowed
+ * keys (every key here is a literal: no strlen, no copy). Values are NUL-terminated copies in
+ * text (each cut at 2 KiB; together at most the copied request prefix). */
 #define ATTR_MAX 12
 #define ATTR_VALUE_MAX 2048
 
 typedef struct rq_attrs_s {
   uvotel_attribute_t a[ATTR_MAX];
+  uint8_t key_len[ATTR_MAX];
   size_t n, used;
   char text[HDR_MAX + ATTR_MAX];
 } rq_attrs_t;
 
-static void attr_str(rq_attrs_t *t, const char *key, const char *v) {
+#define attr_str(t, key, v) attr_str_k((t), "" key "", sizeof(key) - 1, (v))
+#define attr_int(t, key, v) attr_int_k((t), "" key "", sizeof(key) - 1, (v))
+#define attr_strn(t, key, v, n) attr_strn_k((t), "" key "", sizeof(key) - 1, (v), (n))
+
+static void attr_str_k(rq_attrs_t *t, const char *key, size_t kl, const char *v) {
   uvotel_attribute_t a = UVOTEL_ATTR_STR(key, v);
-  if (t->n < ATTR_MAX) t->a[t->n++] = a;
+  if (t->n < ATTR_MAX) {
+    t->key_len[t->n] = (uint8_t)kl;
+    t->a[t->n++] = a;
+  }
 }
 
-static void attr_int(rq_attrs_t *t, const char *key, int64_t v) {
+static void attr_int_k(rq_attrs_t *t, const char *key, size_t kl, int64_t v) {
   uvotel_attribute_t a = UVOTEL_ATTR_INT(key, v);
-  if (t->n < ATTR_MAX) t->a[t->n++] = a;
+  if (t->n < ATTR_MAX) {
+    t->key_len[t->n] = (uint8_t)kl;
+    t->a[t->n++] = a;
+  }
 }
 
-static void attr_strn(rq_attrs_t *t, const char *key, const char *v, size_t n) {
+static void attr_strn_k(rq_attrs_t *t, const char *key, size_t kl, const char *v, size_t n) {
   if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
   if (n + 1 > sizeof t->text - t->used) return; /* cannot happen: values come from buf */
   char *d = t->text + t->used;
   if (n > 0) memcpy(d, v, n); /* an empty header value has no pointer */
   d[n] = '\0';
   t->used += n + 1;
-  attr_str(t, key, d);
+  attr_str_k(t, key, kl, d);
 }
 
-static int known_method(unsigned m) {
-  switch (m) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-    case HTTP_POST:
-    case HTTP_PUT:
-    case HTTP_DELETE:
-    case HTTP_CONNECT:
-    case HTTP_OPTIONS:
-    case HTTP_TRACE:
-    case HTTP_PATCH:
-      return 1;
-    default:
-      return 0;
+/* Set what was collected on s, keys borrowed (attrs_late). */
+static void attrs_apply(uvotel_span_t *s, const rq_attrs_t *t) {
+  for (size_t i = 0; i < t->n; i++) {
+    const uvotel_attribute_t *a = &t->a[i];
+    if (a->value.type == UVOTEL_VALUE_INT) {
+      uvotel_span_set_attribute_int_static(s, a->key, t->key_len[i], a->value.u.i);
+    } else {
+      uvotel_span_set_attribute_str_static(s, a->key, t->key_len[i], a->value.u.s);
+    }
   }
+}
+
+/* The sampler descriptions of the built-in samplers (the OpenTelemetry names), and how a
+ * ParentBased one lists its delegates. */
+static const char *const k_builtin_tokens[] = {"AlwaysOnSampler",
+                                               "AlwaysOffSampler",
+                                               "ParentBased{root=",
+                                               ",remoteParentSampled=",
+                                               ",remoteParentNotSampled=",
+                                               ",localParentSampled=",
+                                               ",localParentNotSampled=",
+                                               "}",
+                                               NULL};
+
+int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t) {
+  const uvotel_sampler_t *sm = uvotel_tracer_provider_sampler(uvotel_tracer_get_provider(t));
+  const char *d = uvotel_sampler_description(sm);
+  if (sm == NULL || d == NULL || *d == '\0') return 0;
+  while (*d != '\0') {
+    size_t i = 0, l = 0;
+    for (; k_builtin_tokens[i] != NULL; i++) {
+      l = strlen(k_builtin_tokens[i]);
+      if (strncmp(d, k_builtin_tokens[i], l) == 0) break;
+    }
+    if (k_builtin_tokens[i] != NULL) {
+      d += l;
+    } else if (strncmp(d, "TraceIdRatioBased{", 18) == 0) {
+      d += 18; /* a number (%g), then '}' */
+      while (*d != '\0' && strchr("0123456789.e+-", *d) != NULL) d++;
+      if (*d++ != '}') return 0;
+    } else {
+      return 0; /* something else: it may look at attributes */
+    }
+  }
+  return 1;
+}
+
+/* The methods of the semantic conventions' list (http.request.method), the one list of them:
+ * known_method and the fast request framing (all but CONNECT, which it leaves to http_parser)
+ * both come from it. Every value is below 64 in http_parser's enum. */
+#define KNOWN_METHODS(X) \
+  X(GET) X(HEAD) X(POST) X(PUT) X(DELETE) X(CONNECT) X(OPTIONS) X(TRACE) X(PATCH)
+#define METHOD_BIT(m) | (UINT64_C(1) << HTTP_##m)
+#define METHOD_ENUM(m) HTTP_##m,
+static const uint64_t k_known_mask = 0 KNOWN_METHODS(METHOD_BIT);
+static const unsigned k_known[] = {KNOWN_METHODS(METHOD_ENUM)};
+#define N_KNOWN (sizeof k_known / sizeof k_known[0])
+
+static int known_method(unsigned m) {
+  return m < 64 && ((k_known_mask >> m) & 1u) != 0;
+}
+
+int uvotel__http_method_known(unsigned method) {
+  return known_method(method);
 }
 
 /* url.path and url.query: an origin-form target ("/p?q#f") split here, with what
@@ -290,15 +353,6 @@ int uvotel__http_set_host(uvotel_span_t *s, const char *h, size_t n, long port) 
   return 0;
 }
 
-const char *uvotel__http_known_method(const char *method) {
-  static const char *const k_methods[] = {"GET",     "HEAD",    "POST",  "PUT",   "DELETE",
-                                          "CONNECT", "OPTIONS", "TRACE", "PATCH", NULL};
-  for (int i = 0; k_methods[i] != NULL; i++) {
-    if (strcmp(k_methods[i], method) == 0) return k_methods[i];
-  }
-  return NULL;
-}
-
 /* server.address/port from Host (anything not understood there: no server attributes), else
  * the connection's local address. */
 static void set_server(rq_attrs_t *t, const conn_t *c) {
@@ -329,7 +383,10 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
   attr_str(&t, "url.scheme", "http");
   set_url(&t, c);
   char ver[4] = {(char)('0' + major % 10u), '.', (char)('0' + minor % 10u), '\0'};
-  attr_str(&t, "network.protocol.version", ver);
+  attr_str(&t, "network.protocol.version",
+           major == 1 && minor == 1   ? "1.1"
+           : major == 1 && minor == 0 ? "1.0"
+                                      : ver);
   const uvotel_str_t *ua = header(c, "user-agent");
   if (ua != NULL) attr_strn(&t, "user_agent.original", ua->ptr, ua->len);
   if (c->client_ip[0] != '\0') {
@@ -340,10 +397,13 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.start_unix_ns = c->start_ns;
-  o.attrs = t.a;
-  o.n_attrs = t.n;
+  if (!c->attrs_late) {
+    o.attrs = t.a;
+    o.n_attrs = t.n;
+  }
   if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
   uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
+  if (c->attrs_late) attrs_apply(s, &t);
   uvotel_baggage_t *bag = x.baggage; /* kept with the request: current while it is served */
   x.baggage = NULL;
   uvotel_extracted_reset(&x);
@@ -417,11 +477,11 @@ static int response_done(conn_t *c, int st) {
     c->cur = NULL;
     c->cur_baggage = NULL;
   }
-  uvotel_span_set_attribute_int(s, "http.response.status_code", st);
+  UVOTEL_SPAN_SET_INT_LIT(s, "http.response.status_code", st);
   if (st >= 500) {
     char t[16];
     snprintf(t, sizeof t, "%d", st);
-    uvotel_span_set_attribute_str(s, "error.type", t);
+    UVOTEL_SPAN_SET_STR_LIT(s, "error.type", t);
     uvotel_span_set_status(s, UVOTEL_STATUS_ERROR, NULL);
   }
   finish(c, s);
@@ -464,23 +524,41 @@ static const unsigned char k_tchar[256] = {
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-/* No control byte but HTAB, no DEL in v[0..n). Eight bytes at a time: a word with a byte
- * below 0x20 or equal to 0x7f (the bit tricks may also flag a byte above such a one, never miss
- * one) has its bytes looked at one by one. */
-static int text_ok(const char *v, size_t n) {
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+/* Bit 7 of each byte of x that is zero, exactly (no carry crosses a byte: (b & 0x7f) + 0x7f
+ * stays below 0x100). */
+static inline uint64_t zero_bytes(uint64_t x) {
+  const uint64_t lows = 0x7f7f7f7f7f7f7f7fu;
+  return ~(((x & lows) + lows) | x) & ~lows;
+}
+
+/* How many bytes of v[0..n) come before the first control byte but HTAB, or DEL (n: none).
+ * Eight bytes at a time, exactly: a byte below 0x20 has bit 7 clear in ((b & 0x7f) + 0x60) | b;
+ * HTAB and DEL are the zero bytes of x ^ 0x09.. and x ^ 0x7f..; the first flagged byte is the
+ * lowest set bit (bytes are loaded little-endian). */
+static size_t text_len(const char *v, size_t n) {
+  const uint64_t lows = 0x7f7f7f7f7f7f7f7fu, ones = 0x0101010101010101u;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t x, y;
+    uint64_t x;
     memcpy(&x, v + i, 8);
-    y = x ^ (ones * 0x7f);
-    if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) break;
+    uint64_t ctl = ~(((x & lows) + ones * 0x60) | x) & ~lows;
+    uint64_t bad = (ctl & ~zero_bytes(x ^ (ones * 0x09))) | zero_bytes(x ^ (ones * 0x7f));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (bad != 0) return i + (size_t)(__builtin_clzll(bad) >> 3);
+#else
+    if (bad != 0) return i + (size_t)(__builtin_ctzll(bad) >> 3);
+#endif
   }
   for (; i < n; i++) {
     unsigned char ch = (unsigned char)v[i];
-    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return i;
   }
-  return 1;
+  return n;
+}
+
+/* No control byte but HTAB, no DEL in v[0..n). */
+static int text_ok(const char *v, size_t n) {
+  return text_len(v, n) == n;
 }
 
 /* One line of a head starting at line (the head ends before end). 2: the empty line; 1: a
@@ -489,17 +567,21 @@ static int text_ok(const char *v, size_t n) {
  * Content-Length, Transfer-Encoding, Upgrade). *next: the line after. */
 static int head_line(const char *line, const char *end, uvotel_header_t *h, int *have_cl,
                      uint64_t *cl, const char **next) {
-  const char *nl = memchr(line, '\n', (size_t)(end - line));
-  if (nl == NULL || nl == line || nl[-1] != '\r') return 0; /* cut, or a bare LF */
-  const char *le = nl - 1;                                  /* the CR */
-  *next = nl + 1;
-  if (le == line) return 2;
+  if (end - line >= 2 && line[0] == '\r' && line[1] == '\n') {
+    *next = line + 2;
+    return 2;
+  }
   const char *q = line;
-  while (q < le && k_tchar[(unsigned char)*q]) q++;
-  if (q == line || q == le || *q != ':') return 0; /* obs-fold, empty or bad name */
+  while (q < end && k_tchar[(unsigned char)*q]) q++;
+  if (q == line || q == end || *q != ':') return 0; /* obs-fold, empty or bad name, cut */
   size_t name_len = (size_t)(q - line);
   const char *v = q + 1;
-  if (!text_ok(v, (size_t)(le - v))) return 0;
+  /* The value runs to the first control byte but HTAB (or DEL), which must be the CR of the
+   * line's CRLF: one pass both finds the end and checks the bytes (a bare CR or LF, another
+   * control byte, or no end in the buffer: let http_parser have it). */
+  const char *le = v + text_len(v, (size_t)(end - v));
+  if (end - le < 2 || le[0] != '\r' || le[1] != '\n') return 0;
+  *next = le + 2;
   while (v < le && (*v == ' ' || *v == '\t')) v++;
   if ((name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) ||
       (name_len == 7 && strncasecmp(line, "upgrade", 7) == 0)) {
@@ -584,20 +666,11 @@ static int fast_write(conn_t *c, const char *p, size_t n) {
 }
 
 /* Request framing without http_parser, on the same terms as the responses: a request head that
- * starts a read and is complete in it, with a method among GET HEAD POST PUT DELETE OPTIONS
- * TRACE PATCH, an origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
+ * starts a read and is complete in it, with a known method but CONNECT (KNOWN_METHODS), an
+ * origin-form target of RFC 3986 characters, HTTP/1.0 or 1.1, tchar header
  * names, no control bytes, at most one Content-Length, no Transfer-Encoding or Upgrade, fitting
  * buf and hdr, is copied into buf/hdr as the parser callbacks would have, and its body skipped
  * by count. Anything else goes to http_parser from that message start on. */
-
-static const struct {
-  const char *name;
-  unsigned len, method;
-} k_fast_methods[] = {
-    {"GET", 3, HTTP_GET},     {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
-    {"PUT", 3, HTTP_PUT},     {"DELETE", 6, HTTP_DELETE}, {"OPTIONS", 7, HTTP_OPTIONS},
-    {"TRACE", 5, HTTP_TRACE}, {"PATCH", 5, HTTP_PATCH},
-};
 
 /* RFC 3986 pchar, '/' and '?': what a target may hold here. */
 static int target_char(unsigned char ch) {
@@ -613,11 +686,13 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
   const char *sp = memchr(p, ' ', n < 8 ? n : 8);
   if (sp == NULL) return 0;
   size_t ml = (size_t)(sp - p);
-  size_t k = 0, nm = sizeof k_fast_methods / sizeof k_fast_methods[0];
-  while (k < nm && !(k_fast_methods[k].len == ml && memcmp(p, k_fast_methods[k].name, ml) == 0)) {
-    k++;
+  size_t k = 0;
+  const char *name = NULL;
+  for (; k < N_KNOWN; k++) {
+    name = http_method_str((enum http_method)k_known[k]);
+    if (k_known[k] != HTTP_CONNECT && strncmp(name, p, ml) == 0 && name[ml] == '\0') break;
   }
-  if (k == nm) return 0;
+  if (k == N_KNOWN) return 0;
   const char *t = sp + 1, *te = t;
   while (te < end && target_char((unsigned char)*te)) te++;
   if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
@@ -641,7 +716,7 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
       c->nhdr = nhdr;
       c->in_value = 1;
       *head_len = (size_t)(line - p);
-      *method = k_fast_methods[k].method;
+      *method = k_known[k];
       *minor = (unsigned)(te[8] - '0');
       *body = cl;
       return 1;
@@ -712,6 +787,7 @@ static void *http_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) 
   conn_t *c = uvotel_calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->tracer = tracer;
+  c->attrs_late = uvotel__http_sampler_ignores_attrs(tracer);
   c->stream = stream;
   http_parser_init(&c->rp, HTTP_REQUEST);
   http_parser_init(&c->wp, HTTP_RESPONSE);

@@ -318,7 +318,7 @@ static int rq_headers(http_parser *p) {
    * "GET /x\r\n" as a whole HTTP/0.9 request, which another line protocol may well be. */
   if (p->http_major != 1 || c->st != S_BODY) return -1;
   const char *method = http_method_str((enum http_method)p->method);
-  const char *known = uvotel__http_known_method(method);
+  const char *known = uvotel__http_method_known(p->method) ? method : NULL;
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_CLIENT;
   o.start_unix_ns = c->start_ns;

@@ -14,12 +14,17 @@
  * not understood). Never NULL. Thread: any. */
 const uvotel_propagator_t *uvotel__http_propagator(void);
 
+/* 1 when the sampler of t's provider is made of the built-in samplers only (always_on,
+ * always_off, traceidratio, parentbased over those: by their descriptions), which decide from
+ * ids and the parent alone, so attributes need not be handed to span start for it. */
+int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t);
+
 /* CLOCK_REALTIME in ns since the epoch (span timestamps). */
 uint64_t uvotel__http_now_ns(void);
 
-/* The method name to report: the method when it is one of the semantic conventions' known
- * methods, else NULL (report "_OTHER" and http.request.method_original). */
-const char *uvotel__http_known_method(const char *method);
+/* 1 when http_parser's method (enum http_method) is one of the semantic conventions' known
+ * methods (report its name), else 0 (report "_OTHER" and http.request.method_original). */
+int uvotel__http_method_known(unsigned method);
 
 /* Set a string attribute from n bytes (copied NUL-terminated; values over 2 KiB are cut). */
 void uvotel__http_attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n);

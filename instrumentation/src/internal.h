@@ -62,23 +62,25 @@ typedef struct uvotel__dnsq_s uvotel__dnsq_t;   /* dns_server.c */
 typedef struct uvotel__hc_s uvotel__hc_t;       /* http_client.c */
 
 /* State of one wrapped handle or request, kept in its loop's side table under the handle's or
- * request's address. `res` is the resource currently live on it (async id 0: none). */
+ * request's address. `res` is the resource currently live on it (async id 0: none). States live
+ * inline in the table (table.c) and never move while they are in it: a pointer to one stays
+ * valid until uvotel__hs_remove, across any insert or removal of other states. The key and the
+ * fields up to `cb` share the state's first cache line (a lookup touches that line only). */
 typedef struct uvotel__hs_s {
-  const void *key;
-  uvotel__ltab_t *tab; /* the table it is in */
+  const void *key;        /* NULL: a free cell of the table */
+  uint32_t passed_;       /* table.c: live states whose probe passed this cell */
+  unsigned char firing;   /* the handle's callback is running */
+  unsigned char is_async; /* an async handle: u.async is in use */
   uvotel_resource_t res;
   void (*cb)(void);     /* the user's callback (read, connection, request callback, work_cb),
                            cast back by the kind's trampoline */
   uv_close_cb close_cb; /* set by uvotel_close */
   uvotel_snapshot_t *close_ctx;
-  int firing;             /* the handle's callback is running */
-  int is_async;           /* an async handle: u.async is in use */
   uvotel_span_t *span;    /* automatic span of the request / accepted connection (auto_spans.c) */
   uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
   uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
   uvotel__hc_t *hc;       /* a connected stream's HTTP/1.x client side (http_client.c), or NULL */
   char *wbuf;             /* a write request's inserted header bytes, freed when it completes */
-  struct uvotel__hs_s *next_free;
   union {
     struct {
       void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
@@ -126,10 +128,11 @@ static inline uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
 /* Lookup; NULL when the key has no state on that loop. Alloc: none. */
 uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key);
 /* Lookup or insert a state (*is_new set) with every field before the union `u` zeroed (the
- * union is left as the pool had it), attaching the loop first when needed; NULL when out of
- * memory. */
+ * union is left as the table's cell had it), attaching the loop first when needed; NULL when
+ * out of memory. The state stays at its address until uvotel__hs_remove. */
 uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new);
-/* Remove and free (to its table's pool). The state must have no live resource. */
+/* Remove and free (its cell in the table). The state must have no live resource; the pointer is
+ * invalid afterwards (an ASan build poisons the cell). */
 void uvotel__hs_remove(uvotel__hs_t *s);
 
 /* A trampoline found no state for its handle or request. Since state belongs to the loop it
@@ -241,7 +244,9 @@ void uvotel__auto_pipe_connect_begin(uvotel__hs_t *s, const char *path);
 void uvotel__auto_process_begin(uvotel__hs_t *s, const uv_process_options_t *o);
 void uvotel__auto_process_pid(uvotel_span_t *span, int pid);
 void uvotel__auto_process_end(uvotel_span_t *span, int64_t exit_status, int term_signal);
-/* uvotel_close and stale-state cleanup: end the state's span. */
+/* uvotel_close and stale-state cleanup: end the state's span. An accepted stream's accept span
+ * is discarded instead (never exported) when a detector followed the stream to the end
+ * (uvotel__proto_followed) and no span was started with it as parent. */
 void uvotel__auto_drop(uvotel__hs_t *s);
 /* The automatic spans' tracer (NULL before the first enable). */
 uvotel_tracer_t *uvotel__auto_tracer(void);
@@ -252,7 +257,16 @@ int uvotel__auto_roots(void);
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
  * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
 void uvotel__proto_accept(uvotel__hs_t *s);
-/* Bytes handed to the read callback; returns the span to make current around it, or NULL. */
+/* uvotel_tcp_open on a connected socket: followed as an accepted stream (server-side
+ * detectors on what it reads) and as a connected one (the HTTP client side, DNS over TCP on
+ * what it writes) until its first read or write picks one. */
+void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h);
+/* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
+int uvotel__proto_followed(const uvotel__hs_t *s);
+/* Bytes handed to the read callback; returns the span to make current around it, or NULL.
+ * While the stream's accept span (s->span) is the current span, the detector runs with the
+ * span that was current at the accept (the accept span's parent) as current instead, so the
+ * spans it starts are the accept span's siblings, not its children. */
 uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
 /* After uvotel__proto_read returned a span: the request's extracted baggage to make current
  * with it (borrowed), or NULL. */

@@ -1,7 +1,9 @@
 /* The protocol detector seam (uvotel/uv_protocols.h): which detector owns an accepted stream,
  * and the calls from the stream wrappers into it. Outgoing TCP connections (uvotel_tcp_connect)
  * are offered to the built-in client-side detector (DNS over TCP, dns_tcp.c) by their first
- * bytes written. */
+ * bytes written. A connected socket the program adopts (uvotel_tcp_open) has no direction yet:
+ * it is followed both ways until its first read (then it is served, as an accepted stream) or
+ * its first write (then it is a client, as a connected one). */
 #include <pthread.h>
 #include <string.h>
 
@@ -30,6 +32,8 @@ struct uvotel__proto_s {
   unsigned declined; /* bit i: detector i declined */
   int dead;          /* nothing claimed it, or its detector gave up */
   int outgoing;      /* a connection the program made: detected by what it writes first */
+  int adopted;       /* uv_tcp_open: no direction yet (the first read or write tells) */
+  uvotel_span_t *accept_parent; /* an accepted stream: the span current at the accept, or NULL */
   size_t npeek;
   char peek[UVOTEL_PROTOCOL_PEEK_MAX];
 };
@@ -73,7 +77,27 @@ void uvotel__proto_accept(uvotel__hs_t *s) {
   }
   uvotel__proto_t *p = uvotel_calloc(1, sizeof *p);
   if (p == NULL) return; /* no detection on this stream; the program is unaffected */
+  p->accept_parent = uvotel_span_retain(uvotel_current_span());
   s->proto = p;
+}
+
+void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h) {
+  uvotel__proto_accept(s); /* as accepted until it writes first */
+  if (s->proto == NULL) return;
+  s->proto->adopted = 1;
+  if (uvotel__auto_on(UVOTEL__AUTO_HTTP)) uvotel__httpc_connect(s, h); /* ... or connected */
+}
+
+/* An adopted stream writes first: the program is the client (HTTP and DNS clients speak
+ * first), so its reads are responses, not requests: detected as a connection it made. */
+static void adopted_writes(uvotel__proto_t *p) {
+  p->adopted = 0;
+  p->outgoing = 1;
+}
+
+int uvotel__proto_followed(const uvotel__hs_t *s) {
+  const uvotel__proto_t *p = s->proto;
+  return p != NULL && p->ops != NULL && !p->dead && !p->outgoing;
 }
 
 static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t **current) {
@@ -81,11 +105,32 @@ static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t *
   if (p->ops->read(p->conn, data, n, current) < 0) p->dead = 1;
 }
 
+static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_t *h,
+                                 const char *data, size_t n);
+
 uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n) {
   uvotel__proto_t *p = s->proto;
-  uvotel_span_t *current = NULL;
   if (p->dead || n == 0 || data == NULL) return NULL;
+  if (UVOTEL__UNLIKELY(p->adopted)) {
+    /* An adopted stream reads first: the peer is the client, the program serves it. */
+    p->adopted = 0;
+    if (s->hc != NULL) uvotel__httpc_drop(s);
+  }
   if (p->ops == NULL && p->outgoing) return NULL; /* detected by its first write */
+  if (UVOTEL__LIKELY(s->span == NULL) || uvotel_current_span() != s->span) {
+    return proto_read(s, p, h, data, n);
+  }
+  uvotel_scope_t sc;
+  if (uvotel_span_enter(p->accept_parent, &sc) != 0) return proto_read(s, p, h, data, n);
+  uvotel_span_t *current = proto_read(s, p, h, data, n);
+  (void)uvotel_scope_exit(&sc);
+  return current;
+}
+
+static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_t *h,
+                                 const char *data, size_t n) {
+  (void)s;
+  uvotel_span_t *current = NULL;
   if (p->ops != NULL) {
     feed(p, data, n, &current);
     return current;
@@ -187,6 +232,7 @@ const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s) {
 uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs) {
   uvotel__proto_t *p = s->proto;
   if (p->dead || bufs == NULL || nbufs == 0) return NULL;
+  if (UVOTEL__UNLIKELY(p->adopted)) adopted_writes(p);
   if (p->ops == NULL && !(p->outgoing && detect_out(s, p, bufs, nbufs))) return NULL;
   return p->ops->write(p->conn, bufs, nbufs);
 }
@@ -194,6 +240,7 @@ uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsig
 void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
                                size_t written) {
   uvotel__proto_t *p = s->proto;
+  if (UVOTEL__UNLIKELY(p->adopted) && written > 0) adopted_writes(p);
   if ((p->ops == NULL && !p->outgoing) || p->dead || bufs == NULL) return;
   uv_buf_t part[16];
   int k = uvotel__buf_prefix(bufs, nbufs, written, part, 16);
@@ -213,5 +260,6 @@ void uvotel__proto_drop(uvotel__hs_t *s) {
   if (UVOTEL__LIKELY(p == NULL)) return;
   s->proto = NULL;
   if (p->ops != NULL) p->ops->close(p->conn);
+  uvotel_span_release(p->accept_parent);
   uvotel_free(p);
 }

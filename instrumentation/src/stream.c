@@ -104,10 +104,11 @@ UVOTEL__API int uvotel_accept(uv_stream_t *server, uv_stream_t *client) {
   }
   /* The server caused the connection: it is the trigger, as in Node. */
   uvotel__stream_begin(s, client, uvotel__handle_id(server));
+  /* The detectors first: they note the current span before the accept span becomes current. */
+  if (__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) != 0) uvotel__proto_accept(s);
   if (uvotel__auto_on(client->type == UV_NAMED_PIPE ? UVOTEL__AUTO_PIPE : UVOTEL__AUTO_NET)) {
     uvotel__auto_accept(s, server, client);
   }
-  if (__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) != 0) uvotel__proto_accept(s);
   return 0;
 }
 

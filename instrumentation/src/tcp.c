@@ -26,7 +26,20 @@ UVOTEL__API int uvotel_tcp_init_ex(uv_loop_t *loop, uv_tcp_t *handle, unsigned i
 }
 
 UVOTEL__API int uvotel_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
-  return uv_tcp_open(handle, sock);
+  int err = uv_tcp_open(handle, sock);
+  if (err != 0 || !uvotel_tracking() || handle == NULL ||
+      __atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) == 0) {
+    return err;
+  }
+  /* A connected socket (not a listening one): offered to the detectors, whichever way it
+   * turns out to go. Nothing is raised: it becomes a resource as after uvotel_tcp_init. */
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(handle, (struct sockaddr *)&ss, &len) != 0) return 0;
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(handle->loop, handle, &is_new);
+  if (s != NULL) uvotel__proto_adopt(s, (uv_stream_t *)handle);
+  return 0;
 }
 
 UVOTEL__API int uvotel_tcp_close_reset(uv_tcp_t *handle, uv_close_cb close_cb) {

@@ -12,9 +12,10 @@
  *   http-d   plain_http_server under the preload with UVOTEL_INSTRUMENT=http (the SERVER span
  *            per request only; the wrappers still carry the context through every callback),
  *            exporting to the counting receiver
- * The counting receiver runs in its own process (forked at start, one thread): it reads each
- * request, counts the Span messages and those of kind SERVER in the protobuf without decoding
- * the rest, answers 200, keeps nothing.
+ * The counting receiver is tests/bench/discard_receiver in its own process (started at the
+ * beginning, one thread): it reads each request, counts the Span messages and those of kind
+ * SERVER with an http.request.method attribute without decoding the rest, answers 200, keeps
+ * nothing.
  * The "server row" (issue 12 item 7) is plain vs http-d (and preload-d): requests/s, the
  * server's CPU per request (user + system of all its threads, from wait4, divided by the
  * requests it parsed), and the spans: offered (requests the server parsed: each must give one
@@ -31,7 +32,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -168,219 +168,70 @@ static uint64_t said_lost(const char *err_path) {
   return not_delivered > interval ? not_delivered : interval;
 }
 
-/* ---- the counting receiver: its own process (forked before any thread starts), one thread,
- * poll(). It reads each OTLP/HTTP request, walks the protobuf body just far enough to count the
- * Span messages and those of kind SERVER (ExportTraceServiceRequest.resource_spans(1) ->
- * ResourceSpans.scope_spans(2) -> ScopeSpans.spans(2) -> Span.kind(6)), answers 200 with an
- * empty body and keeps nothing: what a collector on another machine would cost this one, plus
- * the counting. Its CPU time is read from its own getrusage and reported beside the server's. */
+/* ---- the counting receiver: tests/bench/discard_receiver in its own process (one thread,
+ * epoll), run with --server-key http.request.method: it walks each OTLP/HTTP body just far
+ * enough to count the Span messages and those of kind SERVER with an http.request.method
+ * attribute, answers 200 and keeps nothing (log bodies: answered, not counted) -- what a
+ * collector on another machine would cost this one, plus the counting. Its CPU time comes from
+ * its own getrusage, reported beside the server's. */
 
 typedef struct rcounts_s {
   uint64_t requests, spans, server_spans, bad, log_requests, cpu_us;
 } rcounts_t;
 
-typedef struct rconn_s {
-  int fd;
-  char *buf;
-  size_t have, cap;
-} rconn_t;
-
-static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  uint64_t x = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    x |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *v = x;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-/* depth 0: the request, 1: ResourceSpans, 2: ScopeSpans, 3: Span, 4: one of its attributes
- * (KeyValue). A Span of kind SERVER (6 = 2) with an http.request.method attribute (9 -> key 1)
- * counts as an HTTP SERVER span. */
-static int pb_walk(const uint8_t *p, const uint8_t *end, int depth, rcounts_t *c, int *flag) {
-  static const char key[] = "http.request.method";
-  int server = 0, method = 0;
-  while (p < end) {
-    uint64_t tag, v;
-    if (pb_varint(&p, end, &tag) != 0) return -1;
-    unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
-    switch (wt) {
-      case 0:
-        if (pb_varint(&p, end, &v) != 0) return -1;
-        if (depth == 3 && field == 6 && v == 2) server = 1;
-        break;
-      case 1:
-        if (end - p < 8) return -1;
-        p += 8;
-        break;
-      case 5:
-        if (end - p < 4) return -1;
-        p += 4;
-        break;
-      case 2:
-        if (pb_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
-        if ((depth == 0 && field == 1) || (depth == 1 && field == 2) ||
-            (depth == 2 && field == 2) || (depth == 3 && field == 9)) {
-          if (pb_walk(p, p + v, depth + 1, c, &method) != 0) return -1;
-        } else if (depth == 4 && field == 1 && v == sizeof key - 1 && memcmp(p, key, v) == 0) {
-          *flag = 1; /* the attribute's key */
-        }
-        p += v;
-        break;
-      default:
-        return -1;
-    }
-  }
-  if (depth == 3) {
-    c->spans++;
-    if (server && method) c->server_spans++;
-  }
-  return 0;
-}
-
-/* One or more complete requests in c->buf: count and answer each. -1: close the connection. */
-static int rconn_serve(rconn_t *c, rcounts_t *n) {
-  static const char ok[] =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
-  static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-  for (;;) {
-    char *end = c->have > 0 ? memmem(c->buf, c->have, "\r\n\r\n", 4) : NULL;
-    if (end == NULL) return c->have > 65536 ? -1 : 0;
-    size_t head = (size_t)(end + 4 - c->buf);
-    char save = *end;
-    *end = '\0';
-    const char *cl = strcasestr(c->buf, "\r\ncontent-length:");
-    int gz = strcasestr(c->buf, "\r\ncontent-encoding: gzip") != NULL;
-    *end = save;
-    size_t body = cl != NULL ? (size_t)strtoull(cl + 17, NULL, 10) : 0;
-    if (body > ((size_t)64 << 20)) return -1;
-    if (c->have < head + body) {
-      if (c->cap < head + body) {
-        char *nb = realloc(c->buf, head + body);
-        if (nb == NULL) return -1;
-        c->buf = nb;
-        c->cap = head + body;
-      }
-      return 0;
-    }
-    n->requests++;
-    rcounts_t t = {0};
-    int logs = c->have >= 14 && memcmp(c->buf, "POST /v1/logs ", 14) == 0;
-    int good =
-        logs || (!gz && pb_walk((const uint8_t *)c->buf + head,
-                                (const uint8_t *)c->buf + head + body, 0, &t, &(int){0}) == 0);
-    if (logs) {
-      n->log_requests++; /* http-service's log records: answered, not counted */
-    } else if (good) {
-      n->spans += t.spans;
-      n->server_spans += t.server_spans;
-    } else {
-      n->bad++; /* gzip (the bench asks for none) or not a trace request */
-    }
-    const char *a = good ? ok : bad;
-    size_t al = good ? sizeof ok - 1 : sizeof bad - 1;
-    if (write(c->fd, a, al) != (ssize_t)al) return -1; /* loopback: a short write is an error */
-    memmove(c->buf, c->buf + head + body, c->have - head - body);
-    c->have -= head + body;
-  }
-}
-
-static void counting_receiver_main(int lfd, int ctl) {
-  enum { MAXC = 64 };
-  struct pollfd pf[MAXC + 2];
-  rconn_t conns[MAXC];
-  size_t nc = 0;
-  rcounts_t n = {0};
-  for (;;) {
-    pf[0] = (struct pollfd){.fd = ctl, .events = POLLIN};
-    pf[1] = (struct pollfd){.fd = lfd, .events = POLLIN};
-    for (size_t i = 0; i < nc; i++)
-      pf[i + 2] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-    if (poll(pf, nc + 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      _exit(1);
-    }
-    if (pf[0].revents) {
-      char cmd;
-      if (read(ctl, &cmd, 1) != 1 || cmd != 'q') _exit(0);
-      struct rusage ru;
-      getrusage(RUSAGE_SELF, &ru);
-      n.cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-                 (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-      if (write(ctl, &n, sizeof n) != (ssize_t)sizeof n) _exit(1);
-    }
-    if (pf[1].revents & POLLIN) {
-      int fd = accept(lfd, NULL, NULL);
-      if (fd >= 0 && nc < MAXC) {
-        conns[nc++] = (rconn_t){fd, malloc(65536), 0, 65536};
-      } else if (fd >= 0) {
-        close(fd);
-      }
-    }
-    for (size_t i = nc; i-- > 0;) {
-      if (!pf[i + 2].revents) continue;
-      rconn_t *c = &conns[i];
-      ssize_t r = c->have < c->cap ? read(c->fd, c->buf + c->have, c->cap - c->have) : 0;
-      if (r < 0 && errno == EINTR) continue;
-      if (r > 0) c->have += (size_t)r;
-      if (r <= 0 || rconn_serve(c, &n) != 0) {
-        close(c->fd);
-        free(c->buf);
-        conns[i] = conns[--nc];
-      }
-    }
-  }
-}
-
 typedef struct counting_receiver_s {
   pid_t pid;
-  int ctl, port;
+  FILE *to, *from;
+  int port;
 } counting_receiver_t;
 
 static int counting_receiver_start(counting_receiver_t *cr) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int sv[2];
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0 ||
-      socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
-    return -1;
-  }
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return -1;
   fflush(stdout);
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    close(sv[0]);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
     pin_to(1); /* with wrk, away from the server */
-    counting_receiver_main(fd, sv[1]);
-    _exit(0);
+    execl(DISCARD_RECEIVER_BIN, "discard_receiver", "--server-key", "http.request.method",
+          (char *)NULL);
+    perror("exec " DISCARD_RECEIVER_BIN);
+    _exit(127);
   }
-  close(fd);
-  close(sv[1]);
+  close(in[0]);
+  close(out[1]);
   cr->pid = pid;
-  cr->ctl = sv[0];
-  cr->port = ntohs(a.sin_port);
+  cr->to = fdopen(in[1], "w");
+  cr->from = fdopen(out[0], "r");
+  if (cr->to == NULL || cr->from == NULL || fscanf(cr->from, " port %d", &cr->port) != 1) {
+    return -1;
+  }
   return 0;
 }
 
 static rcounts_t counting_receiver_query(const counting_receiver_t *cr) {
-  rcounts_t n = {0};
-  char q = 'q';
-  if (write(cr->ctl, &q, 1) != 1 || read(cr->ctl, &n, sizeof n) != (ssize_t)sizeof n) {
+  unsigned long long spans, requests, bad, bytes, cpu_ns, server, logs;
+  fputs("s\n", cr->to);
+  fflush(cr->to);
+  if (fscanf(cr->from,
+             " spans %llu requests %llu bad %llu bytes %llu cpu_ns %llu server %llu logs %llu",
+             &spans, &requests, &bad, &bytes, &cpu_ns, &server, &logs) != 7) {
     fprintf(stderr, "bench_http: the counting receiver does not answer\n");
     exit(1);
   }
+  rcounts_t n = {requests, spans, server, bad, logs, cpu_ns / 1000u};
   return n;
 }
 
 static void counting_receiver_stop(counting_receiver_t *cr) {
-  close(cr->ctl);
+  fclose(cr->to);
+  char line[256];
+  while (fgets(line, sizeof line, cr->from) != NULL) {
+  }
+  fclose(cr->from);
   waitpid(cr->pid, NULL, 0);
 }
 
@@ -448,8 +299,12 @@ static void print_row(const variant_t *v, int rounds, const variant_t *base) {
     double bm, bc;
     minmax(base->rps, rounds, &x, &bm, &x);
     minmax(base->cpu_us, rounds, &x, &bc, &x);
-    printf(" | %s/%s req/s %.3f, CPU/req %.2fx (+%.1f us)", v->name, base->name, med / bm, cpu / bc,
-           cpu - bc);
+    double rr[16], rlo, rmed, rhi; /* the ratio of each round's pair (interleaved runs) */
+    for (int r = 0; r < rounds; r++) rr[r] = base->rps[r] > 0 ? v->rps[r] / base->rps[r] : 0;
+    minmax(rr, rounds, &rlo, &rmed, &rhi);
+    printf(
+        " | %s/%s req/s %.3f (per round min %.3f median %.3f max %.3f), CPU/req %.2fx (+%.1f us)",
+        v->name, base->name, med / bm, rlo, rmed, rhi, cpu / bc, cpu - bc);
   }
   printf("\n");
 }
@@ -475,7 +330,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   g_pin = getenv("BENCH_PIN") != NULL && strcmp(getenv("BENCH_PIN"), "1") == 0;
   pin_to(1);
-  counting_receiver_t cr; /* forked before the test receiver's thread starts */
+  counting_receiver_t cr;
   if (counting_receiver_start(&cr) != 0) return 1;
   otlp_receiver_t *recv;
   if (otlp_receiver_start(&recv, 0, NULL) != 0) return 1;

@@ -11,7 +11,12 @@
  *   sustained  R spans/s offered for T s, paced on the loop (a 1 ms uv_timer makes the spans due
  *              by then: R x elapsed, so a late tick catches up), the default drop policy;
  *   encode     the exporter's direct encoder on 512 finished spans beside the protobuf-c
- *              reference, and gzip on top.
+ *              reference (both checked to give the same bytes), for two shapes of span
+ *              (shape=attr4: name + 4 attributes; shape=http: an HTTP SERVER span with a
+ *              remote parent and 10 attributes; shape=both, the default), gzip on top, and
+ *              the direct encoder over spans not in the caches;
+ *   encode-ir  a small deterministic driver for instruction counts under callgrind (see
+ *              bench_encode_ir): shape=attr4 (default) or http, batches=20, ref=1 for protobuf-c.
  * Every pipeline row reports offered, delivered (counted by the receiver) and dropped (never
  * delivered alone), the rates over the round's wall time (first span to the last answer), and
  * CPU per offered span by stage: the span calls on the application thread (thread CPU), the
@@ -19,7 +24,7 @@
  * hand-off, encoding, span release), the exporter's thread ("uvotel-otlp": curl, HTTP) and the
  * receiver process. Min / median / max over the rounds.
  *
- * Usage: bench_otlp [burst|sustained|all|encode] [key=value ...]
+ * Usage: bench_otlp [burst|sustained|all|encode|encode-ir] [key=value ...]
  *   spans=1000000 rate=1000000 seconds=10 rounds=5 block=1000 (ms, back-pressure rounds)
  *   exports=2 (max_concurrent_exports, and the exporter's max_concurrent) batch=512
  *   queue=65536 delay=100 (schedule delay, ms)
@@ -72,6 +77,47 @@ static void make_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_end(s);
 }
 
+/* The spans the encode rows encode, by shape:
+ *   attr4  make_span's spans: name "GET /api/items" + 4 attributes (2 strings, 2 ints), INTERNAL,
+ *          a local root;
+ *   http   what issue 12's HTTP server detector makes for a request (instrumentation/src/http.c):
+ *          SERVER span named "GET" with a remote parent (an extracted traceparent) and 10
+ *          attributes, 7 strings and 3 ints. */
+typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1 } shape_t;
+static const char *const k_shape_names[] = {"4-attribute", "HTTP server"};
+
+static void make_http_span(uvotel_tracer_t *t, size_t i) {
+  uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
+  for (int k = 0; k < 16; k++) remote.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
+  for (int k = 0; k < 8; k++) remote.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  char path[32];
+  snprintf(path, sizeof path, "/api/items/%zu", i % 1000);
+  uvotel_attribute_t a[] = {UVOTEL_ATTR_STR("http.request.method", "GET"),
+                            UVOTEL_ATTR_STR("url.scheme", "http"),
+                            UVOTEL_ATTR_STR("url.path", path),
+                            UVOTEL_ATTR_STR("network.protocol.version", "1.1"),
+                            UVOTEL_ATTR_STR("user_agent.original", "wrk/4.2.0"),
+                            UVOTEL_ATTR_STR("client.address", "127.0.0.1"),
+                            UVOTEL_ATTR_INT("client.port", 40000 + (int64_t)(i % 20000)),
+                            UVOTEL_ATTR_STR("server.address", "127.0.0.1"),
+                            UVOTEL_ATTR_INT("server.port", 8080)};
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  o.parent_context = &remote;
+  o.attrs = a;
+  o.n_attrs = sizeof a / sizeof a[0];
+  uvotel_span_t *s = uvotel_span_start(t, "GET", &o);
+  uvotel_span_set_attribute_int(s, "http.response.status_code", 200); /* set at the response */
+  uvotel_span_end(s);
+}
+
+static void make_shaped(shape_t shape, uvotel_tracer_t *t, size_t i) {
+  if (shape == SHAPE_HTTP)
+    make_http_span(t, i);
+  else
+    make_span(t, i);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -81,6 +127,7 @@ static int cmp_double(const void *a, const void *b) {
 typedef struct keep_s {
   const uvotel_span_data_t *spans[BATCH];
   size_t n;
+  uvotel_tracer_provider_t *p;
 } keep_t;
 
 static void keep_on_end(void *self, const uvotel_span_data_t *d) {
@@ -89,6 +136,27 @@ static void keep_on_end(void *self, const uvotel_span_data_t *d) {
 }
 
 static const uvotel_span_processor_ops_t k_keep_ops = {.on_end = keep_on_end};
+
+/* BATCH finished spans of one shape, from a provider with the SDK's default resource
+ * (service.name and telemetry.sdk.*, no environment). */
+static void keep_make(keep_t *keep, shape_t shape) {
+  keep->n = 0;
+  uvotel_span_processor_t *kp = uvotel_span_processor_create(&k_keep_ops, keep);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &kp;
+  po.n_processors = 1;
+  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  keep->p = uvotel_tracer_provider_create(&po);
+  uvotel_tracer_t *t = uvotel_tracer_get(keep->p, "bench", "1.0");
+  for (size_t i = 0; i < BATCH; i++) make_shaped(shape, t, i);
+}
+
+static void keep_free(keep_t *keep) {
+  for (size_t i = 0; i < keep->n; i++) uvotel_span_data_release(keep->spans[i]);
+  keep->n = 0;
+  uvotel_tracer_provider_shutdown(keep->p, 1000);
+  uvotel_tracer_provider_free(keep->p);
+}
 
 #define ENC_ROUNDS 7
 
@@ -112,16 +180,20 @@ static double time_encode(int direct, const keep_t *keep, uvotel__otlp_block_cac
   return (double)(cpu_ns() - t0) / ((double)iters * (double)keep->n);
 }
 
-static void bench_encode(void) {
-  keep_t keep = {{0}, 0};
-  uvotel_span_processor_t *kp = uvotel_span_processor_create(&k_keep_ops, &keep);
-  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  po.processors = &kp;
-  po.n_processors = 1;
-  po.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
-  uvotel_tracer_t *t = uvotel_tracer_get(p, "bench", "1.0");
-  for (size_t i = 0; i < BATCH; i++) make_span(t, i);
+/* 1 when both encoders produce the same bytes for the kept batch (what the rows compare) */
+static int same_bytes(const keep_t *keep, uvotel__otlp_block_cache_t *cache) {
+  uint8_t *a = NULL, *b = NULL;
+  size_t an = 0, bn = 0;
+  int ok = uvotel__otlp_encode(keep->spans, keep->n, cache, &a, &an) == 0 &&
+           otlp_pbc_encode(keep->spans, keep->n, &b, &bn) == 0 && an == bn && memcmp(a, b, an) == 0;
+  uvotel_free(a);
+  uvotel_free(b);
+  return ok;
+}
+
+static void bench_encode_shape(shape_t shape) {
+  keep_t keep;
+  keep_make(&keep, shape);
   const int iters = 400;
   /* the exporter's own path: the direct encoder with its recycled scratch; beside it the
    * protobuf-c reference (the exporter's encoder before), rounds interleaved */
@@ -139,34 +211,57 @@ static void bench_encode(void) {
   qsort(d, ENC_ROUNDS, sizeof d[0], cmp_double);
   qsort(r, ENC_ROUNDS, sizeof r[0], cmp_double);
   qsort(ratio, ENC_ROUNDS, sizeof ratio[0], cmp_double);
+  const char *sh = k_shape_names[shape];
   printf(
-      "encode only     : direct %.1f / %.1f / %.1f ns/span thread CPU (min/median/max of %d rounds "
-      "x %d "
-      "batches of %zu), %.2f M spans/s at the median, %zu bytes per body (%.1f B/span)\n",
-      d[0], d[ENC_ROUNDS / 2], d[ENC_ROUNDS - 1], ENC_ROUNDS, iters, keep.n,
+      "encode only     : direct, %s spans %.1f / %.1f / %.1f ns/span thread CPU (min/median/max "
+      "of %d rounds x %d batches of %zu), %.2f M spans/s at the median, %zu bytes per body "
+      "(%.1f B/span)\n",
+      sh, d[0], d[ENC_ROUNDS / 2], d[ENC_ROUNDS - 1], ENC_ROUNDS, iters, keep.n,
       1e3 / d[ENC_ROUNDS / 2], len, (double)len / (double)keep.n);
   printf(
-      "encode only     : protobuf-c reference %.1f / %.1f / %.1f ns/span (%zu bytes); "
+      "encode only     : protobuf-c reference, %s spans %.1f / %.1f / %.1f ns/span (%zu bytes); "
       "reference / direct %.2f / %.2f / %.2fx%s\n",
-      r[0], r[ENC_ROUNDS / 2], r[ENC_ROUNDS - 1], rlen, ratio[0], ratio[ENC_ROUNDS / 2],
-      ratio[ENC_ROUNDS - 1], len == rlen ? "" : "  (BODY SIZES DIFFER)");
-  uint8_t *body = NULL, *z = NULL;
-  size_t zn = 0;
-  uvotel__otlp_encode(keep.spans, keep.n, cache, &body, &len);
-  uvotel__otlp_block_cache_free(cache);
-  uint64_t t0 = now_ns();
-  for (int i = 0; i < iters / 10; i++) {
-    uvotel__otlp_gzip(body, len, &z, &zn);
-    uvotel_free(z);
+      sh, r[0], r[ENC_ROUNDS / 2], r[ENC_ROUNDS - 1], rlen, ratio[0], ratio[ENC_ROUNDS / 2],
+      ratio[ENC_ROUNDS - 1], same_bytes(&keep, cache) ? "" : "  (BODIES DIFFER)");
+  if (shape == SHAPE_ATTR4) {
+    uint8_t *body = NULL, *z = NULL;
+    size_t zn = 0;
+    uvotel__otlp_encode(keep.spans, keep.n, cache, &body, &len);
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < iters / 10; i++) {
+      uvotel__otlp_gzip(body, len, &z, &zn);
+      uvotel_free(z);
+    }
+    uint64_t gz = now_ns() - t0;
+    printf(
+        "gzip only       : %.0f spans/s, %.1f MB/s in, level 1: %zu -> ~%zu bytes (%.1f B/span)\n",
+        (double)(iters / 10) * (double)keep.n / (gz / 1e9),
+        (double)len * (iters / 10) / (gz / 1e9) / 1e6, len, zn, (double)zn / (double)keep.n);
+    uvotel_free(body);
   }
-  uint64_t gz = now_ns() - t0;
-  printf("gzip only       : %.0f spans/s, %.1f MB/s in, level 1: %zu -> ~%zu bytes (%.1f B/span)\n",
-         (double)(iters / 10) * (double)keep.n / (gz / 1e9),
-         (double)len * (iters / 10) / (gz / 1e9) / 1e6, len, zn, (double)zn / (double)keep.n);
-  uvotel_free(body);
-  for (size_t i = 0; i < keep.n; i++) uvotel_span_data_release(keep.spans[i]);
-  uvotel_tracer_provider_shutdown(p, 1000);
-  uvotel_tracer_provider_free(p);
+  uvotel__otlp_block_cache_free(cache);
+  keep_free(&keep);
+}
+
+/* The driver to count instructions with (deterministic where the times are not):
+ *   valgrind --tool=callgrind --toggle-collect=uvotel__otlp_encode --callgrind-out-file=/dev/null \
+ *     bench_otlp encode-ir shape=http batches=20
+ * counts only what runs inside the direct encoder (ref=1: inside otlp_pbc_encode instead), the
+ * body's allocation included; divide the total by batches x 512 (printed). */
+static int bench_encode_ir(shape_t shape, int batches, int ref) {
+  keep_t keep;
+  keep_make(&keep, shape);
+  uvotel__otlp_block_cache_t *cache = NULL;
+  uvotel__otlp_block_cache_create(&cache);
+  size_t len = 0;
+  time_encode(!ref, &keep, cache, 1, &len); /* the scratch grown once, as in steady state */
+  time_encode(!ref, &keep, cache, batches, &len);
+  printf("encode-ir: %s encoder, %s spans, %d batches x %zu spans = %zu spans, %zu bytes/body\n",
+         ref ? "protobuf-c reference" : "direct", k_shape_names[shape], batches + 1, keep.n,
+         (size_t)(batches + 1) * keep.n, len);
+  uvotel__otlp_block_cache_free(cache);
+  keep_free(&keep);
+  return 0;
 }
 
 /* Encoding spans that are not in this core's caches, as on the export thread: 64k finished
@@ -569,15 +664,51 @@ static uint64_t arg_u64(int argc, char **argv, const char *key, uint64_t def) {
   return def;
 }
 
+static const char *arg_str(int argc, char **argv, const char *key, const char *def) {
+  size_t k = strlen(key);
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], key, k) == 0 && argv[i][k] == '=') return argv[i] + k + 1;
+  }
+  return def;
+}
+
+/* shape=attr4|http|both for the encode modes; -1 for anything else */
+static int arg_shapes(int argc, char **argv, const char *def, int *first, int *last) {
+  const char *s = arg_str(argc, argv, "shape", def);
+  if (strcmp(s, "attr4") == 0) {
+    *first = *last = SHAPE_ATTR4;
+  } else if (strcmp(s, "http") == 0) {
+    *first = *last = SHAPE_HTTP;
+  } else if (strcmp(s, "both") == 0) {
+    *first = SHAPE_ATTR4;
+    *last = SHAPE_HTTP;
+  } else {
+    fprintf(stderr, "bench_otlp: shape=attr4|http|both, not %s\n", s);
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 && strchr(argv[1], '=') == NULL ? argv[1] : "all";
+  int first, last;
   if (strcmp(mode, "encode") == 0) {
-    bench_encode();
+    if (arg_shapes(argc, argv, "both", &first, &last) != 0) return 1;
+    load();
+    for (int sh = first; sh <= last; sh++) bench_encode_shape((shape_t)sh);
     bench_encode_cold();
+    load();
+    return 0;
+  }
+  if (strcmp(mode, "encode-ir") == 0) {
+    if (arg_shapes(argc, argv, "attr4", &first, &last) != 0) return 1;
+    int batches = (int)arg_u64(argc, argv, "batches", 20);
+    int ref = (int)arg_u64(argc, argv, "ref", 0);
+    for (int sh = first; sh <= last; sh++) bench_encode_ir((shape_t)sh, batches, ref);
     return 0;
   }
   if (strcmp(mode, "all") != 0 && strcmp(mode, "burst") != 0 && strcmp(mode, "sustained") != 0) {
-    fprintf(stderr, "usage: bench_otlp [burst|sustained|all|encode] [key=value ...]\n");
+    fprintf(stderr, "usage: bench_otlp [burst|sustained|all|encode|encode-ir] [key=value ...]\n");
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,10 @@
  *   4. OTLP/JSON encoding of finished spans (the file exporter's work), spans/s
  * Rows 1-3 and the raw baseline run interleaved, ROUNDS times; min / median / max printed.
  * Usage: bench_trace [ops per round] [spans]   ("spans": rows 1-3 only)
+ *        bench_trace OPS only ROW   one row, no rounds, for instruction counts:
+ *          valgrind --tool=callgrind --toggle-collect=run_only bench_trace 40000 only 4
+ *          (ROW: 4, lit, nonsampled, sweep0, sweep4, sweep16, sweep64; instructions per span =
+ *          the collected total / OPS; the pool and arenas are warmed first, outside run_only)
  *   BENCH_TRACE_PREALLOC=none: providers fill their span pool on demand instead of at creation
  *   (the "first 4096 spans" row then shows what the lazy fill costs)
  * Each is printed next to a raw baseline measured in the same process: for spans, the work an
@@ -151,9 +155,14 @@ typedef struct pipe_s {
   uvotel_tracer_t *t;
 } pipe_t;
 
+/* only mode: a queue no run fills, so no span takes the drop path however the export threads
+ * are scheduled (under callgrind they run seldom) and the instruction count is the same each run */
+static size_t g_queue_size;
+
 static pipe_t pipe_open(uv_loop_t *loop, int sampled) {
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   bo.loop = loop;
+  if (g_queue_size != 0) bo.max_queue_size = g_queue_size;
   uvotel_span_processor_t *bp =
       uvotel_batch_span_processor_create(uvotel_span_exporter_create(&g_discard, NULL), &bo);
   uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -375,11 +384,63 @@ static void bench_encode(uv_loop_t *loop) {
   uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* One row, once; run_only is the function callgrind collects (--toggle-collect=run_only). */
+static void run_row(uvotel_tracer_t *t, uv_loop_t *loop, long iters, const char *row) {
+  if (strcmp(row, "4") == 0 || strcmp(row, "nonsampled") == 0) {
+    span_loop(t, loop, iters);
+  } else if (strcmp(row, "lit") == 0) {
+    span_loop_lit(t, loop, iters);
+  } else if (strncmp(row, "sweep", 5) == 0) {
+    sweep_loop(t, loop, iters, atoi(row + 5));
+  }
+}
+
+/* Collected by callgrind: the row, then the flush that hands back every span it ended, so the
+ * count includes releasing them all whenever the export threads ran. */
+__attribute__((noinline)) static void run_only(uvotel_tracer_provider_t *p, uvotel_tracer_t *t,
+                                               uv_loop_t *loop, long iters, const char *row) {
+  run_row(t, loop, iters, row);
+  uvotel_tracer_provider_force_flush(p, 10000);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static int bench_only(uv_loop_t *loop, long iters, const char *row) {
+  static const char *const known[] = {"4",      "lit",     "nonsampled", "sweep0",
+                                      "sweep4", "sweep16", "sweep64"};
+  int ok = 0;
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) ok |= strcmp(row, known[i]) == 0;
+  if (!ok) {
+    fprintf(stderr, "bench_trace: unknown row \"%s\"\n", row);
+    return 2;
+  }
+  for (int k = 0; k < 64; k++) snprintf(g_keys[k], sizeof g_keys[k], "app.attribute.%02d", k);
+  uv_async_t keep_alive;
+  uv_async_init(loop, &keep_alive, NULL);
+  g_queue_size = 65536;
+  if (iters > 40000) {
+    fprintf(stderr, "bench_trace: only mode takes at most 40000 ops (the queue holds 65536)\n");
+    return 2;
+  }
+  pipe_t pp = pipe_open(loop, strcmp(row, "nonsampled") != 0);
+  run_row(pp.t, loop, iters / 4, row); /* warm: pool, arenas */
+  uvotel_tracer_provider_force_flush(pp.p, 10000);
+  uv_run(loop, UV_RUN_NOWAIT);
+  run_only(pp.p, pp.t, loop, iters, row);
+  uv_close((uv_handle_t *)&keep_alive, NULL);
+  pipe_close(loop, &pp, "only");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   counting_alloc_install();
   long iters = argc > 1 ? atol(argv[1]) : 1000000;
   uv_loop_t loop;
   uv_loop_init(&loop);
+  if (argc > 3 && strcmp(argv[2], "only") == 0) {
+    int rc = bench_only(&loop, iters, argv[3]);
+    uv_loop_close(&loop);
+    return rc;
+  }
   bench_spans(&loop, iters);
   if (argc <= 2 || strcmp(argv[2], "spans") != 0) bench_encode(&loop);
   uv_loop_close(&loop);

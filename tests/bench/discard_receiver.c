@@ -9,11 +9,16 @@
  * answered 400 and counted bad. A good one is answered 200 with an empty protobuf body (an
  * empty ExportTraceServiceResponse: full success).
  *
+ * With `--server-key KEY` (bench_http) it also counts the spans of kind SERVER (Span.kind, field
+ * 6, = 2) holding an attribute whose key is KEY (Span.attributes, 9 -> KeyValue.key, 1), and
+ * answers POST /v1/logs bodies 200 without looking at them (counted as logs, not bad).
+ *
  * Control through stdin/stdout (the parent holds both ends of pipes):
  *   at start it prints "port N\n";
  *   each line read on stdin makes it print one line
  *     "spans S requests R bad B bytes Y cpu_ns C\n"
- *   (cumulative; C is this process's user + system CPU time, getrusage);
+ *   (cumulative; C is this process's user + system CPU time, getrusage), with
+ *   " server V logs L" before the newline under --server-key;
  *   EOF on stdin: it prints that line once more and exits 0.
  * No uvotel code: nothing here is what is being measured. */
 #define _GNU_SOURCE
@@ -38,7 +43,9 @@ typedef struct conn_s {
   size_t len, cap;
 } conn_t;
 
-static uint64_t g_spans, g_requests, g_bad, g_bytes;
+static uint64_t g_spans, g_requests, g_bad, g_bytes, g_server, g_logs;
+static const char *g_server_key; /* --server-key, or NULL */
+static size_t g_server_key_len;
 
 static uint64_t cpu_ns(void) {
   struct rusage ru;
@@ -48,9 +55,13 @@ static uint64_t cpu_ns(void) {
 }
 
 static void report(void) {
-  printf("spans %llu requests %llu bad %llu bytes %llu cpu_ns %llu\n", (unsigned long long)g_spans,
+  printf("spans %llu requests %llu bad %llu bytes %llu cpu_ns %llu", (unsigned long long)g_spans,
          (unsigned long long)g_requests, (unsigned long long)g_bad, (unsigned long long)g_bytes,
          (unsigned long long)cpu_ns());
+  if (g_server_key != NULL) {
+    printf(" server %llu logs %llu", (unsigned long long)g_server, (unsigned long long)g_logs);
+  }
+  printf("\n");
   fflush(stdout);
 }
 
@@ -69,9 +80,61 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   return -1;
 }
 
+/* 1 when the KeyValue message [p, end) has key g_server_key (its other fields skipped). */
+static int kv_key_is(const uint8_t *p, const uint8_t *end) {
+  while (p < end) {
+    uint64_t key, v;
+    if (varint(&p, end, &key) != 0) return 0;
+    if ((key & 7) == 0) {
+      if (varint(&p, end, &v) != 0) return 0;
+    } else if ((key & 7) == 2) {
+      if (varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return 0;
+      if ((key >> 3) == 1) return v == g_server_key_len && memcmp(p, g_server_key, v) == 0;
+      p += v;
+    } else {
+      return 0; /* a KeyValue has only a string key and a message value */
+    }
+  }
+  return 0;
+}
+
+/* One Span message [p, end): 1 when its kind is SERVER and an attribute's key is g_server_key,
+ * 0 when not, -1 when malformed. */
+static int server_span(const uint8_t *p, const uint8_t *end) {
+  int server = 0, keyed = 0;
+  while (p < end) {
+    uint64_t key, v;
+    if (varint(&p, end, &key) != 0) return -1;
+    switch (key & 7) {
+      case 0:
+        if (varint(&p, end, &v) != 0) return -1;
+        if ((key >> 3) == 6 && v == 2) server = 1;
+        break;
+      case 1:
+        if (end - p < 8) return -1;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return -1;
+        p += 4;
+        break;
+      case 2:
+        if (varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return -1;
+        if ((key >> 3) == 9 && !keyed) keyed = kv_key_is(p, p + v);
+        p += v;
+        break;
+      default:
+        return -1;
+    }
+  }
+  return server && keyed;
+}
+
 /* Walk the fields of [p, end): for each LEN field numbered `want`, call down (depth - 1) or,
- * at depth 0, count it. Other fields are skipped. Returns the count, or -1 when malformed. */
-static int64_t walk(const uint8_t *p, const uint8_t *end, const uint32_t *path, int depth) {
+ * at depth 0, count it (and, under --server-key, whether it is such a SERVER span: *server).
+ * Other fields are skipped. Returns the count, or -1 when malformed. */
+static int64_t walk(const uint8_t *p, const uint8_t *end, const uint32_t *path, int depth,
+                    uint64_t *server) {
   int64_t n = 0;
   while (p < end) {
     uint64_t key, len;
@@ -93,8 +156,13 @@ static int64_t walk(const uint8_t *p, const uint8_t *end, const uint32_t *path, 
         if ((key >> 3) == path[0]) {
           if (depth == 0) {
             n++;
+            if (g_server_key != NULL) {
+              int sv = server_span(p, p + len);
+              if (sv < 0) return -1;
+              *server += (uint64_t)sv;
+            }
           } else {
-            int64_t k = walk(p, p + len, path + 1, depth - 1);
+            int64_t k = walk(p, p + len, path + 1, depth - 1, server);
             if (k < 0) return -1;
             n += k;
           }
@@ -154,17 +222,22 @@ static int serve(conn_t *c) {
     g_requests++;
     g_bytes += body_len;
     static const uint32_t path[3] = {1, 2, 2};
-    if (gzip || strncmp(c->buf, "POST /v1/traces ", 16) != 0) {
+    if (g_server_key != NULL && !gzip && strncmp(c->buf, "POST /v1/logs ", 14) == 0) {
+      g_logs++;
+      answer(c->fd, "200 OK");
+    } else if (gzip || strncmp(c->buf, "POST /v1/traces ", 16) != 0) {
       g_bad++;
       answer(c->fd, gzip ? "415 Unsupported Media Type" : "404 Not Found");
     } else {
+      uint64_t server = 0;
       int64_t n = walk((const uint8_t *)c->buf + head_len,
-                       (const uint8_t *)c->buf + head_len + body_len, path, 2);
+                       (const uint8_t *)c->buf + head_len + body_len, path, 2, &server);
       if (n < 0) {
         g_bad++;
         answer(c->fd, "400 Bad Request");
       } else {
         g_spans += (uint64_t)n;
+        g_server += server;
         answer(c->fd, "200 OK");
       }
     }
@@ -181,7 +254,14 @@ static void close_conn(int ep, conn_t *c) {
   free(c);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--server-key") == 0 && argv[2][0] != '\0') {
+    g_server_key = argv[2];
+    g_server_key_len = strlen(argv[2]);
+  } else if (argc != 1) {
+    fprintf(stderr, "usage: discard_receiver [--server-key KEY]\n");
+    return 2;
+  }
   int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

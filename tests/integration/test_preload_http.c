@@ -77,6 +77,14 @@ static void attr_is(json_t *sp, const char *key, const char *want) {
   }
 }
 
+/* How many spans are named name. */
+static size_t count_named(json_t *all, const char *name) {
+  size_t i, n = 0;
+  json_t *sp;
+  json_array_foreach(all, i, sp) n += strcmp(span_str(sp, "name"), name) == 0;
+  return n;
+}
+
 static void test_http_spans_under_preload(void **state) {
   (void)state;
   char *plain = run("plain", NULL);
@@ -84,6 +92,9 @@ static void test_http_spans_under_preload(void **state) {
   assert_string_equal(pre, plain); /* every client got the same bytes */
   json_t *all = spans_load(SPANS);
   assert_non_null(all);
+  /* A and B were followed to their close with nothing started under their accept spans: none
+   * exported; C's detector gave up, so C keeps its tcp accept span. */
+  assert_int_equal(count_named(all, "tcp accept"), 1);
   size_t nreq = 0, ncli = 0, i;
   json_t *sp;
   json_array_foreach(all, i, sp) {
@@ -134,6 +145,97 @@ static void test_http_spans_under_preload(void **state) {
       assert_string_equal(span_str(fs, "parentSpanId"), span_str(s, "spanId"));
       assert_string_equal(span_str(fs, "traceId"), TRACE);
     }
+  }
+  json_decref(all);
+  free(pre);
+  free(plain);
+}
+
+/* The wrapped build (uv_redirect.h, automatic spans and accept spans as under the preload):
+ * the same request spans, and tcp accept only for C (given up). */
+static void test_http_spans_redirect(void **state) {
+  (void)state;
+  char *plain = run("plain3", NULL);
+  const char *env[] = {"MECH_SPANS=" SPANS, NULL};
+  unlink(SPANS);
+  char *wr = run_prog(HTTP_PROG_REDIRECT, NULL, "redirect", NULL, env, NULL);
+  assert_string_equal(wr, plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_named(all, "tcp accept"), 1);
+  for (size_t k = 0; k < sizeof k_want / sizeof k_want[0]; k++) {
+    json_t *s = span_find(all, k_want[k].name, "url.path", k_want[k].path);
+    assert_non_null(s);
+    assert_string_equal(span_str(s, "parentSpanId"), k_want[k].id);
+  }
+  json_decref(all);
+  free(wr);
+  free(plain);
+}
+
+/* A span started in the connection callback (the fs stat of `http_prog connstat`) is a child of
+ * the connection's tcp accept span, which is then kept: all three connections have theirs, each
+ * stat's parent is one of them, and the request spans still continue the sent traces. */
+static void test_conn_span_keeps_accept_under_preload(void **state) {
+  (void)state;
+  char *plain = run_prog(HTTP_PROG_PLAIN, "connstat", "connstat-plain", NULL, NULL, NULL);
+  char *pre = run_prog(HTTP_PROG_PLAIN, "connstat", "connstat-preload", "all", NULL, NULL);
+  assert_string_equal(pre, plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_named(all, "tcp accept"), 3);
+  size_t i, nstat = 0;
+  json_t *sp;
+  json_array_foreach(all, i, sp) {
+    const char *path = span_attr(sp, "file.path");
+    if (path == NULL || strcmp(path, "/nonexistent.uvotel/conn") != 0) continue;
+    nstat++;
+    size_t j;
+    json_t *acc, *parent = NULL;
+    json_array_foreach(all, j, acc) {
+      if (strcmp(span_str(acc, "spanId"), span_str(sp, "parentSpanId")) == 0) parent = acc;
+    }
+    assert_non_null(parent);
+    assert_string_equal(span_str(parent, "name"), "tcp accept");
+  }
+  assert_int_equal(nstat, 3);
+  for (size_t k = 0; k < sizeof k_want / sizeof k_want[0]; k++) {
+    json_t *s = span_find(all, k_want[k].name, "url.path", k_want[k].path);
+    assert_non_null(s);
+    assert_string_equal(span_str(s, "parentSpanId"), k_want[k].id);
+  }
+  json_decref(all);
+  free(pre);
+  free(plain);
+}
+
+/* `http_prog adopt`: the same connections made outside libuv and adopted with uv_tcp_open on
+ * both ends. The server ends read first (served: a SERVER span per request continuing the sent
+ * trace), the client ends write first (clients: a CLIENT span per request); no tcp accept. */
+static void test_adopted_sockets_under_preload(void **state) {
+  (void)state;
+  char *plain = run_prog(HTTP_PROG_PLAIN, "adopt", "adopt-plain", NULL, NULL, NULL);
+  char *pre = run_prog(HTTP_PROG_PLAIN, "adopt", "adopt-preload", "all", NULL, NULL);
+  assert_string_equal(pre, plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_named(all, "tcp accept"), 0);
+  size_t i, nsrv = 0, ncli = 0;
+  json_t *sp;
+  json_array_foreach(all, i, sp) {
+    if (span_attr(sp, "http.request.method") == NULL) continue;
+    json_int_t kind = json_integer_value(json_object_get(sp, "kind"));
+    nsrv += kind == 2;
+    ncli += kind == 3;
+  }
+  assert_int_equal(nsrv, sizeof k_want / sizeof k_want[0]);
+  assert_int_equal(ncli, sizeof k_want / sizeof k_want[0]);
+  for (size_t k = 0; k < sizeof k_want / sizeof k_want[0]; k++) {
+    json_t *s = span_find(all, k_want[k].name, "url.path", k_want[k].path);
+    assert_non_null(s);
+    assert_int_equal(json_integer_value(json_object_get(s, "kind")), 2);
+    assert_string_equal(span_str(s, "parentSpanId"), k_want[k].id);
+    assert_string_equal(span_attr(s, "http.response.status_code"), k_want[k].status);
   }
   json_decref(all);
   free(pre);
@@ -220,6 +322,9 @@ static void check_client_run(const char *plain, const char *out, const char *err
   }
   assert_int_equal(ncli, 11); /* D 3, E 3, F 2, G, H, and the server's own /echo/leaf */
   assert_int_equal(nsrv, 11);
+  size_t nacc = 0; /* every accepted connection was followed: no tcp accept span */
+  json_array_foreach(all, i, sp) nacc += strcmp(span_str(sp, "name"), "tcp accept") == 0;
+  assert_int_equal(nacc, 0);
   for (size_t k = 0; k < sizeof k_inserted / sizeof k_inserted[0]; k++) {
     const char *path = k_inserted[k];
     char trace[33], span[17], url[128];
@@ -287,6 +392,9 @@ static void test_client_to_server_redirect(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_http_spans_under_preload),
+      cmocka_unit_test(test_http_spans_redirect),
+      cmocka_unit_test(test_conn_span_keeps_accept_under_preload),
+      cmocka_unit_test(test_adopted_sockets_under_preload),
       cmocka_unit_test(test_http_off_without_category),
       cmocka_unit_test(test_client_to_server_under_preload),
       cmocka_unit_test(test_client_to_server_redirect),

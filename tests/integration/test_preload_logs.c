@@ -169,7 +169,7 @@ static void test_syslog_over_otlp(void **state) {
   env[n++] = "OTEL_TRACES_EXPORTER=otlp";
   env[n++] = "OTEL_LOGS_EXPORTER=otlp";
   env[n] = NULL;
-  char *out, *err;
+  char *out = NULL, *err = NULL;
   assert_int_equal(run(env, &out, &err), 0);
   assert_string_equal(err, "error: handled 4 bytes\npartial line\n[WARN] shutting down\n");
   free(out), free(err);

@@ -587,6 +587,176 @@ static void test_encode_errors(void **state) {
   uvotel_memory_exporter_free(b.m);
 }
 
+/* The writer fills its scratch buffer from the end and grows it when a write does not fit
+ * (tests/unit: a batch of one span starts with about 1 kB): spans much larger than that, with
+ * long strings in every place a string goes (name, attribute keys and values, kvlist members,
+ * string arrays, event names and their attributes, link attributes and trace state, status
+ * message), so the buffer grows inside every kind of write. Byte for byte against protobuf-c,
+ * alone (fresh scratch each time) and together, with and without the exporter's cache. */
+static void test_bytes_growth_everywhere(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider(b.m, "svc");
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "grow", "1");
+  static char fill[5001];
+  for (size_t i = 0; i < sizeof fill - 1; i++) fill[i] = (char)('a' + i % 26);
+  uvotel_trace_state_t *ts = NULL;
+  char tsv[300];
+  snprintf(tsv, sizeof tsv, "k1=%.200s,k2=v", fill);
+  assert_int_equal(uvotel_trace_state_parse(tsv, strlen(tsv), &ts), 0);
+  const size_t sizes[] = {30, 200, 1500, 5000};
+  for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+    size_t len = sizes[z];
+    char saved = fill[len];
+    fill[len] = '\0';
+    uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, ts};
+    memset(remote.trace_id.bytes, 0x5a, 16);
+    memset(remote.span_id.bytes, 0xa5, 8);
+    uvotel_attribute_t la[] = {UVOTEL_ATTR_STR("link.s", fill), UVOTEL_ATTR_INT("link.i", -7)};
+    uvotel_link_t links[4];
+    for (int l = 0; l < 4; l++) {
+      links[l].context = remote;
+      links[l].attrs = la;
+      links[l].n_attrs = 2;
+      links[l].dropped_attributes = 0;
+    }
+    uvotel_span_options_t so = UVOTEL_SPAN_OPTIONS_INIT;
+    so.parent_context = &remote;
+    so.links = links;
+    so.n_links = 4;
+    so.kind = UVOTEL_SPAN_KIND_CLIENT;
+    uvotel_span_t *s = uvotel_span_start(t, fill, &so);
+    for (int i = 0; i < 20; i++) {
+      char key[48];
+      snprintf(key, sizeof key, "attr.%02d.%.30s", i, fill);
+      uvotel_span_set_attribute_str(s, key, fill);
+      snprintf(key, sizeof key, "int.%02d", i);
+      uvotel_span_set_attribute_int(s, key, (int64_t)i * -1000003);
+    }
+    uvotel_span_set_attribute_str(s, fill, "the key is the long one");
+    const char *sa[] = {fill, "", fill};
+    uvotel_attribute_t arr = UVOTEL_ATTR_STR_ARRAY("sa", sa, 3);
+    uvotel_span_set_attribute(s, &arr);
+    uvotel_attribute_t inner[] = {UVOTEL_ATTR_STR("in.s", fill), UVOTEL_ATTR_DOUBLE("in.d", 2.5)};
+    uvotel_attribute_t kvl = {"kv", {UVOTEL_VALUE_KVLIST, 2, {.kv = inner}}};
+    uvotel_span_set_attribute(s, &kvl);
+    uvotel_attribute_t ea[] = {UVOTEL_ATTR_STR("ev.s", fill), UVOTEL_ATTR_BOOL("ev.b", true)};
+    for (int e = 0; e < 6; e++) uvotel_span_add_event_at(s, fill, 1000 + (uint64_t)e, ea, 2);
+    uvotel_span_set_status(s, UVOTEL_STATUS_ERROR, fill);
+    uvotel_span_end(s);
+    fill[len] = saved;
+  }
+  /* and many small spans after them, in the same batch */
+  for (int i = 0; i < 100; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "small", NULL);
+    uvotel_span_set_attribute_int(s, "i", i);
+    uvotel_span_end(s);
+  }
+  collect(&b);
+  assert_int_equal(b.n, 104);
+  for (size_t i = 0; i < 4; i++) expect_same_bytes(b.spans + i, 1);
+  expect_same_bytes(b.spans, b.n);
+  expect_same_bytes(b.spans + 3, b.n - 3);
+  uvotel_trace_state_release(ts);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
+/* Pack a decoded request again with protobuf-c: what the direct encoder wrote must be exactly
+ * protobuf-c's canonical bytes for what it decodes to (a check that works where the reference
+ * encoder cannot be run on the same spans: it does not repair UTF-8). */
+static void expect_canonical(const uint8_t *body, size_t len, req_t **out) {
+  req_t *q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+      NULL, len, body);
+  assert_non_null(q);
+  size_t n =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(q);
+  assert_int_equal(n, len);
+  uint8_t *again = uvotel_malloc(n ? n : 1);
+  assert_non_null(again);
+  assert_int_equal(
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(q, again), n);
+  assert_memory_equal(again, body, len);
+  uvotel_free(again);
+  *out = q;
+}
+
+/* Attribute keys and string values of every length the inline paths treat apart (0-1, 2-3,
+ * 4-7, 8-16, 17-32, over 32), with a valid two-byte character or an invalid byte at the start,
+ * middle and end, beside a plain ASCII twin: the strings the inline ASCII test sends to the full
+ * check come out unchanged when valid and repaired when not, in keys and in values, and every
+ * body is protobuf-c's canonical packing of what it decodes to. */
+static void test_utf8_string_size_classes(void **state) {
+  (void)state;
+  static const char *const inserts[] = {"\xc3\xa9", "\xff"};
+  for (int kind = 0; kind < 2; kind++) {
+    for (size_t len = 1; len <= 40; len++) {
+      batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+      uvotel_tracer_provider_t *p = provider(b.m, "svc");
+      uvotel_tracer_t *t = uvotel_tracer_get(p, "u", NULL);
+      const size_t at[] = {0, len / 2, len - 1};
+      char strs[3][48], want[3][64];
+      size_t want_len[3];
+      for (int k = 0; k < 3; k++) {
+        memset(strs[k], 'a' + k, len);
+        strs[k][len] = '\0';
+        size_t ins = strlen(inserts[kind]);
+        size_t pos = at[k] + ins <= len ? at[k] : len >= ins ? len - ins : at[k];
+        if (pos + ins <= len)
+          memcpy(strs[k] + pos, inserts[kind], ins);
+        else
+          strs[k][pos] = inserts[kind][0]; /* len 1: a truncated sequence */
+        want_len[k] = uvotel__utf8_repair(want[k], strs[k], len);
+        want[k][want_len[k]] = '\0';
+      }
+      /* one attribute per span (with len 1 the three strings are the same key) */
+      char plain[48];
+      memset(plain, 'z', len);
+      plain[len] = '\0';
+      uvotel_attribute_t one[5] = {
+          UVOTEL_ATTR_STR(strs[0], "plain"),      /* a bad key */
+          UVOTEL_ATTR_STR("v1", strs[1]),         /* a bad value */
+          UVOTEL_ATTR_STR(strs[2], strs[2]),      /* both */
+          UVOTEL_ATTR_INT(strs[1], (int64_t)len), /* a bad key, an int value */
+          UVOTEL_ATTR_STR(plain, plain)};         /* the ASCII twin */
+      for (int k = 0; k < 5; k++) {
+        uvotel_span_t *s = uvotel_span_start(t, "span", NULL);
+        uvotel_span_set_attributes(s, &one[k], 1);
+        uvotel_span_end(s);
+      }
+      collect(&b);
+      assert_int_equal(b.n, 5);
+      uint8_t *body = NULL;
+      size_t blen = 0;
+      assert_int_equal(uvotel_otlp_http_encode(b.spans, b.n, &body, &blen), 0);
+      req_t *q = NULL;
+      expect_canonical(body, blen, &q);
+      span_t **x = q->resource_spans[0]->scope_spans[0]->spans;
+      for (int k = 0; k < 5; k++) assert_int_equal(x[k]->n_attributes, 1);
+      assert_string_equal(x[0]->attributes[0]->key, want[0]);
+      assert_string_equal(x[0]->attributes[0]->value->string_value, "plain");
+      assert_string_equal(x[1]->attributes[0]->key, "v1");
+      assert_string_equal(x[1]->attributes[0]->value->string_value, want[1]);
+      assert_string_equal(x[2]->attributes[0]->key, want[2]);
+      assert_string_equal(x[2]->attributes[0]->value->string_value, want[2]);
+      assert_string_equal(x[3]->attributes[0]->key, want[1]);
+      assert_int_equal(x[3]->attributes[0]->value->int_value, (int64_t)len);
+      assert_string_equal(x[4]->attributes[0]->key, plain);
+      assert_string_equal(x[4]->attributes[0]->value->string_value, plain);
+      /* valid input: exactly what protobuf-c packs for the same spans */
+      int valid = 1;
+      for (int k = 0; k < 3; k++) valid &= uvotel__utf8_valid_prefix(strs[k], len) == len;
+      assert_int_equal(valid, kind == 0 && len >= 2); /* len 1: \xc3 alone, truncated */
+      if (valid) expect_same_bytes(b.spans, b.n);
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(q,
+                                                                                              NULL);
+      uvotel_free(body);
+      uvotel_tracer_provider_free(p);
+      uvotel_memory_exporter_free(b.m);
+    }
+  }
+}
+
 /* ---- invalid UTF-8: repaired everywhere, nothing else lost ---- */
 
 static void test_utf8_repair_table(void **state) {
@@ -903,6 +1073,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_utf8_every_position_protobuf_and_json, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_json_strict, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_kvlist_empty_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bytes_growth_everywhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_utf8_string_size_classes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <uvotel.h>
+#include <uvotel/exporters/memory.h>
 
 #include "counting_alloc.h"
 
@@ -308,6 +309,244 @@ static void test_reused_slot_forgets_bloom(void **state) {
     assert_int_equal(a[1].value.u.i, i);
     hold_clear(&f->hold);
   }
+}
+
+/* ---- the setters' fast path and its boundaries ---- */
+
+/* Key i of a sweep: distinct lengths and shapes (short, 4-7, 8-16 and past 16 bytes, keys that
+ * share their first and last 8 bytes and differ only in between). */
+static void sweep_key(char *out, size_t cap, int i) {
+  switch (i % 4) {
+    case 0:
+      snprintf(out, cap, "k%d", i);
+      break;
+    case 1:
+      snprintf(out, cap, "app.attribute.%02d", i);
+      break;
+    case 2:
+      snprintf(out, cap, "http.request.%03d.header.value", i); /* > 16: the middle differs */
+      break;
+    default:
+      snprintf(out, cap, "x%03d", i);
+      break;
+  }
+}
+
+/* Every count of distinct keys up to 70 against attribute-count limits around the fast path's
+ * bounds (the first arrays' 8, the linear range's 16, the index past it): each key set twice
+ * (the second value wins, stored once), through the copied, the borrowed and the array setters
+ * in turn; what the limit refuses is counted once per refused set. The same slots are reused
+ * from one case to the next. */
+static void test_fast_path_boundaries(void **state) {
+  fx_t *f = *state;
+  static const uint32_t limits[] = {0, 1, 7, 8, 9, 15, 16, 17, 33, 128};
+  char keys[70][40];
+  for (int i = 0; i < 70; i++) sweep_key(keys[i], sizeof keys[i], i);
+  for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+    uvotel_span_processor_t *pr;
+    uvotel_tracer_provider_options_t o = hold_options(f, &pr);
+    o.limits.attribute_count = limits[li];
+    f->p = uvotel_tracer_provider_create(&o);
+    f->t = uvotel_tracer_get(f->p, "boundaries", NULL);
+    for (int n = 0; n <= 70; n += (n < 20 ? 1 : 7)) {
+      uvotel_span_t *s = uvotel_span_start(f->t, "op", NULL);
+      for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+          int64_t v = 1000 * pass + i;
+          switch ((i + pass) % 3) {
+            case 0:
+              uvotel_span_set_attribute_int(s, keys[i], v);
+              break;
+            case 1:
+              uvotel_span_set_attribute_int_static(s, keys[i], strlen(keys[i]), v);
+              break;
+            default: {
+              uvotel_attribute_t at = UVOTEL_ATTR_INT(keys[i], v);
+              uvotel_span_set_attributes(s, &at, 1);
+              break;
+            }
+          }
+        }
+      }
+      uvotel_span_end(s);
+      const uvotel_span_data_t *d = f->hold.d[f->hold.n - 1];
+      size_t got;
+      const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &got);
+      size_t want = (size_t)n < limits[li] ? (size_t)n : limits[li];
+      assert_int_equal(got, want);
+      assert_int_equal(uvotel_span_data_dropped_attributes(d), 2 * ((size_t)n - want));
+      for (size_t i = 0; i < got; i++) {
+        assert_string_equal(a[i].key, keys[i]);
+        assert_int_equal(a[i].value.type, UVOTEL_VALUE_INT);
+        assert_int_equal(a[i].value.u.i, 1000 + (int64_t)i);
+      }
+      hold_clear(&f->hold);
+    }
+    close_provider(f);
+  }
+}
+
+/* String values through the fast path: within the value-length limit stored whole, past it cut
+ * at a character boundary; an overwrite of a string by a scalar and back. */
+static void test_fast_path_string_values(void **state) {
+  fx_t *f = *state;
+  uvotel_span_processor_t *pr;
+  uvotel_tracer_provider_options_t o = hold_options(f, &pr);
+  o.limits.attribute_value_length = 4;
+  f->p = uvotel_tracer_provider_create(&o);
+  f->t = uvotel_tracer_get(f->p, "strings", NULL);
+  uvotel_span_t *s = uvotel_span_start(f->t, "op", NULL);
+  uvotel_span_set_attribute_str(s, "short", "abcd");
+  uvotel_span_set_attribute_str(s, "long", "abcdefgh");
+  uvotel_span_set_attribute_str(s, "utf8", "ab\xc3\xa9\xc3\xa9z"); /* "abééz": 4 chars = 6 bytes */
+  UVOTEL_SPAN_SET_STR_LIT(s, "lit", "wxyz!");
+  uvotel_span_set_attribute_str(s, "swap", "text");
+  uvotel_span_set_attribute_int(s, "swap", 7);
+  uvotel_span_set_attribute_str(s, "swap2", "x");
+  uvotel_span_set_attribute_bool(s, "swap2", true);
+  uvotel_span_set_attribute_str(s, "swap2", "again");
+  uvotel_span_end(s);
+  const uvotel_span_data_t *d = f->hold.d[0];
+  size_t n;
+  const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+  assert_int_equal(n, 6);
+  assert_string_equal(a[0].value.u.s, "abcd");
+  assert_int_equal(a[0].value.len, 4);
+  assert_string_equal(a[1].value.u.s, "abcd");
+  assert_int_equal(a[1].value.len, 4);
+  assert_string_equal(a[2].value.u.s, "ab\xc3\xa9\xc3\xa9");
+  assert_int_equal(a[2].value.len, 6);
+  assert_string_equal(a[3].value.u.s, "wxyz");
+  assert_int_equal(a[4].value.type, UVOTEL_VALUE_INT);
+  assert_int_equal(a[4].value.u.i, 7);
+  assert_int_equal(a[5].value.type, UVOTEL_VALUE_STRING);
+  assert_string_equal(a[5].value.u.s, "agai");
+  assert_int_equal(uvotel_span_data_dropped_attributes(d), 0);
+  hold_clear(&f->hold);
+}
+
+/* ---- the ender's reference handed to the last processor ---- */
+
+/* A processor that, on the end of a span named "outer", starts and ends a span "inner" of the
+ * same tracer from inside on_end (a nested end while the outer one is being handed over). */
+typedef struct nest_s {
+  uvotel_tracer_t *t;
+  int inner_ended;
+} nest_t;
+static void nest_on_end(void *self, const uvotel_span_data_t *d) {
+  nest_t *n = self;
+  if (strcmp(uvotel_span_data_name(d), "outer") != 0) return;
+  uvotel_span_t *s = uvotel_span_start(n->t, "inner", NULL);
+  uvotel_span_set_attribute_int(s, "depth", 1);
+  uvotel_span_end(s);
+  n->inner_ended++;
+}
+static const uvotel_span_processor_ops_t g_nest_ops = {.on_end = nest_on_end};
+
+/* The batch processor keeps the ender's reference when it is last, retains one when it is not;
+ * a processor that ends spans inside on_end (first or last) gets its nested hand-over right: every
+ * span exported once, with its data intact, and no slot lost (the provider's memory all freed at
+ * the end, which the teardown checks; max_spans small so a leaked slot would exhaust the pool). */
+static void test_end_handoff_orders(void **state) {
+  fx_t *f = *state;
+  for (int order = 0; order < 3; order++) {
+    uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
+    uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+    bo.loop = &f->loop;
+    bo.max_queue_size = 4096;
+    uvotel_span_processor_t *bp =
+        uvotel_batch_span_processor_create(uvotel_memory_exporter_exporter(mem), &bo);
+    assert_non_null(bp);
+    nest_t nest = {NULL, 0};
+    uvotel_span_processor_t *np = uvotel_span_processor_create(&g_nest_ops, &nest);
+    uvotel_span_processor_t *hp = uvotel_span_processor_create(&g_hold_ops, &f->hold);
+    uvotel_span_processor_t *procs[3];
+    size_t n_procs;
+    if (order == 0) { /* batch last: it keeps the ender's reference */
+      procs[0] = np, procs[1] = hp, procs[2] = bp, n_procs = 3;
+    } else if (order == 1) { /* batch first: it retains; the nesting one is last */
+      procs[0] = bp, procs[1] = hp, procs[2] = np, n_procs = 3;
+    } else { /* batch alone */
+      procs[0] = bp, n_procs = 1;
+      uvotel_span_processor_free(np);
+      uvotel_span_processor_free(hp);
+    }
+    uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+    o.processors = procs;
+    o.n_processors = n_procs;
+    o.loop = &f->loop;
+    o.max_spans = 256;
+    o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE | UVOTEL_PROVIDER_NO_DETECTORS;
+    f->p = uvotel_tracer_provider_create(&o);
+    assert_non_null(f->p);
+    f->t = nest.t = uvotel_tracer_get(f->p, "handoff", NULL);
+    enum { ROUNDS = 3, PER = 200 };
+    size_t want = 0, got = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+      for (int i = 0; i < PER; i++) {
+        uvotel_span_t *s = uvotel_span_start(f->t, i % 4 == 0 ? "outer" : "plain", NULL);
+        uvotel_span_set_attribute_int(s, "i", i);
+        uvotel_span_end(s);
+        want += (i % 4 == 0 && n_procs == 3) ? 2 : 1;
+      }
+      hold_clear(&f->hold);
+      assert_int_equal(uvotel_tracer_provider_force_flush(f->p, 5000), 0);
+      uv_run(&f->loop, UV_RUN_NOWAIT);
+      /* the memory exporter holds what it got: check it, then let the slots go (max_spans) */
+      for (size_t i = 0; i < uvotel_memory_exporter_count(mem); i++) {
+        const uvotel_span_data_t *d = uvotel_memory_exporter_get(mem, i);
+        size_t n;
+        const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
+        assert_int_equal(n, 1);
+        const char *name = uvotel_span_data_name(d);
+        assert_true(strcmp(name, "inner") == 0 ? strcmp(a[0].key, "depth") == 0
+                                               : strcmp(a[0].key, "i") == 0);
+      }
+      got += uvotel_memory_exporter_count(mem);
+      uvotel_memory_exporter_reset(mem);
+    }
+    assert_int_equal(got, want);
+    uvotel_trace_counters_t c;
+    assert_int_equal(uvotel_tracer_provider_counters(f->p, &c), 0);
+    assert_int_equal(c.pool_exhausted, 0);
+    assert_int_equal(c.dropped, 0);
+    assert_int_equal(c.ended, want);
+    if (n_procs == 3) assert_int_equal(nest.inner_ended, ROUNDS * PER / 4);
+    close_provider(f);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    uvotel_memory_exporter_free(mem);
+  }
+}
+
+/* ---- the pool: a thread's cache spilling to and refilling from the shared list ---- */
+
+/* With max_spans exactly the pool's size, all of it open at once, ended (the thread's cache
+ * overflows: chains go to the shared list) and opened again (the empty cache refills in chains):
+ * every slot comes back every round, so none is lost or handed out twice. */
+static void test_pool_spill_refill_keeps_every_slot(void **state) {
+  fx_t *f = *state;
+  enum { N = 1024 };
+  open_provider(f, N, N, NULL);
+  static uvotel_span_t *spans[N];
+  for (int r = 0; r < 4; r++) {
+    for (int i = 0; i < N; i++) {
+      spans[i] = uvotel_span_start(f->t, "op", NULL);
+      assert_true(uvotel_span_is_recording(spans[i]));
+    }
+    for (int i = 0; i < N; i++) {
+      for (int j = i + 1; j < N && j < i + 8; j++) assert_ptr_not_equal(spans[i], spans[j]);
+    }
+    for (int i = 0; i < N; i++) uvotel_span_end(spans[(r % 2) ? N - 1 - i : i]);
+    hold_clear(&f->hold); /* releases in batches: the cache spills */
+  }
+  uvotel_span_t *extra[N + 1];
+  for (int i = 0; i <= N; i++) extra[i] = uvotel_span_start(f->t, "op", NULL);
+  assert_false(uvotel_span_is_recording(extra[N])); /* the pool is exactly N */
+  uvotel_trace_counters_t c;
+  uvotel_tracer_provider_counters(f->p, &c);
+  assert_int_equal(c.pool_exhausted, 1);
+  for (int i = 0; i <= N; i++) uvotel_span_end(extra[i]);
+  hold_clear(&f->hold);
 }
 
 /* ---- the pool at creation ---- */
@@ -630,6 +869,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_static_setters_limits, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bloom_collisions_still_dedupe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reused_slot_forgets_bloom, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fast_path_boundaries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fast_path_string_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_end_handoff_orders, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pool_spill_refill_keeps_every_slot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prealloc_first_spans_allocate_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prealloc_default_and_clamp, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prealloc_out_of_memory, setup, teardown),

@@ -3,15 +3,20 @@
  * span current in the read callback and has it ended when the write completes; a stream it
  * declines is left alone; registration's bad inputs. And DNS over UDP: a query received by a
  * wrapped socket is a SERVER span, current in the receive callback, ended by the response. */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "counting_alloc.h"
 #include "spans_fixture.h"
@@ -99,8 +104,10 @@ typedef struct net_s {
   uv_tcp_t server, conn, client;
   uv_connect_t creq;
   uv_write_t w, cw;
-  const char *send; /* what the client sends */
-  char got[64];     /* what the client got back */
+  const char *send;  /* what the client sends */
+  const char *reply; /* what the server answers ("PONG\n" unless set) */
+  int conn_span;     /* the connection callback starts (and ends) a span "conn work" */
+  char got[64];      /* what the client got back */
   size_t ngot;
   uvotel_span_t *current_in_read;
   int closed, reads;
@@ -125,8 +132,7 @@ static void on_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0) {
     g_net.reads++;
     g_net.current_in_read = uvotel_current_span();
-    static char pong[] = "PONG\n";
-    uv_buf_t b = uv_buf_init(pong, 5);
+    uv_buf_t b = uv_buf_init((char *)g_net.reply, (unsigned)strlen(g_net.reply));
     assert_int_equal(uvotel_write(&g_net.w, s, &b, 1, NULL), 0);
   } else if (nread < 0) {
     uvotel_close((uv_handle_t *)s, on_closed);
@@ -138,6 +144,7 @@ static void on_connection(uv_stream_t *server, int status) {
   assert_int_equal(status, 0);
   assert_int_equal(uvotel_tcp_init(server->loop, &g_net.conn), 0);
   assert_int_equal(uvotel_accept(server, (uv_stream_t *)&g_net.conn), 0);
+  if (g_net.conn_span) uvotel_span_end(uvotel_span_start(g_fx.tracer, "conn work", NULL));
   assert_int_equal(uvotel_read_start((uv_stream_t *)&g_net.conn, alloc_cb, on_server_read), 0);
 }
 
@@ -146,7 +153,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     memcpy(g_net.got + g_net.ngot, buf->base, (size_t)nread);
     g_net.ngot += (size_t)nread;
   }
-  if (nread < 0 || memchr(g_net.got, '\n', g_net.ngot) != NULL) {
+  if (nread < 0 || g_net.ngot >= strlen(g_net.reply)) {
     uv_close((uv_handle_t *)s, on_closed);
   }
 }
@@ -158,9 +165,12 @@ static void on_connect(uv_connect_t *req, int status) {
   assert_int_equal(uv_read_start(req->handle, alloc_cb, on_client_read), 0);
 }
 
-static void exchange(uv_loop_t *loop, const char *send) {
+/* The client sends send, the server answers reply once; conn_span: see net_t. */
+static void exchange_with(uv_loop_t *loop, const char *send, const char *reply, int conn_span) {
   memset(&g_net, 0, sizeof g_net);
   g_net.send = send;
+  g_net.reply = reply;
+  g_net.conn_span = conn_span;
   struct sockaddr_in sin;
   assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
   assert_int_equal(uvotel_tcp_init(loop, &g_net.server), 0);
@@ -173,8 +183,12 @@ static void exchange(uv_loop_t *loop, const char *send) {
       uv_tcp_connect(&g_net.creq, &g_net.client, (const struct sockaddr *)&sin, on_connect), 0);
   assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_net.closed, 3);
-  assert_int_equal(g_net.ngot, 5);
-  assert_memory_equal(g_net.got, "PONG\n", 5); /* the program's bytes, unchanged */
+  assert_int_equal(g_net.ngot, strlen(reply));
+  assert_memory_equal(g_net.got, reply, strlen(reply)); /* the program's bytes, unchanged */
+}
+
+static void exchange(uv_loop_t *loop, const char *send) {
+  exchange_with(loop, send, "PONG\n", 0);
 }
 
 static void enable(unsigned cats) {
@@ -351,6 +365,320 @@ static void test_dns_query_span(void **state) {
   assert_int_equal(seen, 3);
 }
 
+/* ---- the accept span of a claimed stream (issue 12: "remains for streams no detector
+ * claims") ---- */
+
+#define HTTP_REQ "GET /a HTTP/1.1\r\nHost: example.org\r\n\r\n"
+#define HTTP_RESP "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+static void enable_accept(unsigned cats) {
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = g_fx.tracer;
+  o.categories = cats;
+  o.flags = UVOTEL_AUTO_SPANS_ROOTS;
+  o.on_accept = uvotel_auto_spans_accept_span;
+  o.on_accept_arg = g_fx.tracer;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+}
+
+static int same_id(uvotel_span_id_t a, uvotel_span_id_t b) {
+  return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static const uvotel_span_id_t k_no_parent;
+
+/* Every recording span started was ended and handed to the processor: a discarded span is in
+ * neither count. */
+static void counters_balance(fx_t *fx, uint64_t spans) {
+  uvotel_trace_counters_t c;
+  assert_int_equal(uvotel_tracer_provider_counters(fx->provider, &c), 0);
+  assert_int_equal(c.started, spans);
+  assert_int_equal(c.ended, spans);
+  assert_int_equal(c.received, spans);
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), spans);
+}
+
+/* An HTTP stream followed to its end: its request's SERVER span, no tcp accept span; the
+ * request span is where the accept span would have been (a root here), not its child. */
+static void test_http_stream_has_no_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 0);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_true(same_id(uvotel_span_data_parent_span_id(d), k_no_parent));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_non_null(g_net.current_in_read); /* the request's span was current in the read */
+  uvotel_span_context_t cur = uvotel_span_context(g_net.current_in_read);
+  assert_true(same_id(cur.span_id, uvotel_span_data_context(d).span_id));
+  /* the built-in sampler: attributes set after the start, with borrowed keys */
+  assert_string_equal(attr_str(d, "url.path"), "/a");
+  assert_string_equal(attr_str(d, "http.request.method"), "GET");
+  assert_string_equal(attr_str(d, "server.address"), "example.org");
+  assert_string_equal(attr_str(d, "network.protocol.version"), "1.1");
+  counters_balance(fx, 1);
+}
+
+/* A sampler of the user's own may look at attributes: the request's are handed to span start
+ * (it sees them) and end up on the span as with the built-in samplers. */
+static char g_sampled_path[32];
+static size_t g_sampled_n;
+
+static void path_sampler(void *self, const uvotel_sampling_params_t *p,
+                         uvotel_sampling_result_t *out) {
+  (void)self;
+  if (strcmp(p->name, "GET") == 0) {
+    g_sampled_n = p->n_attrs;
+    for (size_t i = 0; i < p->n_attrs; i++) {
+      if (strcmp(p->attrs[i].key, "url.path") == 0) {
+        snprintf(g_sampled_path, sizeof g_sampled_path, "%s", p->attrs[i].value.u.s);
+      }
+    }
+  }
+  out->decision = UVOTEL_SAMPLING_RECORD_AND_SAMPLE;
+}
+
+static const char *path_sampler_desc(void *self) {
+  (void)self;
+  return "PathSampler";
+}
+
+static const uvotel_sampler_ops_t k_path_sampler = {path_sampler, path_sampler_desc, NULL};
+
+static void test_http_attrs_seen_by_user_sampler(void **state) {
+  fx_t *fx = *state;
+  uvotel_memory_exporter_t *mem = uvotel_memory_exporter_create(0);
+  uvotel_span_processor_t *proc =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(mem));
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &proc;
+  po.n_processors = 1;
+  po.flags = UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER;
+  po.sampler = uvotel_sampler_create(&k_path_sampler, NULL);
+  assert_non_null(po.sampler);
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  assert_non_null(p);
+  uvotel_auto_spans_options_t o = UVOTEL_AUTO_SPANS_OPTIONS_INIT;
+  o.tracer = uvotel_tracer_get(p, "sampled", "1");
+  o.categories = UVOTEL_INSTRUMENT_HTTP;
+  assert_int_equal(uvotel_auto_spans_enable(&o), 0);
+  g_sampled_path[0] = '\0';
+  g_sampled_n = 0;
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 0);
+  assert_string_equal(g_sampled_path, "/a");
+  assert_true(g_sampled_n >= 8);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(mem, "GET");
+  assert_non_null(d);
+  assert_string_equal(attr_str(d, "url.path"), "/a");
+  assert_string_equal(attr_str(d, "server.address"), "example.org");
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  uvotel_auto_spans_disable();
+  uvotel_memory_exporter_reset(mem);
+  (void)uvotel_tracer_provider_shutdown(p, 1000);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(mem);
+}
+
+/* A span started in the connection callback is the accept span's child: the accept span stays
+ * (its child's parent exists); the request span still is not under it. */
+static void test_conn_span_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, HTTP_REQ, HTTP_RESP, 1);
+  const uvotel_span_data_t *acc = uvotel_memory_exporter_find(fx->mem, "tcp accept");
+  const uvotel_span_data_t *work = uvotel_memory_exporter_find(fx->mem, "conn work");
+  const uvotel_span_data_t *get = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(acc);
+  assert_non_null(work);
+  assert_non_null(get);
+  uvotel_span_id_t acc_id = uvotel_span_data_context(acc).span_id;
+  assert_true(same_id(uvotel_span_data_parent_span_id(work), acc_id));
+  assert_false(same_id(uvotel_span_data_parent_span_id(get), acc_id));
+  counters_balance(fx, 3);
+}
+
+/* Bytes no detector claims: the connection keeps its tcp accept span. */
+static void test_unclaimed_stream_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, "HELLO\n", "PONG\n", 0);
+  assert_non_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "GET"));
+  counters_balance(fx, 1);
+}
+
+/* A stream the HTTP detector claimed and then gave up on (a header line without a colon): it
+ * is not followed any more, so the connection keeps its tcp accept span. */
+static void test_given_up_stream_keeps_accept_span(void **state) {
+  fx_t *fx = *state;
+  enable_accept(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  exchange_with(&fx->loop, "GET /a HTTP/1.1\r\nno colon here\r\n\r\n", HTTP_RESP, 0);
+  assert_non_null(uvotel_memory_exporter_find(fx->mem, "tcp accept"));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "GET"));
+  counters_balance(fx, 1);
+}
+
+/* ---- sockets the program adopts (uvotel_tcp_open): the first read or write tells the
+ * direction ---- */
+
+/* The two ends of a loopback TCP connection made with plain sockets. */
+static void tcp_socket_pair(int *connecting, int *accepted) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(l >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(l, 1), 0);
+  assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+  *connecting = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(*connecting >= 0);
+  assert_int_equal(connect(*connecting, (struct sockaddr *)&a, sizeof a), 0);
+  *accepted = accept(l, NULL, NULL);
+  assert_true(*accepted >= 0);
+  close(l);
+}
+
+typedef struct adopt_s {
+  uv_tcp_t mine, peer; /* mine: adopted with the wrappers; peer: plain libuv */
+  uv_write_t w, pw;
+  char got[512], peer_got[512];
+  size_t ngot, npeer;
+  uvotel_span_t *current_in_read;
+  int closed, answered;
+} adopt_t;
+
+static adopt_t g_ad;
+
+static void ad_closed(uv_handle_t *h) {
+  (void)h;
+  g_ad.closed++;
+}
+
+static void ad_close_both(void) {
+  if (!uv_is_closing((uv_handle_t *)&g_ad.peer)) uv_close((uv_handle_t *)&g_ad.peer, ad_closed);
+  if (!uv_is_closing((uv_handle_t *)&g_ad.mine)) uvotel_close((uv_handle_t *)&g_ad.mine, ad_closed);
+}
+
+/* mine serves: it reads a request and answers it. */
+static void ad_serve_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread <= 0) return;
+  memcpy(g_ad.got + g_ad.ngot, buf->base, (size_t)nread);
+  g_ad.ngot += (size_t)nread;
+  g_ad.current_in_read = uvotel_current_span();
+  if (memmem(g_ad.got, g_ad.ngot, "\r\n\r\n", 4) != NULL && !g_ad.answered) {
+    g_ad.answered = 1;
+    uv_buf_t b = uv_buf_init((char *)HTTP_RESP, sizeof HTTP_RESP - 1);
+    assert_int_equal(uvotel_write(&g_ad.w, s, &b, 1, NULL), 0);
+  }
+}
+
+/* peer is the client: it reads the whole response, then both ends close. */
+static void ad_peer_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)s;
+  if (nread > 0) {
+    memcpy(g_ad.peer_got + g_ad.npeer, buf->base, (size_t)nread);
+    g_ad.npeer += (size_t)nread;
+  }
+  if (nread < 0 || g_ad.npeer >= sizeof HTTP_RESP - 1) ad_close_both();
+}
+
+static void test_adopted_socket_served(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  memset(&g_ad, 0, sizeof g_ad);
+  int c, a;
+  tcp_socket_pair(&c, &a);
+  assert_int_equal(uvotel_tcp_init(&fx->loop, &g_ad.mine), 0);
+  assert_int_equal(uvotel_tcp_open(&g_ad.mine, a), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_ad.mine, alloc_cb, ad_serve_read), 0);
+  assert_int_equal(uv_tcp_init(&fx->loop, &g_ad.peer), 0);
+  assert_int_equal(uv_tcp_open(&g_ad.peer, c), 0);
+  uv_buf_t b = uv_buf_init((char *)HTTP_REQ, sizeof HTTP_REQ - 1);
+  assert_int_equal(uv_write(&g_ad.pw, (uv_stream_t *)&g_ad.peer, &b, 1, NULL), 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&g_ad.peer, alloc_cb, ad_peer_client_read), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_ad.closed, 2);
+  assert_int_equal(g_ad.npeer, sizeof HTTP_RESP - 1);
+  assert_memory_equal(g_ad.peer_got, HTTP_RESP, sizeof HTTP_RESP - 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  assert_non_null(g_ad.current_in_read);
+  uvotel_span_context_t cur = uvotel_span_context(g_ad.current_in_read);
+  assert_true(same_id(cur.span_id, uvotel_span_data_context(d).span_id));
+  assert_int_equal(uvotel_memory_exporter_count(fx->mem), 1); /* no CLIENT span for its answer */
+}
+
+/* peer serves: it reads the request head, answers it. */
+static void ad_peer_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread <= 0) return;
+  memcpy(g_ad.peer_got + g_ad.npeer, buf->base, (size_t)nread);
+  g_ad.npeer += (size_t)nread;
+  if (memmem(g_ad.peer_got, g_ad.npeer, "\r\n\r\n", 4) != NULL && !g_ad.answered) {
+    g_ad.answered = 1;
+    uv_buf_t b = uv_buf_init((char *)HTTP_RESP, sizeof HTTP_RESP - 1);
+    assert_int_equal(uv_write(&g_ad.pw, s, &b, 1, NULL), 0);
+  }
+}
+
+/* mine is the client: it reads the whole response, then both ends close. */
+static void ad_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)s;
+  if (nread > 0) {
+    memcpy(g_ad.got + g_ad.ngot, buf->base, (size_t)nread);
+    g_ad.ngot += (size_t)nread;
+  }
+  if (nread < 0 || g_ad.ngot >= sizeof HTTP_RESP - 1) ad_close_both();
+}
+
+static void test_adopted_socket_client(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_HTTP);
+  memset(&g_ad, 0, sizeof g_ad);
+  int c, a;
+  tcp_socket_pair(&c, &a);
+  assert_int_equal(uv_tcp_init(&fx->loop, &g_ad.peer), 0);
+  assert_int_equal(uv_tcp_open(&g_ad.peer, a), 0);
+  assert_int_equal(uv_read_start((uv_stream_t *)&g_ad.peer, alloc_cb, ad_peer_server_read), 0);
+  assert_int_equal(uvotel_tcp_init(&fx->loop, &g_ad.mine), 0);
+  assert_int_equal(uvotel_tcp_open(&g_ad.mine, c), 0);
+  uvotel_span_t *caller = uvotel_span_start(fx->tracer, "caller", NULL);
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_span_enter(caller, &sc), 0);
+  uv_buf_t b = uv_buf_init((char *)HTTP_REQ, sizeof HTTP_REQ - 1);
+  assert_int_equal(uvotel_write(&g_ad.w, (uv_stream_t *)&g_ad.mine, &b, 1, NULL), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&g_ad.mine, alloc_cb, ad_client_read), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  uvotel_span_end(caller);
+  assert_int_equal(g_ad.closed, 2);
+  assert_memory_equal(g_ad.got, HTTP_RESP, sizeof HTTP_RESP - 1);
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "GET");
+  const uvotel_span_data_t *cd = uvotel_memory_exporter_find(fx->mem, "caller");
+  assert_non_null(d);
+  assert_non_null(cd);
+  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_CLIENT);
+  assert_true(same_id(uvotel_span_data_parent_span_id(d), uvotel_span_data_context(cd).span_id));
+  assert_int_equal(attr_int(d, "http.response.status_code"), 200);
+  /* the peer got the request with the CLIENT span's traceparent inserted */
+  char want[80];
+  uvotel_span_context_t sc2 = uvotel_span_data_context(d);
+  char tid[33], sid[17];
+  for (int i = 0; i < 16; i++) snprintf(tid + 2 * i, 3, "%02x", sc2.trace_id.bytes[i]);
+  for (int i = 0; i < 8; i++) snprintf(sid + 2 * i, 3, "%02x", sc2.span_id.bytes[i]);
+  snprintf(want, sizeof want, "traceparent: 00-%s-%s-%02x\r\n", tid, sid, (unsigned)sc2.flags);
+  g_ad.peer_got[g_ad.npeer] = '\0';
+  if (strstr(g_ad.peer_got, want) == NULL)
+    fprintf(stderr, "peer got:\n%s\nnot %s", g_ad.peer_got, want);
+  assert_non_null(strstr(g_ad.peer_got, want));
+  assert_null(uvotel_memory_exporter_find(fx->mem, "_OTHER")); /* its response was no request */
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -361,6 +689,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_off_without_categories, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_query_span, setup, teardown),
       cmocka_unit_test(test_register_full),
+      cmocka_unit_test_setup_teardown(test_http_stream_has_no_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_conn_span_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_http_attrs_seen_by_user_sampler, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unclaimed_stream_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_given_up_stream_keeps_accept_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopted_socket_served, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopted_socket_client, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

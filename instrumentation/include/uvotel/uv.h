@@ -192,7 +192,9 @@ int uvotel_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb
  *   uvotel_listen      "TCPSERVERWRAP" ("PIPESERVERWRAP" for pipes), trigger = current; the
  *                      connection callback runs inside it, in the context of the listen call.
  *   uvotel_accept      the accepted handle becomes a "TCPWRAP" ("PIPEWRAP") whose trigger is
- *                      the server's id.
+ *                      the server's id. With automatic spans its "tcp accept" span is not
+ *                      exported when a protocol detector claimed and followed the connection
+ *                      and no span was started under it (uvotel/uv_spans.h, "net").
  *   uvotel_tcp_connect the handle becomes a "TCPWRAP" (trigger = current), then the request a
  *                      "TCPCONNECTWRAP" triggered by the handle (as Node does).
  *   uvotel_read_start  a handle not seen before becomes a "TCPWRAP"/"PIPEWRAP"/"TTYWRAP"; the
@@ -279,8 +281,11 @@ int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb a
  *
  * ---- More TCP ------------------------------------------------------------------------------
  * uvotel_tcp_init_ex   as uvotel_tcp_init (drops stale state at the address).
- * uvotel_tcp_open      passes through (the handle becomes a resource when a wrapper first uses
- *                      it, as after uvotel_tcp_init).
+ * uvotel_tcp_open      uv_tcp_open (the handle becomes a resource when a wrapper first uses
+ *                      it, as after uvotel_tcp_init). With the http or dns category on, a
+ *                      connected socket is offered to the protocol detectors both ways: its
+ *                      first read makes it a served stream (as an accepted one), its first
+ *                      write a client stream (as a connected one); see uvotel/uv_protocols.h.
  * uvotel_tcp_close_reset  uvotel_close with an RST: the handle's resource is destroyed, its
  *                      state freed and close_cb run exactly as with uvotel_close. When libuv
  *                      refuses (a handle that is shutting down: UV_EINVAL) nothing changes.

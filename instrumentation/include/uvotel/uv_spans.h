@@ -22,7 +22,13 @@
  *        a SERVER span through the on_accept callback: uvotel makes the returned span current
  *        for the rest of the connection callback (so the connection's read and write callbacks,
  *        registered there, run under it) and ends it when the connection is closed with
- *        uvotel_close.
+ *        uvotel_close. On a connection a protocol detector claimed and followed to its close
+ *        (uvotel/uv_protocols.h: the http and dns categories, user detectors) the span is
+ *        discarded instead (never exported, counted nowhere) unless some span was started
+ *        with it as parent (the current span or options.parent_span), so no exported span
+ *        points at a missing parent: the detector's request spans are made with the span
+ *        current at the accept as current, as siblings of the accept span, not children.
+ *        A stream no detector claims, or whose detector gave up, keeps it.
  *   http "GET", "POST", ... SERVER, one per HTTP/1.x request on an accepted connection
  *        (uvotel/uv_protocols.h); CLIENT, one per request written on a connected stream, with
  *        the propagation headers inserted (only under a current span unless
@@ -88,7 +94,8 @@ extern "C" {
 /* Called by uvotel_accept (inside a wrapped connection callback) for each accepted connection
  * while "net" is on. Return a span (usually uvotel_span_start with kind SERVER) to make current
  * for the rest of the connection callback; uvotel owns it from then on and ends it when the
- * client is closed with uvotel_close. Return NULL for none. Thread: loop. */
+ * client is closed with uvotel_close (or discards it: a connection a detector followed, with no
+ * span started under it; see "net" above). Return NULL for none. Thread: loop. */
 typedef uvotel_span_t *(*uvotel_accept_span_cb)(uv_stream_t *server, uv_stream_t *client,
                                                 void *arg);
 

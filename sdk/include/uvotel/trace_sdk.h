@@ -475,6 +475,21 @@ uint32_t uvotel_span_data_dropped_links(const uvotel_span_data_t *d);
 int uvotel_span_data_is_sampled(const uvotel_span_data_t *d);
 const uvotel_trace_resource_t *uvotel_span_data_resource(const uvotel_span_data_t *d);
 const uvotel_instrumentation_scope_t *uvotel_span_data_scope(const uvotel_span_data_t *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * Internal to uvotel's own libraries (the instrumentation library's accept spans); not API, may
+ * change without notice.
+ * ------------------------------------------------------------------------------------------- */
+
+/* 1 once a span was started with s (as a local span object: the current span or
+ * options.parent_span) as its parent; a start from s's context alone (parent_context) is not
+ * seen. NULL: 0. Thread: any. */
+int uvotel__span_has_children(const uvotel_span_t *s);
+/* End s (the caller's reference) without it ever becoming a span: no processor's on_end, not
+ * counted as started, ended, received, exported or dropped. Returns 1. When a processor has an
+ * on_start (it saw the start), or s is not recording, s is ended as uvotel_span_end would and
+ * 0 is returned. NULL: 0. Thread: the thread that would end it. */
+int uvotel__span_discard(uvotel_span_t *s);
 #ifdef __cplusplus
 }
 #endif

@@ -116,25 +116,67 @@ static int tc_inject(void *self, const uvotel_span_context_t *sc, const uvotel_b
   return len ? setter->set(carrier, "tracestate", ts, len) : 0;
 }
 
+/* The tracestate lines and the span context parsed from the one traceparent: into x. */
+static int tc_finish(uvotel_span_context_t *sc, const uvotel_str_t *lines, size_t n,
+                     uvotel_extracted_t *x) {
+  uvotel_trace_state_t *ts = NULL;
+  int rc = uvotel_trace_state_parse_lines(lines, n, 0, &ts);
+  if (rc == UVOTEL_ENOMEM) return rc;
+  uvotel_trace_state_release(x->span_context.trace_state);
+  sc->trace_state = ts; /* NULL when absent or rejected */
+  x->span_context = *sc;
+  return 0;
+}
+
+/* Is `n` the lowercase name w (10 or 11 letters), in any ASCII case? Two overlapping words;
+ * every byte of w is a lowercase letter, so OR-ing 0x20 into the candidate folds exactly the
+ * uppercase letters onto it and nothing else. */
+static inline int w3c_name_is(uvotel_str_t n, const char *w, size_t wl) {
+  uint64_t a0, a1, b0, b1;
+  memcpy(&a0, n.ptr, 8), memcpy(&a1, n.ptr + wl - 8, 8);
+  memcpy(&b0, w, 8), memcpy(&b1, w + wl - 8, 8);
+  const uint64_t fold = 0x2020202020202020ull;
+  return (((a0 | fold) ^ b0) | ((a1 | fold) ^ b1)) == 0;
+}
+
 static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
                       uvotel_extracted_t *x) {
   (void)self;
-  uvotel_str_t tp[2];
-  /* Exactly one traceparent line: two lines are two different parents, so restart. */
-  if (g->get(carrier, "traceparent", tp, 2) != 1) return 0;
   uvotel_span_context_t sc;
-  if (tp[0].ptr == NULL || uvotel_traceparent_parse(tp[0].ptr, tp[0].len, &sc) != 0) return 0;
+  if (g == &uvotel_header_getter) {
+    /* The header list: one pass finds both names (the getter would walk it once per name). */
+    const uvotel_header_list_t *h = carrier;
+    if (h == NULL) return 0;
+    uvotel_str_t tp = {NULL, 0}, ts[LINES_STACK];
+    size_t ntp = 0, nts = 0;
+    for (size_t i = 0; i < h->n; i++) {
+      uvotel_str_t name = h->items[i].name;
+      if (name.ptr == NULL) continue;
+      if (name.len == 11 && w3c_name_is(name, "traceparent", 11)) {
+        tp = h->items[i].value;
+        ntp++;
+      } else if (name.len == 10 && w3c_name_is(name, "tracestate", 10)) {
+        if (nts < LINES_STACK) ts[nts] = h->items[i].value;
+        nts++;
+      }
+    }
+    /* Exactly one traceparent line: two lines are two different parents, so restart. */
+    if (ntp != 1 || tp.ptr == NULL || uvotel_traceparent_parse(tp.ptr, tp.len, &sc) != 0) {
+      return 0;
+    }
+    if (nts <= LINES_STACK) return tc_finish(&sc, ts, nts, x);
+    /* more tracestate lines than the stack holds: the general way below */
+  } else {
+    uvotel_str_t tp[2];
+    if (g->get(carrier, "traceparent", tp, 2) != 1) return 0;
+    if (tp[0].ptr == NULL || uvotel_traceparent_parse(tp[0].ptr, tp[0].len, &sc) != 0) return 0;
+  }
   lines_t l;
   int rc = get_lines(carrier, g, "tracestate", &l);
   if (rc < 0) return rc;
-  uvotel_trace_state_t *ts = NULL;
-  rc = uvotel_trace_state_parse_lines(l.v, l.n, 0, &ts);
+  rc = tc_finish(&sc, l.v, l.n, x);
   lines_free(&l);
-  if (rc == UVOTEL_ENOMEM) return rc;
-  uvotel_trace_state_release(x->span_context.trace_state);
-  sc.trace_state = ts; /* NULL when absent or rejected */
-  x->span_context = sc;
-  return 0;
+  return rc;
 }
 
 static size_t tc_fields_fn(void *self, const char *const **names) {

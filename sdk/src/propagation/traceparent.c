@@ -55,73 +55,76 @@ static inline void hex8_encode(const uint8_t *in, char *out) {
 }
 
 #if defined(__SSE2__)
-/* 16 lowercase hex characters -> 8 bytes with SSE2 (baseline on x86-64). Returns 0 if any
- * character is not [0-9a-f]. */
-static inline int hex16_decode(const char *p, uint8_t *out) {
+/* 16 lowercase hex characters -> 8 bytes with SSE2 (baseline on x86-64). Returns the vector of
+ * bytes that were [0-9a-f] (0xff) or not (0), tested by the caller once for all fields. */
+static inline __m128i hex16_decode(const char *p, uint8_t *out) {
   __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
   /* signed compares: bytes >= 0x80 are negative and fail both ranges */
   __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
                                 _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
   __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('a' - 1)),
                                 _mm_cmplt_epi8(c, _mm_set1_epi8('f' + 1)));
-  if (_mm_movemask_epi8(_mm_or_si128(digit, alpha)) != 0xffff) return 0;
   __m128i nib =
       _mm_add_epi8(_mm_and_si128(c, _mm_set1_epi8(0x0f)), _mm_and_si128(alpha, _mm_set1_epi8(9)));
   /* 16-bit lanes hold (n0, n1): make (n0 << 4) | n1, then pack the lanes to bytes */
   __m128i hi = _mm_slli_epi16(_mm_and_si128(nib, _mm_set1_epi16(0x00ff)), 4);
   __m128i pair = _mm_or_si128(hi, _mm_srli_epi16(nib, 8));
   _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(pair, pair));
-  return 1;
+  return _mm_or_si128(digit, alpha);
 }
 #endif
 
-static inline int hex2_decode(const char *p, uint8_t *out) {
-  int v = 0;
-  for (int i = 0; i < 2; i++) {
-    char c = p[i];
-    if (c >= '0' && c <= '9') {
-      v = v * 16 + (c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      v = v * 16 + (c - 'a' + 10);
-    } else {
-      return 0;
-    }
-  }
-  *out = (uint8_t)v;
-  return 1;
-}
+/* Hex digit values by byte, 0x10 for a byte that is not [0-9a-f]: the two-character fields
+ * (version, flags) are two lookups each, and the 0x10 bits ORed together say if any was bad. */
+static const uint8_t hexval[256] = {
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 10,   11,   12,   13,   14,   15,   0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+};
 
 UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
   if (s == NULL || out == NULL) return UVOTEL_EINVAL;
-  uvotel__trim_ows(&s, &len);
+  if (len > 0 && (uvotel__is_ows(s[0]) || uvotel__is_ows(s[len - 1]))) uvotel__trim_ows(&s, &len);
   if (len < UVOTEL_TRACEPARENT_LEN) return UVOTEL_EPARSE;
-  uint8_t version;
-  if (!hex2_decode(s, &version)) return UVOTEL_EPARSE;
+  /* fixed offsets: vv-<32 hex>-<16 hex>-ff */
+  const uint8_t *u = (const uint8_t *)s;
+  unsigned v0 = hexval[u[0]], v1 = hexval[u[1]], f0 = hexval[u[53]], f1 = hexval[u[54]];
+  if (((v0 | v1 | f0 | f1) & 0x10) || s[2] != '-' || s[35] != '-' || s[52] != '-') {
+    return UVOTEL_EPARSE;
+  }
+  unsigned version = v0 << 4 | v1, flags = f0 << 4 | f1;
   if (version == 0xff) return UVOTEL_EPARSE;
   if (version == 0x00 && len != UVOTEL_TRACEPARENT_LEN) return UVOTEL_EPARSE;
   /* A future version: the version-00 fields, then nothing or "-" and fields we ignore. */
   if (len > UVOTEL_TRACEPARENT_LEN && s[UVOTEL_TRACEPARENT_LEN] != '-') return UVOTEL_EPARSE;
-  if (s[2] != '-' || s[35] != '-' || s[52] != '-') return UVOTEL_EPARSE;
-  uint8_t flags;
 #if defined(__SSE2__)
-  uvotel_trace_id_t tid;
-  uvotel_span_id_t sid;
-  if (!(hex16_decode(s + 3, tid.bytes) & hex16_decode(s + 19, tid.bytes + 8) &
-        hex16_decode(s + 36, sid.bytes) & hex2_decode(s + 53, &flags))) {
-    return UVOTEL_EPARSE;
-  }
-  uint64_t w[3];
-  memcpy(w, tid.bytes, 16);
-  memcpy(w + 2, sid.bytes, 8);
+  uint64_t w[3]; /* trace id (two words), span id */
+  __m128i ok = _mm_and_si128(
+      _mm_and_si128(hex16_decode(s + 3, (uint8_t *)&w[0]), hex16_decode(s + 19, (uint8_t *)&w[1])),
+      hex16_decode(s + 36, (uint8_t *)&w[2]));
+  if (_mm_movemask_epi8(ok) != 0xffff) return UVOTEL_EPARSE;
   if ((w[0] | w[1]) == 0 || w[2] == 0) return UVOTEL_EPARSE;
-  out->trace_id = tid;
-  out->span_id = sid;
+  memcpy(out->trace_id.bytes, w, 16);
+  memcpy(out->span_id.bytes, w + 2, 8);
 #else
   uint64_t bad = 0;
   uint32_t t0 = hex8_decode(s + 3, &bad), t1 = hex8_decode(s + 11, &bad),
            t2 = hex8_decode(s + 19, &bad), t3 = hex8_decode(s + 27, &bad),
            s0 = hex8_decode(s + 36, &bad), s1 = hex8_decode(s + 44, &bad);
-  if (bad || !hex2_decode(s + 53, &flags)) return UVOTEL_EPARSE;
+  if (bad) return UVOTEL_EPARSE;
   if ((t0 | t1 | t2 | t3) == 0 || (s0 | s1) == 0) return UVOTEL_EPARSE;
   store_le32(out->trace_id.bytes, t0);
   store_le32(out->trace_id.bytes + 4, t1);

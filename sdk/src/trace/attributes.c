@@ -125,45 +125,51 @@ int uvotel__attr_valid(const uvotel_attribute_t *a) {
 
 /* ---- keys: length and hash, duplicate lookup ---- */
 
-/* A hash of the len bytes at k (not the NUL): 8-byte words, the tail read as an overlapping
- * word (or two 4-byte halves, or three bytes), so no loop runs per byte. */
-static inline uint32_t key_hash(const char *k, size_t len) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
-  uint64_t w;
+/* A hash of the len bytes at k (not the NUL): the first and last 8 bytes as two overlapping
+ * words (4-byte halves, or three bytes, for short keys), the words between them folded in for
+ * keys past 16 bytes, and one wide multiply. Its top 6 bits pick the key's bloom bit,
+ * its low 32 bits (uvotel__key_t.hash) the index slot. */
+static inline uint64_t key_hash(const char *k, size_t len) {
+  uint64_t a, b;
   if (len >= 8) {
-    size_t i = 0;
-    for (; i + 8 < len; i += 8) {
+    memcpy(&a, k, 8);
+    memcpy(&b, k + len - 8, 8);
+    for (size_t i = 8; i + 8 < len; i += 8) {
+      uint64_t w;
       memcpy(&w, k + i, 8);
-      h = (h ^ w) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
+      a = (a ^ w) * 0x9e3779b97f4a7c15ull;
+      a ^= a >> 29;
     }
-    memcpy(&w, k + len - 8, 8);
   } else if (len >= 4) {
     uint32_t lo, hi;
     memcpy(&lo, k, 4);
     memcpy(&hi, k + len - 4, 4);
-    w = (uint64_t)lo | ((uint64_t)hi << 32);
+    a = lo;
+    b = hi;
   } else {
-    w = len == 0 ? 0
+    a = len == 0 ? 0
                  : (uint64_t)(unsigned char)k[0] | ((uint64_t)(unsigned char)k[len / 2] << 8) |
                        ((uint64_t)(unsigned char)k[len - 1] << 16);
+    b = 0;
   }
-  /* the murmur3 finaliser: every input bit reaches the low bits the index masks with */
-  h ^= w;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return (uint32_t)h;
+  /* one 64x64->128 multiply of the two words (wyhash's mix): both halves of the product depend
+   * on every input bit through the high half */
+  __uint128_t m = (__uint128_t)(a ^ 0xa0761d6478bd642full) *
+                  (b ^ 0xe7037ed1a0b428dbull ^ ((uint64_t)len << 32));
+  return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
-/* Position of `key` among attrs[0..n) (key lengths in keys[]), or -1: lengths first, so most
- * keys are told apart without touching their bytes. For the linear range only (n is small). */
+static inline uint64_t key_bit(uint64_t h) {
+  return 1ull << (h >> 58);
+}
+
+/* Position of `key` among attrs[0..n) (key lengths and hashes in keys[]), or -1: hashes and
+ * lengths first, so keys are told apart without touching their bytes. For the linear range only
+ * (n is small). */
 static inline long find_linear(const uvotel_attribute_t *attrs, const uvotel__key_t *keys,
-                               uint32_t n, const char *key, size_t len) {
+                               uint32_t n, const char *key, size_t len, uint32_t hash) {
   for (uint32_t i = 0; i < n; i++) {
-    if (keys[i].len == len && attrs[i].key[0] == key[0] && memcmp(attrs[i].key, key, len) == 0) {
+    if (keys[i].hash == hash && keys[i].len == len && memcmp(attrs[i].key, key, len) == 0) {
       return (long)i;
     }
   }
@@ -329,11 +335,11 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
       continue;
     }
     size_t len = strlen(src[i].key);
-    uint32_t hash = index != NULL ? key_hash(src[i].key, len) : 0;
+    uint32_t hash = (uint32_t)key_hash(src[i].key, len);
     long j = -1;
     if (arr != NULL) {
       j = index != NULL ? find_index(index, mask, arr, keys, src[i].key, len, hash)
-                        : find_linear(arr, keys, (uint32_t)k, src[i].key, len);
+                        : find_linear(arr, keys, (uint32_t)k, src[i].key, len, hash);
     }
     if (j >= 0) {
       if (copy_value(s, &arr[j].value, &src[i].value, value_limit) != 0) (*dropped)++;
@@ -368,18 +374,8 @@ static int grow_attrs(uvotel_span_t *s) {
   if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
   s->attr_keys = nk;
   s->cap_attrs = cap;
+  s->attr_room = uvotel__attrs_room(s);
   return 0;
-}
-
-/* The bloom bit of a key (len >= 1): its length and first, middle and last bytes, which tell
- * apart most keys of one span ("http.method", "http.route", "app.attribute.07") without
- * hashing them. */
-static inline uint64_t key_bloom(const char *k, size_t len) {
-  uint32_t h = (uint32_t)len * 0x9e3779b1u;
-  h ^= (uint32_t)(unsigned char)k[0] * 0x85ebca77u;
-  h ^= (uint32_t)(unsigned char)k[len - 1] * 0xc2b2ae3du;
-  h ^= (uint32_t)(unsigned char)k[len >> 1] * 0x27d4eb2fu;
-  return 1ull << ((h ^ (h >> 15)) >> 26);
 }
 
 /* Copy a value into the arena: scalars and short strings inline, the rest in copy_value. */
@@ -407,23 +403,22 @@ static inline int copy_value_fast(uvotel_span_t *s, uvotel_value_t *dst, const u
   }
 }
 
-/* Store key (len bytes, NUL-terminated; borrowed: kept as the caller's pointer, else copied)
- * with the value *v (valid), replacing the value when the key is already there. */
-static inline __attribute__((always_inline)) void put_attr(uvotel_span_t *s, const char *key,
-                                                           size_t len, int borrowed,
-                                                           const uvotel_value_t *v) {
+/* Store key (len bytes, NUL-terminated, hash h = key_hash; borrowed: kept as the caller's
+ * pointer, else copied) with the value *v (valid), replacing the value when the key is already
+ * there: every case (duplicates, limits, growth, the index). The setters try put_fast first. */
+static __attribute__((noinline)) void put_attr(uvotel_span_t *s, const char *key, size_t len,
+                                               uint64_t h, int borrowed, const uvotel_value_t *v) {
   const uvotel_span_limits_t *lim = &s->provider->limits;
   uint32_t n = s->n_attrs;
   uint64_t bit = 0; /* indexed: the bloom is not consulted (all ones if the index goes) */
   int indexed = s->attr_index_live;
-  uint32_t hash = 0;
+  uint32_t hash = (uint32_t)h;
   long j = -1;
   if (UVOTEL__UNLIKELY(indexed)) {
-    hash = key_hash(key, len);
     j = find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, key, len, hash);
   } else {
-    bit = key_bloom(key, len);
-    if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len);
+    bit = key_bit(h);
+    if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len, hash);
   }
   if (UVOTEL__UNLIKELY(j >= 0)) {
     if (copy_value_fast(s, &s->attrs[j].value, v, lim->attribute_value_length) != 0) {
@@ -456,12 +451,8 @@ static inline __attribute__((always_inline)) void put_attr(uvotel_span_t *s, con
     index_put(s->attr_index, s->attr_index_mask, hash, n);
     return;
   }
-  /* past the linear range, or the index is half full: (re)build it at twice the size */
-  if (!indexed) {
-    for (uint32_t i = 0; i <= n; i++) {
-      s->attr_keys[i].hash = key_hash(s->attrs[i].key, s->attr_keys[i].len);
-    }
-  }
+  /* past the linear range, or the index is half full: (re)build it at twice the size (every
+   * stored key has its hash) */
   uint32_t *ni =
       index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, n + 1, 1);
   if (ni != NULL) {
@@ -473,33 +464,78 @@ static inline __attribute__((always_inline)) void put_attr(uvotel_span_t *s, con
   }
 }
 
+/* The common case inline: a key new to the span (its bloom bit clear) while fewer than attr_room
+ * attributes are stored (no limit, growth or index to mind), and for strings a value within the
+ * length limit. Everything else goes to put_attr. `type` is a constant in each setter, so the
+ * value's switch folds away. */
+static inline __attribute__((always_inline)) void put_fast(uvotel_span_t *s, const char *key,
+                                                           size_t len, int borrowed,
+                                                           const uvotel_value_t *v) {
+  uint64_t h = key_hash(key, len);
+  uint64_t bit = key_bit(h);
+  uint32_t n = s->n_attrs;
+  if (UVOTEL__UNLIKELY((s->attr_bloom & bit) != 0) || UVOTEL__UNLIKELY(n >= s->attr_room)) {
+    put_attr(s, key, len, h, borrowed, v);
+    return;
+  }
+  uvotel_attribute_t *dst = &s->attrs[n];
+  if (v->type == UVOTEL_VALUE_STRING) {
+    size_t vlen = strlen(v->u.s);
+    uint32_t limit = s->provider->limits.attribute_value_length;
+    if (UVOTEL__UNLIKELY(vlen > limit)) vlen = trunc_len(v->u.s, vlen, limit);
+    const char *d = uvotel__arena_strdup(s, v->u.s, vlen);
+    if (UVOTEL__UNLIKELY(d == NULL)) {
+      s->dropped_attrs++;
+      return;
+    }
+    dst->value.type = UVOTEL_VALUE_STRING;
+    dst->value.len = (uint32_t)vlen;
+    dst->value.u.s = d;
+  } else {
+    dst->value = *v;
+  }
+  const char *k = borrowed ? key : uvotel__arena_strdup(s, key, len);
+  if (UVOTEL__UNLIKELY(k == NULL)) {
+    s->dropped_attrs++;
+    return;
+  }
+  dst->key = k;
+  s->attr_keys[n].len = (uint32_t)len;
+  s->attr_keys[n].hash = (uint32_t)h;
+  s->attr_bloom |= bit;
+  s->n_attrs = n + 1;
+}
+
 static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
   if (UVOTEL__UNLIKELY(!uvotel__attr_valid(a))) {
     uvotel__misuse(s->provider, "invalid attribute");
     return;
   }
-  put_attr(s, a->key, strlen(a->key), 0, &a->value);
+  size_t len = strlen(a->key);
+  put_attr(s, a->key, len, key_hash(a->key, len), 0, &a->value);
 }
 
 /* The typed setters: the value is well-formed by construction, only the key is checked. */
-static inline void set_typed(uvotel_span_t *s, const char *key, const uvotel_value_t *v) {
+static inline __attribute__((always_inline)) void set_typed(uvotel_span_t *s, const char *key,
+                                                            const uvotel_value_t *v) {
   if (UVOTEL__UNLIKELY(key == NULL || key[0] == '\0')) {
     uvotel__misuse(s->provider, "invalid attribute");
     return;
   }
-  put_attr(s, key, strlen(key), 0, v);
+  put_fast(s, key, strlen(key), 0, v);
 }
 
 /* The _static setters: key_len given, the key borrowed. key[key_len] must be its NUL (a
  * length past the first NUL is not looked for: that would cost the strlen the caller saved). */
-static inline void set_static(uvotel_span_t *s, const char *key, size_t key_len,
-                              const uvotel_value_t *v) {
+static inline __attribute__((always_inline)) void set_static(uvotel_span_t *s, const char *key,
+                                                             size_t key_len,
+                                                             const uvotel_value_t *v) {
   if (UVOTEL__UNLIKELY(key == NULL || key_len == 0 || key_len > UINT32_MAX || key[0] == '\0' ||
                        key[key_len] != '\0')) {
     uvotel__misuse(s->provider, "invalid attribute (static key)");
     return;
   }
-  put_attr(s, key, key_len, 1, v);
+  put_fast(s, key, key_len, 1, v);
 }
 
 UVOTEL__API void uvotel_span_set_attribute(uvotel_span_t *s, const uvotel_attribute_t *attr) {
@@ -517,6 +553,28 @@ UVOTEL__API void uvotel_span_set_attributes(uvotel_span_t *s, const uvotel_attri
   for (size_t i = 0; i < n; i++) set_attr(s, &attrs[i]);
 }
 
+/* The typed setters' work, out of line: the public functions only check that the span records
+ * and jump here, so a call on a non-recording span returns before this saves any register. */
+#define TYPED_BODY(NAME, CTYPE, VTYPE, FIELD)                                                  \
+  static __attribute__((noinline)) void NAME(uvotel_span_t *s, const char *key, CTYPE value) { \
+    uvotel_value_t v = {VTYPE, 0, {.FIELD = value}};                                           \
+    set_typed(s, key, &v);                                                                     \
+  }
+#define STATIC_BODY(NAME, CTYPE, VTYPE, FIELD)                                                  \
+  static __attribute__((noinline)) void NAME(uvotel_span_t *s, const char *key, size_t key_len, \
+                                             CTYPE value) {                                     \
+    uvotel_value_t v = {VTYPE, 0, {.FIELD = value}};                                            \
+    set_static(s, key, key_len, &v);                                                            \
+  }
+TYPED_BODY(typed_str, const char *, UVOTEL_VALUE_STRING, s)
+TYPED_BODY(typed_int, int64_t, UVOTEL_VALUE_INT, i)
+TYPED_BODY(typed_double, double, UVOTEL_VALUE_DOUBLE, d)
+TYPED_BODY(typed_bool, bool, UVOTEL_VALUE_BOOL, b)
+STATIC_BODY(static_str, const char *, UVOTEL_VALUE_STRING, s)
+STATIC_BODY(static_int, int64_t, UVOTEL_VALUE_INT, i)
+STATIC_BODY(static_double, double, UVOTEL_VALUE_DOUBLE, d)
+STATIC_BODY(static_bool, bool, UVOTEL_VALUE_BOOL, b)
+
 UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key,
                                                const char *value) {
   if (!uvotel__span_writable(s, "set_attribute_str")) return;
@@ -524,26 +582,22 @@ UVOTEL__API void uvotel_span_set_attribute_str(uvotel_span_t *s, const char *key
     uvotel__misuse(s->provider, "NULL attribute value");
     return;
   }
-  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
-  set_typed(s, key, &v);
+  typed_str(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_int(uvotel_span_t *s, const char *key, int64_t value) {
   if (!uvotel__span_writable(s, "set_attribute_int")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
-  set_typed(s, key, &v);
+  typed_int(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_double(uvotel_span_t *s, const char *key, double value) {
   if (!uvotel__span_writable(s, "set_attribute_double")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
-  set_typed(s, key, &v);
+  typed_double(s, key, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_bool(uvotel_span_t *s, const char *key, bool value) {
   if (!uvotel__span_writable(s, "set_attribute_bool")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
-  set_typed(s, key, &v);
+  typed_bool(s, key, value);
 }
 
 /* ---- borrowed keys ---- */
@@ -555,27 +609,23 @@ UVOTEL__API void uvotel_span_set_attribute_str_static(uvotel_span_t *s, const ch
     uvotel__misuse(s->provider, "NULL attribute value");
     return;
   }
-  uvotel_value_t v = {UVOTEL_VALUE_STRING, 0, {.s = value}};
-  set_static(s, key, key_len, &v);
+  static_str(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_int_static(uvotel_span_t *s, const char *key,
                                                       size_t key_len, int64_t value) {
   if (!uvotel__span_writable(s, "set_attribute_int_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_INT, 0, {.i = value}};
-  set_static(s, key, key_len, &v);
+  static_int(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_double_static(uvotel_span_t *s, const char *key,
                                                          size_t key_len, double value) {
   if (!uvotel__span_writable(s, "set_attribute_double_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_DOUBLE, 0, {.d = value}};
-  set_static(s, key, key_len, &v);
+  static_double(s, key, key_len, value);
 }
 
 UVOTEL__API void uvotel_span_set_attribute_bool_static(uvotel_span_t *s, const char *key,
                                                        size_t key_len, bool value) {
   if (!uvotel__span_writable(s, "set_attribute_bool_static")) return;
-  uvotel_value_t v = {UVOTEL_VALUE_BOOL, 0, {.b = value}};
-  set_static(s, key, key_len, &v);
+  static_bool(s, key, key_len, value);
 }

@@ -13,12 +13,10 @@
  * dozen operations); its output passes PractRand and BigCrush, which is what ids need: unique
  * and uniform, not secret. */
 
-typedef struct rng_s {
-  uint64_t s;
-  int seeded;
-} rng_t;
+typedef uvotel__rng_t rng_t;
 
-static UVOTEL__TLS rng_t t_rng;
+UVOTEL__TLS rng_t uvotel__rng;
+#define t_rng uvotel__rng
 
 /* A child made by fork() would go on from its parent's state and draw the same ids as the
  * parent: the thread that forked (the child's only one) reseeds on its next draw. */
@@ -53,11 +51,11 @@ static void rng_seed(rng_t *r) {
   pthread_once(&g_rng_fork_once, rng_fork_watch);
 }
 
-static inline uint64_t wy_step(uint64_t *s) {
-  *s += 0xa0761d6478bd642full;
-  __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
-  return (uint64_t)(m >> 64) ^ (uint64_t)m;
+void uvotel__rng_seed(void) {
+  rng_seed(&t_rng);
 }
+
+#define wy_step uvotel__wy_step
 
 static inline uint64_t rng_next(void) {
   rng_t *r = &t_rng;
@@ -455,8 +453,8 @@ uint64_t uvotel__ticks(uint32_t *gen) {
   return ticks_slow(gen);
 }
 
-uint64_t uvotel__ticks_like(uint32_t gen) {
-  return gen != 0 ? __rdtsc() : mono_ns();
+uint64_t uvotel__mono_ticks(void) {
+  return mono_ns();
 }
 
 uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen) {

@@ -50,6 +50,7 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p, int prefill) {
   for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
     c[i].index = n * UVOTEL__SPAN_CHUNK + i;
     c[i].provider = p;
+    c[i].status_desc = ""; /* a start leaves it to the recycling of the slot */
     atomic_store_explicit(&c[i].next_free, i + 1 < UVOTEL__SPAN_CHUNK ? c[i].index + 2 : 0,
                           memory_order_relaxed);
   }
@@ -83,6 +84,7 @@ static int slot_prepare(uvotel_span_t *s) {
     s->attrs = a;
     s->attr_keys = k;
     s->cap_attrs = UVOTEL__ATTR_INITIAL_CAP;
+    s->attr_room = uvotel__attrs_room(s);
   }
   return 0;
 }
@@ -108,6 +110,39 @@ int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n) {
     }
   }
   return rc;
+}
+
+/* A thread's cache is empty: take a chain of slots from the shared list with one exchange
+ * (the tagged head changes on every push and pop, so the chain walked is the list's own if the
+ * exchange succeeds), return the first and keep the rest. Slots released in batches (the batch
+ * processor's, on the loop thread) then cost one locked instruction per chain, not two per
+ * slot. The chain is 1 slot at a thread's first refill and doubles with each one up to
+ * REFILL_MAX, so a thread that makes a span or two and exits strands no more than before. */
+#define REFILL_MAX 64u
+uvotel_span_t *uvotel__pool_refill(uvotel_tracer_provider_t *p, uint32_t shard) {
+  uvotel__shard_t *sh = &p->shards[shard];
+  uint32_t want = sh->refill != 0 ? sh->refill : 1;
+  if (want < REFILL_MAX) sh->refill = want * 2;
+  uint_fast64_t head = atomic_load_explicit(&p->free_head, memory_order_acquire);
+  while ((uint32_t)head != 0) {
+    uint32_t first = (uint32_t)head, last = first, n = 1;
+    uint32_t next = atomic_load_explicit(&slot_at(p, last - 1)->next_free, memory_order_relaxed);
+    while (next != 0 && n < want) {
+      last = next;
+      n++;
+      next = atomic_load_explicit(&slot_at(p, last - 1)->next_free, memory_order_relaxed);
+    }
+    uint_fast64_t nh = (((head >> 32) + 1) << 32) | next;
+    if (atomic_compare_exchange_weak_explicit(&p->free_head, &head, nh, memory_order_acquire,
+                                              memory_order_acquire)) {
+      uvotel_span_t *s = slot_at(p, first - 1);
+      atomic_store_explicit(&slot_at(p, last - 1)->next_free, sh->free, memory_order_relaxed);
+      sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+      sh->n_free += n - 1;
+      return s;
+    }
+  }
+  return uvotel__pool_pop_shared(p); /* empty: grow */
 }
 
 uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p) {
@@ -183,7 +218,17 @@ void uvotel__span_recycle(uvotel_span_t *s) {
   }
   uint32_t shard = uvotel__shard();
   uvotel__shard_t *sh = &p->shards[shard];
-  if (shard != 0 && sh->n_free < UVOTEL__SHARD_CACHE_MAX) {
+  if (UVOTEL__LIKELY(shard != 0)) {
+    if (UVOTEL__UNLIKELY(sh->n_free >= UVOTEL__SHARD_CACHE_MAX)) {
+      /* full: half of it goes to the shared list as one chain (one exchange, not one each) */
+      uvotel_span_t *first = slot_at(p, sh->free - 1), *last = first;
+      for (uint32_t i = 1; i < UVOTEL__SHARD_CACHE_MAX / 2; i++) {
+        last = slot_at(p, atomic_load_explicit(&last->next_free, memory_order_relaxed) - 1);
+      }
+      sh->free = atomic_load_explicit(&last->next_free, memory_order_relaxed);
+      sh->n_free -= UVOTEL__SHARD_CACHE_MAX / 2;
+      pool_push_chain(p, first, last);
+    }
     atomic_store_explicit(&s->next_free, sh->free, memory_order_relaxed);
     sh->free = s->index + 1;
     sh->n_free++;

@@ -23,14 +23,14 @@ static void dispatch_full(batch_t *b) {
 
 static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   batch_t *b = self;
-  if (!uvotel_span_data_is_sampled(d)) return;
+  if (!(((const uvotel_span_t *)d)->ctx.flags & UVOTEL_TRACE_FLAG_SAMPLED)) return;
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
     /* Shut down: nothing will export it, and the wake-up handle may be closed. */
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
     return;
   }
-  uvotel_span_data_retain(d);
+  uvotel__span_data_keep(d); /* the ender's reference when this is the last processor */
   int c = batch_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0) && b->o.block_timeout_ms > 0) c = batch_push_blocking(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {

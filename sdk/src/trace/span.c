@@ -32,6 +32,8 @@ UVOTEL__API void uvotel_span_data_release(const uvotel_span_data_t *d) {
   uvotel_span_release((uvotel_span_t *)d);
 }
 
+UVOTEL__TLS const void *uvotel__end_handoff;
+
 /* ---- the current span variable ---- */
 
 static void var_retain(void *v) {
@@ -78,31 +80,60 @@ UVOTEL__API void *uvotel_span_run(uvotel_span_t *s, void *(*fn)(void *arg), void
 
 /* ---- start ---- */
 
+/* A sampler other than the built-in always_on / parentbased_always_on (or the latter on an
+ * unsampled parent): its should_sample, out of the common path. */
+static __attribute__((noinline)) void sample_slow(uvotel_tracer_provider_t *p,
+                                                  const uvotel_span_context_t *parent,
+                                                  const uvotel_trace_id_t *trace_id,
+                                                  const char *name, uvotel_span_kind_t kind,
+                                                  const uvotel_span_options_t *opts,
+                                                  uvotel_sampling_result_t *res) {
+  uvotel_sampling_params_t sp;
+  sp.trace_id = *trace_id;
+  sp.parent = parent;
+  sp.name = name;
+  sp.kind = kind;
+  sp.attrs = opts->attrs;
+  sp.n_attrs = opts->n_attrs;
+  sp.links = opts->links;
+  sp.n_links = opts->n_links;
+  p->sampler->ops->should_sample(p->sampler->self, &sp, res);
+}
+
 UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *name,
                                              const uvotel_span_options_t *opts) {
   static const uvotel_span_options_t defaults = UVOTEL_SPAN_OPTIONS_INIT;
+  if (UVOTEL__UNLIKELY(t == NULL)) return &uvotel__invalid_span;
   if (opts == NULL) opts = &defaults;
-  if (t == NULL) return &uvotel__invalid_span;
   uvotel_tracer_provider_t *p = t->provider;
 
   /* parent */
   uvotel_span_context_t pctx;
   const uvotel_span_context_t *parent = NULL;
+  uvotel_span_t *pspan = NULL; /* the parent as a local span object, if it is one */
   if (opts->parent_span != NULL) {
-    pctx = opts->parent_span->ctx;
+    pspan = opts->parent_span;
+    pctx = pspan->ctx;
     parent = &pctx;
   } else if (opts->parent_context != NULL) {
     parent = opts->parent_context;
   } else if (!(opts->flags & UVOTEL_SPAN_ROOT)) {
     uvotel_span_t *cur = uvotel_current_span();
     if (cur != NULL) {
+      pspan = cur;
       pctx = cur->ctx;
       parent = &pctx;
     }
   }
   if (parent != NULL && !uvotel_span_context_is_valid(parent)) parent = NULL;
-  if (parent == NULL && p->env_parent != NULL && !(opts->flags & UVOTEL_SPAN_ROOT) &&
-      opts->parent_span == NULL && opts->parent_context == NULL) {
+  /* the static invalid span has an invalid context: never written here */
+  if (parent != NULL && pspan != NULL &&
+      !atomic_load_explicit(&pspan->has_children, memory_order_relaxed)) {
+    atomic_store_explicit(&pspan->has_children, 1, memory_order_relaxed);
+  }
+  if (UVOTEL__UNLIKELY(p->env_parent != NULL) && parent == NULL &&
+      !(opts->flags & UVOTEL_SPAN_ROOT) && opts->parent_span == NULL &&
+      opts->parent_context == NULL) {
     pctx = p->env_parent->ctx; /* a root span of a child process: its parent's span */
     parent = &pctx;
   }
@@ -112,31 +143,32 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   /* After shutdown spans do not record, but still get ids so the context propagates. */
   int shut = atomic_load_explicit(&p->shut, memory_order_relaxed);
 
-  uvotel_sampling_params_t sp;
+  uvotel_trace_id_t trace_id;
   uvotel_span_id_t span_id;
-  if (parent != NULL) {
-    sp.trace_id = parent->trace_id;
-    uvotel__gen_ids(p, NULL, &span_id);
+  if (UVOTEL__LIKELY(p->idgen == NULL)) {
+    uvotel__rand_ids(parent != NULL ? NULL : &trace_id, &span_id);
   } else {
-    uvotel__gen_ids(p, &sp.trace_id, &span_id);
+    uvotel__gen_ids(p, parent != NULL ? NULL : &trace_id, &span_id);
   }
-  sp.parent = parent;
-  sp.name = name != NULL ? name : "";
-  sp.kind = opts->kind == UVOTEL_SPAN_KIND_UNSPECIFIED ? UVOTEL_SPAN_KIND_INTERNAL : opts->kind;
-  sp.attrs = opts->attrs;
-  sp.n_attrs = opts->n_attrs;
-  sp.links = opts->links;
-  sp.n_links = opts->n_links;
-  uvotel_sampling_result_t res = {UVOTEL_SAMPLING_DROP, NULL, 0, 0, NULL};
+  if (parent != NULL) trace_id = parent->trace_id;
+  if (name == NULL) name = "";
+  uvotel_span_kind_t kind =
+      opts->kind == UVOTEL_SPAN_KIND_UNSPECIFIED ? UVOTEL_SPAN_KIND_INTERNAL : opts->kind;
+  uvotel_sampling_result_t res;
+  res.decision = UVOTEL_SAMPLING_DROP;
+  res.n_attrs = 0;
+  res.set_trace_state = 0;
   if (UVOTEL__LIKELY(!shut)) {
     /* the built-in always_on / parentbased_always_on decide here, without two indirect calls */
-    int kind = p->sampler_kind;
-    if (kind == UVOTEL__SAMPLER_ON ||
-        (kind == UVOTEL__SAMPLER_PARENT_ON &&
+    int sk = p->sampler_kind;
+    if (sk == UVOTEL__SAMPLER_ON ||
+        (sk == UVOTEL__SAMPLER_PARENT_ON &&
          (parent == NULL || (parent->flags & UVOTEL_TRACE_FLAG_SAMPLED)))) {
       res.decision = UVOTEL_SAMPLING_RECORD_AND_SAMPLE;
-    } else if (kind != UVOTEL__SAMPLER_PARENT_ON) {
-      p->sampler->ops->should_sample(p->sampler->self, &sp, &res);
+    } else if (sk != UVOTEL__SAMPLER_PARENT_ON) {
+      res.attrs = NULL;
+      res.trace_state = NULL;
+      sample_slow(p, parent, &trace_id, name, kind, opts, &res);
     }
   }
 
@@ -147,15 +179,18 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     return &uvotel__invalid_span;
   }
   atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
+  atomic_store_explicit(&s->has_children, 0, memory_order_relaxed);
   s->tracer = t;
-  s->ctx.trace_id = sp.trace_id;
+  s->ctx.trace_id = trace_id;
   s->ctx.span_id = span_id;
   s->ctx.is_remote = 0;
   uint8_t flags;
+  const uvotel_trace_state_t *ts = NULL;
   if (parent != NULL) {
     flags = parent->flags & UVOTEL_TRACE_FLAG_RANDOM;
     s->parent_id = parent->span_id;
     s->parent_remote = parent->is_remote;
+    ts = parent->trace_state;
   } else {
     flags = (p->idgen == NULL || p->idgen->random_trace_ids) ? UVOTEL_TRACE_FLAG_RANDOM : 0;
     memset(&s->parent_id, 0, sizeof s->parent_id);
@@ -163,33 +198,30 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   }
   if (res.decision == UVOTEL_SAMPLING_RECORD_AND_SAMPLE) flags |= UVOTEL_TRACE_FLAG_SAMPLED;
   s->ctx.flags = flags;
-  const uvotel_trace_state_t *ts = res.set_trace_state ? res.trace_state
-                                   : parent != NULL    ? parent->trace_state
-                                                       : NULL;
+  if (UVOTEL__UNLIKELY(res.set_trace_state)) ts = res.trace_state;
   s->ctx.trace_state = ts != NULL ? uvotel_trace_state_retain(ts) : NULL;
-  s->kind = sp.kind;
-  if (res.decision == UVOTEL_SAMPLING_DROP) {
+  s->kind = kind;
+  if (UVOTEL__UNLIKELY(res.decision == UVOTEL_SAMPLING_DROP)) {
     s->name = "";
     atomic_store_explicit(&s->state, UVOTEL__SPAN_NONREC, memory_order_relaxed);
     uvotel__count(&sh->non_recording, shard);
     return s;
   }
   /* raw ticks now, Unix ns when read (uvotel_span_data_start_unix_ns); the user's time as given */
-  if (opts->start_unix_ns != 0) {
+  if (UVOTEL__LIKELY(opts->start_unix_ns == 0)) {
+    s->start_ns = uvotel__ticks(&s->ts_gen);
+    s->ts_explicit = 0;
+  } else {
     s->start_ns = opts->start_unix_ns;
     s->ts_explicit = UVOTEL__TS_START;
     s->ts_gen = 0;
-  } else {
-    s->start_ns = uvotel__ticks(&s->ts_gen);
-    s->ts_explicit = 0;
   }
   s->end_ns = 0;
-  s->status_desc = "";
-  s->name = uvotel__arena_strdup(s, sp.name, strlen(sp.name));
-  if (s->name == NULL) s->name = "";
+  s->name = uvotel__arena_strdup(s, name, strlen(name));
+  if (UVOTEL__UNLIKELY(s->name == NULL)) s->name = "";
   atomic_store_explicit(&s->state, UVOTEL__SPAN_OPEN, memory_order_relaxed);
   if (opts->n_attrs != 0) uvotel_span_set_attributes(s, opts->attrs, opts->n_attrs);
-  if (res.n_attrs != 0) uvotel_span_set_attributes(s, res.attrs, res.n_attrs);
+  if (UVOTEL__UNLIKELY(res.n_attrs != 0)) uvotel_span_set_attributes(s, res.attrs, res.n_attrs);
   for (size_t i = 0; opts->links != NULL && i < opts->n_links; i++) {
     uvotel_span_add_link(s, &opts->links[i]);
   }
@@ -354,9 +386,20 @@ UVOTEL__API void uvotel_span_end_at(uvotel_span_t *s, uint64_t end_unix_ns) {
     if (UVOTEL__UNLIKELY((s->dropped_attrs | s->dropped_events | s->dropped_links) != 0)) {
       say_drops(s);
     }
-    for (size_t i = 0; i < p->n_procs; i++) {
+    size_t np = p->n_procs;
+    for (size_t i = 0; i + 1 < np; i++) {
       uvotel_span_processor_t *pr = p->procs[i];
       pr->ops->on_end(pr->self, (const uvotel_span_data_t *)s);
+    }
+    if (UVOTEL__LIKELY(np != 0)) {
+      /* the ender's reference goes to the last processor if it keeps the span */
+      uvotel_span_processor_t *pr = p->procs[np - 1];
+      const void *prev = uvotel__end_handoff;
+      uvotel__end_handoff = s;
+      pr->ops->on_end(pr->self, (const uvotel_span_data_t *)s);
+      int kept = uvotel__end_handoff != (const void *)s;
+      uvotel__end_handoff = prev;
+      if (kept) return; /* s may be gone already */
     }
     uvotel__span_unref(s);
   } else if (st == UVOTEL__SPAN_NONREC) {

@@ -54,6 +54,9 @@ struct uvotel_span_s {
   uvotel_span_context_t ctx;
   uvotel_span_id_t parent_id;
   uint8_t parent_remote;
+  /* 1 once a span was started with this one as its parent (span start: a relaxed load and a
+   * store the first time); read by uvotel__span_has_children */
+  atomic_uchar has_children;
   uint8_t status_final;
   uvotel_status_code_t status;
   const char *status_desc;
@@ -72,6 +75,10 @@ struct uvotel_span_s {
   uint32_t attr_index_mask;
   uint8_t attr_index_live;
   uint32_t n_attrs, cap_attrs, dropped_attrs;
+  /* below this many attributes a setter appends without the limit, capacity and index checks:
+   * min(cap_attrs, attribute_count limit, UVOTEL__ATTR_LINEAR_MAX) (uvotel__attrs_room), 0 until
+   * the arrays exist; the limit is the provider's, fixed at its creation */
+  uint32_t attr_room;
   /* one bit per stored key (uvotel__key_bloom): a key whose bit is clear is new, so the common
    * case of distinct keys skips the duplicate scan */
   uint64_t attr_bloom;
@@ -122,6 +129,7 @@ typedef struct uvotel__shard_s {
   atomic_uint_fast64_t ended, non_recording;
   uint32_t free; /* local free list: index + 1, linked through next_free */
   uint32_t n_free;
+  uint32_t refill; /* slots the next refill from the shared list takes (pool.c); 0: 1 */
 } uvotel__shard_t;
 
 uint32_t uvotel__shard_assign(void);
@@ -202,21 +210,35 @@ int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n);
 #define UVOTEL__ARENA_INITIAL 1024u
 /* One slot from the shared free list (growing the pool); NULL when it is exhausted. */
 uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p);
+/* The calling thread's cache (shard != 0) is empty: a chain of slots from the shared list into
+ * it, the first returned; NULL when the pool is exhausted. */
+uvotel_span_t *uvotel__pool_refill(uvotel_tracer_provider_t *p, uint32_t shard);
 
 /* A free slot for the calling thread's shard; NULL when the pool is exhausted. The thread's own
  * cache is tried inline. */
 static inline uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint32_t shard) {
   uvotel__shard_t *sh = &p->shards[shard];
-  if (UVOTEL__LIKELY(shard != 0) && UVOTEL__LIKELY(sh->free != 0)) {
-    uvotel_span_t *s = uvotel__slot_at(p, sh->free - 1);
-    sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
-    sh->n_free--;
-    return s;
+  if (UVOTEL__LIKELY(shard != 0)) {
+    if (UVOTEL__LIKELY(sh->free != 0)) {
+      uvotel_span_t *s = uvotel__slot_at(p, sh->free - 1);
+      sh->free = atomic_load_explicit(&s->next_free, memory_order_relaxed);
+      sh->n_free--;
+      return s;
+    }
+    return uvotel__pool_refill(p, shard);
   }
   return uvotel__pool_pop_shared(p);
 }
 /* Return a slot whose last reference went: release what it holds, reset it, free it. */
 void uvotel__span_recycle(uvotel_span_t *s);
+/* The attribute fast path's bound for s (see attr_room). */
+static inline uint32_t uvotel__attrs_room(const uvotel_span_t *s) {
+  uint32_t r = s->cap_attrs < UVOTEL__ATTR_LINEAR_MAX ? s->cap_attrs : UVOTEL__ATTR_LINEAR_MAX;
+  if (s->provider != NULL && s->provider->limits.attribute_count < r) {
+    r = s->provider->limits.attribute_count;
+  }
+  return r;
+}
 /* Forget s's attributes (keeps the arrays for the next use of the slot). */
 static inline void uvotel__span_attrs_reset(uvotel_span_t *s) {
   if (UVOTEL__UNLIKELY(s->attr_index_live)) {
@@ -235,6 +257,20 @@ static inline void uvotel__span_unref(uvotel_span_t *s) {
       atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
     uvotel__span_recycle(s);
   }
+}
+
+/* The reference a span's end hands over (uvotel_span_end_at): set to the span while its last
+ * processor's on_end runs. A processor keeping the span takes that reference with
+ * uvotel__span_data_keep instead of retaining one (a locked add) and leaving end to drop the
+ * ender's (a locked subtract); the ender then does not touch the span again. Thread-local, so
+ * nested ends (an on_end that ends spans) see their own. */
+extern UVOTEL__TLS const void *uvotel__end_handoff;
+static inline void uvotel__span_data_keep(const uvotel_span_data_t *d) {
+  if (UVOTEL__LIKELY(uvotel__end_handoff == (const void *)d)) {
+    uvotel__end_handoff = NULL;
+    return;
+  }
+  uvotel_span_retain((uvotel_span_t *)d);
 }
 
 /* 1 when s records; otherwise counts misuse where it is misuse and returns 0. */
@@ -318,6 +354,37 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
                             uint32_t limit, uint32_t value_limit, const uvotel_attribute_t **out,
                             size_t *n_out, uint32_t *dropped);
 
+/* The calling thread's id generator (wyrand, ids.c): seeded from getrandom(2) on first use and
+ * again in a forked child. */
+typedef struct uvotel__rng_s {
+  uint64_t s;
+  int seeded;
+} uvotel__rng_t;
+extern UVOTEL__TLS uvotel__rng_t uvotel__rng;
+void uvotel__rng_seed(void);
+static inline uint64_t uvotel__wy_step(uint64_t *s) {
+  *s += 0xa0761d6478bd642full;
+  __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
+  return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
+/* The built-in generator's ids inline (p->idgen == NULL): a span id, and a trace id too when
+ * trace_id is not NULL; never all zero. */
+static inline void uvotel__rand_ids(uvotel_trace_id_t *trace_id, uvotel_span_id_t *span_id) {
+  uvotel__rng_t *r = &uvotel__rng;
+  if (UVOTEL__UNLIKELY(!r->seeded)) uvotel__rng_seed();
+  uint64_t a, b, c;
+  do c = uvotel__wy_step(&r->s);
+  while (UVOTEL__UNLIKELY(c == 0));
+  memcpy(span_id->bytes, &c, 8);
+  if (trace_id == NULL) return;
+  do {
+    a = uvotel__wy_step(&r->s);
+    b = uvotel__wy_step(&r->s);
+  } while (UVOTEL__UNLIKELY((a | b) == 0));
+  memcpy(trace_id->bytes, &a, 8);
+  memcpy(trace_id->bytes + 8, &b, 8);
+}
+
 /* Ids. */
 void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);
 void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out);
@@ -336,7 +403,15 @@ uint64_t uvotel__mono_ms(void);
  * process anchor (idempotent; the first provider creation calls it). Thread: any. */
 void uvotel__ticks_init(void);
 uint64_t uvotel__ticks(uint32_t *gen);
+#if defined(__x86_64__)
+/* CLOCK_MONOTONIC ns (the unit of generation 0). */
+uint64_t uvotel__mono_ticks(void);
+static inline uint64_t uvotel__ticks_like(uint32_t gen) {
+  return UVOTEL__LIKELY(gen != 0) ? __builtin_ia32_rdtsc() : uvotel__mono_ticks();
+}
+#else
 uint64_t uvotel__ticks_like(uint32_t gen);
+#endif
 uint64_t uvotel__ticks_to_unix(uint64_t ticks, uint32_t gen);
 
 /* The exporter a provider uses when none is named: "otlp" when any OTEL_EXPORTER_OTLP_*ENDPOINT

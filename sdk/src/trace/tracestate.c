@@ -7,14 +7,19 @@
  * inject copies nothing) and room for a second copy in which every "=" and "," is a NUL, so each
  * key and value is a C string. That copy is made only when someone asks for a value as a C string
  * (uvotel_trace_state_get), once, whoever asks first; uvotel_trace_state_at hands out slices of
- * it too. Parsing validates in one pass (SWAR scan, src/common/w3c.h). Offsets are
- * 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes.
+ * it too. Offsets are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes.
+ *
+ * Parsing: one canonical line (one header, "k=v,k=v" as senders write it) is checked whole by
+ * the block masks of src/common/w3c_ts.h (SSE2, SSSE3 or AVX2, chosen at load time) and its
+ * members read off the separator mask straight into the block, the received bytes copied as
+ * they are (no call to memcpy); anything else (OWS, empty members, repeated keys, several lines,
+ * errors) takes the general walk, one member at a time with the SSE2 value scan of w3c.h.
  *
  * Blocks up to TS_BLOCK bytes (a usual header) are recycled through a small per-thread cache of
  * the threads that parse or build tracestates, so extracting a request's tracestate and dropping
  * it when the request is done allocates nothing in steady state. */
 #include "../common/thread_state_internal.h"
-#include "../common/w3c.h"
+#include "../common/w3c_ts.h"
 #include "trace_internal.h"
 
 typedef struct ts_member_s {
@@ -115,13 +120,7 @@ static void ts_dealloc(uvotel_trace_state_t *ts) {
   uvotel_free(ts);
 }
 
-/* A member as slices, while building. */
-typedef struct ts_slice_s {
-  const char *k;
-  size_t kl;
-  const char *v;
-  size_t vl;
-} ts_slice_t;
+typedef uvotel__ts_slice_t ts_slice_t;
 
 static int valid_key(const char *k, size_t kl) {
   if (kl == 0 || kl > UVOTEL_TRACE_STATE_MAX_KEY) return 0;
@@ -140,11 +139,41 @@ static int valid_value(const char *v, size_t vl) {
   return 1;
 }
 
-/* Build from s[0..n) (n >= 1). `wire_src`, when not NULL, is the serialised form already
- * (a canonical input line): one copy instead of one per member. */
-static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, const char *wire_src) {
+/* Copy n bytes without a call: the wire of a usual tracestate is 30 to 200 bytes, and a call
+ * to memcpy costs more than the copy (16 bytes a step, the last step overlapping). */
+static inline void copy_bytes(char *d, const char *s, size_t n) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 < n; i += 16) {
+      _mm_storeu_si128((__m128i *)(void *)(d + i),
+                       _mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+    }
+    _mm_storeu_si128((__m128i *)(void *)(d + n - 16),
+                     _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16)));
+    return;
+  }
+#endif
+  if (n >= 8) {
+    size_t i = 0;
+    uint64_t w;
+    for (; i + 8 < n; i += 8) memcpy(&w, s + i, 8), memcpy(d + i, &w, 8);
+    memcpy(&w, s + n - 8, 8), memcpy(d + n - 8, &w, 8);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+static size_t wire_len_of(const ts_slice_t *s, size_t n) {
   size_t wire = n - 1; /* commas */
   for (size_t i = 0; i < n; i++) wire += s[i].kl + 1 + s[i].vl;
+  return wire;
+}
+
+/* Build from s[0..n) (n >= 1), whose serialised form is `wire` bytes. `wire_src`, when not
+ * NULL, is that form already (a canonical input line): one copy instead of one per member. */
+static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, size_t wire,
+                                      const char *wire_src) {
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
   uint8_t small;
   uvotel_trace_state_t *ts = ts_alloc(head + 2 * (wire + 1), &small);
@@ -157,15 +186,15 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, const char 
   ts->wire = (char *)ts + head;
   ts->strs = ts->wire + wire + 1;
   if (wire_src != NULL) {
-    memcpy(ts->wire, wire_src, wire);
+    copy_bytes(ts->wire, wire_src, wire);
   } else {
     char *w = ts->wire;
     for (size_t i = 0; i < n; i++) {
       if (i > 0) *w++ = ',';
-      memcpy(w, s[i].k, s[i].kl);
+      copy_bytes(w, s[i].k, s[i].kl);
       w += s[i].kl;
       *w++ = '=';
-      memcpy(w, s[i].v, s[i].vl);
+      copy_bytes(w, s[i].v, s[i].vl);
       w += s[i].vl;
     }
   }
@@ -212,38 +241,15 @@ static inline const char *mval(const uvotel_trace_state_t *ts, size_t i) {
 }
 
 static inline int key_eq(const char *a, size_t al, const char *b, size_t bl) {
-  if (al != bl) return 0;
-  for (size_t i = 0; i < al; i++) {
-    if (a[i] != b[i]) return 0;
-  }
-  return 1;
+  return al == bl && uvotel__ts_key_eq(a, b, al);
 }
 
-/* Members found so far while parsing. */
-typedef struct ts_acc_s {
-  ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
-  size_t nm, wire;
-  unsigned flags;
-} ts_acc_t;
+/* ---- parsing ---- */
 
-/* Add a parsed member: a repeated key keeps its first occurrence (strict: reject). */
-static inline int acc_add(ts_acc_t *a, const char *k, size_t kl, const char *v, size_t vl) {
-  int dup = 0;
-  for (size_t j = 0; j < a->nm; j++) dup |= key_eq(a->m[j].k, a->m[j].kl, k, kl);
-  if (dup) return (a->flags & UVOTEL_TRACE_STATE_STRICT) ? UVOTEL_EPARSE : 0;
-  if (a->nm == UVOTEL_TRACE_STATE_MAX_MEMBERS) return UVOTEL_ERANGE;
-  ts_slice_t *m = &a->m[a->nm++];
-  m->k = k;
-  m->kl = kl;
-  m->v = v;
-  m->vl = vl;
-  a->wire += kl + 1 + vl;
-  return 0;
-}
-
-/* One line, any length: OWS, key, "=", value, OWS, then "," or the end, member by member, in
- * one pass over the bytes (each byte is looked at once, the values eight at a time). */
-static int parse_line(ts_acc_t *a, const char *p, size_t len) {
+/* The general walk, for lines the canonical path declines. One line, any length: OWS, key, "=",
+ * value, OWS, then "," or the end, member by member, in one pass over the bytes (each byte is
+ * looked at once, the values eight at a time). */
+static int parse_line_walk(uvotel__ts_acc_t *a, const char *p, size_t len) {
   const char *line = p, *end = p + len;
   for (;;) {
     while (p < end && uvotel__is_ows(*p)) p++;
@@ -268,18 +274,135 @@ static int parse_line(ts_acc_t *a, const char *p, size_t len) {
     size_t vl = (size_t)(ve - v);
     if (vl == 0 || vl > UVOTEL_TRACE_STATE_MAX_VALUE) return UVOTEL_EPARSE;
     if (p < end) p++; /* the "," */
-    int rc = acc_add(a, k, kl, v, vl);
+    int rc = uvotel__ts_acc_add(a, k, kl, v, vl);
     if (rc < 0) return rc;
   }
+}
+
+/* One canonical line (the usual extract: one tracestate header, as its sender wrote it): the
+ * line checked whole by the masks of src/common/w3c_ts.h, the members read off the "=" and ","
+ * masks straight into the block, and the received bytes kept as they are. Returns 1, having
+ * allocated nothing, when the line is not canonical, has a repeated key (non-strict), or has
+ * more members than allowed: the general walk then parses it and finds any error. */
+__attribute__((always_inline)) static inline int parse_canonical(const char *line, size_t len,
+                                                                 unsigned flags,
+                                                                 uvotel_trace_state_t **out,
+                                                                 uvotel__ts_cls_fn cls) {
+  uint64_t seps[UVOTEL__TS_FAST_MAX / 64];
+  size_t nb = uvotel__ts_canonical(line, len, cls, seps);
+  if (nb == 0) return 1;
+  size_t nsep = 0;
+  for (size_t b = 0; b < nb; b++) nsep += (size_t)__builtin_popcountll(seps[b]);
+  size_t n = (nsep + 1) / 2; /* "=" "," ... "=": odd, the line ends in a value */
+  if (n > UVOTEL_TRACE_STATE_MAX_MEMBERS) return 1;
+  size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
+  uint8_t small;
+  uvotel_trace_state_t *ts = ts_alloc(head + 2 * (len + 1), &small);
+  if (ts == NULL) return UVOTEL_ENOMEM;
+  uvotel__ts_bits_t ss = {seps, 0, nb, seps[0]};
+  int long_line = len > UVOTEL_TRACE_STATE_MAX_VALUE; /* else no key or value can be too long */
+  uint64_t lens = 0; /* bit (key length % 64) of every key so far: most keys need no compare */
+  size_t ks = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t ke = uvotel__ts_bits_next(&ss, len), ve = uvotel__ts_bits_next(&ss, len);
+    size_t kl = ke - ks, vl = ve - ke - 1;
+    int rc = 1;
+    /* what the masks do not say: the first key byte, no trailing space, the limits */
+    if (!(uvotel__cc[(uint8_t)line[ks]] & UVOTEL__CC_TS_KEY_FIRST) || line[ve - 1] == ' ' ||
+        (long_line && (kl > UVOTEL_TRACE_STATE_MAX_KEY || vl > UVOTEL_TRACE_STATE_MAX_VALUE))) {
+      goto decline;
+    }
+    uint64_t bit = 1ull << (kl & 63);
+    if (lens & bit) {
+      for (size_t j = 0; j < i; j++) {
+        if (ts->m[j].key_len == kl && uvotel__ts_key_eq(line + ts->m[j].key_off, line + ks, kl)) {
+          if (flags & UVOTEL_TRACE_STATE_STRICT) rc = UVOTEL_EPARSE;
+          goto decline;
+        }
+      }
+    }
+    lens |= bit;
+    ts->m[i].key_off = (uint16_t)ks;
+    ts->m[i].key_len = (uint16_t)kl;
+    ts->m[i].val_len = (uint16_t)vl;
+    ts->m[i].pad_ = 0;
+    ks = ve + 1;
+    continue;
+  decline:
+    ts->small = small;
+    ts_dealloc(ts);
+    return rc;
+  }
+  atomic_init(&ts->refs, 1);
+  ts->small = small;
+  atomic_init(&ts->strs_ok, 0);
+  ts->n = (uint16_t)n;
+  ts->wire_len = (uint16_t)len;
+  ts->wire = (char *)ts + head;
+  ts->strs = ts->wire + len + 1;
+  copy_bytes(ts->wire, line, len);
+  ts->wire[len] = '\0';
+  *out = ts;
+  return 0;
+}
+
+/* The canonical path with the best classifier this CPU has. SSSE3 (with POPCNT: every CPU
+ * since 2008 that has one has the other) is chosen at load time, since the x86-64 baseline the
+ * library is built for does not promise it; SSE2 is that baseline; other CPUs classify with the
+ * byte table. */
+static int canonical_base(const char *line, size_t len, unsigned flags,
+                          uvotel_trace_state_t **out) {
+#if defined(__SSE2__)
+  return parse_canonical(line, len, flags, out, uvotel__ts_cls_sse2);
+#else
+  return parse_canonical(line, len, flags, out, uvotel__ts_cls_scalar);
+#endif
+}
+
+#if defined(UVOTEL__HAVE_SSSE3_TARGET)
+__attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *line, size_t len,
+                                                                   unsigned flags,
+                                                                   uvotel_trace_state_t **out) {
+  return parse_canonical(line, len, flags, out, uvotel__ts_cls_ssse3);
+}
+
+__attribute__((target("avx2,popcnt"))) static int canonical_avx2(const char *line, size_t len,
+                                                                 unsigned flags,
+                                                                 uvotel_trace_state_t **out) {
+  return parse_canonical(line, len, flags, out, uvotel__ts_cls_avx2);
+}
+
+/* 0: SSE2 or the byte table, 1: SSSE3, 2: AVX2 (each with POPCNT). */
+static int g_ts_simd;
+
+__attribute__((constructor)) static void ts_cpu_probe(void) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("popcnt") || !__builtin_cpu_supports("ssse3")) return;
+  g_ts_simd = __builtin_cpu_supports("avx2") ? 2 : 1;
+}
+#endif
+
+static inline int parse_line_canonical(const char *line, size_t len, unsigned flags,
+                                       uvotel_trace_state_t **out) {
+#if defined(UVOTEL__HAVE_SSSE3_TARGET)
+  if (UVOTEL__LIKELY(g_ts_simd == 2)) return canonical_avx2(line, len, flags, out);
+  if (g_ts_simd == 1) return canonical_ssse3(line, len, flags, out);
+#endif
+  return canonical_base(line, len, flags, out);
 }
 
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
   *out = NULL;
-  ts_acc_t a;
+  if (n == 1 && lines[0].ptr != NULL) {
+    int rc = parse_line_canonical(lines[0].ptr, lines[0].len, flags, out);
+    if (rc != 1) return rc;
+  }
+  uvotel__ts_acc_t a; /* only the counters: members are written as they are found */
   a.nm = 0;
   a.wire = 0;
+  a.lens = 0;
   a.flags = flags;
   size_t first_line = SIZE_MAX, last_line = 0;
   for (size_t li = 0; li < n; li++) {
@@ -290,8 +413,7 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
       continue;
     }
     size_t before = a.nm;
-    int rc;
-    rc = parse_line(&a, p, len);
+    int rc = parse_line_walk(&a, p, len);
     if (rc < 0) return rc;
     if (a.nm != before) {
       if (first_line == SIZE_MAX) first_line = li;
@@ -300,13 +422,13 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
   }
   if (a.nm == 0) return 0;
   size_t wire = a.wire + a.nm - 1;
-  /* Canonical input (one line that is exactly "k=v,k=v"): copy it whole. */
+  /* Canonical input (one line that is exactly "k=v,k=v"): keep the received bytes as they are. */
   const char *src = NULL;
   if (first_line == last_line && lines[first_line].len == wire &&
       a.m[0].k == lines[first_line].ptr) {
     src = lines[first_line].ptr;
   }
-  *out = ts_build(a.m, a.nm, src);
+  *out = ts_build(a.m, a.nm, wire, src);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
@@ -395,7 +517,7 @@ UVOTEL__API int uvotel_trace_state_set(const uvotel_trace_state_t *ts, const cha
   m[0].vl = vl;
   size_t n = 1 + slices_of(ts, ts ? find(ts, key, kl) : -1, m + 1);
   if (n > UVOTEL_TRACE_STATE_MAX_MEMBERS) n = UVOTEL_TRACE_STATE_MAX_MEMBERS; /* drop rightmost */
-  *out = ts_build(m, n, NULL);
+  *out = ts_build(m, n, wire_len_of(m, n), NULL);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
@@ -412,7 +534,7 @@ UVOTEL__API int uvotel_trace_state_delete(const uvotel_trace_state_t *ts, const 
   ts_slice_t m[UVOTEL_TRACE_STATE_MAX_MEMBERS];
   size_t n = slices_of(ts, i, m);
   if (n == 0) return 0;
-  *out = ts_build(m, n, NULL);
+  *out = ts_build(m, n, wire_len_of(m, n), NULL);
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 

@@ -9,6 +9,10 @@
  * Every request carries traceparent 00-<TRACE>-<id>-01 (ids 01..07, C: 08). Each client prints
  * what it received when its connection ends; stdout is the same with or without uvotel.
  *
+ * `http_prog connstat` is the same with an fs stat of /nonexistent.uvotel/conn started in each
+ * connection callback (a span made under the connection's accept span, under uvotel).
+ * `http_prog adopt` makes each client's connection with plain sockets and hands both ends to
+ * libuv with uv_tcp_open (the same requests and output).
  * `http_prog client` runs other clients instead (see client_mode): requests without a
  * traceparent to /echo/..., which the server answers with the request head it received, so each
  * client can tell whether its request arrived as written ("exact") or with propagation header
@@ -23,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -229,6 +235,13 @@ static void on_sread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
+static int conn_stat; /* `http_prog connstat`: each connection callback stats a file */
+
+static void on_conn_stat(uv_fs_t *r) {
+  uv_fs_req_cleanup(r);
+  free(r);
+}
+
 static void on_conn(uv_stream_t *srv, int status) {
   if (status != 0) return;
   sconn_t *c = calloc(1, sizeof *c);
@@ -237,6 +250,10 @@ static void on_conn(uv_stream_t *srv, int status) {
   if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
     uv_close((uv_handle_t *)&c->tcp, on_sclose);
     return;
+  }
+  if (conn_stat) {
+    uv_fs_t *r = malloc(sizeof *r);
+    if (uv_fs_stat(loop, r, "/nonexistent.uvotel/conn", on_conn_stat) != 0) free(r);
   }
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_sread);
 }
@@ -305,6 +322,32 @@ static void on_connect(uv_connect_t *req, int status) {
     fprintf(stderr, "connect: %s\n", uv_strerror(status));
     exit(1);
   }
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_cread);
+  send_next(c, !c->keepalive);
+}
+
+/* `http_prog adopt`: each client's connection is made with plain sockets outside libuv (a
+ * listening socket of its own, connect, accept) and both ends are handed to libuv with
+ * uv_tcp_open: the server end reads first, the client end writes first. */
+static void adopt_pair(client_t *c) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  int l = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd = -1;
+  if (l < 0 || cfd < 0 || bind(l, (const struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&a, &al) != 0 ||
+      connect(cfd, (const struct sockaddr *)&a, sizeof a) != 0 ||
+      (sfd = accept(l, NULL, NULL)) < 0) {
+    perror("adopt");
+    exit(1);
+  }
+  close(l);
+  sconn_t *sc = calloc(1, sizeof *sc);
+  uv_tcp_init(loop, &sc->tcp);
+  sc->tcp.data = sc;
+  uv_tcp_open(&sc->tcp, sfd);
+  uv_read_start((uv_stream_t *)&sc->tcp, alloc_cb, on_sread);
+  uv_tcp_open(&c->tcp, cfd);
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_cread);
   send_next(c, !c->keepalive);
 }
@@ -515,6 +558,8 @@ int main(int argc, char **argv) {
     printf("loop close %d\n", rc);
     return rc != 0;
   }
+  conn_stat = argc > 1 && strcmp(argv[1], "connstat") == 0;
+  int adopt = argc > 1 && strcmp(argv[1], "adopt") == 0;
   client_t *A = &clients[0], *B = &clients[1], *C = &clients[2];
   A->name = "A";
   A->keepalive = 1;
@@ -541,7 +586,11 @@ int main(int argc, char **argv) {
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
     c->conn.data = c;
-    uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&a, on_connect);
+    if (adopt) {
+      adopt_pair(c);
+    } else {
+      uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&a, on_connect);
+    }
   }
   uv_run(loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(loop);

@@ -1,0 +1,40 @@
+/* Discarding a span that turned out to be noise (the instrumentation library's `tcp accept` span
+ * of a connection a protocol detector followed): it ends without ever becoming a span. */
+#include "trace_internal.h"
+
+UVOTEL__API int uvotel__span_has_children(const uvotel_span_t *s) {
+  return s != NULL && atomic_load_explicit(&s->has_children, memory_order_relaxed) != 0;
+}
+
+/* The start of s is taken back from the calling thread's shard (counters are per thread; only
+ * the sum over shards means anything), as uvotel__count adds it. */
+static void uncount_start(uvotel_tracer_provider_t *p) {
+  uint32_t shard = uvotel__shard();
+  atomic_uint_fast64_t *c = &p->shards[shard].started;
+  if (UVOTEL__LIKELY(shard != 0)) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+  } else {
+    atomic_fetch_sub_explicit(c, 1, memory_order_relaxed);
+  }
+}
+
+UVOTEL__API int uvotel__span_discard(uvotel_span_t *s) {
+  if (s == NULL || (s->flags & UVOTEL__SPAN_F_STATIC)) return 0;
+  unsigned st = atomic_load_explicit(&s->state, memory_order_relaxed);
+  if (st != UVOTEL__SPAN_OPEN) {
+    uvotel_span_end(s); /* non-recording: as an end; ended: the same misuse */
+    return 0;
+  }
+  uvotel_tracer_provider_t *p = s->provider;
+  for (size_t i = 0; i < p->n_procs; i++) {
+    if (p->procs[i]->ops->on_start != NULL) {
+      uvotel_span_end(s); /* a processor saw it start: it sees it end */
+      return 0;
+    }
+  }
+  atomic_store_explicit(&s->state, UVOTEL__SPAN_NONREC_ENDED, memory_order_release);
+  uncount_start(p);
+  uvotel__span_unref(s);
+  return 1;
+}
