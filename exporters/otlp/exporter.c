@@ -8,11 +8,6 @@
 
 #define OTLP_MAGIC 0x4f544c50u /* "OTLP" */
 
-/* The longest an export waits for room in a full exporter queue. A processor whose shutdown
- * timed out frees its exporter only after its in-flight exports return, so this bounds how long
- * uvotel_tracer_provider_free can hang behind a collector that stopped answering. */
-#define ROOM_WAIT_MAX_MS 1000u
-
 typedef struct otlp_exporter_s {
   uint32_t magic;
   uvotel__otlp_transport_t *t;
@@ -20,25 +15,9 @@ typedef struct otlp_exporter_s {
   atomic_int announced; /* the first export said where spans go */
 } otlp_exporter_t;
 
-typedef struct body_job_s {
-  uvotel__otlp_job_t job;
-  uvotel_export_completion_t done; /* copied: the caller's struct is only borrowed */
-} body_job_t;
-
-/* Runs on the exporter thread when the batch is finished, whatever the outcome: the result
- * reaches the caller (the batch processor's completion) and the job is freed. */
-static void release_body_job(uvotel__otlp_job_t *job) {
-  body_job_t *bj = (body_job_t *)job;
-  uvotel_export_completion_t done = bj->done;
-  int result = job->result;
-  size_t rejected = (size_t)job->rejected;
-  uvotel_free(bj);
-  if (done.done != NULL) done.done(done.arg, result, rejected);
-}
-
-/* Encode (and compress) on the calling thread: the batch processor's export thread, never
- * libuv's pool, so the span data is not needed after return. http/json bodies come from the
- * OTLP/JSON encoder the file exporter uses. */
+/* Encode on the calling thread (uvotel__otlp_job_send compresses): the batch processor's export
+ * thread, never libuv's pool, so the span data is not needed after return. http/json bodies come
+ * from the OTLP/JSON encoder the file exporter uses. */
 static int encode_body(otlp_exporter_t *x, const uvotel_span_data_t *const *spans, size_t n,
                        uvotel__otlp_job_t *job) {
   const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
@@ -57,23 +36,13 @@ static int encode_body(otlp_exporter_t *x, const uvotel_span_data_t *const *span
     rc = uvotel__otlp_encode(spans, n, x->cache, &job->body, &job->body_len);
     if (rc != 0) return rc;
   }
-  job->raw_len = job->body_len;
-  if (cfg->gzip) {
-    uint8_t *z;
-    size_t zn;
-    rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-    if (rc != 0) return rc;
-    uvotel_free(job->body);
-    job->body = z;
-    job->body_len = zn;
-  }
   return 0;
 }
 
 /* Hands the encoded body to the exporter thread and returns 0 once it is queued; the result
  * (accepted, partially rejected, or given up after retries or at min(timeout_ms, the OTLP
  * timeout)) reaches `completion` on the exporter thread. When max_queue_batches are already
- * pending it waits up to min(timeout_ms, ROOM_WAIT_MAX_MS) for room (back-pressure on the
+ * pending it waits up to min(timeout_ms, 1 s) for room (back-pressure on the
  * processor's queue), then refuses the batch with UVOTEL_EBUSY. */
 static int exp_export_async(void *self, const uvotel_span_data_t *const *spans, size_t n,
                             uint64_t timeout_ms, const uvotel_export_completion_t *completion) {
@@ -84,44 +53,26 @@ static int exp_export_async(void *self, const uvotel_span_data_t *const *spans, 
     uvotel__otlp_log(cfg, UVOTEL_DIAG_INFO, "otlp_http: sending spans to %s (%s%s)", cfg->url,
                      cfg->json ? "http/json" : "http/protobuf", cfg->gzip ? ", gzip" : "");
   }
-  body_job_t *bj = uvotel_calloc(1, sizeof *bj);
-  if (bj == NULL) return UVOTEL_ENOMEM;
-  uvotel__otlp_job_t *job = &bj->job;
-  job->release = release_body_job;
-  job->n_spans = n;
-  job->timeout_ms = timeout_ms;
+  uvotel__otlp_job_t *job = uvotel__otlp_job_new(n, timeout_ms);
+  if (job == NULL) return UVOTEL_ENOMEM;
   int rc = encode_body(x, spans, n, job);
-  if (rc == 0) {
-    job->ready = 1;
-    bj->done = *completion;
-    rc = uvotel__otlp_transport_submit(
-        x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
-    if (rc == 0) return 0;
-  } else {
+  if (rc != 0) {
     uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR, "otlp_http: encoding %zu spans failed: %s", n,
                      uvotel_strerror(rc));
   }
-  uvotel_free(job->body);
-  uvotel_free(bj);
-  return rc;
+  return uvotel__otlp_job_send(x->t, job, rc, completion);
 }
 
-typedef struct waiter_s {
-  uv_mutex_t mu;
-  uv_cond_t cv;
-  int done;
-  int result;
-  size_t rejected;
-} waiter_t;
+typedef struct sync_args_s {
+  void *self;
+  const uvotel_span_data_t *const *spans;
+  size_t n;
+  uint64_t timeout_ms;
+} sync_args_t;
 
-static void waiter_done(void *arg, int result, size_t rejected) {
-  waiter_t *w = arg;
-  uv_mutex_lock(&w->mu);
-  w->result = result;
-  w->rejected = rejected;
-  w->done = 1;
-  uv_cond_signal(&w->cv);
-  uv_mutex_unlock(&w->mu);
+static int start_export(void *ctx, const uvotel_export_completion_t *c) {
+  sync_args_t *a = ctx;
+  return exp_export_async(a->self, a->spans, a->n, a->timeout_ms, c);
 }
 
 /* Synchronous export (the simple processor, uvotel_span_exporter_export): waits for the
@@ -130,24 +81,8 @@ static void waiter_done(void *arg, int result, size_t rejected) {
 static int exp_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
                       uint64_t timeout_ms) {
   if (n == 0) return 0;
-  waiter_t w;
-  memset(&w, 0, sizeof w);
-  if (uv_mutex_init(&w.mu) != 0) return UVOTEL_ENOMEM;
-  if (uv_cond_init(&w.cv) != 0) {
-    uv_mutex_destroy(&w.mu);
-    return UVOTEL_ENOMEM;
-  }
-  uvotel_export_completion_t c = {waiter_done, &w};
-  int rc = exp_export_async(self, spans, n, timeout_ms, &c);
-  if (rc == 0) {
-    uv_mutex_lock(&w.mu);
-    while (!w.done) uv_cond_wait(&w.cv, &w.mu);
-    uv_mutex_unlock(&w.mu);
-    rc = w.result != 0 ? w.result : w.rejected > 0 ? UVOTEL_EIO : 0;
-  }
-  uv_cond_destroy(&w.cv);
-  uv_mutex_destroy(&w.mu);
-  return rc;
+  sync_args_t a = {self, spans, n, timeout_ms};
+  return uvotel__otlp_export_wait(start_export, &a);
 }
 
 static int exp_force_flush(void *self, uint64_t timeout_ms) {

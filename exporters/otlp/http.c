@@ -808,3 +808,105 @@ void uvotel__otlp_transport_stats(uvotel__otlp_transport_t *t, uvotel_otlp_http_
 const uvotel__otlp_config_t *uvotel__otlp_transport_config(const uvotel__otlp_transport_t *t) {
   return t ? &t->cfg : NULL;
 }
+
+/* ---- what the span and the log exporter share ---- */
+
+/* The longest an export waits for room in a full exporter queue. A processor whose shutdown
+ * timed out frees its exporter only after its in-flight exports return, so this bounds how long
+ * a provider's free can hang behind a collector that stopped answering. */
+#define ROOM_WAIT_MAX_MS 1000u
+
+typedef struct done_job_s {
+  uvotel__otlp_job_t job;
+  uvotel_export_completion_t done; /* copied: the caller's struct is only borrowed */
+} done_job_t;
+
+/* On the exporter thread when the batch is finished, whatever the outcome: the result reaches
+ * the caller (the batch processor's completion) and the job is freed. */
+static void release_done_job(uvotel__otlp_job_t *job) {
+  done_job_t *dj = (done_job_t *)job;
+  uvotel_export_completion_t done = dj->done;
+  int result = job->result;
+  size_t rejected = (size_t)job->rejected;
+  uvotel_free(dj);
+  if (done.done != NULL) done.done(done.arg, result, rejected);
+}
+
+uvotel__otlp_job_t *uvotel__otlp_job_new(size_t n, uint64_t timeout_ms) {
+  done_job_t *dj = uvotel_calloc(1, sizeof *dj);
+  if (dj == NULL) return NULL;
+  dj->job.release = release_done_job;
+  dj->job.n_spans = n;
+  dj->job.timeout_ms = timeout_ms;
+  return &dj->job;
+}
+
+int uvotel__otlp_job_send(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, int encode_rc,
+                          const uvotel_export_completion_t *completion) {
+  done_job_t *dj = (done_job_t *)job;
+  const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(t);
+  int rc = encode_rc;
+  if (rc == 0) {
+    job->raw_len = job->body_len;
+    if (cfg->gzip) {
+      uint8_t *z;
+      size_t zn;
+      rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
+      if (rc == 0) {
+        uvotel_free(job->body);
+        job->body = z;
+        job->body_len = zn;
+      }
+    }
+  }
+  if (rc == 0) {
+    job->ready = 1;
+    dj->done = *completion;
+    uint64_t wait = job->timeout_ms < ROOM_WAIT_MAX_MS ? job->timeout_ms : ROOM_WAIT_MAX_MS;
+    rc = uvotel__otlp_transport_submit(t, job, wait);
+    if (rc == 0) return 0;
+  }
+  uvotel_free(job->body);
+  uvotel_free(dj);
+  return rc;
+}
+
+typedef struct waiter_s {
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  int done;
+  int result;
+  size_t rejected;
+} waiter_t;
+
+static void waiter_done(void *arg, int result, size_t rejected) {
+  waiter_t *w = arg;
+  uv_mutex_lock(&w->mu);
+  w->result = result;
+  w->rejected = rejected;
+  w->done = 1;
+  uv_cond_signal(&w->cv);
+  uv_mutex_unlock(&w->mu);
+}
+
+int uvotel__otlp_export_wait(int (*start)(void *ctx, const uvotel_export_completion_t *c),
+                             void *ctx) {
+  waiter_t w;
+  memset(&w, 0, sizeof w);
+  if (uv_mutex_init(&w.mu) != 0) return UVOTEL_ENOMEM;
+  if (uv_cond_init(&w.cv) != 0) {
+    uv_mutex_destroy(&w.mu);
+    return UVOTEL_ENOMEM;
+  }
+  uvotel_export_completion_t c = {waiter_done, &w};
+  int rc = start(ctx, &c);
+  if (rc == 0) {
+    uv_mutex_lock(&w.mu);
+    while (!w.done) uv_cond_wait(&w.cv, &w.mu);
+    uv_mutex_unlock(&w.mu);
+    rc = w.result != 0 ? w.result : w.rejected > 0 ? UVOTEL_EIO : 0;
+  }
+  uv_cond_destroy(&w.cv);
+  uv_mutex_destroy(&w.mu);
+  return rc;
+}

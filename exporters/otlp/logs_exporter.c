@@ -16,7 +16,6 @@
 #include "uvotel/exporters/logs.h"
 
 #define LOGS_MAGIC 0x4f4c4f47u /* "OLOG" */
-#define ROOM_WAIT_MAX_MS 1000u
 #define DEFAULT_LOGS_URL "http://localhost:4318/v1/logs"
 
 int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uint8_t **out,
@@ -27,23 +26,7 @@ typedef struct log_exporter_s {
   uvotel__otlp_transport_t *t;
 } log_exporter_t;
 
-typedef struct log_job_s {
-  uvotel__otlp_job_t job;
-  uvotel_export_completion_t done; /* copied: the caller's is only borrowed */
-} log_job_t;
-
-/* On the exporter thread once the batch is finished, whatever the outcome: the result (set by
- * the transport: accepted with `rejected` refused, or the failure) goes to the caller. */
-static void release_job(uvotel__otlp_job_t *job) {
-  log_job_t *lj = (log_job_t *)job;
-  uvotel_export_completion_t done = lj->done;
-  int result = job->result;
-  size_t rejected = (size_t)job->rejected;
-  uvotel_free(lj);
-  if (done.done != NULL) done.done(done.arg, result, rejected);
-}
-
-/* Encode (protobuf, or OTLP/JSON for http/json) and compress on the calling thread. */
+/* Encode (protobuf, or OTLP/JSON for http/json) on the calling thread. */
 static int encode_body(const uvotel__otlp_config_t *cfg, const uvotel_log_data_t *const *recs,
                        size_t n, uvotel__otlp_job_t *job) {
   int rc;
@@ -61,16 +44,6 @@ static int encode_body(const uvotel__otlp_config_t *cfg, const uvotel_log_data_t
     rc = uvotel__otlp_encode_logs(recs, n, &job->body, &job->body_len);
     if (rc != 0) return rc;
   }
-  job->raw_len = job->body_len;
-  if (cfg->gzip) {
-    uint8_t *z;
-    size_t zn;
-    rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-    if (rc != 0) return rc;
-    uvotel_free(job->body);
-    job->body = z;
-    job->body_len = zn;
-  }
   return 0;
 }
 
@@ -82,42 +55,23 @@ static int log_export_async(void *self, const uvotel_log_data_t *const *recs, si
   log_exporter_t *x = self;
   if (n == 0 || completion == NULL || completion->done == NULL) return UVOTEL_EINVAL;
   const uvotel__otlp_config_t *cfg = uvotel__otlp_transport_config(x->t);
-  log_job_t *lj = uvotel_calloc(1, sizeof *lj);
-  if (lj == NULL) return UVOTEL_ENOMEM;
-  uvotel__otlp_job_t *job = &lj->job;
-  job->release = release_job;
-  job->n_spans = n;
-  job->timeout_ms = timeout_ms;
+  uvotel__otlp_job_t *job = uvotel__otlp_job_new(n, timeout_ms);
+  if (job == NULL) return UVOTEL_ENOMEM;
   int rc = encode_body(cfg, recs, n, job);
-  if (rc == 0) {
-    job->ready = 1;
-    lj->done = *completion;
-    rc = uvotel__otlp_transport_submit(
-        x->t, job, timeout_ms < ROOM_WAIT_MAX_MS ? timeout_ms : ROOM_WAIT_MAX_MS);
-    if (rc == 0) return 0;
-  } else {
-    uvotel_diag(UVOTEL_DIAG_ERROR, rc, "otlp_http logs: encoding %zu records failed", n);
-  }
-  uvotel_free(job->body);
-  uvotel_free(lj);
-  return rc;
+  if (rc != 0) uvotel_diag(UVOTEL_DIAG_ERROR, rc, "otlp_http logs: encoding %zu records failed", n);
+  return uvotel__otlp_job_send(x->t, job, rc, completion);
 }
 
-typedef struct waiter_s {
-  uv_mutex_t mu;
-  uv_cond_t cv;
-  int done, result;
-  size_t rejected;
-} waiter_t;
+typedef struct sync_args_s {
+  void *self;
+  const uvotel_log_data_t *const *recs;
+  size_t n;
+  uint64_t timeout_ms;
+} sync_args_t;
 
-static void waiter_done(void *arg, int result, size_t rejected) {
-  waiter_t *w = arg;
-  uv_mutex_lock(&w->mu);
-  w->result = result;
-  w->rejected = rejected;
-  w->done = 1;
-  uv_cond_signal(&w->cv);
-  uv_mutex_unlock(&w->mu);
+static int start_export(void *ctx, const uvotel_export_completion_t *c) {
+  sync_args_t *a = ctx;
+  return log_export_async(a->self, a->recs, a->n, a->timeout_ms, c);
 }
 
 /* Synchronous (the simple processor, uvotel_log_exporter_export): waits for the answer, which
@@ -125,24 +79,8 @@ static void waiter_done(void *arg, int result, size_t rejected) {
  * rejected. */
 static int log_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
                       uint64_t timeout_ms) {
-  waiter_t w;
-  memset(&w, 0, sizeof w);
-  if (uv_mutex_init(&w.mu) != 0) return UVOTEL_ENOMEM;
-  if (uv_cond_init(&w.cv) != 0) {
-    uv_mutex_destroy(&w.mu);
-    return UVOTEL_ENOMEM;
-  }
-  uvotel_export_completion_t c = {waiter_done, &w};
-  int rc = log_export_async(self, recs, n, timeout_ms, &c);
-  if (rc == 0) {
-    uv_mutex_lock(&w.mu);
-    while (!w.done) uv_cond_wait(&w.cv, &w.mu);
-    uv_mutex_unlock(&w.mu);
-    rc = w.result != 0 ? w.result : w.rejected > 0 ? UVOTEL_EIO : 0;
-  }
-  uv_cond_destroy(&w.cv);
-  uv_mutex_destroy(&w.mu);
-  return rc;
+  sync_args_t a = {self, recs, n, timeout_ms};
+  return uvotel__otlp_export_wait(start_export, &a);
 }
 
 static int log_flush(void *self, uint64_t timeout_ms) {

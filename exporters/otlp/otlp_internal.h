@@ -134,4 +134,22 @@ void uvotel__otlp_transport_free(uvotel__otlp_transport_t *t);
 void uvotel__otlp_transport_stats(uvotel__otlp_transport_t *t, uvotel_otlp_http_stats_t *out);
 const uvotel__otlp_config_t *uvotel__otlp_transport_config(const uvotel__otlp_transport_t *t);
 
+/* ---- what the span and the log exporter share (http.c) ---- */
+
+/* A job whose outcome goes to an export completion (copied: the caller's is only borrowed),
+ * for n items that expire after timeout_ms. NULL when out of memory. The exporter sets
+ * job->body/body_len (its encoding), then calls uvotel__otlp_job_send. */
+uvotel__otlp_job_t *uvotel__otlp_job_new(size_t n, uint64_t timeout_ms);
+/* Compress the body when the configuration says so, then queue the job (waiting up to
+ * min(timeout_ms, 1 s) for room): 0, the result then reaches completion on the exporter thread;
+ * otherwise the job is freed and its error returned (UVOTEL_EBUSY: no room; done not called).
+ * encode_rc: the exporter's encoding result (non-zero: the job is freed and it returned). */
+int uvotel__otlp_job_send(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, int encode_rc,
+                          const uvotel_export_completion_t *completion);
+/* A synchronous export over an asynchronous one: start(ctx, c) is the exporter's export_async
+ * with its arguments bound; waits for c. 0 only when every item was accepted; UVOTEL_EIO when
+ * some were rejected (partial success); else start's or the export's error. */
+int uvotel__otlp_export_wait(int (*start)(void *ctx, const uvotel_export_completion_t *c),
+                             void *ctx);
+
 #endif

@@ -150,18 +150,19 @@ UVOTEL__API int uvotel_console_format_span(const uvotel_span_data_t *d, char *bu
   return len;
 }
 
-typedef struct console_s {
-  FILE *stream;
-  ubuf_t buf;
-} console_t;
+uvotel__console_t *uvotel__console_create(FILE *stream) {
+  uvotel__console_t *c = uvotel_calloc(1, sizeof *c);
+  if (c != NULL) c->stream = stream;
+  return c;
+}
 
-static int console_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
-                          uint64_t timeout_ms) {
-  (void)timeout_ms;
-  console_t *c = self;
+ubuf_t *uvotel__console_begin(uvotel__console_t *c) {
   c->buf.len = 0;
   c->buf.failed = 0;
-  for (size_t i = 0; i < n; i++) format_span(&c->buf, spans[i]);
+  return &c->buf;
+}
+
+int uvotel__console_end(uvotel__console_t *c) {
   if (c->buf.failed) return UVOTEL_ENOMEM;
   FILE *out = c->stream != NULL ? c->stream : stdout;
   if (fwrite(c->buf.p, 1, c->buf.len, out) != c->buf.len) return UVOTEL_EIO;
@@ -169,20 +170,27 @@ static int console_export(void *self, const uvotel_span_data_t *const *spans, si
   return 0;
 }
 
-static void console_free(void *self) {
-  console_t *c = self;
+void uvotel__console_free(void *self) {
+  uvotel__console_t *c = self;
   uvotel_free(c->buf.p);
   uvotel_free(c);
 }
 
+static int console_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                          uint64_t timeout_ms) {
+  (void)timeout_ms;
+  ubuf_t *b = uvotel__console_begin(self);
+  for (size_t i = 0; i < n; i++) format_span(b, spans[i]);
+  return uvotel__console_end(self);
+}
+
 static const uvotel_span_exporter_ops_t g_console_ops = {.export_spans = console_export,
-                                                         .free = console_free};
+                                                         .free = uvotel__console_free};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_console_exporter_create(
     const uvotel_console_exporter_options_t *opts) {
-  console_t *c = uvotel_calloc(1, sizeof *c);
+  uvotel__console_t *c = uvotel__console_create(opts != NULL ? opts->stream : NULL);
   if (c == NULL) return NULL;
-  c->stream = opts != NULL ? opts->stream : NULL;
   return uvotel_span_exporter_create(&g_console_ops, c);
 }
 

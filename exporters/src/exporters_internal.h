@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "uvotel.h"
 
@@ -39,5 +40,18 @@ void uvotel__json_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n, uint32
 int uvotel__write_all(int fd, const char *p, size_t n);
 void uvotel__console_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n);
 void uvotel__console_value(ubuf_t *b, const uvotel_value_t *v);
+
+/* The console writer both console exporters are (console.c): a stream (NULL: stdout) and a
+ * buffer reused per batch. create: NULL when out of memory; begin empties the buffer; end
+ * writes it out and flushes (UVOTEL_ENOMEM when formatting ran out of memory, UVOTEL_EIO when
+ * the write failed); free is the exporters' free op. */
+typedef struct uvotel__console_s {
+  FILE *stream;
+  ubuf_t buf;
+} uvotel__console_t;
+uvotel__console_t *uvotel__console_create(FILE *stream);
+ubuf_t *uvotel__console_begin(uvotel__console_t *c);
+int uvotel__console_end(uvotel__console_t *c);
+void uvotel__console_free(void *self);
 
 #endif

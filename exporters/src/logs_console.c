@@ -31,38 +31,20 @@ static void format_record(ubuf_t *b, const uvotel_log_data_t *d) {
   ubuf_putc(b, '\n');
 }
 
-typedef struct console_s {
-  FILE *stream;
-  ubuf_t buf;
-} console_t;
-
 static int console_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
                           uint64_t timeout_ms) {
   (void)timeout_ms;
-  console_t *c = self;
-  c->buf.len = 0;
-  c->buf.failed = 0;
-  for (size_t i = 0; i < n; i++) format_record(&c->buf, recs[i]);
-  if (c->buf.failed) return UVOTEL_ENOMEM;
-  FILE *out = c->stream != NULL ? c->stream : stdout;
-  if (fwrite(c->buf.p, 1, c->buf.len, out) != c->buf.len) return UVOTEL_EIO;
-  fflush(out);
-  return 0;
-}
-
-static void console_free(void *self) {
-  console_t *c = self;
-  uvotel_free(c->buf.p);
-  uvotel_free(c);
+  ubuf_t *b = uvotel__console_begin(self);
+  for (size_t i = 0; i < n; i++) format_record(b, recs[i]);
+  return uvotel__console_end(self);
 }
 
 static const uvotel_log_exporter_ops_t g_console_ops = {.export_logs = console_export,
-                                                        .free = console_free};
+                                                        .free = uvotel__console_free};
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_console_log_exporter_create(
     const uvotel_console_log_exporter_options_t *opts) {
-  console_t *c = uvotel_calloc(1, sizeof *c);
+  uvotel__console_t *c = uvotel__console_create(opts != NULL ? opts->stream : NULL);
   if (c == NULL) return NULL;
-  c->stream = opts != NULL ? opts->stream : NULL;
   return uvotel_log_exporter_create(&g_console_ops, c);
 }

@@ -1,5 +1,5 @@
 /* Logs hot path: uvotel_log_attrs of a short message with 2 attributes through the batch log
- * processor (a discarding exporter on the thread pool), against what an uninstrumented program
+ * processor (a discarding exporter on its export thread), against what an uninstrumented program
  * does for the same line: snprintf of the message and its two fields + write(2) to /dev/null.
  * Interleaved rounds in one process; min/median/max ns per record of the emitting thread's CPU
  * time (the machine is shared: time descheduled is not the code's), the ratio of the medians,

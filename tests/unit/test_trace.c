@@ -904,6 +904,11 @@ static void test_batch_size_and_delay_triggers(void **state) {
   uv_close((uv_handle_t *)&keep, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT); /* the handle lives on this stack */
   assert_int_equal(uvotel_tracer_provider_shutdown(f->p, 1000), 0);
+  /* r lives on this stack too: free the exporter (which writes r.freed) before returning */
+  uvotel_tracer_provider_free(f->p);
+  f->p = NULL;
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.freed, 1);
 }
 
 static void test_batch_timeout(void **state) {
@@ -1116,6 +1121,10 @@ static void test_threads(void **state) {
   assert_int_equal(c.started, 6001);
   assert_int_equal(c.exported, 6001);
   assert_int_equal(c.dropped, 0);
+  uvotel_tracer_provider_free(f->p); /* before r, on this stack, goes */
+  f->p = NULL;
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.freed, 1);
 }
 
 /* ---- environment ---- */

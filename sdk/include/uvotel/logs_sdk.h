@@ -58,14 +58,14 @@ typedef struct uvotel_log_exporter_s uvotel_log_exporter_t;
 /* As uvotel_span_exporter_ops_t (uvotel/trace_sdk.h), for records. "Exported" means delivered
  * (accepted by the receiver, written for a file), never merely queued.
  * export_logs: export n >= 1 records synchronously, 0 or a negative code (the records count as
- *   failed); pointers valid until it returns. Called on a libuv pool thread by the batch
- *   processor when there is no export_async, on the emitting thread by the simple processor.
+ *   failed); pointers valid until it returns. Called on the batch processor's own export
+ *   thread (never libuv's pool), on the emitting thread by the simple processor.
  * export_async (may be NULL): take the batch (encode it before returning: the pointers are valid
  *   until then) and report the outcome through completion->done exactly once, on any thread
  *   (uvotel_export_completion_t: result 0 with `rejected` records refused, or non-zero: all
  *   failed). A non-zero return refuses the batch (done is not called; UVOTEL_EBUSY counts the
- *   records dropped, anything else failed). The batch processor prefers it: the pool thread then
- *   only encodes, and never waits for the network.
+ *   records dropped, anything else failed). The batch processor prefers it: its export thread
+ *   then only encodes, and never waits for the network.
  * force_flush, shutdown, free may be NULL. flags: UVOTEL_EXPORTER_CONCURRENT.
  * Zero-initialise: the table only grows at the end. */
 typedef struct uvotel_log_exporter_ops_s {
@@ -172,8 +172,13 @@ typedef struct uvotel_batch_log_processor_options_s {
 
 /* Batch processor: on_emit puts records in a bounded lock-free queue (never blocks; a full
  * queue drops the record and counts it; the first drop and every power of two after are said
- * at WARN through diagnostics). A batch goes to the exporter on the libuv thread pool when
- * max_export_batch_size records are queued or schedule_delay_ms passed, one export at a time.
+ * at WARN through diagnostics). A batch goes to the exporter on the processor's own export
+ * thread (never libuv's thread pool: flush makes progress while the application holds every
+ * pool thread) when max_export_batch_size records are queued or schedule_delay_ms passed, one
+ * export call at a time. The same pipeline as the batch span processor (counters, deadlines,
+ * fork: see uvotel_batch_span_processor_create); a loop that never polls still exports full
+ * batches once the processor knows the loop's thread (its first timer or wake-up callback, or
+ * the first force_flush/shutdown, which must run on it).
  * force_flush / shutdown (Thread: the loop's, not from inside this processor's callbacks)
  * deliver everything queued and wait for it, returning UVOTEL_ETIMEDOUT at the deadline. Its
  * handles are unreferenced; after shutdown the loop must run once more (uv_run) to close them

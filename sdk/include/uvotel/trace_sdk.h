@@ -407,9 +407,13 @@ typedef struct uvotel_batch_span_processor_options_s {
  * failed); exports still running in a synchronous exporter finish in the background and are
  * counted when they do. Its handles are unreferenced, so they never keep the loop alive (except
  * while an abandoned export is still running after shutdown); after shutdown the loop must
- * run once more (uv_run) to close them before uv_loop_close. Takes ownership of the exporter.
- * NULL exporter: NULL; bad options (max_queue_size 0, batch size 0): UVOTEL_EINVAL reported
- * and NULL. Thread: the loop's thread. Alloc: the queue, once. */
+ * run once more (uv_run) to close them before uv_loop_close. A loop that never polls (nothing
+ * of the program's referenced, so uv_run returns at once) still exports: a span end on the
+ * loop's thread that fills a batch hands it to an export thread and takes back finished ones
+ * itself; what a partial batch holds goes at the next full batch, force_flush or shutdown.
+ * Takes ownership of the exporter. NULL exporter: NULL; bad options (max_queue_size 0, batch
+ * size 0): UVOTEL_EINVAL reported and NULL. Thread: the loop's thread. Alloc: the queue and
+ * the export jobs of steady state, once. */
 uvotel_span_processor_t *uvotel_batch_span_processor_create(
     uvotel_span_exporter_t *exporter, const uvotel_batch_span_processor_options_t *opts);
 

@@ -50,10 +50,7 @@ struct uvotel_logger_s {
 
 struct uvotel_log_exporter_s {
   const uvotel_log_exporter_ops_t *ops;
-  void *self;
-  unsigned flags;
-  atomic_int shut;
-  pthread_mutex_t mu;
+  uvotel__exp_t x; /* self, flags, lock, shut: ../pipeline/exporter_internal.h */
 };
 
 struct uvotel_log_processor_s {

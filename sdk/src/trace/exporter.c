@@ -1,5 +1,6 @@
 /* Span exporter objects (the serialising wrapper around an ops table) and the registry of
  * exporter factories by name. */
+#include "../pipeline/exporter_internal.h"
 #include "trace_internal.h"
 
 /* ---- exporters ---- */
@@ -13,18 +14,8 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create(
     return NULL;
   }
   e->ops = ops;
-  e->self = self;
-  e->flags = ops->flags;
-  atomic_init(&e->shut, 0);
-  pthread_mutex_init(&e->mu, NULL);
+  uvotel__exp_init(&e->x, self, ops->flags, ops->force_flush, ops->shutdown, ops->free);
   return e;
-}
-
-static inline void exp_lock(uvotel_span_exporter_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_lock(&e->mu);
-}
-static inline void exp_unlock(uvotel_span_exporter_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_unlock(&e->mu);
 }
 
 UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
@@ -32,10 +23,10 @@ UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
                                             uint64_t timeout_ms) {
   if (e == NULL || (spans == NULL && n != 0)) return UVOTEL_EINVAL;
   if (n == 0) return 0;
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
-  exp_lock(e);
-  int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
-  exp_unlock(e);
+  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
+  uvotel__exp_lock(&e->x);
+  int rc = e->ops->export_spans(e->x.self, spans, n, timeout_ms);
+  uvotel__exp_unlock(&e->x);
   return rc;
 }
 
@@ -50,103 +41,54 @@ UVOTEL__API int uvotel_span_exporter_export_async(uvotel_span_exporter_t *e,
     completion->done(completion->arg, 0, 0);
     return 0;
   }
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
+  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
   if (e->ops->export_async == NULL) {
-    exp_lock(e);
-    int rc = e->ops->export_spans(e->self, spans, n, timeout_ms);
-    exp_unlock(e);
+    uvotel__exp_lock(&e->x);
+    int rc = e->ops->export_spans(e->x.self, spans, n, timeout_ms);
+    uvotel__exp_unlock(&e->x);
     completion->done(completion->arg, rc, 0);
     return 0;
   }
   /* The lock covers the hand-over only: delivery runs in the exporter's background. */
-  exp_lock(e);
-  int rc = e->ops->export_async(e->self, spans, n, timeout_ms, completion);
-  exp_unlock(e);
+  uvotel__exp_lock(&e->x);
+  int rc = e->ops->export_async(e->x.self, spans, n, timeout_ms, completion);
+  uvotel__exp_unlock(&e->x);
   return rc;
 }
 
 UVOTEL__API int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
-  if (e == NULL) return UVOTEL_EINVAL;
-  if (atomic_load(&e->shut)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->force_flush == NULL) return 0;
-  exp_lock(e);
-  int rc = e->ops->force_flush(e->self, timeout_ms);
-  exp_unlock(e);
-  return rc;
+  return e != NULL ? uvotel__exp_force_flush(&e->x, timeout_ms) : UVOTEL_EINVAL;
 }
 
 UVOTEL__API int uvotel_span_exporter_shutdown(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
-  if (e == NULL) return UVOTEL_EINVAL;
-  if (atomic_exchange(&e->shut, 1)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->shutdown == NULL) return 0;
-  exp_lock(e);
-  int rc = e->ops->shutdown(e->self, timeout_ms);
-  exp_unlock(e);
-  return rc;
+  return e != NULL ? uvotel__exp_shutdown(&e->x, timeout_ms) : UVOTEL_EINVAL;
 }
 
 UVOTEL__API void *uvotel_span_exporter_self(const uvotel_span_exporter_t *e) {
-  return e != NULL ? e->self : NULL;
+  return e != NULL ? e->x.self : NULL;
 }
 
 UVOTEL__API unsigned uvotel_span_exporter_flags(const uvotel_span_exporter_t *e) {
-  return e != NULL ? e->flags : 0;
+  return e != NULL ? e->x.flags : 0;
 }
 
 UVOTEL__API void uvotel_span_exporter_free(uvotel_span_exporter_t *e) {
   if (e == NULL) return;
-  if (!atomic_load(&e->shut)) uvotel_span_exporter_shutdown(e, 0);
-  if (e->ops->free != NULL) e->ops->free(e->self);
-  pthread_mutex_destroy(&e->mu);
+  uvotel__exp_destroy(&e->x);
   uvotel_free(e);
 }
 
-/* ---- exporter registry (no allocation: registration may run in a library constructor,
- * before the application installs its allocator) ---- */
+/* ---- exporter registry (exporter_internal.h) ---- */
 
-#define REG_MAX 32
-typedef struct reg_s {
-  char name[32];
-  uvotel_span_exporter_factory_fn fn;
-  void *arg;
-} reg_t;
-static reg_t g_reg[REG_MAX];
-static size_t g_reg_n;
-static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uvotel__registry_t g_reg = UVOTEL__REGISTRY_INIT;
 
 UVOTEL__API int uvotel_span_exporter_register(const char *name, uvotel_span_exporter_factory_fn fn,
                                               void *arg) {
-  if (name == NULL || fn == NULL || name[0] == '\0' || strlen(name) >= sizeof g_reg[0].name) {
-    return UVOTEL_EINVAL;
-  }
-  pthread_mutex_lock(&g_reg_mu);
-  size_t i = 0;
-  while (i < g_reg_n && !uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) i++;
-  if (i == g_reg_n) {
-    if (g_reg_n == REG_MAX) {
-      pthread_mutex_unlock(&g_reg_mu);
-      return UVOTEL_ERANGE;
-    }
-    g_reg_n++;
-    strcpy(g_reg[i].name, name);
-  }
-  g_reg[i].fn = fn;
-  g_reg[i].arg = arg;
-  pthread_mutex_unlock(&g_reg_mu);
-  return 0;
+  return uvotel__registry_put(&g_reg, name, (uvotel__reg_fn)fn, arg);
 }
 
 static uvotel_span_exporter_factory_fn lookup(const char *name, void **arg) {
-  uvotel_span_exporter_factory_fn fn = NULL;
-  pthread_mutex_lock(&g_reg_mu);
-  for (size_t i = 0; i < g_reg_n; i++) {
-    if (uvotel_env_name_eq(g_reg[i].name, strlen(g_reg[i].name), name)) {
-      fn = g_reg[i].fn;
-      *arg = g_reg[i].arg;
-    }
-  }
-  pthread_mutex_unlock(&g_reg_mu);
-  return fn;
+  return (uvotel_span_exporter_factory_fn)uvotel__registry_get(&g_reg, name, arg);
 }
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create_by_name(const char *name) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "../internal.h"
+#include "../pipeline/exporter_internal.h"
 
 #include "uvotel/trace_state.h"
 
@@ -108,10 +109,7 @@ struct uvotel_sampler_s {
 
 struct uvotel_span_exporter_s {
   const uvotel_span_exporter_ops_t *ops;
-  void *self;
-  unsigned flags;
-  atomic_int shut;
-  pthread_mutex_t mu;
+  uvotel__exp_t x; /* self, flags, lock, shut: ../pipeline/exporter_internal.h */
 };
 
 struct uvotel_span_processor_s {
