@@ -195,6 +195,64 @@ static void test_records_on_a_loop_that_never_polls(void **state) {
   uvotel_logger_provider_free(p);
 }
 
+/* (b) Spans, full queue: with the exporter held, the queue fills and later spans are dropped;
+ * once the held export is back, nothing of the loop's runs again (uv_run returns at once), so
+ * only a span end can start the next export. The queue must move without a flush. */
+static atomic_int g_span_hold;
+static int held_span_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                            uint64_t timeout_ms) {
+  (void)spans, (void)timeout_ms;
+  while (atomic_load(&g_span_hold)) sleep_ms(1);
+  cnt_add(self, n);
+  return 0;
+}
+static const uvotel_span_exporter_ops_t k_held_span_ops = {.export_spans = held_span_export};
+
+static void test_spans_full_queue_on_a_loop_that_never_polls(void **state) {
+  (void)state;
+  cnt_t c;
+  cnt_init(&c);
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &g_loop;
+  bo.max_queue_size = 256;
+  bo.max_export_batch_size = BATCH;
+  bo.max_concurrent_exports = 1;
+  bo.schedule_delay_ms = 60000;
+  uvotel_span_processor_t *bp =
+      uvotel_batch_span_processor_create(uvotel_span_exporter_create(&k_held_span_ops, &c), &bo);
+  assert_non_null(bp);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = &bp;
+  po.n_processors = 1;
+  po.loop = &g_loop;
+  po.resource_detectors = "none";
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  assert_non_null(p);
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "pipeline-test", NULL);
+  atomic_store(&g_span_hold, 1);
+  for (int i = 0; i < 400; i++) uvotel_span_end(uvotel_span_start(t, "s", NULL));
+  uvotel_span_processor_counters_t pc;
+  assert_int_equal(uvotel_span_processor_counters(bp, &pc), 0);
+  assert_true(pc.dropped > 0); /* the queue filled behind the held export */
+  atomic_store(&g_span_hold, 0);
+  for (int w = 0; w < 2000; w++) {
+    assert_int_equal(uvotel_span_processor_counters(bp, &pc), 0);
+    if (pc.in_flight == 0 && cnt_items(&c) >= BATCH) break;
+    sleep_ms(1);
+  }
+  assert_int_equal(uv_run(&g_loop, UV_RUN_NOWAIT), 0);
+  size_t before = cnt_items(&c);
+  for (int w = 0; w < 2000 && cnt_items(&c) < before + 256; w++) {
+    for (int i = 0; i < 5; i++) uvotel_span_end(uvotel_span_start(t, "y", NULL));
+    sleep_ms(1);
+  }
+  assert_true(cnt_items(&c) >= before + 256); /* the queue moved without a flush */
+  (void)uvotel_tracer_provider_shutdown(p, 5000);
+  assert_int_equal(uvotel_span_processor_counters(bp, &pc), 0);
+  assert_int_equal(pc.received, pc.exported + pc.dropped + pc.failed);
+  uvotel_tracer_provider_free(p);
+}
+
 /* (b) A full queue on a loop that never polls: once the export that held it finishes, the
  * next record (dropped: no room) starts the next export, so the ones after it are kept. Before,
  * nothing did: every later record was dropped until a flush (bench_logs lost 98%). */
@@ -289,6 +347,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_spans_on_a_loop_that_never_polls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_records_on_a_loop_that_never_polls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_spans_full_queue_on_a_loop_that_never_polls, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_records_full_queue_on_a_loop_that_never_polls, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_log_flush_with_the_pool_busy, setup, teardown),

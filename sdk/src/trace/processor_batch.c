@@ -34,6 +34,11 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   int c = batch_push(b, d);
   if (UVOTEL__UNLIKELY(c < 0) && b->o.block_timeout_ms > 0) c = batch_push_blocking(b, d);
   if (UVOTEL__UNLIKELY(c < 0)) {
+    /* Full. On a loop that never polls nothing else would start the next export once the one
+     * in flight is back: on the loop's thread, start it here, so the spans after this one find
+     * room (as the log processor does). */
+    uv_thread_t self_thread = uv_thread_self();
+    if (uv_thread_equal(&self_thread, &b->loop_thread) && busy(b) == 0) dispatch_full(b);
     uvotel_span_data_release(d);
     atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
