@@ -73,3 +73,27 @@ void trace_log_free(trace_log_t *log) {
 const char *trace_log_text(const trace_log_t *log) {
   return log->buf ? log->buf : "";
 }
+
+char *trace_log_expand(const char *want_template, uvotel_async_id_t base, char *out, size_t cap) {
+  size_t o = 0;
+  for (const char *p = want_template; *p && o + 24 < cap; p++) {
+    if (*p == '%' && p[1] >= '0' && p[1] <= '9') {
+      o += (size_t)snprintf(out + o, cap - o, "%llu",
+                            (unsigned long long)(base + (uvotel_async_id_t)(p[1] - '0')));
+      p++;
+    } else {
+      out[o++] = *p;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+uvotel_async_id_t trace_log_next_id(trace_log_t *log) {
+  uvotel_resource_t r;
+  uvotel_hook_disable(log->hook);
+  uvotel_resource_init(&r, "PROBE", 0, UVOTEL_RESOURCE_MANUAL_DESTROY);
+  uvotel_resource_emit_destroy(&r);
+  uvotel_hook_enable(log->hook);
+  return uvotel_resource_async_id(&r) + 1;
+}

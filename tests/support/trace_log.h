@@ -21,5 +21,11 @@ void trace_log_free(trace_log_t *log);
 void trace_log_line(trace_log_t *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text so far ("" when empty). */
 const char *trace_log_text(const trace_log_t *log);
+/* want_template with each "%N" (one digit) replaced by base + N, into out (cap bytes): expected
+ * texts name ids relative to the first one a test will see. Returns out. */
+char *trace_log_expand(const char *want_template, uvotel_async_id_t base, char *out, size_t cap);
+/* The async id the next resource of this thread will get (ids are per-thread sequential): a
+ * probe resource made with the log's hook disabled, so it is not in the text. */
+uvotel_async_id_t trace_log_next_id(trace_log_t *log);
 
 #endif

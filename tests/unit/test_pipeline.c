@@ -98,6 +98,29 @@ static int teardown(void **state) {
 #define BATCH 50u
 #define BURSTS 40u
 
+/* A provider on g_loop with one batch span processor (queue 256, batches of BATCH, no timer)
+ * over an exporter with ops; *bp gets the processor. */
+static uvotel_tracer_provider_t *span_provider(const uvotel_span_exporter_ops_t *ops, cnt_t *c,
+                                               uint32_t max_concurrent,
+                                               uvotel_span_processor_t **bp) {
+  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
+  bo.loop = &g_loop;
+  bo.max_queue_size = 256;
+  bo.max_export_batch_size = BATCH;
+  if (max_concurrent > 0) bo.max_concurrent_exports = max_concurrent;
+  bo.schedule_delay_ms = 60000; /* the timer would not fire anyway */
+  *bp = uvotel_batch_span_processor_create(uvotel_span_exporter_create(ops, c), &bo);
+  assert_non_null(*bp);
+  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  po.processors = bp;
+  po.n_processors = 1;
+  po.loop = &g_loop;
+  po.resource_detectors = "none";
+  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
+  assert_non_null(p);
+  return p;
+}
+
 /* (b) Spans: bursts of one batch each, ended on the loop's thread, with uv_run(NOWAIT) between
  * them returning at once (our handles are unreferenced and the program has none). Each burst's
  * batch goes out from its last span's end; the jobs must come back without the loop, or after
@@ -106,21 +129,8 @@ static void test_spans_on_a_loop_that_never_polls(void **state) {
   (void)state;
   cnt_t c;
   cnt_init(&c);
-  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
-  bo.loop = &g_loop;
-  bo.max_queue_size = 256;
-  bo.max_export_batch_size = BATCH;
-  bo.schedule_delay_ms = 60000; /* the timer would not fire anyway */
-  uvotel_span_processor_t *bp =
-      uvotel_batch_span_processor_create(uvotel_span_exporter_create(&k_span_ops, &c), &bo);
-  assert_non_null(bp);
-  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  po.processors = &bp;
-  po.n_processors = 1;
-  po.loop = &g_loop;
-  po.resource_detectors = "none";
-  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
-  assert_non_null(p);
+  uvotel_span_processor_t *bp;
+  uvotel_tracer_provider_t *p = span_provider(&k_span_ops, &c, 0, &bp);
   uvotel_tracer_t *t = uvotel_tracer_get(p, "pipeline-test", NULL);
   for (unsigned burst = 0; burst < BURSTS; burst++) {
     for (unsigned i = 0; i < BATCH; i++) uvotel_span_end(uvotel_span_start(t, "s", NULL));
@@ -212,22 +222,8 @@ static void test_spans_full_queue_on_a_loop_that_never_polls(void **state) {
   (void)state;
   cnt_t c;
   cnt_init(&c);
-  uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
-  bo.loop = &g_loop;
-  bo.max_queue_size = 256;
-  bo.max_export_batch_size = BATCH;
-  bo.max_concurrent_exports = 1;
-  bo.schedule_delay_ms = 60000;
-  uvotel_span_processor_t *bp =
-      uvotel_batch_span_processor_create(uvotel_span_exporter_create(&k_held_span_ops, &c), &bo);
-  assert_non_null(bp);
-  uvotel_tracer_provider_options_t po = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  po.processors = &bp;
-  po.n_processors = 1;
-  po.loop = &g_loop;
-  po.resource_detectors = "none";
-  uvotel_tracer_provider_t *p = uvotel_tracer_provider_create(&po);
-  assert_non_null(p);
+  uvotel_span_processor_t *bp;
+  uvotel_tracer_provider_t *p = span_provider(&k_held_span_ops, &c, 1, &bp);
   uvotel_tracer_t *t = uvotel_tracer_get(p, "pipeline-test", NULL);
   atomic_store(&g_span_hold, 1);
   for (int i = 0; i < 400; i++) uvotel_span_end(uvotel_span_start(t, "s", NULL));

@@ -52,30 +52,14 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* Replace "%N" in the expected text with base + N. */
 static void expect_log(const char *want_template, uvotel_async_id_t base) {
   char want[2048];
-  size_t o = 0;
-  for (const char *p = want_template; *p && o < sizeof want - 24; p++) {
-    if (*p == '%' && p[1] >= '0' && p[1] <= '9') {
-      o += (size_t)snprintf(want + o, sizeof want - o, "%llu",
-                            (unsigned long long)(base + (uvotel_async_id_t)(p[1] - '0')));
-      p++;
-    } else {
-      want[o++] = *p;
-    }
-  }
-  want[o] = '\0';
-  assert_string_equal(trace_log_text(&F->log), want);
+  assert_string_equal(trace_log_text(&F->log),
+                      trace_log_expand(want_template, base, want, sizeof want));
 }
 
 static uvotel_async_id_t next_id(void) {
-  uvotel_resource_t r;
-  uvotel_hook_disable(F->log.hook);
-  uvotel_resource_init(&r, "PROBE", 0, UVOTEL_RESOURCE_MANUAL_DESTROY);
-  uvotel_resource_emit_destroy(&r);
-  uvotel_hook_enable(F->log.hook);
-  return uvotel_resource_async_id(&r) + 1;
+  return trace_log_next_id(&F->log);
 }
 
 static const char *ctx_now(void) {
