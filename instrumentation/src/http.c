@@ -226,39 +226,9 @@ static void attrs_apply(uvotel_span_t *s, const rq_attrs_t *t) {
   }
 }
 
-/* The sampler descriptions of the built-in samplers (the OpenTelemetry names), and how a
- * ParentBased one lists its delegates. */
-static const char *const k_builtin_tokens[] = {"AlwaysOnSampler",
-                                               "AlwaysOffSampler",
-                                               "ParentBased{root=",
-                                               ",remoteParentSampled=",
-                                               ",remoteParentNotSampled=",
-                                               ",localParentSampled=",
-                                               ",localParentNotSampled=",
-                                               "}",
-                                               NULL};
-
 int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t) {
   const uvotel_sampler_t *sm = uvotel_tracer_provider_sampler(uvotel_tracer_get_provider(t));
-  const char *d = uvotel_sampler_description(sm);
-  if (sm == NULL || d == NULL || *d == '\0') return 0;
-  while (*d != '\0') {
-    size_t i = 0, l = 0;
-    for (; k_builtin_tokens[i] != NULL; i++) {
-      l = strlen(k_builtin_tokens[i]);
-      if (strncmp(d, k_builtin_tokens[i], l) == 0) break;
-    }
-    if (k_builtin_tokens[i] != NULL) {
-      d += l;
-    } else if (strncmp(d, "TraceIdRatioBased{", 18) == 0) {
-      d += 18; /* a number (%g), then '}' */
-      while (*d != '\0' && strchr("0123456789.e+-", *d) != NULL) d++;
-      if (*d++ != '}') return 0;
-    } else {
-      return 0; /* something else: it may look at attributes */
-    }
-  }
-  return 1;
+  return sm != NULL && !uvotel__sampler_reads_attributes(sm);
 }
 
 /* The methods of the semantic conventions' list (http.request.method), the one list of them:

@@ -164,6 +164,39 @@ static void test_parentbased_description_uncut(void **state) {
   uvotel_sampler_free(pb);
 }
 
+/* uvotel__sampler_reads_attributes goes by what a sampler is, not by what its description
+ * says: a user's sampler describing itself as "AlwaysOnSampler" may still read attributes. */
+static const char *fake_on_desc(void *self) {
+  (void)self;
+  return "AlwaysOnSampler";
+}
+static const uvotel_sampler_ops_t fake_on_ops = {.should_sample = long_sample,
+                                                 .description = fake_on_desc};
+
+static void test_sampler_reads_attributes(void **state) {
+  (void)state;
+  assert_int_equal(uvotel__sampler_reads_attributes(NULL), 0);
+  uvotel_sampler_t *own[] = {
+      uvotel_sampler_always_on(), uvotel_sampler_always_off(), uvotel_sampler_traceidratio(0.25),
+      uvotel_sampler_parentbased_always_on(), uvotel_sampler_parentbased_traceidratio(0.5)};
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+    assert_non_null(own[i]);
+    assert_int_equal(uvotel__sampler_reads_attributes(own[i]), 0);
+    uvotel_sampler_free(own[i]);
+  }
+  uvotel_sampler_t *fake = uvotel_sampler_create(&fake_on_ops, NULL);
+  assert_string_equal(uvotel_sampler_description(fake), "AlwaysOnSampler");
+  assert_int_equal(uvotel__sampler_reads_attributes(fake), 1);
+  uvotel_sampler_free(fake);
+  /* a user's delegate anywhere inside a parent-based one */
+  uvotel_parent_based_options_t o = UVOTEL_PARENT_BASED_OPTIONS_INIT;
+  o.local_parent_not_sampled = uvotel_sampler_create(&fake_on_ops, NULL);
+  uvotel_sampler_t *pb = uvotel_sampler_parent_based(&o);
+  assert_non_null(pb);
+  assert_int_equal(uvotel__sampler_reads_attributes(pb), 1);
+  uvotel_sampler_free(pb);
+}
+
 static int g_drop_msgs;
 static char g_drop_msg[512];
 static void capture_debug(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
@@ -222,6 +255,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tracer_enabled, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scope_attributes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parentbased_description_uncut, setup, teardown),
+      cmocka_unit_test(test_sampler_reads_attributes),
       cmocka_unit_test(test_limit_drops_said_at_debug),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

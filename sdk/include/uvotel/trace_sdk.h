@@ -490,6 +490,9 @@ int uvotel__span_has_children(const uvotel_span_t *s);
  * on_start (it saw the start), or s is not recording, s is ended as uvotel_span_end would and
  * 0 is returned. NULL: 0. Thread: the thread that would end it. */
 int uvotel__span_discard(uvotel_span_t *s);
+/* 1 when s may read a span start's attributes (it is not built from uvotel's own samplers
+ * alone), so they must be given at the start rather than set after it. NULL: 0. Thread: any. */
+int uvotel__sampler_reads_attributes(const uvotel_sampler_t *s);
 #ifdef __cplusplus
 }
 #endif

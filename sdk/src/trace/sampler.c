@@ -132,6 +132,21 @@ int uvotel__sampler_kind(const uvotel_sampler_t *s) {
   return UVOTEL__SAMPLER_PARENT_ON;
 }
 
+/* 0 when s is built from uvotel's own samplers only (always_on/off, traceidratio and
+ * parent_based over them), which never read a start's attributes; 1 for anything else (a
+ * user's sampler may). Known by the ops tables, not by descriptions. NULL: 0. */
+UVOTEL__API int uvotel__sampler_reads_attributes(const uvotel_sampler_t *s) {
+  if (s == NULL || s->ops == &g_on_ops || s->ops == &g_off_ops || s->ops == &g_ratio_ops) {
+    return 0;
+  }
+  if (s->ops != &g_parent_ops) return 1;
+  const parent_t *pb = s->self;
+  for (int i = 0; i < 5; i++) {
+    if (uvotel__sampler_reads_attributes(pb->d[i])) return 1;
+  }
+  return 0;
+}
+
 static void parent_sample(void *self, const uvotel_sampling_params_t *p,
                           uvotel_sampling_result_t *o) {
   parent_t *pb = self;
