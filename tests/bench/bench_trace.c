@@ -10,6 +10,10 @@
  *          valgrind --tool=callgrind --toggle-collect=run_only bench_trace 40000 only 4
  *          (ROW: 4, lit, nonsampled, sweep0, sweep4, sweep16, sweep64; instructions per span =
  *          the collected total / OPS; the pool and arenas are warmed first, outside run_only)
+ *   BENCH_TRACE_PROC=simple: a simple processor instead of the batch one. Each span is
+ *   released at its end and the next start reuses its slot, so an only-mode count is the warm
+ *   path's and the same every run (with the batch processor most of the run's slots are new,
+ *   their arrays still growing, and how many depends on when the export threads ran)
  *   BENCH_TRACE_PREALLOC=none: providers fill their span pool on demand instead of at creation
  *   (the "first 4096 spans" row then shows what the lazy fill costs)
  * Each is printed next to a raw baseline measured in the same process: for spans, the work an
@@ -163,8 +167,13 @@ static pipe_t pipe_open(uv_loop_t *loop, int sampled) {
   uvotel_batch_span_processor_options_t bo = UVOTEL_BATCH_SPAN_PROCESSOR_OPTIONS_INIT;
   bo.loop = loop;
   if (g_queue_size != 0) bo.max_queue_size = g_queue_size;
-  uvotel_span_processor_t *bp =
-      uvotel_batch_span_processor_create(uvotel_span_exporter_create(&g_discard, NULL), &bo);
+  /* BENCH_TRACE_PROC=simple: each span exported (discarded) and released as it ends, so the
+   * next start reuses the same warm slot and an instruction count is the same every run */
+  const char *proc = getenv("BENCH_TRACE_PROC");
+  uvotel_span_exporter_t *ex = uvotel_span_exporter_create(&g_discard, NULL);
+  uvotel_span_processor_t *bp = proc != NULL && strcmp(proc, "simple") == 0
+                                    ? uvotel_simple_span_processor_create(ex)
+                                    : uvotel_batch_span_processor_create(ex, &bo);
   uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
   o.processors = &bp;
   o.n_processors = 1;
