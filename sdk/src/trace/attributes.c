@@ -181,38 +181,76 @@ static inline int key_eq(const uvotel__key_t *m, const char *stored, const char 
   return m->hash == hash && m->len == len && memcmp(stored, key, len) == 0;
 }
 
-static inline long find_index(const uint32_t *index, uint32_t mask, const uvotel_attribute_t *attrs,
-                              const uvotel__key_t *keys, const char *key, size_t len,
-                              uint32_t hash) {
-  for (uint32_t slot = hash & mask;; slot = (slot + 1) & mask) {
-    uint32_t v = index[slot];
-    if (v == 0) return -1;
-    if (key_eq(&keys[v - 1], attrs[v - 1].key, key, len, hash)) return (long)(v - 1);
-  }
-}
+/* ---- the index past the linear range ----
+ * Open addressing with linear probing over 2^k 64-bit entries, at most half full. An entry is
+ * generation << 48 | tag << 32 | position: the generation tells a live entry from a stale one
+ * (a slot's index is kept across spans and never cleared: a new span's build bumps the
+ * generation), the tag (the key hash's top 16 bits; its low bits pick the first entry) skips
+ * other keys without reading their stored hash. Positions are those in attrs[]/keys[]. */
 
-static inline void index_put(uint32_t *index, uint32_t mask, uint32_t hash, uint32_t pos) {
+#define IX_MIN 64u /* entries of a first index: up to 32 keys before it grows */
+#define IX_HI(gen, hash) ((uint64_t)(gen) << 48 | (uint64_t)((hash) >> 16) << 32)
+#define IX_HI_MASK 0xffffffff00000000ull
+
+/* Look key up: its position, or -1 with *slot_out the empty entry where it would go. */
+static inline long ix_find(const uint64_t *ix, uint32_t mask, uint32_t gen, uint64_t hi,
+                           const uvotel_attribute_t *attrs, const uvotel__key_t *keys,
+                           const char *key, size_t len, uint32_t hash, uint32_t *slot_out) {
   uint32_t slot = hash & mask;
-  while (index[slot] != 0) slot = (slot + 1) & mask;
-  index[slot] = pos + 1;
+  for (;;) {
+    uint64_t e = ix[slot];
+    if ((uint32_t)(e >> 48) != gen) break;
+    uint32_t pos = (uint32_t)e;
+    if ((e & IX_HI_MASK) == hi && key_eq(&keys[pos], attrs[pos].key, key, len, hash)) {
+      return (long)pos;
+    }
+    slot = (slot + 1) & mask;
+  }
+  *slot_out = slot;
+  return -1;
 }
 
-/* Rebuild an index of at least 2 x cap slots over keys[0..n). */
-static uint32_t *index_build(uint32_t *index, uint32_t *mask, uint32_t cap,
-                             const uvotel__key_t *keys, uint32_t n, int heap) {
-  uint32_t size = 32;
-  while (size < 2 * cap) size *= 2;
-  if (index == NULL || *mask + 1 != size) {
-    if (heap) {
-      uint32_t *ni = uvotel_realloc(index, sizeof *ni * size);
-      if (ni == NULL) return NULL;
-      index = ni;
-    }
-    *mask = size - 1;
+/* Enter keys[0..n) (distinct) under generation gen. */
+static void ix_fill(uint64_t *ix, uint32_t mask, uint32_t gen, const uvotel__key_t *keys,
+                    uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t h = keys[i].hash, slot = h & mask;
+    while ((uint32_t)(ix[slot] >> 48) == gen) slot = (slot + 1) & mask;
+    ix[slot] = IX_HI(gen, h) | i;
   }
-  memset(index, 0, sizeof *index * size);
-  for (uint32_t i = 0; i < n; i++) index_put(index, *mask, keys[i].hash, i);
-  return index;
+}
+
+/* Entries for n keys at most half full: IX_MIN or the next power of two >= 2n. 0: too many. */
+static uint32_t ix_size_for(uint32_t n) {
+  uint32_t size = IX_MIN;
+  while (size < 2 * (uint64_t)n) {
+    if (size > UINT32_MAX / 2) return 0;
+    size *= 2;
+  }
+  return size;
+}
+
+/* (Re)build s's index over its n stored keys, at most half full: the same entries under a new
+ * generation when they are enough (no clearing), else a larger table (the old one freed, so a
+ * slot grows it a few times in its life, not per span). 0, or -1 out of memory (index left). */
+static int ix_build(uvotel_span_t *s, uint32_t n) {
+  uint32_t size = ix_size_for(n);
+  if (size == 0) return -1;
+  if (s->attr_index == NULL || s->attr_index_mask + 1 < size) {
+    uint64_t *ni = uvotel_calloc(size, sizeof *ni);
+    if (ni == NULL) return -1;
+    uvotel_free(s->attr_index);
+    s->attr_index = ni;
+    s->attr_index_mask = size - 1;
+    s->attr_index_gen = 0;
+  }
+  if (UVOTEL__UNLIKELY(++s->attr_index_gen == 0)) {
+    /* the generation wrapped (every 65535 builds): entries of generation 1 could be stale */
+    memset(s->attr_index, 0, sizeof *s->attr_index * (s->attr_index_mask + 1));
+    s->attr_index_gen = 1;
+  }
+  ix_fill(s->attr_index, s->attr_index_mask, s->attr_index_gen, s->attr_keys, n);
+  return 0;
 }
 
 /* Copy src into the arena. depth: KVLISTs around src. -1: out of memory or nested too deep. */
@@ -320,12 +358,14 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
   size_t cap = n < limit ? n : limit;
   uvotel_attribute_t *arr = cap ? uvotel__arena_alloc(s, sizeof(uvotel_attribute_t) * cap) : NULL;
   uvotel__key_t *keys = cap ? uvotel__arena_alloc(s, sizeof(uvotel__key_t) * cap) : NULL;
-  uint32_t *index = NULL, mask = 0;
+  /* past the linear range, an index in the arena (generation 1 over zeroed entries) */
+  uint64_t *index = NULL;
+  uint32_t mask = 0, slot = 0;
   if (cap > UVOTEL__ATTR_LINEAR_MAX) {
-    uint32_t size = 32;
-    while (size < 2 * cap) size *= 2;
-    index = uvotel__arena_alloc(s, sizeof *index * size);
-    if (index != NULL) index = index_build(index, &mask, (uint32_t)cap, keys, 0, 0);
+    uint32_t size = ix_size_for((uint32_t)cap);
+    index = size != 0 ? uvotel__arena_alloc(s, sizeof *index * size) : NULL;
+    if (index != NULL) memset(index, 0, sizeof *index * size);
+    mask = size - 1;
   }
   if (keys == NULL || (cap > UVOTEL__ATTR_LINEAR_MAX && index == NULL)) arr = NULL;
   size_t k = 0;
@@ -338,8 +378,9 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
     uint32_t hash = (uint32_t)key_hash(src[i].key, len);
     long j = -1;
     if (arr != NULL) {
-      j = index != NULL ? find_index(index, mask, arr, keys, src[i].key, len, hash)
-                        : find_linear(arr, keys, (uint32_t)k, src[i].key, len, hash);
+      j = index != NULL
+              ? ix_find(index, mask, 1, IX_HI(1, hash), arr, keys, src[i].key, len, hash, &slot)
+              : find_linear(arr, keys, (uint32_t)k, src[i].key, len, hash);
     }
     if (j >= 0) {
       if (copy_value(s, &arr[j].value, &src[i].value, value_limit) != 0) (*dropped)++;
@@ -355,7 +396,7 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
     }
     keys[k].len = (uint32_t)len;
     keys[k].hash = hash;
-    if (index != NULL) index_put(index, mask, hash, (uint32_t)k);
+    if (index != NULL) index[slot] = IX_HI(1, hash) | k; /* where the lookup stopped */
     k++;
   }
   *out = arr;
@@ -403,64 +444,171 @@ static inline int copy_value_fast(uvotel_span_t *s, uvotel_value_t *dst, const u
   }
 }
 
-/* Store key (len bytes, NUL-terminated, hash h = key_hash; borrowed: kept as the caller's
- * pointer, else copied) with the value *v (valid), replacing the value when the key is already
- * there: every case (duplicates, limits, growth, the index). The setters try put_fast first. */
-static __attribute__((noinline)) void put_attr(uvotel_span_t *s, const char *key, size_t len,
-                                               uint64_t h, int borrowed, const uvotel_value_t *v) {
+/* Append key (len bytes, NUL-terminated, 32-bit hash; borrowed: kept as the caller's pointer,
+ * else copied) with the value *v (valid) as attribute n = s->n_attrs, a key not stored yet:
+ * the count limit, growth and copy failures drop it (counted). 0 stored, -1 dropped. */
+static inline __attribute__((always_inline)) int append_attr(uvotel_span_t *s, const char *key,
+                                                             size_t len, uint32_t hash,
+                                                             int borrowed,
+                                                             const uvotel_value_t *v) {
   const uvotel_span_limits_t *lim = &s->provider->limits;
   uint32_t n = s->n_attrs;
-  uint64_t bit = 0; /* indexed: the bloom is not consulted (all ones if the index goes) */
-  int indexed = s->attr_index_live;
-  uint32_t hash = (uint32_t)h;
-  long j = -1;
-  if (UVOTEL__UNLIKELY(indexed)) {
-    j = find_index(s->attr_index, s->attr_index_mask, s->attrs, s->attr_keys, key, len, hash);
-  } else {
-    bit = key_bit(h);
-    if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len, hash);
-  }
-  if (UVOTEL__UNLIKELY(j >= 0)) {
-    if (copy_value_fast(s, &s->attrs[j].value, v, lim->attribute_value_length) != 0) {
-      s->dropped_attrs++;
-    }
-    return;
-  }
-  if (UVOTEL__UNLIKELY(n >= lim->attribute_count)) {
+  if (UVOTEL__UNLIKELY(n >= lim->attribute_count) ||
+      (UVOTEL__UNLIKELY(n == s->cap_attrs) && grow_attrs(s) != 0)) {
     s->dropped_attrs++;
-    return;
-  }
-  if (UVOTEL__UNLIKELY(n == s->cap_attrs) && grow_attrs(s) != 0) {
-    s->dropped_attrs++;
-    return;
+    return -1;
   }
   uvotel_attribute_t *dst = &s->attrs[n];
   const char *k = borrowed ? key : uvotel__arena_strdup(s, key, len);
   if (UVOTEL__UNLIKELY(k == NULL) ||
       UVOTEL__UNLIKELY(copy_value_fast(s, &dst->value, v, lim->attribute_value_length) != 0)) {
     s->dropped_attrs++;
-    return;
+    return -1;
   }
   dst->key = k;
   s->attr_keys[n].len = (uint32_t)len;
   s->attr_keys[n].hash = hash;
-  s->attr_bloom |= bit;
   s->n_attrs = n + 1;
-  if (UVOTEL__LIKELY(n + 1 <= UVOTEL__ATTR_LINEAR_MAX)) return;
-  if (indexed && 2 * (n + 1) <= s->attr_index_mask + 1) {
-    index_put(s->attr_index, s->attr_index_mask, hash, n);
+  return 0;
+}
+
+/* The bound of put_indexed's common case (see attr_index_room). */
+static inline uint32_t ix_room(const uvotel_span_t *s) {
+  uint32_t r = (s->attr_index_mask + 1) / 2;
+  if (s->cap_attrs < r) r = s->cap_attrs;
+  if (s->provider->limits.attribute_count < r) r = s->provider->limits.attribute_count;
+  return r;
+}
+
+/* Index on, every case: one probe sequence finds the key or the empty entry a new key takes.
+ * The index grows (a larger table, rebuilt) when a key would make it more than half full. */
+static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const char *key,
+                                                       size_t len, uint32_t hash, int borrowed,
+                                                       const uvotel_value_t *v) {
+  uint32_t gen = s->attr_index_gen, mask = s->attr_index_mask, slot;
+  uint64_t hi = IX_HI(gen, hash);
+  long j = ix_find(s->attr_index, mask, gen, hi, s->attrs, s->attr_keys, key, len, hash, &slot);
+  if (j >= 0) {
+    if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) !=
+        0) {
+      s->dropped_attrs++;
+    }
     return;
   }
-  /* past the linear range, or the index is half full: (re)build it at twice the size (every
-   * stored key has its hash) */
-  uint32_t *ni =
-      index_build(s->attr_index, &s->attr_index_mask, s->cap_attrs, s->attr_keys, n + 1, 1);
-  if (ni != NULL) {
-    s->attr_index = ni;
-    s->attr_index_live = 1;
-  } else {
+  uint32_t n = s->n_attrs;
+  if (append_attr(s, key, len, hash, borrowed, v) != 0) return;
+  if (2 * (uint64_t)(n + 1) <= (uint64_t)mask + 1) {
+    s->attr_index[slot] = hi | n;
+  } else if (ix_build(s, n + 1) != 0) {
     s->attr_index_live = 0;       /* out of memory: lookups scan (correct, slower) */
     s->attr_bloom = ~(uint64_t)0; /* keys stored while indexed have no bits: scan for all */
+    return;
+  }
+  s->attr_index_room = ix_room(s); /* the arrays or the index may have grown */
+}
+
+/* Index on, the common case with no call, so few registers to save: a key whose probe meets no
+ * entry with its tag (so it is new), a scalar value, fewer than attr_index_room attributes, and
+ * room in the arena's current chunk for a copied key. Anything else goes to put_indexed_full,
+ * which probes again. `borrowed` is a constant in each of the two instances. */
+static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span_t *s,
+                                                                     const char *key, size_t len,
+                                                                     uint32_t hash, int borrowed,
+                                                                     const uvotel_value_t *v) {
+  uint32_t mask = s->attr_index_mask, slot = hash & mask;
+  uint64_t hi = IX_HI(s->attr_index_gen, hash);
+  uint64_t *ix = s->attr_index;
+  for (;;) {
+    uint64_t x = ix[slot] ^ hi;
+    if (x >> 48) break;                              /* another generation's entry: empty */
+    if (UVOTEL__UNLIKELY((x >> 32) == 0)) goto full; /* its tag: maybe the same key */
+    slot = (slot + 1) & mask;
+  }
+  uint32_t n = s->n_attrs;
+  if (UVOTEL__UNLIKELY(n >= s->attr_index_room) ||
+      UVOTEL__UNLIKELY(v->type != UVOTEL_VALUE_INT && v->type != UVOTEL_VALUE_DOUBLE &&
+                       v->type != UVOTEL_VALUE_BOOL)) {
+    goto full;
+  }
+  const char *k = key;
+  if (!borrowed) {
+    /* uvotel__arena_alloc's fast case (len + 1 rounded up to 8), its slow one in the full path */
+    size_t size = (len + 8u) & ~(size_t)7u;
+    uvotel__chunk_t *c = s->arena_cur;
+    if (UVOTEL__UNLIKELY(c == NULL) || UVOTEL__UNLIKELY(c->cap - c->used < size)) goto full;
+    char *d = c->data + c->used;
+    c->used += size;
+    uvotel__copy_small(d, key, len);
+    d[len] = '\0';
+    k = d;
+  }
+  uvotel_attribute_t *dst = &s->attrs[n];
+  dst->key = k;
+  dst->value = *v;
+  s->attr_keys[n].len = (uint32_t)len;
+  s->attr_keys[n].hash = hash;
+  s->n_attrs = n + 1;
+  ix[slot] = hi | n;
+  return;
+full:
+  put_indexed_full(s, key, len, hash, borrowed, v);
+}
+
+static __attribute__((noinline)) void put_indexed_copied(uvotel_span_t *s, const char *key,
+                                                         size_t len, uint32_t hash,
+                                                         const uvotel_value_t *v) {
+  put_indexed_common(s, key, len, hash, 0, v);
+}
+
+static __attribute__((noinline)) void put_indexed_borrowed(uvotel_span_t *s, const char *key,
+                                                           size_t len, uint32_t hash,
+                                                           const uvotel_value_t *v) {
+  put_indexed_common(s, key, len, hash, 1, v);
+}
+
+/* No index yet: a duplicate found by the bloom and a scan; the index built when a key goes
+ * past the linear range. */
+static __attribute__((noinline)) void put_linear(uvotel_span_t *s, const char *key, size_t len,
+                                                 uint64_t h, int borrowed,
+                                                 const uvotel_value_t *v) {
+  uint32_t hash = (uint32_t)h;
+  uint32_t n = s->n_attrs;
+  uint64_t bit = key_bit(h);
+  long j = -1;
+  if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len, hash);
+  if (UVOTEL__UNLIKELY(j >= 0)) {
+    if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) !=
+        0) {
+      s->dropped_attrs++;
+    }
+    return;
+  }
+  if (append_attr(s, key, len, hash, borrowed, v) != 0) return;
+  s->attr_bloom |= bit;
+  if (UVOTEL__LIKELY(n + 1 <= UVOTEL__ATTR_LINEAR_MAX)) return;
+  /* past the linear range: build the index over every stored key (each has its hash) */
+  if (ix_build(s, n + 1) == 0) {
+    s->attr_index_live = 1;
+    s->attr_index_room = ix_room(s);
+  } else {
+    s->attr_bloom = ~(uint64_t)0; /* out of memory: lookups scan (correct, slower) */
+  }
+}
+
+/* Store key (len bytes, NUL-terminated, hash h = key_hash; borrowed: kept as the caller's
+ * pointer, else copied) with the value *v (valid), replacing the value when the key is already
+ * there: every case (duplicates, limits, growth, the index). The setters try put_fast first.
+ * Tail calls, so no path pays for another's registers. */
+static __attribute__((noinline)) void put_attr(uvotel_span_t *s, const char *key, size_t len,
+                                               uint64_t h, int borrowed, const uvotel_value_t *v) {
+  if (s->attr_index_live) {
+    if (borrowed) {
+      put_indexed_borrowed(s, key, len, (uint32_t)h, v);
+    } else {
+      put_indexed_copied(s, key, len, (uint32_t)h, v);
+    }
+  } else {
+    put_linear(s, key, len, h, borrowed, v);
   }
 }
 

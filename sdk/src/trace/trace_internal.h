@@ -68,11 +68,19 @@ struct uvotel_span_s {
   uint8_t ts_explicit;
   /* attributes: growable arrays kept across reuse; attr_keys[i] is the length and hash of
    * attrs[i].key; past UVOTEL__ATTR_LINEAR_MAX attributes an open-addressing index
-   * (attr_index, attr_index_mask + 1 slots of position + 1) finds duplicates in O(1) */
+   * (attr_index, attr_index_mask + 1 entries, layout in attributes.c) finds duplicates in O(1). The
+   * index is kept across reuse too and never cleared: an entry whose generation is not
+   * attr_index_gen is empty, so a reset costs nothing and a rebuild only bumps the generation */
   uvotel_attribute_t *attrs;
   uvotel__key_t *attr_keys;
-  uint32_t *attr_index;
+  uint64_t *attr_index;
   uint32_t attr_index_mask;
+  /* while the index is live and n_attrs is below this, a new key with a scalar value needs no
+   * limit, growth or index-size check: min(attribute_count limit, cap_attrs, half the index),
+   * set when the index is built or grows and after each append that may grow the arrays (so
+   * cap_attrs must not shrink while a span records) */
+  uint32_t attr_index_room;
+  uint16_t attr_index_gen;
   uint8_t attr_index_live;
   uint32_t n_attrs, cap_attrs, dropped_attrs;
   /* below this many attributes a setter appends without the limit, capacity and index checks:
@@ -239,12 +247,10 @@ static inline uint32_t uvotel__attrs_room(const uvotel_span_t *s) {
   }
   return r;
 }
-/* Forget s's attributes (keeps the arrays for the next use of the slot). */
+/* Forget s's attributes (keeps the arrays for the next use of the slot). The index is not
+ * cleared: the next span that needs it builds it under a new generation (attributes.c). */
 static inline void uvotel__span_attrs_reset(uvotel_span_t *s) {
-  if (UVOTEL__UNLIKELY(s->attr_index_live)) {
-    memset(s->attr_index, 0, sizeof *s->attr_index * (s->attr_index_mask + 1));
-    s->attr_index_live = 0;
-  }
+  s->attr_index_live = 0;
   s->n_attrs = 0;
   s->attr_bloom = 0;
 }
