@@ -472,6 +472,31 @@ static inline __attribute__((always_inline)) int append_attr(uvotel_span_t *s, c
   return 0;
 }
 
+/* Copy key into the arena's current chunk without a call (uvotel__arena_alloc's fast case:
+ * len + 1 rounded up to 8; keys of up to 32 bytes by overlapping word moves), or NULL when the
+ * chunk has no room or the key is longer (the caller's full path then copies it). */
+static inline const char *arena_key_fast(uvotel_span_t *s, const char *key, size_t len) {
+  size_t size = (len + 8u) & ~(size_t)7u;
+  uvotel__chunk_t *c = s->arena_cur;
+  if (UVOTEL__UNLIKELY(len > 32) || UVOTEL__UNLIKELY(c == NULL) ||
+      UVOTEL__UNLIKELY(c->cap - c->used < size)) {
+    return NULL;
+  }
+  char *d = c->data + c->used;
+  c->used += size;
+  if (len > 16) {
+    uint64_t w[4];
+    memcpy(&w[0], key, 16);
+    memcpy(&w[2], key + len - 16, 16);
+    memcpy(d, &w[0], 16);
+    memcpy(d + len - 16, &w[2], 16);
+  } else {
+    uvotel__copy_small(d, key, len);
+  }
+  d[len] = '\0';
+  return d;
+}
+
 /* The bound of put_indexed's common case (see attr_index_room). */
 static inline uint32_t ix_room(const uvotel_span_t *s) {
   uint32_t r = (s->attr_index_mask + 1) / 2;
@@ -532,15 +557,8 @@ static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span
   }
   const char *k = key;
   if (!borrowed) {
-    /* uvotel__arena_alloc's fast case (len + 1 rounded up to 8), its slow one in the full path */
-    size_t size = (len + 8u) & ~(size_t)7u;
-    uvotel__chunk_t *c = s->arena_cur;
-    if (UVOTEL__UNLIKELY(c == NULL) || UVOTEL__UNLIKELY(c->cap - c->used < size)) goto full;
-    char *d = c->data + c->used;
-    c->used += size;
-    uvotel__copy_small(d, key, len);
-    d[len] = '\0';
-    k = d;
+    k = arena_key_fast(s, key, len);
+    if (UVOTEL__UNLIKELY(k == NULL)) goto full;
   }
   uvotel_attribute_t *dst = &s->attrs[n];
   dst->key = k;
@@ -566,11 +584,11 @@ static __attribute__((noinline)) void put_indexed_borrowed(uvotel_span_t *s, con
   put_indexed_common(s, key, len, hash, 1, v);
 }
 
-/* No index yet: a duplicate found by the bloom and a scan; the index built when a key goes
- * past the linear range. */
-static __attribute__((noinline)) void put_linear(uvotel_span_t *s, const char *key, size_t len,
-                                                 uint64_t h, int borrowed,
-                                                 const uvotel_value_t *v) {
+/* No index yet, every case: a duplicate found by the bloom and a scan; the index built when a
+ * key goes past the linear range. */
+static __attribute__((noinline)) void put_linear_full(uvotel_span_t *s, const char *key, size_t len,
+                                                      uint64_t h, int borrowed,
+                                                      const uvotel_value_t *v) {
   uint32_t hash = (uint32_t)h;
   uint32_t n = s->n_attrs;
   uint64_t bit = key_bit(h);
@@ -595,6 +613,64 @@ static __attribute__((noinline)) void put_linear(uvotel_span_t *s, const char *k
   }
 }
 
+/* No index, the common case without calls: the setters come here when the key's bloom bit is
+ * already set (most often by another key) or the fast path's room is used up. A key whose
+ * length and hash match no stored key is new; with a scalar value and fewer than attr_room
+ * attributes (so no limit, growth or index to mind) it is appended here. Anything else goes to
+ * put_linear_full, which scans again. `borrowed` is a constant in each instance. */
+static inline __attribute__((always_inline)) void put_linear_common(uvotel_span_t *s,
+                                                                    const char *key, size_t len,
+                                                                    uint64_t h, int borrowed,
+                                                                    const uvotel_value_t *v) {
+  uint32_t n = s->n_attrs;
+  if (UVOTEL__UNLIKELY(n >= s->attr_room) ||
+      UVOTEL__UNLIKELY(v->type != UVOTEL_VALUE_INT && v->type != UVOTEL_VALUE_DOUBLE &&
+                       v->type != UVOTEL_VALUE_BOOL)) {
+    goto full;
+  }
+  uint64_t bit = key_bit(h);
+  uvotel__key_t *keys = s->attr_keys;
+  if (s->attr_bloom & bit) {
+    /* one compare per stored key: its length and hash as one word */
+    _Static_assert(sizeof(uvotel__key_t) == 8, "uvotel__key_t is two 32-bit words");
+    uvotel__key_t want = {(uint32_t)len, (uint32_t)h};
+    uint64_t w;
+    memcpy(&w, &want, sizeof w);
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t e;
+      memcpy(&e, &keys[i], sizeof e);
+      if (UVOTEL__UNLIKELY(e == w)) goto full; /* maybe the same key */
+    }
+  }
+  const char *k = key;
+  if (!borrowed) {
+    k = arena_key_fast(s, key, len);
+    if (UVOTEL__UNLIKELY(k == NULL)) goto full;
+  }
+  uvotel_attribute_t *dst = &s->attrs[n];
+  dst->key = k;
+  dst->value = *v;
+  keys[n].len = (uint32_t)len;
+  keys[n].hash = (uint32_t)h;
+  s->attr_bloom |= bit;
+  s->n_attrs = n + 1;
+  return;
+full:
+  put_linear_full(s, key, len, h, borrowed, v);
+}
+
+static __attribute__((noinline)) void put_linear_copied(uvotel_span_t *s, const char *key,
+                                                        size_t len, uint64_t h,
+                                                        const uvotel_value_t *v) {
+  put_linear_common(s, key, len, h, 0, v);
+}
+
+static __attribute__((noinline)) void put_linear_borrowed(uvotel_span_t *s, const char *key,
+                                                          size_t len, uint64_t h,
+                                                          const uvotel_value_t *v) {
+  put_linear_common(s, key, len, h, 1, v);
+}
+
 /* Store key (len bytes, NUL-terminated, hash h = key_hash; borrowed: kept as the caller's
  * pointer, else copied) with the value *v (valid), replacing the value when the key is already
  * there: every case (duplicates, limits, growth, the index). The setters try put_fast first.
@@ -607,8 +683,10 @@ static __attribute__((noinline)) void put_attr(uvotel_span_t *s, const char *key
     } else {
       put_indexed_copied(s, key, len, (uint32_t)h, v);
     }
+  } else if (borrowed) {
+    put_linear_borrowed(s, key, len, h, v);
   } else {
-    put_linear(s, key, len, h, borrowed, v);
+    put_linear_copied(s, key, len, h, v);
   }
 }
 
