@@ -1100,8 +1100,8 @@ static void tf_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   assert_int_equal(g_tf.nrx, g_tf.nq);
   static char a[128];
   memcpy(a, g_tf.rx, g_tf.nrx);
-  for (size_t off = 0; off + 2 < g_tf.nrx; off += 2 + ((size_t)(unsigned char)a[off] << 8 |
-                                                        (unsigned char)a[off + 1])) {
+  for (size_t off = 0; off + 2 < g_tf.nrx;
+       off += 2 + ((size_t)(unsigned char)a[off] << 8 | (unsigned char)a[off + 1])) {
     a[off + 4] = (char)(a[off + 4] | 0x80);
   }
   uv_buf_t b = uv_buf_init(a, (unsigned)g_tf.nrx);
