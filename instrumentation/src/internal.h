@@ -261,9 +261,9 @@ int uvotel__auto_roots(void);
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
  * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
 void uvotel__proto_accept(uvotel__hs_t *s);
-/* uvotel_tcp_open on a connected socket: followed as an accepted stream (server-side
- * detectors on what it reads) and as a connected one (the HTTP client side, DNS over TCP on
- * what it writes) until its first read or write picks one. */
+/* uvotel_tcp_open / uvotel_pipe_open on a connected socket: followed as an accepted stream
+ * (server-side detectors on what it reads) and as a connected one (the HTTP client side, DNS over
+ * TCP on what it writes) until its first read or write picks one. */
 void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h);
 /* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
 int uvotel__proto_followed(const uvotel__hs_t *s);

@@ -1,9 +1,9 @@
 /* The protocol detector seam (uvotel/uv_protocols.h): which detector owns an accepted stream,
  * and the calls from the stream wrappers into it. Outgoing TCP connections (uvotel_tcp_connect)
  * are offered to the built-in client-side detector (DNS over TCP, dns_tcp.c) by their first
- * bytes written. A connected socket the program adopts (uvotel_tcp_open) has no direction yet:
- * it is followed both ways until its first read (then it is served, as an accepted stream) or
- * its first write (then it is a client, as a connected one). */
+ * bytes written. A connected socket the program adopts (uvotel_tcp_open, uvotel_pipe_open) has no
+ * direction yet: it is followed both ways until its first read (then it is served, as an accepted
+ * stream) or its first write (then it is a client, as a connected one). */
 #include <pthread.h>
 #include <string.h>
 

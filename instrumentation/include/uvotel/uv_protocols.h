@@ -8,8 +8,8 @@
  * changed. A connection no detector claims keeps only what it had before (the `tcp accept`
  * span of the "net" category, when on); one a detector claims and follows to its close loses
  * its `tcp accept` span unless some span was started under it (see "net" in uv_spans.h).
- * A connected socket adopted with uvotel_tcp_open is offered to them too, if the program's
- * first use of it is a read (its first write makes it a client stream instead).
+ * A connected socket adopted with uvotel_tcp_open or uvotel_pipe_open is offered to them too, if
+ * the program's first use of it is a read (its first write makes it a client stream instead).
  *
  * Built in: HTTP/1.0 and 1.1 server side (category UVOTEL_INSTRUMENT_HTTP, see
  * uvotel_protocol_http); DNS over TCP (category UVOTEL_INSTRUMENT_DNS, asked after HTTP; it
