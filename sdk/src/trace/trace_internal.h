@@ -260,6 +260,10 @@ static inline uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint3
 }
 /* Return a slot whose last reference went: release what it holds, reset it, free it. */
 void uvotel__span_recycle(uvotel_span_t *s);
+/* Release n span data references (the batch processor's finished batches, on the loop thread):
+ * the slots the recycling writes are asked for a few spans ahead, since the export thread read
+ * them last on the other core. */
+void uvotel__span_release_many(const uvotel_span_data_t *const *d, size_t n);
 /* The attribute fast path's bound for s (see attr_room). */
 static inline uint32_t uvotel__attrs_room(const uvotel_span_t *s) {
   uint32_t r = s->cap_attrs < UVOTEL__ATTR_LINEAR_MAX ? s->cap_attrs : UVOTEL__ATTR_LINEAR_MAX;
