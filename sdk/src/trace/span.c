@@ -233,8 +233,12 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
   return s;
 }
 
+/* A wrapped context never records, so it never reaches the slot's inline attributes and arena:
+ * its block ends before them (an extract per request pays for 256 bytes, not a whole slot). */
+#define WRAP_BYTES offsetof(uvotel_span_t, attr_inl)
+
 UVOTEL__API uvotel_span_t *uvotel_span_wrap_context(const uvotel_span_context_t *sc) {
-  uvotel_span_t *s = uvotel_calloc(1, sizeof *s);
+  uvotel_span_t *s = uvotel_calloc(1, WRAP_BYTES);
   if (s == NULL) return &uvotel__invalid_span;
   s->flags = UVOTEL__SPAN_F_HEAP;
   s->name = "";

@@ -24,7 +24,8 @@ enum {
 #define UVOTEL__SPAN_F_STATIC 0x1u /* static object: references are not counted */
 #define UVOTEL__TS_START 0x1u
 #define UVOTEL__TS_END 0x2u
-#define UVOTEL__SPAN_F_HEAP 0x2u /* wrap_context: own block, freed at the last release */
+#define UVOTEL__SPAN_F_HEAP \
+  0x2u /* wrap_context: own block (no inline storage), freed at last release */
 
 /* An attribute key's byte length and hash, stored beside the attribute. */
 typedef struct uvotel__key_s {
