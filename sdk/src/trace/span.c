@@ -226,7 +226,7 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     uvotel_span_add_link(s, &opts->links[i]);
   }
   uvotel__count(&sh->started, shard);
-  for (size_t i = 0; i < p->n_procs; i++) {
+  for (size_t i = 0; UVOTEL__UNLIKELY(p->any_on_start) && i < p->n_procs; i++) {
     uvotel_span_processor_t *pr = p->procs[i];
     if (pr->ops->on_start != NULL) pr->ops->on_start(pr->self, s, parent);
   }

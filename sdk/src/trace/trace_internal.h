@@ -184,6 +184,9 @@ struct uvotel_tracer_provider_s {
   int sampler_kind; /* uvotel__sampler_kind(sampler): decided inline at span start */
   uvotel_span_processor_t **procs;
   size_t n_procs;
+  /* some processor has an on_start (set with procs at creation, cleared with them at free):
+   * span start and discard skip the loop over the processors otherwise */
+  int any_on_start;
   atomic_size_t pending_frees; /* during free: processors still freeing (free_async), plus one */
   const uvotel_id_generator_ops_t *idgen;
   void *idgen_self;
