@@ -365,7 +365,11 @@ static inline void uvotel__copy_small(char *d, const char *src, size_t n) {
     memcpy(d, &a, 4);
     memcpy(d + n - 4, &b, 4);
   } else if (n < 4) {
-    for (size_t i = 0; i < n; i++) d[i] = src[i];
+    if (n != 0) { /* 1 to 3 bytes: first, middle, last (overlapping), no loop */
+      d[0] = src[0];
+      d[n >> 1] = src[n >> 1];
+      d[n - 1] = src[n - 1];
+    }
   } else {
     memcpy(d, src, n);
   }
