@@ -336,6 +336,33 @@ static void test_spill_out_of_memory(void **state) {
   }
 }
 
+/* Strings of every short length (the copy's 1-3, 4-7, 8-16 byte cases and past them), as keys
+ * and values, copied byte for byte with their NUL. */
+static void test_short_copies_every_length(void **state) {
+  fx_t *f = *state;
+  open_lim(f, UVOTEL_LIMIT_UNLIMITED, UVOTEL_LIMIT_UNLIMITED);
+  char key[48], val[48];
+  for (size_t len = 1; len < 40; len++) {
+    for (size_t i = 0; i < len; i++) {
+      key[i] = (char)('A' + (i * 7 + len) % 26);
+      val[i] = (char)('a' + (i * 5 + len) % 26);
+    }
+    key[len] = val[len] = '\0';
+    uvotel_span_t *s = uvotel_span_start(f->t, val, NULL);
+    uvotel_span_set_attribute_str(s, key, val);
+    uvotel_span_end(s);
+    size_t n;
+    const uvotel_attribute_t *a = attrs0(f, &n, NULL);
+    assert_int_equal(n, 1);
+    assert_int_equal(strlen(a[0].key), len);
+    assert_string_equal(a[0].key, key);
+    assert_int_equal(a[0].value.len, len);
+    assert_string_equal(a[0].value.u.s, val);
+    assert_string_equal(uvotel_span_data_name(uvotel_memory_exporter_get(f->mem, 0)), val);
+    uvotel_memory_exporter_reset(f->mem);
+  }
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -344,6 +371,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_arena_inline_full_and_past, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits_drop_and_count, setup, teardown),
       cmocka_unit_test_setup_teardown(test_spill_out_of_memory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_short_copies_every_length, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
