@@ -7,17 +7,30 @@
 
 /* ---- arena ---- */
 
+/* The current buffer is full: the next kept chunk that holds size bytes, else a new chunk (at
+ * least UVOTEL__ARENA_CHUNK, twice the last one, or size and UVOTEL__ARENA_CHUNK more) at the
+ * end of the list. A heap span
+ * (provider.c's, calloc'd) starts in its arena0 here. */
 void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
   size = (size + 7u) & ~(size_t)7u;
-  uvotel__chunk_t *c = s->arena_cur, *last = NULL;
-  while (c != NULL && c->used + size > c->cap) {
-    last = c;
+  if (size == 0) size = 8;
+  if (s->ar_p == NULL && s->arena_cur == NULL) {
+    uvotel__arena_reset(s);
+    if (size <= UVOTEL__ARENA_INLINE) {
+      s->ar_p += size;
+      return s->arena0;
+    }
+  }
+  uvotel__chunk_t *c = s->arena_cur != NULL ? s->arena_cur->next : s->arena_more;
+  size_t last_cap = s->arena_cur != NULL ? s->arena_cur->cap : 0;
+  while (c != NULL && c->cap < size) {
+    last_cap = c->cap;
     c = c->next;
   }
   if (c == NULL) {
-    size_t cap = 1024;
-    if (last != NULL && last->cap * 2 > cap) cap = last->cap * 2;
-    if (cap < size) cap = size;
+    size_t cap = UVOTEL__ARENA_CHUNK;
+    if (last_cap * 2 > cap) cap = last_cap * 2;
+    if (cap < size) cap = size + UVOTEL__ARENA_CHUNK; /* room for the strings after it */
     c = uvotel_malloc(sizeof(uvotel__chunk_t) + cap);
     if (c == NULL) {
       s->arena_failed = 1;
@@ -25,38 +38,25 @@ void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
     }
     c->next = NULL;
     c->cap = cap;
-    c->used = 0;
-    if (last != NULL) {
-      last->next = c;
-    } else if (s->arena_first == NULL) {
-      s->arena_first = c;
-    } else {
-      /* cur was NULL but chunks exist: append at the end */
-      uvotel__chunk_t *e = s->arena_first;
-      while (e->next != NULL) e = e->next;
-      e->next = c;
-    }
+    uvotel__chunk_t **tail = &s->arena_more;
+    while (*tail != NULL) tail = &(*tail)->next;
+    *tail = c;
   }
   s->arena_cur = c;
-  void *r = c->data + c->used;
-  c->used += size;
-  return r;
-}
-
-void uvotel__arena_reset(uvotel_span_t *s) {
-  for (uvotel__chunk_t *c = s->arena_first; c != NULL; c = c->next) c->used = 0;
-  s->arena_cur = s->arena_first;
-  s->arena_failed = 0;
+  s->ar_p = c->data + size;
+  s->ar_end = c->data + c->cap;
+  return c->data;
 }
 
 void uvotel__arena_free(uvotel_span_t *s) {
-  uvotel__chunk_t *c = s->arena_first;
+  uvotel__chunk_t *c = s->arena_more;
   while (c != NULL) {
     uvotel__chunk_t *n = c->next;
     uvotel_free(c);
     c = n;
   }
-  s->arena_first = s->arena_cur = NULL;
+  s->arena_more = s->arena_cur = NULL;
+  uvotel__arena_reset(s);
 }
 
 /* ---- attribute copies ---- */
@@ -186,11 +186,19 @@ static inline int key_eq(const uvotel__key_t *m, const char *stored, const char 
  * generation << 48 | tag << 32 | position: the generation tells a live entry from a stale one
  * (a slot's index is kept across spans and never cleared: a new span's build bumps the
  * generation), the tag (the key hash's top 16 bits; its low bits pick the first entry) skips
- * other keys without reading their stored hash. Positions are those in attrs[]/keys[]. */
+ * other keys without reading their stored hash. Positions are those in attrs[]/keys[].
+ * s->attr_index points at a header word before the entries (one block, which pool.c frees):
+ * the current generation (bits 32-47) and the common case's room (bits 0-31: new keys with
+ * scalar values need no limit, growth or size check while n_attrs is below it, i.e.
+ * min(attribute_count limit, cap_attrs, half the entries); set at each build and after each
+ * append that may grow the arrays, so cap_attrs must not shrink while a span records). */
 
 #define IX_MIN 64u /* entries of a first index: up to 32 keys before it grows */
 #define IX_HI(gen, hash) ((uint64_t)(gen) << 48 | (uint64_t)((hash) >> 16) << 32)
 #define IX_HI_MASK 0xffffffff00000000ull
+#define IX_GEN(hdr) ((uint32_t)((hdr) >> 32) & 0xffffu)
+#define IX_ROOM(hdr) ((uint32_t)(hdr))
+#define IX_HDR(gen, room) ((uint64_t)(gen) << 32 | (room))
 
 /* Look key up: its position, or -1 with *slot_out the empty entry where it would go. */
 static inline long ix_find(const uint64_t *ix, uint32_t mask, uint32_t gen, uint64_t hi,
@@ -230,26 +238,36 @@ static uint32_t ix_size_for(uint32_t n) {
   return size;
 }
 
+/* The bound of the index's common case (see the header word above). */
+static inline uint32_t ix_room(const uvotel_span_t *s) {
+  uint32_t r = (s->attr_index_mask + 1) / 2;
+  if (s->cap_attrs < r) r = s->cap_attrs;
+  if (s->provider->limits.attribute_count < r) r = s->provider->limits.attribute_count;
+  return r;
+}
+
 /* (Re)build s's index over its n stored keys, at most half full: the same entries under a new
  * generation when they are enough (no clearing), else a larger table (the old one freed, so a
  * slot grows it a few times in its life, not per span). 0, or -1 out of memory (index left). */
 static int ix_build(uvotel_span_t *s, uint32_t n) {
   uint32_t size = ix_size_for(n);
   if (size == 0) return -1;
+  uint32_t gen = s->attr_index != NULL ? IX_GEN(s->attr_index[0]) : 0;
   if (s->attr_index == NULL || s->attr_index_mask + 1 < size) {
-    uint64_t *ni = uvotel_calloc(size, sizeof *ni);
+    uint64_t *ni = uvotel_calloc((size_t)size + 1, sizeof *ni); /* header + entries */
     if (ni == NULL) return -1;
     uvotel_free(s->attr_index);
     s->attr_index = ni;
     s->attr_index_mask = size - 1;
-    s->attr_index_gen = 0;
+    gen = 0;
   }
-  if (UVOTEL__UNLIKELY(++s->attr_index_gen == 0)) {
+  if (UVOTEL__UNLIKELY(++gen > 0xffffu)) {
     /* the generation wrapped (every 65535 builds): entries of generation 1 could be stale */
-    memset(s->attr_index, 0, sizeof *s->attr_index * (s->attr_index_mask + 1));
-    s->attr_index_gen = 1;
+    memset(s->attr_index + 1, 0, sizeof *s->attr_index * (s->attr_index_mask + 1));
+    gen = 1;
   }
-  ix_fill(s->attr_index, s->attr_index_mask, s->attr_index_gen, s->attr_keys, n);
+  ix_fill(s->attr_index + 1, s->attr_index_mask, gen, s->attr_keys, n);
+  s->attr_index[0] = IX_HDR(gen, ix_room(s));
   return 0;
 }
 
@@ -405,14 +423,31 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
 
 /* ---- span attributes ---- */
 
-/* Grow the attribute arrays (and the index, once it is in use). 0 or -1. */
+/* Grow the attribute arrays (and the index, once it is in use): out of the slot's inline arrays
+ * into heap arrays of twice their size, which the slot keeps for its later uses; heap arrays
+ * double. 0 or -1 (nothing changed). */
 static int grow_attrs(uvotel_span_t *s) {
   uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
-  void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
-  if (na == NULL) return -1;
+  uvotel_attribute_t *na;
+  uvotel__key_t *nk;
+  if (s->attrs == s->attr_inl) {
+    na = uvotel_malloc(sizeof *na * cap);
+    nk = uvotel_malloc(sizeof *nk * cap);
+    if (na == NULL || nk == NULL) {
+      uvotel_free(na);
+      uvotel_free(nk);
+      return -1;
+    }
+    memcpy(na, s->attr_inl, sizeof *na * s->n_attrs);
+    memcpy(nk, s->key_inl, sizeof *nk * s->n_attrs);
+  } else {
+    na = uvotel_realloc(s->attrs, sizeof *na * cap);
+    if (na == NULL) return -1;
+    s->attrs = na;
+    nk = uvotel_realloc(s->attr_keys, sizeof *nk * cap);
+    if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
+  }
   s->attrs = na;
-  void *nk = uvotel_realloc(s->attr_keys, sizeof(uvotel__key_t) * cap);
-  if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
   s->attr_keys = nk;
   s->cap_attrs = cap;
   s->attr_room = uvotel__attrs_room(s);
@@ -477,13 +512,11 @@ static inline __attribute__((always_inline)) int append_attr(uvotel_span_t *s, c
  * chunk has no room or the key is longer (the caller's full path then copies it). */
 static inline const char *arena_key_fast(uvotel_span_t *s, const char *key, size_t len) {
   size_t size = (len + 8u) & ~(size_t)7u;
-  uvotel__chunk_t *c = s->arena_cur;
-  if (UVOTEL__UNLIKELY(len > 32) || UVOTEL__UNLIKELY(c == NULL) ||
-      UVOTEL__UNLIKELY(c->cap - c->used < size)) {
+  char *d = s->ar_p;
+  if (UVOTEL__UNLIKELY(len > 32) || UVOTEL__UNLIKELY((size_t)(s->ar_end - d) < size)) {
     return NULL;
   }
-  char *d = c->data + c->used;
-  c->used += size;
+  s->ar_p = d + size;
   if (len > 16) {
     uint64_t w[4];
     memcpy(&w[0], key, 16);
@@ -497,22 +530,15 @@ static inline const char *arena_key_fast(uvotel_span_t *s, const char *key, size
   return d;
 }
 
-/* The bound of put_indexed's common case (see attr_index_room). */
-static inline uint32_t ix_room(const uvotel_span_t *s) {
-  uint32_t r = (s->attr_index_mask + 1) / 2;
-  if (s->cap_attrs < r) r = s->cap_attrs;
-  if (s->provider->limits.attribute_count < r) r = s->provider->limits.attribute_count;
-  return r;
-}
-
 /* Index on, every case: one probe sequence finds the key or the empty entry a new key takes.
  * The index grows (a larger table, rebuilt) when a key would make it more than half full. */
 static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const char *key,
                                                        size_t len, uint32_t hash, int borrowed,
                                                        const uvotel_value_t *v) {
-  uint32_t gen = s->attr_index_gen, mask = s->attr_index_mask, slot;
+  uint64_t *ix = s->attr_index + 1;
+  uint32_t gen = IX_GEN(s->attr_index[0]), mask = s->attr_index_mask, slot;
   uint64_t hi = IX_HI(gen, hash);
-  long j = ix_find(s->attr_index, mask, gen, hi, s->attrs, s->attr_keys, key, len, hash, &slot);
+  long j = ix_find(ix, mask, gen, hi, s->attrs, s->attr_keys, key, len, hash, &slot);
   if (j >= 0) {
     if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) !=
         0) {
@@ -523,17 +549,16 @@ static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const c
   uint32_t n = s->n_attrs;
   if (append_attr(s, key, len, hash, borrowed, v) != 0) return;
   if (2 * (uint64_t)(n + 1) <= (uint64_t)mask + 1) {
-    s->attr_index[slot] = hi | n;
+    ix[slot] = hi | n;
+    s->attr_index[0] = IX_HDR(gen, ix_room(s)); /* the arrays may have grown */
   } else if (ix_build(s, n + 1) != 0) {
     s->attr_index_live = 0;       /* out of memory: lookups scan (correct, slower) */
     s->attr_bloom = ~(uint64_t)0; /* keys stored while indexed have no bits: scan for all */
-    return;
   }
-  s->attr_index_room = ix_room(s); /* the arrays or the index may have grown */
 }
 
 /* Index on, the common case with no call, so few registers to save: a key whose probe meets no
- * entry with its tag (so it is new), a scalar value, fewer than attr_index_room attributes, and
+ * entry with its tag (so it is new), a scalar value, fewer attributes than the header's room, and
  * room in the arena's current chunk for a copied key. Anything else goes to put_indexed_full,
  * which probes again. `borrowed` is a constant in each of the two instances. */
 static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span_t *s,
@@ -541,8 +566,9 @@ static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span
                                                                      uint32_t hash, int borrowed,
                                                                      const uvotel_value_t *v) {
   uint32_t mask = s->attr_index_mask, slot = hash & mask;
-  uint64_t hi = IX_HI(s->attr_index_gen, hash);
-  uint64_t *ix = s->attr_index;
+  uint64_t hdr = s->attr_index[0];
+  uint64_t hi = IX_HI(IX_GEN(hdr), hash);
+  uint64_t *ix = s->attr_index + 1;
   for (;;) {
     uint64_t x = ix[slot] ^ hi;
     if (x >> 48) break;                              /* another generation's entry: empty */
@@ -550,7 +576,7 @@ static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span
     slot = (slot + 1) & mask;
   }
   uint32_t n = s->n_attrs;
-  if (UVOTEL__UNLIKELY(n >= s->attr_index_room) ||
+  if (UVOTEL__UNLIKELY(n >= IX_ROOM(hdr)) ||
       UVOTEL__UNLIKELY(v->type != UVOTEL_VALUE_INT && v->type != UVOTEL_VALUE_DOUBLE &&
                        v->type != UVOTEL_VALUE_BOOL)) {
     goto full;
@@ -607,7 +633,6 @@ static __attribute__((noinline)) void put_linear_full(uvotel_span_t *s, const ch
   /* past the linear range: build the index over every stored key (each has its hash) */
   if (ix_build(s, n + 1) == 0) {
     s->attr_index_live = 1;
-    s->attr_index_room = ix_room(s);
   } else {
     s->attr_bloom = ~(uint64_t)0; /* out of memory: lookups scan (correct, slower) */
   }

@@ -79,7 +79,7 @@ static void span_free_exporter(void *exp) {
   uvotel_span_exporter_free(exp);
 }
 static void span_release_many(const void *const *items, size_t n) {
-  for (size_t i = 0; i < n; i++) uvotel_span_data_release(items[i]);
+  uvotel__span_release_many((const uvotel_span_data_t *const *)items, n);
 }
 
 static const uvotel__pipe_ops_t g_span_items = {.name = "batch span processor",
