@@ -2,6 +2,7 @@
  * The batch processor is the record side of the export pipeline the batch span processor uses
  * (sdk/src/pipeline/): its own export threads, never libuv's pool. */
 #include "../pipeline/pipeline_internal.h"
+#include "../pipeline/simple_internal.h"
 #include "logs_internal.h"
 
 /* ---- exporters: the shared object (../pipeline/exporter.c) ---- */
@@ -117,64 +118,37 @@ static void say_dropped(uint64_t n, const char *why) {
                       why);
 }
 
-/* ---- simple processor ---- */
+/* ---- simple processor: the shared one (sdk/src/pipeline/simple.c), record side ---- */
 
-typedef struct simple_s {
-  uvotel_log_exporter_t *exp;
-  atomic_uint_fast64_t received, dropped, exported, failed, batches;
-  atomic_int shut;
-} simple_t;
+static void simple_after_shutdown(uint64_t dropped) {
+  say_dropped(dropped, "after shutdown");
+}
+
+/* loss_rc 0 and each failure said: as this processor always has. */
+static const uvotel__simple_ops_t g_simple_logs = {.name = "simple log processor",
+                                                   .item = "record",
+                                                   .loss_rc = 0,
+                                                   .busy_is_drop = 0,
+                                                   .fail_limit = NULL,
+                                                   .after_shutdown = simple_after_shutdown};
 
 static void simple_on_emit(void *self, const uvotel_log_data_t *d) {
-  simple_t *s = self;
-  atomic_fetch_add(&s->received, 1);
-  if (atomic_load(&s->shut)) {
-    say_dropped(atomic_fetch_add(&s->dropped, 1) + 1, "after shutdown");
-    return;
-  }
-  atomic_fetch_add(&s->batches, 1);
-  int rc = uvotel_log_exporter_export(s->exp, &d, 1, 30000);
-  if (rc == 0) {
-    atomic_fetch_add(&s->exported, 1);
-  } else {
-    atomic_fetch_add(&s->failed, 1);
-    uvotel_diag(UVOTEL_DIAG_WARN, rc, "simple log processor: export failed");
-  }
+  uvotel__simple_export(self, d);
 }
-static int simple_flush(void *self, uint64_t timeout_ms) {
-  return uvotel_log_exporter_force_flush(((simple_t *)self)->exp, timeout_ms);
-}
-static int simple_shutdown(void *self, uint64_t timeout_ms) {
-  simple_t *s = self;
-  atomic_store(&s->shut, 1);
-  return uvotel_log_exporter_shutdown(s->exp, timeout_ms);
-}
-static void simple_free(void *self) {
-  simple_t *s = self;
-  uvotel_log_exporter_free(s->exp);
-  uvotel_free(s);
-}
-static void simple_counters(void *self, uvotel_log_processor_counters_t *out) {
-  simple_t *s = self;
-  out->received = atomic_load(&s->received);
-  out->dropped = atomic_load(&s->dropped);
-  out->exported = atomic_load(&s->exported);
-  out->failed = atomic_load(&s->failed);
-  out->batches = atomic_load(&s->batches);
-}
-static const uvotel_log_processor_ops_t g_simple_ops = {
-    simple_on_emit, simple_flush, simple_shutdown, simple_free, simple_counters};
+
+UVOTEL__COUNTERS_OP(simple_counters, uvotel_log_processor_counters_t, uvotel__simple_counters)
+
+static const uvotel_log_processor_ops_t g_simple_ops = {.on_emit = simple_on_emit,
+                                                        .force_flush = uvotel__simple_flush,
+                                                        .shutdown = uvotel__simple_shutdown,
+                                                        .free = uvotel__simple_free,
+                                                        .counters = simple_counters};
 
 UVOTEL__API uvotel_log_processor_t *uvotel_simple_log_processor_create(
     uvotel_log_exporter_t *exporter) {
   if (exporter == NULL) return NULL;
-  simple_t *s = uvotel_calloc(1, sizeof *s);
-  if (s == NULL) {
-    uvotel_log_exporter_free(exporter);
-    return NULL;
-  }
-  s->exp = exporter;
-  return uvotel_log_processor_create(&g_simple_ops, s);
+  uvotel__simple_t *s = uvotel__simple_create(&g_simple_logs, &exporter->x);
+  return s != NULL ? uvotel_log_processor_create(&g_simple_ops, s) : NULL;
 }
 
 /* ---- batch processor: the record side of the export pipeline (sdk/src/pipeline/) ---- */
