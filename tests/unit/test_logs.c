@@ -606,6 +606,92 @@ static void test_protobuf_values(void **state) {
   uvotel_free(body);
 }
 
+/* Ill-formed UTF-8 in a log body, an attribute key or value, a string array element or the
+ * severity text reaches the collector repaired, as in spans (each maximal ill-formed subpart
+ * one U+FFFD), at the start, in the middle and at the end of a string; in the protobuf
+ * encoding and in OTLP/JSON. Valid strings beside them stay byte for byte. */
+#define FFFD "\xef\xbf\xbd"
+static void test_utf8_repaired(void **state) {
+  fx_t *f = *state;
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+      {"\xff"
+       "abc",
+       FFFD "abc"},                          /* a stray byte at the start */
+      {"ab\xc3(d", "ab" FFFD "(d"},          /* a lead byte without its continuation, mid */
+      {"abc\xe2\x82", "abc" FFFD},           /* a sequence cut short at the end */
+      {"\x80\x80x", FFFD FFFD "x"},          /* two lone continuation bytes */
+      {"\xed\xa0\x80!", FFFD FFFD FFFD "!"}, /* a surrogate: each byte a subpart */
+      {"ok \xc3\xa9 \xe2\x82\xac", "ok \xc3\xa9 \xe2\x82\xac"}, /* valid: unchanged */
+  };
+  const size_t nc = sizeof cases / sizeof cases[0];
+  for (size_t c = 0; c < nc; c++) {
+    const char *arr[] = {"fine", cases[c].in};
+    char key[32];
+    snprintf(key, sizeof key, "k%s", cases[c].in);
+    uvotel_attribute_t attrs[] = {UVOTEL_ATTR_STR("s", cases[c].in), UVOTEL_ATTR_STR(key, "v"),
+                                  UVOTEL_ATTR_STR_ARRAY("a", arr, 2)};
+    uvotel_log_record_options_t r = UVOTEL_LOG_RECORD_OPTIONS_INIT;
+    r.severity = UVOTEL_SEVERITY_INFO;
+    r.severity_text = cases[c].in;
+    r.body.type = UVOTEL_VALUE_STRING;
+    r.body.u.s = cases[c].in;
+    r.attrs = attrs;
+    r.n_attrs = 3;
+    assert_int_equal(uvotel_log_emit(f->l, &r), 0);
+  }
+  const uvotel_log_data_t *recs[sizeof cases / sizeof cases[0]];
+  for (size_t c = 0; c < nc; c++) recs[c] = rec(f, c);
+
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(uvotel_otlp_http_encode_logs(recs, nc, &body, &len), 0);
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
+                                                                                     body);
+  assert_non_null(q);
+  /* what protobuf-c packs for the decoded message is what was sent */
+  size_t n2 =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
+  assert_int_equal(n2, len);
+  uint8_t *again = malloc(n2);
+  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
+  assert_memory_equal(again, body, len);
+  free(again);
+  Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = q->resource_logs[0]->scope_logs[0];
+  assert_int_equal(sl->n_log_records, nc);
+  for (size_t c = 0; c < nc; c++) {
+    Opentelemetry__Proto__Logs__V1__LogRecord *lr = sl->log_records[c];
+    char want_key[32];
+    snprintf(want_key, sizeof want_key, "k%s", cases[c].want);
+    assert_string_equal(lr->body->string_value, cases[c].want);
+    assert_string_equal(lr->severity_text, cases[c].want);
+    assert_int_equal(lr->n_attributes, 3);
+    assert_string_equal(lr->attributes[0]->key, "s");
+    assert_string_equal(lr->attributes[0]->value->string_value, cases[c].want);
+    assert_string_equal(lr->attributes[1]->key, want_key);
+    assert_string_equal(lr->attributes[1]->value->string_value, "v");
+    Opentelemetry__Proto__Common__V1__ArrayValue *av = lr->attributes[2]->value->array_value;
+    assert_int_equal(av->n_values, 2);
+    assert_string_equal(av->values[0]->string_value, "fine");
+    assert_string_equal(av->values[1]->string_value, cases[c].want);
+  }
+  opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+
+  /* OTLP/JSON: the same repair (JSON escapes U+FFFD as \ufffd) */
+  char *buf = NULL;
+  size_t cap = 0, jlen = 0;
+  assert_int_equal(uvotel_otlp_json_encode_logs(&recs[0], 1, &buf, &cap, &jlen), 0);
+  assert_non_null(strstr(buf, "\"body\":{\"stringValue\":\"\\ufffdabc\"}"));
+  assert_non_null(strstr(buf, "\"severityText\":\"\\ufffdabc\""));
+  assert_non_null(strstr(buf, "{\"key\":\"k\\ufffdabc\",\"value\":{\"stringValue\":\"v\"}}"));
+  assert_null(memchr(buf, 0xff, jlen));
+  uvotel_free(buf);
+}
+#undef FFFD
+
 /* ---- console ---- */
 
 static void test_console(void **state) {
@@ -1039,6 +1125,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_json_exact, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protobuf, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protobuf_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_utf8_repaired, setup, teardown),
       cmocka_unit_test_setup_teardown(test_console, setup, teardown),
       cmocka_unit_test_setup_teardown(test_format, setup, teardown),
       cmocka_unit_test_setup_teardown(test_severity, setup, teardown),
