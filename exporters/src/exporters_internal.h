@@ -54,8 +54,9 @@ int uvotel__console_end(uvotel__console_t *c);
 void uvotel__console_free(void *self);
 
 /* The file sink both file exporters are (file.c): OTLP/JSON lines appended to a path opened
- * at the first export (truncated then when asked), a buffer reused per batch. create: NULL
- * when out of memory; `what` names it in messages ("file exporter"), `items` (NULL: none) is
+ * at the first export (truncated then when asked), a buffer reused per batch. create: the
+ * path is `path`, else environment variable `env` when set and not empty, else default_path;
+ * NULL when out of memory; `what` names it in messages ("file exporter"), `items` (NULL: none) is
  * said once, with the path, at the first export ("spans"). begin: opens the file if not yet
  * (its -errno when it cannot, said), then the caller encodes into f->buf; end(f, the encoding's
  * result): a newline, the write (and fdatasync when asked): 0, the encoding's error,
@@ -70,6 +71,7 @@ typedef struct uvotel__file_sink_s {
   ubuf_t buf;
 } uvotel__file_sink_t;
 uvotel__file_sink_t *uvotel__file_sink_create(const char *what, const char *items, const char *path,
+                                              const char *env, const char *default_path,
                                               int truncate, int fsync);
 int uvotel__file_begin(uvotel__file_sink_t *f);
 int uvotel__file_end(uvotel__file_sink_t *f, int encode_rc);

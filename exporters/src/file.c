@@ -377,7 +377,10 @@ UVOTEL__API int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, 
 /* ---- the file sink both file exporters are (exporters_internal.h) ---- */
 
 uvotel__file_sink_t *uvotel__file_sink_create(const char *what, const char *items, const char *path,
+                                              const char *env, const char *default_path,
                                               int truncate, int fsync) {
+  if (path == NULL) path = uvotel_env_get(env);
+  if (path == NULL || *path == '\0') path = default_path;
   uvotel__file_sink_t *f = uvotel_calloc(1, sizeof *f);
   if (f == NULL) return NULL;
   f->path = uvotel_strdup(path);
@@ -487,11 +490,9 @@ UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
     const uvotel_file_exporter_options_t *opts) {
   static const uvotel_file_exporter_options_t defaults = UVOTEL_FILE_EXPORTER_OPTIONS_INIT;
   if (opts == NULL) opts = &defaults;
-  const char *path = opts->path;
-  if (path == NULL) path = uvotel_env_get("OTEL_EXPORTER_FILE_PATH");
-  if (path == NULL || *path == '\0') path = UVOTEL_FILE_EXPORTER_DEFAULT_PATH;
   uvotel__file_sink_t *f =
-      uvotel__file_sink_create("file exporter", "spans", path, opts->truncate, opts->fsync);
+      uvotel__file_sink_create("file exporter", "spans", opts->path, "OTEL_EXPORTER_FILE_PATH",
+                               UVOTEL_FILE_EXPORTER_DEFAULT_PATH, opts->truncate, opts->fsync);
   return f != NULL ? uvotel_span_exporter_create(&g_file_ops, f) : NULL;
 }
 

@@ -148,10 +148,9 @@ UVOTEL__API uvotel_log_exporter_t *uvotel_file_log_exporter_create(
     const uvotel_file_log_exporter_options_t *opts) {
   static const uvotel_file_log_exporter_options_t defaults = UVOTEL_FILE_LOG_EXPORTER_OPTIONS_INIT;
   if (opts == NULL) opts = &defaults;
-  const char *path = opts->path;
-  if (path == NULL) path = getenv("OTEL_EXPORTER_FILE_LOGS_PATH");
-  if (path == NULL || *path == '\0') path = UVOTEL_FILE_LOG_EXPORTER_DEFAULT_PATH;
-  uvotel__file_sink_t *f =
-      uvotel__file_sink_create("log file exporter", NULL, path, opts->truncate, opts->fsync);
+  /* (read with getenv before: the same, an empty variable meaning unset either way) */
+  uvotel__file_sink_t *f = uvotel__file_sink_create(
+      "log file exporter", NULL, opts->path, "OTEL_EXPORTER_FILE_LOGS_PATH",
+      UVOTEL_FILE_LOG_EXPORTER_DEFAULT_PATH, opts->truncate, opts->fsync);
   return f != NULL ? uvotel_log_exporter_create(&g_file_ops, f) : NULL;
 }

@@ -1,36 +1,35 @@
 /* The exporter object and the factory registry both signals share (exporter_internal.h). */
 #include "exporter_internal.h"
 
+/* A member both ops tables have (same name, same type), from e's table. */
+#define OPS(e, m) ((e)->kind == UVOTEL__EXP_SPANS ? (e)->ops.span->m : (e)->ops.log->m)
+
 uvotel__exp_t *uvotel__exp_create(int kind, const void *ops, void *self) {
-  const uvotel_span_exporter_ops_t *so = kind == UVOTEL__EXP_SPANS ? ops : NULL;
-  const uvotel_log_exporter_ops_t *lo = kind == UVOTEL__EXP_LOGS ? ops : NULL;
-  if (so == NULL ? lo == NULL || lo->export_logs == NULL : so->export_spans == NULL) return NULL;
-  void (*free_self)(void *) = so != NULL ? so->free : lo->free;
+  if (ops == NULL || (kind != UVOTEL__EXP_SPANS && kind != UVOTEL__EXP_LOGS)) return NULL;
+  uvotel__exp_t t = {.self = self, .kind = kind};
+  if (kind == UVOTEL__EXP_SPANS) {
+    t.ops.span = ops;
+    if (t.ops.span->export_spans == NULL) return NULL;
+    t.has_async = t.ops.span->export_async != NULL;
+    t.lock_async = 1;
+  } else {
+    t.ops.log = ops;
+    if (t.ops.log->export_logs == NULL) return NULL;
+    t.has_async = t.ops.log->export_async != NULL;
+    t.lock_async = 0;
+  }
+  t.flags = OPS(&t, flags);
+  t.force_flush = OPS(&t, force_flush);
+  t.shutdown = OPS(&t, shutdown);
+  t.free = OPS(&t, free);
   uvotel__exp_t *e = uvotel_malloc(sizeof *e);
   if (e == NULL) {
-    if (free_self != NULL) free_self(self);
+    if (t.free != NULL) t.free(self);
     return NULL;
   }
-  e->self = self;
-  e->kind = kind;
+  *e = t;
   atomic_init(&e->shut, 0);
   pthread_mutex_init(&e->mu, NULL);
-  e->free = free_self;
-  if (so != NULL) {
-    e->ops.span = so;
-    e->flags = so->flags;
-    e->has_async = so->export_async != NULL;
-    e->lock_async = 1;
-    e->force_flush = so->force_flush;
-    e->shutdown = so->shutdown;
-  } else {
-    e->ops.log = lo;
-    e->flags = lo->flags;
-    e->has_async = lo->export_async != NULL;
-    e->lock_async = 0;
-    e->force_flush = lo->force_flush;
-    e->shutdown = lo->shutdown;
-  }
   return e;
 }
 
