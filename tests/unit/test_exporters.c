@@ -370,6 +370,57 @@ static void test_memory(void **state) {
   uvotel_memory_exporter_free(NULL);
 }
 
+/* The simple span processor's loss rules (it shares its code with the simple log processor,
+ * which has other rules: test_logs test_simple_log_losses): an export refused with UVOTEL_EBUSY
+ * (the exporter's queue full) counts dropped, any other failure failed; force_flush returns
+ * UVOTEL_EIO once after each loss, 0 when nothing was lost since; every span received is
+ * exported, dropped or failed; after shutdown a span counts dropped. */
+static void test_simple_span_losses(void **state) {
+  fx_t *f = *state;
+  f->mem = uvotel_memory_exporter_create(0);
+  uvotel_span_processor_t *sp =
+      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
+  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
+  o.processors = &sp;
+  o.n_processors = 1;
+  f->p = uvotel_tracer_provider_create(&o);
+  f->t = uvotel_tracer_get(f->p, "m", NULL);
+  uvotel_span_end(uvotel_span_start(f->t, "ok", NULL));
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  uvotel_memory_exporter_fail_next(f->mem, 1, UVOTEL_EBUSY);
+  uvotel_span_end(uvotel_span_start(f->t, "busy", NULL));
+  uvotel_span_processor_counters_t c;
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.failed, 0);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), UVOTEL_EIO);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  uvotel_memory_exporter_fail_next(f->mem, 1, UVOTEL_EIO);
+  uvotel_span_end(uvotel_span_start(f->t, "fails", NULL));
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.failed, 1);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), UVOTEL_EIO);
+  uvotel_span_end(uvotel_span_start(f->t, "ok2", NULL));
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.received, 4);
+  assert_int_equal(c.exported, 2);
+  assert_int_equal(c.batches, 4);
+  assert_int_equal(c.received, c.exported + c.dropped + c.failed);
+  assert_int_equal(c.queued, 0);
+  assert_int_equal(c.in_flight, 0);
+  assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
+  /* after the processor's shutdown: counted dropped, not exported */
+  uvotel_span_t *late = uvotel_span_start(f->t, "late", NULL);
+  assert_int_equal(uvotel_span_processor_shutdown(sp, 100), 0);
+  uvotel_span_end(late);
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.received, 5);
+  assert_int_equal(c.dropped, 2);
+  assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -379,6 +430,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_console, setup, teardown),
       cmocka_unit_test_setup_teardown(test_console_new_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_span_losses, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1111,6 +1111,54 @@ static void test_simple_failures(void **state) {
   assert_int_equal(uvotel_memory_log_exporter_export_calls(f->mem), 3);
 }
 
+/* The simple log processor's loss rules (the simple span processor shares its code, with
+ * other rules: test_exporters test_simple_span_losses): every failed export counts failed,
+ * UVOTEL_EBUSY too; force_flush returns the exporter's result (0), the loss being in the
+ * counters and the diagnostics; a record emitted after shutdown counts dropped. */
+static void test_simple_log_losses(void **state) {
+  fx_t *f = *state;
+  uvotel_memory_log_exporter_t *m = uvotel_memory_log_exporter_create(0);
+  uvotel_log_processor_t *pr =
+      uvotel_simple_log_processor_create(uvotel_memory_log_exporter_exporter(m));
+  uvotel_logger_provider_options_t o = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
+  o.processors = &pr;
+  o.n_processors = 1;
+  o.loop = &f->loop;
+  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  uvotel_logger_provider_t *p = uvotel_logger_provider_create(&o);
+  uvotel_logger_t *l = uvotel_logger_get(p, "losses", NULL);
+  uvotel_log(l, 9, "ok");
+  uvotel_memory_log_exporter_fail_next(m, 1, UVOTEL_EBUSY);
+  uvotel_log(l, 9, "busy");
+  uvotel_log_processor_counters_t c;
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.failed, 1);
+  assert_int_equal(c.dropped, 0);
+  assert_int_equal(uvotel_log_processor_force_flush(pr, 100), 0);
+  uvotel_memory_log_exporter_fail_next(m, 1, UVOTEL_EIO);
+  uvotel_log(l, 9, "fails");
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.failed, 2);
+  assert_int_equal(c.exported, 1);
+  assert_int_equal(uvotel_log_processor_force_flush(pr, 100), 0);
+  /* the processor shut down, the provider not: the record reaches it and counts dropped */
+  assert_int_equal(uvotel_log_processor_shutdown(pr, 100), 0);
+  uvotel_log(l, 9, "late");
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.received, 4);
+  assert_int_equal(c.exported, 1);
+  assert_int_equal(c.failed, 2);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.batches, 3);
+  assert_int_equal(c.received, c.exported + c.dropped + c.failed);
+  assert_int_equal(c.queued, 0);
+  assert_int_equal(c.in_flight, 0);
+  assert_int_equal(uvotel_memory_log_exporter_count(m), 1);
+  assert_int_equal(uvotel_memory_log_exporter_export_calls(m), 3);
+  uvotel_logger_provider_free(p);
+  uvotel_memory_log_exporter_free(m);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -1133,6 +1181,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_loggers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_simple_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_log_losses, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_new_value_types_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
