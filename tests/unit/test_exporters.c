@@ -326,9 +326,10 @@ static void test_console_new_values(void **state) {
   assert_non_null(strstr(buf, "  attr     none = (empty)\n"));
 }
 
-static void test_memory(void **state) {
-  fx_t *f = *state;
-  f->mem = uvotel_memory_exporter_create(2);
+/* f->mem (keeping up to max spans) behind a simple processor, f->p and f->t over it; the
+ * processor (owned by f->p). */
+static uvotel_span_processor_t *simple_memory_provider(fx_t *f, size_t max) {
+  f->mem = uvotel_memory_exporter_create(max);
   uvotel_span_processor_t *sp =
       uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
   uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -336,6 +337,12 @@ static void test_memory(void **state) {
   o.n_processors = 1;
   f->p = uvotel_tracer_provider_create(&o);
   f->t = uvotel_tracer_get(f->p, "m", NULL);
+  return sp;
+}
+
+static void test_memory(void **state) {
+  fx_t *f = *state;
+  simple_memory_provider(f, 2);
   for (int i = 0; i < 3; i++) uvotel_span_end(uvotel_span_start(f->t, "s", NULL));
   assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
   assert_int_equal(uvotel_memory_exporter_dropped(f->mem), 1);
@@ -377,14 +384,7 @@ static void test_memory(void **state) {
  * exported, dropped or failed; after shutdown a span counts dropped. */
 static void test_simple_span_losses(void **state) {
   fx_t *f = *state;
-  f->mem = uvotel_memory_exporter_create(0);
-  uvotel_span_processor_t *sp =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &sp;
-  o.n_processors = 1;
-  f->p = uvotel_tracer_provider_create(&o);
-  f->t = uvotel_tracer_get(f->p, "m", NULL);
+  uvotel_span_processor_t *sp = simple_memory_provider(f, 0);
   uvotel_span_end(uvotel_span_start(f->t, "ok", NULL));
   assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
   uvotel_memory_exporter_fail_next(f->mem, 1, UVOTEL_EBUSY);

@@ -510,6 +510,24 @@ static void test_json_exact(void **state) {
 
 /* ---- OTLP protobuf: decoded by protobuf-c from our .proto files ---- */
 
+/* The request decoded by protobuf-c, checked to be exactly what protobuf-c packs for it
+ * (fields in ascending order, canonical varints): the same bytes as ours. */
+static Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *decode_exact(
+    const uint8_t *body, size_t len) {
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
+                                                                                     body);
+  assert_non_null(q);
+  size_t n2 =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
+  assert_int_equal(n2, len);
+  uint8_t *again = malloc(n2);
+  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
+  assert_memory_equal(again, body, len);
+  free(again);
+  return q;
+}
+
 static void test_protobuf(void **state) {
   (void)state;
   uvotel_memory_log_exporter_t *m;
@@ -520,18 +538,7 @@ static void test_protobuf(void **state) {
   uint8_t *body = NULL;
   size_t len = 0;
   assert_int_equal(uvotel_otlp_http_encode_logs(recs, 3, &body, &len), 0);
-  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
-                                                                                     body);
-  assert_non_null(q);
-  /* protobuf-c packs fields in ascending order: the same bytes as ours */
-  size_t n2 =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
-  assert_int_equal(n2, len);
-  uint8_t *again = malloc(n2);
-  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
-  assert_memory_equal(again, body, len);
-  free(again);
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q = decode_exact(body, len);
   assert_int_equal(q->n_resource_logs, 1);
   Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = q->resource_logs[0];
   assert_int_equal(rl->resource->n_attributes, 1);
@@ -647,18 +654,7 @@ static void test_utf8_repaired(void **state) {
   uint8_t *body = NULL;
   size_t len = 0;
   assert_int_equal(uvotel_otlp_http_encode_logs(recs, nc, &body, &len), 0);
-  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
-                                                                                     body);
-  assert_non_null(q);
-  /* what protobuf-c packs for the decoded message is what was sent */
-  size_t n2 =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
-  assert_int_equal(n2, len);
-  uint8_t *again = malloc(n2);
-  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
-  assert_memory_equal(again, body, len);
-  free(again);
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q = decode_exact(body, len);
   Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = q->resource_logs[0]->scope_logs[0];
   assert_int_equal(sl->n_log_records, nc);
   for (size_t c = 0; c < nc; c++) {
