@@ -12,28 +12,20 @@ uvotel__simple_t *uvotel__simple_create(const uvotel__simple_ops_t *ops, uvotel_
   return s;
 }
 
-void uvotel__simple_export(uvotel__simple_t *s, const void *item) {
+/* The rare outcomes of uvotel__simple_export (inline in simple_internal.h), out of line. */
+void uvotel__simple_failed(uvotel__simple_t *s, int rc) {
   const uvotel__simple_ops_t *ops = s->ops;
-  atomic_fetch_add(&s->received, 1);
-  if (atomic_load(&s->shut)) {
-    uint64_t dropped = atomic_fetch_add(&s->dropped, 1) + 1;
-    if (ops->after_shutdown != NULL) ops->after_shutdown(dropped);
-    return;
-  }
-  atomic_fetch_add(&s->batches, 1);
-  int rc = uvotel__exp_export(s->exp, &item, 1, 30000);
-  if (rc == 0) {
-    atomic_fetch_add(&s->exported, 1);
-  } else if (rc == UVOTEL_EBUSY && ops->busy_is_drop) {
-    atomic_fetch_add(&s->dropped, 1); /* the exporter's queue was full */
+  atomic_fetch_add(&s->failed, 1);
+  if (ops->fail_limit != NULL) {
+    uvotel_diag_limited(ops->fail_limit, UVOTEL_DIAG_WARN, rc, "%s: export failed", ops->name);
   } else {
-    atomic_fetch_add(&s->failed, 1);
-    if (ops->fail_limit != NULL) {
-      uvotel_diag_limited(ops->fail_limit, UVOTEL_DIAG_WARN, rc, "%s: export failed", ops->name);
-    } else {
-      uvotel_diag(UVOTEL_DIAG_WARN, rc, "%s: export failed", ops->name);
-    }
+    uvotel_diag(UVOTEL_DIAG_WARN, rc, "%s: export failed", ops->name);
   }
+}
+
+void uvotel__simple_after_shutdown(uvotel__simple_t *s) {
+  uint64_t dropped = atomic_fetch_add(&s->dropped, 1) + 1;
+  if (s->ops->after_shutdown != NULL) s->ops->after_shutdown(dropped);
 }
 
 /* rc, or (loss_rc) UVOTEL_EIO, said with the count, when items were lost since the previous

@@ -38,8 +38,29 @@ typedef struct uvotel__simple_s {
 /* A simple processor over exp (owned from here: freed on failure). NULL when out of memory.
  * Thread: any. */
 uvotel__simple_t *uvotel__simple_create(const uvotel__simple_ops_t *ops, uvotel__exp_t *exp);
-/* Export the item (a signal's data pointer, borrowed for the call) and count it. Thread: any. */
-void uvotel__simple_export(uvotel__simple_t *s, const void *item);
+/* uvotel__simple_export's rare outcomes: an export failed (counted, warned); an item arrived
+ * after shutdown (counted dropped, told through ops->after_shutdown). */
+void uvotel__simple_failed(uvotel__simple_t *s, int rc);
+void uvotel__simple_after_shutdown(uvotel__simple_t *s);
+
+/* Export the item (a signal's data pointer, borrowed for the call) and count it. Inline in the
+ * signals' on_end/on_emit: one call level less on every item. Thread: any. */
+static inline void uvotel__simple_export(uvotel__simple_t *s, const void *item) {
+  atomic_fetch_add(&s->received, 1);
+  if (UVOTEL__UNLIKELY(atomic_load(&s->shut))) {
+    uvotel__simple_after_shutdown(s);
+    return;
+  }
+  atomic_fetch_add(&s->batches, 1);
+  int rc = uvotel__exp_export(s->exp, &item, 1, 30000);
+  if (UVOTEL__LIKELY(rc == 0)) {
+    atomic_fetch_add(&s->exported, 1);
+  } else if (rc == UVOTEL_EBUSY && s->ops->busy_is_drop) {
+    atomic_fetch_add(&s->dropped, 1); /* the exporter's queue was full */
+  } else {
+    uvotel__simple_failed(s, rc);
+  }
+}
 /* The processor ops (self: the simple processor). */
 int uvotel__simple_flush(void *self, uint64_t timeout_ms);
 int uvotel__simple_shutdown(void *self, uint64_t timeout_ms);
