@@ -856,6 +856,7 @@ static const uvotel_protocol_ops_t k_http = {
     .read = http_read,
     .write = http_write,
     .close = http_close,
+    .written = NULL, /* its write returns the one span a write completes */
 };
 
 UVOTEL__API const uvotel_protocol_ops_t *uvotel_protocol_http(void) {
