@@ -382,6 +382,14 @@ static void test_memory(void **state) {
  * (the exporter's queue full) counts dropped, any other failure failed; force_flush returns
  * UVOTEL_EIO once after each loss, 0 when nothing was lost since; every span received is
  * exported, dropped or failed; after shutdown a span counts dropped. */
+static char g_late_msg[256];
+
+static void late_diag(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
+  (void)arg;
+  if (level == UVOTEL_DIAG_WARN && code == UVOTEL_ESHUTDOWN && strstr(msg, "after shutdown"))
+    snprintf(g_late_msg, sizeof g_late_msg, "%s", msg);
+}
+
 static void test_simple_span_losses(void **state) {
   fx_t *f = *state;
   uvotel_span_processor_t *sp = simple_memory_provider(f, 0);
@@ -414,7 +422,12 @@ static void test_simple_span_losses(void **state) {
   /* after the processor's shutdown: counted dropped, not exported */
   uvotel_span_t *late = uvotel_span_start(f->t, "late", NULL);
   assert_int_equal(uvotel_span_processor_shutdown(sp, 100), 0);
+  g_late_msg[0] = '\0';
+  uvotel_diag_set_handler(late_diag, NULL, UVOTEL_DIAG_WARN);
   uvotel_span_end(late);
+  uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_WARN);
+  /* said at the default level when it happens, not only counted */
+  assert_non_null(strstr(g_late_msg, "simple span processor: 2 spans dropped so far"));
   assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
   assert_int_equal(c.received, 5);
   assert_int_equal(c.dropped, 2);

@@ -4,13 +4,22 @@
 #include "trace_internal.h"
 
 static uvotel_diag_limit_t g_fail_limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+static uvotel_diag_limit_t g_late_limit = UVOTEL_DIAG_LIMIT_INIT(5000);
+
+/* A span ended after this processor's own shutdown: counted dropped, and said (rate-limited),
+ * as the simple log processor says its late records. */
+static void simple_spans_after_shutdown(uint64_t dropped) {
+  uvotel_diag_limited(&g_late_limit, UVOTEL_DIAG_WARN, UVOTEL_ESHUTDOWN,
+                      "simple span processor: %llu spans dropped so far (after shutdown)",
+                      (unsigned long long)dropped);
+}
 
 static const uvotel__simple_ops_t g_simple_spans = {.name = "simple span processor",
                                                     .item = "span",
                                                     .loss_rc = 1,
                                                     .busy_is_drop = 1,
                                                     .fail_limit = &g_fail_limit,
-                                                    .after_shutdown = NULL};
+                                                    .after_shutdown = simple_spans_after_shutdown};
 
 static void simple_on_end(void *self, const uvotel_span_data_t *d) {
   if (uvotel_span_data_is_sampled(d)) uvotel__simple_export(self, d);
