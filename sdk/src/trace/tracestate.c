@@ -280,10 +280,11 @@ static int parse_line_walk(uvotel__ts_acc_t *a, const char *p, size_t len) {
 }
 
 /* One canonical line (the usual extract: one tracestate header, as its sender wrote it): the
- * line checked whole by the masks of src/common/w3c_ts.h, the members read off the "=" and ","
- * masks straight into the block, and the received bytes kept as they are. Returns 1, having
- * allocated nothing, when the line is not canonical, has a repeated key (non-strict), or has
- * more members than allowed: the general walk then parses it and finds any error. */
+ * line checked whole by the masks of src/common/w3c_ts.h, the separator positions collected, then
+ * the members written from them straight into the block in one tight loop, and the received bytes
+ * kept as they are. Returns 1, having allocated nothing, when the line is not canonical, has a
+ * repeated key (non-strict), or has more members than allowed: the general walk then parses it
+ * and finds any error. */
 __attribute__((always_inline)) static inline int parse_canonical(const char *line, size_t len,
                                                                  unsigned flags,
                                                                  uvotel_trace_state_t **out,
@@ -295,25 +296,28 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
   for (size_t b = 0; b < nb; b++) nsep += (size_t)__builtin_popcountll(seps[b]);
   size_t n = (nsep + 1) / 2; /* "=" "," ... "=": odd, the line ends in a value */
   if (n > UVOTEL_TRACE_STATE_MAX_MEMBERS) return 1;
+  /* The separator positions in order, then the end: key i ends at pos[2i], its value at
+   * pos[2i + 1]. */
+  uint16_t pos[2 * UVOTEL_TRACE_STATE_MAX_MEMBERS];
+  size_t np = 0;
+  for (size_t b = 0; b < nb; b++) {
+    for (uint64_t x = seps[b]; x != 0; x &= x - 1) {
+      pos[np++] = (uint16_t)(64 * b + (size_t)__builtin_ctzll(x));
+    }
+  }
+  pos[np] = (uint16_t)len;
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
   uint8_t small;
   uvotel_trace_state_t *ts = ts_alloc(head + 2 * (len + 1), &small);
   if (ts == NULL) return UVOTEL_ENOMEM;
-  uvotel__ts_bits_t ss = {seps, 0, nb, seps[0]};
-  int long_line = len > UVOTEL_TRACE_STATE_MAX_VALUE; /* else no key or value can be too long */
   uint64_t lens = 0; /* bit (key length % 64) of every key so far: most keys need no compare */
   size_t ks = 0;
+  int rc = 1;
   for (size_t i = 0; i < n; i++) {
-    size_t ke = uvotel__ts_bits_next(&ss, len), ve = uvotel__ts_bits_next(&ss, len);
+    size_t ke = pos[2 * i], ve = pos[2 * i + 1];
     size_t kl = ke - ks, vl = ve - ke - 1;
-    int rc = 1;
-    /* what the masks do not say: the first key byte, no trailing space, the limits */
-    if (!(uvotel__cc[(uint8_t)line[ks]] & UVOTEL__CC_TS_KEY_FIRST) || line[ve - 1] == ' ' ||
-        (long_line && (kl > UVOTEL_TRACE_STATE_MAX_KEY || vl > UVOTEL_TRACE_STATE_MAX_VALUE))) {
-      goto decline;
-    }
     uint64_t bit = 1ull << (kl & 63);
-    if (lens & bit) {
+    if (UVOTEL__UNLIKELY(lens & bit)) {
       for (size_t j = 0; j < i; j++) {
         if (ts->m[j].key_len == kl && uvotel__ts_key_eq(line + ts->m[j].key_off, line + ks, kl)) {
           if (flags & UVOTEL_TRACE_STATE_STRICT) rc = UVOTEL_EPARSE;
@@ -322,16 +326,22 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
       }
     }
     lens |= bit;
-    ts->m[i].key_off = (uint16_t)ks;
-    ts->m[i].key_len = (uint16_t)kl;
-    ts->m[i].val_len = (uint16_t)vl;
-    ts->m[i].pad_ = 0;
+    uint64_t mw = (uint64_t)ks | (uint64_t)kl << 16 | (uint64_t)vl << 32; /* pad_ 0 */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    ts->m[i] = (ts_member_t){(uint16_t)ks, (uint16_t)kl, (uint16_t)vl, 0};
+    (void)mw;
+#else
+    memcpy(&ts->m[i], &mw, sizeof mw);
+#endif
     ks = ve + 1;
-    continue;
-  decline:
-    ts->small = small;
-    ts_dealloc(ts);
-    return rc;
+  }
+  if (len > UVOTEL_TRACE_STATE_MAX_VALUE) { /* else no key or value can be too long */
+    for (size_t i = 0; i < n; i++) {
+      if (ts->m[i].key_len > UVOTEL_TRACE_STATE_MAX_KEY ||
+          ts->m[i].val_len > UVOTEL_TRACE_STATE_MAX_VALUE) {
+        goto decline;
+      }
+    }
   }
   atomic_init(&ts->refs, 1);
   ts->small = small;
@@ -344,6 +354,66 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
   ts->wire[len] = '\0';
   *out = ts;
   return 0;
+decline:
+  ts->small = small;
+  ts_dealloc(ts);
+  return rc;
+}
+
+/* The block of a canonical line of at most UVOTEL__TS_SHORT_MAX bytes whose separator mask is
+ * `sep`: the members read off the mask (the end as a separator past the last value), no limit
+ * can be broken and at most 16 members fit. Returns 1 (nothing allocated) on a repeated key,
+ * UVOTEL_EPARSE for one under STRICT. */
+__attribute__((always_inline)) static inline int build_short(const char *line, size_t len,
+                                                             uint64_t sep, unsigned flags,
+                                                             uvotel_trace_state_t **out) {
+  size_t n = ((size_t)__builtin_popcountll(sep) + 1) / 2;
+  size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
+  uint8_t small;
+  uvotel_trace_state_t *ts = ts_alloc(head + 2 * (len + 1), &small);
+  if (ts == NULL) return UVOTEL_ENOMEM;
+  uint64_t x = sep | 1ull << len, lens = 0;
+  size_t ks = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t ke = (size_t)__builtin_ctzll(x);
+    x &= x - 1;
+    size_t ve = (size_t)__builtin_ctzll(x);
+    x &= x - 1;
+    size_t kl = ke - ks, vl = ve - ke - 1;
+    uint64_t bit = 1ull << kl; /* kl < 64 */
+    if (UVOTEL__UNLIKELY(lens & bit)) {
+      for (size_t j = 0; j < i; j++) {
+        if (ts->m[j].key_len == kl && uvotel__ts_key_eq(line + ts->m[j].key_off, line + ks, kl)) {
+          ts->small = small;
+          ts_dealloc(ts);
+          return (flags & UVOTEL_TRACE_STATE_STRICT) ? UVOTEL_EPARSE : 1;
+        }
+      }
+    }
+    lens |= bit;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    ts->m[i] = (ts_member_t){(uint16_t)ks, (uint16_t)kl, (uint16_t)vl, 0};
+#else
+    uint64_t mw = (uint64_t)ks | (uint64_t)kl << 16 | (uint64_t)vl << 32; /* pad_ 0 */
+    memcpy(&ts->m[i], &mw, sizeof mw);
+#endif
+    ks = ve + 1;
+  }
+  atomic_init(&ts->refs, 1);
+  ts->small = small;
+  atomic_init(&ts->strs_ok, 0);
+  ts->n = (uint16_t)n;
+  ts->wire_len = (uint16_t)len;
+  ts->wire = (char *)ts + head;
+  ts->strs = ts->wire + len + 1;
+  copy_bytes(ts->wire, line, len);
+  ts->wire[len] = '\0';
+  *out = ts;
+  return 0;
+}
+
+static inline int is_short(size_t len) {
+  return len - UVOTEL__TS_SHORT_MIN <= UVOTEL__TS_SHORT_MAX - UVOTEL__TS_SHORT_MIN;
 }
 
 /* The canonical path with the best classifier this CPU has. SSSE3 (with POPCNT: every CPU
@@ -360,25 +430,47 @@ static int canonical_base(const char *line, size_t len, unsigned flags,
 }
 
 #if defined(UVOTEL__HAVE_SSSE3_TARGET)
-__attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *line, size_t len,
-                                                                   unsigned flags,
-                                                                   uvotel_trace_state_t **out) {
+/* Each CPU level: short lines inline, longer ones in a function of their own (so the short
+ * path does not pay for the long one's registers and stack). */
+__attribute__((target("ssse3,popcnt"), noinline)) static int canonical_ssse3_long(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
   return parse_canonical(line, len, flags, out, uvotel__ts_cls_ssse3);
 }
 
-__attribute__((target("avx2,popcnt"))) static int canonical_avx2(const char *line, size_t len,
-                                                                 unsigned flags,
-                                                                 uvotel_trace_state_t **out) {
+__attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *line, size_t len,
+                                                                   unsigned flags,
+                                                                   uvotel_trace_state_t **out) {
+  if (is_short(len)) {
+    uint64_t sep = uvotel__ts_short_ssse3(line, len);
+    return sep != 0 ? build_short(line, len, sep, flags, out) : 1;
+  }
+  return canonical_ssse3_long(line, len, flags, out);
+}
+
+__attribute__((target("avx2,pclmul,bmi,popcnt"), noinline)) static int canonical_avx2_long(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
   return parse_canonical(line, len, flags, out, uvotel__ts_cls_avx2);
 }
 
-/* 0: SSE2 or the byte table, 1: SSSE3, 2: AVX2 (each with POPCNT). */
+__attribute__((target("avx2,pclmul,bmi,popcnt"))) static int canonical_avx2(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
+  if (is_short(len)) {
+    uint64_t sep = uvotel__ts_short_avx2(line, len);
+    return sep != 0 ? build_short(line, len, sep, flags, out) : 1;
+  }
+  return canonical_avx2_long(line, len, flags, out);
+}
+
+/* 0: SSE2 or the byte table, 1: SSSE3 (with POPCNT), 2: AVX2 (with PCLMUL, BMI1 and POPCNT). */
 static int g_ts_simd;
 
 __attribute__((constructor)) static void ts_cpu_probe(void) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("popcnt") || !__builtin_cpu_supports("ssse3")) return;
-  g_ts_simd = __builtin_cpu_supports("avx2") ? 2 : 1;
+  g_ts_simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+                      __builtin_cpu_supports("bmi")
+                  ? 2
+                  : 1;
 }
 #endif
 
@@ -391,14 +483,9 @@ static inline int parse_line_canonical(const char *line, size_t len, unsigned fl
   return canonical_base(line, len, flags, out);
 }
 
-UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
-                                               uvotel_trace_state_t **out) {
-  if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
-  *out = NULL;
-  if (n == 1 && lines[0].ptr != NULL) {
-    int rc = parse_line_canonical(lines[0].ptr, lines[0].len, flags, out);
-    if (rc != 1) return rc;
-  }
+/* Every line the canonical path declined: the general walk. */
+__attribute__((noinline)) static int parse_lines_walk(const uvotel_str_t *lines, size_t n,
+                                                      unsigned flags, uvotel_trace_state_t **out) {
   uvotel__ts_acc_t a; /* only the counters: members are written as they are found */
   a.nm = 0;
   a.wire = 0;
@@ -430,6 +517,17 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
   }
   *out = ts_build(a.m, a.nm, wire, src);
   return *out ? 0 : UVOTEL_ENOMEM;
+}
+
+UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
+                                               uvotel_trace_state_t **out) {
+  if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
+  *out = NULL;
+  if (n == 1 && lines[0].ptr != NULL) {
+    int rc = parse_line_canonical(lines[0].ptr, lines[0].len, flags, out);
+    if (rc != 1) return rc;
+  }
+  return parse_lines_walk(lines, n, flags, out);
 }
 
 UVOTEL__API int uvotel_trace_state_parse(const char *s, size_t len, uvotel_trace_state_t **out) {
