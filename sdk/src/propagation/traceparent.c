@@ -76,6 +76,59 @@ static const uint8_t hexval[256] = {
 
 UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
   if (s == NULL || out == NULL) return UVOTEL_EINVAL;
+  return uvotel__traceparent_parse(s, len, out);
+}
+
+/* The usual traceparent: version 00, exactly 55 bytes, no OWS (its first and last bytes are
+ * then "0" and a hex digit). 0 when it is that and valid (*out written), else 1 (*out untouched):
+ * the general parse below then decides. `ids` is a w3c_hex.h decoder; each CPU level has its own
+ * copy with the decoder inlined. */
+__attribute__((always_inline)) static inline int tp_fast(const char *s, uvotel_span_context_t *out,
+                                                         int (*ids)(const char *, const char *,
+                                                                    uint8_t *, uint8_t *)) {
+  const uint8_t *u = (const uint8_t *)s;
+  unsigned f0 = hexval[u[53]], f1 = hexval[u[54]];
+  if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
+      ((f0 | f1) & 0x10)) {
+    return 1;
+  }
+  uint64_t w[3]; /* trace id (two words), span id */
+  if (!ids(s + 3, s + 36, (uint8_t *)w, (uint8_t *)(w + 2))) return 1;
+  if ((w[0] | w[1]) == 0 || w[2] == 0) return 1;
+  memcpy(out->trace_id.bytes, w, 16);
+  memcpy(out->span_id.bytes, w + 2, 8);
+  out->flags = (uint8_t)((f0 << 4 | f1) & UVOTEL_TRACE_FLAGS_KNOWN);
+  out->is_remote = 1;
+  out->trace_state = NULL;
+  return 0;
+}
+
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+__attribute__((target("avx2"), noinline)) static int tp_fast_avx2(const char *s,
+                                                                  uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_avx2);
+}
+__attribute__((target("ssse3"), noinline)) static int tp_fast_ssse3(const char *s,
+                                                                    uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_ssse3);
+}
+#endif
+
+static inline int tp_fast_best(const char *s, uvotel_span_context_t *out) {
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+  if (UVOTEL__LIKELY(g_tp_simd == 2)) return tp_fast_avx2(s, out);
+  if (g_tp_simd == 1) return tp_fast_ssse3(s, out);
+#endif
+#if defined(__SSE2__)
+  return tp_fast(s, out, uvotel__hex_ids_sse2);
+#else
+  return tp_fast(s, out, uvotel__hex_ids_swar);
+#endif
+}
+
+/* Everything else: OWS, future versions, and every error. */
+__attribute__((noinline)) static int tp_parse_general(const char *s, size_t len,
+                                                      uvotel_span_context_t *out) {
   if (len > 0 && (uvotel__is_ows(s[0]) || uvotel__is_ows(s[len - 1]))) uvotel__trim_ows(&s, &len);
   if (len < UVOTEL_TRACEPARENT_LEN) return UVOTEL_EPARSE;
   /* fixed offsets: vv-<32 hex>-<16 hex>-ff */
@@ -98,6 +151,11 @@ UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_
   out->is_remote = 1;
   out->trace_state = NULL;
   return 0;
+}
+
+int uvotel__traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
+  if (len == UVOTEL_TRACEPARENT_LEN && tp_fast_best(s, out) == 0) return 0;
+  return tp_parse_general(s, len, out);
 }
 
 static const char hexdig[16] = "0123456789abcdef";

@@ -519,6 +519,14 @@ __attribute__((noinline)) static int parse_lines_walk(const uvotel_str_t *lines,
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
+int uvotel__trace_state_parse_line(const char *line, size_t len, uvotel_trace_state_t **out) {
+  *out = NULL;
+  int rc = parse_line_canonical(line, len, 0, out);
+  if (rc != 1) return rc;
+  uvotel_str_t l = {line, len};
+  return parse_lines_walk(&l, 1, 0, out);
+}
+
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
