@@ -17,8 +17,9 @@ struct uvotel_propagator_s {
 
 UVOTEL__API void uvotel_extracted_reset(uvotel_extracted_t *x) {
   if (x == NULL) return;
-  uvotel_trace_state_release(x->span_context.trace_state);
-  uvotel_baggage_release(x->baggage);
+  /* both are usually NULL or one: no call for what is not there */
+  if (x->span_context.trace_state != NULL) uvotel_trace_state_release(x->span_context.trace_state);
+  if (x->baggage != NULL) uvotel_baggage_release(x->baggage);
   memset(x, 0, sizeof *x);
 }
 
@@ -120,7 +121,7 @@ static int tc_inject(void *self, const uvotel_span_context_t *sc, const uvotel_b
  * traceparent: into x. */
 static inline void tc_store(uvotel_span_context_t *sc, uvotel_trace_state_t *ts,
                             uvotel_extracted_t *x) {
-  uvotel_trace_state_release(x->span_context.trace_state);
+  if (x->span_context.trace_state != NULL) uvotel_trace_state_release(x->span_context.trace_state);
   sc->trace_state = ts;
   x->span_context = *sc;
 }

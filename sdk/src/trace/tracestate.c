@@ -416,17 +416,22 @@ static inline int is_short(size_t len) {
   return len - UVOTEL__TS_SHORT_MIN <= UVOTEL__TS_SHORT_MAX - UVOTEL__TS_SHORT_MIN;
 }
 
-/* The canonical path with the best classifier this CPU has. SSSE3 (with POPCNT: every CPU
+static int walk_one(const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out);
+
+/* One line, whole: the canonical path, and the general walk (walk_one) for what it declines, so
+ * the usual line costs one call with nothing to keep across it. The canonical path uses the best
+ * classifier this CPU has. SSSE3 (with POPCNT: every CPU
  * since 2008 that has one has the other) is chosen at load time, since the x86-64 baseline the
  * library is built for does not promise it; SSE2 is that baseline; other CPUs classify with the
  * byte table. */
 static int canonical_base(const char *line, size_t len, unsigned flags,
                           uvotel_trace_state_t **out) {
 #if defined(__SSE2__)
-  return parse_canonical(line, len, flags, out, uvotel__ts_cls_sse2);
+  int rc = parse_canonical(line, len, flags, out, uvotel__ts_cls_sse2);
 #else
-  return parse_canonical(line, len, flags, out, uvotel__ts_cls_scalar);
+  int rc = parse_canonical(line, len, flags, out, uvotel__ts_cls_scalar);
 #endif
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
 }
 
 #if defined(UVOTEL__HAVE_SSSE3_TARGET)
@@ -442,9 +447,14 @@ __attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *l
                                                                    uvotel_trace_state_t **out) {
   if (is_short(len)) {
     uint64_t sep = uvotel__ts_short_ssse3(line, len);
-    return sep != 0 ? build_short(line, len, sep, flags, out) : 1;
+    if (sep != 0) {
+      int rc = build_short(line, len, sep, flags, out);
+      if (rc != 1) return rc;
+    }
+    return walk_one(line, len, flags, out);
   }
-  return canonical_ssse3_long(line, len, flags, out);
+  int rc = canonical_ssse3_long(line, len, flags, out);
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
 }
 
 __attribute__((target("avx2,pclmul,bmi,popcnt"), noinline)) static int canonical_avx2_long(
@@ -456,9 +466,14 @@ __attribute__((target("avx2,pclmul,bmi,popcnt"))) static int canonical_avx2(
     const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
   if (is_short(len)) {
     uint64_t sep = uvotel__ts_short_avx2(line, len);
-    return sep != 0 ? build_short(line, len, sep, flags, out) : 1;
+    if (sep != 0) {
+      int rc = build_short(line, len, sep, flags, out);
+      if (rc != 1) return rc;
+    }
+    return walk_one(line, len, flags, out);
   }
-  return canonical_avx2_long(line, len, flags, out);
+  int rc = canonical_avx2_long(line, len, flags, out);
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
 }
 
 /* 0: SSE2 or the byte table, 1: SSSE3 (with POPCNT), 2: AVX2 (with PCLMUL, BMI1 and POPCNT). */
@@ -474,8 +489,8 @@ __attribute__((constructor)) static void ts_cpu_probe(void) {
 }
 #endif
 
-static inline int parse_line_canonical(const char *line, size_t len, unsigned flags,
-                                       uvotel_trace_state_t **out) {
+static inline int parse_one(const char *line, size_t len, unsigned flags,
+                            uvotel_trace_state_t **out) {
 #if defined(UVOTEL__HAVE_SSSE3_TARGET)
   if (UVOTEL__LIKELY(g_ts_simd == 2)) return canonical_avx2(line, len, flags, out);
   if (g_ts_simd == 1) return canonical_ssse3(line, len, flags, out);
@@ -519,22 +534,22 @@ __attribute__((noinline)) static int parse_lines_walk(const uvotel_str_t *lines,
   return *out ? 0 : UVOTEL_ENOMEM;
 }
 
+__attribute__((noinline)) static int walk_one(const char *line, size_t len, unsigned flags,
+                                              uvotel_trace_state_t **out) {
+  uvotel_str_t l = {line, len};
+  return parse_lines_walk(&l, 1, flags, out);
+}
+
 int uvotel__trace_state_parse_line(const char *line, size_t len, uvotel_trace_state_t **out) {
   *out = NULL;
-  int rc = parse_line_canonical(line, len, 0, out);
-  if (rc != 1) return rc;
-  uvotel_str_t l = {line, len};
-  return parse_lines_walk(&l, 1, 0, out);
+  return parse_one(line, len, 0, out);
 }
 
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
   *out = NULL;
-  if (n == 1 && lines[0].ptr != NULL) {
-    int rc = parse_line_canonical(lines[0].ptr, lines[0].len, flags, out);
-    if (rc != 1) return rc;
-  }
+  if (n == 1 && lines[0].ptr != NULL) return parse_one(lines[0].ptr, lines[0].len, flags, out);
   return parse_lines_walk(lines, n, flags, out);
 }
 
