@@ -360,13 +360,30 @@ decline:
   return rc;
 }
 
+#if defined(UVOTEL__HAVE_SSSE3_TARGET)
+/* 16..63 bytes with 32-byte moves (AVX), the last one overlapping; below 32, two 16-byte ones. */
+__attribute__((target("avx"))) static inline void copy_short_avx(char *d, const char *s, size_t n) {
+  if (n >= 32) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(s + n - 32));
+    _mm256_storeu_si256((__m256i *)(void *)d, a);
+    _mm256_storeu_si256((__m256i *)(void *)(d + n - 32), b);
+    return;
+  }
+  __m128i a = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+  _mm_storeu_si128((__m128i *)(void *)d, a);
+  _mm_storeu_si128((__m128i *)(void *)(d + n - 16), b);
+}
+#endif
+
 /* The block of a canonical line of at most UVOTEL__TS_SHORT_MAX bytes whose separator mask is
  * `sep`: the members read off the mask (the end as a separator past the last value), no limit
  * can be broken and at most 16 members fit. Returns 1 (nothing allocated) on a repeated key,
  * UVOTEL_EPARSE for one under STRICT. */
-__attribute__((always_inline)) static inline int build_short(const char *line, size_t len,
-                                                             uint64_t sep, unsigned flags,
-                                                             uvotel_trace_state_t **out) {
+__attribute__((always_inline)) static inline int build_short(
+    const char *line, size_t len, uint64_t sep, unsigned flags, uvotel_trace_state_t **out,
+    void (*copy)(char *, const char *, size_t)) {
   size_t n = ((size_t)__builtin_popcountll(sep) + 1) / 2;
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
   uint8_t small;
@@ -406,7 +423,7 @@ __attribute__((always_inline)) static inline int build_short(const char *line, s
   ts->wire_len = (uint16_t)len;
   ts->wire = (char *)ts + head;
   ts->strs = ts->wire + len + 1;
-  copy_bytes(ts->wire, line, len);
+  copy(ts->wire, line, len);
   ts->wire[len] = '\0';
   *out = ts;
   return 0;
@@ -448,7 +465,7 @@ __attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *l
   if (is_short(len)) {
     uint64_t sep = uvotel__ts_short_ssse3(line, len);
     if (sep != 0) {
-      int rc = build_short(line, len, sep, flags, out);
+      int rc = build_short(line, len, sep, flags, out, copy_bytes);
       if (rc != 1) return rc;
     }
     return walk_one(line, len, flags, out);
@@ -467,7 +484,7 @@ __attribute__((target("avx2,pclmul,bmi,popcnt"))) static int canonical_avx2(
   if (is_short(len)) {
     uint64_t sep = uvotel__ts_short_avx2(line, len);
     if (sep != 0) {
-      int rc = build_short(line, len, sep, flags, out);
+      int rc = build_short(line, len, sep, flags, out, copy_short_avx);
       if (rc != 1) return rc;
     }
     return walk_one(line, len, flags, out);
