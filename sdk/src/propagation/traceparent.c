@@ -103,26 +103,30 @@ __attribute__((always_inline)) static inline int tp_fast(const char *s, uvotel_s
   return 0;
 }
 
+static int tp_parse_general(const char *s, size_t len, uvotel_span_context_t *out);
+
+/* A 55-byte line, whole: the fast path, and the general parse for what it declines (a tail call,
+ * so the usual line keeps nothing across a call). */
 #if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
-__attribute__((target("avx2"), noinline)) static int tp_fast_avx2(const char *s,
-                                                                  uvotel_span_context_t *out) {
-  return tp_fast(s, out, uvotel__hex_ids_avx2);
+__attribute__((target("avx2"), noinline)) static int tp_parse55_avx2(const char *s,
+                                                                     uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_avx2) == 0 ? 0 : tp_parse_general(s, 55, out);
 }
-__attribute__((target("ssse3"), noinline)) static int tp_fast_ssse3(const char *s,
-                                                                    uvotel_span_context_t *out) {
-  return tp_fast(s, out, uvotel__hex_ids_ssse3);
+__attribute__((target("ssse3"), noinline)) static int tp_parse55_ssse3(const char *s,
+                                                                       uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_ssse3) == 0 ? 0 : tp_parse_general(s, 55, out);
 }
 #endif
 
-static inline int tp_fast_best(const char *s, uvotel_span_context_t *out) {
+static inline int tp_parse55(const char *s, uvotel_span_context_t *out) {
 #if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
-  if (UVOTEL__LIKELY(g_tp_simd == 2)) return tp_fast_avx2(s, out);
-  if (g_tp_simd == 1) return tp_fast_ssse3(s, out);
+  if (UVOTEL__LIKELY(g_tp_simd == 2)) return tp_parse55_avx2(s, out);
+  if (g_tp_simd == 1) return tp_parse55_ssse3(s, out);
 #endif
 #if defined(__SSE2__)
-  return tp_fast(s, out, uvotel__hex_ids_sse2);
+  return tp_fast(s, out, uvotel__hex_ids_sse2) == 0 ? 0 : tp_parse_general(s, 55, out);
 #else
-  return tp_fast(s, out, uvotel__hex_ids_swar);
+  return tp_fast(s, out, uvotel__hex_ids_swar) == 0 ? 0 : tp_parse_general(s, 55, out);
 #endif
 }
 
@@ -154,7 +158,7 @@ __attribute__((noinline)) static int tp_parse_general(const char *s, size_t len,
 }
 
 int uvotel__traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
-  if (len == UVOTEL_TRACEPARENT_LEN && tp_fast_best(s, out) == 0) return 0;
+  if (len == UVOTEL_TRACEPARENT_LEN) return tp_parse55(s, out);
   return tp_parse_general(s, len, out);
 }
 

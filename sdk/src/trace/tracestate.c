@@ -24,7 +24,7 @@
 
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
-  uint16_t val_len, pad_;
+  uint16_t val_len, pad_;    /* pad_: 0 or anything, never read */
 } ts_member_t;
 
 struct uvotel_trace_state_s {
@@ -408,12 +408,9 @@ __attribute__((always_inline)) static inline int build_short(
       }
     }
     lens |= bit;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    ts->m[i] = (ts_member_t){(uint16_t)ks, (uint16_t)kl, (uint16_t)vl, 0};
-#else
-    uint64_t mw = (uint64_t)ks | (uint64_t)kl << 16 | (uint64_t)vl << 32; /* pad_ 0 */
-    memcpy(&ts->m[i], &mw, sizeof mw);
-#endif
+    ts->m[i].key_off = (uint16_t)ks; /* pad_ is never read */
+    ts->m[i].key_len = (uint16_t)kl;
+    ts->m[i].val_len = (uint16_t)vl;
     ks = ve + 1;
   }
   atomic_init(&ts->refs, 1);
