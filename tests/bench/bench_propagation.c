@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     long ok = run_extract_ir(&req, n);
     long allocs = atomic_load(&g_allocs) - a0;
     printf("%ld extracts, %ld valid, %ld allocations\n", n, ok, allocs);
-    return ok == n ? 0 : 1;
+    return ok == n && allocs == 0 ? 0 : 1;
   }
   if (argc > 1) iters = atol(argv[1]);
   uvotel_header_list_t req_bg = {h, 3}; /* ... + baggage */
