@@ -10,10 +10,13 @@
  * it too. Offsets are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes.
  *
  * Parsing: one canonical line (one header, "k=v,k=v" as senders write it) is checked whole by
- * the block masks of src/common/w3c_ts.h (SSE2, SSSE3 or AVX2, chosen at load time) and its
- * members read off the separator mask straight into the block, the received bytes copied as
- * they are (no call to memcpy); anything else (OWS, empty members, repeated keys, several lines,
- * errors) takes the general walk, one member at a time with the SSE2 value scan of w3c.h.
+ * the masks of src/common/w3c_ts.h (SSE2, SSSE3 or AVX2, chosen at load time): a line of 16..63
+ * bytes (most headers) as one word from two overlapping loads, its members read off the
+ * separator mask with the end as a sentinel bit; a longer one in 64-byte blocks, its separator
+ * positions collected first. Either way the members go straight into the block and the received
+ * bytes are copied as they are (no call to memcpy); anything else (OWS, empty members, repeated
+ * keys, several lines, errors) takes the general walk, one member at a time with the SSE2 value
+ * scan of w3c.h.
  *
  * Blocks up to TS_BLOCK bytes (a usual header) are recycled through a small per-thread cache of
  * the threads that parse or build tracestates, so extracting a request's tracestate and dropping
