@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "w3c.h" /* uvotel__load_le64 */
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -31,18 +33,9 @@
 /* Per byte: high bit set where the byte (< 0x80) is >= n (n <= 0x80). */
 #define UVOTEL__HEX_GE(x, n) ((x) + UVOTEL__HEX_ONES * (0x80 - (n)))
 
-static inline uint64_t uvotel__hex_load_le64(const char *p) {
-  uint64_t x;
-  memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  x = __builtin_bswap64(x);
-#endif
-  return x;
-}
-
 /* 8 characters -> 4 bytes (out[0] from p[0..2)); anything but [0-9a-f] sets bits in *bad. */
 static inline void uvotel__hex8_swar(const char *p, uint8_t *out, uint64_t *bad) {
-  uint64_t x = uvotel__hex_load_le64(p);
+  uint64_t x = uvotel__load_le64(p);
   uint64_t digit = UVOTEL__HEX_GE(x, 0x30) & ~UVOTEL__HEX_GE(x, 0x3a) & UVOTEL__HEX_HIGHS;
   uint64_t alpha = UVOTEL__HEX_GE(x, 0x61) & ~UVOTEL__HEX_GE(x, 0x67) & UVOTEL__HEX_HIGHS;
   *bad |= (x & UVOTEL__HEX_HIGHS) | ((digit | alpha) ^ UVOTEL__HEX_HIGHS);

@@ -167,6 +167,20 @@ static inline void copy_bytes(char *d, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] = s[i];
 }
 
+/* The header of a block of n members whose wire (len bytes, NUL-terminated here) follows the
+ * member table, and the strs copy after it. Returns the wire, for the caller to fill. */
+static inline char *ts_init(uvotel_trace_state_t *ts, uint8_t small, size_t n, size_t len) {
+  atomic_init(&ts->refs, 1);
+  ts->small = small;
+  atomic_init(&ts->strs_ok, 0);
+  ts->n = (uint16_t)n;
+  ts->wire_len = (uint16_t)len;
+  ts->wire = (char *)ts + sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
+  ts->strs = ts->wire + len + 1;
+  ts->wire[len] = '\0';
+  return ts->wire;
+}
+
 static size_t wire_len_of(const ts_slice_t *s, size_t n) {
   size_t wire = n - 1; /* commas */
   for (size_t i = 0; i < n; i++) wire += s[i].kl + 1 + s[i].vl;
@@ -181,13 +195,7 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, size_t wire
   uint8_t small;
   uvotel_trace_state_t *ts = ts_alloc(head + 2 * (wire + 1), &small);
   if (ts == NULL) return NULL;
-  atomic_init(&ts->refs, 1);
-  ts->small = small;
-  atomic_init(&ts->strs_ok, 0);
-  ts->n = (uint16_t)n;
-  ts->wire_len = (uint16_t)wire;
-  ts->wire = (char *)ts + head;
-  ts->strs = ts->wire + wire + 1;
+  ts_init(ts, small, n, wire);
   if (wire_src != NULL) {
     copy_bytes(ts->wire, wire_src, wire);
   } else {
@@ -201,7 +209,6 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, size_t wire
       w += s[i].vl;
     }
   }
-  ts->wire[wire] = '\0';
   size_t off = 0;
   for (size_t i = 0; i < n; i++) {
     ts->m[i].key_off = (uint16_t)off;
@@ -346,15 +353,7 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
       }
     }
   }
-  atomic_init(&ts->refs, 1);
-  ts->small = small;
-  atomic_init(&ts->strs_ok, 0);
-  ts->n = (uint16_t)n;
-  ts->wire_len = (uint16_t)len;
-  ts->wire = (char *)ts + head;
-  ts->strs = ts->wire + len + 1;
-  copy_bytes(ts->wire, line, len);
-  ts->wire[len] = '\0';
+  copy_bytes(ts_init(ts, small, n, len), line, len);
   *out = ts;
   return 0;
 decline:
@@ -416,15 +415,7 @@ __attribute__((always_inline)) static inline int build_short(
     ts->m[i].val_len = (uint16_t)vl;
     ks = ve + 1;
   }
-  atomic_init(&ts->refs, 1);
-  ts->small = small;
-  atomic_init(&ts->strs_ok, 0);
-  ts->n = (uint16_t)n;
-  ts->wire_len = (uint16_t)len;
-  ts->wire = (char *)ts + head;
-  ts->strs = ts->wire + len + 1;
-  copy(ts->wire, line, len);
-  ts->wire[len] = '\0';
+  copy(ts_init(ts, small, n, len), line, len);
   *out = ts;
   return 0;
 }
