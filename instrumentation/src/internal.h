@@ -16,7 +16,7 @@
  * Each uvotel_queue_work takes a block from its loop's free list (uvotel__wq_t, kept beside the
  * loop's side table). libuv queues the block's `inner` request; the trampolines find the block
  * from it with container_of, and uvotel_cancel and the re-queue check find it from the user's
- * request through a tagged pointer in its reserved fields (work.c). */
+ * request through a tagged pointer in its libuv work record, `work_req` (work.c). */
 
 /* The context work_cb runs in, shared by the requests submitted in the same mapping. */
 typedef struct uvotel__wctx_s {
