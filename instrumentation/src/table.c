@@ -91,14 +91,18 @@ typedef struct gen_s {
 struct uvotel__ltab_s {
   uvotel__wq_t wq; /* thread-pool work requests (work.c), not in the cells; first: see
                       uvotel__wq_make in internal.h */
+  uvotel__hs_t
+      *last; /* the last state looked up: a callback re-arming its handle skips hashing;
+                second: internal.h's inline uvotel__hs_get reads it (uvotel__ltab_head_t) */
   uv_loop_t *loop;
-  gen_t *gens;        /* newest first; NULL: none */
-  size_t cap;         /* cells in all generations, read relaxed by uvotel_uv_table_capacity */
-  size_t n;           /* written by the loop's thread, read relaxed by uvotel_uv_tracked */
-  uvotel__hs_t *last; /* the last state looked up: a callback re-arming its handle skips hashing */
+  gen_t *gens; /* newest first; NULL: none */
+  size_t cap;  /* cells in all generations, read relaxed by uvotel_uv_table_capacity */
+  size_t n;    /* written by the loop's thread, read relaxed by uvotel_uv_tracked */
   struct uvotel__ltab_s *next; /* every table, for uvotel_uv_tracked */
 };
 _Static_assert(offsetof(struct uvotel__ltab_s, wq) == 0, "internal.h casts a table to its wq");
+_Static_assert(offsetof(struct uvotel__ltab_s, last) == offsetof(uvotel__ltab_head_t, last),
+               "internal.h's inline lookup reads last through uvotel__ltab_head_t");
 
 UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
 UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
@@ -315,9 +319,8 @@ uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
   return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
-uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key) {
-  uvotel__ltab_t *t = uvotel__ltab(loop);
-  return UVOTEL__LIKELY(t != NULL) ? tab_find(t, key) : NULL;
+uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key) {
+  return tab_find(t, key);
 }
 
 /* A new newest generation of at least 8x the live states (a power of two, >= MIN_CAP). */
