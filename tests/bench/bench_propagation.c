@@ -5,6 +5,11 @@
  *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel -j2
  *   ./build-rel/tests/bench/bench_propagation [iterations]
  *
+ * Instruction counts (deterministic where the times are not): `bench_propagation ir N` runs only
+ * the tracecontext extract + reset N times inside run_extract_ir, for
+ *   valgrind --tool=callgrind --toggle-collect=run_extract_ir bench_propagation ir 10000
+ * (collected instructions / N = instructions per extract, the reset included).
+ *
  * Targets (issue 4, issue 15): extract <= 50 ns with 0 allocations, inject <= 30 ns, 0
  * allocations per inject. Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), min / median
  * / max of interleaved rounds: the machines this runs on are shared, and wall time there mostly
@@ -118,8 +123,23 @@ static void row(const char *name, result_t r, result_t base, double target) {
   printf("\n");
 }
 
+/* The extract row alone, n times, for callgrind's --toggle-collect. Returns how many extracts
+ * gave a valid context with a 3-member tracestate, so the caller can check every one did. */
+__attribute__((noinline)) static long run_extract_ir(const uvotel_header_list_t *req, long n) {
+  long ok = 0;
+  uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
+  for (long i = 0; i < n; i++) {
+    uvotel_propagator_extract(uvotel_propagator_tracecontext(), (void *)req, &uvotel_header_getter,
+                              &x);
+    ok += uvotel_span_context_is_valid(&x.span_context) &&
+          uvotel_trace_state_count(x.span_context.trace_state) == 3;
+    uvotel_extracted_reset(&x);
+    BARRIER();
+  }
+  return ok;
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1) iters = atol(argv[1]);
   if (uvotel_set_allocator(c_malloc, c_realloc, free) != 0) return 1;
 
   uvotel_header_t h[3] = {
@@ -127,7 +147,17 @@ int main(int argc, char **argv) {
       {{"tracestate", 10}, {TS, sizeof TS - 1}},
       {{"baggage", 7}, {BG, sizeof BG - 1}},
   };
-  uvotel_header_list_t req = {h, 2};    /* traceparent + tracestate */
+  uvotel_header_list_t req = {h, 2}; /* traceparent + tracestate */
+  if (argc > 2 && strcmp(argv[1], "ir") == 0) {
+    long n = atol(argv[2]);
+    run_extract_ir(&req, 1); /* warm: the tracestate block cache */
+    long a0 = atomic_load(&g_allocs);
+    long ok = run_extract_ir(&req, n);
+    long allocs = atomic_load(&g_allocs) - a0;
+    printf("%ld extracts, %ld valid, %ld allocations\n", n, ok, allocs);
+    return ok == n && allocs == 0 ? 0 : 1;
+  }
+  if (argc > 1) iters = atol(argv[1]);
   uvotel_header_list_t req_bg = {h, 3}; /* ... + baggage */
   out_t out;
   memset(&out, 0, sizeof out);

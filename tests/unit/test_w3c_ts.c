@@ -46,6 +46,24 @@ __attribute__((target("avx2"))) static size_t canon_avx2(const char *line, size_
                                                          uint64_t *seps) {
   return uvotel__ts_canonical(line, len, uvotel__ts_cls_avx2, seps);
 }
+/* The short-line deciders (16..63 bytes, one word), the generic decision elsewhere. They say
+ * yes with the separator mask, which must then equal the generic one. */
+__attribute__((target("ssse3"))) static size_t canon_short_ssse3(const char *line, size_t len,
+                                                                 uint64_t *seps) {
+  if (len < UVOTEL__TS_SHORT_MIN || len > UVOTEL__TS_SHORT_MAX) {
+    return uvotel__ts_canonical(line, len, uvotel__ts_cls_ssse3, seps);
+  }
+  seps[0] = uvotel__ts_short_ssse3(line, len);
+  return seps[0] != 0;
+}
+__attribute__((target("avx2,pclmul"))) static size_t canon_short_avx2(const char *line, size_t len,
+                                                                      uint64_t *seps) {
+  if (len < UVOTEL__TS_SHORT_MIN || len > UVOTEL__TS_SHORT_MAX) {
+    return uvotel__ts_canonical(line, len, uvotel__ts_cls_avx2, seps);
+  }
+  seps[0] = uvotel__ts_short_avx2(line, len);
+  return seps[0] != 0;
+}
 /* Called through a pointer so each runs in its own target. */
 __attribute__((target("ssse3"))) static void cls_ssse3(const char *line, const char *p, size_t n,
                                                        uvotel__ts_cls_t *o) {
@@ -57,7 +75,7 @@ __attribute__((target("avx2"))) static void cls_avx2(const char *line, const cha
 }
 #endif
 
-static path_t g_paths[4];
+static path_t g_paths[6];
 static size_t g_npaths;
 
 static void init_paths(void) {
@@ -71,6 +89,12 @@ static void init_paths(void) {
   g_paths[g_npaths++] =
       (path_t){"ssse3", cls_ssse3, canon_ssse3, __builtin_cpu_supports("ssse3") != 0};
   g_paths[g_npaths++] = (path_t){"avx2", cls_avx2, canon_avx2, __builtin_cpu_supports("avx2") != 0};
+  /* the short deciders, with the classifier of their level for check_blocks */
+  g_paths[g_npaths++] =
+      (path_t){"ssse3-short", cls_ssse3, canon_short_ssse3, __builtin_cpu_supports("ssse3") != 0};
+  g_paths[g_npaths++] =
+      (path_t){"avx2-short", cls_avx2, canon_short_avx2,
+               __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("pclmul") != 0};
 #endif
   for (size_t i = 0; i < g_npaths; i++) {
     if (!g_paths[i].available)
@@ -96,6 +120,8 @@ static void ref_cls(const char *p, size_t n, uvotel__ts_cls_t *o) {
     if (sep) o->sep |= 1ull << i;
     if (b == '=') o->eq |= 1ull << i;
     if (!sep && !is_key_byte(b)) o->other |= 1ull << i;
+    if ((b >= 0x20 && b <= 0x2f) || (b >= 0x40 && b <= 0x5f)) o->nostart |= 1ull << i;
+    if (b == ' ') o->sp |= 1ull << i;
     if (b < 0x20 || b > 0x7e) o->notp = 1;
   }
 }
@@ -115,13 +141,16 @@ static void check_blocks(const char *line, size_t len) {
           extra |= (uint8_t)line[i] < 0x20 || (uint8_t)line[i] > 0x7e;
         }
         if (got.sep != want.sep || got.eq != want.eq || got.other != want.other ||
-            (want.notp && !got.notp) || (got.notp && !want.notp && !extra)) {
+            got.nostart != want.nostart || got.sp != want.sp || (want.notp && !got.notp) ||
+            (got.notp && !want.notp && !extra)) {
           fail_msg(
               "%s: line of %zu, block at %zu of %zu: sep %llx/%llx eq %llx/%llx other "
-              "%llx/%llx notp %u/%u",
+              "%llx/%llx nostart %llx/%llx sp %llx/%llx notp %u/%u",
               g_paths[pi].name, len, s, n, (unsigned long long)got.sep,
               (unsigned long long)want.sep, (unsigned long long)got.eq, (unsigned long long)want.eq,
-              (unsigned long long)got.other, (unsigned long long)want.other, got.notp, want.notp);
+              (unsigned long long)got.other, (unsigned long long)want.other,
+              (unsigned long long)got.nostart, (unsigned long long)want.nostart,
+              (unsigned long long)got.sp, (unsigned long long)want.sp, got.notp, want.notp);
         }
       }
     }
@@ -222,8 +251,8 @@ bad:
 }
 
 /* What uvotel__ts_canonical promises: all printable; separators alternate "=" "," ... "=";
- * keys (possibly the first one empty) of key bytes; no two separators side by side; ends in a
- * non-empty value. */
+ * keys of key bytes, each starting with a-z or 0-9 (so none is empty); no two separators side by
+ * side; no value ending in a space; ends in a non-empty value. */
 static int ref_canonical(const char *p, size_t len) {
   if (len == 0 || len > UVOTEL__TS_FAST_MAX) return 0;
   int in_value = 0;
@@ -232,6 +261,10 @@ static int ref_canonical(const char *p, size_t len) {
     if (c < 0x20 || c > 0x7e) return 0;
     int sep = c == ',' || c == '=';
     if (sep && i > 0 && (p[i - 1] == ',' || p[i - 1] == '=')) return 0;
+    if ((i == 0 || p[i - 1] == ',') && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      return 0; /* a key's first byte */
+    }
+    if (c == ',' && p[i - 1] == ' ') return 0; /* i > 0: byte 0 is a key's first */
     if (c == '=') {
       if (in_value) return 0;
       in_value = 1;
@@ -242,7 +275,7 @@ static int ref_canonical(const char *p, size_t len) {
       return 0;
     }
   }
-  return in_value && p[len - 1] != '=';
+  return in_value && p[len - 1] != '=' && p[len - 1] != ' ';
 }
 
 /* ---- random lines ---- */
@@ -320,17 +353,24 @@ static void test_random_lines(void **state) {
   (void)state;
   init_paths();
   static char line[24000];
-  size_t canonical = 0, accepted = 0;
+  size_t canonical = 0, accepted = 0, short_canonical = 0;
   for (int iter = 0; iter < 20000; iter++) {
     size_t len = gen_line(line, sizeof line);
     int want = ref_canonical(line, len);
     canonical += (size_t)want;
+    short_canonical += (size_t)(want && len >= UVOTEL__TS_SHORT_MIN && len <= UVOTEL__TS_SHORT_MAX);
+    uint64_t want_seps[UVOTEL__TS_FAST_MAX / 64];
     for (size_t pi = 0; pi < g_npaths; pi++) {
       if (!g_paths[pi].available) continue;
       uint64_t seps[UVOTEL__TS_FAST_MAX / 64];
       size_t nb = g_paths[pi].canonical(line, len, seps);
       if ((nb != 0) != want) {
         fail_msg("%s: canonical %zu, want %d: %.*s", g_paths[pi].name, nb, want, (int)len, line);
+      }
+      /* the separator masks: every path's the same as the byte table's (path 0) */
+      if (pi == 0 && nb != 0) memcpy(want_seps, seps, nb * sizeof seps[0]);
+      if (nb != 0 && memcmp(seps, want_seps, nb * sizeof seps[0]) != 0) {
+        fail_msg("%s: separator mask differs: %.*s", g_paths[pi].name, (int)len, line);
       }
     }
     const char *l1[1] = {line};
@@ -347,8 +387,10 @@ static void test_random_lines(void **state) {
     uvotel_trace_state_release(ts);
   }
   /* the generator must reach both sides of every decision */
-  printf("random lines: %zu canonical, %zu accepted of 20000\n", canonical, accepted);
+  printf("random lines: %zu canonical (%zu of 16..63 bytes), %zu accepted of 20000\n", canonical,
+         short_canonical, accepted);
   assert_true(canonical > 2000 && canonical < 18000);
+  assert_true(short_canonical > 1000);
   assert_true(accepted > 2000 && accepted < 19000);
 }
 
@@ -423,9 +465,58 @@ static void test_edges(void **state) {
   uvotel_trace_state_release(ts);
 }
 
+/* Canonical lines of the lengths where the short deciders change how they load (16, 32, 64 and
+ * around), each byte position replaced by each kind of byte: every decider against the reference
+ * predicate, and the public parse against the reference parser. */
+static void test_short_positions(void **state) {
+  (void)state;
+  init_paths();
+  static const unsigned char specials[] = {',', '=', ' ', '\t', 0x00, 0x1f, 0x7f, 0x80, 0xff, 'A',
+                                           '_', '-', '*', '/',  '@',  '0',  'a',  '~',  '!'};
+  static const size_t lens[] = {4,  15, 16, 17, 20, 31, 32, 33, 40,
+                                47, 48, 49, 62, 63, 64, 65, 96, 127};
+  char line[128];
+  size_t decided = 0;
+  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+    size_t len = lens[li];
+    /* "k0=vvvvvv,k1=vvv...": members of 10 bytes, the last one filling the length */
+    for (size_t i = 0; i < len; i++) {
+      size_t m = i % 10;
+      line[i] = m == 0 ? 'k' : m == 1 ? (char)('0' + (i / 10) % 10) : m == 2 ? '=' : 'v';
+      if (m == 9) line[i] = ',';
+    }
+    if (line[len - 1] == ',' || line[len - 1] == '=') line[len - 1] = 'v';
+    if (len >= 2 && line[len - 2] == '=') line[len - 1] = 'v';
+    for (size_t k = 0; k <= sizeof specials; k++) {
+      for (size_t at = 0; at < len; at++) {
+        char saved = line[at];
+        if (k < sizeof specials) line[at] = (char)specials[k];
+        int want = ref_canonical(line, len);
+        for (size_t pi = 0; pi < g_npaths; pi++) {
+          if (!g_paths[pi].available) continue;
+          uint64_t seps[UVOTEL__TS_FAST_MAX / 64];
+          size_t nb = g_paths[pi].canonical(line, len, seps);
+          if ((nb != 0) != want) {
+            fail_msg("%s: canonical %zu, want %d: %.*s (byte %zu)", g_paths[pi].name, nb, want,
+                     (int)len, line, at);
+          }
+        }
+        decided += (size_t)want;
+        const char *l1[1] = {line};
+        size_t n1[1] = {len};
+        check_api(l1, n1, 1, 0, "short positions");
+        check_api(l1, n1, 1, UVOTEL_TRACE_STATE_STRICT, "short positions, strict");
+        line[at] = saved;
+        if (k == sizeof specials) break; /* the unchanged line: once */
+      }
+    }
+  }
+  assert_true(decided > 1000); /* both answers were reached */
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_classifiers_positions),
-                                     cmocka_unit_test(test_edges),
-                                     cmocka_unit_test(test_random_lines)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_classifiers_positions), cmocka_unit_test(test_edges),
+      cmocka_unit_test(test_short_positions), cmocka_unit_test(test_random_lines)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,36 +27,45 @@
 #endif
 
 /* ---- classification of one block: bytes [p, p + n), 1 <= n <= 64, of a line that starts at
- * `line` (line <= p), into three masks (bit i: byte p[i]) and a flag. Bits n..63 are 0 in sep
- * and eq, 1 in other. The vector versions read only bytes of the line: a partial last 16 bytes are
- * read as the 16 bytes that end at p + n (when the line is that long) and their masks shifted. ----
+ * `line` (line <= p), into five masks (bit i: byte p[i]) and a flag. Bits n..63 are 0 in sep,
+ * eq, nostart and sp, 1 in other. The vector versions read only bytes of the line: a partial last
+ * 16 bytes are read as the 16 bytes that end at p + n (when the line is that long) and their masks
+ * shifted. ----
  */
 
 typedef struct uvotel__ts_cls_s {
-  uint64_t sep;   /* "," or "=" */
-  uint64_t eq;    /* "=" */
-  uint64_t other; /* neither a key byte (a-z 0-9 _ - * / @) nor "," nor "=" */
-  unsigned notp;  /* nonzero if a byte of [p, p + n) is not printable (outside 0x20-0x7e); the
-                   * vector versions may include bytes of the line before p */
+  uint64_t sep;     /* "," or "=" */
+  uint64_t eq;      /* "=" */
+  uint64_t other;   /* neither a key byte (a-z 0-9 _ - * / @) nor "," nor "=" */
+  uint64_t nostart; /* 0x20-0x2f or 0x40-0x5f: of the key bytes, exactly those that cannot start
+                     * a key (* - / @ _); the test is on the high nibble alone (2, 4 or 5) */
+  uint64_t sp;      /* " " (a value may not end in one) */
+  unsigned notp;    /* nonzero if a byte of [p, p + n) is not printable (outside 0x20-0x7e); the
+                     * vector versions may include bytes of the line before p */
 } uvotel__ts_cls_t;
 
 static inline void uvotel__ts_cls_scalar(const char *line, const char *p, size_t n,
                                          uvotel__ts_cls_t *o) {
   (void)line;
-  uint64_t s = 0, e = 0, k = 0;
+  uint64_t s = 0, e = 0, k = 0, ns = 0, sp = 0;
   unsigned v = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t b = (uint8_t)p[i];
     int sep = b == ',' || b == '=';
+    unsigned hn = b >> 4;
     v |= b < 0x20 || b > 0x7e;
     s |= (uint64_t)sep << i;
     e |= (uint64_t)(b == '=') << i;
     k |= (uint64_t)(!sep && !(uvotel__cc[b] & UVOTEL__CC_TS_KEY)) << i;
+    ns |= (uint64_t)(hn == 2 || hn == 4 || hn == 5) << i;
+    sp |= (uint64_t)(b == ' ') << i;
   }
   if (n < 64) k |= ~0ull << n;
   o->sep = s;
   o->eq = e;
   o->other = k;
+  o->nostart = ns;
+  o->sp = sp;
   o->notp = v;
 }
 
@@ -64,7 +73,7 @@ static inline void uvotel__ts_cls_scalar(const char *line, const char *p, size_t
 /* One 16-byte step of the SSE2 classifier: the sep and other masks; lo/hi collect the smallest
  * and largest byte (unsigned) for the printability test. */
 static inline void uvotel__ts_step_sse2(__m128i x, unsigned *sep, unsigned *eq, unsigned *other,
-                                        __m128i *lo, __m128i *hi) {
+                                        unsigned *nostart, unsigned *sp, __m128i *lo, __m128i *hi) {
   __m128i lower = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('a' - 1)),
                                 _mm_cmplt_epi8(x, _mm_set1_epi8('z' + 1)));
   __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
@@ -81,6 +90,12 @@ static inline void uvotel__ts_step_sse2(__m128i x, unsigned *sep, unsigned *eq, 
   *other =
       (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(lower, digit), _mm_or_si128(sym, s))) ^
       0xffffu;
+  __m128i hn = _mm_and_si128(x, _mm_set1_epi8((char)0xf0));
+  *nostart = (unsigned)_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(hn, _mm_set1_epi8(0x20)),
+                   _mm_or_si128(_mm_cmpeq_epi8(hn, _mm_set1_epi8(0x40)),
+                                _mm_cmpeq_epi8(hn, _mm_set1_epi8(0x50)))));
+  *sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
   *lo = _mm_min_epu8(*lo, x);
   *hi = _mm_max_epu8(*hi, x);
 }
@@ -94,30 +109,38 @@ static inline unsigned uvotel__ts_notp_sse2(__m128i lo, __m128i hi) {
 
 /* The steps of both vector classifiers: whole 16-byte steps, then the last partial one read
  * overlapping and shifted. STEP is the step function. */
-#define UVOTEL__TS_CLS_VECTOR(STEP)                                                                \
-  do {                                                                                             \
-    uint64_t s = 0, e = 0, k = 0;                                                                  \
-    unsigned sm, em, km;                                                                           \
-    __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);                                    \
-    size_t off = 0;                                                                                \
-    for (; off + 16 <= n; off += 16) {                                                             \
-      STEP(_mm_loadu_si128((const __m128i *)(const void *)(p + off)), &sm, &em, &km, &lo, &hi);    \
-      s |= (uint64_t)sm << off;                                                                    \
-      e |= (uint64_t)em << off;                                                                    \
-      k |= (uint64_t)km << off;                                                                    \
-    }                                                                                              \
-    if (off < n) {                                                                                 \
-      unsigned sh = (unsigned)(off + 16 - n);                                                      \
-      STEP(_mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)), &sm, &em, &km, &lo, &hi); \
-      s |= (uint64_t)(sm >> sh) << off;                                                            \
-      e |= (uint64_t)(em >> sh) << off;                                                            \
-      k |= (uint64_t)(km >> sh) << off;                                                            \
-    }                                                                                              \
-    if (n < 64) k |= ~0ull << n;                                                                   \
-    o->sep = s;                                                                                    \
-    o->eq = e;                                                                                     \
-    o->other = k;                                                                                  \
-    o->notp = uvotel__ts_notp_sse2(lo, hi);                                                        \
+#define UVOTEL__TS_CLS_VECTOR(STEP)                                                               \
+  do {                                                                                            \
+    uint64_t s = 0, e = 0, k = 0, ns = 0, sp = 0;                                                 \
+    unsigned sm, em, km, nm, pm;                                                                  \
+    __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);                                   \
+    size_t off = 0;                                                                               \
+    for (; off + 16 <= n; off += 16) {                                                            \
+      STEP(_mm_loadu_si128((const __m128i *)(const void *)(p + off)), &sm, &em, &km, &nm, &pm,    \
+           &lo, &hi);                                                                             \
+      s |= (uint64_t)sm << off;                                                                   \
+      e |= (uint64_t)em << off;                                                                   \
+      k |= (uint64_t)km << off;                                                                   \
+      ns |= (uint64_t)nm << off;                                                                  \
+      sp |= (uint64_t)pm << off;                                                                  \
+    }                                                                                             \
+    if (off < n) {                                                                                \
+      unsigned sh = (unsigned)(off + 16 - n);                                                     \
+      STEP(_mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)), &sm, &em, &km, &nm, &pm, \
+           &lo, &hi);                                                                             \
+      s |= (uint64_t)(sm >> sh) << off;                                                           \
+      e |= (uint64_t)(em >> sh) << off;                                                           \
+      k |= (uint64_t)(km >> sh) << off;                                                           \
+      ns |= (uint64_t)(nm >> sh) << off;                                                          \
+      sp |= (uint64_t)(pm >> sh) << off;                                                          \
+    }                                                                                             \
+    if (n < 64) k |= ~0ull << n;                                                                  \
+    o->sep = s;                                                                                   \
+    o->eq = e;                                                                                    \
+    o->other = k;                                                                                 \
+    o->nostart = ns;                                                                              \
+    o->sp = sp;                                                                                   \
+    o->notp = uvotel__ts_notp_sse2(lo, hi);                                                       \
   } while (0)
 
 static inline void uvotel__ts_cls_sse2(const char *line, const char *p, size_t n,
@@ -140,17 +163,23 @@ static inline void uvotel__ts_cls_sse2(const char *line, const char *p, size_t n
  * Six is the fewest for the keys: '@' '_' '-' 'z' 'k' '1' pairwise share no all-key rectangle.
  * Bit 7 is what movemask reads; bit 6 is moved there by adding the byte to itself. */
 __attribute__((target("ssse3"))) static inline void uvotel__ts_step_ssse3(
-    __m128i x, unsigned *sep, unsigned *eq, unsigned *other, __m128i *lo, __m128i *hi) {
+    __m128i x, unsigned *sep, unsigned *eq, unsigned *other, unsigned *nostart, unsigned *sp,
+    __m128i *lo, __m128i *hi) {
   const __m128i lo_tbl = _mm_setr_epi8(0x02, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
                                        0x04, 0x08, 0x48, (char)0x98, 0x08, 0x38);
   const __m128i hi_tbl =
       _mm_setr_epi8(0, 0, 0x54, (char)0x83, 0x02, 0x20, 0x3d, 0x07, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m128i ns_tbl =
+      _mm_setr_epi8(0, 0, (char)0x80, 0, (char)0x80, (char)0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m128i nib = _mm_set1_epi8(0x0f);
-  __m128i r = _mm_and_si128(_mm_shuffle_epi8(lo_tbl, _mm_and_si128(x, nib)),
-                            _mm_shuffle_epi8(hi_tbl, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+  __m128i hn = _mm_and_si128(_mm_srli_epi16(x, 4), nib);
+  __m128i r =
+      _mm_and_si128(_mm_shuffle_epi8(lo_tbl, _mm_and_si128(x, nib)), _mm_shuffle_epi8(hi_tbl, hn));
   *sep = (unsigned)_mm_movemask_epi8(_mm_or_si128(r, _mm_add_epi8(r, r)));
   *eq = (unsigned)_mm_movemask_epi8(r);
   *other = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(r, _mm_setzero_si128()));
+  *nostart = (unsigned)_mm_movemask_epi8(_mm_shuffle_epi8(ns_tbl, hn));
+  *sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
   *lo = _mm_min_epu8(*lo, x);
   *hi = _mm_max_epu8(*hi, x);
 }
@@ -170,10 +199,9 @@ __attribute__((target("ssse3"))) static inline void uvotel__ts_cls_ssse3(const c
 #include <immintrin.h>
 /* The SSSE3 step on 32 bytes (AVX2: PSHUFB works within each 16-byte lane, so the tables are
  * the same twice). Half the steps, and three-operand instructions (no register copies). */
-__attribute__((target("avx2"))) static inline void uvotel__ts_step_avx2(__m256i x, uint32_t *sep,
-                                                                        uint32_t *eq,
-                                                                        uint32_t *other,
-                                                                        __m256i *lo, __m256i *hi) {
+__attribute__((target("avx2"))) static inline void uvotel__ts_step_avx2(
+    __m256i x, uint32_t *sep, uint32_t *eq, uint32_t *other, uint32_t *nostart, uint32_t *sp,
+    __m256i *lo, __m256i *hi) {
   const __m256i lo_tbl =
       _mm256_setr_epi8(0x02, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x04, 0x08, 0x48,
                        (char)0x98, 0x08, 0x38, 0x02, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
@@ -181,13 +209,18 @@ __attribute__((target("avx2"))) static inline void uvotel__ts_step_avx2(__m256i 
   const __m256i hi_tbl =
       _mm256_setr_epi8(0, 0, 0x54, (char)0x83, 0x02, 0x20, 0x3d, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                        0x54, (char)0x83, 0x02, 0x20, 0x3d, 0x07, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i ns_tbl =
+      _mm256_setr_epi8(0, 0, (char)0x80, 0, (char)0x80, (char)0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                       0, (char)0x80, 0, (char)0x80, (char)0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m256i nib = _mm256_set1_epi8(0x0f);
-  __m256i r =
-      _mm256_and_si256(_mm256_shuffle_epi8(lo_tbl, _mm256_and_si256(x, nib)),
-                       _mm256_shuffle_epi8(hi_tbl, _mm256_and_si256(_mm256_srli_epi16(x, 4), nib)));
+  __m256i hn = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
+  __m256i r = _mm256_and_si256(_mm256_shuffle_epi8(lo_tbl, _mm256_and_si256(x, nib)),
+                               _mm256_shuffle_epi8(hi_tbl, hn));
   *sep = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(r, _mm256_add_epi8(r, r)));
   *eq = (uint32_t)_mm256_movemask_epi8(r);
   *other = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, _mm256_setzero_si256()));
+  *nostart = (uint32_t)_mm256_movemask_epi8(_mm256_shuffle_epi8(ns_tbl, hn));
+  *sp = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(' ')));
   *lo = _mm256_min_epu8(*lo, x);
   *hi = _mm256_max_epu8(*hi, x);
 }
@@ -199,24 +232,28 @@ __attribute__((target("avx2"))) static inline void uvotel__ts_cls_avx2(const cha
     uvotel__ts_cls_ssse3(line, p, n, o);
     return;
   }
-  uint64_t s = 0, e = 0, k = 0;
-  uint32_t sm, em, km;
+  uint64_t s = 0, e = 0, k = 0, ns = 0, sp = 0;
+  uint32_t sm, em, km, nm, pm;
   __m256i lo = _mm256_set1_epi8(0x20), hi = _mm256_set1_epi8(0x7e);
   size_t off = 0;
   for (; off + 32 <= n; off += 32) {
     uvotel__ts_step_avx2(_mm256_loadu_si256((const __m256i *)(const void *)(p + off)), &sm, &em,
-                         &km, &lo, &hi);
+                         &km, &nm, &pm, &lo, &hi);
     s |= (uint64_t)sm << off;
     e |= (uint64_t)em << off;
     k |= (uint64_t)km << off;
+    ns |= (uint64_t)nm << off;
+    sp |= (uint64_t)pm << off;
   }
   if (off < n) { /* the last, partial step: the 32 bytes that end at p + n */
     unsigned sh = (unsigned)(off + 32 - n);
     uvotel__ts_step_avx2(_mm256_loadu_si256((const __m256i *)(const void *)(p + n - 32)), &sm, &em,
-                         &km, &lo, &hi);
+                         &km, &nm, &pm, &lo, &hi);
     s |= (uint64_t)(sm >> sh) << off;
     e |= (uint64_t)(em >> sh) << off;
     k |= (uint64_t)(km >> sh) << off;
+    ns |= (uint64_t)(nm >> sh) << off;
+    sp |= (uint64_t)(pm >> sh) << off;
   }
   if (n < 64) k |= ~0ull << n;
   __m256i below = _mm256_cmpeq_epi8(_mm256_max_epu8(lo, _mm256_set1_epi8(0x20)), lo);
@@ -224,6 +261,8 @@ __attribute__((target("avx2"))) static inline void uvotel__ts_cls_avx2(const cha
   o->sep = s;
   o->eq = e;
   o->other = k;
+  o->nostart = ns;
+  o->sp = sp;
   o->notp = ~(uint32_t)_mm256_movemask_epi8(_mm256_and_si256(below, above));
 }
 #endif
@@ -295,20 +334,21 @@ static inline uint64_t uvotel__prefix_xor(uint64_t x) {
 /* Could line[0..len) be canonical: exactly "k=v,k=v,..." with valid keys and values, no OWS,
  * no empty members? Returns the number of blocks (>= 1) with the separator masks in seps[], or 0
  * (not canonical, or longer than UVOTEL__TS_FAST_MAX). What the masks do not say is left to the
- * caller: the first byte of each key (a-z 0-9), the length limits, and that no value ends in a
- * space (trailing OWS, which the general walk trims).
+ * caller: the length limits (which only a line longer than a value can break), the member count,
+ * and repeated keys.
  *
  * When "=" and "," alternate, starting with "=", the parity of the separators up to each byte
  * says whether it is in a key (even) or in "=value" (odd). One pass over the blocks checks the
  * rest with mask arithmetic: "=" exactly the odd separators, key bytes key characters, every byte
- * printable, no two separators side by side (no empty key or value), and the line ending inside a
- * value. */
+ * printable, no two separators side by side (no empty key or value), each key starting with a-z
+ * or 0-9 (the byte after each "," and byte 0 neither a separator nor in `nostart`), no value ending
+ * in a space (a trailing OWS the general walk trims), and the line ending inside a value. */
 __attribute__((always_inline)) static inline size_t uvotel__ts_canonical(const char *line,
                                                                          size_t len,
                                                                          uvotel__ts_cls_fn cls,
                                                                          uint64_t *seps) {
   if (len == 0 || len > UVOTEL__TS_FAST_MAX) return 0;
-  uint64_t bad = 0, par_in = 0, sep_in = 0, last = 0;
+  uint64_t bad = 0, par_in = 0, sep_in = 0, com_in = 1, sp_in = 0, last = 0;
   unsigned notp = 0;
   size_t nb = (len + 63) / 64;
   for (size_t b = 0; b < nb; b++) {
@@ -316,19 +356,114 @@ __attribute__((always_inline)) static inline size_t uvotel__ts_canonical(const c
     uvotel__ts_cls_t m;
     cls(line, line + 64 * b, n, &m);
     uint64_t par = uvotel__prefix_xor(m.sep) ^ par_in;
+    uint64_t com = m.sep & ~m.eq;
     /* key bytes; past the end `other` is set, but the parity there is the end's: odd */
     bad |= m.other & ~par;
-    bad |= m.eq ^ (m.sep & par);            /* "=" exactly the odd separators, "," the even ones */
+    bad |= m.eq ^ (m.sep & par);            /* "=" exactly the odd separators, "," the even */
     bad |= m.sep & ((m.sep << 1) | sep_in); /* two separators side by side */
+    bad |= (m.nostart | m.sep) & ((com << 1) | com_in); /* a key's first byte: after ",", at 0 */
+    bad |= com & ((m.sp << 1) | sp_in);                 /* a value's last byte: before "," */
     notp |= m.notp;
     par_in = (uint64_t)0 - (par >> 63);
     sep_in = m.sep >> 63;
-    last = (par & ~m.sep) >> (n - 1); /* the last byte: in a value, not a separator */
+    com_in = com >> 63;
+    sp_in = m.sp >> 63;
+    last = (par & ~(m.sep | m.sp)) >> (n - 1); /* the last byte: in a value, not "," "=" " " */
     seps[b] = m.sep;
   }
   if (bad != 0 || notp != 0 || !(last & 1)) return 0;
   return nb;
 }
+
+/* ---- short lines, 16..63 bytes (most tracestate headers): the masks read with overlapping
+ * 16- or 32-byte loads that never pass the end, each OR-ed in at its offset (an overlapped byte
+ * gives the same bit twice), and the canonical decision on the one word. ---- */
+
+#define UVOTEL__TS_SHORT_MIN 16
+#define UVOTEL__TS_SHORT_MAX 63
+
+/* uvotel__ts_canonical's decision on one word: the masks of line[0..len), 1 <= len <= 63, with
+ * every bit at or past len clear (in `other` too) and `par` the prefix XOR of `sep`. Returns
+ * `sep` (never 0 for a canonical line: it has an "=") when canonical, else 0. */
+static inline uint64_t uvotel__ts_decide_short(uint64_t sep, uint64_t eq, uint64_t other,
+                                               uint64_t nostart, uint64_t sp, uint64_t par,
+                                               unsigned notp, size_t len) {
+  uint64_t com = sep & ~eq;
+  uint64_t bad = other & ~par;                    /* in a key: key bytes only */
+  bad |= eq ^ (sep & par);                        /* "=" exactly the odd separators */
+  bad |= sep & (sep << 1);                        /* two separators side by side */
+  bad |= (nostart | sep) & ((com << 1) | 1);      /* a key's first byte: a-z 0-9 */
+  bad |= com & (sp << 1);                         /* a value's last byte before ",": not " " */
+  bad |= (~par | sep | sp) & (1ull << (len - 1)); /* the last byte: in a value, not " " */
+  return (bad | notp) ? 0 : sep;
+}
+
+#if defined(UVOTEL__HAVE_SSSE3_TARGET)
+#include <wmmintrin.h>
+
+/* A line of 16..63 bytes with SSSE3 steps (16 bytes each, the last one overlapping). */
+__attribute__((target("ssse3"))) static inline uint64_t uvotel__ts_short_ssse3(const char *line,
+                                                                               size_t len) {
+  uint64_t s = 0, e = 0, k = 0, ns = 0, sp = 0;
+  unsigned sm, em, km, nm, pm;
+  __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
+  for (size_t o = 0;; o += 16) {
+    if (o + 16 > len) o = len - 16;
+    uvotel__ts_step_ssse3(_mm_loadu_si128((const __m128i *)(const void *)(line + o)), &sm, &em, &km,
+                          &nm, &pm, &lo, &hi);
+    s |= (uint64_t)sm << o;
+    e |= (uint64_t)em << o;
+    k |= (uint64_t)km << o;
+    ns |= (uint64_t)nm << o;
+    sp |= (uint64_t)pm << o;
+    if (o + 16 >= len) break;
+  }
+  return uvotel__ts_decide_short(s, e, k, ns, sp, uvotel__prefix_xor(s),
+                                 uvotel__ts_notp_sse2(lo, hi), len);
+}
+
+/* A line of 16..63 bytes with AVX2: two 32-byte loads (at 0 and ending at the end), or two
+ * 16-byte ones below 32 bytes; the prefix XOR is one carry-less multiply by all ones. */
+__attribute__((target("avx2,pclmul"))) static inline uint64_t uvotel__ts_short_avx2(
+    const char *line, size_t len) {
+  uint64_t s, e, k, ns, sp;
+  unsigned notp;
+  if (len >= 32) {
+    uint32_t sa, ea, ka, na, pa, sb, eb, kb, nb, pb;
+    __m256i lo = _mm256_set1_epi8(0x20), hi = _mm256_set1_epi8(0x7e);
+    size_t o = len - 32;
+    uvotel__ts_step_avx2(_mm256_loadu_si256((const __m256i *)(const void *)line), &sa, &ea, &ka,
+                         &na, &pa, &lo, &hi);
+    uvotel__ts_step_avx2(_mm256_loadu_si256((const __m256i *)(const void *)(line + o)), &sb, &eb,
+                         &kb, &nb, &pb, &lo, &hi);
+    s = sa | (uint64_t)sb << o;
+    e = ea | (uint64_t)eb << o;
+    k = ka | (uint64_t)kb << o;
+    ns = na | (uint64_t)nb << o;
+    sp = pa | (uint64_t)pb << o;
+    __m256i below = _mm256_cmpeq_epi8(_mm256_max_epu8(lo, _mm256_set1_epi8(0x20)), lo);
+    __m256i above = _mm256_cmpeq_epi8(_mm256_min_epu8(hi, _mm256_set1_epi8(0x7e)), hi);
+    notp = ~(uint32_t)_mm256_movemask_epi8(_mm256_and_si256(below, above));
+  } else {
+    unsigned sa, ea, ka, na, pa, sb, eb, kb, nb, pb;
+    __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7e);
+    size_t o = len - 16;
+    uvotel__ts_step_ssse3(_mm_loadu_si128((const __m128i *)(const void *)line), &sa, &ea, &ka, &na,
+                          &pa, &lo, &hi);
+    uvotel__ts_step_ssse3(_mm_loadu_si128((const __m128i *)(const void *)(line + o)), &sb, &eb, &kb,
+                          &nb, &pb, &lo, &hi);
+    s = sa | (uint64_t)sb << o;
+    e = ea | (uint64_t)eb << o;
+    k = ka | (uint64_t)kb << o;
+    ns = na | (uint64_t)nb << o;
+    sp = pa | (uint64_t)pb << o;
+    notp = uvotel__ts_notp_sse2(lo, hi);
+  }
+  uint64_t par = (uint64_t)_mm_cvtsi128_si64(
+      _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)s), _mm_set1_epi8(-1), 0));
+  return uvotel__ts_decide_short(s, e, k, ns, sp, par, notp, len);
+}
+#endif
 
 /* The next set bit of a multi-block mask, read in order; `end` when there is none. */
 typedef struct uvotel__ts_bits_s {

@@ -17,8 +17,9 @@ struct uvotel_propagator_s {
 
 UVOTEL__API void uvotel_extracted_reset(uvotel_extracted_t *x) {
   if (x == NULL) return;
-  uvotel_trace_state_release(x->span_context.trace_state);
-  uvotel_baggage_release(x->baggage);
+  /* both are usually NULL or one: no call for what is not there */
+  if (x->span_context.trace_state != NULL) uvotel_trace_state_release(x->span_context.trace_state);
+  if (x->baggage != NULL) uvotel_baggage_release(x->baggage);
   memset(x, 0, sizeof *x);
 }
 
@@ -116,15 +117,22 @@ static int tc_inject(void *self, const uvotel_span_context_t *sc, const uvotel_b
   return len ? setter->set(carrier, "tracestate", ts, len) : 0;
 }
 
+/* The tracestate (ts: the parsed lines, or NULL) and the span context parsed from the one
+ * traceparent: into x. */
+static inline void tc_store(uvotel_span_context_t *sc, uvotel_trace_state_t *ts,
+                            uvotel_extracted_t *x) {
+  if (x->span_context.trace_state != NULL) uvotel_trace_state_release(x->span_context.trace_state);
+  sc->trace_state = ts;
+  x->span_context = *sc;
+}
+
 /* The tracestate lines and the span context parsed from the one traceparent: into x. */
 static int tc_finish(uvotel_span_context_t *sc, const uvotel_str_t *lines, size_t n,
                      uvotel_extracted_t *x) {
   uvotel_trace_state_t *ts = NULL;
   int rc = uvotel_trace_state_parse_lines(lines, n, 0, &ts);
   if (rc == UVOTEL_ENOMEM) return rc;
-  uvotel_trace_state_release(x->span_context.trace_state);
-  sc->trace_state = ts; /* NULL when absent or rejected */
-  x->span_context = *sc;
+  tc_store(sc, ts, x); /* ts NULL when absent or rejected */
   return 0;
 }
 
@@ -139,37 +147,19 @@ static inline int w3c_name_is(uvotel_str_t n, const char *w, size_t wl) {
   return (((a0 | fold) ^ b0) | ((a1 | fold) ^ b1)) == 0;
 }
 
-static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
-                      uvotel_extracted_t *x) {
-  (void)self;
+/* Any getter, and a header list with more tracestate lines than the stack holds (sc is then
+ * the parsed traceparent): each name through the getter. */
+__attribute__((noinline)) static int tc_extract_getter(void *carrier,
+                                                       const uvotel_carrier_getter_t *g,
+                                                       const uvotel_span_context_t *parsed,
+                                                       uvotel_extracted_t *x) {
   uvotel_span_context_t sc;
-  if (g == &uvotel_header_getter) {
-    /* The header list: one pass finds both names (the getter would walk it once per name). */
-    const uvotel_header_list_t *h = carrier;
-    if (h == NULL) return 0;
-    uvotel_str_t tp = {NULL, 0}, ts[LINES_STACK];
-    size_t ntp = 0, nts = 0;
-    for (size_t i = 0; i < h->n; i++) {
-      uvotel_str_t name = h->items[i].name;
-      if (name.ptr == NULL) continue;
-      if (name.len == 11 && w3c_name_is(name, "traceparent", 11)) {
-        tp = h->items[i].value;
-        ntp++;
-      } else if (name.len == 10 && w3c_name_is(name, "tracestate", 10)) {
-        if (nts < LINES_STACK) ts[nts] = h->items[i].value;
-        nts++;
-      }
-    }
-    /* Exactly one traceparent line: two lines are two different parents, so restart. */
-    if (ntp != 1 || tp.ptr == NULL || uvotel_traceparent_parse(tp.ptr, tp.len, &sc) != 0) {
-      return 0;
-    }
-    if (nts <= LINES_STACK) return tc_finish(&sc, ts, nts, x);
-    /* more tracestate lines than the stack holds: the general way below */
+  if (parsed != NULL) {
+    sc = *parsed;
   } else {
     uvotel_str_t tp[2];
     if (g->get(carrier, "traceparent", tp, 2) != 1) return 0;
-    if (tp[0].ptr == NULL || uvotel_traceparent_parse(tp[0].ptr, tp[0].len, &sc) != 0) return 0;
+    if (tp[0].ptr == NULL || uvotel__traceparent_parse(tp[0].ptr, tp[0].len, &sc) != 0) return 0;
   }
   lines_t l;
   int rc = get_lines(carrier, g, "tracestate", &l);
@@ -177,6 +167,40 @@ static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *
   rc = tc_finish(&sc, l.v, l.n, x);
   lines_free(&l);
   return rc;
+}
+
+static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *g,
+                      uvotel_extracted_t *x) {
+  (void)self;
+  if (g != &uvotel_header_getter) return tc_extract_getter(carrier, g, NULL, x);
+  /* The header list: one pass finds both names (the getter would walk it once per name). */
+  const uvotel_header_list_t *h = carrier;
+  if (h == NULL) return 0;
+  uvotel_str_t tp = {NULL, 0}, ts[LINES_STACK];
+  size_t ntp = 0, nts = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    uvotel_str_t name = h->items[i].name;
+    if (name.ptr == NULL) continue;
+    if (name.len == 11 && w3c_name_is(name, "traceparent", 11)) {
+      tp = h->items[i].value;
+      ntp++;
+    } else if (name.len == 10 && w3c_name_is(name, "tracestate", 10)) {
+      if (nts < LINES_STACK) ts[nts] = h->items[i].value;
+      nts++;
+    }
+  }
+  /* Exactly one traceparent line: two lines are two different parents, so restart. */
+  uvotel_span_context_t sc;
+  if (ntp != 1 || tp.ptr == NULL || uvotel__traceparent_parse(tp.ptr, tp.len, &sc) != 0) return 0;
+  if (nts == 1 && ts[0].ptr != NULL) { /* the usual request: one tracestate line */
+    uvotel_trace_state_t *st;
+    int rc = uvotel__trace_state_parse_line(ts[0].ptr, ts[0].len, &st);
+    if (rc == UVOTEL_ENOMEM) return rc;
+    tc_store(&sc, st, x);
+    return 0;
+  }
+  if (nts <= LINES_STACK) return tc_finish(&sc, ts, nts, x);
+  return tc_extract_getter(carrier, g, &sc, x); /* more lines than the stack holds */
 }
 
 static size_t tc_fields_fn(void *self, const char *const **names) {

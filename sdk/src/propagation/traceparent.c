@@ -1,15 +1,10 @@
 /* W3C traceparent (Trace Context Level 2): parse and format. */
 #include "propagation_internal.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "../common/w3c_hex.h"
 
-/* Hex in 8-character chunks with 64-bit word arithmetic (SWAR): a byte-at-a-time table loop
- * costs ~40 ns per traceparent here, the word form a few. Every byte of these words stays below
- * 0x80 before the range checks, so the per-byte additions never carry into the next byte. */
+/* Formatting: hex in 8-character chunks with 64-bit word arithmetic (SWAR). */
 #define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
 
 static inline void store_le64(char *p, uint64_t x) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -17,31 +12,6 @@ static inline void store_le64(char *p, uint64_t x) {
 #endif
   memcpy(p, &x, 8);
 }
-
-/* Per byte: high bit set where the byte is >= n (bytes < 0x80, n <= 0x80). */
-#define GE(x, n) ((x) + ONES * (0x80 - (n)))
-
-#if !defined(__SSE2__)
-/* 8 lowercase hex characters -> 4 bytes, as a word whose little-endian bytes are the decoded
- * bytes in order. Anything but [0-9a-f] sets bits in *bad. */
-static inline uint32_t hex8_decode(const char *p, uint64_t *bad) {
-  uint64_t x = uvotel__load_le64(p);
-  uint64_t digit = GE(x, 0x30) & ~GE(x, 0x3a) & HIGHS;
-  uint64_t alpha = GE(x, 0x61) & ~GE(x, 0x67) & HIGHS;
-  *bad |= (x & HIGHS) | ((digit | alpha) ^ HIGHS);
-  uint64_t nib = (x & (ONES * 0x0f)) + (alpha >> 7) * 9;
-  uint64_t t = ((nib << 4) | (nib >> 8)) & 0x00ff00ff00ff00ffull;
-  t = (t | (t >> 8)) & 0x0000ffff0000ffffull;
-  return (uint32_t)(t | (t >> 16));
-}
-
-static inline void store_le32(uint8_t *p, uint32_t v) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  memcpy(p, &v, 4);
-}
-#endif
 
 /* 4 bytes -> 8 lowercase hex characters. */
 static inline void hex8_encode(const uint8_t *in, char *out) {
@@ -54,25 +24,34 @@ static inline void hex8_encode(const uint8_t *in, char *out) {
   store_le64(out, n + ONES * '0' + gt9 * ('a' - '0' - 10));
 }
 
-#if defined(__SSE2__)
-/* 16 lowercase hex characters -> 8 bytes with SSE2 (baseline on x86-64). Returns the vector of
- * bytes that were [0-9a-f] (0xff) or not (0), tested by the caller once for all fields. */
-static inline __m128i hex16_decode(const char *p, uint8_t *out) {
-  __m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-  /* signed compares: bytes >= 0x80 are negative and fail both ranges */
-  __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
-                                _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
-  __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('a' - 1)),
-                                _mm_cmplt_epi8(c, _mm_set1_epi8('f' + 1)));
-  __m128i nib =
-      _mm_add_epi8(_mm_and_si128(c, _mm_set1_epi8(0x0f)), _mm_and_si128(alpha, _mm_set1_epi8(9)));
-  /* 16-bit lanes hold (n0, n1): make (n0 << 4) | n1, then pack the lanes to bytes */
-  __m128i hi = _mm_slli_epi16(_mm_and_si128(nib, _mm_set1_epi16(0x00ff)), 4);
-  __m128i pair = _mm_or_si128(hi, _mm_srli_epi16(nib, 8));
-  _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(pair, pair));
-  return _mm_or_si128(digit, alpha);
+/* The ids' hex (src/common/w3c_hex.h) with the best version this CPU has, chosen once at load:
+ * AVX2 or SSSE3 where the CPU has them (the x86-64 baseline the library is built for does not
+ * promise either), SSE2 (that baseline), word arithmetic elsewhere. */
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+static int g_tp_simd; /* 0: SSE2, 1: SSSE3, 2: AVX2 */
+
+__attribute__((constructor)) static void tp_cpu_probe(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) {
+    g_tp_simd = 2;
+  } else if (__builtin_cpu_supports("ssse3")) {
+    g_tp_simd = 1;
+  }
 }
 #endif
+
+static inline int hex_ids(const char *s, uint8_t *to, uint8_t *so) {
+  const char *tid = s + 3, *sid = s + 36;
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+  if (UVOTEL__LIKELY(g_tp_simd == 2)) return uvotel__hex_ids_avx2(tid, sid, to, so);
+  if (g_tp_simd == 1) return uvotel__hex_ids_ssse3(tid, sid, to, so);
+#endif
+#if defined(__SSE2__)
+  return uvotel__hex_ids_sse2(tid, sid, to, so);
+#else
+  return uvotel__hex_ids_swar(tid, sid, to, so);
+#endif
+}
 
 /* Hex digit values by byte, 0x10 for a byte that is not [0-9a-f]: the two-character fields
  * (version, flags) are two lookups each, and the 0x10 bits ORed together say if any was bad. */
@@ -97,6 +76,63 @@ static const uint8_t hexval[256] = {
 
 UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
   if (s == NULL || out == NULL) return UVOTEL_EINVAL;
+  return uvotel__traceparent_parse(s, len, out);
+}
+
+/* The usual traceparent: version 00, exactly 55 bytes, no OWS (its first and last bytes are
+ * then "0" and a hex digit). 0 when it is that and valid (*out written), else 1 (*out untouched):
+ * the general parse below then decides. `ids` is a w3c_hex.h decoder; each CPU level has its own
+ * copy with the decoder inlined. */
+__attribute__((always_inline)) static inline int tp_fast(const char *s, uvotel_span_context_t *out,
+                                                         int (*ids)(const char *, const char *,
+                                                                    uint8_t *, uint8_t *)) {
+  const uint8_t *u = (const uint8_t *)s;
+  unsigned f0 = hexval[u[53]], f1 = hexval[u[54]];
+  if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
+      ((f0 | f1) & 0x10)) {
+    return 1;
+  }
+  uint64_t w[3]; /* trace id (two words), span id */
+  if (!ids(s + 3, s + 36, (uint8_t *)w, (uint8_t *)(w + 2))) return 1;
+  if ((w[0] | w[1]) == 0 || w[2] == 0) return 1;
+  memcpy(out->trace_id.bytes, w, 16);
+  memcpy(out->span_id.bytes, w + 2, 8);
+  out->flags = (uint8_t)((f0 << 4 | f1) & UVOTEL_TRACE_FLAGS_KNOWN);
+  out->is_remote = 1;
+  out->trace_state = NULL;
+  return 0;
+}
+
+static int tp_parse_general(const char *s, size_t len, uvotel_span_context_t *out);
+
+/* A 55-byte line, whole: the fast path, and the general parse for what it declines (a tail call,
+ * so the usual line keeps nothing across a call). */
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+__attribute__((target("avx2"), noinline)) static int tp_parse55_avx2(const char *s,
+                                                                     uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_avx2) == 0 ? 0 : tp_parse_general(s, 55, out);
+}
+__attribute__((target("ssse3"), noinline)) static int tp_parse55_ssse3(const char *s,
+                                                                       uvotel_span_context_t *out) {
+  return tp_fast(s, out, uvotel__hex_ids_ssse3) == 0 ? 0 : tp_parse_general(s, 55, out);
+}
+#endif
+
+static inline int tp_parse55(const char *s, uvotel_span_context_t *out) {
+#if defined(UVOTEL__HAVE_HEX_SIMD_TARGETS)
+  if (UVOTEL__LIKELY(g_tp_simd == 2)) return tp_parse55_avx2(s, out);
+  if (g_tp_simd == 1) return tp_parse55_ssse3(s, out);
+#endif
+#if defined(__SSE2__)
+  return tp_fast(s, out, uvotel__hex_ids_sse2) == 0 ? 0 : tp_parse_general(s, 55, out);
+#else
+  return tp_fast(s, out, uvotel__hex_ids_swar) == 0 ? 0 : tp_parse_general(s, 55, out);
+#endif
+}
+
+/* Everything else: OWS, future versions, and every error. */
+__attribute__((noinline)) static int tp_parse_general(const char *s, size_t len,
+                                                      uvotel_span_context_t *out) {
   if (len > 0 && (uvotel__is_ows(s[0]) || uvotel__is_ows(s[len - 1]))) uvotel__trim_ows(&s, &len);
   if (len < UVOTEL_TRACEPARENT_LEN) return UVOTEL_EPARSE;
   /* fixed offsets: vv-<32 hex>-<16 hex>-ff */
@@ -110,33 +146,20 @@ UVOTEL__API int uvotel_traceparent_parse(const char *s, size_t len, uvotel_span_
   if (version == 0x00 && len != UVOTEL_TRACEPARENT_LEN) return UVOTEL_EPARSE;
   /* A future version: the version-00 fields, then nothing or "-" and fields we ignore. */
   if (len > UVOTEL_TRACEPARENT_LEN && s[UVOTEL_TRACEPARENT_LEN] != '-') return UVOTEL_EPARSE;
-#if defined(__SSE2__)
   uint64_t w[3]; /* trace id (two words), span id */
-  __m128i ok = _mm_and_si128(
-      _mm_and_si128(hex16_decode(s + 3, (uint8_t *)&w[0]), hex16_decode(s + 19, (uint8_t *)&w[1])),
-      hex16_decode(s + 36, (uint8_t *)&w[2]));
-  if (_mm_movemask_epi8(ok) != 0xffff) return UVOTEL_EPARSE;
+  if (!hex_ids(s, (uint8_t *)w, (uint8_t *)(w + 2))) return UVOTEL_EPARSE;
   if ((w[0] | w[1]) == 0 || w[2] == 0) return UVOTEL_EPARSE;
   memcpy(out->trace_id.bytes, w, 16);
   memcpy(out->span_id.bytes, w + 2, 8);
-#else
-  uint64_t bad = 0;
-  uint32_t t0 = hex8_decode(s + 3, &bad), t1 = hex8_decode(s + 11, &bad),
-           t2 = hex8_decode(s + 19, &bad), t3 = hex8_decode(s + 27, &bad),
-           s0 = hex8_decode(s + 36, &bad), s1 = hex8_decode(s + 44, &bad);
-  if (bad) return UVOTEL_EPARSE;
-  if ((t0 | t1 | t2 | t3) == 0 || (s0 | s1) == 0) return UVOTEL_EPARSE;
-  store_le32(out->trace_id.bytes, t0);
-  store_le32(out->trace_id.bytes + 4, t1);
-  store_le32(out->trace_id.bytes + 8, t2);
-  store_le32(out->trace_id.bytes + 12, t3);
-  store_le32(out->span_id.bytes, s0);
-  store_le32(out->span_id.bytes + 4, s1);
-#endif
   out->flags = (uint8_t)(flags & UVOTEL_TRACE_FLAGS_KNOWN);
   out->is_remote = 1;
   out->trace_state = NULL;
   return 0;
+}
+
+int uvotel__traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out) {
+  if (len == UVOTEL_TRACEPARENT_LEN) return tp_parse55(s, out);
+  return tp_parse_general(s, len, out);
 }
 
 static const char hexdig[16] = "0123456789abcdef";

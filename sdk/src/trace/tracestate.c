@@ -10,10 +10,13 @@
  * it too. Offsets are 16 bits: the largest valid list is 32 * (256 + 1 + 256) + 31 bytes.
  *
  * Parsing: one canonical line (one header, "k=v,k=v" as senders write it) is checked whole by
- * the block masks of src/common/w3c_ts.h (SSE2, SSSE3 or AVX2, chosen at load time) and its
- * members read off the separator mask straight into the block, the received bytes copied as
- * they are (no call to memcpy); anything else (OWS, empty members, repeated keys, several lines,
- * errors) takes the general walk, one member at a time with the SSE2 value scan of w3c.h.
+ * the masks of src/common/w3c_ts.h (SSE2, SSSE3 or AVX2, chosen at load time): a line of 16..63
+ * bytes (most headers) as one word from two overlapping loads, its members read off the
+ * separator mask with the end as a sentinel bit; a longer one in 64-byte blocks, its separator
+ * positions collected first. Either way the members go straight into the block and the received
+ * bytes are copied as they are (no call to memcpy); anything else (OWS, empty members, repeated
+ * keys, several lines, errors) takes the general walk, one member at a time with the SSE2 value
+ * scan of w3c.h.
  *
  * Blocks up to TS_BLOCK bytes (a usual header) are recycled through a small per-thread cache of
  * the threads that parse or build tracestates, so extracting a request's tracestate and dropping
@@ -24,7 +27,7 @@
 
 typedef struct ts_member_s {
   uint16_t key_off, key_len; /* the value follows the key and its "=" */
-  uint16_t val_len, pad_;
+  uint16_t val_len, pad_;    /* pad_: 0 or anything, never read */
 } ts_member_t;
 
 struct uvotel_trace_state_s {
@@ -164,6 +167,20 @@ static inline void copy_bytes(char *d, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] = s[i];
 }
 
+/* The header of a block of n members whose wire (len bytes, NUL-terminated here) follows the
+ * member table, and the strs copy after it. Returns the wire, for the caller to fill. */
+static inline char *ts_init(uvotel_trace_state_t *ts, uint8_t small, size_t n, size_t len) {
+  atomic_init(&ts->refs, 1);
+  ts->small = small;
+  atomic_init(&ts->strs_ok, 0);
+  ts->n = (uint16_t)n;
+  ts->wire_len = (uint16_t)len;
+  ts->wire = (char *)ts + sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
+  ts->strs = ts->wire + len + 1;
+  ts->wire[len] = '\0';
+  return ts->wire;
+}
+
 static size_t wire_len_of(const ts_slice_t *s, size_t n) {
   size_t wire = n - 1; /* commas */
   for (size_t i = 0; i < n; i++) wire += s[i].kl + 1 + s[i].vl;
@@ -178,13 +195,7 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, size_t wire
   uint8_t small;
   uvotel_trace_state_t *ts = ts_alloc(head + 2 * (wire + 1), &small);
   if (ts == NULL) return NULL;
-  atomic_init(&ts->refs, 1);
-  ts->small = small;
-  atomic_init(&ts->strs_ok, 0);
-  ts->n = (uint16_t)n;
-  ts->wire_len = (uint16_t)wire;
-  ts->wire = (char *)ts + head;
-  ts->strs = ts->wire + wire + 1;
+  ts_init(ts, small, n, wire);
   if (wire_src != NULL) {
     copy_bytes(ts->wire, wire_src, wire);
   } else {
@@ -198,7 +209,6 @@ static uvotel_trace_state_t *ts_build(const ts_slice_t *s, size_t n, size_t wire
       w += s[i].vl;
     }
   }
-  ts->wire[wire] = '\0';
   size_t off = 0;
   for (size_t i = 0; i < n; i++) {
     ts->m[i].key_off = (uint16_t)off;
@@ -280,10 +290,11 @@ static int parse_line_walk(uvotel__ts_acc_t *a, const char *p, size_t len) {
 }
 
 /* One canonical line (the usual extract: one tracestate header, as its sender wrote it): the
- * line checked whole by the masks of src/common/w3c_ts.h, the members read off the "=" and ","
- * masks straight into the block, and the received bytes kept as they are. Returns 1, having
- * allocated nothing, when the line is not canonical, has a repeated key (non-strict), or has
- * more members than allowed: the general walk then parses it and finds any error. */
+ * line checked whole by the masks of src/common/w3c_ts.h, the separator positions collected, then
+ * the members written from them straight into the block in one tight loop, and the received bytes
+ * kept as they are. Returns 1, having allocated nothing, when the line is not canonical, has a
+ * repeated key (non-strict), or has more members than allowed: the general walk then parses it
+ * and finds any error. */
 __attribute__((always_inline)) static inline int parse_canonical(const char *line, size_t len,
                                                                  unsigned flags,
                                                                  uvotel_trace_state_t **out,
@@ -295,25 +306,28 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
   for (size_t b = 0; b < nb; b++) nsep += (size_t)__builtin_popcountll(seps[b]);
   size_t n = (nsep + 1) / 2; /* "=" "," ... "=": odd, the line ends in a value */
   if (n > UVOTEL_TRACE_STATE_MAX_MEMBERS) return 1;
+  /* The separator positions in order, then the end: key i ends at pos[2i], its value at
+   * pos[2i + 1]. */
+  uint16_t pos[2 * UVOTEL_TRACE_STATE_MAX_MEMBERS];
+  size_t np = 0;
+  for (size_t b = 0; b < nb; b++) {
+    for (uint64_t x = seps[b]; x != 0; x &= x - 1) {
+      pos[np++] = (uint16_t)(64 * b + (size_t)__builtin_ctzll(x));
+    }
+  }
+  pos[np] = (uint16_t)len;
   size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
   uint8_t small;
   uvotel_trace_state_t *ts = ts_alloc(head + 2 * (len + 1), &small);
   if (ts == NULL) return UVOTEL_ENOMEM;
-  uvotel__ts_bits_t ss = {seps, 0, nb, seps[0]};
-  int long_line = len > UVOTEL_TRACE_STATE_MAX_VALUE; /* else no key or value can be too long */
   uint64_t lens = 0; /* bit (key length % 64) of every key so far: most keys need no compare */
   size_t ks = 0;
+  int rc = 1;
   for (size_t i = 0; i < n; i++) {
-    size_t ke = uvotel__ts_bits_next(&ss, len), ve = uvotel__ts_bits_next(&ss, len);
+    size_t ke = pos[2 * i], ve = pos[2 * i + 1];
     size_t kl = ke - ks, vl = ve - ke - 1;
-    int rc = 1;
-    /* what the masks do not say: the first key byte, no trailing space, the limits */
-    if (!(uvotel__cc[(uint8_t)line[ks]] & UVOTEL__CC_TS_KEY_FIRST) || line[ve - 1] == ' ' ||
-        (long_line && (kl > UVOTEL_TRACE_STATE_MAX_KEY || vl > UVOTEL_TRACE_STATE_MAX_VALUE))) {
-      goto decline;
-    }
     uint64_t bit = 1ull << (kl & 63);
-    if (lens & bit) {
+    if (UVOTEL__UNLIKELY(lens & bit)) {
       for (size_t j = 0; j < i; j++) {
         if (ts->m[j].key_len == kl && uvotel__ts_key_eq(line + ts->m[j].key_off, line + ks, kl)) {
           if (flags & UVOTEL_TRACE_STATE_STRICT) rc = UVOTEL_EPARSE;
@@ -322,68 +336,169 @@ __attribute__((always_inline)) static inline int parse_canonical(const char *lin
       }
     }
     lens |= bit;
-    ts->m[i].key_off = (uint16_t)ks;
+    uint64_t mw = (uint64_t)ks | (uint64_t)kl << 16 | (uint64_t)vl << 32; /* pad_ 0 */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    ts->m[i] = (ts_member_t){(uint16_t)ks, (uint16_t)kl, (uint16_t)vl, 0};
+    (void)mw;
+#else
+    memcpy(&ts->m[i], &mw, sizeof mw);
+#endif
+    ks = ve + 1;
+  }
+  if (len > UVOTEL_TRACE_STATE_MAX_VALUE) { /* else no key or value can be too long */
+    for (size_t i = 0; i < n; i++) {
+      if (ts->m[i].key_len > UVOTEL_TRACE_STATE_MAX_KEY ||
+          ts->m[i].val_len > UVOTEL_TRACE_STATE_MAX_VALUE) {
+        goto decline;
+      }
+    }
+  }
+  copy_bytes(ts_init(ts, small, n, len), line, len);
+  *out = ts;
+  return 0;
+decline:
+  ts->small = small;
+  ts_dealloc(ts);
+  return rc;
+}
+
+#if defined(UVOTEL__HAVE_SSSE3_TARGET)
+/* 16..63 bytes with 32-byte moves (AVX), the last one overlapping; below 32, two 16-byte ones. */
+__attribute__((target("avx"))) static inline void copy_short_avx(char *d, const char *s, size_t n) {
+  if (n >= 32) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(s + n - 32));
+    _mm256_storeu_si256((__m256i *)(void *)d, a);
+    _mm256_storeu_si256((__m256i *)(void *)(d + n - 32), b);
+    return;
+  }
+  __m128i a = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+  _mm_storeu_si128((__m128i *)(void *)d, a);
+  _mm_storeu_si128((__m128i *)(void *)(d + n - 16), b);
+}
+#endif
+
+/* The block of a canonical line of at most UVOTEL__TS_SHORT_MAX bytes whose separator mask is
+ * `sep`: the members read off the mask (the end as a separator past the last value), no limit
+ * can be broken and at most 16 members fit. Returns 1 (nothing allocated) on a repeated key,
+ * UVOTEL_EPARSE for one under STRICT. */
+__attribute__((always_inline)) static inline int build_short(
+    const char *line, size_t len, uint64_t sep, unsigned flags, uvotel_trace_state_t **out,
+    void (*copy)(char *, const char *, size_t)) {
+  size_t n = ((size_t)__builtin_popcountll(sep) + 1) / 2;
+  size_t head = sizeof(uvotel_trace_state_t) + n * sizeof(ts_member_t);
+  uint8_t small;
+  uvotel_trace_state_t *ts = ts_alloc(head + 2 * (len + 1), &small);
+  if (ts == NULL) return UVOTEL_ENOMEM;
+  uint64_t x = sep | 1ull << len, lens = 0;
+  size_t ks = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t ke = (size_t)__builtin_ctzll(x);
+    x &= x - 1;
+    size_t ve = (size_t)__builtin_ctzll(x);
+    x &= x - 1;
+    size_t kl = ke - ks, vl = ve - ke - 1;
+    uint64_t bit = 1ull << kl; /* kl < 64 */
+    if (UVOTEL__UNLIKELY(lens & bit)) {
+      for (size_t j = 0; j < i; j++) {
+        if (ts->m[j].key_len == kl && uvotel__ts_key_eq(line + ts->m[j].key_off, line + ks, kl)) {
+          ts->small = small;
+          ts_dealloc(ts);
+          return (flags & UVOTEL_TRACE_STATE_STRICT) ? UVOTEL_EPARSE : 1;
+        }
+      }
+    }
+    lens |= bit;
+    ts->m[i].key_off = (uint16_t)ks; /* pad_ is never read */
     ts->m[i].key_len = (uint16_t)kl;
     ts->m[i].val_len = (uint16_t)vl;
-    ts->m[i].pad_ = 0;
     ks = ve + 1;
-    continue;
-  decline:
-    ts->small = small;
-    ts_dealloc(ts);
-    return rc;
   }
-  atomic_init(&ts->refs, 1);
-  ts->small = small;
-  atomic_init(&ts->strs_ok, 0);
-  ts->n = (uint16_t)n;
-  ts->wire_len = (uint16_t)len;
-  ts->wire = (char *)ts + head;
-  ts->strs = ts->wire + len + 1;
-  copy_bytes(ts->wire, line, len);
-  ts->wire[len] = '\0';
+  copy(ts_init(ts, small, n, len), line, len);
   *out = ts;
   return 0;
 }
 
-/* The canonical path with the best classifier this CPU has. SSSE3 (with POPCNT: every CPU
+static inline int is_short(size_t len) {
+  return len - UVOTEL__TS_SHORT_MIN <= UVOTEL__TS_SHORT_MAX - UVOTEL__TS_SHORT_MIN;
+}
+
+static int walk_one(const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out);
+
+/* One line, whole: the canonical path, and the general walk (walk_one) for what it declines, so
+ * the usual line costs one call with nothing to keep across it. The canonical path uses the best
+ * classifier this CPU has. SSSE3 (with POPCNT: every CPU
  * since 2008 that has one has the other) is chosen at load time, since the x86-64 baseline the
  * library is built for does not promise it; SSE2 is that baseline; other CPUs classify with the
  * byte table. */
 static int canonical_base(const char *line, size_t len, unsigned flags,
                           uvotel_trace_state_t **out) {
 #if defined(__SSE2__)
-  return parse_canonical(line, len, flags, out, uvotel__ts_cls_sse2);
+  int rc = parse_canonical(line, len, flags, out, uvotel__ts_cls_sse2);
 #else
-  return parse_canonical(line, len, flags, out, uvotel__ts_cls_scalar);
+  int rc = parse_canonical(line, len, flags, out, uvotel__ts_cls_scalar);
 #endif
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
 }
 
 #if defined(UVOTEL__HAVE_SSSE3_TARGET)
-__attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *line, size_t len,
-                                                                   unsigned flags,
-                                                                   uvotel_trace_state_t **out) {
+/* Each CPU level: short lines inline, longer ones in a function of their own (so the short
+ * path does not pay for the long one's registers and stack). */
+__attribute__((target("ssse3,popcnt"), noinline)) static int canonical_ssse3_long(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
   return parse_canonical(line, len, flags, out, uvotel__ts_cls_ssse3);
 }
 
-__attribute__((target("avx2,popcnt"))) static int canonical_avx2(const char *line, size_t len,
-                                                                 unsigned flags,
-                                                                 uvotel_trace_state_t **out) {
+__attribute__((target("ssse3,popcnt"))) static int canonical_ssse3(const char *line, size_t len,
+                                                                   unsigned flags,
+                                                                   uvotel_trace_state_t **out) {
+  if (is_short(len)) {
+    uint64_t sep = uvotel__ts_short_ssse3(line, len);
+    if (sep != 0) {
+      int rc = build_short(line, len, sep, flags, out, copy_bytes);
+      if (rc != 1) return rc;
+    }
+    return walk_one(line, len, flags, out);
+  }
+  int rc = canonical_ssse3_long(line, len, flags, out);
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
+}
+
+__attribute__((target("avx2,pclmul,bmi,popcnt"), noinline)) static int canonical_avx2_long(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
   return parse_canonical(line, len, flags, out, uvotel__ts_cls_avx2);
 }
 
-/* 0: SSE2 or the byte table, 1: SSSE3, 2: AVX2 (each with POPCNT). */
+__attribute__((target("avx2,pclmul,bmi,popcnt"))) static int canonical_avx2(
+    const char *line, size_t len, unsigned flags, uvotel_trace_state_t **out) {
+  if (is_short(len)) {
+    uint64_t sep = uvotel__ts_short_avx2(line, len);
+    if (sep != 0) {
+      int rc = build_short(line, len, sep, flags, out, copy_short_avx);
+      if (rc != 1) return rc;
+    }
+    return walk_one(line, len, flags, out);
+  }
+  int rc = canonical_avx2_long(line, len, flags, out);
+  return rc != 1 ? rc : walk_one(line, len, flags, out);
+}
+
+/* 0: SSE2 or the byte table, 1: SSSE3 (with POPCNT), 2: AVX2 (with PCLMUL, BMI1 and POPCNT). */
 static int g_ts_simd;
 
 __attribute__((constructor)) static void ts_cpu_probe(void) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("popcnt") || !__builtin_cpu_supports("ssse3")) return;
-  g_ts_simd = __builtin_cpu_supports("avx2") ? 2 : 1;
+  g_ts_simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+                      __builtin_cpu_supports("bmi")
+                  ? 2
+                  : 1;
 }
 #endif
 
-static inline int parse_line_canonical(const char *line, size_t len, unsigned flags,
-                                       uvotel_trace_state_t **out) {
+static inline int parse_one(const char *line, size_t len, unsigned flags,
+                            uvotel_trace_state_t **out) {
 #if defined(UVOTEL__HAVE_SSSE3_TARGET)
   if (UVOTEL__LIKELY(g_ts_simd == 2)) return canonical_avx2(line, len, flags, out);
   if (g_ts_simd == 1) return canonical_ssse3(line, len, flags, out);
@@ -391,14 +506,9 @@ static inline int parse_line_canonical(const char *line, size_t len, unsigned fl
   return canonical_base(line, len, flags, out);
 }
 
-UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
-                                               uvotel_trace_state_t **out) {
-  if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
-  *out = NULL;
-  if (n == 1 && lines[0].ptr != NULL) {
-    int rc = parse_line_canonical(lines[0].ptr, lines[0].len, flags, out);
-    if (rc != 1) return rc;
-  }
+/* Every line the canonical path declined: the general walk. */
+__attribute__((noinline)) static int parse_lines_walk(const uvotel_str_t *lines, size_t n,
+                                                      unsigned flags, uvotel_trace_state_t **out) {
   uvotel__ts_acc_t a; /* only the counters: members are written as they are found */
   a.nm = 0;
   a.wire = 0;
@@ -430,6 +540,25 @@ UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t
   }
   *out = ts_build(a.m, a.nm, wire, src);
   return *out ? 0 : UVOTEL_ENOMEM;
+}
+
+__attribute__((noinline)) static int walk_one(const char *line, size_t len, unsigned flags,
+                                              uvotel_trace_state_t **out) {
+  uvotel_str_t l = {line, len};
+  return parse_lines_walk(&l, 1, flags, out);
+}
+
+int uvotel__trace_state_parse_line(const char *line, size_t len, uvotel_trace_state_t **out) {
+  *out = NULL;
+  return parse_one(line, len, 0, out);
+}
+
+UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
+                                               uvotel_trace_state_t **out) {
+  if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
+  *out = NULL;
+  if (n == 1 && lines[0].ptr != NULL) return parse_one(lines[0].ptr, lines[0].len, flags, out);
+  return parse_lines_walk(lines, n, flags, out);
 }
 
 UVOTEL__API int uvotel_trace_state_parse(const char *s, size_t len, uvotel_trace_state_t **out) {
