@@ -566,7 +566,7 @@ static void end_n(uvotel_span_t **spans, size_t n) {
 }
 
 /* prealloc_spans slots are ready: that many spans open at once (4 attributes each) allocate
- * nothing; without preallocation the same spans allocate. */
+ * nothing; without preallocation the same spans allocate (the pool's chunks, as they are made). */
 static void test_prealloc_first_spans_allocate_nothing(void **state) {
   fx_t *f = *state;
   enum { N = 600 };
@@ -585,7 +585,9 @@ static void test_prealloc_first_spans_allocate_nothing(void **state) {
   a0 = counting_alloc_stats();
   start_n(f, spans, N);
   a1 = counting_alloc_stats();
-  assert_true(a1.allocs + a1.reallocs - a0.allocs - a0.reallocs >= N);
+  /* slots hold their attributes and first arena bytes inline: the lazy pool allocates a chunk
+   * of UVOTEL__SPAN_CHUNK (256) slots at a time, 3 for 600 spans */
+  assert_true(a1.allocs + a1.reallocs - a0.allocs - a0.reallocs >= (N + 255) / 256);
   end_n(spans, N);
   hold_clear(&f->hold);
 }

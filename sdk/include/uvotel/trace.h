@@ -284,9 +284,9 @@ typedef struct uvotel_span_limits_s {
  *   UVOTEL_PROVIDER_NO_DEFAULT_EXPORTER.
  * max_spans: pool capacity (spans alive at once: open, queued or held); beyond it starts return
  *   a non-recording span and count pool_exhausted. 0: 65536.
- * prealloc_spans: span slots made ready at creation (the slot, its first 1 KiB string arena and
- *   room for 8 attributes, touched: about 1.5 KiB each), so the first spans cost what later ones
- *   do; beyond them the pool grows on demand. Counted in chunks of 256 slots (rounded up).
+ * prealloc_spans: span slots made ready at creation (the slot with room for 8 attributes and
+ *   256 bytes of strings inline, touched: 768 bytes each), so the first spans cost what later
+ *   ones do; beyond them the pool grows on demand. Counted in chunks of 256 slots (rounded up).
  *   0: 4096 (at most max_spans);
  *   UVOTEL_PREALLOC_NONE: none (all on demand). Out of memory here is said (warn) and the pool
  *   grows on demand. */

@@ -7,17 +7,30 @@
 
 /* ---- arena ---- */
 
+/* The current buffer is full: the next kept chunk that holds size bytes, else a new chunk (at
+ * least UVOTEL__ARENA_CHUNK, twice the last one, or size and UVOTEL__ARENA_CHUNK more) at the
+ * end of the list. A heap span
+ * (provider.c's, calloc'd) starts in its arena0 here. */
 void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
   size = (size + 7u) & ~(size_t)7u;
-  uvotel__chunk_t *c = s->arena_cur, *last = NULL;
-  while (c != NULL && c->used + size > c->cap) {
-    last = c;
+  if (size == 0) size = 8;
+  if (s->ar_p == NULL && s->arena_cur == NULL) {
+    uvotel__arena_reset(s);
+    if (size <= UVOTEL__ARENA_INLINE) {
+      s->ar_p += size;
+      return s->arena0;
+    }
+  }
+  uvotel__chunk_t *c = s->arena_cur != NULL ? s->arena_cur->next : s->arena_more;
+  size_t last_cap = s->arena_cur != NULL ? s->arena_cur->cap : 0;
+  while (c != NULL && c->cap < size) {
+    last_cap = c->cap;
     c = c->next;
   }
   if (c == NULL) {
-    size_t cap = 1024;
-    if (last != NULL && last->cap * 2 > cap) cap = last->cap * 2;
-    if (cap < size) cap = size;
+    size_t cap = UVOTEL__ARENA_CHUNK;
+    if (last_cap * 2 > cap) cap = last_cap * 2;
+    if (cap < size) cap = size + UVOTEL__ARENA_CHUNK; /* room for the strings after it */
     c = uvotel_malloc(sizeof(uvotel__chunk_t) + cap);
     if (c == NULL) {
       s->arena_failed = 1;
@@ -25,38 +38,25 @@ void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size) {
     }
     c->next = NULL;
     c->cap = cap;
-    c->used = 0;
-    if (last != NULL) {
-      last->next = c;
-    } else if (s->arena_first == NULL) {
-      s->arena_first = c;
-    } else {
-      /* cur was NULL but chunks exist: append at the end */
-      uvotel__chunk_t *e = s->arena_first;
-      while (e->next != NULL) e = e->next;
-      e->next = c;
-    }
+    uvotel__chunk_t **tail = &s->arena_more;
+    while (*tail != NULL) tail = &(*tail)->next;
+    *tail = c;
   }
   s->arena_cur = c;
-  void *r = c->data + c->used;
-  c->used += size;
-  return r;
-}
-
-void uvotel__arena_reset(uvotel_span_t *s) {
-  for (uvotel__chunk_t *c = s->arena_first; c != NULL; c = c->next) c->used = 0;
-  s->arena_cur = s->arena_first;
-  s->arena_failed = 0;
+  s->ar_p = c->data + size;
+  s->ar_end = c->data + c->cap;
+  return c->data;
 }
 
 void uvotel__arena_free(uvotel_span_t *s) {
-  uvotel__chunk_t *c = s->arena_first;
+  uvotel__chunk_t *c = s->arena_more;
   while (c != NULL) {
     uvotel__chunk_t *n = c->next;
     uvotel_free(c);
     c = n;
   }
-  s->arena_first = s->arena_cur = NULL;
+  s->arena_more = s->arena_cur = NULL;
+  uvotel__arena_reset(s);
 }
 
 /* ---- attribute copies ---- */
@@ -364,14 +364,31 @@ void uvotel__copy_attr_list(uvotel_span_t *s, const uvotel_attribute_t *src, siz
 
 /* ---- span attributes ---- */
 
-/* Grow the attribute arrays (and the index, once it is in use). 0 or -1. */
+/* Grow the attribute arrays (and the index, once it is in use): out of the slot's inline arrays
+ * into heap arrays of twice their size, which the slot keeps for its later uses; heap arrays
+ * double. 0 or -1 (nothing changed). */
 static int grow_attrs(uvotel_span_t *s) {
   uint32_t cap = s->cap_attrs ? s->cap_attrs * 2 : 8;
-  void *na = uvotel_realloc(s->attrs, sizeof(uvotel_attribute_t) * cap);
-  if (na == NULL) return -1;
+  uvotel_attribute_t *na;
+  uvotel__key_t *nk;
+  if (s->attrs == s->attr_inl) {
+    na = uvotel_malloc(sizeof *na * cap);
+    nk = uvotel_malloc(sizeof *nk * cap);
+    if (na == NULL || nk == NULL) {
+      uvotel_free(na);
+      uvotel_free(nk);
+      return -1;
+    }
+    memcpy(na, s->attr_inl, sizeof *na * s->n_attrs);
+    memcpy(nk, s->key_inl, sizeof *nk * s->n_attrs);
+  } else {
+    na = uvotel_realloc(s->attrs, sizeof *na * cap);
+    if (na == NULL) return -1;
+    s->attrs = na;
+    nk = uvotel_realloc(s->attr_keys, sizeof *nk * cap);
+    if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
+  }
   s->attrs = na;
-  void *nk = uvotel_realloc(s->attr_keys, sizeof(uvotel__key_t) * cap);
-  if (nk == NULL) return -1; /* attrs grew, cap_attrs did not: consistent */
   s->attr_keys = nk;
   s->cap_attrs = cap;
   s->attr_room = uvotel__attrs_room(s);

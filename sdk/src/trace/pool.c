@@ -29,8 +29,27 @@ static void pool_push_chain(uvotel_tracer_provider_t *p, uvotel_span_t *first,
                                                   memory_order_relaxed));
 }
 
+/* A chunk of UVOTEL__SPAN_CHUNK slots, 64-byte aligned (a slot is whole cache lines, so no two
+ * slots share one); the block's own address is kept in the word before the first slot. Not
+ * zeroed: the caller initialises every slot. */
+static uvotel_span_t *chunk_alloc(void) {
+  size_t bytes = sizeof(uvotel_span_t) * UVOTEL__SPAN_CHUNK + 64 + sizeof(void *);
+  char *raw = uvotel_malloc(bytes);
+  if (raw == NULL) return NULL;
+  uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 63u) & ~(uintptr_t)63u;
+  memcpy((char *)a - sizeof(void *), &raw, sizeof raw);
+  return (uvotel_span_t *)a;
+}
+
+static void chunk_free(uvotel_span_t *c) {
+  void *raw;
+  memcpy(&raw, (char *)c - sizeof(void *), sizeof raw);
+  uvotel_free(raw);
+}
+
 /* Add a chunk: its first slot returned, the rest pushed on the shared list. NULL: someone else
- * grew (unless prefill); &uvotel__invalid_span: at capacity or out of memory. */
+ * grew (unless prefill); &uvotel__invalid_span: at capacity or out of memory. Every slot is
+ * written whole here, so the chunk's pages are in before any span uses them. */
 static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p, int prefill) {
   pthread_mutex_lock(&p->mu);
   uint32_t n = atomic_load(&p->n_chunks);
@@ -42,15 +61,18 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p, int prefill) {
     pthread_mutex_unlock(&p->mu);
     return &uvotel__invalid_span;
   }
-  uvotel_span_t *c = uvotel_calloc(UVOTEL__SPAN_CHUNK, sizeof(uvotel_span_t));
+  uvotel_span_t *c = chunk_alloc();
   if (c == NULL) {
     pthread_mutex_unlock(&p->mu);
     return &uvotel__invalid_span;
   }
+  memset(c, 0, sizeof(uvotel_span_t) * UVOTEL__SPAN_CHUNK);
   for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
     c[i].index = n * UVOTEL__SPAN_CHUNK + i;
     c[i].provider = p;
     c[i].status_desc = ""; /* a start leaves it to the recycling of the slot */
+    uvotel__span_storage_init(&c[i]);
+    c[i].attr_room = uvotel__attrs_room(&c[i]);
     atomic_store_explicit(&c[i].next_free, i + 1 < UVOTEL__SPAN_CHUNK ? c[i].index + 2 : 0,
                           memory_order_relaxed);
   }
@@ -61,55 +83,17 @@ static uvotel_span_t *pool_grow(uvotel_tracer_provider_t *p, int prefill) {
   return &c[0];
 }
 
-/* One slot's first arena chunk and attribute arrays, as their first use would make them, and
- * written so their pages are in. 0 or -1. */
-static int slot_prepare(uvotel_span_t *s) {
-  if (s->arena_first == NULL) {
-    uvotel__chunk_t *c = uvotel_malloc(sizeof(uvotel__chunk_t) + UVOTEL__ARENA_INITIAL);
-    if (c == NULL) return -1;
-    memset(c->data, 0, UVOTEL__ARENA_INITIAL);
-    c->next = NULL;
-    c->cap = UVOTEL__ARENA_INITIAL;
-    c->used = 0;
-    s->arena_first = s->arena_cur = c;
-  }
-  if (s->cap_attrs == 0) {
-    uvotel_attribute_t *a = uvotel_calloc(UVOTEL__ATTR_INITIAL_CAP, sizeof *a);
-    uvotel__key_t *k = uvotel_calloc(UVOTEL__ATTR_INITIAL_CAP, sizeof *k);
-    if (a == NULL || k == NULL) {
-      uvotel_free(a);
-      uvotel_free(k);
-      return -1;
-    }
-    s->attrs = a;
-    s->attr_keys = k;
-    s->cap_attrs = UVOTEL__ATTR_INITIAL_CAP;
-    s->attr_room = uvotel__attrs_room(s);
-  }
-  return 0;
-}
-
-/* Whole chunks: the free list is a stack, so the last chunk's slots are taken first. */
+/* Whole chunks: the free list is a stack, so the last chunk's slots are taken first. A slot
+ * holds its attribute arrays and first arena bytes inline, so a chunk made is a chunk ready. */
 int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n) {
   if (n > p->max_spans) n = p->max_spans;
   uint32_t want = (n + UVOTEL__SPAN_CHUNK - 1) / UVOTEL__SPAN_CHUNK;
-  int rc = 0;
-  while (atomic_load(&p->n_chunks) < want && rc == 0) {
+  while (atomic_load(&p->n_chunks) < want) {
     uvotel_span_t *first = pool_grow(p, 1);
-    if (first == NULL || first == &uvotel__invalid_span) {
-      rc = UVOTEL_ENOMEM;
-      break;
-    }
+    if (first == NULL || first == &uvotel__invalid_span) return UVOTEL_ENOMEM;
     pool_push_chain(p, first, first);
-    uvotel_span_t *c = atomic_load(&p->chunks[atomic_load(&p->n_chunks) - 1]);
-    for (uint32_t i = 0; i < UVOTEL__SPAN_CHUNK; i++) {
-      if (slot_prepare(&c[i]) != 0) {
-        rc = UVOTEL_ENOMEM;
-        break;
-      }
-    }
   }
-  return rc;
+  return 0;
 }
 
 /* A thread's cache is empty: take a chain of slots from the shared list with one exchange
@@ -171,13 +155,15 @@ void uvotel__span_pool_free(uvotel_tracer_provider_t *p) {
     uvotel_span_t *c = atomic_load(&p->chunks[i]);
     for (uint32_t j = 0; j < UVOTEL__SPAN_CHUNK; j++) {
       uvotel__arena_free(&c[j]);
-      uvotel_free(c[j].attrs);
-      uvotel_free(c[j].attr_keys);
+      if (c[j].attrs != c[j].attr_inl) {
+        uvotel_free(c[j].attrs);
+        uvotel_free(c[j].attr_keys);
+      }
       uvotel_free(c[j].attr_index);
       uvotel_free(c[j].events);
       uvotel_free(c[j].links);
     }
-    uvotel_free(c);
+    chunk_free(c);
     p->chunks[i] = NULL;
   }
   atomic_store(&p->n_chunks, 0);
@@ -200,16 +186,7 @@ void uvotel__span_recycle(uvotel_span_t *s) {
   s->status = UVOTEL_STATUS_UNSET;
   s->status_final = 0;
   s->status_desc = "";
-  uvotel__chunk_t *c0 = s->arena_first;
-  if (c0 != NULL) {
-    if (UVOTEL__LIKELY(c0->next == NULL)) { /* one chunk: the usual span */
-      c0->used = 0;
-      s->arena_cur = c0;
-      s->arena_failed = 0;
-    } else {
-      uvotel__arena_reset(s);
-    }
-  }
+  uvotel__arena_reset(s);
   atomic_store_explicit(&s->state, UVOTEL__SPAN_FREE, memory_order_relaxed);
   uvotel_tracer_provider_t *p = s->provider;
   if (UVOTEL__UNLIKELY(atomic_load_explicit(&p->zombie, memory_order_seq_cst))) {
@@ -235,6 +212,29 @@ void uvotel__span_recycle(uvotel_span_t *s) {
     return;
   }
   pool_push_chain(p, s, s);
+}
+
+/* Ask for the line at a for writing. */
+static inline void prefetch_w(const void *a) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ volatile("prefetchw %0" : : "m"(*(const char *)a));
+#else
+  __builtin_prefetch(a, 1, 3);
+#endif
+}
+
+#define RELEASE_AHEAD 4
+void uvotel__span_release_many(const uvotel_span_data_t *const *d, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (i + RELEASE_AHEAD < n) {
+      const char *b = (const char *)d[i + RELEASE_AHEAD];
+      prefetch_w(b);
+      prefetch_w(b + 64);
+      prefetch_w(b + 128);
+      prefetch_w(b + 192);
+    }
+    uvotel_span_data_release(d[i]);
+  }
 }
 
 void uvotel__provider_retire(uvotel_tracer_provider_t *p) {

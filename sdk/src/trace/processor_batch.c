@@ -65,7 +65,7 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
 /* ---- the span items, for the pipeline; the rest of the processor is the pipeline's ---- */
 
 static void span_release_many(const void *const *items, size_t n) {
-  for (size_t i = 0; i < n; i++) uvotel_span_data_release(items[i]);
+  uvotel__span_release_many((const uvotel_span_data_t *const *)items, n);
 }
 
 static const uvotel__pipe_ops_t g_span_items = {.name = "batch span processor",

@@ -231,6 +231,7 @@ static uvotel_tracer_provider_t *provider_new(const uvotel_tracer_provider_optio
       if (bp != NULL) p->procs[p->n_procs++] = bp;
     }
   }
+  for (size_t i = 0; i < p->n_procs; i++) p->any_on_start |= p->procs[i]->ops->on_start != NULL;
   {
     uint32_t pre = o->prealloc_spans == 0 ? UVOTEL__PREALLOC_DEFAULT : o->prealloc_spans;
     if (pre != UVOTEL_PREALLOC_NONE && uvotel__pool_prefill(p, pre) != 0) {
@@ -318,6 +319,7 @@ UVOTEL__API void uvotel_tracer_provider_free(uvotel_tracer_provider_t *p) {
   atomic_store(&p->pending_frees, n + 1);
   /* A span ended after this (a misuse the header forbids) finds no processor: a no-op. */
   p->n_procs = 0;
+  p->any_on_start = 0;
   p->procs = NULL;
   for (size_t i = 0; i < n; i++) uvotel__span_processor_free_then(procs[i], pending_done, p);
   uvotel_free(procs);

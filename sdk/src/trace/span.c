@@ -226,15 +226,19 @@ UVOTEL__API uvotel_span_t *uvotel_span_start(uvotel_tracer_t *t, const char *nam
     uvotel_span_add_link(s, &opts->links[i]);
   }
   uvotel__count(&sh->started, shard);
-  for (size_t i = 0; i < p->n_procs; i++) {
+  for (size_t i = 0; UVOTEL__UNLIKELY(p->any_on_start) && i < p->n_procs; i++) {
     uvotel_span_processor_t *pr = p->procs[i];
     if (pr->ops->on_start != NULL) pr->ops->on_start(pr->self, s, parent);
   }
   return s;
 }
 
+/* A wrapped context never records, so it never reaches the slot's inline attributes and arena:
+ * its block ends before them (an extract per request pays for 256 bytes, not a whole slot). */
+#define WRAP_BYTES offsetof(uvotel_span_t, attr_inl)
+
 UVOTEL__API uvotel_span_t *uvotel_span_wrap_context(const uvotel_span_context_t *sc) {
-  uvotel_span_t *s = uvotel_calloc(1, sizeof *s);
+  uvotel_span_t *s = uvotel_calloc(1, WRAP_BYTES);
   if (s == NULL) return &uvotel__invalid_span;
   s->flags = UVOTEL__SPAN_F_HEAP;
   s->name = "";

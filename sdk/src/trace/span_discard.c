@@ -27,11 +27,9 @@ UVOTEL__API int uvotel__span_discard(uvotel_span_t *s) {
     return 0;
   }
   uvotel_tracer_provider_t *p = s->provider;
-  for (size_t i = 0; i < p->n_procs; i++) {
-    if (p->procs[i]->ops->on_start != NULL) {
-      uvotel_span_end(s); /* a processor saw it start: it sees it end */
-      return 0;
-    }
+  if (p->any_on_start) {
+    uvotel_span_end(s); /* a processor saw it start: it sees it end */
+    return 0;
   }
   atomic_store_explicit(&s->state, UVOTEL__SPAN_NONREC_ENDED, memory_order_release);
   uncount_start(p);

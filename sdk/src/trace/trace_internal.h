@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "../internal.h"
 #include "../pipeline/exporter_internal.h"
@@ -23,7 +24,8 @@ enum {
 #define UVOTEL__SPAN_F_STATIC 0x1u /* static object: references are not counted */
 #define UVOTEL__TS_START 0x1u
 #define UVOTEL__TS_END 0x2u
-#define UVOTEL__SPAN_F_HEAP 0x2u /* wrap_context: own block, freed at the last release */
+#define UVOTEL__SPAN_F_HEAP \
+  0x2u /* wrap_context: own block (no inline storage), freed at last release */
 
 /* An attribute key's byte length and hash, stored beside the attribute. */
 typedef struct uvotel__key_s {
@@ -35,45 +37,58 @@ typedef struct uvotel__key_s {
  * building the index on the 9th cost ~640 instructions per request (issue 12 item 7). */
 #define UVOTEL__ATTR_LINEAR_MAX 16
 
+/* An arena chunk past the span's inline buffer (kept across reuse of the slot). */
 typedef struct uvotel__chunk_s {
   struct uvotel__chunk_s *next;
   size_t cap;
-  size_t used;
   _Alignas(8) char data[];
 } uvotel__chunk_t;
 
+/* Attributes stored inside the slot before the arrays move out (grow_attrs): an HTTP SERVER
+ * span's 9 to 11 spill once per slot and keep the heap arrays for the slot's later uses. */
+#define UVOTEL__ATTR_INLINE 8
+/* The span's first arena bytes, inside the slot (sized so the slot is a whole number of cache
+ * lines: see the static assertion below). */
+#define UVOTEL__ARENA_INLINE 256
+
+/* A span slot. Pool slots are 64-byte aligned (pool.c) and a whole number of lines: the fields
+ * every recording span touches first (four lines), then the inline attributes, their keys and
+ * the inline arena, so a span with a few short attributes is one contiguous run of lines that
+ * the producer writes, the export thread reads and the producer then reuses. */
 struct uvotel_span_s {
+  /* line 0: pool and life cycle, identity of the data */
   atomic_uint refs;
   atomic_uint state;
   atomic_uint next_free; /* pool stack link: index + 1, 0 = end */
   uint32_t index;
   uint32_t flags;
-  uvotel_span_kind_t kind;
+  uint32_t ts_gen;
   uvotel_tracer_provider_t *provider;
   uvotel_tracer_t *tracer;
-  uvotel_span_context_t ctx;
-  uvotel_span_id_t parent_id;
-  uint8_t parent_remote;
-  /* 1 once a span was started with this one as its parent (span start: a relaxed load and a
-   * store the first time); read by uvotel__span_has_children */
-  atomic_uchar has_children;
-  uint8_t status_final;
-  uvotel_status_code_t status;
-  const char *status_desc;
-  const char *name;
   /* start/end: raw ticks of anchor generation ts_gen, or Unix ns as the user gave them
    * (ts_explicit bits UVOTEL__TS_START / UVOTEL__TS_END); converted when read */
   uint64_t start_ns, end_ns;
-  uint32_t ts_gen;
+  const char *name;
+  /* line 1 */
+  uvotel_span_context_t ctx;
+  uvotel_span_id_t parent_id;
+  const char *status_desc;
+  uint8_t kind;   /* uvotel_span_kind_t */
+  uint8_t status; /* uvotel_status_code_t */
+  uint8_t parent_remote;
+  uint8_t status_final;
   uint8_t ts_explicit;
-  /* attributes: growable arrays kept across reuse; attr_keys[i] is the length and hash of
-   * attrs[i].key; past UVOTEL__ATTR_LINEAR_MAX attributes an open-addressing index
-   * (attr_index, attr_index_mask + 1 slots of position + 1) finds duplicates in O(1) */
+  uint8_t arena_failed;
+  uint8_t attr_index_live;
+  /* 1 once a span was started with this one as its parent (span start: a relaxed load and a
+   * store the first time); read by uvotel__span_has_children */
+  atomic_uchar has_children;
+  /* line 2: attributes. attrs/attr_keys point at attr_inl/key_inl until more than
+   * UVOTEL__ATTR_INLINE are stored, then at heap arrays kept across reuse; attr_keys[i] is the
+   * length and hash of attrs[i].key; past UVOTEL__ATTR_LINEAR_MAX attributes an open-addressing
+   * index (attr_index, attr_index_mask + 1 slots of position + 1) finds duplicates in O(1) */
   uvotel_attribute_t *attrs;
   uvotel__key_t *attr_keys;
-  uint32_t *attr_index;
-  uint32_t attr_index_mask;
-  uint8_t attr_index_live;
   uint32_t n_attrs, cap_attrs, dropped_attrs;
   /* below this many attributes a setter appends without the limit, capacity and index checks:
    * min(cap_attrs, attribute_count limit, UVOTEL__ATTR_LINEAR_MAX) (uvotel__attrs_room), 0 until
@@ -82,14 +97,28 @@ struct uvotel_span_s {
   /* one bit per stored key (uvotel__key_bloom): a key whose bit is clear is new, so the common
    * case of distinct keys skips the duplicate scan */
   uint64_t attr_bloom;
+  /* string/array arena: the free bytes of the current buffer (arena0, then arena_cur's) */
+  char *ar_p, *ar_end;
+  uint32_t n_events, n_links;
+  /* line 3: the rest */
   uvotel_event_t *events;
-  uint32_t n_events, cap_events, dropped_events;
   uvotel_link_t *links;
-  uint32_t n_links, cap_links, dropped_links;
-  /* string/array arena: chunks kept across reuse */
-  uvotel__chunk_t *arena_first, *arena_cur;
-  int arena_failed;
+  uint32_t cap_events, dropped_events;
+  uint32_t cap_links, dropped_links;
+  uint32_t *attr_index;
+  uint32_t attr_index_mask;
+  /* arena chunks past arena0, kept across reuse (arena_more: the first; arena_cur: the one
+   * ar_p is in, NULL while in arena0) */
+  uvotel__chunk_t *arena_more, *arena_cur;
+  /* lines 4-: inline storage */
+  uvotel_attribute_t attr_inl[UVOTEL__ATTR_INLINE];
+  uvotel__key_t key_inl[UVOTEL__ATTR_INLINE];
+  _Alignas(8) char arena0[UVOTEL__ARENA_INLINE];
 };
+_Static_assert(sizeof(struct uvotel_span_s) % 64 == 0, "a span slot is whole cache lines");
+_Static_assert(offsetof(struct uvotel_span_s, attrs) == 128, "line 2 starts with attrs");
+_Static_assert(offsetof(struct uvotel_span_s, events) == 192, "line 3 starts with events");
+_Static_assert(offsetof(struct uvotel_span_s, attr_inl) == 256, "inline storage at line 4");
 
 #define UVOTEL__SPAN_CHUNK_SHIFT 8
 #define UVOTEL__SPAN_CHUNK (1u << UVOTEL__SPAN_CHUNK_SHIFT)
@@ -156,6 +185,9 @@ struct uvotel_tracer_provider_s {
   int sampler_kind; /* uvotel__sampler_kind(sampler): decided inline at span start */
   uvotel_span_processor_t **procs;
   size_t n_procs;
+  /* some processor has an on_start (set with procs at creation, cleared with them at free):
+   * span start and discard skip the loop over the processors otherwise */
+  int any_on_start;
   atomic_size_t pending_frees; /* during free: processors still freeing (free_async), plus one */
   const uvotel_id_generator_ops_t *idgen;
   void *idgen_self;
@@ -203,12 +235,13 @@ static inline uvotel_span_t *uvotel__slot_at(uvotel_tracer_provider_t *p, uint32
   return &c[idx & (UVOTEL__SPAN_CHUNK - 1)];
 }
 
-/* Make the first n slots ready (chunks, each slot's first arena chunk and attribute arrays, all
- * touched) on the shared free list. Creation only. 0, or UVOTEL_ENOMEM (what was made stays). */
+/* Make the first n slots ready (whole chunks, every slot written, its inline attribute arrays and
+ * arena in place) on the shared free list. Creation only. 0, or UVOTEL_ENOMEM (what was made
+ * stays). */
 int uvotel__pool_prefill(uvotel_tracer_provider_t *p, uint32_t n);
 #define UVOTEL__PREALLOC_DEFAULT 4096u
-#define UVOTEL__ATTR_INITIAL_CAP 8u
-#define UVOTEL__ARENA_INITIAL 1024u
+/* The first arena chunk past arena0. */
+#define UVOTEL__ARENA_CHUNK 1024u
 /* One slot from the shared free list (growing the pool); NULL when it is exhausted. */
 uvotel_span_t *uvotel__pool_pop_shared(uvotel_tracer_provider_t *p);
 /* The calling thread's cache (shard != 0) is empty: a chain of slots from the shared list into
@@ -232,6 +265,10 @@ static inline uvotel_span_t *uvotel__pool_pop(uvotel_tracer_provider_t *p, uint3
 }
 /* Return a slot whose last reference went: release what it holds, reset it, free it. */
 void uvotel__span_recycle(uvotel_span_t *s);
+/* Release n span data references (the batch processor's finished batches, on the loop thread):
+ * the slots the recycling writes are asked for a few spans ahead, since the export thread read
+ * them last on the other core. */
+void uvotel__span_release_many(const uvotel_span_data_t *const *d, size_t n);
 /* The attribute fast path's bound for s (see attr_room). */
 static inline uint32_t uvotel__attrs_room(const uvotel_span_t *s) {
   uint32_t r = s->cap_attrs < UVOTEL__ATTR_LINEAR_MAX ? s->cap_attrs : UVOTEL__ATTR_LINEAR_MAX;
@@ -302,15 +339,15 @@ int uvotel__sampler_kind(const uvotel_sampler_t *s);
 void uvotel__global_forget(uvotel_tracer_provider_t *p);
 void uvotel__provider_release_memory(uvotel_tracer_provider_t *p);
 /* size bytes (8-aligned) from s's arena; NULL (and arena_failed) out of memory. The current
- * chunk is tried inline; the rest (next chunks, a new one) in uvotel__arena_alloc_slow. */
+ * buffer is tried inline; the rest (kept chunks, a new one) in uvotel__arena_alloc_slow. size > 0
+ * (every caller asks for at least one byte). */
 void *uvotel__arena_alloc_slow(uvotel_span_t *s, size_t size);
 static inline void *uvotel__arena_alloc(uvotel_span_t *s, size_t size) {
   size = (size + 7u) & ~(size_t)7u;
-  uvotel__chunk_t *c = s->arena_cur;
-  if (UVOTEL__LIKELY(c != NULL) && UVOTEL__LIKELY(c->cap - c->used >= size)) {
-    void *r = c->data + c->used;
-    c->used += size;
-    return r;
+  char *p = s->ar_p;
+  if (UVOTEL__LIKELY((size_t)(s->ar_end - p) >= size)) {
+    s->ar_p = p + size;
+    return p;
   }
   return uvotel__arena_alloc_slow(s, size);
 }
@@ -329,7 +366,11 @@ static inline void uvotel__copy_small(char *d, const char *src, size_t n) {
     memcpy(d, &a, 4);
     memcpy(d + n - 4, &b, 4);
   } else if (n < 4) {
-    for (size_t i = 0; i < n; i++) d[i] = src[i];
+    if (n != 0) { /* 1 to 3 bytes: first, middle, last (overlapping), no loop */
+      d[0] = src[0];
+      d[n >> 1] = src[n >> 1];
+      d[n - 1] = src[n - 1];
+    }
   } else {
     memcpy(d, src, n);
   }
@@ -341,8 +382,23 @@ static inline const char *uvotel__arena_strdup(uvotel_span_t *s, const char *str
   d[len] = '\0';
   return d;
 }
+/* Free s's kept chunks (arena0 is the slot's); the arena is then empty. */
 void uvotel__arena_free(uvotel_span_t *s);
-void uvotel__arena_reset(uvotel_span_t *s);
+/* Empty the arena (chunks kept); ar_p back at arena0. */
+static inline void uvotel__arena_reset(uvotel_span_t *s) {
+  s->ar_p = s->arena0;
+  s->ar_end = s->arena0 + UVOTEL__ARENA_INLINE;
+  s->arena_cur = NULL;
+  s->arena_failed = 0;
+}
+/* Give s its inline attribute arrays (a slot made by the pool; heap spans of provider.c start
+ * without any). */
+static inline void uvotel__span_storage_init(uvotel_span_t *s) {
+  s->attrs = s->attr_inl;
+  s->attr_keys = s->key_inl;
+  s->cap_attrs = UVOTEL__ATTR_INLINE;
+  uvotel__arena_reset(s);
+}
 /* Copy attrs into dst (array in s's arena) with limits; returns the count kept. */
 int uvotel__copy_attribute(uvotel_span_t *s, uvotel_attribute_t *dst, const uvotel_attribute_t *src,
                            uint32_t value_limit);
