@@ -181,15 +181,20 @@ static int rq_value(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
-static const uvotel_str_t *header(const conn_t *c, const char *name) {
-  size_t l = strlen(name);
+/* The value of the first header line named lname (lower case, l bytes), ASCII case-insensitively
+ * (header names are tokens: no locale, no strlen: see the header() macro). */
+static const uvotel_str_t *header_n(const conn_t *c, const char *lname, size_t l) {
   for (size_t i = 0; i < c->nhdr; i++) {
-    if (c->hdr[i].name.len == l && strncasecmp(c->hdr[i].name.ptr, name, l) == 0) {
-      return &c->hdr[i].value;
-    }
+    if (c->hdr[i].name.len != l) continue;
+    const char *n = c->hdr[i].name.ptr;
+    size_t k = 0;
+    while (k < l && (n[k] == lname[k] || (n[k] >= 'A' && n[k] <= 'Z' && n[k] + 32 == lname[k])))
+      k++;
+    if (k == l) return &c->hdr[i].value;
   }
   return NULL;
 }
+#define header(c, lname) header_n((c), "" lname "", sizeof(lname) - 1)
 
 /* The request's attributes, collected in one array: handed to uvotel_span_start (so a sampler
  * sees them), or, when the provider's sampler is made of built-ins that never look at

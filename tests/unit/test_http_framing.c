@@ -392,6 +392,10 @@ static const rcase_t k_rcases[] = {
     {"DEL in a value", {"GET /a HTTP/1.1\r\nX-B: u\x7fv\r\n\r\n"}, 0, NULL},
     {"a control byte in Connection", {"GET /b HTTP/1.1\r\nConnection: k\001\r\n\r\n"}, 0, NULL},
     {"a bare CR in a value", {"GET /a HTTP/1.1\r\nX-A: a\rb\r\n\r\n"}, 0, NULL},
+    {"header names in other cases",
+     {"GET /a HTTP/1.1\r\nHosts: x\r\nHOSt: h:82\r\nuSER-aGENT: U\r\nhost: y\r\n\r\n"},
+     1,
+     "user_agent.original=U|server.address=h|server.port=82|"},
     /* Requests after a remembered one (the memo of the connection's last head, by line). */
     {"the same request again", {GET("/a"), GET("/a"), GET("/a")}, 3, "url.path=/a"},
     {"a remembered request, then one line changed",
