@@ -86,12 +86,15 @@ uint64_t uvotel__http_now_ns(void) {
 /* ---- the propagator: OTEL_PROPAGATORS, built once ---- */
 
 static uvotel_propagator_t *g_prop;
+static int g_prop_w3c; /* g_prop is the SDK's tracecontext, baggage or both (the default) */
 static pthread_once_t g_prop_once = PTHREAD_ONCE_INIT;
 
 static void prop_init(void) {
   uvotel_propagator_t *p = NULL;
   if (uvotel_propagator_from_names(uvotel_env_get("OTEL_PROPAGATORS"), &p, NULL) != 0) p = NULL;
   g_prop = p != NULL ? p : uvotel_propagator_default();
+  g_prop_w3c = g_prop == uvotel_propagator_default() ||
+               g_prop == uvotel_propagator_tracecontext() || g_prop == uvotel_propagator_baggage();
 }
 
 const uvotel_propagator_t *uvotel__http_propagator(void) {
@@ -366,13 +369,26 @@ static void set_server(rq_attrs_t *t, const conn_t *c) {
   }
 }
 
+/* 0 when extracting from c's headers cannot find anything: the propagator is the SDK's W3C one
+ * (g_prop_w3c), which reads traceparent, tracestate and baggage only, and no header name has
+ * one of their lengths (11, 10, 7). Any other propagator may read any header: 1. */
+static int may_carry_context(const conn_t *c) {
+  if (!g_prop_w3c) return 1;
+  for (size_t i = 0; i < c->nhdr; i++) {
+    size_t l = c->hdr[i].name.len;
+    if (l == 11 || l == 10 || l == 7) return 1;
+  }
+  return 0;
+}
+
 /* The SERVER span of the request whose URL and headers are in c->buf/c->hdr. */
 static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) {
   const char *method = http_method_str((enum http_method)m);
   int known = known_method(m);
   uvotel_header_list_t list = {c->hdr, c->nhdr};
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  (void)uvotel_propagator_extract(uvotel__http_propagator(), &list, &uvotel_header_getter, &x);
+  const uvotel_propagator_t *prop = uvotel__http_propagator();
+  if (may_carry_context(c)) (void)uvotel_propagator_extract(prop, &list, &uvotel_header_getter, &x);
   rq_attrs_t t;
   t.n = t.used = 0;
   attr_str(&t, "http.request.method", known ? method : "_OTHER");

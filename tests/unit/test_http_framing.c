@@ -337,7 +337,8 @@ static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t ca
   return uvotel_memory_exporter_count(fx->mem);
 }
 
-#define TP "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+#define TP_VALUE ": 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#define TP "traceparent" TP_VALUE "\r\n"
 
 static const rcase_t k_rcases[] = {
     {"attributes",
@@ -392,6 +393,15 @@ static const rcase_t k_rcases[] = {
     {"DEL in a value", {"GET /a HTTP/1.1\r\nX-B: u\x7fv\r\n\r\n"}, 0, NULL},
     {"a control byte in Connection", {"GET /b HTTP/1.1\r\nConnection: k\001\r\n\r\n"}, 0, NULL},
     {"a bare CR in a value", {"GET /a HTTP/1.1\r\nX-A: a\rb\r\n\r\n"}, 0, NULL},
+    {"a traceparent in capitals",
+     {"GET /a HTTP/1.1\r\nTRACEPARENT" TP_VALUE "\r\n\r\n"},
+     1,
+     "GET|00f067aa0ba902b7|"},
+    {"names as long as the propagation headers, none of them",
+     {"GET /a HTTP/1.1\r\nX-Trace-Id1: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+      "X-Baggag: k=v\r\nX-B: 1\r\n\r\n"},
+     1,
+     "GET|0000000000000000|"},
     {"header names in other cases",
      {"GET /a HTTP/1.1\r\nHosts: x\r\nHOSt: h:82\r\nuSER-aGENT: U\r\nhost: y\r\n\r\n"},
      1,
