@@ -240,6 +240,10 @@ static void end_with_error(const uvotel__dns_pend_t *q, int err) {
   end_query(q);
 }
 
+void uvotel__dns_client_failed(const uvotel__dns_pend_t *q, int err) {
+  end_with_error(q, err);
+}
+
 void uvotel__dns_client_failed_now(uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
                                    const struct sockaddr *addr, int err) {
   uvotel__dns_msg_t m;

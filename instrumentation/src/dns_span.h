@@ -39,6 +39,8 @@ uvotel_span_t *uvotel__dns_client_span(const uvotel__dns_msg_t *m, const char *t
  * or unanswered (error.type "timeout", status ERROR with why). Counted in the stats. */
 void uvotel__dns_client_answered(const uvotel__dns_pend_t *q, int rcode);
 void uvotel__dns_client_unanswered(const uvotel__dns_pend_t *q, const char *why);
+/* End a client query's span with libuv error err (its write or send failed). Counted. */
+void uvotel__dns_client_failed(const uvotel__dns_pend_t *q, int err);
 
 /* A client query was added to a table: count it; end what the bound made give way (evicted). */
 void uvotel__dns_client_added(void *evicted);

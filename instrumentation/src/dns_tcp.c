@@ -10,6 +10,13 @@
 #include "uvotel/uv_dns.h"
 #include "uvotel/uv_spans.h"
 
+/* A server's answered queries whose response is in a write that has not completed yet. */
+#define AWAIT_MAX 64
+typedef struct await_s {
+  uint64_t seq; /* the write (numbered as the seam's written op numbers them) */
+  uvotel_span_t *span;
+} await_t;
+
 typedef struct tconn_s {
   int client; /* an outgoing connection */
   int dead;
@@ -20,7 +27,9 @@ typedef struct tconn_s {
   uint64_t msg_ns;             /* when the message being read began */
   int began;                   /* server: queries completed by the current read */
   uvotel_span_t *last_began;
-  uvotel_span_t *done; /* server: the response completed by the current write */
+  uint64_t wseq;         /* calls of write so far: the number of the current / last write */
+  await_t aw[AWAIT_MAX]; /* server: oldest first */
+  unsigned naw;
   struct sockaddr_storage peer, local;
   int has_peer, has_local;
 } tconn_t;
@@ -120,7 +129,8 @@ static int take_answered(tconn_t *c, const uint8_t *head, size_t nhead, uvotel__
   return 1;
 }
 
-/* A response a server writes: the query it answers ends with the write. */
+/* A response a server writes: the query it answers ends when the write carrying the
+ * response's last byte (this one) completes (tcp_written), with its error if it fails. */
 static void server_answer(void *arg, const uint8_t *head, size_t nhead, size_t msglen) {
   (void)msglen;
   tconn_t *c = arg;
@@ -128,8 +138,16 @@ static void server_answer(void *arg, const uint8_t *head, size_t nhead, size_t m
   int rcode;
   if (!take_answered(c, head, nhead, &q, &rcode)) return;
   uvotel__dns_set_rcode(q.span, rcode);
-  if (c->done != NULL) uvotel_span_end(c->done); /* several responses in one write */
-  c->done = q.span;
+  if (c->naw == AWAIT_MAX) {
+    /* That many responses in writes still in flight: the oldest ends now, before its write
+     * completes (its status cannot be known any more). */
+    uvotel_span_end(c->aw[0].span);
+    memmove(c->aw, c->aw + 1, (AWAIT_MAX - 1) * sizeof c->aw[0]);
+    c->naw--;
+  }
+  c->aw[c->naw].seq = c->wseq;
+  c->aw[c->naw].span = q.span;
+  c->naw++;
 }
 
 /* A query a client writes: its CLIENT span (under the span current at the write). */
@@ -146,9 +164,13 @@ static void client_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
   int dup;
   void *evicted;
   uvotel__dns_pend_t *q = uvotel__dns_pending_add(&c->pend, &m, NULL, &dup, &evicted);
-  if (dup) return;
+  if (dup) {
+    q->req = (const void *)(uintptr_t)c->wseq; /* sent again: this write carries it now */
+    return;
+  }
   uvotel__dns_client_added(evicted);
   q->span = uvotel__dns_client_span(&m, "tcp", c->has_peer ? (struct sockaddr *)&c->peer : NULL);
+  q->req = (const void *)(uintptr_t)c->wseq; /* the write carrying it: a failure ends it */
   if (q->span == NULL) {
     memset(q, 0, sizeof *q);
     c->pend.n--;
@@ -178,10 +200,10 @@ static int tcp_read(void *conn, const char *data, size_t len, uvotel_span_t **cu
   return 0;
 }
 
+/* The spans a write carries end in tcp_written, so this returns none. */
 static uvotel_span_t *tcp_write(void *conn, const uv_buf_t bufs[], unsigned int nbufs) {
   tconn_t *c = conn;
-  if (c->dead) return NULL;
-  c->done = NULL;
+  c->wseq++; /* every call is numbered, also after a give-up */
   for (unsigned i = 0; i < nbufs && !c->dead; i++) {
     if (bufs[i].len == 0) continue;
     if (uvotel__dns_frame_feed(&c->wf, (const uint8_t *)bufs[i].base, bufs[i].len,
@@ -189,13 +211,37 @@ static uvotel_span_t *tcp_write(void *conn, const uv_buf_t bufs[], unsigned int 
       give_up(c);
     }
   }
-  uvotel_span_t *done = c->done;
-  c->done = NULL;
-  return done;
+  return NULL;
+}
+
+/* Write seq completed: a server's responses in it end (ERROR with the error when it failed);
+ * a client's queries in a failed write end with the error (they never reached the server). */
+static void tcp_written(void *conn, uint64_t seq, int status) {
+  tconn_t *c = conn;
+  if (c->client) {
+    uvotel__dns_pend_t q;
+    while (status < 0 && uvotel__dns_pending_take_req(&c->pend, (const void *)(uintptr_t)seq, &q)) {
+      uvotel__dns_client_failed(&q, status);
+    }
+    return;
+  }
+  unsigned keep = 0;
+  for (unsigned i = 0; i < c->naw; i++) {
+    if (c->aw[i].seq != seq) {
+      c->aw[keep++] = c->aw[i];
+      continue;
+    }
+    if (status < 0) uvotel__dns_set_error(c->aw[i].span, status);
+    uvotel_span_end(c->aw[i].span);
+  }
+  c->naw = keep;
 }
 
 static void tcp_close(void *conn) {
   tconn_t *c = conn;
+  /* Responses whose write had not completed when the stream closed end now: libuv had the
+   * bytes (a close right after the write is the usual way to end a connection). */
+  for (unsigned i = 0; i < c->naw; i++) uvotel_span_end(c->aw[i].span);
   if (c->client) {
     uvotel__dns_client_drain(&c->pend);
   } else {
@@ -213,7 +259,8 @@ static const uvotel_protocol_ops_t k_server = {.size = sizeof(uvotel_protocol_op
                                                .open = server_open,
                                                .read = tcp_read,
                                                .write = tcp_write,
-                                               .close = tcp_close};
+                                               .close = tcp_close,
+                                               .written = tcp_written};
 
 static const uvotel_protocol_ops_t k_client = {.size = sizeof(uvotel_protocol_ops_t),
                                                .name = "dns-tcp-client",
@@ -222,7 +269,8 @@ static const uvotel_protocol_ops_t k_client = {.size = sizeof(uvotel_protocol_op
                                                .open = client_open,
                                                .read = tcp_read,
                                                .write = tcp_write,
-                                               .close = tcp_close};
+                                               .close = tcp_close,
+                                               .written = tcp_written};
 
 const uvotel_protocol_ops_t *uvotel__dns_tcp_ops(int client) {
   return client ? &k_client : &k_server;

@@ -1085,6 +1085,7 @@ static const uvotel_protocol_ops_t k_http = {
     http_read,
     http_write,
     http_close,
+    NULL, /* written: its write returns the one span a write completes */
 };
 
 UVOTEL__API const uvotel_protocol_ops_t *uvotel_protocol_http(void) {

@@ -88,6 +88,10 @@ typedef struct uvotel__hs_s {
     struct {
       int adopted; /* uvotel_poll_adopt fixed the context: starts do not re-capture (poll.c) */
     } poll;
+    struct {
+      uint64_t seq; /* a write request: its number for the stream's detector's written op, or
+                       0 (protocols.c; set by every wrapped write) */
+    } write;
   } u;
 } uvotel__hs_t;
 
@@ -257,9 +261,9 @@ int uvotel__auto_roots(void);
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
  * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
 void uvotel__proto_accept(uvotel__hs_t *s);
-/* uvotel_tcp_open on a connected socket: followed as an accepted stream (server-side
- * detectors on what it reads) and as a connected one (the HTTP client side, DNS over TCP on
- * what it writes) until its first read or write picks one. */
+/* uvotel_tcp_open / uvotel_pipe_open on a connected socket: followed as an accepted stream
+ * (server-side detectors on what it reads) and as a connected one (the HTTP client side, DNS over
+ * TCP on what it writes) until its first read or write picks one. */
 void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h);
 /* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
 int uvotel__proto_followed(const uvotel__hs_t *s);
@@ -271,11 +275,17 @@ uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *d
 /* After uvotel__proto_read returned a span: the request's extracted baggage to make current
  * with it (borrowed), or NULL. */
 const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s);
-/* Bytes of a uv_write; returns the span to end when that write completes (owned), or NULL. */
-uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs);
-/* The first `written` bytes of bufs went out through uv_try_write. */
-void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
-                               size_t written);
+/* Bytes of a uv_write that libuv took (err 0) or refused at once (err < 0). Returns the span to
+ * end when that write completes (owned), or NULL, and in *seq the number to pass
+ * uvotel__proto_written then (0: nothing to pass). A refused write is over here: its span ended
+ * and the detector told, with err (returns NULL, *seq 0). */
+uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                                   int err, uint64_t *seq);
+/* The write numbered seq (uvotel__proto_write) on stream h completed with status. */
+void uvotel__proto_written(uv_stream_t *h, uint64_t seq, int status);
+/* uv_try_write returned r: r > 0, its first r bytes of bufs went out; r < 0 other than
+ * UV_EAGAIN, it refused them all. */
+void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs, int r);
 /* Close: the detector ends its spans and forgets the stream (and a UDP socket's DNS queries). */
 void uvotel__proto_drop(uvotel__hs_t *s);
 /* DNS over UDP, server side (dns_server.c; category dns). A received query: its SERVER span,

@@ -1,11 +1,32 @@
-/* Pipes (unix domain sockets, named pipes): uvotel_pipe_init and uvotel_pipe_connect
- * ("PIPECONNECTWRAP"; the connecting handle becomes a "PIPEWRAP"). Listening ("PIPESERVERWRAP"),
- * accepting, reading and writing go through the stream wrappers (stream.c), as for TCP. */
+/* Pipes (unix domain sockets, named pipes): uvotel_pipe_init, uvotel_pipe_open and
+ * uvotel_pipe_connect ("PIPECONNECTWRAP"; the connecting handle becomes a "PIPEWRAP"). Listening
+ * ("PIPESERVERWRAP"), accepting, reading and writing go through the stream wrappers (stream.c), as
+ * for TCP. */
 #include "internal.h"
 
 UVOTEL__API int uvotel_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc) {
   uvotel__forget_stale(loop, handle);
   return uv_pipe_init(loop, handle, ipc);
+}
+
+UVOTEL__API int uvotel_pipe_open(uv_pipe_t *handle, uv_file file) {
+  int err = uv_pipe_open(handle, file);
+  if (err != 0 || !uvotel_tracking() || handle == NULL ||
+      __atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) == 0) {
+    return err;
+  }
+  /* A connected socket (a socketpair end, one inherited or passed in): offered to the
+   * detectors, whichever way it turns out to go, as uvotel_tcp_open does. A pipe(2) or FIFO end
+   * (not a socket) and a listening socket have no peer: left alone. An unnamed peer has a name
+   * of length 0; one too long for the buffer (UV_ENOBUFS) is there all the same. */
+  char name[8];
+  size_t len = sizeof name;
+  int perr = uv_pipe_getpeername(handle, name, &len);
+  if (perr != 0 && perr != UV_ENOBUFS) return 0;
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(handle->loop, handle, &is_new);
+  if (s != NULL) uvotel__proto_adopt(s, (uv_stream_t *)handle);
+  return 0;
 }
 
 UVOTEL__API void uvotel_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name,

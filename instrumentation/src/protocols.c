@@ -1,9 +1,9 @@
 /* The protocol detector seam (uvotel/uv_protocols.h): which detector owns an accepted stream,
  * and the calls from the stream wrappers into it. Outgoing TCP connections (uvotel_tcp_connect)
  * are offered to the built-in client-side detector (DNS over TCP, dns_tcp.c) by their first
- * bytes written. A connected socket the program adopts (uvotel_tcp_open) has no direction yet:
- * it is followed both ways until its first read (then it is served, as an accepted stream) or
- * its first write (then it is a client, as a connected one). */
+ * bytes written. A connected socket the program adopts (uvotel_tcp_open, uvotel_pipe_open) has no
+ * direction yet: it is followed both ways until its first read (then it is served, as an accepted
+ * stream) or its first write (then it is a client, as a connected one). */
 #include <pthread.h>
 #include <string.h>
 
@@ -16,6 +16,8 @@
 #define MAX_USER 8
 #define N_BUILTIN 2
 #define OPS_V1_SIZE (offsetof(uvotel_protocol_ops_t, close) + sizeof(void (*)(void *)))
+/* The table has the written member (appended after close). */
+#define OPS_WRITTEN_SIZE (offsetof(uvotel_protocol_ops_t, written) + sizeof(void (*)(void)))
 
 typedef struct det_s {
   const uvotel_protocol_ops_t *ops;
@@ -34,6 +36,7 @@ struct uvotel__proto_s {
   int outgoing;      /* a connection the program made: detected by what it writes first */
   int adopted;       /* uv_tcp_open: no direction yet (the first read or write tells) */
   uvotel_span_t *accept_parent; /* an accepted stream: the span current at the accept, or NULL */
+  uint64_t wseq;                /* calls of the claiming detector's write so far */
   size_t npeek;
   char peek[UVOTEL_PROTOCOL_PEEK_MAX];
 };
@@ -98,6 +101,27 @@ static void adopted_writes(uvotel__proto_t *p) {
 int uvotel__proto_followed(const uvotel__hs_t *s) {
   const uvotel__proto_t *p = s->proto;
   return p != NULL && p->ops != NULL && !p->dead && !p->outgoing;
+}
+
+static int has_written(const uvotel_protocol_ops_t *ops) {
+  return ops->size >= OPS_WRITTEN_SIZE && ops->written != NULL;
+}
+
+/* Bytes for the claiming detector's write: the span it returns and, in *seq, the number of
+ * this write for its written op (0: it has none). */
+static uvotel_span_t *call_write(uvotel__proto_t *p, const uv_buf_t bufs[], unsigned int nbufs,
+                                 uint64_t *seq) {
+  uvotel_span_t *span = p->ops->write(p->conn, bufs, nbufs);
+  p->wseq++;
+  *seq = has_written(p->ops) ? p->wseq : 0;
+  return span;
+}
+
+/* A write that is over as soon as the detector saw it (try_write, bytes written before the
+ * claim, a write libuv refused): its span ends, and written is told, with status. */
+static void done_now(uvotel__proto_t *p, uvotel_span_t *span, uint64_t seq, int status) {
+  if (span != NULL) uvotel__auto_status_end(span, status);
+  if (seq != 0) p->ops->written(p->conn, seq, status);
 }
 
 static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t **current) {
@@ -208,8 +232,9 @@ static int detect_out(uvotel__hs_t *s, uvotel__proto_t *p, const uv_buf_t bufs[]
   p->conn = conn;
   if (p->npeek > 0) {
     uv_buf_t early = uv_buf_init(p->peek, (unsigned int)p->npeek);
-    uvotel_span_t *span = ops->write(conn, &early, 1); /* already written: ends now */
-    if (span != NULL) uvotel_span_end(span);
+    uint64_t seq;
+    uvotel_span_t *span = call_write(p, &early, 1, &seq);
+    done_now(p, span, seq, 0); /* already written (their completion is past) */
   }
   return 1;
 }
@@ -229,28 +254,48 @@ const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s) {
   return uvotel__http_read_baggage(p->conn);
 }
 
-uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs) {
+uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
+                                   int err, uint64_t *seq) {
   uvotel__proto_t *p = s->proto;
+  *seq = 0;
   if (p->dead || bufs == NULL || nbufs == 0) return NULL;
   if (UVOTEL__UNLIKELY(p->adopted)) adopted_writes(p);
   if (p->ops == NULL && !(p->outgoing && detect_out(s, p, bufs, nbufs))) return NULL;
-  return p->ops->write(p->conn, bufs, nbufs);
+  uvotel_span_t *span = call_write(p, bufs, nbufs, seq);
+  if (UVOTEL__LIKELY(err == 0)) return span;
+  done_now(p, span, *seq, err); /* refused at once: the write is over, with its error */
+  *seq = 0;
+  return NULL;
 }
 
-void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,
-                               size_t written) {
+void uvotel__proto_written(uv_stream_t *h, uint64_t seq, int status) {
+  uvotel__hs_t *s = uvotel__hs_get(h->loop, h);
+  uvotel__proto_t *p = s != NULL ? s->proto : NULL;
+  /* Closed since (the detector's close ended what the write carried): nothing to tell. A
+   * stream's detector is only replaced by a new accept/connect/open, which libuv refuses on a
+   * stream with writes pending, so seq is this detector's. */
+  if (p == NULL || p->ops == NULL || seq > p->wseq || !has_written(p->ops)) return;
+  p->ops->written(p->conn, seq, status);
+}
+
+void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs, int r) {
   uvotel__proto_t *p = s->proto;
-  if (UVOTEL__UNLIKELY(p->adopted) && written > 0) adopted_writes(p);
+  uint64_t seq;
+  if (r < 0) { /* refused: the detector sees the bytes that were not sent, with the error */
+    if (r != UV_EAGAIN && bufs != NULL) (void)uvotel__proto_write(s, bufs, nbufs, r, &seq);
+    return;
+  }
+  if (UVOTEL__UNLIKELY(p->adopted) && r > 0) adopted_writes(p);
   if ((p->ops == NULL && !p->outgoing) || p->dead || bufs == NULL) return;
   uv_buf_t part[16];
-  int k = uvotel__buf_prefix(bufs, nbufs, written, part, 16);
+  int k = uvotel__buf_prefix(bufs, nbufs, (size_t)r, part, 16);
   if (k < 0) {
     p->dead = 1; /* more pieces than we follow: the response parser would lose its place */
     return;
   }
   if (k == 0) return;
-  uvotel_span_t *span = uvotel__proto_write(s, part, (unsigned int)k);
-  if (span != NULL) uvotel_span_end(span);
+  uvotel_span_t *span = uvotel__proto_write(s, part, (unsigned int)k, 0, &seq);
+  done_now(p, span, seq, 0);
 }
 
 void uvotel__proto_drop(uvotel__hs_t *s) {

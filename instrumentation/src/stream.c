@@ -211,12 +211,14 @@ static void write_tramp(uv_write_t *req, int status) {
   void (*cb)(void) = s->cb;
   uvotel_resource_t res = s->res;
   char *wbuf = s->wbuf;
+  uint64_t seq = s->u.write.seq;
   s->span = NULL;
   s->wbuf = NULL;
   s->res = (uvotel_resource_t){0};
   uvotel__hs_remove(s); /* the callback may reuse the request */
   if (UVOTEL__UNLIKELY(wbuf != NULL)) uvotel_free(wbuf);
   if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
+  if (UVOTEL__UNLIKELY(seq != 0)) uvotel__proto_written(req->handle, seq, status);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
     (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
@@ -231,11 +233,15 @@ STATUS_TRAMP(connect_tramp, uv_connect_t, uv_connect_cb)
 
 void (*const uvotel__connect_tramp)(uv_connect_t *, int) = connect_tramp;
 
-/* The program's bytes of a write request s accepted by libuv, offered to the detector of the
- * stream hs: a response (or query) that completes in this write ends its span with it. */
+/* The program's bytes of a write request s, offered to the detector of the stream hs: a
+ * response (or query) that completes in this write ends its span with it. err: what the write
+ * wrapper returns; a write libuv refused (err < 0; s is gone) is over at once, with that error. */
 static void proto_written(uvotel__hs_t *s, uvotel__hs_t *hs, const uv_buf_t bufs[],
-                          unsigned int nbufs) {
-  uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs);
+                          unsigned int nbufs, int err) {
+  uint64_t seq;
+  uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs, err, &seq);
+  if (err != 0) return;
+  s->u.write.seq = seq;
   if (done != NULL) {
     if (s->span != NULL) uvotel_span_end(s->span);
     s->span = done;
@@ -259,9 +265,13 @@ static int write_client(uvotel__hs_t *s, int is_new, uvotel__hs_t *hs, uv_write_
   hc_release_dead(hs);
   err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
                           uvotel__handle_id(handle));
-  if (err == 0) s->wbuf = out.extra;
-  /* The other client-side detectors (DNS over TCP) see the program's bytes as written. */
-  if (err == 0 && UVOTEL__UNLIKELY(hs->proto != NULL)) proto_written(s, hs, bufs, nbufs);
+  if (err == 0) {
+    s->wbuf = out.extra;
+    s->u.write.seq = 0;
+  }
+  /* The other client-side detectors (DNS over TCP) see the program's bytes as written (or
+   * refused). */
+  if (UVOTEL__UNLIKELY(hs->proto != NULL)) proto_written(s, hs, bufs, nbufs, err);
   return err;
 }
 
@@ -280,8 +290,10 @@ UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf
   int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
   err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
                           uvotel__handle_id(handle));
-  if (err == 0 && UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL))
-    proto_written(s, hs, bufs, nbufs);
+  if (UVOTEL__LIKELY(err == 0)) s->u.write.seq = 0;
+  /* The detector sees what the program asked to write, also when libuv refused it. */
+  if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL) && bufs != NULL)
+    proto_written(s, hs, bufs, nbufs, err);
   return err;
 }
 
@@ -295,12 +307,12 @@ UVOTEL__API int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_
 
 UVOTEL__API int uvotel_try_write(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs) {
   int r = uv_try_write(handle, bufs, nbufs);
-  if (r > 0 && uvotel_tracking() && handle != NULL) {
+  if (r != UV_EAGAIN && r != 0 && uvotel_tracking() && handle != NULL) {
     uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
     if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL)) {
-      uvotel__proto_try_written(hs, bufs, nbufs, (size_t)r);
+      uvotel__proto_try_written(hs, bufs, nbufs, r); /* also a refusal: r < 0 */
     }
-    if (UVOTEL__UNLIKELY(hs != NULL && hs->hc != NULL)) {
+    if (UVOTEL__UNLIKELY(r > 0 && hs != NULL && hs->hc != NULL)) {
       /* Spans, but no header insertion: what try_write returns counts the program's bytes, and
        * a partial write could end inside inserted ones. */
       uv_buf_t part[UVOTEL__HC_NBUFS_IN];

@@ -40,7 +40,7 @@ static char *run(const char *tag, const char *mode, const char *instrument) {
   preload_run(&r, DIR, tag, argv, redirect ? renv : instrument != NULL ? env : NULL);
   if (!prun_ok(&r)) fprintf(stderr, "%s: %s\n", tag, r.err);
   assert_true(prun_ok(&r));
-  assert_non_null(strstr(r.out, "answer id 3333 rcode 3\n"));
+  if (strcmp(mode, "tcpfail") != 0) assert_non_null(strstr(r.out, "answer id 3333 rcode 3\n"));
   assert_non_null(strstr(r.out, "loop close 0\n"));
   char *s = prun_sorted_lines(r.out); /* answers of two sockets may come in either order */
   prun_free(&r);
@@ -273,6 +273,53 @@ static void test_dns_refused(void **state) {
   check_refused("redirect");
 }
 
+/* DNS over TCP writes that fail (dns_prog tcpfail): both answers of one write to a reset peer
+ * end ERROR with the write's error (the first too, not only the last); an answer and a query
+ * whose uv_write libuv refused at once (after uv_shutdown: EPIPE) end at once with EPIPE,
+ * not at the close as unanswered. Under the preload and with the wrappers. */
+static void check_tcpfail(const char *instrument) {
+  char *plain = run("fplain", "tcpfail", NULL);
+  assert_string_equal(plain,
+                      "client: refused write EPIPE\nloop close 0\n"
+                      "server: answers to a reset peer failed\nserver: refused write EPIPE\n");
+  char *pre = run(instrument, "tcpfail", instrument);
+  assert_string_equal(pre, plain);
+  json_t *all = spans_load(SPANS);
+  assert_non_null(all);
+  assert_int_equal(count_queries(all, 2, "tcp"), 3); /* the client's refused query: none */
+  json_t *a = query_span(all, "dns query A", 2, "reset.example");
+  json_t *aaaa = query_span(all, "dns query AAAA", 2, "reset.example");
+  json_t *ref = query_span(all, "dns query A", 2, "refused.example");
+  json_t *cref = query_span(all, "dns query A", 3, "clientrefused.example");
+  assert_non_null(a);
+  assert_non_null(aaaa);
+  assert_non_null(ref);
+  assert_non_null(cref);
+  const char *e = span_attr(a, "error.type");
+  assert_non_null(e);
+  assert_true(strcmp(e, "EPIPE") == 0 || strcmp(e, "ECONNRESET") == 0);
+  assert_string_equal(span_attr(aaaa, "error.type"), e);
+  assert_int_equal(status_code(a), 2);
+  assert_int_equal(status_code(aaaa), 2);
+  assert_string_equal(span_attr(ref, "error.type"), "EPIPE");
+  assert_int_equal(status_code(ref), 2);
+  assert_string_equal(span_attr(cref, "error.type"), "EPIPE");
+  assert_int_equal(status_code(cref), 2);
+  /* each ended by its write, none at the close as unanswered */
+  assert_int_equal(has_attr(a, "uvotel.dns.response_seen"), 0);
+  assert_int_equal(has_attr(aaaa, "uvotel.dns.response_seen"), 0);
+  assert_int_equal(has_attr(ref, "uvotel.dns.response_seen"), 0);
+  json_decref(all);
+  free(pre);
+  free(plain);
+}
+
+static void test_dns_tcp_failed_writes(void **state) {
+  (void)state;
+  check_tcpfail("all");
+  check_tcpfail("redirect");
+}
+
 static void test_dns_off_without_category(void **state) {
   (void)state;
   static const char *const modes[] = {"udp", "tcp"};
@@ -295,6 +342,7 @@ int main(void) {
       cmocka_unit_test(test_dns_udp_under_preload), cmocka_unit_test(test_dns_tcp_under_preload),
       cmocka_unit_test(test_dns_udp_with_wrappers), cmocka_unit_test(test_dns_tcp_with_wrappers),
       cmocka_unit_test(test_dns_refused),           cmocka_unit_test(test_dns_off_without_category),
+      cmocka_unit_test(test_dns_tcp_failed_writes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

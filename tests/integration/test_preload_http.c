@@ -210,12 +210,14 @@ static void test_conn_span_keeps_accept_under_preload(void **state) {
 }
 
 /* `http_prog adopt`: the same connections made outside libuv and adopted with uv_tcp_open on
- * both ends. The server ends read first (served: a SERVER span per request continuing the sent
- * trace), the client ends write first (clients: a CLIENT span per request); no tcp accept. */
-static void test_adopted_sockets_under_preload(void **state) {
-  (void)state;
-  char *plain = run_prog(HTTP_PROG_PLAIN, "adopt", "adopt-plain", NULL, NULL, NULL);
-  char *pre = run_prog(HTTP_PROG_PLAIN, "adopt", "adopt-preload", "all", NULL, NULL);
+ * both ends (`pipeadopt`: unix socket pairs adopted with uv_pipe_open). The server ends read
+ * first (served: a SERVER span per request continuing the sent trace), the client ends write
+ * first (clients: a CLIENT span per request); no tcp accept. prog run in mode with instrument
+ * (the preload) or env (the uv_redirect.h build). */
+static void check_adopted(const char *mode, const char *tag, const char *prog,
+                          const char *instrument, const char *const *env) {
+  char *plain = run_prog(HTTP_PROG_PLAIN, mode, "adopt-plain", NULL, NULL, NULL);
+  char *pre = run_prog(prog, mode, tag, instrument, env, NULL);
   assert_string_equal(pre, plain);
   json_t *all = spans_load(SPANS);
   assert_non_null(all);
@@ -240,6 +242,18 @@ static void test_adopted_sockets_under_preload(void **state) {
   json_decref(all);
   free(pre);
   free(plain);
+}
+
+static void test_adopted_sockets_under_preload(void **state) {
+  (void)state;
+  check_adopted("adopt", "adopt-preload", HTTP_PROG_PLAIN, "all", NULL);
+}
+
+static void test_adopted_pipes(void **state) {
+  (void)state;
+  check_adopted("pipeadopt", "padopt-preload", HTTP_PROG_PLAIN, "all", NULL);
+  const char *env[] = {"MECH_SPANS=" SPANS, NULL};
+  check_adopted("pipeadopt", "padopt-redirect", HTTP_PROG_REDIRECT, NULL, env);
 }
 
 /* Without the http category the requests make no spans (the connections keep tcp accept). */
@@ -395,6 +409,7 @@ int main(void) {
       cmocka_unit_test(test_http_spans_redirect),
       cmocka_unit_test(test_conn_span_keeps_accept_under_preload),
       cmocka_unit_test(test_adopted_sockets_under_preload),
+      cmocka_unit_test(test_adopted_pipes),
       cmocka_unit_test(test_http_off_without_category),
       cmocka_unit_test(test_client_to_server_under_preload),
       cmocka_unit_test(test_client_to_server_redirect),

@@ -788,6 +788,15 @@ typedef struct tcp_s {
   uv_shutdown_t sreq;
   int closed;
   uvotel_span_t *parent; /* made current around the client's writes */
+  size_t answer_when;    /* the server answers only once it has read this many bytes (0: any) */
+  int mark;              /* spans "after write" when the server's write returned, "write cb" in
+                            its callback (the tracer's clock orders them against the others) */
+  int refuse;            /* the side that writes answers (or queries) first shuts down, then:
+                            1 uvotel_write, 2 uvotel_write2 with a send handle (TCP: UV_EINVAL),
+                            3 uvotel_try_write; libuv refuses each at once */
+  int refused_err;       /* what that write returned */
+  int ended_at_refusal;  /* a "dns query" span was exported when it returned */
+  uv_shutdown_t ssreq;
 } tcp_t;
 
 static tcp_t g_t;
@@ -805,11 +814,43 @@ static void t_close(uv_handle_t *h, int wrapped) {
   }
 }
 
+static void t_wrote(uv_write_t *req, int status) {
+  (void)status;
+  if (g_t.mark && req->handle == (uv_stream_t *)&g_t.server_conn) {
+    uvotel_span_end(uvotel_span_start(g_fx.tracer, "write cb", NULL));
+  }
+}
+
 static void t_write(uv_stream_t *s, int wrapped, const char *d, size_t n) {
   uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
   assert_true(g_t.nw < 8);
   uv_write_t *w = &g_t.w[g_t.nw++];
-  assert_int_equal(wrapped ? uvotel_write(w, s, &b, 1, NULL) : uv_write(w, s, &b, 1, NULL), 0);
+  assert_int_equal(wrapped ? uvotel_write(w, s, &b, 1, t_wrote) : uv_write(w, s, &b, 1, t_wrote),
+                   0);
+}
+
+static void t_shut_quiet(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+/* g_t.refuse: write d (n bytes) on s the way it says, which libuv refuses at once (shut down
+ * first, or a send handle on TCP), then s is shut down (shut_cb). */
+static void t_write_refused(uv_stream_t *s, const char *d, size_t n, uv_shutdown_cb shut_cb) {
+  if (g_t.refuse != 2) assert_int_equal(uv_shutdown(&g_t.ssreq, s, shut_cb), 0);
+  uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+  uv_write_t *w = &g_t.w[g_t.nw++];
+  if (g_t.refuse == 1) {
+    g_t.refused_err = uvotel_write(w, s, &b, 1, t_wrote);
+  } else if (g_t.refuse == 2) {
+    g_t.refused_err = uvotel_write2(w, s, &b, 1, (uv_stream_t *)&g_t.listener, t_wrote);
+  } else {
+    g_t.refused_err = uvotel_try_write(s, &b, 1);
+  }
+  g_t.ended_at_refusal = count_named("dns query", UVOTEL_SPAN_KIND_SERVER) +
+                             count_named("dns query", UVOTEL_SPAN_KIND_CLIENT) >
+                         0;
+  if (g_t.refuse == 2) assert_int_equal(uv_shutdown(&g_t.ssreq, s, shut_cb), 0);
 }
 
 /* The server frames what it read and answers each query (NXDOMAIN for names with "missing"),
@@ -828,7 +869,7 @@ static void on_t_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   }
   memcpy(g_t.srx + g_t.nsrx, buf->base, (size_t)nread);
   g_t.nsrx += (size_t)nread;
-  if (!g_t.answer) return;
+  if (!g_t.answer || g_t.nsrx < g_t.answer_when) return;
   static char out[8][2048];
   static int k;
   char *o = out[k++ & 7];
@@ -843,7 +884,13 @@ static void on_t_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     no += 2 + l;
     g_t.sdone += 2 + l;
   }
-  if (no > 0) t_write(s, g_t.wrapped_server, o, no);
+  if (no == 0) return;
+  if (g_t.refuse) {
+    t_write_refused(s, o, no, t_shut_quiet);
+    return;
+  }
+  t_write(s, g_t.wrapped_server, o, no);
+  if (g_t.mark) uvotel_span_end(uvotel_span_start(g_fx.tracer, "after write", NULL));
 }
 
 static void t_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf) {
@@ -893,9 +940,18 @@ static void on_t_shut(uv_shutdown_t *req, int status) {
   t_close((uv_handle_t *)req->handle, 0);
 }
 
+static void on_t_refused_shut(uv_shutdown_t *req, int status) {
+  (void)status;
+  t_close((uv_handle_t *)req->handle, 1);
+}
+
 static void on_t_connect(uv_connect_t *req, int status) {
   assert_int_equal(status, 0);
   int w = !g_t.wrapped_server;
+  if (g_t.refuse && w) { /* the wrapped client's query is refused, then it closes */
+    t_write_refused(req->handle, g_t.send, g_t.nsend, on_t_refused_shut);
+    return;
+  }
   uvotel_scope_t sc;
   if (g_t.parent != NULL) assert_int_equal(uvotel_span_enter(g_t.parent, &sc), 0);
   size_t off = 0;
@@ -931,7 +987,8 @@ static void tcp_run(uv_loop_t *loop) {
       0);
   assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_t.closed, 3);
-  /* what each side read is what the other wrote */
+  /* what each side read is what the other wrote (a refused query was never sent) */
+  if (g_t.refuse && !g_t.wrapped_server) return;
   assert_int_equal(g_t.nsrx, g_t.nsend);
   assert_memory_equal(g_t.srx, g_t.send, g_t.nsend);
 }
@@ -1002,15 +1059,15 @@ static void test_tcp_server_spans(void **state) {
   }
 }
 
-/* DNS over TCP: a response whose write fails. The raw client writes one query and resets the
- * connection; the wrapped server writes the answer only when its read sees the reset, so the
- * write fails (EPIPE or ECONNRESET, in the write callback): the query's SERVER span has status
- * ERROR and that error as error.type. */
+/* DNS over TCP: responses whose write fails. The raw client writes two queries and resets the
+ * connection; the wrapped server writes both answers in one write only when its read sees the
+ * reset, so the write fails (EPIPE or ECONNRESET, in the write callback): both queries' SERVER
+ * spans have status ERROR and that error as error.type (the first too, not only the last). */
 typedef struct tf_s {
   uv_tcp_t listener, conn, client;
   uv_connect_t creq;
   uv_write_t cw, sw;
-  char q[64];
+  char q[128];
   size_t nq;
   char rx[256];
   size_t nrx;
@@ -1041,9 +1098,12 @@ static void tf_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0) return;
   /* the peer is gone: the answer (the query with QR set) cannot be delivered */
   assert_int_equal(g_tf.nrx, g_tf.nq);
-  static char a[64];
+  static char a[128];
   memcpy(a, g_tf.rx, g_tf.nrx);
-  a[4] = (char)(a[4] | 0x80);
+  for (size_t off = 0; off + 2 < g_tf.nrx;
+       off += 2 + ((size_t)(unsigned char)a[off] << 8 | (unsigned char)a[off + 1])) {
+    a[off + 4] = (char)(a[off + 4] | 0x80);
+  }
   uv_buf_t b = uv_buf_init(a, (unsigned)g_tf.nrx);
   (void)uvotel_read_stop(s);
   assert_int_equal(uvotel_write(&g_tf.sw, s, &b, 1, tf_written), 0);
@@ -1076,6 +1136,10 @@ static void test_tcp_server_write_fails(void **state) {
   g_tf.q[0] = (char)(l >> 8);
   g_tf.q[1] = (char)l;
   g_tf.nq = l + 2;
+  l = query(g_tf.q + g_tf.nq + 2, 0x3232, "reset.example", 28);
+  g_tf.q[g_tf.nq] = (char)(l >> 8);
+  g_tf.q[g_tf.nq + 1] = (char)l;
+  g_tf.nq += l + 2;
   struct sockaddr_in a;
   assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
   assert_int_equal(uvotel_tcp_init(&fx->loop, &g_tf.listener), 0);
@@ -1089,12 +1153,15 @@ static void test_tcp_server_write_fails(void **state) {
   assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
   assert_int_equal(g_tf.closed, 3);
   assert_true(g_tf.status < 0); /* the write failed */
-  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
-  assert_non_null(d);
-  assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
-  assert_string_equal(attr_str(d, "dns.question.name"), "reset.example");
-  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
-  assert_string_equal(attr_str(d, "error.type"), uv_err_name(g_tf.status));
+  static const char *const names[] = {"dns query A", "dns query AAAA"};
+  for (int i = 0; i < 2; i++) {
+    const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, names[i]);
+    assert_non_null(d);
+    assert_int_equal(uvotel_span_data_kind(d), UVOTEL_SPAN_KIND_SERVER);
+    assert_string_equal(attr_str(d, "dns.question.name"), "reset.example");
+    assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+    assert_string_equal(attr_str(d, "error.type"), uv_err_name(g_tf.status));
+  }
 }
 
 /* One query in one write: the read that completes it runs its callback under its span. */
@@ -1115,6 +1182,100 @@ static void test_tcp_server_current(void **state) {
   uvotel_span_context_t c = uvotel_span_data_context(a);
   assert_true(g_t.ncur >= 1);
   assert_memory_equal(&g_t.cur[0], &c.span_id, sizeof c.span_id);
+}
+
+/* Three answers in one write: every SERVER span ends when that write completes (after the
+ * write call returned, before its callback), not only the last. */
+static void test_tcp_server_answers_end_with_their_write(void **state) {
+  fx_t *fx = *state;
+  enable(0);
+  static char m[512];
+  size_t n = three_queries(m);
+  memset(&g_t, 0, sizeof g_t);
+  g_t.wrapped_server = 1;
+  g_t.answer = 1;
+  g_t.answer_when = n; /* all three answers in one write */
+  g_t.mark = 1;
+  g_t.send = m;
+  g_t.nsend = n;
+  g_expect_answers = 3;
+  tcp_run(&fx->loop);
+  assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_SERVER), 3);
+  const uvotel_span_data_t *after = uvotel_memory_exporter_find(fx->mem, "after write");
+  const uvotel_span_data_t *cb = uvotel_memory_exporter_find(fx->mem, "write cb");
+  assert_non_null(after);
+  assert_non_null(cb);
+  static const char *const names[] = {"dns query A", "dns query AAAA", "dns query MX"};
+  for (int i = 0; i < 3; i++) {
+    const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, names[i]);
+    assert_non_null(d);
+    assert_true(uvotel_span_data_end_unix_ns(d) >= uvotel_span_data_end_unix_ns(after));
+    assert_true(uvotel_span_data_end_unix_ns(d) <= uvotel_span_data_start_unix_ns(cb));
+    assert_int_equal(uvotel_span_data_status(d, NULL),
+                     i == 2 ? UVOTEL_STATUS_ERROR : UVOTEL_STATUS_UNSET);
+  }
+}
+
+/* A response write libuv refuses at once: after uv_shutdown (uvotel_write, uvotel_try_write:
+ * UV_EPIPE) or with a send handle on TCP (uvotel_write2: UV_EINVAL). The query's SERVER span
+ * ends then, status ERROR, error.type the error's name; it is not left for the close as
+ * unanswered. */
+static void test_tcp_server_write_refused(void **state) {
+  fx_t *fx = *state;
+  enable(0);
+  static char m[512];
+  (void)three_queries(m);
+  static const int want[] = {0, UV_EPIPE, UV_EINVAL, UV_EPIPE};
+  for (int mode = 1; mode <= 3; mode++) {
+    memset(&g_t, 0, sizeof g_t);
+    g_t.wrapped_server = 1;
+    g_t.answer = 1;
+    g_t.refuse = mode;
+    g_t.send = m;
+    g_t.nsend = 2 + (size_t)m[1]; /* the first query */
+    g_expect_answers = 1;
+    tcp_run(&fx->loop);
+    assert_int_equal(g_t.refused_err, want[mode]);
+    assert_true(g_t.ended_at_refusal);
+    assert_int_equal(g_t.ncrx, 0); /* nothing reached the client */
+    assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_SERVER), 1);
+    const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "dns query A");
+    assert_non_null(d);
+    assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+    assert_string_equal(attr_str(d, "error.type"), uv_err_name(want[mode]));
+    assert_int_equal(attr_bool(d, "uvotel.dns.response_seen"), -1);
+    uvotel_memory_exporter_reset(fx->mem);
+    assert_int_equal(uvotel_loop_close(&fx->loop), 0);
+  }
+}
+
+/* A query write refused at once on a connection made with uvotel_tcp_connect: its CLIENT span
+ * ends at once with the error (before, the refused bytes were never seen: no span). */
+static void test_tcp_client_write_refused(void **state) {
+  fx_t *fx = *state;
+  enable(UVOTEL_AUTO_SPANS_ROOTS);
+  static char m[512];
+  size_t n = three_queries(m);
+  static const int want[] = {0, UV_EPIPE, UV_EINVAL, UV_EPIPE};
+  for (int mode = 1; mode <= 3; mode++) {
+    memset(&g_t, 0, sizeof g_t);
+    g_t.wrapped_server = 0;
+    g_t.refuse = mode;
+    g_t.send = m;
+    g_t.nsend = n;
+    tcp_run(&fx->loop);
+    assert_int_equal(g_t.refused_err, want[mode]);
+    assert_true(g_t.ended_at_refusal);
+    assert_int_equal(g_t.nsrx, 0);
+    assert_int_equal(count_named("dns query", UVOTEL_SPAN_KIND_CLIENT), 3);
+    for (size_t i = 0; i < uvotel_memory_exporter_count(fx->mem); i++) {
+      const uvotel_span_data_t *d = uvotel_memory_exporter_get(fx->mem, i);
+      assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+      assert_string_equal(attr_str(d, "error.type"), uv_err_name(want[mode]));
+    }
+    uvotel_memory_exporter_reset(fx->mem);
+    assert_int_equal(uvotel_loop_close(&fx->loop), 0);
+  }
 }
 
 /* A connection made with uvotel_tcp_connect: its queries (written under a parent, in two
@@ -1265,6 +1426,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_udp_forwarder_parent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_client_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_spans, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tcp_server_answers_end_with_their_write, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_tcp_server_write_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tcp_client_write_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_current, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_server_write_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tcp_client_spans, setup, teardown),

@@ -199,6 +199,7 @@ static void enable(unsigned cats) {
 }
 
 static int g_registered;
+static int g_nregistered; /* detectors registered beside ping (at most 8 in all) */
 
 static void register_ping(void) {
   if (!g_registered) assert_int_equal(uvotel_protocol_register(&k_ping, &g_opened), 0);
@@ -265,7 +266,7 @@ static void test_off_without_categories(void **state) {
 static void test_register_full(void **state) {
   (void)state;
   register_ping();
-  int n = 1, err;
+  int n = 1 + g_nregistered, err;
   while ((err = uvotel_protocol_register(&k_ping, &g_opened)) == 0) n++;
   assert_int_equal(err, UVOTEL_ENOMEM);
   assert_int_equal(n, 8);
@@ -679,6 +680,380 @@ static void test_adopted_socket_client(void **state) {
   assert_null(uvotel_memory_exporter_find(fx->mem, "_OTHER")); /* its response was no request */
 }
 
+/* ---- the written op (a member appended to the ops table) and writes libuv refuses ----
+ * Streams adopted from a socket pair: "mine" with the wrappers (uvotel_tcp_open /
+ * uvotel_pipe_open), served by its first read; "peer" plain libuv, writing the request. */
+
+typedef struct wlog_s {
+  uint64_t seq;
+  int status;
+} wlog_t;
+
+static wlog_t g_wlog[16];
+static int g_nwlog, g_seq_opened, g_seq_closed;
+static uint64_t g_seq_writes; /* calls of seq_write on the open connection */
+
+static int seq_detect(void *arg, const char *data, size_t len) {
+  (void)arg;
+  if (len < 4) return memcmp(data, "SEQ ", len) == 0 ? UVOTEL_PROTOCOL_MORE : 0;
+  return memcmp(data, "SEQ ", 4) == 0 ? UVOTEL_PROTOCOL_CLAIM : UVOTEL_PROTOCOL_DECLINE;
+}
+
+static void *seq_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) {
+  (void)arg;
+  (void)stream;
+  (void)tracer;
+  g_seq_opened++;
+  g_seq_writes = 0;
+  return &g_seq_writes;
+}
+
+static int seq_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {
+  (void)conn;
+  (void)data;
+  (void)len;
+  (void)current;
+  return 0;
+}
+
+static uvotel_span_t *seq_write(void *conn, const uv_buf_t bufs[], unsigned int nbufs) {
+  assert_ptr_equal(conn, &g_seq_writes);
+  (void)bufs;
+  (void)nbufs;
+  g_seq_writes++;
+  return NULL;
+}
+
+static void seq_close(void *conn) {
+  assert_ptr_equal(conn, &g_seq_writes);
+  g_seq_closed++;
+}
+
+static void seq_written(void *conn, uint64_t seq, int status) {
+  assert_ptr_equal(conn, &g_seq_writes);
+  assert_true(seq >= 1 && seq <= g_seq_writes); /* a write it was handed */
+  assert_true(g_nwlog < 16);
+  g_wlog[g_nwlog].seq = seq;
+  g_wlog[g_nwlog].status = status;
+  g_nwlog++;
+}
+
+static const uvotel_protocol_ops_t k_seq = {.size = sizeof(uvotel_protocol_ops_t),
+                                            .name = "seq",
+                                            .detect = seq_detect,
+                                            .open = seq_open,
+                                            .read = seq_read,
+                                            .write = seq_write,
+                                            .close = seq_close,
+                                            .written = seq_written};
+
+/* A detector built against the first header: its table ends at close. What follows it in
+ * memory (here a trap where a newer header has written) must never be read as written. */
+typedef struct old_ops_s {
+  size_t size;
+  const char *name;
+  unsigned category;
+  int (*detect)(void *arg, const char *data, size_t len);
+  void *(*open)(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer);
+  int (*read)(void *conn, const char *data, size_t len, uvotel_span_t **current);
+  uvotel_span_t *(*write)(void *conn, const uv_buf_t bufs[], unsigned int nbufs);
+  void (*close)(void *conn);
+  void (*beyond)(void *conn, uint64_t seq, int status); /* not part of the table */
+} old_ops_t;
+
+static int g_old_opened;
+
+static int old_detect(void *arg, const char *data, size_t len) {
+  (void)arg;
+  if (len < 4) return memcmp(data, "OLD ", len) == 0 ? UVOTEL_PROTOCOL_MORE : 0;
+  return memcmp(data, "OLD ", 4) == 0 ? UVOTEL_PROTOCOL_CLAIM : UVOTEL_PROTOCOL_DECLINE;
+}
+
+static void *old_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) {
+  (void)arg;
+  (void)stream;
+  ping_t *p = calloc(1, sizeof *p);
+  p->tracer = tracer;
+  g_old_opened++;
+  return p;
+}
+
+static int old_read(void *conn, const char *data, size_t len, uvotel_span_t **current) {
+  ping_t *p = conn;
+  if (p->nrd + len <= sizeof p->rd) {
+    memcpy(p->rd + p->nrd, data, len);
+    p->nrd += len;
+  }
+  if (p->span == NULL) {
+    uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+    o.kind = UVOTEL_SPAN_KIND_SERVER;
+    o.flags = UVOTEL_SPAN_ROOT;
+    p->span = uvotel_span_start(p->tracer, "old", &o);
+  }
+  *current = p->span;
+  return 0;
+}
+
+static void old_beyond(void *conn, uint64_t seq, int status) {
+  (void)conn;
+  (void)seq;
+  (void)status;
+  fail_msg("uvotel read a member past the table's size");
+}
+
+static const old_ops_t k_old = {.size = offsetof(old_ops_t, beyond),
+                                .name = "old",
+                                .detect = old_detect,
+                                .open = old_open,
+                                .read = old_read,
+                                .write = ping_write,
+                                .close = ping_close,
+                                .beyond = old_beyond};
+
+static void register_seam_detectors(void) {
+  static int done;
+  if (done) return;
+  register_ping();
+  assert_int_equal(uvotel_protocol_register(&k_seq, NULL), 0);
+  assert_int_equal(
+      uvotel_protocol_register((const uvotel_protocol_ops_t *)(const void *)&k_old, NULL), 0);
+  g_nregistered += 2;
+  done = 1;
+}
+
+typedef union stream_u {
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+  uv_stream_t stream;
+  uv_handle_t handle;
+} stream_u;
+
+typedef struct seam_s {
+  stream_u mine, peer;
+  uv_write_t w[2], pw;
+  uv_shutdown_t sreq;
+  int refuse;   /* mine shuts down, then writes: libuv refuses at once */
+  int wr, twr;  /* what the write and try_write of a refused answer returned */
+  int at_cb[2]; /* g_nwlog when each write callback of mine ran */
+  int ncb;
+  int logged_after_refused; /* g_nwlog right after the refused write returned */
+  int old_ended_at_refusal; /* the "old" span was exported when the refused write returned */
+  int closed;
+} seam_t;
+
+static seam_t g_sm;
+
+static void sm_closed(uv_handle_t *h) {
+  (void)h;
+  g_sm.closed++;
+}
+
+static void sm_close_all(void) {
+  uvotel_close(&g_sm.mine.handle, sm_closed);
+  uv_close(&g_sm.peer.handle, sm_closed);
+}
+
+static void sm_wrote(uv_write_t *req, int status) {
+  (void)req;
+  assert_int_equal(status, 0);
+  g_sm.at_cb[g_sm.ncb++] = g_nwlog;
+  if (g_sm.ncb == 2) sm_close_all();
+}
+
+static void sm_shut(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status;
+  sm_close_all();
+}
+
+static void sm_mine_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread <= 0) return;
+  uvotel_read_stop(s);
+  uv_buf_t a = uv_buf_init("A\n", 2), b = uv_buf_init("B\n", 2), c = uv_buf_init("C\n", 2);
+  if (!g_sm.refuse) {
+    assert_int_equal(uvotel_try_write(s, &a, 1), 2);
+    assert_int_equal(uvotel_write(&g_sm.w[0], s, &b, 1, sm_wrote), 0);
+    assert_int_equal(uvotel_write(&g_sm.w[1], s, &c, 1, sm_wrote), 0);
+    return;
+  }
+  assert_int_equal(uv_shutdown(&g_sm.sreq, s, sm_shut), 0);
+  g_sm.wr = uvotel_write(&g_sm.w[0], s, &b, 1, sm_wrote);
+  g_sm.logged_after_refused = g_nwlog;
+  g_sm.old_ended_at_refusal = uvotel_memory_exporter_find(g_fx.mem, "old") != NULL;
+  g_sm.twr = uvotel_try_write(s, &c, 1);
+}
+
+/* kind 0: TCP (uvotel_tcp_open), 1: a unix socket pair (uvotel_pipe_open). */
+static void seam_run(uv_loop_t *loop, int kind, const char *request, int refuse) {
+  memset(&g_sm, 0, sizeof g_sm);
+  g_sm.refuse = refuse;
+  g_nwlog = 0;
+  int fd[2];
+  if (kind == 0) {
+    tcp_socket_pair(&fd[0], &fd[1]);
+    assert_int_equal(uvotel_tcp_init(loop, &g_sm.mine.tcp), 0);
+    assert_int_equal(uvotel_tcp_open(&g_sm.mine.tcp, fd[1]), 0);
+    assert_int_equal(uv_tcp_init(loop, &g_sm.peer.tcp), 0);
+    assert_int_equal(uv_tcp_open(&g_sm.peer.tcp, fd[0]), 0);
+  } else {
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    assert_int_equal(uvotel_pipe_init(loop, &g_sm.mine.pipe, 0), 0);
+    assert_int_equal(uvotel_pipe_open(&g_sm.mine.pipe, fd[1]), 0);
+    assert_int_equal(uv_pipe_init(loop, &g_sm.peer.pipe, 0), 0);
+    assert_int_equal(uv_pipe_open(&g_sm.peer.pipe, fd[0]), 0);
+  }
+  assert_int_equal(uvotel_read_start(&g_sm.mine.stream, alloc_cb, sm_mine_read), 0);
+  uv_buf_t b = uv_buf_init((char *)request, (unsigned)strlen(request));
+  assert_int_equal(uv_write(&g_sm.pw, &g_sm.peer.stream, &b, 1, NULL), 0);
+  assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_sm.closed, 2);
+}
+
+/* A detector with written: its writes are numbered 1, 2, 3 in the order it saw them
+ * (try_write's at once), each completes once, before the program's write callback. */
+static void check_written_numbers(uv_loop_t *loop, int kind) {
+  register_seam_detectors();
+  enable(UVOTEL_INSTRUMENT_NET);
+  g_seq_opened = g_seq_closed = 0;
+  seam_run(loop, kind, "SEQ 1\n", 0);
+  assert_int_equal(g_seq_opened, 1);
+  assert_int_equal(g_seq_closed, 1);
+  assert_int_equal(g_seq_writes, 3);
+  assert_int_equal(g_nwlog, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(g_wlog[i].seq, (uint64_t)i + 1);
+    assert_int_equal(g_wlog[i].status, 0);
+  }
+  assert_int_equal(g_sm.at_cb[0], 2); /* write 2 completed before its callback, 3 not yet */
+  assert_int_equal(g_sm.at_cb[1], 3);
+}
+
+static void test_written_numbers(void **state) {
+  fx_t *fx = *state;
+  check_written_numbers(&fx->loop, 0);
+}
+
+/* Writes libuv refuses at once (after uv_shutdown: UV_EPIPE), with uvotel_write and
+ * uvotel_try_write: the detector sees their bytes and each completes at once with the error. */
+static void check_refused_written(uv_loop_t *loop, int kind) {
+  register_seam_detectors();
+  enable(UVOTEL_INSTRUMENT_NET);
+  g_seq_opened = g_seq_closed = 0;
+  seam_run(loop, kind, "SEQ 2\n", 1);
+  assert_int_equal(g_sm.wr, UV_EPIPE);
+  assert_int_equal(g_sm.twr, UV_EPIPE);
+  assert_int_equal(g_sm.logged_after_refused, 1); /* told before uvotel_write returned */
+  assert_int_equal(g_seq_writes, 2);
+  assert_int_equal(g_nwlog, 2);
+  assert_int_equal(g_wlog[0].seq, 1);
+  assert_int_equal(g_wlog[0].status, UV_EPIPE);
+  assert_int_equal(g_wlog[1].seq, 2);
+  assert_int_equal(g_wlog[1].status, UV_EPIPE);
+  assert_int_equal(g_seq_closed, 1);
+}
+
+static void test_refused_write_written(void **state) {
+  fx_t *fx = *state;
+  check_refused_written(&fx->loop, 0);
+}
+
+/* A table of the first size (no written) keeps working: its write's span ends when the write
+ * completes, and a refused write's span ends at once with the error; the trap past its size is
+ * never called. */
+static void check_old_table(uv_loop_t *loop, int kind) {
+  fx_t *fx = &g_fx;
+  register_seam_detectors();
+  enable(UVOTEL_INSTRUMENT_NET);
+  g_old_opened = 0;
+  seam_run(loop, kind, "OLD 1\n", 0);
+  assert_int_equal(g_old_opened, 1);
+  assert_string_equal(g_last_seen, "OLD 1\n|A\nB\nC\n");
+  const uvotel_span_data_t *d = uvotel_memory_exporter_find(fx->mem, "old");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_UNSET);
+  uvotel_memory_exporter_reset(fx->mem);
+  seam_run(loop, kind, "OLD 2\n", 1);
+  assert_int_equal(g_old_opened, 2);
+  assert_true(g_sm.old_ended_at_refusal);
+  d = uvotel_memory_exporter_find(fx->mem, "old");
+  assert_non_null(d);
+  assert_int_equal(uvotel_span_data_status(d, NULL), UVOTEL_STATUS_ERROR);
+  assert_string_equal(attr_str(d, "error.type"), "EPIPE");
+}
+
+static void test_old_table_size(void **state) {
+  fx_t *fx = *state;
+  check_old_table(&fx->loop, 0);
+}
+
+/* The same through uvotel_pipe_open on a unix socket pair. */
+static void test_pipe_open_written_numbers(void **state) {
+  fx_t *fx = *state;
+  check_written_numbers(&fx->loop, 1);
+}
+
+static void test_pipe_open_refused_write(void **state) {
+  fx_t *fx = *state;
+  check_refused_written(&fx->loop, 1);
+}
+
+static void test_pipe_open_old_table(void **state) {
+  fx_t *fx = *state;
+  check_old_table(&fx->loop, 1);
+}
+
+/* A pipe(2) read end opened with uvotel_pipe_open has no peer: not offered to the detectors
+ * (ping would claim "PING "), the bytes read as they were written. */
+static char g_pp_got[16];
+static size_t g_pp_n;
+static int g_pp_closed;
+
+static void pp_closed(uv_handle_t *h) {
+  (void)h;
+  g_pp_closed++;
+}
+
+static void pp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0 && g_pp_n + (size_t)nread <= sizeof g_pp_got) {
+    memcpy(g_pp_got + g_pp_n, buf->base, (size_t)nread);
+    g_pp_n += (size_t)nread;
+  }
+  if (nread < 0 || g_pp_n >= 7) uvotel_close((uv_handle_t *)s, pp_closed);
+}
+
+static void test_pipe_open_no_peer_left_alone(void **state) {
+  fx_t *fx = *state;
+  register_ping();
+  enable(UVOTEL_INSTRUMENT_NET | UVOTEL_INSTRUMENT_PIPE);
+  g_opened = g_closed = 0;
+  g_pp_n = 0;
+  g_pp_closed = 0;
+  int fd[2];
+  assert_int_equal(pipe(fd), 0);
+  uv_pipe_t rd, wr;
+  uv_write_t w;
+  assert_int_equal(uvotel_pipe_init(&fx->loop, &rd, 0), 0);
+  assert_int_equal(uvotel_pipe_open(&rd, fd[0]), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)&rd, alloc_cb, pp_read), 0);
+  assert_int_equal(uv_pipe_init(&fx->loop, &wr, 0), 0);
+  assert_int_equal(uv_pipe_open(&wr, fd[1]), 0);
+  uv_buf_t b = uv_buf_init("PING 3\n", 7);
+  assert_int_equal(uv_write(&w, (uv_stream_t *)&wr, &b, 1, NULL), 0);
+  uv_close((uv_handle_t *)&wr, pp_closed);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_pp_closed, 2);
+  assert_int_equal(g_pp_n, 7);
+  assert_memory_equal(g_pp_got, "PING 3\n", 7);
+  assert_int_equal(g_opened, 0);
+  /* a bad descriptor: libuv's error, nothing tracked */
+  uv_pipe_t bad;
+  assert_int_equal(uvotel_pipe_init(&fx->loop, &bad, 0), 0);
+  assert_int_equal(uvotel_pipe_open(&bad, -1), UV_EBADF);
+  uvotel_close((uv_handle_t *)&bad, NULL);
+  assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+}
+
 int main(void) {
   counting_alloc_install();
   (void)uvotel_span_var(); /* created once per process, on first use: not a leak */
@@ -688,6 +1063,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_declined_stream_left_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_off_without_categories, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_query_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_written_numbers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refused_write_written, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_old_table_size, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipe_open_written_numbers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipe_open_refused_write, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipe_open_old_table, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipe_open_no_peer_left_alone, setup, teardown),
       cmocka_unit_test(test_register_full),
       cmocka_unit_test_setup_teardown(test_http_stream_has_no_accept_span, setup, teardown),
       cmocka_unit_test_setup_teardown(test_conn_span_keeps_accept_span, setup, teardown),

@@ -296,6 +296,10 @@ int uvotel_implicit_async_init(uv_loop_t *loop, uv_async_t *async, uv_async_cb a
  *                      "PIPECONNECTWRAP" triggered by it; the callback runs inside it in the
  *                      context of the call, then destroy. libuv reports every connect error
  *                      through the callback, so the resources exist even for a failing connect.
+ * uvotel_pipe_open     uv_pipe_open (a resource when a wrapper first uses it). A connected
+ *                      socket (a socketpair end, one inherited or accepted elsewhere) is offered
+ *                      to the protocol detectors both ways, as with uvotel_tcp_open; a pipe(2) or
+ *                      FIFO end, or a listening socket, is not (it has no peer).
  * uvotel_listen / uvotel_accept / uvotel_read_start / uvotel_write(2) / uvotel_shutdown work on
  * pipes as on TCP (types above); Node's trace of the same program: tests/node/net_unix.js.
  *

@@ -28,12 +28,15 @@
  *     connection, split across reads and writes at any byte): accepted connections whose first
  *     bytes are a standard query (uvotel/uv_protocols.h detector) get a SERVER span per query,
  *     from the read carrying its first byte to the completion of the write carrying the last
- *     byte of its response (matched by id and question, in any order), a child of the span
+ *     byte of its response (each response in a write ends with that write; a write that fails,
+ *     in its callback or refused at once: error.type the error's name, status ERROR; matched
+ *     by id and question, in any order), a child of the span
  *     current at the read (`tcp accept` under the preload) or a root; current in the read
  *     callback when the read completes exactly one query. Connections made with
  *     uvotel_tcp_connect whose first bytes written are a query get a CLIENT span per query
  *     (parent as for UDP), server.address/port the peer, ended by the read of its response;
- *     unanswered ones end at uvotel_close with "timeout" (also those whose write failed). A
+ *     unanswered ones end at uvotel_close with "timeout"; one whose write fails (in its
+ *     callback, or refused at once) ends then with the error's name. A
  *     framing length under 12, or a message that does not parse, makes uvotel give up on the
  *     connection (no further spans; counted in tcp_given_up). At most UVOTEL_DNS_PENDING_MAX
  *     queries wait per connection.

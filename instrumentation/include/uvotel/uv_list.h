@@ -174,6 +174,7 @@
   XV(uv_pipe_connect, uvotel_pipe_connect,                                                         \
      (uv_connect_t * req, uv_pipe_t * handle, const char *name, uv_connect_cb cb),                 \
      (req, handle, name, cb))                                                                      \
+  X(uv_pipe_open, uvotel_pipe_open, (uv_pipe_t * handle, uv_file file), (handle, file))            \
   X(uv_tty_init, uvotel_tty_init, (uv_loop_t * loop, uv_tty_t * handle, uv_file fd, int readable), \
     (loop, handle, fd, readable))                                                                  \
   X(uv_udp_init, uvotel_udp_init, (uv_loop_t * loop, uv_udp_t * handle), (loop, handle))           \

@@ -8,8 +8,8 @@
  * changed. A connection no detector claims keeps only what it had before (the `tcp accept`
  * span of the "net" category, when on); one a detector claims and follows to its close loses
  * its `tcp accept` span unless some span was started under it (see "net" in uv_spans.h).
- * A connected socket adopted with uvotel_tcp_open is offered to them too, if the program's
- * first use of it is a read (its first write makes it a client stream instead).
+ * A connected socket adopted with uvotel_tcp_open or uvotel_pipe_open is offered to them too, if
+ * the program's first use of it is a read (its first write makes it a client stream instead).
  *
  * Built in: HTTP/1.0 and 1.1 server side (category UVOTEL_INSTRUMENT_HTTP, see
  * uvotel_protocol_http); DNS over TCP (category UVOTEL_INSTRUMENT_DNS, asked after HTTP; it
@@ -21,6 +21,7 @@
 #define UVOTEL_UV_PROTOCOLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "uvotel/trace.h"
@@ -51,11 +52,24 @@ extern "C" {
  *           *current to a span (borrowed; it must stay valid until the next call on conn) to
  *           make current while the program's read callback runs, or leave it NULL. Return 0, or
  *           a negative value to give up: no more calls but close.
- *   write:  bytes the program asked to write (or wrote with try_write: the part written).
- *           Return a span whose ownership passes to uvotel, ended when that write completes
- *           (with its error, if it fails), or NULL. try_write: a returned span is ended at once.
+ *   write:  bytes the program asked to write (or wrote with try_write: the part written), also
+ *           those of a write libuv refused at once (uv_write / uv_write2 returned an error, or
+ *           uv_try_write did with other than UV_EAGAIN: nothing of it was sent). Return a span
+ *           whose ownership passes to uvotel, ended when that write completes (with its error,
+ *           if it fails; a refused write: at once, with the error it was refused with), or NULL.
+ *           try_write: a returned span is ended at once.
  *   close:  the stream is closed: end every span still open and free conn. Always called once
  *           for an opened connection, also after a give-up.
+ *   written (appended; read only when size covers it, NULL: not used): the write numbered seq
+ *           completed with status (0, or a negative libuv error). The calls of write on conn
+ *           are numbered 1, 2, 3, ... in the order they were made (count them in conn); each
+ *           gets exactly one written call, after it returned, unless the stream is closed first
+ *           (close then ends what those writes carried). A refused write completes at once with
+ *           its error, try_write's part and bytes seen before the claim at once with 0. Writes
+ *           complete in the order libuv completes them (for a stream, the order they were
+ *           made). Still called after write or read gave up, until close. With it a detector
+ *           can end every span a write carries when that write completes, where write's return
+ *           value carries one.
  * Fill it with designated initializers ({.size = sizeof(uvotel_protocol_ops_t), .name = ...}):
  * members appended later are then 0/NULL in a table written against this header, and no
  * -Wmissing-field-initializers warning. */
@@ -68,13 +82,14 @@ typedef struct uvotel_protocol_ops_s {
   int (*read)(void *conn, const char *data, size_t len, uvotel_span_t **current);
   uvotel_span_t *(*write)(void *conn, const uv_buf_t bufs[], unsigned int nbufs);
   void (*close)(void *conn);
+  void (*written)(void *conn, uint64_t seq, int status);
 } uvotel_protocol_ops_t;
 
 /* Register a detector, asked after the built-ins and the detectors registered before it. ops
  * and arg are borrowed and must stay valid for the life of the process (there is no
- * unregister). NULL ops, size smaller than the first version, or a missing function:
- * UVOTEL_EINVAL; more than 8 registered: UVOTEL_ENOMEM. Thread: any (before the loops that
- * should use it accept connections). Alloc: none. */
+ * unregister). NULL ops, size smaller than the first version, or a missing function other
+ * than written: UVOTEL_EINVAL; more than 8 registered: UVOTEL_ENOMEM. Thread: any (before the loops
+ * that should use it accept connections). Alloc: none. */
 int uvotel_protocol_register(const uvotel_protocol_ops_t *ops, void *arg);
 
 /* The built-in HTTP/1.x server detector (libhttp-parser; plain heads framed by a bounded scan

@@ -18,6 +18,12 @@
  *                   and writes the answers of one read in two writes split in the middle. A
  *                   second connection writes a malformed stream (a length of 3); the server
  *                   drops it. The client prints the answers' ids and rcodes.
+ *   dns_prog tcpfail DNS over TCP writes that fail: a client writes two queries (A and AAAA
+ *                   reset.example) in one write and resets the connection; the server answers
+ *                   both in one write when its read sees the reset, which fails. A second
+ *                   client asks A refused.example; the server shuts its side down, then writes
+ *                   the answer, which libuv refuses at once (UV_EPIPE). A third client shuts
+ *                   down and then writes its query (A clientrefused.example): refused too.
  *   dns_prog refused A connected UDP socket sends a query (A refused.example 0x0909) to a port
  *                   nothing listens on; the kernel's ECONNREFUSED reaches its receive callback
  *                   (as dig saw it), which prints it and closes the socket. */
@@ -314,6 +320,153 @@ static int run_tcp(void) {
   return 0;
 }
 
+/* ---- TCP writes that fail (tcpfail) ---- */
+
+typedef struct fconn_s {
+  uv_tcp_t tcp;
+  char in[512];
+  size_t nin;
+  uv_write_t w;
+  uv_shutdown_t sh;
+  char out[512];
+  int refused; /* it answered with a refused write */
+} fconn_t;
+
+static uv_tcp_t flistener, fc[3];
+static uv_connect_t fcreq[3];
+static uv_write_t fcw[3];
+static uv_shutdown_t fcsh;
+static unsigned char fq[3][300];
+static int fclosed;
+
+static void on_fclosed(uv_handle_t *h) {
+  if (h != (uv_handle_t *)&fc[0] && h != (uv_handle_t *)&fc[1] && h != (uv_handle_t *)&fc[2]) {
+    free(h);
+  }
+  if (++fclosed == 6) uv_close((uv_handle_t *)&flistener, NULL);
+}
+
+/* The answers of every complete query in c->in, framed, into c->out; returns their length. */
+static size_t fanswers(fconn_t *c) {
+  size_t off = 0, n = 0;
+  while (c->nin - off >= 2) {
+    size_t l = (size_t)(unsigned char)c->in[off] << 8 | (unsigned char)c->in[off + 1];
+    if (l < 12 || c->nin - off < 2 + l) break;
+    c->out[n] = c->in[off];
+    c->out[n + 1] = c->in[off + 1];
+    answer(c->out + n + 2, c->in + off + 2, l);
+    n += 2 + l;
+    off += 2 + l;
+  }
+  return n;
+}
+
+static void on_freset_written(uv_write_t *req, int status) {
+  printf("server: answers to a reset peer %s\n", status < 0 ? "failed" : "sent");
+  uv_close((uv_handle_t *)req->handle, on_fclosed);
+}
+
+static void on_fshut(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+static void on_fread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  fconn_t *c = (fconn_t *)s;
+  if (nread > 0 && c->nin + (size_t)nread <= sizeof c->in) {
+    memcpy(c->in + c->nin, buf->base, (size_t)nread);
+    c->nin += (size_t)nread;
+    size_t n;
+    if (has(c->in, c->nin, "\7refused", 8) && (n = fanswers(c)) > 0) {
+      uv_shutdown(&c->sh, s, on_fshut);
+      uv_buf_t b = uv_buf_init(c->out, (unsigned)n);
+      printf("server: refused write %s\n", uv_err_name(uv_write(&c->w, s, &b, 1, NULL)));
+      c->refused = 1;
+    }
+  } else if (nread < 0) {
+    size_t n = c->refused ? 0 : fanswers(c);
+    uv_read_stop(s);
+    if (n > 0) { /* the reset peer's queries: answered in one write, which fails */
+      uv_buf_t b = uv_buf_init(c->out, (unsigned)n);
+      uv_write(&c->w, s, &b, 1, on_freset_written);
+    } else {
+      uv_close((uv_handle_t *)s, on_fclosed);
+    }
+  }
+  free(buf->base);
+}
+
+static void on_fconnection(uv_stream_t *l, int status) {
+  if (status != 0) return;
+  fconn_t *c = calloc(1, sizeof *c);
+  uv_tcp_init(loop, &c->tcp);
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) == 0) {
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_fread);
+  }
+}
+
+static void on_fc_wrote(uv_write_t *req, int status) {
+  (void)status;
+  uv_tcp_close_reset((uv_tcp_t *)req->handle, on_fclosed); /* client 0: reset */
+}
+
+static void on_fc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread < 0) uv_close((uv_handle_t *)s, on_fclosed);
+  free(buf->base);
+}
+
+static void on_fc_shut(uv_shutdown_t *req, int status) {
+  (void)status;
+  uv_close((uv_handle_t *)req->handle, on_fclosed);
+}
+
+static const char *const resetn[] = {"reset", "example", NULL};
+static const char *const refusedn[] = {"refused", "example", NULL};
+static const char *const crefusedn[] = {"clientrefused", "example", NULL};
+
+/* A framed query into fq[i] + off; returns the bytes written. */
+static size_t fquery(int i, size_t off, unsigned id, const char *const *name, unsigned type) {
+  size_t l = query(fq[i] + off + 2, id, name, type);
+  fq[i][off] = (unsigned char)(l >> 8);
+  fq[i][off + 1] = (unsigned char)l;
+  return 2 + l;
+}
+
+static void on_fconnect(uv_connect_t *req, int status) {
+  if (status != 0) return;
+  int i = (int)(req - fcreq);
+  uv_buf_t b;
+  if (i == 0) {
+    size_t n = fquery(0, 0, 0x3131, resetn, 1);
+    n += fquery(0, n, 0x3232, resetn, 28);
+    b = uv_buf_init((char *)fq[0], (unsigned)n);
+    uv_write(&fcw[0], req->handle, &b, 1, on_fc_wrote);
+  } else if (i == 1) {
+    b = uv_buf_init((char *)fq[1], (unsigned)fquery(1, 0, 0x4141, refusedn, 1));
+    uv_write(&fcw[1], req->handle, &b, 1, NULL);
+    uv_read_start(req->handle, alloc_cb, on_fc_read);
+  } else {
+    uv_shutdown(&fcsh, req->handle, on_fc_shut);
+    b = uv_buf_init((char *)fq[2], (unsigned)fquery(2, 0, 0x5151, crefusedn, 1));
+    printf("client: refused write %s\n", uv_err_name(uv_write(&fcw[2], req->handle, &b, 1, NULL)));
+  }
+}
+
+static int run_tcpfail(void) {
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_init(loop, &flistener);
+  if (uv_tcp_bind(&flistener, (const struct sockaddr *)&a, 0) != 0) return 1;
+  if (uv_listen((uv_stream_t *)&flistener, 8, on_fconnection) != 0) return 1;
+  int len = sizeof a;
+  uv_tcp_getsockname(&flistener, (struct sockaddr *)&a, &len);
+  for (int i = 0; i < 3; i++) {
+    uv_tcp_init(loop, &fc[i]);
+    uv_tcp_connect(&fcreq[i], &fc[i], (const struct sockaddr *)&a, on_fconnect);
+  }
+  return 0;
+}
+
 /* ---- a refused query ---- */
 
 static uv_udp_t rsock;
@@ -354,6 +507,7 @@ int main(int argc, char **argv) {
   loop = uv_default_loop();
   const char *mode = argc > 1 ? argv[1] : "udp";
   int r = strcmp(mode, "tcp") == 0       ? run_tcp()
+          : strcmp(mode, "tcpfail") == 0 ? run_tcpfail()
           : strcmp(mode, "refused") == 0 ? run_refused()
                                          : run_udp();
   if (r != 0) return 1;

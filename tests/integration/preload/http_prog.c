@@ -12,7 +12,8 @@
  * `http_prog connstat` is the same with an fs stat of /nonexistent.uvotel/conn started in each
  * connection callback (a span made under the connection's accept span, under uvotel).
  * `http_prog adopt` makes each client's connection with plain sockets and hands both ends to
- * libuv with uv_tcp_open (the same requests and output).
+ * libuv with uv_tcp_open (the same requests and output); `http_prog pipeadopt` the same over
+ * unix socket pairs adopted with uv_pipe_open.
  * `http_prog client` runs other clients instead (see client_mode): requests without a
  * traceparent to /echo/..., which the server answers with the request head it received, so each
  * client can tell whether its request arrived as written ("exact") or with propagation header
@@ -41,7 +42,10 @@ static int clients_done, nclients = 3;
 /* ---- server ---- */
 
 typedef struct sconn_s {
-  uv_tcp_t tcp;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe; /* pipeadopt */
+  };
   char buf[65536];
   size_t len;
   int closing;
@@ -262,7 +266,10 @@ static void on_conn(uv_stream_t *srv, int status) {
 
 typedef struct client_s {
   const char *name;
-  uv_tcp_t tcp;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe; /* pipeadopt */
+  };
   uv_connect_t conn;
   uv_write_t w[8];
   const char *reqs[8];
@@ -329,6 +336,22 @@ static void on_connect(uv_connect_t *req, int status) {
 /* `http_prog adopt`: each client's connection is made with plain sockets outside libuv (a
  * listening socket of its own, connect, accept) and both ends are handed to libuv with
  * uv_tcp_open: the server end reads first, the client end writes first. */
+static void adopt_pipes(client_t *c) {
+  int fd[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fd) != 0) {
+    perror("socketpair");
+    exit(1);
+  }
+  sconn_t *sc = calloc(1, sizeof *sc);
+  uv_pipe_init(loop, &sc->pipe, 0);
+  sc->pipe.data = sc;
+  uv_pipe_open(&sc->pipe, fd[1]);
+  uv_read_start((uv_stream_t *)&sc->pipe, alloc_cb, on_sread);
+  uv_pipe_open(&c->pipe, fd[0]);
+  uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, on_cread);
+  send_next(c, !c->keepalive);
+}
+
 static void adopt_pair(client_t *c) {
   struct sockaddr_in a;
   socklen_t al = sizeof a;
@@ -560,6 +583,7 @@ int main(int argc, char **argv) {
   }
   conn_stat = argc > 1 && strcmp(argv[1], "connstat") == 0;
   int adopt = argc > 1 && strcmp(argv[1], "adopt") == 0;
+  int pipes = argc > 1 && strcmp(argv[1], "pipeadopt") == 0;
   client_t *A = &clients[0], *B = &clients[1], *C = &clients[2];
   A->name = "A";
   A->keepalive = 1;
@@ -583,10 +607,16 @@ int main(int argc, char **argv) {
   C->nreq = 1;
   for (int i = 0; i < 3; i++) {
     client_t *c = &clients[i];
-    uv_tcp_init(loop, &c->tcp);
+    if (pipes) {
+      uv_pipe_init(loop, &c->pipe, 0);
+    } else {
+      uv_tcp_init(loop, &c->tcp);
+    }
     c->tcp.data = c;
     c->conn.data = c;
-    if (adopt) {
+    if (pipes) {
+      adopt_pipes(c);
+    } else if (adopt) {
       adopt_pair(c);
     } else {
       uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&a, on_connect);
