@@ -370,6 +370,18 @@ static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t 
   for (size_t i = n; i-- > 0;) key_value(w, field, &a[i]);
 }
 
+/* ---- the same writers for the log encoder (otlp_internal.h) ---- */
+
+void uvotel__otlp_pb_str(pbw_t *w, uint32_t field, const char *s) {
+  cstr_field(w, field, s);
+}
+void uvotel__otlp_pb_any(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
+  any_value(w, field, v);
+}
+void uvotel__otlp_pb_attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
+  attrs(w, field, a, n);
+}
+
 static inline void pstr_trace_state(pstr_t *x, const uvotel_trace_state_t *ts) {
   size_t len = 0;
   const char *s = ts != NULL ? uvotel_trace_state_str(ts, &len) : NULL;

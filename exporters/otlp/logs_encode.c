@@ -3,6 +3,7 @@
  * nested message's length is known when its header is written and nothing is measured twice.
  * Field numbers are those of proto/opentelemetry/proto/logs/v1/logs.proto (the receiver in
  * tests/support decodes with protobuf-c from those files, which checks this encoder against them).
+ * Invalid UTF-8 in any string is repaired as in spans: each ill-formed subpart becomes U+FFFD.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,6 @@ static size_t used(const rw_t *w) {
   return pbw_used(w);
 }
 
-static void put_varint(rw_t *w, uint64_t v) {
-  if (pbw_room(w, PBW_VARINT_MAX)) w->p = pb_varint(w->p, v);
-}
-
-static void put_tag(rw_t *w, uint32_t field, uint32_t wire) {
-  if (pbw_room(w, PBW_TAG_MAX)) w->p = pb_tag(w->p, field, wire);
-}
-
 /* Close a length-delimited field whose contents were written since `mark`. */
 static void put_len(rw_t *w, uint32_t field, size_t mark) {
   pbw_close(w, field, mark);
@@ -34,10 +27,6 @@ static void put_len(rw_t *w, uint32_t field, size_t mark) {
 
 static void put_bytes_field(rw_t *w, uint32_t field, const void *p, size_t n) {
   pbw_bytes(w, field, p, n);
-}
-
-static void put_str_field(rw_t *w, uint32_t field, const char *s) {
-  if (s != NULL && s[0] != '\0') put_bytes_field(w, field, s, strlen(s));
 }
 
 /* fixed64 / fixed32 fields, written even when 0 */
@@ -53,63 +42,8 @@ static void put_uint_field(rw_t *w, uint32_t field, uint64_t v) {
   if (pbw_room(w, PBW_HDR_MAX)) w->p = pb_varint_field(w->p, field, v);
 }
 
-/* One AnyValue oneof member (the contents of an AnyValue message). */
-static void put_any_scalar(rw_t *w, const uvotel_value_t *v, uint32_t i) {
-  switch (v->type) {
-    case UVOTEL_VALUE_STRING:
-      put_bytes_field(w, 1, v->u.s, v->len);
-      break;
-    case UVOTEL_VALUE_STRING_ARRAY:
-      put_bytes_field(w, 1, v->u.sa[i], strlen(v->u.sa[i]));
-      break;
-    case UVOTEL_VALUE_BOOL:
-    case UVOTEL_VALUE_BOOL_ARRAY:
-      put_varint(w, (v->type == UVOTEL_VALUE_BOOL ? v->u.b : v->u.ba[i]) ? 1 : 0);
-      put_tag(w, 2, 0);
-      break;
-    case UVOTEL_VALUE_INT:
-    case UVOTEL_VALUE_INT_ARRAY:
-      put_varint(w, (uint64_t)(v->type == UVOTEL_VALUE_INT ? v->u.i : v->u.ia[i]));
-      put_tag(w, 3, 0);
-      break;
-    case UVOTEL_VALUE_DOUBLE:
-    case UVOTEL_VALUE_DOUBLE_ARRAY: {
-      double d = v->type == UVOTEL_VALUE_DOUBLE ? v->u.d : v->u.da[i];
-      uint64_t bits;
-      memcpy(&bits, &d, 8);
-      put_fixed64(w, 4, bits);
-      break;
-    }
-    default:
-      break;
-  }
-}
-
-/* The contents of an AnyValue for v. */
-static void put_any(rw_t *w, const uvotel_value_t *v) {
-  if (v->type < UVOTEL_VALUE_STRING_ARRAY) {
-    put_any_scalar(w, v, 0);
-    return;
-  }
-  size_t arr = used(w);
-  for (uint32_t i = v->len; i-- > 0;) {
-    size_t mark = used(w);
-    put_any_scalar(w, v, i);
-    put_len(w, 1, mark); /* ArrayValue.values */
-  }
-  put_len(w, 5, arr); /* AnyValue.array_value */
-}
-
-static void put_attrs(rw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
-  for (size_t i = n; i-- > 0;) {
-    size_t kv = used(w);
-    size_t val = used(w);
-    put_any(w, &a[i].value);
-    put_len(w, 2, val);
-    put_bytes_field(w, 1, a[i].key, strlen(a[i].key));
-    put_len(w, field, kv);
-  }
-}
+/* Strings, values and attributes below go through the span encoder's writers (encode.c), so both
+ * signals write them alike and repair invalid UTF-8 the same way (U+FFFD). */
 
 static void put_record(rw_t *w, const uvotel_log_data_t *d) {
   size_t mark = used(w);
@@ -120,13 +54,9 @@ static void put_record(rw_t *w, const uvotel_log_data_t *d) {
   }
   if (d->trace_flags != 0) put_fixed32(w, 8, d->trace_flags);
   put_uint_field(w, 7, d->dropped_attributes);
-  put_attrs(w, 6, d->attrs, d->n_attrs);
-  if (d->body.type != UVOTEL_VALUE_NONE) {
-    size_t b = used(w);
-    put_any(w, &d->body);
-    put_len(w, 5, b);
-  }
-  put_str_field(w, 3, d->severity_text);
+  uvotel__otlp_pb_attrs(w, 6, d->attrs, d->n_attrs);
+  if (d->body.type != UVOTEL_VALUE_NONE) uvotel__otlp_pb_any(w, 5, &d->body);
+  uvotel__otlp_pb_str(w, 3, d->severity_text);
   put_uint_field(w, 2, (uint64_t)d->severity);
   if (d->time_unix_ns != 0) put_fixed64(w, 1, d->time_unix_ns);
   put_len(w, 2, mark); /* ScopeLogs.log_records */
@@ -134,9 +64,9 @@ static void put_record(rw_t *w, const uvotel_log_data_t *d) {
 
 static void put_scope(rw_t *w, const uvotel_instrumentation_scope_t *sc) {
   size_t mark = used(w);
-  put_attrs(w, 3, sc->attrs, sc->n_attrs);
-  put_str_field(w, 2, sc->version);
-  put_str_field(w, 1, sc->name);
+  uvotel__otlp_pb_attrs(w, 3, sc->attrs, sc->n_attrs);
+  uvotel__otlp_pb_str(w, 2, sc->version);
+  uvotel__otlp_pb_str(w, 1, sc->name);
   put_len(w, 1, mark); /* ScopeLogs.scope */
 }
 
@@ -144,7 +74,7 @@ static void put_resource(rw_t *w, const uvotel_trace_resource_t *r) {
   size_t mark = used(w);
   if (r != NULL) {
     put_uint_field(w, 2, r->dropped_attributes);
-    put_attrs(w, 1, r->attrs, r->n_attrs);
+    uvotel__otlp_pb_attrs(w, 1, r->attrs, r->n_attrs);
   }
   put_len(w, 1, mark); /* ResourceLogs.resource */
 }
@@ -195,14 +125,14 @@ int uvotel__otlp_encode_logs(const uvotel_log_data_t *const *recs, size_t n, uin
     while (rs > 0 && keys[rs - 1].rg == keys[i - 1].rg) rs--;
     const uvotel_trace_resource_t *res = recs[keys[i - 1].idx]->resource;
     size_t rmark = used(&w);
-    if (res != NULL) put_str_field(&w, 3, res->schema_url);
+    if (res != NULL) uvotel__otlp_pb_str(&w, 3, res->schema_url);
     size_t k = i;
     while (k > rs) {
       size_t ss = k;
       while (ss > rs && keys[ss - 1].sg == keys[k - 1].sg) ss--;
       const uvotel_instrumentation_scope_t *sc = recs[keys[k - 1].idx]->scope;
       size_t smark = used(&w);
-      put_str_field(&w, 3, sc->schema_url);
+      uvotel__otlp_pb_str(&w, 3, sc->schema_url);
       for (size_t m = k; m-- > ss;) put_record(&w, recs[keys[m].idx]);
       put_scope(&w, sc);
       put_len(&w, 2, smark); /* ResourceLogs.scope_logs */

@@ -84,6 +84,17 @@ void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c);
 int uvotel__otlp_encode(const struct uvotel_span_data_s *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n);
 
+/* The span encoder's writers, for the log encoder (logs_encode.c): the same bytes, the same
+ * UTF-8 repair (each ill-formed subpart of a string becomes U+FFFD). On a pbw.h writer, written
+ * backwards: a proto3 string field (omitted when empty; NULL is ""), an AnyValue message as
+ * `field` (its member written whenever set), and repeated KeyValue `field` (last first). */
+struct pbw_s;
+struct uvotel_attribute_s;
+void uvotel__otlp_pb_str(struct pbw_s *w, uint32_t field, const char *s);
+void uvotel__otlp_pb_any(struct pbw_s *w, uint32_t field, const uvotel_value_t *v);
+void uvotel__otlp_pb_attrs(struct pbw_s *w, uint32_t field, const struct uvotel_attribute_s *a,
+                           size_t n);
+
 /* ---- transport (http.c) ---- */
 
 typedef struct uvotel__otlp_transport_s uvotel__otlp_transport_t;

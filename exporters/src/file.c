@@ -374,15 +374,27 @@ UVOTEL__API int uvotel_otlp_json_encode(const uvotel_span_data_t *const *spans, 
   return rc;
 }
 
-/* ---- the exporter ---- */
+/* ---- the file sink both file exporters are (exporters_internal.h) ---- */
 
-typedef struct file_exp_s {
-  char *path;
-  int truncate, fsync;
-  int announced; /* the first export said where spans go (exports are serialised) */
-  int fd;
-  ubuf_t buf;
-} file_exp_t;
+uvotel__file_sink_t *uvotel__file_sink_create(const char *what, const char *items, const char *path,
+                                              const char *env, const char *default_path,
+                                              int truncate, int fsync) {
+  if (path == NULL) path = uvotel_env_get(env);
+  if (path == NULL || *path == '\0') path = default_path;
+  uvotel__file_sink_t *f = uvotel_calloc(1, sizeof *f);
+  if (f == NULL) return NULL;
+  f->path = uvotel_strdup(path);
+  if (f->path == NULL) {
+    uvotel_free(f);
+    return NULL;
+  }
+  f->what = what;
+  f->announce = items;
+  f->fd = -1;
+  f->truncate = truncate;
+  f->fsync = fsync;
+  return f;
+}
 
 static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
@@ -397,36 +409,36 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-static int file_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
-                       uint64_t timeout_ms) {
-  (void)timeout_ms;
-  file_exp_t *f = self;
-  if (!f->announced) {
-    f->announced = 1;
+int uvotel__file_begin(uvotel__file_sink_t *f) {
+  if (f->announce != NULL) {
     /* A relative path is relative to the working directory now, which may not be the one the
      * program started in (kresd chdirs to its rundir before its first libuv call): say it. */
     char cwd[4096];
     int rel = f->path[0] != '/' && getcwd(cwd, sizeof cwd) != NULL;
-    uvotel_diag(UVOTEL_DIAG_INFO, 0, "file exporter: writing spans (OTLP/JSON lines) to %s%s%s%s",
-                f->path, rel ? " (in " : "", rel ? cwd : "", rel ? ")" : "");
+    uvotel_diag(UVOTEL_DIAG_INFO, 0, "%s: writing %s (OTLP/JSON lines) to %s%s%s%s", f->what,
+                f->announce, f->path, rel ? " (in " : "", rel ? cwd : "", rel ? ")" : "");
+    f->announce = NULL; /* once (exports are serialised) */
   }
   if (f->fd < 0) {
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (f->truncate ? O_TRUNC : 0);
     f->fd = open(f->path, flags, 0644);
     if (f->fd < 0) {
       int err = -errno;
-      uvotel_diag(UVOTEL_DIAG_ERROR, err, "file exporter: cannot open %s", f->path);
+      uvotel_diag(UVOTEL_DIAG_ERROR, err, "%s: cannot open %s", f->what, f->path);
       return err;
     }
   }
   f->buf.failed = 0;
-  int rc = encode(spans, n, &f->buf);
-  if (rc != 0) return rc;
+  return 0;
+}
+
+int uvotel__file_end(uvotel__file_sink_t *f, int encode_rc) {
+  if (encode_rc != 0) return encode_rc;
   ubuf_putc(&f->buf, '\n');
   if (f->buf.failed) return UVOTEL_ENOMEM;
-  rc = write_all(f->fd, f->buf.p, f->buf.len);
+  int rc = write_all(f->fd, f->buf.p, f->buf.len);
   if (rc == 0 && f->fsync) fdatasync(f->fd);
-  if (rc != 0) uvotel_diag(UVOTEL_DIAG_ERROR, rc, "file exporter: write to %s failed", f->path);
+  if (rc != 0) uvotel_diag(UVOTEL_DIAG_ERROR, rc, "%s: write to %s failed", f->what, f->path);
   /* do not keep a huge buffer after an unusually large batch */
   if (f->buf.cap > (1u << 22)) {
     uvotel_free(f->buf.p);
@@ -436,52 +448,52 @@ static int file_export(void *self, const uvotel_span_data_t *const *spans, size_
   return rc;
 }
 
-static int file_flush(void *self, uint64_t timeout_ms) {
+int uvotel__file_flush(void *self, uint64_t timeout_ms) {
   (void)timeout_ms;
-  file_exp_t *f = self;
+  uvotel__file_sink_t *f = self;
   if (f->fd >= 0 && f->fsync) fdatasync(f->fd);
   return 0;
 }
 
-static int file_shutdown(void *self, uint64_t timeout_ms) {
-  file_exp_t *f = self;
-  file_flush(self, timeout_ms);
+int uvotel__file_shutdown(void *self, uint64_t timeout_ms) {
+  uvotel__file_sink_t *f = self;
+  uvotel__file_flush(self, timeout_ms);
   if (f->fd >= 0) close(f->fd);
   f->fd = -1;
   return 0;
 }
 
-static void file_free(void *self) {
-  file_exp_t *f = self;
+void uvotel__file_free(void *self) {
+  uvotel__file_sink_t *f = self;
   if (f->fd >= 0) close(f->fd);
   uvotel_free(f->buf.p);
   uvotel_free(f->path);
   uvotel_free(f);
 }
 
+/* ---- the exporter ---- */
+
+static int file_export(void *self, const uvotel_span_data_t *const *spans, size_t n,
+                       uint64_t timeout_ms) {
+  (void)timeout_ms;
+  uvotel__file_sink_t *f = self;
+  int rc = uvotel__file_begin(f);
+  return rc != 0 ? rc : uvotel__file_end(f, encode(spans, n, &f->buf));
+}
+
 static const uvotel_span_exporter_ops_t g_file_ops = {.export_spans = file_export,
-                                                      .force_flush = file_flush,
-                                                      .shutdown = file_shutdown,
-                                                      .free = file_free};
+                                                      .force_flush = uvotel__file_flush,
+                                                      .shutdown = uvotel__file_shutdown,
+                                                      .free = uvotel__file_free};
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_file_exporter_create(
     const uvotel_file_exporter_options_t *opts) {
   static const uvotel_file_exporter_options_t defaults = UVOTEL_FILE_EXPORTER_OPTIONS_INIT;
   if (opts == NULL) opts = &defaults;
-  const char *path = opts->path;
-  if (path == NULL) path = uvotel_env_get("OTEL_EXPORTER_FILE_PATH");
-  if (path == NULL || *path == '\0') path = UVOTEL_FILE_EXPORTER_DEFAULT_PATH;
-  file_exp_t *f = uvotel_calloc(1, sizeof *f);
-  if (f == NULL) return NULL;
-  f->path = uvotel_strdup(path);
-  if (f->path == NULL) {
-    uvotel_free(f);
-    return NULL;
-  }
-  f->fd = -1;
-  f->truncate = opts->truncate;
-  f->fsync = opts->fsync;
-  return uvotel_span_exporter_create(&g_file_ops, f);
+  uvotel__file_sink_t *f =
+      uvotel__file_sink_create("file exporter", "spans", opts->path, "OTEL_EXPORTER_FILE_PATH",
+                               UVOTEL_FILE_EXPORTER_DEFAULT_PATH, opts->truncate, opts->fsync);
+  return f != NULL ? uvotel_span_exporter_create(&g_file_ops, f) : NULL;
 }
 
 /* ---- the same JSON pieces for the logs encoder (logs_file.c) ---- */
@@ -498,7 +510,4 @@ void uvotel__json_value(ubuf_t *b, const uvotel_value_t *v) {
 void uvotel__json_attrs(ubuf_t *b, const uvotel_attribute_t *a, size_t n, uint32_t dropped,
                         int first) {
   put_attrs(b, a, n, dropped, first);
-}
-int uvotel__write_all(int fd, const char *p, size_t n) {
-  return write_all(fd, p, n);
 }

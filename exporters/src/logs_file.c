@@ -1,9 +1,6 @@
 /* The log file exporter: OTLP/JSON, one ExportLogsServiceRequest per line. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "exporters_internal.h"
 #include "uvotel/exporters/logs.h"
@@ -132,88 +129,28 @@ UVOTEL__API int uvotel_otlp_json_encode_logs(const uvotel_log_data_t *const *rec
   return rc;
 }
 
-/* ---- the exporter ---- */
-
-typedef struct file_exp_s {
-  char *path;
-  int truncate, fsync;
-  int fd;
-  ubuf_t buf;
-} file_exp_t;
+/* ---- the exporter: the file sink of file.c ---- */
 
 static int file_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
                        uint64_t timeout_ms) {
   (void)timeout_ms;
-  file_exp_t *f = self;
-  if (f->fd < 0) {
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (f->truncate ? O_TRUNC : 0);
-    f->fd = open(f->path, flags, 0644);
-    if (f->fd < 0) {
-      int err = -errno;
-      uvotel_diag(UVOTEL_DIAG_ERROR, err, "log file exporter: cannot open %s", f->path);
-      return err;
-    }
-  }
-  f->buf.failed = 0;
-  int rc = encode(recs, n, &f->buf);
-  if (rc != 0) return rc;
-  ubuf_putc(&f->buf, '\n');
-  if (f->buf.failed) return UVOTEL_ENOMEM;
-  rc = uvotel__write_all(f->fd, f->buf.p, f->buf.len);
-  if (rc == 0 && f->fsync) fdatasync(f->fd);
-  if (rc != 0) uvotel_diag(UVOTEL_DIAG_ERROR, rc, "log file exporter: write to %s failed", f->path);
-  if (f->buf.cap > (1u << 22)) {
-    uvotel_free(f->buf.p);
-    f->buf.p = NULL;
-    f->buf.cap = 0;
-  }
-  return rc;
-}
-
-static int file_flush(void *self, uint64_t timeout_ms) {
-  (void)timeout_ms;
-  file_exp_t *f = self;
-  if (f->fd >= 0 && f->fsync) fdatasync(f->fd);
-  return 0;
-}
-
-static int file_shutdown(void *self, uint64_t timeout_ms) {
-  file_exp_t *f = self;
-  file_flush(self, timeout_ms);
-  if (f->fd >= 0) close(f->fd);
-  f->fd = -1;
-  return 0;
-}
-
-static void file_free(void *self) {
-  file_exp_t *f = self;
-  if (f->fd >= 0) close(f->fd);
-  uvotel_free(f->buf.p);
-  uvotel_free(f->path);
-  uvotel_free(f);
+  uvotel__file_sink_t *f = self;
+  int rc = uvotel__file_begin(f);
+  return rc != 0 ? rc : uvotel__file_end(f, encode(recs, n, &f->buf));
 }
 
 static const uvotel_log_exporter_ops_t g_file_ops = {.export_logs = file_export,
-                                                     .force_flush = file_flush,
-                                                     .shutdown = file_shutdown,
-                                                     .free = file_free};
+                                                     .force_flush = uvotel__file_flush,
+                                                     .shutdown = uvotel__file_shutdown,
+                                                     .free = uvotel__file_free};
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_file_log_exporter_create(
     const uvotel_file_log_exporter_options_t *opts) {
   static const uvotel_file_log_exporter_options_t defaults = UVOTEL_FILE_LOG_EXPORTER_OPTIONS_INIT;
   if (opts == NULL) opts = &defaults;
-  const char *path = opts->path;
-  if (path == NULL) path = getenv("OTEL_EXPORTER_FILE_LOGS_PATH");
-  if (path == NULL || *path == '\0') path = UVOTEL_FILE_LOG_EXPORTER_DEFAULT_PATH;
-  file_exp_t *f = uvotel_calloc(1, sizeof *f);
-  if (f == NULL) return NULL;
-  f->path = uvotel_strdup(path);
-  if (f->path == NULL) {
-    uvotel_free(f);
-    return NULL;
-  }
-  f->fd = -1;
-  f->truncate = opts->truncate;
-  f->fsync = opts->fsync;
-  return uvotel_log_exporter_create(&g_file_ops, f);
+  /* (read with getenv before: the same, an empty variable meaning unset either way) */
+  uvotel__file_sink_t *f = uvotel__file_sink_create(
+      "log file exporter", NULL, opts->path, "OTEL_EXPORTER_FILE_LOGS_PATH",
+      UVOTEL_FILE_LOG_EXPORTER_DEFAULT_PATH, opts->truncate, opts->fsync);
+  return f != NULL ? uvotel_log_exporter_create(&g_file_ops, f) : NULL;
 }

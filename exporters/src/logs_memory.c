@@ -1,4 +1,4 @@
-/* The memory log exporter: keeps records (retained) for tests. */
+/* The memory log exporter: keeps records (retained) for tests; the store of memory.c. */
 #include <pthread.h>
 #include <string.h>
 
@@ -6,36 +6,22 @@
 #include "uvotel/exporters/logs.h"
 
 struct uvotel_memory_log_exporter_s {
-  pthread_mutex_t mu;
-  const uvotel_log_data_t **recs;
-  size_t n, max;
-  size_t calls, dropped;
-  size_t fail_n;
-  int fail_err;
+  uvotel__mem_store_t st;
   int handed_out;
 };
+
+static const void *log_retain(const void *d) {
+  return uvotel_log_data_retain(d);
+}
+static void log_release(const void *d) {
+  uvotel_log_data_release(d);
+}
 
 static int mem_export(void *self, const uvotel_log_data_t *const *recs, size_t n,
                       uint64_t timeout_ms) {
   (void)timeout_ms;
   uvotel_memory_log_exporter_t *m = self;
-  pthread_mutex_lock(&m->mu);
-  m->calls++;
-  if (m->fail_n > 0) {
-    m->fail_n--;
-    int err = m->fail_err;
-    pthread_mutex_unlock(&m->mu);
-    return err;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (m->n >= m->max) {
-      m->dropped++;
-      continue;
-    }
-    m->recs[m->n++] = uvotel_log_data_retain(recs[i]);
-  }
-  pthread_mutex_unlock(&m->mu);
-  return 0;
+  return uvotel__mem_export(&m->st, (const void *const *)recs, n);
 }
 
 /* The exporter object only points at the handle; the handle is freed by its own call. */
@@ -45,13 +31,11 @@ UVOTEL__API uvotel_memory_log_exporter_t *uvotel_memory_log_exporter_create(size
   if (max_records == 0) max_records = 65536;
   uvotel_memory_log_exporter_t *m = uvotel_calloc(1, sizeof *m);
   if (m == NULL) return NULL;
-  m->recs = uvotel_calloc(max_records, sizeof *m->recs);
-  if (m->recs == NULL) {
+  /* room for every record from the start: an export never allocates */
+  if (uvotel__mem_init(&m->st, max_records, 1, log_retain, log_release) != 0) {
     uvotel_free(m);
     return NULL;
   }
-  m->max = max_records;
-  pthread_mutex_init(&m->mu, NULL);
   return m;
 }
 
@@ -63,59 +47,34 @@ UVOTEL__API uvotel_log_exporter_t *uvotel_memory_log_exporter_exporter(
 }
 
 UVOTEL__API size_t uvotel_memory_log_exporter_count(const uvotel_memory_log_exporter_t *m) {
-  if (m == NULL) return 0;
-  pthread_mutex_lock((pthread_mutex_t *)&m->mu);
-  size_t n = m->n;
-  pthread_mutex_unlock((pthread_mutex_t *)&m->mu);
-  return n;
+  return m != NULL ? uvotel__mem_count(&m->st) : 0;
 }
 
 UVOTEL__API const uvotel_log_data_t *uvotel_memory_log_exporter_get(
     const uvotel_memory_log_exporter_t *m, size_t i) {
-  if (m == NULL) return NULL;
-  pthread_mutex_lock((pthread_mutex_t *)&m->mu);
-  const uvotel_log_data_t *d = i < m->n ? m->recs[i] : NULL;
-  pthread_mutex_unlock((pthread_mutex_t *)&m->mu);
-  return d;
+  return m != NULL ? uvotel__mem_get(&m->st, i) : NULL;
 }
 
 UVOTEL__API size_t uvotel_memory_log_exporter_export_calls(const uvotel_memory_log_exporter_t *m) {
-  if (m == NULL) return 0;
-  pthread_mutex_lock((pthread_mutex_t *)&m->mu);
-  size_t n = m->calls;
-  pthread_mutex_unlock((pthread_mutex_t *)&m->mu);
-  return n;
+  return m != NULL ? uvotel__mem_calls(&m->st) : 0;
 }
 
 UVOTEL__API size_t uvotel_memory_log_exporter_dropped(const uvotel_memory_log_exporter_t *m) {
-  if (m == NULL) return 0;
-  pthread_mutex_lock((pthread_mutex_t *)&m->mu);
-  size_t n = m->dropped;
-  pthread_mutex_unlock((pthread_mutex_t *)&m->mu);
-  return n;
+  return m != NULL ? uvotel__mem_dropped(&m->st) : 0;
 }
 
 UVOTEL__API void uvotel_memory_log_exporter_fail_next(uvotel_memory_log_exporter_t *m, size_t n,
                                                       int err) {
-  if (m == NULL) return;
-  pthread_mutex_lock(&m->mu);
-  m->fail_n = n;
-  m->fail_err = err != 0 ? err : UVOTEL_EIO;
-  pthread_mutex_unlock(&m->mu);
+  if (m != NULL) uvotel__mem_fail_next(&m->st, n, err != 0 ? err : UVOTEL_EIO);
 }
 
+/* Releases the records; the call and drop counts stay (as they always have here). */
 UVOTEL__API void uvotel_memory_log_exporter_reset(uvotel_memory_log_exporter_t *m) {
-  if (m == NULL) return;
-  pthread_mutex_lock(&m->mu);
-  for (size_t i = 0; i < m->n; i++) uvotel_log_data_release(m->recs[i]);
-  m->n = 0;
-  pthread_mutex_unlock(&m->mu);
+  if (m != NULL) uvotel__mem_clear(&m->st, 0);
 }
 
 UVOTEL__API void uvotel_memory_log_exporter_free(uvotel_memory_log_exporter_t *m) {
   if (m == NULL) return;
-  uvotel_memory_log_exporter_reset(m);
-  pthread_mutex_destroy(&m->mu);
-  uvotel_free(m->recs);
+  uvotel__mem_destroy(&m->st);
   uvotel_free(m);
 }

@@ -1077,15 +1077,15 @@ static void http_close(void *conn) {
 }
 
 static const uvotel_protocol_ops_t k_http = {
-    sizeof(uvotel_protocol_ops_t),
-    "http",
-    UVOTEL_INSTRUMENT_HTTP,
-    http_detect,
-    http_open,
-    http_read,
-    http_write,
-    http_close,
-    NULL, /* written: its write returns the one span a write completes */
+    .size = sizeof(uvotel_protocol_ops_t),
+    .name = "http",
+    .category = UVOTEL_INSTRUMENT_HTTP,
+    .detect = http_detect,
+    .open = http_open,
+    .read = http_read,
+    .write = http_write,
+    .close = http_close,
+    .written = NULL, /* its write returns the one span a write completes */
 };
 
 UVOTEL__API const uvotel_protocol_ops_t *uvotel_protocol_http(void) {

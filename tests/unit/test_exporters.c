@@ -326,9 +326,10 @@ static void test_console_new_values(void **state) {
   assert_non_null(strstr(buf, "  attr     none = (empty)\n"));
 }
 
-static void test_memory(void **state) {
-  fx_t *f = *state;
-  f->mem = uvotel_memory_exporter_create(2);
+/* f->mem (keeping up to max spans) behind a simple processor, f->p and f->t over it; the
+ * processor (owned by f->p). */
+static uvotel_span_processor_t *simple_memory_provider(fx_t *f, size_t max) {
+  f->mem = uvotel_memory_exporter_create(max);
   uvotel_span_processor_t *sp =
       uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
   uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
@@ -336,6 +337,12 @@ static void test_memory(void **state) {
   o.n_processors = 1;
   f->p = uvotel_tracer_provider_create(&o);
   f->t = uvotel_tracer_get(f->p, "m", NULL);
+  return sp;
+}
+
+static void test_memory(void **state) {
+  fx_t *f = *state;
+  simple_memory_provider(f, 2);
   for (int i = 0; i < 3; i++) uvotel_span_end(uvotel_span_start(f->t, "s", NULL));
   assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
   assert_int_equal(uvotel_memory_exporter_dropped(f->mem), 1);
@@ -370,6 +377,63 @@ static void test_memory(void **state) {
   uvotel_memory_exporter_free(NULL);
 }
 
+/* The simple span processor's loss rules (it shares its code with the simple log processor,
+ * which has other rules: test_logs test_simple_log_losses): an export refused with UVOTEL_EBUSY
+ * (the exporter's queue full) counts dropped, any other failure failed; force_flush returns
+ * UVOTEL_EIO once after each loss, 0 when nothing was lost since; every span received is
+ * exported, dropped or failed; after shutdown a span counts dropped. */
+static char g_late_msg[256];
+
+static void late_diag(uvotel_diag_level_t level, int code, const char *msg, void *arg) {
+  (void)arg;
+  if (level == UVOTEL_DIAG_WARN && code == UVOTEL_ESHUTDOWN && strstr(msg, "after shutdown"))
+    snprintf(g_late_msg, sizeof g_late_msg, "%s", msg);
+}
+
+static void test_simple_span_losses(void **state) {
+  fx_t *f = *state;
+  uvotel_span_processor_t *sp = simple_memory_provider(f, 0);
+  uvotel_span_end(uvotel_span_start(f->t, "ok", NULL));
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  uvotel_memory_exporter_fail_next(f->mem, 1, UVOTEL_EBUSY);
+  uvotel_span_end(uvotel_span_start(f->t, "busy", NULL));
+  uvotel_span_processor_counters_t c;
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.failed, 0);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), UVOTEL_EIO);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  uvotel_memory_exporter_fail_next(f->mem, 1, UVOTEL_EIO);
+  uvotel_span_end(uvotel_span_start(f->t, "fails", NULL));
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.failed, 1);
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), UVOTEL_EIO);
+  uvotel_span_end(uvotel_span_start(f->t, "ok2", NULL));
+  assert_int_equal(uvotel_span_processor_force_flush(sp, 100), 0);
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.received, 4);
+  assert_int_equal(c.exported, 2);
+  assert_int_equal(c.batches, 4);
+  assert_int_equal(c.received, c.exported + c.dropped + c.failed);
+  assert_int_equal(c.queued, 0);
+  assert_int_equal(c.in_flight, 0);
+  assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
+  /* after the processor's shutdown: counted dropped, not exported */
+  uvotel_span_t *late = uvotel_span_start(f->t, "late", NULL);
+  assert_int_equal(uvotel_span_processor_shutdown(sp, 100), 0);
+  g_late_msg[0] = '\0';
+  uvotel_diag_set_handler(late_diag, NULL, UVOTEL_DIAG_WARN);
+  uvotel_span_end(late);
+  uvotel_diag_set_handler(NULL, NULL, UVOTEL_DIAG_WARN);
+  /* said at the default level when it happens, not only counted */
+  assert_non_null(strstr(g_late_msg, "simple span processor: 2 spans dropped so far"));
+  assert_int_equal(uvotel_span_processor_counters(sp, &c), 0);
+  assert_int_equal(c.received, 5);
+  assert_int_equal(c.dropped, 2);
+  assert_int_equal(uvotel_memory_exporter_count(f->mem), 2);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -379,6 +443,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_console, setup, teardown),
       cmocka_unit_test_setup_teardown(test_console_new_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_span_losses, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -510,6 +510,24 @@ static void test_json_exact(void **state) {
 
 /* ---- OTLP protobuf: decoded by protobuf-c from our .proto files ---- */
 
+/* The request decoded by protobuf-c, checked to be exactly what protobuf-c packs for it
+ * (fields in ascending order, canonical varints): the same bytes as ours. */
+static Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *decode_exact(
+    const uint8_t *body, size_t len) {
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
+                                                                                     body);
+  assert_non_null(q);
+  size_t n2 =
+      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
+  assert_int_equal(n2, len);
+  uint8_t *again = malloc(n2);
+  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
+  assert_memory_equal(again, body, len);
+  free(again);
+  return q;
+}
+
 static void test_protobuf(void **state) {
   (void)state;
   uvotel_memory_log_exporter_t *m;
@@ -520,18 +538,7 @@ static void test_protobuf(void **state) {
   uint8_t *body = NULL;
   size_t len = 0;
   assert_int_equal(uvotel_otlp_http_encode_logs(recs, 3, &body, &len), 0);
-  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, len,
-                                                                                     body);
-  assert_non_null(q);
-  /* protobuf-c packs fields in ascending order: the same bytes as ours */
-  size_t n2 =
-      opentelemetry__proto__collector__logs__v1__export_logs_service_request__get_packed_size(q);
-  assert_int_equal(n2, len);
-  uint8_t *again = malloc(n2);
-  opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(q, again);
-  assert_memory_equal(again, body, len);
-  free(again);
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q = decode_exact(body, len);
   assert_int_equal(q->n_resource_logs, 1);
   Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = q->resource_logs[0];
   assert_int_equal(rl->resource->n_attributes, 1);
@@ -605,6 +612,81 @@ static void test_protobuf_values(void **state) {
   opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(q, NULL);
   uvotel_free(body);
 }
+
+/* Ill-formed UTF-8 in a log body, an attribute key or value, a string array element or the
+ * severity text reaches the collector repaired, as in spans (each maximal ill-formed subpart
+ * one U+FFFD), at the start, in the middle and at the end of a string; in the protobuf
+ * encoding and in OTLP/JSON. Valid strings beside them stay byte for byte. */
+#define FFFD "\xef\xbf\xbd"
+static void test_utf8_repaired(void **state) {
+  fx_t *f = *state;
+  static const struct {
+    const char *in, *want;
+  } cases[] = {
+      {"\xff"
+       "abc",
+       FFFD "abc"},                          /* a stray byte at the start */
+      {"ab\xc3(d", "ab" FFFD "(d"},          /* a lead byte without its continuation, mid */
+      {"abc\xe2\x82", "abc" FFFD},           /* a sequence cut short at the end */
+      {"\x80\x80x", FFFD FFFD "x"},          /* two lone continuation bytes */
+      {"\xed\xa0\x80!", FFFD FFFD FFFD "!"}, /* a surrogate: each byte a subpart */
+      {"ok \xc3\xa9 \xe2\x82\xac", "ok \xc3\xa9 \xe2\x82\xac"}, /* valid: unchanged */
+  };
+  const size_t nc = sizeof cases / sizeof cases[0];
+  for (size_t c = 0; c < nc; c++) {
+    const char *arr[] = {"fine", cases[c].in};
+    char key[32];
+    snprintf(key, sizeof key, "k%s", cases[c].in);
+    uvotel_attribute_t attrs[] = {UVOTEL_ATTR_STR("s", cases[c].in), UVOTEL_ATTR_STR(key, "v"),
+                                  UVOTEL_ATTR_STR_ARRAY("a", arr, 2)};
+    uvotel_log_record_options_t r = UVOTEL_LOG_RECORD_OPTIONS_INIT;
+    r.severity = UVOTEL_SEVERITY_INFO;
+    r.severity_text = cases[c].in;
+    r.body.type = UVOTEL_VALUE_STRING;
+    r.body.u.s = cases[c].in;
+    r.attrs = attrs;
+    r.n_attrs = 3;
+    assert_int_equal(uvotel_log_emit(f->l, &r), 0);
+  }
+  const uvotel_log_data_t *recs[sizeof cases / sizeof cases[0]];
+  for (size_t c = 0; c < nc; c++) recs[c] = rec(f, c);
+
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(uvotel_otlp_http_encode_logs(recs, nc, &body, &len), 0);
+  Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *q = decode_exact(body, len);
+  Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = q->resource_logs[0]->scope_logs[0];
+  assert_int_equal(sl->n_log_records, nc);
+  for (size_t c = 0; c < nc; c++) {
+    Opentelemetry__Proto__Logs__V1__LogRecord *lr = sl->log_records[c];
+    char want_key[32];
+    snprintf(want_key, sizeof want_key, "k%s", cases[c].want);
+    assert_string_equal(lr->body->string_value, cases[c].want);
+    assert_string_equal(lr->severity_text, cases[c].want);
+    assert_int_equal(lr->n_attributes, 3);
+    assert_string_equal(lr->attributes[0]->key, "s");
+    assert_string_equal(lr->attributes[0]->value->string_value, cases[c].want);
+    assert_string_equal(lr->attributes[1]->key, want_key);
+    assert_string_equal(lr->attributes[1]->value->string_value, "v");
+    Opentelemetry__Proto__Common__V1__ArrayValue *av = lr->attributes[2]->value->array_value;
+    assert_int_equal(av->n_values, 2);
+    assert_string_equal(av->values[0]->string_value, "fine");
+    assert_string_equal(av->values[1]->string_value, cases[c].want);
+  }
+  opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+
+  /* OTLP/JSON: the same repair (JSON escapes U+FFFD as \ufffd) */
+  char *buf = NULL;
+  size_t cap = 0, jlen = 0;
+  assert_int_equal(uvotel_otlp_json_encode_logs(&recs[0], 1, &buf, &cap, &jlen), 0);
+  assert_non_null(strstr(buf, "\"body\":{\"stringValue\":\"\\ufffdabc\"}"));
+  assert_non_null(strstr(buf, "\"severityText\":\"\\ufffdabc\""));
+  assert_non_null(strstr(buf, "{\"key\":\"k\\ufffdabc\",\"value\":{\"stringValue\":\"v\"}}"));
+  assert_null(memchr(buf, 0xff, jlen));
+  uvotel_free(buf);
+}
+#undef FFFD
 
 /* ---- console ---- */
 
@@ -1025,6 +1107,54 @@ static void test_simple_failures(void **state) {
   assert_int_equal(uvotel_memory_log_exporter_export_calls(f->mem), 3);
 }
 
+/* The simple log processor's loss rules (the simple span processor shares its code, with
+ * other rules: test_exporters test_simple_span_losses): every failed export counts failed,
+ * UVOTEL_EBUSY too; force_flush returns the exporter's result (0), the loss being in the
+ * counters and the diagnostics; a record emitted after shutdown counts dropped. */
+static void test_simple_log_losses(void **state) {
+  fx_t *f = *state;
+  uvotel_memory_log_exporter_t *m = uvotel_memory_log_exporter_create(0);
+  uvotel_log_processor_t *pr =
+      uvotel_simple_log_processor_create(uvotel_memory_log_exporter_exporter(m));
+  uvotel_logger_provider_options_t o = UVOTEL_LOGGER_PROVIDER_OPTIONS_INIT;
+  o.processors = &pr;
+  o.n_processors = 1;
+  o.loop = &f->loop;
+  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
+  uvotel_logger_provider_t *p = uvotel_logger_provider_create(&o);
+  uvotel_logger_t *l = uvotel_logger_get(p, "losses", NULL);
+  uvotel_log(l, 9, "ok");
+  uvotel_memory_log_exporter_fail_next(m, 1, UVOTEL_EBUSY);
+  uvotel_log(l, 9, "busy");
+  uvotel_log_processor_counters_t c;
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.failed, 1);
+  assert_int_equal(c.dropped, 0);
+  assert_int_equal(uvotel_log_processor_force_flush(pr, 100), 0);
+  uvotel_memory_log_exporter_fail_next(m, 1, UVOTEL_EIO);
+  uvotel_log(l, 9, "fails");
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.failed, 2);
+  assert_int_equal(c.exported, 1);
+  assert_int_equal(uvotel_log_processor_force_flush(pr, 100), 0);
+  /* the processor shut down, the provider not: the record reaches it and counts dropped */
+  assert_int_equal(uvotel_log_processor_shutdown(pr, 100), 0);
+  uvotel_log(l, 9, "late");
+  assert_int_equal(uvotel_log_processor_counters(pr, &c), 0);
+  assert_int_equal(c.received, 4);
+  assert_int_equal(c.exported, 1);
+  assert_int_equal(c.failed, 2);
+  assert_int_equal(c.dropped, 1);
+  assert_int_equal(c.batches, 3);
+  assert_int_equal(c.received, c.exported + c.dropped + c.failed);
+  assert_int_equal(c.queued, 0);
+  assert_int_equal(c.in_flight, 0);
+  assert_int_equal(uvotel_memory_log_exporter_count(m), 1);
+  assert_int_equal(uvotel_memory_log_exporter_export_calls(m), 3);
+  uvotel_logger_provider_free(p);
+  uvotel_memory_log_exporter_free(m);
+}
+
 int main(void) {
   counting_alloc_install();
   const struct CMUnitTest tests[] = {
@@ -1039,6 +1169,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_json_exact, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protobuf, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protobuf_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_utf8_repaired, setup, teardown),
       cmocka_unit_test_setup_teardown(test_console, setup, teardown),
       cmocka_unit_test_setup_teardown(test_format, setup, teardown),
       cmocka_unit_test_setup_teardown(test_severity, setup, teardown),
@@ -1046,6 +1177,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_loggers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_simple_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simple_log_losses, setup, teardown),
       cmocka_unit_test_setup_teardown(test_log_new_value_types_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,9 +48,10 @@ struct uvotel_logger_s {
   struct uvotel_logger_s *next;
 };
 
+/* The shared exporter object (../pipeline/exporter_internal.h), its only member: a log
+ * exporter pointer converts to and from a uvotel__exp_t pointer. */
 struct uvotel_log_exporter_s {
-  const uvotel_log_exporter_ops_t *ops;
-  uvotel__exp_t x; /* self, flags, lock, shut: ../pipeline/exporter_internal.h */
+  uvotel__exp_t x;
 };
 
 struct uvotel_log_processor_s {

@@ -2,63 +2,38 @@
  * The batch processor is the record side of the export pipeline the batch span processor uses
  * (sdk/src/pipeline/): its own export threads, never libuv's pool. */
 #include "../pipeline/pipeline_internal.h"
+#include "../pipeline/simple_internal.h"
 #include "logs_internal.h"
 
-/* ---- exporters ---- */
+/* ---- exporters: the shared object (../pipeline/exporter.c) ---- */
+
+#define X(e) ((uvotel__exp_t *)(e))
+#define ITEMS(recs) ((const void *const *)(recs))
 
 UVOTEL__API uvotel_log_exporter_t *uvotel_log_exporter_create(const uvotel_log_exporter_ops_t *ops,
                                                               void *self) {
-  if (ops == NULL || ops->export_logs == NULL) return NULL;
-  uvotel_log_exporter_t *e = uvotel_malloc(sizeof *e);
-  if (e == NULL) {
-    if (ops->free != NULL) ops->free(self);
-    return NULL;
-  }
-  e->ops = ops;
-  uvotel__exp_init(&e->x, self, ops->flags, ops->force_flush, ops->shutdown, ops->free);
-  return e;
+  return (uvotel_log_exporter_t *)uvotel__exp_create(UVOTEL__EXP_LOGS, ops, self);
 }
 
 UVOTEL__API int uvotel_log_exporter_export(uvotel_log_exporter_t *e,
                                            const uvotel_log_data_t *const *recs, size_t n,
                                            uint64_t timeout_ms) {
-  if (e == NULL || (recs == NULL && n != 0)) return UVOTEL_EINVAL;
-  if (n == 0) return 0;
-  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
-  uvotel__exp_lock(&e->x);
-  int rc = e->ops->export_logs(e->x.self, recs, n, timeout_ms);
-  uvotel__exp_unlock(&e->x);
-  return rc;
+  return uvotel__exp_export(X(e), ITEMS(recs), n, timeout_ms);
 }
 
 UVOTEL__API int uvotel_log_exporter_export_async(uvotel_log_exporter_t *e,
                                                  const uvotel_log_data_t *const *recs, size_t n,
                                                  uint64_t timeout_ms,
                                                  const uvotel_export_completion_t *completion) {
-  if (e == NULL || completion == NULL || completion->done == NULL || (recs == NULL && n != 0)) {
-    return UVOTEL_EINVAL;
-  }
-  if (n == 0) {
-    completion->done(completion->arg, 0, 0);
-    return 0;
-  }
-  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->export_async == NULL) {
-    uvotel__exp_lock(&e->x);
-    int rc = e->ops->export_logs(e->x.self, recs, n, timeout_ms);
-    uvotel__exp_unlock(&e->x);
-    completion->done(completion->arg, rc, 0);
-    return 0;
-  }
-  return e->ops->export_async(e->x.self, recs, n, timeout_ms, completion);
+  return uvotel__exp_export_async(X(e), ITEMS(recs), n, timeout_ms, completion);
 }
 
 UVOTEL__API int uvotel_log_exporter_force_flush(uvotel_log_exporter_t *e, uint64_t timeout_ms) {
-  return e != NULL ? uvotel__exp_force_flush(&e->x, timeout_ms) : UVOTEL_EINVAL;
+  return uvotel__exp_force_flush(X(e), timeout_ms);
 }
 
 UVOTEL__API int uvotel_log_exporter_shutdown(uvotel_log_exporter_t *e, uint64_t timeout_ms) {
-  return e != NULL ? uvotel__exp_shutdown(&e->x, timeout_ms) : UVOTEL_EINVAL;
+  return uvotel__exp_shutdown(X(e), timeout_ms);
 }
 
 UVOTEL__API void *uvotel_log_exporter_self(const uvotel_log_exporter_t *e) {
@@ -66,9 +41,7 @@ UVOTEL__API void *uvotel_log_exporter_self(const uvotel_log_exporter_t *e) {
 }
 
 UVOTEL__API void uvotel_log_exporter_free(uvotel_log_exporter_t *e) {
-  if (e == NULL) return;
-  uvotel__exp_destroy(&e->x);
-  uvotel_free(e);
+  uvotel__exp_free(X(e));
 }
 
 /* ---- registry (exporter_internal.h: no allocation, it runs in library constructors) ---- */
@@ -145,64 +118,37 @@ static void say_dropped(uint64_t n, const char *why) {
                       why);
 }
 
-/* ---- simple processor ---- */
+/* ---- simple processor: the shared one (sdk/src/pipeline/simple.c), record side ---- */
 
-typedef struct simple_s {
-  uvotel_log_exporter_t *exp;
-  atomic_uint_fast64_t received, dropped, exported, failed, batches;
-  atomic_int shut;
-} simple_t;
+static void simple_after_shutdown(uint64_t dropped) {
+  say_dropped(dropped, "after shutdown");
+}
+
+/* loss_rc 0 and each failure said: as this processor always has. */
+static const uvotel__simple_ops_t g_simple_logs = {.name = "simple log processor",
+                                                   .item = "record",
+                                                   .loss_rc = 0,
+                                                   .busy_is_drop = 0,
+                                                   .fail_limit = NULL,
+                                                   .after_shutdown = simple_after_shutdown};
 
 static void simple_on_emit(void *self, const uvotel_log_data_t *d) {
-  simple_t *s = self;
-  atomic_fetch_add(&s->received, 1);
-  if (atomic_load(&s->shut)) {
-    say_dropped(atomic_fetch_add(&s->dropped, 1) + 1, "after shutdown");
-    return;
-  }
-  atomic_fetch_add(&s->batches, 1);
-  int rc = uvotel_log_exporter_export(s->exp, &d, 1, 30000);
-  if (rc == 0) {
-    atomic_fetch_add(&s->exported, 1);
-  } else {
-    atomic_fetch_add(&s->failed, 1);
-    uvotel_diag(UVOTEL_DIAG_WARN, rc, "simple log processor: export failed");
-  }
+  uvotel__simple_export(self, d);
 }
-static int simple_flush(void *self, uint64_t timeout_ms) {
-  return uvotel_log_exporter_force_flush(((simple_t *)self)->exp, timeout_ms);
-}
-static int simple_shutdown(void *self, uint64_t timeout_ms) {
-  simple_t *s = self;
-  atomic_store(&s->shut, 1);
-  return uvotel_log_exporter_shutdown(s->exp, timeout_ms);
-}
-static void simple_free(void *self) {
-  simple_t *s = self;
-  uvotel_log_exporter_free(s->exp);
-  uvotel_free(s);
-}
-static void simple_counters(void *self, uvotel_log_processor_counters_t *out) {
-  simple_t *s = self;
-  out->received = atomic_load(&s->received);
-  out->dropped = atomic_load(&s->dropped);
-  out->exported = atomic_load(&s->exported);
-  out->failed = atomic_load(&s->failed);
-  out->batches = atomic_load(&s->batches);
-}
-static const uvotel_log_processor_ops_t g_simple_ops = {
-    simple_on_emit, simple_flush, simple_shutdown, simple_free, simple_counters};
+
+UVOTEL__COUNTERS_OP(simple_counters, uvotel_log_processor_counters_t, uvotel__simple_counters)
+
+static const uvotel_log_processor_ops_t g_simple_ops = {.on_emit = simple_on_emit,
+                                                        .force_flush = uvotel__simple_flush,
+                                                        .shutdown = uvotel__simple_shutdown,
+                                                        .free = uvotel__simple_free,
+                                                        .counters = simple_counters};
 
 UVOTEL__API uvotel_log_processor_t *uvotel_simple_log_processor_create(
     uvotel_log_exporter_t *exporter) {
   if (exporter == NULL) return NULL;
-  simple_t *s = uvotel_calloc(1, sizeof *s);
-  if (s == NULL) {
-    uvotel_log_exporter_free(exporter);
-    return NULL;
-  }
-  s->exp = exporter;
-  return uvotel_log_processor_create(&g_simple_ops, s);
+  uvotel__simple_t *s = uvotel__simple_create(&g_simple_logs, &exporter->x);
+  return s != NULL ? uvotel_log_processor_create(&g_simple_ops, s) : NULL;
 }
 
 /* ---- batch processor: the record side of the export pipeline (sdk/src/pipeline/) ---- */
@@ -251,20 +197,8 @@ static void batch_on_emit(void *self, const uvotel_log_data_t *d) {
   batch_take(self, uvotel_log_data_retain(d));
 }
 
-static int log_export_async(void *exp, const void *const *items, size_t n, uint64_t timeout_ms,
-                            const uvotel_export_completion_t *completion) {
-  return uvotel_log_exporter_export_async(exp, (const uvotel_log_data_t *const *)items, n,
-                                          timeout_ms, completion);
-}
-static int log_force_flush(void *exp, uint64_t timeout_ms) {
-  return uvotel_log_exporter_force_flush(exp, timeout_ms);
-}
-static int log_shutdown(void *exp, uint64_t timeout_ms) {
-  return uvotel_log_exporter_shutdown(exp, timeout_ms);
-}
-static void log_free_exporter(void *exp) {
-  uvotel_log_exporter_free(exp);
-}
+/* ---- the record items, for the pipeline; the rest of the processor is the pipeline's ---- */
+
 static void log_release_many(const void *const *items, size_t n) {
   uvotel__log_release_many((const uvotel_log_data_t *const *)items, n);
 }
@@ -275,35 +209,15 @@ static const uvotel__pipe_ops_t g_log_items = {.name = "batch log processor",
                                                .item = "record",
                                                .thread_name = "uvotel-blrp",
                                                .loss_rc = 0,
-                                               .export_async = log_export_async,
-                                               .force_flush = log_force_flush,
-                                               .shutdown = log_shutdown,
-                                               .free_exporter = log_free_exporter,
                                                .release_many = log_release_many};
 
-static int batch_flush(void *self, uint64_t timeout_ms) {
-  return uvotel__pipe_flush(self, timeout_ms);
-}
-static int batch_shutdown(void *self, uint64_t timeout_ms) {
-  return uvotel__pipe_shutdown(self, timeout_ms);
-}
-static void batch_free(void *self) {
-  uvotel__pipe_free_async(self, NULL, NULL);
-}
-static void batch_counters(void *self, uvotel_log_processor_counters_t *out) {
-  uvotel__pipe_counters_t c;
-  uvotel__pipe_counters(self, &c);
-  out->received = c.received;
-  out->dropped = c.dropped;
-  out->exported = c.exported;
-  out->failed = c.failed;
-  out->batches = c.batches;
-  out->queued = c.queued;
-  out->in_flight = c.in_flight;
-}
+UVOTEL__COUNTERS_OP(batch_counters, uvotel_log_processor_counters_t, uvotel__pipe_counters)
 
-static const uvotel_log_processor_ops_t g_batch_ops = {batch_on_emit, batch_flush, batch_shutdown,
-                                                       batch_free, batch_counters};
+static const uvotel_log_processor_ops_t g_batch_ops = {.on_emit = batch_on_emit,
+                                                       .force_flush = uvotel__pipe_flush,
+                                                       .shutdown = uvotel__pipe_shutdown,
+                                                       .free = uvotel__pipe_free,
+                                                       .counters = batch_counters};
 
 UVOTEL__API uvotel_log_processor_t *uvotel_batch_log_processor_create(
     uvotel_log_exporter_t *exporter, const uvotel_batch_log_processor_options_t *opts) {
@@ -320,8 +234,7 @@ UVOTEL__API uvotel_log_processor_t *uvotel_batch_log_processor_create(
                               .block_timeout_ms = 0};
   /* The creating thread may not be the loop's (the preload creates it in a constructor): the
    * pipeline learns the loop's thread in its first callback or flush. */
-  batch_t *b = uvotel__pipe_create(&g_log_items, exporter, exporter->x.flags,
-                                   exporter->ops->export_async != NULL, &o, 0);
+  batch_t *b = uvotel__pipe_create(&g_log_items, &exporter->x, &o, 0);
   if (b == NULL) return NULL;
   uvotel_log_processor_t *p = uvotel_log_processor_create(&g_batch_ops, b);
   return p;

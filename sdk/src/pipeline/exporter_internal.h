@@ -1,7 +1,8 @@
-/* What the span and the log exporter objects share: the self pointer, the lock that serialises
- * calls of a non-CONCURRENT exporter, the shut flag and the ops that have the same shape for
- * both signals (force_flush, shutdown, free); and the registry of exporter factories by name.
- * The item-typed ops (export, export_async) stay in each signal's wrapper. */
+/* The exporter object both signals share: the self pointer, the ops table, the lock that
+ * serialises calls of a non-CONCURRENT exporter and the shut flag, with every call of the
+ * public contract (export, export_async, force_flush, shutdown, free); and the registry of
+ * exporter factories by name. uvotel_span_exporter_t and uvotel_log_exporter_t are this object
+ * (their only member), so the export pipeline calls it directly, whatever the signal. */
 #ifndef UVOTEL_EXPORTER_INTERNAL_H
 #define UVOTEL_EXPORTER_INTERNAL_H
 
@@ -10,9 +11,22 @@
 
 #include "../internal.h"
 
+#include "uvotel/logs_sdk.h"
+#include "uvotel/trace_sdk.h"
+
+/* Which ops table an exporter object holds (the item type of its export calls). */
+enum { UVOTEL__EXP_SPANS = 1, UVOTEL__EXP_LOGS = 2 };
+
 typedef struct uvotel__exp_s {
+  union {
+    const uvotel_span_exporter_ops_t *span; /* kind UVOTEL__EXP_SPANS */
+    const uvotel_log_exporter_ops_t *log;   /* kind UVOTEL__EXP_LOGS */
+  } ops;
   void *self;
   unsigned flags; /* UVOTEL_EXPORTER_* */
+  int kind;       /* UVOTEL__EXP_* */
+  int has_async;  /* the ops have their own export_async */
+  int lock_async; /* export_async's hand-over is serialised too (spans; logs never were) */
   atomic_int shut;
   pthread_mutex_t mu;
   int (*force_flush)(void *self, uint64_t timeout_ms); /* may be NULL */
@@ -20,23 +34,22 @@ typedef struct uvotel__exp_s {
   void (*free)(void *self);                            /* may be NULL */
 } uvotel__exp_t;
 
-void uvotel__exp_init(uvotel__exp_t *e, void *self, unsigned flags,
-                      int (*force_flush)(void *, uint64_t), int (*shutdown)(void *, uint64_t),
-                      void (*free_self)(void *));
+/* A new exporter object over ops (the table of `kind`, borrowed) and self. NULL ops or no
+ * export op: NULL (self not freed); out of memory: NULL after ops->free(self). Thread: any. */
+uvotel__exp_t *uvotel__exp_create(int kind, const void *ops, void *self);
 
-static inline void uvotel__exp_lock(uvotel__exp_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_lock(&e->mu);
-}
-static inline void uvotel__exp_unlock(uvotel__exp_t *e) {
-  if (!(e->flags & UVOTEL_EXPORTER_CONCURRENT)) pthread_mutex_unlock(&e->mu);
-}
-
-/* The public force_flush / shutdown contracts (after shutdown: UVOTEL_ESHUTDOWN; twice shut
- * down: UVOTEL_ESHUTDOWN). Thread: any. */
+/* The public exporter contracts, for either signal (items: the kind's data pointers). NULL e,
+ * or NULL items with n > 0: UVOTEL_EINVAL; n == 0: 0 without calling (export_async: done(arg,
+ * 0, 0) at once); after shutdown: UVOTEL_ESHUTDOWN; shut down twice: UVOTEL_ESHUTDOWN. Calls
+ * are serialised unless the exporter is CONCURRENT. Thread: any. */
+int uvotel__exp_export(uvotel__exp_t *e, const void *const *items, size_t n, uint64_t timeout_ms);
+int uvotel__exp_export_async(uvotel__exp_t *e, const void *const *items, size_t n,
+                             uint64_t timeout_ms, const uvotel_export_completion_t *completion);
 int uvotel__exp_force_flush(uvotel__exp_t *e, uint64_t timeout_ms);
 int uvotel__exp_shutdown(uvotel__exp_t *e, uint64_t timeout_ms);
-/* Shut down (0 ms) if not yet, free self, release the lock. */
-void uvotel__exp_destroy(uvotel__exp_t *e);
+/* Shut down (0 ms) if not yet, free self, then the object. NULL: no-op. Thread: any, when no
+ * export is running. */
+void uvotel__exp_free(uvotel__exp_t *e);
 
 /* ---- factories by name: no allocation (registration may run in a library constructor,
  * before the application installs its allocator); names compared as uvotel_env_name_eq ---- */

@@ -168,7 +168,7 @@ static void worker_main(void *arg) {
     j->completion.done = job_done;
     j->completion.arg = j;
     size_t n = j->n;
-    int rc = b->ops->export_async(b->exp, j->items, n, b->o.export_timeout_ms, &j->completion);
+    int rc = uvotel__exp_export_async(b->exp, j->items, n, b->o.export_timeout_ms, &j->completion);
     /* The exporter is done with the span data once its call returned (it encoded or retained
      * it); the loop thread releases it when the job comes back (drain_done): a slot released
      * here would be written on this core and then taken, cold, by the thread making spans
@@ -486,19 +486,21 @@ static int batch_flush_until(uvotel__pipe_t *b, uint64_t deadline) {
   }
 }
 
-int uvotel__pipe_flush(uvotel__pipe_t *b, uint64_t timeout_ms) {
+int uvotel__pipe_flush(void *self, uint64_t timeout_ms) {
+  uvotel__pipe_t *b = self;
   learn_loop_thread(b);
   uint64_t deadline = mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
   if (rc == 0) {
     uint64_t now = mono_ms();
-    rc = b->ops->force_flush(b->exp, deadline > now ? deadline - now : 0);
+    rc = uvotel__exp_force_flush(b->exp, deadline > now ? deadline - now : 0);
   }
   drain_done(b);
   return report_loss(b, "force_flush", rc);
 }
 
-int uvotel__pipe_shutdown(uvotel__pipe_t *b, uint64_t timeout_ms) {
+int uvotel__pipe_shutdown(void *self, uint64_t timeout_ms) {
+  uvotel__pipe_t *b = self;
   learn_loop_thread(b);
   uint64_t deadline = mono_ms() + timeout_ms;
   int rc = batch_flush_until(b, deadline);
@@ -526,7 +528,7 @@ int uvotel__pipe_shutdown(uvotel__pipe_t *b, uint64_t timeout_ms) {
   int rc2 = 0;
   if (rc == 0 || in_flight(b) == 0 || b->exp_async || (b->exp_flags & UVOTEL_EXPORTER_CONCURRENT)) {
     uint64_t now = mono_ms();
-    rc2 = b->ops->shutdown(b->exp, deadline > now ? deadline - now : 0);
+    rc2 = uvotel__exp_shutdown(b->exp, deadline > now ? deadline - now : 0);
   }
   drain_done(b);
   uv_timer_stop(&b->timer);
@@ -555,7 +557,7 @@ static void batch_maybe_free(uvotel__pipe_t *b) {
     b->free_jobs = j->next;
     uvotel_free(j);
   }
-  b->ops->free_exporter(b->exp);
+  uvotel__exp_free(b->exp);
   destroy_sync(b);
   uvotel_free(b->ring);
   void (*cb)(void *) = b->on_freed;
@@ -566,7 +568,8 @@ static void batch_maybe_free(uvotel__pipe_t *b) {
 
 /* Closes the handles and waits (on the loop) for exports still running; done(arg) runs once
  * the last item reference it held is released. */
-void uvotel__pipe_free_async(uvotel__pipe_t *b, void (*done)(void *arg), void *arg) {
+void uvotel__pipe_free_async(void *self, void (*done)(void *arg), void *arg) {
+  uvotel__pipe_t *b = self;
   b->on_freed = done;
   b->on_freed_arg = arg;
   batch_adopt_if_forked(b);
@@ -581,7 +584,12 @@ void uvotel__pipe_free_async(uvotel__pipe_t *b, void (*done)(void *arg), void *a
   batch_maybe_free(b);
 }
 
-void uvotel__pipe_counters(uvotel__pipe_t *b, uvotel__pipe_counters_t *out) {
+void uvotel__pipe_free(void *self) {
+  uvotel__pipe_free_async(self, NULL, NULL);
+}
+
+void uvotel__pipe_counters(void *self, uvotel__pipe_counters_t *out) {
+  uvotel__pipe_t *b = self;
   out->dropped = atomic_load(&b->dropped);
   out->exported = atomic_load(&b->exported);
   out->failed = atomic_load(&b->failed);
@@ -599,12 +607,11 @@ static void destroy_sync(uvotel__pipe_t *b) {
   pthread_cond_destroy(&b->room);
 }
 
-uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, unsigned exp_flags,
-                                    int exp_async, const uvotel__pipe_options_t *o,
-                                    int loop_known) {
+uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, uvotel__exp_t *exp,
+                                    const uvotel__pipe_options_t *o, int loop_known) {
   if (o->max_queue_size == 0 || o->max_export_batch_size == 0 || o->max_queue_size > (1u << 30)) {
     uvotel_diag(UVOTEL_DIAG_ERROR, UVOTEL_EINVAL, "%s: bad queue/batch size", ops->name);
-    ops->free_exporter(exp);
+    uvotel__exp_free(exp);
     return NULL;
   }
   uvotel__pipe_t *b = uvotel_calloc(1, sizeof *b);
@@ -613,13 +620,13 @@ uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, un
   uvotel__pipe_cell_t *ring = b != NULL ? uvotel_malloc(sizeof(uvotel__pipe_cell_t) * cap) : NULL;
   if (ring == NULL) {
     uvotel_free(b);
-    ops->free_exporter(exp);
+    uvotel__exp_free(exp);
     return NULL;
   }
   b->ops = ops;
   b->exp = exp;
-  b->exp_flags = exp_flags;
-  b->exp_async = exp_async;
+  b->exp_flags = exp->flags;
+  b->exp_async = exp->has_async;
   b->o = *o;
   if (b->o.max_export_batch_size > b->o.max_queue_size) {
     b->o.max_export_batch_size = b->o.max_queue_size;
@@ -672,7 +679,7 @@ uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, un
     destroy_sync(b);
     uvotel_free(ring);
     uvotel_free(b);
-    ops->free_exporter(exp);
+    uvotel__exp_free(exp);
     return NULL;
   }
   uv_async_init(b->loop, &b->async, on_async);

@@ -12,13 +12,13 @@
 #include <sys/types.h>
 
 #include "../internal.h"
-
-#include "uvotel/trace_sdk.h"
+#include "exporter_internal.h"
 
 /* Export threads of one pipeline: one per export call that may run at once, up to this. */
 #define UVOTEL__PIPE_MAX_WORKERS 8u
 
-/* What a signal tells the pipeline about its items and its exporter. Static tables. */
+/* What a signal tells the pipeline about its items. Static tables. (The exporter is the shared
+ * exporter object, exporter_internal.h: the pipeline calls it directly.) */
 typedef struct uvotel__pipe_ops_s {
   const char *name;        /* in messages: "batch span processor" */
   const char *item;        /* "span", "record": "%llu span(s) dropped" */
@@ -26,12 +26,6 @@ typedef struct uvotel__pipe_ops_s {
   /* flush/shutdown return UVOTEL_EIO when items were lost since the previous call (spans);
    * 0: only the deadline is a failure (records), the loss is said either way */
   int loss_rc;
-  /* the exporter's asynchronous export (uvotel_span_exporter_export_async's contract) */
-  int (*export_async)(void *exp, const void *const *items, size_t n, uint64_t timeout_ms,
-                      const uvotel_export_completion_t *completion);
-  int (*force_flush)(void *exp, uint64_t timeout_ms);
-  int (*shutdown)(void *exp, uint64_t timeout_ms);
-  void (*free_exporter)(void *exp);
   void (*release_many)(const void *const *items, size_t n); /* drop the queue's references */
 } uvotel__pipe_ops_t;
 
@@ -55,9 +49,9 @@ struct uvotel__pipe_job_s;
 
 typedef struct uvotel__pipe_s {
   const uvotel__pipe_ops_t *ops;
-  void *exp;          /* the exporter object, owned */
-  unsigned exp_flags; /* UVOTEL_EXPORTER_* */
-  int exp_async;      /* the exporter has its own export_async */
+  uvotel__exp_t *exp; /* the exporter object, owned */
+  unsigned exp_flags; /* UVOTEL_EXPORTER_* (exp's) */
+  int exp_async;      /* the exporter has its own export_async (exp's) */
   uvotel__pipe_options_t o;
   uv_loop_t *loop;
   uv_thread_t loop_thread; /* the thread running the loop, valid once loop_known */
@@ -117,8 +111,8 @@ typedef struct uvotel__pipe_counters_s {
  * (sizes non-zero, queue <= 2^30: else UVOTEL_EINVAL said) and clamped; NULL loop: the default.
  * loop_known: the calling thread runs the loop. NULL on failure (said). Thread: the loop's, or any
  * with loop_known 0. */
-uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, void *exp, unsigned exp_flags,
-                                    int exp_async, const uvotel__pipe_options_t *o, int loop_known);
+uvotel__pipe_t *uvotel__pipe_create(const uvotel__pipe_ops_t *ops, uvotel__exp_t *exp,
+                                    const uvotel__pipe_options_t *o, int loop_known);
 
 /* Queue d (the caller's reference goes to the queue). >0: items queued now; -1: full. Any
  * thread. */
@@ -152,14 +146,34 @@ static inline uint32_t uvotel__pipe_busy(uvotel__pipe_t *b) {
 int uvotel__pipe_push_blocking(uvotel__pipe_t *b, const void *d);
 /* Start exports while full batches are queued and a slot is free. Loop thread. */
 void uvotel__pipe_dispatch_full(uvotel__pipe_t *b);
+/* The processor ops both signals' batch processors are (self: the pipeline), so their ops
+ * tables name these directly. */
 /* Deliver what is queued within timeout_ms, then the exporter's force_flush; the loss said
  * (and UVOTEL_EIO when ops->loss_rc). Thread: the loop's. */
-int uvotel__pipe_flush(uvotel__pipe_t *b, uint64_t timeout_ms);
+int uvotel__pipe_flush(void *self, uint64_t timeout_ms);
 /* Flush, stop taking items, shut the exporter down, close the handles. Thread: the loop's. */
-int uvotel__pipe_shutdown(uvotel__pipe_t *b, uint64_t timeout_ms);
+int uvotel__pipe_shutdown(void *self, uint64_t timeout_ms);
 /* Free once the handles are closed and no export is outstanding; done(arg) then (may be NULL).
  * Thread: the loop's. */
-void uvotel__pipe_free_async(uvotel__pipe_t *b, void (*done)(void *arg), void *arg);
-void uvotel__pipe_counters(uvotel__pipe_t *b, uvotel__pipe_counters_t *out);
+void uvotel__pipe_free_async(void *self, void (*done)(void *arg), void *arg);
+/* uvotel__pipe_free_async(self, NULL, NULL). */
+void uvotel__pipe_free(void *self);
+void uvotel__pipe_counters(void *self, uvotel__pipe_counters_t *out);
+
+/* Defines `static void fn(void *self, type *out)`: a processor's counters op filling its
+ * signal's counters struct (which has the members of uvotel__pipe_counters_t) through
+ * fill(self, uvotel__pipe_counters_t *): uvotel__pipe_counters, uvotel__simple_counters. */
+#define UVOTEL__COUNTERS_OP(fn, type, fill) \
+  static void fn(void *self, type *out) {   \
+    uvotel__pipe_counters_t c_;             \
+    fill(self, &c_);                        \
+    out->received = c_.received;            \
+    out->dropped = c_.dropped;              \
+    out->exported = c_.exported;            \
+    out->failed = c_.failed;                \
+    out->batches = c_.batches;              \
+    out->queued = c_.queued;                \
+    out->in_flight = c_.in_flight;          \
+  }
 
 #endif

@@ -185,7 +185,8 @@ static size_t tc_fields_fn(void *self, const char *const **names) {
   return 2;
 }
 
-static const uvotel_propagator_ops_t tc_ops = {tc_inject, tc_extract, tc_fields_fn, NULL};
+static const uvotel_propagator_ops_t tc_ops = {
+    .inject = tc_inject, .extract = tc_extract, .fields = tc_fields_fn};
 
 /* ---- W3C baggage ---- */
 
@@ -222,7 +223,8 @@ static size_t bg_fields_fn(void *self, const char *const **names) {
   return 1;
 }
 
-static const uvotel_propagator_ops_t bg_ops = {bg_inject, bg_extract, bg_fields_fn, NULL};
+static const uvotel_propagator_ops_t bg_ops = {
+    .inject = bg_inject, .extract = bg_extract, .fields = bg_fields_fn};
 
 /* ---- none ---- */
 
@@ -241,7 +243,8 @@ static size_t none_fields(void *self, const char *const **names) {
   *names = NULL;
   return 0;
 }
-static const uvotel_propagator_ops_t none_ops = {none_inject, none_extract, none_fields, NULL};
+static const uvotel_propagator_ops_t none_ops = {
+    .inject = none_inject, .extract = none_extract, .fields = none_fields};
 
 /* ---- composite ---- */
 
@@ -284,7 +287,8 @@ static void comp_free(void *self) {
   uvotel_free(self);
 }
 
-static const uvotel_propagator_ops_t comp_ops = {comp_inject, comp_extract, comp_fields, comp_free};
+static const uvotel_propagator_ops_t comp_ops = {
+    .inject = comp_inject, .extract = comp_extract, .fields = comp_fields, .free = comp_free};
 
 static void comp_collect_fields(composite_t *c) {
   c->nfields = 0;

@@ -3,65 +3,35 @@
 #include "../pipeline/exporter_internal.h"
 #include "trace_internal.h"
 
-/* ---- exporters ---- */
+/* ---- exporters: the shared object (../pipeline/exporter.c) ---- */
+
+#define X(e) ((uvotel__exp_t *)(e))
+#define ITEMS(spans) ((const void *const *)(spans))
 
 UVOTEL__API uvotel_span_exporter_t *uvotel_span_exporter_create(
     const uvotel_span_exporter_ops_t *ops, void *self) {
-  if (ops == NULL || ops->export_spans == NULL) return NULL;
-  uvotel_span_exporter_t *e = uvotel_malloc(sizeof *e);
-  if (e == NULL) {
-    if (ops->free != NULL) ops->free(self);
-    return NULL;
-  }
-  e->ops = ops;
-  uvotel__exp_init(&e->x, self, ops->flags, ops->force_flush, ops->shutdown, ops->free);
-  return e;
+  return (uvotel_span_exporter_t *)uvotel__exp_create(UVOTEL__EXP_SPANS, ops, self);
 }
 
 UVOTEL__API int uvotel_span_exporter_export(uvotel_span_exporter_t *e,
                                             const uvotel_span_data_t *const *spans, size_t n,
                                             uint64_t timeout_ms) {
-  if (e == NULL || (spans == NULL && n != 0)) return UVOTEL_EINVAL;
-  if (n == 0) return 0;
-  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
-  uvotel__exp_lock(&e->x);
-  int rc = e->ops->export_spans(e->x.self, spans, n, timeout_ms);
-  uvotel__exp_unlock(&e->x);
-  return rc;
+  return uvotel__exp_export(X(e), ITEMS(spans), n, timeout_ms);
 }
 
 UVOTEL__API int uvotel_span_exporter_export_async(uvotel_span_exporter_t *e,
                                                   const uvotel_span_data_t *const *spans, size_t n,
                                                   uint64_t timeout_ms,
                                                   const uvotel_export_completion_t *completion) {
-  if (e == NULL || completion == NULL || completion->done == NULL || (spans == NULL && n != 0)) {
-    return UVOTEL_EINVAL;
-  }
-  if (n == 0) {
-    completion->done(completion->arg, 0, 0);
-    return 0;
-  }
-  if (atomic_load(&e->x.shut)) return UVOTEL_ESHUTDOWN;
-  if (e->ops->export_async == NULL) {
-    uvotel__exp_lock(&e->x);
-    int rc = e->ops->export_spans(e->x.self, spans, n, timeout_ms);
-    uvotel__exp_unlock(&e->x);
-    completion->done(completion->arg, rc, 0);
-    return 0;
-  }
-  /* The lock covers the hand-over only: delivery runs in the exporter's background. */
-  uvotel__exp_lock(&e->x);
-  int rc = e->ops->export_async(e->x.self, spans, n, timeout_ms, completion);
-  uvotel__exp_unlock(&e->x);
-  return rc;
+  return uvotel__exp_export_async(X(e), ITEMS(spans), n, timeout_ms, completion);
 }
 
 UVOTEL__API int uvotel_span_exporter_force_flush(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
-  return e != NULL ? uvotel__exp_force_flush(&e->x, timeout_ms) : UVOTEL_EINVAL;
+  return uvotel__exp_force_flush(X(e), timeout_ms);
 }
 
 UVOTEL__API int uvotel_span_exporter_shutdown(uvotel_span_exporter_t *e, uint64_t timeout_ms) {
-  return e != NULL ? uvotel__exp_shutdown(&e->x, timeout_ms) : UVOTEL_EINVAL;
+  return uvotel__exp_shutdown(X(e), timeout_ms);
 }
 
 UVOTEL__API void *uvotel_span_exporter_self(const uvotel_span_exporter_t *e) {
@@ -73,9 +43,7 @@ UVOTEL__API unsigned uvotel_span_exporter_flags(const uvotel_span_exporter_t *e)
 }
 
 UVOTEL__API void uvotel_span_exporter_free(uvotel_span_exporter_t *e) {
-  if (e == NULL) return;
-  uvotel__exp_destroy(&e->x);
-  uvotel_free(e);
+  uvotel__exp_free(X(e));
 }
 
 /* ---- exporter registry (exporter_internal.h) ---- */

@@ -62,22 +62,8 @@ static void batch_on_end(void *self, const uvotel_span_data_t *d) {
   }
 }
 
-/* ---- the span items and exporter, for the pipeline ---- */
+/* ---- the span items, for the pipeline; the rest of the processor is the pipeline's ---- */
 
-static int span_export_async(void *exp, const void *const *items, size_t n, uint64_t timeout_ms,
-                             const uvotel_export_completion_t *completion) {
-  return uvotel_span_exporter_export_async(exp, (const uvotel_span_data_t *const *)items, n,
-                                           timeout_ms, completion);
-}
-static int span_force_flush(void *exp, uint64_t timeout_ms) {
-  return uvotel_span_exporter_force_flush(exp, timeout_ms);
-}
-static int span_shutdown(void *exp, uint64_t timeout_ms) {
-  return uvotel_span_exporter_shutdown(exp, timeout_ms);
-}
-static void span_free_exporter(void *exp) {
-  uvotel_span_exporter_free(exp);
-}
 static void span_release_many(const void *const *items, size_t n) {
   for (size_t i = 0; i < n; i++) uvotel_span_data_release(items[i]);
 }
@@ -86,38 +72,15 @@ static const uvotel__pipe_ops_t g_span_items = {.name = "batch span processor",
                                                 .item = "span",
                                                 .thread_name = "uvotel-bsp",
                                                 .loss_rc = 1,
-                                                .export_async = span_export_async,
-                                                .force_flush = span_force_flush,
-                                                .shutdown = span_shutdown,
-                                                .free_exporter = span_free_exporter,
                                                 .release_many = span_release_many};
 
-static int batch_flush(void *self, uint64_t timeout_ms) {
-  return uvotel__pipe_flush(self, timeout_ms);
-}
-static int batch_shutdown(void *self, uint64_t timeout_ms) {
-  return uvotel__pipe_shutdown(self, timeout_ms);
-}
-static void batch_free_async(void *self, void (*done)(void *arg), void *arg) {
-  uvotel__pipe_free_async(self, done, arg);
-}
-static void batch_counters(void *self, uvotel_span_processor_counters_t *out) {
-  uvotel__pipe_counters_t c;
-  uvotel__pipe_counters(self, &c);
-  out->received = c.received;
-  out->dropped = c.dropped;
-  out->exported = c.exported;
-  out->failed = c.failed;
-  out->batches = c.batches;
-  out->queued = c.queued;
-  out->in_flight = c.in_flight;
-}
+UVOTEL__COUNTERS_OP(batch_counters, uvotel_span_processor_counters_t, uvotel__pipe_counters)
 
 static const uvotel_span_processor_ops_t g_batch_ops = {.on_end = batch_on_end,
-                                                        .force_flush = batch_flush,
-                                                        .shutdown = batch_shutdown,
+                                                        .force_flush = uvotel__pipe_flush,
+                                                        .shutdown = uvotel__pipe_shutdown,
                                                         .counters = batch_counters,
-                                                        .free_async = batch_free_async};
+                                                        .free_async = uvotel__pipe_free_async};
 
 UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
     uvotel_span_exporter_t *exporter, const uvotel_batch_span_processor_options_t *opts) {
@@ -132,9 +95,8 @@ UVOTEL__API uvotel_span_processor_t *uvotel_batch_span_processor_create(
                               .export_timeout_ms = opts->export_timeout_ms,
                               .max_concurrent_exports = opts->max_concurrent_exports,
                               .block_timeout_ms = opts->block_timeout_ms};
-  batch_t *b = uvotel__pipe_create(&g_span_items, exporter, exporter->x.flags,
-                                   exporter->ops->export_async != NULL, &o, 1);
+  batch_t *b = uvotel__pipe_create(&g_span_items, &exporter->x, &o, 1);
   if (b == NULL) return NULL;
-  /* on failure, processor_create calls batch_free_async, which closes the handles */
+  /* on failure, processor_create calls uvotel__pipe_free_async, which closes the handles */
   return uvotel_span_processor_create(&g_batch_ops, b);
 }

@@ -42,7 +42,7 @@ static void var_retain(void *v) {
 static void var_release(void *v) {
   uvotel_span_release(v);
 }
-static const uvotel_value_ops_t g_span_ops = {var_retain, var_release};
+static const uvotel_value_ops_t g_span_ops = {.retain = var_retain, .release = var_release};
 static uvotel_var_t *_Atomic g_span_var;
 static pthread_mutex_t g_var_mu = PTHREAD_MUTEX_INITIALIZER;
 

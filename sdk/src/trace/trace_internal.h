@@ -107,9 +107,10 @@ struct uvotel_sampler_s {
   void *self;
 };
 
+/* The shared exporter object (../pipeline/exporter_internal.h), its only member: a span
+ * exporter pointer converts to and from a uvotel__exp_t pointer. */
 struct uvotel_span_exporter_s {
-  const uvotel_span_exporter_ops_t *ops;
-  uvotel__exp_t x; /* self, flags, lock, shut: ../pipeline/exporter_internal.h */
+  uvotel__exp_t x;
 };
 
 struct uvotel_span_processor_s {
