@@ -23,6 +23,27 @@ typedef struct pending_s {
   uvotel_baggage_t *baggage; /* extracted from the request (owned), or NULL */
 } pending_t;
 
+/* The lines of the last head the fast framing read in full on one side of a connection (see
+ * "header lines seen before" below). */
+#define MEMO_BYTES 512
+#define MEMO_LINES 24
+
+typedef struct memo_s {
+  char bytes[MEMO_BYTES];
+  uint16_t end[MEMO_LINES];  /* line i is bytes[end[i - 1] .. end[i]) (from 0), CRLF included */
+  uint16_t name[MEMO_LINES]; /* header lines: the name's length */
+  uint16_t vo[MEMO_LINES], vl[MEMO_LINES]; /* the value (leading OWS dropped): offset, length */
+  uint8_t is_cl[MEMO_LINES];               /* the Content-Length line */
+  unsigned n;                              /* lines remembered, the start line first; 0: none */
+  size_t len;  /* the whole head, its empty line included: bytes[0 .. len) */
+  uint64_t cl; /* the Content-Length line's value */
+  /* the start line: a response's status; a request's method (index in k_known), HTTP/1.minor
+   * and target (offset, length) */
+  int status;
+  unsigned method, minor;
+  uint16_t t_off, t_len;
+} memo_t;
+
 typedef struct conn_s {
   uvotel_tracer_t *tracer;
   int attrs_late; /* the sampler ignores attributes: set them after start (uvotel__http_...) */
@@ -51,6 +72,7 @@ typedef struct conn_s {
   int wslow;           /* responses go through http_parser (wp), from a message start on */
   uint64_t wbody;      /* fast framing: body bytes of the current response still to come */
   uvotel_span_t *done; /* completed by the current write: ended when the write completes */
+  memo_t rmemo, wmemo; /* the last request / response head read by the fast framing */
   char client_ip[64], server_ip[64];
   int client_port, server_port;
 } conn_t;
@@ -64,12 +86,15 @@ uint64_t uvotel__http_now_ns(void) {
 /* ---- the propagator: OTEL_PROPAGATORS, built once ---- */
 
 static uvotel_propagator_t *g_prop;
+static int g_prop_w3c; /* g_prop is the SDK's tracecontext, baggage or both (the default) */
 static pthread_once_t g_prop_once = PTHREAD_ONCE_INIT;
 
 static void prop_init(void) {
   uvotel_propagator_t *p = NULL;
   if (uvotel_propagator_from_names(uvotel_env_get("OTEL_PROPAGATORS"), &p, NULL) != 0) p = NULL;
   g_prop = p != NULL ? p : uvotel_propagator_default();
+  g_prop_w3c = g_prop == uvotel_propagator_default() ||
+               g_prop == uvotel_propagator_tracecontext() || g_prop == uvotel_propagator_baggage();
 }
 
 const uvotel_propagator_t *uvotel__http_propagator(void) {
@@ -159,15 +184,20 @@ static int rq_value(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
-static const uvotel_str_t *header(const conn_t *c, const char *name) {
-  size_t l = strlen(name);
+/* The value of the first header line named lname (lower case, l bytes), ASCII case-insensitively
+ * (header names are tokens: no locale, no strlen: see the header() macro). */
+static const uvotel_str_t *header_n(const conn_t *c, const char *lname, size_t l) {
   for (size_t i = 0; i < c->nhdr; i++) {
-    if (c->hdr[i].name.len == l && strncasecmp(c->hdr[i].name.ptr, name, l) == 0) {
-      return &c->hdr[i].value;
-    }
+    if (c->hdr[i].name.len != l) continue;
+    const char *n = c->hdr[i].name.ptr;
+    size_t k = 0;
+    while (k < l && (n[k] == lname[k] || (n[k] >= 'A' && n[k] <= 'Z' && n[k] + 32 == lname[k])))
+      k++;
+    if (k == l) return &c->hdr[i].value;
   }
   return NULL;
 }
+#define header(c, lname) header_n((c), "" lname "", sizeof(lname) - 1)
 
 /* The request's attributes, collected in one array: handed to uvotel_span_start (so a sampler
  * sees them), or, when the provider's sampler is made of built-ins that never look at
@@ -339,13 +369,26 @@ static void set_server(rq_attrs_t *t, const conn_t *c) {
   }
 }
 
+/* 0 when extracting from c's headers cannot find anything: the propagator is the SDK's W3C one
+ * (g_prop_w3c), which reads traceparent, tracestate and baggage only, and no header name has
+ * one of their lengths (11, 10, 7). Any other propagator may read any header: 1. */
+static int may_carry_context(const conn_t *c) {
+  if (!g_prop_w3c) return 1;
+  for (size_t i = 0; i < c->nhdr; i++) {
+    size_t l = c->hdr[i].name.len;
+    if (l == 11 || l == 10 || l == 7) return 1;
+  }
+  return 0;
+}
+
 /* The SERVER span of the request whose URL and headers are in c->buf/c->hdr. */
 static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) {
   const char *method = http_method_str((enum http_method)m);
   int known = known_method(m);
   uvotel_header_list_t list = {c->hdr, c->nhdr};
   uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  (void)uvotel_propagator_extract(uvotel__http_propagator(), &list, &uvotel_header_getter, &x);
+  const uvotel_propagator_t *prop = uvotel__http_propagator();
+  if (may_carry_context(c)) (void)uvotel_propagator_extract(prop, &list, &uvotel_header_getter, &x);
   rq_attrs_t t;
   t.n = t.used = 0;
   attr_str(&t, "http.request.method", known ? method : "_OTHER");
@@ -576,30 +619,156 @@ static int head_line(const char *line, const char *end, uvotel_header_t *h, int 
   return 1;
 }
 
-/* 1: a complete head of *head_len bytes, status *status, body *body bytes. 0: let http_parser
- * have it. */
-static int fast_head(const char *p, size_t n, size_t *head_len, int *status, uint64_t *body) {
-  if (n < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ') return 0;
-  if (p[9] < '2' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9') {
-    return 0; /* 1xx (interim, upgrade) and anything odd */
+/* ---- header lines seen before ----
+ *
+ * A keep-alive connection sends the same header lines again and again: a server its
+ * Content-Type, Connection and Server lines, a client its Host, User-Agent and Accept. So each
+ * side of a connection remembers the head the fast framing last read in full (its bytes, up to
+ * MEMO_BYTES and MEMO_LINES lines, and what each line was), and a line of the next head that is
+ * the same bytes, CRLF included, as the line at the same place in that one is taken as it was,
+ * without being looked at again: what head_line (and the start line's checks) decide about a
+ * complete line depends on its bytes alone. A remembered Content-Length line brings its value; a
+ * second one still hands the head to http_parser. Any other line is read by head_line as before.
+ * test_http_framing runs the same heads with and without the memo. */
+
+typedef struct lines_s {
+  unsigned n; /* lines read, the start line first */
+  int same;   /* every line so far as the memo has it at its place */
+  int fits;   /* every line so far fits a memo */
+  uint16_t end[MEMO_LINES], name[MEMO_LINES], vo[MEMO_LINES], vl[MEMO_LINES];
+  uint8_t is_cl[MEMO_LINES];
+} lines_t;
+
+/* 1 when the buffer p[0 .. n) starts with the whole head remembered in m. */
+static inline int memo_whole(const memo_t *m, const char *p, size_t n) {
+  return m->n > 0 && m->len <= n && memcmp(p, m->bytes, m->len) == 0;
+}
+
+/* The length of line i of the memo when the bytes at line (the buffer ends at end) are the same,
+ * else 0. */
+static inline size_t memo_line(const memo_t *m, unsigned i, const char *line, const char *end) {
+  if (i >= m->n) return 0;
+  size_t a = i > 0 ? m->end[i - 1] : 0, len = (size_t)m->end[i] - a;
+  return len <= (size_t)(end - line) && memcmp(line, m->bytes + a, len) == 0 ? len : 0;
+}
+
+/* Note line i (from line to *next) of the head at p in rec. */
+static inline void lines_note(lines_t *rec, unsigned i, const char *p, const char *line,
+                              const char *next, const uvotel_header_t *h, int is_cl) {
+  size_t e = (size_t)(next - p);
+  rec->n = i + 1;
+  if (i >= MEMO_LINES || e > MEMO_BYTES) {
+    rec->fits = 0;
+    return;
   }
-  if (p[12] != ' ' && p[12] != '\r') return 0;
-  int st = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-  if (st == 204 || st == 304) return 0; /* no body whatever the headers say */
+  rec->end[i] = (uint16_t)e;
+  rec->name[i] = (uint16_t)h->name.len;
+  rec->vo[i] = (uint16_t)(h->value.ptr - line);
+  rec->vl[i] = (uint16_t)h->value.len;
+  rec->is_cl[i] = (uint8_t)is_cl;
+}
+
+/* head_line for line i (i >= 1) of the head at p, through the memo m; the line is noted in rec. */
+static inline int memo_head_line(const memo_t *m, lines_t *rec, unsigned i, const char *p,
+                                 const char *line, const char *end, uvotel_header_t *h,
+                                 int *have_cl, uint64_t *cl, const char **next) {
+  if (end - line >= 2 && line[0] == '\r' && line[1] == '\n') {
+    *next = line + 2;
+    return 2;
+  }
+  int is_cl;
+  size_t len = memo_line(m, i, line, end); /* by place: a changed line leaves the rest */
+  if (len > 0) {
+    h->name.ptr = line;
+    h->name.len = m->name[i];
+    h->value.ptr = line + m->vo[i];
+    h->value.len = m->vl[i];
+    is_cl = m->is_cl[i];
+    if (is_cl) {
+      if (*have_cl) return 0;
+      *have_cl = 1;
+      *cl = m->cl;
+    }
+    *next = line + len;
+  } else {
+    rec->same = 0;
+    int had = *have_cl;
+    int r = head_line(line, end, h, have_cl, cl, next);
+    if (r != 1) return r;
+    is_cl = !had && *have_cl;
+  }
+  lines_note(rec, i, p, line, *next, h, is_cl);
+  return 1;
+}
+
+/* After a head of head_len bytes at p was read in full: remember it (unless it is the one
+ * remembered already), or forget the memo when it does not fit. The start line's fields are the
+ * caller's to set when this returns 1. */
+static int memo_keep(memo_t *m, const lines_t *rec, const char *p, size_t head_len, uint64_t cl) {
+  if (rec->same && rec->n == m->n && head_len == m->len) return 0;
+  if (!rec->fits || head_len > MEMO_BYTES) {
+    m->n = 0;
+    return 0;
+  }
+  memcpy(m->bytes, p, head_len);
+  memcpy(m->end, rec->end, sizeof *m->end * rec->n);
+  memcpy(m->name, rec->name, sizeof *m->name * rec->n);
+  memcpy(m->vo, rec->vo, sizeof *m->vo * rec->n);
+  memcpy(m->vl, rec->vl, sizeof *m->vl * rec->n);
+  memcpy(m->is_cl, rec->is_cl, sizeof *m->is_cl * rec->n);
+  m->n = rec->n;
+  m->len = head_len;
+  m->cl = cl;
+  return 1;
+}
+
+/* 1: a complete head of *head_len bytes, status *status, body *body bytes. 0: let http_parser
+ * have it. m: the connection's response memo. */
+static int fast_head(memo_t *m, const char *p, size_t n, size_t *head_len, int *status,
+                     uint64_t *body) {
+  if (n < 16) return 0;
+  if (memo_whole(m, p, n)) { /* the same head as the last one: nothing to look at again */
+    *head_len = m->len;
+    *status = m->status;
+    *body = m->cl;
+    return 1;
+  }
   const char *end = p + n;
-  const char *line = memchr(p, '\n', n);
-  if (line == NULL || line[-1] != '\r') return 0;
-  if (!text_ok(p + 12, (size_t)(line - 1 - (p + 12)))) return 0; /* the reason phrase */
-  line++;
+  lines_t rec;
+  rec.fits = 1;
+  rec.same = m->n > 0;
+  int st;
+  const char *line;
+  size_t sl = rec.same ? memo_line(m, 0, p, end) : 0;
+  if (sl > 0) {
+    st = m->status;
+    line = p + sl;
+  } else {
+    rec.same = 0;
+    if (memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9' || p[8] != ' ') return 0;
+    if (p[9] < '2' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9') {
+      return 0; /* 1xx (interim, upgrade) and anything odd */
+    }
+    if (p[12] != ' ' && p[12] != '\r') return 0;
+    st = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if (st == 204 || st == 304) return 0; /* no body whatever the headers say */
+    line = memchr(p, '\n', n);
+    if (line == NULL || line[-1] != '\r') return 0;
+    if (!text_ok(p + 12, (size_t)(line - 1 - (p + 12)))) return 0; /* the reason phrase */
+    line++;
+  }
+  uvotel_header_t h0 = {{p, 0}, {p, 0}};
+  lines_note(&rec, 0, p, p, line, &h0, 0);
   int have_cl = 0;
   uint64_t cl = 0;
-  for (;;) {
+  for (unsigned i = 1;; i++) {
     uvotel_header_t h;
-    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    int r = memo_head_line(m, &rec, i, p, line, end, &h, &have_cl, &cl, &line);
     if (r == 0) return 0;
     if (r == 2) {
       if (!have_cl) return 0; /* delimited by the close: http_parser knows the rules */
       *head_len = (size_t)(line - p);
+      if (memo_keep(m, &rec, p, *head_len, cl)) m->status = st;
       *status = st;
       *body = cl;
       return 1;
@@ -621,7 +790,7 @@ static int fast_write(conn_t *c, const char *p, size_t n) {
     size_t head;
     int st;
     uint64_t body;
-    if ((c->qn > 0 && c->q[c->qhead].is_head) || !fast_head(p, n, &head, &st, &body)) {
+    if ((c->qn > 0 && c->q[c->qhead].is_head) || !fast_head(&c->wmemo, p, n, &head, &st, &body)) {
       c->wslow = 1;
       size_t used = http_parser_execute(&c->wp, &k_resp, p, n);
       return used != n || HTTP_PARSER_ERRNO(&c->wp) != HPE_OK ? -1 : 0;
@@ -650,35 +819,89 @@ static int target_char(unsigned char ch) {
 
 /* 1: a complete request head of *head_len bytes copied into c (URL, headers), *method,
  * *minor (HTTP/1.x) and *body set. 0: let http_parser have it. */
+/* fast_request when p starts with the whole request head remembered in m: copied into c from
+ * what the memo knows of its lines. 1, or 0 (it no longer fits: cannot happen, the same bytes
+ * fitted before). */
+static int memo_request(conn_t *c, const memo_t *m, const char *p, size_t *head_len,
+                        unsigned *method, unsigned *minor, uint64_t *body) {
+  size_t url_len = m->t_len;
+  if (url_len > sizeof c->buf || m->n - 1 > NHDR_MAX) return 0;
+  memcpy(c->buf, p + m->t_off, url_len);
+  size_t len = url_len, nhdr = 0;
+  for (unsigned i = 1; i < m->n; i++) {
+    const char *line = p + m->end[i - 1];
+    size_t nl = m->name[i], vl = m->vl[i];
+    if (nl + vl > sizeof c->buf - len) return 0;
+    uvotel_header_t *d = &c->hdr[nhdr++];
+    memcpy(c->buf + len, line, nl);
+    d->name.ptr = c->buf + len;
+    d->name.len = nl;
+    len += nl;
+    memcpy(c->buf + len, line + m->vo[i], vl);
+    d->value.ptr = vl > 0 ? c->buf + len : NULL; /* as rq_field leaves an empty value */
+    d->value.len = vl;
+    len += vl;
+  }
+  c->len = len;
+  c->url_len = url_len;
+  c->nhdr = nhdr;
+  c->in_value = 1;
+  *head_len = m->len;
+  *method = k_known[m->method];
+  *minor = m->minor;
+  *body = m->cl;
+  return 1;
+}
+
 static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, unsigned *method,
                         unsigned *minor, uint64_t *body) {
   const char *end = p + n;
-  const char *sp = memchr(p, ' ', n < 8 ? n : 8);
-  if (sp == NULL) return 0;
-  size_t ml = (size_t)(sp - p);
-  size_t k = 0;
-  const char *name = NULL;
-  for (; k < N_KNOWN; k++) {
-    name = http_method_str((enum http_method)k_known[k]);
-    if (k_known[k] != HTTP_CONNECT && strncmp(name, p, ml) == 0 && name[ml] == '\0') break;
+  memo_t *m = &c->rmemo;
+  if (memo_whole(m, p, n)) return memo_request(c, m, p, head_len, method, minor, body);
+  lines_t rec;
+  rec.fits = 1;
+  rec.same = m->n > 0;
+  size_t k, url_len;
+  unsigned mi;
+  const char *t, *line;
+  size_t sl = rec.same ? memo_line(m, 0, p, end) : 0;
+  if (sl > 0) {
+    k = m->method;
+    mi = m->minor;
+    t = p + m->t_off;
+    url_len = m->t_len;
+    line = p + sl;
+  } else {
+    rec.same = 0;
+    const char *sp = memchr(p, ' ', n < 8 ? n : 8);
+    if (sp == NULL) return 0;
+    size_t ml = (size_t)(sp - p);
+    const char *name = NULL;
+    for (k = 0; k < N_KNOWN; k++) {
+      name = http_method_str((enum http_method)k_known[k]);
+      if (k_known[k] != HTTP_CONNECT && strncmp(name, p, ml) == 0 && name[ml] == '\0') break;
+    }
+    if (k == N_KNOWN) return 0;
+    const char *te = t = sp + 1;
+    while (te < end && target_char((unsigned char)*te)) te++;
+    if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
+        (te[8] != '0' && te[8] != '1') || te[9] != '\r' || te + 10 >= end || te[10] != '\n') {
+      return 0;
+    }
+    url_len = (size_t)(te - t);
+    mi = (unsigned)(te[8] - '0');
+    line = te + 11;
   }
-  if (k == N_KNOWN) return 0;
-  const char *t = sp + 1, *te = t;
-  while (te < end && target_char((unsigned char)*te)) te++;
-  if (te == t || *t != '/' || (size_t)(end - te) < 10 || memcmp(te, " HTTP/1.", 8) != 0 ||
-      (te[8] != '0' && te[8] != '1') || te[9] != '\r' || te + 10 >= end || te[10] != '\n') {
-    return 0;
-  }
-  size_t url_len = (size_t)(te - t);
   if (url_len > sizeof c->buf) return 0;
+  uvotel_header_t h0 = {{p, 0}, {p, 0}};
+  lines_note(&rec, 0, p, p, line, &h0, 0);
   memcpy(c->buf, t, url_len);
   size_t len = url_len, nhdr = 0;
   int have_cl = 0;
   uint64_t cl = 0;
-  const char *line = te + 11;
-  for (;;) {
+  for (unsigned i = 1;; i++) {
     uvotel_header_t h;
-    int r = head_line(line, end, &h, &have_cl, &cl, &line);
+    int r = memo_head_line(m, &rec, i, p, line, end, &h, &have_cl, &cl, &line);
     if (r == 0) return 0;
     if (r == 2) {
       c->len = len;
@@ -687,8 +910,14 @@ static int fast_request(conn_t *c, const char *p, size_t n, size_t *head_len, un
       c->in_value = 1;
       *head_len = (size_t)(line - p);
       *method = k_known[k];
-      *minor = (unsigned)(te[8] - '0');
+      *minor = mi;
       *body = cl;
+      if (memo_keep(m, &rec, p, *head_len, cl)) {
+        m->method = (unsigned)k;
+        m->minor = mi;
+        m->t_off = (uint16_t)(t - p);
+        m->t_len = (uint16_t)url_len;
+      }
       return 1;
     }
     if (nhdr == NHDR_MAX || h.name.len + h.value.len > sizeof c->buf - len) return 0;

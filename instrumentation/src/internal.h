@@ -16,7 +16,7 @@
  * Each uvotel_queue_work takes a block from its loop's free list (uvotel__wq_t, kept beside the
  * loop's side table). libuv queues the block's `inner` request; the trampolines find the block
  * from it with container_of, and uvotel_cancel and the re-queue check find it from the user's
- * request through a tagged pointer in its reserved fields (work.c). */
+ * request through a tagged pointer in its libuv work record, `work_req` (work.c). */
 
 /* The context work_cb runs in, shared by the requests submitted in the same mapping. */
 typedef struct uvotel__wctx_s {
@@ -129,8 +129,26 @@ static inline uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
   return (uvotel__wq_t *)(void *)uvotel__ltab(loop);
 }
 
-/* Lookup; NULL when the key has no state on that loop. Alloc: none. */
-uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key);
+/* The head of a side table (table.c asserts the layout): the work state, then the state looked
+ * up last (NULL: none; cleared when that state is removed). */
+typedef struct uvotel__ltab_head_s {
+  uvotel__wq_t wq;
+  uvotel__hs_t *last;
+} uvotel__ltab_head_t;
+
+/* Lookup in t (table.c); NULL when the key has no state there. */
+uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key);
+
+/* Lookup; NULL when the key has no state on that loop. Alloc: none. Inline for the case every
+ * trampoline of a handle that fires over and over meets: the key is the one looked up last on
+ * the thread's current loop (two compares, no call). */
+static inline uvotel__hs_t *uvotel__hs_get(const uv_loop_t *loop, const void *key) {
+  uvotel__ltab_t *t = uvotel__ltab(loop);
+  if (UVOTEL__UNLIKELY(t == NULL)) return NULL;
+  uvotel__hs_t *last = ((const uvotel__ltab_head_t *)(const void *)t)->last;
+  if (UVOTEL__LIKELY(last != NULL && last->key == key)) return last;
+  return uvotel__hs_find(t, key);
+}
 /* Lookup or insert a state (*is_new set) with every field before the union `u` zeroed (the
  * union is left as the table's cell had it), attaching the loop first when needed; NULL when
  * out of memory. The state stays at its address until uvotel__hs_remove. */

@@ -69,22 +69,12 @@ static int timer_begin(uvotel__hs_t *s, uv_timer_t *h) {
   return uvotel_resource_init_owner(&s->res, "Timeout", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, h);
 }
 
-UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout,
-                                   uint64_t repeat) {
+/* Everything but a re-arm from its own callback (uvotel_timer_start). */
+static __attribute__((noinline)) int timer_start_other(uv_timer_t *handle, uv_timer_cb cb,
+                                                       uint64_t timeout, uint64_t repeat) {
   if (handle == NULL) return UV_EINVAL;
   if (!uvotel_tracking() || cb == NULL) {
     return uv_timer_start(handle, cb, timeout, repeat);
-  }
-  if ((const void *)handle == g_fire_h && uvotel__res_live(g_fire_s)) {
-    /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in
-     * the context current now. The hottest path of all: nothing to look up or attach. */
-    uvotel__hs_t *s = g_fire_s;
-    int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
-    if (err == 0) {
-      s->cb = (void (*)(void))cb;
-      (void)uvotel_resource_recapture(&s->res);
-    }
-    return err;
   }
   int is_new;
   uvotel__hs_t *s = track((uv_handle_t *)handle, &is_new);
@@ -98,6 +88,27 @@ UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t 
   uvotel__res_end(s); /* restarting a running timer from elsewhere ends its resource */
   (void)timer_begin(s, handle);
   return 0;
+}
+
+UVOTEL__API int uvotel_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout,
+                                   uint64_t repeat) {
+  /* Re-armed from its own callback: the same Timeout goes on (Node's timeout.refresh()), in the
+   * context current now. The hottest path of all: nothing to look up or attach, and the rest is
+   * out of line so this path saves no registers it does not use. (g_fire_h is NULL or a
+   * handle whose trampoline runs, so tracking is on when it matches.) */
+  if (!uvotel_tracking())
+    return handle != NULL ? uv_timer_start(handle, cb, timeout, repeat) : UV_EINVAL;
+  if ((const void *)handle == g_fire_h && handle != NULL && cb != NULL &&
+      uvotel__res_live(g_fire_s)) {
+    uvotel__hs_t *s = g_fire_s;
+    int err = uv_timer_start(handle, timer_tramp, timeout, repeat);
+    if (UVOTEL__LIKELY(err == 0)) {
+      s->cb = (void (*)(void))cb;
+      (void)uvotel_resource_recapture(&s->res);
+    }
+    return err;
+  }
+  return timer_start_other(handle, cb, timeout, repeat);
 }
 
 UVOTEL__API int uvotel_timer_stop(uv_timer_t *handle) {
@@ -152,10 +163,13 @@ static void idle_tramp(uv_idle_t *h) {
   watcher_run((uv_handle_t *)h);
 }
 
-/* Stopping a check or idle handle ends its resource. */
-static int watcher_stop(uv_handle_t *h, int (*stop)(uv_handle_t *)) {
+/* Stopping a check or idle handle ends its resource. Inlined into each kind's stop and start
+ * (always_inline: the stop and start functions are constants there, called directly). */
+static inline __attribute__((always_inline)) int watcher_stop(uv_handle_t *h,
+                                                              int (*stop)(uv_handle_t *)) {
   if (h == NULL) return UV_EINVAL;
-  uvotel__hs_t *s = uvotel_tracking() ? find(h) : NULL;
+  if (!uvotel_tracking()) return stop(h);
+  uvotel__hs_t *s = find(h);
   int err = stop(h);
   if (s != NULL) uvotel__res_end(s);
   return err;
@@ -170,10 +184,11 @@ static int idle_stop_any(uv_handle_t *h) {
 }
 
 /* uv_check_start and uv_idle_start share one shape: start(handle, cb). */
-static int watcher_start(uv_handle_t *h, void (*cb)(void), const char *type,
-                         int (*start)(uv_handle_t *, void (*)(void)), void (*tramp)(void),
-                         unsigned flags) {
-  if (uv_is_active(h)) return 0; /* libuv: starting a started watcher is a no-op */
+static inline __attribute__((always_inline)) int watcher_start(
+    uv_handle_t *h, void (*cb)(void), const char *type, int (*start)(uv_handle_t *, void (*)(void)),
+    void (*tramp)(void), unsigned flags) {
+  /* libuv: starting a started watcher is a no-op (uv_is_active, read inline) */
+  if (h->flags & UVOTEL__UV_ACTIVE) return 0;
   int is_new;
   uvotel__hs_t *s = track(h, &is_new);
   if (s == NULL) return UV_ENOMEM;
@@ -196,11 +211,17 @@ static int idle_start_any(uv_handle_t *h, void (*cb)(void)) {
   return uv_idle_start((uv_idle_t *)h, (uv_idle_cb)cb);
 }
 
-static int check_start(uv_check_t *handle, uv_check_cb cb, unsigned flags) {
-  if (handle == NULL) return UV_EINVAL;
-  if (!uvotel_tracking() || cb == NULL) return uv_check_start(handle, cb);
+static __attribute__((noinline)) int check_start_tracked(uv_check_t *handle, uv_check_cb cb,
+                                                         unsigned flags) {
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "Immediate", check_start_any,
                        (void (*)(void))check_tramp, flags);
+}
+
+/* The pass-through (nothing tracked yet) stays a tail call. */
+static inline int check_start(uv_check_t *handle, uv_check_cb cb, unsigned flags) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_check_start(handle, cb);
+  return check_start_tracked(handle, cb, flags);
 }
 
 UVOTEL__API int uvotel_check_start(uv_check_t *handle, uv_check_cb cb) {
@@ -215,11 +236,17 @@ UVOTEL__API int uvotel_check_stop(uv_check_t *handle) {
   return watcher_stop((uv_handle_t *)handle, check_stop_any);
 }
 
-static int idle_start(uv_idle_t *handle, uv_idle_cb cb, unsigned flags) {
-  if (handle == NULL) return UV_EINVAL;
-  if (!uvotel_tracking() || cb == NULL) return uv_idle_start(handle, cb);
+static __attribute__((noinline)) int idle_start_tracked(uv_idle_t *handle, uv_idle_cb cb,
+                                                        unsigned flags) {
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "IDLE", idle_start_any,
                        (void (*)(void))idle_tramp, flags);
+}
+
+/* The pass-through (nothing tracked yet) stays a tail call. */
+static inline int idle_start(uv_idle_t *handle, uv_idle_cb cb, unsigned flags) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_idle_start(handle, cb);
+  return idle_start_tracked(handle, cb, flags);
 }
 
 UVOTEL__API int uvotel_idle_start(uv_idle_t *handle, uv_idle_cb cb) {
@@ -247,11 +274,17 @@ static int prepare_start_any(uv_handle_t *h, void (*cb)(void)) {
   return uv_prepare_start((uv_prepare_t *)h, (uv_prepare_cb)cb);
 }
 
-static int prepare_start(uv_prepare_t *handle, uv_prepare_cb cb, unsigned flags) {
-  if (handle == NULL) return UV_EINVAL;
-  if (!uvotel_tracking() || cb == NULL) return uv_prepare_start(handle, cb);
+static __attribute__((noinline)) int prepare_start_tracked(uv_prepare_t *handle, uv_prepare_cb cb,
+                                                           unsigned flags) {
   return watcher_start((uv_handle_t *)handle, (void (*)(void))cb, "PREPARE", prepare_start_any,
                        (void (*)(void))prepare_tramp, flags);
+}
+
+/* The pass-through (nothing tracked yet) stays a tail call. */
+static inline int prepare_start(uv_prepare_t *handle, uv_prepare_cb cb, unsigned flags) {
+  if (handle == NULL) return UV_EINVAL;
+  if (!uvotel_tracking() || cb == NULL) return uv_prepare_start(handle, cb);
+  return prepare_start_tracked(handle, cb, flags);
 }
 
 UVOTEL__API int uvotel_prepare_start(uv_prepare_t *handle, uv_prepare_cb cb) {

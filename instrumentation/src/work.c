@@ -9,12 +9,17 @@
  * program may read are left alone.
  *
  * Finding the block from the user's request (uvotel_cancel, and refusing to queue a request
- * that is still queued): its reserved fields, which libuv on Unix never touches and which only
- * uvotel writes while the request is queued through it, hold the block's address and a tag,
- * address ^ request address ^ the loop's random secret. after_tramp clears the tag before the
- * callback (the request's memory is still the program's to free afterwards), so a tag is valid
- * only while the request is queued through uvotel; a request the program never queued holds
- * whatever its memory held, which matches a tag with probability 2^-64.
+ * that is still queued): the request's own libuv work record (`work_req`, which uv_queue_work
+ * fills and nothing but libuv reads) holds the block's address in `done` and a tag in the
+ * queue link libuv reads only when it unlinks a record, `wq[1]`: address ^ request address ^
+ * the loop's random secret. `work` stays NULL and `wq[0]` points at itself, so a raw
+ * uv_cancel on the request, or on a byte copy of it, answers UV_EBUSY (libuv cancels only a
+ * record in its queue with a work function). Not the request's `reserved` words: libuv on
+ * Unix leaves them alone, so a program may keep its own values there, and
+ * test_preload_work_stash checks that they survive. after_tramp clears the tag before the
+ * callback (the request's memory is still the program's to free afterwards), so a tag is
+ * valid only while the request is queued through uvotel; a request the program never queued
+ * holds whatever its memory held, which matches a tag with probability 2^-64.
  *
  * Context. The submitter's context is captured as the resource's context (after_work_cb runs
  * inside the resource, with before/after) and, for work_cb, through a per-loop entry
@@ -28,19 +33,20 @@
  * pool threads run at their own top level (uvotel/hooks.h). */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
-/* The reserved fields are read before uvotel knows whether it wrote them: tell Valgrind they
- * are defined, so a program's uninitialised request does not make every queue_work a report. */
+/* The work record is read before uvotel knows whether it wrote it: tell Valgrind it is
+ * defined, so a program's uninitialised request does not make every queue_work a report. */
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
-#define RESERVED_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#define RECORD_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #endif
 #endif
-#ifndef RESERVED_DEFINED
-#define RESERVED_DEFINED(p, n) (void)(p)
+#ifndef RECORD_DEFINED
+#define RECORD_DEFINED(p, n) (void)(p)
 #endif
 
 #define WBLK_POOL_CAP 4096 /* free blocks kept per loop; the rest go back to the allocator */
@@ -50,13 +56,24 @@ static inline uintptr_t tag_of(const uvotel__wq_t *wq, const uvotel__wblk_t *b, 
   return (uintptr_t)b ^ (uintptr_t)req ^ (uintptr_t)wq->secret;
 }
 
-/* The block req is queued in on wq, or NULL. Reads the request's reserved fields, which hold
+/* The record's `done` word holds data, not a function: copied as bytes. */
+_Static_assert(sizeof(((uv_work_t *)0)->work_req.done) == sizeof(uintptr_t),
+               "a block address fits the work record's done word");
+
+static inline void rec_set(uv_work_t *req, uintptr_t blk, uintptr_t tag) {
+  memcpy(&req->work_req.done, &blk, sizeof blk);
+  req->work_req.wq[1] = (void *)tag;
+}
+
+/* The block req is queued in on wq, or NULL. Reads the request's work record, which holds
  * whatever the program's memory held when the request was never queued through uvotel. */
 static inline uvotel__wblk_t *blk_of(const uvotel__wq_t *wq, const uv_work_t *req) {
-  RESERVED_DEFINED(&req->reserved[0], 2 * sizeof(void *));
-  uvotel__wblk_t *b = (uvotel__wblk_t *)req->reserved[0];
-  if ((uintptr_t)req->reserved[1] != tag_of(wq, b, req)) return NULL;
-  return b;
+  RECORD_DEFINED(&req->work_req.done, sizeof req->work_req.done);
+  RECORD_DEFINED(&req->work_req.wq[1], sizeof req->work_req.wq[1]);
+  uintptr_t b;
+  memcpy(&b, &req->work_req.done, sizeof b);
+  if ((uintptr_t)req->work_req.wq[1] != tag_of(wq, (const uvotel__wblk_t *)b, req)) return NULL;
+  return (uvotel__wblk_t *)b;
 }
 
 /* ---- context entries ---- */
@@ -191,7 +208,7 @@ static void after_tramp(uv_work_t *inner, int status) {
   uvotel_resource_t res = b->res;
   uvotel__wctx_t *ctx = b->ctx;
   /* The request is no longer queued: the callback may queue it again or free it. */
-  req->reserved[1] = NULL;
+  rec_set(req, 0, 0);
   blk_put(wq, b);
   if (cb != NULL) {
     uvotel_callback_scope_t cs;
@@ -221,24 +238,26 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   b->req = req;
   b->work_cb = work_cb;
   b->after_cb = after_work_cb;
-  int err = uv_queue_work(loop, &b->inner, work_tramp, after_tramp);
-  if (UVOTEL__UNLIKELY(err != 0)) {
-    wctx_done(wq, b->ctx);
-    blk_put(wq, b);
-    return err;
-  }
+  /* The mirror, before the submission as uv_queue_work does it: work_cb on the pool thread may
+   * read these (libuv's queue mutex orders the writes before it). */
   req->loop = loop;
   req->type = UV_WORK;
   req->work_cb = work_cb;
   req->after_work_cb = after_work_cb;
-  req->reserved[0] = b;
-  req->reserved[1] = (void *)tag_of(wq, b, req);
-  /* Make the mirror look like a request that left the queue, so that a raw uv_cancel on it
-   * (instead of uvotel_cancel) answers UV_EBUSY instead of reading garbage. */
+  /* The mirror's record: no work function, a loop and an empty queue, so that a raw uv_cancel
+   * on it (instead of uvotel_cancel) answers UV_EBUSY instead of reading garbage; and the tag. */
   req->work_req.work = NULL;
-  req->work_req.done = NULL;
   req->work_req.loop = loop;
-  req->work_req.wq[0] = req->work_req.wq[1] = &req->work_req.wq;
+  req->work_req.wq[0] = &req->work_req.wq;
+  rec_set(req, (uintptr_t)b, tag_of(wq, b, req));
+  int err = uv_queue_work(loop, &b->inner, work_tramp, after_tramp);
+  if (UVOTEL__UNLIKELY(err != 0)) {
+    /* (libuv refuses only a NULL work_cb, and work_tramp is not: not reached in practice) */
+    rec_set(req, 0, 0);
+    wctx_done(wq, b->ctx);
+    blk_put(wq, b);
+    return err;
+  }
   (void)uvotel_resource_init_owner(&b->res, "WORK", 0, UVOTEL_RESOURCE_MANUAL_DESTROY, req);
   return 0;
 }

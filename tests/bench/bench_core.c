@@ -14,6 +14,7 @@
  * beside a raw reference, with allocations per operation.
  *
  * Usage: bench_core [N] [ROUNDS]   (defaults 1000000 and 5). Not run by ctest.
+ *        bench_core ir ROW N        one row once, for callgrind (see ir_main).
  * BENCH_CORE_CLOCK=cpu times the loop thread's CPU time instead of wall time (see now_ns). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,33 @@ static double t_raw_tls(void *arg) {
   return (now_ns() - t0) / (double)MICRO_N;
 }
 
+/* A throughput-bound loop with no memory access: eight independent add/xor chains per
+ * iteration. Its time moves with the issue slots the core gives this thread (on a VM, a busy
+ * SMT sibling on the host takes about half), while a latency-bound chain does not: beside
+ * uvotel_var_get (also throughput-bound: its iterations are independent) it tells a slower
+ * machine from slower code. Measured on this VM (17:25 UTC, load 6): runs whose var_get median
+ * was 2.06 / 2.53 / 2.78 ns gave 1.07 / 1.28 / 1.39 ns here, the ratio 1.9-2.0 every time,
+ * while a dependent multiply-add chain stayed at 0.80-0.83 ns. */
+static volatile unsigned long g_alu_sink;
+static double t_alu_wide(void *arg) {
+  (void)arg;
+  unsigned long x0 = 1, x1 = 2, x2 = 3, x3 = 4, x4 = 5, x5 = 6, x6 = 7, x7 = 8;
+  double t0 = now_ns();
+  for (long i = 0; i < MICRO_N; i++) {
+    x0 += (unsigned long)i;
+    x1 ^= (unsigned long)i;
+    x2 += x0;
+    x3 ^= x1;
+    x4 += (unsigned long)i;
+    x5 ^= x4;
+    x6 += x3;
+    x7 ^= x2;
+    __asm__ volatile("" ::"r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5), "r"(x6), "r"(x7));
+  }
+  g_alu_sink = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+  return (now_ns() - t0) / (double)MICRO_N;
+}
+
 static double t_get_inline(void *arg) {
   uvotel_var_t *v = arg;
   double t0 = now_ns();
@@ -295,6 +323,8 @@ static void context_costs(uvotel_var_t *v) {
             "the exported call (uvotel_var_get)(v)", t_get_call, v, 0);
   micro_row("uvotel_var_get, 1 var set (inline, via libuvotel.so)", t_get_inline, v,
             "a plain thread-local read", t_raw_tls, NULL, 0);
+  micro_row("uvotel_var_get, 1 var set (inline, via libuvotel.so)", t_get_inline, v,
+            "a throughput-bound ALU loop (machine state)", t_alu_wide, NULL, 0);
   micro_row("uvotel_snapshot_capture + release (inline)", t_snap_inline, NULL, "the exported calls",
             t_snap_call, NULL, 0);
   micro_row("uvotel_var_enter + uvotel_scope_exit, 1 var set", t_enter_exit, v,
@@ -332,7 +362,68 @@ static void empty_id(uvotel_async_id_t id, void *arg) {
   (void)id, (void)arg;
 }
 
+/* `bench_core ir ROW N`: one run of one row, for instruction counts (deterministic where the
+ * times are not). ROW: imm-raw, imm-a, imm-b, imm-a2, tim-raw, tim-a, tim-b, tim-a2 (the variant
+ * letters of the timed sections). Count with
+ *   valgrind --tool=callgrind --toggle-collect='ir_run*' --callgrind-out-file=/dev/null \
+ *     bench_core ir tim-b 10000
+ * and subtract the same ROW with N=0 (setup and teardown), then divide by N; the -raw row is
+ * the baseline the "added instructions per callback" figures are against. */
+static void ir_setup(const char *row, uvotel_hook_t **hook, uvotel_var_t **var,
+                     uvotel_scope_t *scope) {
+  char v = row[4];
+  if (v == 'a' && row[5] == '2') {
+    /* tracking on, nothing enabled: what (a') runs after (b) disabled its hook */
+    uvotel_hook_callbacks_t none = {NULL, NULL, NULL, NULL, NULL};
+    *hook = uvotel_hook_create(&none, NULL);
+    uvotel_hook_enable(*hook);
+    uvotel_hook_disable(*hook);
+  } else if (v == 'b') {
+    uvotel_hook_callbacks_t cbs = {empty_init, empty_id, empty_id, empty_id, empty_id};
+    *hook = uvotel_hook_create(&cbs, NULL);
+    *var = uvotel_var_create("bench", NULL, NULL);
+    uvotel_hook_enable(*hook);
+    uvotel_var_enter(*var, (void *)"top", scope);
+  }
+}
+
+__attribute__((noinline)) static double ir_run(runner_t run, uv_loop_t *loop, int wrapped) {
+  return run(loop, wrapped);
+}
+
+static int ir_main(const char *row, long n) {
+  runner_t run = strncmp(row, "imm-", 4) == 0   ? run_immediates
+                 : strncmp(row, "tim-", 4) == 0 ? run_timers
+                                                : NULL;
+  if (run == NULL || n < 0) {
+    fprintf(stderr, "usage: bench_core ir imm-|tim-{raw,a,b,a2} N\n");
+    return 2;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  uvotel_hook_t *hook = NULL;
+  uvotel_var_t *var = NULL;
+  uvotel_scope_t scope;
+  ir_setup(row, &hook, &var, &scope);
+  int wrapped = strcmp(row + 4, "raw") != 0;
+  g_n = n;
+  if (n > 0) (void)ir_run(run, &loop, wrapped);
+  if (var != NULL) {
+    uvotel_scope_exit(&scope);
+    uvotel_var_free(var);
+  }
+  if (hook != NULL) {
+    uvotel_hook_disable(hook);
+    uvotel_hook_free(hook);
+  }
+  uvotel_loop_close(&loop);
+  uv_loop_close(&loop);
+  printf("bench_core ir %s: %ld callbacks\n", row, n);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 3 && strcmp(argv[1], "ir") == 0) return ir_main(argv[2], atol(argv[3]));
   g_n = argc > 1 ? atol(argv[1]) : 1000000;
   int rounds = argc > 2 ? atoi(argv[2]) : 5;
   if (g_n < 1 || rounds < 1 || rounds > 64) {

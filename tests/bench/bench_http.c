@@ -60,7 +60,10 @@ typedef struct variant_s {
   const char *env[10];
   int counted; /* exports to the counting receiver: spans are checked */
   double rps[16];
-  double cpu_us[16];  /* the server's CPU time (user + system, all threads) per request */
+  double cpu_us[16]; /* the server's CPU time (user + system, all threads) per request */
+  double usr_us[16], sys_us[16]; /* the same split: user time, system time per request */
+  double csw[16];     /* the server's context switches (voluntary + involuntary, all threads) per
+                       * request: where a wake-up or a hand-off was added, it shows here */
   double wrk_us[16];  /* wrk's CPU time per request */
   double recv_us[16]; /* the receiver's CPU time per request (counting or test receiver) */
   uint64_t offered, delivered, other_spans, bad, said_drop; /* summed over the rounds */
@@ -272,6 +275,10 @@ int main(void) {
   return 1;
 }
 #else
+static double tv_us(struct timeval tv) {
+  return (double)tv.tv_sec * 1e6 + (double)tv.tv_usec;
+}
+
 static double usec(const struct rusage *ru) {
   return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e6 +
          (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
@@ -286,25 +293,33 @@ static void minmax(const double *v, int n, double *lo, double *med, double *hi) 
 }
 
 static void print_row(const variant_t *v, int rounds, const variant_t *base) {
-  double lo, med, hi, cpu, lo_c, hi_c, wrk, recv, x;
+  double lo, med, hi, cpu, lo_c, hi_c, wrk, recv, x, usr, sys, csw;
   minmax(v->rps, rounds, &lo, &med, &hi);
   minmax(v->cpu_us, rounds, &lo_c, &cpu, &hi_c);
+  minmax(v->usr_us, rounds, &x, &usr, &x);
+  minmax(v->sys_us, rounds, &x, &sys, &x);
+  minmax(v->csw, rounds, &x, &csw, &x);
   minmax(v->wrk_us, rounds, &x, &wrk, &x);
   minmax(v->recv_us, rounds, &x, &recv, &x);
   printf(
       "%-9s min %8.0f median %8.0f max %8.0f req/s | server CPU/req %6.1f us (min %.1f max "
-      "%.1f) | wrk %5.1f us | receiver %5.2f us",
-      v->name, lo, med, hi, cpu, lo_c, hi_c, wrk, recv);
+      "%.1f; user %.1f sys %.1f; %.2f context switches) | wrk %5.1f us | receiver %5.2f us",
+      v->name, lo, med, hi, cpu, lo_c, hi_c, usr, sys, csw, wrk, recv);
   if (base != NULL) {
-    double bm, bc;
+    double bm, bc, bu, bs, bw;
     minmax(base->rps, rounds, &x, &bm, &x);
     minmax(base->cpu_us, rounds, &x, &bc, &x);
+    minmax(base->usr_us, rounds, &x, &bu, &x);
+    minmax(base->sys_us, rounds, &x, &bs, &x);
+    minmax(base->csw, rounds, &x, &bw, &x);
     double rr[16], rlo, rmed, rhi; /* the ratio of each round's pair (interleaved runs) */
     for (int r = 0; r < rounds; r++) rr[r] = base->rps[r] > 0 ? v->rps[r] / base->rps[r] : 0;
     minmax(rr, rounds, &rlo, &rmed, &rhi);
     printf(
-        " | %s/%s req/s %.3f (per round min %.3f median %.3f max %.3f), CPU/req %.2fx (+%.1f us)",
-        v->name, base->name, med / bm, rlo, rmed, rhi, cpu / bc, cpu - bc);
+        " | %s/%s req/s %.3f (per round min %.3f median %.3f max %.3f), CPU/req %.2fx (+%.1f us: "
+        "user %+.1f, sys %+.1f; context switches %+.2f)",
+        v->name, base->name, med / bm, rlo, rmed, rhi, cpu / bc, cpu - bc, usr - bu, sys - bs,
+        csw - bw);
   }
   printf("\n");
 }
@@ -412,14 +427,20 @@ int main(int argc, char **argv) {
       double wrk_cpu = usec(&kids1) - usec(&kids0) - cpu; /* sh + wrk, reaped by pclose */
       double recv_cpu = v->counted ? (double)(c1.cpu_us - c0.cpu_us) : usec(&self1) - usec(&self0);
       v->cpu_us[r] = reqs > 0 ? cpu / (double)reqs : 0;
+      v->usr_us[r] = reqs > 0 ? tv_us(ru.ru_utime) / (double)reqs : 0;
+      v->sys_us[r] = reqs > 0 ? tv_us(ru.ru_stime) / (double)reqs : 0;
+      v->csw[r] = reqs > 0 ? (double)(ru.ru_nvcsw + ru.ru_nivcsw) / (double)reqs : 0;
       v->wrk_us[r] = done > 0 ? wrk_cpu / (double)done : 0;
       v->recv_us[r] = reqs > 0 ? recv_cpu / (double)reqs : 0;
       v->wrk_requests += done;
       v->write_errors += werr;
       uint64_t said = said_lost(err_path);
       v->said_drop += said;
-      printf("  round %d %-9s %8.0f req/s %6.1f us CPU/req (wrk %5.1f, receiver %5.2f)", r + 1,
-             v->name, v->rps[r], v->cpu_us[r], v->wrk_us[r], v->recv_us[r]);
+      printf(
+          "  round %d %-9s %8.0f req/s %6.1f us CPU/req (user %.1f sys %.1f, %.2f cs; wrk %5.1f, "
+          "receiver %5.2f)",
+          r + 1, v->name, v->rps[r], v->cpu_us[r], v->usr_us[r], v->sys_us[r], v->csw[r],
+          v->wrk_us[r], v->recv_us[r]);
       if (v->counted) {
         uint64_t server = c1.server_spans - c0.server_spans, spans = c1.spans - c0.spans;
         v->offered += reqs;

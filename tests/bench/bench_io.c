@@ -25,7 +25,9 @@
  * call: a program does other work between two lookups, so their cache misses do not overlap
  * as they would in a bare loop (which would show throughput, not latency). The row gives both and
  * their difference (the lookup), min / median / max over the rounds of the paired difference,
- * and the growth from 10 to 100,000 handles (target <= +40 ns).
+ * and the growth from 10 to 100,000 handles (target <= +40 ns). Each row's memory: how much
+ * the process's resident set grew while its handles were made and tracked (the handles and
+ * the shuffled order are part of it, and printed beside), and the table's capacity in cells.
  * Usage: bench_io [rounds [filter]] (default 9 rounds, all; filter: words of the row names,
  * '|' between, e.g. "queue_work|side-table"); -DWORK_WINDOW=n changes how
  * many work items are in flight (1024). Build with
@@ -584,7 +586,19 @@ static double thread_cpu_ns(void) {
 typedef struct lookup_row_s {
   int n;
   double raw[MAX_ROUNDS], wrapped[MAX_ROUNDS], added[MAX_ROUNDS]; /* ns per call */
+  double rss_mb, own_mb; /* resident growth while the n states were made; the bench's own part */
+  size_t cap;            /* uvotel_uv_table_capacity() then */
 } lookup_row_t;
+
+/* Resident memory of the process, MB (/proc/self/statm), or -1. */
+static double rss_mb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f == NULL) return -1;
+  long size, res;
+  int ok = fscanf(f, "%ld %ld", &size, &res) == 2;
+  fclose(f);
+  return ok ? (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6 : -1;
+}
 
 static double lookup_pass(uv_signal_t *hs, const uint32_t *order, int n, int wrapped) {
   double t0 = thread_cpu_ns();
@@ -606,6 +620,7 @@ static void run_lookup(lookup_row_t *row, int rounds) {
   int n = row->n;
   uv_loop_t l;
   uv_loop_init(&l);
+  double rss0 = rss_mb();
   uv_signal_t *hs = calloc((size_t)n, sizeof *hs);
   uint32_t *order = malloc((size_t)n * sizeof *order);
   if (hs == NULL || order == NULL) die("lookup", UV_ENOMEM);
@@ -616,6 +631,9 @@ static void run_lookup(lookup_row_t *row, int rounds) {
     uvotel_signal_stop(&hs[i]);
     order[i] = (uint32_t)i;
   }
+  row->rss_mb = rss_mb() - rss0;
+  row->own_mb = (double)n * (double)(sizeof *hs + sizeof *order) / 1e6;
+  row->cap = uvotel_uv_table_capacity();
   uint64_t x = 0x2545F4914F6CDD1Dull; /* a fixed shuffle (xorshift), the same every run */
   for (int i = n - 1; i > 0; i--) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -758,6 +776,13 @@ int main(int argc, char **argv) {
     printf("%-30s | %9.1f %9.1f | %6.1f / %6.1f / %6.1f ns\n", name, median(r->raw, rounds),
            median(r->wrapped, rounds), vmin(r->added, rounds), median(r->added, rounds),
            vmax(r->added, rounds));
+  }
+  for (size_t i = 0; i < sizeof lookups / sizeof *lookups; i++) {
+    lookup_row_t *r = &lookups[i];
+    printf(
+        "memory at %d live handles: resident +%.1f MB while they were made, of which the "
+        "handles and their order %.1f MB; table capacity %zu cells\n",
+        r->n, r->rss_mb, r->own_mb, r->cap);
   }
   /* The growth: each round's difference at 100k minus the same round's at 10. */
   double growth[MAX_ROUNDS];

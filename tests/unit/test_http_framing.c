@@ -186,6 +186,45 @@ static const case_t k_cases[] = {
      GET("/a"),
      {"HTTP/1.1 200 OK\r\nX-A: \001\r\nContent-Length: 1\r\n\r\nx"},
      {{200}, 1, 0, 0}}, /* http_parser takes it; the fast framing hands it over */
+    /* Heads after a remembered one (the memo of the connection's last head, by line). */
+    {"the same head again and again",
+     GET("/a") GET("/b") GET("/c"),
+     {OK("hello"), OK("hello"), OK("hello")},
+     {{200, 200, 200}, 3, 0, 0}},
+    {"a remembered head, one line changed at a time",
+     GET("/a") GET("/b") GET("/c") GET("/d"),
+     {"HTTP/1.1 200 OK\r\nDate: 1\r\nContent-Length: 1\r\n\r\nx",
+      "HTTP/1.1 200 OK\r\nDate: 2\r\nContent-Length: 1\r\n\r\ny",
+      "HTTP/1.1 404 Not Found\r\nDate: 2\r\nContent-Length: 1\r\n\r\nz",
+      "HTTP/1.1 200 OK\r\nDate: 2\r\nContent-Length: 12\r\n\r\nhello, world"},
+     {{200, 200, 404, 200}, 4, 0, 0}},
+    {"a remembered length line twice",
+     GET("/a") GET("/b"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+     {{200, 0}, 2, 1, 0}},
+    {"a new length line, then a remembered one",
+     GET("/a") GET("/b"),
+     {"HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 5\r\n\r\nhello",
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+     {{200, 0}, 2, 1, 0}},
+    {"a remembered start line, then no length",
+     GET("/a") GET("/b"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\n\r\n", "the rest"},
+     {{200, 200}, 2, 1, 0}},
+    {"a remembered head cut across writes",
+     GET("/a") GET("/b") GET("/c"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\nContent-Le", "ngth: 5\r\n\r\nhello", OK("hello")},
+     {{200, 200, 200}, 3, 0, 0}},
+    {"a remembered line, then the same with a control byte",
+     GET("/a") GET("/b"),
+     {"HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 1\r\n\r\nx",
+      "HTTP/1.1 200 OK\r\nX-A: b\001\r\nContent-Length: 1\r\n\r\nx"},
+     {{200, 0}, 2, 1, 0}},
+    {"a remembered head, then chunked with the same start",
+     GET("/a") GET("/b") GET("/c"),
+     {OK("hello"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+      OK("hello")},
+     {{200, 200, 200}, 3, 0, 0}},
 };
 
 static void test_fast_framing_matches_http_parser(void **state) {
@@ -298,7 +337,8 @@ static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t ca
   return uvotel_memory_exporter_count(fx->mem);
 }
 
-#define TP "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+#define TP_VALUE ": 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#define TP "traceparent" TP_VALUE "\r\n"
 
 static const rcase_t k_rcases[] = {
     {"attributes",
@@ -353,6 +393,53 @@ static const rcase_t k_rcases[] = {
     {"DEL in a value", {"GET /a HTTP/1.1\r\nX-B: u\x7fv\r\n\r\n"}, 0, NULL},
     {"a control byte in Connection", {"GET /b HTTP/1.1\r\nConnection: k\001\r\n\r\n"}, 0, NULL},
     {"a bare CR in a value", {"GET /a HTTP/1.1\r\nX-A: a\rb\r\n\r\n"}, 0, NULL},
+    {"a traceparent in capitals",
+     {"GET /a HTTP/1.1\r\nTRACEPARENT" TP_VALUE "\r\n\r\n"},
+     1,
+     "GET|00f067aa0ba902b7|"},
+    {"names as long as the propagation headers, none of them",
+     {"GET /a HTTP/1.1\r\nX-Trace-Id1: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+      "X-Baggag: k=v\r\nX-B: 1\r\n\r\n"},
+     1,
+     "GET|0000000000000000|"},
+    {"header names in other cases",
+     {"GET /a HTTP/1.1\r\nHosts: x\r\nHOSt: h:82\r\nuSER-aGENT: U\r\nhost: y\r\n\r\n"},
+     1,
+     "user_agent.original=U|server.address=h|server.port=82|"},
+    /* Requests after a remembered one (the memo of the connection's last head, by line). */
+    {"the same request again", {GET("/a"), GET("/a"), GET("/a")}, 3, "url.path=/a"},
+    {"a remembered request, then one line changed",
+     {"GET /a?q HTTP/1.1\r\nHost: h\r\nUser-Agent: u1\r\n\r\n",
+      "GET /a?q HTTP/1.1\r\nHost: h\r\nUser-Agent: u1\r\n\r\n",
+      "GET /a?q HTTP/1.1\r\nHost: h\r\nUser-Agent: u2\r\n\r\n",
+      "GET /b HTTP/1.1\r\nHost: h:81\r\nUser-Agent: u2\r\n\r\n"},
+     4,
+     "url.path=/b|network.protocol.version=1.1|user_agent.original=u2|server.address=h|"
+     "server.port=81"},
+    {"another traceparent each time",
+     {"GET /a HTTP/1.1\r\nHost: h\r\n" TP "\r\n",
+      "GET /a HTTP/1.1\r\nHost: h\r\n"
+      "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01\r\n\r\n"},
+     2,
+     "GET|b7ad6b7169203331|"},
+    {"a remembered length line twice",
+     {"POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+      "POST /p HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"},
+     1,
+     NULL},
+    {"a new length line, then a remembered one",
+     {"POST /p HTTP/1.1\r\nX-A: b\r\nContent-Length: 2\r\n\r\nab",
+      "POST /p HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab"},
+     1,
+     NULL},
+    {"a remembered body length, then none",
+     {"POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", "POST /p HTTP/1.1\r\n\r\n", GET("/g")},
+     3,
+     "url.path=/g"},
+    {"a remembered request, then more lines, then fewer",
+     {GET("/a"), "GET /a HTTP/1.1\r\nHost: h\r\nX-M: 1\r\nUser-Agent: m\r\n\r\n", GET("/a")},
+     3,
+     "user_agent.original=m"},
 };
 
 static void test_fast_request_framing_matches_http_parser(void **state) {

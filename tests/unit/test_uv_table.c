@@ -215,6 +215,42 @@ static void test_burst_survivor_releases(void **state) {
   free(at);
 }
 
+/* A generation that becomes the newest again (the newer one emptied and freed), takes inserts,
+ * and then stops being the newest once more: its filter must cover the keys it took in
+ * between, or lookups skip them (and an add makes a second state for the same key). The
+ * capacities check that the generations went that way. */
+static void test_generation_newest_again(void **state) {
+  fixture_t *f = *state;
+  enum { TOTAL = 600 };
+  uvotel__hs_t **at = calloc(TOTAL, sizeof *at);
+  assert_non_null(at);
+  size_t k = 0;
+  for (; k < 288; k++) at[k] = add(f, k, 1); /* A: 64 cells, 32 states; B: 512 cells, 256 */
+  assert_int_equal(uvotel_uv_table_capacity(), 64 + 512);
+  for (; k < 298; k++) at[k] = add(f, k, 1); /* C: 4096 cells, 10 states */
+  assert_int_equal(uvotel_uv_table_capacity(), 64 + 512 + 4096);
+  for (size_t i = 32; i < 232; i++) { /* 200 of B's */
+    uvotel__hs_remove(at[i]);
+    at[i] = NULL;
+  }
+  for (size_t i = 288; i < 298; i++) { /* all of C's: C is freed, B is the newest again */
+    uvotel__hs_remove(at[i]);
+    at[i] = NULL;
+  }
+  assert_int_equal(uvotel_uv_table_capacity(), 64 + 512);
+  for (k = 300; k < 520; k++) at[k] = add(f, k, 1); /* 200 into B, then it grows again */
+  assert_true(uvotel_uv_table_capacity() > 64 + 512);
+  for (size_t i = 0; i < TOTAL; i++) {
+    uvotel__hs_t *s = uvotel__hs_get(&f->loop, &f->keys[i]);
+    assert_ptr_equal(s, at[i]);
+    if (at[i] != NULL) assert_ptr_equal(add(f, i, 0), at[i]);
+  }
+  for (size_t i = 0; i < TOTAL; i++) {
+    if (at[i] != NULL) uvotel__hs_remove(at[i]);
+  }
+  free(at);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_states_never_move, setup, teardown),
@@ -222,6 +258,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reused_cell_zeroed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_remove_after_other_loop, setup, teardown),
       cmocka_unit_test_setup_teardown(test_burst_survivor_releases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_generation_newest_again, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -328,6 +328,59 @@ static void test_request_fields_garbage_and_copies(void **state) {
   assert_int_equal(uvotel_uv_tracked(), 0);
 }
 
+/* ---- work_cb sees the request as uv_queue_work left it ----
+ * The fields uv_queue_work sets are written before the pool thread can run work_cb (TSan sees
+ * the order), and the program's data and reserved words are never written. */
+
+#define SEEN_N 64
+typedef struct seen_s {
+  uv_work_t req;
+  int fields_ok; /* written in work_cb (pool thread), read in after_work_cb */
+  int words_ok;
+} seen_t;
+
+static void *seen_mark(const seen_t *it, int w) {
+  return (void *)((uintptr_t)it + 8u * (uintptr_t)(w + 1));
+}
+
+static void seen_after(uv_work_t *req, int status);
+
+static void seen_work(uv_work_t *req) {
+  seen_t *it = (seen_t *)req;
+  it->fields_ok = req->loop == g_loop && req->type == UV_WORK && req->work_cb == seen_work &&
+                  req->after_work_cb == seen_after;
+  it->words_ok = req->data == seen_mark(it, 0);
+  for (int w = 0; w < 6; w++) it->words_ok &= req->reserved[w] == seen_mark(it, w + 1);
+}
+
+static void seen_after(uv_work_t *req, int status) {
+  seen_t *it = (seen_t *)req;
+  assert_int_equal(status, 0);
+  assert_true(it->fields_ok);
+  assert_true(it->words_ok);
+  assert_ptr_equal(req->data, seen_mark(it, 0));
+  for (int w = 0; w < 6; w++) assert_ptr_equal(req->reserved[w], seen_mark(it, w + 1));
+  g_plain_done++;
+}
+
+static void test_work_cb_sees_fields_and_words(void **state) {
+  (void)state;
+  g_plain_done = 0;
+  seen_t *items = calloc(SEEN_N, sizeof *items); /* fields zero until uv_queue_work sets them */
+  assert_non_null(items);
+  for (int i = 0; i < SEEN_N; i++) {
+    seen_t *it = &items[i];
+    it->req.data = seen_mark(it, 0);
+    for (int w = 0; w < 6; w++) it->req.reserved[w] = seen_mark(it, w + 1);
+    assert_int_equal(uvotel_queue_work(g_loop, &it->req, seen_work, seen_after), 0);
+    assert_ptr_equal(it->req.data, seen_mark(it, 0));
+    for (int w = 0; w < 6; w++) assert_ptr_equal(it->req.reserved[w], seen_mark(it, w + 1));
+  }
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(g_plain_done, SEEN_N);
+  free(items);
+}
+
 /* ---- in-flight requests are counted; the context reaches the pool in any order ---- */
 
 typedef struct ctx_item_s {
@@ -456,6 +509,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_many_items_own_context, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chain_zero_alloc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_request_fields_garbage_and_copies, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_work_cb_sees_fields_and_words, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tracked_and_interleaved_contexts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_value_ops_released_after_work, setup, teardown),
   };

@@ -250,8 +250,8 @@ int uvotel_shutdown(uv_shutdown_t *req, uv_stream_t *handle, uv_shutdown_cb cb);
  * type, work_cb and after_work_cb set as uv_queue_work would, and must be cancelled with
  * uvotel_cancel (uv_redirect.h maps uv_cancel). Queueing a request that is still queued returns
  * UV_EBUSY. While the request is queued, uvotel keeps a tagged pointer in its libuv-private
- * `reserved` fields (libuv on Unix never uses them); data and the public fields are the
- * program's. */
+ * work record (`work_req`, what uv_queue_work itself would fill); data and the `reserved`
+ * words are the program's and are never written. */
 int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
                       uv_after_work_cb after_work_cb);
 

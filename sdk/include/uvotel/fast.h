@@ -172,10 +172,15 @@ static inline void uvotel__dispatch_fast(uvotel__thread_hot_t *h, int ev, uint64
   if (n == 0 || h->in_hook) return;
   h->in_hook = 1;
   const uvotel__hookfn_t *f = tab->fns[ev];
-  uint32_t i = 0;
-  do {
-    ((void (*)(uint64_t, void *))f[i].fn)(id, f[i].arg);
-  } while (++i < n);
+  if (UVOTEL__LIKELY_(n == 1)) {
+    /* one hook set (the usual case): a call, no loop state to keep across it */
+    ((void (*)(uint64_t, void *))f->fn)(id, f->arg);
+  } else {
+    uint32_t i = 0;
+    do {
+      ((void (*)(uint64_t, void *))f[i].fn)(id, f[i].arg);
+    } while (++i < n);
+  }
   h->in_hook = 0;
   if (UVOTEL__UNLIKELY_(h->retired != NULL || h->free_after_dispatch != NULL)) {
     uvotel__dispatch_end();
@@ -269,9 +274,15 @@ static inline int uvotel__resource_init_owner_fast(uvotel_resource_t *r, const c
   if (tab != NULL && tab->n[UVOTEL__EV_INIT] != 0) {
     h->in_hook = 1;
     const uvotel__hookfn_t *f = tab->fns[UVOTEL__EV_INIT];
-    for (uint32_t i = 0, n = tab->n[UVOTEL__EV_INIT]; i < n; i++) {
-      ((void (*)(uint64_t, const char *, uint64_t, void *, void *))f[i].fn)(id, type, r->trigger_,
-                                                                            r->owner_, f[i].arg);
+    uint32_t n = tab->n[UVOTEL__EV_INIT];
+    if (UVOTEL__LIKELY_(n == 1)) {
+      ((void (*)(uint64_t, const char *, uint64_t, void *, void *))f->fn)(id, type, r->trigger_,
+                                                                          r->owner_, f->arg);
+    } else {
+      for (uint32_t i = 0; i < n; i++) {
+        ((void (*)(uint64_t, const char *, uint64_t, void *, void *))f[i].fn)(id, type, r->trigger_,
+                                                                              r->owner_, f[i].arg);
+      }
     }
     h->in_hook = 0;
     if (UVOTEL__UNLIKELY_(h->retired != NULL || h->free_after_dispatch != NULL)) {
