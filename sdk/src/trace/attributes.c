@@ -530,6 +530,34 @@ static inline const char *arena_key_fast(uvotel_span_t *s, const char *key, size
   return d;
 }
 
+/* A scalar value: stored as it is, no arena, no length limit. */
+static inline int is_scalar(const uvotel_value_t *v) {
+  return v->type == UVOTEL_VALUE_INT || v->type == UVOTEL_VALUE_DOUBLE ||
+         v->type == UVOTEL_VALUE_BOOL;
+}
+
+/* The call-free paths' common tail: a new key (hash its key_hash) with the scalar *v stored at
+ * position n (== s->n_attrs, below every limit and the capacity), the key copied into the
+ * arena's current chunk unless borrowed. 0, or -1 with nothing stored when the chunk has no
+ * room (the caller's full path then copies the key). */
+static inline __attribute__((always_inline)) int append_scalar_fast(uvotel_span_t *s, uint32_t n,
+                                                                    const char *key, size_t len,
+                                                                    uint32_t hash, int borrowed,
+                                                                    const uvotel_value_t *v) {
+  const char *k = key;
+  if (!borrowed) {
+    k = arena_key_fast(s, key, len);
+    if (UVOTEL__UNLIKELY(k == NULL)) return -1;
+  }
+  uvotel_attribute_t *dst = &s->attrs[n];
+  dst->key = k;
+  dst->value = *v;
+  s->attr_keys[n].len = (uint32_t)len;
+  s->attr_keys[n].hash = hash;
+  s->n_attrs = n + 1;
+  return 0;
+}
+
 /* Index on, every case: one probe sequence finds the key or the empty entry a new key takes.
  * The index grows (a larger table, rebuilt) when a key would make it more than half full. */
 static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const char *key,
@@ -576,22 +604,10 @@ static inline __attribute__((always_inline)) void put_indexed_common(uvotel_span
     slot = (slot + 1) & mask;
   }
   uint32_t n = s->n_attrs;
-  if (UVOTEL__UNLIKELY(n >= IX_ROOM(hdr)) ||
-      UVOTEL__UNLIKELY(v->type != UVOTEL_VALUE_INT && v->type != UVOTEL_VALUE_DOUBLE &&
-                       v->type != UVOTEL_VALUE_BOOL)) {
+  if (UVOTEL__UNLIKELY(n >= IX_ROOM(hdr)) || UVOTEL__UNLIKELY(!is_scalar(v)) ||
+      UVOTEL__UNLIKELY(append_scalar_fast(s, n, key, len, hash, borrowed, v) != 0)) {
     goto full;
   }
-  const char *k = key;
-  if (!borrowed) {
-    k = arena_key_fast(s, key, len);
-    if (UVOTEL__UNLIKELY(k == NULL)) goto full;
-  }
-  uvotel_attribute_t *dst = &s->attrs[n];
-  dst->key = k;
-  dst->value = *v;
-  s->attr_keys[n].len = (uint32_t)len;
-  s->attr_keys[n].hash = hash;
-  s->n_attrs = n + 1;
   ix[slot] = hi | n;
   return;
 full:
@@ -648,11 +664,7 @@ static inline __attribute__((always_inline)) void put_linear_common(uvotel_span_
                                                                     uint64_t h, int borrowed,
                                                                     const uvotel_value_t *v) {
   uint32_t n = s->n_attrs;
-  if (UVOTEL__UNLIKELY(n >= s->attr_room) ||
-      UVOTEL__UNLIKELY(v->type != UVOTEL_VALUE_INT && v->type != UVOTEL_VALUE_DOUBLE &&
-                       v->type != UVOTEL_VALUE_BOOL)) {
-    goto full;
-  }
+  if (UVOTEL__UNLIKELY(n >= s->attr_room) || UVOTEL__UNLIKELY(!is_scalar(v))) goto full;
   uint64_t bit = key_bit(h);
   uvotel__key_t *keys = s->attr_keys;
   if (s->attr_bloom & bit) {
@@ -667,18 +679,10 @@ static inline __attribute__((always_inline)) void put_linear_common(uvotel_span_
       if (UVOTEL__UNLIKELY(e == w)) goto full; /* maybe the same key */
     }
   }
-  const char *k = key;
-  if (!borrowed) {
-    k = arena_key_fast(s, key, len);
-    if (UVOTEL__UNLIKELY(k == NULL)) goto full;
+  if (UVOTEL__UNLIKELY(append_scalar_fast(s, n, key, len, (uint32_t)h, borrowed, v) != 0)) {
+    goto full;
   }
-  uvotel_attribute_t *dst = &s->attrs[n];
-  dst->key = k;
-  dst->value = *v;
-  keys[n].len = (uint32_t)len;
-  keys[n].hash = (uint32_t)h;
   s->attr_bloom |= bit;
-  s->n_attrs = n + 1;
   return;
 full:
   put_linear_full(s, key, len, h, borrowed, v);
