@@ -16,60 +16,10 @@
 
 #include <cmocka.h>
 
-#include <uvotel.h>
-#include <uvotel/exporters/memory.h>
-
-#include "counting_alloc.h"
-
-typedef struct fx_s {
-  uvotel_memory_exporter_t *mem;
-  uvotel_tracer_provider_t *p;
-  uvotel_tracer_t *t;
-  long live0;
-} fx_t;
-
-static void open_provider_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) {
-  f->mem = uvotel_memory_exporter_create(0);
-  uvotel_span_processor_t *sp =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &sp;
-  o.n_processors = 1;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  o.limits.attribute_count = attr_limit;
-  o.limits.event_attribute_count = attr_limit;
-  o.limits.link_attribute_count = attr_limit;
-  o.limits.attribute_value_length = value_len;
-  f->p = uvotel_tracer_provider_create(&o);
-  assert_non_null(f->p);
-  f->t = uvotel_tracer_get(f->p, "attrs", NULL);
-}
+#include "attr_fixture.h"
 
 static void open_provider(fx_t *f, uint32_t attr_limit) {
   open_provider_lim(f, attr_limit, UVOTEL_LIMIT_UNLIMITED);
-}
-
-static void close_provider(fx_t *f) {
-  uvotel_tracer_provider_free(f->p);
-  uvotel_memory_exporter_free(f->mem);
-  f->p = NULL;
-  f->mem = NULL;
-}
-
-static int setup(void **state) {
-  fx_t *f = calloc(1, sizeof *f);
-  f->live0 = counting_alloc_stats().live;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx_t *f = *state;
-  if (f->p != NULL) close_provider(f);
-  uvotel_thread_cleanup();
-  assert_int_equal(counting_alloc_stats().live, f->live0);
-  free(f);
-  return 0;
 }
 
 /* The reference: keys in first-set order, each with its last value, `limit` distinct at most. */

@@ -19,57 +19,17 @@
 #include <uvotel.h>
 #include <uvotel/exporters/memory.h>
 
-#include "counting_alloc.h"
+#include "attr_fixture.h"
 #include "trace_internal.h" /* UVOTEL__ATTR_INLINE, UVOTEL__ARENA_INLINE */
 
 #define INL UVOTEL__ATTR_INLINE
 
-typedef struct fx_s {
-  uvotel_memory_exporter_t *mem;
-  uvotel_tracer_provider_t *p;
-  uvotel_tracer_t *t;
-  long live0;
-} fx_t;
-
+/* The attribute fixture's provider, warmed: the memory exporter's first export allocates its
+ * array. */
 static void open_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) {
-  f->mem = uvotel_memory_exporter_create(0);
-  uvotel_span_processor_t *sp =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &sp;
-  o.n_processors = 1;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  o.limits.attribute_count = attr_limit;
-  o.limits.attribute_value_length = value_len;
-  f->p = uvotel_tracer_provider_create(&o);
-  assert_non_null(f->p);
-  f->t = uvotel_tracer_get(f->p, "slot", NULL);
-  /* warm: the memory exporter's first export allocates its array */
+  open_provider_lim(f, attr_limit, value_len);
   uvotel_span_end(uvotel_span_start(f->t, "warm", NULL));
   uvotel_memory_exporter_reset(f->mem);
-}
-
-static void close_lim(fx_t *f) {
-  uvotel_tracer_provider_free(f->p);
-  uvotel_memory_exporter_free(f->mem);
-  f->p = NULL;
-  f->mem = NULL;
-}
-
-static int setup(void **state) {
-  fx_t *f = calloc(1, sizeof *f);
-  f->live0 = counting_alloc_stats().live;
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fx_t *f = *state;
-  if (f->p != NULL) close_lim(f);
-  uvotel_thread_cleanup();
-  assert_int_equal(counting_alloc_stats().live, f->live0);
-  free(f);
-  return 0;
 }
 
 static size_t allocs(void) {
@@ -301,7 +261,7 @@ static void test_limits_drop_and_count(void **state) {
       assert_string_equal(a[i].key, k);
       assert_int_equal(a[i].value.u.i, 500 + (int64_t)i);
     }
-    close_lim(f);
+    close_provider(f);
   }
 }
 
@@ -332,7 +292,7 @@ static void test_spill_out_of_memory(void **state) {
     one_span(f, INL + 1, 5, 0, &got);
     assert_int_equal(got, 0);
     uvotel_memory_exporter_reset(f->mem);
-    close_lim(f);
+    close_provider(f);
   }
 }
 
