@@ -436,6 +436,19 @@ static void pump(uvotel__otlp_transport_t *t) {
 
 /* ---- encoding on the thread pool ---- */
 
+/* Replace the job's body with its gzip compression: 0, or the error with the body kept. */
+static int gzip_body(uvotel__otlp_job_t *job) {
+  uint8_t *z;
+  size_t zn;
+  int rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
+  if (rc == 0) {
+    uvotel_free(job->body);
+    job->body = z;
+    job->body_len = zn;
+  }
+  return rc;
+}
+
 static void encode_work(uv_work_t *w) {
   uvotel__otlp_job_t *job = (uvotel__otlp_job_t *)((char *)w - offsetof(uvotel__otlp_job_t, work));
   const uvotel__otlp_config_t *cfg = &job->t->cfg;
@@ -443,16 +456,7 @@ static void encode_work(uv_work_t *w) {
   if (job->encode_err == 0) {
     job->raw_len = job->body_len;
     job->ready = 1;
-    if (cfg->gzip) {
-      uint8_t *z;
-      size_t zn;
-      job->encode_err = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-      if (job->encode_err == 0) {
-        uvotel_free(job->body);
-        job->body = z;
-        job->body_len = zn;
-      }
-    }
+    if (cfg->gzip) job->encode_err = gzip_body(job);
   }
 }
 
@@ -849,13 +853,10 @@ int uvotel__otlp_job_send(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, 
   if (rc == 0) {
     job->raw_len = job->body_len;
     if (cfg->gzip) {
-      uint8_t *z;
-      size_t zn;
-      rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
-      if (rc == 0) {
-        uvotel_free(job->body);
-        job->body = z;
-        job->body_len = zn;
+      rc = gzip_body(job);
+      if (rc != 0) {
+        uvotel__otlp_log(cfg, UVOTEL_DIAG_ERROR, "otlp_http: compressing %zu items failed: %s",
+                         job->n_spans, uvotel_strerror(rc));
       }
     }
   }
