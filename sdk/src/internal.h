@@ -20,11 +20,8 @@
 /* alloc.c: an allocation happened (uvotel_set_allocator refuses from then on). */
 void uvotel__note_alloc(void);
 
-/* The W3C extract's common case without the public argument checks (propagator.c):
- * tracestate.c: uvotel_trace_state_parse_lines of the one line [line, line + len), line not NULL,
- *   flags 0; *out is set (NULL when the line has no members). Same returns.
+/* The W3C extract's traceparent without the public argument checks (propagator.c):
  * traceparent.c: uvotel_traceparent_parse with s and out not NULL. Same returns. */
-int uvotel__trace_state_parse_line(const char *line, size_t len, uvotel_trace_state_t **out);
 int uvotel__traceparent_parse(const char *s, size_t len, uvotel_span_context_t *out);
 
 #endif

@@ -465,21 +465,4 @@ __attribute__((target("avx2,pclmul"))) static inline uint64_t uvotel__ts_short_a
 }
 #endif
 
-/* The next set bit of a multi-block mask, read in order; `end` when there is none. */
-typedef struct uvotel__ts_bits_s {
-  const uint64_t *w;
-  size_t b, nb;
-  uint64_t x;
-} uvotel__ts_bits_t;
-
-static inline size_t uvotel__ts_bits_next(uvotel__ts_bits_t *s, size_t end) {
-  while (s->x == 0) {
-    if (++s->b >= s->nb) return end;
-    s->x = s->w[s->b];
-  }
-  size_t pos = 64 * s->b + (size_t)__builtin_ctzll(s->x);
-  s->x &= s->x - 1;
-  return pos;
-}
-
 #endif

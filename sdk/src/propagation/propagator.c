@@ -136,17 +136,6 @@ static int tc_finish(uvotel_span_context_t *sc, const uvotel_str_t *lines, size_
   return 0;
 }
 
-/* Is `n` the lowercase name w (10 or 11 letters), in any ASCII case? Two overlapping words;
- * every byte of w is a lowercase letter, so OR-ing 0x20 into the candidate folds exactly the
- * uppercase letters onto it and nothing else. */
-static inline int w3c_name_is(uvotel_str_t n, const char *w, size_t wl) {
-  uint64_t a0, a1, b0, b1;
-  memcpy(&a0, n.ptr, 8), memcpy(&a1, n.ptr + wl - 8, 8);
-  memcpy(&b0, w, 8), memcpy(&b1, w + wl - 8, 8);
-  const uint64_t fold = 0x2020202020202020ull;
-  return (((a0 | fold) ^ b0) | ((a1 | fold) ^ b1)) == 0;
-}
-
 /* Any getter, and a header list with more tracestate lines than the stack holds (sc is then
  * the parsed traceparent): each name through the getter. */
 __attribute__((noinline)) static int tc_extract_getter(void *carrier,
@@ -180,11 +169,10 @@ static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *
   size_t ntp = 0, nts = 0;
   for (size_t i = 0; i < h->n; i++) {
     uvotel_str_t name = h->items[i].name;
-    if (name.ptr == NULL) continue;
-    if (name.len == 11 && w3c_name_is(name, "traceparent", 11)) {
+    if (name_eq(name, "traceparent", 11)) {
       tp = h->items[i].value;
       ntp++;
-    } else if (name.len == 10 && w3c_name_is(name, "tracestate", 10)) {
+    } else if (name_eq(name, "tracestate", 10)) {
       if (nts < LINES_STACK) ts[nts] = h->items[i].value;
       nts++;
     }
@@ -192,13 +180,6 @@ static int tc_extract(void *self, void *carrier, const uvotel_carrier_getter_t *
   /* Exactly one traceparent line: two lines are two different parents, so restart. */
   uvotel_span_context_t sc;
   if (ntp != 1 || tp.ptr == NULL || uvotel__traceparent_parse(tp.ptr, tp.len, &sc) != 0) return 0;
-  if (nts == 1 && ts[0].ptr != NULL) { /* the usual request: one tracestate line */
-    uvotel_trace_state_t *st;
-    int rc = uvotel__trace_state_parse_line(ts[0].ptr, ts[0].len, &st);
-    if (rc == UVOTEL_ENOMEM) return rc;
-    tc_store(&sc, st, x);
-    return 0;
-  }
   if (nts <= LINES_STACK) return tc_finish(&sc, ts, nts, x);
   return tc_extract_getter(carrier, g, &sc, x); /* more lines than the stack holds */
 }

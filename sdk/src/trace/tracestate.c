@@ -548,11 +548,6 @@ __attribute__((noinline)) static int walk_one(const char *line, size_t len, unsi
   return parse_lines_walk(&l, 1, flags, out);
 }
 
-int uvotel__trace_state_parse_line(const char *line, size_t len, uvotel_trace_state_t **out) {
-  *out = NULL;
-  return parse_one(line, len, 0, out);
-}
-
 UVOTEL__API int uvotel_trace_state_parse_lines(const uvotel_str_t *lines, size_t n, unsigned flags,
                                                uvotel_trace_state_t **out) {
   if (out == NULL || (lines == NULL && n > 0)) return UVOTEL_EINVAL;
