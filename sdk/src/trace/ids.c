@@ -106,24 +106,8 @@ void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out) {
 
 void uvotel__gen_ids(uvotel_tracer_provider_t *p, uvotel_trace_id_t *trace_id,
                      uvotel_span_id_t *span_id) {
-  if (UVOTEL__UNLIKELY(p->idgen != NULL)) {
-    if (trace_id != NULL) uvotel__gen_trace_id(p, trace_id);
-    uvotel__gen_span_id(p, span_id);
-    return;
-  }
-  rng_t *r = &t_rng;
-  if (UVOTEL__UNLIKELY(!r->seeded)) rng_seed(r);
-  uint64_t a, b, c;
-  do c = wy_step(&r->s);
-  while (UVOTEL__UNLIKELY(c == 0));
-  memcpy(span_id->bytes, &c, 8);
-  if (trace_id == NULL) return;
-  do {
-    a = wy_step(&r->s);
-    b = wy_step(&r->s);
-  } while (UVOTEL__UNLIKELY((a | b) == 0));
-  memcpy(trace_id->bytes, &a, 8);
-  memcpy(trace_id->bytes + 8, &b, 8);
+  if (trace_id != NULL) uvotel__gen_trace_id(p, trace_id);
+  uvotel__gen_span_id(p, span_id);
 }
 
 UVOTEL__API int uvotel_trace_id_is_zero(const uvotel_trace_id_t *id) {

@@ -10,13 +10,7 @@ UVOTEL__API int uvotel__span_has_children(const uvotel_span_t *s) {
  * the sum over shards means anything), as uvotel__count adds it. */
 static void uncount_start(uvotel_tracer_provider_t *p) {
   uint32_t shard = uvotel__shard();
-  atomic_uint_fast64_t *c = &p->shards[shard].started;
-  if (UVOTEL__LIKELY(shard != 0)) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
-                          memory_order_relaxed);
-  } else {
-    atomic_fetch_sub_explicit(c, 1, memory_order_relaxed);
-  }
+  uvotel__count_add(&p->shards[shard].started, shard, (uint_fast64_t)-1);
 }
 
 UVOTEL__API int uvotel__span_discard(uvotel_span_t *s) {

@@ -171,13 +171,18 @@ static inline uint32_t uvotel__shard(void) {
   uint32_t i = uvotel__shard_id;
   return UVOTEL__LIKELY(i != 0) ? (i < UVOTEL__SHARDS ? i : 0) : uvotel__shard_assign();
 }
-static inline void uvotel__count(atomic_uint_fast64_t *c, uint32_t shard) {
+/* Add d (wrapping: (uint_fast64_t)-1 takes one back) to a counter of `shard`: a plain store on
+ * a thread's own shard, an atomic add on the shared shard 0. */
+static inline void uvotel__count_add(atomic_uint_fast64_t *c, uint32_t shard, uint_fast64_t d) {
   if (UVOTEL__LIKELY(shard != 0)) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + d,
                           memory_order_relaxed);
   } else {
-    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(c, d, memory_order_relaxed);
   }
+}
+static inline void uvotel__count(atomic_uint_fast64_t *c, uint32_t shard) {
+  uvotel__count_add(c, shard, 1);
 }
 
 struct uvotel_tracer_provider_s {
@@ -446,8 +451,8 @@ static inline void uvotel__rand_ids(uvotel_trace_id_t *trace_id, uvotel_span_id_
 /* Ids. */
 void uvotel__gen_trace_id(uvotel_tracer_provider_t *p, uvotel_trace_id_t *out);
 void uvotel__gen_span_id(uvotel_tracer_provider_t *p, uvotel_span_id_t *out);
-/* A span id, and a trace id too when trace_id is not NULL: one draw of the built-in generator
- * for both (or the provider's generator's functions). */
+/* A span id, and a trace id too when trace_id is not NULL, from the provider's own id generator
+ * (p->idgen set; the built-in generator is uvotel__rand_ids, inline above). */
 void uvotel__gen_ids(uvotel_tracer_provider_t *p, uvotel_trace_id_t *trace_id,
                      uvotel_span_id_t *span_id);
 
