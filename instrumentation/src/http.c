@@ -256,7 +256,10 @@ static void attrs_apply(uvotel_span_t *s, const rq_attrs_t *t) {
   }
 }
 
-int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t) {
+/* 1 when the sampler of t's provider does not read start attributes (the SDK answers from its
+ * ops: the built-in samplers decide from ids and the parent alone), so the request's
+ * attributes need not be handed to span start. */
+static int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t) {
   const uvotel_sampler_t *sm = uvotel_tracer_provider_sampler(uvotel_tracer_get_provider(t));
   return sm != NULL && !uvotel__sampler_reads_attributes(sm);
 }

@@ -14,11 +14,6 @@
  * not understood). Never NULL. Thread: any. */
 const uvotel_propagator_t *uvotel__http_propagator(void);
 
-/* 1 when the sampler of t's provider is made of the built-in samplers only (always_on,
- * always_off, traceidratio, parentbased over those: by their descriptions), which decide from
- * ids and the parent alone, so attributes need not be handed to span start for it. */
-int uvotel__http_sampler_ignores_attrs(uvotel_tracer_t *t);
-
 /* CLOCK_REALTIME in ns since the epoch (span timestamps). */
 uint64_t uvotel__http_now_ns(void);
 

@@ -69,7 +69,6 @@ typedef struct uvotel__hc_s uvotel__hc_t;       /* http_client.c */
 typedef struct uvotel__hs_s {
   const void *key;        /* NULL: a free cell of the table */
   uint32_t passed_;       /* table.c: live states whose probe passed this cell */
-  unsigned char firing;   /* the handle's callback is running */
   unsigned char is_async; /* an async handle: u.async is in use */
   uvotel_resource_t res;
   void (*cb)(void);     /* the user's callback (read, connection, request callback, work_cb),
@@ -136,7 +135,8 @@ typedef struct uvotel__ltab_head_s {
   uvotel__hs_t *last;
 } uvotel__ltab_head_t;
 
-/* Lookup in t (table.c); NULL when the key has no state there. */
+/* Lookup in t (table.c) past the last-looked-up check uvotel__hs_get makes; NULL when the key
+ * has no state there. */
 uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key);
 
 /* Lookup; NULL when the key has no state on that loop. Alloc: none. Inline for the case every
@@ -279,10 +279,10 @@ int uvotel__auto_roots(void);
  * uvotel_accept offers the client to the detectors (s->proto); the stream wrappers pass what
  * the program reads and writes on it. All on the loop thread, and only when s->proto != NULL. */
 void uvotel__proto_accept(uvotel__hs_t *s);
-/* uvotel_tcp_open / uvotel_pipe_open on a connected socket: followed as an accepted stream
- * (server-side detectors on what it reads) and as a connected one (the HTTP client side, DNS over
- * TCP on what it writes) until its first read or write picks one. */
-void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h);
+/* uvotel_tcp_open / uvotel_pipe_open on a connected socket: tracked, then followed as an
+ * accepted stream (server-side detectors on what it reads) and as a connected one (the HTTP
+ * client side, DNS over TCP on what it writes) until its first read or write picks one. */
+void uvotel__proto_adopt(uv_stream_t *h);
 /* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
 int uvotel__proto_followed(const uvotel__hs_t *s);
 /* Bytes handed to the read callback; returns the span to make current around it, or NULL.

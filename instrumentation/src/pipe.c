@@ -23,9 +23,7 @@ UVOTEL__API int uvotel_pipe_open(uv_pipe_t *handle, uv_file file) {
   size_t len = sizeof name;
   int perr = uv_pipe_getpeername(handle, name, &len);
   if (perr != 0 && perr != UV_ENOBUFS) return 0;
-  int is_new;
-  uvotel__hs_t *s = uvotel__track(handle->loop, handle, &is_new);
-  if (s != NULL) uvotel__proto_adopt(s, (uv_stream_t *)handle);
+  uvotel__proto_adopt((uv_stream_t *)handle);
   return 0;
 }
 

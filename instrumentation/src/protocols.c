@@ -84,7 +84,10 @@ void uvotel__proto_accept(uvotel__hs_t *s) {
   s->proto = p;
 }
 
-void uvotel__proto_adopt(uvotel__hs_t *s, uv_stream_t *h) {
+void uvotel__proto_adopt(uv_stream_t *h) {
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(h->loop, h, &is_new);
+  if (s == NULL) return;
   uvotel__proto_accept(s); /* as accepted until it writes first */
   if (s->proto == NULL) return;
   s->proto->adopted = 1;

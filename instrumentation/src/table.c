@@ -74,7 +74,7 @@ _Static_assert(offsetof(uvotel__hs_t, cb) + sizeof(void (*)(void)) <= 64,
                "a lookup's fields share the cell's first line");
 
 /* What a removed cell keeps readable: the key and the pass count (the table's own fields). */
-#define CELL_TABLE_BYTES offsetof(uvotel__hs_t, firing)
+#define CELL_TABLE_BYTES offsetof(uvotel__hs_t, is_async)
 
 typedef struct gen_s {
   struct gen_s *older;
@@ -301,9 +301,8 @@ static uvotel__hs_t *find_older(const gen_t *newest, const void *key, uint32_t h
   return NULL;
 }
 
-static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
-  uvotel__hs_t *last = t->last;
-  if (last != NULL && last->key == key) return last;
+/* The probe, past the last-looked-up check (the inline uvotel__hs_get has made it already). */
+static inline uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
   if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
   uint32_t h = hash_of(key);
   const gen_t *g = t->gens;
@@ -314,13 +313,19 @@ static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
   return s;
 }
 
+static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
+  uvotel__hs_t *last = t->last;
+  if (last != NULL && last->key == key) return last;
+  return tab_probe(t, key);
+}
+
 uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
   uvotel__ltab_t *t = tab_make(loop);
   return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
 uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key) {
-  return tab_find(t, key);
+  return tab_probe(t, key);
 }
 
 /* A new newest generation of at least 8x the live states (a power of two, >= MIN_CAP). */

@@ -36,9 +36,7 @@ UVOTEL__API int uvotel_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
   if (uv_tcp_getpeername(handle, (struct sockaddr *)&ss, &len) != 0) return 0;
-  int is_new;
-  uvotel__hs_t *s = uvotel__track(handle->loop, handle, &is_new);
-  if (s != NULL) uvotel__proto_adopt(s, (uv_stream_t *)handle);
+  uvotel__proto_adopt((uv_stream_t *)handle);
   return 0;
 }
 

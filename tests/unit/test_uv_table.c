@@ -150,7 +150,7 @@ static void test_reused_cell_zeroed(void **state) {
   uvotel__hs_t *s = add(f, 1, 1);
   s->cb = marker(1);
   s->close_cb = (uv_close_cb)(uintptr_t)1;
-  s->firing = 1;
+  s->is_async = 1;
   s->wbuf = (char *)f->keys;
   uvotel__hs_remove(s);
   uvotel__hs_t *t = add(f, 2, 1);
@@ -158,7 +158,6 @@ static void test_reused_cell_zeroed(void **state) {
   for (uvotel__hs_t *p = t;; p = u) {
     assert_null(p->cb);
     assert_null(p->close_cb);
-    assert_int_equal(p->firing, 0);
     assert_int_equal(p->is_async, 0);
     assert_null(p->wbuf);
     assert_null(p->span);
