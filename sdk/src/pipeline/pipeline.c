@@ -46,7 +46,6 @@ static int dispatch_one(uvotel__pipe_t *b, int allow_alloc);
 static uint32_t max_in_flight(const uvotel__pipe_t *b);
 static size_t queued(uvotel__pipe_t *b);
 static uint32_t in_flight(uvotel__pipe_t *b);
-void uvotel__pipe_dispatch_full(uvotel__pipe_t *b);
 
 /* Pop one item (loop thread). 0: none ready. */
 static const void *batch_pop(uvotel__pipe_t *b) {
@@ -200,8 +199,6 @@ static void drain_done(uvotel__pipe_t *b) {
     j = next;
   }
 }
-
-static uint32_t max_in_flight(const uvotel__pipe_t *b);
 
 /* fork(): a child gets a copy of the processor whose queue, export threads and exports belong
  * to the parent. In the child (noticed by pid on its first dispatch, flush, shutdown, free or
@@ -380,7 +377,6 @@ static int report_loss(uvotel__pipe_t *b, const char *what, int rc) {
   b->flushed_dropped = dr;
   b->flushed_failed = fa;
   uint64_t pending = queued(b) + in_flight(b);
-  if (ldr == 0 && lfa == 0 && pending == 0 && rc == 0) return 0;
   if (rc == 0 && ldr == 0 && lfa == 0) return 0; /* spans ended during the call, still going */
   int was = rc;
   if (rc == 0) rc = UVOTEL_EIO;
