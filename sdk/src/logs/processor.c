@@ -155,42 +155,14 @@ UVOTEL__API uvotel_log_processor_t *uvotel_simple_log_processor_create(
 
 typedef uvotel__pipe_t batch_t;
 
-/* Queue d, owning one reference to it (released here when it is dropped). */
+/* Queue d, owning one reference to it (released here when it is dropped, and said). */
 static void batch_take(batch_t *b, const uvotel_log_data_t *d) {
-  if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
-    uvotel_log_data_release(d);
-    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
-    say_dropped(atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed) + 1,
-                "after shutdown");
-    return;
-  }
-  int c = uvotel__pipe_push(b, d);
-  if (UVOTEL__UNLIKELY(c < 0)) {
-    /* Full. On a loop that never polls nothing else would start the next export: on the loop's
-     * thread, start it here, so the records after this one find room. */
-    uv_thread_t me = uv_thread_self();
-    if (atomic_load_explicit(&b->loop_known, memory_order_acquire) &&
-        uv_thread_equal(&me, &b->loop_thread) && uvotel__pipe_busy(b) == 0) {
-      uvotel__pipe_dispatch_full(b);
-    }
-    uvotel_log_data_release(d);
-    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
-    say_dropped(atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed) + 1,
-                "queue full: max_queue_size reached, the exporter is not keeping up");
-    return;
-  }
-  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
-    /* On the loop's thread (once known) hand the batch off at once; elsewhere wake the loop. */
-    uv_thread_t me = uv_thread_self();
-    if (atomic_load_explicit(&b->loop_known, memory_order_acquire) &&
-        uv_thread_equal(&me, &b->loop_thread)) {
-      if ((uint32_t)c % b->o.max_export_batch_size == 0 || uvotel__pipe_busy(b) == 0) {
-        uvotel__pipe_dispatch_full(b);
-      }
-    } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
-      uv_async_send(&b->async);
-    }
-  }
+  int full;
+  uint64_t dropped = uvotel__pipe_offer(b, d, &full);
+  if (UVOTEL__LIKELY(dropped == 0)) return;
+  uvotel_log_data_release(d);
+  say_dropped(dropped, full ? "queue full: max_queue_size reached, the exporter is not keeping up"
+                            : "after shutdown");
 }
 
 static void batch_on_emit(void *self, const uvotel_log_data_t *d) {

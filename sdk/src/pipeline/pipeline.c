@@ -58,6 +58,39 @@ static const void *batch_pop(uvotel__pipe_t *b) {
   return d;
 }
 
+static int on_loop_thread(uvotel__pipe_t *b) {
+  uv_thread_t me = uv_thread_self();
+  return atomic_load_explicit(&b->loop_known, memory_order_acquire) &&
+         uv_thread_equal(&me, &b->loop_thread);
+}
+
+uint64_t uvotel__pipe_refused(uvotel__pipe_t *b, int full) {
+  if (full) {
+    /* On a loop that never polls nothing else would start the next export once the one in
+     * flight is back: on the loop's thread, start it here, so the items after this one find
+     * room. */
+    if (on_loop_thread(b) && uvotel__pipe_busy(b) == 0) uvotel__pipe_dispatch_full(b);
+    if (b->o.block_timeout_ms > 0) {
+      atomic_fetch_add_explicit(&b->dropped_blocked, 1, memory_order_relaxed);
+    }
+  }
+  atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
+  return atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed) + 1;
+}
+
+void uvotel__pipe_batch_ready(uvotel__pipe_t *b, uint32_t queued) {
+  /* On the loop's own thread hand the batch off at once, so a long callback ending many items
+   * does not fill the queue; from other threads wake the loop. */
+  if (on_loop_thread(b)) {
+    if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
+        (queued % b->o.max_export_batch_size == 0 || uvotel__pipe_busy(b) == 0)) {
+      uvotel__pipe_dispatch_full(b);
+    }
+  } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
+    uv_async_send(&b->async);
+  }
+}
+
 /* Wait (at most block_timeout_ms) until the queue has room for d. On the loop's thread the
  * producer is also the dispatcher: it takes back finished jobs and starts exports itself while
  * it waits; elsewhere it wakes the loop and sleeps until the loop takes spans from the queue.

@@ -146,6 +146,35 @@ static inline uint32_t uvotel__pipe_busy(uvotel__pipe_t *b) {
 int uvotel__pipe_push_blocking(uvotel__pipe_t *b, const void *d);
 /* Start exports while full batches are queued and a slot is free. Loop thread. */
 void uvotel__pipe_dispatch_full(uvotel__pipe_t *b);
+
+/* uvotel__pipe_offer's rare outcomes, out of line (pipeline.c). */
+uint64_t uvotel__pipe_refused(uvotel__pipe_t *b, int full);
+void uvotel__pipe_batch_ready(uvotel__pipe_t *b, uint32_t queued);
+
+/* What a processor's on_end / on_emit does with an item, both signals: queue d (with the
+ * back-pressure wait when block_timeout_ms is set), and when a whole batch is queued hand it
+ * off at once on the loop's thread, or wake the loop from other threads. 0: queued, the
+ * caller's reference now the queue's. Otherwise d was refused and is still the caller's to
+ * release; counted dropped (and dropped_at_end, and dropped_blocked when it waited); the return
+ * is the dropped count so far, and *full says why (0: after shutdown, 1: the queue stayed
+ * full). Any thread. */
+static inline uint64_t uvotel__pipe_offer(uvotel__pipe_t *b, const void *d, int *full) {
+  if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
+    /* Shut down: nothing will export it, and the wake-up handle may be closed. */
+    *full = 0;
+    return uvotel__pipe_refused(b, 0);
+  }
+  int c = uvotel__pipe_push(b, d);
+  if (UVOTEL__UNLIKELY(c < 0) && b->o.block_timeout_ms > 0) c = uvotel__pipe_push_blocking(b, d);
+  if (UVOTEL__UNLIKELY(c < 0)) {
+    *full = 1;
+    return uvotel__pipe_refused(b, 1);
+  }
+  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
+    uvotel__pipe_batch_ready(b, (uint32_t)c);
+  }
+  return 0;
+}
 /* The processor ops both signals' batch processors are (self: the pipeline), so their ops
  * tables name these directly. */
 /* Deliver what is queued within timeout_ms, then the exporter's force_flush; the loss said

@@ -8,58 +8,11 @@
 
 typedef uvotel__pipe_t batch_t;
 
-static inline int batch_push(batch_t *b, const uvotel_span_data_t *d) {
-  return uvotel__pipe_push(b, d);
-}
-static int batch_push_blocking(batch_t *b, const uvotel_span_data_t *d) {
-  return uvotel__pipe_push_blocking(b, d);
-}
-static inline uint32_t busy(batch_t *b) {
-  return uvotel__pipe_busy(b);
-}
-static void dispatch_full(batch_t *b) {
-  uvotel__pipe_dispatch_full(b);
-}
-
 static void batch_on_end(void *self, const uvotel_span_data_t *d) {
-  batch_t *b = self;
   if (!(((const uvotel_span_t *)d)->ctx.flags & UVOTEL_TRACE_FLAG_SAMPLED)) return;
-  if (UVOTEL__UNLIKELY(atomic_load_explicit(&b->shut, memory_order_acquire))) {
-    /* Shut down: nothing will export it, and the wake-up handle may be closed. */
-    atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
-    return;
-  }
   uvotel__span_data_keep(d); /* the ender's reference when this is the last processor */
-  int c = batch_push(b, d);
-  if (UVOTEL__UNLIKELY(c < 0) && b->o.block_timeout_ms > 0) c = batch_push_blocking(b, d);
-  if (UVOTEL__UNLIKELY(c < 0)) {
-    /* Full. On a loop that never polls nothing else would start the next export once the one
-     * in flight is back: on the loop's thread, start it here, so the spans after this one find
-     * room (as the log processor does). */
-    uv_thread_t self_thread = uv_thread_self();
-    if (uv_thread_equal(&self_thread, &b->loop_thread) && busy(b) == 0) dispatch_full(b);
-    uvotel_span_data_release(d);
-    atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->dropped_at_end, 1, memory_order_relaxed);
-    if (b->o.block_timeout_ms > 0) {
-      atomic_fetch_add_explicit(&b->dropped_blocked, 1, memory_order_relaxed);
-    }
-    return;
-  }
-  if (UVOTEL__UNLIKELY((uint32_t)c >= b->o.max_export_batch_size)) {
-    /* On the loop's own thread hand the batch off at once, so a long callback ending many
-     * spans does not fill the queue; from other threads wake the loop. */
-    uv_thread_t self_thread = uv_thread_self();
-    if (uv_thread_equal(&self_thread, &b->loop_thread)) {
-      if (!atomic_load_explicit(&b->shut, memory_order_relaxed) &&
-          (c % b->o.max_export_batch_size == 0 || busy(b) == 0)) {
-        dispatch_full(b);
-      }
-    } else if (!atomic_exchange_explicit(&b->wake_pending, 1, memory_order_relaxed)) {
-      uv_async_send(&b->async);
-    }
-  }
+  int full;
+  if (UVOTEL__UNLIKELY(uvotel__pipe_offer(self, d, &full) != 0)) uvotel_span_data_release(d);
 }
 
 /* ---- the span items, for the pipeline; the rest of the processor is the pipeline's ---- */
