@@ -168,6 +168,51 @@ static void *noop_fn(void *arg) {
   return NULL;
 }
 
+/* With no hook enabled, uvotel_resource_emit_destroy (inline from uvotel/fast.h) releases the
+ * captured context once, exactly as the exported function: the value's release runs when the
+ * last holder goes, a second destroy answers UVOTEL_ESTATE, NULL UVOTEL_EINVAL; the same through
+ * the exported symbol. */
+static int g_val_retains, g_val_releases;
+static void val_retain(void *v) {
+  (void)v;
+  g_val_retains++;
+}
+static void val_release(void *v) {
+  (void)v;
+  g_val_releases++;
+}
+static const uvotel_value_ops_t g_val_ops = {val_retain, val_release};
+
+static void test_destroy_without_hooks(void **state) {
+  (void)state;
+  uvotel_var_t *v = uvotel_var_create("d", NULL, &g_val_ops);
+  assert_non_null(v);
+  for (int exported = 0; exported < 2; exported++) {
+    g_val_retains = g_val_releases = 0;
+    uvotel_resource_t r, e;
+    uvotel_scope_t sc;
+    assert_int_equal(uvotel_var_enter(v, &g_val_retains, &sc), 0);
+    assert_int_equal(uvotel_resource_init(&r, "R", 0, UVOTEL_RESOURCE_MANUAL_DESTROY), 0);
+    assert_int_equal(uvotel_scope_exit(&sc), 0); /* the resource holds the mapping now */
+    assert_int_equal(uvotel_resource_init(&e, "E", 0, UVOTEL_RESOURCE_MANUAL_DESTROY), 0);
+    assert_int_equal(g_val_releases, 0);
+    if (exported) {
+      assert_int_equal((uvotel_resource_emit_destroy)(&r), 0);
+      assert_int_equal((uvotel_resource_emit_destroy)(&r), UVOTEL_ESTATE);
+      assert_int_equal((uvotel_resource_emit_destroy)(&e), 0); /* the empty context */
+    } else {
+      assert_int_equal(uvotel_resource_emit_destroy(&r), 0);
+      assert_int_equal(uvotel_resource_emit_destroy(&r), UVOTEL_ESTATE);
+      assert_int_equal(uvotel_resource_emit_destroy(&e), 0);
+    }
+    assert_int_equal(g_val_releases, g_val_retains);
+    assert_true(g_val_releases >= 1);
+    assert_int_equal(uvotel_resource_emit_destroy(NULL), UVOTEL_EINVAL);
+    assert_int_equal(uvotel_resource_emit_destroy(&e), UVOTEL_ESTATE);
+  }
+  uvotel_var_free(v);
+}
+
 static void test_hooks_run_in_enable_order(void **state) {
   (void)state;
   trace_log_t log = {0};
@@ -743,6 +788,7 @@ int main(void) {
       cmocka_unit_test(test_trigger_and_nesting),
       cmocka_unit_test(test_explicit_trigger),
       cmocka_unit_test(test_destroy_exactly_once),
+      cmocka_unit_test(test_destroy_without_hooks),
       cmocka_unit_test(test_hooks_run_in_enable_order),
       cmocka_unit_test(test_enable_disable_inside_callback),
       cmocka_unit_test(test_no_events_from_inside_hooks),

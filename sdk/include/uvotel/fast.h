@@ -187,7 +187,10 @@ static inline void uvotel__dispatch_fast(uvotel__thread_hot_t *h, int ev, uint64
   }
 }
 
-static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callback_scope_t *cs) {
+/* The two enters: hold 1 counts the resource's context for the scope (uvotel_resource_enter),
+ * hold 0 borrows it (uvotel__resource_enter_held). */
+static inline int uvotel__resource_enter_as(uvotel_resource_t *r, uvotel_callback_scope_t *cs,
+                                            int hold) {
   if (UVOTEL__UNLIKELY_(cs == NULL)) return UVOTEL_EINVAL;
   if (UVOTEL__UNLIKELY_(r == NULL || !(r->flags_ & UVOTEL__RES_LIVE))) {
     const uvotel_callback_scope_t none = {0, 0, NULL, NULL, 0, 0, 0};
@@ -209,8 +212,10 @@ static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callb
      * is the current one already, the scope that made it current holds it (scopes are LIFO, and
      * that one is outside this callback), and exit restores the same pointer: nothing to count. */
     if (UVOTEL__LIKELY_(ctx->owner == (struct uvotel__tls_s *)(void *)h)) {
-      ctx->refs++;
-      fl |= UVOTEL__CS_OWNS_CTX;
+      if (hold) {
+        ctx->refs++;
+        fl |= UVOTEL__CS_OWNS_CTX;
+      }
     } else if (ctx->owner == NULL) {
       ctx = NULL;
     }
@@ -222,6 +227,19 @@ static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callb
   h->ctx = ctx;
   if (!(fl & UVOTEL__CS_HIDDEN)) uvotel__dispatch_fast(h, UVOTEL__EV_BEFORE, r->id_);
   return 0;
+}
+
+static inline int uvotel__resource_enter_fast(uvotel_resource_t *r, uvotel_callback_scope_t *cs) {
+  return uvotel__resource_enter_as(r, cs, 1);
+}
+
+/* uvotel_resource_enter for a resource nothing can reach during the scope and that the caller
+ * destroys (or keeps) only after the exit, such as a request trampoline's own copy of its
+ * request's resource: the resource's reference holds its context for the whole scope, so the
+ * scope counts nothing (and its exit releases nothing). Not API; same results as
+ * uvotel_resource_enter otherwise. */
+static inline int uvotel__resource_enter_held(uvotel_resource_t *r, uvotel_callback_scope_t *cs) {
+  return uvotel__resource_enter_as(r, cs, 0);
 }
 
 static inline void uvotel__resource_exit_fast(uvotel_callback_scope_t *cs) {
@@ -292,6 +310,21 @@ static inline int uvotel__resource_init_owner_fast(uvotel_resource_t *r, const c
   return 0;
 }
 
+/* uvotel_resource_emit_destroy's common case: a live resource on a thread with no hook enabled
+ * (nobody to queue a destroy event for) releases its context and is done. With a hook, or on
+ * bad arguments, the exported function does everything. */
+static inline int uvotel__resource_emit_destroy_fast(uvotel_resource_t *r) {
+  if (UVOTEL__LIKELY_(r != NULL && (r->flags_ & UVOTEL__RES_LIVE) &&
+                      uvotel__hot()->hooks == NULL)) {
+    struct uvotel_snapshot_s *ctx = r->ctx_;
+    r->flags_ &= ~UVOTEL__RES_LIVE;
+    r->ctx_ = NULL;
+    uvotel__snapshot_release_fast(ctx); /* the static empty snapshot has no owner: no count */
+    return 0;
+  }
+  return (uvotel_resource_emit_destroy)(r);
+}
+
 static inline uvotel_async_id_t uvotel__resource_async_id_fast(const uvotel_resource_t *r) {
   return r ? r->id_ : 0;
 }
@@ -316,6 +349,7 @@ static inline int uvotel__resource_recapture_fast(uvotel_resource_t *r) {
 #define uvotel_resource_exit(cs) uvotel__resource_exit_fast(cs)
 #define uvotel_resource_async_id(r) uvotel__resource_async_id_fast(r)
 #define uvotel_resource_recapture(r) uvotel__resource_recapture_fast(r)
+#define uvotel_resource_emit_destroy(r) uvotel__resource_emit_destroy_fast(r)
 #define uvotel_resource_init_owner(r, type, trigger, flags, owner) \
   uvotel__resource_init_owner_fast((r), (type), (trigger), (flags), (owner))
 #endif
