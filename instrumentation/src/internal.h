@@ -79,7 +79,7 @@ typedef struct uvotel__hs_s {
   uvotel__proto_t *proto; /* an accepted stream offered to the protocol detectors, or NULL */
   uvotel__dnsq_t *dns;    /* a UDP socket's DNS queries awaiting their response, or NULL */
   uvotel__hc_t *hc;       /* a connected stream's HTTP/1.x client side (http_client.c), or NULL */
-  char *wbuf;             /* a write request's inserted header bytes, freed when it completes */
+  struct uvotel__wfifo_s *writes; /* a stream: its writes in flight (stream.c), or NULL */
   union {
     struct {
       void *slot; /* the handle's slot in the process-wide send registry (async.c), or NULL */
@@ -346,10 +346,21 @@ void uvotel__proto_connect(uvotel__hs_t *s);
 
 /* HTTP/1.x client side (http_client.c, glue in stream.c; category http). uvotel_tcp_connect and
  * uvotel_pipe_connect give the connecting stream its state (s->hc); the write and read wrappers
- * pass it what the program writes and reads; uvotel__proto_drop frees it (and a write
- * request's inserted bytes, s->wbuf). */
+ * pass it what the program writes and reads; uvotel__proto_drop frees it. */
 void uvotel__httpc_connect(uvotel__hs_t *s, uv_stream_t *h);
 void uvotel__httpc_drop(uvotel__hs_t *s);
+
+/* ---- writes in flight (stream.c) ----
+ * A uv_write on a tracked stream makes no side-table state of its own: its record (callback,
+ * resource, span, inserted bytes) waits in the stream's state (s->writes), in submission order,
+ * which is the order libuv completes a stream's writes in (also the cancelled ones of a close,
+ * which libuv completes before the close callback). A write on a stream without a state keeps a
+ * side-table state of its own, as any request. */
+/* The stream's records are no longer needed once none is in flight: free them then (proto_drop,
+ * at close and when the state is forgotten). */
+void uvotel__writes_release(uvotel__hs_t *s);
+/* The stream's state goes (close_tramp): end and free what is left. */
+void uvotel__writes_free(uvotel__hs_t *s);
 
 /* The first `written` bytes of bufs[0 .. nbufs) as at most cap pieces in part; returns how
  * many, or -1 when they take more than cap pieces. */

@@ -303,7 +303,8 @@ void uvotel__proto_try_written(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned 
 
 void uvotel__proto_drop(uvotel__hs_t *s) {
   uvotel__dns_drop(s);
-  if (UVOTEL__UNLIKELY(s->hc != NULL || s->wbuf != NULL)) uvotel__httpc_drop(s);
+  if (UVOTEL__UNLIKELY(s->hc != NULL)) uvotel__httpc_drop(s);
+  if (s->writes != NULL) uvotel__writes_release(s);
   uvotel__proto_t *p = s->proto;
   if (UVOTEL__LIKELY(p == NULL)) return;
   s->proto = NULL;

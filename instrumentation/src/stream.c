@@ -192,40 +192,145 @@ UVOTEL__API int uvotel_read_stop(uv_stream_t *stream) {
     if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);               \
     uvotel_callback_scope_t cs;                                                              \
     if (cb != NULL) {                                                                        \
-      (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */           \
+      (void)uvotel__resource_enter_held(&res, &cs); /* exit is a no-op if this failed */     \
       ((cb_t)cb)(req, status);                                                               \
       uvotel_resource_exit(&cs);                                                             \
     }                                                                                        \
     (void)uvotel_resource_emit_destroy(&res);                                                \
   }
 
-/* The write trampoline: as STATUS_TRAMP, and it frees the header bytes uvotel inserted into the
- * write (s->wbuf) once libuv is done with them. */
-static void write_tramp(uv_write_t *req, int status) {
-  uvotel__hs_t *s = uvotel__hs_get(req->handle->loop, req);
-  if (UVOTEL__UNLIKELY(s == NULL)) {
-    uvotel__no_state("write_tramp");
-    return;
+/* ---- writes in flight: the stream's records ---- */
+
+/* What a write request's own state would hold. */
+typedef struct wrec_s {
+  uv_write_t *req;
+  void (*cb)(void);
+  uvotel_resource_t res;
+  uvotel_span_t *span; /* the detector's span the write completes (ended then), or NULL */
+  char *wbuf;          /* header bytes uvotel inserted into the write (freed then), or NULL */
+  uint64_t seq;        /* its number for the detector's written op, or 0 */
+} wrec_t;
+
+/* A ring of records, oldest at head; cap is a power of two. */
+struct uvotel__wfifo_s {
+  unsigned head, n, cap;
+  wrec_t rec[];
+};
+
+#define WFIFO_FIRST_CAP 4u
+
+/* Room for one more record on the stream hs; -1: out of memory (nothing changed). */
+static int wfifo_reserve(uvotel__hs_t *hs) {
+  struct uvotel__wfifo_s *f = hs->writes;
+  if (UVOTEL__LIKELY(f != NULL && f->n < f->cap)) return 0;
+  unsigned cap = f != NULL ? f->cap * 2 : WFIFO_FIRST_CAP;
+  struct uvotel__wfifo_s *g = uvotel_malloc(sizeof *g + cap * sizeof(wrec_t));
+  if (g == NULL) return -1;
+  g->head = 0;
+  g->n = 0;
+  g->cap = cap;
+  if (f != NULL) {
+    for (unsigned i = 0; i < f->n; i++) g->rec[i] = f->rec[(f->head + i) & (f->cap - 1)];
+    g->n = f->n;
+    uvotel_free(f);
   }
-  uvotel_span_t *span = s->span;
-  void (*cb)(void) = s->cb;
-  uvotel_resource_t res = s->res;
-  char *wbuf = s->wbuf;
-  uint64_t seq = s->u.write.seq;
-  s->span = NULL;
-  s->wbuf = NULL;
-  s->res = (uvotel_resource_t){0};
-  uvotel__hs_remove(s); /* the callback may reuse the request */
-  if (UVOTEL__UNLIKELY(wbuf != NULL)) uvotel_free(wbuf);
-  if (UVOTEL__UNLIKELY(span != NULL)) uvotel__auto_status_end(span, status);
-  if (UVOTEL__UNLIKELY(seq != 0)) uvotel__proto_written(req->handle, seq, status);
-  if (cb != NULL) {
+  hs->writes = g;
+  return 0;
+}
+
+/* The record of a write libuv took (wfifo_reserve made room): callback and resource set, the
+ * rest empty. The resource is made in place: resource init writes all of it before it runs the
+ * init hooks, and an init hook that writes on this stream too appends its own record after this
+ * one (n counts this one already), moving the records at most, so this one is looked up again
+ * afterwards. */
+static inline wrec_t *wfifo_put(uvotel__hs_t *hs, uv_write_t *req, uv_write_cb cb) {
+  struct uvotel__wfifo_s *f = hs->writes;
+  unsigned at = f->n++;
+  wrec_t *w = &f->rec[(f->head + at) & (f->cap - 1)];
+  w->req = req;
+  w->cb = (void (*)(void))cb;
+  w->span = NULL;
+  w->wbuf = NULL;
+  w->seq = 0;
+  (void)uvotel_resource_init_owner(&w->res, "WRITEWRAP", uvotel_resource_async_id(&hs->res),
+                                   UVOTEL_RESOURCE_MANUAL_DESTROY, req);
+  f = hs->writes;
+  return &f->rec[(f->head + at) & (f->cap - 1)];
+}
+
+/* Take req's record out of f into *out; 0 when f has none for req. libuv completes a stream's
+ * writes in order, so it is the oldest; the others are looked at only to stay correct. */
+static int wfifo_take(struct uvotel__wfifo_s *f, const uv_write_t *req, wrec_t *out) {
+  unsigned mask = f->cap - 1;
+  if (UVOTEL__LIKELY(f->n > 0 && f->rec[f->head].req == req)) {
+    *out = f->rec[f->head];
+    f->head = (f->head + 1) & mask;
+    f->n--;
+    return 1;
+  }
+  for (unsigned i = 1; i < f->n; i++) {
+    if (f->rec[(f->head + i) & mask].req != req) continue;
+    *out = f->rec[(f->head + i) & mask];
+    for (; i + 1 < f->n; i++) f->rec[(f->head + i) & mask] = f->rec[(f->head + i + 1) & mask];
+    f->n--;
+    return 1;
+  }
+  return 0;
+}
+
+void uvotel__writes_release(uvotel__hs_t *s) {
+  if (s->writes != NULL && s->writes->n == 0) {
+    uvotel_free(s->writes);
+    s->writes = NULL;
+  }
+}
+
+void uvotel__writes_free(uvotel__hs_t *s) {
+  struct uvotel__wfifo_s *f = s->writes;
+  if (f == NULL) return;
+  s->writes = NULL;
+  /* None is left once libuv closed the stream (it completes the cancelled writes first); a
+   * record left here belongs to a write libuv never completed: end what it holds. */
+  for (unsigned i = 0; i < f->n; i++) {
+    wrec_t *w = &f->rec[(f->head + i) & (f->cap - 1)];
+    if (w->span != NULL) uvotel__auto_status_end(w->span, UV_ECANCELED);
+    uvotel_free(w->wbuf);
+    (void)uvotel_resource_emit_destroy(&w->res);
+  }
+  uvotel_free(f);
+}
+
+/* The write trampoline: as STATUS_TRAMP, from the stream's record of the write (or the
+ * request's own state, for a stream that had none), and it frees the header bytes uvotel
+ * inserted into the write once libuv is done with them. */
+static void write_tramp(uv_write_t *req, int status) {
+  wrec_t w;
+  uvotel__hs_t *hs = uvotel__hs_get(req->handle->loop, req->handle);
+  if (UVOTEL__UNLIKELY(hs == NULL || hs->writes == NULL || !wfifo_take(hs->writes, req, &w))) {
+    uvotel__hs_t *s = uvotel__hs_get(req->handle->loop, req);
+    if (UVOTEL__UNLIKELY(s == NULL)) {
+      uvotel__no_state("write_tramp");
+      return;
+    }
+    w.span = s->span;
+    w.cb = s->cb;
+    w.res = s->res;
+    w.wbuf = NULL;
+    w.seq = s->u.write.seq;
+    s->span = NULL;
+    s->res = (uvotel_resource_t){0};
+    uvotel__hs_remove(s); /* the callback may reuse the request */
+  }
+  if (UVOTEL__UNLIKELY(w.wbuf != NULL)) uvotel_free(w.wbuf);
+  if (UVOTEL__UNLIKELY(w.span != NULL)) uvotel__auto_status_end(w.span, status);
+  if (UVOTEL__UNLIKELY(w.seq != 0)) uvotel__proto_written(req->handle, w.seq, status);
+  if (w.cb != NULL) {
     uvotel_callback_scope_t cs;
-    (void)uvotel_resource_enter(&res, &cs); /* exit is a no-op if this failed */
-    ((uv_write_cb)cb)(req, status);
+    (void)uvotel__resource_enter_held(&w.res, &cs); /* exit is a no-op if this failed */
+    ((uv_write_cb)w.cb)(req, status);
     uvotel_resource_exit(&cs);
   }
-  (void)uvotel_resource_emit_destroy(&res);
+  (void)uvotel_resource_emit_destroy(&w.res);
 }
 
 STATUS_TRAMP(shutdown_tramp, uv_shutdown_t, uv_shutdown_cb)
@@ -233,27 +338,27 @@ STATUS_TRAMP(connect_tramp, uv_connect_t, uv_connect_cb)
 
 void (*const uvotel__connect_tramp)(uv_connect_t *, int) = connect_tramp;
 
-/* The program's bytes of a write request s, offered to the detector of the stream hs: a
- * response (or query) that completes in this write ends its span with it. err: what the write
- * wrapper returns; a write libuv refused (err < 0; s is gone) is over at once, with that error. */
-static void proto_written(uvotel__hs_t *s, uvotel__hs_t *hs, const uv_buf_t bufs[],
-                          unsigned int nbufs, int err) {
+/* The program's bytes of a write w (NULL: libuv refused it), offered to the detector of the
+ * stream hs: a response (or query) that completes in this write ends its span with it. err: what
+ * the write wrapper returns; a write libuv refused (err < 0) is over at once, with that error. */
+static void proto_written(wrec_t *w, uvotel__hs_t *hs, const uv_buf_t bufs[], unsigned int nbufs,
+                          int err) {
   uint64_t seq;
   uvotel_span_t *done = uvotel__proto_write(hs, bufs, nbufs, err, &seq);
   if (err != 0) return;
-  s->u.write.seq = seq;
+  w->seq = seq;
   if (done != NULL) {
-    if (s->span != NULL) uvotel_span_end(s->span);
-    s->span = done;
+    if (w->span != NULL) uvotel_span_end(w->span);
+    w->span = done;
   }
 }
 
 /* A write on a stream the program connected, while the http category is on: the bytes go
  * through the HTTP/1.x client side, which may give a new buffer list with the propagation
  * headers inserted (the program's array and bytes are not touched; libuv copies the list). */
-static int write_client(uvotel__hs_t *s, int is_new, uvotel__hs_t *hs, uv_write_t *req,
-                        uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
-                        uv_stream_t *send_handle, uv_write_cb cb) {
+static int write_client(uvotel__hs_t *hs, uv_write_t *req, uv_stream_t *handle,
+                        const uv_buf_t bufs[], unsigned int nbufs, uv_stream_t *send_handle,
+                        uv_write_cb cb) {
   uvotel__hc_out_t out;
   uvotel__hc_write(hs->hc, bufs, nbufs, send_handle == NULL, &out);
   int err = uv_write2(req, handle, out.n > 0 ? out.bufs : bufs, out.n > 0 ? out.n : nbufs,
@@ -263,15 +368,27 @@ static int write_client(uvotel__hs_t *s, int is_new, uvotel__hs_t *hs, uv_write_
     uvotel__hc_fail(hs->hc); /* the parsers saw bytes that were not sent: they lost their place */
   }
   hc_release_dead(hs);
-  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
-                          uvotel__handle_id(handle));
+  wrec_t *w = NULL;
   if (err == 0) {
-    s->wbuf = out.extra;
-    s->u.write.seq = 0;
+    w = wfifo_put(hs, req, cb);
+    w->wbuf = out.extra;
   }
   /* The other client-side detectors (DNS over TCP) see the program's bytes as written (or
    * refused). */
-  if (UVOTEL__UNLIKELY(hs->proto != NULL)) proto_written(s, hs, bufs, nbufs, err);
+  if (UVOTEL__UNLIKELY(hs->proto != NULL)) proto_written(w, hs, bufs, nbufs, err);
+  return err;
+}
+
+/* A write on a stream without a state: the request gets a side-table state of its own. */
+static int write_untracked(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
+                           unsigned int nbufs, uv_stream_t *send_handle, uv_write_cb cb) {
+  int is_new;
+  uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
+  if (s == NULL) return UV_ENOMEM;
+  int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
+  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
+                          uvotel__handle_id(handle));
+  if (UVOTEL__LIKELY(err == 0)) s->u.write.seq = 0;
   return err;
 }
 
@@ -280,20 +397,18 @@ UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf
   if (!uvotel_tracking() || req == NULL || handle == NULL) {
     return uv_write2(req, handle, bufs, nbufs, send_handle, cb);
   }
-  int is_new;
-  uvotel__hs_t *s = uvotel__track(handle->loop, req, &is_new);
-  if (s == NULL) return UV_ENOMEM;
   uvotel__hs_t *hs = uvotel__hs_get(handle->loop, handle);
-  if (UVOTEL__UNLIKELY(hs != NULL && hs->hc != NULL && bufs != NULL)) {
-    return write_client(s, is_new, hs, req, handle, bufs, nbufs, send_handle, cb);
+  if (UVOTEL__UNLIKELY(hs == NULL)) {
+    return write_untracked(req, handle, bufs, nbufs, send_handle, cb);
+  }
+  if (UVOTEL__UNLIKELY(wfifo_reserve(hs) != 0)) return UV_ENOMEM;
+  if (UVOTEL__UNLIKELY(hs->hc != NULL && bufs != NULL)) {
+    return write_client(hs, req, handle, bufs, nbufs, send_handle, cb);
   }
   int err = uv_write2(req, handle, bufs, nbufs, send_handle, write_tramp);
-  err = uvotel__req_begin(s, is_new, err, req, (void (*)(void))cb, "WRITEWRAP",
-                          uvotel__handle_id(handle));
-  if (UVOTEL__LIKELY(err == 0)) s->u.write.seq = 0;
+  wrec_t *w = UVOTEL__LIKELY(err == 0) ? wfifo_put(hs, req, cb) : NULL;
   /* The detector sees what the program asked to write, also when libuv refused it. */
-  if (UVOTEL__UNLIKELY(hs != NULL && hs->proto != NULL) && bufs != NULL)
-    proto_written(s, hs, bufs, nbufs, err);
+  if (UVOTEL__UNLIKELY(hs->proto != NULL) && bufs != NULL) proto_written(w, hs, bufs, nbufs, err);
   return err;
 }
 
@@ -337,8 +452,6 @@ void uvotel__httpc_connect(uvotel__hs_t *s, uv_stream_t *h) {
 void uvotel__httpc_drop(uvotel__hs_t *s) {
   uvotel__hc_free(s->hc);
   s->hc = NULL;
-  uvotel_free(s->wbuf);
-  s->wbuf = NULL;
 }
 
 UVOTEL__API int uvotel_try_write2(uv_stream_t *handle, const uv_buf_t bufs[], unsigned int nbufs,

@@ -322,6 +322,7 @@ static void close_tramp(uv_handle_t *h) {
   uvotel_snapshot_t *ctx = s->close_ctx;
   uvotel_resource_t res = s->res; /* live only when there is a close callback to run in it */
   s->res = (uvotel_resource_t){0};
+  uvotel__writes_free(s); /* a stream's: libuv completed its writes before this */
   /* Free the state first: the user's close callback usually frees the handle's memory, and a
    * new handle at the same address must start clean. */
   uvotel__hs_remove(s);

@@ -151,7 +151,7 @@ static void test_reused_cell_zeroed(void **state) {
   s->cb = marker(1);
   s->close_cb = (uv_close_cb)(uintptr_t)1;
   s->is_async = 1;
-  s->wbuf = (char *)f->keys;
+  s->writes = (struct uvotel__wfifo_s *)(void *)f->keys;
   uvotel__hs_remove(s);
   uvotel__hs_t *t = add(f, 2, 1);
   uvotel__hs_t *u = add(f, 1, 1);
@@ -159,7 +159,7 @@ static void test_reused_cell_zeroed(void **state) {
     assert_null(p->cb);
     assert_null(p->close_cb);
     assert_int_equal(p->is_async, 0);
-    assert_null(p->wbuf);
+    assert_null(p->writes);
     assert_null(p->span);
     assert_int_equal(uvotel_resource_async_id(&p->res), 0);
     if (p == u) break;

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "counting_alloc.h"
@@ -384,6 +385,146 @@ static void test_write_then_close_and_restart(void **state) {
   free(t);
 }
 
+/* ---- many writes in flight on one stream: their records wait in the stream's state ----
+ * Ten writes submitted in one tick, each in its own context, complete in order in their contexts;
+ * the first one's callback writes its request again; then a large write and a small one, cut by
+ * a close, complete with UV_ECANCELED. Writes make no side-table state of their own (the tracked
+ * count does not move while they are in flight), and every write resource is destroyed once. A
+ * write on a stream without a state (connected with raw libuv) keeps a state of its own, also when
+ * the stream gets one before the write completes. */
+
+#define NW 10
+#define BIG (8u << 20)
+
+static struct {
+  uv_tcp_t server, conn[2], client, raw;
+  int nconn;
+  uv_connect_t cr, rcr;
+  uv_write_t w[NW], big, small, rw;
+  char ctx[NW][8];
+  int order[NW + 1], n_done, cancelled, raw_done;
+  size_t tracked_before;
+  char *bigbuf;
+} g_m;
+
+static void m_server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread < 0) uvotel_close((uv_handle_t *)s, NULL);
+}
+
+static void m_connection(uv_stream_t *server, int status) {
+  assert_int_equal(status, 0);
+  assert_true(g_m.nconn < 2);
+  uv_tcp_t *c = &g_m.conn[g_m.nconn++];
+  assert_int_equal(uvotel_tcp_init(g_loop, c), 0);
+  assert_int_equal(uvotel_accept(server, (uv_stream_t *)c), 0);
+  assert_int_equal(uvotel_read_start((uv_stream_t *)c, alloc_cb, m_server_read), 0);
+  if (g_m.nconn == 2) uvotel_close((uv_handle_t *)server, NULL);
+}
+
+static void m_cancelled_cb(uv_write_t *req, int status) {
+  assert_int_equal(status, UV_ECANCELED);
+  assert_ptr_equal(uvotel_var_get(g_var), req == &g_m.big ? "big" : "small");
+  assert_int_equal(g_m.cancelled, req == &g_m.big ? 0 : 1); /* in order */
+  g_m.cancelled++;
+}
+
+static void m_write_cb(uv_write_t *req, int status) {
+  assert_int_equal(status, 0);
+  int i = (int)(req - g_m.w);
+  assert_ptr_equal(uvotel_var_get(g_var), g_m.ctx[i]);
+  g_m.order[g_m.n_done++] = i;
+  if (g_m.n_done == 1) {
+    /* the request is the program's again: write it once more, in another context */
+    snprintf(g_m.ctx[0], sizeof g_m.ctx[0], "again");
+    uvotel_scope_t sc;
+    assert_int_equal(uvotel_var_enter(g_var, g_m.ctx[0], &sc), 0);
+    uv_buf_t b = uv_buf_init("z", 1);
+    assert_int_equal(uvotel_write(req, req->handle, &b, 1, m_write_cb), 0);
+    assert_int_equal(uvotel_scope_exit(&sc), 0);
+  }
+  if (g_m.n_done < NW + 1) return;
+  /* a write larger than the socket takes at once, a small one behind it, then the close */
+  uvotel_scope_t sc;
+  uv_buf_t big = uv_buf_init(g_m.bigbuf, BIG), small = uv_buf_init("s", 1);
+  assert_int_equal(uvotel_var_enter(g_var, "big", &sc), 0);
+  assert_int_equal(uvotel_write(&g_m.big, req->handle, &big, 1, m_cancelled_cb), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_var_enter(g_var, "small", &sc), 0);
+  assert_int_equal(uvotel_write(&g_m.small, req->handle, &small, 1, m_cancelled_cb), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  uvotel_close((uv_handle_t *)req->handle, NULL);
+}
+
+static void m_connected(uv_connect_t *req, int status) {
+  assert_int_equal(status, 0);
+  g_m.tracked_before = uvotel_uv_tracked();
+  for (int i = 0; i < NW; i++) {
+    snprintf(g_m.ctx[i], sizeof g_m.ctx[i], "w%d", i);
+    uvotel_scope_t sc;
+    assert_int_equal(uvotel_var_enter(g_var, g_m.ctx[i], &sc), 0);
+    uv_buf_t b = uv_buf_init(g_m.ctx[i], 2);
+    assert_int_equal(uvotel_write(&g_m.w[i], req->handle, &b, 1, m_write_cb), 0);
+    assert_int_equal(uvotel_scope_exit(&sc), 0);
+  }
+  assert_int_equal(uvotel_uv_tracked(), g_m.tracked_before);
+}
+
+static void m_raw_write_cb(uv_write_t *req, int status) {
+  assert_int_equal(status, 0);
+  assert_ptr_equal(uvotel_var_get(g_var), "raw");
+  g_m.raw_done++;
+  uvotel_close((uv_handle_t *)req->handle, NULL);
+}
+
+static void m_raw_connected(uv_connect_t *req, int status) {
+  assert_int_equal(status, 0);
+  size_t before = uvotel_uv_tracked();
+  uvotel_scope_t sc;
+  assert_int_equal(uvotel_var_enter(g_var, "raw", &sc), 0);
+  uv_buf_t b = uv_buf_init("r", 1);
+  assert_int_equal(uvotel_write(&g_m.rw, req->handle, &b, 1, m_raw_write_cb), 0);
+  assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_uv_tracked(), before + 1); /* the request's own state */
+  /* the stream gets a state of its own before the write completes */
+  assert_int_equal(uvotel_read_start(req->handle, alloc_cb, m_server_read), 0);
+}
+
+static void test_writes_in_flight(void **state) {
+  (void)state;
+  memset(&g_m, 0, sizeof g_m);
+  g_m.bigbuf = calloc(1, BIG);
+  assert_non_null(g_m.bigbuf);
+  trace_log_start(&g_log);
+  assert_int_equal(uvotel_tcp_init(g_loop, &g_m.server), 0);
+  int port = tcp_bind_loopback(&g_m.server);
+  assert_int_equal(uvotel_listen((uv_stream_t *)&g_m.server, 4, m_connection), 0);
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", port, &addr);
+  assert_int_equal(uvotel_tcp_init(g_loop, &g_m.client), 0);
+  assert_int_equal(uvotel_tcp_connect(&g_m.cr, &g_m.client, (struct sockaddr *)&addr, m_connected),
+                   0);
+  /* connected with raw libuv: the stream has no state */
+  assert_int_equal(uv_tcp_init(g_loop, &g_m.raw), 0);
+  assert_int_equal(uv_tcp_connect(&g_m.rcr, &g_m.raw, (struct sockaddr *)&addr, m_raw_connected),
+                   0);
+  assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
+  free(g_m.bigbuf);
+  assert_int_equal(g_m.n_done, NW + 1);
+  for (int i = 0; i < NW; i++) assert_int_equal(g_m.order[i], i);
+  assert_int_equal(g_m.order[NW], 0);
+  assert_int_equal(g_m.cancelled, 2);
+  assert_int_equal(g_m.raw_done, 1);
+  char *t = trace_renumbered(trace_log_text(&g_log));
+  int writes = 0, inits = 0, destroys = 0;
+  for (char *p = t; (p = strstr(p, "WRITEWRAP")) != NULL; p++) writes++;
+  for (char *p = t; (p = strstr(p, "init ")) != NULL; p++) inits++;
+  for (char *p = t; (p = strstr(p, "destroy ")) != NULL; p++) destroys++;
+  assert_int_equal(writes, NW + 1 + 2 + 1);
+  assert_int_equal(inits, destroys);
+  free(t);
+}
+
 int main(void) {
   counting_alloc_install();
   g_var = uvotel_var_create("tcp", NULL, NULL);
@@ -393,6 +534,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sync_errors_raise_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_then_close_and_restart, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writes_in_flight, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   uvotel_var_free(g_var);
