@@ -288,12 +288,12 @@ void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req) {
 
 /* ---- dns ---- */
 
-void uvotel__auto_lookup_begin(uvotel__hs_t *s, const char *node) {
-  uvotel__auto_drop(s);
+uvotel_span_t *uvotel__auto_lookup_start(const char *node) {
   uvotel_span_t *span = start("dns lookup", UVOTEL_SPAN_KIND_CLIENT);
-  if (span == NULL) return;
-  if (node != NULL) uvotel_span_set_attribute_str(span, "dns.question.name", node);
-  s->span = span;
+  if (span != NULL && node != NULL) {
+    uvotel_span_set_attribute_str(span, "dns.question.name", node);
+  }
+  return span;
 }
 
 #define MAX_ANSWERS 16

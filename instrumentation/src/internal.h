@@ -3,6 +3,7 @@
 #define UVOTEL_UV_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "uvotel.h"
 #include "uvotel/uv.h"
@@ -11,6 +12,19 @@
 #define UVOTEL__TLS __thread __attribute__((tls_model("initial-exec")))
 #define UVOTEL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define UVOTEL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Private fields of a program's request are read before uvotel knows whether it wrote them
+ * (work.c, fs.c): tell Valgrind they are defined, so a program's uninitialised request does not
+ * make every wrapped call a report. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define UVOTEL__MEM_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
+#endif
+#ifndef UVOTEL__MEM_DEFINED
+#define UVOTEL__MEM_DEFINED(p, n) (void)(p)
+#endif
 
 /* ---- thread-pool work (work.c): no side-table entry per request ----
  * Each uvotel_queue_work takes a block from its loop's free list (uvotel__wq_t, kept beside the
@@ -27,6 +41,7 @@ typedef struct uvotel__wctx_s {
 } uvotel__wctx_t;
 
 typedef struct uvotel__wq_s uvotel__wq_t;
+typedef struct uvotel__gblk_s uvotel__gblk_t; /* dns.c */
 
 typedef struct uvotel__wblk_s {
   uv_work_t inner; /* what libuv queues; the user's request only mirrors it */
@@ -51,10 +66,62 @@ struct uvotel__wq_s {
   uvotel__wctx_t *cur; /* the entry of the last submission's context, or NULL */
   uvotel__wctx_t *ctx_free;
   size_t ctx_free_n;
+  uvotel__gblk_t *gai_free; /* getaddrinfo requests' blocks (dns.c), as `free` */
+  size_t gai_free_n;
 };
 
 /* Detach: free what the work state holds (table.c calls it). */
 void uvotel__wq_free(uvotel__wq_t *wq);
+/* Detach: free the getaddrinfo blocks (dns.c; uvotel__wq_free calls it). */
+void uvotel__gai_free(uvotel__wq_t *wq);
+/* uvotel_cancel of a getaddrinfo request (dns.c): its block's when uvotel runs it, else libuv's
+ * answer for req itself. */
+int uvotel__gai_cancel(uv_getaddrinfo_t *req);
+
+/* ---- a program's request run through a block of uvotel's (work.c, dns.c) ----
+ * libuv runs the block's own request; the program's request keeps the way back to the block in
+ * its libuv work record (`work_req`, which only libuv reads, and only while libuv runs that
+ * request): `done` holds the block's address and `wq[1]` a tag, address ^ request address ^ the
+ * loop's random secret. `work` is NULL and `wq[0]` points at itself, so a raw uv_cancel on the
+ * request, or on a byte copy of it, answers UV_EBUSY (libuv cancels only a record in its queue
+ * with a work function). Not the request's `reserved` words: libuv on Unix leaves them alone, so
+ * a program may keep its own values there. The tag is cleared before the callback, so it is valid
+ * only while the request runs through uvotel; a request the program never ran holds whatever its
+ * memory held, which matches a tag with probability 2^-64. */
+static inline uintptr_t uvotel__rec_tag(const uvotel__wq_t *wq, const void *blk, const void *req) {
+  return (uintptr_t)blk ^ (uintptr_t)req ^ (uintptr_t)wq->secret;
+}
+
+/* The record's `done` word holds data, not a function: copied as bytes. */
+_Static_assert(sizeof(((struct uv__work *)0)->done) == sizeof(uintptr_t),
+               "a block address fits the work record's done word");
+
+/* Set the address and tag (0, 0: clear them). */
+static inline void uvotel__rec_set(struct uv__work *w, uintptr_t blk, uintptr_t tag) {
+  memcpy(&w->done, &blk, sizeof blk);
+  w->wq[1] = (void *)tag;
+}
+
+/* Mark the record of req (on loop, run through blk on wq) as described above. */
+static inline void uvotel__rec_mark(struct uv__work *w, uv_loop_t *loop, const uvotel__wq_t *wq,
+                                    const void *blk, const void *req) {
+  w->work = NULL;
+  w->loop = loop;
+  w->wq[0] = &w->wq;
+  uvotel__rec_set(w, (uintptr_t)blk, uvotel__rec_tag(wq, blk, req));
+}
+
+/* The block the record w of req names on wq, or NULL. Reads the request's work record, which
+ * holds whatever the program's memory held when the request never ran through uvotel. */
+static inline void *uvotel__rec_blk(const uvotel__wq_t *wq, const struct uv__work *w,
+                                    const void *req) {
+  UVOTEL__MEM_DEFINED(&w->done, sizeof w->done);
+  UVOTEL__MEM_DEFINED(&w->wq[1], sizeof w->wq[1]);
+  uintptr_t b;
+  memcpy(&b, &w->done, sizeof b);
+  if ((uintptr_t)w->wq[1] != uvotel__rec_tag(wq, (const void *)b, req)) return NULL;
+  return (void *)b;
+}
 
 typedef struct uvotel__ltab_s uvotel__ltab_t;
 typedef struct uvotel__proto_s uvotel__proto_t; /* protocols.c */
@@ -249,7 +316,8 @@ static inline int uvotel__auto_on(unsigned cat) {
 }
 void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req);
 void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req);
-void uvotel__auto_lookup_begin(uvotel__hs_t *s, const char *node);
+/* The automatic span of a getaddrinfo request libuv took (NULL: none), for its block. */
+uvotel_span_t *uvotel__auto_lookup_start(const char *node);
 void uvotel__auto_lookup_end(uvotel_span_t *span, int status, const struct addrinfo *res);
 void uvotel__auto_reverse_begin(uvotel__hs_t *s, const struct sockaddr *addr);
 void uvotel__auto_reverse_end(uvotel_span_t *span, int status, const char *hostname);

@@ -37,43 +37,16 @@
 
 #include "internal.h"
 
-/* The work record is read before uvotel knows whether it wrote it: tell Valgrind it is
- * defined, so a program's uninitialised request does not make every queue_work a report. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define RECORD_DEFINED(p, n) (void)VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#endif
-#endif
-#ifndef RECORD_DEFINED
-#define RECORD_DEFINED(p, n) (void)(p)
-#endif
-
 #define WBLK_POOL_CAP 4096 /* free blocks kept per loop; the rest go back to the allocator */
 #define WCTX_POOL_CAP 64
 
-static inline uintptr_t tag_of(const uvotel__wq_t *wq, const uvotel__wblk_t *b, const void *req) {
-  return (uintptr_t)b ^ (uintptr_t)req ^ (uintptr_t)wq->secret;
-}
-
-/* The record's `done` word holds data, not a function: copied as bytes. */
-_Static_assert(sizeof(((uv_work_t *)0)->work_req.done) == sizeof(uintptr_t),
-               "a block address fits the work record's done word");
-
 static inline void rec_set(uv_work_t *req, uintptr_t blk, uintptr_t tag) {
-  memcpy(&req->work_req.done, &blk, sizeof blk);
-  req->work_req.wq[1] = (void *)tag;
+  uvotel__rec_set(&req->work_req, blk, tag);
 }
 
-/* The block req is queued in on wq, or NULL. Reads the request's work record, which holds
- * whatever the program's memory held when the request was never queued through uvotel. */
+/* The block req is queued in on wq, or NULL (internal.h). */
 static inline uvotel__wblk_t *blk_of(const uvotel__wq_t *wq, const uv_work_t *req) {
-  RECORD_DEFINED(&req->work_req.done, sizeof req->work_req.done);
-  RECORD_DEFINED(&req->work_req.wq[1], sizeof req->work_req.wq[1]);
-  uintptr_t b;
-  memcpy(&b, &req->work_req.done, sizeof b);
-  if ((uintptr_t)req->work_req.wq[1] != tag_of(wq, (const uvotel__wblk_t *)b, req)) return NULL;
-  return (uvotel__wblk_t *)b;
+  return uvotel__rec_blk(wq, &req->work_req, req);
 }
 
 /* ---- context entries ---- */
@@ -183,6 +156,7 @@ void uvotel__wq_free(uvotel__wq_t *wq) {
     uvotel_free(b);
   }
   wq->ctx_free_n = wq->free_n = 0;
+  uvotel__gai_free(wq);
 }
 
 /* ---- trampolines ---- */
@@ -246,10 +220,7 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
   req->after_work_cb = after_work_cb;
   /* The mirror's record: no work function, a loop and an empty queue, so that a raw uv_cancel
    * on it (instead of uvotel_cancel) answers UV_EBUSY instead of reading garbage; and the tag. */
-  req->work_req.work = NULL;
-  req->work_req.loop = loop;
-  req->work_req.wq[0] = &req->work_req.wq;
-  rec_set(req, (uintptr_t)b, tag_of(wq, b, req));
+  uvotel__rec_mark(&req->work_req, loop, wq, b, req);
   int err = uv_queue_work(loop, &b->inner, work_tramp, after_tramp);
   if (UVOTEL__UNLIKELY(err != 0)) {
     /* (libuv refuses only a NULL work_cb, and work_tramp is not: not reached in practice) */
@@ -263,6 +234,9 @@ UVOTEL__API int uvotel_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb wo
 }
 
 UVOTEL__API int uvotel_cancel(uv_req_t *req) {
+  if (uvotel_tracking() && req != NULL && req->type == UV_GETADDRINFO) {
+    return uvotel__gai_cancel((uv_getaddrinfo_t *)req);
+  }
   if (uvotel_tracking() && req != NULL && req->type == UV_WORK) {
     uv_work_t *w = (uv_work_t *)req;
     uvotel__wq_t *wq = uvotel__wq_get(w->loop);

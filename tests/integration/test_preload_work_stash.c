@@ -1,9 +1,10 @@
-/* A program's own values in its uv_work_t requests survive a wrapped uv_queue_work: `data` and
- * all six `reserved` words, on the pool thread, in after_work_cb, when queued again from it,
- * while cancelled from the queue and afterwards. tests/integration/preload/work_stash_prog.c
- * (plain libuv) checks them itself and prints any word that changed; it is run plain, under
- * the preload and built with uv_redirect.h, and the three runs print the same. (uvotel once
- * kept its tagged pointer in reserved[0..1]: the wrapped runs printed BAD lines.) */
+/* A program's own values in its uv_work_t requests survive a wrapped uv_queue_work, and in its
+ * uv_getaddrinfo_t requests a wrapped uv_getaddrinfo: `data` and all six `reserved` words, on the
+ * pool thread, in after_work_cb, when queued again from it, while cancelled from the queue and
+ * afterwards. tests/integration/preload/work_stash_prog.c (plain libuv) checks them itself and
+ * prints any word that changed; it is run plain, under the preload and built with uv_redirect.h,
+ * and the three runs print the same. (uvotel once kept its tagged pointer in reserved[0..1]: the
+ * wrapped runs printed BAD lines.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,7 +16,10 @@
 #define DIR UVOTEL_BINARY_DIR "/test_preload_work_stash.d"
 #define SPANS DIR "/spans.jsonl"
 
-static const char want[] = "cancel 0\ncancelled item ECANCELED\nrounds 16\nbad 0\nloop close 0\n";
+static const char want[] =
+    "cancel 0\ncancelled item ECANCELED\nrounds 16\n"
+    "gai cancel 0\ngai cancelled item EAI_CANCELED\ngai rounds 8\n"
+    "bad 0\nloop close 0\n";
 
 static void run_expect(const char *tag, const char *prog, const char *const *env) {
   const char *argv[] = {prog, NULL};

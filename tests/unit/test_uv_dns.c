@@ -38,6 +38,7 @@ static void test_lookup_sequence(void **state) {
   assert_int_equal(uvotel_var_enter(g_var, "A", &sc), 0);
   assert_int_equal(uvotel_getaddrinfo(g_loop, &req, lookup_cb, "localhost", NULL, &g_hints4), 0);
   assert_int_equal(uvotel_scope_exit(&sc), 0);
+  assert_int_equal(uvotel_uv_tracked(), 1); /* in flight */
   assert_int_equal(uv_run(g_loop, UV_RUN_DEFAULT), 0);
   assert_trace(&g_log,
                "init 2 GETADDRINFOREQWRAP 1\n"

@@ -6,10 +6,15 @@
  * after_work_cb, when a request is queued again from its own after_work_cb, while one is
  * cancelled from the queue, and after each completed. A wrong word is printed as "BAD ...".
  *
+ * The same for uv_getaddrinfo_t requests (resolving "localhost"): their words, and the fields
+ * libuv sets (loop, type, and at the callback the result list in `addrinfo`), in the callback,
+ * when run again from it, while one is cancelled from the queue, and after each completed.
+ *
  * The pool is set to 2 threads (UV_THREADPOOL_SIZE) and both are held by blocking items while
  * the request to cancel waits in the queue, so uv_cancel answers 0 in every run.
  * test_preload_work_stash runs it plain, under the preload and built with uv_redirect.h; the
  * three print the same. */
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +107,77 @@ static void on_after(uv_work_t *req, int status) {
   }
 }
 
+/* ---- getaddrinfo requests ---- */
+
+#define GITEMS 4
+
+typedef struct gitem_s {
+  uv_getaddrinfo_t req;
+  int idx;
+  int rounds; /* completed */
+} gitem_t;
+
+static gitem_t gitems[GITEMS];
+static gitem_t gcancelled;
+
+static void *gmark_of(const gitem_t *it, int w) {
+  return (void *)((uintptr_t)it + 0x100u * (uintptr_t)(w + 1));
+}
+
+static void gmark(gitem_t *it) {
+  it->req.data = gmark_of(it, 0);
+  for (int w = 0; w < 6; w++) it->req.reserved[w] = gmark_of(it, w + 1);
+}
+
+static int gcheck_words(const gitem_t *it, const char *where) {
+  int n = 0;
+  if (it->req.data != gmark_of(it, 0)) {
+    n++;
+    printf("BAD gai item %d %s: data\n", it->idx, where);
+  }
+  for (int w = 0; w < 6; w++) {
+    if (it->req.reserved[w] != gmark_of(it, w + 1)) {
+      n++;
+      printf("BAD gai item %d %s: reserved[%d]\n", it->idx, where, w);
+    }
+  }
+  if (it->req.loop != loop || it->req.type != UV_GETADDRINFO) {
+    n++;
+    printf("BAD gai item %d %s: the fields uv_getaddrinfo sets\n", it->idx, where);
+  }
+  return n;
+}
+
+static const struct addrinfo ghints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+
+static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  gitem_t *it = (gitem_t *)req; /* req is the first member */
+  char where[64];
+  snprintf(where, sizeof where, "callback round %d", it->rounds + 1);
+  bad += gcheck_words(it, where);
+  if (req->addrinfo != res) {
+    printf("BAD gai item %d %s: addrinfo is not the result\n", it->idx, where);
+    bad++;
+  }
+  uv_freeaddrinfo(res);
+  if (it == &gcancelled) {
+    printf("gai cancelled item %s\n", uv_err_name(status));
+    return;
+  }
+  if (status != 0) {
+    printf("BAD gai item %d %s: status %s\n", it->idx, where, uv_err_name(status));
+    bad++;
+  }
+  if (++it->rounds < 2) {
+    int err = uv_getaddrinfo(loop, req, on_gai, "localhost", NULL, &ghints); /* again */
+    if (err != 0) {
+      printf("BAD gai item %d: run again: %s\n", it->idx, uv_err_name(err));
+      bad++;
+    }
+    bad += gcheck_words(it, "run again");
+  }
+}
+
 static void block_work(uv_work_t *req) {
   (void)req;
   uv_sem_post(&started);
@@ -146,6 +222,34 @@ int main(void) {
   }
   bad += check_words(&cancelled, "done", 1);
   printf("rounds %d\n", rounds);
+
+  /* getaddrinfo: the cancel first, both pool threads held again */
+  for (int i = 0; i < POOL; i++) {
+    if (uv_queue_work(loop, &blockers[i], block_work, block_after) != 0) return 1;
+  }
+  for (int i = 0; i < POOL; i++) uv_sem_wait(&started);
+  gcancelled.idx = -1;
+  gmark(&gcancelled);
+  if (uv_getaddrinfo(loop, &gcancelled.req, on_gai, "localhost", NULL, &ghints) != 0) return 1;
+  bad += gcheck_words(&gcancelled, "queued");
+  err = uv_cancel((uv_req_t *)&gcancelled.req);
+  printf("gai cancel %s\n", err == 0 ? "0" : uv_err_name(err));
+  bad += gcheck_words(&gcancelled, "cancelled");
+  for (int i = 0; i < POOL; i++) uv_sem_post(&release);
+  for (int i = 0; i < GITEMS; i++) {
+    gitems[i].idx = i;
+    gmark(&gitems[i]);
+    if (uv_getaddrinfo(loop, &gitems[i].req, on_gai, "localhost", NULL, &ghints) != 0) return 1;
+    bad += gcheck_words(&gitems[i], "queued");
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  int grounds = 0;
+  for (int i = 0; i < GITEMS; i++) {
+    bad += gcheck_words(&gitems[i], "done");
+    grounds += gitems[i].rounds;
+  }
+  bad += gcheck_words(&gcancelled, "done");
+  printf("gai rounds %d\n", grounds);
   printf("bad %d\n", bad);
   printf("loop close %d\n", uv_loop_close(loop));
   uv_sem_destroy(&started);
