@@ -546,19 +546,32 @@ int preload__ready(void) {
          !__atomic_load_n(&g_forked, __ATOMIC_ACQUIRE);
 }
 
-/* Only the program's calls get here (see "binding" above). */
-#define INTERPOSE(name, wrap, params, args) \
-  EXPORT int name params {                  \
-    if (!ready()) return real_##name args;  \
-    return wrap args;                       \
+/* Only the program's calls get here (see "binding" above). Once set up, an interposer is a
+ * load, a branch and a jump to its wrapper; everything before (the first call sets up) is out of
+ * line, so the common path saves no registers. */
+#define INTERPOSE(name, wrap, params, args)                        \
+  static __attribute__((noinline, cold)) int name##_first params { \
+    if (!ready()) return real_##name args;                         \
+    return wrap args;                                              \
+  }                                                                \
+  EXPORT int name params {                                         \
+    if (__builtin_expect(!g_ready, 0)) return name##_first args;   \
+    return wrap args;                                              \
   }
-#define INTERPOSE_V(name, wrap, params, args) \
-  EXPORT void name params {                   \
-    if (!ready()) {                           \
-      real_##name args;                       \
-      return;                                 \
-    }                                         \
-    wrap args;                                \
+#define INTERPOSE_V(name, wrap, params, args)                       \
+  static __attribute__((noinline, cold)) void name##_first params { \
+    if (!ready()) {                                                 \
+      real_##name args;                                             \
+      return;                                                       \
+    }                                                               \
+    wrap args;                                                      \
+  }                                                                 \
+  EXPORT void name params {                                         \
+    if (__builtin_expect(!g_ready, 0)) {                            \
+      name##_first args;                                            \
+      return;                                                       \
+    }                                                               \
+    wrap args;                                                      \
   }
 /* Two go through preload_sock.c, which remembers each UDP socket the program receives on so
  * its sends outside libuv (kresd's sendmmsg) reach the DNS detector too. */

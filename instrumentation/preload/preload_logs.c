@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,34 +273,36 @@ EXPORT void __syslog_chk(int pri, int flag, const char *fmt, ...) {
 
 /* ---- file descriptor 2 ---- */
 
+/* The capture of what write and writev put on fd 2, out of line: libuv's own writes (every
+ * stream write, every wake-up of a loop from the thread pool) go through write and writev too,
+ * and for any other fd those stay a compare and a jump to libc's. */
+static __attribute__((noinline)) void stderr_written(const struct iovec *iov, int cnt, size_t w) {
+  uvotel_logger_t *l = capturing(CAPTURE_STDERR);
+  if (l == NULL) return;
+  int e = errno;
+  size_t left = w;
+  for (int i = 0; i < cnt && left > 0; i++) {
+    size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+    feed(l, iov[i].iov_base, k);
+    left -= k;
+  }
+  errno = e;
+}
+
 EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+  if (__builtin_expect(fd != 2, 1)) return REAL(write)(fd, buf, n); /* a tail call */
   ssize_t w = REAL(write)(fd, buf, n);
-  if (fd == 2 && w > 0) {
-    uvotel_logger_t *l = capturing(CAPTURE_STDERR);
-    if (l != NULL) {
-      int e = errno;
-      feed(l, buf, (size_t)w);
-      errno = e;
-    }
+  if (w > 0) {
+    struct iovec one = {(void *)(uintptr_t)buf, (size_t)w};
+    stderr_written(&one, 1, (size_t)w);
   }
   return w;
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+  if (__builtin_expect(fd != 2, 1)) return REAL(writev)(fd, iov, cnt);
   ssize_t w = REAL(writev)(fd, iov, cnt);
-  if (fd == 2 && w > 0) {
-    uvotel_logger_t *l = capturing(CAPTURE_STDERR);
-    if (l != NULL) {
-      int e = errno;
-      size_t left = (size_t)w;
-      for (int i = 0; i < cnt && left > 0; i++) {
-        size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
-        feed(l, iov[i].iov_base, k);
-        left -= k;
-      }
-      errno = e;
-    }
-  }
+  if (w > 0) stderr_written(iov, cnt, (size_t)w);
   return w;
 }
 

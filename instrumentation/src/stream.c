@@ -414,9 +414,7 @@ UVOTEL__API int uvotel_write2(uv_write_t *req, uv_stream_t *handle, const uv_buf
 
 UVOTEL__API int uvotel_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
                              unsigned int nbufs, uv_write_cb cb) {
-  if (!uvotel_tracking() || req == NULL || handle == NULL) {
-    return uv_write(req, handle, bufs, nbufs, cb);
-  }
+  /* libuv's uv_write is uv_write2 without a handle to send, and so is this (a tail call) */
   return uvotel_write2(req, handle, bufs, nbufs, NULL, cb);
 }
 

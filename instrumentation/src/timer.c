@@ -21,9 +21,12 @@ static UVOTEL__TLS uvotel__hs_t *g_fire_s;
 
 /* Track h: attach its loop, find or make its state. NULL: out of memory. */
 static uvotel__hs_t *track(uv_handle_t *h, int *is_new) {
-  if (h == g_fire_h) { /* its own callback stops or starts it: no lookup */
+  /* its own callback stops or starts it: no lookup; a handle started before: found (the inline
+   * last-lookup check first), not added */
+  uvotel__hs_t *s = h == g_fire_h ? g_fire_s : uvotel__hs_get(h->loop, h);
+  if (s != NULL) {
     *is_new = 0;
-    return g_fire_s;
+    return s;
   }
   return uvotel__hs_add(h->loop, h, is_new);
 }
