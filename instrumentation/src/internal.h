@@ -353,14 +353,13 @@ void uvotel__proto_accept(uvotel__hs_t *s);
 void uvotel__proto_adopt(uv_stream_t *h);
 /* 1 when an accepted stream's detector claimed it and still follows it (it did not give up). */
 int uvotel__proto_followed(const uvotel__hs_t *s);
-/* Bytes handed to the read callback; returns the span to make current around it, or NULL.
+/* Bytes handed to the read callback; returns the span to make current around it, or NULL, and
+ * in *bag the request's extracted baggage to make current with it (borrowed), or NULL.
  * While the stream's accept span (s->span) is the current span, the detector runs with the
  * span that was current at the accept (the accept span's parent) as current instead, so the
  * spans it starts are the accept span's siblings, not its children. */
-uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n);
-/* After uvotel__proto_read returned a span: the request's extracted baggage to make current
- * with it (borrowed), or NULL. */
-const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s);
+uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n,
+                                  const uvotel_baggage_t **bag);
 /* Bytes of a uv_write that libuv took (err 0) or refused at once (err < 0). Returns the span to
  * end when that write completes (owned), or NULL, and in *seq the number to pass
  * uvotel__proto_written then (0: nothing to pass). A refused write is over here: its span ended

@@ -35,6 +35,7 @@ struct uvotel__proto_s {
   int dead;          /* nothing claimed it, or its detector gave up */
   int outgoing;      /* a connection the program made: detected by what it writes first */
   int adopted;       /* uv_tcp_open: no direction yet (the first read or write tells) */
+  int is_http;       /* ops is the built-in HTTP detector's */
   uvotel_span_t *accept_parent; /* an accepted stream: the span current at the accept, or NULL */
   uint64_t wseq;                /* calls of the claiming detector's write so far */
   size_t npeek;
@@ -135,22 +136,51 @@ static void feed(uvotel__proto_t *p, const char *data, size_t n, uvotel_span_t *
 static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_t *h,
                                  const char *data, size_t n);
 
-uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n) {
+/* The extracted baggage of the request whose span a read returned (borrowed), or NULL. */
+static const uvotel_baggage_t *read_baggage(const uvotel__proto_t *p) {
+  if (!p->is_http || p->dead) return NULL;
+  return uvotel__http_read_baggage(p->conn);
+}
+
+static uvotel_span_t *proto_read_other(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n,
+                                       const uvotel_baggage_t **bag);
+
+uvotel_span_t *uvotel__proto_read(uvotel__hs_t *s, uv_stream_t *h, const char *data, size_t n,
+                                  const uvotel_baggage_t **bag) {
   uvotel__proto_t *p = s->proto;
+  *bag = NULL;
   if (p->dead || n == 0 || data == NULL) return NULL;
+  if (UVOTEL__LIKELY(p->ops != NULL && !p->adopted && s->span == NULL)) {
+    /* the common case: a claimed stream without an accept span (proto_read's first branch) */
+    uvotel_span_t *current = NULL;
+    if (p->ops->read(p->conn, data, n, &current) < 0) p->dead = 1;
+    if (current != NULL) *bag = read_baggage(p);
+    return current;
+  }
+  return proto_read_other(s, h, data, n, bag);
+}
+
+/* Everything else: detection, an adopted stream, one with an accept span. */
+static __attribute__((noinline)) uvotel_span_t *proto_read_other(uvotel__hs_t *s, uv_stream_t *h,
+                                                                 const char *data, size_t n,
+                                                                 const uvotel_baggage_t **bag) {
+  uvotel__proto_t *p = s->proto;
   if (UVOTEL__UNLIKELY(p->adopted)) {
     /* An adopted stream reads first: the peer is the client, the program serves it. */
     p->adopted = 0;
     if (s->hc != NULL) uvotel__httpc_drop(s);
   }
   if (p->ops == NULL && p->outgoing) return NULL; /* detected by its first write */
-  if (UVOTEL__LIKELY(s->span == NULL) || uvotel_current_span() != s->span) {
-    return proto_read(s, p, h, data, n);
-  }
+  uvotel_span_t *current;
   uvotel_scope_t sc;
-  if (uvotel_span_enter(p->accept_parent, &sc) != 0) return proto_read(s, p, h, data, n);
-  uvotel_span_t *current = proto_read(s, p, h, data, n);
-  (void)uvotel_scope_exit(&sc);
+  if (UVOTEL__LIKELY(s->span == NULL) || uvotel_current_span() != s->span ||
+      uvotel_span_enter(p->accept_parent, &sc) != 0) {
+    current = proto_read(s, p, h, data, n);
+  } else {
+    current = proto_read(s, p, h, data, n);
+    (void)uvotel_scope_exit(&sc);
+  }
+  if (current != NULL) *bag = read_baggage(p);
   return current;
 }
 
@@ -184,6 +214,7 @@ static uvotel_span_t *proto_read(uvotel__hs_t *s, uvotel__proto_t *p, uv_stream_
       void *conn = d.ops->open(d.arg, h, uvotel__auto_tracer());
       if (conn != NULL) {
         p->ops = d.ops;
+        p->is_http = d.ops == uvotel_protocol_http();
         p->conn = conn;
         feed(p, p->peek, p->npeek, &current);
         current = NULL;
@@ -249,12 +280,6 @@ void uvotel__proto_connect(uvotel__hs_t *s) {
   if (p == NULL) return; /* no detection on this stream; the program is unaffected */
   p->outgoing = 1;
   s->proto = p;
-}
-
-const uvotel_baggage_t *uvotel__proto_read_baggage(uvotel__hs_t *s) {
-  uvotel__proto_t *p = s->proto;
-  if (p->ops != uvotel_protocol_http() || p->dead) return NULL;
-  return uvotel__http_read_baggage(p->conn);
 }
 
 uvotel_span_t *uvotel__proto_write(uvotel__hs_t *s, const uv_buf_t bufs[], unsigned int nbufs,

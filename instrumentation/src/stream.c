@@ -124,8 +124,9 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   uvotel_callback_scope_t cs;
   (void)uvotel_resource_enter(&s->res, &cs); /* exit is a no-op if this failed */
   uvotel_span_t *req_span = NULL;
+  const uvotel_baggage_t *bag = NULL;
   if (UVOTEL__UNLIKELY(s->proto != NULL) && nread > 0 && buf != NULL) {
-    req_span = uvotel__proto_read(s, h, buf->base, (size_t)nread);
+    req_span = uvotel__proto_read(s, h, buf->base, (size_t)nread, &bag);
   }
   if (UVOTEL__UNLIKELY(s->hc != NULL) && nread != 0 && nread != UV_ENOBUFS) {
     /* Responses completed by these bytes (or by the end) end their CLIENT span first. */
@@ -133,13 +134,12 @@ static void read_tramp(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     hc_release_dead(s);
   }
   uvotel_scope_t rs, bs;
-  const uvotel_baggage_t *bag = NULL;
   if (req_span != NULL) {
     /* The request's span and its extracted baggage are current while it is served. */
     if (uvotel_span_enter(req_span, &rs) != 0) {
       req_span = NULL;
-    } else if ((bag = uvotel__proto_read_baggage(s)) != NULL &&
-               uvotel_baggage_enter(bag, &bs) != 0) {
+      bag = NULL;
+    } else if (bag != NULL && uvotel_baggage_enter(bag, &bs) != 0) {
       bag = NULL;
     }
   }
