@@ -94,6 +94,8 @@ struct uvotel__ltab_s {
   uvotel__hs_t
       *last; /* the last state looked up: a callback re-arming its handle skips hashing;
                 second: internal.h's inline uvotel__hs_get reads it (uvotel__ltab_head_t) */
+  /* fs requests' blocks (fs.c), not in the cells; third: uvotel__ltab_head_t */
+  uvotel__fsq_t fsq;
   uv_loop_t *loop;
   gen_t *gens; /* newest first; NULL: none */
   size_t cap;  /* cells in all generations, read relaxed by uvotel_uv_table_capacity */
@@ -103,6 +105,8 @@ struct uvotel__ltab_s {
 _Static_assert(offsetof(struct uvotel__ltab_s, wq) == 0, "internal.h casts a table to its wq");
 _Static_assert(offsetof(struct uvotel__ltab_s, last) == offsetof(uvotel__ltab_head_t, last),
                "internal.h's inline lookup reads last through uvotel__ltab_head_t");
+_Static_assert(offsetof(struct uvotel__ltab_s, fsq) == offsetof(uvotel__ltab_head_t, fsq),
+               "fs.c reads the fs blocks through uvotel__ltab_head_t");
 
 UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
 UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
@@ -210,6 +214,10 @@ static uvotel__ltab_t *tab_make(uv_loop_t *loop) {
   return uvotel__ltab_slow(loop);
 }
 
+uvotel__ltab_t *uvotel__ltab_make(uv_loop_t *loop) {
+  return tab_make(loop);
+}
+
 /* The loop is detached (uvotel_loop_close found nothing of the program's left in it): what the
  * table still holds belongs to handles closed with raw uv_close. End their resources, then free
  * everything. */
@@ -241,6 +249,7 @@ static void tab_detach(uv_loop_t *loop, void *value) {
     uvotel_free(g);
   }
   uvotel__wq_free(&t->wq);
+  uvotel__fsq_free(&t->fsq);
   if (uvotel__cur_tab == t) {
     uvotel__cur_tab = NULL;
     uvotel__cur_loop = NULL;
@@ -252,7 +261,8 @@ UVOTEL__API size_t uvotel_uv_tracked(void) {
   size_t n = 0;
   pthread_mutex_lock(&g_mu);
   for (uvotel__ltab_t *t = g_tabs; t != NULL; t = t->next) {
-    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED) + __atomic_load_n(&t->wq.live, __ATOMIC_RELAXED);
+    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED) + __atomic_load_n(&t->wq.live, __ATOMIC_RELAXED) +
+         __atomic_load_n(&t->fsq.live, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&g_mu);
   return n;
