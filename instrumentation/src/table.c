@@ -312,7 +312,7 @@ static uvotel__hs_t *find_older(const gen_t *newest, const void *key, uint32_t h
 }
 
 /* The probe, past the last-looked-up check (the inline uvotel__hs_get has made it already). */
-static inline uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
+static __attribute__((noinline)) uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
   if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
   uint32_t h = hash_of(key);
   const gen_t *g = t->gens;
@@ -323,18 +323,20 @@ static inline uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
   return s;
 }
 
-static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
-  uvotel__hs_t *last = t->last;
-  if (last != NULL && last->key == key) return last;
-  return tab_probe(t, key);
-}
-
 uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
   uvotel__ltab_t *t = tab_make(loop);
   return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
+/* A lookup's common case inline: one generation (no filters to ask). */
 uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key) {
+  const gen_t *g = t->gens;
+  if (UVOTEL__LIKELY(g != NULL && g->older == NULL)) {
+    if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
+    uvotel__hs_t *s = gen_find(g, key, hash_of(key));
+    if (UVOTEL__LIKELY(s != NULL)) t->last = s;
+    return s;
+  }
   return tab_probe(t, key);
 }
 
@@ -396,10 +398,28 @@ static inline int oversized(const uvotel__ltab_t *t, const gen_t *g) {
   return g->mask + 1 > MIN_CAP && g->mask + 1 > 32 * (t->n + 1);
 }
 
-uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
-  uvotel__ltab_t *t = tab_make(loop);
-  if (UVOTEL__UNLIKELY(t == NULL)) return NULL;
-  uvotel__hs_t *s = tab_find(t, key);
+/* A new state in cell s of g (its key's probe from home passed the cells before it), counted
+ * and looked up last. Every field before the union starts zeroed. */
+static inline uvotel__hs_t *cell_take(uvotel__ltab_t *t, gen_t *g, uvotel__hs_t *s, const void *key,
+                                      int *is_new) {
+  UNPOISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
+  /* The common fields start zeroed; the per-kind union is set by the kind that uses it. From
+   * `res` on the range is 8-byte aligned, so it is cleared with wide stores. */
+  s->is_async = 0;
+  memset(&s->res, 0, offsetof(uvotel__hs_t, u) - offsetof(uvotel__hs_t, res));
+  s->key = key;
+  g->live++;
+  set_n(t, t->n + 1);
+  t->last = s;
+  *is_new = 1;
+  return s;
+}
+
+/* hs_add past its fast path: a lookup in every generation, then an insert into the newest one
+ * (a new one first when it is full or oversized). */
+static __attribute__((noinline)) uvotel__hs_t *add_slow(uvotel__ltab_t *t, const void *key,
+                                                        int *is_new) {
+  uvotel__hs_t *s = tab_probe(t, key);
   if (s != NULL) {
     *is_new = 0;
     return s;
@@ -415,16 +435,44 @@ uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
   size_t i = h & g->mask, d = 0;
   for (; g->cells[i].s.key != NULL; i = (i + 1) & g->mask, d++) g->cells[i].s.passed_++;
   if (d > g->maxd) g->maxd = d;
-  s = &g->cells[i].s;
-  UNPOISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
-  /* The common fields start zeroed; the per-kind union is set by the kind that uses it. */
-  memset((char *)s + CELL_TABLE_BYTES, 0, offsetof(uvotel__hs_t, u) - CELL_TABLE_BYTES);
-  s->key = key;
-  g->live++;
-  set_n(t, t->n + 1);
-  t->last = s;
-  *is_new = 1;
-  return s;
+  return cell_take(t, g, &g->cells[i].s, key, is_new);
+}
+
+uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
+  uvotel__ltab_t *t = tab_make(loop);
+  if (UVOTEL__UNLIKELY(t == NULL)) return NULL;
+  uvotel__hs_t *s = t->last;
+  if (s != NULL && s->key == key) {
+    *is_new = 0;
+    return s;
+  }
+  /* The common case in one pass, when the table is one generation: the lookup's probe (as
+   * gen_find) notes the first free cell it meets, which is where add_slow's insert would put the
+   * state; when the key is not there and the generation takes one more, it goes there. */
+  gen_t *g = t->gens;
+  if (UVOTEL__LIKELY(g != NULL && g->older == NULL)) {
+    size_t home = hash_of(key) & g->mask, i = home, fd = 0;
+    uvotel__hs_t *fs = NULL;
+    for (size_t d = 0;; d++, i = (i + 1) & g->mask) {
+      s = &g->cells[i].s;
+      if (s->key == key) {
+        t->last = s;
+        *is_new = 0;
+        return s;
+      }
+      if (s->key == NULL && fs == NULL) {
+        fs = s;
+        fd = d;
+      }
+      if (s->passed_ == 0 || d >= g->maxd) break;
+    }
+    if (UVOTEL__LIKELY(fs != NULL && (g->live + 1) * 2 <= g->mask + 1 && !oversized(t, g))) {
+      for (i = home; i != ((home + fd) & g->mask); i = (i + 1) & g->mask) g->cells[i].s.passed_++;
+      if (fd > g->maxd) g->maxd = fd;
+      return cell_take(t, g, fs, key, is_new);
+    }
+  }
+  return add_slow(t, key, is_new);
 }
 
 /* The generation of t whose cells hold s, or NULL. */
@@ -440,7 +488,7 @@ static gen_t *gen_of(const uvotel__ltab_t *t, const uvotel__hs_t *s) {
 /* The table and generation of s. States are removed by the thread running their loop, which is
  * almost always the loop it looked up last; else every attached table is searched (generation
  * lists change under g_mu, so reading another loop's list here is safe). */
-static uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
+static __attribute__((noinline)) uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
   uvotel__ltab_t *t = uvotel__cur_tab;
   if (UVOTEL__LIKELY(t != NULL &&
                      uvotel__cur_epoch == __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) &&
@@ -455,9 +503,33 @@ static uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
   return t;
 }
 
+/* A removal emptied generation g (and maybe the table): free what an empty table or an empty
+ * generation need not keep. */
+static __attribute__((noinline)) void remove_emptied(uvotel__ltab_t *t, gen_t *g) {
+  g->maxd = 0; /* every count in it is 0 again */
+  if (t->n == 0) {
+    /* Empty: keep one small generation, so a handle opened and closed over and over allocates
+     * nothing. */
+    while (t->gens != NULL && (t->gens->older != NULL || t->gens->mask + 1 > MIN_CAP)) {
+      gen_t *o = t->gens->older != NULL ? t->gens->older : t->gens;
+      gen_free(t, o);
+    }
+  } else if (g != t->gens || oversized(t, g)) {
+    gen_free(t, g);
+  }
+}
+
 void uvotel__hs_remove(uvotel__hs_t *s) {
+  /* The common case inline: the thread's current table, one generation holding s. */
+  uvotel__ltab_t *t = uvotel__cur_tab;
   gen_t *g;
-  uvotel__ltab_t *t = tab_of(s, &g);
+  if (UVOTEL__UNLIKELY(t == NULL ||
+                       uvotel__cur_epoch !=
+                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
+                       (g = t->gens) == NULL || g->older != NULL ||
+                       (uintptr_t)s - (uintptr_t)g->cells >= (g->mask + 1) * sizeof(cell_t))) {
+    t = tab_of(s, &g);
+  }
   if (t->last == s) t->last = NULL;
   size_t p = (size_t)((cell_t *)(void *)s - g->cells);
   for (size_t i = hash_of(s->key) & g->mask; i != p; i = (i + 1) & g->mask) {
@@ -466,15 +538,6 @@ void uvotel__hs_remove(uvotel__hs_t *s) {
   s->key = NULL;
   POISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
   set_n(t, t->n - 1);
-  if (--g->live == 0) g->maxd = 0; /* every count in it is 0 again */
-  if (t->n == 0) {
-    /* Empty: keep one small generation, so a handle opened and closed over and over allocates
-     * nothing. */
-    while (t->gens != NULL && (t->gens->older != NULL || t->gens->mask + 1 > MIN_CAP)) {
-      gen_t *o = t->gens->older != NULL ? t->gens->older : t->gens;
-      gen_free(t, o);
-    }
-  } else if (g->live == 0 && (g != t->gens || oversized(t, g))) {
-    gen_free(t, g);
-  }
+  /* the table's count is the sum of its generations': it reaches 0 only when g's does */
+  if (UVOTEL__UNLIKELY(--g->live == 0)) remove_emptied(t, g);
 }
