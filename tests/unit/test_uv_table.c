@@ -1,8 +1,7 @@
 /* The side table (instrumentation/src/table.c) through its internal API: states stay at their
  * address across growth and removals of others, lookups agree with a model under random churn,
  * a reused cell starts zeroed, a state is removed from a thread whose last loop is another one,
- * memory comes back after a burst, and fs requests use blocks of their own (the utime family
- * a state) that a detach ends and frees. Linked with the static instrumentation library, so the
+ * and memory comes back after a burst. Linked with the static instrumentation library, so the
  * table's hidden functions are callable. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,79 +250,6 @@ static void test_generation_newest_again(void **state) {
   free(at);
 }
 
-/* ---- fs requests: a block of their own (fs.c), no state in the table but for the utime family
- * ---- */
-
-static int g_destroys;
-static void count_destroy(uvotel_async_id_t id, void *arg) {
-  (void)id, (void)arg;
-  g_destroys++;
-}
-
-static int g_fs_ran;
-static void fs_cb(uv_fs_t *req) {
-  g_fs_ran++;
-  uv_fs_req_cleanup(req);
-}
-
-/* In flight, a stat has no table state and its atime word holds its block; a utime has a state
- * (libuv keeps the times there). Both are counted. */
-static void test_fs_block_or_state(void **state) {
-  fixture_t *f = *state;
-  uvotel_hook_callbacks_t cbs = {.destroy = count_destroy};
-  uvotel_hook_t *h = uvotel_hook_create(&cbs, NULL);
-  assert_int_equal(uvotel_hook_enable(h), 0);
-  g_destroys = g_fs_ran = 0;
-  uv_fs_t st, ut;
-  assert_int_equal(uvotel_fs_stat(&f->loop, &st, "/", fs_cb), 0);
-  assert_int_equal(uvotel_fs_utime(&f->loop, &ut, "/nonexistent-uvotel", 1.0, 2.0, fs_cb), 0);
-  assert_int_equal(uvotel_uv_tracked(), 2);
-  assert_null(uvotel__hs_get(&f->loop, &st));
-  assert_non_null(uvotel__hs_get(&f->loop, &ut));
-  uvotel__ltab_head_t *t = (uvotel__ltab_head_t *)(void *)uvotel__ltab(&f->loop);
-  assert_non_null(t);
-  uintptr_t blk;
-  memcpy(&blk, &st.atime, sizeof blk);
-  assert_ptr_equal(t->fsq.all, (void *)blk);
-  assert_int_equal(t->fsq.live, 1);
-  assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(g_fs_ran, 2);
-  assert_int_equal(g_destroys, 2);
-  assert_int_equal(t->fsq.live, 0);
-  assert_ptr_equal(t->fsq.free, (void *)blk); /* kept for the next call */
-  uvotel_hook_free(h);
-}
-
-/* A loop detached while a block is still in flight ends its resource and frees it.
- * uvotel_loop_close refuses while libuv counts requests, so the block is in flight only when the
- * program lost a request libuv still held: here libuv's count is cleared by hand for the close. The
- * completion that comes after finds no state: said, its callback not run (uvotel__no_state). */
-static void test_detach_ends_fs_blocks(void **state) {
-  fixture_t *f = *state;
-  assert_int_equal(uvotel_loop_init(&f->loop), 0); /* the teardown detaches it */
-  uv_loop_t loop;
-  assert_int_equal(uv_loop_init(&loop), 0);
-  uvotel_hook_callbacks_t cbs = {.destroy = count_destroy};
-  uvotel_hook_t *h = uvotel_hook_create(&cbs, NULL);
-  assert_int_equal(uvotel_hook_enable(h), 0);
-  g_destroys = g_fs_ran = 0;
-  uv_fs_t reqs[3];
-  for (int i = 0; i < 3; i++) assert_int_equal(uvotel_fs_stat(&loop, &reqs[i], "/", fs_cb), 0);
-  assert_int_equal(uvotel_uv_tracked(), 3);
-  unsigned int count = loop.active_reqs.count;
-  loop.active_reqs.count = 0;
-  assert_int_equal(uvotel_loop_close(&loop), 0);
-  loop.active_reqs.count = count;
-  assert_int_equal(uvotel_uv_tracked(), 0);
-  assert_int_equal(g_destroys, 3);
-  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(g_fs_ran, 0);
-  assert_int_equal(g_destroys, 3);
-  for (int i = 0; i < 3; i++) uv_fs_req_cleanup(&reqs[i]);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  uvotel_hook_free(h);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_states_never_move, setup, teardown),
@@ -332,8 +258,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_remove_after_other_loop, setup, teardown),
       cmocka_unit_test_setup_teardown(test_burst_survivor_releases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_generation_newest_again, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_fs_block_or_state, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_detach_ends_fs_blocks, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
