@@ -5,7 +5,9 @@
  * (uvotel_loop_get / uvotel_loop_set under a key of ours), and each thread remembers the last
  * loop it looked up and that loop's table (checked against uvotel__loop_epoch, which every
  * detach bumps), so the hot path is one compare of the handle's loop pointer. libuv runs a loop
- * on one thread at a time, so the table itself needs no lock.
+ * on one thread at a time, so the table itself needs no lock. Thread-pool work (work.c) and file
+ * system requests other than the utime family (fs.c) keep no state here: their per-request
+ * blocks come from free lists in the table's head, found through fields of the request.
  *
  * States are stored inline: a table is a list of generations, each an array of cells (one
  * state each, 64-byte aligned) with open addressing and linear probing from the key's hash. A
