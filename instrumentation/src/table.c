@@ -463,9 +463,22 @@ static __attribute__((noinline)) uvotel__hs_t *add_slow(uvotel__ltab_t *t, const
   return cell_take(t, g, &g->cells[i].s, key, is_new);
 }
 
-uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
+/* hs_add on a loop that is not the thread's current one (or has no table yet). */
+static __attribute__((noinline)) uvotel__hs_t *add_attach(uv_loop_t *loop, const void *key,
+                                                          int *is_new) {
   uvotel__ltab_t *t = tab_make(loop);
-  if (UVOTEL__UNLIKELY(t == NULL)) return NULL;
+  return UVOTEL__LIKELY(t != NULL) ? add_slow(t, key, is_new) : NULL;
+}
+
+/* Every call out of the common path is a tail call, so that path saves no register. */
+uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
+  if (UVOTEL__UNLIKELY(loop != uvotel__cur_loop ||
+                       uvotel__cur_epoch !=
+                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
+                       uvotel__cur_tab == NULL)) {
+    return add_attach(loop, key, is_new); /* the check uvotel__ltab makes */
+  }
+  uvotel__ltab_t *t = uvotel__cur_tab;
   uvotel__hs_t *s = t->last;
   if (s != NULL && s->key == key) {
     *is_new = 0;
@@ -544,17 +557,9 @@ static __attribute__((noinline)) void remove_emptied(uvotel__ltab_t *t, gen_t *g
   }
 }
 
-void uvotel__hs_remove(uvotel__hs_t *s) {
-  /* The common case inline: the thread's current table, one generation holding s. */
-  uvotel__ltab_t *t = uvotel__cur_tab;
-  gen_t *g;
-  if (UVOTEL__UNLIKELY(t == NULL ||
-                       uvotel__cur_epoch !=
-                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
-                       (g = t->gens) == NULL || g->older != NULL ||
-                       (uintptr_t)s - (uintptr_t)g->cells >= (g->mask + 1) * sizeof(cell_t))) {
-    t = tab_of(s, &g);
-  }
+/* Remove s from generation g of t. */
+static inline __attribute__((always_inline)) void remove_in(uvotel__ltab_t *t, gen_t *g,
+                                                            uvotel__hs_t *s) {
   if (t->last == s) t->last = NULL;
   size_t p = (size_t)((cell_t *)(void *)s - g->cells);
   for (size_t i = hash_of(s->key) & g->mask; i != p; i = (i + 1) & g->mask) {
@@ -565,4 +570,26 @@ void uvotel__hs_remove(uvotel__hs_t *s) {
   set_n(t, t->n - 1);
   /* the table's count is the sum of its generations': it reaches 0 only when g's does */
   if (UVOTEL__UNLIKELY(--g->live == 0)) remove_emptied(t, g);
+}
+
+/* hs_remove of a state that is not in the thread's current table's only generation. */
+static __attribute__((noinline)) void remove_slow(uvotel__hs_t *s) {
+  gen_t *g;
+  uvotel__ltab_t *t = tab_of(s, &g);
+  remove_in(t, g, s);
+}
+
+void uvotel__hs_remove(uvotel__hs_t *s) {
+  /* The common case inline: the thread's current table, one generation holding s. */
+  uvotel__ltab_t *t = uvotel__cur_tab;
+  gen_t *g;
+  if (UVOTEL__UNLIKELY(t == NULL ||
+                       uvotel__cur_epoch !=
+                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
+                       (g = t->gens) == NULL || g->older != NULL ||
+                       (uintptr_t)s - (uintptr_t)g->cells >= (g->mask + 1) * sizeof(cell_t))) {
+    remove_slow(s);
+    return;
+  }
+  remove_in(t, g, s);
 }
