@@ -19,31 +19,28 @@
 static const char want[] =
     "cancel 0\ncancelled ECANCELED\nutime 0 11 22\nsteps 32\nbad 0\nloop close 0\n";
 
-static void run_expect(const char *tag, const char *prog, const char *const *env) {
+/* The three ways, one per test: tag, program, environment. */
+static const char *const preload_env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
+static const char *const redirect_env[] = {"MECH_SPANS=" SPANS, NULL};
+
+static void run_way(const char *tag, const char *prog, const char *const *env) {
   const char *argv[] = {prog, NULL};
-  prun_t r;
-  preload_run(&r, DIR, tag, argv, env);
-  if (!prun_ok(&r) || strcmp(r.out, want) != 0) fprintf(stderr, "%s:\n%s%s\n", tag, r.out, r.err);
-  assert_true(prun_ok(&r));
-  assert_string_equal(r.out, want);
-  prun_free(&r);
+  preload_run_expect(DIR, tag, argv, env, want, SPANS);
 }
 
 static void test_plain(void **state) {
   (void)state;
-  run_expect("plain", FS_STASH_PROG_PLAIN, NULL);
+  run_way("plain", FS_STASH_PROG_PLAIN, NULL);
 }
 
 static void test_preload(void **state) {
   (void)state;
-  const char *env[] = {PRELOAD_ENV_FILE(SPANS), NULL};
-  run_expect("preload", FS_STASH_PROG_PLAIN, env);
+  run_way("preload", FS_STASH_PROG_PLAIN, preload_env);
 }
 
 static void test_redirect(void **state) {
   (void)state;
-  const char *env[] = {"MECH_SPANS=" SPANS, NULL};
-  run_expect("redirect", FS_STASH_PROG_REDIRECT, env);
+  run_way("redirect", FS_STASH_PROG_REDIRECT, redirect_env);
 }
 
 int main(void) {

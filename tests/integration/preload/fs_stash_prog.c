@@ -20,9 +20,10 @@
 
 #include <uv.h>
 
+#include "pool_hold.h"
+
 #define ITEMS 4
 #define STEPS 8
-#define POOL 2
 
 typedef struct item_s {
   uv_fs_t req;
@@ -38,8 +39,6 @@ static char tmp_file[64];
 static item_t items[ITEMS];
 static item_t cancelled;
 static item_t utime_item;
-static uv_work_t blockers[POOL];
-static uv_sem_t started, release;
 static int bad;
 
 /* The value item it keeps in word w (0: data, 1..6: reserved[0..5], 7: atime, 8: mtime). */
@@ -141,35 +140,20 @@ static void on_utime(uv_fs_t *req) {
   uv_fs_req_cleanup(req);
 }
 
-static void block_work(uv_work_t *req) {
-  (void)req;
-  uv_sem_post(&started);
-  uv_sem_wait(&release);
-}
-
-static void block_after(uv_work_t *req, int status) {
-  (void)req, (void)status;
-}
-
 int main(int argc, char **argv) {
   (void)argc;
   setvbuf(stdout, NULL, _IOLBF, 0);
-  setenv("UV_THREADPOOL_SIZE", "2", 1); /* POOL: read when libuv starts its pool */
   self = argv[0];
   loop = uv_default_loop();
-  if (uv_sem_init(&started, 0) != 0 || uv_sem_init(&release, 0) != 0) return 1;
 
   /* The cancel: both pool threads held, so the next request stays queued. */
-  for (int i = 0; i < POOL; i++) {
-    if (uv_queue_work(loop, &blockers[i], block_work, block_after) != 0) return 1;
-  }
-  for (int i = 0; i < POOL; i++) uv_sem_wait(&started);
+  if (pool_hold(loop) != 0) return 1;
   cancelled.idx = -1;
   mark(&cancelled);
   if (uv_fs_access(loop, &cancelled.req, self, R_OK, on_cancelled) != 0) return 1;
   int err = uv_cancel((uv_req_t *)&cancelled.req);
   printf("cancel %s\n", err == 0 ? "0" : uv_err_name(err));
-  for (int i = 0; i < POOL; i++) uv_sem_post(&release);
+  pool_release();
 
   for (int i = 0; i < ITEMS; i++) {
     items[i].idx = i;
@@ -205,7 +189,6 @@ int main(int argc, char **argv) {
   printf("steps %d\n", steps);
   printf("bad %d\n", bad);
   printf("loop close %d\n", uv_loop_close(loop));
-  uv_sem_destroy(&started);
-  uv_sem_destroy(&release);
+  pool_hold_free();
   return bad == 0 ? 0 : 1;
 }
