@@ -18,50 +18,24 @@
 
 #define GBLK_POOL_CAP 1024 /* free blocks kept per loop; the rest go back to the allocator */
 
-struct uvotel__gblk_s {
+typedef struct uvotel__gblk_s {
   uv_getaddrinfo_t inner; /* what libuv runs */
   uv_getaddrinfo_t *req;  /* the program's */
   uv_getaddrinfo_cb cb;
   uvotel_resource_t res;
   uvotel_span_t *span; /* the automatic "dns lookup" span, or NULL */
-  uvotel__wq_t *wq;
-  struct uvotel__gblk_s *next_free;
-};
+  uvotel__wq_t *wq;    /* set once, when the block is allocated */
+} uvotel__gblk_t;
 
 static uvotel__gblk_t *gblk_get(uvotel__wq_t *wq) {
-  uvotel__gblk_t *b = wq->gai_free;
-  if (UVOTEL__LIKELY(b != NULL)) {
-    wq->gai_free = b->next_free;
-    wq->gai_free_n--;
-  } else {
-    b = uvotel_malloc(sizeof *b);
-    if (b == NULL) return NULL;
-    b->wq = wq;
-  }
-  /* counted with the work blocks: uvotel_uv_tracked counts requests in flight */
-  __atomic_store_n(&wq->live, wq->live + 1, __ATOMIC_RELAXED);
+  int fresh;
+  uvotel__gblk_t *b = uvotel__blk_get(wq, &wq->gai_free, sizeof *b, &fresh);
+  if (b != NULL && fresh) b->wq = wq;
   return b;
 }
 
 static void gblk_put(uvotel__wq_t *wq, uvotel__gblk_t *b) {
-  __atomic_store_n(&wq->live, wq->live - 1, __ATOMIC_RELAXED);
-  if (UVOTEL__LIKELY(wq->gai_free_n < GBLK_POOL_CAP)) {
-    b->next_free = wq->gai_free;
-    wq->gai_free = b;
-    wq->gai_free_n++;
-  } else {
-    uvotel_free(b);
-  }
-}
-
-void uvotel__gai_free(uvotel__wq_t *wq) {
-  /* Detached: nothing is in flight (uvotel_loop_close refuses while requests are active). */
-  while (wq->gai_free != NULL) {
-    uvotel__gblk_t *b = wq->gai_free;
-    wq->gai_free = b->next_free;
-    uvotel_free(b);
-  }
-  wq->gai_free_n = 0;
+  uvotel__blk_put(wq, &wq->gai_free, b, GBLK_POOL_CAP);
 }
 
 int uvotel__gai_cancel(uv_getaddrinfo_t *req) {

@@ -41,7 +41,14 @@ typedef struct uvotel__wctx_s {
 } uvotel__wctx_t;
 
 typedef struct uvotel__wq_s uvotel__wq_t;
-typedef struct uvotel__gblk_s uvotel__gblk_t; /* dns.c */
+
+/* A loop's free request blocks of one kind (work.c, dns.c): a free block's first word links it
+ * to the next (blocks are reused or freed whole, so nothing else of a free block is read but the
+ * fields its kind sets once, at allocation). */
+typedef struct uvotel__blist_s {
+  void *head;
+  size_t n;
+} uvotel__blist_t;
 
 typedef struct uvotel__wblk_s {
   uv_work_t inner; /* what libuv queues; the user's request only mirrors it */
@@ -54,26 +61,60 @@ typedef struct uvotel__wblk_s {
   uvotel__wctx_t *ctx;
   uvotel__wq_t *wq;
   uvotel_resource_t res;
-  struct uvotel__wblk_s *next_free;
 } uvotel__wblk_t;
 
 /* Per loop, loop thread only (but `live`, read relaxed by uvotel_uv_tracked). */
 struct uvotel__wq_s {
-  uint64_t secret; /* random per loop attachment: the tag of the pointer in a user's request */
-  uvotel__wblk_t *free;
-  size_t free_n;
-  size_t live;         /* blocks in flight */
-  uvotel__wctx_t *cur; /* the entry of the last submission's context, or NULL */
+  uint64_t secret;      /* random per loop attachment: the tag of the pointer in a user's request */
+  uvotel__blist_t free; /* uvotel__wblk_t */
+  size_t live;          /* blocks in flight (of both kinds) */
+  uvotel__wctx_t *cur;  /* the entry of the last submission's context, or NULL */
   uvotel__wctx_t *ctx_free;
   size_t ctx_free_n;
-  uvotel__gblk_t *gai_free; /* getaddrinfo requests' blocks (dns.c), as `free` */
-  size_t gai_free_n;
+  uvotel__blist_t gai_free; /* getaddrinfo requests' blocks (dns.c) */
 };
+
+/* A block of size bytes from l, or a new one (*fresh set), counted in flight on wq; NULL: out of
+ * memory. */
+static inline void *uvotel__blk_get(uvotel__wq_t *wq, uvotel__blist_t *l, size_t size, int *fresh) {
+  void *b = l->head;
+  if (UVOTEL__LIKELY(b != NULL)) {
+    memcpy(&l->head, b, sizeof l->head);
+    l->n--;
+    *fresh = 0;
+  } else {
+    b = uvotel_malloc(size);
+    if (b == NULL) return NULL;
+    *fresh = 1;
+  }
+  __atomic_store_n(&wq->live, wq->live + 1, __ATOMIC_RELAXED);
+  return b;
+}
+
+/* Block b is no longer in flight: into l (at most cap kept), or freed. */
+static inline void uvotel__blk_put(uvotel__wq_t *wq, uvotel__blist_t *l, void *b, size_t cap) {
+  __atomic_store_n(&wq->live, wq->live - 1, __ATOMIC_RELAXED);
+  if (UVOTEL__LIKELY(l->n < cap)) {
+    memcpy(b, &l->head, sizeof l->head);
+    l->head = b;
+    l->n++;
+  } else {
+    uvotel_free(b);
+  }
+}
+
+/* Detach: free every block of l. */
+static inline void uvotel__blk_drain(uvotel__blist_t *l) {
+  while (l->head != NULL) {
+    void *b = l->head;
+    memcpy(&l->head, b, sizeof l->head);
+    uvotel_free(b);
+  }
+  l->n = 0;
+}
 
 /* Detach: free what the work state holds (table.c calls it). */
 void uvotel__wq_free(uvotel__wq_t *wq);
-/* Detach: free the getaddrinfo blocks (dns.c; uvotel__wq_free calls it). */
-void uvotel__gai_free(uvotel__wq_t *wq);
 /* uvotel_cancel of a getaddrinfo request (dns.c): its block's when uvotel runs it, else libuv's
  * answer for req itself. */
 int uvotel__gai_cancel(uv_getaddrinfo_t *req);

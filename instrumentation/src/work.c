@@ -112,28 +112,14 @@ static void wctx_done(uvotel__wq_t *wq, uvotel__wctx_t *c) {
 /* ---- blocks ---- */
 
 static uvotel__wblk_t *blk_get(uvotel__wq_t *wq) {
-  uvotel__wblk_t *b = wq->free;
-  if (UVOTEL__LIKELY(b != NULL)) {
-    wq->free = b->next_free;
-    wq->free_n--;
-  } else {
-    b = uvotel_malloc(sizeof *b);
-    if (b == NULL) return NULL;
-    b->wq = wq;
-  }
-  __atomic_store_n(&wq->live, wq->live + 1, __ATOMIC_RELAXED);
+  int fresh;
+  uvotel__wblk_t *b = uvotel__blk_get(wq, &wq->free, sizeof *b, &fresh);
+  if (b != NULL && fresh) b->wq = wq;
   return b;
 }
 
 static void blk_put(uvotel__wq_t *wq, uvotel__wblk_t *b) {
-  __atomic_store_n(&wq->live, wq->live - 1, __ATOMIC_RELAXED);
-  if (UVOTEL__LIKELY(wq->free_n < WBLK_POOL_CAP)) {
-    b->next_free = wq->free;
-    wq->free = b;
-    wq->free_n++;
-  } else {
-    uvotel_free(b);
-  }
+  uvotel__blk_put(wq, &wq->free, b, WBLK_POOL_CAP);
 }
 
 void uvotel__wq_free(uvotel__wq_t *wq) {
@@ -150,13 +136,9 @@ void uvotel__wq_free(uvotel__wq_t *wq) {
     wq->ctx_free = c->next_free;
     uvotel_free(c);
   }
-  while (wq->free != NULL) {
-    uvotel__wblk_t *b = wq->free;
-    wq->free = b->next_free;
-    uvotel_free(b);
-  }
-  wq->ctx_free_n = wq->free_n = 0;
-  uvotel__gai_free(wq);
+  wq->ctx_free_n = 0;
+  uvotel__blk_drain(&wq->free);
+  uvotel__blk_drain(&wq->gai_free);
 }
 
 /* ---- trampolines ---- */
