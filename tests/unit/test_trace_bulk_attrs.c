@@ -354,6 +354,20 @@ static void test_repeated_keys(void **state) {
   assert_int_equal(n, 9);
   assert_string_equal(a[2].value.u.s, "/again");
   assert_int_equal(a[5].value.type, UVOTEL_VALUE_INT);
+  /* repeats within the first entries (the one pass): client.port twice, url.scheme thrice */
+  list_t r;
+  r.n = 0;
+  add_str(&r, "url.scheme", "http");
+  add_int(&r, "client.port", 1);
+  add_str(&r, "url.scheme", "https");
+  add_int(&r, "client.port", 2);
+  add_str(&r, "url.scheme", "ftp");
+  add_int(&r, "x", 3);
+  d = compare(f, &r, NULL);
+  a = uvotel_span_data_attributes(d, &n);
+  assert_int_equal(n, 3);
+  assert_string_equal(a[0].value.u.s, "ftp");
+  assert_int_equal(a[1].value.u.i, 2);
   d = compare(f, &l, pre_two);
   a = uvotel_span_data_attributes(d, &n);
   assert_int_equal(n, 1 + 9); /* server.port was set before: its place, the list's value */
@@ -525,20 +539,34 @@ static void test_invalid_entries(void **state) {
 /* The allocator failing at each allocation the attributes make (the arena chunks for values
  * past the slot's 256 inline bytes, the spill of the arrays past 8), on fresh providers, so the
  * bulk call and the setters meet the same failures at the same points: the same span data. */
-static void fill_big(list_t *l, char *big) {
-  http_list(l);
+static void fill_big(list_t *l, char *big, int big_first) {
+  l->n = 0;
   memset(big, 'v', 1000);
+  if (big_first) { /* the chunks within the inline capacity, before the spill */
+    add_strn(l, "big.0", big, 250);
+    add_strn(l, "big.00", big, 900);
+  }
+  list_t h;
+  http_list(&h);
+  for (size_t i = 0; i < h.n; i++) {
+    const uvotel__attr_in_t *e = &h.e[i];
+    if (e->value.type == UVOTEL_VALUE_STRING) {
+      add_strn(l, e->key->key, e->value.u.s, e->value.len);
+    } else {
+      add_int(l, e->key->key, e->value.u.i);
+    }
+  }
   add_strn(l, "big.1", big, 200); /* the arena's inline bytes run out here: a chunk */
   add_strn(l, "big.2", big, 900); /* past the first chunk: a second one */
   add_int(l, "tail", 1);
   add_strn(l, "big.3", big, 30);
 }
 
-static const uvotel_span_data_t *one_oom(fx_t *f, int bulk, long ok_first, long failures,
-                                         uint64_t *mis) {
+static const uvotel_span_data_t *one_oom(fx_t *f, int bulk, int big_first, long ok_first,
+                                         long failures, uint64_t *mis) {
   list_t l;
   static char big[1000];
-  fill_big(&l, big);
+  fill_big(&l, big, big_first);
   open_with(f, UVOTEL_LIMIT_UNLIMITED, UVOTEL_LIMIT_UNLIMITED, SAMPLER_DEFAULT);
   uvotel_span_t *s = uvotel_span_start(f->t, "oom", NULL);
   uint64_t m0 = misuse(f);
@@ -559,18 +587,20 @@ static const uvotel_span_data_t *one_oom(fx_t *f, int bulk, long ok_first, long 
 static void test_out_of_memory(void **state) {
   fx_t *f = *state;
   int saw_drop = 0;
-  for (long ok_first = 0; ok_first < 6; ok_first++) {
-    for (long failures = 1; failures <= 3; failures += 2) {
-      uint64_t ma, mb;
-      const uvotel_span_data_t *a = one_oom(f, 1, ok_first, failures, &ma);
-      close_provider(f);
-      const uvotel_span_data_t *b = one_oom(f, 0, ok_first, failures, &mb);
-      close_provider(f);
-      assert_same_span(a, b);
-      assert_int_equal(ma, mb);
-      if (uvotel_span_data_dropped_attributes(a) > 0) saw_drop = 1;
-      uvotel_span_data_release(a);
-      uvotel_span_data_release(b);
+  for (int big_first = 0; big_first < 2; big_first++) {
+    for (long ok_first = 0; ok_first < 6; ok_first++) {
+      for (long failures = 1; failures <= 3; failures += 2) {
+        uint64_t ma, mb;
+        const uvotel_span_data_t *a = one_oom(f, 1, big_first, ok_first, failures, &ma);
+        close_provider(f);
+        const uvotel_span_data_t *b = one_oom(f, 0, big_first, ok_first, failures, &mb);
+        close_provider(f);
+        assert_same_span(a, b);
+        assert_int_equal(ma, mb);
+        if (uvotel_span_data_dropped_attributes(a) > 0) saw_drop = 1;
+        uvotel_span_data_release(a);
+        uvotel_span_data_release(b);
+      }
     }
   }
   assert_true(saw_drop); /* the failures did land on the attributes' allocations */
