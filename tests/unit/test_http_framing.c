@@ -340,6 +340,10 @@ static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t ca
 #define TP_VALUE ": 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #define TP "traceparent" TP_VALUE "\r\n"
 
+#define HOST_L                                                                \
+  "GET|0000000000000000|http.request.method=GET|url.scheme=http|url.path=/a|" \
+  "network.protocol.version=1.1"
+
 static const rcase_t k_rcases[] = {
     {"attributes",
      {"GET /a?x=1 HTTP/1.1\r\nHost: h:8080\r\nUser-Agent:  ua/1 \r\n" TP "\r\n"},
@@ -436,6 +440,25 @@ static const rcase_t k_rcases[] = {
      {"POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", "POST /p HTTP/1.1\r\n\r\n", GET("/g")},
      3,
      "url.path=/g"},
+    /* The connection keeps the last Host it parsed: each new value is parsed again. */
+    {"another Host each time",
+     {"GET /a HTTP/1.1\r\nHost: a:1\r\n\r\n", "GET /a HTTP/1.1\r\nHost: b\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: a:1x\r\n\r\n", "GET /a HTTP/1.1\r\nHost: a:1\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: a:12\r\n\r\n", "GET /a HTTP/1.1\r\nHost: [::1]:1\r\n\r\n"},
+     6,
+     "server.address=a|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=b|http.response.status_code=200\n" HOST_L
+     "|http.response.status_code=200\n" HOST_L
+     "|server.address=a|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=a|server.port=12\n" HOST_L "|server.address=[::1]|server.port=1\n"},
+    {"another Host of 8 to 16 bytes, its end changed",
+     {"GET /a HTTP/1.1\r\nHost: host.example:1\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: host.example:2\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: host.examplf:2\r\n\r\n"},
+     3,
+     "server.address=host.example|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=host.example|server.port=2|http.response.status_code=200\n" HOST_L
+     "|server.address=host.examplf|server.port=2|"},
     {"a remembered request, then more lines, then fewer",
      {GET("/a"), "GET /a HTTP/1.1\r\nHost: h\r\nX-M: 1\r\nUser-Agent: m\r\n\r\n", GET("/a")},
      3,

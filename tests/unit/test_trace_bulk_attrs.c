@@ -518,7 +518,8 @@ static void test_invalid_entries(void **state) {
   open_with(f, UVOTEL_LIMIT_UNLIMITED, UVOTEL_LIMIT_UNLIMITED, SAMPLER_DEFAULT);
   list_t l;
   http_list(&l);
-  l.keys[1].len = 0;       /* as a failed uvotel__attr_key_init leaves it: url.scheme */
+  /* url.scheme's key as a failed uvotel__attr_key_init leaves it (key[3] is not its NUL) */
+  assert_int_equal(uvotel__attr_key_init(&l.keys[1], l.keys[1].key, 3), UVOTEL_EINVAL);
   l.e[4].value.u.s = NULL; /* network.protocol.version: NULL with 3 bytes */
   const uvotel_span_data_t *d = compare(f, &l, NULL);
   size_t n;

@@ -496,11 +496,15 @@ int uvotel__sampler_reads_attributes(const uvotel_sampler_t *s);
 
 /* An attribute key prepared once for uvotel__span_set_attrs: the key (borrowed, as by the
  * _static setters: it must stay valid and unchanged while any span holding it lives), its byte
- * length and its hash. len 0: not a valid key. */
+ * length, its hash, the hash's low 32 bits next to len (the span stores the two as one word) and
+ * its bloom bit (every bit for an invalid key). len 0: not a valid key. Filled by
+ * uvotel__attr_key_init only. */
 typedef struct uvotel__attr_key_s {
   const char *key;
   uint32_t len;
+  uint32_t hash32;
   uint64_t hash;
+  uint64_t bloom;
 } uvotel__attr_key_t;
 
 /* Prepare *k for key (key_len bytes, key[key_len] its NUL: the _static setters' rule). 0, or
@@ -508,9 +512,9 @@ typedef struct uvotel__attr_key_s {
  * uvotel__span_set_attrs reports the entry as the setter would). Thread: any. Alloc: none. */
 int uvotel__attr_key_init(uvotel__attr_key_t *k, const char *key, size_t key_len);
 
-/* One entry for uvotel__span_set_attrs: a prepared key and a value of type STRING (u.s and its
- * byte length in len, no NUL among those bytes, which need not be NUL-terminated; u.s may be
- * NULL when len is 0: ""), INT, DOUBLE or BOOL (len ignored). */
+/* One entry for uvotel__span_set_attrs: a prepared key (never NULL) and a value of type STRING (u.s
+ * and its byte length in len, no NUL among those bytes, which need not be NUL-terminated; u.s may
+ * be NULL when len is 0: ""), INT, DOUBLE or BOOL (len ignored). */
 typedef struct uvotel__attr_in_s {
   const uvotel__attr_key_t *key;
   uvotel_value_t value;

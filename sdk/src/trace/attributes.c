@@ -773,7 +773,9 @@ UVOTEL__API int uvotel__attr_key_init(uvotel__attr_key_t *k, const char *key, si
   if (k == NULL) return UVOTEL_EINVAL;
   k->key = key;
   k->len = 0;
+  k->hash32 = 0;
   k->hash = 0;
+  k->bloom = ~(uint64_t)0; /* every bit: the one pass looks closer, sees len 0 and stops */
   /* what set_static checks at every call, once */
   if (key == NULL || key_len == 0 || key_len > UINT32_MAX || key[0] == '\0' ||
       key[key_len] != '\0') {
@@ -781,6 +783,8 @@ UVOTEL__API int uvotel__attr_key_init(uvotel__attr_key_t *k, const char *key, si
   }
   k->len = (uint32_t)key_len;
   k->hash = key_hash(key, key_len);
+  k->hash32 = (uint32_t)k->hash;
+  k->bloom = key_bit(k->hash);
   return 0;
 }
 
@@ -807,7 +811,7 @@ static __attribute__((noinline)) void set_attrs_each(uvotel_span_t *s, const uvo
     const uvotel__attr_in_t *e = &a[i];
     if (!uvotel__span_writable(s, bulk_setter(e->value.type))) continue;
     const uvotel__attr_key_t *k = e->key;
-    if (k == NULL || k->len == 0) {
+    if (k->len == 0) {
       uvotel__misuse(s->provider, "invalid attribute (static key)");
       continue;
     }
@@ -854,69 +858,63 @@ UVOTEL__API void uvotel__span_set_attrs(uvotel_span_t *s, const uvotel__attr_in_
   uint32_t n0 = s->n_attrs, room = s->attr_room;
   size_t m = room > n0 ? room - n0 : 0;
   if (m > n) m = n;
-  uint32_t limit = s->provider->limits.attribute_value_length;
+  const uint32_t limit = s->provider->limits.attribute_value_length;
   uint64_t bloom = s->attr_bloom;
   char *p = s->ar_p;
-  size_t avail = (size_t)(s->ar_end - p);
+  char *const ar_end = s->ar_end;
   uvotel_attribute_t *dst = &s->attrs[n0];
   uvotel__key_t *kd = &s->attr_keys[n0];
-  size_t i = 0;
-  for (; i < m; i++, dst++, kd++) {
-    const uvotel__attr_in_t *e = &a[i];
+  const uvotel__attr_in_t *e = a, *const end = a + m;
+  _Static_assert(sizeof(uvotel__key_t) == 8 &&
+                     offsetof(uvotel__attr_key_t, hash32) == offsetof(uvotel__attr_key_t, len) + 4,
+                 "a prepared key's len and hash32 are the stored key word");
+  for (; e < end; e++, dst++, kd++) {
     const uvotel__attr_key_t *k = e->key;
-    if (UVOTEL__UNLIKELY(k == NULL) || UVOTEL__UNLIKELY(k->len == 0)) break;
-    uint64_t bit = key_bit(k->hash);
+    const uvotel_value_type_t type = e->value.type;
+    const uint32_t len = e->value.len;
+    const char *const str = e->value.u.s;
+    const uint64_t bit = k->bloom;
+    uint64_t kw;
+    memcpy(&kw, &k->len, sizeof kw); /* len and hash32: the word the span stores */
     if (UVOTEL__UNLIKELY(bloom & bit)) {
+      if (UVOTEL__UNLIKELY(k->len == 0)) break; /* an invalid key has every bloom bit */
       /* maybe a stored key (this call's earlier entries included): one compare per key */
-      uvotel__key_t want = {k->len, (uint32_t)k->hash};
-      uint64_t w;
-      memcpy(&w, &want, sizeof w);
       const uvotel__key_t *keys = s->attr_keys;
-      uint32_t stored = n0 + (uint32_t)i, j = 0;
-      for (; j < stored; j++) {
+      const uvotel__key_t *stop = kd;
+      for (; keys < stop; keys++) {
         uint64_t x;
-        memcpy(&x, &keys[j], sizeof x);
-        if (x == w) break;
+        memcpy(&x, keys, sizeof x);
+        if (x == kw) break;
       }
-      if (j < stored) break;
+      if (keys < stop) break;
     }
-    switch (e->value.type) {
-      case UVOTEL_VALUE_STRING: {
-        size_t len = e->value.len;
-        size_t size = (len + 8u) & ~(size_t)7u; /* uvotel__arena_strdup's len + 1, rounded */
-        if (UVOTEL__UNLIKELY(len > limit) || UVOTEL__UNLIKELY(size > avail) ||
-            UVOTEL__UNLIKELY(e->value.u.s == NULL && len != 0)) {
-          goto rest;
-        }
-        uvotel__copy_small(p, e->value.u.s, len);
-        p[len] = '\0';
-        dst->value.type = UVOTEL_VALUE_STRING;
-        dst->value.len = (uint32_t)len;
-        dst->value.u.s = p;
-        p += size;
-        avail -= size;
+    if (type == UVOTEL_VALUE_STRING) {
+      size_t size = ((size_t)len + 8u) & ~(size_t)7u; /* uvotel__arena_strdup's len + 1, rounded */
+      if (UVOTEL__UNLIKELY(len > limit) || UVOTEL__UNLIKELY(size > (size_t)(ar_end - p)) ||
+          UVOTEL__UNLIKELY(str == NULL && len != 0)) {
         break;
       }
-      case UVOTEL_VALUE_INT:
-      case UVOTEL_VALUE_DOUBLE:
-      case UVOTEL_VALUE_BOOL:
-        dst->value.type = e->value.type;
-        dst->value.len = 0;
-        dst->value.u = e->value.u;
-        break;
-      default:
-        goto rest;
+      uvotel__copy_small(p, str, len);
+      p[len] = '\0';
+      dst->value.u.s = p;
+      p += size;
+    } else if (UVOTEL__LIKELY(type == UVOTEL_VALUE_INT) || type == UVOTEL_VALUE_DOUBLE ||
+               type == UVOTEL_VALUE_BOOL) {
+      dst->value.u = e->value.u;
+    } else {
+      break;
     }
+    dst->value.type = type;
+    dst->value.len = type == UVOTEL_VALUE_STRING ? len : 0;
     dst->key = k->key;
-    kd->len = k->len;
-    kd->hash = (uint32_t)k->hash;
+    memcpy(kd, &kw, sizeof kw);
     bloom |= bit;
   }
-rest:
+  size_t done = (size_t)(e - a);
   s->ar_p = p;
   s->attr_bloom = bloom;
-  s->n_attrs = n0 + (uint32_t)i;
-  if (UVOTEL__UNLIKELY(i < n)) set_attrs_each(s, a, i, n);
+  s->n_attrs = n0 + (uint32_t)done;
+  if (UVOTEL__UNLIKELY(done < n)) set_attrs_each(s, a, done, n);
 }
 
 static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {
