@@ -199,6 +199,15 @@ static inline int name_is(const char *n, const char *lname, size_t l) {
   return k == l;
 }
 
+/* name_is(n, "host", 4) in one word: a byte b | 0x20 is a lower-case letter l exactly when b is
+ * l or its capital. */
+static inline int is_host(const char *n) {
+  uint32_t w, want;
+  memcpy(&w, n, 4);
+  memcpy(&want, "host", 4);
+  return (w | 0x20202020u) == want;
+}
+
 /* ---- attribute keys, prepared at load (uvotel__span_set_attrs) ---- */
 
 uvotel__attr_key_t uvotel__http_keys[UVOTEL__HK_N];
@@ -232,6 +241,7 @@ typedef uvotel__http_attrs_t rq_attrs_t;
 #define ATTR_MAX UVOTEL__HTTP_ATTRS_MAX
 #define ATTR_VALUE_MAX UVOTEL__HTTP_VALUE_MAX
 #define put_str uvotel__http_put_str
+#define put_whole uvotel__http_put_whole
 #define put_int uvotel__http_put_int
 
 /* Start s with t's attributes given at the start (a sampler that reads them): each value a
@@ -400,7 +410,7 @@ static int parse_host(const char *h, size_t n, size_t *hl, long *port) {
 int uvotel__http_put_host(rq_attrs_t *t, const char *h, size_t n, long port) {
   size_t hl;
   if (parse_host(h, n, &hl, &port) != 0) return -1;
-  put_str(t, UVOTEL__HK_SERVER_ADDRESS, h, hl);
+  put_whole(t, UVOTEL__HK_SERVER_ADDRESS, h, hl); /* hl < 256 */
   if (port > 0) put_int(t, UVOTEL__HK_SERVER_PORT, port);
   return 0;
 }
@@ -429,10 +439,10 @@ static void set_server(rq_attrs_t *t, conn_t *c, const uvotel_str_t *host) {
       c->host_len = host->len;
     }
     if (!c->host_ok) return;
-    put_str(t, UVOTEL__HK_SERVER_ADDRESS, host->ptr, c->host_hl);
+    put_whole(t, UVOTEL__HK_SERVER_ADDRESS, host->ptr, c->host_hl); /* < 256 */
     if (c->host_port > 0) put_int(t, UVOTEL__HK_SERVER_PORT, c->host_port);
   } else if (c->server_ip[0] != '\0') {
-    put_str(t, UVOTEL__HK_SERVER_ADDRESS, c->server_ip, c->server_ip_len);
+    put_whole(t, UVOTEL__HK_SERVER_ADDRESS, c->server_ip, c->server_ip_len);
     put_int(t, UVOTEL__HK_SERVER_PORT, c->server_port);
   }
 }
@@ -467,7 +477,7 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
     const uvotel_header_t *h = &c->hdr[i];
     switch (h->name.len) {
       case 4:
-        if (host == NULL && name_is(h->name.ptr, "host", 4)) host = &h->value;
+        if (host == NULL && is_host(h->name.ptr)) host = &h->value;
         break;
       case 10:
         carry = 1;
@@ -492,12 +502,12 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
   rq_attrs_t t;
   t.n = 0;
   if (known) {
-    put_str(&t, UVOTEL__HK_METHOD, method, ml);
+    put_whole(&t, UVOTEL__HK_METHOD, method, ml);
   } else {
-    put_str(&t, UVOTEL__HK_METHOD, "_OTHER", 6);
+    put_whole(&t, UVOTEL__HK_METHOD, "_OTHER", 6);
     put_str(&t, UVOTEL__HK_METHOD_ORIGINAL, method, ml);
   }
-  put_str(&t, UVOTEL__HK_SCHEME, "http", 4);
+  put_whole(&t, UVOTEL__HK_SCHEME, "http", 4);
   set_url(&t, c);
   char ver[4];
   const char *v = major == 1 && minor == 1 ? "1.1" : major == 1 && minor == 0 ? "1.0" : NULL;
@@ -508,10 +518,10 @@ static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) 
     ver[3] = '\0';
     v = ver;
   }
-  put_str(&t, UVOTEL__HK_VERSION, v, 3);
+  put_whole(&t, UVOTEL__HK_VERSION, v, 3);
   if (ua != NULL) put_str(&t, UVOTEL__HK_USER_AGENT, ua->ptr, ua->len);
   if (c->client_ip[0] != '\0') {
-    put_str(&t, UVOTEL__HK_CLIENT_ADDRESS, c->client_ip, c->client_ip_len);
+    put_whole(&t, UVOTEL__HK_CLIENT_ADDRESS, c->client_ip, c->client_ip_len);
     put_int(&t, UVOTEL__HK_CLIENT_PORT, c->client_port);
   }
   set_server(&t, c, host);

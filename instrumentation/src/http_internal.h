@@ -52,10 +52,11 @@ typedef struct uvotel__http_attrs_s {
 } uvotel__http_attrs_t;
 
 /* Add key k = the n bytes at v (no NUL among them; NULL when n is 0). Borrowed until the list
- * is handed over. _str cuts n at UVOTEL__HTTP_VALUE_MAX, _whole does not. */
+ * is handed over. _str cuts n at UVOTEL__HTTP_VALUE_MAX, _whole does not. No room check: a span
+ * adds each key at most once, and there are fewer keys than UVOTEL__HTTP_ATTRS_MAX. */
+_Static_assert(UVOTEL__HK_N <= UVOTEL__HTTP_ATTRS_MAX, "every key fits the list once");
 static inline void uvotel__http_put_whole(uvotel__http_attrs_t *t, unsigned k, const char *v,
                                           size_t n) {
-  if (t->n == UVOTEL__HTTP_ATTRS_MAX) return;
   uvotel__attr_in_t *e = &t->e[t->n++];
   e->key = &uvotel__http_keys[k];
   e->value.type = UVOTEL_VALUE_STRING;
@@ -69,7 +70,6 @@ static inline void uvotel__http_put_str(uvotel__http_attrs_t *t, unsigned k, con
 }
 
 static inline void uvotel__http_put_int(uvotel__http_attrs_t *t, unsigned k, int64_t v) {
-  if (t->n == UVOTEL__HTTP_ATTRS_MAX) return;
   uvotel__attr_in_t *e = &t->e[t->n++];
   e->key = &uvotel__http_keys[k];
   e->value.type = UVOTEL_VALUE_INT;
