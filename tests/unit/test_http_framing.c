@@ -496,8 +496,49 @@ static void test_fast_request_too_many_headers(void **state) {
   assert_int_equal(run_req(fx, &c, 1, whole, sizeof whole), 0);
 }
 
+/* A NUL byte in the target or in a header value (the only place the bulk attribute call could
+ * see one: it takes values as their lengths, where the setters stopped at a NUL): both the fast
+ * framing and http_parser refuse it, whole or one byte per read, so no request gets a span. */
+static void test_nul_in_request_refused(void **state) {
+  fx_t *fx = *state;
+#define NUL_CASE(x) \
+  { x, sizeof x - 1 }
+  static const struct {
+    const char *p;
+    size_t n;
+  } k[] = {NUL_CASE("GET /a\0b HTTP/1.1\r\nHost: h\r\n\r\n"),
+           NUL_CASE("GET /a HTTP/1.1\r\nHost: h\0x\r\n\r\n"),
+           NUL_CASE("GET /a HTTP/1.1\r\nUser-Agent: u\0v\r\n\r\n"),
+           NUL_CASE("GET /a?q\0 HTTP/1.1\r\n\r\n")};
+  const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    const char *head = k[i].p;
+    size_t len = k[i].n;
+    assert_int_equal(memchr(head, '\0', len) != NULL, 1);
+    assert_int_equal(memcmp(head + len - 4, "\r\n\r\n", 4), 0);
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+      uv_pipe_t pipe;
+      memset(&pipe, 0, sizeof pipe);
+      pipe.type = UV_NAMED_PIPE;
+      uvotel_memory_exporter_reset(fx->mem);
+      void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
+      assert_non_null(conn);
+      int dead = 0;
+      size_t step = bytewise ? 1 : len;
+      for (size_t o = 0; o < len && !dead; o += step) {
+        uvotel_span_t *cur = NULL;
+        dead = ops->read(conn, head + o, step, &cur) < 0;
+      }
+      assert_true(dead);
+      ops->close(conn);
+      assert_int_equal(uvotel_memory_exporter_count(fx->mem), 0);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_nul_in_request_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_framing_matches_http_parser, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_framing_buffer_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_request_framing_matches_http_parser, setup,
