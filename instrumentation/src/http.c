@@ -239,7 +239,6 @@ __attribute__((constructor)) static void http_keys_init(void) {
  * the start with one uvotel__span_set_attrs. */
 typedef uvotel__http_attrs_t rq_attrs_t;
 #define ATTR_MAX UVOTEL__HTTP_ATTRS_MAX
-#define ATTR_VALUE_MAX UVOTEL__HTTP_VALUE_MAX
 #define put_str uvotel__http_put_str
 #define put_whole uvotel__http_put_whole
 #define put_int uvotel__http_put_int
@@ -415,8 +414,7 @@ int uvotel__http_put_host(rq_attrs_t *t, const char *h, size_t n, long port) {
   return 0;
 }
 
-/* server.address/port from Host (anything not understood there: no server attributes), else
- * the connection's local address. */
+/* a[0 .. n) == b[0 .. n): 8 to 16 bytes in two overlapping words each, else memcmp. */
 static inline int same_bytes(const char *a, const char *b, size_t n) {
   if (n >= 8 && n <= 16) {
     uint64_t a0, a1, b0, b1;
@@ -429,6 +427,8 @@ static inline int same_bytes(const char *a, const char *b, size_t n) {
   return memcmp(a, b, n) == 0;
 }
 
+/* server.address/port from Host (host: the first Host line's value, or NULL; anything not
+ * understood there: no server attributes), else the connection's local address. */
 static void set_server(rq_attrs_t *t, conn_t *c, const uvotel_str_t *host) {
   if (host != NULL && host->len > 0 && host->len < 256) {
     if (host->len != c->host_len || !same_bytes(host->ptr, c->host, host->len)) {
