@@ -296,14 +296,21 @@ static void signature(fx_t *fx, char *out, size_t cap) {
   }
 }
 
+/* A detector connection on a pipe (never opened: open only looks at the type), the memory
+ * exporter emptied first. */
+static void *open_conn(fx_t *fx, uv_pipe_t *pipe) {
+  memset(pipe, 0, sizeof *pipe);
+  pipe->type = UV_NAMED_PIPE;
+  uvotel_memory_exporter_reset(fx->mem);
+  void *conn = uvotel_protocol_http()->open(NULL, (uv_stream_t *)pipe, fx->tracer);
+  assert_non_null(conn);
+  return conn;
+}
+
 static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t cap) {
   const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
   uv_pipe_t pipe;
-  memset(&pipe, 0, sizeof pipe);
-  pipe.type = UV_NAMED_PIPE;
-  uvotel_memory_exporter_reset(fx->mem);
-  void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
-  assert_non_null(conn);
+  void *conn = open_conn(fx, &pipe);
   char all[8192];
   size_t len = 0;
   for (size_t i = 0; i < 6 && c->pieces[i] != NULL; i++) {
@@ -518,11 +525,7 @@ static void test_nul_in_request_refused(void **state) {
     assert_int_equal(memcmp(head + len - 4, "\r\n\r\n", 4), 0);
     for (int bytewise = 0; bytewise < 2; bytewise++) {
       uv_pipe_t pipe;
-      memset(&pipe, 0, sizeof pipe);
-      pipe.type = UV_NAMED_PIPE;
-      uvotel_memory_exporter_reset(fx->mem);
-      void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
-      assert_non_null(conn);
+      void *conn = open_conn(fx, &pipe);
       int dead = 0;
       size_t step = bytewise ? 1 : len;
       for (size_t o = 0; o < len && !dead; o += step) {

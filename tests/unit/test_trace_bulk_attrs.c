@@ -161,20 +161,9 @@ static void open_with(fx_t *f, uint32_t attr_limit, uint32_t value_len, int samp
 }
 
 static void open_sampled(fx_t *f, uint32_t attr_limit, uint32_t value_len, int sampler) {
-  f->mem = uvotel_memory_exporter_create(0);
-  uvotel_span_processor_t *sp =
-      uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
-  uvotel_tracer_provider_options_t o = UVOTEL_TRACER_PROVIDER_OPTIONS_INIT;
-  o.processors = &sp;
-  o.n_processors = 1;
-  o.flags = UVOTEL_PROVIDER_NO_ENV_RESOURCE;
-  o.limits.attribute_count = attr_limit;
-  o.limits.attribute_value_length = value_len;
-  if (sampler == SAMPLER_PRESET) o.sampler = uvotel_sampler_create(&k_preset_ops, NULL);
-  if (sampler == SAMPLER_OFF) o.sampler = uvotel_sampler_always_off();
-  f->p = uvotel_tracer_provider_create(&o);
-  assert_non_null(f->p);
-  f->t = uvotel_tracer_get(f->p, "bulk", NULL);
+  open_provider_sampled(f, attr_limit, value_len,
+                        sampler == SAMPLER_PRESET ? uvotel_sampler_create(&k_preset_ops, NULL)
+                                                  : uvotel_sampler_always_off());
 }
 
 static uint64_t misuse(fx_t *f) {
