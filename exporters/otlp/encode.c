@@ -6,8 +6,10 @@
  * from the end of a scratch buffer towards its start (pbw.h): every nested message's contents
  * are in place before its header, so each length is known when its tag + length prefix is
  * written, each string is measured (strlen, UTF-8 check) and copied once, and nothing is
- * walked twice. The finished bytes are copied once into an exactly sized body; the scratch
- * buffer goes back to the exporter's cache (a warm buffer, no growth in steady state).
+ * walked twice. The exporter's transport sends the finished region of the scratch buffer as it
+ * is (uvotel__otlp_encode_held: no copy) and gives the buffer back to the exporter's cache when
+ * the request is done (a warm buffer, no growth in steady state); the public
+ * uvotel_otlp_http_encode copies it once into an exactly sized body.
  *
  * The output is what protobuf-c packs for the same message: fields in field-number order,
  * proto3 defaults (0, "", empty bytes) omitted except in the AnyValue oneof, sub-messages
@@ -35,11 +37,14 @@
 #define CACHE_MAX 8
 #define SCRATCH_KEEP_MAX (4u << 20) /* bytes; larger buffers are freed after use */
 
-typedef struct scratch_s {
-  struct scratch_s *next;
+struct uvotel__otlp_scratch_s {
+  struct uvotel__otlp_scratch_s *next;
+  uvotel__otlp_block_cache_t *cache; /* where it goes back; NULL: freed after use */
   size_t cap;
   uint8_t *buf;
-} scratch_t;
+  int on_stack; /* the caller's local one (uvotel__otlp_encode without a cache) */
+};
+typedef struct uvotel__otlp_scratch_s scratch_t;
 
 struct uvotel__otlp_block_cache_s {
   uv_mutex_t mu;
@@ -70,31 +75,40 @@ void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c) {
   uvotel_free(c);
 }
 
-/* A scratch buffer from the cache, a new one, or (no cache) `local`, which lives on the
- * caller's stack. NULL when out of memory. */
+/* A scratch buffer from the cache, a new one, or (no cache, `local` not NULL) `local`, which
+ * lives on the caller's stack. NULL when out of memory. */
 static scratch_t *scratch_get(uvotel__otlp_block_cache_t *c, scratch_t *local) {
-  if (c == NULL) {
+  if (c == NULL && local != NULL) {
     memset(local, 0, sizeof *local);
+    local->on_stack = 1;
     return local;
   }
-  uv_mutex_lock(&c->mu);
-  scratch_t *s = c->free;
-  if (s != NULL) {
-    c->free = s->next;
-    c->n--;
+  scratch_t *s = NULL;
+  if (c != NULL) {
+    uv_mutex_lock(&c->mu);
+    s = c->free;
+    if (s != NULL) {
+      c->free = s->next;
+      c->n--;
+    }
+    uv_mutex_unlock(&c->mu);
   }
-  uv_mutex_unlock(&c->mu);
-  if (s == NULL) s = uvotel_calloc(1, sizeof *s);
+  if (s == NULL) {
+    s = uvotel_calloc(1, sizeof *s);
+    if (s != NULL) s->cache = c;
+  }
   return s;
 }
 
-static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
+/* Back to its cache (up to CACHE_MAX kept, each up to SCRATCH_KEEP_MAX), or freed. */
+static void scratch_put(scratch_t *s) {
   if (s == NULL) return;
-  if (c == NULL) { /* the caller's local one */
+  if (s->on_stack) {
     uvotel_free(s->buf);
     return;
   }
-  if (s->cap <= SCRATCH_KEEP_MAX) {
+  uvotel__otlp_block_cache_t *c = s->cache;
+  if (c != NULL && s->cap <= SCRATCH_KEEP_MAX) {
     uv_mutex_lock(&c->mu);
     int keep = c->n < CACHE_MAX;
     if (keep) {
@@ -107,6 +121,10 @@ static void scratch_put(uvotel__otlp_block_cache_t *c, scratch_t *s) {
   }
   uvotel_free(s->buf);
   uvotel_free(s);
+}
+
+void uvotel__otlp_scratch_release(uvotel__otlp_scratch_t *s) {
+  scratch_put(s);
 }
 
 /* ---- strings ---- */
@@ -527,6 +545,28 @@ static void request(pbw_t *w, const uvotel__span_groups_t *g) {
 #define SCRATCH_PER_SPAN 64u
 #define SCRATCH_BASE 1024u
 
+/* Encode into sc (grown as needed; its buffer stays sc's): 0 with the body at [*out, +*out_n)
+ * inside sc->buf, or the error. */
+static int encode_into(const uvotel__span_groups_t *g, size_t n, scratch_t *sc, uint8_t **out,
+                       size_t *out_n) {
+  if (sc->buf == NULL) {
+    size_t cap = SCRATCH_BASE + SCRATCH_PER_SPAN * n;
+    sc->buf = uvotel_malloc(cap);
+    if (sc->buf == NULL) return UVOTEL_ENOMEM;
+    sc->cap = cap;
+  }
+  pbw_t w;
+  pbw_init(&w, sc->buf, sc->cap);
+  request(&w, g);
+  sc->buf = w.lo; /* grown or not, the writer's buffer is the scratch's */
+  sc->cap = (size_t)(w.hi - w.lo);
+  if (w.failed) return UVOTEL_ENOMEM;
+  if (pbw_used(&w) > UINT32_MAX) return UVOTEL_ERANGE;
+  *out = w.p;
+  *out_n = pbw_used(&w);
+  return 0;
+}
+
 int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n) {
   if ((spans == NULL && n > 0) || out == NULL || out_n == NULL) return UVOTEL_EINVAL;
@@ -539,26 +579,44 @@ int uvotel__otlp_encode(const uvotel_span_data_t *const *spans, size_t n,
   scratch_t *sc = scratch_get(cache, &local);
   rc = UVOTEL_ENOMEM;
   if (sc == NULL) goto done;
-  if (sc->buf == NULL) {
-    size_t cap = SCRATCH_BASE + SCRATCH_PER_SPAN * n;
-    sc->buf = uvotel_malloc(cap);
-    if (sc->buf == NULL) goto done;
-    sc->cap = cap;
-  }
-  pbw_t w;
-  pbw_init(&w, sc->buf, sc->cap);
-  request(&w, &g);
-  sc->buf = w.lo; /* grown or not, the writer's buffer is the scratch's */
-  sc->cap = (size_t)(w.hi - w.lo);
-  if (w.failed) goto done;
-  if (pbw_used(&w) > UINT32_MAX) {
-    rc = UVOTEL_ERANGE;
-    goto done;
-  }
-  if (pbw_copy_out(&w, out, out_n) != 0) goto done;
+  uint8_t *body;
+  size_t len;
+  rc = encode_into(&g, n, sc, &body, &len);
+  if (rc != 0) goto done;
+  uint8_t *b = uvotel_malloc(len ? len : 1);
+  rc = UVOTEL_ENOMEM;
+  if (b == NULL) goto done;
+  if (len) memcpy(b, body, len);
+  *out = b;
+  *out_n = len;
   rc = 0;
 done:
-  scratch_put(cache, sc);
+  scratch_put(sc);
   uvotel__span_groups_free(&g);
   return rc;
+}
+
+int uvotel__otlp_encode_held(const uvotel_span_data_t *const *spans, size_t n,
+                             uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n,
+                             uvotel__otlp_scratch_t **hold) {
+  if ((spans == NULL && n > 0) || out == NULL || out_n == NULL || hold == NULL)
+    return UVOTEL_EINVAL;
+  *out = NULL;
+  *out_n = 0;
+  *hold = NULL;
+  uvotel__span_groups_t g;
+  int rc = uvotel__span_groups_build(&g, spans, n);
+  if (rc != 0) return rc;
+  scratch_t *sc = scratch_get(cache, NULL);
+  rc = UVOTEL_ENOMEM;
+  if (sc != NULL) rc = encode_into(&g, n, sc, out, out_n);
+  uvotel__span_groups_free(&g);
+  if (rc != 0) {
+    *out = NULL;
+    *out_n = 0;
+    scratch_put(sc);
+    return rc;
+  }
+  *hold = sc;
+  return 0;
 }

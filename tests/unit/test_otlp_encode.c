@@ -266,6 +266,19 @@ static void expect_same_bytes(const uvotel_span_data_t *const *spans, size_t n) 
     assert_memory_equal(c, b, cn);
     uvotel_free(c);
   }
+  /* held (what the exporter sends): the same bytes in the scratch buffer itself, with the
+   * cache (its second round reuses the first one's buffer) and without */
+  uvotel__otlp_block_cache_t *caches[2] = {cache, NULL};
+  for (int round = 0; round < 3; round++) {
+    uint8_t *c = NULL;
+    size_t cn = 0;
+    uvotel__otlp_scratch_t *hold = NULL;
+    assert_int_equal(uvotel__otlp_encode_held(spans, n, caches[round / 2], &c, &cn, &hold), 0);
+    assert_non_null(hold);
+    assert_int_equal(cn, bn);
+    assert_memory_equal(c, b, cn);
+    uvotel__otlp_scratch_release(hold);
+  }
   uvotel__otlp_block_cache_free(cache);
   uvotel_free(a);
   uvotel_free(b);
@@ -583,6 +596,101 @@ static void test_encode_errors(void **state) {
     failures_seen++;
   }
   assert_true(failures_seen >= 4); /* groups, scratch, stack, its growth, body */
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
+/* A held body (uvotel__otlp_encode_held, what the exporter hands its transport) is the
+ * caller's until released: encoding other batches with the same cache meanwhile takes other
+ * buffers and leaves it intact; once released, its buffer is the next batch's (no allocation
+ * but the grouping's), and a buffer released beyond the cache's size is freed. Bad input and
+ * out of memory return nothing held and leak nothing (the teardown counts live blocks). */
+static void test_held_body_owned_until_release(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider(b.m, "svc");
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "held", "1");
+  for (int i = 0; i < 40; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, i < 20 ? "first" : "second", NULL);
+    uvotel_span_set_attribute_int(s, "i", i);
+    uvotel_span_set_attribute_str(s, "half", i < 20 ? "first half" : "second half");
+    uvotel_span_end(s);
+  }
+  collect(&b);
+  uint8_t *ref[2];
+  size_t ref_n[2];
+  for (int k = 0; k < 2; k++)
+    assert_int_equal(otlp_pbc_encode(b.spans + 20 * k, 20, &ref[k], &ref_n[k]), 0);
+  assert_true(ref_n[0] != ref_n[1] || memcmp(ref[0], ref[1], ref_n[0]) != 0);
+
+  uvotel__otlp_block_cache_t *cache = NULL;
+  assert_int_equal(uvotel__otlp_block_cache_create(&cache), 0);
+  uint8_t *body[12];
+  size_t len[12];
+  uvotel__otlp_scratch_t *hold[12];
+  /* more held at once than the cache keeps (8) */
+  for (int k = 0; k < 12; k++) {
+    assert_int_equal(
+        uvotel__otlp_encode_held(b.spans + 20 * (k % 2), 20, cache, &body[k], &len[k], &hold[k]),
+        0);
+    for (int j = 0; j <= k; j++) {
+      assert_int_equal(len[j], ref_n[j % 2]);
+      assert_memory_equal(body[j], ref[j % 2], len[j]);
+    }
+  }
+  for (int k = 0; k < 12; k++) uvotel__otlp_scratch_release(hold[k]);
+  /* 8 kept: the next 8 batches take them without allocating a buffer */
+  for (int k = 0; k < 8; k++) {
+    size_t a0 = counting_alloc_stats().allocs;
+    assert_int_equal(
+        uvotel__otlp_encode_held(b.spans + 20 * (k % 2), 20, cache, &body[k], &len[k], &hold[k]),
+        0);
+    assert_int_equal(counting_alloc_stats().allocs - a0, 1); /* the grouping's block */
+    assert_memory_equal(body[k], ref[k % 2], len[k]);
+  }
+  size_t a0 = counting_alloc_stats().allocs;
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 20, cache, &body[8], &len[8], &hold[8]), 0);
+  assert_true(counting_alloc_stats().allocs - a0 >= 3); /* grouping, scratch, its buffer */
+  for (int k = 0; k <= 8; k++) uvotel__otlp_scratch_release(hold[k]);
+
+  /* bad input and out of memory: nothing held */
+  uvotel__otlp_scratch_t *h = (uvotel__otlp_scratch_t *)1;
+  uint8_t *o = (uint8_t *)1;
+  size_t on = 1;
+  const uvotel_span_data_t *none[1] = {NULL};
+  assert_int_equal(uvotel__otlp_encode_held(none, 1, cache, &o, &on, &h), UVOTEL_EINVAL);
+  assert_null(h);
+  assert_null(o);
+  assert_int_equal(on, 0);
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 1, cache, &o, &on, NULL), UVOTEL_EINVAL);
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 1, cache, NULL, &on, &h), UVOTEL_EINVAL);
+  for (int nocache = 0; nocache < 2; nocache++) {
+    int failures = 0;
+    for (long k = 0; k < 8; k++) {
+      counting_alloc_fail_after(k, 1);
+      h = (uvotel__otlp_scratch_t *)1;
+      int rc = uvotel__otlp_encode_held(b.spans, 20, nocache ? NULL : cache, &o, &on, &h);
+      counting_alloc_fail_after(0, 0);
+      if (rc == 0) {
+        uvotel__otlp_scratch_release(h);
+        break;
+      }
+      assert_int_equal(rc, UVOTEL_ENOMEM);
+      assert_null(h);
+      assert_null(o);
+      failures++;
+    }
+    /* the cache has 8 warm buffers: only the grouping can fail; without it the scratch, its
+     * buffer and the buffer's growth too */
+    if (nocache)
+      assert_true(failures >= 3);
+    else
+      assert_int_equal(failures, 1);
+  }
+  uvotel__otlp_scratch_release(NULL); /* a no-op */
+  uvotel__otlp_block_cache_free(cache);
+  uvotel_free(ref[0]);
+  uvotel_free(ref[1]);
   uvotel_tracer_provider_free(p);
   uvotel_memory_exporter_free(b.m);
 }
@@ -1074,6 +1182,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_utf8_json_strict, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_kvlist_empty_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_growth_everywhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_body_owned_until_release, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_string_size_classes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
