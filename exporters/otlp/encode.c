@@ -274,52 +274,275 @@ static void kv_general(pbw_t *w, uint32_t field, const uvotel_attribute_t *a) {
   w->p = pb_hdr(p, field, (size_t)(w->hi - p) - m);
 }
 
-/* One KeyValue as `field`: key (omitted when empty), then the value (always). A string or
- * scalar value with valid UTF-8 strings (nearly every attribute) takes one room check, the
- * cursor in a register and each string checked while it is copied; anything else (and a
- * string that turns out not to be valid UTF-8: what was copied is left below the cursor, to be
- * overwritten) goes to kv_general. */
-static inline __attribute__((always_inline)) void key_value(pbw_t *w, uint32_t field,
-                                                            const uvotel_attribute_t *a) {
-  const uvotel_value_t *v = &a->value;
-  uvotel_value_type_t t = v->type;
-  if (PBW_UNLIKELY(t != UVOTEL_VALUE_STRING && t != UVOTEL_VALUE_INT && t != UVOTEL_VALUE_BOOL &&
-                   t != UVOTEL_VALUE_DOUBLE)) {
-    kv_general(w, field, a);
-    return;
-  }
-  const char *key = a->key != NULL ? a->key : "";
-  size_t kn = strlen(key);
-  const char *s = "";
-  size_t sn = 0;
-  if (t == UVOTEL_VALUE_STRING && v->u.s != NULL) {
-    s = v->u.s;
-    sn = v->len;
-  }
-  /* the value's member (a scalar, or a string's header), the AnyValue header, the key's header
-   * and the KeyValue header */
-  if (!pbw_room(w, kn + sn + 4 * PBW_HDR_MAX)) return;
-  uint8_t *end = w->p, *p = end;
+/* 1 when the value takes the fast paths below: a string or a scalar (nearly every attribute) */
+_Static_assert(UVOTEL_VALUE_STRING == 1 && UVOTEL_VALUE_BOOL == 2 && UVOTEL_VALUE_INT == 3 &&
+                   UVOTEL_VALUE_DOUBLE == 4,
+               "kv_fast_type takes the four as one range");
+static inline int kv_fast_type(uvotel_value_type_t t) {
+  return (unsigned)t - UVOTEL_VALUE_STRING <= UVOTEL_VALUE_DOUBLE - UVOTEL_VALUE_STRING;
+}
+
+/* A fast-type value's AnyValue (its member, then its header as KeyValue.value = 2) below p, for
+ * a KeyValue ending at `end`; NULL when the string is not valid UTF-8 (what was copied is left
+ * below the cursor, to be overwritten). Needs sn + 2 * PBW_HDR_MAX bytes below p. */
+static inline __attribute__((always_inline)) uint8_t *kv_value(uint8_t *p, uvotel_value_type_t t,
+                                                               const uvotel_value_t *v) {
+  uint8_t *end = p;
   if (t == UVOTEL_VALUE_STRING) {
+    const char *s = v->u.s != NULL ? v->u.s : "";
+    size_t sn = v->u.s != NULL ? v->len : 0;
     p -= sn;
-    if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) {
-      kv_general(w, field, a);
-      return;
-    }
+    if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) return NULL;
     p = pb_hdr(p, 1, sn);
   } else {
     p = pb_scalar(p, t, v, 0);
   }
-  p = pb_hdr(p, 2, (size_t)(end - p)); /* KeyValue.value */
+  return pb_hdr(p, 2, (size_t)(end - p)); /* KeyValue.value */
+}
+
+static inline size_t kv_value_len(uvotel_value_type_t t, const uvotel_value_t *v) {
+  return t == UVOTEL_VALUE_STRING && v->u.s != NULL ? v->len : 0;
+}
+
+/* One KeyValue as `field`: key (kn bytes, omitted when empty; key_ok: known to be valid UTF-8),
+ * then the value (always). A fast-type value with valid UTF-8 strings takes one room check, the
+ * cursor in a register and each string checked while it is copied; anything else (and a
+ * string that turns out not to be valid UTF-8) goes to kv_general. */
+static inline __attribute__((always_inline)) void key_value_n(pbw_t *w, uint32_t field,
+                                                              const uvotel_attribute_t *a,
+                                                              const char *key, size_t kn,
+                                                              int key_ok) {
+  const uvotel_value_t *v = &a->value;
+  uvotel_value_type_t t = v->type;
+  /* the value's member (a scalar, or a string's header), the AnyValue header, the key's header
+   * and the KeyValue header */
+  if (!pbw_room(w, kn + kv_value_len(t, v) + 4 * PBW_HDR_MAX)) return;
+  uint8_t *end = w->p, *p = kv_value(end, t, v);
+  if (PBW_UNLIKELY(p == NULL)) {
+    kv_general(w, field, a);
+    return;
+  }
   if (kn != 0) {
     p -= kn;
-    if (PBW_UNLIKELY(!copy_ascii(p, key, kn)) && uvotel__utf8_valid_prefix(key, kn) != kn) {
+    if (!copy_ascii(p, key, kn) && !key_ok && uvotel__utf8_valid_prefix(key, kn) != kn) {
       kv_general(w, field, a);
       return;
     }
     p = pb_hdr(p, 1, kn);
   }
   w->p = pb_hdr(p, field, (size_t)(end - p));
+}
+
+static inline __attribute__((always_inline)) void key_value(pbw_t *w, uint32_t field,
+                                                            const uvotel_attribute_t *a) {
+  if (PBW_UNLIKELY(!kv_fast_type(a->value.type))) {
+    kv_general(w, field, a);
+    return;
+  }
+  const char *key = a->key != NULL ? a->key : "";
+  key_value_n(w, field, a, key, strlen(key), 0);
+}
+
+/* repeated KeyValue `field`: last first */
+static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
+  for (size_t i = n; i-- > 0;) key_value(w, field, &a[i]);
+}
+
+/* ---- the keys of one batch ----
+ *
+ * A batch repeats a handful of keys, and the instrumentation's keys are string literals it
+ * borrows (the _static setters), the same address in every span. The span data is immutable
+ * and every span of the batch is alive while the batch is encoded, so within one encode a key's
+ * address stands for its bytes: each distinct key address is measured (strlen) and checked
+ * (UTF-8) once per batch, and a key seen twice is encoded (KeyValue.key's tag, length and
+ * bytes) into a 32-byte blob that every later use copies with two 16-byte moves. The table
+ * lives on the encoder's stack for one call: no address outlives the batch it was seen in.
+ * Keys copied into each span (a new address every time) cost the plain path plus an insert,
+ * and once KEYC_MAX addresses are in the table, or KEYC_PROBE without one seen twice, it is off
+ * for the rest of the batch. */
+#define KEYC_SLOTS 128u /* open addressing */
+#define KEYC_MAX 48u    /* distinct addresses kept; then the plain path */
+#define KEYC_PROBE 16u  /* ... or this many without a repeat among them */
+#define KEYC_BLOB 32u
+
+/* KEYC_SEEN: measured once (n bytes, valid UTF-8, blob not built yet); KEYC_FAST: blob built;
+ * KEYC_PLAIN: longer than a blob takes, or not valid UTF-8: the plain path every time */
+enum { KEYC_SEEN = 1, KEYC_FAST = 2, KEYC_PLAIN = 3 };
+
+typedef struct keyc_ent_s {
+  uint8_t enc[KEYC_BLOB]; /* KEYC_FAST: the key field (tag, length, bytes) ending at the end */
+  uint32_t n;             /* KEYC_SEEN: the key's length; KEYC_FAST: bytes of enc it takes */
+  uint32_t kind;
+} keyc_ent_t;
+
+typedef struct keyc_s {
+  const char *key[KEYC_SLOTS];
+  keyc_ent_t ent[KEYC_SLOTS];
+  unsigned used;
+  unsigned built; /* keys seen twice (blobs built) */
+  int off;        /* the plain path for the rest of the batch */
+} keyc_t;
+
+static void keyc_init(keyc_t *kc) {
+  memset(kc->key, 0, sizeof kc->key);
+  kc->used = 0;
+  kc->built = 0;
+  kc->off = 0;
+}
+
+static inline size_t keyc_hash(const char *key) {
+  return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> 57);
+}
+
+/* key is not in the table and slot i is free: the plain path for this attribute, and the key
+ * measured and recorded there (or the table turned off when full) */
+static __attribute__((noinline)) void keyc_miss(pbw_t *w, uint32_t field,
+                                                const uvotel_attribute_t *a, keyc_t *kc,
+                                                const char *key, size_t i) {
+  size_t kn = strlen(key);
+  int ok = ascii_short(key, kn) || uvotel__utf8_valid_prefix(key, kn) == kn;
+  /* KEYC_PROBE addresses and none seen twice: keys copied into every span */
+  if (kc->used < KEYC_MAX && (kc->used < KEYC_PROBE || kc->built != 0)) {
+    kc->used++;
+    kc->key[i] = key;
+    keyc_ent_t *e = &kc->ent[i];
+    e->n = (uint32_t)kn;
+    e->kind = ok && kn + PBW_TAG_MAX + pb_varint_size(kn) <= KEYC_BLOB ? KEYC_SEEN : KEYC_PLAIN;
+  } else {
+    kc->off = 1;
+  }
+  key_value_n(w, field, a, key, kn, ok);
+}
+
+/* the key's second use: build its blob */
+static __attribute__((noinline)) void keyc_build(keyc_t *kc, keyc_ent_t *e, const char *key) {
+  size_t kn = e->n;
+  memset(e->enc, 0, sizeof e->enc);
+  uint8_t *p = e->enc + KEYC_BLOB;
+  if (kn != 0) p = pb_hdr(pb_raw(p, key, kn), 1, kn); /* proto3: an empty key is omitted */
+  e->n = (uint32_t)(e->enc + KEYC_BLOB - p);
+  e->kind = KEYC_FAST;
+  kc->built++;
+}
+
+/* key_value with the key from the batch's table: every case (the loop below takes the common
+ * one itself) */
+static __attribute__((noinline)) void key_value_kc(pbw_t *w, uint32_t field,
+                                                   const uvotel_attribute_t *a, keyc_t *kc) {
+  const uvotel_value_t *v = &a->value;
+  uvotel_value_type_t t = v->type;
+  if (!kv_fast_type(t)) {
+    kv_general(w, field, a);
+    return;
+  }
+  const char *key = a->key != NULL ? a->key : "";
+  size_t i = keyc_hash(key);
+  const char *k;
+  while ((k = kc->key[i]) != key) {
+    if (k == NULL) {
+      keyc_miss(w, field, a, kc, key, i);
+      return;
+    }
+    i = (i + 1) & (KEYC_SLOTS - 1);
+  }
+  keyc_ent_t *e = &kc->ent[i];
+  if (e->kind == KEYC_PLAIN) {
+    key_value(w, field, a);
+    return;
+  }
+  if (e->kind == KEYC_SEEN) keyc_build(kc, e, key);
+  /* the value's member, the AnyValue header, the key's blob and the KeyValue header */
+  if (!pbw_room(w, kv_value_len(t, v) + KEYC_BLOB + 3 * PBW_HDR_MAX)) return;
+  uint8_t *end = w->p, *p = kv_value(end, t, v);
+  if (p == NULL) {
+    kv_general(w, field, a);
+    return;
+  }
+  memcpy(p - KEYC_BLOB, e->enc, KEYC_BLOB); /* into the free room below p */
+  p -= e->n;
+  w->p = pb_hdr(p, field, (size_t)(end - p));
+}
+
+/* two header bytes (a one-byte tag, a length under 128) as one store */
+static inline uint8_t *pb_hdr1(uint8_t *p, uint8_t tag, size_t len) {
+  p -= 2;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint16_t v = (uint16_t)(tag | (len << 8));
+  memcpy(p, &v, 2);
+#else
+  p[0] = tag;
+  p[1] = (uint8_t)len;
+#endif
+  return p;
+}
+
+/* repeated KeyValue `field` (under 16), last first, keys from the batch's table. The common
+ * case (a key already in the table with its blob, a string value of valid UTF-8 or a scalar) is
+ * written here with the cursor in a register for the whole list (a byte store may alias
+ * anything, so a cursor in the writer would be reloaded after each); anything else goes through
+ * key_value_kc with the writer in sync. */
+static void attrs_kc(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n, keyc_t *kc) {
+  if (PBW_UNLIKELY(kc->off)) {
+    attrs(w, field, a, n);
+    return;
+  }
+  const uint8_t tag = (uint8_t)((field << 3) | PBW_LEN);
+  uint8_t *p = w->p;
+  for (size_t j = n; j-- > 0;) {
+    const uvotel_attribute_t *at = &a[j];
+    uvotel_value_type_t t = at->value.type;
+    const char *key = at->key;
+    size_t i = keyc_hash(key);
+    if (PBW_UNLIKELY(!kv_fast_type(t) || kc->key[i] != key || key == NULL ||
+                     kc->ent[i].kind != KEYC_FAST)) {
+      w->p = p;
+      key_value_kc(w, field, at, kc);
+      p = w->p;
+      continue;
+    }
+    const keyc_ent_t *e = &kc->ent[i];
+    const char *s = "";
+    size_t sn = 0;
+    if (t == UVOTEL_VALUE_STRING && at->value.u.s != NULL) {
+      s = at->value.u.s;
+      sn = at->value.len;
+    }
+    /* the value's member, the AnyValue header, the key's blob and the KeyValue header */
+    size_t need = sn + KEYC_BLOB + 3 * PBW_HDR_MAX;
+    if (PBW_UNLIKELY((size_t)(p - w->lo) < need)) {
+      w->p = p;
+      if (!pbw_room(w, need)) return;
+      p = w->p;
+    }
+    uint8_t *end = p;
+    if (t == UVOTEL_VALUE_STRING) {
+      p -= sn;
+      if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) {
+        w->p = end; /* what was copied is below the cursor, to be overwritten */
+        kv_general(w, field, at);
+        p = w->p;
+        continue;
+      }
+      if (PBW_LIKELY(sn < 126)) {
+        /* AnyValue.string_value's header, then KeyValue.value's: 0x12, sn + 2, 0x0a, sn */
+        p = pb_hdr1(pb_hdr1(p, (1u << 3) | PBW_LEN, sn), (2u << 3) | PBW_LEN, sn + 2);
+      } else {
+        p = pb_hdr(p, 1, sn);
+        p = pb_hdr(p, 2, (size_t)(end - p));
+      }
+    } else {
+      p = pb_scalar(p, t, &at->value, 0);
+      p = pb_hdr1(p, (2u << 3) | PBW_LEN, (size_t)(end - p)); /* under 16 bytes */
+    }
+    memcpy(p - KEYC_BLOB, e->enc, KEYC_BLOB); /* into the free room below p */
+    p -= e->n;
+    size_t len = (size_t)(end - p);
+    if (PBW_LIKELY(len < 128))
+      p = pb_hdr1(p, tag, len);
+    else
+      p = pb_hdr(p, field, len);
+  }
+  w->p = p;
 }
 
 /* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */
@@ -383,11 +606,6 @@ static void any_value(pbw_t *w, uint32_t field, const uvotel_value_t *v) {
   pbw_close(w, field, m);
 }
 
-/* repeated KeyValue `field`: last first */
-static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n) {
-  for (size_t i = n; i-- > 0;) key_value(w, field, &a[i]);
-}
-
 /* ---- the same writers for the log encoder (otlp_internal.h) ---- */
 
 void uvotel__otlp_pb_str(pbw_t *w, uint32_t field, const char *s) {
@@ -412,11 +630,11 @@ static inline void pstr_trace_state(pstr_t *x, const uvotel_trace_state_t *ts) {
 
 /* ---- trace.v1: Span ---- */
 
-static void event(pbw_t *w, const uvotel_event_t *ev) {
+static void event(pbw_t *w, const uvotel_event_t *ev, keyc_t *kc) {
   size_t m = pbw_used(w);
   if (!pbw_room(w, PBW_HDR_MAX)) return;
   w->p = pb_varint_field(w->p, 4, ev->dropped_attributes);
-  attrs(w, 3, ev->attrs, ev->n_attrs);
+  attrs_kc(w, 3, ev->attrs, ev->n_attrs, kc);
   pstr_t name;
   pstr_cstr(&name, ev->name);
   /* name header, time, event header */
@@ -427,7 +645,7 @@ static void event(pbw_t *w, const uvotel_event_t *ev) {
   w->p = pb_hdr(p, 11, (size_t)(w->hi - p) - m); /* Span.events */
 }
 
-static void link(pbw_t *w, const uvotel_link_t *lk) {
+static void link(pbw_t *w, const uvotel_link_t *lk, keyc_t *kc) {
   size_t m = pbw_used(w);
   if (!pbw_room(w, 2 * PBW_HDR_MAX)) return;
   uint8_t *p = w->p;
@@ -435,7 +653,7 @@ static void link(pbw_t *w, const uvotel_link_t *lk) {
                        (uint32_t)lk->context.flags | FLAGS_HAS_IS_REMOTE |
                            (lk->context.is_remote ? FLAGS_IS_REMOTE : 0));
   w->p = pb_varint_field(p, 5, lk->dropped_attributes);
-  attrs(w, 4, lk->attrs, lk->n_attrs);
+  attrs_kc(w, 4, lk->attrs, lk->n_attrs, kc);
   pstr_t ts;
   pstr_trace_state(&ts, lk->context.trace_state);
   /* trace state header, span id, trace id, link header */
@@ -453,7 +671,7 @@ static void link(pbw_t *w, const uvotel_link_t *lk) {
 /* end, start, kind, name header, parent id, trace state header, span id, trace id, span header */
 #define SPAN_HEAD_MAX (8 * PBW_HDR_MAX + 8 + 8 + 8 + 16)
 
-static void span(pbw_t *w, const uvotel_span_data_t *d) {
+static void span(pbw_t *w, const uvotel_span_data_t *d, keyc_t *kc) {
   size_t m = pbw_used(w);
   uvotel_span_context_t sc = uvotel_span_data_context(d);
   uvotel_span_id_t parent = uvotel_span_data_parent_span_id(d);
@@ -477,15 +695,15 @@ static void span(pbw_t *w, const uvotel_span_data_t *d) {
   w->p = pb_varint_field(p, 14, uvotel_span_data_dropped_links(d));
   size_t n;
   const uvotel_link_t *lk = uvotel_span_data_links(d, &n);
-  for (size_t i = n; i-- > 0;) link(w, &lk[i]);
+  for (size_t i = n; i-- > 0;) link(w, &lk[i], kc);
   if (!pbw_room(w, PBW_HDR_MAX)) return;
   w->p = pb_varint_field(w->p, 12, uvotel_span_data_dropped_events(d));
   const uvotel_event_t *ev = uvotel_span_data_events(d, &n);
-  for (size_t i = n; i-- > 0;) event(w, &ev[i]);
+  for (size_t i = n; i-- > 0;) event(w, &ev[i], kc);
   if (!pbw_room(w, PBW_HDR_MAX)) return;
   w->p = pb_varint_field(w->p, 10, uvotel_span_data_dropped_attributes(d));
   const uvotel_attribute_t *a = uvotel_span_data_attributes(d, &n);
-  attrs(w, 9, a, n);
+  attrs_kc(w, 9, a, n, kc);
   pstr_t name, ts;
   pstr_cstr(&name, uvotel_span_data_name(d));
   pstr_trace_state(&ts, sc.trace_state);
@@ -509,7 +727,7 @@ static void span(pbw_t *w, const uvotel_span_data_t *d) {
 
 /* ---- the request ---- */
 
-static void request(pbw_t *w, const uvotel__span_groups_t *g) {
+static void request(pbw_t *w, const uvotel__span_groups_t *g, keyc_t *kc) {
   for (size_t r = g->n_res; r-- > 0;) {
     const uvotel__res_group_t *rg = &g->res[r];
     const uvotel_trace_resource_t *res = rg->res;
@@ -520,10 +738,10 @@ static void request(pbw_t *w, const uvotel__span_groups_t *g) {
       const uvotel_instrumentation_scope_t *scope = sg->scope;
       size_t sm = pbw_used(w);
       if (scope != NULL) cstr_field(w, 3, scope->schema_url);
-      for (uint32_t k = sg->first + sg->n; k-- > sg->first;) span(w, g->order[k]);
+      for (uint32_t k = sg->first + sg->n; k-- > sg->first;) span(w, g->order[k], kc);
       size_t scm = pbw_used(w);
       if (scope != NULL) {
-        attrs(w, 3, scope->attrs, scope->n_attrs);
+        attrs_kc(w, 3, scope->attrs, scope->n_attrs, kc);
         cstr_field(w, 2, scope->version);
         cstr_field(w, 1, scope->name);
       }
@@ -533,7 +751,7 @@ static void request(pbw_t *w, const uvotel__span_groups_t *g) {
     size_t resm = pbw_used(w);
     if (res != NULL) {
       if (pbw_room(w, PBW_HDR_MAX)) w->p = pb_varint_field(w->p, 2, res->dropped_attributes);
-      attrs(w, 1, res->attrs, res->n_attrs);
+      attrs_kc(w, 1, res->attrs, res->n_attrs, kc);
     }
     pbw_close(w, 1, resm); /* ResourceSpans.resource */
     pbw_close(w, 1, rm);   /* ExportTraceServiceRequest.resource_spans */
@@ -557,7 +775,9 @@ static int encode_into(const uvotel__span_groups_t *g, size_t n, scratch_t *sc, 
   }
   pbw_t w;
   pbw_init(&w, sc->buf, sc->cap);
-  request(&w, g);
+  keyc_t kc;
+  keyc_init(&kc);
+  request(&w, g, &kc);
   sc->buf = w.lo; /* grown or not, the writer's buffer is the scratch's */
   sc->cap = (size_t)(w.hi - w.lo);
   if (w.failed) return UVOTEL_ENOMEM;

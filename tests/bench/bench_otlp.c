@@ -13,10 +13,13 @@
  *   encode     the exporter's direct encoder on 512 finished spans beside the protobuf-c
  *              reference (both checked to give the same bytes), for two shapes of span
  *              (shape=attr4: name + 4 attributes; shape=http: an HTTP SERVER span with a
- *              remote parent and 10 attributes; shape=both, the default), gzip on top, and
+ *              remote parent and 10 attributes; shape=httpd: the same with the keys borrowed
+ *              as the detector sets them; shape=both, the default: attr4 and http; shape=all:
+ *              the three), gzip on top, and
  *              the direct encoder over spans not in the caches;
  *   encode-ir  a small deterministic driver for instruction counts under callgrind (see
- *              bench_encode_ir): shape=attr4 (default) or http, batches=20, ref=1 for protobuf-c.
+ *              bench_encode_ir): shape=attr4 (default), http or httpd, batches=20, ref=1 for
+ *              protobuf-c.
  * Every pipeline row reports offered, delivered (counted by the receiver) and dropped (never
  * delivered alone), the rates over the round's wall time (first span to the last answer), and
  * CPU per offered span by stage: the span calls on the application thread (thread CPU), the
@@ -82,9 +85,15 @@ static void make_span(uvotel_tracer_t *t, size_t i) {
  *          a local root;
  *   http   what issue 12's HTTP server detector makes for a request (instrumentation/src/http.c):
  *          SERVER span named "GET" with a remote parent (an extracted traceparent) and 10
- *          attributes, 7 strings and 3 ints. */
-typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1 } shape_t;
-static const char *const k_shape_names[] = {"4-attribute", "HTTP server"};
+ *          attributes, 7 strings and 3 ints, handed to span start (so their keys are copied
+ *          into each span);
+ *   httpd  the same span made the way the detector makes it with a sampler that does not read
+ *          start attributes (the default): the attributes set after start with the _static
+ *          setters, so their keys are the detector's literals, borrowed (one address per key
+ *          in every span, which the encoder's per-batch key table relies on). */
+typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1, SHAPE_HTTPD = 2 } shape_t;
+static const char *const k_shape_names[] = {"4-attribute", "HTTP server",
+                                            "HTTP server (borrowed keys)"};
 
 static void make_http_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
@@ -111,9 +120,34 @@ static void make_http_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_end(s);
 }
 
+static void make_httpd_span(uvotel_tracer_t *t, size_t i) {
+  uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
+  for (int k = 0; k < 16; k++) remote.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
+  for (int k = 0; k < 8; k++) remote.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  char path[32];
+  snprintf(path, sizeof path, "/api/items/%zu", i % 1000);
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  o.parent_context = &remote;
+  uvotel_span_t *s = uvotel_span_start(t, "GET", &o);
+  UVOTEL_SPAN_SET_STR_LIT(s, "http.request.method", "GET");
+  UVOTEL_SPAN_SET_STR_LIT(s, "url.scheme", "http");
+  UVOTEL_SPAN_SET_STR_LIT(s, "url.path", path);
+  UVOTEL_SPAN_SET_STR_LIT(s, "network.protocol.version", "1.1");
+  UVOTEL_SPAN_SET_STR_LIT(s, "user_agent.original", "wrk/4.2.0");
+  UVOTEL_SPAN_SET_STR_LIT(s, "client.address", "127.0.0.1");
+  UVOTEL_SPAN_SET_INT_LIT(s, "client.port", 40000 + (int64_t)(i % 20000));
+  UVOTEL_SPAN_SET_STR_LIT(s, "server.address", "127.0.0.1");
+  UVOTEL_SPAN_SET_INT_LIT(s, "server.port", 8080);
+  UVOTEL_SPAN_SET_INT_LIT(s, "http.response.status_code", 200); /* set at the response */
+  uvotel_span_end(s);
+}
+
 static void make_shaped(shape_t shape, uvotel_tracer_t *t, size_t i) {
   if (shape == SHAPE_HTTP)
     make_http_span(t, i);
+  else if (shape == SHAPE_HTTPD)
+    make_httpd_span(t, i);
   else
     make_span(t, i);
 }
@@ -682,18 +716,24 @@ static const char *arg_str(int argc, char **argv, const char *key, const char *d
   return def;
 }
 
-/* shape=attr4|http|both for the encode modes; -1 for anything else */
+/* shape=attr4|http|httpd|both|all for the encode modes (both: attr4 and http); -1 for
+ * anything else */
 static int arg_shapes(int argc, char **argv, const char *def, int *first, int *last) {
   const char *s = arg_str(argc, argv, "shape", def);
   if (strcmp(s, "attr4") == 0) {
     *first = *last = SHAPE_ATTR4;
   } else if (strcmp(s, "http") == 0) {
     *first = *last = SHAPE_HTTP;
+  } else if (strcmp(s, "httpd") == 0) {
+    *first = *last = SHAPE_HTTPD;
   } else if (strcmp(s, "both") == 0) {
     *first = SHAPE_ATTR4;
     *last = SHAPE_HTTP;
+  } else if (strcmp(s, "all") == 0) {
+    *first = SHAPE_ATTR4;
+    *last = SHAPE_HTTPD;
   } else {
-    fprintf(stderr, "bench_otlp: shape=attr4|http|both, not %s\n", s);
+    fprintf(stderr, "bench_otlp: shape=attr4|http|httpd|both|all, not %s\n", s);
     return -1;
   }
   return 0;

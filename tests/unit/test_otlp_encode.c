@@ -865,6 +865,204 @@ static void test_utf8_string_size_classes(void **state) {
   }
 }
 
+/* Encode spans[0..n) and check the body: protobuf-c's canonical packing of what it decodes to,
+ * one resource and scope, the spans in order, and each span's attributes in order with their key
+ * and string value as uvotel__utf8_repair makes them and their scalars unchanged. */
+static void expect_repaired(const uvotel_span_data_t *const *spans, size_t n) {
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(uvotel_otlp_http_encode(spans, n, &body, &len), 0);
+  req_t *q = NULL;
+  expect_canonical(body, len, &q);
+  assert_int_equal(q->n_resource_spans, 1);
+  assert_int_equal(q->resource_spans[0]->n_scope_spans, 1);
+  assert_int_equal(q->resource_spans[0]->scope_spans[0]->n_spans, n);
+  char fixed[512];
+  for (size_t i = 0; i < n; i++) {
+    const span_t *sp = q->resource_spans[0]->scope_spans[0]->spans[i];
+    size_t na;
+    const uvotel_attribute_t *a = uvotel_span_data_attributes(spans[i], &na);
+    assert_int_equal(sp->n_attributes, na);
+    for (size_t j = 0; j < na; j++) {
+      const Opentelemetry__Proto__Common__V1__KeyValue *kv = sp->attributes[j];
+      size_t kn = strlen(a[j].key);
+      assert_true(uvotel__utf8_repaired_len(a[j].key, kn) < sizeof fixed);
+      fixed[uvotel__utf8_repair(fixed, a[j].key, kn)] = '\0';
+      assert_string_equal(kv->key, fixed);
+      const any_t *v = kv->value;
+      switch (a[j].value.type) {
+        case UVOTEL_VALUE_STRING:
+          assert_int_equal(v->value_case,
+                           OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
+          assert_true(uvotel__utf8_repaired_len(a[j].value.u.s, a[j].value.len) < sizeof fixed);
+          fixed[uvotel__utf8_repair(fixed, a[j].value.u.s, a[j].value.len)] = '\0';
+          assert_string_equal(v->string_value, fixed);
+          break;
+        case UVOTEL_VALUE_INT:
+          assert_int_equal(v->int_value, a[j].value.u.i);
+          break;
+        case UVOTEL_VALUE_BOOL:
+          assert_int_equal(v->bool_value, a[j].value.u.b);
+          break;
+        case UVOTEL_VALUE_DOUBLE:
+          assert_true(v->double_value == a[j].value.u.d);
+          break;
+        default:
+          fail();
+      }
+    }
+  }
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+}
+
+/* Keys set with the _static setters are borrowed: one address in every span of a batch, which
+ * the encoder's per-batch key table relies on (each address measured, checked and encoded once,
+ * then copied). Byte for byte against protobuf-c where every string is valid UTF-8, else every
+ * key and value as repaired: borrowed keys of 1-40 bytes (a key field of
+ * up to 32 bytes is cached, 31 bytes and more take the plain path every time), a key with
+ * invalid UTF-8 (repaired in every span) and one with valid multi-byte UTF-8, with every fast
+ * value type (strings of 0-130 bytes around the one-byte header boundaries, invalid UTF-8
+ * values, negative ints, bools, doubles) on the same keys in turn; a batch with more distinct
+ * borrowed keys than the table keeps; a batch whose first span's copied keys turn the table off
+ * before the borrowed ones come (with invalid UTF-8); a batch of one span (every key seen once);
+ * and the same key addresses in several batches in a row (the table is per batch). */
+static void test_bytes_borrowed_keys(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider_lim(b.m, "svc", NULL, 128);
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "borrow", "1");
+  static char keys[64][48];
+  for (int k = 0; k < 64; k++) {
+    size_t n = k < 40 ? (size_t)k + 1 : 8 + (size_t)k % 5; /* 1..40, then 8..12 */
+    for (size_t c = 0; c < n; c++) keys[k][c] = (char)('a' + (k * 7 + (int)c) % 26);
+    if (k >= 40) keys[k][0] = (char)('0' + k % 10), keys[k][1] = (char)('0' + k / 10);
+    keys[k][n] = '\0';
+  }
+  memcpy(keys[5], "k\xff\xfe.x", 6);                /* 6 bytes, invalid UTF-8 */
+  memcpy(keys[9], "cl\xc3\xa9.\xe2\x82\xac.k", 10); /* 10 bytes, valid UTF-8 */
+  static char val[131];
+  for (int i = 0; i < 130; i++) val[i] = (char)('A' + i % 26);
+  const size_t vlen[] = {0, 1, 7, 9, 16, 17, 32, 33, 100, 125, 126, 127, 128, 130};
+  const size_t nv = sizeof vlen / sizeof vlen[0];
+  char bad[] = "ok\xc3(bad";
+  /* A: 120 spans, the 40 keys of 1..40 bytes with values of every kind in turn; valid UTF-8
+   * (the key with invalid bytes and the invalid value replaced), then the same 120 with them */
+  for (int i = 0; i < 240; i++) {
+    int with_bad = i >= 120;
+    uvotel_span_t *s = uvotel_span_start(t, "a", NULL);
+    for (int k = 0; k < 40; k++) {
+      const char *key = k == 5 && !with_bad ? "k.ok.x" : keys[k];
+      size_t kn = strlen(key);
+      switch ((i + k) % 7) {
+        case 0:
+        case 1: {
+          size_t n = vlen[(size_t)(i * 3 + k) % nv];
+          char saved = val[n];
+          val[n] = '\0';
+          uvotel_span_set_attribute_str_static(s, key, kn, val);
+          val[n] = saved;
+          break;
+        }
+        case 2:
+          uvotel_span_set_attribute_str_static(s, key, kn, with_bad ? bad : "ok-good");
+          break;
+        case 3:
+          uvotel_span_set_attribute_int_static(s, key, kn, i % 2 ? -1 - i : 40000 + i);
+          break;
+        case 4:
+          uvotel_span_set_attribute_bool_static(s, key, kn, i % 3 == 0);
+          break;
+        case 5:
+          uvotel_span_set_attribute_double_static(s, key, kn, 0.25 * i);
+          break;
+        default:
+          uvotel_span_set_attribute_str_static(s, key, kn, "v");
+          break;
+      }
+    }
+    uvotel_span_end(s);
+  }
+  /* B: 20 spans of 60 distinct keys, more than the table keeps */
+  for (int i = 0; i < 20; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "b", NULL);
+    for (int k = 0; k < 64; k++) {
+      if (k % 16 == 15) continue;
+      const char *key = k == 5 ? "k.ok.x" : keys[k];
+      uvotel_span_set_attribute_int_static(s, key, strlen(key), i * k);
+    }
+    uvotel_span_end(s);
+  }
+  /* C: copied keys first (20 distinct, no repeat), then borrowed ones (some bad values) */
+  uvotel_span_t *s0 = uvotel_span_start(t, "c0", NULL);
+  for (int k = 0; k < 20; k++) {
+    char key[16];
+    snprintf(key, sizeof key, "copied.%d", k);
+    uvotel_span_set_attribute_str(s0, key, "x");
+  }
+  uvotel_span_end(s0);
+  for (int i = 0; i < 20; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "c", NULL);
+    for (int k = 0; k < 12; k++)
+      uvotel_span_set_attribute_str_static(s, keys[k], strlen(keys[k]), k % 2 ? bad : "val");
+    uvotel_span_end(s);
+  }
+  /* D: one span */
+  uvotel_span_t *s1 = uvotel_span_start(t, "d", NULL);
+  for (int k = 0; k < 40; k++) {
+    const char *key = k == 5 ? "k.ok.x" : keys[k];
+    uvotel_span_set_attribute_str_static(s1, key, strlen(key), "once");
+  }
+  uvotel_span_end(s1);
+  collect(&b);
+  assert_int_equal(b.n, 2 * 120 + 20 + 21 + 1);
+  /* valid UTF-8 everywhere: byte for byte against protobuf-c */
+  expect_same_bytes(b.spans, 120);
+  expect_same_bytes(b.spans + 240, 20);
+  expect_same_bytes(b.spans + 281, 1);
+  /* with invalid UTF-8 (the reference does not repair): every key and value as repaired */
+  expect_repaired(b.spans + 120, 120);
+  expect_repaired(b.spans, b.n);
+  expect_repaired(b.spans + 260, 21);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
+/* A borrowed key only has to stay unchanged while span data holding it lives: once a batch's
+ * spans are gone the same address may hold another key. The encoder's key table is per batch,
+ * so each round's keys (same addresses, new bytes and lengths) come out as they are now. */
+static void test_key_table_is_per_batch(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider(b.m, "svc");
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "rounds", "1");
+  static char kbuf[6][40];
+  for (int round = 0; round < 4; round++) {
+    for (int k = 0; k < 6; k++) {
+      size_t n = 3 + (size_t)((k * 5 + round * 7) % 25);
+      for (size_t c = 0; c < n; c++) kbuf[k][c] = (char)('a' + (round * 3 + k + (int)c) % 26);
+      kbuf[k][n] = '\0';
+    }
+    for (int i = 0; i < 10; i++) {
+      uvotel_span_t *s = uvotel_span_start(t, "r", NULL);
+      for (int k = 0; k < 6; k++) {
+        if (k % 2)
+          uvotel_span_set_attribute_int_static(s, kbuf[k], strlen(kbuf[k]), round * 100 + i);
+        else
+          uvotel_span_set_attribute_str_static(s, kbuf[k], strlen(kbuf[k]), "value");
+      }
+      uvotel_span_end(s);
+    }
+    collect(&b);
+    assert_int_equal(b.n, 10);
+    expect_same_bytes(b.spans, b.n);
+    expect_repaired(b.spans, b.n);
+    uvotel_memory_exporter_reset(b.m); /* the round's spans released */
+  }
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
 /* ---- invalid UTF-8: repaired everywhere, nothing else lost ---- */
 
 static void test_utf8_repair_table(void **state) {
@@ -1183,6 +1381,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bytes_kvlist_empty_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_growth_everywhere, setup, teardown),
       cmocka_unit_test_setup_teardown(test_held_body_owned_until_release, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bytes_borrowed_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_table_is_per_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_string_size_classes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
