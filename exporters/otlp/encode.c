@@ -360,10 +360,11 @@ static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t 
  * Keys copied into each span (a new address every time) cost the plain path plus an insert,
  * and once KEYC_MAX addresses are in the table, or KEYC_PROBE without one seen twice, it is off
  * for the rest of the batch. */
-#define KEYC_SLOTS 128u /* open addressing */
-#define KEYC_MAX 48u    /* distinct addresses kept; then the plain path */
-#define KEYC_PROBE 16u  /* ... or this many without a repeat among them */
+#define KEYC_SLOTS 64u /* open addressing, at most half full */
+#define KEYC_MAX 32u   /* distinct addresses kept; then the plain path */
+#define KEYC_PROBE 16u /* ... or this many without a repeat among them */
 #define KEYC_BLOB 32u
+#define KEYC_TAKEN UINTPTR_MAX
 
 /* KEYC_SEEN: measured once (n bytes, valid UTF-8, blob not built yet); KEYC_FAST: blob built;
  * KEYC_PLAIN: longer than a blob takes, or not valid UTF-8: the plain path every time */
@@ -373,10 +374,14 @@ typedef struct keyc_ent_s {
   uint8_t enc[KEYC_BLOB]; /* KEYC_FAST: the key field (tag, length, bytes) ending at the end */
   uint32_t n;             /* KEYC_SEEN: the key's length; KEYC_FAST: bytes of enc it takes */
   uint32_t kind;
+  uint8_t pad[64 - KEYC_BLOB - 8]; /* a power of two: one shift to index */
 } keyc_ent_t;
 
 typedef struct keyc_s {
-  const char *key[KEYC_SLOTS];
+  /* by slot: 0 free, KEYC_TAKEN a key without its blob yet (or never), the key's address + 1
+   * once its blob is built: the common case's probe reads this alone */
+  uintptr_t fast[KEYC_SLOTS];
+  const char *key[KEYC_SLOTS]; /* every key recorded */
   keyc_ent_t ent[KEYC_SLOTS];
   unsigned used;
   unsigned built; /* keys seen twice (blobs built) */
@@ -384,14 +389,16 @@ typedef struct keyc_s {
 } keyc_t;
 
 static void keyc_init(keyc_t *kc) {
+  memset(kc->fast, 0, sizeof kc->fast);
   memset(kc->key, 0, sizeof kc->key);
   kc->used = 0;
   kc->built = 0;
   kc->off = 0;
 }
 
+_Static_assert(KEYC_SLOTS == 64u && KEYC_MAX <= KEYC_SLOTS / 2, "keyc_hash takes 6 bits");
 static inline size_t keyc_hash(const char *key) {
-  return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> 57);
+  return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> 58); /* KEYC_SLOTS */
 }
 
 /* key is not in the table and slot i is free: the plain path for this attribute, and the key
@@ -405,6 +412,7 @@ static __attribute__((noinline)) void keyc_miss(pbw_t *w, uint32_t field,
   if (kc->used < KEYC_MAX && (kc->used < KEYC_PROBE || kc->built != 0)) {
     kc->used++;
     kc->key[i] = key;
+    kc->fast[i] = KEYC_TAKEN;
     keyc_ent_t *e = &kc->ent[i];
     e->n = (uint32_t)kn;
     e->kind = ok && kn + PBW_TAG_MAX + pb_varint_size(kn) <= KEYC_BLOB ? KEYC_SEEN : KEYC_PLAIN;
@@ -415,13 +423,15 @@ static __attribute__((noinline)) void keyc_miss(pbw_t *w, uint32_t field,
 }
 
 /* the key's second use: build its blob */
-static __attribute__((noinline)) void keyc_build(keyc_t *kc, keyc_ent_t *e, const char *key) {
+static __attribute__((noinline)) void keyc_build(keyc_t *kc, size_t i, const char *key) {
+  keyc_ent_t *e = &kc->ent[i];
   size_t kn = e->n;
   memset(e->enc, 0, sizeof e->enc);
   uint8_t *p = e->enc + KEYC_BLOB;
   if (kn != 0) p = pb_hdr(pb_raw(p, key, kn), 1, kn); /* proto3: an empty key is omitted */
   e->n = (uint32_t)(e->enc + KEYC_BLOB - p);
   e->kind = KEYC_FAST;
+  kc->fast[i] = (uintptr_t)key + 1;
   kc->built++;
 }
 
@@ -450,7 +460,7 @@ static __attribute__((noinline)) void key_value_kc(pbw_t *w, uint32_t field,
     key_value(w, field, a);
     return;
   }
-  if (e->kind == KEYC_SEEN) keyc_build(kc, e, key);
+  if (e->kind == KEYC_SEEN) keyc_build(kc, i, key);
   /* the value's member, the AnyValue header, the key's blob and the KeyValue header */
   if (!pbw_room(w, kv_value_len(t, v) + KEYC_BLOB + 3 * PBW_HDR_MAX)) return;
   uint8_t *end = w->p, *p = kv_value(end, t, v);
@@ -481,20 +491,20 @@ static inline uint8_t *pb_hdr1(uint8_t *p, uint8_t tag, size_t len) {
  * written here with the cursor in a register for the whole list (a byte store may alias
  * anything, so a cursor in the writer would be reloaded after each); anything else goes through
  * key_value_kc with the writer in sync. */
-static void attrs_kc(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t n, keyc_t *kc) {
-  if (PBW_UNLIKELY(kc->off)) {
-    attrs(w, field, a, n);
-    return;
-  }
+static __attribute__((noinline)) void attrs_kc_on(pbw_t *w, uint32_t field,
+                                                  const uvotel_attribute_t *a, size_t n,
+                                                  keyc_t *kc) {
   const uint8_t tag = (uint8_t)((field << 3) | PBW_LEN);
   uint8_t *p = w->p;
   for (size_t j = n; j-- > 0;) {
     const uvotel_attribute_t *at = &a[j];
     uvotel_value_type_t t = at->value.type;
     const char *key = at->key;
+    const uintptr_t want = (uintptr_t)key + 1; /* 1 for NULL: never in the table */
     size_t i = keyc_hash(key);
-    if (PBW_UNLIKELY(!kv_fast_type(t) || kc->key[i] != key || key == NULL ||
-                     kc->ent[i].kind != KEYC_FAST)) {
+    uintptr_t f;
+    while (PBW_UNLIKELY((f = kc->fast[i]) != want) && f != 0) i = (i + 1) & (KEYC_SLOTS - 1);
+    if (PBW_UNLIKELY(f == 0 || !kv_fast_type(t))) {
       w->p = p;
       key_value_kc(w, field, at, kc);
       p = w->p;
@@ -515,6 +525,7 @@ static void attrs_kc(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size
       p = w->p;
     }
     uint8_t *end = p;
+    size_t bn = e->n;
     if (t == UVOTEL_VALUE_STRING) {
       p -= sn;
       if (PBW_UNLIKELY(!copy_ascii(p, s, sn)) && uvotel__utf8_valid_prefix(s, sn) != sn) {
@@ -523,19 +534,22 @@ static void attrs_kc(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size
         p = w->p;
         continue;
       }
-      if (PBW_LIKELY(sn < 126)) {
-        /* AnyValue.string_value's header, then KeyValue.value's: 0x12, sn + 2, 0x0a, sn */
+      if (PBW_LIKELY(sn + 4 + KEYC_BLOB < 128)) {
+        /* every length below 128, one byte each: AnyValue.string_value's header and
+         * KeyValue.value's (0x12, sn + 2, 0x0a, sn), the key's blob, the KeyValue header */
         p = pb_hdr1(pb_hdr1(p, (1u << 3) | PBW_LEN, sn), (2u << 3) | PBW_LEN, sn + 2);
-      } else {
-        p = pb_hdr(p, 1, sn);
-        p = pb_hdr(p, 2, (size_t)(end - p));
+        memcpy(p - KEYC_BLOB, e->enc, KEYC_BLOB); /* into the free room below p */
+        p = pb_hdr1(p - bn, tag, sn + 4 + bn);
+        continue;
       }
+      p = pb_hdr(p, 1, sn);
+      p = pb_hdr(p, 2, (size_t)(end - p));
     } else {
       p = pb_scalar(p, t, &at->value, 0);
       p = pb_hdr1(p, (2u << 3) | PBW_LEN, (size_t)(end - p)); /* under 16 bytes */
     }
     memcpy(p - KEYC_BLOB, e->enc, KEYC_BLOB); /* into the free room below p */
-    p -= e->n;
+    p -= bn;
     size_t len = (size_t)(end - p);
     if (PBW_LIKELY(len < 128))
       p = pb_hdr1(p, tag, len);
@@ -543,6 +557,16 @@ static void attrs_kc(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size
       p = pb_hdr(p, field, len);
   }
   w->p = p;
+}
+
+/* the table turned off (keys copied into every span): the plain path, without the loop's set-up */
+static inline __attribute__((always_inline)) void attrs_kc(pbw_t *w, uint32_t field,
+                                                           const uvotel_attribute_t *a, size_t n,
+                                                           keyc_t *kc) {
+  if (PBW_UNLIKELY(kc->off))
+    attrs(w, field, a, n);
+  else
+    attrs_kc_on(w, field, a, n, kc);
 }
 
 /* One element of an ArrayValue: an AnyValue holding element i (ArrayValue.values = 1). */
