@@ -500,16 +500,16 @@ static __attribute__((noinline)) void attrs_kc_on(pbw_t *w, uint32_t field,
     const uvotel_attribute_t *at = &a[j];
     uvotel_value_type_t t = at->value.type;
     const char *key = at->key;
-    const uintptr_t want = (uintptr_t)key + 1; /* 1 for NULL: never in the table */
+    /* 1 for NULL: never in the table; never 0 or KEYC_TAKEN (no object ends at the top of
+     * the address space) */
+    const uintptr_t want = (uintptr_t)key + 1;
     size_t i = keyc_hash(key);
     uintptr_t f;
-    while (PBW_UNLIKELY((f = kc->fast[i]) != want) && f != 0) i = (i + 1) & (KEYC_SLOTS - 1);
-    if (PBW_UNLIKELY(f == 0 || !kv_fast_type(t))) {
-      w->p = p;
-      key_value_kc(w, field, at, kc);
-      p = w->p;
-      continue;
+    while (PBW_UNLIKELY((f = kc->fast[i]) != want)) {
+      if (f == 0) goto slow;
+      i = (i + 1) & (KEYC_SLOTS - 1);
     }
+    if (PBW_UNLIKELY(!kv_fast_type(t))) goto slow;
     const keyc_ent_t *e = &kc->ent[i];
     const char *s = "";
     size_t sn = 0;
@@ -555,6 +555,11 @@ static __attribute__((noinline)) void attrs_kc_on(pbw_t *w, uint32_t field,
       p = pb_hdr1(p, tag, len);
     else
       p = pb_hdr(p, field, len);
+    continue;
+  slow:
+    w->p = p;
+    key_value_kc(w, field, at, kc);
+    p = w->p;
   }
   w->p = p;
 }
