@@ -75,6 +75,14 @@ void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c) {
   uvotel_free(c);
 }
 
+void uvotel__otlp_block_cache_fill(uvotel__otlp_block_cache_t *c, uint8_t byte) {
+  if (c == NULL) return;
+  uv_mutex_lock(&c->mu);
+  for (scratch_t *s = c->free; s != NULL; s = s->next)
+    if (s->buf != NULL) memset(s->buf, byte, s->cap);
+  uv_mutex_unlock(&c->mu);
+}
+
 /* A scratch buffer from the cache, a new one, or (no cache, `local` not NULL) `local`, which
  * lives on the caller's stack. NULL when out of memory. */
 static scratch_t *scratch_get(uvotel__otlp_block_cache_t *c, scratch_t *local) {
@@ -358,11 +366,9 @@ static void attrs(pbw_t *w, uint32_t field, const uvotel_attribute_t *a, size_t 
  * bytes) into a 32-byte blob that every later use copies with two 16-byte moves. The table
  * lives on the encoder's stack for one call: no address outlives the batch it was seen in.
  * Keys copied into each span (a new address every time) cost the plain path plus an insert,
- * and once KEYC_MAX addresses are in the table, or KEYC_PROBE without one seen twice, it is off
- * for the rest of the batch. */
+ * and once KEYC_MAX addresses are in the table it is off for the rest of the batch. */
 #define KEYC_SLOTS 64u /* open addressing, at most half full */
 #define KEYC_MAX 32u   /* distinct addresses kept; then the plain path */
-#define KEYC_PROBE 16u /* ... or this many without a repeat among them */
 #define KEYC_BLOB 32u
 #define KEYC_TAKEN UINTPTR_MAX
 
@@ -384,15 +390,13 @@ typedef struct keyc_s {
   const char *key[KEYC_SLOTS]; /* every key recorded */
   keyc_ent_t ent[KEYC_SLOTS];
   unsigned used;
-  unsigned built; /* keys seen twice (blobs built) */
-  int off;        /* the plain path for the rest of the batch */
+  int off; /* the plain path for the rest of the batch */
 } keyc_t;
 
 static void keyc_init(keyc_t *kc) {
   memset(kc->fast, 0, sizeof kc->fast);
   memset(kc->key, 0, sizeof kc->key);
   kc->used = 0;
-  kc->built = 0;
   kc->off = 0;
 }
 
@@ -408,14 +412,14 @@ static __attribute__((noinline)) void keyc_miss(pbw_t *w, uint32_t field,
                                                 const char *key, size_t i) {
   size_t kn = strlen(key);
   int ok = ascii_short(key, kn) || uvotel__utf8_valid_prefix(key, kn) == kn;
-  /* KEYC_PROBE addresses and none seen twice: keys copied into every span */
-  if (kc->used < KEYC_MAX && (kc->used < KEYC_PROBE || kc->built != 0)) {
+  if (kc->used < KEYC_MAX) {
     kc->used++;
     kc->key[i] = key;
     kc->fast[i] = KEYC_TAKEN;
     keyc_ent_t *e = &kc->ent[i];
     e->n = (uint32_t)kn;
-    e->kind = ok && kn + PBW_TAG_MAX + pb_varint_size(kn) <= KEYC_BLOB ? KEYC_SEEN : KEYC_PLAIN;
+    /* the key field: its one-byte tag (field 1), its length, its bytes */
+    e->kind = ok && 1 + pb_varint_size(kn) + kn <= KEYC_BLOB ? KEYC_SEEN : KEYC_PLAIN;
   } else {
     kc->off = 1;
   }
@@ -432,7 +436,6 @@ static __attribute__((noinline)) void keyc_build(keyc_t *kc, size_t i, const cha
   e->n = (uint32_t)(e->enc + KEYC_BLOB - p);
   e->kind = KEYC_FAST;
   kc->fast[i] = (uintptr_t)key + 1;
-  kc->built++;
 }
 
 /* key_value with the key from the batch's table: every case (the loop below takes the common

@@ -74,6 +74,9 @@ struct uvotel_span_data_s;
 typedef struct uvotel__otlp_block_cache_s uvotel__otlp_block_cache_t;
 int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out);
 void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c);
+/* For tests: overwrite every byte of the cache's free buffers with `byte`, so an output byte the
+ * encoder fails to write shows instead of a stale copy of an earlier body. Thread: any. */
+void uvotel__otlp_block_cache_fill(uvotel__otlp_block_cache_t *c, uint8_t byte);
 /* Encode n finished spans as one ExportTraceServiceRequest (protobuf) into a new
  * uvotel_malloc'd buffer of exactly *out_n bytes, grouped resource -> scope -> spans in
  * first-seen order; invalid UTF-8 in any string is replaced by U+FFFD. The bytes are what
