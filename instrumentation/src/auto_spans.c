@@ -270,15 +270,19 @@ static const char *fs_op(uv_fs_type t) {
   }
 }
 
-void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req) {
-  uvotel__auto_drop(s);
+uvotel_span_t *uvotel__auto_fs_start(const uv_fs_t *req) {
   uvotel_span_t *span = start(fs_op(req->fs_type), UVOTEL_SPAN_KIND_INTERNAL);
-  if (span == NULL) return;
+  if (span == NULL) return NULL;
   /* libuv keeps its own copy of the path(s) in the request until uv_fs_req_cleanup. */
   if (req->path != NULL) uvotel_span_set_attribute_str(span, "file.path", req->path);
   if (req->new_path != NULL)
     uvotel_span_set_attribute_str(span, "uvotel.fs.new_path", req->new_path);
-  s->span = span;
+  return span;
+}
+
+void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req) {
+  uvotel__auto_drop(s);
+  s->span = uvotel__auto_fs_start(req);
 }
 
 void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req) {

@@ -78,10 +78,41 @@ void uvotel__dns_set_rcode(uvotel_span_t *span, int rcode) {
   uvotel_span_set_status(span, UVOTEL_STATUS_ERROR, NULL);
 }
 
-void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const char *addr_key,
-                          const char *port_key) {
-  char ip[64];
+/* ---- the spans' attributes, set with one uvotel__span_set_attrs call ---- */
+
+enum { K_NAME, K_TRANSPORT, K_CLIENT_ADDRESS, K_CLIENT_PORT, K_SERVER_ADDRESS, K_SERVER_PORT, K_N };
+static uvotel__attr_key_t g_keys[K_N];
+static const char *const k_key_names[K_N] = {
+    [K_NAME] = "dns.question.name",        [K_TRANSPORT] = "network.transport",
+    [K_CLIENT_ADDRESS] = "client.address", [K_CLIENT_PORT] = "client.port",
+    [K_SERVER_ADDRESS] = "server.address", [K_SERVER_PORT] = "server.port",
+};
+
+__attribute__((constructor)) static void dns_keys_init(void) {
+  for (unsigned i = 0; i < K_N; i++) {
+    (void)uvotel__attr_key_init(&g_keys[i], k_key_names[i], strlen(k_key_names[i]));
+  }
+}
+
+typedef struct dns_attrs_s {
+  uvotel__attr_in_t e[K_N];
+  size_t n;
+  char ip[2][64];
+} dns_attrs_t;
+
+static void put_str(dns_attrs_t *t, unsigned k, const char *v, size_t n) {
+  uvotel__attr_in_t *e = &t->e[t->n++];
+  e->key = &g_keys[k];
+  e->value.type = UVOTEL_VALUE_STRING;
+  e->value.len = (uint32_t)n;
+  e->value.u.s = v;
+}
+
+/* The address and port of an IPv4/IPv6 sockaddr as attributes kaddr and kaddr + 1 (others, or
+ * NULL: none), the text in ip. */
+static void put_addr(dns_attrs_t *t, const struct sockaddr *sa, unsigned kaddr, char *ip) {
   int port = 0;
+  size_t len;
   if (sa == NULL) return;
   if (sa->sa_family == AF_INET) { /* dotted quad by hand: uv_ip4_name goes through snprintf */
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -94,15 +125,32 @@ void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const 
       *o++ = (char)('0' + v % 10);
       *o++ = i < 3 ? '.' : '\0';
     }
+    len = (size_t)(o - ip) - 1;
     port = ntohs(in->sin_port);
   } else if (sa->sa_family == AF_INET6) {
-    if (uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip) != 0) return;
+    if (uv_ip6_name((const struct sockaddr_in6 *)sa, ip, 64) != 0) return;
+    len = strlen(ip);
     port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
   } else {
     return;
   }
-  uvotel_span_set_attribute_str(span, addr_key, ip);
-  uvotel_span_set_attribute_int(span, port_key, port);
+  put_str(t, kaddr, ip, len);
+  uvotel__attr_in_t *e = &t->e[t->n++];
+  e->key = &g_keys[kaddr + 1];
+  e->value.type = UVOTEL_VALUE_INT;
+  e->value.len = 0;
+  e->value.u.i = port;
+}
+
+void uvotel__dns_span_attrs(uvotel_span_t *span, const char *qname, const char *transport,
+                            const struct sockaddr *client, const struct sockaddr *server) {
+  dns_attrs_t t;
+  t.n = 0;
+  put_str(&t, K_NAME, qname, strlen(qname));
+  put_str(&t, K_TRANSPORT, transport, strlen(transport));
+  put_addr(&t, client, K_CLIENT_ADDRESS, t.ip[0]);
+  put_addr(&t, server, K_SERVER_ADDRESS, t.ip[1]);
+  uvotel__span_set_attrs(span, t.e, t.n);
 }
 
 uvotel_span_t *uvotel__dns_client_span(const uvotel__dns_msg_t *m, const char *transport,
@@ -111,9 +159,7 @@ uvotel_span_t *uvotel__dns_client_span(const uvotel__dns_msg_t *m, const char *t
   uvotel__dns_span_name(name, sizeof name, m->qtype);
   uvotel_span_t *span = uvotel__auto_start_client(name);
   if (span == NULL) return NULL;
-  uvotel_span_set_attribute_str(span, "dns.question.name", m->name);
-  uvotel_span_set_attribute_str(span, "network.transport", transport);
-  uvotel__dns_set_addr(span, server, "server.address", "server.port");
+  uvotel__dns_span_attrs(span, m->name, transport, NULL, server);
   count(&g_queries);
   return span;
 }

@@ -100,16 +100,12 @@ uvotel_span_t *uvotel__dns_recv(uvotel__hs_t *s, uv_udp_t *h, const char *data, 
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.flags = UVOTEL_SPAN_ROOT; /* a datagram carries no trace context */
   uvotel_span_t *span = uvotel_span_start(uvotel__auto_tracer(), name, &o);
-  uvotel_span_set_attribute_str(span, "dns.question.name", m.name);
-  uvotel_span_set_attribute_str(span, "network.transport", "udp");
-  uvotel__dns_set_addr(span, addr, "client.address", "client.port");
   if (!d->has_local) { /* a socket that receives is bound: its address does not change */
     int len = sizeof d->local;
     d->has_local = uv_udp_getsockname(h, (struct sockaddr *)&d->local, &len) == 0;
   }
-  if (d->has_local) {
-    uvotel__dns_set_addr(span, (struct sockaddr *)&d->local, "server.address", "server.port");
-  }
+  uvotel__dns_span_attrs(span, m.name, "udp", addr,
+                         d->has_local ? (const struct sockaddr *)&d->local : NULL);
   slot->span = span;
   slot->id = m.id;
   memset(&slot->peer, 0, sizeof slot->peer);

@@ -26,9 +26,11 @@ void uvotel__dns_set_error(uvotel_span_t *span, int err);
 void uvotel__dns_client_failed_now(uv_udp_t *h, const uv_buf_t bufs[], unsigned int nbufs,
                                    const struct sockaddr *addr, int err);
 
-/* address and port of an IPv4/IPv6 sockaddr as attributes addr_key/port_key (others: none). */
-void uvotel__dns_set_addr(uvotel_span_t *span, const struct sockaddr *sa, const char *addr_key,
-                          const char *port_key);
+/* A query span's attributes, in one uvotel__span_set_attrs: dns.question.name = qname,
+ * network.transport, then client.address/port and server.address/port of the IPv4/IPv6
+ * addresses given (NULL or another family: none). */
+void uvotel__dns_span_attrs(uvotel_span_t *span, const char *qname, const char *transport,
+                            const struct sockaddr *client, const struct sockaddr *server);
 
 /* A CLIENT span for query m (NULL: none, by the roots rule of uvotel/uv_spans.h), with
  * dns.question.name, network.transport and server.address/port (server may be NULL). */

@@ -105,14 +105,9 @@ static void server_query(void *arg, const uint8_t *head, size_t nhead, size_t ms
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.start_unix_ns = began_ns;
   uvotel_span_t *span = uvotel_span_start(c->tracer, name, &o);
-  uvotel_span_set_attribute_str(span, "dns.question.name", m.name);
-  uvotel_span_set_attribute_str(span, "network.transport", "tcp");
-  if (c->has_peer) {
-    uvotel__dns_set_addr(span, (struct sockaddr *)&c->peer, "client.address", "client.port");
-  }
-  if (c->has_local) {
-    uvotel__dns_set_addr(span, (struct sockaddr *)&c->local, "server.address", "server.port");
-  }
+  uvotel__dns_span_attrs(span, m.name, "tcp",
+                         c->has_peer ? (const struct sockaddr *)&c->peer : NULL,
+                         c->has_local ? (const struct sockaddr *)&c->local : NULL);
   q->span = span;
   c->began++;
   c->last_began = span;

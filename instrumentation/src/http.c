@@ -75,6 +75,13 @@ typedef struct conn_s {
   memo_t rmemo, wmemo; /* the last request / response head read by the fast framing */
   char client_ip[64], server_ip[64];
   int client_port, server_port;
+  size_t client_ip_len, server_ip_len; /* strlen of each, taken when the connection opens */
+  /* the last Host value parse_host read on this connection and what it gave (a keep-alive
+   * client sends the same one each time): host_len 0, none yet */
+  char host[256];
+  size_t host_len, host_hl;
+  long host_port;
+  int host_ok;
 } conn_t;
 
 uint64_t uvotel__http_now_ns(void) {
@@ -184,76 +191,85 @@ static int rq_value(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
-/* The value of the first header line named lname (lower case, l bytes), ASCII case-insensitively
- * (header names are tokens: no locale, no strlen: see the header() macro). */
-static const uvotel_str_t *header_n(const conn_t *c, const char *lname, size_t l) {
-  for (size_t i = 0; i < c->nhdr; i++) {
-    if (c->hdr[i].name.len != l) continue;
-    const char *n = c->hdr[i].name.ptr;
-    size_t k = 0;
-    while (k < l && (n[k] == lname[k] || (n[k] >= 'A' && n[k] <= 'Z' && n[k] + 32 == lname[k])))
-      k++;
-    if (k == l) return &c->hdr[i].value;
-  }
-  return NULL;
+/* A header name equal to lname (lower case, l bytes: the caller compared the lengths), ASCII
+ * case-insensitively (header names are tokens: no locale, no strlen). */
+static inline int name_is(const char *n, const char *lname, size_t l) {
+  size_t k = 0;
+  while (k < l && (n[k] == lname[k] || (n[k] >= 'A' && n[k] <= 'Z' && n[k] + 32 == lname[k]))) k++;
+  return k == l;
 }
-#define header(c, lname) header_n((c), "" lname "", sizeof(lname) - 1)
 
-/* The request's attributes, collected in one array: handed to uvotel_span_start (so a sampler
- * sees them), or, when the provider's sampler is made of built-ins that never look at
- * attributes (uvotel__http_sampler_ignores_attrs), set right after the start with borrowed
- * keys (every key here is a literal: no strlen, no copy). Values are NUL-terminated copies in
- * text (each cut at 2 KiB; together at most the copied request prefix). */
-#define ATTR_MAX 12
-#define ATTR_VALUE_MAX 2048
+/* name_is(n, "host", 4) in one word: a byte b | 0x20 is a lower-case letter l exactly when b is
+ * l or its capital. */
+static inline int is_host(const char *n) {
+  uint32_t w, want;
+  memcpy(&w, n, 4);
+  memcpy(&want, "host", 4);
+  return (w | 0x20202020u) == want;
+}
 
-typedef struct rq_attrs_s {
+/* ---- attribute keys, prepared at load (uvotel__span_set_attrs) ---- */
+
+uvotel__attr_key_t uvotel__http_keys[UVOTEL__HK_N];
+
+static const char *const k_key_names[UVOTEL__HK_N] = {
+    [UVOTEL__HK_METHOD] = "http.request.method",
+    [UVOTEL__HK_METHOD_ORIGINAL] = "http.request.method_original",
+    [UVOTEL__HK_SCHEME] = "url.scheme",
+    [UVOTEL__HK_PATH] = "url.path",
+    [UVOTEL__HK_QUERY] = "url.query",
+    [UVOTEL__HK_VERSION] = "network.protocol.version",
+    [UVOTEL__HK_USER_AGENT] = "user_agent.original",
+    [UVOTEL__HK_CLIENT_ADDRESS] = "client.address",
+    [UVOTEL__HK_CLIENT_PORT] = "client.port",
+    [UVOTEL__HK_SERVER_ADDRESS] = "server.address",
+    [UVOTEL__HK_SERVER_PORT] = "server.port",
+    [UVOTEL__HK_URL_FULL] = "url.full",
+};
+
+__attribute__((constructor)) static void http_keys_init(void) {
+  for (unsigned i = 0; i < UVOTEL__HK_N; i++) {
+    (void)uvotel__attr_key_init(&uvotel__http_keys[i], k_key_names[i], strlen(k_key_names[i]));
+  }
+}
+
+/* The request's attributes, collected in one list: handed to uvotel_span_start as attributes
+ * (so a sampler sees them; start_reading_attrs), or, when the provider's sampler is made of
+ * built-ins that never look at attributes (uvotel__http_sampler_ignores_attrs), set right after
+ * the start with one uvotel__span_set_attrs. */
+typedef uvotel__http_attrs_t rq_attrs_t;
+#define ATTR_MAX UVOTEL__HTTP_ATTRS_MAX
+#define put_str uvotel__http_put_str
+#define put_whole uvotel__http_put_whole
+#define put_int uvotel__http_put_int
+
+/* Start s with t's attributes given at the start (a sampler that reads them): each value a
+ * NUL-terminated copy in text, as uvotel_span_start's attributes are. */
+static __attribute__((noinline)) uvotel_span_t *start_reading_attrs(uvotel_tracer_t *tracer,
+                                                                    const char *name,
+                                                                    uvotel_span_options_t *o,
+                                                                    const rq_attrs_t *t) {
   uvotel_attribute_t a[ATTR_MAX];
-  uint8_t key_len[ATTR_MAX];
-  size_t n, used;
-  char text[HDR_MAX + ATTR_MAX];
-} rq_attrs_t;
-
-#define attr_str(t, key, v) attr_str_k((t), "" key "", sizeof(key) - 1, (v))
-#define attr_int(t, key, v) attr_int_k((t), "" key "", sizeof(key) - 1, (v))
-#define attr_strn(t, key, v, n) attr_strn_k((t), "" key "", sizeof(key) - 1, (v), (n))
-
-static void attr_str_k(rq_attrs_t *t, const char *key, size_t kl, const char *v) {
-  uvotel_attribute_t a = UVOTEL_ATTR_STR(key, v);
-  if (t->n < ATTR_MAX) {
-    t->key_len[t->n] = (uint8_t)kl;
-    t->a[t->n++] = a;
-  }
-}
-
-static void attr_int_k(rq_attrs_t *t, const char *key, size_t kl, int64_t v) {
-  uvotel_attribute_t a = UVOTEL_ATTR_INT(key, v);
-  if (t->n < ATTR_MAX) {
-    t->key_len[t->n] = (uint8_t)kl;
-    t->a[t->n++] = a;
-  }
-}
-
-static void attr_strn_k(rq_attrs_t *t, const char *key, size_t kl, const char *v, size_t n) {
-  if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
-  if (n + 1 > sizeof t->text - t->used) return; /* cannot happen: values come from buf */
-  char *d = t->text + t->used;
-  if (n > 0) memcpy(d, v, n); /* an empty header value has no pointer */
-  d[n] = '\0';
-  t->used += n + 1;
-  attr_str_k(t, key, kl, d);
-}
-
-/* Set what was collected on s, keys borrowed (attrs_late). */
-static void attrs_apply(uvotel_span_t *s, const rq_attrs_t *t) {
+  char text[HDR_MAX + ATTR_MAX * 80]; /* the buffer's bytes, the addresses and literals */
+  size_t used = 0, n = 0;
   for (size_t i = 0; i < t->n; i++) {
-    const uvotel_attribute_t *a = &t->a[i];
-    if (a->value.type == UVOTEL_VALUE_INT) {
-      uvotel_span_set_attribute_int_static(s, a->key, t->key_len[i], a->value.u.i);
-    } else {
-      uvotel_span_set_attribute_str_static(s, a->key, t->key_len[i], a->value.u.s);
+    const uvotel__attr_in_t *e = &t->e[i];
+    a[n].key = e->key->key;
+    a[n].value = e->value;
+    if (e->value.type == UVOTEL_VALUE_STRING) {
+      size_t l = e->value.len;
+      if (l + 1 > sizeof text - used) continue; /* cannot happen: see the size above */
+      if (l > 0) memcpy(text + used, e->value.u.s, l);
+      text[used + l] = '\0';
+      a[n].value.u.s = text + used;
+      a[n].value.len = 0;
+      used += l + 1;
     }
+    n++;
   }
+  o->attrs = a;
+  o->n_attrs = n;
+  return uvotel_span_start(tracer, name, o);
 }
 
 /* 1 when the sampler of t's provider does not read start attributes (the SDK answers from its
@@ -283,34 +299,83 @@ int uvotel__http_method_known(unsigned method) {
   return known_method(method);
 }
 
+/* The index of the first byte of p[0 .. n) equal to a or to b, or n: eight bytes at a time
+ * (overlapping loads inside the n bytes, zero_bytes exact), a byte loop under eight. */
+static inline uint64_t zero_bytes(uint64_t x);
+static inline size_t first_of8(const char *p, size_t n, unsigned char a, unsigned char b,
+                               int p_has_8);
+static inline size_t first_of(const char *p, size_t n, unsigned char a, unsigned char b) {
+  return first_of8(p, n, a, b, 0);
+}
+
+/* The same, where p_has_8 says eight bytes may be read at p even when n is less (they are in a
+ * buffer the caller knows): one masked word then. */
+static inline size_t first_of8(const char *p, size_t n, unsigned char a, unsigned char b,
+                               int p_has_8) {
+  if (n < 8 && p_has_8) {
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t hit = zero_bytes(x ^ (ones * a)) | zero_bytes(x ^ (ones * b));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    hit &= n == 0 ? 0 : ~(uint64_t)0 << (8 * (8 - n)); /* the first n bytes only */
+    return hit != 0 ? (size_t)(__builtin_clzll(hit) >> 3) : n;
+#else
+    hit &= ((uint64_t)1 << (8 * n)) - 1; /* the first n bytes only */
+    return hit != 0 ? (size_t)(__builtin_ctzll(hit) >> 3) : n;
+#endif
+  }
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) {
+      if ((unsigned char)p[i] == a || (unsigned char)p[i] == b) return i;
+    }
+    return n;
+  }
+  const uint64_t ones = 0x0101010101010101u, wa = ones * a, wb = ones * b;
+  for (size_t i = 0;; i += 8) {
+    if (i + 8 > n) i = n - 8; /* the last word overlaps the one before */
+    uint64_t x;
+    memcpy(&x, p + i, 8);
+    uint64_t hit = zero_bytes(x ^ wa) | zero_bytes(x ^ wb);
+    if (hit != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      return i + (size_t)(__builtin_clzll(hit) >> 3);
+#else
+      return i + (size_t)(__builtin_ctzll(hit) >> 3);
+#endif
+    }
+    if (i + 8 == n) return n;
+  }
+}
+
 /* url.path and url.query: an origin-form target ("/p?q#f") split here, with what
  * http_parser_parse_url would give for it; anything else through it (absolute form, ...). */
 static void set_url(rq_attrs_t *t, const conn_t *c) {
   const char *url = c->buf;
   size_t n = c->url_len;
   if (n > 0 && url[0] == '/') {
-    const char *hash = memchr(url, '#', n);
-    size_t end = hash != NULL ? (size_t)(hash - url) : n;
-    const char *q = memchr(url, '?', end);
-    size_t pl = q != NULL ? (size_t)(q - url) : end;
-    attr_strn(t, "url.path", url, pl);
-    if (q != NULL && end > pl + 1) attr_strn(t, "url.query", q + 1, end - pl - 1);
+    /* the first '?' or '#'; a '?' first: the first '#' after it ends the query */
+    _Static_assert(sizeof c->buf >= 8, "eight bytes can be read at the start of buf");
+    size_t pl = first_of8(url, n, '?', '#', 1), end = pl;
+    if (pl < n && url[pl] == '?') end = pl + 1 + first_of(url + pl + 1, n - pl - 1, '#', '#');
+    put_str(t, UVOTEL__HK_PATH, url, pl);
+    if (pl < end && end > pl + 1) put_str(t, UVOTEL__HK_QUERY, url + pl + 1, end - pl - 1);
     return;
   }
   struct http_parser_url u;
   http_parser_url_init(&u);
   if (n > 0 && http_parser_parse_url(url, n, 0, &u) == 0) {
     if (u.field_set & (1u << UF_PATH)) {
-      attr_strn(t, "url.path", url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+      put_str(t, UVOTEL__HK_PATH, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
     }
     if (u.field_set & (1u << UF_QUERY)) {
-      attr_strn(t, "url.query", url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+      put_str(t, UVOTEL__HK_QUERY, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
     }
     return;
   }
   const char *q = memchr(url, '?', n);
-  attr_strn(t, "url.path", url, q != NULL ? (size_t)(q - url) : n);
-  if (q != NULL) attr_strn(t, "url.query", q + 1, n - (size_t)(q - url) - 1);
+  put_str(t, UVOTEL__HK_PATH, url, q != NULL ? (size_t)(q - url) : n);
+  if (q != NULL) put_str(t, UVOTEL__HK_QUERY, q + 1, n - (size_t)(q - url) - 1);
 }
 
 /* A Host header value split into host (h[0 .. *hl)) and port (a port of 1..5 digits,
@@ -323,7 +388,8 @@ static int parse_host(const char *h, size_t n, size_t *hl, long *port) {
     const char *end = memchr(h, ']', n);
     if (end != NULL && (size_t)(end - h) + 1 < n && end[1] == ':') colon = end + 1;
   } else {
-    colon = memchr(h, ':', n);
+    size_t i = first_of(h, n, ':', ':');
+    if (i < n) colon = h + i;
   }
   if (colon == NULL) return 0;
   *hl = (size_t)(colon - h);
@@ -340,89 +406,141 @@ static int parse_host(const char *h, size_t n, size_t *hl, long *port) {
   return 0;
 }
 
-void uvotel__http_attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n) {
-  char tmp[ATTR_VALUE_MAX + 1];
-  if (n > ATTR_VALUE_MAX) n = ATTR_VALUE_MAX;
-  if (n > 0) memcpy(tmp, v, n); /* an empty value may have no pointer */
-  tmp[n] = '\0';
-  uvotel_span_set_attribute_str(s, key, tmp);
-}
-
-int uvotel__http_set_host(uvotel_span_t *s, const char *h, size_t n, long port) {
+int uvotel__http_put_host(rq_attrs_t *t, const char *h, size_t n, long port) {
   size_t hl;
   if (parse_host(h, n, &hl, &port) != 0) return -1;
-  uvotel__http_attr_strn(s, "server.address", h, hl);
-  if (port > 0) uvotel_span_set_attribute_int(s, "server.port", port);
+  put_whole(t, UVOTEL__HK_SERVER_ADDRESS, h, hl); /* hl < 256 */
+  if (port > 0) put_int(t, UVOTEL__HK_SERVER_PORT, port);
   return 0;
 }
 
-/* server.address/port from Host (anything not understood there: no server attributes), else
- * the connection's local address. */
-static void set_server(rq_attrs_t *t, const conn_t *c) {
-  const uvotel_str_t *host = header(c, "host");
+/* a[0 .. n) == b[0 .. n): 8 to 16 bytes in two overlapping words each, else memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + n - 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return memcmp(a, b, n) == 0;
+}
+
+/* server.address/port from Host (host: the first Host line's value, or NULL; anything not
+ * understood there: no server attributes), else the connection's local address. */
+static void set_server(rq_attrs_t *t, conn_t *c, const uvotel_str_t *host) {
   if (host != NULL && host->len > 0 && host->len < 256) {
-    size_t hl;
-    long port = c->server_port; /* no port in Host: the one the connection came in on */
-    if (parse_host(host->ptr, host->len, &hl, &port) != 0) return;
-    attr_strn(t, "server.address", host->ptr, hl);
-    if (port > 0) attr_int(t, "server.port", port);
+    if (host->len != c->host_len || !same_bytes(host->ptr, c->host, host->len)) {
+      /* no port in Host: the one the connection came in on */
+      c->host_port = c->server_port;
+      c->host_ok = parse_host(host->ptr, host->len, &c->host_hl, &c->host_port) == 0;
+      memcpy(c->host, host->ptr, host->len);
+      c->host_len = host->len;
+    }
+    if (!c->host_ok) return;
+    put_whole(t, UVOTEL__HK_SERVER_ADDRESS, host->ptr, c->host_hl); /* < 256 */
+    if (c->host_port > 0) put_int(t, UVOTEL__HK_SERVER_PORT, c->host_port);
   } else if (c->server_ip[0] != '\0') {
-    attr_str(t, "server.address", c->server_ip);
-    attr_int(t, "server.port", c->server_port);
+    put_whole(t, UVOTEL__HK_SERVER_ADDRESS, c->server_ip, c->server_ip_len);
+    put_int(t, UVOTEL__HK_SERVER_PORT, c->server_port);
   }
 }
 
-/* 0 when extracting from c's headers cannot find anything: the propagator is the SDK's W3C one
- * (g_prop_w3c), which reads traceparent, tracestate and baggage only, and no header name has
- * one of their lengths (11, 10, 7). Any other propagator may read any header: 1. */
-static int may_carry_context(const conn_t *c) {
-  if (!g_prop_w3c) return 1;
-  for (size_t i = 0; i < c->nhdr; i++) {
-    size_t l = c->hdr[i].name.len;
-    if (l == 11 || l == 10 || l == 7) return 1;
-  }
-  return 0;
-}
+/* The known methods' names (http_method_str's, which are the enum's names) and lengths, by
+ * http_parser's enum value (all below 64); a zero length: not a known method. */
+#define METHOD_NAME(m) [HTTP_##m] = {#m, sizeof #m - 1},
+static const struct {
+  const char *name;
+  size_t len;
+} k_method_name[64] = {KNOWN_METHODS(METHOD_NAME)};
 
 /* The SERVER span of the request whose URL and headers are in c->buf/c->hdr. */
 static void request_span(conn_t *c, unsigned m, unsigned major, unsigned minor) {
-  const char *method = http_method_str((enum http_method)m);
-  int known = known_method(m);
-  uvotel_header_list_t list = {c->hdr, c->nhdr};
-  uvotel_extracted_t x = UVOTEL_EXTRACTED_INIT;
-  const uvotel_propagator_t *prop = uvotel__http_propagator();
-  if (may_carry_context(c)) (void)uvotel_propagator_extract(prop, &list, &uvotel_header_getter, &x);
-  rq_attrs_t t;
-  t.n = t.used = 0;
-  attr_str(&t, "http.request.method", known ? method : "_OTHER");
-  if (!known) attr_str(&t, "http.request.method_original", method);
-  attr_str(&t, "url.scheme", "http");
-  set_url(&t, c);
-  char ver[4] = {(char)('0' + major % 10u), '.', (char)('0' + minor % 10u), '\0'};
-  attr_str(&t, "network.protocol.version",
-           major == 1 && minor == 1   ? "1.1"
-           : major == 1 && minor == 0 ? "1.0"
-                                      : ver);
-  const uvotel_str_t *ua = header(c, "user-agent");
-  if (ua != NULL) attr_strn(&t, "user_agent.original", ua->ptr, ua->len);
-  if (c->client_ip[0] != '\0') {
-    attr_str(&t, "client.address", c->client_ip);
-    attr_int(&t, "client.port", c->client_port);
+  const char *method;
+  size_t ml;
+  int known = m < 64 && k_method_name[m].len != 0; /* known_method(m) */
+  if (known) {
+    method = k_method_name[m].name;
+    ml = k_method_name[m].len;
+  } else {
+    method = http_method_str((enum http_method)m);
+    ml = strlen(method);
   }
-  set_server(&t, c);
+  /* One pass over the header lines: the first Host and User-Agent, and whether extracting can
+   * find anything: not when the propagator is the SDK's W3C one (g_prop_w3c, set when the
+   * connection opened), which reads traceparent, tracestate and baggage only, and no header name
+   * has one of their lengths (11, 10, 7). Any other propagator may read any header. */
+  const uvotel_str_t *host = NULL, *ua = NULL;
+  int carry = !g_prop_w3c;
+  for (size_t i = 0; i < c->nhdr; i++) {
+    const uvotel_header_t *h = &c->hdr[i];
+    switch (h->name.len) {
+      case 4:
+        if (host == NULL && is_host(h->name.ptr)) host = &h->value;
+        break;
+      case 10:
+        carry = 1;
+        if (ua == NULL && name_is(h->name.ptr, "user-agent", 10)) ua = &h->value;
+        break;
+      case 11:
+      case 7:
+        carry = 1;
+        break;
+      default:
+        break;
+    }
+  }
+  uvotel_extracted_t x; /* initialised and read only when carry */
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  if (carry) {
+    x = (uvotel_extracted_t)UVOTEL_EXTRACTED_INIT;
+    uvotel_header_list_t list = {c->hdr, c->nhdr};
+    (void)uvotel_propagator_extract(g_prop, &list, &uvotel_header_getter, &x);
+    if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
+  }
+  rq_attrs_t t;
+  t.n = 0;
+  if (known) {
+    put_whole(&t, UVOTEL__HK_METHOD, method, ml);
+  } else {
+    put_whole(&t, UVOTEL__HK_METHOD, "_OTHER", 6);
+    put_str(&t, UVOTEL__HK_METHOD_ORIGINAL, method, ml);
+  }
+  put_whole(&t, UVOTEL__HK_SCHEME, "http", 4);
+  set_url(&t, c);
+  char ver[4];
+  const char *v = major == 1 && minor == 1 ? "1.1" : major == 1 && minor == 0 ? "1.0" : NULL;
+  if (v == NULL) {
+    ver[0] = (char)('0' + major % 10u);
+    ver[1] = '.';
+    ver[2] = (char)('0' + minor % 10u);
+    ver[3] = '\0';
+    v = ver;
+  }
+  put_whole(&t, UVOTEL__HK_VERSION, v, 3);
+  if (ua != NULL) put_str(&t, UVOTEL__HK_USER_AGENT, ua->ptr, ua->len);
+  if (c->client_ip[0] != '\0') {
+    put_whole(&t, UVOTEL__HK_CLIENT_ADDRESS, c->client_ip, c->client_ip_len);
+    put_int(&t, UVOTEL__HK_CLIENT_PORT, c->client_port);
+  }
+  set_server(&t, c, host);
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.start_unix_ns = c->start_ns;
-  if (!c->attrs_late) {
-    o.attrs = t.a;
-    o.n_attrs = t.n;
+  const char *name = known ? method : "_OTHER";
+  uvotel_span_t *s;
+  if (c->attrs_late) {
+    s = uvotel_span_start(c->tracer, name, &o);
+    uvotel__span_set_attrs(s, t.e, t.n);
+  } else {
+    s = start_reading_attrs(c->tracer, name, &o, &t);
   }
-  if (uvotel_span_context_is_valid(&x.span_context)) o.parent_context = &x.span_context;
-  uvotel_span_t *s = uvotel_span_start(c->tracer, known ? method : "_OTHER", &o);
-  if (c->attrs_late) attrs_apply(s, &t);
-  uvotel_baggage_t *bag = x.baggage; /* kept with the request: current while it is served */
-  x.baggage = NULL;
-  uvotel_extracted_reset(&x);
+  uvotel_baggage_t *bag = NULL; /* kept with the request: current while it is served */
+  if (carry) {
+    bag = x.baggage;
+    x.baggage = NULL;
+    uvotel_extracted_reset(&x);
+  }
   unsigned tail = (c->qhead + c->qn) % PENDING_MAX;
   c->q[tail].span = s;
   c->q[tail].is_head = m == HTTP_HEAD;
@@ -1007,6 +1125,9 @@ static void *http_open(void *arg, uv_stream_t *stream, uvotel_tracer_t *tracer) 
       peer_str(&ss, c->server_ip, sizeof c->server_ip, &c->server_port);
     }
   }
+  c->client_ip_len = strlen(c->client_ip);
+  c->server_ip_len = strlen(c->server_ip);
+  (void)uvotel__http_propagator(); /* g_prop and g_prop_w3c, read by request_span */
   return c;
 }
 

@@ -224,31 +224,31 @@ static void peer(uvotel__hc_t *c) {
   }
 }
 
-static void set_url(uvotel__hc_t *c, uvotel_span_t *s) {
+/* url.full into t; full (at least URL_MAX + HOST_MAX + 80 bytes) holds it when it is built. */
+static void set_url(uvotel__hc_t *c, uvotel__http_attrs_t *t, char *full, size_t cap) {
   if (c->url_cut || c->url_len == 0) return;
   if (c->url[0] != '/') { /* absolute form (to a proxy); "*" and authority form: no URL */
     if (c->url_len > 7 && strncasecmp(c->url, "http://", 7) == 0) {
-      uvotel__http_attr_strn(s, "url.full", c->url, c->url_len);
+      uvotel__http_put_str(t, UVOTEL__HK_URL_FULL, c->url, c->url_len);
     }
     return;
   }
-  char full[URL_MAX + HOST_MAX + 80];
   int n;
   if (c->has_host && !c->host_cut && c->host_len > 0) {
     memcpy(full, "http://", 7);
     memcpy(full + 7, c->host, c->host_len);
     memcpy(full + 7 + c->host_len, c->url, c->url_len);
-    full[7 + c->host_len + c->url_len] = '\0';
-    uvotel_span_set_attribute_str(s, "url.full", full);
+    /* the whole value (up to URL_MAX + HOST_MAX + 7 bytes), not cut at 2 KiB */
+    uvotel__http_put_whole(t, UVOTEL__HK_URL_FULL, full, 7 + c->host_len + c->url_len);
     return;
   }
   if (c->peer_ip[0] != '\0') {
     const char *fmt = strchr(c->peer_ip, ':') != NULL ? "http://[%s]:%d%.*s" : "http://%s:%d%.*s";
-    n = snprintf(full, sizeof full, fmt, c->peer_ip, c->peer_port, (int)c->url_len, c->url);
+    n = snprintf(full, cap, fmt, c->peer_ip, c->peer_port, (int)c->url_len, c->url);
   } else {
     return;
   }
-  if (n > 0 && (size_t)n < sizeof full) uvotel_span_set_attribute_str(s, "url.full", full);
+  if (n > 0 && (size_t)n < cap) uvotel__http_put_whole(t, UVOTEL__HK_URL_FULL, full, (size_t)n);
 }
 
 static int same_parent(const uvotel_span_context_t *a, const uvotel_span_context_t *b) {
@@ -334,18 +334,26 @@ static int rq_headers(http_parser *p) {
   }
   uvotel_span_t *s = uvotel_span_start(c->tracer, known != NULL ? known : "_OTHER", &o);
   c->q[tail].span = s;
-  uvotel_span_set_attribute_str(s, "http.request.method", known != NULL ? known : "_OTHER");
-  if (known == NULL) uvotel_span_set_attribute_str(s, "http.request.method_original", method);
-  char ver[4] = {(char)('0' + p->http_major % 10u), '.', (char)('0' + p->http_minor % 10u), 0};
-  uvotel_span_set_attribute_str(s, "network.protocol.version", ver);
-  peer(c);
-  set_url(c, s);
-  if (!(c->has_host && !c->host_cut &&
-        uvotel__http_set_host(s, c->host, c->host_len, c->peer_port) == 0) &&
-      c->peer_ip[0] != '\0') {
-    uvotel_span_set_attribute_str(s, "server.address", c->peer_ip);
-    uvotel_span_set_attribute_int(s, "server.port", c->peer_port);
+  uvotel__http_attrs_t t;
+  t.n = 0;
+  if (known != NULL) {
+    uvotel__http_put_str(&t, UVOTEL__HK_METHOD, known, strlen(known));
+  } else {
+    uvotel__http_put_str(&t, UVOTEL__HK_METHOD, "_OTHER", 6);
+    uvotel__http_put_str(&t, UVOTEL__HK_METHOD_ORIGINAL, method, strlen(method));
   }
+  char ver[4] = {(char)('0' + p->http_major % 10u), '.', (char)('0' + p->http_minor % 10u), 0};
+  uvotel__http_put_str(&t, UVOTEL__HK_VERSION, ver, 3);
+  peer(c);
+  char full[URL_MAX + HOST_MAX + 80];
+  set_url(c, &t, full, sizeof full);
+  if (!(c->has_host && !c->host_cut &&
+        uvotel__http_put_host(&t, c->host, c->host_len, c->peer_port) == 0) &&
+      c->peer_ip[0] != '\0') {
+    uvotel__http_put_str(&t, UVOTEL__HK_SERVER_ADDRESS, c->peer_ip, strlen(c->peer_ip));
+    uvotel__http_put_int(&t, UVOTEL__HK_SERVER_PORT, c->peer_port);
+  }
+  uvotel__span_set_attrs(s, t.e, t.n);
   insert(c, s);
   return 0;
 }

@@ -21,12 +21,66 @@ uint64_t uvotel__http_now_ns(void);
  * methods (report its name), else 0 (report "_OTHER" and http.request.method_original). */
 int uvotel__http_method_known(unsigned method);
 
-/* Set a string attribute from n bytes (copied NUL-terminated; values over 2 KiB are cut). */
-void uvotel__http_attr_strn(uvotel_span_t *s, const char *key, const char *v, size_t n);
+/* ---- the spans' attributes, set with one uvotel__span_set_attrs call ----
+ * Keys prepared at load (http.c); values point at the request's bytes, which hold no NUL (the
+ * fast framing and http_parser both refuse control bytes in a target and in header values), so
+ * each is its length, with no copy before the span's own. */
+enum {
+  UVOTEL__HK_METHOD,
+  UVOTEL__HK_METHOD_ORIGINAL,
+  UVOTEL__HK_SCHEME,
+  UVOTEL__HK_PATH,
+  UVOTEL__HK_QUERY,
+  UVOTEL__HK_VERSION,
+  UVOTEL__HK_USER_AGENT,
+  UVOTEL__HK_CLIENT_ADDRESS,
+  UVOTEL__HK_CLIENT_PORT,
+  UVOTEL__HK_SERVER_ADDRESS,
+  UVOTEL__HK_SERVER_PORT,
+  UVOTEL__HK_URL_FULL,
+  UVOTEL__HK_N
+};
+extern uvotel__attr_key_t uvotel__http_keys[UVOTEL__HK_N];
+
+/* Values over this many bytes are cut (before the provider's own length limit). */
+#define UVOTEL__HTTP_VALUE_MAX 2048
+#define UVOTEL__HTTP_ATTRS_MAX 12
+
+typedef struct uvotel__http_attrs_s {
+  uvotel__attr_in_t e[UVOTEL__HTTP_ATTRS_MAX];
+  size_t n;
+} uvotel__http_attrs_t;
+
+/* Add key k = the n bytes at v (no NUL among them; NULL when n is 0). Borrowed until the list
+ * is handed over. _str cuts n at UVOTEL__HTTP_VALUE_MAX, _whole does not. No room check: a span
+ * adds each key at most once, and there are fewer keys than UVOTEL__HTTP_ATTRS_MAX. */
+_Static_assert(UVOTEL__HK_N <= UVOTEL__HTTP_ATTRS_MAX, "every key fits the list once");
+static inline void uvotel__http_put_whole(uvotel__http_attrs_t *t, unsigned k, const char *v,
+                                          size_t n) {
+  uvotel__attr_in_t *e = &t->e[t->n++];
+  e->key = &uvotel__http_keys[k];
+  e->value.type = UVOTEL_VALUE_STRING;
+  e->value.len = (uint32_t)n;
+  e->value.u.s = v;
+}
+
+static inline void uvotel__http_put_str(uvotel__http_attrs_t *t, unsigned k, const char *v,
+                                        size_t n) {
+  uvotel__http_put_whole(t, k, v, n < UVOTEL__HTTP_VALUE_MAX ? n : UVOTEL__HTTP_VALUE_MAX);
+}
+
+static inline void uvotel__http_put_int(uvotel__http_attrs_t *t, unsigned k, int64_t v) {
+  uvotel__attr_in_t *e = &t->e[t->n++];
+  e->key = &uvotel__http_keys[k];
+  e->value.type = UVOTEL_VALUE_INT;
+  e->value.len = 0;
+  e->value.u.i = v;
+}
 
 /* server.address / server.port from a Host header value (port: default_port when the value has
- * none; 0: no server.port then). Returns 0 when set, -1 when the value is not understood. */
-int uvotel__http_set_host(uvotel_span_t *s, const char *host, size_t n, long default_port);
+ * none; 0: no server.port then). Returns 0 when added, -1 when the value is not understood
+ * (nothing added). */
+int uvotel__http_put_host(uvotel__http_attrs_t *t, const char *host, size_t n, long default_port);
 
 /* The server side (http.c): the baggage extracted from the request whose span the last read
  * made current (borrowed until the next call on conn), or NULL. */

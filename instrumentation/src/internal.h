@@ -128,12 +128,43 @@ static inline uvotel__wq_t *uvotel__wq_get(const uv_loop_t *loop) {
   return (uvotel__wq_t *)(void *)uvotel__ltab(loop);
 }
 
+/* ---- file system requests (fs.c): no side-table entry per request ----
+ * An asynchronous uv_fs_* call (other than the utime family, which keeps a side-table state)
+ * takes a block from its loop's free list; the request's private `atime` and `mtime` words, which
+ * libuv on Unix reads and writes only for uv_fs_utime/futime/lutime, hold the block's address and
+ * a tag (address ^ request address ^ the table's secret) while it is in flight, and get their own
+ * bytes back (kept in the block) before the callback runs (fs.c). */
+typedef struct uvotel__fblk_s {
+  uvotel_resource_t res;
+  void (*cb)(void);      /* the user's callback; NULL: the block is free */
+  uvotel_span_t *span;   /* the automatic fs span, or NULL */
+  uint64_t atime, mtime; /* the request's own bytes of those fields */
+  struct uvotel__fblk_s *next_free;
+  struct uvotel__fblk_s *all_next, **all_pprev; /* every block of the loop, free or not */
+} uvotel__fblk_t;
+
+/* Per loop, loop thread only (but `live`, read relaxed by uvotel_uv_tracked). */
+typedef struct uvotel__fsq_s {
+  uvotel__fblk_t *free;
+  size_t free_n;
+  uvotel__fblk_t *all;
+  size_t live; /* blocks in flight */
+} uvotel__fsq_t;
+
+/* Detach: end the resources and spans of blocks still in flight, free every block (table.c
+ * calls it). */
+void uvotel__fsq_free(uvotel__fsq_t *q);
+
 /* The head of a side table (table.c asserts the layout): the work state, then the state looked
- * up last (NULL: none; cleared when that state is removed). */
+ * up last (NULL: none; cleared when that state is removed), then the fs blocks. */
 typedef struct uvotel__ltab_head_s {
   uvotel__wq_t wq;
   uvotel__hs_t *last;
+  uvotel__fsq_t fsq;
 } uvotel__ltab_head_t;
+
+/* The table of loop, made (and the loop attached) when it has none; NULL: out of memory. */
+uvotel__ltab_t *uvotel__ltab_make(uv_loop_t *loop);
 
 /* Lookup in t (table.c) past the last-looked-up check uvotel__hs_get makes; NULL when the key
  * has no state there. */
@@ -248,6 +279,8 @@ static inline int uvotel__auto_on(unsigned cat) {
   return UVOTEL__UNLIKELY((__atomic_load_n(&uvotel__auto_cats, __ATOMIC_RELAXED) & cat) != 0);
 }
 void uvotel__auto_fs_begin(uvotel__hs_t *s, const uv_fs_t *req);
+/* The automatic span of an fs request libuv took (NULL: none), for the request's block. */
+uvotel_span_t *uvotel__auto_fs_start(const uv_fs_t *req);
 void uvotel__auto_fs_end(uvotel_span_t *span, const uv_fs_t *req);
 void uvotel__auto_lookup_begin(uvotel__hs_t *s, const char *node);
 void uvotel__auto_lookup_end(uvotel_span_t *span, int status, const struct addrinfo *res);

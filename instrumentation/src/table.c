@@ -5,7 +5,9 @@
  * (uvotel_loop_get / uvotel_loop_set under a key of ours), and each thread remembers the last
  * loop it looked up and that loop's table (checked against uvotel__loop_epoch, which every
  * detach bumps), so the hot path is one compare of the handle's loop pointer. libuv runs a loop
- * on one thread at a time, so the table itself needs no lock.
+ * on one thread at a time, so the table itself needs no lock. Thread-pool work (work.c) and file
+ * system requests other than the utime family (fs.c) keep no state here: their per-request
+ * blocks come from free lists in the table's head, found through fields of the request.
  *
  * States are stored inline: a table is a list of generations, each an array of cells (one
  * state each, 64-byte aligned) with open addressing and linear probing from the key's hash. A
@@ -73,6 +75,9 @@ typedef struct cell_s {
 _Static_assert(offsetof(uvotel__hs_t, cb) + sizeof(void (*)(void)) <= 64,
                "a lookup's fields share the cell's first line");
 
+/* 16 zero bytes at an 8-byte aligned address (a new state's clearing, cell_take). */
+typedef uint64_t zero16_t __attribute__((vector_size(16), aligned(8), may_alias));
+
 /* What a removed cell keeps readable: the key and the pass count (the table's own fields). */
 #define CELL_TABLE_BYTES offsetof(uvotel__hs_t, is_async)
 
@@ -94,6 +99,8 @@ struct uvotel__ltab_s {
   uvotel__hs_t
       *last; /* the last state looked up: a callback re-arming its handle skips hashing;
                 second: internal.h's inline uvotel__hs_get reads it (uvotel__ltab_head_t) */
+  /* fs requests' blocks (fs.c), not in the cells; third: uvotel__ltab_head_t */
+  uvotel__fsq_t fsq;
   uv_loop_t *loop;
   gen_t *gens; /* newest first; NULL: none */
   size_t cap;  /* cells in all generations, read relaxed by uvotel_uv_table_capacity */
@@ -103,6 +110,8 @@ struct uvotel__ltab_s {
 _Static_assert(offsetof(struct uvotel__ltab_s, wq) == 0, "internal.h casts a table to its wq");
 _Static_assert(offsetof(struct uvotel__ltab_s, last) == offsetof(uvotel__ltab_head_t, last),
                "internal.h's inline lookup reads last through uvotel__ltab_head_t");
+_Static_assert(offsetof(struct uvotel__ltab_s, fsq) == offsetof(uvotel__ltab_head_t, fsq),
+               "fs.c reads the fs blocks through uvotel__ltab_head_t");
 
 UVOTEL__TLS const uv_loop_t *uvotel__cur_loop;
 UVOTEL__TLS uvotel__ltab_t *uvotel__cur_tab;
@@ -210,6 +219,10 @@ static uvotel__ltab_t *tab_make(uv_loop_t *loop) {
   return uvotel__ltab_slow(loop);
 }
 
+uvotel__ltab_t *uvotel__ltab_make(uv_loop_t *loop) {
+  return tab_make(loop);
+}
+
 /* The loop is detached (uvotel_loop_close found nothing of the program's left in it): what the
  * table still holds belongs to handles closed with raw uv_close. End their resources, then free
  * everything. */
@@ -241,6 +254,7 @@ static void tab_detach(uv_loop_t *loop, void *value) {
     uvotel_free(g);
   }
   uvotel__wq_free(&t->wq);
+  uvotel__fsq_free(&t->fsq);
   if (uvotel__cur_tab == t) {
     uvotel__cur_tab = NULL;
     uvotel__cur_loop = NULL;
@@ -252,7 +266,8 @@ UVOTEL__API size_t uvotel_uv_tracked(void) {
   size_t n = 0;
   pthread_mutex_lock(&g_mu);
   for (uvotel__ltab_t *t = g_tabs; t != NULL; t = t->next) {
-    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED) + __atomic_load_n(&t->wq.live, __ATOMIC_RELAXED);
+    n += __atomic_load_n(&t->n, __ATOMIC_RELAXED) + __atomic_load_n(&t->wq.live, __ATOMIC_RELAXED) +
+         __atomic_load_n(&t->fsq.live, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&g_mu);
   return n;
@@ -302,7 +317,7 @@ static uvotel__hs_t *find_older(const gen_t *newest, const void *key, uint32_t h
 }
 
 /* The probe, past the last-looked-up check (the inline uvotel__hs_get has made it already). */
-static inline uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
+static __attribute__((noinline)) uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
   if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
   uint32_t h = hash_of(key);
   const gen_t *g = t->gens;
@@ -313,18 +328,20 @@ static inline uvotel__hs_t *tab_probe(uvotel__ltab_t *t, const void *key) {
   return s;
 }
 
-static inline uvotel__hs_t *tab_find(uvotel__ltab_t *t, const void *key) {
-  uvotel__hs_t *last = t->last;
-  if (last != NULL && last->key == key) return last;
-  return tab_probe(t, key);
-}
-
 uvotel__wq_t *uvotel__wq_make_slow(uv_loop_t *loop) {
   uvotel__ltab_t *t = tab_make(loop);
   return UVOTEL__LIKELY(t != NULL) ? &t->wq : NULL;
 }
 
+/* A lookup's common case inline: one generation (no filters to ask). */
 uvotel__hs_t *uvotel__hs_find(uvotel__ltab_t *t, const void *key) {
+  const gen_t *g = t->gens;
+  if (UVOTEL__LIKELY(g != NULL && g->older == NULL)) {
+    if (UVOTEL__UNLIKELY(t->n == 0)) return NULL;
+    uvotel__hs_t *s = gen_find(g, key, hash_of(key));
+    if (UVOTEL__LIKELY(s != NULL)) t->last = s;
+    return s;
+  }
   return tab_probe(t, key);
 }
 
@@ -386,10 +403,48 @@ static inline int oversized(const uvotel__ltab_t *t, const gen_t *g) {
   return g->mask + 1 > MIN_CAP && g->mask + 1 > 32 * (t->n + 1);
 }
 
-uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
-  uvotel__ltab_t *t = tab_make(loop);
-  if (UVOTEL__UNLIKELY(t == NULL)) return NULL;
-  uvotel__hs_t *s = tab_find(t, key);
+/* A new state in cell s of g (its key's probe from home passed the cells before it), counted
+ * and looked up last. Every field before the union starts zeroed. */
+static inline uvotel__hs_t *cell_take(uvotel__ltab_t *t, gen_t *g, uvotel__hs_t *s, const void *key,
+                                      int *is_new) {
+  UNPOISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
+  /* The common fields start zeroed; the per-kind union is set by the kind that uses it. From
+   * `res` on the range is 8-byte aligned: cleared with 16-byte stores (a memset of it compiles to
+   * a `rep stos` of 13 words), the last one overlapping when its size is not a multiple of 16. */
+  s->is_async = 0;
+  enum {
+    ZERO_FROM = offsetof(uvotel__hs_t, res),
+    ZERO_LEN = offsetof(uvotel__hs_t, u) - ZERO_FROM
+  };
+  _Static_assert(ZERO_FROM % 8 == 0 && ZERO_LEN % 8 == 0 && ZERO_LEN >= 16, "the cleared range");
+  _Static_assert(ZERO_LEN <= 128, "the stores below cover at most 128 bytes");
+  char *z = (char *)s + ZERO_FROM;
+  /* straight stores: a loop of them is turned back into the memset */
+#define ZERO16_AT(o) \
+  if ((o) + 16 <= ZERO_LEN) *(zero16_t *)(void *)(z + (o)) = (zero16_t){0}
+  ZERO16_AT(0);
+  ZERO16_AT(16);
+  ZERO16_AT(32);
+  ZERO16_AT(48);
+  ZERO16_AT(64);
+  ZERO16_AT(80);
+  ZERO16_AT(96);
+  ZERO16_AT(112);
+#undef ZERO16_AT
+  if (ZERO_LEN % 16 != 0) *(zero16_t *)(void *)(z + ZERO_LEN - 16) = (zero16_t){0};
+  s->key = key;
+  g->live++;
+  set_n(t, t->n + 1);
+  t->last = s;
+  *is_new = 1;
+  return s;
+}
+
+/* hs_add past its fast path: a lookup in every generation, then an insert into the newest one
+ * (a new one first when it is full or oversized). */
+static __attribute__((noinline)) uvotel__hs_t *add_slow(uvotel__ltab_t *t, const void *key,
+                                                        int *is_new) {
+  uvotel__hs_t *s = tab_probe(t, key);
   if (s != NULL) {
     *is_new = 0;
     return s;
@@ -405,16 +460,57 @@ uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
   size_t i = h & g->mask, d = 0;
   for (; g->cells[i].s.key != NULL; i = (i + 1) & g->mask, d++) g->cells[i].s.passed_++;
   if (d > g->maxd) g->maxd = d;
-  s = &g->cells[i].s;
-  UNPOISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
-  /* The common fields start zeroed; the per-kind union is set by the kind that uses it. */
-  memset((char *)s + CELL_TABLE_BYTES, 0, offsetof(uvotel__hs_t, u) - CELL_TABLE_BYTES);
-  s->key = key;
-  g->live++;
-  set_n(t, t->n + 1);
-  t->last = s;
-  *is_new = 1;
-  return s;
+  return cell_take(t, g, &g->cells[i].s, key, is_new);
+}
+
+/* hs_add on a loop that is not the thread's current one (or has no table yet). */
+static __attribute__((noinline)) uvotel__hs_t *add_attach(uv_loop_t *loop, const void *key,
+                                                          int *is_new) {
+  uvotel__ltab_t *t = tab_make(loop);
+  return UVOTEL__LIKELY(t != NULL) ? add_slow(t, key, is_new) : NULL;
+}
+
+/* Every call out of the common path is a tail call, so that path saves no register. */
+uvotel__hs_t *uvotel__hs_add(uv_loop_t *loop, const void *key, int *is_new) {
+  if (UVOTEL__UNLIKELY(loop != uvotel__cur_loop ||
+                       uvotel__cur_epoch !=
+                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
+                       uvotel__cur_tab == NULL)) {
+    return add_attach(loop, key, is_new); /* the check uvotel__ltab makes */
+  }
+  uvotel__ltab_t *t = uvotel__cur_tab;
+  uvotel__hs_t *s = t->last;
+  if (s != NULL && s->key == key) {
+    *is_new = 0;
+    return s;
+  }
+  /* The common case in one pass, when the table is one generation: the lookup's probe (as
+   * gen_find) notes the first free cell it meets, which is where add_slow's insert would put the
+   * state; when the key is not there and the generation takes one more, it goes there. */
+  gen_t *g = t->gens;
+  if (UVOTEL__LIKELY(g != NULL && g->older == NULL)) {
+    size_t home = hash_of(key) & g->mask, i = home, fd = 0;
+    uvotel__hs_t *fs = NULL;
+    for (size_t d = 0;; d++, i = (i + 1) & g->mask) {
+      s = &g->cells[i].s;
+      if (s->key == key) {
+        t->last = s;
+        *is_new = 0;
+        return s;
+      }
+      if (s->key == NULL && fs == NULL) {
+        fs = s;
+        fd = d;
+      }
+      if (s->passed_ == 0 || d >= g->maxd) break;
+    }
+    if (UVOTEL__LIKELY(fs != NULL && (g->live + 1) * 2 <= g->mask + 1 && !oversized(t, g))) {
+      for (i = home; i != ((home + fd) & g->mask); i = (i + 1) & g->mask) g->cells[i].s.passed_++;
+      if (fd > g->maxd) g->maxd = fd;
+      return cell_take(t, g, fs, key, is_new);
+    }
+  }
+  return add_slow(t, key, is_new);
 }
 
 /* The generation of t whose cells hold s, or NULL. */
@@ -430,7 +526,7 @@ static gen_t *gen_of(const uvotel__ltab_t *t, const uvotel__hs_t *s) {
 /* The table and generation of s. States are removed by the thread running their loop, which is
  * almost always the loop it looked up last; else every attached table is searched (generation
  * lists change under g_mu, so reading another loop's list here is safe). */
-static uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
+static __attribute__((noinline)) uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
   uvotel__ltab_t *t = uvotel__cur_tab;
   if (UVOTEL__LIKELY(t != NULL &&
                      uvotel__cur_epoch == __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) &&
@@ -445,9 +541,25 @@ static uvotel__ltab_t *tab_of(const uvotel__hs_t *s, gen_t **gp) {
   return t;
 }
 
-void uvotel__hs_remove(uvotel__hs_t *s) {
-  gen_t *g;
-  uvotel__ltab_t *t = tab_of(s, &g);
+/* A removal emptied generation g (and maybe the table): free what an empty table or an empty
+ * generation need not keep. */
+static __attribute__((noinline)) void remove_emptied(uvotel__ltab_t *t, gen_t *g) {
+  g->maxd = 0; /* every count in it is 0 again */
+  if (t->n == 0) {
+    /* Empty: keep one small generation, so a handle opened and closed over and over allocates
+     * nothing. */
+    while (t->gens != NULL && (t->gens->older != NULL || t->gens->mask + 1 > MIN_CAP)) {
+      gen_t *o = t->gens->older != NULL ? t->gens->older : t->gens;
+      gen_free(t, o);
+    }
+  } else if (g != t->gens || oversized(t, g)) {
+    gen_free(t, g);
+  }
+}
+
+/* Remove s from generation g of t. */
+static inline __attribute__((always_inline)) void remove_in(uvotel__ltab_t *t, gen_t *g,
+                                                            uvotel__hs_t *s) {
   if (t->last == s) t->last = NULL;
   size_t p = (size_t)((cell_t *)(void *)s - g->cells);
   for (size_t i = hash_of(s->key) & g->mask; i != p; i = (i + 1) & g->mask) {
@@ -456,15 +568,28 @@ void uvotel__hs_remove(uvotel__hs_t *s) {
   s->key = NULL;
   POISON((char *)s + CELL_TABLE_BYTES, sizeof(cell_t) - CELL_TABLE_BYTES);
   set_n(t, t->n - 1);
-  if (--g->live == 0) g->maxd = 0; /* every count in it is 0 again */
-  if (t->n == 0) {
-    /* Empty: keep one small generation, so a handle opened and closed over and over allocates
-     * nothing. */
-    while (t->gens != NULL && (t->gens->older != NULL || t->gens->mask + 1 > MIN_CAP)) {
-      gen_t *o = t->gens->older != NULL ? t->gens->older : t->gens;
-      gen_free(t, o);
-    }
-  } else if (g->live == 0 && (g != t->gens || oversized(t, g))) {
-    gen_free(t, g);
+  /* the table's count is the sum of its generations': it reaches 0 only when g's does */
+  if (UVOTEL__UNLIKELY(--g->live == 0)) remove_emptied(t, g);
+}
+
+/* hs_remove of a state that is not in the thread's current table's only generation. */
+static __attribute__((noinline)) void remove_slow(uvotel__hs_t *s) {
+  gen_t *g;
+  uvotel__ltab_t *t = tab_of(s, &g);
+  remove_in(t, g, s);
+}
+
+void uvotel__hs_remove(uvotel__hs_t *s) {
+  /* The common case inline: the thread's current table, one generation holding s. */
+  uvotel__ltab_t *t = uvotel__cur_tab;
+  gen_t *g;
+  if (UVOTEL__UNLIKELY(t == NULL ||
+                       uvotel__cur_epoch !=
+                           __atomic_load_n(&uvotel__loop_epoch, __ATOMIC_RELAXED) ||
+                       (g = t->gens) == NULL || g->older != NULL ||
+                       (uintptr_t)s - (uintptr_t)g->cells >= (g->mask + 1) * sizeof(cell_t))) {
+    remove_slow(s);
+    return;
   }
+  remove_in(t, g, s);
 }

@@ -19,7 +19,9 @@ typedef struct fx_s {
   long live0;
 } fx_t;
 
-static void open_provider_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) {
+/* The same with a sampler (owned by the provider; NULL: the default one). */
+static inline void open_provider_sampled(fx_t *f, uint32_t attr_limit, uint32_t value_len,
+                                         uvotel_sampler_t *sampler) {
   f->mem = uvotel_memory_exporter_create(0);
   uvotel_span_processor_t *sp =
       uvotel_simple_span_processor_create(uvotel_memory_exporter_exporter(f->mem));
@@ -31,9 +33,14 @@ static void open_provider_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) 
   o.limits.event_attribute_count = attr_limit;
   o.limits.link_attribute_count = attr_limit;
   o.limits.attribute_value_length = value_len;
+  o.sampler = sampler;
   f->p = uvotel_tracer_provider_create(&o);
   assert_non_null(f->p);
   f->t = uvotel_tracer_get(f->p, "attrs", NULL);
+}
+
+static void open_provider_lim(fx_t *f, uint32_t attr_limit, uint32_t value_len) {
+  open_provider_sampled(f, attr_limit, value_len, NULL);
 }
 
 static void close_provider(fx_t *f) {

@@ -296,14 +296,21 @@ static void signature(fx_t *fx, char *out, size_t cap) {
   }
 }
 
+/* A detector connection on a pipe (never opened: open only looks at the type), the memory
+ * exporter emptied first. */
+static void *open_conn(fx_t *fx, uv_pipe_t *pipe) {
+  memset(pipe, 0, sizeof *pipe);
+  pipe->type = UV_NAMED_PIPE;
+  uvotel_memory_exporter_reset(fx->mem);
+  void *conn = uvotel_protocol_http()->open(NULL, (uv_stream_t *)pipe, fx->tracer);
+  assert_non_null(conn);
+  return conn;
+}
+
 static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t cap) {
   const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
   uv_pipe_t pipe;
-  memset(&pipe, 0, sizeof pipe);
-  pipe.type = UV_NAMED_PIPE;
-  uvotel_memory_exporter_reset(fx->mem);
-  void *conn = ops->open(NULL, (uv_stream_t *)&pipe, fx->tracer);
-  assert_non_null(conn);
+  void *conn = open_conn(fx, &pipe);
   char all[8192];
   size_t len = 0;
   for (size_t i = 0; i < 6 && c->pieces[i] != NULL; i++) {
@@ -339,6 +346,10 @@ static size_t run_req(fx_t *fx, const rcase_t *c, int mode, char *sig, size_t ca
 
 #define TP_VALUE ": 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #define TP "traceparent" TP_VALUE "\r\n"
+
+#define HOST_L                                                                \
+  "GET|0000000000000000|http.request.method=GET|url.scheme=http|url.path=/a|" \
+  "network.protocol.version=1.1"
 
 static const rcase_t k_rcases[] = {
     {"attributes",
@@ -436,6 +447,25 @@ static const rcase_t k_rcases[] = {
      {"POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", "POST /p HTTP/1.1\r\n\r\n", GET("/g")},
      3,
      "url.path=/g"},
+    /* The connection keeps the last Host it parsed: each new value is parsed again. */
+    {"another Host each time",
+     {"GET /a HTTP/1.1\r\nHost: a:1\r\n\r\n", "GET /a HTTP/1.1\r\nHost: b\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: a:1x\r\n\r\n", "GET /a HTTP/1.1\r\nHost: a:1\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: a:12\r\n\r\n", "GET /a HTTP/1.1\r\nHost: [::1]:1\r\n\r\n"},
+     6,
+     "server.address=a|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=b|http.response.status_code=200\n" HOST_L
+     "|http.response.status_code=200\n" HOST_L
+     "|server.address=a|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=a|server.port=12\n" HOST_L "|server.address=[::1]|server.port=1\n"},
+    {"another Host of 8 to 16 bytes, its end changed",
+     {"GET /a HTTP/1.1\r\nHost: host.example:1\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: host.example:2\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: host.examplf:2\r\n\r\n"},
+     3,
+     "server.address=host.example|server.port=1|http.response.status_code=200\n" HOST_L
+     "|server.address=host.example|server.port=2|http.response.status_code=200\n" HOST_L
+     "|server.address=host.examplf|server.port=2|"},
     {"a remembered request, then more lines, then fewer",
      {GET("/a"), "GET /a HTTP/1.1\r\nHost: h\r\nX-M: 1\r\nUser-Agent: m\r\n\r\n", GET("/a")},
      3,
@@ -473,8 +503,45 @@ static void test_fast_request_too_many_headers(void **state) {
   assert_int_equal(run_req(fx, &c, 1, whole, sizeof whole), 0);
 }
 
+/* A NUL byte in the target or in a header value (the only place the bulk attribute call could
+ * see one: it takes values as their lengths, where the setters stopped at a NUL): both the fast
+ * framing and http_parser refuse it, whole or one byte per read, so no request gets a span. */
+static void test_nul_in_request_refused(void **state) {
+  fx_t *fx = *state;
+#define NUL_CASE(x) \
+  { x, sizeof x - 1 }
+  static const struct {
+    const char *p;
+    size_t n;
+  } k[] = {NUL_CASE("GET /a\0b HTTP/1.1\r\nHost: h\r\n\r\n"),
+           NUL_CASE("GET /a HTTP/1.1\r\nHost: h\0x\r\n\r\n"),
+           NUL_CASE("GET /a HTTP/1.1\r\nUser-Agent: u\0v\r\n\r\n"),
+           NUL_CASE("GET /a?q\0 HTTP/1.1\r\n\r\n")};
+  const uvotel_protocol_ops_t *ops = uvotel_protocol_http();
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    const char *head = k[i].p;
+    size_t len = k[i].n;
+    assert_int_equal(memchr(head, '\0', len) != NULL, 1);
+    assert_int_equal(memcmp(head + len - 4, "\r\n\r\n", 4), 0);
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+      uv_pipe_t pipe;
+      void *conn = open_conn(fx, &pipe);
+      int dead = 0;
+      size_t step = bytewise ? 1 : len;
+      for (size_t o = 0; o < len && !dead; o += step) {
+        uvotel_span_t *cur = NULL;
+        dead = ops->read(conn, head + o, step, &cur) < 0;
+      }
+      assert_true(dead);
+      ops->close(conn);
+      assert_int_equal(uvotel_memory_exporter_count(fx->mem), 0);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_nul_in_request_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_framing_matches_http_parser, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_framing_buffer_list, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_request_framing_matches_http_parser, setup,

@@ -114,7 +114,10 @@ int uvotel_uv_loop_close(uv_loop_t *loop);
  * id) when the call succeeds, before/after around the callback, which runs in the context of
  * the call, and destroy right after the callback. The request's state is freed before the
  * callback runs, so the callback may reuse the request at once (a chain of calls costs no
- * allocation). uv_cancel (uvotel_cancel) of a queued request: the callback runs with
+ * allocation). While a call other than uvotel_fs_utime, _futime and _lutime is in flight, the
+ * request's private `atime` and `mtime` fields (which libuv on Unix uses only for those three)
+ * hold uvotel's own words; before the callback runs they, and `cb`, are back to what raw libuv
+ * would leave there. uv_cancel (uvotel_cancel) of a queued request: the callback runs with
  * UV_ECANCELED as usual, inside its resource, and the destroy follows once. A synchronous call
  * (cb == NULL) passes straight through and raises nothing. A failing call returns libuv's error
  * and raises nothing.

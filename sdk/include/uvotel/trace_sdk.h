@@ -493,6 +493,41 @@ int uvotel__span_discard(uvotel_span_t *s);
 /* 1 when s may read a span start's attributes (it is not built from uvotel's own samplers
  * alone), so they must be given at the start rather than set after it. NULL: 0. Thread: any. */
 int uvotel__sampler_reads_attributes(const uvotel_sampler_t *s);
+
+/* An attribute key prepared once for uvotel__span_set_attrs: the key (borrowed, as by the
+ * _static setters: it must stay valid and unchanged while any span holding it lives), its byte
+ * length, its hash, the hash's low 32 bits next to len (the span stores the two as one word) and
+ * its bloom bit (every bit for an invalid key). len 0: not a valid key. Filled by
+ * uvotel__attr_key_init only. */
+typedef struct uvotel__attr_key_s {
+  const char *key;
+  uint32_t len;
+  uint32_t hash32;
+  uint64_t hash;
+  uint64_t bloom;
+} uvotel__attr_key_t;
+
+/* Prepare *k for key (key_len bytes, key[key_len] its NUL: the _static setters' rule). 0, or
+ * UVOTEL_EINVAL for a NULL k, a NULL or empty key or a wrong length (then k->len is 0 and
+ * uvotel__span_set_attrs reports the entry as the setter would). Thread: any. Alloc: none. */
+int uvotel__attr_key_init(uvotel__attr_key_t *k, const char *key, size_t key_len);
+
+/* One entry for uvotel__span_set_attrs: a prepared key (never NULL) and a value of type STRING (u.s
+ * and its byte length in len, no NUL among those bytes, which need not be NUL-terminated; u.s may
+ * be NULL when len is 0: ""), INT, DOUBLE or BOOL (len ignored). */
+typedef struct uvotel__attr_in_s {
+  const uvotel__attr_key_t *key;
+  uvotel_value_t value;
+} uvotel__attr_in_t;
+
+/* Set a[0..n) on s in order, leaving exactly the span data (attributes, their order, values,
+ * truncation, dropped count, misuse counts) that the _static setter of each entry's type called
+ * in the same order would leave, with a string value as the NUL-terminated copy of its bytes.
+ * The entries that are the setters' common case (a new key, room below the count limit and the
+ * linear range, a value within the length limit and the arena's current buffer) are appended in
+ * one pass; the first one that is not, and every one after it, take the setters' own path. A
+ * NULL a with n > 0 is misuse. Thread: the span's (as the setters). Alloc: as the setters. */
+void uvotel__span_set_attrs(uvotel_span_t *s, const uvotel__attr_in_t *a, size_t n);
 #ifdef __cplusplus
 }
 #endif

@@ -454,18 +454,24 @@ static int grow_attrs(uvotel_span_t *s) {
   return 0;
 }
 
+/* A value type that never leaves this file: a STRING whose byte length is len (no NUL among those
+ * bytes, which need not be NUL-terminated), as uvotel__span_set_attrs hands its values to the
+ * per-attribute path. Stored as UVOTEL_VALUE_STRING. */
+#define VALUE_STRN ((uvotel_value_type_t)0x5354)
+
 /* Copy a value into the arena: scalars and short strings inline, the rest in copy_value. */
 static inline int copy_value_fast(uvotel_span_t *s, uvotel_value_t *dst, const uvotel_value_t *src,
                                   uint32_t limit) {
-  switch (src->type) {
+  switch ((int)src->type) {
     case UVOTEL_VALUE_BOOL:
     case UVOTEL_VALUE_INT:
     case UVOTEL_VALUE_DOUBLE:
       *dst = *src;
       return 0;
-    case UVOTEL_VALUE_STRING: {
+    case UVOTEL_VALUE_STRING:
+    case VALUE_STRN: {
       const char *str = src->u.s != NULL ? src->u.s : "";
-      size_t len = strlen(str);
+      size_t len = src->type == VALUE_STRN ? src->len : strlen(str);
       if (UVOTEL__UNLIKELY(len > limit)) len = trunc_len(str, len, limit);
       const char *d = uvotel__arena_strdup(s, str, len);
       if (UVOTEL__UNLIKELY(d == NULL)) return -1;
@@ -759,6 +765,156 @@ static inline __attribute__((always_inline)) void put_fast(uvotel_span_t *s, con
   s->attr_keys[n].hash = (uint32_t)h;
   s->attr_bloom |= bit;
   s->n_attrs = n + 1;
+}
+
+/* ---- the bulk append (uvotel__span_set_attrs) ---- */
+
+UVOTEL__API int uvotel__attr_key_init(uvotel__attr_key_t *k, const char *key, size_t key_len) {
+  if (k == NULL) return UVOTEL_EINVAL;
+  k->key = key;
+  k->len = 0;
+  k->hash32 = 0;
+  k->hash = 0;
+  k->bloom = ~(uint64_t)0; /* every bit: the one pass looks closer, sees len 0 and stops */
+  /* what set_static checks at every call, once */
+  if (key == NULL || key_len == 0 || key_len > UINT32_MAX || key[0] == '\0' ||
+      key[key_len] != '\0') {
+    return UVOTEL_EINVAL;
+  }
+  k->len = (uint32_t)key_len;
+  k->hash = key_hash(key, key_len);
+  k->hash32 = (uint32_t)k->hash;
+  k->bloom = key_bit(k->hash);
+  return 0;
+}
+
+/* The public setter a bulk entry stands for (its misuse messages). */
+static const char *bulk_setter(uvotel_value_type_t t) {
+  switch (t) {
+    case UVOTEL_VALUE_INT:
+      return "set_attribute_int_static";
+    case UVOTEL_VALUE_DOUBLE:
+      return "set_attribute_double_static";
+    case UVOTEL_VALUE_BOOL:
+      return "set_attribute_bool_static";
+    default:
+      return "set_attribute_str_static";
+  }
+}
+
+/* Entries a[i..n) one at a time, each as its _static setter would store it (put_attr is every
+ * case of put_fast): the span not recording, a key already there, the limits, growth, the index,
+ * truncation and the arena's slow path. */
+static __attribute__((noinline)) void set_attrs_each(uvotel_span_t *s, const uvotel__attr_in_t *a,
+                                                     size_t i, size_t n) {
+  for (; i < n; i++) {
+    const uvotel__attr_in_t *e = &a[i];
+    if (!uvotel__span_writable(s, bulk_setter(e->value.type))) continue;
+    const uvotel__attr_key_t *k = e->key;
+    if (k->len == 0) {
+      uvotel__misuse(s->provider, "invalid attribute (static key)");
+      continue;
+    }
+    uvotel_value_t v = e->value;
+    switch (v.type) {
+      case UVOTEL_VALUE_STRING:
+        if (v.u.s == NULL && v.len != 0) {
+          uvotel__misuse(s->provider, "NULL attribute value");
+          continue;
+        }
+        v.type = VALUE_STRN;
+        break;
+      case UVOTEL_VALUE_INT:
+      case UVOTEL_VALUE_DOUBLE:
+      case UVOTEL_VALUE_BOOL:
+        v.len = 0; /* as the setters' own values */
+        break;
+      default:
+        uvotel__misuse(s->provider, "invalid attribute");
+        continue;
+    }
+    put_attr(s, k->key, k->len, k->hash, 1, &v);
+  }
+}
+
+/* One pass over the entries while each is the setters' common case, appended straight into the
+ * arrays: the room (count limit, capacity, linear range) checked once, the arena's current
+ * buffer reserved once for all the values it copies (each takes what uvotel__arena_strdup would,
+ * so the arena ends where the setters leave it), no hashing, no strlen. The first entry that is
+ * not the common case (a key whose bloom bit is set and whose length and hash match a stored
+ * key, a value over the length limit, no room left in the buffer, an invalid entry) and every
+ * one after it go to set_attrs_each, so the span ends exactly as the setters would leave it. */
+UVOTEL__API void uvotel__span_set_attrs(uvotel_span_t *s, const uvotel__attr_in_t *a, size_t n) {
+  if (UVOTEL__UNLIKELY(a == NULL)) {
+    if (n != 0) uvotel__misuse(s != NULL ? s->provider : NULL, "NULL attributes");
+    return;
+  }
+  if (UVOTEL__UNLIKELY(s == NULL) ||
+      UVOTEL__UNLIKELY(atomic_load_explicit(&s->state, memory_order_relaxed) !=
+                       UVOTEL__SPAN_OPEN)) {
+    set_attrs_each(s, a, 0, n);
+    return;
+  }
+  uint32_t n0 = s->n_attrs, room = s->attr_room;
+  size_t m = room > n0 ? room - n0 : 0;
+  if (m > n) m = n;
+  const uint32_t limit = s->provider->limits.attribute_value_length;
+  uint64_t bloom = s->attr_bloom;
+  char *p = s->ar_p;
+  char *const ar_end = s->ar_end;
+  uvotel_attribute_t *dst = &s->attrs[n0];
+  uvotel__key_t *kd = &s->attr_keys[n0];
+  const uvotel__attr_in_t *e = a, *const end = a + m;
+  _Static_assert(sizeof(uvotel__key_t) == 8 &&
+                     offsetof(uvotel__attr_key_t, hash32) == offsetof(uvotel__attr_key_t, len) + 4,
+                 "a prepared key's len and hash32 are the stored key word");
+  for (; e < end; e++, dst++, kd++) {
+    const uvotel__attr_key_t *k = e->key;
+    const uvotel_value_type_t type = e->value.type;
+    const uint32_t len = e->value.len;
+    const char *const str = e->value.u.s;
+    const uint64_t bit = k->bloom;
+    uint64_t kw;
+    memcpy(&kw, &k->len, sizeof kw); /* len and hash32: the word the span stores */
+    if (UVOTEL__UNLIKELY(bloom & bit)) {
+      if (UVOTEL__UNLIKELY(k->len == 0)) break; /* an invalid key has every bloom bit */
+      /* maybe a stored key (this call's earlier entries included): one compare per key */
+      const uvotel__key_t *keys = s->attr_keys;
+      const uvotel__key_t *stop = kd;
+      for (; keys < stop; keys++) {
+        uint64_t x;
+        memcpy(&x, keys, sizeof x);
+        if (x == kw) break;
+      }
+      if (keys < stop) break;
+    }
+    if (type == UVOTEL_VALUE_STRING) {
+      size_t size = ((size_t)len + 8u) & ~(size_t)7u; /* uvotel__arena_strdup's len + 1, rounded */
+      if (UVOTEL__UNLIKELY(len > limit) || UVOTEL__UNLIKELY(size > (size_t)(ar_end - p)) ||
+          UVOTEL__UNLIKELY(str == NULL && len != 0)) {
+        break;
+      }
+      uvotel__copy_small(p, str, len);
+      p[len] = '\0';
+      dst->value.u.s = p;
+      p += size;
+    } else if (UVOTEL__LIKELY(type == UVOTEL_VALUE_INT) || type == UVOTEL_VALUE_DOUBLE ||
+               type == UVOTEL_VALUE_BOOL) {
+      dst->value.u = e->value.u;
+    } else {
+      break;
+    }
+    dst->value.type = type;
+    dst->value.len = type == UVOTEL_VALUE_STRING ? len : 0;
+    dst->key = k->key;
+    memcpy(kd, &kw, sizeof kw);
+    bloom |= bit;
+  }
+  size_t done = (size_t)(e - a);
+  s->ar_p = p;
+  s->attr_bloom = bloom;
+  s->n_attrs = n0 + (uint32_t)done;
+  if (UVOTEL__UNLIKELY(done < n)) set_attrs_each(s, a, done, n);
 }
 
 static void set_attr(uvotel_span_t *s, const uvotel_attribute_t *a) {

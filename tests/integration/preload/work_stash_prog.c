@@ -17,8 +17,9 @@
 
 #include <uv.h>
 
+#include "pool_hold.h"
+
 #define ITEMS 8
-#define POOL 2
 
 typedef struct item_s {
   uv_work_t req;
@@ -30,8 +31,6 @@ typedef struct item_s {
 static uv_loop_t *loop;
 static item_t items[ITEMS];
 static item_t cancelled;
-static uv_work_t blockers[POOL];
-static uv_sem_t started, release;
 static int bad;
 
 /* The value item idx keeps in word w (0: data, 1..6: reserved[0..5]). */
@@ -102,27 +101,12 @@ static void on_after(uv_work_t *req, int status) {
   }
 }
 
-static void block_work(uv_work_t *req) {
-  (void)req;
-  uv_sem_post(&started);
-  uv_sem_wait(&release);
-}
-
-static void block_after(uv_work_t *req, int status) {
-  (void)req, (void)status;
-}
-
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  setenv("UV_THREADPOOL_SIZE", "2", 1); /* POOL: read when libuv starts its pool */
   loop = uv_default_loop();
-  if (uv_sem_init(&started, 0) != 0 || uv_sem_init(&release, 0) != 0) return 1;
 
   /* The cancel: both pool threads held, so the next request stays queued. */
-  for (int i = 0; i < POOL; i++) {
-    if (uv_queue_work(loop, &blockers[i], block_work, block_after) != 0) return 1;
-  }
-  for (int i = 0; i < POOL; i++) uv_sem_wait(&started);
+  if (pool_hold(loop) != 0) return 1;
   cancelled.idx = -1;
   mark(&cancelled);
   if (uv_queue_work(loop, &cancelled.req, on_work, on_after) != 0) return 1;
@@ -130,7 +114,7 @@ int main(void) {
   int err = uv_cancel((uv_req_t *)&cancelled.req);
   printf("cancel %s\n", err == 0 ? "0" : uv_err_name(err));
   bad += check_words(&cancelled, "cancelled", 1);
-  for (int i = 0; i < POOL; i++) uv_sem_post(&release);
+  pool_release();
 
   for (int i = 0; i < ITEMS; i++) {
     items[i].idx = i;
@@ -148,7 +132,6 @@ int main(void) {
   printf("rounds %d\n", rounds);
   printf("bad %d\n", bad);
   printf("loop close %d\n", uv_loop_close(loop));
-  uv_sem_destroy(&started);
-  uv_sem_destroy(&release);
+  pool_hold_free();
   return bad == 0 ? 0 : 1;
 }
