@@ -540,7 +540,16 @@ static __attribute__((noinline)) void attrs_kc_on(pbw_t *w, uint32_t field,
       if (PBW_LIKELY(sn + 4 + KEYC_BLOB < 128)) {
         /* every length below 128, one byte each: AnyValue.string_value's header and
          * KeyValue.value's (0x12, sn + 2, 0x0a, sn), the key's blob, the KeyValue header */
-        p = pb_hdr1(pb_hdr1(p, (1u << 3) | PBW_LEN, sn), (2u << 3) | PBW_LEN, sn + 2);
+        p -= 4;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint32_t hv = (uint32_t)(0x000a0012u | ((sn + 2) << 8) | (sn << 24));
+        memcpy(p, &hv, 4);
+#else
+        p[0] = 0x12;
+        p[1] = (uint8_t)(sn + 2);
+        p[2] = 0x0a;
+        p[3] = (uint8_t)sn;
+#endif
         memcpy(p - KEYC_BLOB, e->enc, KEYC_BLOB); /* into the free room below p */
         p = pb_hdr1(p - bn, tag, sn + 4 + bn);
         continue;
