@@ -87,20 +87,28 @@ static void make_span(uvotel_tracer_t *t, size_t i) {
  *          SERVER span named "GET" with a remote parent (an extracted traceparent) and 10
  *          attributes, 7 strings and 3 ints, handed to span start (so their keys are copied
  *          into each span);
- *   httpd  the same span made the way the detector makes it with a sampler that does not read
- *          start attributes (the default): the attributes set after start with the _static
- *          setters, so their keys are the detector's literals, borrowed (one address per key
- *          in every span, which the encoder's per-batch key table relies on). */
+ *   httpd  the same span with its keys borrowed, as the detector leaves them with a sampler
+ *          that does not read start attributes (the default): set after start with the _static
+ *          setters here, through one bulk call of prepared keys in the detector; either way the
+ *          keys are literals, one address per key in every span, which the encoder's per-batch
+ *          key table relies on. */
 typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1, SHAPE_HTTPD = 2 } shape_t;
 static const char *const k_shape_names[] = {"4-attribute", "HTTP server",
                                             "HTTP server (borrowed keys)"};
 
+/* request i's remote parent (an extracted traceparent) and path */
+static void http_request_of(size_t i, uvotel_span_context_t *remote, char *path, size_t n) {
+  uvotel_span_context_t r = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
+  for (int k = 0; k < 16; k++) r.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
+  for (int k = 0; k < 8; k++) r.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  *remote = r;
+  snprintf(path, n, "/api/items/%zu", i % 1000);
+}
+
 static void make_http_span(uvotel_tracer_t *t, size_t i) {
-  uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
-  for (int k = 0; k < 16; k++) remote.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
-  for (int k = 0; k < 8; k++) remote.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  uvotel_span_context_t remote;
   char path[32];
-  snprintf(path, sizeof path, "/api/items/%zu", i % 1000);
+  http_request_of(i, &remote, path, sizeof path);
   uvotel_attribute_t a[] = {UVOTEL_ATTR_STR("http.request.method", "GET"),
                             UVOTEL_ATTR_STR("url.scheme", "http"),
                             UVOTEL_ATTR_STR("url.path", path),
@@ -121,11 +129,9 @@ static void make_http_span(uvotel_tracer_t *t, size_t i) {
 }
 
 static void make_httpd_span(uvotel_tracer_t *t, size_t i) {
-  uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
-  for (int k = 0; k < 16; k++) remote.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
-  for (int k = 0; k < 8; k++) remote.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  uvotel_span_context_t remote;
   char path[32];
-  snprintf(path, sizeof path, "/api/items/%zu", i % 1000);
+  http_request_of(i, &remote, path, sizeof path);
   uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
   o.kind = UVOTEL_SPAN_KIND_SERVER;
   o.parent_context = &remote;
