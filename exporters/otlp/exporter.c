@@ -33,7 +33,8 @@ static int encode_body(otlp_exporter_t *x, const uvotel_span_data_t *const *span
     job->body = (uint8_t *)buf;
     job->body_len = len;
   } else {
-    rc = uvotel__otlp_encode(spans, n, x->cache, &job->body, &job->body_len);
+    /* sent from the scratch buffer itself, which the transport gives back to the cache */
+    rc = uvotel__otlp_encode_held(spans, n, x->cache, &job->body, &job->body_len, &job->body_hold);
     if (rc != 0) return rc;
   }
   return 0;

@@ -87,13 +87,22 @@ static uint64_t rand_u64(uvotel__otlp_transport_t *t) {
 
 /* ---- job completion ---- */
 
+/* Free the job's body, or give its scratch buffer back. */
+static void body_free(uvotel__otlp_job_t *job) {
+  if (job->body_hold != NULL)
+    uvotel__otlp_scratch_release(job->body_hold);
+  else
+    uvotel_free(job->body);
+  job->body = NULL;
+  job->body_hold = NULL;
+}
+
 typedef enum { DONE_OK, DONE_FAILED } done_t;
 
 static void finish_job(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, done_t how,
                        uint64_t rejected, int err) {
   size_t n = job->n_spans;
-  uvotel_free(job->body);
-  job->body = NULL;
+  body_free(job);
   job->result = how == DONE_OK ? 0 : (err != 0 ? err : UVOTEL_EIO);
   job->rejected = how == DONE_OK ? rejected : 0;
   /* the outcome reaches the exporter's caller (the processor's completion) here */
@@ -442,7 +451,7 @@ static int gzip_body(uvotel__otlp_job_t *job) {
   size_t zn;
   int rc = uvotel__otlp_gzip(job->body, job->body_len, &z, &zn);
   if (rc == 0) {
-    uvotel_free(job->body);
+    body_free(job);
     job->body = z;
     job->body_len = zn;
   }
@@ -717,6 +726,7 @@ int uvotel__otlp_transport_submit(uvotel__otlp_transport_t *t, uvotel__otlp_job_
   job->encode_err = 0;
   if (!job->ready) {
     job->body = NULL;
+    job->body_hold = NULL;
     job->body_len = job->raw_len = 0;
   }
   if (t->inbox_tail)
@@ -867,7 +877,7 @@ int uvotel__otlp_job_send(uvotel__otlp_transport_t *t, uvotel__otlp_job_t *job, 
     rc = uvotel__otlp_transport_submit(t, job, wait);
     if (rc == 0) return 0;
   }
-  uvotel_free(job->body);
+  body_free(job);
   uvotel_free(dj);
   return rc;
 }

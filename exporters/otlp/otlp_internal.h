@@ -74,6 +74,9 @@ struct uvotel_span_data_s;
 typedef struct uvotel__otlp_block_cache_s uvotel__otlp_block_cache_t;
 int uvotel__otlp_block_cache_create(uvotel__otlp_block_cache_t **out);
 void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c);
+/* For tests: overwrite every byte of the cache's free buffers with `byte`, so an output byte the
+ * encoder fails to write shows instead of a stale copy of an earlier body. Thread: any. */
+void uvotel__otlp_block_cache_fill(uvotel__otlp_block_cache_t *c, uint8_t byte);
 /* Encode n finished spans as one ExportTraceServiceRequest (protobuf) into a new
  * uvotel_malloc'd buffer of exactly *out_n bytes, grouped resource -> scope -> spans in
  * first-seen order; invalid UTF-8 in any string is replaced by U+FFFD. The bytes are what
@@ -83,6 +86,17 @@ void uvotel__otlp_block_cache_free(uvotel__otlp_block_cache_t *c);
  * message over 4 GiB); on error nothing is returned. Thread: any. */
 int uvotel__otlp_encode(const struct uvotel_span_data_s *const *spans, size_t n,
                         uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n);
+/* A scratch buffer holding an encoded body (uvotel__otlp_encode_held). */
+typedef struct uvotel__otlp_scratch_s uvotel__otlp_scratch_t;
+/* The same bytes as uvotel__otlp_encode, not copied: *out points into a scratch buffer taken
+ * from `cache` (NULL: a new one) whose ownership passes to the caller as *hold; the body stays
+ * valid until uvotel__otlp_scratch_release(*hold), which gives the buffer back to the cache (or
+ * frees it). The cache must outlive every held scratch. Errors as uvotel__otlp_encode; on error
+ * *out, *out_n and *hold are NULL/0. Thread: any (release too). */
+int uvotel__otlp_encode_held(const struct uvotel_span_data_s *const *spans, size_t n,
+                             uvotel__otlp_block_cache_t *cache, uint8_t **out, size_t *out_n,
+                             uvotel__otlp_scratch_t **hold);
+void uvotel__otlp_scratch_release(uvotel__otlp_scratch_t *s);
 
 /* The span encoder's writers, for the log encoder (logs_encode.c): the same bytes, the same
  * UTF-8 repair (each ill-formed subpart of a string becomes U+FFFD). On a pbw.h writer, written
@@ -100,9 +114,9 @@ void uvotel__otlp_pb_attrs(struct pbw_s *w, uint32_t field, const struct uvotel_
 typedef struct uvotel__otlp_transport_s uvotel__otlp_transport_t;
 
 /* One request's worth of work. The transport calls `encode` on the libuv thread pool to fill
- * body/body_len (uvotel_malloc'd, freed by the transport) and raw_len (bytes before
- * compression); encode returns 0 or a negative code (the batch then fails). `release` runs once
- * on the exporter thread when the job is finished, whatever the outcome, and frees the job. */
+ * body/body_len (uvotel_malloc'd, or held in body_hold; freed by the transport) and raw_len (bytes
+ * before compression); encode returns 0 or a negative code (the batch then fails). `release` runs
+ * once on the exporter thread when the job is finished, whatever the outcome, and frees the job. */
 typedef struct uvotel__otlp_job_s uvotel__otlp_job_t;
 struct uvotel__otlp_job_s {
   int (*encode)(uvotel__otlp_job_t *job, const uvotel__otlp_config_t *cfg);
@@ -112,6 +126,10 @@ struct uvotel__otlp_job_s {
   uint8_t *body;
   size_t body_len;
   size_t raw_len;
+  /* NULL: body is uvotel_malloc'd (the transport frees it); else body lies inside this scratch
+   * (uvotel__otlp_encode_held), which the transport releases instead, once the body is sent
+   * for the last time (after retries) or replaced by its gzip compression. */
+  uvotel__otlp_scratch_t *body_hold;
   /* Export timeout of this batch (retries included); 0 or above cfg->timeout_ms: cfg's. */
   uint64_t timeout_ms;
   /* Outcome, set before `release` runs: 0 (accepted; `rejected` spans refused by a partial

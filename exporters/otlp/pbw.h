@@ -242,16 +242,4 @@ static inline void pbw_bytes(pbw_t *w, uint32_t field, const void *b, size_t n) 
   w->p = pb_bytes(w->p, field, b, n);
 }
 
-/* The bytes [p, hi) as a new uvotel_malloc'd buffer of exactly that size (1 byte allocated for
- * an empty output). 0 or -1 (out of memory). */
-static inline int pbw_copy_out(const pbw_t *w, uint8_t **out, size_t *out_n) {
-  size_t n = pbw_used(w);
-  uint8_t *b = uvotel_malloc(n ? n : 1);
-  if (b == NULL) return -1;
-  if (n) memcpy(b, w->p, n);
-  *out = b;
-  *out_n = n;
-  return 0;
-}
-
 #endif

@@ -51,9 +51,10 @@ typedef struct uvotel__res_group_s {
 } uvotel__res_group_t;
 
 /* A batch grouped: resources in first-seen order, each with its scopes in first-seen order,
- * each with its spans in batch order. One allocation (`mem`). */
+ * each with its spans in batch order. One allocation (`mem`); `order` may be the array given to
+ * uvotel__span_groups_build, so it is valid only as long as that array is. */
 typedef struct uvotel__span_groups_s {
-  const uvotel_span_data_t **order;
+  const uvotel_span_data_t *const *order; /* the caller's array itself for one group */
   uvotel__scope_group_t *scopes;
   uvotel__res_group_t *res;
   size_t n_spans, n_scopes, n_res;

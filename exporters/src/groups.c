@@ -3,7 +3,8 @@
  * The SDK hands out one resource pointer per provider and one scope pointer per tracer, so
  * grouping is by pointer. A batch almost always holds one or a few groups: a lookup tries the
  * previous span's group first, then scans the groups seen so far (so the cost grows with
- * spans x groups; fine for the handful of tracers a process has). */
+ * spans x groups; fine for the handful of tracers a process has). A batch of one group (nearly
+ * every one) is ordered as it is: no reordering pass. */
 #include <string.h>
 
 #include "encoding.h"
@@ -22,8 +23,6 @@ int uvotel__span_groups_build(uvotel__span_groups_t *g, const uvotel_span_data_t
   memset(g, 0, sizeof *g);
   if (spans == NULL && n > 0) return UVOTEL_EINVAL;
   if (n > UINT32_MAX) return UVOTEL_ERANGE;
-  for (size_t i = 0; i < n; i++)
-    if (spans[i] == NULL) return UVOTEL_EINVAL;
   if (n == 0) return 0;
   size_t max_groups = n < UVOTEL__GROUPS_MAX ? n : UVOTEL__GROUPS_MAX;
   /* one block: order[n], gid[n], tmp[max_groups], scopes[max_groups], res[max_groups] */
@@ -41,6 +40,10 @@ int uvotel__span_groups_build(uvotel__span_groups_t *g, const uvotel_span_data_t
   /* (resource, scope) groups in first-seen order */
   size_t n_groups = 0, last = 0;
   for (size_t i = 0; i < n; i++) {
+    if (spans[i] == NULL) {
+      uvotel_free(mem);
+      return UVOTEL_EINVAL;
+    }
     const uvotel_trace_resource_t *r = uvotel_span_data_resource(spans[i]);
     const uvotel_instrumentation_scope_t *sc = uvotel_span_data_scope(spans[i]);
     size_t k = n_groups;
@@ -67,6 +70,23 @@ int uvotel__span_groups_build(uvotel__span_groups_t *g, const uvotel_span_data_t
     tmp[k].n++;
     gid[i] = (uint16_t)k;
     last = k;
+  }
+
+  if (n_groups == 1) { /* nearly every batch: the spans in their own order */
+    res[0].res = tmp[0].res;
+    res[0].first = 0;
+    res[0].n = 1;
+    scopes[0].scope = tmp[0].scope;
+    scopes[0].first = 0;
+    scopes[0].n = (uint32_t)n;
+    g->order = spans;
+    g->scopes = scopes;
+    g->res = res;
+    g->n_spans = n;
+    g->n_scopes = 1;
+    g->n_res = 1;
+    g->mem = mem;
+    return 0;
   }
 
   /* resources in first-seen order; each resource's groups become its scopes, in order */

@@ -13,10 +13,13 @@
  *   encode     the exporter's direct encoder on 512 finished spans beside the protobuf-c
  *              reference (both checked to give the same bytes), for two shapes of span
  *              (shape=attr4: name + 4 attributes; shape=http: an HTTP SERVER span with a
- *              remote parent and 10 attributes; shape=both, the default), gzip on top, and
+ *              remote parent and 10 attributes; shape=httpd: the same with the keys borrowed
+ *              as the detector sets them; shape=both, the default: attr4 and http; shape=all:
+ *              the three), gzip on top, and
  *              the direct encoder over spans not in the caches;
  *   encode-ir  a small deterministic driver for instruction counts under callgrind (see
- *              bench_encode_ir): shape=attr4 (default) or http, batches=20, ref=1 for protobuf-c.
+ *              bench_encode_ir): shape=attr4 (default), http or httpd, batches=20, ref=1 for
+ *              protobuf-c.
  * Every pipeline row reports offered, delivered (counted by the receiver) and dropped (never
  * delivered alone), the rates over the round's wall time (first span to the last answer), and
  * CPU per offered span by stage: the span calls on the application thread (thread CPU), the
@@ -82,16 +85,30 @@ static void make_span(uvotel_tracer_t *t, size_t i) {
  *          a local root;
  *   http   what issue 12's HTTP server detector makes for a request (instrumentation/src/http.c):
  *          SERVER span named "GET" with a remote parent (an extracted traceparent) and 10
- *          attributes, 7 strings and 3 ints. */
-typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1 } shape_t;
-static const char *const k_shape_names[] = {"4-attribute", "HTTP server"};
+ *          attributes, 7 strings and 3 ints, handed to span start (so their keys are copied
+ *          into each span);
+ *   httpd  the same span with its keys borrowed, as the detector leaves them with a sampler
+ *          that does not read start attributes (the default): set after start with the _static
+ *          setters here, through one bulk call of prepared keys in the detector; either way the
+ *          keys are literals, one address per key in every span, which the encoder's per-batch
+ *          key table relies on. */
+typedef enum shape_e { SHAPE_ATTR4 = 0, SHAPE_HTTP = 1, SHAPE_HTTPD = 2 } shape_t;
+static const char *const k_shape_names[] = {"4-attribute", "HTTP server",
+                                            "HTTP server (borrowed keys)"};
+
+/* request i's remote parent (an extracted traceparent) and path */
+static void http_request_of(size_t i, uvotel_span_context_t *remote, char *path, size_t n) {
+  uvotel_span_context_t r = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
+  for (int k = 0; k < 16; k++) r.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
+  for (int k = 0; k < 8; k++) r.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  *remote = r;
+  snprintf(path, n, "/api/items/%zu", i % 1000);
+}
 
 static void make_http_span(uvotel_tracer_t *t, size_t i) {
-  uvotel_span_context_t remote = {{{0}}, {{0}}, UVOTEL_TRACE_FLAG_SAMPLED, 1, NULL};
-  for (int k = 0; k < 16; k++) remote.trace_id.bytes[k] = (uint8_t)(0x4b + k + i);
-  for (int k = 0; k < 8; k++) remote.span_id.bytes[k] = (uint8_t)(0x10 + k + i);
+  uvotel_span_context_t remote;
   char path[32];
-  snprintf(path, sizeof path, "/api/items/%zu", i % 1000);
+  http_request_of(i, &remote, path, sizeof path);
   uvotel_attribute_t a[] = {UVOTEL_ATTR_STR("http.request.method", "GET"),
                             UVOTEL_ATTR_STR("url.scheme", "http"),
                             UVOTEL_ATTR_STR("url.path", path),
@@ -111,9 +128,32 @@ static void make_http_span(uvotel_tracer_t *t, size_t i) {
   uvotel_span_end(s);
 }
 
+static void make_httpd_span(uvotel_tracer_t *t, size_t i) {
+  uvotel_span_context_t remote;
+  char path[32];
+  http_request_of(i, &remote, path, sizeof path);
+  uvotel_span_options_t o = UVOTEL_SPAN_OPTIONS_INIT;
+  o.kind = UVOTEL_SPAN_KIND_SERVER;
+  o.parent_context = &remote;
+  uvotel_span_t *s = uvotel_span_start(t, "GET", &o);
+  UVOTEL_SPAN_SET_STR_LIT(s, "http.request.method", "GET");
+  UVOTEL_SPAN_SET_STR_LIT(s, "url.scheme", "http");
+  UVOTEL_SPAN_SET_STR_LIT(s, "url.path", path);
+  UVOTEL_SPAN_SET_STR_LIT(s, "network.protocol.version", "1.1");
+  UVOTEL_SPAN_SET_STR_LIT(s, "user_agent.original", "wrk/4.2.0");
+  UVOTEL_SPAN_SET_STR_LIT(s, "client.address", "127.0.0.1");
+  UVOTEL_SPAN_SET_INT_LIT(s, "client.port", 40000 + (int64_t)(i % 20000));
+  UVOTEL_SPAN_SET_STR_LIT(s, "server.address", "127.0.0.1");
+  UVOTEL_SPAN_SET_INT_LIT(s, "server.port", 8080);
+  UVOTEL_SPAN_SET_INT_LIT(s, "http.response.status_code", 200); /* set at the response */
+  uvotel_span_end(s);
+}
+
 static void make_shaped(shape_t shape, uvotel_tracer_t *t, size_t i) {
   if (shape == SHAPE_HTTP)
     make_http_span(t, i);
+  else if (shape == SHAPE_HTTPD)
+    make_httpd_span(t, i);
   else
     make_span(t, i);
 }
@@ -168,13 +208,19 @@ static double time_encode(int direct, const keep_t *keep, uvotel__otlp_block_cac
   size_t len = 0;
   uint64_t t0 = cpu_ns();
   for (int i = 0; i < iters; i++) {
-    int rc = direct ? uvotel__otlp_encode(keep->spans, keep->n, cache, &body, &len)
+    /* the direct encoder as the exporter runs it: the body stays in the scratch buffer, which
+     * goes back to the cache when the request is done */
+    uvotel__otlp_scratch_t *hold = NULL;
+    int rc = direct ? uvotel__otlp_encode_held(keep->spans, keep->n, cache, &body, &len, &hold)
                     : otlp_pbc_encode(keep->spans, keep->n, &body, &len);
     if (rc != 0) {
       fprintf(stderr, "encode failed: %d\n", rc);
       exit(1);
     }
-    uvotel_free(body);
+    if (direct)
+      uvotel__otlp_scratch_release(hold);
+    else
+      uvotel_free(body);
   }
   *len_out = len;
   return (double)(cpu_ns() - t0) / ((double)iters * (double)keep->n);
@@ -244,10 +290,13 @@ static void bench_encode_shape(shape_t shape) {
 }
 
 /* The driver to count instructions with (deterministic where the times are not):
- *   valgrind --tool=callgrind --toggle-collect=uvotel__otlp_encode --callgrind-out-file=/dev/null \
+ *   valgrind --tool=callgrind --toggle-collect=uvotel__otlp_encode_held \
+ *     --toggle-collect=uvotel__otlp_scratch_release --callgrind-out-file=/dev/null \
  *     bench_otlp encode-ir shape=http batches=20
- * counts only what runs inside the direct encoder (ref=1: inside otlp_pbc_encode instead), the
- * body's allocation included; divide the total by batches x 512 (printed). */
+ * counts only what runs inside the direct encoder as the exporter runs it (the body held in the
+ * scratch buffer, and the buffer's release; ref=1 and --toggle-collect=otlp_pbc_encode: inside
+ * the protobuf-c reference instead, the body's allocation included); divide the total by the
+ * spans printed. */
 static int bench_encode_ir(shape_t shape, int batches, int ref) {
   keep_t keep;
   keep_make(&keep, shape);
@@ -300,8 +349,9 @@ static void bench_encode_cold(void) {
     for (size_t b = 0; b + BATCH <= keep.n; b += BATCH) {
       uint8_t *body = NULL;
       size_t len = 0;
-      if (uvotel__otlp_encode(keep.spans + b, BATCH, cache, &body, &len) != 0) exit(1);
-      uvotel_free(body);
+      uvotel__otlp_scratch_t *hold = NULL;
+      if (uvotel__otlp_encode_held(keep.spans + b, BATCH, cache, &body, &len, &hold) != 0) exit(1);
+      uvotel__otlp_scratch_release(hold);
     }
     v[r] = (double)(cpu_ns() - c0) / (double)keep.n;
   }
@@ -672,18 +722,24 @@ static const char *arg_str(int argc, char **argv, const char *key, const char *d
   return def;
 }
 
-/* shape=attr4|http|both for the encode modes; -1 for anything else */
+/* shape=attr4|http|httpd|both|all for the encode modes (both: attr4 and http); -1 for
+ * anything else */
 static int arg_shapes(int argc, char **argv, const char *def, int *first, int *last) {
   const char *s = arg_str(argc, argv, "shape", def);
   if (strcmp(s, "attr4") == 0) {
     *first = *last = SHAPE_ATTR4;
   } else if (strcmp(s, "http") == 0) {
     *first = *last = SHAPE_HTTP;
+  } else if (strcmp(s, "httpd") == 0) {
+    *first = *last = SHAPE_HTTPD;
   } else if (strcmp(s, "both") == 0) {
     *first = SHAPE_ATTR4;
     *last = SHAPE_HTTP;
+  } else if (strcmp(s, "all") == 0) {
+    *first = SHAPE_ATTR4;
+    *last = SHAPE_HTTPD;
   } else {
-    fprintf(stderr, "bench_otlp: shape=attr4|http|both, not %s\n", s);
+    fprintf(stderr, "bench_otlp: shape=attr4|http|httpd|both|all, not %s\n", s);
     return -1;
   }
   return 0;

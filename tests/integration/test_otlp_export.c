@@ -1,7 +1,8 @@
 /* Spans end to end: tracer provider -> batch span processor -> OTLP/HTTP exporter -> the
  * loopback receiver, which decodes every body with protobuf-c. 10,000 spans arrive exactly once
  * with their parent links, attributes, events, status, resource and scope; delivery survives
- * 3x503, 429 + Retry-After: 1 and a receiver that starts late; a receiver that never answers
+ * 3x503, 429 + Retry-After: 1 and a receiver that starts late, and 10,000 spans with the first
+ * four requests refused with 503 arrive exactly once; a receiver that never answers
  * makes shutdown return at its deadline with the losses counted and memory bounded; gzip bodies
  * decode; 400 is not retried; OTEL_TRACES_EXPORTER=otlp selects the exporter. */
 #include <setjmp.h>
@@ -224,8 +225,8 @@ static void check_fn(void *arg, const Opentelemetry__Proto__Trace__V1__ResourceS
     c->errors++;
 }
 
-static void run_10000(fx_t *fx, int gzip) {
-  start_rx(fx, NULL);
+static void run_10000(fx_t *fx, int gzip, const otlp_receiver_faults_t *f) {
+  start_rx(fx, f);
   uvotel_otlp_http_options_t o = UVOTEL_OTLP_HTTP_OPTIONS_INIT;
   if (gzip) o.compression = UVOTEL_OTLP_COMPRESSION_GZIP;
   make_provider(fx, &o, 16384);
@@ -263,10 +264,18 @@ static void run_10000(fx_t *fx, int gzip) {
 }
 
 static void test_10000_spans_exactly_once(void **state) {
-  run_10000(*state, 0);
+  run_10000(*state, 0, NULL);
 }
 static void test_gzip_bodies_decode(void **state) {
-  run_10000(*state, 1);
+  run_10000(*state, 1, NULL);
+}
+/* The exporter sends each body from its encoder's scratch buffer and gives the buffer back only
+ * when the batch is done: batches retried after 503s, while the other batches are encoded and
+ * sent, still arrive exactly once and intact. */
+static void test_10000_spans_exactly_once_despite_503s(void **state) {
+  otlp_receiver_faults_t f = {0};
+  f.fail_first_n = 4;
+  run_10000(*state, 0, &f);
 }
 
 /* Faults: 100 spans through the pipeline, then what the exporter counted. */
@@ -480,6 +489,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_10000_spans_exactly_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gzip_bodies_decode, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_10000_spans_exactly_once_despite_503s, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delivered_despite_3x503, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delivered_despite_429_retry_after, setup, teardown),
       cmocka_unit_test_setup_teardown(test_400_not_retried, setup, teardown),

@@ -266,6 +266,21 @@ static void expect_same_bytes(const uvotel_span_data_t *const *spans, size_t n) 
     assert_memory_equal(c, b, cn);
     uvotel_free(c);
   }
+  /* held (what the exporter sends): the same bytes in the scratch buffer itself, with the
+   * cache (its second round reuses the first one's buffer) and without */
+  uvotel__otlp_block_cache_t *caches[2] = {cache, NULL};
+  for (int round = 0; round < 3; round++) {
+    uint8_t *c = NULL;
+    size_t cn = 0;
+    uvotel__otlp_scratch_t *hold = NULL;
+    /* the reused buffer overwritten first: every byte of the body must be written anew */
+    uvotel__otlp_block_cache_fill(cache, round == 0 ? 0x00 : 0xa5);
+    assert_int_equal(uvotel__otlp_encode_held(spans, n, caches[round / 2], &c, &cn, &hold), 0);
+    assert_non_null(hold);
+    assert_int_equal(cn, bn);
+    assert_memory_equal(c, b, cn);
+    uvotel__otlp_scratch_release(hold);
+  }
   uvotel__otlp_block_cache_free(cache);
   uvotel_free(a);
   uvotel_free(b);
@@ -587,6 +602,101 @@ static void test_encode_errors(void **state) {
   uvotel_memory_exporter_free(b.m);
 }
 
+/* A held body (uvotel__otlp_encode_held, what the exporter hands its transport) is the
+ * caller's until released: encoding other batches with the same cache meanwhile takes other
+ * buffers and leaves it intact; once released, its buffer is the next batch's (no allocation
+ * but the grouping's), and a buffer released beyond the cache's size is freed. Bad input and
+ * out of memory return nothing held and leak nothing (the teardown counts live blocks). */
+static void test_held_body_owned_until_release(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider(b.m, "svc");
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "held", "1");
+  for (int i = 0; i < 40; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, i < 20 ? "first" : "second", NULL);
+    uvotel_span_set_attribute_int(s, "i", i);
+    uvotel_span_set_attribute_str(s, "half", i < 20 ? "first half" : "second half");
+    uvotel_span_end(s);
+  }
+  collect(&b);
+  uint8_t *ref[2];
+  size_t ref_n[2];
+  for (int k = 0; k < 2; k++)
+    assert_int_equal(otlp_pbc_encode(b.spans + 20 * k, 20, &ref[k], &ref_n[k]), 0);
+  assert_true(ref_n[0] != ref_n[1] || memcmp(ref[0], ref[1], ref_n[0]) != 0);
+
+  uvotel__otlp_block_cache_t *cache = NULL;
+  assert_int_equal(uvotel__otlp_block_cache_create(&cache), 0);
+  uint8_t *body[12];
+  size_t len[12];
+  uvotel__otlp_scratch_t *hold[12];
+  /* more held at once than the cache keeps (8) */
+  for (int k = 0; k < 12; k++) {
+    assert_int_equal(
+        uvotel__otlp_encode_held(b.spans + 20 * (k % 2), 20, cache, &body[k], &len[k], &hold[k]),
+        0);
+    for (int j = 0; j <= k; j++) {
+      assert_int_equal(len[j], ref_n[j % 2]);
+      assert_memory_equal(body[j], ref[j % 2], len[j]);
+    }
+  }
+  for (int k = 0; k < 12; k++) uvotel__otlp_scratch_release(hold[k]);
+  /* 8 kept: the next 8 batches take them without allocating a buffer */
+  for (int k = 0; k < 8; k++) {
+    size_t a0 = counting_alloc_stats().allocs;
+    assert_int_equal(
+        uvotel__otlp_encode_held(b.spans + 20 * (k % 2), 20, cache, &body[k], &len[k], &hold[k]),
+        0);
+    assert_int_equal(counting_alloc_stats().allocs - a0, 1); /* the grouping's block */
+    assert_memory_equal(body[k], ref[k % 2], len[k]);
+  }
+  size_t a0 = counting_alloc_stats().allocs;
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 20, cache, &body[8], &len[8], &hold[8]), 0);
+  assert_true(counting_alloc_stats().allocs - a0 >= 3); /* grouping, scratch, its buffer */
+  for (int k = 0; k <= 8; k++) uvotel__otlp_scratch_release(hold[k]);
+
+  /* bad input and out of memory: nothing held */
+  uvotel__otlp_scratch_t *h = (uvotel__otlp_scratch_t *)1;
+  uint8_t *o = (uint8_t *)1;
+  size_t on = 1;
+  const uvotel_span_data_t *none[1] = {NULL};
+  assert_int_equal(uvotel__otlp_encode_held(none, 1, cache, &o, &on, &h), UVOTEL_EINVAL);
+  assert_null(h);
+  assert_null(o);
+  assert_int_equal(on, 0);
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 1, cache, &o, &on, NULL), UVOTEL_EINVAL);
+  assert_int_equal(uvotel__otlp_encode_held(b.spans, 1, cache, NULL, &on, &h), UVOTEL_EINVAL);
+  for (int nocache = 0; nocache < 2; nocache++) {
+    int failures = 0;
+    for (long k = 0; k < 8; k++) {
+      counting_alloc_fail_after(k, 1);
+      h = (uvotel__otlp_scratch_t *)1;
+      int rc = uvotel__otlp_encode_held(b.spans, 20, nocache ? NULL : cache, &o, &on, &h);
+      counting_alloc_fail_after(0, 0);
+      if (rc == 0) {
+        uvotel__otlp_scratch_release(h);
+        break;
+      }
+      assert_int_equal(rc, UVOTEL_ENOMEM);
+      assert_null(h);
+      assert_null(o);
+      failures++;
+    }
+    /* the cache has 8 warm buffers: only the grouping can fail; without it the scratch, its
+     * buffer and the buffer's growth too */
+    if (nocache)
+      assert_true(failures >= 3);
+    else
+      assert_int_equal(failures, 1);
+  }
+  uvotel__otlp_scratch_release(NULL); /* a no-op */
+  uvotel__otlp_block_cache_free(cache);
+  uvotel_free(ref[0]);
+  uvotel_free(ref[1]);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
 /* The writer fills its scratch buffer from the end and grows it when a write does not fit
  * (tests/unit: a batch of one span starts with about 1 kB): spans much larger than that, with
  * long strings in every place a string goes (name, attribute keys and values, kvlist members,
@@ -755,6 +865,207 @@ static void test_utf8_string_size_classes(void **state) {
       uvotel_memory_exporter_free(b.m);
     }
   }
+}
+
+/* Encode spans[0..n) and check the body: protobuf-c's canonical packing of what it decodes to,
+ * one resource and scope, the spans in order, and each span's attributes in order with their key
+ * and string value as uvotel__utf8_repair makes them and their scalars unchanged. */
+static void expect_repaired(const uvotel_span_data_t *const *spans, size_t n) {
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(uvotel_otlp_http_encode(spans, n, &body, &len), 0);
+  req_t *q = NULL;
+  expect_canonical(body, len, &q);
+  assert_int_equal(q->n_resource_spans, 1);
+  assert_int_equal(q->resource_spans[0]->n_scope_spans, 1);
+  assert_int_equal(q->resource_spans[0]->scope_spans[0]->n_spans, n);
+  char fixed[512];
+  for (size_t i = 0; i < n; i++) {
+    const span_t *sp = q->resource_spans[0]->scope_spans[0]->spans[i];
+    size_t na;
+    const uvotel_attribute_t *a = uvotel_span_data_attributes(spans[i], &na);
+    assert_int_equal(sp->n_attributes, na);
+    for (size_t j = 0; j < na; j++) {
+      const Opentelemetry__Proto__Common__V1__KeyValue *kv = sp->attributes[j];
+      size_t kn = strlen(a[j].key);
+      assert_true(uvotel__utf8_repaired_len(a[j].key, kn) < sizeof fixed);
+      fixed[uvotel__utf8_repair(fixed, a[j].key, kn)] = '\0';
+      assert_string_equal(kv->key, fixed);
+      const any_t *v = kv->value;
+      switch (a[j].value.type) {
+        case UVOTEL_VALUE_STRING:
+          assert_int_equal(v->value_case,
+                           OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
+          assert_true(uvotel__utf8_repaired_len(a[j].value.u.s, a[j].value.len) < sizeof fixed);
+          fixed[uvotel__utf8_repair(fixed, a[j].value.u.s, a[j].value.len)] = '\0';
+          assert_string_equal(v->string_value, fixed);
+          break;
+        case UVOTEL_VALUE_INT:
+          assert_int_equal(v->int_value, a[j].value.u.i);
+          break;
+        case UVOTEL_VALUE_BOOL:
+          assert_int_equal(v->bool_value, a[j].value.u.b);
+          break;
+        case UVOTEL_VALUE_DOUBLE:
+          assert_true(v->double_value == a[j].value.u.d);
+          break;
+        default:
+          fail();
+      }
+    }
+  }
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(q, NULL);
+  uvotel_free(body);
+}
+
+/* Keys set with the _static setters are borrowed: one address in every span of a batch, which
+ * the encoder's per-batch key table relies on (each address measured, checked and encoded once,
+ * then copied). Byte for byte against protobuf-c where every string is valid UTF-8, else every
+ * key and value as repaired: borrowed keys of 1-12 and 25-36 bytes (keys
+ * of up to 30 bytes, a key field of up to 32, are cached; 31 bytes and more take the plain path
+ * every time), a key with
+ * invalid UTF-8 (repaired in every span) and one with valid multi-byte UTF-8, with every fast
+ * value type (strings of 0-130 bytes around the one-byte header boundaries, invalid UTF-8
+ * values, negative ints, bools, doubles) on the same keys in turn; a batch with more distinct
+ * borrowed keys than the table keeps; a batch whose first span's copied keys turn the table off
+ * before the borrowed ones come (with invalid UTF-8); a batch of one span (every key seen once);
+ * and the same key addresses in several batches in a row (the table is per batch). */
+static void test_bytes_borrowed_keys(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider_lim(b.m, "svc", NULL, 128);
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "borrow", "1");
+  static char keys[64][48];
+  for (int k = 0; k < 64; k++) {
+    size_t n = k < 40 ? (size_t)k + 1 : 8 + (size_t)k % 5; /* 1..40, then 8..12 */
+    for (size_t c = 0; c < n; c++) keys[k][c] = (char)('a' + (k * 7 + (int)c) % 26);
+    if (k >= 40) keys[k][0] = (char)('0' + k % 10), keys[k][1] = (char)('0' + k / 10);
+    keys[k][n] = '\0';
+  }
+  memcpy(keys[5], "k\xff\xfe.x", 6);                /* 6 bytes, invalid UTF-8 */
+  memcpy(keys[9], "cl\xc3\xa9.\xe2\x82\xac.k", 10); /* 10 bytes, valid UTF-8 */
+  static char val[131];
+  for (int i = 0; i < 130; i++) val[i] = (char)('A' + i % 26);
+  const size_t vlen[] = {0, 1, 7, 9, 16, 17, 32, 33, 100, 125, 126, 127, 128, 130};
+  const size_t nv = sizeof vlen / sizeof vlen[0];
+  char bad[] = "ok\xc3(bad";
+  /* A: 120 spans, 24 keys (fewer than the table keeps) of 1..12 and 25..36 bytes with values
+   * of every kind in turn; valid UTF-8 (the key with invalid bytes and the invalid value
+   * replaced), then the same 120 with them */
+  for (int i = 0; i < 240; i++) {
+    int with_bad = i >= 120;
+    uvotel_span_t *s = uvotel_span_start(t, "a", NULL);
+    for (int k = 0; k < 36; k++) {
+      if (k >= 12 && k < 24) continue;
+      const char *key = k == 5 && !with_bad ? "k.ok.x" : keys[k];
+      size_t kn = strlen(key);
+      switch ((i + k) % 7) {
+        case 0:
+        case 1: {
+          size_t n = vlen[(size_t)(i * 3 + k) % nv];
+          char saved = val[n];
+          val[n] = '\0';
+          uvotel_span_set_attribute_str_static(s, key, kn, val);
+          val[n] = saved;
+          break;
+        }
+        case 2:
+          uvotel_span_set_attribute_str_static(s, key, kn, with_bad ? bad : "ok-good");
+          break;
+        case 3:
+          uvotel_span_set_attribute_int_static(s, key, kn, i % 2 ? -1 - i : 40000 + i);
+          break;
+        case 4:
+          uvotel_span_set_attribute_bool_static(s, key, kn, i % 3 == 0);
+          break;
+        case 5:
+          uvotel_span_set_attribute_double_static(s, key, kn, 0.25 * i);
+          break;
+        default:
+          uvotel_span_set_attribute_str_static(s, key, kn, "v");
+          break;
+      }
+    }
+    uvotel_span_end(s);
+  }
+  /* B: 20 spans of 60 distinct keys, more than the table keeps */
+  for (int i = 0; i < 20; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "b", NULL);
+    for (int k = 0; k < 64; k++) {
+      if (k % 16 == 15) continue;
+      const char *key = k == 5 ? "k.ok.x" : keys[k];
+      uvotel_span_set_attribute_int_static(s, key, strlen(key), i * k);
+    }
+    uvotel_span_end(s);
+  }
+  /* C: copied keys first (20 distinct, no repeat), then borrowed ones (some bad values) */
+  uvotel_span_t *s0 = uvotel_span_start(t, "c0", NULL);
+  for (int k = 0; k < 20; k++) {
+    char key[16];
+    snprintf(key, sizeof key, "copied.%d", k);
+    uvotel_span_set_attribute_str(s0, key, "x");
+  }
+  uvotel_span_end(s0);
+  for (int i = 0; i < 20; i++) {
+    uvotel_span_t *s = uvotel_span_start(t, "c", NULL);
+    for (int k = 0; k < 12; k++)
+      uvotel_span_set_attribute_str_static(s, keys[k], strlen(keys[k]), k % 2 ? bad : "val");
+    uvotel_span_end(s);
+  }
+  /* D: one span */
+  uvotel_span_t *s1 = uvotel_span_start(t, "d", NULL);
+  for (int k = 0; k < 40; k++) {
+    const char *key = k == 5 ? "k.ok.x" : keys[k];
+    uvotel_span_set_attribute_str_static(s1, key, strlen(key), "once");
+  }
+  uvotel_span_end(s1);
+  collect(&b);
+  assert_int_equal(b.n, 2 * 120 + 20 + 21 + 1);
+  /* valid UTF-8 everywhere: byte for byte against protobuf-c */
+  expect_same_bytes(b.spans, 120);
+  expect_same_bytes(b.spans + 240, 20);
+  expect_same_bytes(b.spans + 281, 1);
+  /* with invalid UTF-8 (the reference does not repair): every key and value as repaired */
+  expect_repaired(b.spans + 120, 120);
+  expect_repaired(b.spans, b.n);
+  expect_repaired(b.spans + 260, 21);
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
+}
+
+/* A borrowed key only has to stay unchanged while span data holding it lives: once a batch's
+ * spans are gone the same address may hold another key. The encoder's key table is per batch,
+ * so each round's keys (same addresses, new bytes and lengths) come out as they are now. */
+static void test_key_table_is_per_batch(void **state) {
+  (void)state;
+  batch_t b = {uvotel_memory_exporter_create(0), {0}, 0};
+  uvotel_tracer_provider_t *p = provider(b.m, "svc");
+  uvotel_tracer_t *t = uvotel_tracer_get(p, "rounds", "1");
+  static char kbuf[6][40];
+  for (int round = 0; round < 4; round++) {
+    for (int k = 0; k < 6; k++) {
+      size_t n = 3 + (size_t)((k * 5 + round * 7) % 25);
+      for (size_t c = 0; c < n; c++) kbuf[k][c] = (char)('a' + (round * 3 + k + (int)c) % 26);
+      kbuf[k][n] = '\0';
+    }
+    for (int i = 0; i < 10; i++) {
+      uvotel_span_t *s = uvotel_span_start(t, "r", NULL);
+      for (int k = 0; k < 6; k++) {
+        if (k % 2)
+          uvotel_span_set_attribute_int_static(s, kbuf[k], strlen(kbuf[k]), round * 100 + i);
+        else
+          uvotel_span_set_attribute_str_static(s, kbuf[k], strlen(kbuf[k]), "value");
+      }
+      uvotel_span_end(s);
+    }
+    collect(&b);
+    assert_int_equal(b.n, 10);
+    expect_same_bytes(b.spans, b.n);
+    expect_repaired(b.spans, b.n);
+    uvotel_memory_exporter_reset(b.m); /* the round's spans released */
+  }
+  uvotel_tracer_provider_free(p);
+  uvotel_memory_exporter_free(b.m);
 }
 
 /* ---- invalid UTF-8: repaired everywhere, nothing else lost ---- */
@@ -1074,6 +1385,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_utf8_json_strict, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_kvlist_empty_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bytes_growth_everywhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_held_body_owned_until_release, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bytes_borrowed_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_table_is_per_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_utf8_string_size_classes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
