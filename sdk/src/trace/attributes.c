@@ -564,6 +564,26 @@ static inline __attribute__((always_inline)) int append_scalar_fast(uvotel_span_
   return 0;
 }
 
+/* A key already stored as attribute j gets the value *v (copied; a copy that fails drops it,
+ * counted). */
+static void replace_value(uvotel_span_t *s, uint32_t j, const uvotel_value_t *v) {
+  if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) != 0) {
+    s->dropped_attrs++;
+  }
+}
+
+/* 1 when one of keys[0..n) has the stored key word w (length and 32-bit hash as one word): maybe
+ * the same key, for the caller to look closer; 0: certainly a new key. */
+_Static_assert(sizeof(uvotel__key_t) == 8, "uvotel__key_t is two 32-bit words");
+static inline int key_word_seen(const uvotel__key_t *keys, uint32_t n, uint64_t w) {
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t e;
+    memcpy(&e, &keys[i], sizeof e);
+    if (UVOTEL__UNLIKELY(e == w)) return 1;
+  }
+  return 0;
+}
+
 /* Index on, every case: one probe sequence finds the key or the empty entry a new key takes.
  * The index grows (a larger table, rebuilt) when a key would make it more than half full. */
 static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const char *key,
@@ -574,10 +594,7 @@ static __attribute__((noinline)) void put_indexed_full(uvotel_span_t *s, const c
   uint64_t hi = IX_HI(gen, hash);
   long j = ix_find(ix, mask, gen, hi, s->attrs, s->attr_keys, key, len, hash, &slot);
   if (j >= 0) {
-    if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) !=
-        0) {
-      s->dropped_attrs++;
-    }
+    replace_value(s, (uint32_t)j, v);
     return;
   }
   uint32_t n = s->n_attrs;
@@ -643,10 +660,7 @@ static __attribute__((noinline)) void put_linear_full(uvotel_span_t *s, const ch
   long j = -1;
   if (s->attr_bloom & bit) j = find_linear(s->attrs, s->attr_keys, n, key, len, hash);
   if (UVOTEL__UNLIKELY(j >= 0)) {
-    if (copy_value_fast(s, &s->attrs[j].value, v, s->provider->limits.attribute_value_length) !=
-        0) {
-      s->dropped_attrs++;
-    }
+    replace_value(s, (uint32_t)j, v);
     return;
   }
   if (append_attr(s, key, len, hash, borrowed, v) != 0) return;
@@ -675,15 +689,10 @@ static inline __attribute__((always_inline)) void put_linear_common(uvotel_span_
   uvotel__key_t *keys = s->attr_keys;
   if (s->attr_bloom & bit) {
     /* one compare per stored key: its length and hash as one word */
-    _Static_assert(sizeof(uvotel__key_t) == 8, "uvotel__key_t is two 32-bit words");
     uvotel__key_t want = {(uint32_t)len, (uint32_t)h};
     uint64_t w;
     memcpy(&w, &want, sizeof w);
-    for (uint32_t i = 0; i < n; i++) {
-      uint64_t e;
-      memcpy(&e, &keys[i], sizeof e);
-      if (UVOTEL__UNLIKELY(e == w)) goto full; /* maybe the same key */
-    }
+    if (key_word_seen(keys, n, w)) goto full;
   }
   if (UVOTEL__UNLIKELY(append_scalar_fast(s, n, key, len, (uint32_t)h, borrowed, v) != 0)) {
     goto full;
@@ -879,14 +888,7 @@ UVOTEL__API void uvotel__span_set_attrs(uvotel_span_t *s, const uvotel__attr_in_
     if (UVOTEL__UNLIKELY(bloom & bit)) {
       if (UVOTEL__UNLIKELY(k->len == 0)) break; /* an invalid key has every bloom bit */
       /* maybe a stored key (this call's earlier entries included): one compare per key */
-      const uvotel__key_t *keys = s->attr_keys;
-      const uvotel__key_t *stop = kd;
-      for (; keys < stop; keys++) {
-        uint64_t x;
-        memcpy(&x, keys, sizeof x);
-        if (x == kw) break;
-      }
-      if (keys < stop) break;
+      if (key_word_seen(s->attr_keys, (uint32_t)(kd - s->attr_keys), kw)) break;
     }
     if (type == UVOTEL_VALUE_STRING) {
       size_t size = ((size_t)len + 8u) & ~(size_t)7u; /* uvotel__arena_strdup's len + 1, rounded */
